@@ -1,0 +1,200 @@
+/**
+ * The edge <-> fleet wire protocol.
+ *
+ * A fleet process keeps two kinds of WebSocket to the edge:
+ *  - one to the FleetDirectory (`GET /fleet/connect`), which tells it which
+ *    instances to run (`assign`) or drop (`revoke`);
+ *  - one per instance it runs, to that instance's Durable Object
+ *    (`GET /fleet/instances/:id/connect`). Holding that socket open *is* the
+ *    lease: the Durable Object accepts one holder at a time.
+ *
+ * Every JSON frame carries `v` (the protocol version) and is one of three
+ * kinds: `evt` (one-way), `req` (expects a `res` with the same `id`) and
+ * `res`. Liveness uses the plain text frames `ping` / `pong`, which the
+ * Durable Objects answer without waking up (hibernation auto-response), so an
+ * idle number costs the edge nothing while still renewing its lease.
+ */
+import { z } from "zod";
+
+export const PROTOCOL_VERSION = 1;
+
+/** Text frames answered by the edge without waking the Durable Object. */
+export const PING = "ping";
+export const PONG = "pong";
+
+/** How long a lease lives without a `pong`; the fleet pings well inside it. */
+export const LEASE_TTL_MS = 15_000;
+export const PING_INTERVAL_MS = 3_000;
+/** A fleet kills its socket this long before the edge would consider the lease expired. */
+export const LEASE_FENCE_MARGIN_MS = 3_000;
+
+export const InstanceState = z.enum(["qr_pending", "connecting", "connected", "disconnected"]);
+export type InstanceState = z.infer<typeof InstanceState>;
+
+export const DisconnectReason = z.enum(["transient", "logged_out", "banned"]);
+export type DisconnectReason = z.infer<typeof DisconnectReason>;
+
+/** WebSocket close codes the edge uses towards a fleet. */
+export const CloseCode = {
+  normal: 1000,
+  /** The lease is held by another fleet process. */
+  leaseHeld: 4001,
+  /** The instance was deleted. */
+  deleted: 4004,
+  /** The directory took the instance away (rebalance); release and forget it. */
+  revoked: 4005,
+  /** Protocol version mismatch. */
+  badVersion: 4400,
+} as const;
+
+// ---------------------------------------------------------------- events
+
+/** What a fleet reports about one instance's socket. Sent on every change. */
+export const StatusEvent = z.object({
+  state: InstanceState,
+  reason: DisconnectReason.nullable().default(null),
+  /** Baileys/WhatsApp close code of the last disconnect, if any. */
+  close_code: z.number().int().nullable().default(null),
+  /** Current QR string while `qr_pending`. */
+  qr: z.string().nullable().default(null),
+  /** The same QR as a PNG data URL, rendered by the fleet. */
+  qr_png: z.string().nullable().default(null),
+  /** Our own JID once known, e.g. `5511999999999:1@s.whatsapp.net`. */
+  jid: z.string().nullable().default(null),
+  lid: z.string().nullable().default(null),
+  push_name: z.string().nullable().default(null),
+});
+export type StatusEvent = z.infer<typeof StatusEvent>;
+
+export const LeaseGranted = z.object({
+  instance_id: z.string(),
+  ttl_ms: z.number().int(),
+  config: z.object({
+    name: z.string(),
+    proxy_url: z.string().nullable(),
+  }),
+});
+export type LeaseGranted = z.infer<typeof LeaseGranted>;
+
+export const LeaseDenied = z.object({
+  retry_after_ms: z.number().int(),
+  holder: z.string().nullable(),
+});
+export type LeaseDenied = z.infer<typeof LeaseDenied>;
+
+export const Hello = z.object({
+  fleet_id: z.string().min(1),
+  host: z.string(),
+  pid: z.number().int(),
+  /** Most instances this process will run; 0 = no limit. */
+  capacity: z.number().int().min(0),
+});
+export type Hello = z.infer<typeof Hello>;
+
+export const InstanceList = z.object({ instance_ids: z.array(z.string()) });
+
+/** One-way events, by name, with the schema of their `data`. */
+export const Events = {
+  // fleet -> directory
+  hello: Hello,
+  // directory -> fleet
+  assign: InstanceList,
+  revoke: InstanceList,
+  // instance DO -> fleet
+  "lease.granted": LeaseGranted,
+  "lease.denied": LeaseDenied,
+  // fleet -> instance DO
+  status: StatusEvent,
+  /** The fleet is letting go of the instance (drain); the lease ends now. */
+  release: z.object({}),
+} as const;
+export type EventName = keyof typeof Events;
+export type EventData<E extends EventName> = z.infer<(typeof Events)[E]>;
+
+// ---------------------------------------------------------------- requests
+
+/** Session values are opaque ciphertext strings to the edge; null deletes. */
+const SessionEntries = z.record(z.string(), z.string().nullable());
+
+/** Request methods, by name, with params and result schemas. */
+export const Methods = {
+  // fleet -> instance DO: durable session storage (values encrypted by the fleet)
+  "session.get": {
+    params: z.object({ keys: z.array(z.string()).max(2_000) }),
+    result: z.object({ values: SessionEntries }),
+  },
+  /** Applied atomically: all entries or none. */
+  "session.set": {
+    params: z.object({ entries: SessionEntries }),
+    result: z.object({ written: z.number().int() }),
+  },
+  "session.clear": {
+    params: z.object({}),
+    result: z.object({ cleared: z.number().int() }),
+  },
+  // instance DO -> fleet: operator commands
+  "instance.restart": { params: z.object({}), result: z.object({}) },
+  "instance.logout": { params: z.object({}), result: z.object({}) },
+  "instance.pairing_code": {
+    params: z.object({ phone: z.string() }),
+    result: z.object({ code: z.string() }),
+  },
+  /** `creds` is a Baileys creds.json object in BufferJSON encoding. */
+  "instance.import_session": {
+    params: z.object({ creds: z.record(z.string(), z.unknown()) }),
+    result: z.object({}),
+  },
+  /** Round trip probe, for measuring the edge <-> fleet link. */
+  echo: { params: z.object({ at: z.number() }), result: z.object({ at: z.number() }) },
+} as const;
+export type MethodName = keyof typeof Methods;
+export type Params<M extends MethodName> = z.input<(typeof Methods)[M]["params"]>;
+export type Result<M extends MethodName> = z.infer<(typeof Methods)[M]["result"]>;
+
+// ---------------------------------------------------------------- frames
+
+export const RpcError = z.object({ code: z.string(), message: z.string() });
+export type RpcError = z.infer<typeof RpcError>;
+
+export const Frame = z.discriminatedUnion("t", [
+  z.object({ v: z.number().int(), t: z.literal("evt"), event: z.string(), data: z.unknown() }),
+  z.object({ v: z.number().int(), t: z.literal("req"), id: z.number().int(), method: z.string(), params: z.unknown() }),
+  z.object({ v: z.number().int(), t: z.literal("res"), id: z.number().int(), ok: z.literal(true), result: z.unknown() }),
+  z.object({ v: z.number().int(), t: z.literal("res"), id: z.number().int(), ok: z.literal(false), error: RpcError }),
+]);
+export type Frame = z.infer<typeof Frame>;
+
+export function eventFrame<E extends EventName>(event: E, data: EventData<E>): string {
+  return JSON.stringify({ v: PROTOCOL_VERSION, t: "evt", event, data });
+}
+
+/** Parses and validates an event's data; throws ProtocolError when it does not fit. */
+export function parseEvent<E extends EventName>(event: E, data: unknown): EventData<E> {
+  const parsed = Events[event].safeParse(data);
+  if (!parsed.success) throw new ProtocolError("bad_frame", `event ${event}: ${parsed.error.message}`);
+  return parsed.data as EventData<E>;
+}
+
+export function parseFrame(text: string): Frame {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new ProtocolError("bad_frame", "frame is not JSON");
+  }
+  const parsed = Frame.safeParse(json);
+  if (!parsed.success) throw new ProtocolError("bad_frame", parsed.error.message);
+  if (parsed.data.v !== PROTOCOL_VERSION) {
+    throw new ProtocolError("bad_version", `protocol v${parsed.data.v}, expected v${PROTOCOL_VERSION}`);
+  }
+  return parsed.data;
+}
+
+export class ProtocolError extends Error {
+  code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.code = code;
+    this.name = "ProtocolError";
+  }
+}
