@@ -156,7 +156,8 @@ export type Result<M extends MethodName> = z.infer<(typeof Methods)[M]["result"]
 export const RpcError = z.object({ code: z.string(), message: z.string() });
 export type RpcError = z.infer<typeof RpcError>;
 
-export const Frame = z.discriminatedUnion("t", [
+// A plain union: `res` appears twice (ok / error), which a discriminated union forbids.
+export const Frame = z.union([
   z.object({ v: z.number().int(), t: z.literal("evt"), event: z.string(), data: z.unknown() }),
   z.object({ v: z.number().int(), t: z.literal("req"), id: z.number().int(), method: z.string(), params: z.unknown() }),
   z.object({ v: z.number().int(), t: z.literal("res"), id: z.number().int(), ok: z.literal(true), result: z.unknown() }),

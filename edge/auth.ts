@@ -1,0 +1,48 @@
+/**
+ * Who is calling. Three kinds of caller, three secrets:
+ * - API clients: `Bearer pb_live_...`, a project's key (stored as a hash);
+ * - operators: `Bearer $POMBO_ADMIN_TOKEN`, for /admin;
+ * - fleet processes: `Bearer $POMBO_FLEET_TOKEN`, for /fleet.
+ */
+import { createMiddleware } from "hono/factory";
+import { API_KEY_PREFIX, safeEqual, sha256Hex } from "./crypto.ts";
+import { db } from "./db/client.ts";
+import { projectForKeyHash } from "./db/api-keys.ts";
+import type { AppEnv, Env } from "./env.ts";
+import { ApiError } from "./errors.ts";
+
+function bearer(header: string | undefined): string | undefined {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? "");
+  return match?.[1];
+}
+
+const unauthorized = (message: string) => new ApiError(401, "unauthorized", message);
+
+/** Resolves the API key to its project; every later query is scoped to it. */
+export const projectAuth = createMiddleware<AppEnv>(async (c, next) => {
+  const key = bearer(c.req.header("Authorization"));
+  if (!key) throw unauthorized("send your API key as `Authorization: Bearer pb_live_...`");
+  if (!key.startsWith(API_KEY_PREFIX)) throw unauthorized("invalid API key");
+  const projectId = await projectForKeyHash(db(c.env.DB), await sha256Hex(key));
+  if (!projectId) throw unauthorized("invalid or revoked API key");
+  const claimed = c.req.header("X-Project-Id");
+  if (claimed !== undefined && claimed !== projectId) {
+    throw new ApiError(403, "project_mismatch", "X-Project-Id does not match the API key's project");
+  }
+  c.set("projectId", projectId);
+  await next();
+});
+
+/** Checks a shared secret; an unset secret closes the door rather than opening it. */
+function secretAuth(secret: (env: Env) => string | undefined, what: string) {
+  return createMiddleware<AppEnv>(async (c, next) => {
+    const expected = secret(c.env);
+    const given = bearer(c.req.header("Authorization"));
+    if (!expected) throw new ApiError(403, "disabled", `${what} is not configured on this edge`);
+    if (!given || !safeEqual(given, expected)) throw unauthorized(`invalid ${what}`);
+    await next();
+  });
+}
+
+export const adminAuth = secretAuth((env) => env.POMBO_ADMIN_TOKEN, "POMBO_ADMIN_TOKEN");
+export const fleetAuth = secretAuth((env) => env.POMBO_FLEET_TOKEN, "POMBO_FLEET_TOKEN");

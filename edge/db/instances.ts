@@ -1,0 +1,58 @@
+/**
+ * Storage for `instances`. Every read and write names the project: no caller
+ * can reach another project's row by guessing an id.
+ */
+import { and, count, desc, eq } from "drizzle-orm";
+import type { Db } from "./client.ts";
+import { type Page, paged } from "./pagination.ts";
+import { type InstanceRow, instances } from "./schema.ts";
+
+export type InstanceStatusPatch = Partial<
+  Pick<
+    InstanceRow,
+    "state" | "reason" | "jid" | "lid" | "phone" | "push_name" | "last_close_code" | "last_close_at" | "fleet_id"
+  >
+>;
+
+export async function insertInstance(db: Db, row: { id: string; project_id: string; name: string; proxy_url: string | null }) {
+  const [instance] = await db.insert(instances).values(row).returning();
+  return instance;
+}
+
+export async function findInstance(db: Db, projectId: string, id: string) {
+  const [row] = await db
+    .select()
+    .from(instances)
+    .where(and(eq(instances.project_id, projectId), eq(instances.id, id)))
+    .limit(1);
+  return row;
+}
+
+export async function listInstances(db: Db, projectId: string, page: Page) {
+  const [rows, [{ total }]] = await db.batch([
+    db
+      .select()
+      .from(instances)
+      .where(eq(instances.project_id, projectId))
+      .orderBy(desc(instances.created_at), desc(instances.id))
+      .limit(page.limit)
+      .offset(page.offset),
+    db.select({ total: count() }).from(instances).where(eq(instances.project_id, projectId)),
+  ]);
+  return paged(rows, total, page);
+}
+
+export async function updateInstanceStatus(db: Db, projectId: string, id: string, patch: InstanceStatusPatch) {
+  await db
+    .update(instances)
+    .set({ ...patch, updated_at: new Date().toISOString() })
+    .where(and(eq(instances.project_id, projectId), eq(instances.id, id)));
+}
+
+export async function deleteInstance(db: Db, projectId: string, id: string): Promise<boolean> {
+  const rows = await db
+    .delete(instances)
+    .where(and(eq(instances.project_id, projectId), eq(instances.id, id)))
+    .returning({ id: instances.id });
+  return rows.length > 0;
+}

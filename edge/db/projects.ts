@@ -1,0 +1,25 @@
+/** Storage for `projects`. */
+import { count, desc } from "drizzle-orm";
+import type { Db } from "./client.ts";
+import { type Page, paged } from "./pagination.ts";
+import { apiKeys, projects } from "./schema.ts";
+
+type KeyRow = typeof apiKeys.$inferInsert;
+
+/** A project is never without a key: both rows land together or neither does. */
+export async function insertProjectWithKey(db: Db, project: { id: string; name: string }, key: KeyRow) {
+  const [[row]] = await db.batch([db.insert(projects).values(project).returning(), db.insert(apiKeys).values(key)]);
+  return row;
+}
+
+export async function findProject(db: Db, id: string) {
+  return db.query.projects.findFirst({ where: (p, { eq }) => eq(p.id, id) });
+}
+
+export async function listProjects(db: Db, page: Page) {
+  const [rows, [{ total }]] = await db.batch([
+    db.select().from(projects).orderBy(desc(projects.created_at)).limit(page.limit).offset(page.offset),
+    db.select({ total: count() }).from(projects),
+  ]);
+  return paged(rows, total, page);
+}

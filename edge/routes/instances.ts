@@ -1,0 +1,176 @@
+/** /instances: one per WhatsApp number. Thin: validate, call the service, answer. */
+import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
+import { normalizePhone } from "../../shared/phone.ts";
+import type { AppEnv } from "../env.ts";
+import { IdParam, InstanceSchema, PageQuery, errors, json, jsonBody, paged } from "../schemas.ts";
+import * as instances from "../services/instances.ts";
+
+const tags = ["Instances"];
+
+const ProxyUrl = z
+  .url({ protocol: /^(https?|socks[45]?h?)$/, error: "must be an http(s):// or socks5:// URL" })
+  .openapi({ example: "socks5://user:pass@proxy.example:1080" });
+
+const CreateInstance = z
+  .object({
+    name: z.string().trim().min(1).max(100).openapi({ example: "support-1" }),
+    proxy_url: ProxyUrl.nullish(),
+  })
+  .openapi("CreateInstance");
+
+const PairingCodeBody = z.object({
+  phone: z
+    .string()
+    .transform((value, ctx) => {
+      const phone = normalizePhone(value);
+      if (!phone) ctx.addIssue({ code: "custom", message: "not a phone number with its country code" });
+      return phone ?? "";
+    })
+    .openapi({ type: "string", example: "+5511988887777" }),
+});
+
+/** Baileys writes Buffers as `{ type: "Buffer", data: <base64 or bytes> }` (BufferJSON). */
+const BufferJson = z.object({ type: z.literal("Buffer"), data: z.union([z.string(), z.array(z.number().int())]) });
+const KeyPair = z.object({ private: BufferJson, public: BufferJson });
+const Creds = z
+  .looseObject({
+    noiseKey: KeyPair,
+    signedIdentityKey: KeyPair,
+    signedPreKey: z.looseObject({ keyPair: KeyPair, signature: BufferJson, keyId: z.number().int() }),
+    registrationId: z.number().int(),
+    advSecretKey: z.string(),
+    me: z.looseObject({
+      id: z.string().regex(/^\d+(:\d+)?@s\.whatsapp\.net$/, "must be a paired session's phone JID"),
+    }),
+  })
+  .openapi("BaileysCreds", { description: "A Baileys `creds.json`, exactly as Baileys wrote it (BufferJSON)." });
+
+const QrSchema = z.object({
+  state: z.literal("qr_pending"),
+  qr: z.string().openapi({ description: "The QR payload; render it, or use `png`." }),
+  png: z.string().nullable().openapi({ description: "The QR as a PNG data URL." }),
+});
+
+const byId = { params: IdParam };
+
+export const instanceRoutes = new OpenAPIHono<AppEnv>()
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/instances",
+      tags,
+      summary: "Create an instance (a WhatsApp number to pair)",
+      request: { body: jsonBody(CreateInstance) },
+      responses: { 201: json(InstanceSchema, "Created"), 400: errors[400], 401: errors[401] },
+    }),
+    async (c) => c.json(await instances.createInstance(c.env, c.var.projectId, c.req.valid("json")), 201),
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/instances",
+      tags,
+      summary: "List instances",
+      request: { query: PageQuery },
+      responses: { 200: json(paged(InstanceSchema), "A page of instances"), 400: errors[400], 401: errors[401] },
+    }),
+    async (c) => c.json(await instances.instancesPage(c.env, c.var.projectId, c.req.valid("query")), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/instances/{id}",
+      tags,
+      summary: "Get an instance",
+      request: byId,
+      responses: { 200: json(InstanceSchema, "The instance"), 401: errors[401], 404: errors[404] },
+    }),
+    async (c) => c.json(await instances.getInstance(c.env, c.var.projectId, c.req.valid("param").id), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "delete",
+      path: "/instances/{id}",
+      tags,
+      summary: "Delete an instance: logs out and wipes its session",
+      request: byId,
+      responses: { 204: { description: "Deleted" }, 401: errors[401], 404: errors[404] },
+    }),
+    async (c) => {
+      await instances.removeInstance(c.env, c.var.projectId, c.req.valid("param").id);
+      return c.body(null, 204);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/instances/{id}/restart",
+      tags,
+      summary: "Restart the instance's socket (a logged-out instance starts pairing again)",
+      request: byId,
+      responses: { 202: json(InstanceSchema, "Restarting"), 401: errors[401], 404: errors[404], 409: errors[409] },
+    }),
+    async (c) => c.json(await instances.restartInstance(c.env, c.var.projectId, c.req.valid("param").id), 202),
+  )
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/instances/{id}/logout",
+      tags,
+      summary: "Log out of WhatsApp and wipe the session (rescan needed)",
+      request: byId,
+      responses: { 200: json(InstanceSchema, "Logged out"), 401: errors[401], 404: errors[404] },
+    }),
+    async (c) => c.json(await instances.logoutInstance(c.env, c.var.projectId, c.req.valid("param").id), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/instances/{id}/qr",
+      tags,
+      summary: "The current pairing QR",
+      request: byId,
+      responses: { 200: json(QrSchema, "The QR to scan"), 401: errors[401], 404: errors[404], 409: errors[409] },
+    }),
+    async (c) => c.json(await instances.currentQr(c.env, c.var.projectId, c.req.valid("param").id), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/instances/{id}/pairing-code",
+      tags,
+      summary: "Pair with an 8-character code instead of a QR",
+      request: { ...byId, body: jsonBody(PairingCodeBody) },
+      responses: {
+        200: json(z.object({ code: z.string().openapi({ example: "ABCD1234" }) }), "Type this code on the phone"),
+        400: errors[400],
+        401: errors[401],
+        404: errors[404],
+        409: errors[409],
+      },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      return c.json(await instances.requestPairingCode(c.env, c.var.projectId, id, c.req.valid("json").phone), 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/instances/{id}/session",
+      tags,
+      summary: "Import a Baileys session (creds.json) so the number connects without a rescan",
+      request: { ...byId, body: jsonBody(Creds) },
+      responses: {
+        202: json(InstanceSchema, "Imported; the instance is connecting with it"),
+        400: errors[400],
+        401: errors[401],
+        404: errors[404],
+        409: errors[409],
+      },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      return c.json(await instances.importSession(c.env, c.var.projectId, id, c.req.valid("json")), 202);
+    },
+  );

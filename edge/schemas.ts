@@ -1,0 +1,63 @@
+/**
+ * Schemas the API shares across routes. Route-specific schemas live with
+ * their routes. Everything here also feeds the OpenAPI document.
+ */
+import { z } from "@hono/zod-openapi";
+
+export const ErrorSchema = z
+  .object({
+    error: z.object({
+      code: z.string().openapi({ example: "invalid_request" }),
+      message: z.string().openapi({ example: "name: Invalid input: expected string, received number" }),
+      details: z.record(z.string(), z.unknown()).optional(),
+    }),
+  })
+  .openapi("Error");
+
+export const PageQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(500).default(200).openapi({ example: 200 }),
+  offset: z.coerce.number().int().min(0).default(0).openapi({ example: 0 }),
+});
+
+export const paged = <T extends z.ZodType>(item: T) =>
+  z.object({ data: z.array(item), total: z.number().int(), limit: z.number().int(), offset: z.number().int() });
+
+export const IdParam = z.object({ id: z.string().min(1).openapi({ param: { name: "id", in: "path" } }) });
+
+export const InstanceSchema = z
+  .object({
+    id: z.string().openapi({ example: "492e6b46-0c5f-4727-96e3-6f9f5e4f93e8" }),
+    name: z.string(),
+    state: z.enum(["qr_pending", "connecting", "connected", "disconnected"]),
+    reason: z.enum(["transient", "logged_out", "banned"]).nullable(),
+    proxy_url: z.string().nullable(),
+    jid: z.string().nullable(),
+    lid: z.string().nullable(),
+    phone: z.string().nullable().openapi({ example: "+5511988887777" }),
+    push_name: z.string().nullable(),
+    last_close_code: z.number().int().nullable(),
+    last_close_at: z.string().nullable(),
+    fleet_id: z.string().nullable(),
+    created_at: z.string(),
+    updated_at: z.string(),
+  })
+  .openapi("Instance");
+
+/** The error responses most routes share, for the OpenAPI document. */
+const error = (description: string) => ({ description, content: { "application/json": { schema: ErrorSchema } } });
+export const errors = {
+  400: error("Bad input; `details.field` names the field"),
+  401: error("Missing or invalid credentials"),
+  404: error("No such resource in this project"),
+  409: error("The resource is not in a state that allows this"),
+} as const;
+
+export const json = <T extends z.ZodType>(schema: T, description: string) => ({
+  description,
+  content: { "application/json": { schema } },
+});
+
+export const jsonBody = <T extends z.ZodType>(schema: T) => ({
+  required: true,
+  content: { "application/json": { schema } },
+});

@@ -1,0 +1,119 @@
+/**
+ * Instances (one per WhatsApp number): their rows in D1, their Durable
+ * Object, and the commands an API client can send to the fleet process
+ * running them.
+ */
+import type { MethodName, Params, Result } from "../../shared/protocol.ts";
+import { newId } from "../crypto.ts";
+import { db } from "../db/client.ts";
+import { deleteInstance, findInstance, insertInstance, listInstances } from "../db/instances.ts";
+import type { Page } from "../db/pagination.ts";
+import type { InstanceRow } from "../db/schema.ts";
+import type { Env } from "../env.ts";
+import { ApiError, notFound } from "../errors.ts";
+
+/** How long a command waits for a fleet process to pick a just-created number up. */
+const WAIT_FOR_FLEET_MS = 10_000;
+
+export type Instance = Omit<InstanceRow, "project_id">;
+
+const present = ({ project_id: _, ...instance }: InstanceRow): Instance => instance;
+const stub = (env: Env, id: string) => env.INSTANCE.get(env.INSTANCE.idFromName(id));
+const directory = (env: Env) => env.DIRECTORY.get(env.DIRECTORY.idFromName("global"));
+
+export async function createInstance(env: Env, projectId: string, input: { name: string; proxy_url?: string | null }) {
+  const row = await insertInstance(db(env.DB), {
+    id: newId(),
+    project_id: projectId,
+    name: input.name,
+    proxy_url: input.proxy_url ?? null,
+  });
+  await stub(env, row.id).init({ instance_id: row.id, project_id: projectId, name: row.name, proxy_url: row.proxy_url });
+  await directory(env).register(row.id);
+  return present(row);
+}
+
+export async function getInstance(env: Env, projectId: string, id: string): Promise<Instance> {
+  const row = await findInstance(db(env.DB), projectId, id);
+  if (!row) throw notFound("instance");
+  return present(row);
+}
+
+export async function instancesPage(env: Env, projectId: string, page: Page) {
+  const result = await listInstances(db(env.DB), projectId, page);
+  return { ...result, data: result.data.map(present) };
+}
+
+/** Fleet-side failures, as the API reports them. */
+const commandErrors: Record<string, [409 | 400 | 502 | 504, string]> = {
+  fleet_unavailable: [409, "no fleet process is running this instance right now; start one with `npm run fleet`"],
+  already_paired: [409, "this instance is already paired; log it out first to pair again"],
+  invalid_session: [400, "the session is not a usable Baileys creds.json"],
+  timeout: [504, "the fleet process did not answer in time"],
+  closed: [502, "the fleet process went away while answering"],
+};
+
+async function command<M extends MethodName>(env: Env, id: string, method: M, params: Params<M>, waitMs = 0): Promise<Result<M>> {
+  const outcome = await stub(env, id).command(method, params, waitMs);
+  if (outcome.ok) return outcome.result as Result<M>;
+  const [status, message] = commandErrors[outcome.code] ?? [502, `the fleet process failed: ${outcome.message}`];
+  throw new ApiError(status, commandErrors[outcome.code] ? outcome.code : "fleet_error", message);
+}
+
+export async function restartInstance(env: Env, projectId: string, id: string) {
+  await getInstance(env, projectId, id);
+  await command(env, id, "instance.restart", {});
+  return getInstance(env, projectId, id);
+}
+
+/** Logs out on WhatsApp when a fleet runs the number; forgets the session either way. */
+export async function logoutInstance(env: Env, projectId: string, id: string) {
+  await getInstance(env, projectId, id);
+  const outcome = await stub(env, id).command("instance.logout", {});
+  if (!outcome.ok) await stub(env, id).forgetSession();
+  return getInstance(env, projectId, id);
+}
+
+export async function removeInstance(env: Env, projectId: string, id: string) {
+  await getInstance(env, projectId, id);
+  // Best effort: tell WhatsApp this device is gone, so the phone shows it unlinked.
+  await stub(env, id).command("instance.logout", {});
+  await stub(env, id).destroy();
+  await directory(env).unregister(id);
+  await deleteInstance(db(env.DB), projectId, id);
+}
+
+export async function currentQr(env: Env, projectId: string, id: string) {
+  await getInstance(env, projectId, id);
+  const status = await stub(env, id).status();
+  if (status?.state === "qr_pending" && status.qr) {
+    return { state: status.state, qr: status.qr, png: status.qr_png };
+  }
+  const why =
+    status?.state === "connected"
+      ? "the instance is already connected"
+      : status?.state === "disconnected" && status.reason === "logged_out"
+        ? "the instance is logged out: POST /instances/{id}/restart to get a new QR"
+        : "no QR yet: the instance is not waiting to be paired right now";
+  throw new ApiError(409, "no_qr", why, { state: status?.state ?? null });
+}
+
+export async function requestPairingCode(env: Env, projectId: string, id: string, phone: string) {
+  await getInstance(env, projectId, id);
+  return command(env, id, "instance.pairing_code", { phone: phone.replace(/^\+/, "") }, WAIT_FOR_FLEET_MS);
+}
+
+export async function importSession(env: Env, projectId: string, id: string, creds: Record<string, unknown>) {
+  await getInstance(env, projectId, id);
+  await command(env, id, "instance.import_session", { creds }, WAIT_FOR_FLEET_MS);
+  return getInstance(env, projectId, id);
+}
+
+export async function pingFleet(env: Env, id: string) {
+  const outcome = await stub(env, id).ping();
+  if (!outcome.ok) throw new ApiError(409, outcome.code, outcome.message);
+  return { rtt_ms: outcome.rtt_ms ?? 0 };
+}
+
+export const fleetsOnline = (env: Env) => directory(env).fleets();
+export const instanceStub = stub;

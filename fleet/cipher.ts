@@ -1,0 +1,69 @@
+/**
+ * Encryption of session values before they leave the fleet.
+ *
+ * The edge stores WhatsApp sessions (identity keys, Signal sessions) but must
+ * never be able to read them: a leaked edge database must not let anyone
+ * impersonate our numbers. So every value is AES-256-GCM encrypted here, with
+ * a key only fleet processes know.
+ *
+ * The additional authenticated data binds a ciphertext to its slot
+ * (`instance_id` + storage key): a value copied into another key or another
+ * instance fails to decrypt instead of silently becoming someone's creds.
+ */
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from "node:crypto";
+
+const VERSION = "v1";
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+// Fixed and public on purpose: HKDF only needs them to separate this use of
+// POMBO_SESSION_KEY from any other use of the same secret.
+const HKDF_SALT = "pombo/fleet/session";
+const HKDF_INFO = "aes-256-gcm v1";
+
+export class CipherError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "CipherError";
+  }
+}
+
+export class SessionCipher {
+  #key: Buffer;
+
+  constructor(secret: string) {
+    if (!secret) throw new CipherError("empty session key");
+    this.#key = Buffer.from(hkdfSync("sha256", secret, HKDF_SALT, HKDF_INFO, 32));
+  }
+
+  /** Returns `v1.<iv b64>.<ciphertext+tag b64>`. */
+  encrypt(instanceId: string, key: string, plaintext: string): string {
+    const iv = randomBytes(IV_BYTES);
+    const cipher = createCipheriv("aes-256-gcm", this.#key, iv);
+    cipher.setAAD(aad(instanceId, key));
+    const body = Buffer.concat([cipher.update(plaintext, "utf8"), cipher.final(), cipher.getAuthTag()]);
+    return `${VERSION}.${iv.toString("base64")}.${body.toString("base64")}`;
+  }
+
+  /** Throws CipherError if the value was tampered with, moved, or made with another key. */
+  decrypt(instanceId: string, key: string, value: string): string {
+    const [version, ivText, bodyText, ...rest] = value.split(".");
+    if (version !== VERSION || ivText === undefined || bodyText === undefined || rest.length) {
+      throw new CipherError(`unknown session value format for ${key}`);
+    }
+    const iv = Buffer.from(ivText, "base64");
+    const body = Buffer.from(bodyText, "base64");
+    if (iv.length !== IV_BYTES || body.length < TAG_BYTES) throw new CipherError(`malformed session value for ${key}`);
+    try {
+      const decipher = createDecipheriv("aes-256-gcm", this.#key, iv);
+      decipher.setAAD(aad(instanceId, key));
+      decipher.setAuthTag(body.subarray(body.length - TAG_BYTES));
+      return Buffer.concat([decipher.update(body.subarray(0, body.length - TAG_BYTES)), decipher.final()]).toString("utf8");
+    } catch {
+      throw new CipherError(`session value for ${key} does not authenticate (tampered, moved, or another POMBO_SESSION_KEY)`);
+    }
+  }
+}
+
+function aad(instanceId: string, key: string): Buffer {
+  return Buffer.from(`${instanceId}\0${key}`, "utf8");
+}

@@ -1,0 +1,96 @@
+/**
+ * Everything the fleet reads from its environment, read once at start-up.
+ *
+ * A fleet process is configured by env only, so that the same image runs on
+ * any host: the edge decides which numbers it runs, not its config.
+ */
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
+import { DEFAULT_CONNECTION_CONFIG, type WAVersion } from "@whiskeysockets/baileys";
+
+export type FleetConfig = {
+  /** Base URL of the edge Worker, without a trailing slash. */
+  edgeUrl: string;
+  /** Bearer token for every edge endpoint under /fleet. */
+  fleetToken: string;
+  /** Secret the session encryption key is derived from; the edge never sees it. */
+  sessionKey: string;
+  /** WhatsApp WebSocket URL template; `{instance_id}` is replaced per instance. Null = WhatsApp's own. */
+  waUrl: string | null;
+  /** WhatsApp Web version to announce; refreshed from the network only after a 405. */
+  waVersion: WAVersion;
+  fleetId: string;
+  /** Most instances this process wants to run; 0 = no limit. Told to the directory in `hello`. */
+  capacity: number;
+  logLevel: string;
+  /** Whether Baileys runs its init queries (props, blocklist, privacy) after connecting. */
+  waInitQueries: boolean;
+  host: string;
+  pid: number;
+};
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): FleetConfig {
+  const required = (name: string): string => {
+    const value = env[name]?.trim();
+    if (!value) throw new ConfigError(`${name} is required`);
+    return value;
+  };
+  const host = hostname();
+  const pid = process.pid;
+
+  const capacity = Number(env.POMBO_FLEET_CAPACITY?.trim() || "0");
+  if (!Number.isInteger(capacity) || capacity < 0) {
+    throw new ConfigError("POMBO_FLEET_CAPACITY must be a whole number >= 0");
+  }
+  const logLevel = env.POMBO_LOG_LEVEL?.trim() || "warn";
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`POMBO_LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}`);
+
+  return {
+    edgeUrl: (env.POMBO_EDGE_URL?.trim() || "http://127.0.0.1:8787").replace(/\/+$/, ""),
+    fleetToken: required("POMBO_FLEET_TOKEN"),
+    sessionKey: required("POMBO_SESSION_KEY"),
+    waUrl: env.POMBO_WA_URL?.trim() || null,
+    waVersion: parseWaVersion(env.POMBO_WA_VERSION),
+    // Random suffix: two processes restarted with the same pid on one host must
+    // not look like the same lease holder to the edge.
+    fleetId: env.POMBO_FLEET_ID?.trim() || `${host}-${pid}-${randomBytes(3).toString("hex")}`,
+    capacity,
+    logLevel,
+    waInitQueries: parseBool(env.POMBO_WA_INIT_QUERIES, true, "POMBO_WA_INIT_QUERIES"),
+    host,
+    pid,
+  };
+}
+
+/** "2.3000.1043857760" -> [2, 3000, 1043857760]; empty -> the version bundled with Baileys. */
+export function parseWaVersion(text: string | undefined): WAVersion {
+  if (!text?.trim()) return [...DEFAULT_CONNECTION_CONFIG.version] as WAVersion;
+  const parts = text.trim().split(".");
+  const numbers = parts.map(Number);
+  if (parts.length !== 3 || !numbers.every((n) => Number.isInteger(n) && n >= 0)) {
+    throw new ConfigError(`POMBO_WA_VERSION must look like 2.3000.1043857760, got "${text}"`);
+  }
+  return numbers as WAVersion;
+}
+
+/** The WhatsApp URL for one instance, or undefined to let Baileys use WhatsApp's own. */
+export function waUrlFor(config: Pick<FleetConfig, "waUrl">, instanceId: string): string | undefined {
+  return config.waUrl?.replaceAll("{instance_id}", encodeURIComponent(instanceId));
+}
+
+function parseBool(text: string | undefined, fallback: boolean, name: string): boolean {
+  const value = text?.trim().toLowerCase();
+  if (!value) return fallback;
+  if (["1", "true", "yes", "on"].includes(value)) return true;
+  if (["0", "false", "no", "off"].includes(value)) return false;
+  throw new ConfigError(`${name} must be true or false, got "${text}"`);
+}

@@ -1,0 +1,259 @@
+/**
+ * WhatsApp-protocol peers for end-to-end tests and the benchmark.
+ *
+ *  - `startPeers(n)` starts n crabline WhatsApp servers (one phone number
+ *    each) in this process.
+ *  - `RoutingProxy` is one loopback port that the fleet's `POMBO_WA_URL`
+ *    points at: `ws://127.0.0.1:PORT/{instance_id}/ws/chat?access_token=T`.
+ *    On each WebSocket upgrade it looks the instance id up in a route table
+ *    (filled by the test after it creates instances), rewrites the path to the
+ *    peer's own path (the query is kept) and pipes raw TCP both ways. It counts
+ *    live connections per instance id and keeps the highest concurrent count
+ *    it has ever seen, which is how the tests check "never two live sockets
+ *    for one number".
+ *  - `makeCreds(phone)` builds a registered Baileys creds.json for a number,
+ *    serialised with `BufferJSON.replacer`, ready for
+ *    `POST /instances/{id}/session`.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import http from "node:http";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { startWhatsAppServer, type StartedWhatsAppServer } from "@openclaw/crabline";
+import { BufferJSON, initAuthCreds } from "@whiskeysockets/baileys";
+
+export const PEER_ACCESS_TOKEN = "pombo-e2e-peer-token";
+
+/** Where a proxied connection goes. */
+export interface PeerTarget {
+  host: string;
+  port: number;
+  /** Path of the peer's Baileys WebSocket, e.g. `/ws/chat`. */
+  path: string;
+}
+
+export interface Peer extends PeerTarget {
+  index: number;
+  /** Digits only, e.g. `5511900000001`. */
+  phone: string;
+  selfJid: string;
+  recorderPath: string;
+  /** The peer's own Baileys WebSocket URL (direct, not through the proxy). */
+  directUrl: string;
+  adminInboundUrl: string;
+  adminToken: string;
+  server: StartedWhatsAppServer;
+}
+
+export interface Peers {
+  peers: Peer[];
+  dir: string;
+  accessToken: string;
+  close(): Promise<void>;
+}
+
+/** Phone number of the i-th peer: distinct, valid-looking Brazilian mobiles. */
+export function peerPhone(i: number, base = 5511900000000): string {
+  return String(base + 1 + i);
+}
+
+export async function startPeers(
+  n: number,
+  opts: { accessToken?: string; dir?: string; phoneBase?: number } = {},
+): Promise<Peers> {
+  const accessToken = opts.accessToken ?? PEER_ACCESS_TOKEN;
+  const dir = opts.dir ?? mkdtempSync(path.join(tmpdir(), "pombo-peers-"));
+  const peers: Peer[] = [];
+  const close = async () => {
+    await Promise.allSettled(peers.map((p) => p.server.close()));
+    if (!opts.dir) rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    // Start in small batches: each start binds a port and opens a recorder file.
+    for (let i = 0; i < n; i += 25) {
+      const batch = [];
+      for (let j = i; j < Math.min(n, i + 25); j++) {
+        const phone = peerPhone(j, opts.phoneBase);
+        const selfJid = `${phone}@s.whatsapp.net`;
+        const recorderPath = path.join(dir, `peer-${j}.jsonl`);
+        batch.push(
+          startWhatsAppServer({ selfJid, accessToken, recorderPath, host: "127.0.0.1" }).then((server) => {
+            const ws = new URL(server.manifest.endpoints.baileysWebSocketUrl);
+            const peer: Peer = {
+              index: j,
+              phone,
+              selfJid,
+              recorderPath,
+              host: ws.hostname,
+              port: Number(ws.port),
+              path: ws.pathname,
+              directUrl: server.manifest.endpoints.baileysWebSocketUrl,
+              adminInboundUrl: server.manifest.endpoints.adminInboundUrl,
+              adminToken: server.manifest.adminToken,
+              server,
+            };
+            peers[j] = peer;
+          }),
+        );
+      }
+      await Promise.all(batch);
+    }
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return { peers, dir, accessToken, close };
+}
+
+/** A registered creds.json (as a JSON string) for `phone` (digits only). */
+export function makeCreds(phone: string): string {
+  return JSON.stringify(makeCredsObject(phone), BufferJSON.replacer);
+}
+
+/** The same creds as a plain JSON object (BufferJSON-encoded buffers), for request bodies. */
+export function makeCredsJson(phone: string): Record<string, unknown> {
+  return JSON.parse(makeCreds(phone)) as Record<string, unknown>;
+}
+
+function makeCredsObject(phone: string) {
+  const creds = initAuthCreds();
+  creds.me = { id: `${phone}:1@s.whatsapp.net` };
+  creds.registered = true;
+  return creds;
+}
+
+// ---------------------------------------------------------------- routing proxy
+
+interface RouteStats {
+  live: number;
+  max: number;
+  total: number;
+}
+
+export interface ProxyEvent {
+  at: number;
+  instanceId: string;
+  kind: "open" | "close" | "reject";
+  live: number;
+}
+
+export class RoutingProxy {
+  readonly routes = new Map<string, PeerTarget>();
+  readonly events: ProxyEvent[] = [];
+  private readonly stats = new Map<string, RouteStats>();
+  private readonly sockets = new Set<net.Socket>();
+  private server: http.Server | undefined;
+  port = 0;
+
+  /** Starts listening on a free loopback port. */
+  async start(port = 0): Promise<this> {
+    const server = http.createServer((_req, res) => {
+      res.writeHead(426, { "content-type": "text/plain" }).end("websocket upgrade required\n");
+    });
+    server.on("upgrade", (req, socket, head) => this.onUpgrade(req, socket as net.Socket, head));
+    server.on("connection", (socket) => {
+      this.sockets.add(socket);
+      socket.once("close", () => this.sockets.delete(socket));
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, "127.0.0.1", () => resolve());
+    });
+    this.server = server;
+    this.port = (server.address() as net.AddressInfo).port;
+    return this;
+  }
+
+  /** `POMBO_WA_URL` for the fleet: a literal `{instance_id}` it replaces per number. */
+  waUrl(accessToken = PEER_ACCESS_TOKEN): string {
+    return `ws://127.0.0.1:${this.port}/{instance_id}/ws/chat?access_token=${encodeURIComponent(accessToken)}`;
+  }
+
+  route(instanceId: string, target: PeerTarget): void {
+    this.routes.set(instanceId, { host: target.host, port: target.port, path: target.path });
+  }
+
+  liveCount(instanceId: string): number {
+    return this.stats.get(instanceId)?.live ?? 0;
+  }
+
+  maxConcurrent(instanceId: string): number {
+    return this.stats.get(instanceId)?.max ?? 0;
+  }
+
+  connectionsTotal(instanceId: string): number {
+    return this.stats.get(instanceId)?.total ?? 0;
+  }
+
+  /** Drops every piped connection of one instance (simulates a network cut). */
+  cut(instanceId: string): void {
+    for (const s of this.sockets) if ((s as net.Socket & { pomboId?: string }).pomboId === instanceId) s.destroy();
+  }
+
+  async close(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (!server) return;
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  private statsFor(id: string): RouteStats {
+    let s = this.stats.get(id);
+    if (!s) {
+      s = { live: 0, max: 0, total: 0 };
+      this.stats.set(id, s);
+    }
+    return s;
+  }
+
+  private onUpgrade(req: http.IncomingMessage, client: net.Socket, head: Buffer): void {
+    const url = new URL(req.url ?? "/", "http://127.0.0.1");
+    const match = /^\/([^/]+)(\/.*)?$/.exec(url.pathname);
+    const instanceId = match ? decodeURIComponent(match[1]!) : "";
+    const target = this.routes.get(instanceId);
+    client.on("error", () => {});
+    if (!target) {
+      this.events.push({ at: Date.now(), instanceId, kind: "reject", live: this.liveCount(instanceId) });
+      client.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+      return;
+    }
+    const stats = this.statsFor(instanceId);
+    stats.live++;
+    stats.total++;
+    stats.max = Math.max(stats.max, stats.live);
+    (client as net.Socket & { pomboId?: string }).pomboId = instanceId;
+    this.events.push({ at: Date.now(), instanceId, kind: "open", live: stats.live });
+
+    const upstream = net.connect(target.port, target.host);
+    (upstream as net.Socket & { pomboId?: string }).pomboId = instanceId;
+    this.sockets.add(upstream);
+    let closed = false;
+    const done = () => {
+      if (closed) return;
+      closed = true;
+      stats.live--;
+      this.events.push({ at: Date.now(), instanceId, kind: "close", live: stats.live });
+      client.destroy();
+      upstream.destroy();
+      this.sockets.delete(upstream);
+    };
+    client.once("close", done);
+    upstream.once("close", done);
+    upstream.on("error", () => {});
+    upstream.once("connect", () => {
+      // Re-emit the request head with the peer's path; keep query and headers.
+      const lines = [`${req.method} ${target.path}${url.search} HTTP/${req.httpVersion}`];
+      for (let i = 0; i < req.rawHeaders.length; i += 2) {
+        const name = req.rawHeaders[i]!;
+        const value = name.toLowerCase() === "host" ? `${target.host}:${target.port}` : req.rawHeaders[i + 1]!;
+        lines.push(`${name}: ${value}`);
+      }
+      upstream.write(lines.join("\r\n") + "\r\n\r\n");
+      if (head.length) upstream.write(head);
+      client.pipe(upstream);
+      upstream.pipe(client);
+    });
+  }
+}

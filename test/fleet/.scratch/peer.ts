@@ -1,0 +1,17 @@
+import { startWhatsAppServer } from '@openclaw/crabline';
+import makeWASocket, { initAuthCreds, makeCacheableSignalKeyStore, DEFAULT_CONNECTION_CONFIG } from '@whiskeysockets/baileys';
+import pino from 'pino';
+const fire = process.argv[2] === 'true';
+const server = await startWhatsAppServer({ selfJid: '5511999990001@s.whatsapp.net', recorderPath: '/tmp/crab-rec.jsonl' });
+console.log(server.manifest.endpoints);
+const creds = initAuthCreds();
+creds.me = { id: '5511999990001:1@s.whatsapp.net' } as any;
+creds.registered = true;
+const keysMap = new Map();
+const keys = { get: async (t, ids) => Object.fromEntries(ids.map(i => [i, keysMap.get(t+i)]).filter(([,v]) => v)), set: async (d) => { for (const t in d) for (const i in d[t]) keysMap.set(t+i, d[t][i]); } };
+const logger = pino({ level: 'warn' });
+const t0 = Date.now();
+const sock = makeWASocket({ auth: { creds, keys }, waWebSocketUrl: server.manifest.endpoints.baileysWebSocketUrl, fireInitQueries: fire, logger, markOnlineOnConnect: false, syncFullHistory: false, shouldSyncHistoryMessage: () => false, version: DEFAULT_CONNECTION_CONFIG.version });
+sock.ev.on('connection.update', (u) => console.log(Date.now() - t0, 'update', JSON.stringify({ ...u, lastDisconnect: u.lastDisconnect && { code: (u.lastDisconnect.error as any)?.output?.statusCode, msg: u.lastDisconnect.error?.message } })));
+sock.ev.on('creds.update', (c) => console.log('creds.update', Object.keys(c)));
+setTimeout(async () => { console.log('user', sock.user); sock.end(undefined); await server.close(); process.exit(0); }, +(process.argv[3] ?? 6000));
