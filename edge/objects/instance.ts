@@ -110,7 +110,10 @@ export class InstanceObject extends DurableObject<Env> {
 
   /** The instance was deleted: drop the fleet and every byte stored here. */
   async destroy(): Promise<void> {
-    for (const ws of this.ctx.getWebSockets()) this.#close(ws, CloseCode.deleted, "instance deleted");
+    for (const ws of this.ctx.getWebSockets()) {
+      this.#setAttachment(ws, { holder: false }); // so closing it does not write a lease back
+      this.#close(ws, CloseCode.deleted, "instance deleted");
+    }
     await this.ctx.storage.deleteAll();
     this.#sessionReady = false;
   }

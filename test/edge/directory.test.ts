@@ -1,0 +1,130 @@
+import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { afterEach, describe, expect, it } from "vitest";
+import { ADMIN, type FleetSocket, call, closeFleetSockets, joinDirectory, newInstance, newProject } from "./helpers.ts";
+
+const directory = () => env.DIRECTORY.get(env.DIRECTORY.idFromName("global"));
+
+// Storage is per file, and the directory is one object: start each test with no fleets and no numbers.
+afterEach(async () => {
+  closeFleetSockets();
+  await new Promise((r) => setTimeout(r, 50));
+  await runInDurableObject(directory(), (_o, state) => {
+    state.storage.sql.exec("DELETE FROM assignment");
+  });
+});
+
+/** Collects assign/revoke frames a fleet receives, as a set of instance ids it should run. */
+function track(socket: FleetSocket, initial: string[] = []) {
+  const running = new Set(initial);
+  return {
+    running,
+    /** Reads frames until none arrives for a moment. */
+    async drain() {
+      for (;;) {
+        let frame: any;
+        try {
+          frame = await socket.next(300);
+        } catch {
+          return running;
+        }
+        if (frame.event === "assign") for (const id of frame.data.instance_ids) running.add(id);
+        if (frame.event === "revoke") for (const id of frame.data.instance_ids) running.delete(id);
+      }
+    },
+  };
+}
+
+describe("the fleet directory spreads numbers over fleet processes", () => {
+  it("gives new numbers to the least loaded process", async () => {
+    const { api_key } = await newProject();
+    const a = await joinDirectory("fleet-a");
+    const b = await joinDirectory("fleet-b");
+    expect(a.first).toMatchObject({ event: "assign", data: { instance_ids: [] } });
+    const ta = track(a.socket);
+    const tb = track(b.socket);
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) ids.push((await newInstance(api_key, `n${i}`)).id);
+    await ta.drain();
+    await tb.drain();
+    expect(ta.running.size).toBe(3);
+    expect(tb.running.size).toBe(3);
+    expect(new Set([...ta.running, ...tb.running])).toEqual(new Set(ids));
+
+    const fleets = await call("/admin/fleets", { token: ADMIN });
+    expect(fleets.json.data.map((f: any) => [f.fleet_id, f.instances]).sort()).toEqual([
+      ["fleet-a", 3],
+      ["fleet-b", 3],
+    ]);
+  });
+
+  it("moves a dead process's numbers to the live ones", async () => {
+    const { api_key } = await newProject();
+    const a = await joinDirectory("fleet-a");
+    const ta = track(a.socket);
+    const ids = [(await newInstance(api_key, "x")).id, (await newInstance(api_key, "y")).id];
+    await ta.drain();
+    expect([...ta.running].sort()).toEqual([...ids].sort());
+
+    const b = await joinDirectory("fleet-b");
+    const tb = track(b.socket);
+    a.socket.ws.close(1001, "killed");
+    await a.socket.closed;
+    await tb.drain();
+    expect([...tb.running].sort()).toEqual([...ids].sort());
+  });
+
+  it("tells a reconnecting process its complete list, keeping its numbers", async () => {
+    const { api_key } = await newProject();
+    const a = await joinDirectory("fleet-a");
+    const ta = track(a.socket);
+    const id = (await newInstance(api_key)).id;
+    await ta.drain();
+    const again = await joinDirectory("fleet-a");
+    expect(again.first).toMatchObject({ event: "assign", data: { instance_ids: [id] } });
+    // The older link of the same process is closed: one link per process.
+    await a.socket.closed;
+  });
+
+  it("evens the load out when a process joins, on its periodic check", async () => {
+    const { api_key } = await newProject();
+    const a = await joinDirectory("fleet-a");
+    const ta = track(a.socket);
+    for (let i = 0; i < 4; i++) await newInstance(api_key, `n${i}`);
+    await ta.drain();
+    expect(ta.running.size).toBe(4);
+
+    const b = await joinDirectory("fleet-b");
+    const tb = track(b.socket, b.first.data.instance_ids);
+    expect(await runDurableObjectAlarm(directory())).toBe(true);
+    await ta.drain();
+    await tb.drain();
+    expect(ta.running.size).toBe(2);
+    expect(tb.running.size).toBe(2);
+  });
+
+  it("respects a process's capacity and leaves the rest waiting for room", async () => {
+    const { api_key } = await newProject();
+    const a = await joinDirectory("fleet-a", 1);
+    const ta = track(a.socket);
+    await newInstance(api_key, "first");
+    await newInstance(api_key, "second");
+    await ta.drain();
+    expect(ta.running.size).toBe(1);
+    const b = await joinDirectory("fleet-b", 5);
+    const tb = track(b.socket, b.first.data.instance_ids);
+    await tb.drain();
+    expect(tb.running.size).toBe(1);
+  });
+
+  it("revokes a deleted number from the process running it", async () => {
+    const { api_key } = await newProject();
+    const a = await joinDirectory("fleet-a");
+    const ta = track(a.socket);
+    const id = (await newInstance(api_key)).id;
+    await ta.drain();
+    expect(ta.running.has(id)).toBe(true);
+    expect((await call(`/instances/${id}`, { method: "DELETE", token: api_key })).status).toBe(204);
+    await ta.drain();
+    expect(ta.running.has(id)).toBe(false);
+  });
+});

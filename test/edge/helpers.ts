@@ -1,0 +1,142 @@
+/** Calls the Worker the way a client would, through its fetch handler. */
+import { exports } from "cloudflare:workers";
+
+export const ADMIN = "test-admin-token";
+export const FLEET = "test-fleet-token";
+
+type Call = { method?: string; token?: string; body?: unknown; raw?: string; headers?: Record<string, string> };
+
+export async function call(path: string, { method = "GET", token, body, raw, headers = {} }: Call = {}) {
+  const init: RequestInit = { method, headers: { ...headers } };
+  const h = init.headers as Record<string, string>;
+  if (token) h.Authorization = `Bearer ${token}`;
+  if (body !== undefined || raw !== undefined) {
+    h["Content-Type"] ??= "application/json";
+    init.body = raw ?? JSON.stringify(body);
+  }
+  const res = await exports.default.fetch(new Request(`http://pombo.test${path}`, init));
+  const text = await res.text();
+  let json: any = null;
+  try {
+    json = text ? JSON.parse(text) : null;
+  } catch {
+    json = text;
+  }
+  return { status: res.status, json, headers: res.headers };
+}
+
+export async function newProject(name = "acme") {
+  const { status, json } = await call("/admin/projects", { method: "POST", token: ADMIN, body: { name } });
+  if (status !== 201) throw new Error(`project: ${status} ${JSON.stringify(json)}`);
+  return json as { id: string; name: string; api_key: string };
+}
+
+export async function newInstance(key: string, name = "n1") {
+  const { status, json } = await call("/instances", { method: "POST", token: key, body: { name } });
+  if (status !== 201) throw new Error(`instance: ${status} ${JSON.stringify(json)}`);
+  return json as { id: string; state: string };
+}
+
+/** A fleet-side WebSocket, as a fleet process would open it, with a message queue. */
+export type FleetSocket = Awaited<ReturnType<typeof fleetSocket>>;
+
+const opened = new Set<WebSocket>();
+
+/** Closes every fleet socket a test opened, so the next test starts with no fleets. */
+export function closeFleetSockets() {
+  for (const ws of opened) {
+    try {
+      ws.close(1000, "test over");
+    } catch {
+      // already closed
+    }
+  }
+  opened.clear();
+}
+
+export async function fleetSocket(path: string) {
+  const res = await exports.default.fetch(
+    new Request(`http://pombo.test${path}`, { headers: { Upgrade: "websocket", Authorization: `Bearer ${FLEET}` } }),
+  );
+  const ws = res.webSocket;
+  if (!ws) throw new Error(`no websocket: ${res.status} ${await res.text()}`);
+  ws.accept();
+  opened.add(ws);
+  const queue: string[] = [];
+  let wake: (() => void) | undefined;
+  let closed: { code: number; reason: string } | undefined;
+  const closedPromise = new Promise<{ code: number; reason: string }>((resolve) =>
+    ws.addEventListener("close", (e) => {
+      closed = { code: e.code, reason: e.reason };
+      wake?.();
+      resolve(closed);
+    }),
+  );
+  ws.addEventListener("message", (e) => {
+    queue.push(String(e.data));
+    wake?.();
+  });
+  let nextId = 1;
+  const socket = {
+    ws,
+    closed: closedPromise,
+    get isClosed() {
+      return closed !== undefined;
+    },
+    /** The next frame, parsed when it is JSON. */
+    async next(timeoutMs = 2_000): Promise<any> {
+      const deadline = Date.now() + timeoutMs;
+      while (queue.length === 0) {
+        if (closed) throw new Error(`closed ${closed.code} ${closed.reason}`);
+        if (Date.now() > deadline) throw new Error("no frame in time");
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          setTimeout(resolve, 50);
+        });
+      }
+      const text = queue.shift()!;
+      try {
+        return JSON.parse(text);
+      } catch {
+        return text;
+      }
+    },
+    send(frame: object | string) {
+      ws.send(typeof frame === "string" ? frame : JSON.stringify({ v: 1, ...frame }));
+    },
+    event(event: string, data: unknown) {
+      socket.send({ t: "evt", event, data });
+    },
+    /** Sends a request and returns its response frame. */
+    async request(method: string, params: unknown) {
+      const id = nextId++;
+      socket.send({ t: "req", id, method, params });
+      for (;;) {
+        const frame = await socket.next();
+        if (frame?.t === "res" && frame.id === id) return frame;
+      }
+    },
+    /** Answers every request from the edge with `answer(method, params)`, in the background. */
+    serve(answer: (method: string, params: any) => unknown) {
+      ws.addEventListener("message", (e) => {
+        const frame = JSON.parse(String(e.data));
+        if (frame.t !== "req") return;
+        const i = queue.indexOf(String(e.data));
+        if (i >= 0) queue.splice(i, 1);
+        ws.send(JSON.stringify({ v: 1, t: "res", id: frame.id, ok: true, result: answer(frame.method, frame.params) }));
+      });
+    },
+  };
+  return socket;
+}
+
+export const connectInstance = (instanceId: string, fleetId: string) =>
+  fleetSocket(`/fleet/instances/${instanceId}/connect?fleet_id=${fleetId}&v=1`);
+
+/** Opens a directory link and says hello; returns the socket and its first `assign`. */
+export async function joinDirectory(fleetId: string, capacity = 0) {
+  const socket = await fleetSocket("/fleet/connect");
+  socket.event("hello", { fleet_id: fleetId, host: "test", pid: 1, capacity });
+  const first = await socket.next();
+  return { socket, first };
+}
