@@ -14,7 +14,7 @@ describe("API keys and tenancy", () => {
   });
 
   it("answers 401 without a key, with a malformed one, and with an unknown one", async () => {
-    for (const headers of [{}, { Authorization: "Basic abc" }, { Authorization: "Bearer pb_live_nope" }, { Authorization: "Bearer zz" }]) {
+    for (const headers of [{} as Record<string, string>, { Authorization: "Basic abc" }, { Authorization: "Bearer pb_live_nope" }, { Authorization: "Bearer zz" }]) {
       const res = await call("/instances", { headers });
       expect(res.status).toBe(401);
       expect(res.json.error.code).toBe("unauthorized");

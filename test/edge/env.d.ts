@@ -1,10 +1,13 @@
-import type { Env } from "../../edge/env.ts";
+import type { D1Migration } from "cloudflare:test";
+import type { Env as PomboEnv } from "../../edge/env.ts";
 
 declare global {
   namespace Cloudflare {
-    interface Env extends import("../../edge/env.ts").Env {
-      TEST_MIGRATIONS: import("cloudflare:test").D1Migration[];
+    interface Env extends PomboEnv {
+      TEST_MIGRATIONS: D1Migration[];
+    }
+    interface GlobalProps {
+      mainModule: typeof import("../../edge/index.ts");
     }
   }
 }
-export type { Env };

@@ -66,13 +66,13 @@ export async function fleetSocket(path: string) {
   let wake: (() => void) | undefined;
   let closed: { code: number; reason: string } | undefined;
   const closedPromise = new Promise<{ code: number; reason: string }>((resolve) =>
-    ws.addEventListener("close", (e) => {
+    ws.addEventListener("close", (e: CloseEvent) => {
       closed = { code: e.code, reason: e.reason };
       wake?.();
       resolve(closed);
     }),
   );
-  ws.addEventListener("message", (e) => {
+  ws.addEventListener("message", (e: MessageEvent) => {
     queue.push(String(e.data));
     wake?.();
   });
@@ -118,7 +118,7 @@ export async function fleetSocket(path: string) {
     },
     /** Answers every request from the edge with `answer(method, params)`, in the background. */
     serve(answer: (method: string, params: any) => unknown) {
-      ws.addEventListener("message", (e) => {
+      ws.addEventListener("message", (e: MessageEvent) => {
         const frame = JSON.parse(String(e.data));
         if (frame.t !== "req") return;
         const i = queue.indexOf(String(e.data));
