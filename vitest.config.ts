@@ -7,7 +7,7 @@ export default defineConfig({
   test: {
     projects: [
       "test/edge/vitest.config.ts",
-      { test: { name: "fleet", include: ["test/fleet/**/*.test.ts"], environment: "node", testTimeout: 30_000 } },
+      { test: { name: "fleet", include: ["test/fleet/**/*.test.ts", "test/shared/**/*.test.ts"], environment: "node", testTimeout: 30_000 } },
       {
         test: {
           name: "e2e",

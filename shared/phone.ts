@@ -6,9 +6,11 @@
 import { parsePhoneNumberFromString } from "libphonenumber-js/max";
 
 export function normalizePhone(input: string): string | null {
-  const trimmed = input.trim();
-  if (!/^[+\d][\d\s().-]*$/.test(trimmed)) return null;
-  const international = trimmed.startsWith("+") ? trimmed : `+${trimmed.replace(/^00/, "")}`;
+  // Spaces, dots, dashes and brackets are how people write numbers; anything else is not one.
+  if (!/^[\d\s().+-]+$/.test(input)) return null;
+  const compact = input.replace(/[\s().-]/g, "");
+  if (!/^\+?\d+$/.test(compact)) return null;
+  const international = compact.startsWith("+") ? compact : `+${compact.replace(/^00/, "")}`;
   const parsed = parsePhoneNumberFromString(international);
   return parsed?.isPossible() ? parsed.number : null;
 }
