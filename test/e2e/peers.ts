@@ -145,6 +145,8 @@ export class RoutingProxy {
   private readonly sockets = new Set<net.Socket>();
   private server: http.Server | undefined;
   port = 0;
+  /** How long an upgrade for an unknown instance id waits for its route. */
+  routeWaitMs = 5_000;
 
   /** Starts listening on a free loopback port. */
   async start(port = 0): Promise<this> {
@@ -212,11 +214,22 @@ export class RoutingProxy {
     const url = new URL(req.url ?? "/", "http://127.0.0.1");
     const match = /^\/([^/]+)(\/.*)?$/.exec(url.pathname);
     const instanceId = match ? decodeURIComponent(match[1]!) : "";
-    const target = this.routes.get(instanceId);
     client.on("error", () => {});
+    const target = this.routes.get(instanceId);
     if (!target) {
-      this.events.push({ at: Date.now(), instanceId, kind: "reject", live: this.liveCount(instanceId) });
-      client.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+      // The test may still be filling the route table (an instance is dialled as
+      // soon as it exists): wait a little before refusing.
+      const deadline = Date.now() + this.routeWaitMs;
+      const retry = () => {
+        if (client.destroyed) return;
+        if (this.routes.has(instanceId)) return this.onUpgrade(req, client, head);
+        if (Date.now() < deadline) return void setTimeout(retry, 50);
+        this.events.push({ at: Date.now(), instanceId, kind: "reject", live: this.liveCount(instanceId) });
+        // A plain HTTP error is not noticed by Baileys until its connect timeout
+        // (it swallows ws' 'unexpected-response'); a reset is noticed at once.
+        client.destroy();
+      };
+      retry();
       return;
     }
     const stats = this.statsFor(instanceId);

@@ -1,0 +1,49 @@
+/**
+ * (a) One edge, one fleet, two numbers: each imported session connects
+ * through its own WhatsApp-protocol peer.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { startStack, type Stack } from "./stack.ts";
+
+describe("e2e: two numbers connect on one fleet", () => {
+  let stack: Stack;
+
+  beforeAll(async () => {
+    stack = await startStack("connect", 2);
+  });
+  afterEach((ctx) => {
+    if (ctx.task.result?.state === "fail" && stack) console.error(stack.diagnostics());
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it("imports a session for each number and both reach connected, one live socket each", async () => {
+    const fleet = stack.fleet();
+    const instances = await stack.createInstances(2);
+    for (const inst of instances) {
+      expect(inst.state).not.toBe("connected");
+    }
+    await Promise.all(instances.map((inst, i) => stack.importFor(inst, stack.peers.peers[i]!)));
+
+    const ids = instances.map((i) => i.id);
+    const connected = await stack.waitConnected(ids, 30_000, fleet.fleetId);
+    for (const [i, inst] of connected.entries()) {
+      expect(inst.fleet_id).toBe(fleet.fleetId);
+      expect(inst.reason).toBeNull();
+      expect(inst.jid ?? "").toContain(stack.peers.peers[i]!.phone);
+      expect(stack.proxy.liveCount(inst.id)).toBe(1);
+      expect(stack.proxy.maxConcurrent(inst.id)).toBe(1);
+    }
+
+    // GET /instances/{id} agrees with the list.
+    const one = await stack.api.getInstance(ids[0]!);
+    expect(one.state).toBe("connected");
+
+    // The admin view counts both numbers on the one fleet.
+    const fleets = await stack.admin.fleets();
+    const mine = fleets.data.find((f) => f.fleet_id === fleet.fleetId);
+    expect(mine).toBeDefined();
+    expect(mine!.instances).toBe(2);
+  });
+});

@@ -1,0 +1,69 @@
+/**
+ * (c) Two fleets; the one holding the numbers is SIGKILLed. The numbers move
+ * to the survivor within 30 s of the kill (lease expiry), and no number ever
+ * has two live WhatsApp sockets.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { waitFor } from "./processes.ts";
+import { startStack, type Stack } from "./stack.ts";
+
+const FAILOVER_BUDGET_MS = 30_000;
+
+describe("e2e: failover after a fleet is killed", () => {
+  let stack: Stack;
+
+  beforeAll(async () => {
+    stack = await startStack("failover", 2);
+  });
+  afterEach((ctx) => {
+    if (ctx.task.result?.state === "fail" && stack) console.error(stack.diagnostics());
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it("SIGKILL of the holder: both numbers connected on the other fleet within 30 s, never two sockets", async () => {
+    // The first fleet takes the numbers; the second joins once they are connected.
+    const a = stack.fleet();
+    const instances = await stack.createInstances(2);
+    const ids = instances.map((i) => i.id);
+    await Promise.all(instances.map((inst, i) => stack.importFor(inst, stack.peers.peers[i]!)));
+    await stack.waitConnected(ids, 30_000, a.fleetId);
+
+    const b = stack.fleet();
+    await waitFor(
+      async () => (await stack.admin.fleets()).data.some((f) => f.fleet_id === b.fleetId),
+      20_000,
+      { what: "second fleet registered with the directory" },
+    );
+    // Let any rebalancing settle: everything connected, wherever it runs.
+    const settled = await stack.waitConnected(ids, 30_000);
+
+    const holderId = settled[0]!.fleet_id;
+    const holder = holderId === a.fleetId ? a : b;
+    const survivor = holder === a ? b : a;
+    const moving = settled.filter((i) => i.fleet_id === holder.fleetId).map((i) => i.id);
+    expect(moving.length, "numbers on the fleet that is killed").toBeGreaterThan(0);
+    if (moving.length !== ids.length) console.warn(`numbers were split across fleets; ${moving.length} move`);
+
+    const killedAt = Date.now();
+    await holder.kill();
+    await stack.waitConnected(ids, FAILOVER_BUDGET_MS + 5_000, survivor.fleetId);
+    const failoverMs = Date.now() - killedAt;
+    console.log(`failover: ${moving.length} number(s) connected on ${survivor.fleetId} ${failoverMs} ms after SIGKILL`);
+    expect(failoverMs).toBeLessThanOrEqual(FAILOVER_BUDGET_MS);
+
+    for (const id of ids) {
+      expect(stack.proxy.liveCount(id)).toBe(1);
+      expect(stack.proxy.maxConcurrent(id), `max concurrent sockets for ${id}`).toBeLessThanOrEqual(1);
+    }
+    // Still exactly one socket each a little later (no late duplicate from a retry).
+    await new Promise((r) => setTimeout(r, 3_000));
+    for (const id of ids) {
+      expect(stack.proxy.liveCount(id)).toBe(1);
+      expect(stack.proxy.maxConcurrent(id)).toBeLessThanOrEqual(1);
+    }
+    const fleets = await stack.admin.fleets();
+    expect(fleets.data.map((f) => f.fleet_id)).not.toContain(holder.fleetId);
+  });
+});

@@ -1,0 +1,57 @@
+/**
+ * (b) A fleet restart (SIGTERM, then a new process) brings both numbers back
+ * with the sessions stored at the edge: no second import.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { waitFor } from "./processes.ts";
+import { startStack, type Stack } from "./stack.ts";
+
+describe("e2e: fleet restart reconnects with stored sessions", () => {
+  let stack: Stack;
+
+  beforeAll(async () => {
+    stack = await startStack("restart", 2);
+  });
+  afterEach((ctx) => {
+    if (ctx.task.result?.state === "fail" && stack) console.error(stack.diagnostics());
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it("SIGTERM drains, a new fleet reconnects both numbers without a new import", async () => {
+    const first = stack.fleet();
+    const instances = await stack.createInstances(2);
+    const ids = instances.map((i) => i.id);
+    await Promise.all(instances.map((inst, i) => stack.importFor(inst, stack.peers.peers[i]!)));
+    await stack.waitConnected(ids, 30_000, first.fleetId);
+    const before = ids.map((id) => stack.proxy.connectionsTotal(id));
+
+    // Graceful stop: the process exits on its own and closes its WhatsApp sockets.
+    const t0 = Date.now();
+    const code = await first.stop(20_000);
+    const drainMs = Date.now() - t0;
+    expect(code, `fleet exit code (drain took ${drainMs} ms)`).toBe(0);
+    for (const id of ids) expect(stack.proxy.liveCount(id)).toBe(0);
+
+    // With no fleet, the API must not claim the numbers are connected.
+    await waitFor(
+      async () => (await stack.api.listInstances()).data.every((i) => i.state !== "connected"),
+      10_000,
+      { what: "instances to leave 'connected' after the drain" },
+    );
+
+    const second = stack.fleet();
+    const t1 = Date.now();
+    const back = await stack.waitConnected(ids, 30_000, second.fleetId);
+    console.log(`fleet drain ${drainMs} ms; reconnect on the new fleet ${Date.now() - t1} ms`);
+    for (const [i, inst] of back.entries()) {
+      expect(inst.fleet_id).toBe(second.fleetId);
+      expect(inst.jid ?? "").toContain(stack.peers.peers[i]!.phone);
+      expect(stack.proxy.liveCount(inst.id)).toBe(1);
+      // The peer saw a new connection, made with the stored session.
+      expect(stack.proxy.connectionsTotal(inst.id)).toBeGreaterThan(before[i]!);
+      expect(stack.proxy.maxConcurrent(inst.id)).toBe(1);
+    }
+  });
+});

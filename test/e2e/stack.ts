@@ -1,0 +1,125 @@
+/**
+ * One end-to-end stack per test file: an edge (wrangler dev, temp state),
+ * n crabline peers, the routing proxy, an admin client and a project client.
+ * Fleets are started by the tests themselves (`stack.fleet()`).
+ */
+import { makeCreds, RoutingProxy, startPeers, type Peer, type Peers } from "./peers.ts";
+import {
+  AdminClient,
+  importSessionWhenHeld,
+  makeLogDir,
+  ProjectClient,
+  startEdge,
+  startFleet,
+  waitFor,
+  type Edge,
+  type Fleet,
+  type FleetOptions,
+  type Instance,
+} from "./processes.ts";
+
+export interface Stack {
+  edge: Edge;
+  peers: Peers;
+  proxy: RoutingProxy;
+  admin: AdminClient;
+  api: ProjectClient;
+  projectId: string;
+  logDir: string;
+  fleets: Fleet[];
+  /** Starts a fleet process pointed at this edge and the proxy. */
+  fleet(opts?: Partial<FleetOptions>): Fleet;
+  /** Creates `n` instances and routes instance i to peer i (before any fleet can dial it). */
+  createInstances(n: number, prefix?: string): Promise<Instance[]>;
+  /** Imports a registered session for instance i made for peer i's number. */
+  importFor(instance: Instance, peer: Peer): Promise<void>;
+  /** Waits until every id is `connected` (from GET /instances), optionally on one fleet. */
+  waitConnected(ids: string[], timeoutMs: number, fleetId?: string): Promise<Instance[]>;
+  /** Log file locations and tails, for failure messages. */
+  diagnostics(): string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Env for fleets in tests. POMBO_WA_INIT_QUERIES is left at the fleet's
+ * default (true): crabline 0.1.27 answers Baileys' init queries, checked by hand.
+ */
+export const FLEET_ENV: Record<string, string> = {};
+
+export async function startStack(name: string, peerCount: number): Promise<Stack> {
+  const logDir = makeLogDir(name);
+  const peers = await startPeers(peerCount);
+  const proxy = await new RoutingProxy().start();
+  let edge: Edge;
+  try {
+    edge = await startEdge({ logDir });
+  } catch (err) {
+    await proxy.close();
+    await peers.close();
+    throw err;
+  }
+  const admin = new AdminClient(edge.url, edge.adminToken);
+  const project = await admin.createProject(`e2e-${name}`);
+  const api = new ProjectClient(edge.url, project.api_key);
+  const fleets: Fleet[] = [];
+
+  const stack: Stack = {
+    edge,
+    peers,
+    proxy,
+    admin,
+    api,
+    projectId: project.id,
+    logDir,
+    fleets,
+    fleet(opts = {}) {
+      const f = startFleet({
+        edgeUrl: edge.url,
+        fleetToken: edge.fleetToken,
+        waUrl: proxy.waUrl(peers.accessToken),
+        logDir,
+        ...opts,
+        env: { ...FLEET_ENV, ...opts.env },
+      });
+      fleets.push(f);
+      return f;
+    },
+    async createInstances(n, prefix = name) {
+      const out: Instance[] = [];
+      for (let i = 0; i < n; i++) {
+        const inst = await api.createInstance(`${prefix}-${i}`);
+        proxy.route(inst.id, peers.peers[i]!);
+        out.push(inst);
+      }
+      return out;
+    },
+    async importFor(instance, peer) {
+      await importSessionWhenHeld(api, instance.id, makeCreds(peer.phone), 30_000);
+    },
+    async waitConnected(ids, timeoutMs, fleetId) {
+      return await waitFor(
+        async () => {
+          const page = await api.listInstances("?limit=100");
+          const got = ids.map((id) => page.data.find((i) => i.id === id));
+          const ok = got.every((i) => i && i.state === "connected" && (!fleetId || i.fleet_id === fleetId));
+          if (!ok) throw new Error(JSON.stringify(got.map((i) => i && { id: i.id, state: i.state, fleet: i.fleet_id })));
+          return got as Instance[];
+        },
+        timeoutMs,
+        { intervalMs: 250, what: `${ids.length} instance(s) connected${fleetId ? ` on ${fleetId}` : ""}` },
+      );
+    },
+    diagnostics() {
+      const parts = [`logs in ${logDir}`, `--- edge (${edge.logPath}) ---`, edge.tail(30)];
+      for (const f of fleets) parts.push(`--- fleet ${f.fleetId} (${f.logPath}) ---`, f.tail(30));
+      return parts.join("\n");
+    },
+    async stop() {
+      await Promise.allSettled(fleets.map((f) => f.stop(5_000)));
+      await edge.stop();
+      await proxy.close();
+      await peers.close();
+    },
+  };
+  return stack;
+}
