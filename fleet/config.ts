@@ -36,6 +36,7 @@ export class ConfigError extends Error {
   }
 }
 
+const DEFAULT_EDGE_URL = "http://127.0.0.1:8787";
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): FleetConfig {
@@ -55,7 +56,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FleetConfig {
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`POMBO_LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}`);
 
   return {
-    edgeUrl: (env.POMBO_EDGE_URL?.trim() || "http://127.0.0.1:8787").replace(/\/+$/, ""),
+    edgeUrl: (env.POMBO_EDGE_URL?.trim() || DEFAULT_EDGE_URL).replace(/\/+$/, ""),
     fleetToken: required("POMBO_FLEET_TOKEN"),
     sessionKey: required("POMBO_SESSION_KEY"),
     waUrl: env.POMBO_WA_URL?.trim() || null,
@@ -69,6 +70,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FleetConfig {
     host,
     pid,
   };
+}
+
+/** Just what talking to the edge needs (the QR command has no use for the session key). */
+export function loadEdgeConfig(env: NodeJS.ProcessEnv = process.env): Pick<FleetConfig, "edgeUrl" | "fleetToken"> {
+  const fleetToken = env.POMBO_FLEET_TOKEN?.trim();
+  if (!fleetToken) throw new ConfigError("POMBO_FLEET_TOKEN is required");
+  return { edgeUrl: (env.POMBO_EDGE_URL?.trim() || DEFAULT_EDGE_URL).replace(/\/+$/, ""), fleetToken };
 }
 
 /** "2.3000.1043857760" -> [2, 3000, 1043857760]; empty -> the version bundled with Baileys. */

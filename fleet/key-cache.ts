@@ -15,6 +15,7 @@ export class KeyCache implements CacheStore {
   #entries = new Map<string, { value: unknown; expiresAt: number }>();
   #ttlMs: number;
   #sweeper: ReturnType<typeof setInterval> | null = null;
+  #closed = false;
 
   constructor(ttlMs = DEFAULT_TTL_MS) {
     this.#ttlMs = ttlMs;
@@ -31,6 +32,7 @@ export class KeyCache implements CacheStore {
   }
 
   set<T>(key: string, value: T): void {
+    if (this.#closed) return; // a late write from a socket that already ended
     this.#entries.set(key, { value, expiresAt: Date.now() + this.#ttlMs });
     // Only a cache holding something needs sweeping: idle numbers cost no timer.
     this.#sweeper ??= setInterval(() => this.#sweep(), this.#ttlMs).unref();
@@ -45,6 +47,7 @@ export class KeyCache implements CacheStore {
   }
 
   close(): void {
+    this.#closed = true;
     this.#entries.clear();
     if (this.#sweeper) clearInterval(this.#sweeper);
     this.#sweeper = null;

@@ -1,0 +1,485 @@
+/**
+ * The connection manager for one instance: one WhatsApp number, one Baileys
+ * socket at a time.
+ *
+ * It runs a socket only while two things hold: the instance's lease (told by
+ * the instance link through `leaseGranted` / `leaseLost`) and the wish to run
+ * (cleared by a logout, a ban or `stop`). Everything else follows Baileys'
+ * `connection.update` events:
+ *
+ *   lease granted -> load creds from the edge -> makeWASocket
+ *     qr          -> status qr_pending (with a PNG for the dashboard)
+ *     connecting  -> status connecting
+ *     open        -> status connected
+ *     close       -> classifyClose: logged_out (wipe, stop), banned (stop),
+ *                    transient (reconnect after a backoff that depends on why)
+ *
+ * Sockets we end ourselves (restart, lease lost, drain) are detached first by
+ * bumping `#generation`: events from an older generation are ignored, so an
+ * intentional end is never mistaken for a drop to recover from.
+ */
+import makeWASocket, {
+  type AuthenticationCreds,
+  BufferJSON,
+  type ConnectionState,
+  type Contact,
+  type UserFacingSocketConfig,
+  initAuthCreds,
+} from "@whiskeysockets/baileys";
+import type { Logger } from "pino";
+import QRCode from "qrcode";
+import { BACKOFF, backoffDelay, classifyClose } from "../shared/close-codes.ts";
+import type { MethodHandlers } from "../shared/rpc.ts";
+import { type LeaseGranted, ProtocolError, type StatusEvent } from "../shared/protocol.ts";
+import type { SessionCipher } from "./cipher.ts";
+import type { EdgeLink } from "./edge-link.ts";
+import { proxyAgent, redactProxyUrl } from "./proxy.ts";
+import { CREDS_KEY, type SessionStore, openSessionStore, sealValue } from "./session-store.ts";
+import { closeCodeOf, emptyStatus, statusFromConnectionUpdate } from "./translator.ts";
+import type { WaVersionSource } from "./wa-version.ts";
+
+/** The part of a Baileys socket the manager uses; tests hand in a fake one. */
+export type SocketLike = {
+  ev: {
+    on(event: "connection.update", listener: (update: Partial<ConnectionState>) => void): void;
+    on(event: "creds.update", listener: (update: Partial<AuthenticationCreds>) => void): void;
+  };
+  readonly user?: Contact;
+  end(error: Error | undefined): void | Promise<void>;
+  logout(msg?: string): Promise<void>;
+  requestPairingCode(phoneNumber: string): Promise<string>;
+};
+export type MakeSocket = (config: UserFacingSocketConfig) => SocketLike;
+
+export type ConnectionManagerOptions = {
+  instanceId: string;
+  link: EdgeLink;
+  cipher: SessionCipher;
+  versions: WaVersionSource;
+  /** Already a child logger carrying `instance_id`. */
+  logger: Logger;
+  /** WhatsApp WebSocket URL for this instance; undefined = WhatsApp's own. */
+  waUrl?: string;
+  fireInitQueries: boolean;
+  makeSocket?: MakeSocket;
+  /** Backoff jitter source (tests pin it). */
+  random?: () => number;
+};
+
+/** A connection that stayed open this long counts as healthy: the backoff starts over. */
+const STABLE_OPEN_MS = 60_000;
+/** 515 asks for an immediate reconnect; more than this many in a row without a stable open fall back to backoff. */
+const MAX_IMMEDIATE_RECONNECTS = 3;
+const LOGOUT_TIMEOUT_MS = 5_000;
+const PAIRING_READY_TIMEOUT_MS = 30_000;
+
+type Waiter = { check: () => boolean; resolve: () => void };
+
+export class ConnectionManager {
+  readonly instanceId: string;
+  /** Operator commands the edge can call on this instance. */
+  readonly methods: MethodHandlers;
+
+  #link: EdgeLink;
+  #cipher: SessionCipher;
+  #versions: WaVersionSource;
+  #logger: Logger;
+  #waUrl: string | undefined;
+  #fireInitQueries: boolean;
+  #makeSocket: MakeSocket;
+  #random: () => number;
+
+  #wantRunning = true;
+  #leased = false;
+  #proxyUrl: string | null = null;
+  #generation = 0;
+  #starting = false;
+  #sock: SocketLike | null = null;
+  #store: SessionStore | null = null;
+  /** The socket that produced the current QR: only it can take a pairing-code request. */
+  #qrSock: SocketLike | null = null;
+  #openedAt: number | null = null;
+  #attempt = 0;
+  #immediateStreak = 0;
+  #reconnectTimer: ReturnType<typeof setTimeout> | null = null;
+  #status: StatusEvent = emptyStatus("disconnected");
+  #waiters = new Set<Waiter>();
+
+  constructor(opts: ConnectionManagerOptions) {
+    this.instanceId = opts.instanceId;
+    this.#link = opts.link;
+    this.#cipher = opts.cipher;
+    this.#versions = opts.versions;
+    this.#logger = opts.logger;
+    this.#waUrl = opts.waUrl;
+    this.#fireInitQueries = opts.fireInitQueries;
+    this.#makeSocket = opts.makeSocket ?? (makeWASocket as unknown as MakeSocket);
+    this.#random = opts.random ?? Math.random;
+    this.methods = {
+      "instance.restart": () => this.restart(),
+      "instance.logout": () => this.logout(),
+      "instance.pairing_code": ({ phone }) => this.pairingCode(phone),
+      "instance.import_session": ({ creds }) => this.importSession(creds),
+      echo: ({ at }) => ({ at }),
+    };
+  }
+
+  get status(): StatusEvent {
+    return this.#status;
+  }
+
+  /** True while a Baileys socket exists (open or still handshaking). */
+  get running(): boolean {
+    return this.#sock !== null;
+  }
+
+  // ------------------------------------------------------------ lease
+
+  /** The lease is ours (first grant, or re-granted after the link reconnected). */
+  leaseGranted(grant: LeaseGranted): void {
+    const proxyUrl = grant.config.proxy_url ?? null;
+    const proxyChanged = this.#proxyUrl !== proxyUrl;
+    this.#proxyUrl = proxyUrl;
+    this.#leased = true;
+    if (this.#sock && proxyChanged) {
+      // A socket keeps the agent it was made with; a new proxy needs a new socket.
+      this.#logger.info({ proxy: redactProxyUrl(proxyUrl) }, "proxy changed, restarting socket");
+      void this.#endSocket().then(() => this.#start());
+      return;
+    }
+    if (!this.#sock && !this.#reconnectTimer) void this.#start();
+  }
+
+  /** The lease may no longer be ours: the socket must die now, before anyone else's can start. */
+  leaseLost(): void {
+    if (!this.#leased) return;
+    this.#leased = false;
+    const hadSocket = this.#sock !== null || this.#starting;
+    void this.#endSocket();
+    if (hadSocket) {
+      this.#logger.warn("lease lost, socket ended");
+      this.#setStatus(emptyStatus("disconnected"), "transient");
+    }
+  }
+
+  /** Ends the socket without logging out (revoke, drain) and waits for queued session writes. */
+  async stop(): Promise<void> {
+    this.#wantRunning = false;
+    this.#leased = false;
+    await this.#endSocket();
+  }
+
+  // ------------------------------------------------------------ commands
+
+  async restart(): Promise<Record<string, never>> {
+    this.#logger.info("restart requested");
+    this.#wantRunning = true;
+    this.#attempt = 0;
+    this.#immediateStreak = 0;
+    await this.#endSocket();
+    void this.#start();
+    return {};
+  }
+
+  async logout(): Promise<Record<string, never>> {
+    this.#logger.info("logout requested");
+    this.#wantRunning = false;
+    const wasConnected = this.#status.state === "connected";
+    const { sock, store } = this.#detach();
+    if (sock && wasConnected) {
+      // Tell WhatsApp to drop this linked device; if it cannot be told (socket
+      // half dead), wiping our side still makes the session unusable.
+      try {
+        await withTimeout(sock.logout(), LOGOUT_TIMEOUT_MS, "logout");
+      } catch (err) {
+        this.#logger.warn({ err: errorText(err) }, "logout not confirmed by WhatsApp, clearing session anyway");
+      }
+    }
+    await this.#finish(sock, store);
+    await this.#link.call("session.clear", {});
+    this.#setStatus({ ...emptyStatus("disconnected"), reason: "logged_out", close_code: 401 });
+    return {};
+  }
+
+  async pairingCode(phone: string): Promise<{ code: string }> {
+    const digits = phone.replace(/\D/g, "");
+    if (digits.length < 8 || digits.length > 15) throw new ProtocolError("invalid_phone", "phone must have 8 to 15 digits");
+    if (this.#isPaired()) throw new ProtocolError("already_paired", "this instance already has a WhatsApp session");
+    if (!this.#wantRunning || (!this.#sock && !this.#starting)) {
+      this.#wantRunning = true;
+      this.#clearReconnect();
+      void this.#start();
+    }
+    // A pairing code can only be asked on a socket that finished the handshake
+    // as an unpaired device, which is exactly when it shows a QR.
+    await this.#waitFor(() => this.#isPaired() || (this.#sock !== null && this.#qrSock === this.#sock), PAIRING_READY_TIMEOUT_MS);
+    if (this.#isPaired()) throw new ProtocolError("already_paired", "this instance already has a WhatsApp session");
+    const sock = this.#sock as SocketLike;
+    const code = await sock.requestPairingCode(digits);
+    this.#logger.info("pairing code issued");
+    return { code };
+  }
+
+  async importSession(raw: Record<string, unknown>): Promise<Record<string, never>> {
+    let imported: AuthenticationCreds;
+    try {
+      imported = JSON.parse(JSON.stringify(raw), BufferJSON.reviver) as AuthenticationCreds;
+    } catch {
+      throw new ProtocolError("invalid_session", "creds are not BufferJSON");
+    }
+    if (typeof imported.me?.id !== "string" || !imported.noiseKey?.private || !imported.signedIdentityKey?.private) {
+      throw new ProtocolError("invalid_session", "creds need me.id, noiseKey and signedIdentityKey");
+    }
+    // Older creds files lack fields newer Baileys expects; fresh defaults fill
+    // only those gaps, every key from the import wins.
+    const creds: AuthenticationCreds = { ...initAuthCreds(), ...imported };
+    this.#logger.info("importing session");
+    await this.#endSocket();
+    await this.#link.call("session.clear", {});
+    await this.#link.call("session.set", { entries: { [CREDS_KEY]: sealValue(this.#cipher, this.instanceId, CREDS_KEY, creds) } });
+    this.#wantRunning = true;
+    this.#attempt = 0;
+    void this.#start();
+    return {};
+  }
+
+  // ------------------------------------------------------------ socket lifecycle
+
+  async #start(): Promise<void> {
+    this.#clearReconnect();
+    if (!this.#leased || !this.#wantRunning || this.#sock || this.#starting) return;
+    const generation = ++this.#generation;
+    this.#starting = true;
+    let store: SessionStore | null = null;
+    try {
+      store = await openSessionStore({
+        link: this.#link,
+        cipher: this.#cipher,
+        instanceId: this.instanceId,
+        logger: this.#logger,
+      });
+      if (generation !== this.#generation) {
+        store.close(); // stopped or restarted while we were loading
+        return;
+      }
+      const agent = proxyAgent(this.#proxyUrl);
+      const sock = this.#makeSocket({
+        auth: store.state,
+        version: this.#versions.current(),
+        ...(this.#waUrl ? { waWebSocketUrl: this.#waUrl } : {}),
+        markOnlineOnConnect: false,
+        syncFullHistory: false,
+        shouldSyncHistoryMessage: () => false,
+        fireInitQueries: this.#fireInitQueries,
+        logger: baileysLogger(this.#logger),
+        ...(agent ? { agent, fetchAgent: agent } : {}),
+      });
+      this.#sock = sock;
+      this.#store = store;
+      const opened = store;
+      sock.ev.on("creds.update", () => {
+        if (generation !== this.#generation) return;
+        opened.saveCreds().catch((err: unknown) => this.#logger.error({ err: errorText(err) }, "saving creds failed"));
+      });
+      sock.ev.on("connection.update", (update) => void this.#onUpdate(generation, sock, update));
+      this.#logger.info(
+        { fresh: store.fresh, version: this.#versions.current().join("."), proxy: redactProxyUrl(this.#proxyUrl) },
+        "socket started",
+      );
+      this.#notify();
+    } catch (err) {
+      store?.close();
+      if (generation !== this.#generation) return;
+      this.#logger.error({ err: errorText(err) }, "socket could not start");
+      this.#scheduleReconnect("backoff");
+    } finally {
+      if (generation === this.#generation) this.#starting = false;
+    }
+  }
+
+  async #onUpdate(generation: number, sock: SocketLike, update: Partial<ConnectionState>): Promise<void> {
+    if (generation !== this.#generation) return;
+    let qrPng: string | null = null;
+    if (update.qr) {
+      qrPng = await QRCode.toDataURL(update.qr).catch(() => null);
+      // The socket may have closed while the PNG was drawn; a late QR must not
+      // overwrite the disconnected status.
+      if (generation !== this.#generation || this.#sock !== sock) return;
+      this.#qrSock = sock;
+    }
+    if (update.connection === "close") return this.#onClose(update);
+    if (update.connection === "open") this.#openedAt = Date.now();
+    const status = statusFromConnectionUpdate(update, { user: sock.user, qrPng });
+    if (status) this.#setStatus(status);
+  }
+
+  async #onClose(update: Partial<ConnectionState>): Promise<void> {
+    const code = closeCodeOf(update);
+    const action = classifyClose(code);
+    const wasStable = this.#openedAt !== null && Date.now() - this.#openedAt >= STABLE_OPEN_MS;
+    if (wasStable) {
+      this.#attempt = 0;
+      this.#immediateStreak = 0;
+    }
+    const { sock, store } = this.#detach();
+    const generation = this.#generation;
+    await this.#finish(sock, store);
+    // A command (restart, logout, import) took over while we were finishing up.
+    if (generation !== this.#generation) return;
+    const status = statusFromConnectionUpdate(update) as StatusEvent;
+
+    if (action.reason === "logged_out") {
+      // The creds are dead; keeping them would only make the next start fail the same way.
+      this.#wantRunning = false;
+      this.#logger.warn({ close_code: code }, "logged out by WhatsApp, session cleared");
+      try {
+        await this.#link.call("session.clear", {});
+      } catch (err) {
+        this.#logger.error({ err: errorText(err) }, "clearing the session failed");
+      }
+      if (generation === this.#generation) this.#setStatus(status);
+      return;
+    }
+    this.#setStatus(status);
+    if (action.reason === "banned") {
+      // Keep the session for a human to look at; reconnecting would only dig deeper.
+      this.#wantRunning = false;
+      this.#logger.error({ close_code: code }, "number banned, not reconnecting");
+      return;
+    }
+    if (action.refreshVersion) {
+      await this.#versions.refresh();
+      if (generation !== this.#generation) return;
+    }
+    this.#scheduleReconnect(action.delay);
+  }
+
+  #scheduleReconnect(delay: "now" | "backoff" | "slow"): void {
+    this.#clearReconnect();
+    if (!this.#leased || !this.#wantRunning) return;
+    if (delay === "now" && this.#immediateStreak < MAX_IMMEDIATE_RECONNECTS) {
+      this.#immediateStreak++;
+      this.#logger.info("reconnecting now");
+      void this.#start();
+      return;
+    }
+    const ms = backoffDelay(this.#attempt++, BACKOFF[delay === "slow" ? "slow" : "backoff"], this.#random);
+    this.#logger.info({ in_ms: ms, attempt: this.#attempt }, "reconnect scheduled");
+    this.#reconnectTimer = setTimeout(() => {
+      this.#reconnectTimer = null;
+      void this.#start();
+    }, ms);
+  }
+
+  #clearReconnect(): void {
+    if (this.#reconnectTimer) clearTimeout(this.#reconnectTimer);
+    this.#reconnectTimer = null;
+  }
+
+  /** Forgets the current socket so its events are ignored from now on; the caller ends it. */
+  #detach(): { sock: SocketLike | null; store: SessionStore | null } {
+    this.#generation++;
+    this.#starting = false;
+    this.#clearReconnect();
+    const detached = { sock: this.#sock, store: this.#store };
+    this.#sock = null;
+    this.#store = null;
+    this.#qrSock = null;
+    this.#openedAt = null;
+    return detached;
+  }
+
+  /** Ends a detached socket and lets its queued session writes reach the edge. */
+  async #finish(sock: SocketLike | null, store: SessionStore | null): Promise<void> {
+    if (sock) {
+      try {
+        await sock.end(undefined);
+      } catch (err) {
+        this.#logger.debug({ err: errorText(err) }, "socket end failed");
+      }
+    }
+    if (store) {
+      store.close();
+      await store.flush();
+    }
+  }
+
+  async #endSocket(): Promise<void> {
+    const { sock, store } = this.#detach();
+    await this.#finish(sock, store);
+  }
+
+  // ------------------------------------------------------------ status
+
+  #setStatus(status: StatusEvent, reason?: StatusEvent["reason"]): void {
+    const next = reason ? { ...status, reason } : status;
+    if (JSON.stringify(next) === JSON.stringify(this.#status)) return;
+    this.#status = next;
+    this.#logger.info(
+      { state: next.state, reason: next.reason, close_code: next.close_code, jid: next.jid },
+      `status ${next.state}`,
+    );
+    try {
+      this.#link.emit("status", next);
+    } catch (err) {
+      this.#logger.warn({ err: errorText(err) }, "status not sent");
+    }
+    this.#notify();
+  }
+
+  #isPaired(): boolean {
+    const creds = this.#store?.state.creds;
+    // `registered` is only set by the pairing-code flow; a QR-paired device
+    // instead has its signed device identity (`account`).
+    return this.#status.state === "connected" || Boolean(creds && (creds.registered || creds.account));
+  }
+
+  #waitFor(check: () => boolean, timeoutMs: number): Promise<void> {
+    if (check()) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = {
+        check,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      };
+      const timer = setTimeout(() => {
+        this.#waiters.delete(waiter);
+        reject(new ProtocolError("not_ready", "the socket did not become ready in time"));
+      }, timeoutMs);
+      this.#waiters.add(waiter);
+    });
+  }
+
+  #notify(): void {
+    for (const waiter of this.#waiters) {
+      if (waiter.check()) {
+        this.#waiters.delete(waiter);
+        waiter.resolve();
+      }
+    }
+  }
+}
+
+/**
+ * Baileys logs at warn for things that are routine for us (history sync is
+ * disabled on purpose, no push name yet). Unless the operator asked for
+ * info or more, only its errors come through.
+ */
+function baileysLogger(logger: Logger): Logger {
+  const verbose = logger.isLevelEnabled("info");
+  return logger.child({ module: "baileys" }, { level: verbose ? logger.level : "error" });
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,389 @@
+/**
+ * The WebSocket between the fleet and one instance's Durable Object, and the
+ * lease it carries.
+ *
+ * Holding this socket open is holding the lease on the number. The edge
+ * renews the lease each time it answers our `ping` with `pong`, and considers
+ * it expired LEASE_TTL_MS after the last `pong` it sent. The one rule that
+ * must never break: two processes must never run WhatsApp sockets for the
+ * same number at once (WhatsApp would kick both, 440, and can flag the
+ * number). So we keep our own, pessimistic, view of the lease:
+ *
+ *   - every `ping` we send is timestamped into a FIFO; each `pong` confirms
+ *     the oldest one. The send time of a confirmed ping is earlier than the
+ *     edge's `pong`, so our view of when the lease ends is never later than
+ *     the edge's;
+ *   - if no ping was confirmed within LEASE_TTL_MS - LEASE_FENCE_MARGIN_MS,
+ *     the lease counts as lost ("fenced"): the owner kills the WhatsApp
+ *     socket at once, and we reconnect to acquire the lease anew.
+ *
+ * A link that drops for any other reason (edge deploy, network blip) is
+ * reopened at once while the WhatsApp socket keeps running: the lease is
+ * re-entrant for our fleet_id, and the fence still kills the socket if the
+ * renewal does not come back in time.
+ *
+ * Calls made while the link is down wait for it and go out when it is back,
+ * in order. They belong to a lease "epoch": once the lease is lost, calls
+ * still waiting fail instead of writing a dead socket's session over what
+ * the next holder may have written.
+ */
+import type WebSocket from "ws";
+import type { Logger } from "pino";
+import {
+  CloseCode,
+  type EventData,
+  type EventName,
+  LEASE_FENCE_MARGIN_MS,
+  LEASE_TTL_MS,
+  type LeaseDenied,
+  type LeaseGranted,
+  type MethodName,
+  PING,
+  PING_INTERVAL_MS,
+  PONG,
+  PROTOCOL_VERSION,
+  type Params,
+  ProtocolError,
+  type Result,
+  type StatusEvent,
+} from "../shared/protocol.ts";
+import { type MethodHandlers, RpcPeer } from "../shared/rpc.ts";
+import { backoffDelay } from "../shared/close-codes.ts";
+import { type EdgeLink, edgeSocketUrl, openEdgeSocket } from "./edge-link.ts";
+
+export type LeaseLoss = "fenced" | "held_elsewhere";
+export type LinkEnd = "deleted" | "revoked" | "bad_version";
+
+export type InstanceLinkOptions = {
+  edgeUrl: string;
+  token: string;
+  fleetId: string;
+  instanceId: string;
+  logger: Logger;
+  /** The lease is ours: first grant, or granted again after the link reconnected. */
+  onGranted(grant: LeaseGranted): void;
+  /** The lease may be someone else's now: kill the WhatsApp socket immediately. */
+  onLost(why: LeaseLoss): void;
+  /** The edge dropped the instance for good (deleted, revoked): stop and forget it. */
+  onEnded(why: LinkEnd): void;
+  openSocket?: (url: string, token: string) => WebSocket;
+  now?: () => number;
+  /** Protocol constants; only tests change them, to watch a fence happen in a second. */
+  pingIntervalMs?: number;
+  fenceMarginMs?: number;
+};
+
+/** Quick retries while the lease still holds: the fence leaves ~12 s to get it back. */
+const RECONNECT = { baseMs: 250, maxMs: 5_000 };
+/** Used when a denial does not say when to retry. */
+const DEFAULT_RETRY_AFTER_MS = 5_000;
+
+type Waiter = { epoch: number; resolve: () => void; reject: (err: Error) => void };
+
+export class InstanceLink implements EdgeLink {
+  readonly instanceId: string;
+  #opts: InstanceLinkOptions;
+  #now: () => number;
+  #peer: RpcPeer;
+  #methods: MethodHandlers = {};
+
+  #ws: WebSocket | null = null;
+  #connectStartedAt = 0;
+  /** The current socket has a grant: frames can flow. */
+  #granted = false;
+  /** Our view: the lease is ours (possibly while the socket is being reopened). */
+  #leaseHeld = false;
+  #ttlMs = LEASE_TTL_MS;
+  #confirmedAt = 0;
+  #pingSentAt: number[] = [];
+  #epoch = 0;
+  #waiters: Waiter[] = [];
+  #lastStatus: StatusEvent | null = null;
+  #retryAfterMs: number | null = null;
+  #attempt = 0;
+  #closed = false;
+
+  #pingTimer: ReturnType<typeof setInterval> | null = null;
+  #fenceTimer: ReturnType<typeof setTimeout> | null = null;
+  #retryTimer: ReturnType<typeof setTimeout> | null = null;
+
+  constructor(opts: InstanceLinkOptions) {
+    this.instanceId = opts.instanceId;
+    this.#opts = opts;
+    this.#now = opts.now ?? Date.now;
+    this.#peer = new RpcPeer({
+      send: (text) => {
+        const ws = this.#ws;
+        if (!ws || ws.readyState !== ws.OPEN) throw new ProtocolError("closed", "instance link is down");
+        ws.send(text);
+      },
+      methods: this.#methods,
+      events: {
+        "lease.granted": (grant) => this.#onGranted(grant),
+        "lease.denied": (denied) => this.#onDenied(denied),
+      },
+    });
+  }
+
+  /** Which operator commands to answer; set once the connection manager exists. */
+  serve(methods: MethodHandlers): void {
+    Object.assign(this.#methods, methods);
+  }
+
+  start(): void {
+    this.#connect();
+  }
+
+  /** True while we hold the lease by our own (pessimistic) count. */
+  get leaseHeld(): boolean {
+    return this.#leaseHeld;
+  }
+
+  async call<M extends MethodName>(method: M, params: Params<M>): Promise<Result<M>> {
+    const epoch = this.#epoch;
+    for (;;) {
+      await this.#ready(epoch);
+      try {
+        return await this.#peer.call(method, params);
+      } catch (err) {
+        // The link dropped under the call. The fleet only calls idempotent
+        // session methods, so sending it again on the next link is safe.
+        if (err instanceof ProtocolError && err.code === "closed" && !this.#closed) continue;
+        throw err;
+      }
+    }
+  }
+
+  emit<E extends EventName>(event: E, data: EventData<E>): void {
+    // The latest status is sent again after every (re)grant, so the edge
+    // never keeps a state from before a link drop.
+    if (event === "status") this.#lastStatus = data as StatusEvent;
+    if (!this.#granted) return;
+    try {
+      this.#peer.emit(event, data);
+    } catch (err) {
+      this.#opts.logger.debug({ err: String(err), event }, "event not sent");
+    }
+  }
+
+  /** Lets go of the instance: `release` (if we hold it), then close. Call after the WhatsApp socket ended. */
+  async close({ release = true }: { release?: boolean } = {}): Promise<void> {
+    if (this.#closed) return;
+    const ws = this.#ws;
+    if (ws && this.#granted && release) {
+      try {
+        this.#peer.emit("release", {});
+      } catch {
+        // the link is going away either way
+      }
+    }
+    this.#shutDown();
+    if (ws) await closeSocket(ws, CloseCode.normal, "release");
+  }
+
+  // ------------------------------------------------------------ socket
+
+  #connect(): void {
+    this.#retryTimer = null;
+    if (this.#closed) return;
+    const url = edgeSocketUrl(this.#opts.edgeUrl, `/fleet/instances/${encodeURIComponent(this.instanceId)}/connect`, {
+      fleet_id: this.#opts.fleetId,
+      v: String(PROTOCOL_VERSION),
+    });
+    // Taken before the request leaves: the edge grants no earlier than this,
+    // so counting the lease from here errs on the safe side.
+    this.#connectStartedAt = this.#now();
+    this.#retryAfterMs = null;
+    const ws = (this.#opts.openSocket ?? openEdgeSocket)(url, this.#opts.token);
+    this.#ws = ws;
+    ws.on("message", (data, isBinary) => {
+      if (ws !== this.#ws || isBinary) return;
+      void this.#onFrame(data.toString());
+    });
+    ws.on("close", (code, reason) => {
+      if (ws === this.#ws) this.#onClose(code, reason.toString());
+    });
+    ws.on("error", (err) => {
+      this.#opts.logger.warn({ err: err.message }, "instance link error");
+    });
+  }
+
+  async #onFrame(text: string): Promise<void> {
+    if (text === PONG) return this.#onPong();
+    if (text === PING) return; // only the edge answers pings
+    try {
+      await this.#peer.receive(text);
+    } catch (err) {
+      this.#opts.logger.warn({ err: String(err) }, "bad frame on instance link");
+    }
+  }
+
+  #onGranted(grant: LeaseGranted): void {
+    const renewed = this.#leaseHeld;
+    this.#granted = true;
+    this.#leaseHeld = true;
+    this.#attempt = 0;
+    this.#ttlMs = grant.ttl_ms;
+    this.#confirmedAt = this.#connectStartedAt;
+    this.#pingSentAt = [];
+    this.#armFence();
+    this.#startPinging();
+    this.#opts.logger.info({ renewed, ttl_ms: grant.ttl_ms }, "lease granted");
+    // Calls that waited for the link go out first, in the order they were made.
+    const waiting = this.#waiters.splice(0);
+    for (const waiter of waiting) waiter.resolve();
+    if (this.#lastStatus) this.emit("status", this.#lastStatus);
+    this.#opts.onGranted(grant);
+  }
+
+  #onDenied(denied: LeaseDenied): void {
+    this.#retryAfterMs = denied.retry_after_ms;
+    this.#opts.logger.info({ holder: denied.holder, retry_after_ms: denied.retry_after_ms }, "lease denied");
+  }
+
+  #onClose(code: number, reason: string): void {
+    this.#ws = null;
+    this.#granted = false;
+    this.#stopPinging();
+    this.#pingSentAt = []; // pongs for a dead socket never come
+    this.#peer.failAll(`instance link closed (${code})`);
+    if (this.#closed) return;
+    this.#opts.logger.info({ code, reason, lease_held: this.#leaseHeld }, "instance link closed");
+    switch (code) {
+      case CloseCode.deleted:
+        return this.#end("deleted");
+      case CloseCode.revoked:
+        return this.#end("revoked");
+      case CloseCode.badVersion:
+        this.#opts.logger.error("edge speaks another protocol version; instance stopped");
+        return this.#end("bad_version");
+      case CloseCode.leaseHeld: {
+        // Someone else holds it, so whatever we thought, it is not ours.
+        if (this.#leaseHeld) this.#loseLease("held_elsewhere");
+        const wait = this.#retryAfterMs ?? DEFAULT_RETRY_AFTER_MS;
+        return this.#reconnectIn(wait + Math.round(Math.random() * 500));
+      }
+      default: {
+        const delay = this.#attempt === 0 ? 0 : backoffDelay(this.#attempt - 1, RECONNECT);
+        this.#attempt++;
+        return this.#reconnectIn(delay);
+      }
+    }
+  }
+
+  #reconnectIn(ms: number): void {
+    if (this.#retryTimer) clearTimeout(this.#retryTimer);
+    this.#retryTimer = setTimeout(() => this.#connect(), ms);
+  }
+
+  // ------------------------------------------------------------ lease
+
+  #startPinging(): void {
+    this.#stopPinging();
+    this.#pingTimer = setInterval(() => {
+      const ws = this.#ws;
+      if (!ws || ws.readyState !== ws.OPEN) return;
+      this.#pingSentAt.push(this.#now());
+      ws.send(PING);
+    }, this.#opts.pingIntervalMs ?? PING_INTERVAL_MS);
+  }
+
+  #stopPinging(): void {
+    if (this.#pingTimer) clearInterval(this.#pingTimer);
+    this.#pingTimer = null;
+  }
+
+  #onPong(): void {
+    const sentAt = this.#pingSentAt.shift();
+    if (sentAt === undefined || !this.#leaseHeld || sentAt <= this.#confirmedAt) return;
+    this.#confirmedAt = sentAt;
+    this.#armFence();
+  }
+
+  #armFence(): void {
+    if (this.#fenceTimer) clearTimeout(this.#fenceTimer);
+    const deadline = this.#confirmedAt + this.#ttlMs - (this.#opts.fenceMarginMs ?? LEASE_FENCE_MARGIN_MS);
+    this.#fenceTimer = setTimeout(() => this.#fence(), Math.max(0, deadline - this.#now()));
+  }
+
+  #fence(): void {
+    this.#fenceTimer = null;
+    if (!this.#leaseHeld || this.#closed) return;
+    this.#opts.logger.warn({ since_confirmed_ms: this.#now() - this.#confirmedAt }, "lease not renewed in time, fencing");
+    this.#loseLease("fenced");
+    // The lease must be acquired anew: a socket that stopped getting pongs
+    // may be half dead, so start over on a fresh one.
+    const ws = this.#ws;
+    if (ws) {
+      this.#ws = null;
+      this.#granted = false;
+      this.#stopPinging();
+      this.#peer.failAll("instance link fenced");
+      ws.removeAllListeners("message");
+      ws.removeAllListeners("close");
+      ws.on("error", () => {}); // a late error from the abandoned socket is expected
+      ws.terminate();
+    }
+    this.#reconnectIn(0);
+  }
+
+  #loseLease(why: LeaseLoss): void {
+    this.#leaseHeld = false;
+    this.#epoch++;
+    if (this.#fenceTimer) clearTimeout(this.#fenceTimer);
+    this.#fenceTimer = null;
+    this.#rejectWaiters(new ProtocolError("lease_lost", "the lease was lost before this call could be sent"));
+    this.#opts.onLost(why);
+  }
+
+  // ------------------------------------------------------------ waiting calls
+
+  #ready(epoch: number): Promise<void> {
+    if (this.#closed) return Promise.reject(new ProtocolError("stopped", "instance link closed"));
+    if (epoch !== this.#epoch) {
+      return Promise.reject(new ProtocolError("lease_lost", "the lease was lost before this call could be sent"));
+    }
+    if (this.#granted) return Promise.resolve();
+    return new Promise((resolve, reject) => this.#waiters.push({ epoch, resolve, reject }));
+  }
+
+  #rejectWaiters(err: Error): void {
+    for (const waiter of this.#waiters.splice(0)) waiter.reject(err);
+  }
+
+  #end(why: LinkEnd): void {
+    this.#shutDown();
+    this.#leaseHeld = false;
+    this.#opts.onEnded(why);
+  }
+
+  #shutDown(): void {
+    this.#closed = true;
+    this.#granted = false;
+    this.#stopPinging();
+    for (const timer of [this.#fenceTimer, this.#retryTimer]) if (timer) clearTimeout(timer);
+    this.#fenceTimer = this.#retryTimer = null;
+    this.#rejectWaiters(new ProtocolError("stopped", "instance link closed"));
+    this.#peer.failAll("instance link closed");
+  }
+}
+
+/** Closes a ws and waits (briefly) for the close handshake. */
+export function closeSocket(ws: WebSocket, code: number, reason: string, timeoutMs = 1_000): Promise<void> {
+  if (ws.readyState === ws.CLOSED) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      ws.terminate();
+      resolve();
+    }, timeoutMs);
+    ws.once("close", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    try {
+      ws.close(code, reason);
+    } catch {
+      ws.terminate();
+    }
+  });
+}

@@ -1,0 +1,60 @@
+/**
+ * Entry point of a fleet process: `npm run fleet` (or `node fleet/main.ts`).
+ *
+ * SIGTERM / SIGINT drain: every WhatsApp socket ends without logging out,
+ * every lease is released so another process can take the number at once,
+ * and the process exits 0. A second signal, or a drain that hangs, exits
+ * anyway: the leases then lapse on their own after LEASE_TTL_MS.
+ */
+import { ConfigError, loadConfig } from "./config.ts";
+import { guardConsole } from "./console-guard.ts";
+import { Fleet } from "./fleet.ts";
+import { createLogger } from "./logger.ts";
+
+const DRAIN_DEADLINE_MS = 5_000;
+
+export async function runFleet(env: NodeJS.ProcessEnv = process.env): Promise<Fleet> {
+  let config;
+  try {
+    config = loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`pombo fleet: ${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  const logger = createLogger(config.logLevel, { fleet_id: config.fleetId });
+  guardConsole(logger);
+  const fleet = new Fleet({ config, logger });
+
+  let draining = false;
+  const shutdown = (signal: string) => {
+    if (draining) {
+      logger.warn({ signal }, "second signal, exiting without finishing the drain");
+      process.exit(1);
+    }
+    draining = true;
+    logger.info({ signal }, "signal received, draining");
+    setTimeout(() => {
+      logger.error("drain took too long, exiting");
+      process.exit(0);
+    }, DRAIN_DEADLINE_MS).unref();
+    fleet.drain().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err: String(err) }, "drain failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", () => shutdown("SIGTERM"));
+  process.on("SIGINT", () => shutdown("SIGINT"));
+  // One number's stray promise must not take the other ninety-nine down.
+  process.on("unhandledRejection", (err) => logger.error({ err: String(err) }, "unhandled rejection"));
+
+  fleet.start();
+  return fleet;
+}
+
+if (import.meta.main) await runFleet();

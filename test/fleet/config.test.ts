@@ -1,0 +1,51 @@
+import { DEFAULT_CONNECTION_CONFIG } from "@whiskeysockets/baileys";
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig, waUrlFor } from "../../fleet/config.ts";
+
+const required = { POMBO_FLEET_TOKEN: "t", POMBO_SESSION_KEY: "k" };
+
+describe("fleet config", () => {
+  it("needs the fleet token and the session key", () => {
+    expect(() => loadConfig({ POMBO_SESSION_KEY: "k" })).toThrow(ConfigError);
+    expect(() => loadConfig({ POMBO_FLEET_TOKEN: "t" })).toThrow(ConfigError);
+  });
+
+  it("defaults: local edge, Baileys' bundled WA version, no capacity limit, warn logs, init queries on, a unique fleet id", () => {
+    const a = loadConfig(required);
+    const b = loadConfig(required);
+    expect(a).toMatchObject({ edgeUrl: "http://127.0.0.1:8787", waUrl: null, capacity: 0, logLevel: "warn", waInitQueries: true });
+    expect(a.waVersion).toEqual(DEFAULT_CONNECTION_CONFIG.version);
+    expect(a.fleetId).toContain(String(process.pid));
+    expect(a.fleetId).not.toBe(b.fleetId);
+  });
+
+  it("reads every variable", () => {
+    const config = loadConfig({
+      ...required,
+      POMBO_EDGE_URL: "https://edge.example.com/",
+      POMBO_WA_URL: "ws://127.0.0.1:9000/wa/{instance_id}",
+      POMBO_WA_VERSION: "2.3000.1043857760",
+      POMBO_FLEET_ID: "fleet-a",
+      POMBO_FLEET_CAPACITY: "100",
+      POMBO_LOG_LEVEL: "info",
+      POMBO_WA_INIT_QUERIES: "false",
+    });
+    expect(config).toMatchObject({
+      edgeUrl: "https://edge.example.com",
+      waVersion: [2, 3000, 1043857760],
+      fleetId: "fleet-a",
+      capacity: 100,
+      logLevel: "info",
+      waInitQueries: false,
+    });
+    expect(waUrlFor(config, "inst_42")).toBe("ws://127.0.0.1:9000/wa/inst_42");
+    expect(waUrlFor(loadConfig(required), "inst_42")).toBeUndefined();
+  });
+
+  it("rejects malformed values instead of guessing", () => {
+    expect(() => loadConfig({ ...required, POMBO_WA_VERSION: "2.3000" })).toThrow(ConfigError);
+    expect(() => loadConfig({ ...required, POMBO_FLEET_CAPACITY: "-1" })).toThrow(ConfigError);
+    expect(() => loadConfig({ ...required, POMBO_WA_INIT_QUERIES: "maybe" })).toThrow(ConfigError);
+    expect(() => loadConfig({ ...required, POMBO_LOG_LEVEL: "loud" })).toThrow(ConfigError);
+  });
+});

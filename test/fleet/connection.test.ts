@@ -1,0 +1,338 @@
+import { BufferJSON, type WAVersion, initAuthCreds } from "@whiskeysockets/baileys";
+import { HttpsProxyAgent } from "https-proxy-agent";
+import { SocksProxyAgent } from "socks-proxy-agent";
+import pino from "pino";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { SessionCipher } from "../../fleet/cipher.ts";
+import { ConnectionManager } from "../../fleet/connection.ts";
+import { sealValue } from "../../fleet/session-store.ts";
+import { WaVersionSource } from "../../fleet/wa-version.ts";
+import type { LeaseGranted } from "../../shared/protocol.ts";
+import { fakeSockets } from "./fake-socket.ts";
+import { memoryEdge } from "./memory-edge.ts";
+
+const silent = pino({ level: "silent" });
+const cipher = new SessionCipher("test session key");
+const instanceId = "inst_unit";
+const grant: LeaseGranted = { instance_id: instanceId, ttl_ms: 15_000, config: { name: "unit", proxy_url: null } };
+const CONFIGURED: WAVersion = [2, 3000, 1];
+const LATEST: WAVersion = [2, 3000, 999];
+
+/** Lets queued microtasks and I/O run without moving (fake) time forward. */
+async function flush(rounds = 30): Promise<void> {
+  for (let i = 0; i < rounds; i++) await new Promise((resolve) => setImmediate(resolve));
+}
+
+/** An edge that already holds a paired session for the instance. */
+function pairedEntries(): Map<string, string> {
+  const creds = initAuthCreds();
+  creds.me = { id: "5511999990001:3@s.whatsapp.net", name: "Pombo" };
+  creds.registered = true;
+  return new Map([["creds", sealValue(cipher, instanceId, "creds", creds)]]);
+}
+
+function setup({ entries, versions }: { entries?: Map<string, string>; versions?: WaVersionSource } = {}) {
+  const edge = memoryEdge(entries);
+  const { sockets, makeSocket } = fakeSockets();
+  const fetchLatest = vi.fn(async () => ({ version: LATEST, isLatest: true }));
+  const source = versions ?? new WaVersionSource(CONFIGURED, silent, fetchLatest);
+  const manager = new ConnectionManager({
+    instanceId,
+    link: edge.link,
+    cipher,
+    versions: source,
+    logger: silent,
+    fireInitQueries: true,
+    makeSocket,
+    random: () => 0.5,
+  });
+  edge.serve(manager.methods);
+  const last = () => edge.statuses.at(-1);
+  return { edge, sockets, manager, fetchLatest, last };
+}
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe("connection manager (unit, around the socket)", () => {
+  it("QR pairing (unit, around the socket: the test peer has no QR pairing): a fresh instance shows a QR with a PNG", async () => {
+    const { sockets, manager, last } = setup();
+    manager.leaseGranted(grant);
+    await vi.waitFor(() => expect(sockets).toHaveLength(1));
+    // No session on the edge: Baileys gets fresh creds, i.e. it will pair.
+    expect(sockets[0]!.config.auth.creds.me).toBeUndefined();
+    expect(sockets[0]!.config.markOnlineOnConnect).toBe(false);
+
+    const qr = "2@abc,def,ghi,jkl";
+    sockets[0]!.update({ qr });
+    await vi.waitFor(() => expect(last()?.state).toBe("qr_pending"));
+    expect(last()!.qr).toBe(qr);
+    const png = Buffer.from(last()!.qr_png!.replace(/^data:image\/png;base64,/, ""), "base64");
+    expect(png.subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
+    expect(png.readUInt32BE(16)).toBeGreaterThan(20); // IHDR width: a real, scannable image
+    expect(png.readUInt32BE(16)).toBe(png.readUInt32BE(20)); // and square
+
+    sockets[0]!.update({ qr: "2@second" });
+    await vi.waitFor(() => expect(last()?.qr).toBe("2@second"));
+  });
+
+  it("reports connected with the account's jid, lid and push name", async () => {
+    const { sockets, manager, last } = setup({ entries: pairedEntries() });
+    manager.leaseGranted(grant);
+    await vi.waitFor(() => expect(sockets).toHaveLength(1));
+    expect(sockets[0]!.config.auth.creds.me?.id).toBe("5511999990001:3@s.whatsapp.net");
+    sockets[0]!.update({ connection: "connecting" });
+    await vi.waitFor(() => expect(last()?.state).toBe("connecting"));
+    sockets[0]!.config.auth.creds.me!.lid = "123456789:3@lid";
+    sockets[0]!.open();
+    await vi.waitFor(() => expect(last()?.state).toBe("connected"));
+    expect(last()).toMatchObject({ jid: "5511999990001:3@s.whatsapp.net", lid: "123456789:3@lid", push_name: "Pombo", reason: null });
+  });
+
+  it("401 (unit, around the socket: the test peer cannot log a device out): clears the session, reports logged_out, stays down", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "Date"] });
+    const { edge, sockets, manager, last } = setup({ entries: pairedEntries() });
+    manager.leaseGranted(grant);
+    await flush();
+    sockets[0]!.open();
+    await flush();
+    sockets[0]!.close(401);
+    await flush();
+    expect(edge.entries.size).toBe(0);
+    expect(edge.requests.some((r) => r.method === "session.clear")).toBe(true);
+    expect(last()).toMatchObject({ state: "disconnected", reason: "logged_out", close_code: 401 });
+    await vi.advanceTimersByTimeAsync(15 * 60_000);
+    expect(sockets).toHaveLength(1);
+  });
+
+  it("403 (unit, around the socket: the test peer cannot ban): reports banned, keeps the session, never reconnects", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "Date"] });
+    const { edge, sockets, manager, last } = setup({ entries: pairedEntries() });
+    manager.leaseGranted(grant);
+    await flush();
+    sockets[0]!.close(403);
+    await flush();
+    expect(last()).toMatchObject({ state: "disconnected", reason: "banned", close_code: 403 });
+    expect(edge.entries.has("creds")).toBe(true);
+    await vi.advanceTimersByTimeAsync(15 * 60_000);
+    expect(sockets).toHaveLength(1);
+  });
+
+  it("440 (unit, around the socket: the test peer cannot replace a session): waits long before reconnecting", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "Date"] });
+    const { sockets, manager, last } = setup({ entries: pairedEntries() });
+    manager.leaseGranted(grant);
+    await flush();
+    sockets[0]!.open();
+    await flush();
+    sockets[0]!.close(440);
+    await flush();
+    expect(last()).toMatchObject({ state: "disconnected", reason: "transient", close_code: 440 });
+    // Another client took the session: a quick reconnect would start a kick-war.
+    await vi.advanceTimersByTimeAsync(14_999);
+    expect(sockets).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(15_001);
+    await flush();
+    expect(sockets).toHaveLength(2);
+  });
+
+  it("an ordinary drop (428) reconnects within a second or so", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "Date"] });
+    const { sockets, manager, last } = setup({ entries: pairedEntries() });
+    manager.leaseGranted(grant);
+    await flush();
+    sockets[0]!.close(428);
+    await flush();
+    expect(last()).toMatchObject({ state: "disconnected", reason: "transient", close_code: 428 });
+    expect(sockets).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1_000);
+    await flush();
+    expect(sockets).toHaveLength(2);
+  });
+
+  it("515 (unit, around the socket: the test peer never asks for a restart): reconnects immediately", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "Date"] });
+    const { sockets, manager, last } = setup({ entries: pairedEntries() });
+    manager.leaseGranted(grant);
+    await flush();
+    sockets[0]!.close(515);
+    await flush(); // no time passes at all
+    expect(sockets).toHaveLength(2);
+    expect(last()).toMatchObject({ state: "disconnected", reason: "transient", close_code: 515 });
+  });
+
+  it("405 (unit, around the socket: the test peer accepts any version): refreshes the WA version once per process", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "Date"] });
+    const fetchLatest = vi.fn(async () => ({ version: LATEST, isLatest: true }));
+    const versions = new WaVersionSource(CONFIGURED, silent, fetchLatest);
+    const a = setup({ entries: pairedEntries(), versions });
+    const b = setup({ entries: pairedEntries(), versions });
+    a.manager.leaseGranted(grant);
+    b.manager.leaseGranted(grant);
+    await flush();
+    expect(a.sockets[0]!.config.version).toEqual(CONFIGURED);
+    a.sockets[0]!.close(405);
+    b.sockets[0]!.close(405);
+    await flush();
+    await vi.advanceTimersByTimeAsync(1_000);
+    await flush();
+    expect(fetchLatest).toHaveBeenCalledTimes(1);
+    expect(a.sockets[1]!.config.version).toEqual(LATEST);
+    expect(b.sockets[1]!.config.version).toEqual(LATEST);
+    a.sockets[1]!.close(405);
+    await flush();
+    await vi.advanceTimersByTimeAsync(5_000);
+    await flush();
+    expect(fetchLatest).toHaveBeenCalledTimes(1);
+    expect(a.sockets).toHaveLength(3);
+  });
+
+  it("405 with WhatsApp unreachable keeps the configured version", async () => {
+    const fetchLatest = vi.fn(async () => ({ version: [9, 9, 9] as WAVersion, isLatest: false, error: new Error("offline") }));
+    const versions = new WaVersionSource(CONFIGURED, silent, fetchLatest);
+    expect(await versions.refresh()).toEqual(CONFIGURED);
+    expect(versions.current()).toEqual(CONFIGURED);
+  });
+
+  it("kills the socket at once when the lease is lost, and starts a new one when it is granted again", async () => {
+    const { sockets, manager, last } = setup({ entries: pairedEntries() });
+    manager.leaseGranted(grant);
+    await vi.waitFor(() => expect(sockets).toHaveLength(1));
+    sockets[0]!.open();
+    manager.leaseLost();
+    expect(sockets[0]!.ended).toBe(true); // synchronously: no await between loss and kill
+    await flush();
+    expect(last()).toMatchObject({ state: "disconnected", reason: "transient" });
+    expect(sockets).toHaveLength(1);
+    manager.leaseGranted(grant);
+    await vi.waitFor(() => expect(sockets).toHaveLength(2));
+  });
+
+  it("a repeated grant while the socket runs (link reconnected) keeps the same socket", async () => {
+    const { sockets, manager } = setup({ entries: pairedEntries() });
+    manager.leaseGranted(grant);
+    await vi.waitFor(() => expect(sockets).toHaveLength(1));
+    manager.leaseGranted(grant);
+    await flush();
+    expect(sockets).toHaveLength(1);
+    expect(sockets[0]!.ended).toBe(false);
+  });
+});
+
+describe("per-number proxy", () => {
+  it("sends the number's WhatsApp socket and media fetches through its proxy", async () => {
+    const { sockets, manager } = setup({ entries: pairedEntries() });
+    manager.leaseGranted({ ...grant, config: { name: "unit", proxy_url: "http://user:secret@proxy.local:3128" } });
+    await vi.waitFor(() => expect(sockets).toHaveLength(1));
+    expect(sockets[0]!.config.agent).toBeInstanceOf(HttpsProxyAgent);
+    expect(sockets[0]!.config.fetchAgent).toBe(sockets[0]!.config.agent);
+  });
+
+  it("uses a SOCKS agent for socks URLs, and a new socket when the proxy changes", async () => {
+    const { sockets, manager } = setup({ entries: pairedEntries() });
+    manager.leaseGranted(grant);
+    await vi.waitFor(() => expect(sockets).toHaveLength(1));
+    expect(sockets[0]!.config.agent).toBeUndefined();
+    manager.leaseGranted({ ...grant, config: { name: "unit", proxy_url: "socks5://proxy.local:1080" } });
+    await vi.waitFor(() => expect(sockets).toHaveLength(2));
+    expect(sockets[0]!.ended).toBe(true);
+    expect(sockets[1]!.config.agent).toBeInstanceOf(SocksProxyAgent);
+  });
+});
+
+describe("operator commands", () => {
+  it("logout works on a socket that never opened: no WhatsApp call, session wiped, logged_out", async () => {
+    const { edge, sockets, manager, last } = setup({ entries: pairedEntries() });
+    manager.leaseGranted(grant);
+    await vi.waitFor(() => expect(sockets).toHaveLength(1));
+    sockets[0]!.update({ connection: "connecting" });
+    await edge.edge.call("instance.logout", {});
+    expect(sockets[0]!.loggedOut).toBe(false);
+    expect(sockets[0]!.ended).toBe(true);
+    expect(edge.entries.size).toBe(0);
+    expect(last()).toMatchObject({ state: "disconnected", reason: "logged_out" });
+  });
+
+  it("logout on a connected socket tells WhatsApp, then wipes the session", async () => {
+    const { edge, sockets, manager, last } = setup({ entries: pairedEntries() });
+    manager.leaseGranted(grant);
+    await vi.waitFor(() => expect(sockets).toHaveLength(1));
+    sockets[0]!.open();
+    await vi.waitFor(() => expect(last()?.state).toBe("connected"));
+    await edge.edge.call("instance.logout", {});
+    expect(sockets[0]!.loggedOut).toBe(true);
+    expect(edge.entries.size).toBe(0);
+    expect(last()).toMatchObject({ state: "disconnected", reason: "logged_out" });
+  });
+
+  it("restart after a logout starts a fresh pairing", async () => {
+    const { edge, sockets, manager } = setup({ entries: pairedEntries() });
+    manager.leaseGranted(grant);
+    await vi.waitFor(() => expect(sockets).toHaveLength(1));
+    await edge.edge.call("instance.logout", {});
+    await edge.edge.call("instance.restart", {});
+    await vi.waitFor(() => expect(sockets).toHaveLength(2));
+    expect(sockets[1]!.config.auth.creds.me).toBeUndefined();
+  });
+
+  it("restart replaces a running socket with a new one on the same session", async () => {
+    const { edge, sockets, manager } = setup({ entries: pairedEntries() });
+    manager.leaseGranted(grant);
+    await vi.waitFor(() => expect(sockets).toHaveLength(1));
+    await edge.edge.call("instance.restart", {});
+    await vi.waitFor(() => expect(sockets).toHaveLength(2));
+    expect(sockets[0]!.ended).toBe(true);
+    expect(sockets[1]!.config.auth.creds.noiseKey.public).toEqual(sockets[0]!.config.auth.creds.noiseKey.public);
+  });
+
+  it("pairing_code asks WhatsApp for a code on an unpaired socket, with the phone as digits", async () => {
+    const { edge, sockets, manager } = setup();
+    manager.leaseGranted(grant);
+    await vi.waitFor(() => expect(sockets).toHaveLength(1));
+    const pending = edge.edge.call("instance.pairing_code", { phone: "+55 (11) 99999-0001" });
+    await flush();
+    sockets[0]!.update({ qr: "2@ref" }); // the socket is ready once it offers a QR
+    await expect(pending).resolves.toEqual({ code: "K7QJ3XWP" });
+    expect(sockets[0]!.pairingRequests).toEqual(["5511999990001"]);
+  });
+
+  it("pairing_code on a paired instance fails with already_paired", async () => {
+    const { edge, sockets, manager } = setup({ entries: pairedEntries() });
+    manager.leaseGranted(grant);
+    await vi.waitFor(() => expect(sockets).toHaveLength(1));
+    await expect(edge.edge.call("instance.pairing_code", { phone: "5511999990001" })).rejects.toMatchObject({ code: "already_paired" });
+    expect(sockets[0]!.pairingRequests).toEqual([]);
+  });
+
+  it("import_session rejects creds without me.id", async () => {
+    const { edge, manager } = setup({ entries: pairedEntries() });
+    manager.leaseGranted(grant);
+    const creds = JSON.parse(JSON.stringify(initAuthCreds(), BufferJSON.replacer));
+    await expect(edge.edge.call("instance.import_session", { creds })).rejects.toMatchObject({ code: "invalid_session" });
+    await expect(edge.edge.call("instance.import_session", { creds: { me: { id: "x" } } })).rejects.toMatchObject({
+      code: "invalid_session",
+    });
+  });
+
+  it("import_session replaces the session and restarts the socket with the imported creds", async () => {
+    const { edge, sockets, manager } = setup({ entries: pairedEntries() });
+    manager.leaseGranted(grant);
+    await vi.waitFor(() => expect(sockets).toHaveLength(1));
+    await sockets[0]!.config.auth.keys.set({ session: { "old.0": Buffer.from("stale") } });
+    const imported = initAuthCreds();
+    imported.me = { id: "5511777770007:2@s.whatsapp.net" };
+    const creds = JSON.parse(JSON.stringify(imported, BufferJSON.replacer));
+    await edge.edge.call("instance.import_session", { creds });
+    await vi.waitFor(() => expect(sockets).toHaveLength(2));
+    expect(sockets[0]!.ended).toBe(true);
+    expect(sockets[1]!.config.auth.creds.me?.id).toBe("5511777770007:2@s.whatsapp.net");
+    expect(Buffer.from(sockets[1]!.config.auth.creds.noiseKey.private)).toEqual(Buffer.from(imported.noiseKey.private));
+    expect([...edge.entries.keys()]).toEqual(["creds"]); // the old keys went with the old session
+  });
+
+  it("echo answers with the same value", async () => {
+    const { edge } = setup();
+    await expect(edge.edge.call("echo", { at: 1234.5 })).resolves.toEqual({ at: 1234.5 });
+  });
+});

@@ -1,0 +1,177 @@
+/**
+ * A stand-in for the edge's fleet endpoints, over real WebSockets: the
+ * directory (`/fleet/connect`) and instance links
+ * (`/fleet/instances/:id/connect`). Tests steer it to misbehave the ways
+ * the real edge can: stop answering pings, drop links (deploys), deny,
+ * delete or revoke.
+ */
+import { createServer, type IncomingMessage } from "node:http";
+import type { AddressInfo } from "node:net";
+import { WebSocketServer, type WebSocket } from "ws";
+import { RpcPeer } from "../../shared/rpc.ts";
+import type { Hello, LeaseDenied, StatusEvent } from "../../shared/protocol.ts";
+
+export type FakeInstance = {
+  id: string;
+  connects: number;
+  fleetIds: string[];
+  live: WebSocket | null;
+  peer: RpcPeer | null;
+  entries: Map<string, string>;
+  statuses: StatusEvent[];
+  releases: number;
+  /** False: pings go unanswered, as if the edge were stuck. */
+  answerPings: boolean;
+  /** When the edge last sent a pong: its lease runs ttl_ms from here. */
+  lastPongAt: number;
+  ttlMs: number;
+  proxyUrl: string | null;
+  /** Set: connects are denied with this, then closed 4001. */
+  deny: LeaseDenied | null;
+};
+
+export type FakeEdge = {
+  url: string;
+  token: string;
+  hellos: Hello[];
+  directoryConnects: number;
+  directory: WebSocket | null;
+  instance(id: string): FakeInstance;
+  assign(ids: string[]): void;
+  revoke(ids: string[]): void;
+  close(): Promise<void>;
+};
+
+export async function startFakeEdge(token = "fleet-token-for-tests"): Promise<FakeEdge> {
+  const instances = new Map<string, FakeInstance>();
+  const wss = new WebSocketServer({ noServer: true });
+  const server = createServer((_req, res) => {
+    res.statusCode = 404;
+    res.end();
+  });
+
+  const instance = (id: string): FakeInstance => {
+    let inst = instances.get(id);
+    if (!inst) {
+      inst = {
+        id,
+        connects: 0,
+        fleetIds: [],
+        live: null,
+        peer: null,
+        entries: new Map(),
+        statuses: [],
+        releases: 0,
+        answerPings: true,
+        lastPongAt: 0,
+        ttlMs: 15_000,
+        proxyUrl: null,
+        deny: null,
+      };
+      instances.set(id, inst);
+    }
+    return inst;
+  };
+
+  const edge: FakeEdge = {
+    url: "",
+    token,
+    hellos: [],
+    directoryConnects: 0,
+    directory: null,
+    instance,
+    assign: (ids) => directoryPeer()?.emit("assign", { instance_ids: ids }),
+    revoke: (ids) => directoryPeer()?.emit("revoke", { instance_ids: ids }),
+    close: async () => {
+      for (const client of wss.clients) client.terminate();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+
+  let dirPeer: RpcPeer | null = null;
+  const directoryPeer = () => dirPeer;
+
+  const onDirectory = (ws: WebSocket) => {
+    edge.directoryConnects++;
+    edge.directory = ws;
+    const peer = new RpcPeer({
+      send: (text) => ws.send(text),
+      events: { hello: (hello) => void edge.hellos.push(hello) },
+    });
+    dirPeer = peer;
+    ws.on("message", (data) => {
+      const text = data.toString();
+      if (text === "ping") return ws.send("pong");
+      void peer.receive(text);
+    });
+    ws.on("close", () => {
+      if (edge.directory === ws) edge.directory = null;
+    });
+  };
+
+  const onInstance = (ws: WebSocket, inst: FakeInstance, fleetId: string) => {
+    inst.connects++;
+    inst.fleetIds.push(fleetId);
+    if (inst.deny) {
+      ws.send(JSON.stringify({ v: 1, t: "evt", event: "lease.denied", data: inst.deny }));
+      ws.close(4001, "lease held");
+      return;
+    }
+    inst.live = ws;
+    const peer = new RpcPeer({
+      send: (text) => ws.send(text),
+      methods: {
+        "session.get": ({ keys }) => ({ values: Object.fromEntries(keys.map((k) => [k, inst.entries.get(k) ?? null])) }),
+        "session.set": ({ entries }) => {
+          for (const [k, v] of Object.entries(entries)) v === null ? inst.entries.delete(k) : inst.entries.set(k, v);
+          return { written: Object.keys(entries).length };
+        },
+        "session.clear": () => {
+          const cleared = inst.entries.size;
+          inst.entries.clear();
+          return { cleared };
+        },
+      },
+      events: {
+        status: (status) => void inst.statuses.push(status),
+        release: () => void inst.releases++,
+      },
+    });
+    inst.peer = peer;
+    ws.on("message", (data) => {
+      const text = data.toString();
+      if (text === "ping") {
+        if (!inst.answerPings) return;
+        inst.lastPongAt = Date.now();
+        return ws.send("pong");
+      }
+      void peer.receive(text);
+    });
+    ws.on("close", () => {
+      if (inst.live === ws) {
+        inst.live = null;
+        inst.peer = null;
+      }
+    });
+    inst.lastPongAt = Date.now();
+    peer.emit("lease.granted", { instance_id: inst.id, ttl_ms: inst.ttlMs, config: { name: inst.id, proxy_url: inst.proxyUrl } });
+  };
+
+  server.on("upgrade", (req: IncomingMessage, socket, head) => {
+    if (req.headers.authorization !== `Bearer ${token}`) {
+      socket.end("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n");
+      return;
+    }
+    const url = new URL(req.url ?? "/", "http://edge");
+    const match = /^\/fleet\/instances\/([^/]+)\/connect$/.exec(url.pathname);
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      if (url.pathname === "/fleet/connect") return onDirectory(ws);
+      if (match) return onInstance(ws, instance(decodeURIComponent(match[1]!)), url.searchParams.get("fleet_id") ?? "");
+      ws.close(1008, "unknown path");
+    });
+  });
+
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  edge.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return edge;
+}
