@@ -1,0 +1,307 @@
+/**
+ * Fleet benchmark: `npm run bench:fleet -- --numbers 100`
+ *
+ * Starts a fresh edge (temporary state), N crabline WhatsApp peers in a
+ * separate process, the routing proxy and ONE fleet process; creates a
+ * project and N instances, imports N sessions and reports:
+ *   - time from the first import to all N connected;
+ *   - the fleet process RSS (VmRSS) at baseline (before any instance), once
+ *     all are connected, and after an idle period; per connected number;
+ *   - the edge -> fleet -> edge frame round trip (rtt_ms, measured inside the
+ *     instance's Durable Object) from POST /admin/instances/{id}/ping, spread
+ *     over the instances, plus the HTTP-observed time of the same calls.
+ *
+ * Options: --numbers N (100)  --pings P (1000)  --idle-ms MS (10000)
+ *          --concurrency C (1: pings one at a time)  --json (also print a JSON summary)
+ *          --keep-logs (keep the log directory)
+ */
+import { spawn } from "node:child_process";
+import { rmSync } from "node:fs";
+import { createInterface } from "node:readline";
+import { parseArgs } from "node:util";
+import { makeCreds, RoutingProxy, type PeerTarget } from "../test/e2e/peers.ts";
+import {
+  AdminClient,
+  importSessionWhenHeld,
+  makeLogDir,
+  ProjectClient,
+  ROOT,
+  rssMb,
+  sleep,
+  startEdge,
+  startFleet,
+  waitFor,
+  type Edge,
+  type Fleet,
+  type Instance,
+} from "../test/e2e/processes.ts";
+
+const { values: opts } = parseArgs({
+  options: {
+    numbers: { type: "string", default: "100" },
+    pings: { type: "string", default: "1000" },
+    "idle-ms": { type: "string", default: "10000" },
+    concurrency: { type: "string", default: "1" },
+    json: { type: "boolean", default: false },
+    "keep-logs": { type: "boolean", default: false },
+    help: { type: "boolean", short: "h", default: false },
+  },
+});
+if (opts.help) {
+  process.stdout.write(
+    "usage: npm run bench:fleet -- [--numbers 100] [--pings 1000] [--idle-ms 10000] [--concurrency 1] [--json] [--keep-logs]\n",
+  );
+  process.exit(0);
+}
+const int = (name: string, text: string, min: number) => {
+  const v = Number(text);
+  if (!Number.isInteger(v) || v < min) {
+    process.stderr.write(`--${name} must be a whole number >= ${min}, got "${text}"\n`);
+    process.exit(2);
+  }
+  return v;
+};
+const N = int("numbers", opts.numbers!, 1);
+const PINGS = int("pings", opts.pings!, 0);
+const IDLE_MS = int("idle-ms", opts["idle-ms"]!, 0);
+const CONCURRENCY = int("concurrency", opts.concurrency!, 1);
+
+/** Hard ceiling for the whole run: start-up, N connects, idle, pings. */
+const OVERALL_TIMEOUT_MS = 120_000 + N * 2_000 + IDLE_MS + PINGS * 200;
+const CONNECT_TIMEOUT_MS = 30_000 + N * 1_000;
+
+const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
+
+// ---------------------------------------------------------------- helpers
+
+function quantile(sorted: number[], q: number): number {
+  if (!sorted.length) return NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
+  return sorted[i]!;
+}
+function stats(xs: number[]) {
+  const s = [...xs].sort((a, b) => a - b);
+  const mean = s.reduce((a, b) => a + b, 0) / (s.length || 1);
+  return { n: s.length, p50: quantile(s, 0.5), p99: quantile(s, 0.99), mean, min: s[0] ?? NaN, max: s.at(-1) ?? NaN };
+}
+const f = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : "n/a");
+
+async function pool<T>(items: T[], width: number, fn: (item: T, i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(width, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        await fn(items[i]!, i);
+      }
+    }),
+  );
+}
+
+async function listAll(api: ProjectClient): Promise<Instance[]> {
+  const out: Instance[] = [];
+  for (let offset = 0; ; ) {
+    const page = await api.listInstances(`?limit=100&offset=${offset}`);
+    out.push(...page.data);
+    offset += page.data.length;
+    if (!page.data.length || offset >= page.total) return out;
+  }
+}
+
+type PeersChild = { accessToken: string; peers: (PeerTarget & { phone: string })[]; pid: number; stop(): Promise<void> };
+
+async function startPeersProcess(n: number): Promise<PeersChild> {
+  const child = spawn(process.execPath, [`${ROOT}/bench/peers-process.ts`, String(n)], {
+    cwd: ROOT,
+    stdio: ["pipe", "pipe", "inherit"],
+  });
+  const exited = new Promise<void>((r) => child.once("exit", () => r()));
+  const line = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("peers process did not start within 60 s")), 60_000);
+    createInterface({ input: child.stdout! }).once("line", (l) => {
+      clearTimeout(timer);
+      resolve(l);
+    });
+    child.once("exit", (code) => reject(new Error(`peers process exited (${code})`)));
+  });
+  const manifest = JSON.parse(line) as { accessToken: string; peers: (PeerTarget & { phone: string })[] };
+  return {
+    ...manifest,
+    pid: child.pid!,
+    async stop() {
+      child.stdin!.end();
+      child.kill("SIGTERM");
+      const t = setTimeout(() => child.kill("SIGKILL"), 6_000);
+      await exited;
+      clearTimeout(t);
+    },
+  };
+}
+
+// ---------------------------------------------------------------- run
+
+const logDir = makeLogDir("bench");
+let edge: Edge | undefined;
+let fleet: Fleet | undefined;
+let peers: PeersChild | undefined;
+const proxy = new RoutingProxy();
+let cleaning = false;
+
+async function cleanup() {
+  if (cleaning) return;
+  cleaning = true;
+  await Promise.allSettled([fleet?.stop(10_000)]);
+  await Promise.allSettled([edge?.stop(), peers?.stop(), proxy.close()]);
+  if (!opts["keep-logs"] && process.exitCode !== 1) rmSync(logDir, { recursive: true, force: true });
+}
+
+const watchdog = setTimeout(() => {
+  log(`overall time limit (${OVERALL_TIMEOUT_MS / 1000}s) reached, stopping`);
+  process.exitCode = 1;
+  void cleanup().then(() => process.exit(1));
+}, OVERALL_TIMEOUT_MS);
+watchdog.unref();
+for (const sig of ["SIGINT", "SIGTERM"] as const) {
+  process.once(sig, () => {
+    log(`${sig}: cleaning up`);
+    process.exitCode = 1;
+    void cleanup().then(() => process.exit(1));
+  });
+}
+
+try {
+  log(`N=${N}, logs in ${logDir}`);
+  peers = await startPeersProcess(N);
+  log(`${N} peers up (pid ${peers.pid})`);
+  await proxy.start();
+  edge = await startEdge({ logDir });
+  log(`edge up on ${edge.url}`);
+  const admin = new AdminClient(edge.url, edge.adminToken);
+
+  fleet = startFleet({
+    edgeUrl: edge.url,
+    fleetToken: edge.fleetToken,
+    waUrl: proxy.waUrl(peers.accessToken),
+    logDir,
+    fleetId: "bench-fleet",
+    logLevel: process.env.POMBO_LOG_LEVEL ?? "warn",
+  });
+  const fleetPid = fleet.pid;
+  await waitFor(async () => (await admin.fleets()).data.some((x) => x.fleet_id === "bench-fleet"), 30_000, {
+    what: "the fleet to register with the edge",
+  });
+  await sleep(2_000); // let start-up allocations settle
+  const rssBaseline = rssMb(fleetPid);
+  log(`fleet pid ${fleetPid}, baseline RSS ${f(rssBaseline, 1)} MB`);
+
+  const project = await admin.createProject("bench");
+  const api = new ProjectClient(edge.url, project.api_key);
+  const instances: Instance[] = [];
+  await pool(
+    Array.from({ length: N }, (_, i) => i),
+    8,
+    async (i) => {
+      const inst = await api.createInstance(`bench-${String(i).padStart(4, "0")}`);
+      proxy.route(inst.id, peers!.peers[i]!);
+      instances[i] = inst;
+    },
+  );
+  log(`${N} instances created`);
+
+  const importStart = performance.now();
+  await pool(instances, 8, async (inst, i) => {
+    await importSessionWhenHeld(api, inst.id, makeCreds(peers!.peers[i]!.phone), 60_000);
+  });
+  const importsDoneMs = performance.now() - importStart;
+  log(`${N} sessions imported in ${f(importsDoneMs / 1000)} s`);
+
+  let connectedCount = 0;
+  await waitFor(
+    async () => {
+      const all = await listAll(api);
+      connectedCount = all.filter((i) => i.state === "connected").length;
+      return connectedCount >= N;
+    },
+    CONNECT_TIMEOUT_MS,
+    { intervalMs: 100, what: `all ${N} instances connected (so far ${connectedCount})` },
+  );
+  const connectMs = performance.now() - importStart;
+  const rssConnected = rssMb(fleetPid);
+  log(`all ${N} connected ${f(connectMs / 1000)} s after the first import; RSS ${f(rssConnected, 1)} MB`);
+
+  await sleep(IDLE_MS);
+  const rssIdle = rssMb(fleetPid);
+  const stillConnected = (await listAll(api)).filter((i) => i.state === "connected").length;
+  log(`after ${IDLE_MS / 1000} s idle: RSS ${f(rssIdle, 1)} MB, ${stillConnected}/${N} connected`);
+
+  const rtt: number[] = [];
+  const http: number[] = [];
+  let pingErrors = 0;
+  let firstError = "";
+  const pingStart = performance.now();
+  await pool(
+    Array.from({ length: PINGS }, (_, i) => instances[i % N]!.id),
+    CONCURRENCY,
+    async (id) => {
+      const r = await admin.ping(id);
+      if (r.status === 200 && typeof r.body?.rtt_ms === "number") {
+        rtt.push(r.body.rtt_ms);
+        http.push(r.ms);
+      } else {
+        pingErrors++;
+        firstError ||= `${r.status} ${JSON.stringify(r.body)}`;
+      }
+    },
+  );
+  const pingWallMs = performance.now() - pingStart;
+  if (pingErrors) log(`${pingErrors} ping(s) failed; first: ${firstError}`);
+
+  const maxConcurrent = Math.max(...instances.map((i) => proxy.maxConcurrent(i.id)));
+  const liveSockets = instances.reduce((a, i) => a + proxy.liveCount(i.id), 0);
+  const r = stats(rtt);
+  const h = stats(http);
+  const perNumberDelta = (rssIdle - rssBaseline) / N;
+  const perNumberTotal = rssIdle / N;
+
+  const out = [
+    "",
+    "Pombo fleet benchmark",
+    `  node                 ${process.version} (fleet: ${process.execPath})`,
+    `  numbers (N)          ${N}`,
+    `  connect              all ${N} connected ${f(connectMs / 1000)} s after the first import (imports took ${f(importsDoneMs / 1000)} s)`,
+    `  fleet RSS            baseline ${f(rssBaseline, 1)} MB | all connected ${f(rssConnected, 1)} MB | after ${IDLE_MS / 1000} s idle ${f(rssIdle, 1)} MB`,
+    `  RSS per number       ${f(perNumberDelta)} MB above baseline ((idle - baseline) / N), ${f(perNumberTotal)} MB total (idle / N)`,
+    `  edge->fleet frame    rtt_ms p50 ${f(r.p50)} | p99 ${f(r.p99)} | mean ${f(r.mean)} | max ${f(r.max)}  (${r.n} pings over ${N} instances, concurrency ${CONCURRENCY})`,
+    `  HTTP round trip      ms p50 ${f(h.p50)} | p99 ${f(h.p99)} | mean ${f(h.mean)}  (client -> edge -> fleet -> edge -> client; ${f(pingWallMs / 1000)} s wall)`,
+    `  sockets              ${liveSockets} live at the peers, max ${maxConcurrent} concurrent for any one number; ${stillConnected}/${N} connected after idle`,
+    `  ping errors          ${pingErrors}`,
+    `  target               <= 3 MB RSS per connected idle number: ${perNumberDelta <= 3 ? "met" : "NOT met"} (above baseline), ${perNumberTotal <= 3 ? "met" : "NOT met"} (total)`,
+    "",
+  ];
+  process.stdout.write(out.join("\n") + "\n");
+  if (opts.json) {
+    process.stdout.write(
+      JSON.stringify({
+        node: process.version,
+        numbers: N,
+        connect_ms: Math.round(connectMs),
+        rss_mb: { baseline: rssBaseline, connected: rssConnected, idle: rssIdle },
+        rss_per_number_mb: { above_baseline: perNumberDelta, total: perNumberTotal },
+        rtt_ms: r,
+        http_ms: h,
+        ping_errors: pingErrors,
+        max_concurrent_sockets: maxConcurrent,
+      }) + "\n",
+    );
+  }
+  if (pingErrors || stillConnected < N || maxConcurrent > 1) process.exitCode = 1;
+} catch (err) {
+  process.exitCode = 1;
+  log(`failed: ${(err as Error).message}`);
+  if (edge) log(`edge log tail:\n${edge.tail(20)}`);
+  if (fleet) log(`fleet log tail:\n${fleet.tail(20)}`);
+  log(`logs kept in ${logDir}`);
+} finally {
+  await cleanup();
+}
+process.exit(process.exitCode ?? 0);
