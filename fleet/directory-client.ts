@@ -21,7 +21,12 @@ export type DirectoryClientOptions = {
   token: string;
   hello: Hello;
   logger: Logger;
-  onAssign(instanceIds: string[]): void;
+  /**
+   * `complete` is true for the first assign after each hello: the directory's
+   * whole list for us, so anything we run that is not on it moved elsewhere
+   * while we were away.
+   */
+  onAssign(instanceIds: string[], complete: boolean): void;
   onRevoke(instanceIds: string[]): void;
   openSocket?: (url: string, token: string) => WebSocket;
 };
@@ -40,6 +45,7 @@ export class DirectoryClient {
   #pingTimer: ReturnType<typeof setInterval> | null = null;
   #retryTimer: ReturnType<typeof setTimeout> | null = null;
   #closed = false;
+  #awaitingList = false;
 
   constructor(opts: DirectoryClientOptions) {
     this.#opts = opts;
@@ -48,7 +54,11 @@ export class DirectoryClient {
         if (this.#ws?.readyState === this.#ws?.OPEN) this.#ws?.send(text);
       },
       events: {
-        assign: ({ instance_ids }) => opts.onAssign(instance_ids),
+        assign: ({ instance_ids }) => {
+          const complete = this.#awaitingList;
+          this.#awaitingList = false;
+          opts.onAssign(instance_ids, complete);
+        },
         revoke: ({ instance_ids }) => opts.onRevoke(instance_ids),
       },
     });
@@ -80,6 +90,7 @@ export class DirectoryClient {
       if (ws !== this.#ws) return;
       this.#attempt = 0;
       this.#lastHeardAt = Date.now();
+      this.#awaitingList = true;
       this.#peer.emit("hello", this.#opts.hello);
       this.#startPinging(ws);
       this.#opts.logger.info("directory connected");

@@ -49,7 +49,10 @@ export class Fleet {
       token: config.fleetToken,
       hello: { fleet_id: config.fleetId, host: config.host, pid: config.pid, capacity: config.capacity },
       logger: opts.logger,
-      onAssign: (ids) => this.assign(ids),
+      onAssign: (ids, complete) => {
+        if (complete) void this.revoke(this.instanceIds.filter((id) => !ids.includes(id)));
+        this.assign(ids);
+      },
       onRevoke: (ids) => void this.revoke(ids),
       openSocket: opts.openSocket,
     });

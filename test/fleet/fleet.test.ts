@@ -101,6 +101,23 @@ describe("fleet process", () => {
     expect(sockets).toHaveLength(1);
   });
 
+  it("lets go of numbers that moved elsewhere while its directory link was down", async () => {
+    seedSession("inst_6");
+    seedSession("inst_7");
+    const { fleet, sockets } = startFleet();
+    await until(() => edge.hellos.length === 1, 3_000, "hello");
+    edge.assign(["inst_6", "inst_7"]);
+    await until(() => sockets.length === 2, 3_000, "sockets");
+    edge.directory!.terminate();
+    await until(() => edge.hellos.length === 2, 5_000, "second hello");
+    // The first assign after hello is the directory's whole list for us: inst_7 is no longer on it.
+    edge.assign(["inst_6"]);
+    await until(() => edge.instance("inst_7").releases === 1, 3_000, "inst_7 released");
+    expect(fleet.instanceIds).toEqual(["inst_6"]);
+    expect(sockets.filter((s) => s.ended)).toHaveLength(1);
+    expect(sockets.every((s) => !s.loggedOut)).toBe(true);
+  });
+
   it("drains: every socket ends without logout, every lease is released, the directory link closes", async () => {
     seedSession("inst_4");
     seedSession("inst_5");
