@@ -15,13 +15,13 @@
  * stopped and this exits non-zero.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, readFileSync, rmSync, mkdirSync } from "node:fs";
+import { mkdirSync, rmSync } from "node:fs";
 import net from "node:net";
 import { constants } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { parseEnv } from "node:util";
+import { loadedEnvFile } from "./load-env.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const STATE_DIR = path.join(ROOT, ".pombo", "state");
@@ -46,20 +46,7 @@ const say = (line: string) => process.stdout.write(`[pombo] ${line}\n`);
 
 // ---------------------------------------------------------------- config
 
-function loadEnvFile(): string | null {
-  for (const name of [".env", ".env.example"]) {
-    const file = path.join(ROOT, name);
-    if (!existsSync(file)) continue;
-    const values = parseEnv(readFileSync(file, "utf8"));
-    for (const [key, value] of Object.entries(values)) {
-      if (process.env[key] === undefined) process.env[key] = value;
-    }
-    return name;
-  }
-  return null;
-}
-
-const envFile = loadEnvFile();
+const envFile = loadedEnvFile;
 const env = process.env;
 const port = Number(env.PORT || "8787");
 if (!Number.isInteger(port) || port < 1 || port > 65535) {
