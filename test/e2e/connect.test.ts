@@ -3,13 +3,14 @@
  * through its own WhatsApp-protocol peer.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { waitFor } from "./processes.ts";
 import { startStack, type Stack } from "./stack.ts";
 
 describe("e2e: two numbers connect on one fleet", () => {
   let stack: Stack;
 
   beforeAll(async () => {
-    stack = await startStack("connect", 2);
+    stack = await startStack("connect", 3);
   });
   afterEach((ctx) => {
     if (ctx.task.result?.state === "fail" && stack) console.error(stack.diagnostics());
@@ -45,5 +46,28 @@ describe("e2e: two numbers connect on one fleet", () => {
     const mine = fleets.data.find((f) => f.fleet_id === fleet.fleetId);
     expect(mine).toBeDefined();
     expect(mine!.instances).toBe(2);
+  });
+
+  it("a dropped WhatsApp connection comes back on its own (transient), still one socket", async () => {
+    const fleet = stack.fleets[0] ?? stack.fleet();
+    const [inst] = await stack.createInstances(1, { prefix: "drop", firstPeer: 2 });
+    await stack.importFor(inst!, stack.peers.peers[2]!);
+    await stack.waitConnected([inst!.id], 30_000, fleet.fleetId);
+    const before = stack.proxy.connectionsTotal(inst!.id);
+
+    const seen = new Set<string>();
+    stack.proxy.cut(inst!.id);
+    const t0 = Date.now();
+    await waitFor(
+      async () => {
+        const i = await stack.api.getInstance(inst!.id);
+        seen.add(`${i.state}/${i.reason}`);
+        return i.state === "connected" && stack.proxy.connectionsTotal(inst!.id) > before && stack.proxy.liveCount(inst!.id) === 1;
+      },
+      30_000,
+      { intervalMs: 50, what: "reconnect after the drop" },
+    );
+    console.log(`reconnected ${Date.now() - t0} ms after the drop; states seen: ${[...seen].join(", ")}`);
+    expect(stack.proxy.maxConcurrent(inst!.id)).toBe(1);
   });
 });

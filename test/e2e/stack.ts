@@ -29,8 +29,8 @@ export interface Stack {
   fleets: Fleet[];
   /** Starts a fleet process pointed at this edge and the proxy. */
   fleet(opts?: Partial<FleetOptions>): Fleet;
-  /** Creates `n` instances and routes instance i to peer i (before any fleet can dial it). */
-  createInstances(n: number, prefix?: string): Promise<Instance[]>;
+  /** Creates `n` instances and routes the i-th to peer `firstPeer + i` (before any fleet can dial it). */
+  createInstances(n: number, opts?: { prefix?: string; firstPeer?: number }): Promise<Instance[]>;
   /** Imports a registered session for instance i made for peer i's number. */
   importFor(instance: Instance, peer: Peer): Promise<void>;
   /** Waits until every id is `connected` (from GET /instances), optionally on one fleet. */
@@ -84,11 +84,13 @@ export async function startStack(name: string, peerCount: number): Promise<Stack
       fleets.push(f);
       return f;
     },
-    async createInstances(n, prefix = name) {
+    async createInstances(n, { prefix = name, firstPeer = 0 } = {}) {
       const out: Instance[] = [];
       for (let i = 0; i < n; i++) {
-        const inst = await api.createInstance(`${prefix}-${i}`);
-        proxy.route(inst.id, peers.peers[i]!);
+        const peer = peers.peers[firstPeer + i];
+        if (!peer) throw new Error(`no peer #${firstPeer + i}: the stack has ${peers.peers.length}`);
+        const inst = await api.createInstance(`${prefix}-${firstPeer + i}`);
+        proxy.route(inst.id, peer);
         out.push(inst);
       }
       return out;
