@@ -14,6 +14,7 @@
  * Options: --numbers N (100)  --pings P (1000)  --idle-ms MS (10000)
  *          --concurrency C (1: pings one at a time)  --json (also print a JSON summary)
  *          --keep-logs (keep the log directory)
+ *          --fleet-node-args="<flags>" (node flags for the fleet process, e.g. --fleet-node-args=--max-semi-space-size=1)
  */
 import { spawn } from "node:child_process";
 import { rmSync } from "node:fs";
@@ -36,20 +37,28 @@ import {
   type Instance,
 } from "../test/e2e/processes.ts";
 
-const { values: opts } = parseArgs({
-  options: {
-    numbers: { type: "string", default: "100" },
-    pings: { type: "string", default: "1000" },
-    "idle-ms": { type: "string", default: "10000" },
-    concurrency: { type: "string", default: "1" },
-    json: { type: "boolean", default: false },
-    "keep-logs": { type: "boolean", default: false },
-    help: { type: "boolean", short: "h", default: false },
-  },
-});
+const opts = (() => {
+  try {
+    return parseArgs({
+      options: {
+        numbers: { type: "string", default: "100" },
+        pings: { type: "string", default: "1000" },
+        "idle-ms": { type: "string", default: "10000" },
+        concurrency: { type: "string", default: "1" },
+        json: { type: "boolean", default: false },
+        "keep-logs": { type: "boolean", default: false },
+        "fleet-node-args": { type: "string", default: "" },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    }).values;
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\nusage: npm run bench:fleet -- --numbers 100 (see --help)\n`);
+    process.exit(2);
+  }
+})();
 if (opts.help) {
   process.stdout.write(
-    "usage: npm run bench:fleet -- [--numbers 100] [--pings 1000] [--idle-ms 10000] [--concurrency 1] [--json] [--keep-logs]\n",
+    "usage: npm run bench:fleet -- [--numbers 100] [--pings 1000] [--idle-ms 10000] [--concurrency 1] [--json] [--keep-logs] [--fleet-node-args=\"<flags>\"]\n",
   );
   process.exit(0);
 }
@@ -65,6 +74,7 @@ const N = int("numbers", opts.numbers!, 1);
 const PINGS = int("pings", opts.pings!, 0);
 const IDLE_MS = int("idle-ms", opts["idle-ms"]!, 0);
 const CONCURRENCY = int("concurrency", opts.concurrency!, 1);
+const FLEET_NODE_ARGS = opts["fleet-node-args"]!.split(/\s+/).filter(Boolean);
 
 /** Hard ceiling for the whole run: start-up, N connects, idle, pings. */
 const OVERALL_TIMEOUT_MS = 120_000 + N * 2_000 + IDLE_MS + PINGS * 200;
@@ -185,6 +195,7 @@ try {
     logDir,
     fleetId: "bench-fleet",
     logLevel: process.env.POMBO_LOG_LEVEL ?? "warn",
+    nodeArgs: FLEET_NODE_ARGS,
   });
   const fleetPid = fleet.pid;
   await waitFor(async () => (await admin.fleets()).data.some((x) => x.fleet_id === "bench-fleet"), 30_000, {
@@ -267,7 +278,7 @@ try {
     "",
     "Pombo fleet benchmark",
     `  node                 ${process.version} (fleet: ${process.execPath})`,
-    `  numbers (N)          ${N}`,
+    `  numbers (N)          ${N}${FLEET_NODE_ARGS.length ? ` (fleet node flags: ${FLEET_NODE_ARGS.join(" ")})` : ""}`,
     `  connect              all ${N} connected ${f(connectMs / 1000)} s after the first import (imports took ${f(importsDoneMs / 1000)} s)`,
     `  fleet RSS            baseline ${f(rssBaseline, 1)} MB | all connected ${f(rssConnected, 1)} MB | after ${IDLE_MS / 1000} s idle ${f(rssIdle, 1)} MB`,
     `  RSS per number       ${f(perNumberDelta)} MB above baseline ((idle - baseline) / N), ${f(perNumberTotal)} MB total (idle / N)`,
