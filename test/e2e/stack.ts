@@ -3,6 +3,7 @@
  * n crabline peers, the routing proxy, an admin client and a project client.
  * Fleets are started by the tests themselves (`stack.fleet()`).
  */
+import { rmSync } from "node:fs";
 import { makeCreds, RoutingProxy, startPeers, type Peer, type Peers } from "./peers.ts";
 import {
   AdminClient,
@@ -35,8 +36,10 @@ export interface Stack {
   importFor(instance: Instance, peer: Peer): Promise<void>;
   /** Waits until every id is `connected` (from GET /instances), optionally on one fleet. */
   waitConnected(ids: string[], timeoutMs: number, fleetId?: string): Promise<Instance[]>;
-  /** Log file locations and tails, for failure messages. */
+  /** Log file locations and tails, for failure messages. Calling it keeps the logs after stop(). */
   diagnostics(): string;
+  /** Keep the log directory after stop() (set by diagnostics(), or POMBO_E2E_KEEP_LOGS=1). */
+  keepLogs: boolean;
   stop(): Promise<void>;
 }
 
@@ -111,7 +114,9 @@ export async function startStack(name: string, peerCount: number): Promise<Stack
         { intervalMs: 250, what: `${ids.length} instance(s) connected${fleetId ? ` on ${fleetId}` : ""}` },
       );
     },
+    keepLogs: process.env.POMBO_E2E_KEEP_LOGS === "1",
     diagnostics() {
+      stack.keepLogs = true;
       const parts = [`logs in ${logDir}`, `--- edge (${edge.logPath}) ---`, edge.tail(30)];
       for (const f of fleets) parts.push(`--- fleet ${f.fleetId} (${f.logPath}) ---`, f.tail(30));
       return parts.join("\n");
@@ -121,6 +126,7 @@ export async function startStack(name: string, peerCount: number): Promise<Stack
       await edge.stop();
       await proxy.close();
       await peers.close();
+      if (!stack.keepLogs) rmSync(logDir, { recursive: true, force: true });
     },
   };
   return stack;
