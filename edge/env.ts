@@ -10,7 +10,6 @@ export type Env = {
   POMBO_ADMIN_TOKEN?: string;
   /** Shared secret fleet processes present on /fleet. Unset means /fleet is closed. */
   POMBO_FLEET_TOKEN?: string;
-  POMBO_ALLOW_PRIVATE_NETWORKS?: string;
 };
 
 /** What middleware puts on the request context. */

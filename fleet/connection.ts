@@ -177,6 +177,8 @@ export class ConnectionManager {
     this.#attempt = 0;
     this.#immediateStreak = 0;
     await this.#endSocket();
+    // Said before the reply, so the API's answer to the restart already shows it.
+    this.#setStatus({ ...this.#status, state: "connecting", reason: null, qr: null, qr_png: null });
     void this.#start();
     return {};
   }
@@ -239,6 +241,7 @@ export class ConnectionManager {
     await this.#link.call("session.set", { entries: { [CREDS_KEY]: sealValue(this.#cipher, this.instanceId, CREDS_KEY, creds) } });
     this.#wantRunning = true;
     this.#attempt = 0;
+    this.#setStatus({ ...emptyStatus("connecting"), jid: creds.me?.id ?? null });
     void this.#start();
     return {};
   }

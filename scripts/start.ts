@@ -61,7 +61,6 @@ for (const name of ["POMBO_ADMIN_TOKEN", "POMBO_FLEET_TOKEN", "POMBO_SESSION_KEY
 }
 const adminToken = env.POMBO_ADMIN_TOKEN!.trim();
 const fleetToken = env.POMBO_FLEET_TOKEN!.trim();
-const allowPrivate = env.POMBO_ALLOW_PRIVATE_NETWORKS?.trim() || "false";
 const edgeUrl = `http://127.0.0.1:${port}`;
 
 const wranglerEnv: NodeJS.ProcessEnv = {
@@ -270,8 +269,6 @@ try {
       `POMBO_ADMIN_TOKEN:${adminToken}`,
       "--var",
       `POMBO_FLEET_TOKEN:${fleetToken}`,
-      "--var",
-      `POMBO_ALLOW_PRIVATE_NETWORKS:${allowPrivate}`,
     ],
     wranglerEnv,
   );

@@ -85,6 +85,7 @@ export class InstanceObject extends DurableObject<Env> {
    * instance is picked up within a second or two).
    */
   async command<M extends MethodName>(method: M, params: Params<M>, waitMs = 0): Promise<CommandResult<M>> {
+    if (!(await this.ctx.storage.get("meta"))) return { ok: false, code: "not_found", message: "no such instance" };
     const holder = this.#liveHolder() ?? (waitMs > 0 ? await this.#waitForHolder(waitMs) : undefined);
     if (!holder) return { ok: false, code: "fleet_unavailable", message: "no fleet process is running this instance" };
     try {

@@ -45,7 +45,8 @@ export async function instancesPage(env: Env, projectId: string, page: Page) {
 }
 
 /** Fleet-side failures, as the API reports them. */
-const commandErrors: Record<string, [409 | 400 | 502 | 504, string]> = {
+const commandErrors: Record<string, [404 | 409 | 400 | 502 | 504, string]> = {
+  not_found: [404, "instance not found"],
   fleet_unavailable: [409, "no fleet process is running this instance right now; start one with `npm run fleet`"],
   already_paired: [409, "this instance is already paired; log it out first to pair again"],
   invalid_session: [400, "the session is not a usable Baileys creds.json"],
@@ -54,7 +55,9 @@ const commandErrors: Record<string, [409 | 400 | 502 | 504, string]> = {
 };
 
 async function command<M extends MethodName>(env: Env, id: string, method: M, params: Params<M>, waitMs = 0): Promise<Result<M>> {
-  const outcome = await stub(env, id).command(method, params, waitMs);
+  // Waiting for a fleet to pick the number up only makes sense if one is online.
+  const wait = waitMs > 0 && (await fleetsOnline(env)).length > 0 ? waitMs : 0;
+  const outcome = await stub(env, id).command(method, params, wait);
   if (outcome.ok) return outcome.result as Result<M>;
   const [status, message] = commandErrors[outcome.code] ?? [502, `the fleet process failed: ${outcome.message}`];
   throw new ApiError(status, commandErrors[outcome.code] ? outcome.code : "fleet_error", message);
@@ -111,9 +114,11 @@ export async function importSession(env: Env, projectId: string, id: string, cre
 
 export async function pingFleet(env: Env, id: string) {
   const outcome = await stub(env, id).ping();
-  if (!outcome.ok) throw new ApiError(409, outcome.code, outcome.message);
+  if (!outcome.ok) throw new ApiError(outcome.code === "not_found" ? 404 : 409, outcome.code, outcome.message);
   return { rtt_ms: outcome.rtt_ms ?? 0 };
 }
 
-export const fleetsOnline = (env: Env) => directory(env).fleets();
+export function fleetsOnline(env: Env) {
+  return directory(env).fleets();
+}
 export const instanceStub = stub;

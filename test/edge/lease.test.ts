@@ -1,6 +1,20 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { call, connectInstance, newInstance, newProject } from "./helpers.ts";
+import { ADMIN, call, connectInstance, newInstance, newProject } from "./helpers.ts";
+
+/** A creds.json shaped as Baileys writes it (the values are not a real session). */
+function validCreds() {
+  const buf = { type: "Buffer", data: "AAAA" };
+  const pair = { private: buf, public: buf };
+  return {
+    noiseKey: pair,
+    signedIdentityKey: pair,
+    signedPreKey: { keyPair: pair, signature: buf, keyId: 1 },
+    registrationId: 7,
+    advSecretKey: "c2VjcmV0",
+    me: { id: "5511988887777:1@s.whatsapp.net" },
+  };
+}
 
 async function setup() {
   const { api_key } = await newProject();
@@ -196,22 +210,40 @@ describe("commands from the API to the fleet", () => {
     const a = await connectInstance(id, "fleet-a");
     await a.next();
     const seen: string[] = [];
+    let importedCreds: any;
     a.serve((method, params) => {
       seen.push(method);
+      if (method === "instance.import_session") importedCreds = params.creds;
       return method === "instance.pairing_code" ? { code: `CODE${params.phone.slice(-4)}` } : {};
     });
     const code = await call(`/instances/${id}/pairing-code`, { method: "POST", token: key, body: { phone: "+55 11 98888-7777" } });
     expect(code.status).toBe(200);
     expect(code.json).toEqual({ code: "CODE7777" });
     expect((await call(`/instances/${id}/restart`, { method: "POST", token: key })).status).toBe(202);
-    expect(seen).toEqual(["instance.pairing_code", "instance.restart"]);
+    const imported = await call(`/instances/${id}/session`, { method: "POST", token: key, body: validCreds() });
+    expect(imported.status).toBe(202);
+    expect(seen).toEqual(["instance.pairing_code", "instance.restart", "instance.import_session"]);
+    // The creds reach the fleet exactly as Baileys wrote them; the edge keeps none of it.
+    expect(importedCreds).toEqual(validCreds());
   });
 
-  it("answers 409 fleet_unavailable when no fleet runs the number", async () => {
+  it("answers 409 fleet_unavailable when no fleet runs the number, at once when none is online at all", async () => {
     const { id, key } = await setup();
     const res = await call(`/instances/${id}/restart`, { method: "POST", token: key });
     expect(res.status).toBe(409);
     expect(res.json.error.code).toBe("fleet_unavailable");
+    // An import would wait up to 10 s for a fleet to pick the number up; with no fleet online it does not.
+    const started = Date.now();
+    const imported = await call(`/instances/${id}/session`, { method: "POST", token: key, body: validCreds() });
+    expect(imported.status).toBe(409);
+    expect(imported.json.error.code).toBe("fleet_unavailable");
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  it("answers 404 when pinging an instance that does not exist", async () => {
+    const res = await call("/admin/instances/nope/ping", { method: "POST", token: ADMIN });
+    expect(res.status).toBe(404);
+    expect(res.json.error.code).toBe("not_found");
   });
 
   it("logs out with no fleet online by forgetting the session", async () => {

@@ -280,7 +280,11 @@ describe("operator commands", () => {
     const { edge, sockets, manager } = setup({ entries: pairedEntries() });
     manager.leaseGranted(grant);
     await vi.waitFor(() => expect(sockets).toHaveLength(1));
+    sockets[0]!.update({ connection: "open" });
+    await vi.waitFor(() => expect(edge.statuses.at(-1)?.state).toBe("connected"));
     await edge.edge.call("instance.restart", {});
+    // By the time the restart is answered the edge already heard it is reconnecting.
+    expect(edge.statuses.at(-1)?.state).toBe("connecting");
     await vi.waitFor(() => expect(sockets).toHaveLength(2));
     expect(sockets[0]!.ended).toBe(true);
     expect(sockets[1]!.config.auth.creds.noiseKey.public).toEqual(sockets[0]!.config.auth.creds.noiseKey.public);
