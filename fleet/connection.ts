@@ -71,7 +71,8 @@ const STABLE_OPEN_MS = 60_000;
 /** 515 asks for an immediate reconnect; more than this many in a row without a stable open fall back to backoff. */
 const MAX_IMMEDIATE_RECONNECTS = 3;
 const LOGOUT_TIMEOUT_MS = 5_000;
-const PAIRING_READY_TIMEOUT_MS = 30_000;
+/** Below the edge's 25 s command timeout, so the API can say why instead of timing out. */
+const PAIRING_READY_TIMEOUT_MS = 20_000;
 
 type Waiter = { check: () => boolean; resolve: () => void };
 
@@ -104,6 +105,7 @@ export class ConnectionManager {
   #reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   #status: StatusEvent = emptyStatus("disconnected");
   #waiters = new Set<Waiter>();
+  #statusChanges = 0;
 
   constructor(opts: ConnectionManagerOptions) {
     this.instanceId = opts.instanceId;
@@ -207,6 +209,7 @@ export class ConnectionManager {
     const digits = phone.replace(/\D/g, "");
     if (digits.length < 8 || digits.length > 15) throw new ProtocolError("invalid_phone", "phone must have 8 to 15 digits");
     if (this.#isPaired()) throw new ProtocolError("already_paired", "this instance already has a WhatsApp session");
+    const changesBefore = this.#statusChanges;
     if (!this.#wantRunning || (!this.#sock && !this.#starting)) {
       this.#wantRunning = true;
       this.#clearReconnect();
@@ -214,7 +217,15 @@ export class ConnectionManager {
     }
     // A pairing code can only be asked on a socket that finished the handshake
     // as an unpaired device, which is exactly when it shows a QR.
-    await this.#waitFor(() => this.#isPaired() || (this.#sock !== null && this.#qrSock === this.#sock), PAIRING_READY_TIMEOUT_MS);
+    await this.#waitFor(
+      () => this.#isPaired() || (this.#sock !== null && this.#qrSock === this.#sock),
+      PAIRING_READY_TIMEOUT_MS,
+      // A socket that drops (after this request) before offering a QR cannot ask for a code: say so now.
+      () =>
+        this.#statusChanges > changesBefore && this.#status.state === "disconnected"
+          ? `cannot reach WhatsApp (close code ${this.#status.close_code})`
+          : null,
+    );
     if (this.#isPaired()) throw new ProtocolError("already_paired", "this instance already has a WhatsApp session");
     const sock = this.#sock as SocketLike;
     const code = await sock.requestPairingCode(digits);
@@ -272,7 +283,6 @@ export class ConnectionManager {
         ...(this.#waUrl ? { waWebSocketUrl: this.#waUrl } : {}),
         markOnlineOnConnect: false,
         syncFullHistory: false,
-        shouldSyncHistoryMessage: () => false,
         fireInitQueries: this.#fireInitQueries,
         logger: baileysLogger(this.#logger),
         ...(agent ? { agent, fetchAgent: agent } : {}),
@@ -418,6 +428,7 @@ export class ConnectionManager {
     const next = reason ? { ...status, reason } : status;
     if (JSON.stringify(next) === JSON.stringify(this.#status)) return;
     this.#status = next;
+    this.#statusChanges++;
     this.#logger.info(
       { state: next.state, reason: next.reason, close_code: next.close_code, jid: next.jid },
       `status ${next.state}`,
@@ -437,14 +448,16 @@ export class ConnectionManager {
     return this.#status.state === "connected" || Boolean(creds && (creds.registered || creds.account));
   }
 
-  #waitFor(check: () => boolean, timeoutMs: number): Promise<void> {
+  #waitFor(check: () => boolean, timeoutMs: number, failure: () => string | null = () => null): Promise<void> {
     if (check()) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const waiter: Waiter = {
-        check,
+        check: () => check() || failure() !== null,
         resolve: () => {
           clearTimeout(timer);
-          resolve();
+          const failed = check() ? null : failure();
+          if (failed) reject(new ProtocolError("not_ready", failed));
+          else resolve();
         },
       };
       const timer = setTimeout(() => {

@@ -50,6 +50,8 @@ const commandErrors: Record<string, [404 | 409 | 400 | 502 | 504, string]> = {
   fleet_unavailable: [409, "no fleet process is running this instance right now; start one with `npm run fleet`"],
   already_paired: [409, "this instance is already paired; log it out first to pair again"],
   invalid_session: [400, "the session is not a usable Baileys creds.json"],
+  invalid_phone: [400, "phone must have 8 to 15 digits, country code first"],
+  not_ready: [409, "the number's socket is not connected to WhatsApp right now, so it cannot ask for a pairing code; try again"],
   timeout: [504, "the fleet process did not answer in time"],
   closed: [502, "the fleet process went away while answering"],
 };

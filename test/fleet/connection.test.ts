@@ -301,6 +301,19 @@ describe("operator commands", () => {
     expect(sockets[0]!.pairingRequests).toEqual(["5511999990001"]);
   });
 
+  it("pairing_code (unit, around the socket: the test peer has no pairing) fails at once with not_ready when WhatsApp cannot be reached", async () => {
+    const { edge, sockets, manager } = setup();
+    manager.leaseGranted(grant);
+    await vi.waitFor(() => expect(sockets).toHaveLength(1));
+    const started = Date.now();
+    const pending = edge.edge.call("instance.pairing_code", { phone: "5511999990001" });
+    await flush();
+    sockets[0]!.close(408); // the socket could not reach WhatsApp before offering a QR
+    await expect(pending).rejects.toMatchObject({ code: "not_ready" });
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(sockets[0]!.pairingRequests).toEqual([]);
+  });
+
   it("pairing_code on a paired instance fails with already_paired", async () => {
     const { edge, sockets, manager } = setup({ entries: pairedEntries() });
     manager.leaseGranted(grant);
