@@ -2,21 +2,15 @@
  * (a) One edge, one fleet, two numbers: each imported session connects
  * through its own WhatsApp-protocol peer.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { waitFor } from "./processes.ts";
-import { startStack, type Stack } from "./stack.ts";
+import { type Stack, useStack } from "./stack.ts";
 
 describe("e2e: two numbers connect on one fleet", () => {
+  const current = useStack("connect", 3);
   let stack: Stack;
-
-  beforeAll(async () => {
-    stack = await startStack("connect", 3);
-  });
-  afterEach((ctx) => {
-    if (ctx.task.result?.state === "fail" && stack) console.error(stack.diagnostics());
-  });
-  afterAll(async () => {
-    await stack?.stop();
+  beforeEach(() => {
+    stack = current();
   });
 
   it("imports a session for each number and both reach connected, one live socket each", async () => {

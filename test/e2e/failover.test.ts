@@ -3,23 +3,17 @@
  * to the survivor within 30 s of the kill (lease expiry), and no number ever
  * has two live WhatsApp sockets.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { waitFor } from "./processes.ts";
-import { startStack, type Stack } from "./stack.ts";
+import { type Stack, useStack } from "./stack.ts";
 
 const FAILOVER_BUDGET_MS = 30_000;
 
 describe("e2e: failover after a fleet is killed", () => {
+  const current = useStack("failover", 2);
   let stack: Stack;
-
-  beforeAll(async () => {
-    stack = await startStack("failover", 2);
-  });
-  afterEach((ctx) => {
-    if (ctx.task.result?.state === "fail" && stack) console.error(stack.diagnostics());
-  });
-  afterAll(async () => {
-    await stack?.stop();
+  beforeEach(() => {
+    stack = current();
   });
 
   it("SIGKILL of the holder: both numbers connected on the other fleet within 30 s, never two sockets", async () => {

@@ -2,21 +2,15 @@
  * (b) A fleet restart (SIGTERM, then a new process) brings both numbers back
  * with the sessions stored at the edge: no second import.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { waitFor } from "./processes.ts";
-import { startStack, type Stack } from "./stack.ts";
+import { type Stack, useStack } from "./stack.ts";
 
 describe("e2e: fleet restart reconnects with stored sessions", () => {
+  const current = useStack("restart", 2);
   let stack: Stack;
-
-  beforeAll(async () => {
-    stack = await startStack("restart", 2);
-  });
-  afterEach((ctx) => {
-    if (ctx.task.result?.state === "fail" && stack) console.error(stack.diagnostics());
-  });
-  afterAll(async () => {
-    await stack?.stop();
+  beforeEach(() => {
+    stack = current();
   });
 
   it("SIGTERM drains, a new fleet reconnects both numbers without a new import", async () => {

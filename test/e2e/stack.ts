@@ -3,6 +3,7 @@
  * n crabline peers, the routing proxy, an admin client and a project client.
  * Fleets are started by the tests themselves (`stack.fleet()`).
  */
+import { afterAll, afterEach, beforeAll } from "vitest";
 import { rmSync } from "node:fs";
 import { makeCreds, RoutingProxy, startPeers, type Peer, type Peers } from "./peers.ts";
 import {
@@ -130,4 +131,26 @@ export async function startStack(name: string, peerCount: number): Promise<Stack
     },
   };
   return stack;
+}
+
+/**
+ * One stack for a whole test file: started before its tests, stopped after,
+ * and on a failed test the tails of the edge and fleet logs are printed.
+ * Returns a getter, since the stack exists only once `beforeAll` ran.
+ */
+export function useStack(name: string, peerCount: number): () => Stack {
+  let stack: Stack | undefined;
+  beforeAll(async () => {
+    stack = await startStack(name, peerCount);
+  });
+  afterEach((ctx) => {
+    if (ctx.task.result?.state === "fail" && stack) console.error(stack.diagnostics());
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+  return () => {
+    if (!stack) throw new Error("the stack is not started yet");
+    return stack;
+  };
 }
