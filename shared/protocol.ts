@@ -93,6 +93,68 @@ export type Hello = z.infer<typeof Hello>;
 
 export const InstanceList = z.object({ instance_ids: z.array(z.string()) });
 
+// ---------------------------------------------------------------- outbound messages
+
+/**
+ * What the edge asks a number to send, in our own terms; the fleet turns it
+ * into Baileys content. Menus (buttons, lists) and OTPs are already text by
+ * the time they get here.
+ */
+const mediaContent = <T extends string>(type: T) =>
+  z.object({
+    type: z.literal(type),
+    /** Fetch the bytes from the edge: `GET /fleet/media/{media_id}`. */
+    media_id: z.string(),
+    mimetype: z.string(),
+    filename: z.string().nullable().default(null),
+    caption: z.string().nullable().default(null),
+    /** Audio only: send as a voice note. */
+    ptt: z.boolean().default(false),
+  });
+
+export const OutboundContent = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("text"), text: z.string() }),
+  mediaContent("image"),
+  mediaContent("video"),
+  mediaContent("document"),
+  mediaContent("audio"),
+  mediaContent("sticker"),
+  z.object({
+    type: z.literal("location"),
+    latitude: z.number(),
+    longitude: z.number(),
+    name: z.string().nullable().default(null),
+    address: z.string().nullable().default(null),
+  }),
+  z.object({ type: z.literal("contact"), display_name: z.string(), vcard: z.string() }),
+  z.object({
+    type: z.literal("reaction"),
+    emoji: z.string(),
+    /** The message reacted to. `from_me`: it was sent by this number. */
+    target: z.object({ id: z.string(), from_me: z.boolean(), participant: z.string().nullable().default(null) }),
+  }),
+  z.object({
+    type: z.literal("poll"),
+    name: z.string(),
+    options: z.array(z.string()).min(2).max(12),
+    selectable_count: z.number().int().min(0),
+  }),
+]);
+export type OutboundContent = z.infer<typeof OutboundContent>;
+
+export const MessageStatus = z.enum(["queued", "sent", "delivered", "read", "played", "failed"]);
+export type MessageStatus = z.infer<typeof MessageStatus>;
+
+/** A receipt or server verdict on a message this number sent. */
+export const MessageStatusEvent = z.object({
+  wa_message_id: z.string(),
+  chat_jid: z.string(),
+  status: z.enum(["sent", "delivered", "read", "played", "failed"]),
+  /** For `failed`: the server's error code, e.g. "463". */
+  error_code: z.string().nullable().default(null),
+});
+export type MessageStatusEvent = z.infer<typeof MessageStatusEvent>;
+
 /** One-way events, by name, with the schema of their `data`. */
 export const Events = {
   // fleet -> directory
@@ -107,6 +169,8 @@ export const Events = {
   status: StatusEvent,
   /** The fleet is letting go of the instance (drain); the lease ends now. */
   release: z.object({}),
+  /** Receipts (delivered, read, played) and late server errors for sent messages. */
+  "message.status": MessageStatusEvent,
 } as const;
 export type EventName = keyof typeof Events;
 export type EventData<E extends EventName> = z.infer<(typeof Events)[E]>;
@@ -143,6 +207,43 @@ export const Methods = {
   "instance.import_session": {
     params: z.object({ creds: z.record(z.string(), z.unknown()) }),
     result: z.object({}),
+  },
+  /**
+   * Sends one message. `wa_message_id` is chosen by the edge before the
+   * first attempt and reused on every retry, so a send repeated after a
+   * crash is the same message to WhatsApp, never a second one.
+   * `typing_ms` > 0: show "typing..." that long first.
+   * Errors: `not_connected` (retry later), `media_unavailable`,
+   * `invalid_content` (permanent), `send_failed` (retry).
+   */
+  "message.send": {
+    params: z.object({
+      message_id: z.string(),
+      wa_message_id: z.string(),
+      chat_jid: z.string(),
+      content: OutboundContent,
+      typing_ms: z.number().int().min(0).max(30_000).default(0),
+    }),
+    result: z.object({
+      wa_message_id: z.string(),
+      /** Unix seconds, as WhatsApp stamped it. */
+      timestamp: z.number().int(),
+      /** Polls: base64 of the message secret, needed later to decrypt votes. */
+      message_secret: z.string().nullable().default(null),
+      /** Polls: the creation message as BufferJSON, to resolve vote hashes later. */
+      poll_message: z.string().nullable().default(null),
+    }),
+  },
+  /**
+   * Which of these numbers are on WhatsApp, and under which JID. `phones`
+   * are digits with country code; the caller sends both Brazilian variants
+   * (with and without the 9th digit) and keeps what the server returns.
+   */
+  "contacts.resolve": {
+    params: z.object({ phones: z.array(z.string().regex(/^\d{6,15}$/)).min(1).max(50) }),
+    result: z.object({
+      results: z.array(z.object({ phone: z.string(), exists: z.boolean(), jid: z.string().nullable() })),
+    }),
   },
   /** Round trip probe, for measuring the edge <-> fleet link. */
   echo: { params: z.object({ at: z.number() }), result: z.object({ at: z.number() }) },
