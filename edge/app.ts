@@ -8,8 +8,13 @@ import { ApiError, errorResponse, onError, validationError } from "./errors.ts";
 import { adminRoutes } from "./routes/admin.ts";
 import { fleetRoutes } from "./routes/fleet.ts";
 import { instanceRoutes } from "./routes/instances.ts";
+import { messageRoutes } from "./routes/messages.ts";
+import { poolRoutes } from "./routes/pools.ts";
+import { settingsRoutes } from "./routes/settings.ts";
 
 const MAX_BODY_BYTES = 1024 * 1024;
+/** The largest media file (a 32 MB document) as base64, plus room for the other fields. */
+const MAX_MEDIA_BODY_BYTES = 44 * 1024 * 1024;
 
 export function createApp() {
   const app = new OpenAPIHono<AppEnv>({
@@ -24,23 +29,35 @@ export function createApp() {
 
   app.get("/health", (c) => c.json({ ok: true }));
 
-  app.use(
-    "*",
+  const limit = (maxSize: number) =>
     bodyLimit({
-      maxSize: MAX_BODY_BYTES,
+      maxSize,
       onError: () => {
-        throw new ApiError(413, "payload_too_large", `request bodies are limited to ${MAX_BODY_BYTES} bytes`);
+        throw new ApiError(413, "payload_too_large", `request bodies here are limited to ${maxSize} bytes`);
       },
-    }),
-  );
+    });
+  // Media may come inline as base64: those routes take bodies the size of their largest file.
+  const mediaRoute = /^\/messages\/(image|video|document|audio|sticker)$/;
+  app.use("*", (c, next) => (mediaRoute.test(c.req.path) ? limit(MAX_MEDIA_BODY_BYTES)(c, next) : limit(MAX_BODY_BYTES)(c, next)));
   app.use("/admin/*", adminAuth);
   app.use("/fleet/*", fleetAuth);
-  app.use("/instances", projectAuth);
-  app.use("/instances/*", projectAuth);
+  for (const path of ["/instances", "/messages", "/pools", "/settings", "/labels", "/calls"]) {
+    app.use(path, projectAuth);
+    app.use(`${path}/*`, projectAuth);
+  }
 
   app.route("/", adminRoutes);
   app.route("/", instanceRoutes);
+  app.route("/", messageRoutes);
+  app.route("/", poolRoutes);
+  app.route("/", settingsRoutes);
   app.route("/", fleetRoutes);
+  // What a non-official number cannot do reliably (reference 003): say so plainly.
+  for (const path of ["/messages/forward", "/labels", "/labels/*", "/calls", "/calls/*"]) {
+    app.all(path, (c) =>
+      errorResponse(c, 501, "not_supported", "forwarding, labels and calls are not supported on WhatsApp Web numbers"),
+    );
+  }
 
   app.openAPIRegistry.registerComponent("securitySchemes", "apiKey", {
     type: "http",

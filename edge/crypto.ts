@@ -34,3 +34,44 @@ export function safeEqual(a: string, b: string): boolean {
   if (left.byteLength !== right.byteLength) return false;
   return crypto.subtle.timingSafeEqual(left, right);
 }
+
+/**
+ * Seals a secret that must wait somewhere (an OTP code in a send queue)
+ * with AES-256-GCM under a key derived from POMBO_DATA_KEY. `context` is
+ * bound in as associated data, so a sealed value cannot be replayed under
+ * another message.
+ */
+async function dataKey(secret: string): Promise<CryptoKey> {
+  const material = await crypto.subtle.importKey("raw", new TextEncoder().encode(secret), "HKDF", false, ["deriveKey"]);
+  return crypto.subtle.deriveKey(
+    { name: "HKDF", hash: "SHA-256", salt: new TextEncoder().encode("pombo-data"), info: new TextEncoder().encode("v1") },
+    material,
+    { name: "AES-GCM", length: 256 },
+    false,
+    ["encrypt", "decrypt"],
+  );
+}
+
+const toBase64 = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes));
+const fromBase64 = (text: string) => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+
+export async function seal(secret: string, context: string, plaintext: string): Promise<string> {
+  const iv = crypto.getRandomValues(new Uint8Array(12));
+  const data = await crypto.subtle.encrypt(
+    { name: "AES-GCM", iv, additionalData: new TextEncoder().encode(context) },
+    await dataKey(secret),
+    new TextEncoder().encode(plaintext),
+  );
+  return `v1.${toBase64(iv)}.${toBase64(new Uint8Array(data))}`;
+}
+
+export async function unseal(secret: string, context: string, sealed: string): Promise<string> {
+  const [version, iv, data] = sealed.split(".");
+  if (version !== "v1" || !iv || !data) throw new Error("not a sealed value");
+  const plain = await crypto.subtle.decrypt(
+    { name: "AES-GCM", iv: fromBase64(iv), additionalData: new TextEncoder().encode(context) },
+    await dataKey(secret),
+    fromBase64(data),
+  );
+  return new TextDecoder().decode(plain);
+}

@@ -2,6 +2,7 @@
 import { createApp } from "./app.ts";
 import type { Env } from "./env.ts";
 
+export { ContactAffinity } from "./objects/affinity.ts";
 export { FleetDirectory } from "./objects/directory.ts";
 export { InstanceObject } from "./objects/instance.ts";
 

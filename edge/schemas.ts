@@ -38,6 +38,14 @@ export const InstanceSchema = z
     last_close_code: z.number().int().nullable(),
     last_close_at: z.string().nullable(),
     fleet_id: z.string().nullable(),
+    health: z.number().int().openapi({ description: "0-100; below the project's health_threshold the number leaves rotation." }),
+    first_connected_at: z.string().nullable(),
+    sent_today: z.number().int(),
+    last_sent_at: z.string().nullable(),
+    warming: z
+      .object({ day: z.number().int(), daily_limit: z.number().int(), sent_today: z.number().int(), ends_at: z.string() })
+      .nullable()
+      .openapi({ description: "While the number is warming: its day, today's cap and use, and when warming ends." }),
     created_at: z.string(),
     updated_at: z.string(),
   })
@@ -50,6 +58,9 @@ export const errors = {
   401: error("Missing or invalid credentials"),
   404: error("No such resource in this project"),
   409: error("The resource is not in a state that allows this"),
+  413: error("The file or body is over its size limit"),
+  422: error("Understood, but cannot be done (e.g. not_on_whatsapp)"),
+  501: error("Not supported by a non-official WhatsApp number"),
 } as const;
 
 export const json = <T extends z.ZodType>(schema: T, description: string) => ({

@@ -63,6 +63,9 @@ const adminToken = env.POMBO_ADMIN_TOKEN!.trim();
 const fleetToken = env.POMBO_FLEET_TOKEN!.trim();
 const edgeUrl = `http://127.0.0.1:${port}`;
 
+/** `--var NAME:value` for each of these that is set. */
+const optionalVars = (names: string[]) => names.flatMap((name) => (env[name]?.trim() ? ["--var", `${name}:${env[name]!.trim()}`] : []));
+
 const wranglerEnv: NodeJS.ProcessEnv = {
   ...env,
   WRANGLER_SEND_METRICS: env.WRANGLER_SEND_METRICS ?? "false",
@@ -269,6 +272,7 @@ try {
       `POMBO_ADMIN_TOKEN:${adminToken}`,
       "--var",
       `POMBO_FLEET_TOKEN:${fleetToken}`,
+      ...optionalVars(["POMBO_DATA_KEY", "POMBO_ALLOW_PRIVATE_NETWORKS"]),
     ],
     wranglerEnv,
   );

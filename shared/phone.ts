@@ -14,3 +14,21 @@ export function normalizePhone(input: string): string | null {
   const parsed = parsePhoneNumberFromString(international);
   return parsed?.isPossible() ? parsed.number : null;
 }
+
+/**
+ * Both forms of a Brazilian mobile number: with the 9th digit
+ * (`+55 11 9XXXX-XXXX`) and without (`+55 11 XXXX-XXXX`). WhatsApp registered
+ * many numbers before the 9th digit existed and still answers for one form
+ * only, so a lookup asks for both and keeps what the server returns.
+ * Any other number has one form.
+ */
+export function phoneVariants(e164: string): string[] {
+  const digits = e164.replace(/^\+/, "");
+  if (digits.startsWith("55") && digits.length === 13 && digits[4] === "9") {
+    return [e164, `+${digits.slice(0, 4)}${digits.slice(5)}`];
+  }
+  if (digits.startsWith("55") && digits.length === 12 && "6789".includes(digits[4]!)) {
+    return [e164, `+${digits.slice(0, 4)}9${digits.slice(4)}`];
+  }
+  return [e164];
+}

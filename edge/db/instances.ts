@@ -2,15 +2,28 @@
  * Storage for `instances`. Every read and write names the project: no caller
  * can reach another project's row by guessing an id.
  */
-import { and, count, desc, eq } from "drizzle-orm";
+import { and, count, desc, eq, inArray } from "drizzle-orm";
 import type { Db } from "./client.ts";
 import { type Page, paged } from "./pagination.ts";
-import { type InstanceRow, instances } from "./schema.ts";
+import { type InstanceRow, instances, poolMembers } from "./schema.ts";
 
 export type InstanceStatusPatch = Partial<
   Pick<
     InstanceRow,
-    "state" | "reason" | "jid" | "lid" | "phone" | "push_name" | "last_close_code" | "last_close_at" | "fleet_id"
+    | "state"
+    | "reason"
+    | "jid"
+    | "lid"
+    | "phone"
+    | "push_name"
+    | "last_close_code"
+    | "last_close_at"
+    | "fleet_id"
+    | "health"
+    | "first_connected_at"
+    | "sent_today"
+    | "sent_day"
+    | "last_sent_at"
   >
 >;
 
@@ -55,4 +68,21 @@ export async function deleteInstance(db: Db, projectId: string, id: string): Pro
     .where(and(eq(instances.project_id, projectId), eq(instances.id, id)))
     .returning({ id: instances.id });
   return rows.length > 0;
+}
+
+/** The project's connected numbers (optionally only a pool's): what rotation chooses from. */
+export async function connectedInstances(db: Db, projectId: string, poolId?: string) {
+  const connected = and(eq(instances.project_id, projectId), eq(instances.state, "connected"));
+  const where = poolId
+    ? and(
+        connected,
+        inArray(instances.id, db.select({ id: poolMembers.instance_id }).from(poolMembers).where(eq(poolMembers.pool_id, poolId))),
+      )
+    : connected;
+  return db.select().from(instances).where(where).orderBy(instances.id);
+}
+
+export async function instanceIdsOf(db: Db, projectId: string): Promise<string[]> {
+  const rows = await db.select({ id: instances.id }).from(instances).where(eq(instances.project_id, projectId));
+  return rows.map((r) => r.id);
 }

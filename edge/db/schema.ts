@@ -3,7 +3,7 @@
  * change it here, then `npm run db:generate`.
  */
 import { sql } from "drizzle-orm";
-import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 const timestamp = (name: string) =>
   text(name)
@@ -54,11 +54,128 @@ export const instances = sqliteTable(
     last_close_at: text("last_close_at"),
     /** The fleet process holding the lease, or null when none does. */
     fleet_id: text("fleet_id"),
+    /** 0-100, kept by the instance's Durable Object; below the project's threshold it leaves rotation. */
+    health: integer("health").notNull().default(100),
+    /** When the number first connected: warming counts its days from here. */
+    first_connected_at: text("first_connected_at"),
+    /** Sends on `sent_day` (UTC date), for caps, warming and least_used. */
+    sent_today: integer("sent_today").notNull().default(0),
+    sent_day: text("sent_day"),
+    last_sent_at: text("last_sent_at"),
     created_at: timestamp("created_at"),
     updated_at: timestamp("updated_at"),
   },
   (t) => [index("instances_project").on(t.project_id, t.created_at)],
 );
+
+/** Per-project settings as one JSON document (validated by the settings service), plus the rotation cursor. */
+export const projectSettings = sqliteTable("project_settings", {
+  project_id: text("project_id")
+    .primaryKey()
+    .references(() => projects.id, { onDelete: "cascade" }),
+  settings: text("settings", { mode: "json" }).notNull().$type<Record<string, unknown>>(),
+  rr_cursor: integer("rr_cursor").notNull().default(0),
+  updated_at: timestamp("updated_at"),
+});
+
+export const pools = sqliteTable(
+  "pools",
+  {
+    id: text("id").primaryKey(),
+    project_id: text("project_id")
+      .notNull()
+      .references(() => projects.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    strategy: text("strategy", { enum: ["round_robin", "least_used", "health_weighted"] }).notNull(),
+    rr_cursor: integer("rr_cursor").notNull().default(0),
+    created_at: timestamp("created_at"),
+    updated_at: timestamp("updated_at"),
+  },
+  (t) => [index("pools_project").on(t.project_id, t.created_at)],
+);
+
+export const poolMembers = sqliteTable(
+  "pool_members",
+  {
+    pool_id: text("pool_id")
+      .notNull()
+      .references(() => pools.id, { onDelete: "cascade" }),
+    instance_id: text("instance_id")
+      .notNull()
+      .references(() => instances.id, { onDelete: "cascade" }),
+  },
+  (t) => [primaryKey({ columns: [t.pool_id, t.instance_id] }), index("pool_members_instance").on(t.instance_id)],
+);
+
+/** What WhatsApp said a phone number is (or is not), so repeated sends do not ask again. */
+export const recipients = sqliteTable(
+  "recipients",
+  {
+    project_id: text("project_id")
+      .notNull()
+      .references(() => projects.id, { onDelete: "cascade" }),
+    /** E.164 as the client wrote it, normalized. */
+    phone: text("phone").notNull(),
+    /** Null: not on WhatsApp. */
+    jid: text("jid"),
+    checked_at: timestamp("checked_at"),
+  },
+  (t) => [primaryKey({ columns: [t.project_id, t.phone] })],
+);
+
+export const messages = sqliteTable(
+  "messages",
+  {
+    id: text("id").primaryKey(),
+    project_id: text("project_id")
+      .notNull()
+      .references(() => projects.id, { onDelete: "cascade" }),
+    instance_id: text("instance_id").notNull(),
+    chat_jid: text("chat_jid").notNull(),
+    direction: text("direction", { enum: ["outbound", "inbound"] }).notNull().default("outbound"),
+    type: text("type").notNull(),
+    /** The request as sent, minus secrets (an OTP keeps only its masked code). */
+    content: text("content", { mode: "json" }).notNull().$type<Record<string, unknown>>(),
+    status: text("status", { enum: ["queued", "sent", "delivered", "read", "played", "failed"] }).notNull(),
+    reason: text("reason"),
+    reference: text("reference"),
+    idempotency_key: text("idempotency_key"),
+    /** The WhatsApp id (of the last part, for multi-part sends like OTP), chosen before the first attempt. */
+    wa_message_id: text("wa_message_id"),
+    wa_message_ids: text("wa_message_ids", { mode: "json" }).$type<string[]>(),
+    tags: text("tags", { mode: "json" }).$type<string[]>(),
+    groups: text("groups", { mode: "json" }).$type<string[]>(),
+    /** Polls: base64 secret needed to decrypt votes. */
+    message_secret: text("message_secret"),
+    sent_at: text("sent_at"),
+    created_at: timestamp("created_at"),
+    updated_at: timestamp("updated_at"),
+  },
+  (t) => [
+    index("messages_project").on(t.project_id, t.created_at),
+    index("messages_wa").on(t.project_id, t.wa_message_id),
+    uniqueIndex("messages_idempotency")
+      .on(t.project_id, t.idempotency_key)
+      .where(sql`idempotency_key IS NOT NULL`),
+  ],
+);
+
+export const messageStatuses = sqliteTable(
+  "message_statuses",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    message_id: text("message_id")
+      .notNull()
+      .references(() => messages.id, { onDelete: "cascade" }),
+    status: text("status").notNull(),
+    reason: text("reason"),
+    at: timestamp("at"),
+  },
+  (t) => [index("message_statuses_message").on(t.message_id, t.id)],
+);
+
+export type MessageRow = typeof messages.$inferSelect;
+export type PoolRow = typeof pools.$inferSelect;
 
 export type InstanceRow = typeof instances.$inferSelect;
 export type ProjectRow = typeof projects.$inferSelect;

@@ -2,6 +2,7 @@
  * One Durable Object per instance (WhatsApp number). It is the single writer
  * of everything that must not be split between fleet processes:
  *
+ * - the outbound queue, its pacing and the number's health (see sender.ts);
  * - the lease: the fleet process whose WebSocket it accepted runs the number;
  *   nobody else may until that socket is released or its pings stop for
  *   LEASE_TTL_MS;
@@ -31,6 +32,10 @@ import { RpcPeer } from "../../shared/rpc.ts";
 import { db } from "../db/client.ts";
 import { type InstanceStatusPatch, updateInstanceStatus } from "../db/instances.ts";
 import type { Env } from "../env.ts";
+import { type Incident, type IncidentKind, healthScore, recordIncident } from "../services/health.ts";
+import type { Settings } from "../services/settings-schema.ts";
+import type { OutboxItem } from "./outbox.ts";
+import { Sender } from "./sender.ts";
 
 export type InstanceMeta = { instance_id: string; project_id: string; name: string; proxy_url: string | null };
 
@@ -64,9 +69,63 @@ export class InstanceObject extends DurableObject<Env> {
   #holderWaiters = new Set<() => void>();
   #sessionReady = false;
 
+  #sender: Sender;
+
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING, PONG));
+    this.#sender = new Sender({
+      ctx,
+      env,
+      instanceId: async () => (await this.#meta())?.instance_id ?? null,
+      readyFleet: async () => {
+        const holder = this.#liveHolder();
+        return holder && (await this.status())?.state === "connected" ? this.#peer(holder) : null;
+      },
+      firstConnectedAt: async () => (await ctx.storage.get<string>("first_connected_at")) ?? null,
+      incident: (kind) => this.#incident(kind),
+      mirror: async (patch) => {
+        const meta = await this.#meta();
+        if (meta) await this.#mirror(meta, { ...patch, health: await this.#health() });
+      },
+    });
+  }
+
+  // ------------------------------------------------------------ sending
+
+  /** Queues a message (idempotent per message id); it leaves when the number can send it. */
+  async enqueue(item: Omit<OutboxItem, "next_part" | "attempts" | "not_before">, settings: Settings): Promise<void> {
+    await this.#sender.enqueue(item, settings);
+  }
+
+  async applySettings(settings: Settings): Promise<void> {
+    await this.#sender.applySettings(settings);
+  }
+
+  async queueSize(): Promise<number> {
+    return this.#sender.outbox.size();
+  }
+
+  async alarm(): Promise<void> {
+    await this.#sender.pump();
+  }
+
+  // ------------------------------------------------------------ health
+
+  async #health(): Promise<number> {
+    return healthScore((await this.ctx.storage.get<Incident[]>("incidents")) ?? []);
+  }
+
+  async #incident(kind: IncidentKind): Promise<void> {
+    const incidents = recordIncident((await this.ctx.storage.get<Incident[]>("incidents")) ?? [], kind);
+    await this.ctx.storage.put("incidents", incidents);
+    const meta = await this.#meta();
+    // Mirrored at once: below the threshold the number must leave rotation now, not later.
+    if (meta) await this.#mirror(meta, { health: healthScore(incidents) });
+  }
+
+  #meta(): Promise<InstanceMeta | undefined> {
+    return this.ctx.storage.get<InstanceMeta>("meta");
   }
 
   // ------------------------------------------------------------ called by the Worker
@@ -117,6 +176,7 @@ export class InstanceObject extends DurableObject<Env> {
     }
     await this.ctx.storage.deleteAll();
     this.#sessionReady = false;
+    this.#sender.outbox.reset();
   }
 
   // ------------------------------------------------------------ the fleet's WebSocket
@@ -166,6 +226,7 @@ export class InstanceObject extends DurableObject<Env> {
     );
     await this.#mirror(meta, { fleet_id: fleetId });
     for (const wake of this.#holderWaiters) wake();
+    this.#sender.wake();
     return new Response(null, { status: 101, webSocket: client });
   }
 
@@ -273,6 +334,10 @@ export class InstanceObject extends DurableObject<Env> {
       events: {
         status: (data) => this.#applyStatus(data, (ws.deserializeAttachment() as Attachment).fleet_id),
         release: () => this.#release(ws),
+        "message.status": async (data) => {
+          const meta = await this.#meta();
+          if (meta) await this.#sender.onStatus(data, meta.project_id);
+        },
       },
       methods: {
         "session.get": ({ keys }) => ({ values: this.#sessionGet(keys) }),
@@ -299,7 +364,16 @@ export class InstanceObject extends DurableObject<Env> {
     if (event.state === "disconnected" && event.close_code !== null) {
       Object.assign(patch, { last_close_code: event.close_code, last_close_at: now() });
     }
+    if (event.state === "connected" && !(await this.ctx.storage.get("first_connected_at"))) {
+      // Warming counts its days from the first time the number is online with us.
+      const firstConnectedAt = now();
+      await this.ctx.storage.put("first_connected_at", firstConnectedAt);
+      patch.first_connected_at = firstConnectedAt;
+    }
     await this.#mirror(meta, patch);
+    if (event.state === "disconnected" && event.reason === "banned") await this.#incident("banned");
+    else if (event.state === "disconnected" && event.close_code !== null) await this.#incident("disconnect");
+    if (event.state === "connected") this.#sender.wake();
   }
 
   /** D1 holds a copy of the status for listing; this object is its only writer. */

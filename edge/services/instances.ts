@@ -11,13 +11,22 @@ import type { Page } from "../db/pagination.ts";
 import type { InstanceRow } from "../db/schema.ts";
 import type { Env } from "../env.ts";
 import { ApiError, notFound } from "../errors.ts";
+import { type Warming, dayKey, warmingOf } from "./pacing.ts";
+import { getSettings } from "./settings.ts";
+import type { Settings } from "./settings-schema.ts";
 
 /** How long a command waits for a fleet process to pick a just-created number up. */
 const WAIT_FOR_FLEET_MS = 10_000;
 
-export type Instance = Omit<InstanceRow, "project_id">;
+export type Instance = Omit<InstanceRow, "project_id" | "sent_day"> & {
+  warming: (Warming & { sent_today: number }) | null;
+};
 
-const present = ({ project_id: _, ...instance }: InstanceRow): Instance => instance;
+function present({ project_id: _, sent_day, ...row }: InstanceRow, settings: Settings): Instance {
+  const sentToday = sent_day === dayKey(Date.now()) ? row.sent_today : 0;
+  const warming = warmingOf(settings, row.first_connected_at);
+  return { ...row, sent_today: sentToday, warming: warming ? { ...warming, sent_today: sentToday } : null };
+}
 const stub = (env: Env, id: string) => env.INSTANCE.get(env.INSTANCE.idFromName(id));
 const directory = (env: Env) => env.DIRECTORY.get(env.DIRECTORY.idFromName("global"));
 
@@ -30,18 +39,18 @@ export async function createInstance(env: Env, projectId: string, input: { name:
   });
   await stub(env, row.id).init({ instance_id: row.id, project_id: projectId, name: row.name, proxy_url: row.proxy_url });
   await directory(env).register(row.id);
-  return present(row);
+  return present(row, await getSettings(env, projectId));
 }
 
 export async function getInstance(env: Env, projectId: string, id: string): Promise<Instance> {
   const row = await findInstance(db(env.DB), projectId, id);
   if (!row) throw notFound("instance");
-  return present(row);
+  return present(row, await getSettings(env, projectId));
 }
 
 export async function instancesPage(env: Env, projectId: string, page: Page) {
-  const result = await listInstances(db(env.DB), projectId, page);
-  return { ...result, data: result.data.map(present) };
+  const [result, settings] = await Promise.all([listInstances(db(env.DB), projectId, page), getSettings(env, projectId)]);
+  return { ...result, data: result.data.map((row) => present(row, settings)) };
 }
 
 /** Fleet-side failures, as the API reports them. */

@@ -195,7 +195,14 @@ export async function startEdge(opts: EdgeOptions = {}): Promise<Edge> {
 
   const port = opts.port ?? (await freePort());
   const inspectorPort = await freePort();
-  const vars = { POMBO_ADMIN_TOKEN: adminToken, POMBO_FLEET_TOKEN: fleetToken, ...opts.vars };
+  const vars = {
+    POMBO_ADMIN_TOKEN: adminToken,
+    POMBO_FLEET_TOKEN: fleetToken,
+    POMBO_DATA_KEY: "e2e-data-key-0123456789abcdef",
+    // The tests' media and webhook servers live on loopback.
+    POMBO_ALLOW_PRIVATE_NETWORKS: "true",
+    ...opts.vars,
+  };
   const args = [
     WRANGLER,
     "dev",

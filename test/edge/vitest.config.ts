@@ -12,6 +12,7 @@ export default defineProject(async () => ({
         bindings: {
           POMBO_ADMIN_TOKEN: "test-admin-token",
           POMBO_FLEET_TOKEN: "test-fleet-token",
+          POMBO_DATA_KEY: "test-data-key",
           TEST_MIGRATIONS: await readD1Migrations(root("migrations")),
         },
       },

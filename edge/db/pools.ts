@@ -1,0 +1,94 @@
+/** Storage for `pools` and `pool_members`. Every query names the project. */
+import { and, count, desc, eq, inArray, sql } from "drizzle-orm";
+import type { Db } from "./client.ts";
+import { type Page, paged } from "./pagination.ts";
+import { instances, poolMembers, pools } from "./schema.ts";
+
+type PoolInput = { name: string; strategy: "round_robin" | "least_used" | "health_weighted" };
+
+async function membersOf(db: Db, poolIds: string[]): Promise<Map<string, string[]>> {
+  const members = new Map<string, string[]>(poolIds.map((id) => [id, []]));
+  if (poolIds.length === 0) return members;
+  const rows = await db
+    .select()
+    .from(poolMembers)
+    .where(inArray(poolMembers.pool_id, poolIds))
+    .orderBy(poolMembers.instance_id);
+  for (const row of rows) members.get(row.pool_id)?.push(row.instance_id);
+  return members;
+}
+
+export async function insertPool(db: Db, row: PoolInput & { id: string; project_id: string }, instanceIds: string[]) {
+  await db.batch([
+    db.insert(pools).values(row),
+    ...instanceIds.map((instance_id) => db.insert(poolMembers).values({ pool_id: row.id, instance_id })),
+  ]);
+}
+
+export async function findPool(db: Db, projectId: string, id: string) {
+  const [pool] = await db
+    .select()
+    .from(pools)
+    .where(and(eq(pools.project_id, projectId), eq(pools.id, id)))
+    .limit(1);
+  if (!pool) return undefined;
+  return { ...pool, instance_ids: (await membersOf(db, [id])).get(id) ?? [] };
+}
+
+export async function listPools(db: Db, projectId: string, page: Page) {
+  const [rows, [{ total }]] = await db.batch([
+    db.select().from(pools).where(eq(pools.project_id, projectId)).orderBy(desc(pools.created_at)).limit(page.limit).offset(page.offset),
+    db.select({ total: count() }).from(pools).where(eq(pools.project_id, projectId)),
+  ]);
+  const members = await membersOf(
+    db,
+    rows.map((r) => r.id),
+  );
+  return paged(
+    rows.map((r) => ({ ...r, instance_ids: members.get(r.id) ?? [] })),
+    total,
+    page,
+  );
+}
+
+/** Replaces name/strategy and, when given, the whole member list, in one batch. */
+export async function updatePool(db: Db, projectId: string, id: string, patch: Partial<PoolInput>, instanceIds?: string[]) {
+  const where = and(eq(pools.project_id, projectId), eq(pools.id, id));
+  const statements = [db.update(pools).set({ ...patch, updated_at: new Date().toISOString() }).where(where)];
+  if (instanceIds) {
+    await db.batch([
+      statements[0],
+      db.delete(poolMembers).where(eq(poolMembers.pool_id, id)),
+      ...instanceIds.map((instance_id) => db.insert(poolMembers).values({ pool_id: id, instance_id })),
+    ]);
+  } else {
+    await statements[0];
+  }
+}
+
+export async function deletePool(db: Db, projectId: string, id: string): Promise<boolean> {
+  const rows = await db
+    .delete(pools)
+    .where(and(eq(pools.project_id, projectId), eq(pools.id, id)))
+    .returning({ id: pools.id });
+  return rows.length > 0;
+}
+
+export async function advancePoolCursor(db: Db, projectId: string, id: string): Promise<number> {
+  const [row] = await db
+    .update(pools)
+    .set({ rr_cursor: sql`${pools.rr_cursor} + 1` })
+    .where(and(eq(pools.project_id, projectId), eq(pools.id, id)))
+    .returning({ cursor: pools.rr_cursor });
+  return row?.cursor ?? 0;
+}
+
+/** Which of these ids are instances of the project. */
+export async function ownedInstanceIds(db: Db, projectId: string, ids: string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const rows = await db
+    .select({ id: instances.id })
+    .from(instances)
+    .where(and(eq(instances.project_id, projectId), inArray(instances.id, ids)));
+  return new Set(rows.map((r) => r.id));
+}

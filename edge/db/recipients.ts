@@ -1,0 +1,24 @@
+/** Storage for `recipients`: what WhatsApp said about a phone number, per project. */
+import { and, eq } from "drizzle-orm";
+import type { Db } from "./client.ts";
+import { recipients } from "./schema.ts";
+
+export async function findRecipient(db: Db, projectId: string, phone: string) {
+  const [row] = await db
+    .select()
+    .from(recipients)
+    .where(and(eq(recipients.project_id, projectId), eq(recipients.phone, phone)))
+    .limit(1);
+  return row;
+}
+
+export async function saveRecipients(db: Db, projectId: string, rows: { phone: string; jid: string | null }[]) {
+  const checked_at = new Date().toISOString();
+  const upsert = (row: { phone: string; jid: string | null }) =>
+    db
+      .insert(recipients)
+      .values({ project_id: projectId, ...row, checked_at })
+      .onConflictDoUpdate({ target: [recipients.project_id, recipients.phone], set: { jid: row.jid, checked_at } });
+  const [first, ...rest] = rows;
+  if (first) await db.batch([upsert(first), ...rest.map(upsert)]);
+}

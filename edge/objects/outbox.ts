@@ -1,0 +1,98 @@
+/**
+ * One number's outbound queue, in its Durable Object's SQLite. Messages
+ * leave in the order they were accepted. Each message has one or more parts
+ * (an OTP has two), and each part's WhatsApp id is fixed when the message is
+ * accepted, so a part retried after a crash is the same message to WhatsApp.
+ */
+import type { OutboundContent } from "../../shared/protocol.ts";
+
+export type OutboxPart = {
+  wa_message_id: string;
+  /** The content, or, for secrets (OTP codes), the content sealed with POMBO_DATA_KEY. */
+  content?: OutboundContent;
+  sealed?: string;
+};
+
+export type OutboxItem = {
+  message_id: string;
+  project_id: string;
+  chat_jid: string;
+  parts: OutboxPart[];
+  /** Parts before this one are sent. */
+  next_part: number;
+  attempts: number;
+  /** A retry waits until then (ms since epoch). */
+  not_before: number;
+  expires_at: number;
+};
+
+type Row = Omit<OutboxItem, "parts"> & { parts: string };
+
+export class Outbox {
+  #sql: SqlStorage;
+  #ready = false;
+
+  constructor(sql: SqlStorage) {
+    this.#sql = sql;
+  }
+
+  #db(): SqlStorage {
+    if (!this.#ready) {
+      this.#sql.exec(`CREATE TABLE IF NOT EXISTS outbox (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        message_id TEXT NOT NULL UNIQUE,
+        project_id TEXT NOT NULL,
+        chat_jid TEXT NOT NULL,
+        parts TEXT NOT NULL,
+        next_part INTEGER NOT NULL DEFAULT 0,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        not_before INTEGER NOT NULL DEFAULT 0,
+        expires_at INTEGER NOT NULL
+      )`);
+      this.#ready = true;
+    }
+    return this.#sql;
+  }
+
+  /** Adding the same message twice keeps the first: enqueueing is idempotent. */
+  add(item: Omit<OutboxItem, "next_part" | "attempts" | "not_before">): void {
+    this.#db().exec(
+      "INSERT OR IGNORE INTO outbox (message_id, project_id, chat_jid, parts, expires_at) VALUES (?, ?, ?, ?, ?)",
+      item.message_id,
+      item.project_id,
+      item.chat_jid,
+      JSON.stringify(item.parts),
+      item.expires_at,
+    );
+  }
+
+  head(): OutboxItem | null {
+    const [row] = this.#db()
+      .exec<Row>(
+        "SELECT message_id, project_id, chat_jid, parts, next_part, attempts, not_before, expires_at FROM outbox ORDER BY seq LIMIT 1",
+      )
+      .toArray();
+    return row ? { ...row, parts: JSON.parse(row.parts) as OutboxPart[] } : null;
+  }
+
+  partSent(messageId: string, nextPart: number): void {
+    this.#db().exec("UPDATE outbox SET next_part = ?, attempts = 0, not_before = 0 WHERE message_id = ?", nextPart, messageId);
+  }
+
+  retryLater(messageId: string, attempts: number, notBefore: number): void {
+    this.#db().exec("UPDATE outbox SET attempts = ?, not_before = ? WHERE message_id = ?", attempts, notBefore, messageId);
+  }
+
+  remove(messageId: string): void {
+    this.#db().exec("DELETE FROM outbox WHERE message_id = ?", messageId);
+  }
+
+  size(): number {
+    return this.#db().exec<{ n: number }>("SELECT COUNT(*) AS n FROM outbox").one().n;
+  }
+
+  /** Forget everything (the instance is being deleted). */
+  reset(): void {
+    this.#ready = false;
+  }
+}

@@ -1,0 +1,205 @@
+/**
+ * Sends one number's queue, at a human pace. Lives inside the instance's
+ * Durable Object (its single writer), which tells it when the fleet is there
+ * and the number connected.
+ *
+ * One message is in flight at a time, in order. After a send the number waits
+ * a random gap; caps and warming limits hold messages until they reset; a
+ * message that cannot leave within its TTL fails as `expired`. A send whose
+ * answer never came (fleet crash, timeout) is retried with the same WhatsApp
+ * id, which WhatsApp treats as the same message.
+ */
+import { ProtocolError, type MessageStatusEvent, type OutboundContent } from "../../shared/protocol.ts";
+import type { RpcPeer } from "../../shared/rpc.ts";
+import { unseal } from "../crypto.ts";
+import { db } from "../db/client.ts";
+import type { InstanceStatusPatch } from "../db/instances.ts";
+import { advanceMessageStatus, findByWaId } from "../db/messages.ts";
+import type { Env } from "../env.ts";
+import type { IncidentKind } from "../services/health.ts";
+import { countSend, nextGapMs, nextSendAt, type Usage, typingMs } from "../services/pacing.ts";
+import { type Settings, defaultSettings } from "../services/settings-schema.ts";
+import { Outbox, type OutboxItem, type OutboxPart } from "./outbox.ts";
+
+/** What the sender needs from the Durable Object it lives in. */
+export type SenderHost = {
+  ctx: DurableObjectState;
+  env: Env;
+  instanceId(): Promise<string | null>;
+  /** The live lease holder's peer when the number is connected, else null. */
+  readyFleet(): Promise<RpcPeer | null>;
+  firstConnectedAt(): Promise<string | null>;
+  incident(kind: IncidentKind): Promise<void>;
+  mirror(patch: InstanceStatusPatch): Promise<void>;
+};
+
+const SEND_TIMEOUT_MS = 60_000;
+const MAX_FAILED_ATTEMPTS = 5;
+/** Failures that will not get better by retrying. */
+const PERMANENT = new Set(["invalid_content", "media_unavailable", "bad_params"]);
+
+export class Sender {
+  readonly outbox: Outbox;
+  #host: SenderHost;
+  #pumping = false;
+
+  constructor(host: SenderHost) {
+    this.#host = host;
+    this.outbox = new Outbox(host.ctx.storage.sql);
+  }
+
+  async enqueue(item: Omit<OutboxItem, "next_part" | "attempts" | "not_before">, settings: Settings): Promise<void> {
+    await this.#host.ctx.storage.put("settings", settings);
+    this.outbox.add(item);
+    this.wake();
+  }
+
+  async applySettings(settings: Settings): Promise<void> {
+    await this.#host.ctx.storage.put("settings", settings);
+    this.wake();
+  }
+
+  /** Pump in the background; the Durable Object stays up until it is done. */
+  wake(): void {
+    this.#host.ctx.waitUntil(this.pump());
+  }
+
+  async pump(): Promise<void> {
+    if (this.#pumping) return;
+    this.#pumping = true;
+    try {
+      while (await this.#step());
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  /** Sends (or fails) the head of the queue; false when there is nothing to do now. */
+  async #step(): Promise<boolean> {
+    const item = this.outbox.head();
+    if (!item) return false;
+    const now = Date.now();
+    if (item.expires_at <= now) {
+      await this.#fail(item, "expired");
+      return true;
+    }
+    const fleet = await this.#host.readyFleet();
+    if (!fleet) {
+      await this.#wakeAt(item.expires_at); // to expire it, if nobody comes back for it
+      return false;
+    }
+    const settings = await this.#settings();
+    const usage = await this.#host.ctx.storage.get<Usage>("usage");
+    const gap = (await this.#host.ctx.storage.get<number>("gap_ms")) ?? 0;
+    const due = Math.max(item.not_before, nextSendAt(settings, usage, gap, await this.#host.firstConnectedAt(), now));
+    if (due > now) {
+      await this.#wakeAt(Math.min(due, item.expires_at));
+      return false;
+    }
+    return this.#sendPart(fleet, item, settings);
+  }
+
+  async #sendPart(fleet: RpcPeer, item: OutboxItem, settings: Settings): Promise<boolean> {
+    const part = item.parts[item.next_part]!;
+    let content: OutboundContent;
+    try {
+      content = await this.#open(part, item.message_id);
+    } catch {
+      await this.#fail(item, "secret_unavailable");
+      return true;
+    }
+    try {
+      const result = await fleet.call(
+        "message.send",
+        {
+          message_id: item.message_id,
+          wa_message_id: part.wa_message_id,
+          chat_jid: item.chat_jid,
+          content,
+          typing_ms: content.type === "text" && item.next_part === 0 ? typingMs(settings, content.text) : 0,
+        },
+        SEND_TIMEOUT_MS,
+      );
+      if (item.next_part + 1 < item.parts.length) {
+        this.outbox.partSent(item.message_id, item.next_part + 1);
+        return true;
+      }
+      this.outbox.remove(item.message_id);
+      await this.#countSend(settings);
+      await advanceMessageStatus(db(this.#host.env.DB), item.project_id, item.message_id, {
+        status: "sent",
+        sent_at: new Date(result.timestamp * 1000).toISOString(),
+        message_secret: result.message_secret,
+      });
+      return true;
+    } catch (err) {
+      return this.#onSendError(item, err);
+    }
+  }
+
+  async #onSendError(item: OutboxItem, err: unknown): Promise<boolean> {
+    const code = err instanceof ProtocolError ? err.code : "send_failed";
+    if (PERMANENT.has(code)) {
+      await this.#host.incident("send_failed");
+      await this.#fail(item, code);
+      return true;
+    }
+    const attempts = item.attempts + 1;
+    // The fleet left or timed out: its answer may be lost, not the send. Retry (same WhatsApp id) until the TTL.
+    if (code === "send_failed") {
+      await this.#host.incident("send_failed");
+      if (attempts >= MAX_FAILED_ATTEMPTS) {
+        await this.#fail(item, "send_failed");
+        return true;
+      }
+    }
+    const retryAt = Date.now() + Math.min(60_000, 1_000 * 2 ** attempts);
+    this.outbox.retryLater(item.message_id, attempts, retryAt);
+    await this.#wakeAt(Math.min(retryAt, item.expires_at));
+    return false;
+  }
+
+  /** Receipts and late server verdicts for messages this number sent. */
+  async onStatus(event: MessageStatusEvent, projectId: string): Promise<void> {
+    const instanceId = await this.#host.instanceId();
+    if (!instanceId) return;
+    const d1 = db(this.#host.env.DB);
+    const message = await findByWaId(d1, projectId, instanceId, event.wa_message_id);
+    if (!message) return;
+    if (event.status === "failed") {
+      // 463 and friends: WhatsApp refused the message; the number is in trouble.
+      await this.#host.incident("server_error");
+      await advanceMessageStatus(d1, projectId, message.id, { status: "failed", reason: `server_error_${event.error_code ?? "unknown"}` });
+      return;
+    }
+    await advanceMessageStatus(d1, projectId, message.id, { status: event.status });
+  }
+
+  async #fail(item: OutboxItem, reason: string): Promise<void> {
+    this.outbox.remove(item.message_id);
+    await advanceMessageStatus(db(this.#host.env.DB), item.project_id, item.message_id, { status: "failed", reason });
+  }
+
+  async #open(part: OutboxPart, messageId: string): Promise<OutboundContent> {
+    if (part.content) return part.content;
+    const key = this.#host.env.POMBO_DATA_KEY;
+    if (!key || !part.sealed) throw new Error("no key to open a sealed part");
+    return JSON.parse(await unseal(key, messageId, part.sealed)) as OutboundContent;
+  }
+
+  async #countSend(settings: Settings): Promise<void> {
+    const now = Date.now();
+    const usage = countSend(await this.#host.ctx.storage.get<Usage>("usage"), now);
+    await this.#host.ctx.storage.put({ usage, gap_ms: nextGapMs(settings) });
+    await this.#host.mirror({ sent_today: usage.day_count, sent_day: usage.day, last_sent_at: new Date(now).toISOString() });
+  }
+
+  async #settings(): Promise<Settings> {
+    return (await this.#host.ctx.storage.get<Settings>("settings")) ?? defaultSettings();
+  }
+
+  async #wakeAt(at: number): Promise<void> {
+    const current = await this.#host.ctx.storage.getAlarm();
+    if (current === null || at < current) await this.#host.ctx.storage.setAlarm(at);
+  }
+}

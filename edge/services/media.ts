@@ -1,0 +1,86 @@
+/**
+ * Media a client sends: checked (type and size, clear 400/413) and stored in
+ * the private bucket *before* the message is accepted, so a URL that
+ * disappears later cannot lose an accepted message. The fleet fetches the
+ * bytes back from the edge when it sends.
+ */
+import { fileTypeFromBuffer } from "file-type";
+import { newId } from "../crypto.ts";
+import type { Env } from "../env.ts";
+import { ApiError } from "../errors.ts";
+import { FetchRefused, safeFetch } from "./safe-fetch.ts";
+
+export type MediaType = "image" | "video" | "document" | "audio" | "sticker";
+
+const MB = 1024 * 1024;
+
+/** What WhatsApp takes per type: the accepted MIME types and the size limit. */
+export const MEDIA_RULES: Record<MediaType, { maxBytes: number; mimetypes: RegExp }> = {
+  image: { maxBytes: 5 * MB, mimetypes: /^image\/(jpeg|png|webp)$/ },
+  video: { maxBytes: 16 * MB, mimetypes: /^video\/(mp4|3gpp)$/ },
+  audio: { maxBytes: 16 * MB, mimetypes: /^audio\/(ogg|mpeg|mp4|aac|amr|webm)$/ },
+  sticker: { maxBytes: 500 * 1024, mimetypes: /^image\/webp$/ },
+  document: { maxBytes: 32 * MB, mimetypes: /^[\w.+-]+\/[\w.+-]+$/ },
+};
+
+export type MediaInput = { url?: string; base64?: string; mimetype?: string; filename?: string };
+export type StoredMedia = { media_id: string; mimetype: string; filename: string | null; size: number };
+
+const fieldError = (status: 400 | 413, code: string, message: string, field: string) =>
+  new ApiError(status, code, message, { field });
+
+export async function storeMedia(env: Env, projectId: string, type: MediaType, input: MediaInput): Promise<StoredMedia> {
+  const rule = MEDIA_RULES[type];
+  const { bytes, contentType } = await readInput(env, input, rule.maxBytes);
+  if (bytes.byteLength === 0) throw fieldError(400, "invalid_media", "the file is empty", "media");
+
+  // What the bytes are beats what anyone says they are; a document may be anything.
+  const sniffed = (await fileTypeFromBuffer(bytes))?.mime ?? null;
+  const declared = (input.mimetype ?? contentType ?? "").split(";")[0]!.trim().toLowerCase() || null;
+  const mimetype = type === "document" ? (declared ?? sniffed ?? "application/octet-stream") : normalizeAudio(sniffed ?? declared);
+  if (!mimetype || !rule.mimetypes.test(mimetype)) {
+    throw fieldError(400, "unsupported_media_type", `${type} must be ${rule.mimetypes.source}, got ${mimetype ?? "unknown"}`, "media");
+  }
+
+  const mediaId = newId();
+  await env.MEDIA.put(mediaKey(projectId, mediaId), bytes, {
+    httpMetadata: { contentType: mimetype },
+    customMetadata: { project_id: projectId, filename: input.filename ?? "" },
+  });
+  return { media_id: `${projectId}/${mediaId}`, mimetype, filename: input.filename ?? null, size: bytes.byteLength };
+}
+
+/** Outbound media lives under `out/{project}/{id}`; `media_id` is `{project}/{id}`. */
+export const mediaKey = (projectId: string, mediaId: string) => `out/${projectId}/${mediaId}`;
+export const mediaKeyOf = (mediaId: string) => `out/${mediaId}`;
+
+// file-type says `audio/ogg` for voice notes and `video/mp4` for some m4a; keep audio as audio.
+function normalizeAudio(mime: string | null): string | null {
+  if (mime === "audio/opus") return "audio/ogg";
+  if (mime === "audio/x-m4a") return "audio/mp4";
+  return mime;
+}
+
+async function readInput(env: Env, input: MediaInput, maxBytes: number) {
+  if (input.base64 !== undefined) {
+    // 4 base64 characters carry 3 bytes: refuse before decoding a huge string.
+    if ((input.base64.length * 3) / 4 > maxBytes + 3) {
+      throw fieldError(413, "media_too_large", `the file is over the ${maxBytes}-byte limit`, "media.base64");
+    }
+    const clean = input.base64.replace(/^data:[^,]*,/, "").replace(/\s/g, "");
+    let binary: string;
+    try {
+      binary = atob(clean);
+    } catch {
+      throw fieldError(400, "invalid_media", "media.base64 is not valid base64", "media.base64");
+    }
+    return { bytes: Uint8Array.from(binary, (c) => c.charCodeAt(0)), contentType: null };
+  }
+  try {
+    return await safeFetch(input.url!, { allowPrivate: env.POMBO_ALLOW_PRIVATE_NETWORKS === "true", maxBytes });
+  } catch (err) {
+    if (!(err instanceof FetchRefused)) throw err;
+    if (err.code === "too_large") throw fieldError(413, "media_too_large", err.message, "media.url");
+    throw fieldError(400, err.code === "private_address" ? "url_not_allowed" : "media_unreachable", err.message, "media.url");
+  }
+}

@@ -1,0 +1,240 @@
+/**
+ * Accepting a message: everything a client can get wrong is checked first
+ * (4xx), then the message is stored in D1 and queued on its number's Durable
+ * Object, and only then answered 202. From there it is never lost: it is
+ * sent, or it fails with a reason the client can read.
+ */
+import type { OutboundContent } from "../../shared/protocol.ts";
+import { newId, seal } from "../crypto.ts";
+import { db } from "../db/client.ts";
+import {
+  advanceMessageStatus,
+  findAnyByWaId,
+  findByIdempotencyKey,
+  findMessage,
+  insertMessage,
+  statusHistory,
+} from "../db/messages.ts";
+import type { MessageRow } from "../db/schema.ts";
+import type { Env } from "../env.ts";
+import { ApiError, notFound } from "../errors.ts";
+import type { OutboxPart } from "../objects/outbox.ts";
+import { type MediaInput, type MediaType, storeMedia } from "./media.ts";
+import { type MenuSection, menuText } from "./menus.ts";
+import { maskCode, otpText } from "./otp.ts";
+import { resolveRecipient } from "./recipients.ts";
+import { selectNumber } from "./selector.ts";
+import { getSettings } from "./settings.ts";
+import type { Settings } from "./settings-schema.ts";
+
+export type Common = {
+  to: string;
+  instance_id?: string | null;
+  pool_id?: string | null;
+  sticky?: boolean;
+  reference?: string | null;
+  tags?: string[];
+  groups?: string[];
+};
+
+export type SendRequest = Common &
+  (
+    | { type: "text"; body: string }
+    | { type: MediaType; media: MediaInput & { caption?: string; ptt?: boolean } }
+    | { type: "location"; latitude: number; longitude: number; name?: string; address?: string }
+    | { type: "contact"; contact_name: string; contact_phone?: string; contact_vcard?: string }
+    | { type: "reaction"; quoted_message_id: string; emoji: string }
+    | { type: "poll"; name: string; options: string[]; selectable_count?: number }
+    | { type: "buttons"; body: string; title?: string; footer?: string; buttons: { id: string; title: string }[] }
+    | { type: "list"; body: string; title?: string; footer?: string; button_text?: string; sections: MenuSection[] }
+    | { type: "otp"; code: string; body?: string; expiry_minutes?: number }
+  );
+
+export type Accepted = { id: string; status: "queued"; instance_id: string; chat_jid: string; reference: string | null };
+
+/** WhatsApp Web's own id shape: 3EB0 and random upper-case hex. */
+const waMessageId = () => `3EB0${[...crypto.getRandomValues(new Uint8Array(10))].map((b) => b.toString(16).padStart(2, "0")).join("").toUpperCase()}`;
+
+export async function sendMessage(env: Env, projectId: string, request: SendRequest, idempotencyKey?: string): Promise<Accepted> {
+  const d1 = db(env.DB);
+  if (idempotencyKey) {
+    const earlier = await findByIdempotencyKey(d1, projectId, idempotencyKey);
+    if (earlier) return accepted(earlier);
+  }
+  const settings = await getSettings(env, projectId);
+  if (request.type === "otp" && !env.POMBO_DATA_KEY) {
+    throw new ApiError(503, "otp_unavailable", "OTP sends need POMBO_DATA_KEY set on the edge");
+  }
+  const recipient = await resolveRecipient(env, projectId, request.to);
+  const target = request.type === "reaction" ? await reactionTarget(env, projectId, request.quoted_message_id) : null;
+  const selection = await selectNumber(env, projectId, settings, {
+    // A reaction belongs in the chat of the number that has the message.
+    instance_id: request.instance_id ?? target?.instance_id ?? null,
+    pool_id: request.pool_id,
+    sticky: request.sticky ?? true,
+    chat_jid: recipient.chat_jid,
+  });
+
+  const id = newId();
+  const { contents, stored, secret } = await build(env, projectId, request, settings, target);
+  const parts: OutboxPart[] = contents.map((content) => ({ wa_message_id: waMessageId(), content }));
+  if (secret !== undefined) {
+    // The code part waits sealed: no plaintext code at rest, anywhere.
+    parts.push({
+      wa_message_id: waMessageId(),
+      sealed: await seal(env.POMBO_DATA_KEY!, id, JSON.stringify({ type: "text", text: secret })),
+    });
+  }
+
+  const row: MessageRow = {
+    id,
+    project_id: projectId,
+    instance_id: selection.instance_id,
+    chat_jid: recipient.chat_jid,
+    direction: "outbound",
+    type: request.type,
+    content: stored,
+    status: "queued",
+    reason: null,
+    reference: request.reference ?? null,
+    idempotency_key: idempotencyKey ?? null,
+    wa_message_id: parts.at(-1)!.wa_message_id,
+    wa_message_ids: parts.map((p) => p.wa_message_id),
+    tags: request.tags ?? null,
+    groups: request.groups ?? null,
+    message_secret: null,
+    sent_at: null,
+    created_at: new Date().toISOString(),
+    updated_at: new Date().toISOString(),
+  };
+  try {
+    await insertMessage(d1, row);
+  } catch (err) {
+    // Two requests with one Idempotency-Key raced: the other one won; answer with its message.
+    const winner = idempotencyKey ? await findByIdempotencyKey(d1, projectId, idempotencyKey) : undefined;
+    if (winner) return accepted(winner);
+    throw err;
+  }
+  try {
+    await env.INSTANCE.get(env.INSTANCE.idFromName(selection.instance_id)).enqueue(
+      {
+        message_id: id,
+        project_id: projectId,
+        chat_jid: recipient.chat_jid,
+        parts,
+        expires_at: Date.now() + settings.message_ttl_hours * 3_600_000,
+      },
+      settings,
+    );
+  } catch (err) {
+    await advanceMessageStatus(d1, projectId, id, { status: "failed", reason: "enqueue_failed" });
+    console.error(`message ${id}: could not be queued:`, err instanceof Error ? err.message : err);
+    throw new ApiError(503, "unavailable", "the message could not be queued; it was not accepted, send it again");
+  }
+  return accepted(row);
+}
+
+const accepted = (row: MessageRow): Accepted => ({
+  id: row.id,
+  status: "queued",
+  instance_id: row.instance_id,
+  chat_jid: row.chat_jid,
+  reference: row.reference,
+});
+
+export async function getMessage(env: Env, projectId: string, id: string) {
+  const d1 = db(env.DB);
+  const row = await findMessage(d1, projectId, id);
+  if (!row) throw notFound("message");
+  const { project_id: _p, idempotency_key: _k, message_secret: _s, ...message } = row;
+  return { ...message, history: await statusHistory(d1, id) };
+}
+
+type Target = { instance_id: string | null; wa_message_id: string; from_me: boolean };
+
+async function reactionTarget(env: Env, projectId: string, waId: string): Promise<Target> {
+  const row = await findAnyByWaId(db(env.DB), projectId, waId);
+  return { instance_id: row?.instance_id ?? null, wa_message_id: waId, from_me: row?.direction === "outbound" };
+}
+
+/** The WhatsApp content of each part, what is stored of the request, and the secret part if any. */
+async function build(
+  env: Env,
+  projectId: string,
+  request: SendRequest,
+  settings: Settings,
+  target: Target | null,
+): Promise<{ contents: OutboundContent[]; stored: Record<string, unknown>; secret?: string }> {
+  switch (request.type) {
+    case "text":
+      return { contents: [{ type: "text", text: request.body }], stored: { body: request.body } };
+    case "image":
+    case "video":
+    case "document":
+    case "audio":
+    case "sticker": {
+      const file = await storeMedia(env, projectId, request.type, request.media);
+      // Captions go on images, videos and documents only; ptt (voice note) on audio only.
+      const caption = request.type === "audio" || request.type === "sticker" ? null : (request.media.caption ?? null);
+      const ptt = request.type === "audio" && request.media.ptt === true;
+      const content: OutboundContent = {
+        type: request.type,
+        media_id: file.media_id,
+        mimetype: file.mimetype,
+        filename: request.media.filename ?? null,
+        caption,
+        ptt,
+      };
+      return { contents: [content], stored: { media: { ...file, caption, ptt } } };
+    }
+    case "location": {
+      const { latitude, longitude, name = null, address = null } = request;
+      return { contents: [{ type: "location", latitude, longitude, name, address }], stored: { latitude, longitude, name, address } };
+    }
+    case "contact": {
+      const vcard = request.contact_vcard ?? simpleVcard(request.contact_name, request.contact_phone!);
+      return {
+        contents: [{ type: "contact", display_name: request.contact_name, vcard }],
+        stored: { contact_name: request.contact_name, contact_vcard: vcard },
+      };
+    }
+    case "reaction":
+      return {
+        contents: [
+          { type: "reaction", emoji: request.emoji, target: { id: request.quoted_message_id, from_me: target!.from_me, participant: null } },
+        ],
+        stored: { quoted_message_id: request.quoted_message_id, emoji: request.emoji },
+      };
+    case "poll": {
+      const selectable_count = request.selectable_count ?? 1;
+      return {
+        contents: [{ type: "poll", name: request.name, options: request.options, selectable_count }],
+        stored: { name: request.name, options: request.options, selectable_count },
+      };
+    }
+    case "buttons":
+    case "list": {
+      const sections = request.type === "buttons" ? [{ rows: request.buttons }] : request.sections;
+      const menu = menuText(settings.language, { title: request.title, body: request.body, footer: request.footer, sections });
+      return {
+        contents: [{ type: "text", text: menu.text }],
+        stored: { body: request.body, text: menu.text, options: menu.options },
+      };
+    }
+    case "otp": {
+      const body = request.body ?? otpText(settings.language, request.expiry_minutes);
+      return {
+        contents: [{ type: "text", text: body }],
+        stored: { body, code_masked: maskCode(request.code), expiry_minutes: request.expiry_minutes ?? null },
+        secret: request.code,
+      };
+    }
+  }
+}
+
+function simpleVcard(name: string, phone: string): string {
+  const digits = phone.replace(/\D/g, "");
+  const fn = name.replace(/[\r\n;,]/g, " ");
+  return ["BEGIN:VCARD", "VERSION:3.0", `FN:${fn}`, `TEL;type=CELL;type=VOICE;waid=${digits}:+${digits}`, "END:VCARD"].join("\n");
+}
+

@@ -1,0 +1,63 @@
+/**
+ * `to` -> the canonical WhatsApp JID of the chat.
+ *
+ * JIDs pass through. Phone numbers are normalized to E.164, then asked of
+ * WhatsApp through a connected number of the project (both Brazilian forms at
+ * once, keeping what the server answers), and the answer is remembered per
+ * project so repeated sends do not ask again.
+ */
+import { normalizePhone, phoneVariants } from "../../shared/phone.ts";
+import type { Result } from "../../shared/protocol.ts";
+import { db } from "../db/client.ts";
+import { connectedInstances } from "../db/instances.ts";
+import { findRecipient, saveRecipients } from "../db/recipients.ts";
+import type { Env } from "../env.ts";
+import { ApiError } from "../errors.ts";
+
+const FOUND_TTL_MS = 30 * 86_400_000;
+/** A number may join WhatsApp tomorrow: "not on WhatsApp" is kept a short while only. */
+const NOT_FOUND_TTL_MS = 86_400_000;
+
+const JID = /^(\d{5,20}(:\d+)?@s\.whatsapp\.net|\d{5,25}@lid|[\d-]{5,40}@g\.us)$/;
+
+export type Recipient = { chat_jid: string; phone: string | null };
+
+const invalidTo = () =>
+  new ApiError(400, "invalid_request", "to: not a phone number with its country code, nor a WhatsApp JID", { field: "to" });
+const notOnWhatsApp = (phone: string) =>
+  new ApiError(422, "not_on_whatsapp", `${phone} is not on WhatsApp`, { field: "to", phone });
+
+export async function resolveRecipient(env: Env, projectId: string, to: string): Promise<Recipient> {
+  const trimmed = to.trim();
+  if (trimmed.includes("@")) {
+    if (!JID.test(trimmed)) throw invalidTo();
+    return { chat_jid: trimmed.replace(/:\d+@/, "@"), phone: null };
+  }
+  const phone = normalizePhone(trimmed);
+  if (!phone) throw invalidTo();
+
+  const cached = await findRecipient(db(env.DB), projectId, phone);
+  if (cached) {
+    const age = Date.now() - Date.parse(cached.checked_at);
+    if (cached.jid && age < FOUND_TTL_MS) return { chat_jid: cached.jid, phone };
+    if (!cached.jid && age < NOT_FOUND_TTL_MS) throw notOnWhatsApp(phone);
+  }
+
+  const answer = await askWhatsApp(env, projectId, phoneVariants(phone));
+  // No connected number to ask: address the number as written; the send itself will tell.
+  if (!answer) return { chat_jid: `${phone.slice(1)}@s.whatsapp.net`, phone };
+  const jid = answer.find((r) => r.exists && r.jid)?.jid ?? null;
+  await saveRecipients(db(env.DB), projectId, [{ phone, jid }]);
+  if (!jid) throw notOnWhatsApp(phone);
+  return { chat_jid: jid, phone };
+}
+
+async function askWhatsApp(env: Env, projectId: string, variants: string[]) {
+  for (const instance of await connectedInstances(db(env.DB), projectId)) {
+    const stub = env.INSTANCE.get(env.INSTANCE.idFromName(instance.id));
+    const outcome = await stub.command("contacts.resolve", { phones: variants.map((v) => v.slice(1)) });
+    // (Generics do not survive Durable Object RPC: the result is the method's, by construction.)
+    if (outcome.ok) return (outcome.result as Result<"contacts.resolve">).results;
+  }
+  return null;
+}

@@ -1,0 +1,100 @@
+/**
+ * Which number sends a message (reference 000):
+ *
+ * | send with     | result                                                      |
+ * | instance_id   | exactly that number, no rotation or warming check           |
+ * | pool_id       | rotate within the pool                                      |
+ * | nothing       | sticky: the contact's number if usable, else rotate and stick |
+ * | sticky: false | rotate (broadcast)                                          |
+ *
+ * Rotation only picks connected numbers at or above the health threshold,
+ * prefers warmed numbers with room left today, and falls back to warming ones.
+ */
+import { db } from "../db/client.ts";
+import { connectedInstances, findInstance } from "../db/instances.ts";
+import { advancePoolCursor, findPool } from "../db/pools.ts";
+import type { InstanceRow } from "../db/schema.ts";
+import { advanceProjectCursor } from "../db/settings.ts";
+import type { Env } from "../env.ts";
+import { ApiError } from "../errors.ts";
+import { dailyLimit, dayKey, warmingOf } from "./pacing.ts";
+import type { Settings, Strategy } from "./settings-schema.ts";
+
+export type Selection = { instance_id: string; via: "instance_id" | "pool" | "sticky" | "rotation" };
+
+export type SelectInput = { instance_id?: string | null; pool_id?: string | null; sticky: boolean; chat_jid: string };
+
+const noNumber = () =>
+  new ApiError(409, "no_number_available", "no connected, healthy number can send right now");
+
+export async function selectNumber(env: Env, projectId: string, settings: Settings, input: SelectInput): Promise<Selection> {
+  const d1 = db(env.DB);
+  if (input.instance_id) {
+    if (!(await findInstance(d1, projectId, input.instance_id))) {
+      throw new ApiError(404, "not_found", "instance not found", { field: "instance_id" });
+    }
+    return { instance_id: input.instance_id, via: "instance_id" };
+  }
+  if (input.pool_id) {
+    const pool = await findPool(d1, projectId, input.pool_id);
+    if (!pool) throw new ApiError(404, "not_found", "pool not found", { field: "pool_id" });
+    const usable = healthy(await connectedInstances(d1, projectId, pool.id), settings);
+    if (usable.length === 0) throw noNumber();
+    const id = await rotate(usable, pool.strategy, settings, () => advancePoolCursor(d1, projectId, pool.id));
+    return { instance_id: id, via: "pool" };
+  }
+  const usable = healthy(await connectedInstances(d1, projectId), settings);
+  if (usable.length === 0) throw noNumber();
+  const pick = () => rotate(usable, settings.rotation, settings, () => advanceProjectCursor(d1, projectId));
+  if (!input.sticky) return { instance_id: await pick(), via: "rotation" };
+
+  const affinity = env.AFFINITY.get(env.AFFINITY.idFromName(`${projectId}:${input.chat_jid}`));
+  const ids = usable.map((i) => i.id);
+  const stuck = await affinity.current(ids);
+  if (stuck) return { instance_id: stuck, via: "sticky" };
+  // Several first sends may race here: the affinity object keeps the first pick for all of them.
+  return { instance_id: await affinity.stick(await pick(), ids), via: "rotation" };
+}
+
+const healthy = (rows: InstanceRow[], settings: Settings) => rows.filter((r) => r.health >= settings.health_threshold);
+
+const sentToday = (row: InstanceRow, now: number) => (row.sent_day === dayKey(now) ? row.sent_today : 0);
+
+/** The numbers rotation should choose among, best tier first. */
+export function tiers(rows: InstanceRow[], settings: Settings, now = Date.now()): InstanceRow[] {
+  const warming = (r: InstanceRow) => warmingOf(settings, r.first_connected_at, now);
+  const hasRoom = (r: InstanceRow) => sentToday(r, now) < dailyLimit(settings, warming(r));
+  const candidates = [
+    rows.filter((r) => !warming(r) && hasRoom(r)),
+    rows.filter((r) => warming(r) && hasRoom(r)),
+    // Everyone is at a cap: still accept; the message waits for its number's cap to reset.
+    rows,
+  ];
+  return candidates.find((tier) => tier.length > 0) ?? [];
+}
+
+export async function rotate(
+  rows: InstanceRow[],
+  strategy: Strategy,
+  settings: Settings,
+  advanceCursor: () => Promise<number>,
+  random = Math.random,
+  now = Date.now(),
+): Promise<string> {
+  const tier = tiers(rows, settings, now);
+  if (strategy === "round_robin") return tier[(await advanceCursor()) % tier.length]!.id;
+  if (strategy === "least_used") {
+    const sorted = [...tier].sort(
+      (a, b) => sentToday(a, now) - sentToday(b, now) || (a.last_sent_at ?? "").localeCompare(b.last_sent_at ?? "") || a.id.localeCompare(b.id),
+    );
+    return sorted[0]!.id;
+  }
+  // health_weighted: a number twice as healthy gets about twice the traffic.
+  const weights = tier.map((r) => r.health + 1);
+  let ticket = random() * weights.reduce((a, b) => a + b, 0);
+  for (const [i, row] of tier.entries()) {
+    ticket -= weights[i]!;
+    if (ticket < 0) return row.id;
+  }
+  return tier.at(-1)!.id;
+}

@@ -1,0 +1,76 @@
+/**
+ * Per-project settings and their defaults. Stored as one JSON document;
+ * what is not stored takes the default, so new settings need no migration.
+ */
+import { z } from "@hono/zod-openapi";
+
+export const Strategy = z.enum(["round_robin", "least_used", "health_weighted"]);
+export type Strategy = z.infer<typeof Strategy>;
+
+export const Language = z.enum(["pt-BR", "en", "es"]);
+export type Language = z.infer<typeof Language>;
+
+export const Settings = z
+  .object({
+    /** Days a freshly connected number spends warming (growing daily caps, used only as a fallback). */
+    warming_days: z.number().int().min(0).max(60).default(5),
+    /** A warming number's cap on its first day; each later day multiplies it by `warming_growth`. */
+    warming_first_day_limit: z.number().int().min(1).max(10_000).default(30),
+    warming_growth: z.number().min(1).max(5).default(1.8),
+    pacing: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** Gap between two sends of one number: random between min and max. */
+        min_gap_ms: z.number().int().min(0).max(600_000).default(4_000),
+        max_gap_ms: z.number().int().min(0).max(600_000).default(12_000),
+        /** Show "typing..." before text, for a time that grows with its length. */
+        typing: z.boolean().default(true),
+      })
+      .prefault({}),
+    caps: z
+      .object({
+        hourly: z.number().int().min(1).max(100_000).default(200),
+        daily: z.number().int().min(1).max(1_000_000).default(1_000),
+      })
+      .prefault({}),
+    /** How rotation picks a number when no pool is named. */
+    rotation: Strategy.default("round_robin"),
+    language: Language.default("en"),
+    /** Numbers whose health falls below this leave rotation. */
+    health_threshold: z.number().int().min(0).max(100).default(40),
+    /** How long a queued message waits for its number before it fails as `expired`. */
+    message_ttl_hours: z.number().min(1).max(168).default(24),
+  })
+  .refine((s) => s.pacing.min_gap_ms <= s.pacing.max_gap_ms, {
+    path: ["pacing", "max_gap_ms"],
+    message: "must be at least pacing.min_gap_ms",
+  })
+  .openapi("Settings");
+export type Settings = z.infer<typeof Settings>;
+
+export const defaultSettings = (): Settings => Settings.parse({});
+
+/** PATCH body: any subset, nested objects merged. */
+export const SettingsPatch = z
+  .object({
+    warming_days: z.number().int().min(0).max(60),
+    warming_first_day_limit: z.number().int().min(1).max(10_000),
+    warming_growth: z.number().min(1).max(5),
+    pacing: z
+      .object({
+        enabled: z.boolean(),
+        min_gap_ms: z.number().int().min(0).max(600_000),
+        max_gap_ms: z.number().int().min(0).max(600_000),
+        typing: z.boolean(),
+      })
+      .partial(),
+    caps: z.object({ hourly: z.number().int().min(1).max(100_000), daily: z.number().int().min(1).max(1_000_000) }).partial(),
+    rotation: Strategy,
+    language: Language,
+    health_threshold: z.number().int().min(0).max(100),
+    message_ttl_hours: z.number().min(1).max(168),
+  })
+  .partial()
+  .strict()
+  .openapi("SettingsPatch");
+export type SettingsPatch = z.infer<typeof SettingsPatch>;

@@ -1,0 +1,30 @@
+/** Project settings: read with defaults filled in, patched with nested merging. */
+import { db } from "../db/client.ts";
+import { instanceIdsOf } from "../db/instances.ts";
+import { readSettings, writeSettings } from "../db/settings.ts";
+import type { Env } from "../env.ts";
+import { validationError } from "../errors.ts";
+import { Settings, type SettingsPatch, defaultSettings } from "./settings-schema.ts";
+
+export async function getSettings(env: Env, projectId: string): Promise<Settings> {
+  const stored = await readSettings(db(env.DB), projectId);
+  const parsed = Settings.safeParse(stored ?? {});
+  return parsed.success ? parsed.data : defaultSettings();
+}
+
+export async function patchSettings(env: Env, projectId: string, patch: SettingsPatch): Promise<Settings> {
+  const current = await getSettings(env, projectId);
+  const merged = {
+    ...current,
+    ...patch,
+    pacing: { ...current.pacing, ...patch.pacing },
+    caps: { ...current.caps, ...patch.caps },
+  };
+  const parsed = Settings.safeParse(merged);
+  if (!parsed.success) throw validationError(parsed.error, "json");
+  await writeSettings(db(env.DB), projectId, parsed.data);
+  // Each number paces itself from its own copy: hand the new one to every number now.
+  const ids = await instanceIdsOf(db(env.DB), projectId);
+  await Promise.all(ids.map((id) => env.INSTANCE.get(env.INSTANCE.idFromName(id)).applySettings(parsed.data)));
+  return parsed.data;
+}
