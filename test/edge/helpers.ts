@@ -1,4 +1,5 @@
 /** Calls the Worker the way a client would, through its fetch handler. */
+import { env } from "cloudflare:test";
 import { exports } from "cloudflare:workers";
 
 export const ADMIN = "test-admin-token";
@@ -41,6 +42,15 @@ export async function newInstance(key: string, name = "n1") {
 export type FleetSocket = Awaited<ReturnType<typeof fleetSocket>>;
 
 const opened = new Set<WebSocket>();
+
+class Failure {
+  code: string;
+  constructor(code: string) {
+    this.code = code;
+  }
+}
+/** A fleet answer that is an error with this code. */
+export const fail = (code: string) => new Failure(code);
 
 /** Closes every fleet socket a test opened, so the next test starts with no fleets. */
 export function closeFleetSockets() {
@@ -123,7 +133,10 @@ export async function fleetSocket(path: string) {
         if (frame.t !== "req") return;
         const i = queue.indexOf(String(e.data));
         if (i >= 0) queue.splice(i, 1);
-        ws.send(JSON.stringify({ v: 1, t: "res", id: frame.id, ok: true, result: answer(frame.method, frame.params) }));
+        const result = answer(frame.method, frame.params);
+        // `fail(code)` makes the fleet answer with that error code, as the real one does.
+        const body = result instanceof Failure ? { ok: false, error: { code: result.code, message: result.code } } : { ok: true, result };
+        ws.send(JSON.stringify({ v: 1, t: "res", id: frame.id, ...body }));
       });
     },
   };
@@ -139,4 +152,63 @@ export async function joinDirectory(fleetId: string, capacity = 0) {
   socket.event("hello", { fleet_id: fleetId, host: "test", pid: 1, capacity });
   const first = await socket.next();
   return { socket, first };
+}
+
+export type SendFrame = { message_id: string; wa_message_id: string; chat_jid: string; content: any; typing_ms: number };
+
+/**
+ * A fleet process running `instanceId` with the number connected, speaking the
+ * real edge <-> fleet protocol: it records every `message.send` and answers
+ * it, and answers phone lookups from `onWhatsApp` (phone digits -> JID).
+ * (WhatsApp itself is exercised in the e2e suite; this tests the edge's side.)
+ */
+export async function connectedFleet(
+  instanceId: string,
+  opts: { fleetId?: string; onWhatsApp?: Record<string, string>; jid?: string; answer?: (frame: SendFrame) => unknown } = {},
+) {
+  const socket = await connectInstance(instanceId, opts.fleetId ?? `fleet-${instanceId.slice(0, 8)}`);
+  const grant = await socket.next();
+  if (grant.event !== "lease.granted") throw new Error(`no lease: ${JSON.stringify(grant)}`);
+  const sends: SendFrame[] = [];
+  const lookups: string[][] = [];
+  socket.serve((method, params) => {
+    if (method === "message.send") {
+      sends.push(params);
+      const custom = opts.answer?.(params);
+      if (custom !== undefined) return custom;
+      return { wa_message_id: params.wa_message_id, timestamp: Math.floor(Date.now() / 1000), message_secret: null, poll_message: null };
+    }
+    if (method === "contacts.resolve") {
+      lookups.push(params.phones);
+      return {
+        results: params.phones.map((phone: string) => {
+          const jid = opts.onWhatsApp?.[phone] ?? null;
+          return { phone, exists: jid !== null, jid };
+        }),
+      };
+    }
+    return {};
+  });
+  socket.event("status", { state: "connected", jid: opts.jid ?? "5511900000001:1@s.whatsapp.net" });
+  // A round trip, so the status is applied before the test goes on.
+  await waitFor(async () => (await env.INSTANCE.get(env.INSTANCE.idFromName(instanceId)).status())?.state === "connected");
+  return { socket, sends, lookups };
+}
+
+export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs = 3_000, what = "condition") {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+export async function messageOf(key: string, id: string) {
+  return (await call(`/messages/${id}`, { token: key })).json;
+}
+
+/** Turns pacing off for a project, so sends leave back to back. */
+export async function noPacing(key: string) {
+  const res = await call("/settings", { method: "PATCH", token: key, body: { pacing: { enabled: false } } });
+  if (res.status !== 200) throw new Error(`settings: ${res.status} ${JSON.stringify(res.json)}`);
 }

@@ -1,0 +1,89 @@
+import { env, runInDurableObject } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { healthScore, recordIncident } from "../../edge/services/health.ts";
+import { countSend, nextGapMs, nextSendAt, typingMs, warmingOf } from "../../edge/services/pacing.ts";
+import { Settings } from "../../edge/services/settings-schema.ts";
+import { call, connectedFleet, messageOf, newInstance, newProject, waitFor } from "./helpers.ts";
+
+const settings = (patch: object = {}) => Settings.parse(patch);
+const HOUR = 3_600_000;
+const DAY = 86_400_000;
+
+describe("pacing rules", () => {
+  it("waits a random gap between min and max, and none with pacing off", () => {
+    const s = settings({ pacing: { min_gap_ms: 1000, max_gap_ms: 5000 } });
+    expect(nextGapMs(s, () => 0)).toBe(1000);
+    expect(nextGapMs(s, () => 1)).toBe(5000);
+    expect(nextGapMs(settings({ pacing: { enabled: false } }))).toBe(0);
+  });
+
+  it("types longer for longer texts, within bounds, and not at all with typing or pacing off", () => {
+    const s = settings();
+    expect(typingMs(s, "ok", () => 0)).toBe(800);
+    expect(typingMs(s, "x".repeat(100), () => 0)).toBe(3500);
+    expect(typingMs(s, "x".repeat(10_000))).toBe(8000);
+    expect(typingMs(settings({ pacing: { typing: false } }), "hello")).toBe(0);
+    expect(typingMs(settings({ pacing: { enabled: false } }), "hello")).toBe(0);
+  });
+
+  it("holds sends to the hourly and daily caps, until the next hour or day", () => {
+    const s = settings({ caps: { hourly: 2, daily: 3 } });
+    const t0 = Date.parse("2026-11-21T10:15:00Z");
+    let usage = countSend(undefined, t0);
+    expect(nextSendAt(s, usage, 0, null, t0)).toBe(t0);
+    usage = countSend(usage, t0);
+    expect(nextSendAt(s, usage, 0, null, t0)).toBe(Date.parse("2026-11-21T11:00:00Z"));
+    usage = countSend(usage, Date.parse("2026-11-21T11:05:00Z"));
+    expect(nextSendAt(s, usage, 0, null, Date.parse("2026-11-21T11:06:00Z"))).toBe(Date.parse("2026-11-22T00:00:00Z"));
+  });
+
+  it("warms a new number: small caps growing daily for warming_days, then the normal cap", () => {
+    const s = settings({ warming_days: 5, warming_first_day_limit: 30, warming_growth: 2, caps: { daily: 1000 } });
+    const start = Date.parse("2026-11-01T00:00:00Z");
+    const first = new Date(start).toISOString();
+    expect(warmingOf(s, first, start + HOUR)).toMatchObject({ day: 1, daily_limit: 30 });
+    expect(warmingOf(s, first, start + DAY + HOUR)).toMatchObject({ day: 2, daily_limit: 60 });
+    expect(warmingOf(s, first, start + 4 * DAY + HOUR)).toMatchObject({ day: 5, daily_limit: 480 });
+    expect(warmingOf(s, first, start + 5 * DAY + HOUR)).toBeNull();
+    expect(warmingOf(s, null)).toBeNull();
+    // A warming number at its day's limit waits for the next day.
+    const now = start + 2 * HOUR;
+    let usage = countSend(undefined, now);
+    for (let i = 1; i < 30; i++) usage = countSend(usage, now);
+    expect(nextSendAt(s, usage, 0, first, now)).toBe(start + DAY);
+  });
+
+  it("scores health from recent incidents, recovering as they fade, and a ban is final", () => {
+    const now = Date.now();
+    let incidents = recordIncident([], "disconnect", now);
+    expect(healthScore(incidents, now)).toBe(90);
+    incidents = recordIncident(incidents, "server_error", now);
+    expect(healthScore(incidents, now)).toBe(60);
+    expect(healthScore(incidents, now + DAY / 2)).toBe(80);
+    expect(healthScore(incidents, now + DAY)).toBe(100);
+    expect(healthScore(recordIncident(incidents, "banned", now), now + 10 * DAY)).toBe(0);
+  });
+});
+
+describe("a number paces its own queue", () => {
+  it("sends the first message now, holds the next for the gap, and types before text", async () => {
+    const { api_key: key } = await newProject();
+    await call("/settings", { method: "PATCH", token: key, body: { pacing: { enabled: true, min_gap_ms: 60_000, max_gap_ms: 60_000 } } });
+    const { id } = await newInstance(key);
+    const fleet = await connectedFleet(id);
+    const to = "5511988887777@s.whatsapp.net";
+    const a = await call("/messages/text", { method: "POST", token: key, body: { to, body: "first message" } });
+    const b = await call("/messages/text", { method: "POST", token: key, body: { to, body: "second" } });
+    await waitFor(async () => (await messageOf(key, a.json.id)).status === "sent");
+    expect(fleet.sends).toHaveLength(1);
+    expect(fleet.sends[0]!.typing_ms).toBeGreaterThanOrEqual(800);
+    await new Promise((r) => setTimeout(r, 200));
+    expect((await messageOf(key, b.json.id)).status).toBe("queued");
+    const alarm = await runInDurableObject(env.INSTANCE.get(env.INSTANCE.idFromName(id)), (_o, state) => state.storage.getAlarm());
+    expect(alarm! - Date.now()).toBeGreaterThan(55_000);
+    expect(alarm! - Date.now()).toBeLessThanOrEqual(60_000);
+    const instance = (await call(`/instances/${id}`, { token: key })).json;
+    expect(instance.sent_today).toBe(1);
+    expect(instance.warming).toMatchObject({ day: 1, sent_today: 1 });
+  });
+});
