@@ -42,6 +42,7 @@ export class Sender {
   readonly outbox: Outbox;
   #host: SenderHost;
   #pumping = false;
+  #settingsJson: string | null = null;
 
   constructor(host: SenderHost) {
     this.#host = host;
@@ -49,14 +50,22 @@ export class Sender {
   }
 
   async enqueue(item: Omit<OutboxItem, "next_part" | "attempts" | "not_before">, settings: Settings): Promise<void> {
-    await this.#host.ctx.storage.put("settings", settings);
+    await this.#keepSettings(settings);
     this.outbox.add(item);
     this.wake();
   }
 
   async applySettings(settings: Settings): Promise<void> {
-    await this.#host.ctx.storage.put("settings", settings);
+    await this.#keepSettings(settings);
     this.wake();
+  }
+
+  /** Every send carries the project's settings; storing them only when they changed keeps enqueue cheap. */
+  async #keepSettings(settings: Settings): Promise<void> {
+    const json = JSON.stringify(settings);
+    if (json === this.#settingsJson) return;
+    await this.#host.ctx.storage.put("settings", settings);
+    this.#settingsJson = json;
   }
 
   /** Pump in the background; the Durable Object stays up until it is done. */
