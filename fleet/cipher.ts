@@ -10,7 +10,7 @@
  * (`instance_id` + storage key): a value copied into another key or another
  * instance fails to decrypt instead of silently becoming someone's creds.
  */
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from "node:crypto";
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from "node:crypto";
 
 const VERSION = "v1";
 const IV_BYTES = 12;
@@ -19,6 +19,8 @@ const TAG_BYTES = 16;
 // POMBO_SESSION_KEY from any other use of the same secret.
 const HKDF_SALT = "pombo/fleet/session";
 const HKDF_INFO = "aes-256-gcm v1";
+const MESSAGE_SECRET_SALT = "pombo/fleet/message-secret";
+const MESSAGE_SECRET_INFO = "hmac-sha256 v1";
 
 export class CipherError extends Error {
   constructor(message: string) {
@@ -29,10 +31,22 @@ export class CipherError extends Error {
 
 export class SessionCipher {
   #key: Buffer;
+  #secretKey: Buffer;
 
   constructor(secret: string) {
     if (!secret) throw new CipherError("empty session key");
     this.#key = Buffer.from(hkdfSync("sha256", secret, HKDF_SALT, HKDF_INFO, 32));
+    this.#secretKey = Buffer.from(hkdfSync("sha256", secret, MESSAGE_SECRET_SALT, MESSAGE_SECRET_INFO, 32));
+  }
+
+  /**
+   * The 32-byte secret of one message we send (polls encrypt their votes
+   * with it). The same on every fleet process for the same instance and
+   * message id, so a send retried after a crash is the very same message;
+   * unguessable without POMBO_SESSION_KEY.
+   */
+  messageSecret(instanceId: string, waMessageId: string): Buffer {
+    return createHmac("sha256", this.#secretKey).update(`${instanceId}\0${waMessageId}`, "utf8").digest();
   }
 
   /** Returns `v1.<iv b64>.<ciphertext+tag b64>`. */

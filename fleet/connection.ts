@@ -19,23 +19,55 @@
  * intentional end is never mistaken for a drop to recover from.
  */
 import makeWASocket, {
+  type AnyMessageContent,
   type AuthenticationCreds,
   BufferJSON,
   type ConnectionState,
   type Contact,
+  type MessageUserReceiptUpdate,
+  type MiscMessageGenerationOptions,
+  type USyncQuery,
+  type USyncQueryResult,
   type UserFacingSocketConfig,
+  type WAMessage,
+  type WAMessageUpdate,
+  type WAPresence,
   initAuthCreds,
 } from "@whiskeysockets/baileys";
 import type { Logger } from "pino";
 import QRCode from "qrcode";
 import { BACKOFF, backoffDelay, classifyClose } from "../shared/close-codes.ts";
 import type { MethodHandlers } from "../shared/rpc.ts";
-import { type LeaseGranted, ProtocolError, type StatusEvent } from "../shared/protocol.ts";
+import type { z } from "zod";
+import {
+  type LeaseGranted,
+  type MessageStatusEvent,
+  type Methods,
+  ProtocolError,
+  type Result,
+  type StatusEvent,
+} from "../shared/protocol.ts";
 import type { SessionCipher } from "./cipher.ts";
 import type { EdgeLink } from "./edge-link.ts";
 import { proxyAgent, redactProxyUrl } from "./proxy.ts";
 import { CREDS_KEY, type SessionStore, openSessionStore, sealValue } from "./session-store.ts";
-import { closeCodeOf, emptyStatus, statusFromConnectionUpdate } from "./translator.ts";
+import { phoneLookupQuery, resolvedContacts } from "./contacts.ts";
+import {
+  type FetchMedia,
+  assertSendableJid,
+  classifySendError,
+  presenceFor,
+  sendResult,
+  toBaileysContent,
+} from "./outbound.ts";
+import {
+  StatusSteps,
+  closeCodeOf,
+  emptyStatus,
+  statusFromConnectionUpdate,
+  statusFromMessageUpdate,
+  statusFromReceiptUpdate,
+} from "./translator.ts";
 import type { WaVersionSource } from "./wa-version.ts";
 
 /** The part of a Baileys socket the manager uses; tests hand in a fake one. */
@@ -43,11 +75,16 @@ export type SocketLike = {
   ev: {
     on(event: "connection.update", listener: (update: Partial<ConnectionState>) => void): void;
     on(event: "creds.update", listener: (update: Partial<AuthenticationCreds>) => void): void;
+    on(event: "messages.update", listener: (updates: WAMessageUpdate[]) => void): void;
+    on(event: "message-receipt.update", listener: (updates: MessageUserReceiptUpdate[]) => void): void;
   };
   readonly user?: Contact;
   end(error: Error | undefined): void | Promise<void>;
   logout(msg?: string): Promise<void>;
   requestPairingCode(phoneNumber: string): Promise<string>;
+  sendMessage(jid: string, content: AnyMessageContent, options?: MiscMessageGenerationOptions): Promise<WAMessage | undefined>;
+  sendPresenceUpdate(type: WAPresence, toJid?: string): Promise<void>;
+  executeUSyncQuery(query: USyncQuery): Promise<USyncQueryResult | undefined>;
 };
 export type MakeSocket = (config: UserFacingSocketConfig) => SocketLike;
 
@@ -62,6 +99,8 @@ export type ConnectionManagerOptions = {
   waUrl?: string;
   fireInitQueries: boolean;
   makeSocket?: MakeSocket;
+  /** Where media bytes for outbound messages come from (the edge's media route). */
+  fetchMedia?: FetchMedia;
   /** Backoff jitter source (tests pin it). */
   random?: () => number;
 };
@@ -73,8 +112,20 @@ const MAX_IMMEDIATE_RECONNECTS = 3;
 const LOGOUT_TIMEOUT_MS = 5_000;
 /** Below the edge's 25 s command timeout, so the API can say why instead of timing out. */
 const PAIRING_READY_TIMEOUT_MS = 20_000;
+/**
+ * Longest a send may take once its content is ready (media: the upload to
+ * WhatsApp included). The edge waits 60 s for an answer: typing (at most
+ * 30 s) + 20 s, or the media download (20 s) + 35 s, both answer before it
+ * gives up, so a slow send reads as a failure here rather than a timeout there.
+ */
+const SEND_TIMEOUT_MS = 20_000;
+const MEDIA_SEND_TIMEOUT_MS = 35_000;
+const RESOLVE_TIMEOUT_MS = 20_000;
+const MEDIA_TYPES = new Set(["image", "video", "document", "audio", "sticker"]);
 
 type Waiter = { check: () => boolean; resolve: () => void };
+/** `message.send` params as the RPC peer hands them over: parsed, defaults filled in. */
+type SendParams = z.infer<(typeof Methods)["message.send"]["params"]>;
 
 export class ConnectionManager {
   readonly instanceId: string;
@@ -88,7 +139,9 @@ export class ConnectionManager {
   #waUrl: string | undefined;
   #fireInitQueries: boolean;
   #makeSocket: MakeSocket;
+  #fetchMedia: FetchMedia;
   #random: () => number;
+  #statusSteps = new StatusSteps();
 
   #wantRunning = true;
   #leased = false;
@@ -116,12 +169,19 @@ export class ConnectionManager {
     this.#waUrl = opts.waUrl;
     this.#fireInitQueries = opts.fireInitQueries;
     this.#makeSocket = opts.makeSocket ?? (makeWASocket as unknown as MakeSocket);
+    this.#fetchMedia =
+      opts.fetchMedia ??
+      (async (mediaId) => {
+        throw new ProtocolError("media_unavailable", `no media source configured for ${mediaId}`);
+      });
     this.#random = opts.random ?? Math.random;
     this.methods = {
       "instance.restart": () => this.restart(),
       "instance.logout": () => this.logout(),
       "instance.pairing_code": ({ phone }) => this.pairingCode(phone),
       "instance.import_session": ({ creds }) => this.importSession(creds),
+      "message.send": (params) => this.send(params),
+      "contacts.resolve": ({ phones }) => this.resolveContacts(phones),
       echo: ({ at }) => ({ at }),
     };
   }
@@ -257,6 +317,92 @@ export class ConnectionManager {
     return {};
   }
 
+  // ------------------------------------------------------------ messages
+
+  /**
+   * Sends one message with the id the edge chose, so that a send repeated
+   * after a crash is the same message to WhatsApp (recipients keep one
+   * message per id). Logs ids and types only: texts may be OTP codes.
+   */
+  async send(params: SendParams): Promise<Result<"message.send">> {
+    const { message_id, wa_message_id, chat_jid, content, typing_ms: typingMs } = params;
+    const log = { message_id, wa_message_id, type: content.type };
+    try {
+      assertSendableJid(chat_jid);
+      const sock = this.#openSocket();
+      const payload = await toBaileysContent(content, {
+        chatJid: chat_jid,
+        fetchMedia: this.#fetchMedia,
+        pollSecret: () => this.#cipher.messageSecret(this.instanceId, wa_message_id),
+      });
+      const presence = typingMs > 0 ? presenceFor(content) : null;
+      if (presence) await this.#showPresence(sock, presence, chat_jid, typingMs);
+      if (this.#sock !== sock || this.#status.state !== "connected") {
+        throw new ProtocolError("not_connected", "the WhatsApp socket went away before the send");
+      }
+      const timeoutMs = MEDIA_TYPES.has(content.type) ? MEDIA_SEND_TIMEOUT_MS : SEND_TIMEOUT_MS;
+      const sent = await withTimeout(sock.sendMessage(chat_jid, payload, { messageId: wa_message_id }), timeoutMs, "send");
+      const result = sendResult(sent, wa_message_id);
+      this.#logger.info(log, "message sent");
+      return result;
+    } catch (err) {
+      const failure = classifySendError(err);
+      this.#logger.warn({ ...log, code: failure.code, err: failure.message }, "message not sent");
+      throw failure;
+    }
+  }
+
+  /** Which of these numbers (digits with country code) are on WhatsApp, in one query. */
+  async resolveContacts(phones: string[]): Promise<Result<"contacts.resolve">> {
+    const sock = this.#openSocket();
+    let answer: USyncQueryResult | undefined;
+    try {
+      answer = await withTimeout(sock.executeUSyncQuery(phoneLookupQuery(phones)), RESOLVE_TIMEOUT_MS, "lookup");
+    } catch (err) {
+      const failure = classifySendError(err);
+      this.#logger.warn({ phones: phones.length, code: failure.code, err: failure.message }, "contact lookup failed");
+      if (failure.code === "not_connected") throw failure;
+      throw new ProtocolError("resolve_failed", failure.message);
+    }
+    if (!answer) throw new ProtocolError("resolve_failed", "WhatsApp did not answer the lookup");
+    const results = resolvedContacts(phones, answer);
+    this.#logger.info({ phones: phones.length, on_whatsapp: results.filter((r) => r.exists).length }, "contacts resolved");
+    return { results };
+  }
+
+  /** The socket to send on, or `not_connected` when there is none open right now. */
+  #openSocket(): SocketLike {
+    const sock = this.#sock;
+    if (!sock || this.#status.state !== "connected") {
+      throw new ProtocolError("not_connected", `the number is ${this.#status.state}`);
+    }
+    return sock;
+  }
+
+  /** "typing..." (or "recording audio...") for `ms`, then paused. A presence that fails only costs the effect. */
+  async #showPresence(sock: SocketLike, presence: WAPresence, jid: string, ms: number): Promise<void> {
+    try {
+      await sock.sendPresenceUpdate(presence, jid);
+    } catch (err) {
+      this.#logger.debug({ err: errorText(err) }, "presence not sent");
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    if (this.#sock !== sock) return;
+    await sock.sendPresenceUpdate("paused", jid).catch((err: unknown) => {
+      this.#logger.debug({ err: errorText(err) }, "presence not sent");
+    });
+  }
+
+  #reportStatus(event: MessageStatusEvent | null): void {
+    if (!event || !this.#statusSteps.advance(event)) return;
+    try {
+      this.#link.emit("message.status", event);
+    } catch (err) {
+      this.#logger.warn({ err: errorText(err) }, "message status not sent");
+    }
+  }
+
   // ------------------------------------------------------------ socket lifecycle
 
   async #start(): Promise<void> {
@@ -295,6 +441,13 @@ export class ConnectionManager {
         opened.saveCreds().catch((err: unknown) => this.#logger.error({ err: errorText(err) }, "saving creds failed"));
       });
       sock.ev.on("connection.update", (update) => void this.#onUpdate(generation, sock, update));
+      // Receipts and server verdicts are facts about messages already sent: reported whatever socket brings them.
+      sock.ev.on("messages.update", (updates) => {
+        for (const update of updates) this.#reportStatus(statusFromMessageUpdate(update));
+      });
+      sock.ev.on("message-receipt.update", (updates) => {
+        for (const update of updates) this.#reportStatus(statusFromReceiptUpdate(update));
+      });
       this.#logger.info(
         { fresh: store.fresh, version: this.#versions.current().join("."), proxy: redactProxyUrl(this.#proxyUrl) },
         "socket started",

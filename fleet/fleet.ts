@@ -13,6 +13,7 @@ import { type FleetConfig, waUrlFor } from "./config.ts";
 import { ConnectionManager, type MakeSocket } from "./connection.ts";
 import { DirectoryClient } from "./directory-client.ts";
 import { InstanceLink } from "./instance-link.ts";
+import { type FetchMedia, edgeMediaFetcher } from "./outbound.ts";
 import { WaVersionSource } from "./wa-version.ts";
 
 export type FleetOptions = {
@@ -34,6 +35,7 @@ export class Fleet {
   #logger: Logger;
   #cipher: SessionCipher;
   #versions: WaVersionSource;
+  #fetchMedia: FetchMedia;
   #instances = new Map<string, Running>();
   #directory: DirectoryClient;
   #draining = false;
@@ -44,6 +46,7 @@ export class Fleet {
     this.#cipher = new SessionCipher(opts.config.sessionKey);
     this.#versions = opts.versions ?? new WaVersionSource(opts.config.waVersion, opts.logger);
     const { config } = opts;
+    this.#fetchMedia = edgeMediaFetcher({ edgeUrl: config.edgeUrl, token: config.fleetToken });
     this.#directory = new DirectoryClient({
       edgeUrl: config.edgeUrl,
       token: config.fleetToken,
@@ -124,6 +127,7 @@ export class Fleet {
       waUrl: waUrlFor(config, id),
       fireInitQueries: config.waInitQueries,
       makeSocket: this.#opts.makeSocket,
+      fetchMedia: this.#fetchMedia,
     });
     link.serve(manager.methods);
     this.#instances.set(id, { link, manager });

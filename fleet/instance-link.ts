@@ -75,6 +75,8 @@ export type InstanceLinkOptions = {
 
 /** Quick retries while the lease still holds: the fence leaves ~12 s to get it back. */
 const RECONNECT = { baseMs: 250, maxMs: 5_000 };
+/** Receipts kept while the link is down; older ones give way first. */
+const MAX_PENDING_MESSAGE_STATUSES = 1_000;
 /** Used when a denial does not say when to retry. */
 const DEFAULT_RETRY_AFTER_MS = 5_000;
 
@@ -99,6 +101,8 @@ export class InstanceLink implements EdgeLink {
   #epoch = 0;
   #waiters: Waiter[] = [];
   #lastStatus: StatusEvent | null = null;
+  /** Receipts that came while the link was down: sent after the next grant. */
+  #pendingMessageStatuses: EventData<"message.status">[] = [];
   #retryAfterMs: number | null = null;
   #attempt = 0;
   #closed = false;
@@ -158,11 +162,18 @@ export class InstanceLink implements EdgeLink {
     // The latest status is sent again after every (re)grant, so the edge
     // never keeps a state from before a link drop.
     if (event === "status") this.#lastStatus = data as StatusEvent;
-    if (!this.#granted) return;
-    try {
-      this.#peer.emit(event, data);
-    } catch (err) {
-      this.#opts.logger.debug({ err: String(err), event }, "event not sent");
+    if (this.#granted) {
+      try {
+        this.#peer.emit(event, data);
+        return;
+      } catch (err) {
+        this.#opts.logger.debug({ err: String(err), event }, "event not sent");
+      }
+    }
+    // A receipt is a one-off fact (WhatsApp will not say it again): keep a bounded backlog for the next grant.
+    if (event === "message.status" && !this.#closed) {
+      this.#pendingMessageStatuses.push(data as EventData<"message.status">);
+      if (this.#pendingMessageStatuses.length > MAX_PENDING_MESSAGE_STATUSES) this.#pendingMessageStatuses.shift();
     }
   }
 
@@ -233,6 +244,7 @@ export class InstanceLink implements EdgeLink {
     const waiting = this.#waiters.splice(0);
     for (const waiter of waiting) waiter.resolve();
     if (this.#lastStatus) this.emit("status", this.#lastStatus);
+    for (const pending of this.#pendingMessageStatuses.splice(0)) this.emit("message.status", pending);
     this.#opts.onGranted(grant);
   }
 

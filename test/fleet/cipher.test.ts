@@ -43,4 +43,13 @@ describe("session cipher", () => {
     expect(() => cipher.decrypt("inst_1", "creds", creds)).toThrow(CipherError);
     expect(() => cipher.decrypt("inst_1", "creds", "v2.AAAA.BBBB")).toThrow(CipherError);
   });
+
+  it("derives a message's secret the same way on every fleet process, and differently for anything else", () => {
+    const secret = new SessionCipher(SECRET).messageSecret("inst_1", "3EB0POLL");
+    expect(secret).toHaveLength(32);
+    expect(new SessionCipher(SECRET).messageSecret("inst_1", "3EB0POLL")).toEqual(secret);
+    expect(new SessionCipher(SECRET).messageSecret("inst_1", "3EB0POLM")).not.toEqual(secret);
+    expect(new SessionCipher(SECRET).messageSecret("inst_2", "3EB0POLL")).not.toEqual(secret);
+    expect(new SessionCipher("another secret").messageSecret("inst_1", "3EB0POLL")).not.toEqual(secret);
+  });
 });

@@ -9,7 +9,7 @@ import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import { WebSocketServer, type WebSocket } from "ws";
 import { RpcPeer } from "../../shared/rpc.ts";
-import type { Hello, LeaseDenied, StatusEvent } from "../../shared/protocol.ts";
+import type { Hello, LeaseDenied, MessageStatusEvent, StatusEvent } from "../../shared/protocol.ts";
 
 export type FakeInstance = {
   id: string;
@@ -19,6 +19,7 @@ export type FakeInstance = {
   peer: RpcPeer | null;
   entries: Map<string, string>;
   statuses: StatusEvent[];
+  messageStatuses: MessageStatusEvent[];
   releases: number;
   /** False: pings go unanswered, as if the edge were stuck. */
   answerPings: boolean;
@@ -61,6 +62,7 @@ export async function startFakeEdge(token = "fleet-token-for-tests"): Promise<Fa
         peer: null,
         entries: new Map(),
         statuses: [],
+        messageStatuses: [],
         releases: 0,
         answerPings: true,
         lastPongAt: 0,
@@ -135,6 +137,7 @@ export async function startFakeEdge(token = "fleet-token-for-tests"): Promise<Fa
       events: {
         status: (status) => void inst.statuses.push(status),
         release: () => void inst.releases++,
+        "message.status": (event) => void inst.messageStatuses.push(event),
       },
     });
     inst.peer = peer;

@@ -1,11 +1,26 @@
 /**
  * A stand-in for a Baileys socket, for the connection manager's reactions to
  * things the loopback WhatsApp peer cannot produce (QR pairing, bans, 440,
- * 515, 405). Tests drive it by emitting `connection.update` as Baileys would.
+ * 515, 405, media uploads, group sends, receipts). Tests drive it by emitting
+ * events as Baileys would, and read what was sent from `sent` / `presences`.
  */
 import { EventEmitter } from "node:events";
-import type { ConnectionState, Contact, UserFacingSocketConfig } from "@whiskeysockets/baileys";
+import {
+  type AnyMessageContent,
+  type ConnectionState,
+  type Contact,
+  type MiscMessageGenerationOptions,
+  type USyncQuery,
+  type USyncQueryResult,
+  type UserFacingSocketConfig,
+  type WAMessage,
+  type WAPresence,
+  generateWAMessageFromContent,
+  proto,
+} from "@whiskeysockets/baileys";
 import type { MakeSocket, SocketLike } from "../../fleet/connection.ts";
+
+export type SentRecord = { jid: string; content: AnyMessageContent; options?: MiscMessageGenerationOptions; at: number };
 
 export class FakeSocket implements SocketLike {
   ev = new EventEmitter();
@@ -13,6 +28,13 @@ export class FakeSocket implements SocketLike {
   ended = false;
   loggedOut = false;
   pairingRequests: string[] = [];
+  sent: SentRecord[] = [];
+  presences: { type: WAPresence; jid?: string; at: number }[] = [];
+  queries: USyncQuery[] = [];
+  /** Set: the next sendMessage fails with it (then it is cleared). */
+  failNextSend: Error | null = null;
+  /** What executeUSyncQuery answers. */
+  usyncAnswer: USyncQueryResult | undefined = { list: [], sideList: [] };
 
   constructor(config: UserFacingSocketConfig) {
     this.config = config;
@@ -33,6 +55,35 @@ export class FakeSocket implements SocketLike {
   async requestPairingCode(phone: string): Promise<string> {
     this.pairingRequests.push(phone);
     return "K7QJ3XWP";
+  }
+
+  /** Records the send and answers the way Baileys does: the WAMessage, stamped now, with the id asked for. */
+  async sendMessage(jid: string, content: AnyMessageContent, options?: MiscMessageGenerationOptions): Promise<WAMessage> {
+    this.sent.push({ jid, content, options, at: Date.now() });
+    if (this.failNextSend) {
+      const err = this.failNextSend;
+      this.failNextSend = null;
+      throw err;
+    }
+    const message: proto.IMessage = "text" in content ? { conversation: content.text } : { conversation: "(not rendered by the fake)" };
+    if ("poll" in content && content.poll) {
+      message.messageContextInfo = { messageSecret: content.poll.messageSecret };
+      message.pollCreationMessageV3 = { name: content.poll.name, options: content.poll.values.map((optionName) => ({ optionName })) };
+      delete message.conversation;
+    }
+    return generateWAMessageFromContent(jid, message, {
+      userJid: this.config.auth.creds.me?.id ?? "0@s.whatsapp.net",
+      messageId: options?.messageId,
+    });
+  }
+
+  async sendPresenceUpdate(type: WAPresence, jid?: string): Promise<void> {
+    this.presences.push({ type, jid, at: Date.now() });
+  }
+
+  async executeUSyncQuery(query: USyncQuery): Promise<USyncQueryResult | undefined> {
+    this.queries.push(query);
+    return this.usyncAnswer;
   }
 
   update(update: Partial<ConnectionState>): void {

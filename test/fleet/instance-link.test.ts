@@ -93,6 +93,23 @@ describe("instance link and its lease", () => {
     expect(inst.statuses[1]!.state).toBe("connected");
   });
 
+  it("keeps receipts that come while the link is down and delivers them once it is back", async () => {
+    const inst = edge.instance("inst_r");
+    const { link, grants } = openLink("inst_r");
+    await until(() => grants.length === 1, 3_000, "grant");
+    const receipt = { wa_message_id: "3EB0AA", chat_jid: "5511988887777@s.whatsapp.net", status: "read" as const, error_code: null };
+
+    inst.live!.close(1012, "service restart");
+    link.emit("message.status", receipt);
+    link.emit("message.status", { ...receipt, wa_message_id: "3EB0BB", status: "delivered" });
+    await until(() => inst.messageStatuses.length === 2, 3_000, "receipts after the link is back");
+    expect(inst.messageStatuses.map((s) => [s.wa_message_id, s.status])).toEqual([
+      ["3EB0AA", "read"],
+      ["3EB0BB", "delivered"],
+    ]);
+    expect(grants).toHaveLength(2);
+  });
+
   it("does not send a write from a lost lease to whoever holds it next", async () => {
     const inst = edge.instance("inst_d");
     const { link, grants, losses } = openLink("inst_d");

@@ -5,7 +5,7 @@
  */
 import type { MethodHandlers } from "../../shared/rpc.ts";
 import { RpcPeer } from "../../shared/rpc.ts";
-import type { StatusEvent } from "../../shared/protocol.ts";
+import type { MessageStatusEvent, StatusEvent } from "../../shared/protocol.ts";
 
 export type MemoryEdge = {
   /** Give this to the fleet code as its EdgeLink. */
@@ -13,6 +13,8 @@ export type MemoryEdge = {
   /** The edge's session store: key -> ciphertext. */
   entries: Map<string, string>;
   statuses: StatusEvent[];
+  /** `message.status` events (receipts, server verdicts), in order. */
+  messageStatuses: MessageStatusEvent[];
   /** Every session.* request the edge received, in order. */
   requests: { method: string; params: unknown }[];
   /** Lets the fleet side answer operator commands (restart, logout...). */
@@ -25,6 +27,7 @@ export type MemoryEdge = {
 export function memoryEdge(existing?: Map<string, string>): MemoryEdge {
   const entries = existing ?? new Map<string, string>();
   const statuses: StatusEvent[] = [];
+  const messageStatuses: MessageStatusEvent[] = [];
   const requests: { method: string; params: unknown }[] = [];
   const fleetMethods: MethodHandlers = {};
   let released = 0;
@@ -54,6 +57,7 @@ export function memoryEdge(existing?: Map<string, string>): MemoryEdge {
     events: {
       status: (status) => void statuses.push(status),
       release: () => void released++,
+      "message.status": (event) => void messageStatuses.push(event),
     },
   });
   const link: RpcPeer = new RpcPeer({
@@ -64,6 +68,7 @@ export function memoryEdge(existing?: Map<string, string>): MemoryEdge {
     link,
     entries,
     statuses,
+    messageStatuses,
     requests,
     edge,
     serve: (methods) => Object.assign(fleetMethods, methods),

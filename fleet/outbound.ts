@@ -1,0 +1,231 @@
+/**
+ * Outbound messages: our wire content -> Baileys content, and Baileys' answer
+ * -> the `message.send` result.
+ *
+ * Everything here is pure apart from `edgeMediaFetcher` (which only wraps
+ * `fetch`): the connection manager does the sending, these functions decide
+ * what is sent and how a failure is reported to the edge.
+ *
+ * Message contents never reach a log line from here: OTP codes travel as
+ * plain text messages. Errors name ids and types, never texts.
+ */
+import {
+  type AnyMessageContent,
+  BufferJSON,
+  type WAMessage,
+  type WAPresence,
+  jidDecode,
+  toNumber,
+} from "@whiskeysockets/baileys";
+import { type OutboundContent, ProtocolError, type Result } from "../shared/protocol.ts";
+
+/** The bytes of a stored media file, by the edge's media id. */
+export type FetchMedia = (mediaId: string) => Promise<Buffer>;
+
+export type ContentContext = {
+  /** The chat the message goes to; reactions point at a message in it. */
+  chatJid: string;
+  fetchMedia: FetchMedia;
+  /**
+   * Polls: the secret votes are encrypted with. Derived from the message id
+   * (not random) so that a retried send is the very same poll.
+   */
+  pollSecret: () => Uint8Array;
+};
+
+/** Servers a message can go to: people (phone or LID), groups, channels. */
+const SENDABLE_SERVERS = new Set(["s.whatsapp.net", "lid", "g.us", "newsletter"]);
+
+/** WhatsApp's own ceiling for media files is around 100 MB (documents may be larger on some clients). */
+export const MAX_MEDIA_BYTES = 100 * 1024 * 1024;
+/** Download from the edge; with the upload (see the connection manager) it stays inside the edge's 60 s per send. */
+export const MEDIA_FETCH_TIMEOUT_MS = 20_000;
+
+export function assertSendableJid(jid: string): void {
+  const decoded = jidDecode(jid);
+  if (!decoded?.user || !SENDABLE_SERVERS.has(decoded.server)) {
+    throw new ProtocolError("invalid_content", "chat_jid is not a WhatsApp user, group or channel JID");
+  }
+}
+
+/**
+ * Maps our content to what `sock.sendMessage` takes. Media bytes are fetched
+ * here (a missing file is `media_unavailable`); malformed content that
+ * WhatsApp would refuse is `invalid_content`, before anything is sent.
+ */
+export async function toBaileysContent(content: OutboundContent, ctx: ContentContext): Promise<AnyMessageContent> {
+  switch (content.type) {
+    case "text":
+      if (!content.text.trim()) throw new ProtocolError("invalid_content", "text is empty");
+      // No link previews: building one means the fleet fetching whatever URL the text contains.
+      return { text: content.text, linkPreview: null };
+    case "image":
+      return { image: await ctx.fetchMedia(content.media_id), mimetype: content.mimetype, ...caption(content.caption) };
+    case "video":
+      return { video: await ctx.fetchMedia(content.media_id), mimetype: content.mimetype, ...caption(content.caption) };
+    case "document":
+      return {
+        document: await ctx.fetchMedia(content.media_id),
+        mimetype: content.mimetype,
+        ...(content.filename ? { fileName: content.filename } : {}),
+        ...caption(content.caption),
+      };
+    case "audio":
+      return { audio: await ctx.fetchMedia(content.media_id), mimetype: content.mimetype, ptt: content.ptt };
+    case "sticker":
+      return { sticker: await ctx.fetchMedia(content.media_id), mimetype: content.mimetype };
+    case "location":
+      if (!isLatitude(content.latitude) || !isLongitude(content.longitude)) {
+        throw new ProtocolError("invalid_content", "latitude must be within ±90 and longitude within ±180");
+      }
+      return {
+        location: {
+          degreesLatitude: content.latitude,
+          degreesLongitude: content.longitude,
+          ...(content.name ? { name: content.name } : {}),
+          ...(content.address ? { address: content.address } : {}),
+        },
+      };
+    case "contact":
+      if (!content.display_name.trim()) throw new ProtocolError("invalid_content", "contact display_name is empty");
+      if (!isVcard(content.vcard)) throw new ProtocolError("invalid_content", "contact vcard is not a BEGIN:VCARD ... END:VCARD card");
+      return { contacts: { displayName: content.display_name, contacts: [{ displayName: content.display_name, vcard: content.vcard }] } };
+    case "reaction":
+      if (!content.target.id) throw new ProtocolError("invalid_content", "reaction target id is empty");
+      return {
+        react: {
+          // An empty emoji takes a reaction back, as in WhatsApp itself.
+          text: content.emoji,
+          key: {
+            remoteJid: ctx.chatJid,
+            id: content.target.id,
+            fromMe: content.target.from_me,
+            ...(content.target.participant ? { participant: content.target.participant } : {}),
+          },
+        },
+      };
+    case "poll": {
+      const names = content.options.map((option) => option.trim());
+      if (!content.name.trim() || names.some((name) => !name)) throw new ProtocolError("invalid_content", "poll name and options must not be empty");
+      // Votes come back as hashes of the option names: two equal names could not be told apart.
+      if (new Set(names).size !== names.length) throw new ProtocolError("invalid_content", "poll options must be distinct");
+      if (content.selectable_count > content.options.length) {
+        throw new ProtocolError("invalid_content", "poll selectable_count is larger than the number of options");
+      }
+      return {
+        poll: {
+          name: content.name,
+          values: content.options,
+          selectableCount: content.selectable_count,
+          messageSecret: ctx.pollSecret(),
+        },
+      };
+    }
+  }
+}
+
+/** What "typing..." to show before a message: texts are typed, voice notes recorded, the rest just arrives. */
+export function presenceFor(content: OutboundContent): WAPresence | null {
+  if (content.type === "text") return "composing";
+  if (content.type === "audio" && content.ptt) return "recording";
+  return null;
+}
+
+/** The `message.send` result for the message Baileys sent. */
+export function sendResult(sent: WAMessage | undefined, waMessageId: string, nowMs = Date.now()): Result<"message.send"> {
+  const stamped = toNumber(sent?.messageTimestamp as number | null | undefined);
+  const timestamp = stamped > 0 ? stamped : Math.floor(nowMs / 1000);
+  const secret = sent?.message?.messageContextInfo?.messageSecret;
+  const isPoll = Boolean(
+    sent?.message?.pollCreationMessage || sent?.message?.pollCreationMessageV2 || sent?.message?.pollCreationMessageV3,
+  );
+  return {
+    wa_message_id: sent?.key?.id ?? waMessageId,
+    timestamp,
+    message_secret: isPoll && secret ? Buffer.from(secret).toString("base64") : null,
+    poll_message: isPoll && sent?.message ? JSON.stringify(sent.message, BufferJSON.replacer) : null,
+  };
+}
+
+/**
+ * A send failure as the edge should see it: `not_connected` (the socket went
+ * away: wait for it), `invalid_content` (WhatsApp/Baileys refuses this
+ * content: retrying cannot help), `send_failed` (anything else: retry).
+ */
+export function classifySendError(err: unknown): ProtocolError {
+  if (err instanceof ProtocolError) return err;
+  const boom = err as { isBoom?: boolean; output?: { statusCode?: number }; message?: string };
+  const status = boom?.isBoom ? boom.output?.statusCode : undefined;
+  const message = err instanceof Error ? err.message : String(err);
+  // 428 is Baileys' "Connection Closed": the frame could not be written.
+  if (status === 428 || /connection (closed|was lost|terminated)/i.test(message)) {
+    return new ProtocolError("not_connected", "the WhatsApp socket closed during the send");
+  }
+  // Baileys validates content with 400 Booms (e.g. a poll it cannot build).
+  if (status === 400) return new ProtocolError("invalid_content", message);
+  return new ProtocolError("send_failed", message);
+}
+
+/** Fetches media bytes from the edge's `GET /fleet/media/{media_id}`. */
+export function edgeMediaFetcher(opts: {
+  edgeUrl: string;
+  token: string;
+  timeoutMs?: number;
+  maxBytes?: number;
+  fetch?: typeof fetch;
+}): FetchMedia {
+  const doFetch = opts.fetch ?? fetch;
+  const maxBytes = opts.maxBytes ?? MAX_MEDIA_BYTES;
+  return async (mediaId) => {
+    // A media id is `{project}/{id}`: each part is a path segment of the route.
+    const path = mediaId.split("/").map(encodeURIComponent).join("/");
+    const url = `${opts.edgeUrl.replace(/\/+$/, "")}/fleet/media/${path}`;
+    let res: Response;
+    try {
+      res = await doFetch(url, {
+        headers: { Authorization: `Bearer ${opts.token}` },
+        signal: AbortSignal.timeout(opts.timeoutMs ?? MEDIA_FETCH_TIMEOUT_MS),
+      });
+    } catch (err) {
+      throw new ProtocolError("send_failed", `media ${mediaId} could not be fetched: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    if (res.status === 404 || res.status === 410) {
+      await res.body?.cancel();
+      throw new ProtocolError("media_unavailable", `media ${mediaId} is gone`);
+    }
+    if (!res.ok) {
+      await res.body?.cancel();
+      throw new ProtocolError("send_failed", `media ${mediaId}: the edge answered ${res.status}`);
+    }
+    const declared = Number(res.headers.get("content-length") ?? "0");
+    if (declared > maxBytes) {
+      await res.body?.cancel();
+      throw new ProtocolError("invalid_content", `media ${mediaId} is larger than ${maxBytes} bytes`);
+    }
+    let bytes: Buffer;
+    try {
+      bytes = Buffer.from(await res.arrayBuffer());
+    } catch (err) {
+      throw new ProtocolError("send_failed", `media ${mediaId} download broke off: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    if (bytes.length > maxBytes) throw new ProtocolError("invalid_content", `media ${mediaId} is larger than ${maxBytes} bytes`);
+    if (bytes.length === 0) throw new ProtocolError("invalid_content", `media ${mediaId} is empty`);
+    return bytes;
+  };
+}
+
+function caption(text: string | null): { caption?: string } {
+  return text ? { caption: text } : {};
+}
+
+function isLatitude(value: number): boolean {
+  return Number.isFinite(value) && Math.abs(value) <= 90;
+}
+
+function isLongitude(value: number): boolean {
+  return Number.isFinite(value) && Math.abs(value) <= 180;
+}
+
+function isVcard(text: string): boolean {
+  return /^\s*BEGIN:VCARD\r?\n[\s\S]*\r?\nEND:VCARD\s*$/i.test(text);
+}

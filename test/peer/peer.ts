@@ -1,0 +1,162 @@
+/**
+ * A WhatsApp-protocol test peer: one crabline server (one phone number) that
+ * a real Baileys socket connects to, with what Pombo needs on top of the
+ * stock server. The additions live in `patches/@openclaw+crabline+0.1.27.patch`
+ * (applied by `npm install`'s postinstall), because they sit in private
+ * class fields and module-local tables that no runtime extension can reach:
+ *
+ *  - the binary decoder falls back to the Baileys client's full WhatsApp
+ *    token dictionary, so contacts, polls and usync phone lookups decode
+ *    instead of closing the connection (1002);
+ *  - usync phone lookups (`sock.onWhatsApp`, our `contacts.resolve`) are
+ *    answered like WhatsApp does: `<user jid=...><contact type="in|out">+55...</contact></user>`,
+ *    through the `lookupPhone` option this module fills from a PhoneDirectory;
+ *  - accepted-send records carry the decrypted `proto.Message` bytes
+ *    (`plaintext`, base64) for every message type, not only plain text.
+ *
+ * What the peer accepts end to end (decrypted and recorded): text, location,
+ * contact, reaction, poll. It cannot take media (its media_conn names
+ * https://127.0.0.1:443, where nothing listens) nor group sends (no skmsg).
+ */
+import { type StartedWhatsAppServer, startWhatsAppServer } from "@openclaw/crabline";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type AcceptedMessage, acceptedFromRecord } from "./decode.ts";
+
+export type LookupAnswer = { exists: boolean; jid: string };
+
+/**
+ * Which phone numbers "are on WhatsApp", and under which JID, as the peer's
+ * server answers lookups. Modelled on WhatsApp: an account has one canonical
+ * JID; a Brazilian mobile can be asked for with or without its 9th digit and
+ * either form finds the account (under the JID it was registered with, which
+ * may be the other form); anything else is not on WhatsApp.
+ */
+export class PhoneDirectory {
+  #accounts = new Map<string, string>();
+  #unknownOnWhatsApp: boolean;
+  /** Every lookup the peer answered, as asked (e.g. "+5511988887777"). */
+  readonly lookups: string[] = [];
+
+  /** `unknownOnWhatsApp`: numbers never registered are on WhatsApp as asked (the unpatched default). */
+  constructor(opts: { unknownOnWhatsApp?: boolean } = {}) {
+    this.#unknownOnWhatsApp = opts.unknownOnWhatsApp ?? false;
+  }
+
+  /** Puts an account on WhatsApp. `phone`: digits; the JID defaults to `<phone>@s.whatsapp.net`. */
+  register(phone: string, jid = `${phone}@s.whatsapp.net`): this {
+    this.#accounts.set(digitsOf(phone), jid);
+    return this;
+  }
+
+  unregister(phone: string): this {
+    this.#accounts.delete(digitsOf(phone));
+    return this;
+  }
+
+  lookup(query: string): LookupAnswer {
+    this.lookups.push(query);
+    const digits = digitsOf(query);
+    const alternative = brazilianAlternative(digits);
+    const jid = this.#accounts.get(digits) ?? (alternative ? this.#accounts.get(alternative) : undefined);
+    if (jid) return { exists: true, jid };
+    return { exists: this.#unknownOnWhatsApp, jid: `${digits}@s.whatsapp.net` };
+  }
+}
+
+/**
+ * The other form of a Brazilian mobile number: `55 DD 9XXXXXXXX` <->
+ * `55 DD XXXXXXXX` (mobile subscriber numbers start with 6-9). Null for
+ * anything else, which has one form only.
+ */
+export function brazilianAlternative(digits: string): string | null {
+  const withNine = /^55(\d{2})9([6-9]\d{7})$/.exec(digits);
+  if (withNine) return `55${withNine[1]}${withNine[2]}`;
+  const withoutNine = /^55(\d{2})([6-9]\d{7})$/.exec(digits);
+  if (withoutNine) return `55${withoutNine[1]}9${withoutNine[2]}`;
+  return null;
+}
+
+export type TestPeer = {
+  server: StartedWhatsAppServer;
+  /** Digits of the peer's own number. */
+  phone: string;
+  selfJid: string;
+  /** The Baileys WebSocket URL (`waWebSocketUrl`). */
+  url: string;
+  recorderPath: string;
+  directory: PhoneDirectory;
+  /** Messages the peer accepted (decrypted), decoded, in arrival order. */
+  accepted(): AcceptedMessage[];
+  /** Resolves with the first accepted message matching `predicate` (already there or still to come). */
+  waitForAccepted(predicate: (message: AcceptedMessage) => boolean, timeoutMs?: number): Promise<AcceptedMessage>;
+  close(): Promise<void>;
+};
+
+/**
+ * Starts a peer for the number `phone` (digits). `directory`: who is on
+ * WhatsApp (default: nobody but those registered later on `peer.directory`).
+ * `recorderPath`: where the JSONL recorder goes (default: a temp dir removed on close).
+ */
+export async function startPeer(opts: {
+  phone: string;
+  directory?: PhoneDirectory;
+  accessToken?: string;
+  recorderPath?: string;
+}): Promise<TestPeer> {
+  const directory = opts.directory ?? new PhoneDirectory();
+  const dir = opts.recorderPath ? null : mkdtempSync(join(tmpdir(), "pombo-peer-"));
+  const recorderPath = opts.recorderPath ?? join(dir!, "recorder.jsonl");
+  const selfJid = `${opts.phone}@s.whatsapp.net`;
+  const accepted: AcceptedMessage[] = [];
+  const waiters = new Set<() => void>();
+  const server = await startWhatsAppServer({
+    selfJid,
+    recorderPath,
+    ...(opts.accessToken ? { accessToken: opts.accessToken } : {}),
+    lookupPhone: (query) => directory.lookup(query),
+    onEvent: (event) => {
+      const message = acceptedFromRecord(event);
+      if (!message) return;
+      accepted.push(message);
+      for (const wake of waiters) wake();
+    },
+  });
+  return {
+    server,
+    phone: opts.phone,
+    selfJid,
+    url: server.manifest.endpoints.baileysWebSocketUrl,
+    recorderPath,
+    directory,
+    accepted: () => [...accepted],
+    waitForAccepted: (predicate, timeoutMs = 10_000) =>
+      new Promise((resolve, reject) => {
+        const check = () => {
+          const found = accepted.find(predicate);
+          if (!found) return;
+          cleanup();
+          resolve(found);
+        };
+        const timer = setTimeout(() => {
+          cleanup();
+          reject(new Error(`the peer accepted no matching message in ${timeoutMs} ms (accepted: ${accepted.map((m) => m.id).join(", ") || "none"})`));
+        }, timeoutMs);
+        const cleanup = () => {
+          clearTimeout(timer);
+          waiters.delete(check);
+        };
+        waiters.add(check);
+        check();
+      }),
+    close: async () => {
+      await server.close();
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function digitsOf(text: string): string {
+  return text.replace(/\D/g, "");
+}
