@@ -20,7 +20,8 @@ import http from "node:http";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { startWhatsAppServer, type StartedWhatsAppServer } from "@openclaw/crabline";
+import type { StartedWhatsAppServer } from "@openclaw/crabline";
+import { PhoneDirectory, type TestPeer, startPeer } from "../peer/peer.ts";
 import { BufferJSON, initAuthCreds } from "@whiskeysockets/baileys";
 
 export const PEER_ACCESS_TOKEN = "pombo-e2e-peer-token";
@@ -44,12 +45,17 @@ export interface Peer extends PeerTarget {
   adminInboundUrl: string;
   adminToken: string;
   server: StartedWhatsAppServer;
+  /** What this number sent, as WhatsApp received it (decrypted), in order. */
+  accepted: TestPeer["accepted"];
+  waitForAccepted: TestPeer["waitForAccepted"];
 }
 
 export interface Peers {
   peers: Peer[];
   dir: string;
   accessToken: string;
+  /** Who is on WhatsApp, for every peer's phone lookups. Register customers here. */
+  directory: PhoneDirectory;
   close(): Promise<void>;
 }
 
@@ -60,10 +66,12 @@ export function peerPhone(i: number, base = 5511900000000): string {
 
 export async function startPeers(
   n: number,
-  opts: { accessToken?: string; dir?: string; phoneBase?: number } = {},
+  opts: { accessToken?: string; dir?: string; phoneBase?: number; directory?: PhoneDirectory } = {},
 ): Promise<Peers> {
   const accessToken = opts.accessToken ?? PEER_ACCESS_TOKEN;
   const dir = opts.dir ?? mkdtempSync(path.join(tmpdir(), "pombo-peers-"));
+  // One WhatsApp: every number's lookups answer from the same directory.
+  const directory = opts.directory ?? new PhoneDirectory();
   const peers: Peer[] = [];
   const close = async () => {
     await Promise.allSettled(peers.map((p) => p.server.close()));
@@ -75,25 +83,26 @@ export async function startPeers(
       const batch = [];
       for (let j = i; j < Math.min(n, i + 25); j++) {
         const phone = peerPhone(j, opts.phoneBase);
-        const selfJid = `${phone}@s.whatsapp.net`;
         const recorderPath = path.join(dir, `peer-${j}.jsonl`);
         batch.push(
-          startWhatsAppServer({ selfJid, accessToken, recorderPath, host: "127.0.0.1" }).then((server) => {
-            const ws = new URL(server.manifest.endpoints.baileysWebSocketUrl);
-            const peer: Peer = {
+          startPeer({ phone, directory, accessToken, recorderPath }).then((peer) => {
+            const ws = new URL(peer.url);
+            const { manifest } = peer.server;
+            peers[j] = {
               index: j,
               phone,
-              selfJid,
+              selfJid: peer.selfJid,
               recorderPath,
               host: ws.hostname,
               port: Number(ws.port),
               path: ws.pathname,
-              directUrl: server.manifest.endpoints.baileysWebSocketUrl,
-              adminInboundUrl: server.manifest.endpoints.adminInboundUrl,
-              adminToken: server.manifest.adminToken,
-              server,
+              directUrl: peer.url,
+              adminInboundUrl: manifest.endpoints.adminInboundUrl,
+              adminToken: manifest.adminToken,
+              server: peer.server,
+              accepted: peer.accepted,
+              waitForAccepted: peer.waitForAccepted,
             };
-            peers[j] = peer;
           }),
         );
       }
@@ -103,7 +112,7 @@ export async function startPeers(
     await close();
     throw err;
   }
-  return { peers, dir, accessToken, close };
+  return { peers, dir, accessToken, directory, close };
 }
 
 /** A registered creds.json (as a JSON string) for `phone` (digits only). */

@@ -524,3 +524,17 @@ export async function importSessionWhenHeld(
 export function makeLogDir(name: string): string {
   return mkdtempSync(path.join(tmpdir(), `pombo-${name}-`));
 }
+
+/**
+ * Runs SQL on the edge's local D1 while it serves (wrangler opens the same
+ * SQLite state). For setting up what only time would produce, like a number
+ * that connected a week ago.
+ */
+export async function d1Execute(edge: Edge, sql: string): Promise<void> {
+  await run(
+    process.execPath,
+    [WRANGLER, "d1", "execute", "DB", "--local", "--persist-to", edge.persistTo, "--command", sql, "--config", path.join(ROOT, "wrangler.toml")],
+    wranglerEnv(),
+    60_000,
+  );
+}
