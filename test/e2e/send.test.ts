@@ -49,14 +49,22 @@ describe("e2e: sending", () => {
       15_000,
       { what: `message ${id} sent` },
     );
-  /** Which peer (number) received the WhatsApp message `waId`, and what it was. */
-  const arrival = async (waId: string) => {
-    for (const [index, peer] of stack.peers.peers.entries()) {
-      const found = peer.accepted().find((m) => m.id === waId);
-      if (found) return { index, ...found, summary: summarize(found.message) };
-    }
-    throw new Error(`${waId} arrived nowhere`);
-  };
+  /**
+   * Which peer (number) received the WhatsApp message `waId`, and what it was.
+   * "sent" means the frame left the fleet; the peer may record it a moment later.
+   */
+  const arrival = (waId: string) =>
+    waitFor(
+      () => {
+        for (const [index, peer] of stack.peers.peers.entries()) {
+          const found = peer.accepted().find((m) => m.id === waId);
+          if (found) return { index, ...found, summary: summarize(found.message) };
+        }
+        return null;
+      },
+      5_000,
+      { intervalMs: 20, what: `${waId} to arrive at a peer` },
+    );
   const peerOf = (instanceId: string) => ids.indexOf(instanceId);
 
   it("delivers every type the peer accepts, decrypted, under the WhatsApp id chosen at accept", async () => {
@@ -187,6 +195,7 @@ describe("e2e: sending", () => {
     await stack.waitConnected(ids, 30_000);
 
     const messages = await Promise.all(accepted.map((a) => sent(a.id)));
+    await Promise.all(messages.map((m) => arrival(m.wa_message_id)));
     const arrivals = stack.peers.peers.flatMap((p) => p.accepted()).map((m) => ({ id: m.id, summary: summarize(m.message) }));
     for (const [i, message] of messages.entries()) {
       const copies = arrivals.filter((a) => a.summary.type === "text" && a.summary.text === `burst ${i}`);
