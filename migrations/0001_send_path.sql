@@ -25,6 +25,7 @@ CREATE TABLE `messages` (
 	`tags` text,
 	`groups` text,
 	`message_secret` text,
+	`poll_message` text,
 	`sent_at` text,
 	`created_at` text DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')) NOT NULL,
 	`updated_at` text DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')) NOT NULL,

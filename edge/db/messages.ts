@@ -86,7 +86,9 @@ export async function advanceMessageStatus(
   db: Db,
   projectId: string,
   id: string,
-  patch: Partial<Pick<MessageRow, "reason" | "message_secret" | "sent_at" | "wa_message_id">> & { status: MessageRow["status"] },
+  patch: Partial<Pick<MessageRow, "reason" | "message_secret" | "poll_message" | "sent_at" | "wa_message_id">> & {
+    status: MessageRow["status"];
+  },
 ): Promise<boolean> {
   const at = new Date().toISOString();
   const moved = await db

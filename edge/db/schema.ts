@@ -147,6 +147,8 @@ export const messages = sqliteTable(
     groups: text("groups", { mode: "json" }).$type<string[]>(),
     /** Polls: base64 secret needed to decrypt votes. */
     message_secret: text("message_secret"),
+    /** Polls: the creation message as WhatsApp got it (BufferJSON), to resolve vote hashes. */
+    poll_message: text("poll_message"),
     sent_at: text("sent_at"),
     created_at: timestamp("created_at"),
     updated_at: timestamp("updated_at"),

@@ -139,6 +139,7 @@ export class Sender {
         status: "sent",
         sent_at: new Date(result.timestamp * 1000).toISOString(),
         message_secret: result.message_secret,
+        poll_message: result.poll_message,
       });
       return true;
     } catch (err) {

@@ -103,6 +103,7 @@ export async function sendMessage(env: Env, projectId: string, request: SendRequ
     tags: request.tags ?? null,
     groups: request.groups ?? null,
     message_secret: null,
+    poll_message: null,
     sent_at: null,
     created_at: new Date().toISOString(),
     updated_at: new Date().toISOString(),
@@ -146,8 +147,15 @@ export async function getMessage(env: Env, projectId: string, id: string) {
   const d1 = db(env.DB);
   const row = await findMessage(d1, projectId, id);
   if (!row) throw notFound("message");
-  const { project_id: _p, idempotency_key: _k, message_secret: _s, ...message } = row;
-  return { ...message, history: await statusHistory(d1, id) };
+  const { project_id: _p, idempotency_key: _k, message_secret: _s, poll_message: _m, ...message } = row;
+  // The WhatsApp ids are chosen at accept, but they are WhatsApp's only once sent.
+  const unsent = row.status === "queued" || (row.status === "failed" && row.sent_at === null);
+  return {
+    ...message,
+    wa_message_id: unsent ? null : message.wa_message_id,
+    wa_message_ids: unsent ? null : message.wa_message_ids,
+    history: await statusHistory(d1, id),
+  };
 }
 
 type Target = { instance_id: string | null; wa_message_id: string; from_me: boolean };

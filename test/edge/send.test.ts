@@ -125,6 +125,31 @@ describe("sending a text", () => {
   });
 });
 
+describe("what a sent message keeps", () => {
+  it("shows its WhatsApp id only once sent, and keeps a poll's secret and creation message for its votes", async () => {
+    const { key, id } = await setup();
+    const queued = await send(key, "text", { to: CUSTOMER_JID, body: "wait", instance_id: id });
+    expect((await messageOf(key, queued.json.id)).wa_message_id).toBeNull();
+
+    const fleet = await connectedFleet(id, {
+      answer: (frame) =>
+        frame.content.type === "poll"
+          ? { wa_message_id: frame.wa_message_id, timestamp: 1_790_000_000, message_secret: "c2VjcmV0", poll_message: '{"pollCreationMessageV3":{}}' }
+          : undefined,
+    });
+    await waitFor(async () => (await messageOf(key, queued.json.id)).status === "sent");
+    expect((await messageOf(key, queued.json.id)).wa_message_id).toBe(fleet.sends[0]!.wa_message_id);
+
+    const poll = await send(key, "poll", { to: CUSTOMER_JID, name: "Q?", options: ["a", "b"], instance_id: id });
+    await waitFor(async () => (await messageOf(key, poll.json.id)).status === "sent");
+    const row = await env.DB.prepare("SELECT message_secret, poll_message, sent_at FROM messages WHERE id = ?").bind(poll.json.id).first();
+    expect(row).toMatchObject({ message_secret: "c2VjcmV0", poll_message: '{"pollCreationMessageV3":{}}' });
+    expect(row!.sent_at).toBe(new Date(1_790_000_000_000).toISOString());
+    // Secrets for decrypting votes are ours, not the API's.
+    expect(JSON.stringify(await messageOf(key, poll.json.id))).not.toContain("c2VjcmV0");
+  });
+});
+
 describe("receipts", () => {
   it("move a message forward, never back, and a 463 fails it and costs the number health", async () => {
     const { key, id } = await setup();
