@@ -1,0 +1,70 @@
+/**
+ * A shard of WhatsApp peers for bench/send.ts, in its own process: the peers
+ * (crabline) cost about as much CPU per message as the senders, so one
+ * process hosting every peer would cap what any sender can reach.
+ *
+ *   node bench/peer-shard.ts <count> <phoneBase> <recorderDir>
+ *
+ * Starts `count` peers for phones phoneBase+1 .. phoneBase+count and writes
+ * JSON lines on stdout:
+ *   { type: "manifest", accessToken, peers: [{ phone, host, port, path }] }
+ *   { type: "arrival", peer, waId, to, at, text }   one per message a peer decrypted
+ *     (peer: index in this shard; at: the peer's own stamp, ms since epoch;
+ *      text: the plain text, or null for other message types)
+ * stdin lines { "register": ["<phone>", ...] } put numbers in the shard's
+ * phone directory. Closes its peers and exits when stdin closes or on SIGTERM.
+ */
+import { rmSync } from "node:fs";
+import { createInterface } from "node:readline";
+import { startPeers } from "../test/e2e/peers.ts";
+import { summarize } from "../test/peer/decode.ts";
+
+// libsignal logs sessions with console.log; stdout is our channel to the bench.
+for (const k of ["log", "info", "debug", "warn"] as const) console[k] = () => {};
+
+const [countArg, baseArg, dir] = process.argv.slice(2);
+const count = Number(countArg);
+const phoneBase = Number(baseArg);
+if (!Number.isInteger(count) || count < 1 || !Number.isSafeInteger(phoneBase) || !dir) {
+  process.stderr.write("usage: node bench/peer-shard.ts <count> <phoneBase> <recorderDir>\n");
+  process.exit(2);
+}
+const out = (value: object) => process.stdout.write(JSON.stringify(value) + "\n");
+
+const peers = await startPeers(count, { phoneBase, dir });
+let closing = false;
+const close = async () => {
+  if (closing) return;
+  closing = true;
+  await Promise.race([peers.close(), new Promise((r) => setTimeout(r, 5_000))]);
+  rmSync(dir, { recursive: true, force: true });
+  process.exit(0);
+};
+process.on("SIGTERM", close);
+process.on("SIGINT", close);
+createInterface({ input: process.stdin })
+  .on("line", (line) => {
+    const msg = JSON.parse(line) as { register?: string[] };
+    for (const phone of msg.register ?? []) peers.directory.register(phone);
+  })
+  .on("close", close);
+
+out({
+  type: "manifest",
+  accessToken: peers.accessToken,
+  peers: peers.peers.map((p) => ({ phone: p.phone, host: p.host, port: p.port, path: p.path })),
+});
+
+// Stream what the peers decrypted. The peer stamps each message when it decrypts it,
+// so this polling interval does not blur the times.
+const seen = peers.peers.map(() => 0);
+setInterval(() => {
+  for (const [i, peer] of peers.peers.entries()) {
+    const accepted = peer.accepted();
+    for (const m of accepted.slice(seen[i])) {
+      const s = summarize(m.message);
+      out({ type: "arrival", peer: i, waId: m.id, to: m.to, at: Date.parse(m.at), text: s.type === "text" ? s.text : null });
+    }
+    seen[i] = accepted.length;
+  }
+}, 20);
