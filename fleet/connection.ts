@@ -68,6 +68,7 @@ import {
   statusFromMessageUpdate,
   statusFromReceiptUpdate,
 } from "./translator.ts";
+import { type AckSource, ServerAcks } from "./server-acks.ts";
 import type { WaVersionSource } from "./wa-version.ts";
 
 /** The part of a Baileys socket the manager uses; tests hand in a fake one. */
@@ -85,6 +86,8 @@ export type SocketLike = {
   sendMessage(jid: string, content: AnyMessageContent, options?: MiscMessageGenerationOptions): Promise<WAMessage | undefined>;
   sendPresenceUpdate(type: WAPresence, toJid?: string): Promise<void>;
   executeUSyncQuery(query: USyncQuery): Promise<USyncQueryResult | undefined>;
+  /** Baileys' frame emitter: server acks of our messages come through it. */
+  ws: AckSource;
 };
 export type MakeSocket = (config: UserFacingSocketConfig) => SocketLike;
 
@@ -149,6 +152,7 @@ export class ConnectionManager {
   #generation = 0;
   #starting = false;
   #sock: SocketLike | null = null;
+  #acks: ServerAcks | null = null;
   #store: SessionStore | null = null;
   /** The socket that produced the current QR: only it can take a pairing-code request. */
   #qrSock: SocketLike | null = null;
@@ -341,7 +345,11 @@ export class ConnectionManager {
         throw new ProtocolError("not_connected", "the WhatsApp socket went away before the send");
       }
       const timeoutMs = MEDIA_TYPES.has(content.type) ? MEDIA_SEND_TIMEOUT_MS : SEND_TIMEOUT_MS;
+      const acked = this.#acks!.wait(wa_message_id, timeoutMs);
+      acked.catch(() => {}); // awaited below; a send that throws first must not leave it unhandled
       const sent = await withTimeout(sock.sendMessage(chat_jid, payload, { messageId: wa_message_id }), timeoutMs, "send");
+      // Sent means WhatsApp has it, not that the frame left.
+      await acked;
       const result = sendResult(sent, wa_message_id);
       this.#logger.info(log, "message sent");
       return result;
@@ -434,6 +442,7 @@ export class ConnectionManager {
         ...(agent ? { agent, fetchAgent: agent } : {}),
       });
       this.#sock = sock;
+      this.#acks = new ServerAcks(sock.ws);
       this.#store = store;
       const opened = store;
       sock.ev.on("creds.update", () => {
@@ -548,6 +557,8 @@ export class ConnectionManager {
     this.#starting = false;
     this.#clearReconnect();
     const detached = { sock: this.#sock, store: this.#store };
+    this.#acks?.failAll();
+    this.#acks = null;
     this.#sock = null;
     this.#store = null;
     this.#qrSock = null;

@@ -213,8 +213,10 @@ export const Methods = {
    * first attempt and reused on every retry, so a send repeated after a
    * crash is the same message to WhatsApp, never a second one.
    * `typing_ms` > 0: show "typing..." that long first.
-   * Errors: `not_connected` (retry later), `media_unavailable`,
-   * `invalid_content` (permanent), `send_failed` (retry).
+   * Answered once WhatsApp acknowledged the message (not when the frame
+   * left). Errors: `not_connected` (retry later), `media_unavailable`,
+   * `invalid_content` (permanent), `server_error` (WhatsApp refused it; the
+   * message is its error code, e.g. "463"), `send_failed` (retry).
    */
   "message.send": {
     params: z.object({

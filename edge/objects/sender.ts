@@ -149,6 +149,12 @@ export class Sender {
 
   async #onSendError(item: OutboxItem, err: unknown): Promise<boolean> {
     const code = err instanceof ProtocolError ? err.code : "send_failed";
+    if (code === "server_error") {
+      // WhatsApp refused it (463 and friends): the same message will be refused again.
+      await this.#host.incident("server_error");
+      await this.#fail(item, `server_error_${(err as ProtocolError).message}`);
+      return true;
+    }
     if (PERMANENT.has(code)) {
       await this.#host.incident("send_failed");
       await this.#fail(item, code);

@@ -367,6 +367,9 @@ export interface Instance {
   last_close_code: number | null;
   last_close_at: string | null;
   fleet_id: string | null;
+  health: number;
+  sent_today: number;
+  warming: { day: number; daily_limit: number; sent_today: number; ends_at: string } | null;
   created_at: string;
   updated_at: string;
 }

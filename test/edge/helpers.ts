@@ -45,12 +45,14 @@ const opened = new Set<WebSocket>();
 
 class Failure {
   code: string;
-  constructor(code: string) {
+  message: string;
+  constructor(code: string, message: string) {
     this.code = code;
+    this.message = message;
   }
 }
-/** A fleet answer that is an error with this code. */
-export const fail = (code: string) => new Failure(code);
+/** A fleet answer that is an error with this code (and message). */
+export const fail = (code: string, message = code) => new Failure(code, message);
 
 /** Closes every fleet socket a test opened, so the next test starts with no fleets. */
 export function closeFleetSockets() {
@@ -135,7 +137,7 @@ export async function fleetSocket(path: string) {
         if (i >= 0) queue.splice(i, 1);
         const result = answer(frame.method, frame.params);
         // `fail(code)` makes the fleet answer with that error code, as the real one does.
-        const body = result instanceof Failure ? { ok: false, error: { code: result.code, message: result.code } } : { ok: true, result };
+        const body = result instanceof Failure ? { ok: false, error: { code: result.code, message: result.message } } : { ok: true, result };
         ws.send(JSON.stringify({ v: 1, t: "res", id: frame.id, ...body }));
       });
     },

@@ -106,6 +106,16 @@ describe("sending a text", () => {
     expect((await call(`/instances/${id}`, { token: key })).json.health).toBeLessThan(100);
   });
 
+  it("fails a message WhatsApp refused, with its code, without retrying it", async () => {
+    const { key, id } = await setup();
+    const fleet = await connectedFleet(id, { answer: () => fail("server_error", "463") });
+    const res = await send(key, "text", { to: CUSTOMER_JID, body: "x", instance_id: id });
+    await waitFor(async () => (await messageOf(key, res.json.id)).status === "failed", 3_000, "failed");
+    expect((await messageOf(key, res.json.id)).reason).toBe("server_error_463");
+    expect(fleet.sends).toHaveLength(1);
+    expect((await call(`/instances/${id}`, { token: key })).json.health).toBeLessThanOrEqual(70);
+  });
+
   it("retries a failed send a few times with backoff, then gives up with a reason", async () => {
     const { key, id } = await setup();
     const fleet = await connectedFleet(id, { answer: () => fail("send_failed") });

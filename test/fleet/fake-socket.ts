@@ -24,6 +24,10 @@ export type SentRecord = { jid: string; content: AnyMessageContent; options?: Mi
 
 export class FakeSocket implements SocketLike {
   ev = new EventEmitter();
+  /** Frames from "WhatsApp": the fake acknowledges each send here, as the server does. */
+  ws = new EventEmitter();
+  /** "hold": sends get no server ack; a string: the next ack carries that error (e.g. "463"). */
+  ack: "auto" | "hold" | string = "auto";
   config: UserFacingSocketConfig;
   ended = false;
   loggedOut = false;
@@ -64,6 +68,12 @@ export class FakeSocket implements SocketLike {
       const err = this.failNextSend;
       this.failNextSend = null;
       throw err;
+    }
+    const id = options?.messageId;
+    if (this.ack !== "hold") {
+      const error = this.ack === "auto" ? undefined : this.ack;
+      this.ack = "auto";
+      setImmediate(() => this.ws.emit("CB:ack,class:message", { attrs: { id, class: "message", ...(error ? { error } : {}) } }));
     }
     const message: proto.IMessage = "text" in content ? { conversation: content.text } : { conversation: "(not rendered by the fake)" };
     if ("poll" in content && content.poll) {

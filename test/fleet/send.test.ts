@@ -167,6 +167,33 @@ describe("message.send (unit, around the socket)", () => {
     expect(again.sock.sent).toHaveLength(3);
   });
 
+  it("answers only once WhatsApp acknowledged the message (unit, around the socket: the test peer cannot drop a connection between the write and the ack)", async () => {
+    const { sock, send } = await connected();
+    sock.ack = "hold";
+    let answered = false;
+    const pending = send({ content: { type: "text", text: "oi" } }).then(() => (answered = true));
+    await vi.waitFor(() => expect(sock.sent).toHaveLength(1));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(answered).toBe(false); // the frame left, WhatsApp has not said it has it
+    sock.ws.emit("CB:ack,class:message", { attrs: { id: "3EB0UNIT1", class: "message" } });
+    await pending;
+    expect(answered).toBe(true);
+  });
+
+  it("a connection lost before the ack is not_connected (the edge resends the same id); a refusal is server_error with its code", async () => {
+    const { sock, send } = await connected();
+    sock.ack = "hold";
+    const lost = send({ content: { type: "text", text: "oi" } });
+    await vi.waitFor(() => expect(sock.sent).toHaveLength(1));
+    sock.close(428);
+    expect(await errorCode(lost)).toBe("not_connected");
+
+    const again = await connected();
+    again.sock.ack = "463";
+    const refused = again.send({ content: { type: "text", text: "oi" } });
+    await expect(refused).rejects.toMatchObject({ code: "server_error", message: "463" });
+  });
+
   it("polls carry a secret derived from their id: a retried poll is the same poll", async () => {
     const { sock, send } = await connected();
     const poll: Params<"message.send">["content"] = { type: "poll", name: "Horário?", options: ["Manhã", "Tarde"], selectable_count: 1 };
