@@ -18,12 +18,40 @@ function bearer(header: string | undefined): string | undefined {
 
 const unauthorized = (message: string) => new ApiError(401, "unauthorized", message);
 
+/**
+ * Every request names its key; asking D1 each time would make the key
+ * lookup the busiest query there is. An isolate remembers a live key for a
+ * few seconds. Revoking forgets it here at once; other isolates see the
+ * revocation within KEY_CACHE_MS.
+ */
+const KEY_CACHE_MS = 10_000;
+const knownKeys = new Map<string, { projectId: string; until: number }>();
+
+async function projectOfKey(env: Env, key: string): Promise<string | undefined> {
+  const hash = await sha256Hex(key);
+  const known = knownKeys.get(hash);
+  if (known && known.until > Date.now()) return known.projectId;
+  const projectId = await projectForKeyHash(db(env.DB), hash);
+  if (projectId) {
+    if (knownKeys.size > 10_000) knownKeys.clear();
+    knownKeys.set(hash, { projectId, until: Date.now() + KEY_CACHE_MS });
+  } else {
+    knownKeys.delete(hash);
+  }
+  return projectId;
+}
+
+/** A key was revoked: this isolate stops accepting it now. */
+export function forgetProjectKeys(projectId: string): void {
+  for (const [hash, known] of knownKeys) if (known.projectId === projectId) knownKeys.delete(hash);
+}
+
 /** Resolves the API key to its project; every later query is scoped to it. */
 export const projectAuth = createMiddleware<AppEnv>(async (c, next) => {
   const key = bearer(c.req.header("Authorization"));
   if (!key) throw unauthorized("send your API key as `Authorization: Bearer pb_live_...`");
   if (!key.startsWith(API_KEY_PREFIX)) throw unauthorized("invalid API key");
-  const projectId = await projectForKeyHash(db(c.env.DB), await sha256Hex(key));
+  const projectId = await projectOfKey(c.env, key);
   if (!projectId) throw unauthorized("invalid or revoked API key");
   const claimed = c.req.header("X-Project-Id");
   if (claimed !== undefined && claimed !== projectId) {

@@ -71,6 +71,12 @@ export function openValue(cipher: SessionCipher, instanceId: string, key: string
 export async function openSessionStore({ link, cipher, instanceId, logger }: SessionStoreOptions): Promise<SessionStore> {
   let tail: Promise<unknown> = Promise.resolve();
   let closed = false;
+  // Keys with a write on its way to the edge: a read of one of them waits for it.
+  const inFlight = new Map<string, number>();
+  // Keys the edge said it does not have. We are the session's only writer
+  // while we hold the lease, so "absent" stays true until we write the key;
+  // without this, Baileys asks the edge again for the same absent keys on every send.
+  const absent = new Set<string>();
   // Chains one write behind the previous ones; the returned promise carries
   // this write's own outcome, while the chain itself never breaks.
   const enqueueWrite = (entries: Record<string, string | null>): Promise<void> => {
@@ -80,8 +86,20 @@ export async function openSessionStore({ link, cipher, instanceId, logger }: Ses
       logger?.debug({ entries: Object.keys(entries).length }, "session write after close dropped");
       return Promise.resolve();
     }
+    const keys = Object.keys(entries);
+    for (const key of keys) {
+      inFlight.set(key, (inFlight.get(key) ?? 0) + 1);
+      if (entries[key] !== null) absent.delete(key);
+    }
     const write = tail.then(() => link.call("session.set", { entries })).then(() => undefined);
-    tail = write.catch(() => undefined);
+    const settled = write.catch(() => undefined).then(() => {
+      for (const key of keys) {
+        const n = (inFlight.get(key) ?? 1) - 1;
+        if (n === 0) inFlight.delete(key);
+        else inFlight.set(key, n);
+      }
+    });
+    tail = settled;
     return write;
   };
 
@@ -92,15 +110,19 @@ export async function openSessionStore({ link, cipher, instanceId, logger }: Ses
 
   const edgeKeys: SignalKeyStore = {
     async get(type, ids) {
-      await tail; // read our own writes
+      const wanted = ids.filter((id) => !absent.has(slotKey(type, id)));
+      if (wanted.some((id) => inFlight.has(slotKey(type, id)))) await tail; // read our own writes
       const found: { [id: string]: SignalDataTypeMap[typeof type] } = {};
-      for (let start = 0; start < ids.length; start += MAX_KEYS_PER_GET) {
-        const chunk = ids.slice(start, start + MAX_KEYS_PER_GET);
+      for (let start = 0; start < wanted.length; start += MAX_KEYS_PER_GET) {
+        const chunk = wanted.slice(start, start + MAX_KEYS_PER_GET);
         const { values } = await link.call("session.get", { keys: chunk.map((id) => slotKey(type, id)) });
         for (const id of chunk) {
           const key = slotKey(type, id);
           const sealed = values[key];
-          if (sealed == null) continue;
+          if (sealed == null) {
+            if (!inFlight.has(key)) absent.add(key);
+            continue;
+          }
           let value = openValue(cipher, instanceId, key, sealed);
           // The one key type that must be a protobuf object, not plain JSON.
           if (type === "app-state-sync-key") value = proto.Message.AppStateSyncKeyData.fromObject(value as object);
@@ -122,6 +144,7 @@ export async function openSessionStore({ link, cipher, instanceId, logger }: Ses
     async clear() {
       await tail;
       await link.call("session.clear", {});
+      absent.clear();
     },
   };
 
@@ -134,6 +157,7 @@ export async function openSessionStore({ link, cipher, instanceId, logger }: Ses
     close: () => {
       closed = true;
       cache.close();
+      absent.clear();
     },
   };
 }

@@ -1,5 +1,17 @@
 import { drizzle } from "drizzle-orm/d1";
 import * as schema from "./schema.ts";
 
-export type Db = ReturnType<typeof db>;
-export const db = (d1: D1Database) => drizzle(d1, { schema });
+export type Db = ReturnType<typeof build>;
+
+const build = (d1: D1Database) => drizzle(d1, { schema });
+// Building drizzle walks the whole schema: once per binding, not per query.
+const cache = new WeakMap<D1Database, Db>();
+
+export function db(d1: D1Database): Db {
+  let instance = cache.get(d1);
+  if (!instance) {
+    instance = build(d1);
+    cache.set(d1, instance);
+  }
+  return instance;
+}

@@ -79,8 +79,21 @@ export async function connectedInstances(db: Db, projectId: string, poolId?: str
         inArray(instances.id, db.select({ id: poolMembers.instance_id }).from(poolMembers).where(eq(poolMembers.pool_id, poolId))),
       )
     : connected;
-  return db.select().from(instances).where(where).orderBy(instances.id);
+  return db
+    .select({
+      id: instances.id,
+      health: instances.health,
+      first_connected_at: instances.first_connected_at,
+      sent_today: instances.sent_today,
+      sent_day: instances.sent_day,
+      last_sent_at: instances.last_sent_at,
+    })
+    .from(instances)
+    .where(where)
+    .orderBy(instances.id);
 }
+
+export type RotationCandidate = Awaited<ReturnType<typeof connectedInstances>>[number];
 
 export async function instanceIdsOf(db: Db, projectId: string): Promise<string[]> {
   const rows = await db.select({ id: instances.id }).from(instances).where(eq(instances.project_id, projectId));

@@ -43,6 +43,7 @@ export class Sender {
   #host: SenderHost;
   #pumping = false;
   #settingsJson: string | null = null;
+  #writes: Promise<void> = Promise.resolve();
 
   constructor(host: SenderHost) {
     this.#host = host;
@@ -134,12 +135,15 @@ export class Sender {
         return true;
       }
       this.outbox.remove(item.message_id);
-      await this.#countSend(settings);
-      await advanceMessageStatus(db(this.#host.env.DB), item.project_id, item.message_id, {
-        status: "sent",
-        sent_at: new Date(result.timestamp * 1000).toISOString(),
-        message_secret: result.message_secret,
-        poll_message: result.poll_message,
+      const usage = await this.#countSend(settings);
+      this.#record(async () => {
+        await advanceMessageStatus(db(this.#host.env.DB), item.project_id, item.message_id, {
+          status: "sent",
+          sent_at: new Date(result.timestamp * 1000).toISOString(),
+          message_secret: result.message_secret,
+          poll_message: result.poll_message,
+        });
+        await this.#host.mirror({ sent_today: usage.day_count, sent_day: usage.day, last_sent_at: new Date(usage.last_sent_at).toISOString() });
       });
       return true;
     } catch (err) {
@@ -203,11 +207,22 @@ export class Sender {
     return JSON.parse(await unseal(key, messageId, part.sealed)) as OutboundContent;
   }
 
-  async #countSend(settings: Settings): Promise<void> {
-    const now = Date.now();
-    const usage = countSend(await this.#host.ctx.storage.get<Usage>("usage"), now);
+  async #countSend(settings: Settings): Promise<Usage> {
+    const usage = countSend(await this.#host.ctx.storage.get<Usage>("usage"), Date.now());
     await this.#host.ctx.storage.put({ usage, gap_ms: nextGapMs(settings) });
-    await this.#host.mirror({ sent_today: usage.day_count, sent_day: usage.day, last_sent_at: new Date(now).toISOString() });
+    return usage;
+  }
+
+  /**
+   * D1 records of what was sent, written in order behind the sends: the
+   * queue (this object's own storage) is the truth of what left, so the next
+   * message need not wait for D1.
+   */
+  #record(write: () => Promise<void>): void {
+    this.#writes = this.#writes.then(write).catch((err: unknown) => {
+      console.error("sender: recording a send in D1 failed:", err instanceof Error ? err.message : err);
+    });
+    this.#host.ctx.waitUntil(this.#writes);
   }
 
   async #settings(): Promise<Settings> {

@@ -1,4 +1,5 @@
 /** Projects and their API keys. A key is shown once; only its hash is kept. */
+import { forgetProjectKeys } from "../auth.ts";
 import { API_KEY_PREFIX, newApiKey, newId, sha256Hex } from "../crypto.ts";
 import type { Db } from "../db/client.ts";
 import { insertApiKey, listApiKeys, revokeApiKey } from "../db/api-keys.ts";
@@ -38,6 +39,7 @@ export async function keysOf(db: Db, projectId: string) {
 
 export async function revokeKey(db: Db, projectId: string, keyId: string) {
   if (!(await revokeApiKey(db, projectId, keyId))) throw notFound("API key");
+  forgetProjectKeys(projectId);
 }
 
 export const projectsPage = (db: Db, page: Page) => listProjects(db, page);

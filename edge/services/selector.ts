@@ -11,9 +11,8 @@
  * prefers warmed numbers with room left today, and falls back to warming ones.
  */
 import { db } from "../db/client.ts";
-import { connectedInstances, findInstance } from "../db/instances.ts";
+import { type RotationCandidate, connectedInstances, findInstance } from "../db/instances.ts";
 import { advancePoolCursor, findPool } from "../db/pools.ts";
-import type { InstanceRow } from "../db/schema.ts";
 import { advanceProjectCursor } from "../db/settings.ts";
 import type { Env } from "../env.ts";
 import { ApiError } from "../errors.ts";
@@ -56,14 +55,14 @@ export async function selectNumber(env: Env, projectId: string, settings: Settin
   return { instance_id: await affinity.stick(await pick(), ids), via: "rotation" };
 }
 
-const healthy = (rows: InstanceRow[], settings: Settings) => rows.filter((r) => r.health >= settings.health_threshold);
+const healthy = (rows: RotationCandidate[], settings: Settings) => rows.filter((r) => r.health >= settings.health_threshold);
 
-const sentToday = (row: InstanceRow, now: number) => (row.sent_day === dayKey(now) ? row.sent_today : 0);
+const sentToday = (row: RotationCandidate, now: number) => (row.sent_day === dayKey(now) ? row.sent_today : 0);
 
 /** The numbers rotation should choose among, best tier first. */
-export function tiers(rows: InstanceRow[], settings: Settings, now = Date.now()): InstanceRow[] {
-  const warming = (r: InstanceRow) => warmingOf(settings, r.first_connected_at, now);
-  const hasRoom = (r: InstanceRow) => sentToday(r, now) < dailyLimit(settings, warming(r));
+export function tiers(rows: RotationCandidate[], settings: Settings, now = Date.now()): RotationCandidate[] {
+  const warming = (r: RotationCandidate) => warmingOf(settings, r.first_connected_at, now);
+  const hasRoom = (r: RotationCandidate) => sentToday(r, now) < dailyLimit(settings, warming(r));
   const candidates = [
     rows.filter((r) => !warming(r) && hasRoom(r)),
     rows.filter((r) => warming(r) && hasRoom(r)),
@@ -74,7 +73,7 @@ export function tiers(rows: InstanceRow[], settings: Settings, now = Date.now())
 }
 
 export async function rotate(
-  rows: InstanceRow[],
+  rows: RotationCandidate[],
   strategy: Strategy,
   settings: Settings,
   advanceCursor: () => Promise<number>,

@@ -6,10 +6,27 @@ import type { Env } from "../env.ts";
 import { validationError } from "../errors.ts";
 import { Settings, type SettingsPatch, defaultSettings } from "./settings-schema.ts";
 
+/**
+ * Every send reads its project's settings. An isolate keeps them a few
+ * seconds; a PATCH here updates them at once, other isolates follow within
+ * SETTINGS_CACHE_MS (the numbers' own copies are pushed to them directly).
+ */
+const SETTINGS_CACHE_MS = 5_000;
+const known = new Map<string, { settings: Settings; until: number }>();
+
 export async function getSettings(env: Env, projectId: string): Promise<Settings> {
+  const hit = known.get(projectId);
+  if (hit && hit.until > Date.now()) return hit.settings;
   const stored = await readSettings(db(env.DB), projectId);
   const parsed = Settings.safeParse(stored ?? {});
-  return parsed.success ? parsed.data : defaultSettings();
+  const settings = parsed.success ? parsed.data : defaultSettings();
+  remember(projectId, settings);
+  return settings;
+}
+
+function remember(projectId: string, settings: Settings): void {
+  if (known.size > 10_000) known.clear();
+  known.set(projectId, { settings, until: Date.now() + SETTINGS_CACHE_MS });
 }
 
 export async function patchSettings(env: Env, projectId: string, patch: SettingsPatch): Promise<Settings> {
@@ -23,6 +40,7 @@ export async function patchSettings(env: Env, projectId: string, patch: Settings
   const parsed = Settings.safeParse(merged);
   if (!parsed.success) throw validationError(parsed.error, "json");
   await writeSettings(db(env.DB), projectId, parsed.data);
+  remember(projectId, parsed.data);
   // Each number paces itself from its own copy: hand the new one to every number now.
   const ids = await instanceIdsOf(db(env.DB), projectId);
   await Promise.all(ids.map((id) => env.INSTANCE.get(env.INSTANCE.idFromName(id)).applySettings(parsed.data)));

@@ -136,4 +136,19 @@ describe("session store", () => {
     const { x } = await reopened.state.keys.get("session", ["x"]);
     expect(Buffer.from(x as Uint8Array).toString()).toBe("3");
   });
+
+  it("asks the edge once for a key it does not have, and sees it once written", async () => {
+    const edge = memoryEdge();
+    const store = await openSessionStore({ link: edge.link, cipher, instanceId });
+    const gets = () => edge.requests.filter((r) => r.method === "session.get").length;
+    const before = gets();
+    for (let i = 0; i < 3; i++) expect(await store.state.keys.get("tctoken", ["5511888880002@s.whatsapp.net"])).toEqual({});
+    expect(gets() - before).toBe(1);
+    await store.state.keys.set({ tctoken: { "5511888880002@s.whatsapp.net": { token: Buffer.from("t"), timestamp: "1" } } });
+    const got = await store.state.keys.get("tctoken", ["5511888880002@s.whatsapp.net"]);
+    expect(Buffer.from(got["5511888880002@s.whatsapp.net"]!.token).toString()).toBe("t");
+    // A fresh store (another process, after a failover) asks the edge, which now has it.
+    const next = await openSessionStore({ link: edge.link, cipher, instanceId });
+    expect(Object.keys(await next.state.keys.get("tctoken", ["5511888880002@s.whatsapp.net"]))).toHaveLength(1);
+  });
 });
