@@ -36,6 +36,7 @@ import {
   type Fleet,
   type Instance,
 } from "../test/e2e/processes.ts";
+import { int, listAll, pool, stats } from "./common.ts";
 
 const opts = (() => {
   try {
@@ -62,14 +63,6 @@ if (opts.help) {
   );
   process.exit(0);
 }
-const int = (name: string, text: string, min: number) => {
-  const v = Number(text);
-  if (!Number.isInteger(v) || v < min) {
-    process.stderr.write(`--${name} must be a whole number >= ${min}, got "${text}"\n`);
-    process.exit(2);
-  }
-  return v;
-};
 const N = int("numbers", opts.numbers!, 1);
 const PINGS = int("pings", opts.pings!, 0);
 const IDLE_MS = int("idle-ms", opts["idle-ms"]!, 0);
@@ -84,39 +77,9 @@ const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 
 // ---------------------------------------------------------------- helpers
 
-function quantile(sorted: number[], q: number): number {
-  if (!sorted.length) return NaN;
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
-  return sorted[i]!;
-}
-function stats(xs: number[]) {
-  const s = [...xs].sort((a, b) => a - b);
-  const mean = s.reduce((a, b) => a + b, 0) / (s.length || 1);
-  return { n: s.length, p50: quantile(s, 0.5), p99: quantile(s, 0.99), mean, min: s[0] ?? NaN, max: s.at(-1) ?? NaN };
-}
 const f = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : "n/a");
 
-async function pool<T>(items: T[], width: number, fn: (item: T, i: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(width, items.length) }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        await fn(items[i]!, i);
-      }
-    }),
-  );
-}
 
-async function listAll(api: ProjectClient): Promise<Instance[]> {
-  const out: Instance[] = [];
-  for (let offset = 0; ; ) {
-    const page = await api.listInstances(`?limit=100&offset=${offset}`);
-    out.push(...page.data);
-    offset += page.data.length;
-    if (!page.data.length || offset >= page.total) return out;
-  }
-}
 
 type PeersChild = { accessToken: string; peers: (PeerTarget & { phone: string })[]; pid: number; stop(): Promise<void> };
 

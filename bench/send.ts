@@ -77,6 +77,7 @@ import {
 import { type CpuProfile, inspectorPortOf, startEdgeProfile, summarizeProfile } from "./edge-profiler.ts";
 import { cpus } from "node:os";
 import { cpuMeter, groupCpuByName, groupCpuSeconds, groupThreadCpu, machineCpuSeconds, pidCpuSeconds, selfCpuSeconds, threadDelta } from "./cpu.ts";
+import { int, listAll, pool, stats } from "./common.ts";
 
 // The peers' signal library logs sessions with console.log: keep stdout for the report.
 for (const k of ["log", "info", "debug", "warn"] as const) console[k] = () => {};
@@ -116,14 +117,6 @@ if (opts.help) {
   );
   process.exit(0);
 }
-const int = (name: string, text: string, min: number) => {
-  const v = Number(text);
-  if (!Number.isInteger(v) || v < min) {
-    process.stderr.write(`--${name} must be a whole number >= ${min}, got "${text}"\n`);
-    process.exit(2);
-  }
-  return v;
-};
 const N = int("numbers", opts.numbers!, 1);
 const M = int("messages", opts.messages!, 1);
 const CONCURRENCY = int("concurrency", opts.concurrency!, 1);
@@ -151,39 +144,9 @@ const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 
 // ---------------------------------------------------------------- helpers
 
-function quantile(sorted: number[], q: number): number {
-  if (!sorted.length) return NaN;
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
-  return sorted[i]!;
-}
-function stats(xs: number[]) {
-  const s = [...xs].sort((a, b) => a - b);
-  const mean = s.reduce((a, b) => a + b, 0) / (s.length || 1);
-  return { n: s.length, p50: quantile(s, 0.5), p99: quantile(s, 0.99), max: s.at(-1) ?? NaN, mean };
-}
 const f = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : "n/a");
 
-async function pool<T>(items: T[], width: number, fn: (item: T, i: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(width, items.length) }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        await fn(items[i]!, i);
-      }
-    }),
-  );
-}
 
-async function listAll(api: ProjectClient): Promise<Instance[]> {
-  const out: Instance[] = [];
-  for (let offset = 0; ; ) {
-    const page = await api.listInstances(`?limit=100&offset=${offset}`);
-    out.push(...page.data);
-    offset += page.data.length;
-    if (!page.data.length || offset >= page.total) return out;
-  }
-}
 
 /** One decrypted message as a peer recorded it. */
 type Arrival = { peer: number; waId: string; to: string; at: number; text: string | null };
