@@ -87,3 +87,35 @@ describe("a number paces its own queue", () => {
     expect(instance.warming).toMatchObject({ day: 1, sent_today: 1 });
   });
 });
+
+describe("rotation strategies", () => {
+  const row = (id: string, health: number, sent_today = 0) => ({
+    id,
+    health,
+    first_connected_at: null,
+    sent_today,
+    sent_day: new Date().toISOString().slice(0, 10),
+    last_sent_at: null,
+  });
+
+  it("health_weighted gives a number traffic in proportion to its health", async () => {
+    const { rotate } = await import("../../edge/services/selector.ts");
+    const rows = [row("strong", 99), row("weak", 49)];
+    const picks: Record<string, number> = { strong: 0, weak: 0 };
+    // Evenly spread draws stand in for chance: the split is exact, not lucky.
+    for (let i = 0; i < 150; i++) {
+      const id = await rotate(rows, "health_weighted", settings(), async () => 0, () => (i + 0.5) / 150);
+      picks[id]!++;
+    }
+    expect(picks).toEqual({ strong: 100, weak: 50 });
+  });
+
+  it("least_used picks the number that sent least today; round_robin follows the cursor", async () => {
+    const { rotate } = await import("../../edge/services/selector.ts");
+    const rows = [row("a", 100, 7), row("b", 100, 2), row("c", 100, 5)];
+    expect(await rotate(rows, "least_used", settings(), async () => 0)).toBe("b");
+    const order = [];
+    for (let cursor = 1; cursor <= 4; cursor++) order.push(await rotate(rows, "round_robin", settings(), async () => cursor));
+    expect(order).toEqual(["b", "c", "a", "b"]);
+  });
+});
