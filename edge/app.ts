@@ -6,6 +6,10 @@ import { adminAuth, fleetAuth, projectAuth } from "./auth.ts";
 import type { AppEnv } from "./env.ts";
 import { ApiError, errorResponse, onError, validationError } from "./errors.ts";
 import { adminRoutes } from "./routes/admin.ts";
+import { conversationRoutes } from "./routes/conversations.ts";
+import { eventRoutes } from "./routes/events.ts";
+import { mediaRoutes } from "./routes/media.ts";
+import { webhookRoutes } from "./routes/webhooks.ts";
 import { fleetRoutes } from "./routes/fleet.ts";
 import { instanceRoutes } from "./routes/instances.ts";
 import { messageRoutes } from "./routes/messages.ts";
@@ -41,7 +45,8 @@ export function createApp() {
   app.use("*", (c, next) => (mediaRoute.test(c.req.path) ? limit(MAX_MEDIA_BODY_BYTES)(c, next) : limit(MAX_BODY_BYTES)(c, next)));
   app.use("/admin/*", adminAuth);
   app.use("/fleet/*", fleetAuth);
-  for (const path of ["/instances", "/messages", "/pools", "/settings", "/labels", "/calls"]) {
+  // `/media/{id}` is not here: its signature is the credential, so links work in a webhook consumer's browser.
+  for (const path of ["/instances", "/messages", "/pools", "/settings", "/labels", "/calls", "/webhooks", "/events", "/conversations"]) {
     app.use(path, projectAuth);
     app.use(`${path}/*`, projectAuth);
   }
@@ -52,6 +57,10 @@ export function createApp() {
   app.route("/", poolRoutes);
   app.route("/", settingsRoutes);
   app.route("/", fleetRoutes);
+  app.route("/", webhookRoutes);
+  app.route("/", eventRoutes);
+  app.route("/", conversationRoutes);
+  app.route("/", mediaRoutes);
   // What a non-official number cannot do reliably (reference 003): say so plainly.
   for (const path of ["/messages/forward", "/labels", "/labels/*", "/calls", "/calls/*"]) {
     app.all(path, (c) =>

@@ -1,6 +1,8 @@
 import type { ContactAffinity } from "./objects/affinity.ts";
 import type { FleetDirectory } from "./objects/directory.ts";
+import type { EventHub } from "./objects/hub.ts";
 import type { InstanceObject } from "./objects/instance.ts";
+import type { DeliveryJob } from "./services/webhook-delivery.ts";
 
 /** Bindings and variables of the Worker (see wrangler.toml). */
 export type Env = {
@@ -8,7 +10,11 @@ export type Env = {
   INSTANCE: DurableObjectNamespace<InstanceObject>;
   DIRECTORY: DurableObjectNamespace<FleetDirectory>;
   AFFINITY: DurableObjectNamespace<ContactAffinity>;
+  /** One per project: the event log for SSE resume, live SSE fan-out, and webhook dispatch. */
+  EVENTS: DurableObjectNamespace<EventHub>;
   MEDIA: R2Bucket;
+  /** Webhook deliveries: one message per (event, webhook), retried with backoff. */
+  WEBHOOKS: Queue<DeliveryJob>;
   /** Operator secret for /admin. Unset means /admin is closed. */
   POMBO_ADMIN_TOKEN?: string;
   /** Shared secret fleet processes present on /fleet. Unset means /fleet is closed. */
@@ -17,6 +23,23 @@ export type Env = {
   POMBO_DATA_KEY?: string;
   /** "true" lets media URLs point at private and loopback addresses (local testing). */
   POMBO_ALLOW_PRIVATE_NETWORKS?: string;
+  /** The API's public origin, e.g. `https://api.example.com`: media links in events point here. */
+  POMBO_PUBLIC_URL?: string;
+  /** Lifetime of signed media links, in seconds (default 86400). */
+  MEDIA_URL_TTL?: string;
+  /**
+   * R2's S3 endpoint and credentials, for presigned URLs (received media goes
+   * straight from the fleet to the bucket). Locally: wrangler's endpoint,
+   * `<edge>/cdn-cgi/local/r2/s3`, with the credentials in wrangler.toml.
+   */
+  POMBO_R2_S3_ENDPOINT?: string;
+  POMBO_R2_ACCESS_KEY_ID?: string;
+  POMBO_R2_SECRET_ACCESS_KEY?: string;
+  POMBO_R2_BUCKET?: string;
+  /** First webhook retry delay in seconds (doubles each attempt, with jitter; default 10). */
+  POMBO_WEBHOOK_RETRY_BASE_S?: string;
+  /** An endpoint failing this many hours without a success is disabled (default 72). */
+  POMBO_WEBHOOK_DISABLE_AFTER_H?: string;
 };
 
 /** What middleware puts on the request context. */

@@ -155,6 +155,85 @@ export const MessageStatusEvent = z.object({
 });
 export type MessageStatusEvent = z.infer<typeof MessageStatusEvent>;
 
+// ---------------------------------------------------------------- inbound messages
+
+/** Types a received message can have (reference 002); anything else arrives as `unsupported`. */
+export const InboundType = z.enum([
+  "text",
+  "image",
+  "video",
+  "audio",
+  "document",
+  "sticker",
+  "location",
+  "contact",
+  "reaction",
+  "poll",
+  "poll_vote",
+  "unsupported",
+]);
+export type InboundType = z.infer<typeof InboundType>;
+
+/** A file received with a message, already in the private bucket (see `media.upload_url`). */
+export const InboundMedia = z.object({
+  media_id: z.string(),
+  mime_type: z.string(),
+  filename: z.string().nullable().default(null),
+  size: z.number().int().min(0),
+  /** Audio: a voice note. */
+  ptt: z.boolean().default(false),
+});
+export type InboundMedia = z.infer<typeof InboundMedia>;
+
+/**
+ * One message a number received, as the fleet translated it from Baileys.
+ * JIDs are as WhatsApp gave them: `chat_jid` may be an `@lid` with the phone
+ * JID in `chat_jid_alt` (or the other way round); the edge picks the
+ * canonical one. Poll votes arrive with the selected options' SHA-256 hashes
+ * (hex), already decrypted; the edge names them from the stored poll.
+ */
+export const InboundMessage = z.object({
+  wa_message_id: z.string().min(1),
+  chat_jid: z.string().min(1),
+  chat_jid_alt: z.string().nullable().default(null),
+  /** Who wrote it: the chat itself for one-to-one chats, the participant in groups. */
+  sender_jid: z.string().min(1),
+  sender_jid_alt: z.string().nullable().default(null),
+  push_name: z.string().nullable().default(null),
+  /** Unix seconds, as WhatsApp stamped it. */
+  timestamp: z.number().int(),
+  /** Written by this number from another device (the phone app), not by the customer. */
+  from_me: z.boolean().default(false),
+  /** Delivered while the number was offline (Baileys `append`), or replayed after a restart. */
+  offline: z.boolean().default(false),
+  type: InboundType,
+  /** Text, caption, location name, contact name, reaction emoji, poll name. */
+  body: z.string().nullable().default(null),
+  /** The WhatsApp id of the message this one replies or reacts to. */
+  quoted_id: z.string().nullable().default(null),
+  media: InboundMedia.nullable().default(null),
+  /** Set when the file could not be fetched from WhatsApp or stored: the message still arrives. */
+  media_error: z.string().nullable().default(null),
+  location: z
+    .object({ latitude: z.number(), longitude: z.number(), name: z.string().nullable(), address: z.string().nullable() })
+    .nullable()
+    .default(null),
+  contact: z.object({ display_name: z.string(), vcard: z.string() }).nullable().default(null),
+  poll: z
+    .object({ name: z.string(), options: z.array(z.string()), selectable_count: z.number().int().min(0) })
+    .nullable()
+    .default(null),
+  poll_vote: z
+    .object({ poll_message_id: z.string(), selected_hashes: z.array(z.string().regex(/^[0-9a-f]{64}$/)) })
+    .nullable()
+    .default(null),
+});
+export type InboundMessage = z.infer<typeof InboundMessage>;
+
+/** A LID and the phone JID behind it, as Baileys learned it. */
+export const LidMapping = z.object({ lid: z.string().min(1), pn: z.string().min(1) });
+export type LidMapping = z.infer<typeof LidMapping>;
+
 /** One-way events, by name, with the schema of their `data`. */
 export const Events = {
   // fleet -> directory
@@ -171,6 +250,8 @@ export const Events = {
   release: z.object({}),
   /** Receipts (delivered, read, played) and late server errors for sent messages. */
   "message.status": MessageStatusEvent,
+  /** LID <-> phone pairs learned from messages, lid-mapping events and history sync. */
+  "lid.mappings": z.object({ mappings: z.array(LidMapping).min(1).max(500) }),
 } as const;
 export type EventName = keyof typeof Events;
 export type EventData<E extends EventName> = z.infer<(typeof Events)[E]>;
@@ -245,6 +326,35 @@ export const Methods = {
     params: z.object({ phones: z.array(z.string().regex(/^\d{6,15}$/)).min(1).max(50) }),
     result: z.object({
       results: z.array(z.object({ phone: z.string(), exists: z.boolean(), jid: z.string().nullable() })),
+    }),
+  },
+  /**
+   * fleet -> instance DO: one received message. Answered once the edge has
+   * stored it (and queued its events), so the fleet holds a message until
+   * then and resends it after a lost link; the edge drops repeats by
+   * WhatsApp id, so a resend is never a second message.
+   */
+  "message.received": {
+    params: InboundMessage,
+    result: z.object({ message_id: z.string(), duplicate: z.boolean() }),
+  },
+  /**
+   * fleet -> instance DO: where to put a received file. The edge answers a
+   * short-lived presigned PUT into the private bucket: the fleet uploads the
+   * bytes there itself and never holds bucket credentials.
+   */
+  "media.upload_url": {
+    params: z.object({
+      mime_type: z.string().min(1),
+      size: z.number().int().min(0),
+      filename: z.string().nullable().default(null),
+    }),
+    result: z.object({
+      media_id: z.string(),
+      url: z.string(),
+      /** Headers the PUT must carry exactly as given (they are part of the signature). */
+      headers: z.record(z.string(), z.string()),
+      expires_at: z.string(),
     }),
   },
   /** Round trip probe, for measuring the edge <-> fleet link. */

@@ -136,7 +136,8 @@ export const messages = sqliteTable(
     type: text("type").notNull(),
     /** The request as sent, minus secrets (an OTP keeps only its masked code). */
     content: text("content", { mode: "json" }).notNull().$type<Record<string, unknown>>(),
-    status: text("status", { enum: ["queued", "sent", "delivered", "read", "played", "failed"] }).notNull(),
+    /** Outbound: queued -> sent -> delivered -> read/played, or failed. Inbound: received. */
+    status: text("status", { enum: ["queued", "sent", "delivered", "read", "played", "failed", "received"] }).notNull(),
     reason: text("reason"),
     reference: text("reference"),
     idempotency_key: text("idempotency_key"),
@@ -150,12 +151,28 @@ export const messages = sqliteTable(
     /** Polls: the creation message as WhatsApp got it (BufferJSON), to resolve vote hashes. */
     poll_message: text("poll_message"),
     sent_at: text("sent_at"),
+    /** The customer (contacts) and their one conversation across all numbers; set once known. */
+    contact_id: text("contact_id"),
+    conversation_id: text("conversation_id"),
+    /** Inbound: who wrote it (the participant in groups), as WhatsApp named them. */
+    sender_jid: text("sender_jid"),
+    /** The WhatsApp id this message replies or reacts to. */
+    quoted_id: text("quoted_id"),
+    /** A received file in the private bucket (media table). */
+    media_id: text("media_id"),
+    /** Inbound only: written from the number's own phone app rather than by the customer. */
+    from_me: integer("from_me", { mode: "boolean" }).notNull().default(false),
     created_at: timestamp("created_at"),
     updated_at: timestamp("updated_at"),
   },
   (t) => [
     index("messages_project").on(t.project_id, t.created_at),
     index("messages_wa").on(t.project_id, t.wa_message_id),
+    // The same WhatsApp message received twice (offline replay, fleet restart) is stored once.
+    uniqueIndex("messages_inbound_wa")
+      .on(t.project_id, t.instance_id, t.wa_message_id)
+      .where(sql`direction = 'inbound'`),
+    index("messages_chat").on(t.project_id, t.chat_jid, t.created_at),
     uniqueIndex("messages_idempotency")
       .on(t.project_id, t.idempotency_key)
       .where(sql`idempotency_key IS NOT NULL`),
@@ -176,6 +193,182 @@ export const messageStatuses = sqliteTable(
   (t) => [index("message_statuses_message").on(t.message_id, t.id)],
 );
 
+/**
+ * The people the project talks to. One row per person: keyed by phone
+ * (`+<digits>`, WhatsApp's form of it) when known, else by LID; a LID-only
+ * contact takes its phone, or merges into the phone's contact, once the
+ * mapping is learned. The CRM (issue 5) adds its profile columns here.
+ */
+export const contacts = sqliteTable(
+  "contacts",
+  {
+    id: text("id").primaryKey(),
+    project_id: text("project_id")
+      .notNull()
+      .references(() => projects.id, { onDelete: "cascade" }),
+    phone: text("phone"),
+    /** The phone JID, e.g. `5511999999999@s.whatsapp.net`. */
+    jid: text("jid"),
+    lid: text("lid"),
+    name: text("name"),
+    avatar_url: text("avatar_url"),
+    /** The number that last talked to this contact. */
+    instance_id: text("instance_id"),
+    message_count: integer("message_count").notNull().default(0),
+    last_message_at: text("last_message_at"),
+    source: text("source", { enum: ["inbound", "outbound", "api", "import", "widget"] }).notNull(),
+    created_at: timestamp("created_at"),
+    updated_at: timestamp("updated_at"),
+  },
+  (t) => [
+    uniqueIndex("contacts_phone").on(t.project_id, t.phone).where(sql`phone IS NOT NULL`),
+    uniqueIndex("contacts_lid").on(t.project_id, t.lid).where(sql`lid IS NOT NULL`),
+    index("contacts_activity").on(t.project_id, t.last_message_at),
+  ],
+);
+
+/** One conversation per contact across all numbers (reference 000/002). */
+export const conversations = sqliteTable(
+  "conversations",
+  {
+    id: text("id").primaryKey(),
+    project_id: text("project_id")
+      .notNull()
+      .references(() => projects.id, { onDelete: "cascade" }),
+    contact_id: text("contact_id").notNull(),
+    /** The canonical chat: the phone JID when known, else the LID. Messages carry the same value. */
+    chat_jid: text("chat_jid").notNull(),
+    /** The number the contact talks to now (its sticky number). */
+    instance_id: text("instance_id"),
+    last_message_id: text("last_message_id"),
+    last_message_at: text("last_message_at"),
+    /** The customer's last message: the 24-hour window runs from here (reference 004). */
+    last_inbound_at: text("last_inbound_at"),
+    unread_count: integer("unread_count").notNull().default(0),
+    created_at: timestamp("created_at"),
+    updated_at: timestamp("updated_at"),
+  },
+  (t) => [
+    uniqueIndex("conversations_chat").on(t.project_id, t.chat_jid),
+    uniqueIndex("conversations_contact").on(t.project_id, t.contact_id),
+    index("conversations_recent").on(t.project_id, t.last_message_at),
+    index("conversations_instance").on(t.project_id, t.instance_id, t.last_message_at),
+  ],
+);
+
+/** What WhatsApp told us a LID stands for, per project. */
+export const lidMap = sqliteTable(
+  "lid_map",
+  {
+    project_id: text("project_id")
+      .notNull()
+      .references(() => projects.id, { onDelete: "cascade" }),
+    /** `<digits>@lid`, without device. */
+    lid: text("lid").notNull(),
+    /** `<digits>@s.whatsapp.net`, without device. */
+    pn: text("pn").notNull(),
+    updated_at: timestamp("updated_at"),
+  },
+  (t) => [primaryKey({ columns: [t.project_id, t.lid] }), index("lid_map_pn").on(t.project_id, t.pn)],
+);
+
+/** Received files in the private bucket. Outbound files are keyed by message and need no row. */
+export const media = sqliteTable(
+  "media",
+  {
+    id: text("id").primaryKey(),
+    project_id: text("project_id")
+      .notNull()
+      .references(() => projects.id, { onDelete: "cascade" }),
+    instance_id: text("instance_id").notNull(),
+    r2_key: text("r2_key").notNull(),
+    mime_type: text("mime_type").notNull(),
+    filename: text("filename"),
+    size: integer("size").notNull(),
+    created_at: timestamp("created_at"),
+  },
+  (t) => [index("media_project").on(t.project_id, t.created_at)],
+);
+
+/** Where a project's events go. The secret is sealed (it must be read back to sign). */
+export const webhooks = sqliteTable(
+  "webhooks",
+  {
+    id: text("id").primaryKey(),
+    project_id: text("project_id")
+      .notNull()
+      .references(() => projects.id, { onDelete: "cascade" }),
+    url: text("url").notNull(),
+    /** Filters: exact names or wildcards (`message.*`, `*`). */
+    events: text("events", { mode: "json" }).notNull().$type<string[]>(),
+    description: text("description"),
+    secret_sealed: text("secret_sealed").notNull(),
+    /** `alert`: the project's alert URL (settings), which gets instance drops only. */
+    kind: text("kind", { enum: ["webhook", "alert"] }).notNull().default("webhook"),
+    enabled: integer("enabled", { mode: "boolean" }).notNull().default(true),
+    disabled_reason: text("disabled_reason"),
+    /** Set by the first failure after a success; cleared by the next success. */
+    failing_since: text("failing_since"),
+    last_success_at: text("last_success_at"),
+    created_at: timestamp("created_at"),
+    updated_at: timestamp("updated_at"),
+  },
+  (t) => [index("webhooks_project").on(t.project_id, t.created_at)],
+);
+
+/** One event for one webhook: retried through the queue until delivered or dead. */
+export const webhookDeliveries = sqliteTable(
+  "webhook_deliveries",
+  {
+    id: text("id").primaryKey(),
+    project_id: text("project_id")
+      .notNull()
+      .references(() => projects.id, { onDelete: "cascade" }),
+    webhook_id: text("webhook_id")
+      .notNull()
+      .references(() => webhooks.id, { onDelete: "cascade" }),
+    /** The event's id: the `webhook-id` header, the same on every retry. */
+    event_id: text("event_id").notNull(),
+    event_type: text("event_type").notNull(),
+    /** The event as JSON (media URLs are signed afresh at each attempt). */
+    body: text("body").notNull(),
+    status: text("status", { enum: ["pending", "delivered", "retrying", "dead"] }).notNull().default("pending"),
+    attempts: integer("attempts").notNull().default(0),
+    last_status_code: integer("last_status_code"),
+    last_error: text("last_error"),
+    next_attempt_at: text("next_attempt_at"),
+    delivered_at: text("delivered_at"),
+    created_at: timestamp("created_at"),
+    updated_at: timestamp("updated_at"),
+  },
+  (t) => [
+    uniqueIndex("webhook_deliveries_event").on(t.webhook_id, t.event_id),
+    index("webhook_deliveries_list").on(t.project_id, t.webhook_id, t.created_at),
+  ],
+);
+
+export const webhookAttempts = sqliteTable(
+  "webhook_attempts",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    delivery_id: text("delivery_id")
+      .notNull()
+      .references(() => webhookDeliveries.id, { onDelete: "cascade" }),
+    attempt: integer("attempt").notNull(),
+    /** Null when no HTTP answer came (refused, timeout). */
+    status_code: integer("status_code"),
+    error: text("error"),
+    duration_ms: integer("duration_ms").notNull(),
+    at: timestamp("at"),
+  },
+  (t) => [index("webhook_attempts_delivery").on(t.delivery_id, t.id)],
+);
+
+export type ContactRow = typeof contacts.$inferSelect;
+export type ConversationRow = typeof conversations.$inferSelect;
+export type MediaRow = typeof media.$inferSelect;
+export type WebhookRow = typeof webhooks.$inferSelect;
+export type DeliveryRow = typeof webhookDeliveries.$inferSelect;
 export type MessageRow = typeof messages.$inferSelect;
 export type PoolRow = typeof pools.$inferSelect;
 

@@ -1,0 +1,5 @@
+/** STUB (issue 4): replaced by the real routes. */
+import { OpenAPIHono } from "@hono/zod-openapi";
+import type { AppEnv } from "../env.ts";
+
+export const conversationRoutes = new OpenAPIHono<AppEnv>();
