@@ -22,6 +22,7 @@ import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { loadedEnvFile } from "./load-env.ts";
+import { localEdgeVars } from "./local-edge-vars.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const STATE_DIR = path.join(ROOT, ".pombo", "state");
@@ -272,7 +273,8 @@ try {
       `POMBO_ADMIN_TOKEN:${adminToken}`,
       "--var",
       `POMBO_FLEET_TOKEN:${fleetToken}`,
-      ...optionalVars(["POMBO_DATA_KEY", "POMBO_ALLOW_PRIVATE_NETWORKS"]),
+      ...Object.entries(localEdgeVars(env.POMBO_PUBLIC_URL?.trim() || edgeUrl)).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
+      ...optionalVars(["POMBO_DATA_KEY", "POMBO_ALLOW_PRIVATE_NETWORKS", "MEDIA_URL_TTL", "POMBO_WEBHOOK_RETRY_BASE_S"]),
     ],
     wranglerEnv,
   );

@@ -10,6 +10,7 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { localEdgeVars } from "../../scripts/local-edge-vars.ts";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const WRANGLER = path.join(ROOT, "node_modules/wrangler/bin/wrangler.js");
@@ -201,6 +202,9 @@ export async function startEdge(opts: EdgeOptions = {}): Promise<Edge> {
     POMBO_DATA_KEY: "e2e-data-key-0123456789abcdef",
     // The tests' media and webhook servers live on loopback.
     POMBO_ALLOW_PRIVATE_NETWORKS: "true",
+    ...localEdgeVars(`http://127.0.0.1:${port}`),
+    // Webhook retries in seconds, not minutes, so "receiver down, then up" fits in a test.
+    POMBO_WEBHOOK_RETRY_BASE_S: "1",
     ...opts.vars,
   };
   const args = [
