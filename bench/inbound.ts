@@ -1,0 +1,221 @@
+/**
+ * `npm run bench:inbound -- --numbers 10 --messages 5000`
+ *
+ * Inbound-to-webhook latency. N numbers run on one fleet against N loopback
+ * WhatsApp peers; customers write to them at a steady rate (open loop: each
+ * message leaves on schedule, whatever happened to the ones before), and a
+ * webhook receiver on loopback checks every delivery's signature. The clock
+ * starts when the customer's message is handed to the peer and stops when the
+ * signed webhook for it arrives: fleet, edge (D1, Durable Objects, the event
+ * hub), the queue and the HTTP delivery are all inside it.
+ *
+ * Prints p50/p99/max, how many messages never arrived (lost), how many
+ * arrived as two different events (duplicated) and how many deliveries were
+ * retries of one event (same `webhook-id`, which receivers drop).
+ */
+import { parseArgs } from "node:util";
+import { makeCreds, RoutingProxy, startPeers, type Peers } from "../test/e2e/peers.ts";
+import {
+  AdminClient,
+  importSessionWhenHeld,
+  makeLogDir,
+  ProjectClient,
+  sleep,
+  startEdge,
+  startFleet,
+  waitFor,
+  type Edge,
+  type Fleet,
+  type Instance,
+} from "../test/e2e/processes.ts";
+import { WebhookReceiver } from "../test/e2e/webhook-receiver.ts";
+import { int, listAll, pool, stats } from "./common.ts";
+
+// The peers' signal library logs sessions with console.log: keep stdout for the report.
+for (const k of ["log", "info", "debug", "warn"] as const) console[k] = () => {};
+
+const opts = (() => {
+  try {
+    return parseArgs({
+      options: {
+        numbers: { type: "string", default: "10" },
+        messages: { type: "string", default: "5000" },
+        rate: { type: "string", default: "50" },
+        customers: { type: "string", default: "500" },
+        json: { type: "boolean", default: false },
+        "keep-logs": { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    }).values;
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\nusage: npm run bench:inbound -- --numbers 10 --messages 5000 [--rate 50]\n`);
+    process.exit(2);
+  }
+})();
+if (opts.help) {
+  process.stdout.write("usage: npm run bench:inbound -- [--numbers 10] [--messages 5000] [--rate 50] [--customers 500] [--json] [--keep-logs]\n");
+  process.exit(0);
+}
+const N = int("numbers", opts.numbers!, 1);
+const M = int("messages", opts.messages!, 1);
+const RATE = int("rate", opts.rate!, 1);
+const CUSTOMERS = Math.min(int("customers", opts.customers!, 1), 99_999);
+const CONNECT_TIMEOUT_MS = 30_000 + N * 1_000;
+/** After the last message is handed over, how long stragglers may take. */
+const DRAIN_MS = 60_000;
+
+const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
+const f = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : "n/a");
+
+const logDir = makeLogDir("bench-inbound");
+let edge: Edge | undefined;
+let fleet: Fleet | undefined;
+let peers: Peers | undefined;
+const proxy = new RoutingProxy();
+const receiver = new WebhookReceiver();
+
+async function cleanup() {
+  await Promise.allSettled([fleet?.stop(10_000)]);
+  await Promise.allSettled([edge?.stop(), peers?.close(), proxy.close(), receiver.close()]);
+}
+for (const sig of ["SIGINT", "SIGTERM"] as const) {
+  process.once(sig, () => {
+    log(`${sig}: cleaning up`);
+    process.exitCode = 1;
+    void cleanup().then(() => process.exit(1));
+  });
+}
+
+try {
+  log(`N=${N} M=${M} rate=${RATE}/s customers=${CUSTOMERS}, logs in ${logDir}`);
+  peers = await startPeers(N);
+  await proxy.start();
+  await receiver.up();
+  edge = await startEdge({ logDir });
+  const admin = new AdminClient(edge.url, edge.adminToken);
+  fleet = startFleet({
+    edgeUrl: edge.url,
+    fleetToken: edge.fleetToken,
+    waUrl: proxy.waUrl(peers.accessToken),
+    logDir,
+    fleetId: "bench-fleet",
+    logLevel: process.env.POMBO_LOG_LEVEL ?? "warn",
+  });
+  const project = await admin.createProject("bench-inbound");
+  const api = new ProjectClient(edge.url, project.api_key);
+  const hook = await api.call<{ id: string; secret: string }>("POST", "/webhooks", { url: receiver.url, events: ["message.received"] }, 201);
+  receiver.secret = hook.secret;
+
+  const instances: Instance[] = [];
+  await pool(
+    Array.from({ length: N }, (_, i) => i),
+    8,
+    async (i) => {
+      const inst = await api.createInstance(`bench-${String(i).padStart(3, "0")}`);
+      proxy.route(inst.id, peers!.peers[i]!);
+      instances[i] = inst;
+    },
+  );
+  await pool(instances, 8, async (inst, i) => {
+    await importSessionWhenHeld(api, inst.id, makeCreds(peers!.peers[i]!.phone), 60_000);
+  });
+  await waitFor(async () => (await listAll(api)).filter((i) => i.state === "connected").length >= N, CONNECT_TIMEOUT_MS, {
+    intervalMs: 200,
+    what: `all ${N} instances connected`,
+  });
+  log(`all ${N} numbers connected`);
+
+  // Customer k writes to number k % N; each message's text is its index, so arrivals map back exactly.
+  const customers = Array.from({ length: CUSTOMERS }, (_, k) => `5511944${String(k + 1).padStart(6, "0")}@s.whatsapp.net`);
+  const sentAt = new Map<string, number>();
+  let refused = 0;
+  const inject = async (i: number, text = `bench ${i}`) => {
+    const customer = customers[i % CUSTOMERS]!;
+    const peer = peers!.peers[(i % CUSTOMERS) % N]!;
+    sentAt.set(text, performance.now() + performance.timeOrigin);
+    const res = await fetch(peer.adminInboundUrl, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-crabline-admin-token": peer.adminToken },
+      body: JSON.stringify({ chatJid: customer, senderJid: customer, text, pushName: "Bench" }),
+    });
+    if (res.status !== 200) {
+      refused++;
+      sentAt.delete(text);
+    }
+    await res.arrayBuffer();
+  };
+
+  // Warm-up (not measured): wakes every number's Durable Object and the hub, and JIT-compiles the path.
+  // First contacts of the measured customers stay in the measurement: real customers write first messages too.
+  log("warm-up: 50 messages");
+  for (let i = 0; i < 50; i++) await inject(i % N, `warm-up ${i}`);
+  await waitFor(() => receiver.events().length >= 50 - refused, 30_000, { what: "warm-up deliveries" });
+  sentAt.clear();
+  receiver.deliveries.length = 0;
+  refused = 0;
+
+  log(`injecting ${M} messages at ${RATE}/s (open loop)`);
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: M }, async (_, i) => {
+      await sleep(Math.max(0, start + (i * 1000) / RATE - performance.now()));
+      await inject(i);
+    }),
+  );
+  const injectSeconds = (performance.now() - start) / 1000;
+  log(`injected in ${f(injectSeconds)} s (${refused} refused by the peers); draining`);
+  const expected = sentAt.size;
+  const arrivedBodies = () => new Set(receiver.events("message.received").map((e) => e.payload?.body));
+  await waitFor(() => [...sentAt.keys()].every((b) => arrivedBodies().has(b)), DRAIN_MS, { intervalMs: 250, what: "every message delivered" }).catch(
+    () => log("drain timed out: counting what arrived"),
+  );
+
+  // ------------------------------------------------------------ figures
+  const firstByBody = new Map<string, number>();
+  const eventsByBody = new Map<string, Set<string>>();
+  let invalid = 0;
+  for (const d of receiver.deliveries) {
+    if (!d.valid) invalid++;
+    const body = d.event?.payload?.body as string | undefined;
+    if (!body || !sentAt.has(body)) continue;
+    if (!firstByBody.has(body)) firstByBody.set(body, d.receivedAt);
+    if (!eventsByBody.has(body)) eventsByBody.set(body, new Set());
+    eventsByBody.get(body)!.add(d.id);
+  }
+  const latency = [...firstByBody].map(([body, at]) => at - sentAt.get(body)!);
+  const s = stats(latency);
+  const lost = expected - firstByBody.size;
+  const duplicated = [...eventsByBody.values()].filter((ids) => ids.size > 1).length;
+  const retried = receiver.deliveries.length - new Set(receiver.deliveries.map((d) => d.id)).size;
+  const report = {
+    numbers: N,
+    messages: expected,
+    rate_per_s: RATE,
+    inject_seconds: Number(f(injectSeconds, 2)),
+    latency_ms: { p50: s.p50, p99: s.p99, max: s.max, mean: Number(f(s.mean, 1)) },
+    lost,
+    duplicated_events: duplicated,
+    retried_deliveries_same_webhook_id: retried,
+    bad_signatures: invalid,
+    refused_by_peers: refused,
+  };
+  if (opts.json) process.stdout.write(JSON.stringify(report) + "\n");
+  else {
+    process.stdout.write(
+      [
+        `inbound -> webhook, ${N} numbers, ${expected} messages at ${RATE}/s (open loop, ${f(injectSeconds)} s):`,
+        `  latency   p50 ${f(s.p50)} ms   p99 ${f(s.p99)} ms   max ${f(s.max)} ms   mean ${f(s.mean)} ms`,
+        `  lost ${lost}   duplicated events ${duplicated}   retried deliveries (same webhook-id) ${retried}   bad signatures ${invalid}`,
+        `  target: 0 lost, p99 < 250 ms -> ${lost === 0 && s.p99 < 250 ? "met" : "NOT met"}`,
+        "",
+      ].join("\n"),
+    );
+  }
+  if (lost > 0 || duplicated > 0 || invalid > 0) process.exitCode = 1;
+} catch (err) {
+  log(`failed: ${(err as Error).stack ?? err}`);
+  process.exitCode = 1;
+} finally {
+  await cleanup();
+  if (process.exitCode === 1 || opts["keep-logs"]) log(`logs kept in ${logDir}`);
+}

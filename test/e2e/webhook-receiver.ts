@@ -1,0 +1,124 @@
+/**
+ * A customer's webhook endpoint on loopback, for the end-to-end tests and the
+ * inbound benchmark: it checks every delivery's Standard Webhooks signature
+ * with the `standardwebhooks` library (as a receiver would), records it with
+ * its arrival time, and can be taken down (port closed, connections
+ * refused) and brought back on the same port.
+ */
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { Webhook } from "standardwebhooks";
+
+export type Delivery = {
+  /** `webhook-id`: the same on every retry of one event. */
+  id: string;
+  timestamp: number;
+  /** Did the signature verify with the endpoint's secret? */
+  valid: boolean;
+  body: string;
+  event: any;
+  receivedAt: number;
+};
+
+export class WebhookReceiver {
+  readonly deliveries: Delivery[] = [];
+  #server: http.Server | null = null;
+  #port = 0;
+  #verifier: Webhook | null = null;
+  #waiters = new Set<() => void>();
+
+  /** The secret the edge gave when the webhook was created (shown once). */
+  set secret(secret: string) {
+    this.#verifier = new Webhook(secret);
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.#port}/hooks`;
+  }
+
+  async up(): Promise<void> {
+    if (this.#server) return;
+    const server = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        const body = Buffer.concat(chunks).toString("utf8");
+        const headers = {
+          "webhook-id": String(req.headers["webhook-id"] ?? ""),
+          "webhook-timestamp": String(req.headers["webhook-timestamp"] ?? ""),
+          "webhook-signature": String(req.headers["webhook-signature"] ?? ""),
+        };
+        let valid = false;
+        try {
+          this.#verifier?.verify(body, headers);
+          valid = this.#verifier !== null;
+        } catch {
+          valid = false;
+        }
+        let event: unknown = null;
+        try {
+          event = JSON.parse(body);
+        } catch {
+          /* recorded as is */
+        }
+        this.deliveries.push({
+          id: headers["webhook-id"],
+          timestamp: Number(headers["webhook-timestamp"]),
+          valid,
+          body,
+          event,
+          receivedAt: Date.now(),
+        });
+        res.writeHead(valid ? 200 : 401, { "content-type": "text/plain" }).end(valid ? "ok" : "bad signature");
+        for (const wake of this.#waiters) wake();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(this.#port, "127.0.0.1", resolve));
+    this.#port = (server.address() as AddressInfo).port;
+    this.#server = server;
+  }
+
+  /** Closes the port: new connections are refused and open ones dropped, like an endpoint that is down. */
+  async down(): Promise<void> {
+    const server = this.#server;
+    if (!server) return;
+    this.#server = null;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeAllConnections();
+    await closed;
+  }
+
+  /** One delivery per event: retries carry the same `webhook-id`. */
+  events(type?: string): any[] {
+    const seen = new Map<string, any>();
+    for (const d of this.deliveries) if (!seen.has(d.id)) seen.set(d.id, d.event);
+    return [...seen.values()].filter((e) => !type || e?.type === type);
+  }
+
+  /** Resolves with the first event matching `predicate`, waiting for it if needed. */
+  waitForEvent(predicate: (event: any) => boolean, timeoutMs = 15_000, what = "a matching webhook event"): Promise<any> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        const found = this.events().find(predicate);
+        if (!found) return;
+        cleanup();
+        resolve(found);
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new Error(`no webhook delivered ${what} within ${timeoutMs} ms (got ${this.events().map((e) => e?.type).join(", ") || "nothing"})`));
+      }, timeoutMs);
+      const cleanup = () => {
+        clearTimeout(timer);
+        this.#waiters.delete(check);
+      };
+      this.#waiters.add(check);
+      check();
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.down();
+    this.#waiters.clear();
+  }
+}
