@@ -1,10 +1,363 @@
 /**
- * STUB (issue 4, helper B fills it in): one EventHub per project.
+ * One project's events: the log SSE resumes from, the live SSE streams, and
+ * the start of every webhook delivery. One object per project
+ * (`hub(env, projectId)`), so events get one order (the log's `seq`, which
+ * is the SSE `id`) and many listeners cost one fan-out.
+ *
+ * Publishing, in one synchronous write to this object's SQLite: each event
+ * goes into the log (once: the event id is unique), and each (event,
+ * matching webhook) into a small outbox. Then the delivery rows go to D1 in
+ * one batch and their jobs to the WEBHOOKS queue in one send; the outbox
+ * rows are dropped once both are done. If D1 or the queue fails, the
+ * outbox keeps the deliveries and an alarm sends them again until they
+ * leave, so nothing accepted is lost, even if the object dies mid-way
+ * (the alarm is set before the deliveries leave).
+ *
+ * Retention: the log keeps 72 hours and at most 100,000 events, trimmed by
+ * the alarm (hourly while events flow). A client resuming from an id older
+ * than that gets an `event: gap` frame first, then what is left.
  */
 import { DurableObject } from "cloudflare:workers";
+import { db } from "../db/client.ts";
+import { enabledFilters, insertDeliveries } from "../db/webhooks.ts";
 import type { Env } from "../env.ts";
-import type { PomboEvent } from "../services/events.ts";
+import { type PomboEvent, matchesFilter } from "../services/events.ts";
+import { withFreshMediaLinks } from "../services/media-links.ts";
+import type { DeliveryJob } from "../services/webhook-delivery.ts";
+
+const RETENTION_MS = 72 * 3_600_000;
+const MAX_EVENTS = 100_000;
+const TRIM_EVERY_MS = 3_600_000;
+/** The alarm re-sends outbox rows this old (younger ones belong to a publish still in flight). */
+const RESEND_AFTER_MS = 10_000;
+/** Backstop for a missed invalidation (another isolate's write): endpoints are re-read this often. */
+const HOOKS_TTL_MS = 30_000;
+const HEARTBEAT_MS = 15_000;
+const REPLAY_PAGE = 200;
+/** A listener this far behind (bytes waiting) is dropped; it can resume with Last-Event-ID. */
+const MAX_BUFFERED = 4 * 1024 * 1024;
+const QUEUE_SEND_MAX = 100;
+
+type Hook = { id: string; events: string[] };
+type Logged = { seq: number; type: string; body: string };
+type OutboxRow = { delivery_id: string; project_id: string; webhook_id: string; event_id: string; event_type: string; body: string };
+
+type Listener = {
+  controller: ReadableStreamDefaultController<Uint8Array>;
+  types: string[] | null;
+  /** The last seq this listener has been given (or skipped by its filter). */
+  cursor: number;
+  /** False while it replays the log: live events reach it through the replay. */
+  live: boolean;
+  closed: boolean;
+  /** Frames leave in order, each after its media links are signed. */
+  chain: Promise<void>;
+  wake?: () => void;
+};
+
+const encoder = new TextEncoder();
 
 export class EventHub extends DurableObject<Env> {
-  async publish(_projectId: string, _events: PomboEvent[]): Promise<void> {}
+  #sql: SqlStorage;
+  #hooks: { list: Promise<Hook[]>; until: number } | null = null;
+  #listeners = new Set<Listener>();
+  #heartbeat: ReturnType<typeof setInterval> | null = null;
+  /** The alarm as last set by this instance; undefined until read. */
+  #alarmAt: number | null | undefined;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.#sql = ctx.storage.sql;
+    this.#sql.exec(`CREATE TABLE IF NOT EXISTS events (
+      seq INTEGER PRIMARY KEY AUTOINCREMENT,
+      id TEXT NOT NULL UNIQUE,
+      type TEXT NOT NULL,
+      body TEXT NOT NULL,
+      created_at INTEGER NOT NULL
+    )`);
+    this.#sql.exec("CREATE INDEX IF NOT EXISTS events_age ON events (created_at)");
+    this.#sql.exec(`CREATE TABLE IF NOT EXISTS outbox (
+      delivery_id TEXT PRIMARY KEY,
+      project_id TEXT NOT NULL,
+      webhook_id TEXT NOT NULL,
+      event_id TEXT NOT NULL,
+      created_at INTEGER NOT NULL
+    )`);
+    this.#sql.exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)");
+  }
+
+  /** Logs, streams and queues these events; resolves once they are durable here (see the header). */
+  async publish(projectId: string, events: PomboEvent[]): Promise<void> {
+    const hooks = await this.#routes(projectId);
+    const now = Date.now();
+    const logged: Logged[] = [];
+    const outbox: OutboxRow[] = [];
+    this.ctx.storage.transactionSync(() => {
+      for (const event of events) {
+        const body = JSON.stringify(event);
+        const [row] = this.#sql
+          .exec<{ seq: number }>(
+            "INSERT INTO events (id, type, body, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING RETURNING seq",
+            event.id,
+            event.type,
+            body,
+            now,
+          )
+          .toArray();
+        if (!row) continue; // published before: already logged and routed
+        logged.push({ seq: row.seq, type: event.type, body });
+        for (const hook of hooks) {
+          if (!matchesFilter(hook.events, event.type)) continue;
+          const delivery: OutboxRow = {
+            delivery_id: `dlv_${crypto.randomUUID().replaceAll("-", "")}`,
+            project_id: projectId,
+            webhook_id: hook.id,
+            event_id: event.id,
+            event_type: event.type,
+            body,
+          };
+          this.#sql.exec(
+            "INSERT INTO outbox (delivery_id, project_id, webhook_id, event_id, created_at) VALUES (?, ?, ?, ?, ?)",
+            delivery.delivery_id,
+            projectId,
+            hook.id,
+            event.id,
+            now,
+          );
+          outbox.push(delivery);
+        }
+      }
+    });
+    if (logged.length === 0) return;
+    await this.#alarmBy(outbox.length > 0 ? now + RESEND_AFTER_MS : now + TRIM_EVERY_MS);
+    this.#fanOut(logged);
+    await this.#dispatch(outbox);
+  }
+
+  /** The project's endpoints changed: read them again before the next event. */
+  async invalidate(): Promise<void> {
+    this.#hooks = null;
+  }
+
+  #routes(projectId: string): Promise<Hook[]> {
+    if (!this.#hooks || this.#hooks.until < Date.now()) {
+      const list = enabledFilters(db(this.env.DB), projectId);
+      this.#hooks = { list, until: Date.now() + HOOKS_TTL_MS };
+      list.catch(() => (this.#hooks = null));
+    }
+    return this.#hooks.list;
+  }
+
+  /** Delivery rows to D1, jobs to the queue, then out of the outbox. A failure leaves them for the alarm. */
+  async #dispatch(rows: OutboxRow[]): Promise<boolean> {
+    if (rows.length === 0) return true;
+    try {
+      await insertDeliveries(
+        db(this.env.DB),
+        rows.map(({ delivery_id, project_id, webhook_id, event_id, event_type, body }) => ({
+          id: delivery_id,
+          project_id,
+          webhook_id,
+          event_id,
+          event_type,
+          body,
+        })),
+      );
+      for (let i = 0; i < rows.length; i += QUEUE_SEND_MAX) {
+        await this.env.WEBHOOKS.sendBatch(
+          rows.slice(i, i + QUEUE_SEND_MAX).map((r) => ({ body: { delivery_id: r.delivery_id, project_id: r.project_id } satisfies DeliveryJob })),
+        );
+      }
+    } catch (err) {
+      console.error(`event hub: ${rows.length} deliveries wait for the alarm:`, err instanceof Error ? err.message : err);
+      return false;
+    }
+    for (const row of rows) this.#sql.exec("DELETE FROM outbox WHERE delivery_id = ?", row.delivery_id);
+    return true;
+  }
+
+  async #alarmBy(at: number): Promise<void> {
+    if (this.#alarmAt === undefined) this.#alarmAt = await this.ctx.storage.getAlarm();
+    if (this.#alarmAt === null || this.#alarmAt > at) {
+      await this.ctx.storage.setAlarm(at);
+      this.#alarmAt = at;
+    }
+  }
+
+  /** Sends what the outbox still holds, trims the log, and comes back while there is work. */
+  async alarm(): Promise<void> {
+    this.#alarmAt = null;
+    const stale = this.#sql
+      .exec<OutboxRow>(
+        `SELECT o.delivery_id, o.project_id, o.webhook_id, o.event_id, e.type AS event_type, e.body
+         FROM outbox o JOIN events e ON e.id = o.event_id WHERE o.created_at <= ? ORDER BY o.created_at LIMIT 500`,
+        Date.now() - RESEND_AFTER_MS,
+      )
+      .toArray();
+    const sent = await this.#dispatch(stale);
+    this.#trim(Date.now());
+    const waiting = this.#sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM outbox").one().n;
+    const events = this.#sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM events").one().n;
+    if (waiting > 0) await this.#alarmBy(Date.now() + (sent ? RESEND_AFTER_MS : 3 * RESEND_AFTER_MS));
+    else if (events > 0) await this.#alarmBy(Date.now() + TRIM_EVERY_MS);
+  }
+
+  /** Drops events past retention (never one an outbox row still needs), and remembers how far it went. */
+  #trim(now: number): void {
+    const newest = this.#sql.exec<{ seq: number | null }>("SELECT MAX(seq) AS seq FROM events").one().seq ?? 0;
+    const [old] = this.#sql
+      .exec<{ seq: number | null }>("SELECT MAX(seq) AS seq FROM events WHERE created_at < ?", now - RETENTION_MS)
+      .toArray();
+    const through = Math.max(old?.seq ?? 0, newest - MAX_EVENTS);
+    if (through <= this.#trimmedThrough()) return;
+    this.#sql.exec("DELETE FROM events WHERE seq <= ? AND id NOT IN (SELECT event_id FROM outbox)", through);
+    this.#sql.exec("INSERT INTO meta (key, value) VALUES ('trimmed_through', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", through);
+  }
+
+  #trimmedThrough(): number {
+    const [row] = this.#sql.exec<{ value: number }>("SELECT value FROM meta WHERE key = 'trimmed_through'").toArray();
+    return row?.value ?? 0;
+  }
+
+  /**
+   * An SSE stream (GET /events, forwarded here). `after`: the Last-Event-ID
+   * to resume from; `types`: filters like `message.*`. Replays the log after
+   * `after`, then goes live with no gap and no repeat: a listener takes live
+   * events only once its replay has caught up with the log, and the log is
+   * written before any event is fanned out.
+   */
+  async fetch(request: Request): Promise<Response> {
+    const params = new URL(request.url).searchParams;
+    const after = params.has("after") ? Number(params.get("after")) : null;
+    const types = params.get("types")?.split(",").filter(Boolean) ?? null;
+    let listener!: Listener;
+    const stream = new ReadableStream<Uint8Array>(
+      {
+        start: (controller) => {
+          listener = { controller, types: types?.length ? types : null, cursor: 0, live: false, closed: false, chain: Promise.resolve() };
+        },
+        pull: () => listener.wake?.(),
+        cancel: () => this.#drop(listener),
+      },
+      { highWaterMark: 64 * 1024, size: (chunk) => chunk.byteLength },
+    );
+    this.#write(listener, "retry: 3000\n\n");
+    if (after === null) {
+      listener.cursor = this.#newestSeq();
+      listener.live = true;
+    } else {
+      // An id from beyond the log (another store, a reset) resumes from what the log has.
+      listener.cursor = Math.min(after, this.#newestSeq());
+      const trimmed = this.#trimmedThrough();
+      if (after < trimmed) {
+        // Some events after `after` are gone: say so, then give what is left.
+        this.#write(listener, `event: gap\ndata: ${JSON.stringify({ last_event_id: after, resumed_after: trimmed })}\n\n`);
+      }
+      listener.chain = this.#replay(listener).catch(() => this.#drop(listener));
+    }
+    this.#listeners.add(listener);
+    this.#startHeartbeat();
+    return new Response(stream, {
+      headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", "x-accel-buffering": "no" },
+    });
+  }
+
+  #newestSeq(): number {
+    return this.#sql.exec<{ seq: number | null }>("SELECT MAX(seq) AS seq FROM events").one().seq ?? 0;
+  }
+
+  async #replay(listener: Listener): Promise<void> {
+    for (;;) {
+      const rows = this.#sql
+        .exec<Logged>("SELECT seq, type, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?", listener.cursor, REPLAY_PAGE)
+        .toArray();
+      if (rows.length === 0) {
+        // Caught up, in the same turn as the empty read: from here on, live events are this listener's.
+        listener.live = true;
+        return;
+      }
+      for (const row of rows) {
+        if (listener.closed) return;
+        listener.cursor = row.seq;
+        if (this.#wants(listener, row.type)) this.#write(listener, await this.#frame(row));
+      }
+      await this.#drained(listener);
+    }
+  }
+
+  #wants(listener: Listener, type: string): boolean {
+    return listener.types === null || matchesFilter(listener.types, type);
+  }
+
+  #fanOut(logged: Logged[]): void {
+    const frames = new Map<number, Promise<string>>();
+    for (const listener of this.#listeners) {
+      if (!listener.live) continue;
+      for (const row of logged) {
+        if (row.seq <= listener.cursor) continue;
+        listener.cursor = row.seq;
+        if (!this.#wants(listener, row.type)) continue;
+        let frame = frames.get(row.seq);
+        if (!frame) frames.set(row.seq, (frame = this.#frame(row)));
+        listener.chain = listener.chain.then(async () => this.#write(listener, await frame)).catch(() => this.#drop(listener));
+      }
+    }
+  }
+
+  /** `id: <seq>`, `event: <type>`, `data: <event>`, with media links signed now. */
+  async #frame(row: Logged): Promise<string> {
+    const event = JSON.parse(row.body) as PomboEvent;
+    const fresh = await withFreshMediaLinks(this.env, event);
+    return `id: ${row.seq}\nevent: ${row.type}\ndata: ${fresh === event ? row.body : JSON.stringify(fresh)}\n\n`;
+  }
+
+  #write(listener: Listener, text: string): void {
+    if (listener.closed) return;
+    try {
+      listener.controller.enqueue(encoder.encode(text));
+      if ((listener.controller.desiredSize ?? 0) < -MAX_BUFFERED) this.#drop(listener);
+    } catch {
+      this.#drop(listener);
+    }
+  }
+
+  /** Waits until the client has read what the replay queued (or has gone). */
+  async #drained(listener: Listener): Promise<void> {
+    while (!listener.closed && (listener.controller.desiredSize ?? 1) <= 0) {
+      await new Promise<void>((resolve) => {
+        listener.wake = resolve;
+        setTimeout(resolve, 250);
+      });
+    }
+  }
+
+  #drop(listener: Listener): void {
+    if (!listener.closed) {
+      try {
+        listener.controller.close();
+      } catch {
+        // cancelled by the client: nothing to close
+      }
+    }
+    listener.closed = true;
+    listener.wake?.();
+    this.#listeners.delete(listener);
+    if (this.#listeners.size === 0 && this.#heartbeat) {
+      clearInterval(this.#heartbeat);
+      this.#heartbeat = null;
+    }
+  }
+
+  #startHeartbeat(): void {
+    if (this.#heartbeat) return;
+    // A comment line: keeps proxies from closing an idle stream, and finds clients that left.
+    this.#heartbeat = setInterval(() => {
+      for (const listener of this.#listeners) this.#write(listener, ": keep-alive\n\n");
+    }, HEARTBEAT_MS);
+  }
+
+  /** How many SSE streams are open (for tests and diagnostics). */
+  async listenerCount(): Promise<number> {
+    return this.#listeners.size;
+  }
 }

@@ -3,7 +3,7 @@ import { OpenAPIHono, createRoute } from "@hono/zod-openapi";
 import type { AppEnv } from "../env.ts";
 import { errors, json, jsonBody } from "../schemas.ts";
 import { getSettings, patchSettings } from "../services/settings.ts";
-import { Settings, SettingsPatch } from "../services/settings-schema.ts";
+import { Settings, SettingsChanged, SettingsPatch } from "../services/settings-schema.ts";
 
 const tags = ["Settings"];
 
@@ -25,7 +25,7 @@ export const settingsRoutes = new OpenAPIHono<AppEnv>()
       tags,
       summary: "Change some settings (nested objects are merged)",
       request: { body: jsonBody(SettingsPatch) },
-      responses: { 200: json(Settings, "Settings after the change"), 400: errors[400], 401: errors[401] },
+      responses: { 200: json(SettingsChanged, "Settings after the change"), 400: errors[400], 401: errors[401] },
     }),
     async (c) => c.json(await patchSettings(c.env, c.var.projectId, c.req.valid("json")), 200),
   );

@@ -10,6 +10,11 @@ export type Strategy = z.infer<typeof Strategy>;
 export const Language = z.enum(["pt-BR", "en", "es"]);
 export type Language = z.infer<typeof Language>;
 
+const AlertUrl = z.url({ protocol: /^https?$/ }).max(2048).openapi({
+  description:
+    "Gets signed POSTs (Standard Webhooks) for instance.disconnected, instance.logged_out and instance.banned. Null removes it.",
+});
+
 export const Settings = z
   .object({
     /** Days a freshly connected number spends warming (growing daily caps, used only as a fallback). */
@@ -40,6 +45,8 @@ export const Settings = z
     health_threshold: z.number().int().min(0).max(100).default(40),
     /** How long a queued message waits for its number before it fails as `expired`. */
     message_ttl_hours: z.number().min(1).max(168).default(24),
+    /** Where to hear about numbers dropping (reference 003): a signed endpoint for instance.disconnected/logged_out/banned. */
+    alert_url: AlertUrl.nullable().default(null),
   })
   .refine((s) => s.pacing.min_gap_ms <= s.pacing.max_gap_ms, {
     path: ["pacing", "max_gap_ms"],
@@ -69,8 +76,19 @@ export const SettingsPatch = z
     language: Language,
     health_threshold: z.number().int().min(0).max(100),
     message_ttl_hours: z.number().min(1).max(168),
+    alert_url: AlertUrl.nullable(),
   })
   .partial()
   .strict()
   .openapi("SettingsPatch");
 export type SettingsPatch = z.infer<typeof SettingsPatch>;
+
+/** PATCH /settings answers with the settings, plus the alert URL's secret the one time it is made. */
+export const SettingsChanged = z
+  .intersection(
+    Settings,
+    z.object({
+      alert_secret: z.string().optional().openapi({ description: "Set only when this change created the alert endpoint: shown once." }),
+    }),
+  )
+  .openapi("SettingsChanged");

@@ -5,6 +5,7 @@ import { readSettings, writeSettings } from "../db/settings.ts";
 import type { Env } from "../env.ts";
 import { validationError } from "../errors.ts";
 import { Settings, type SettingsPatch, defaultSettings } from "./settings-schema.ts";
+import { setAlertUrl } from "./webhooks.ts";
 
 /**
  * Every send reads its project's settings. An isolate keeps them a few
@@ -29,7 +30,7 @@ function remember(projectId: string, settings: Settings): void {
   known.set(projectId, { settings, until: Date.now() + SETTINGS_CACHE_MS });
 }
 
-export async function patchSettings(env: Env, projectId: string, patch: SettingsPatch): Promise<Settings> {
+export async function patchSettings(env: Env, projectId: string, patch: SettingsPatch): Promise<Settings & { alert_secret?: string }> {
   const current = await getSettings(env, projectId);
   const merged = {
     ...current,
@@ -39,10 +40,12 @@ export async function patchSettings(env: Env, projectId: string, patch: Settings
   };
   const parsed = Settings.safeParse(merged);
   if (!parsed.success) throw validationError(parsed.error, "json");
+  // The alert URL is an endpoint of its own (kind "alert"): checked and stored before the settings say so.
+  const alertSecret = patch.alert_url !== undefined ? await setAlertUrl(env, projectId, patch.alert_url) : null;
   await writeSettings(db(env.DB), projectId, parsed.data);
   remember(projectId, parsed.data);
   // Each number paces itself from its own copy: hand the new one to every number now.
   const ids = await instanceIdsOf(db(env.DB), projectId);
   await Promise.all(ids.map((id) => env.INSTANCE.get(env.INSTANCE.idFromName(id)).applySettings(parsed.data)));
-  return parsed.data;
+  return alertSecret ? { ...parsed.data, alert_secret: alertSecret } : parsed.data;
 }

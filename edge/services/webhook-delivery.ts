@@ -1,9 +1,199 @@
 /**
- * STUB (issue 4, helper B fills it in): the queue consumer that delivers webhooks.
+ * Delivers webhooks: the consumer of `pombo-webhooks` and of its dead-letter
+ * queue `pombo-webhooks-dlq` (one handler, told apart by `batch.queue`).
+ *
+ * Each message names one delivery row. The body is the stored event with
+ * its media links signed afresh, signed per Standard Webhooks with the
+ * endpoint's secret; `webhook-id` is the event id, the same on every retry
+ * and replay, so receivers can drop repeats. A 2xx answer delivers it; any
+ * other answer, a timeout or a refused connection is retried by the queue
+ * with exponential backoff and jitter, and after the last retry the message
+ * lands in the dead-letter queue, which marks the delivery dead and turns
+ * off an endpoint that has been failing for days.
+ *
+ * The schedule (wrangler.toml: max_retries = 16, so 17 attempts): retry n
+ * waits base * 2^(n-1) seconds, capped at 43,200 s (12 h, Queues' largest
+ * delay), times a random factor in [0.5, 1]. With the default base of 10 s
+ * the ceilings sum to 10 * (2^13 - 1) = 81,910 s for retries 1-13 plus
+ * 3 * 43,200 = 129,600 s for retries 14-16: 211,510 s, about 58.8 h. The
+ * jitter can halve that, so the last attempt comes between 29.4 h and
+ * 58.8 h after the first: at least 24 h, and within Queues' default
+ * 4-day message retention.
  */
+import { Webhook } from "standardwebhooks";
+import { unseal } from "../crypto.ts";
+import { db } from "../db/client.ts";
+import { type AttemptRecord, type DeliveryJobRow, deliveriesForJobs, markDead, recordAttempts } from "../db/webhooks.ts";
 import type { Env } from "../env.ts";
+import { publish } from "./events.ts";
+import { withFreshMediaLinks } from "./media-links.ts";
+import { isPublicHost } from "./safe-fetch.ts";
+import { disableFailingWebhook, secretContext } from "./webhooks.ts";
 
 /** One queue message: deliver this delivery row. */
 export type DeliveryJob = { delivery_id: string; project_id: string };
 
-export async function handleQueueBatch(_batch: MessageBatch<DeliveryJob>, _env: Env): Promise<void> {}
+const MAX_DELAY_S = 43_200;
+const TIMEOUT_MS = 10_000;
+const USER_AGENT = "Pombo-Webhooks/1.0 (+https://www.standardwebhooks.com)";
+const DEFAULT_BASE_S = 10;
+const DEFAULT_DISABLE_AFTER_H = 72;
+
+const numberVar = (value: string | undefined, fallback: number) => {
+  const n = Number(value);
+  return value !== undefined && value.trim() !== "" && Number.isFinite(n) && n >= 0 ? n : fallback;
+};
+
+/** Seconds before retry `attempt` (1 = after the first failure): see the schedule above. */
+export function retryDelaySeconds(attempt: number, baseS: number, random = Math.random()): number {
+  const ceiling = Math.min(MAX_DELAY_S, baseS * 2 ** Math.max(0, attempt - 1));
+  return Math.min(MAX_DELAY_S, Math.ceil(ceiling * (0.5 + random / 2)));
+}
+
+export async function handleQueueBatch(batch: MessageBatch<DeliveryJob>, env: Env): Promise<void> {
+  if (batch.queue.endsWith("-dlq")) return deadLetters(batch, env);
+  const d1 = db(env.DB);
+  const rows = await deliveriesForJobs(
+    d1,
+    batch.messages.map((m) => m.body.delivery_id),
+  );
+  const outcomes = await Promise.all(batch.messages.map((message) => attempt(env, message, rows.get(message.body.delivery_id))));
+  // One round trip for the whole batch's log; if it fails, the batch is retried (same webhook-ids).
+  await recordAttempts(
+    d1,
+    outcomes.flatMap((o) => (o.record ? [o.record] : [])),
+  );
+  await markDead(
+    d1,
+    outcomes.flatMap((o) => (o.gone ? [o.gone] : [])),
+    "webhook disabled",
+  );
+  for (const { message, retryIn } of outcomes) {
+    if (retryIn === undefined) message.ack();
+    else message.retry({ delaySeconds: retryIn });
+  }
+}
+
+type Outcome = { message: Message<DeliveryJob>; record?: AttemptRecord; retryIn?: number; gone?: string };
+
+async function attempt(env: Env, message: Message<DeliveryJob>, row: DeliveryJobRow | undefined): Promise<Outcome> {
+  // Deleted with its webhook, or named for another project: nothing to do.
+  if (!row || row.project_id !== message.body.project_id) return { message };
+  if (row.status === "delivered" || row.status === "dead") return { message };
+  if (!row.webhook.enabled) return { message, gone: row.id };
+  const started = Date.now();
+  const answer = await post(env, row);
+  const number = row.attempts + 1;
+  const retryIn = answer.ok ? undefined : retryDelaySeconds(message.attempts, numberVar(env.POMBO_WEBHOOK_RETRY_BASE_S, DEFAULT_BASE_S));
+  return {
+    message,
+    retryIn,
+    record: {
+      delivery_id: row.id,
+      webhook_id: row.webhook.id,
+      attempt: number,
+      ok: answer.ok,
+      status_code: answer.status,
+      error: answer.error,
+      duration_ms: Date.now() - started,
+      next_attempt_at: retryIn === undefined ? null : new Date(Date.now() + retryIn * 1000).toISOString(),
+    },
+  };
+}
+
+type Answer = { ok: boolean; status: number | null; error: string | null };
+
+async function post(env: Env, row: DeliveryJobRow): Promise<Answer> {
+  let url: URL;
+  try {
+    url = new URL(row.webhook.url);
+  } catch {
+    return { ok: false, status: null, error: "bad_url" };
+  }
+  // Checked again at send time: the operator setting may have changed since the URL was accepted.
+  if (env.POMBO_ALLOW_PRIVATE_NETWORKS !== "true" && !isPublicHost(url.hostname)) {
+    return { ok: false, status: null, error: `private_address: ${url.hostname}` };
+  }
+  let signer: Webhook;
+  try {
+    signer = await signerFor(env, row.webhook);
+  } catch {
+    return { ok: false, status: null, error: "secret_unavailable" };
+  }
+  const parsed = JSON.parse(row.body);
+  const event = await withFreshMediaLinks(env, parsed);
+  const payload = event === parsed ? row.body : JSON.stringify(event);
+  const now = new Date();
+  const signal = AbortSignal.timeout(TIMEOUT_MS);
+  try {
+    const response = await fetch(url, {
+      method: "POST",
+      body: payload,
+      redirect: "manual",
+      signal,
+      headers: {
+        "content-type": "application/json",
+        "user-agent": USER_AGENT,
+        "webhook-id": row.event_id,
+        "webhook-timestamp": String(Math.floor(now.getTime() / 1000)),
+        "webhook-signature": signer.sign(row.event_id, now, payload),
+      },
+    });
+    await response.body?.cancel();
+    const ok = response.status >= 200 && response.status < 300;
+    return { ok, status: response.status, error: ok ? null : `HTTP ${response.status}` };
+  } catch (err) {
+    if (signal.aborted) return { ok: false, status: null, error: `timeout: no answer within ${TIMEOUT_MS / 1000} s` };
+    return { ok: false, status: null, error: `unreachable: ${err instanceof Error ? err.message : String(err)}`.slice(0, 500) };
+  }
+}
+
+/** Unsealing derives a key: keep the signer per sealed secret (a rotated secret seals differently). */
+const signers = new Map<string, Promise<Webhook>>();
+
+function signerFor(env: Env, webhook: DeliveryJobRow["webhook"]): Promise<Webhook> {
+  let signer = signers.get(webhook.secret_sealed);
+  if (!signer) {
+    if (!env.POMBO_DATA_KEY) return Promise.reject(new Error("POMBO_DATA_KEY is not set"));
+    if (signers.size > 1_000) signers.clear();
+    signer = unseal(env.POMBO_DATA_KEY, secretContext(webhook.id), webhook.secret_sealed).then((secret) => new Webhook(secret));
+    signer.catch(() => signers.delete(webhook.secret_sealed));
+    signers.set(webhook.secret_sealed, signer);
+  }
+  return signer;
+}
+
+/**
+ * Dead letters: deliveries that used up their retries. Each is marked dead
+ * (a replay can still send it); an endpoint failing for longer than
+ * POMBO_WEBHOOK_DISABLE_AFTER_H is turned off, and the project hears of it
+ * through a `webhook.disabled` event.
+ */
+async function deadLetters(batch: MessageBatch<DeliveryJob>, env: Env): Promise<void> {
+  const d1 = db(env.DB);
+  const rows = await deliveriesForJobs(
+    d1,
+    batch.messages.map((m) => m.body.delivery_id),
+  );
+  const mine = [...rows.values()].filter((row) => batch.messages.some((m) => m.body.delivery_id === row.id && m.body.project_id === row.project_id));
+  await markDead(
+    d1,
+    mine.map((row) => row.id),
+  );
+  const disableAfterMs = numberVar(env.POMBO_WEBHOOK_DISABLE_AFTER_H, DEFAULT_DISABLE_AFTER_H) * 3_600_000;
+  const endpoints = new Map(mine.map((row) => [row.webhook.id, row]));
+  for (const row of endpoints.values()) {
+    const since = row.webhook.failing_since ? Date.parse(row.webhook.failing_since) : NaN;
+    if (!row.webhook.enabled || !(Date.now() - since > disableAfterMs)) continue;
+    const hours = Math.floor((Date.now() - since) / 3_600_000);
+    const reason = `failing since ${row.webhook.failing_since} (${hours} h without a successful delivery)`;
+    if (await disableFailingWebhook(env, row.project_id, row.webhook.id, reason)) {
+      await publish(env, row.project_id, {
+        type: "webhook.disabled",
+        instance_id: null,
+        payload: { webhook_id: row.webhook.id, url: row.webhook.url, reason },
+      });
+    }
+  }
+  batch.ackAll();
+}

@@ -1,0 +1,237 @@
+/** Storage for `webhooks`, `webhook_deliveries` and `webhook_attempts`. Every query names the project. */
+import { and, asc, count, desc, eq, inArray, sql } from "drizzle-orm";
+import type { Db } from "./client.ts";
+import { type Page, paged } from "./pagination.ts";
+import { type DeliveryRow, type WebhookRow, webhookAttempts, webhookDeliveries, webhooks } from "./schema.ts";
+
+export type NewWebhook = typeof webhooks.$inferInsert;
+export type WebhookPatch = Partial<
+  Pick<WebhookRow, "url" | "events" | "description" | "enabled" | "disabled_reason" | "failing_since" | "secret_sealed">
+>;
+export type NewDelivery = Pick<DeliveryRow, "id" | "project_id" | "webhook_id" | "event_id" | "event_type" | "body">;
+
+const now = () => new Date().toISOString();
+const ofProject = (projectId: string, id: string) => and(eq(webhooks.project_id, projectId), eq(webhooks.id, id));
+
+export async function insertWebhook(db: Db, row: NewWebhook) {
+  await db.insert(webhooks).values(row);
+}
+
+export async function findWebhook(db: Db, projectId: string, id: string): Promise<WebhookRow | undefined> {
+  const [row] = await db.select().from(webhooks).where(ofProject(projectId, id)).limit(1);
+  return row;
+}
+
+export async function findAlertWebhook(db: Db, projectId: string): Promise<WebhookRow | undefined> {
+  const [row] = await db
+    .select()
+    .from(webhooks)
+    .where(and(eq(webhooks.project_id, projectId), eq(webhooks.kind, "alert")))
+    .limit(1);
+  return row;
+}
+
+export async function listWebhooks(db: Db, projectId: string, page: Page) {
+  const [rows, [{ total }]] = await db.batch([
+    db
+      .select()
+      .from(webhooks)
+      .where(eq(webhooks.project_id, projectId))
+      .orderBy(desc(webhooks.created_at), desc(webhooks.id))
+      .limit(page.limit)
+      .offset(page.offset),
+    db.select({ total: count() }).from(webhooks).where(eq(webhooks.project_id, projectId)),
+  ]);
+  return paged(rows, total, page);
+}
+
+/** What the event hub needs to route events: the project's enabled endpoints and their filters. */
+export async function enabledFilters(db: Db, projectId: string): Promise<{ id: string; events: string[] }[]> {
+  return db
+    .select({ id: webhooks.id, events: webhooks.events })
+    .from(webhooks)
+    .where(and(eq(webhooks.project_id, projectId), eq(webhooks.enabled, true)));
+}
+
+export async function updateWebhook(db: Db, projectId: string, id: string, patch: WebhookPatch): Promise<boolean> {
+  const rows = await db
+    .update(webhooks)
+    .set({ ...patch, updated_at: now() })
+    .where(ofProject(projectId, id))
+    .returning({ id: webhooks.id });
+  return rows.length > 0;
+}
+
+export async function deleteWebhook(db: Db, projectId: string, id: string): Promise<boolean> {
+  const rows = await db.delete(webhooks).where(ofProject(projectId, id)).returning({ id: webhooks.id });
+  return rows.length > 0;
+}
+
+/**
+ * Deliveries for events the hub accepted, in one round trip. The same
+ * (webhook, event) twice is kept once, so the hub may send a batch again
+ * after a failure without doubling anything.
+ */
+export async function insertDeliveries(db: Db, rows: NewDelivery[]) {
+  if (rows.length === 0) return;
+  const [first, ...rest] = rows.map((row) => db.insert(webhookDeliveries).values(row).onConflictDoNothing());
+  await db.batch([first!, ...rest]);
+}
+
+export type DeliveryPublic = Omit<DeliveryRow, "project_id" | "body"> & {
+  history: { attempt: number; status_code: number | null; error: string | null; duration_ms: number; at: string }[];
+};
+
+/** A webhook's deliveries, newest first, each with its attempts in order. */
+export async function listDeliveries(db: Db, projectId: string, webhookId: string, page: Page) {
+  const where = and(eq(webhookDeliveries.project_id, projectId), eq(webhookDeliveries.webhook_id, webhookId));
+  const [rows, [{ total }]] = await db.batch([
+    db
+      .select()
+      .from(webhookDeliveries)
+      .where(where)
+      .orderBy(desc(webhookDeliveries.created_at), desc(webhookDeliveries.id))
+      .limit(page.limit)
+      .offset(page.offset),
+    db.select({ total: count() }).from(webhookDeliveries).where(where),
+  ]);
+  const history = new Map<string, DeliveryPublic["history"]>(rows.map((r) => [r.id, []]));
+  if (rows.length > 0) {
+    const attempts = await db
+      .select()
+      .from(webhookAttempts)
+      .where(
+        inArray(
+          webhookAttempts.delivery_id,
+          rows.map((r) => r.id),
+        ),
+      )
+      .orderBy(asc(webhookAttempts.id));
+    for (const { id: _id, delivery_id, ...attempt } of attempts) history.get(delivery_id)?.push(attempt);
+  }
+  return paged(
+    rows.map(({ project_id: _p, body: _b, ...row }) => ({ ...row, history: history.get(row.id) ?? [] })),
+    total,
+    page,
+  );
+}
+
+export async function findDelivery(db: Db, projectId: string, webhookId: string, id: string) {
+  const [row] = await db
+    .select({ id: webhookDeliveries.id })
+    .from(webhookDeliveries)
+    .where(
+      and(eq(webhookDeliveries.project_id, projectId), eq(webhookDeliveries.webhook_id, webhookId), eq(webhookDeliveries.id, id)),
+    )
+    .limit(1);
+  return row;
+}
+
+/** A replay: the delivery goes back to pending; its attempts so far stay in its log. */
+export async function reopenDelivery(db: Db, projectId: string, id: string) {
+  await db
+    .update(webhookDeliveries)
+    .set({ status: "pending", next_attempt_at: null, updated_at: now() })
+    .where(and(eq(webhookDeliveries.project_id, projectId), eq(webhookDeliveries.id, id)));
+}
+
+export type DeliveryJobRow = Pick<DeliveryRow, "id" | "project_id" | "event_id" | "body" | "status" | "attempts"> & {
+  webhook: Pick<WebhookRow, "id" | "url" | "secret_sealed" | "enabled" | "failing_since">;
+};
+
+/** The deliveries a queue batch names, each with its endpoint, in one query. */
+export async function deliveriesForJobs(db: Db, ids: string[]): Promise<Map<string, DeliveryJobRow>> {
+  if (ids.length === 0) return new Map();
+  const rows = await db
+    .select({
+      id: webhookDeliveries.id,
+      project_id: webhookDeliveries.project_id,
+      event_id: webhookDeliveries.event_id,
+      body: webhookDeliveries.body,
+      status: webhookDeliveries.status,
+      attempts: webhookDeliveries.attempts,
+      webhook: {
+        id: webhooks.id,
+        url: webhooks.url,
+        secret_sealed: webhooks.secret_sealed,
+        enabled: webhooks.enabled,
+        failing_since: webhooks.failing_since,
+      },
+    })
+    .from(webhookDeliveries)
+    .innerJoin(webhooks, and(eq(webhooks.id, webhookDeliveries.webhook_id), eq(webhooks.project_id, webhookDeliveries.project_id)))
+    .where(inArray(webhookDeliveries.id, [...new Set(ids)]));
+  return new Map(rows.map((r) => [r.id, r]));
+}
+
+/** What one attempt came to: an answer from the endpoint, or none. */
+export type AttemptRecord = {
+  delivery_id: string;
+  webhook_id: string;
+  attempt: number;
+  ok: boolean;
+  status_code: number | null;
+  error: string | null;
+  duration_ms: number;
+  /** When the queue will try again (failures only). */
+  next_attempt_at: string | null;
+};
+
+/**
+ * A batch's attempts, in one round trip: the attempt log, each delivery's
+ * state, and each endpoint's health (`failing_since` set by the first
+ * failure after a success, cleared by the next success).
+ */
+export async function recordAttempts(db: Db, records: AttemptRecord[]) {
+  if (records.length === 0) return;
+  const at = now();
+  const statements = records.flatMap((r) => [
+    db.insert(webhookAttempts).values({
+      delivery_id: r.delivery_id,
+      attempt: r.attempt,
+      status_code: r.status_code,
+      error: r.error,
+      duration_ms: r.duration_ms,
+      at,
+    }),
+    db
+      .update(webhookDeliveries)
+      .set({
+        status: r.ok ? "delivered" : "retrying",
+        attempts: sql`${webhookDeliveries.attempts} + 1`,
+        last_status_code: r.status_code,
+        last_error: r.error,
+        next_attempt_at: r.next_attempt_at,
+        delivered_at: r.ok ? at : null,
+        updated_at: at,
+      })
+      .where(eq(webhookDeliveries.id, r.delivery_id)),
+    r.ok
+      ? db.update(webhooks).set({ failing_since: null, last_success_at: at }).where(eq(webhooks.id, r.webhook_id))
+      : db
+          .update(webhooks)
+          .set({ failing_since: sql`coalesce(${webhooks.failing_since}, ${at})` })
+          .where(eq(webhooks.id, r.webhook_id)),
+  ]);
+  const [first, ...rest] = statements;
+  await db.batch([first!, ...rest]);
+}
+
+/** Gives up on deliveries (dead letters, disabled endpoints); a delivered one stays delivered. */
+export async function markDead(db: Db, ids: string[], reason?: string) {
+  if (ids.length === 0) return;
+  await db
+    .update(webhookDeliveries)
+    .set({ status: "dead", next_attempt_at: null, updated_at: now(), ...(reason ? { last_error: reason } : {}) })
+    .where(and(inArray(webhookDeliveries.id, ids), sql`${webhookDeliveries.status} <> 'delivered'`));
+}
+
+/** Turns off an endpoint that is still on; false if it was already off (another batch got there first). */
+export async function disableWebhook(db: Db, projectId: string, id: string, reason: string): Promise<boolean> {
+  const rows = await db
+    .update(webhooks)
+    .set({ enabled: false, disabled_reason: reason, updated_at: now() })
+    .where(and(ofProject(projectId, id), eq(webhooks.enabled, true)))
+    .returning({ id: webhooks.id });
+  return rows.length > 0;
+}

@@ -1,0 +1,429 @@
+/**
+ * Webhooks in workerd with real D1, Durable Objects and Queues: the queue
+ * consumer really runs, and the endpoints are the recording receiver of
+ * vitest.config.ts (`http://hooks.test/<name>`). Events are produced with
+ * `publish()`, as the receive path does.
+ */
+import { createExecutionContext, env, getQueueResult, createMessageBatch } from "cloudflare:test";
+import { Webhook } from "standardwebhooks";
+import { describe, expect, it } from "vitest";
+import wranglerToml from "../../wrangler.toml?raw";
+import { type NewEvent, publish } from "../../edge/services/events.ts";
+import { retryDelaySeconds, handleQueueBatch, type DeliveryJob } from "../../edge/services/webhook-delivery.ts";
+import { createWebhook } from "../../edge/services/webhooks.ts";
+import { call, newProject, waitFor } from "./helpers.ts";
+
+type Hit = { method: string; headers: Record<string, string>; body: string; at: number };
+
+const endpoint = (label: string) => `${label}-${crypto.randomUUID().slice(0, 8)}`;
+const hookUrl = (name: string) => `http://hooks.test/${name}`;
+const hitsOf = async (name: string): Promise<Hit[]> => (await fetch(`http://hooks.test/__log/${name}`)).json();
+const answerWith = (name: string, status: number) => fetch(`http://hooks.test/__status/${name}`, { method: "PUT", body: String(status) });
+const SECRET = `whsec_${btoa(String.fromCharCode(...new Uint8Array(32).map((_, i) => (i * 7 + 3) % 256)))}`;
+
+async function hitsAtLeast(name: string, n: number, timeoutMs = 8_000): Promise<Hit[]> {
+  let hits: Hit[] = [];
+  await waitFor(async () => (hits = await hitsOf(name)).length >= n, timeoutMs, `${n} deliveries at ${name}`);
+  return hits;
+}
+
+const disconnected = (instanceId: string, reason = "connection_lost"): NewEvent => ({
+  type: "instance.disconnected",
+  instance_id: instanceId,
+  payload: { reason },
+});
+
+const received = (text: string, media?: { id: string; url: string }): NewEvent =>
+  ({
+    type: "message.received",
+    instance_id: "inst-1",
+    sender: { jid: "5511988887777@s.whatsapp.net", lid: null, name: "Maria" },
+    contact_id: "ct_1",
+    conversation_id: "cv_1",
+    reference: null,
+    payload: {
+      message_id: crypto.randomUUID(),
+      wa_message_id: "3EB0A1B2C3",
+      type: media ? "image" : "text",
+      from: "5511988887777@s.whatsapp.net",
+      body: text,
+      ...(media ? { media: { ...media, mime_type: "image/jpeg", filename: null, size: 10 } } : {}),
+    },
+  }) as NewEvent;
+
+async function project() {
+  const { id, api_key: key } = await newProject();
+  return { id, key };
+}
+
+async function addHook(key: string, body: Record<string, unknown>) {
+  const res = await call("/webhooks", { method: "POST", token: key, body });
+  if (res.status !== 201) throw new Error(`webhook: ${res.status} ${JSON.stringify(res.json)}`);
+  return res.json as { id: string; secret: string; url: string; events: string[] };
+}
+
+const deliveries = async (key: string, webhookId: string) =>
+  (await call(`/webhooks/${webhookId}/deliveries?limit=100`, { token: key })).json.data as any[];
+
+describe("creating endpoints", () => {
+  it("answers 201 with the secret once; reads never show it and D1 holds it only sealed", async () => {
+    const { id: projectId, key } = await project();
+    const res = await call("/webhooks", { method: "POST", token: key, body: { url: hookUrl(endpoint("a")), description: "CRM" } });
+    expect(res.status).toBe(201);
+    expect(res.json).toMatchObject({ events: ["*"], description: "CRM", kind: "webhook", enabled: true, failing_since: null });
+    const secret: string = res.json.secret;
+    expect(secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
+
+    const one = await call(`/webhooks/${res.json.id}`, { token: key });
+    const list = await call("/webhooks", { token: key });
+    expect(one.status).toBe(200);
+    expect(one.json.secret).toBeUndefined();
+    expect(list.json).toMatchObject({ total: 1, limit: 200, offset: 0 });
+    expect(JSON.stringify([one.json, list.json])).not.toContain(secret.slice(6, 20));
+
+    const row = await env.DB.prepare("SELECT * FROM webhooks WHERE project_id = ?").bind(projectId).first<Record<string, string>>();
+    expect(JSON.stringify(row)).not.toContain(secret.slice(6, 20));
+    expect(row!.secret_sealed).toMatch(/^v1\./);
+  });
+
+  it("takes a secret in Standard Webhooks form and refuses other forms, naming the field", async () => {
+    const { key } = await project();
+    const given = await addHook(key, { url: hookUrl(endpoint("s")), secret: SECRET });
+    expect(given.secret).toBe(SECRET);
+    for (const secret of ["not-a-secret", "whsec_c2hvcnQ=", `whsec_${"A".repeat(200)}`]) {
+      const res = await call("/webhooks", { method: "POST", token: key, body: { url: hookUrl("x"), secret } });
+      expect(res.status).toBe(400);
+      expect(res.json.error.details.field).toBe("secret");
+    }
+  });
+
+  it("refuses unknown event names and non-http URLs with 400 naming the field", async () => {
+    const { key } = await project();
+    const unknown = await call("/webhooks", { method: "POST", token: key, body: { url: hookUrl("x"), events: ["message.recieved"] } });
+    expect(unknown.status).toBe(400);
+    expect(unknown.json.error).toMatchObject({ code: "invalid_request", details: { field: "events", unknown: ["message.recieved"] } });
+    const badWildcard = await call("/webhooks", { method: "POST", token: key, body: { url: hookUrl("x"), events: ["nope.*"] } });
+    expect(badWildcard.json.error.details.field).toBe("events");
+    for (const url of ["ftp://hooks.test/x", "not a url", "javascript:alert(1)"]) {
+      const res = await call("/webhooks", { method: "POST", token: key, body: { url } });
+      expect(res.status).toBe(400);
+      expect(res.json.error.details.field).toBe("url");
+    }
+    expect((await call("/webhooks", { token: key })).json.total).toBe(0);
+  });
+
+  it("refuses private, loopback and link-local URLs unless the operator allows private networks", async () => {
+    const { id: projectId, key } = await project();
+    for (const url of ["http://127.0.0.1:9000/h", "http://localhost/h", "http://10.1.2.3/h", "http://[::1]/h", "http://169.254.169.254/latest", "http://printer.local/h"]) {
+      const res = await call("/webhooks", { method: "POST", token: key, body: { url } });
+      expect(res.status, url).toBe(400);
+      expect(res.json.error).toMatchObject({ code: "private_address", details: { field: "url" } });
+    }
+    const ok = await addHook(key, { url: hookUrl(endpoint("p")) });
+    const moved = await call(`/webhooks/${ok.id}`, { method: "PATCH", token: key, body: { url: "http://192.168.0.10/h" } });
+    expect(moved.json.error).toMatchObject({ code: "private_address", details: { field: "url" } });
+
+    // The operator setting (POMBO_ALLOW_PRIVATE_NETWORKS=true) lets the same URL in...
+    const allowed = await createWebhook({ ...env, POMBO_ALLOW_PRIVATE_NETWORKS: "true" }, projectId, { url: "http://127.0.0.1:9/h", events: ["*"] });
+    expect(allowed.url).toBe("http://127.0.0.1:9/h");
+    // ...and an edge without it refuses to send there, at send time too.
+    const [event] = await publish(env, projectId, disconnected("i-1"));
+    await waitFor(async () => (await deliveries(key, allowed.id))[0]?.attempts >= 1, 5_000, "an attempt");
+    const [delivery] = await deliveries(key, allowed.id);
+    expect(delivery).toMatchObject({ event_id: event!.id, status: "retrying", last_status_code: null, last_error: "private_address: 127.0.0.1" });
+    await call(`/webhooks/${allowed.id}`, { method: "DELETE", token: key });
+  });
+});
+
+describe("delivering", () => {
+  it("signs per Standard Webhooks: the receiver's verify accepts it with the secret and rejects another", async () => {
+    const { id: projectId, key } = await project();
+    const name = endpoint("signed");
+    const hook = await addHook(key, { url: hookUrl(name), secret: SECRET });
+    const [event] = await publish(env, projectId, received("Oi"));
+    const [hit] = await hitsAtLeast(name, 1);
+    expect(hit!.method).toBe("POST");
+    expect(hit!.headers["content-type"]).toBe("application/json");
+    expect(hit!.headers["user-agent"]).toMatch(/^Pombo-Webhooks\//);
+    expect(hit!.headers["webhook-id"]).toBe(event!.id);
+    expect(hit!.headers["webhook-signature"]).toMatch(/^v1,[A-Za-z0-9+/]+=*$/);
+    expect(Math.abs(Number(hit!.headers["webhook-timestamp"]) - Date.now() / 1000)).toBeLessThan(60);
+
+    const verified = new Webhook(SECRET).verify(hit!.body, hit!.headers);
+    expect(verified).toEqual(event);
+    const other = `whsec_${btoa("another secret of 24+ bytes!!")}`;
+    expect(() => new Webhook(other).verify(hit!.body, hit!.headers)).toThrow(/signature/i);
+    // A tampered body fails too.
+    expect(() => new Webhook(SECRET).verify(hit!.body.replace("Oi", "Ol"), hit!.headers)).toThrow();
+    // Payloads carry no credentials.
+    expect(hit!.body).not.toContain(key);
+    expect(hit!.body).not.toContain(SECRET.slice(6));
+
+    await waitFor(async () => (await deliveries(key, hook.id))[0]?.status === "delivered", 3_000, "delivered");
+    const [delivery] = await deliveries(key, hook.id);
+    expect(delivery).toMatchObject({ event_id: event!.id, event_type: "message.received", attempts: 1, last_status_code: 200 });
+    expect(delivery.history).toEqual([{ attempt: 1, status_code: 200, error: null, duration_ms: expect.any(Number), at: expect.any(String) }]);
+    const after = await call(`/webhooks/${hook.id}`, { token: key });
+    expect(after.json.last_success_at).toEqual(expect.any(String));
+  });
+
+  it("routes by filter: exact names, wildcards and *", async () => {
+    const { id: projectId, key } = await project();
+    const messages = await addHook(key, { url: hookUrl(endpoint("m")), events: ["message.*"] });
+    const drops = await addHook(key, { url: hookUrl(endpoint("d")), events: ["instance.disconnected", "instance.banned"] });
+    const all = await addHook(key, { url: hookUrl(endpoint("all")) });
+    await publish(env, projectId, received("hello"), { type: "instance.connected", instance_id: "i-1", payload: {} }, disconnected("i-1"));
+    // Deliveries exist once publish returns: they are the routing record.
+    const types = async (id: string) => (await deliveries(key, id)).map((d) => d.event_type).sort();
+    expect(await types(messages.id)).toEqual(["message.received"]);
+    expect(await types(drops.id)).toEqual(["instance.disconnected"]);
+    expect(await types(all.id)).toEqual(["instance.connected", "instance.disconnected", "message.received"]);
+  });
+
+  it("signs media links afresh for each delivery", async () => {
+    const { id: projectId, key } = await project();
+    const name = endpoint("media");
+    await addHook(key, { url: hookUrl(name) });
+    await publish(env, projectId, received("photo", { id: "med_123", url: "http://stale/link" }));
+    const [hit] = await hitsAtLeast(name, 1);
+    expect(JSON.parse(hit!.body).payload.media.url).toMatch(/\/media\/med_123\?exp=\d+&sig=[\w-]+$/);
+  });
+
+  it("retries a failing endpoint with the same webhook-id, logging every attempt, until it comes up", async () => {
+    const { id: projectId, key } = await project();
+    const name = endpoint("flaky");
+    await answerWith(name, 503);
+    const hook = await addHook(key, { url: hookUrl(name), secret: SECRET });
+    const [event] = await publish(env, projectId, received("are you there?"));
+
+    await hitsAtLeast(name, 2);
+    const failing = (await deliveries(key, hook.id))[0];
+    expect(failing).toMatchObject({ status: "retrying", last_status_code: 503, last_error: "HTTP 503" });
+    expect(Date.parse(failing.next_attempt_at)).toBeGreaterThan(Date.now() - 1_000);
+    expect((await call(`/webhooks/${hook.id}`, { token: key })).json.failing_since).toEqual(expect.any(String));
+
+    await answerWith(name, 200);
+    await waitFor(async () => (await deliveries(key, hook.id))[0]?.status === "delivered", 15_000, "delivered after the endpoint came up");
+    const hits = await hitsOf(name);
+    expect(new Set(hits.map((h) => h.headers["webhook-id"]))).toEqual(new Set([event!.id]));
+    for (const hit of hits) expect(new Webhook(SECRET).verify(hit.body, hit.headers)).toEqual(event);
+    const [delivery] = await deliveries(key, hook.id);
+    expect(delivery.attempts).toBe(hits.length);
+    expect(delivery.history.map((a: { status_code: number }) => a.status_code)).toEqual([...Array(hits.length - 1).fill(503), 200]);
+    expect(delivery.history.map((a: { attempt: number }) => a.attempt)).toEqual(hits.map((_, i) => i + 1));
+    const healthy = (await call(`/webhooks/${hook.id}`, { token: key })).json;
+    expect(healthy.failing_since).toBeNull();
+    expect(healthy.last_success_at).toEqual(expect.any(String));
+  });
+
+  it("does not follow redirects: a 3xx is a failed attempt", async () => {
+    const { id: projectId, key } = await project();
+    const name = endpoint("moved");
+    await answerWith(name, 307);
+    const hook = await addHook(key, { url: hookUrl(name) });
+    await publish(env, projectId, disconnected("i-1"));
+    await waitFor(async () => (await deliveries(key, hook.id))[0]?.attempts >= 1, 5_000, "an attempt");
+    expect((await deliveries(key, hook.id))[0]).toMatchObject({ status: "retrying", last_status_code: 307 });
+    expect(await hitsOf("elsewhere")).toEqual([]);
+    await call(`/webhooks/${hook.id}`, { method: "DELETE", token: key });
+  });
+
+  it("replays a delivery: the same event again, with the same webhook-id", async () => {
+    const { id: projectId, key } = await project();
+    const name = endpoint("replay");
+    const hook = await addHook(key, { url: hookUrl(name), secret: SECRET });
+    const [event] = await publish(env, projectId, received("once"));
+    await waitFor(async () => (await deliveries(key, hook.id))[0]?.status === "delivered", 5_000, "delivered");
+    const [delivery] = await deliveries(key, hook.id);
+
+    const res = await call(`/webhooks/${hook.id}/deliveries/${delivery.id}/replay`, { method: "POST", token: key });
+    expect(res.status).toBe(202);
+    expect(res.json).toEqual({ id: delivery.id, status: "pending" });
+    const hits = await hitsAtLeast(name, 2);
+    expect(hits.map((h) => h.headers["webhook-id"])).toEqual([event!.id, event!.id]);
+    expect(new Webhook(SECRET).verify(hits[1]!.body, hits[1]!.headers)).toEqual(event);
+    await waitFor(async () => (await deliveries(key, hook.id))[0]?.attempts === 2, 3_000, "the replay's attempt logged");
+    expect((await deliveries(key, hook.id))[0]).toMatchObject({ id: delivery.id, status: "delivered" });
+
+    const missing = await call(`/webhooks/${hook.id}/deliveries/dlv_nope/replay`, { method: "POST", token: key });
+    expect(missing.status).toBe(404);
+  });
+});
+
+describe("changing endpoints", () => {
+  it("rotates the secret (shown once), changes filters, and stops routing when disabled or deleted", async () => {
+    const { id: projectId, key } = await project();
+    const name = endpoint("change");
+    const hook = await addHook(key, { url: hookUrl(name), events: ["instance.*"] });
+
+    const rotated = await call(`/webhooks/${hook.id}`, { method: "PATCH", token: key, body: { rotate_secret: true, events: ["message.received"] } });
+    expect(rotated.status).toBe(200);
+    expect(rotated.json.secret).toMatch(/^whsec_/);
+    expect(rotated.json.secret).not.toBe(hook.secret);
+    expect(rotated.json.events).toEqual(["message.received"]);
+    expect((await call(`/webhooks/${hook.id}`, { token: key })).json.secret).toBeUndefined();
+
+    // The hub routes with the new filter at once, and deliveries are signed with the new secret.
+    await publish(env, projectId, disconnected("i-1"), received("after rotation"));
+    const [hit] = await hitsAtLeast(name, 1);
+    expect(JSON.parse(hit!.body).type).toBe("message.received");
+    expect(() => new Webhook(rotated.json.secret).verify(hit!.body, hit!.headers)).not.toThrow();
+    expect(() => new Webhook(hook.secret).verify(hit!.body, hit!.headers)).toThrow();
+
+    const off = await call(`/webhooks/${hook.id}`, { method: "PATCH", token: key, body: { enabled: false } });
+    expect(off.json.enabled).toBe(false);
+    await publish(env, projectId, received("while disabled"));
+    expect(await deliveries(key, hook.id)).toHaveLength(1);
+
+    expect((await call(`/webhooks/${hook.id}`, { method: "DELETE", token: key })).status).toBe(204);
+    expect((await call(`/webhooks/${hook.id}`, { token: key })).status).toBe(404);
+    await publish(env, projectId, received("after delete"));
+    expect(await env.DB.prepare("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE webhook_id = ?").bind(hook.id).first("n")).toBe(0);
+  });
+
+  it("pages the list", async () => {
+    const { key } = await project();
+    for (let i = 0; i < 3; i++) await addHook(key, { url: hookUrl(`page-${i}`) });
+    const page = await call("/webhooks?limit=2&offset=1", { token: key });
+    expect(page.json).toMatchObject({ total: 3, limit: 2, offset: 1 });
+    expect(page.json.data).toHaveLength(2);
+  });
+
+  it("keeps each project's endpoints to itself", async () => {
+    const a = await project();
+    const b = await project();
+    const hook = await addHook(a.key, { url: hookUrl(endpoint("mine")) });
+    await publish(env, a.id, received("for a"));
+    const [delivery] = await deliveries(a.key, hook.id);
+
+    expect((await call("/webhooks", { token: b.key })).json.data).toEqual([]);
+    expect((await call(`/webhooks/${hook.id}`, { token: b.key })).status).toBe(404);
+    expect((await call(`/webhooks/${hook.id}`, { method: "PATCH", token: b.key, body: { enabled: false } })).status).toBe(404);
+    expect((await call(`/webhooks/${hook.id}`, { method: "DELETE", token: b.key })).status).toBe(404);
+    expect((await call(`/webhooks/${hook.id}/deliveries`, { token: b.key })).status).toBe(404);
+    expect((await call(`/webhooks/${hook.id}/deliveries/${delivery.id}/replay`, { method: "POST", token: b.key })).status).toBe(404);
+    // b's events never reach a's endpoint.
+    await publish(env, b.id, received("for b"));
+    expect(await deliveries(a.key, hook.id)).toHaveLength(1);
+    expect((await call(`/webhooks/${hook.id}`, { token: a.key })).json.enabled).toBe(true);
+  });
+});
+
+describe("dead letters", () => {
+  async function deadLetter(projectId: string, deliveryId: string) {
+    const batch = createMessageBatch<DeliveryJob>("pombo-webhooks-dlq", [
+      { id: crypto.randomUUID(), timestamp: new Date(), attempts: 1, body: { delivery_id: deliveryId, project_id: projectId } },
+    ]);
+    const ctx = createExecutionContext();
+    await handleQueueBatch(batch, env);
+    return getQueueResult(batch, ctx);
+  }
+
+  it("marks the delivery dead; an endpoint failing for days is disabled with a webhook.disabled event; re-enabling clears it", async () => {
+    const { id: projectId, key } = await project();
+    const down = endpoint("down");
+    const watcher = endpoint("watcher");
+    await answerWith(down, 503);
+    const hook = await addHook(key, { url: hookUrl(down), events: ["instance.*"] });
+    const watch = await addHook(key, { url: hookUrl(watcher), events: ["webhook.disabled"] });
+    await publish(env, projectId, disconnected("i-1"));
+    await hitsAtLeast(down, 1);
+    const [delivery] = await deliveries(key, hook.id);
+
+    // The queue's last retry of this delivery lands here while the endpoint has failed for 4 days.
+    const fourDaysAgo = new Date(Date.now() - 96 * 3_600_000).toISOString();
+    await env.DB.prepare("UPDATE webhooks SET failing_since = ? WHERE id = ?").bind(fourDaysAgo, hook.id).run();
+    const result = await deadLetter(projectId, delivery.id);
+    expect(result.ackAll).toBe(true);
+
+    expect((await deliveries(key, hook.id))[0]).toMatchObject({ id: delivery.id, status: "dead", next_attempt_at: null });
+    const disabled = (await call(`/webhooks/${hook.id}`, { token: key })).json;
+    expect(disabled).toMatchObject({ enabled: false, failing_since: fourDaysAgo });
+    expect(disabled.disabled_reason).toContain(fourDaysAgo);
+    const [hit] = await hitsAtLeast(watcher, 1);
+    expect(JSON.parse(hit!.body)).toMatchObject({
+      type: "webhook.disabled",
+      instance_id: null,
+      payload: { webhook_id: hook.id, url: hookUrl(down), reason: disabled.disabled_reason },
+    });
+    expect((await deliveries(key, watch.id)).map((d) => d.event_type)).toEqual(["webhook.disabled"]);
+
+    // Disabled: new events are not routed to it, and a replay asks to enable it first.
+    await publish(env, projectId, disconnected("i-2"));
+    expect(await deliveries(key, hook.id)).toHaveLength(1);
+    const replay = await call(`/webhooks/${hook.id}/deliveries/${delivery.id}/replay`, { method: "POST", token: key });
+    expect(replay.json.error.code).toBe("webhook_disabled");
+
+    const back = await call(`/webhooks/${hook.id}`, { method: "PATCH", token: key, body: { enabled: true } });
+    expect(back.json).toMatchObject({ enabled: true, disabled_reason: null, failing_since: null });
+    await call(`/webhooks/${hook.id}`, { method: "DELETE", token: key });
+  });
+
+  it("marks the delivery dead but keeps an endpoint that has failed only for hours", async () => {
+    const { id: projectId, key } = await project();
+    const name = endpoint("blip");
+    await answerWith(name, 500);
+    const hook = await addHook(key, { url: hookUrl(name) });
+    await publish(env, projectId, disconnected("i-1"));
+    await hitsAtLeast(name, 1);
+    await waitFor(async () => (await deliveries(key, hook.id))[0]?.attempts >= 1, 3_000, "an attempt logged");
+    const [delivery] = await deliveries(key, hook.id);
+    await deadLetter(projectId, delivery.id);
+    expect((await deliveries(key, hook.id))[0].status).toBe("dead");
+    expect((await call(`/webhooks/${hook.id}`, { token: key })).json).toMatchObject({ enabled: true, disabled_reason: null });
+    await call(`/webhooks/${hook.id}`, { method: "DELETE", token: key });
+  });
+});
+
+describe("the retry schedule", () => {
+  it("keeps retrying for at least 24 hours with the configured max_retries, no delay over Queues' 12 h", () => {
+    const consumer = wranglerToml.split("[[queues.consumers]]")[1]!;
+    const maxRetries = Number(/max_retries\s*=\s*(\d+)/.exec(consumer)![1]);
+    const delays = (random: number) => Array.from({ length: maxRetries }, (_, i) => retryDelaySeconds(i + 1, 10, random));
+    const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+    expect(sum(delays(0))).toBeGreaterThanOrEqual(24 * 3600);
+    // and within Queues' default 4-day retention, even with the longest jitter
+    expect(sum(delays(1))).toBeLessThan(4 * 24 * 3600);
+    expect(Math.max(...delays(1))).toBeLessThanOrEqual(43_200);
+    // Backoff grows: each ceiling doubles until the cap.
+    expect(delays(1).slice(0, 4)).toEqual([10, 20, 40, 80]);
+  });
+});
+
+describe("the alert URL (settings)", () => {
+  it("creates an alert endpoint for instance drops, shows its secret once, moves it, and removes it", async () => {
+    const { id: projectId, key } = await project();
+    const name = endpoint("alert");
+    const set = await call("/settings", { method: "PATCH", token: key, body: { alert_url: hookUrl(name) } });
+    expect(set.status).toBe(200);
+    expect(set.json.alert_url).toBe(hookUrl(name));
+    const secret: string = set.json.alert_secret;
+    expect(secret).toMatch(/^whsec_/);
+    expect((await call("/settings", { token: key })).json).toMatchObject({ alert_url: hookUrl(name) });
+    expect((await call("/settings", { token: key })).json.alert_secret).toBeUndefined();
+
+    const [alert] = (await call("/webhooks", { token: key })).json.data;
+    expect(alert).toMatchObject({ kind: "alert", url: hookUrl(name), events: ["instance.disconnected", "instance.logged_out", "instance.banned"] });
+    const [, drop] = await publish(env, projectId, received("not for alerts"), { type: "instance.banned", instance_id: "i-1", payload: {} });
+    const hits = await hitsAtLeast(name, 1);
+    expect(new Webhook(secret).verify(hits[0]!.body, hits[0]!.headers)).toEqual(drop);
+    expect((await deliveries(key, alert.id)).map((d) => d.event_type)).toEqual(["instance.banned"]);
+
+    // Managed through settings, not /webhooks.
+    expect((await call(`/webhooks/${alert.id}`, { method: "PATCH", token: key, body: { url: hookUrl("x") } })).json.error.code).toBe("managed_by_settings");
+    expect((await call(`/webhooks/${alert.id}`, { method: "DELETE", token: key })).status).toBe(409);
+
+    const moved = await call("/settings", { method: "PATCH", token: key, body: { alert_url: hookUrl(`${name}-2`) } });
+    expect(moved.json.alert_secret).toBeUndefined();
+    expect((await call(`/webhooks/${alert.id}`, { token: key })).json.url).toBe(hookUrl(`${name}-2`));
+
+    const bad = await call("/settings", { method: "PATCH", token: key, body: { alert_url: "http://127.0.0.1/alerts" } });
+    expect(bad.status).toBe(400);
+    expect(bad.json.error).toMatchObject({ code: "private_address", details: { field: "alert_url" } });
+    expect((await call("/settings", { token: key })).json.alert_url).toBe(hookUrl(`${name}-2`));
+
+    const removed = await call("/settings", { method: "PATCH", token: key, body: { alert_url: null } });
+    expect(removed.json.alert_url).toBeNull();
+    expect((await call("/webhooks", { token: key })).json.total).toBe(0);
+  });
+});
