@@ -21,6 +21,7 @@
 import makeWASocket, {
   type AnyMessageContent,
   type AuthenticationCreds,
+  type BaileysEventMap,
   BufferJSON,
   type ConnectionState,
   type Contact,
@@ -69,6 +70,7 @@ import {
   statusFromReceiptUpdate,
 } from "./translator.ts";
 import { type AckSource, ServerAcks } from "./server-acks.ts";
+import { InboundReceiver } from "./inbound-receiver.ts";
 import type { WaVersionSource } from "./wa-version.ts";
 
 /** The part of a Baileys socket the manager uses; tests hand in a fake one. */
@@ -78,8 +80,16 @@ export type SocketLike = {
     on(event: "creds.update", listener: (update: Partial<AuthenticationCreds>) => void): void;
     on(event: "messages.update", listener: (updates: WAMessageUpdate[]) => void): void;
     on(event: "message-receipt.update", listener: (updates: MessageUserReceiptUpdate[]) => void): void;
+    // The receive path (see inbound-receiver.ts).
+    on(event: "messages.upsert", listener: (upsert: BaileysEventMap["messages.upsert"]) => void): void;
+    on(event: "lid-mapping.update", listener: (mapping: BaileysEventMap["lid-mapping.update"]) => void): void;
+    on(event: "messaging-history.set", listener: (history: BaileysEventMap["messaging-history.set"]) => void): void;
+    on(event: "contacts.upsert", listener: (contacts: Contact[]) => void): void;
+    on(event: "contacts.update", listener: (contacts: Partial<Contact>[]) => void): void;
   };
   readonly user?: Contact;
+  /** Asks the sender's phone to upload a received file again when WhatsApp no longer has it. */
+  updateMediaMessage?(message: WAMessage): Promise<WAMessage>;
   end(error: Error | undefined): void | Promise<void>;
   logout(msg?: string): Promise<void>;
   requestPairingCode(phoneNumber: string): Promise<string>;
@@ -125,6 +135,8 @@ const SEND_TIMEOUT_MS = 20_000;
 const MEDIA_SEND_TIMEOUT_MS = 35_000;
 const RESOLVE_TIMEOUT_MS = 20_000;
 const MEDIA_TYPES = new Set(["image", "video", "document", "audio", "sticker"]);
+/** How long a stop waits for received messages to reach the edge; inside the fleet's 3 s for the whole stop. */
+const INBOUND_DRAIN_MS = 2_000;
 
 type Waiter = { check: () => boolean; resolve: () => void };
 /** `message.send` params as the RPC peer hands them over: parsed, defaults filled in. */
@@ -145,6 +157,7 @@ export class ConnectionManager {
   #fetchMedia: FetchMedia;
   #random: () => number;
   #statusSteps = new StatusSteps();
+  #inbound: InboundReceiver;
 
   #wantRunning = true;
   #leased = false;
@@ -179,6 +192,14 @@ export class ConnectionManager {
         throw new ProtocolError("media_unavailable", `no media source configured for ${mediaId}`);
       });
     this.#random = opts.random ?? Math.random;
+    // A test server (waUrl) serves its media from wherever it runs; WhatsApp's come from its own hosts.
+    this.#inbound = new InboundReceiver({
+      instanceId: this.instanceId,
+      link: this.#link,
+      cipher: this.#cipher,
+      logger: this.#logger,
+      anyMediaHost: Boolean(this.#waUrl),
+    });
     this.methods = {
       "instance.restart": () => this.restart(),
       "instance.logout": () => this.logout(),
@@ -207,6 +228,8 @@ export class ConnectionManager {
     const proxyChanged = this.#proxyUrl !== proxyUrl;
     this.#proxyUrl = proxyUrl;
     this.#leased = true;
+    // Received messages waiting for a retry go now, on the fresh link.
+    this.#inbound.relay.regranted();
     if (this.#sock && proxyChanged) {
       // A socket keeps the agent it was made with; a new proxy needs a new socket.
       this.#logger.info({ proxy: redactProxyUrl(proxyUrl) }, "proxy changed, restarting socket");
@@ -228,11 +251,11 @@ export class ConnectionManager {
     }
   }
 
-  /** Ends the socket without logging out (revoke, drain) and waits for queued session writes. */
+  /** Ends the socket without logging out (revoke, drain); waits for queued session writes and, briefly, received messages. */
   async stop(): Promise<void> {
     this.#wantRunning = false;
     this.#leased = false;
-    await this.#endSocket();
+    await Promise.all([this.#endSocket(), this.#inbound.drain(INBOUND_DRAIN_MS)]);
   }
 
   // ------------------------------------------------------------ commands
@@ -339,6 +362,8 @@ export class ConnectionManager {
         fetchMedia: this.#fetchMedia,
         pollSecret: () => this.#cipher.messageSecret(this.instanceId, wa_message_id),
       });
+      // Baileys echoes our own send back as a received message: it must not reach the edge as one.
+      this.#inbound.rememberSent(wa_message_id);
       const presence = typingMs > 0 ? presenceFor(content) : null;
       if (presence) await this.#showPresence(sock, presence, chat_jid, typingMs);
       if (this.#sock !== sock || this.#status.state !== "connected") {
@@ -457,6 +482,7 @@ export class ConnectionManager {
       sock.ev.on("message-receipt.update", (updates) => {
         for (const update of updates) this.#reportStatus(statusFromReceiptUpdate(update));
       });
+      this.#inbound.attach(sock);
       this.#logger.info(
         { fresh: store.fresh, version: this.#versions.current().join("."), proxy: redactProxyUrl(this.#proxyUrl) },
         "socket started",

@@ -75,8 +75,14 @@ export type InstanceLinkOptions = {
 
 /** Quick retries while the lease still holds: the fence leaves ~12 s to get it back. */
 const RECONNECT = { baseMs: 250, maxMs: 5_000 };
-/** Receipts kept while the link is down; older ones give way first. */
-const MAX_PENDING_MESSAGE_STATUSES = 1_000;
+/**
+ * One-off facts WhatsApp will not tell again (receipts, LID pairs): kept
+ * while the link is down and sent after the next grant, before any call
+ * waiting for the link, so LID pairs reach the edge before the messages
+ * they belong to. Older ones give way first.
+ */
+const ONE_OFF_EVENTS = new Set<EventName>(["message.status", "lid.mappings"]);
+const MAX_PENDING_EVENTS = 1_000;
 /** Used when a denial does not say when to retry. */
 const DEFAULT_RETRY_AFTER_MS = 5_000;
 
@@ -101,8 +107,8 @@ export class InstanceLink implements EdgeLink {
   #epoch = 0;
   #waiters: Waiter[] = [];
   #lastStatus: StatusEvent | null = null;
-  /** Receipts that came while the link was down: sent after the next grant. */
-  #pendingMessageStatuses: EventData<"message.status">[] = [];
+  /** One-off events that came while the link was down: sent after the next grant. */
+  #pendingEvents: { event: EventName; data: unknown }[] = [];
   #retryAfterMs: number | null = null;
   #attempt = 0;
   #closed = false;
@@ -170,10 +176,9 @@ export class InstanceLink implements EdgeLink {
         this.#opts.logger.debug({ err: String(err), event }, "event not sent");
       }
     }
-    // A receipt is a one-off fact (WhatsApp will not say it again): keep a bounded backlog for the next grant.
-    if (event === "message.status" && !this.#closed) {
-      this.#pendingMessageStatuses.push(data as EventData<"message.status">);
-      if (this.#pendingMessageStatuses.length > MAX_PENDING_MESSAGE_STATUSES) this.#pendingMessageStatuses.shift();
+    if (ONE_OFF_EVENTS.has(event) && !this.#closed) {
+      this.#pendingEvents.push({ event, data });
+      if (this.#pendingEvents.length > MAX_PENDING_EVENTS) this.#pendingEvents.shift();
     }
   }
 
@@ -244,7 +249,7 @@ export class InstanceLink implements EdgeLink {
     const waiting = this.#waiters.splice(0);
     for (const waiter of waiting) waiter.resolve();
     if (this.#lastStatus) this.emit("status", this.#lastStatus);
-    for (const pending of this.#pendingMessageStatuses.splice(0)) this.emit("message.status", pending);
+    for (const pending of this.#pendingEvents.splice(0)) this.emit(pending.event, pending.data as EventData<EventName>);
     this.#opts.onGranted(grant);
   }
 

@@ -5,7 +5,28 @@
  */
 import type { MethodHandlers } from "../../shared/rpc.ts";
 import { RpcPeer } from "../../shared/rpc.ts";
-import type { MessageStatusEvent, StatusEvent } from "../../shared/protocol.ts";
+import {
+  type InboundMessage,
+  type LidMapping,
+  type MessageStatusEvent,
+  type Params,
+  ProtocolError,
+  type Result,
+  type RpcError,
+  type StatusEvent,
+} from "../../shared/protocol.ts";
+
+/** What the receive path sent, in the order the edge got it. */
+export type Arrival =
+  | { kind: "lid.mappings"; mappings: LidMapping[] }
+  | { kind: "message.received"; message: InboundMessage; answered: "stored" | "duplicate" | "error" | "lost" };
+
+/**
+ * What the next `message.received` calls meet, one entry per call: an error
+ * answer, or the link dropping right after the edge stored the message (the
+ * answer is lost; the link stays down until `restore()`).
+ */
+export type ReceivedFault = { error: RpcError } | "lose_answer";
 
 export type MemoryEdge = {
   /** Give this to the fleet code as its EdgeLink. */
@@ -22,6 +43,17 @@ export type MemoryEdge = {
   /** The edge calling the fleet, as an operator command would. */
   edge: RpcPeer;
   released: number;
+  /** Everything `lid.mappings` and `message.received` brought, in order of arrival. */
+  arrivals: Arrival[];
+  /** Messages the edge stored, once each, by WhatsApp id. */
+  stored: Map<string, InboundMessage>;
+  receivedFaults: ReceivedFault[];
+  /** Answers `media.upload_url`; unset, the edge has nowhere to put files (`media_unavailable`). */
+  uploadTarget: ((params: Params<"media.upload_url">) => Result<"media.upload_url">) | null;
+  uploadRequests: Params<"media.upload_url">[];
+  /** Drops the link: calls in flight fail as `closed`, frames go nowhere until `restore()`. */
+  cut(): void;
+  restore(): void;
 };
 
 export function memoryEdge(existing?: Map<string, string>): MemoryEdge {
@@ -31,9 +63,20 @@ export function memoryEdge(existing?: Map<string, string>): MemoryEdge {
   const requests: { method: string; params: unknown }[] = [];
   const fleetMethods: MethodHandlers = {};
   let released = 0;
-  // Frames cross on a later microtask, as they would over a socket.
+  let down = false;
+  const arrivals: Arrival[] = [];
+  const stored = new Map<string, InboundMessage>();
+  const receivedFaults: ReceivedFault[] = [];
+  const uploadRequests: Params<"media.upload_url">[] = [];
+  const cut = () => {
+    down = true;
+    link.failAll("memory link cut");
+  };
+  // Frames cross on a later microtask, as they would over a socket; a cut link carries nothing.
   const edge: RpcPeer = new RpcPeer({
-    send: (text) => queueMicrotask(() => void link.receive(text)),
+    send: (text) => {
+      if (!down) queueMicrotask(() => void link.receive(text));
+    },
     methods: {
       "session.get": ({ keys }) => {
         requests.push({ method: "session.get", params: { keys } });
@@ -53,18 +96,44 @@ export function memoryEdge(existing?: Map<string, string>): MemoryEdge {
         entries.clear();
         return { cleared };
       },
+      "message.received": (message) => {
+        const fault = receivedFaults.shift();
+        const arrival: Arrival = { kind: "message.received", message, answered: "stored" };
+        arrivals.push(arrival);
+        if (fault && fault !== "lose_answer") {
+          arrival.answered = "error";
+          throw new ProtocolError(fault.error.code, fault.error.message);
+        }
+        const duplicate = stored.has(message.wa_message_id);
+        if (!duplicate) stored.set(message.wa_message_id, message);
+        arrival.answered = duplicate ? "duplicate" : "stored";
+        if (fault === "lose_answer") {
+          arrival.answered = "lost";
+          cut();
+        }
+        return { message_id: `msg_${message.wa_message_id}`, duplicate };
+      },
+      "media.upload_url": (params) => {
+        uploadRequests.push(params);
+        if (!result.uploadTarget) throw new ProtocolError("media_unavailable", "no bucket in this test");
+        return result.uploadTarget(params);
+      },
     },
     events: {
       status: (status) => void statuses.push(status),
       release: () => void released++,
       "message.status": (event) => void messageStatuses.push(event),
+      "lid.mappings": ({ mappings }) => void arrivals.push({ kind: "lid.mappings", mappings }),
     },
   });
   const link: RpcPeer = new RpcPeer({
-    send: (text) => queueMicrotask(() => void edge.receive(text)),
+    send: (text) => {
+      if (down) throw new ProtocolError("closed", "memory link is down");
+      queueMicrotask(() => void edge.receive(text));
+    },
     methods: fleetMethods,
   });
-  return {
+  const result: MemoryEdge = {
     link,
     entries,
     statuses,
@@ -75,7 +144,17 @@ export function memoryEdge(existing?: Map<string, string>): MemoryEdge {
     get released() {
       return released;
     },
+    arrivals,
+    stored,
+    receivedFaults,
+    uploadTarget: null,
+    uploadRequests,
+    cut,
+    restore: () => {
+      down = false;
+    },
   };
+  return result;
 }
 
 /** Resolves once `check` passes, polling; fails the test after `timeoutMs`. */

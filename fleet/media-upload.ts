@@ -1,0 +1,170 @@
+/**
+ * Received media: from WhatsApp's servers into the edge's private bucket.
+ *
+ * The fleet downloads and decrypts the file (Baileys), asks the edge where
+ * to put it (`media.upload_url`: a short-lived presigned PUT, so the fleet
+ * never holds bucket credentials) and uploads it there. Whatever fails, the
+ * message still goes to the edge, with `media_error` saying why the file is
+ * missing: a message is never lost for its attachment.
+ */
+import { type WAMessage, downloadMediaMessage } from "@whiskeysockets/baileys";
+import type { Logger } from "pino";
+import { type InboundMedia, type InboundMessage, ProtocolError, type Result } from "../shared/protocol.ts";
+import type { EdgeLink } from "./edge-link.ts";
+import type { MediaRequest } from "./inbound.ts";
+import { MAX_MEDIA_BYTES } from "./outbound.ts";
+
+/** Download, edge round trip and upload together; a file that takes longer arrives as `media_error: "timeout"`. */
+export const MEDIA_STORE_TIMEOUT_MS = 120_000;
+
+/** The file's bytes, refusing more than `maxBytes`; stops when `signal` aborts. */
+export type MediaDownload = (maxBytes: number, signal: AbortSignal) => Promise<Buffer>;
+
+export type StoredMedia = Pick<InboundMessage, "media" | "media_error">;
+
+export type StoreMediaOptions = {
+  link: EdgeLink;
+  logger: Logger;
+  /** Any media host will do (a test server); otherwise only WhatsApp's own. */
+  anyHost?: boolean;
+  maxBytes?: number;
+  timeoutMs?: number;
+  fetch?: typeof fetch;
+};
+
+class MediaFailure extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+/** Downloads the file, stores it through the edge, and says what the message should carry. */
+export async function storeInboundMedia(
+  request: MediaRequest,
+  download: MediaDownload,
+  opts: StoreMediaOptions,
+  log: Record<string, unknown> = {},
+): Promise<StoredMedia> {
+  const maxBytes = opts.maxBytes ?? MAX_MEDIA_BYTES;
+  const signal = AbortSignal.timeout(opts.timeoutMs ?? MEDIA_STORE_TIMEOUT_MS);
+  try {
+    if (!mediaHostAllowed(request.url, opts.anyHost ?? false)) {
+      throw new MediaFailure("untrusted_media_host", "the file is not on a WhatsApp media host");
+    }
+    if (request.declared_size !== null && request.declared_size > maxBytes) {
+      throw new MediaFailure("too_large", `declared ${request.declared_size} bytes, more than ${maxBytes}`);
+    }
+    const bytes = await abortable(
+      download(maxBytes, signal).catch((err: unknown) => {
+        if (err instanceof MediaFailure) throw err;
+        throw new MediaFailure("download_failed", errorText(err));
+      }),
+      signal,
+    );
+    if (bytes.length === 0) throw new MediaFailure("download_failed", "the file is empty");
+    let target: Result<"media.upload_url">;
+    try {
+      target = await abortable(
+        opts.link.call("media.upload_url", { mime_type: request.mime_type, size: bytes.length, filename: request.filename }),
+        signal,
+      );
+    } catch (err) {
+      if (err instanceof MediaFailure) throw err;
+      throw new MediaFailure(err instanceof ProtocolError ? err.code : "upload_failed", errorText(err));
+    }
+    const res = await (opts.fetch ?? fetch)(target.url, {
+      method: "PUT",
+      headers: target.headers,
+      body: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length),
+      signal,
+    }).catch((err: unknown) => {
+      throw new MediaFailure(signal.aborted ? "timeout" : "upload_failed", errorText(err));
+    });
+    await res.body?.cancel();
+    if (!res.ok) throw new MediaFailure("upload_failed", `the bucket answered ${res.status}`);
+    const media: InboundMedia = {
+      media_id: target.media_id,
+      mime_type: request.mime_type,
+      filename: request.filename,
+      size: bytes.length,
+      ptt: request.ptt,
+    };
+    opts.logger.info({ ...log, media_id: media.media_id, size: media.size }, "received media stored");
+    return { media, media_error: null };
+  } catch (err) {
+    const code = signal.aborted ? "timeout" : err instanceof MediaFailure ? err.code : "upload_failed";
+    opts.logger.warn({ ...log, media_error: code, err: errorText(err) }, "received media not stored, delivering the message without it");
+    return { media: null, media_error: code };
+  }
+}
+
+/**
+ * Where a sender says its file is comes from the sender: only WhatsApp's
+ * media hosts are fetched, so a crafted message cannot make the fleet call
+ * into its own network. No URL: Baileys uses WhatsApp's default host.
+ */
+export function mediaHostAllowed(url: string | null, anyHost: boolean): boolean {
+  if (anyHost || url === null) return true;
+  try {
+    const parsed = new URL(url);
+    return parsed.protocol === "https:" && (parsed.hostname === "whatsapp.net" || parsed.hostname.endsWith(".whatsapp.net"));
+  } catch {
+    return false;
+  }
+}
+
+/** Downloads a received message's file with Baileys, asking the sender's phone to upload it again if it expired. */
+export function baileysDownload(
+  msg: WAMessage,
+  reupload: ((msg: WAMessage) => Promise<WAMessage>) | undefined,
+  logger: Logger,
+): MediaDownload {
+  return async (maxBytes, signal) => {
+    const stream = await abortable(
+      downloadMediaMessage(msg, "stream", {}, reupload ? { reuploadRequest: reupload, logger } : undefined),
+      signal,
+    );
+    const abort = () => stream.destroy(new MediaFailure("timeout", "download timed out"));
+    signal.addEventListener("abort", abort, { once: true });
+    const chunks: Buffer[] = [];
+    let size = 0;
+    try {
+      for await (const chunk of stream as AsyncIterable<Buffer>) {
+        size += chunk.length;
+        if (size > maxBytes) {
+          stream.destroy();
+          throw new MediaFailure("too_large", `more than ${maxBytes} bytes`);
+        }
+        chunks.push(chunk);
+      }
+    } finally {
+      signal.removeEventListener("abort", abort);
+    }
+    return Buffer.concat(chunks);
+  };
+}
+
+/** Rejects when `signal` aborts, even if `promise` (a fetch we cannot cancel) never settles. */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(new MediaFailure("timeout", "timed out"));
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(new MediaFailure("timeout", "timed out"));
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(err);
+      },
+    );
+  });
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,154 @@
+/**
+ * Poll votes, unit-tested around the socket: the loopback peer cannot vote.
+ * Each vote here is encrypted the way a WhatsApp client does it (the mirror
+ * of Baileys' `decryptPollVote`), with node's crypto only, so a mistake in
+ * how we derive the poll's secret or pick the JIDs shows up as a vote that
+ * does not decrypt.
+ */
+import { createCipheriv, createHash, createHmac, randomBytes } from "node:crypto";
+import { initAuthCreds, proto } from "@whiskeysockets/baileys";
+import pino from "pino";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { SessionCipher } from "../../fleet/cipher.ts";
+import { ConnectionManager } from "../../fleet/connection.ts";
+import { pollVoteHashes } from "../../fleet/poll-votes.ts";
+import { sealValue } from "../../fleet/session-store.ts";
+import { WaVersionSource } from "../../fleet/wa-version.ts";
+import { fakeSockets } from "./fake-socket.ts";
+import { memoryEdge, until } from "./memory-edge.ts";
+
+const silent = pino({ level: process.env.DEBUG_LOG ? "debug" : "silent" });
+const cipher = new SessionCipher("poll vote session key");
+const instanceId = "inst_votes";
+const OWN_PN = "5511999990001@s.whatsapp.net";
+const OWN_LID = "98765432109876@lid";
+const CUSTOMER = "5511988887777@s.whatsapp.net";
+const CUSTOMER_LID = "123456789012345@lid";
+const POLL_ID = "3EB0P0110001";
+
+const sha256 = (text: string) => createHash("sha256").update(text).digest();
+
+/** What a voter's client sends: the chosen options' hashes, encrypted for (poll, creator, voter). */
+function encryptVote(opts: { secret: Uint8Array; pollId: string; creator: string; voter: string; options: string[] }) {
+  const sign = Buffer.concat([Buffer.from(opts.pollId), Buffer.from(opts.creator), Buffer.from(opts.voter), Buffer.from("Poll Vote"), Buffer.from([1])]);
+  const key0 = createHmac("sha256", Buffer.alloc(32)).update(opts.secret).digest();
+  const key = createHmac("sha256", key0).update(sign).digest();
+  const iv = randomBytes(12);
+  const aes = createCipheriv("aes-256-gcm", key, iv);
+  aes.setAAD(Buffer.from(`${opts.pollId}\0${opts.voter}`));
+  const plain = proto.Message.PollVoteMessage.encode({ selectedOptions: opts.options.map(sha256) }).finish();
+  const payload = Buffer.concat([aes.update(plain), aes.final(), aes.getAuthTag()]);
+  return { poll_message_id: opts.pollId, enc_payload: payload, enc_iv: iv };
+}
+
+const secret = cipher.messageSecret(instanceId, POLL_ID);
+const hex = (text: string) => sha256(text).toString("hex");
+
+describe("poll votes (unit, around the socket: the peer cannot vote)", () => {
+  it("decrypts whichever forms the voter's client used for creator and voter", () => {
+    const parties = { secret, creators: [OWN_PN, OWN_LID], voters: [CUSTOMER_LID, CUSTOMER] };
+    for (const [creator, voter] of [
+      [OWN_LID, CUSTOMER_LID],
+      [OWN_PN, CUSTOMER],
+      [OWN_LID, CUSTOMER],
+      [OWN_PN, CUSTOMER_LID],
+    ] as const) {
+      const vote = encryptVote({ secret, pollId: POLL_ID, creator, voter, options: ["Tarde"] });
+      expect(pollVoteHashes(vote, parties)).toEqual([hex("Tarde")]);
+    }
+  });
+
+  it("several choices come back in the voter's order; a vote taken back is an empty list, not a failure", () => {
+    const parties = { secret, creators: [OWN_PN, OWN_LID], voters: [CUSTOMER] };
+    const multi = encryptVote({ secret, pollId: POLL_ID, creator: OWN_PN, voter: CUSTOMER, options: ["Noite", "Manhã"] });
+    expect(pollVoteHashes(multi, parties)).toEqual([hex("Noite"), hex("Manhã")]);
+    const retracted = encryptVote({ secret, pollId: POLL_ID, creator: OWN_PN, voter: CUSTOMER, options: [] });
+    expect(pollVoteHashes(retracted, parties)).toEqual([]);
+  });
+
+  it("cannot read a vote on a poll whose secret is not ours, or from a voter it cannot name", () => {
+    const otherSecret = randomBytes(32); // a poll created on the phone app
+    const foreign = encryptVote({ secret: otherSecret, pollId: POLL_ID, creator: OWN_PN, voter: CUSTOMER, options: ["Tarde"] });
+    expect(pollVoteHashes(foreign, { secret, creators: [OWN_PN, OWN_LID], voters: [CUSTOMER, CUSTOMER_LID] })).toBeNull();
+    const byLid = encryptVote({ secret, pollId: POLL_ID, creator: OWN_PN, voter: CUSTOMER_LID, options: ["Tarde"] });
+    expect(pollVoteHashes(byLid, { secret, creators: [OWN_PN, OWN_LID], voters: [CUSTOMER, null] })).toBeNull();
+  });
+});
+
+describe("poll votes through the connection manager (unit, around the socket: the peer cannot vote)", () => {
+  const managers: ConnectionManager[] = [];
+  afterEach(async () => {
+    await Promise.all(managers.splice(0).map((m) => m.stop()));
+  });
+
+  it("a poll sent through the API, voted on from a LID chat: the edge gets the vote's hashes; the poll's own echo is not a received message", async () => {
+    const creds = initAuthCreds();
+    creds.me = { id: "5511999990001:3@s.whatsapp.net", lid: "98765432109876:3@lid", name: "Pombo" };
+    creds.registered = true;
+    const edge = memoryEdge(new Map([["creds", sealValue(cipher, instanceId, "creds", creds)]]));
+    const { sockets, makeSocket } = fakeSockets();
+    const manager = new ConnectionManager({
+      instanceId,
+      link: edge.link,
+      cipher,
+      versions: new WaVersionSource([2, 3000, 1], silent),
+      logger: silent,
+      fireInitQueries: false,
+      makeSocket,
+    });
+    managers.push(manager);
+    edge.serve(manager.methods);
+    manager.leaseGranted({ instance_id: instanceId, ttl_ms: 15_000, config: { name: "votes", proxy_url: null } });
+    await vi.waitFor(() => expect(sockets).toHaveLength(1));
+    const sock = sockets[0]!;
+    sock.open();
+    await vi.waitFor(() => expect(manager.status.state).toBe("connected"));
+
+    const sent = await edge.edge.call("message.send", {
+      message_id: "msg_poll",
+      wa_message_id: POLL_ID,
+      chat_jid: CUSTOMER,
+      content: { type: "poll", name: "Qual horário?", options: ["Manhã", "Tarde", "Noite"], selectable_count: 1 },
+    });
+    // Baileys echoes every send back as an `append` upsert.
+    sock.ev.emit("messages.upsert", {
+      type: "append",
+      messages: [{ key: { remoteJid: CUSTOMER, fromMe: true, id: POLL_ID }, message: { pollCreationMessageV3: { name: "Qual horário?" } } }],
+    });
+
+    const vote = encryptVote({ secret: Buffer.from(sent.message_secret!, "base64"), pollId: POLL_ID, creator: OWN_LID, voter: CUSTOMER_LID, options: ["Tarde"] });
+    sock.ev.emit("messages.upsert", {
+      type: "notify",
+      messages: [
+        {
+          key: { remoteJid: CUSTOMER_LID, remoteJidAlt: CUSTOMER, fromMe: false, id: "3A0V0TE1" },
+          messageTimestamp: 1_750_000_500,
+          pushName: "Maria",
+          message: {
+            pollUpdateMessage: {
+              pollCreationMessageKey: { remoteJid: CUSTOMER_LID, fromMe: true, id: POLL_ID },
+              vote: { encPayload: vote.enc_payload, encIv: vote.enc_iv },
+              senderTimestampMs: 1_750_000_500_000,
+            },
+          },
+        },
+      ],
+    });
+
+    await until(() => edge.stored.size === 1, 3_000, "the vote stored");
+    const stored = edge.stored.get("3A0V0TE1")!;
+    expect(stored).toMatchObject({
+      type: "poll_vote",
+      chat_jid: CUSTOMER_LID,
+      chat_jid_alt: CUSTOMER,
+      quoted_id: POLL_ID,
+      poll_vote: { poll_message_id: POLL_ID, selected_hashes: [hex("Tarde")] },
+    });
+    // The LID pair the vote taught went to the edge before the vote itself.
+    const kinds = edge.arrivals.map((a) => a.kind);
+    expect(kinds).toEqual(["lid.mappings", "message.received"]);
+    expect(edge.arrivals[0]).toEqual({ kind: "lid.mappings", mappings: [{ lid: CUSTOMER_LID, pn: CUSTOMER }] });
+    // Nothing else reached the edge as received: not the poll's echo.
+    expect(edge.stored.has(POLL_ID)).toBe(false);
+  });
+});
