@@ -32,12 +32,14 @@ export function pairOf([a, b]: Candidate): LidMapping | null {
   return null;
 }
 
-/** What a translated message says about who is who: its chat and its sender, each with the other form. */
+/**
+ * What a translated message says about who is who: its chat and its sender,
+ * each with the other form. The sender of our own messages is this number,
+ * which is nobody's contact.
+ */
 export function messageCandidates(message: InboundMessage): Candidate[] {
-  return [
-    [message.chat_jid, message.chat_jid_alt],
-    [message.sender_jid, message.sender_jid_alt],
-  ];
+  const chat = [message.chat_jid, message.chat_jid_alt] as const;
+  return message.from_me ? [chat] : [chat, [message.sender_jid, message.sender_jid_alt]];
 }
 
 /**
