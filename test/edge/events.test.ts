@@ -1,0 +1,257 @@
+/**
+ * GET /events (Server-Sent Events) and the event hub behind it, in workerd
+ * with real Durable Objects, D1 and Queues. Events are produced with
+ * `publish()`, as the receive path does.
+ */
+import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { exports } from "cloudflare:workers";
+import { createParser } from "eventsource-parser";
+import { describe, expect, it } from "vitest";
+import type { EventHub } from "../../edge/objects/hub.ts";
+import { type NewEvent, type PomboEvent, hub, publish } from "../../edge/services/events.ts";
+import { call, newProject, waitFor } from "./helpers.ts";
+
+type Frame = { id: string | undefined; event: string | undefined; data: any };
+
+/** An SSE client over the Worker's fetch: frames as they arrive, and the comments (heartbeats) apart. */
+async function listen(key: string, opts: { lastEventId?: string; query?: string; paused?: boolean } = {}) {
+  const res = await exports.default.fetch(
+    new Request(`http://pombo.test/events${opts.query ?? ""}`, {
+      headers: { authorization: `Bearer ${key}`, accept: "text/event-stream", ...(opts.lastEventId ? { "last-event-id": opts.lastEventId } : {}) },
+    }),
+  );
+  if (res.status !== 200 || !res.body) throw new Error(`GET /events: ${res.status} ${await res.text()}`);
+  const frames: Frame[] = [];
+  const parser = createParser({
+    onEvent: (e) => frames.push({ id: e.id, event: e.event, data: JSON.parse(e.data) }),
+  });
+  const reader = res.body.getReader();
+  const decoder = new TextDecoder();
+  let resume!: () => void;
+  const reading = opts.paused ? new Promise<void>((r) => (resume = r)) : Promise.resolve();
+  void (async () => {
+    await reading;
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) return;
+        parser.feed(decoder.decode(value, { stream: true }));
+      }
+    } catch {
+      // cancelled
+    }
+  })();
+  return {
+    res,
+    frames,
+    async until(n: number, what = `${n} frames`) {
+      await waitFor(() => frames.length >= n, 3_000, what);
+      return frames;
+    },
+    /** A paused listener (a slow client) starts reading now. */
+    resume: () => resume(),
+    close: () => reader.cancel(),
+  };
+}
+
+const text = (body: string): NewEvent =>
+  ({
+    type: "message.received",
+    instance_id: "inst-1",
+    sender: { jid: "5511988887777@s.whatsapp.net", lid: null, name: "Maria" },
+    contact_id: "ct_1",
+    conversation_id: "cv_1",
+    reference: null,
+    payload: { message_id: crypto.randomUUID(), wa_message_id: "3EB0", type: "text", from: "5511988887777@s.whatsapp.net", body },
+  }) as NewEvent;
+
+const drop = (instanceId: string): NewEvent => ({ type: "instance.disconnected", instance_id: instanceId, payload: { reason: "connection_lost" } });
+
+async function project() {
+  const { id, api_key: key } = await newProject();
+  return { id, key };
+}
+
+const bodies = (frames: Frame[]) => frames.filter((f) => f.event === "message.received").map((f) => f.data.payload.body);
+const hubOf = (projectId: string) => hub(env, projectId) as DurableObjectStub<EventHub>;
+
+describe("GET /events", () => {
+  it("streams events live as they are published, each frame with id, event and the event itself", async () => {
+    const { id: projectId, key } = await project();
+    const sse = await listen(key);
+    expect(sse.res.headers.get("content-type")).toMatch(/^text\/event-stream/);
+    const published = await publish(env, projectId, text("um"), drop("inst-1"));
+    const frames = await sse.until(2);
+    expect(frames.map((f) => f.event)).toEqual(["message.received", "instance.disconnected"]);
+    expect(frames.map((f) => f.data)).toEqual(published);
+    expect(Number(frames[1]!.id)).toBe(Number(frames[0]!.id) + 1);
+    await sse.close();
+  });
+
+  it("resumes after Last-Event-ID with exactly the missed events, then goes on live with no repeats", async () => {
+    const { id: projectId, key } = await project();
+    const first = await listen(key);
+    await publish(env, projectId, text("before"));
+    const [seen] = await first.until(1);
+    await first.close();
+
+    await publish(env, projectId, text("missed 1"));
+    await publish(env, projectId, text("missed 2"), text("missed 3"));
+    const resumed = await listen(key, { lastEventId: seen!.id });
+    await resumed.until(3);
+    await publish(env, projectId, text("live"));
+    const frames = await resumed.until(4);
+    expect(bodies(frames)).toEqual(["missed 1", "missed 2", "missed 3", "live"]);
+    expect(frames.map((f) => Number(f.id))).toEqual([1, 2, 3, 4].map((i) => Number(seen!.id) + i));
+
+    // The query form works the same (for clients that cannot set headers).
+    const byQuery = await listen(key, { query: `?last_event_id=${Number(seen!.id) + 2}` });
+    expect(bodies(await byQuery.until(2))).toEqual(["missed 3", "live"]);
+    await resumed.close();
+    await byQuery.close();
+  });
+
+  it("loses nothing and repeats nothing when events are published while a resumed stream replays", async () => {
+    const { id: projectId, key } = await project();
+    // A backlog larger than the stream's buffer, so the replay pauses for the reader while new events come in.
+    const padding = "x".repeat(1_000);
+    await publish(env, projectId, ...Array.from({ length: 300 }, (_, i) => text(`old ${i} ${padding}`)));
+    const sse = await listen(key, { lastEventId: "0", paused: true });
+    await Promise.all(Array.from({ length: 20 }, (_, i) => publish(env, projectId, text(`new ${i}`))));
+    sse.resume();
+    const frames = await sse.until(320);
+    expect(frames.map((f) => Number(f.id))).toEqual(Array.from({ length: 320 }, (_, i) => i + 1));
+    expect(new Set(bodies(frames)).size).toBe(320);
+    await sse.close();
+  });
+
+  it("filters by type with names and wildcards", async () => {
+    const { id: projectId, key } = await project();
+    const instances = await listen(key, { query: "?types=instance.*" });
+    const exact = await listen(key, { query: "?types=message.received,webhook.disabled" });
+    await publish(env, projectId, text("a message"), drop("inst-1"), { type: "instance.connected", instance_id: "inst-1", payload: {} });
+    expect((await instances.until(2)).map((f) => f.event)).toEqual(["instance.disconnected", "instance.connected"]);
+    expect((await exact.until(1)).map((f) => f.event)).toEqual(["message.received"]);
+    await publish(env, projectId, text("another"));
+    await exact.until(2);
+    expect(instances.frames).toHaveLength(2);
+    await instances.close();
+    await exact.close();
+  });
+
+  it("refuses unknown types and malformed ids with 400 naming the field, and asks for a key", async () => {
+    const { key } = await project();
+    const types = await call("/events?types=message.*,nope", { token: key });
+    expect(types.status).toBe(400);
+    expect(types.json.error.details.field).toBe("types");
+    const query = await call("/events?last_event_id=abc", { token: key });
+    expect(query.json.error.details.field).toBe("last_event_id");
+    const header = await call("/events", { token: key, headers: { "last-event-id": "evt_123" } });
+    expect(header.status).toBe(400);
+    expect(header.json.error.details.field).toBe("last-event-id");
+    expect((await call("/events")).status).toBe(401);
+  });
+
+  it("gives each project only its own events", async () => {
+    const a = await project();
+    const b = await project();
+    const sse = await listen(b.key);
+    await publish(env, a.id, text("for a"));
+    await publish(env, b.id, text("for b"));
+    expect(bodies(await sse.until(1))).toEqual(["for b"]);
+    await sse.close();
+  });
+
+  it("signs media links when a frame leaves", async () => {
+    const { id: projectId, key } = await project();
+    const sse = await listen(key);
+    const photo = text("photo") as Extract<NewEvent, { type: "message.received" }>;
+    photo.payload = { ...photo.payload, type: "image", media: { id: "med_9", url: "stale", mime_type: "image/jpeg", filename: null, size: 3 } };
+    await publish(env, projectId, photo);
+    const [frame] = await sse.until(1);
+    expect(frame!.data.payload.media.url).toMatch(/\/media\/med_9\?exp=\d+&sig=[\w-]+$/);
+    await sse.close();
+  });
+
+  it("forgets a listener that disconnects", async () => {
+    const { id: projectId, key } = await project();
+    const sse = await listen(key);
+    await publish(env, projectId, text("hello"));
+    await sse.until(1);
+    expect(await hubOf(projectId).listenerCount()).toBe(1);
+    await sse.close();
+    await waitFor(async () => (await hubOf(projectId).listenerCount()) === 0, 3_000, "the listener dropped");
+  });
+});
+
+describe("the event log", () => {
+  it("says so with a gap frame when a resume reaches past retention, then replays what is left", async () => {
+    const { id: projectId, key } = await project();
+    await publish(env, projectId, text("old 1"), text("old 2"));
+    await publish(env, projectId, text("recent"));
+    const stub = hubOf(projectId);
+    // Age the first two past the 72-hour retention, and let the alarm trim.
+    await runInDurableObject(stub, (_hub, state) => {
+      state.storage.sql.exec("UPDATE events SET created_at = ? WHERE seq <= 2", Date.now() - 73 * 3_600_000);
+    });
+    await runDurableObjectAlarm(stub);
+    const sse = await listen(key, { lastEventId: "1" });
+    const frames = await sse.until(2);
+    expect(frames[0]).toMatchObject({ event: "gap", data: { last_event_id: 1, resumed_after: 2 } });
+    expect(frames[1]).toMatchObject({ id: "3", event: "message.received" });
+    expect(frames[1]!.data.payload.body).toBe("recent");
+    await sse.close();
+
+    // Resuming from within what is kept has no gap.
+    const fine = await listen(key, { lastEventId: "2" });
+    expect((await fine.until(1)).map((f) => f.event)).toEqual(["message.received"]);
+    await fine.close();
+  });
+
+  it("takes an event once however often it is published", async () => {
+    const { id: projectId, key } = await project();
+    await call("/webhooks", { method: "POST", token: key, body: { url: "http://hooks.test/once-only" } });
+    const event = { id: "evt_fixed_1", created_at: new Date().toISOString(), ...drop("inst-1") } as PomboEvent;
+    await hubOf(projectId).publish(projectId, [event]);
+    await hubOf(projectId).publish(projectId, [event, event]);
+    const sse = await listen(key, { lastEventId: "0" });
+    await sse.until(1);
+    await publish(env, projectId, text("marker"));
+    expect((await sse.until(2)).map((f) => f.data.id)).toEqual(["evt_fixed_1", expect.any(String)]);
+    const rows = await env.DB.prepare("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE event_id = ?").bind("evt_fixed_1").first("n");
+    expect(rows).toBe(1);
+    await sse.close();
+  });
+
+  it("keeps deliveries the queue refused, and its alarm sends them later", async () => {
+    const { id: projectId, key } = await project();
+    const hook = (await call("/webhooks", { method: "POST", token: key, body: { url: "http://hooks.test/after-outage" } })).json;
+    const stub = hubOf(projectId);
+    // The queue is down for this publish.
+    const realQueue = env.WEBHOOKS;
+    await runInDurableObject(stub, (instance: EventHub) => {
+      (instance as unknown as { env: typeof env }).env = {
+        ...env,
+        WEBHOOKS: { send: () => Promise.reject(new Error("queue down")), sendBatch: () => Promise.reject(new Error("queue down")) } as unknown as Queue,
+      };
+    });
+    const [event] = await publish(env, projectId, drop("inst-1"));
+    const waiting = await runInDurableObject(stub, (_i, state) => state.storage.sql.exec("SELECT COUNT(*) AS n FROM outbox").one().n);
+    expect(waiting).toBe(1);
+    expect((await (await fetch("http://hooks.test/__log/after-outage")).json()) as unknown[]).toEqual([]);
+    // The delivery row is already in D1 (pending, never tried): the log shows it waiting.
+    const before = (await call(`/webhooks/${hook.id}/deliveries`, { token: key })).json.data;
+    expect(before).toMatchObject([{ event_id: event!.id, status: "pending", attempts: 0 }]);
+
+    // The queue is back; the alarm finds the outbox row (aged past the resend delay) and sends it.
+    await runInDurableObject(stub, (instance: EventHub, state) => {
+      (instance as unknown as { env: typeof env }).env = { ...env, WEBHOOKS: realQueue };
+      state.storage.sql.exec("UPDATE outbox SET created_at = created_at - 60000");
+    });
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    await waitFor(async () => ((await (await fetch("http://hooks.test/__log/after-outage")).json()) as unknown[]).length === 1, 5_000, "the delivery");
+    const [hit] = (await (await fetch("http://hooks.test/__log/after-outage")).json()) as { headers: Record<string, string> }[];
+    expect(hit!.headers["webhook-id"]).toBe(event!.id);
+    expect(await runInDurableObject(stub, (_i, state) => state.storage.sql.exec("SELECT COUNT(*) AS n FROM outbox").one().n)).toBe(0);
+  });
+});
