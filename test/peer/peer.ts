@@ -12,7 +12,9 @@
  *    answered like WhatsApp does: `<user jid=...><contact type="in|out">+55...</contact></user>`,
  *    through the `lookupPhone` option this module fills from a PhoneDirectory;
  *  - accepted-send records carry the decrypted `proto.Message` bytes
- *    (`plaintext`, base64) for every message type, not only plain text.
+ *    (`plaintext`, base64) for every message type, not only plain text;
+ *  - an injected message from a LID sender can name the phone behind it
+ *    (`senderPn`), sent as WhatsApp does: `sender_pn` with `addressing_mode="lid"`.
  *
  * What the peer accepts end to end (decrypted and recorded): text, location,
  * contact, reaction, poll. It cannot take media (its media_conn names
@@ -78,6 +80,18 @@ export function brazilianAlternative(digits: string): string | null {
   return null;
 }
 
+/** What the admin endpoint takes: a message "from the customer's phone" to this number. */
+export type InboundInjection = {
+  chatJid: string;
+  senderJid: string;
+  text?: string;
+  audio?: { contentBase64: string; mimeType: string; ptt?: boolean };
+  pushName?: string;
+  messageId?: string;
+  /** With a `<digits>@lid` sender: the phone JID behind it. */
+  senderPn?: string;
+};
+
 export type TestPeer = {
   server: StartedWhatsAppServer;
   /** Digits of the peer's own number. */
@@ -91,6 +105,8 @@ export type TestPeer = {
   accepted(): AcceptedMessage[];
   /** Resolves with the first accepted message matching `predicate` (already there or still to come). */
   waitForAccepted(predicate: (message: AcceptedMessage) => boolean, timeoutMs?: number): Promise<AcceptedMessage>;
+  /** Puts a message on the number's socket, as if a customer sent it. Resolves with its WhatsApp id. */
+  inject(message: InboundInjection): Promise<string>;
   close(): Promise<void>;
 };
 
@@ -150,6 +166,16 @@ export async function startPeer(opts: {
         waiters.add(check);
         check();
       }),
+    inject: async (message) => {
+      const res = await fetch(server.manifest.endpoints.adminInboundUrl, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-crabline-admin-token": server.manifest.adminToken },
+        body: JSON.stringify(message),
+      });
+      const text = await res.text();
+      if (res.status !== 200) throw new Error(`the peer refused the inbound message: ${res.status} ${text}`);
+      return (JSON.parse(text) as { message: { key: { id: string } } }).message.key.id;
+    },
     close: async () => {
       await server.close();
       if (dir) rmSync(dir, { recursive: true, force: true });
