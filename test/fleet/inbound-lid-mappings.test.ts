@@ -2,19 +2,14 @@
  * LID <-> phone pairs: collected from every place Baileys mentions them,
  * normalized, told to the edge once, in events the protocol accepts.
  */
-import { initAuthCreds } from "@whiskeysockets/baileys";
-import pino from "pino";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { SessionCipher } from "../../fleet/cipher.ts";
-import { ConnectionManager } from "../../fleet/connection.ts";
+import type { ConnectionManager } from "../../fleet/connection.ts";
 import { LidCollector, contactCandidates, mappingBatches, pairOf } from "../../fleet/lid-mappings.ts";
-import { sealValue } from "../../fleet/session-store.ts";
-import { WaVersionSource } from "../../fleet/wa-version.ts";
 import { Events } from "../../shared/protocol.ts";
-import { fakeSockets } from "./fake-socket.ts";
-import { type MemoryEdge, memoryEdge, until } from "./memory-edge.ts";
+import { openManager } from "./fake-manager.ts";
+import { type MemoryEdge, until } from "./memory-edge.ts";
 
-const silent = pino({ level: "silent" });
 const cipher = new SessionCipher("lid mapping session key");
 const instanceId = "inst_lids";
 const LID = "123456789012345@lid";
@@ -73,27 +68,9 @@ describe("lid mappings through the connection manager (unit, around the socket)"
   });
 
   async function connected() {
-    const creds = initAuthCreds();
-    creds.me = { id: "5511999990001:3@s.whatsapp.net", lid: "98765432109876:3@lid" };
-    creds.registered = true;
-    const edge = memoryEdge(new Map([["creds", sealValue(cipher, instanceId, "creds", creds)]]));
-    const { sockets, makeSocket } = fakeSockets();
-    const manager = new ConnectionManager({
-      instanceId,
-      link: edge.link,
-      cipher,
-      versions: new WaVersionSource([2, 3000, 1], silent),
-      logger: silent,
-      fireInitQueries: false,
-      makeSocket,
-    });
-    managers.push(manager);
-    edge.serve(manager.methods);
-    manager.leaseGranted({ instance_id: instanceId, ttl_ms: 15_000, config: { name: "lids", proxy_url: null } });
-    await vi.waitFor(() => expect(sockets).toHaveLength(1));
-    sockets[0]!.open();
-    await vi.waitFor(() => expect(manager.status.state).toBe("connected"));
-    return { edge, sock: sockets[0]! };
+    const open = await openManager({ instanceId, cipher, me: { id: "5511999990001:3@s.whatsapp.net", lid: "98765432109876:3@lid" } });
+    managers.push(open.manager);
+    return open;
   }
 
   const told = (edge: MemoryEdge) => edge.arrivals.flatMap((a) => (a.kind === "lid.mappings" ? a.mappings : []));

@@ -8,19 +8,17 @@
 import { createCipheriv, randomBytes } from "node:crypto";
 import { type IncomingMessage, createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { type WAMessage, getMediaKeys, initAuthCreds } from "@whiskeysockets/baileys";
+import { type WAMessage, getMediaKeys } from "@whiskeysockets/baileys";
 import pino from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { SessionCipher } from "../../fleet/cipher.ts";
-import { ConnectionManager } from "../../fleet/connection.ts";
+import type { ConnectionManager } from "../../fleet/connection.ts";
 import type { EdgeLink } from "../../fleet/edge-link.ts";
 import type { MediaRequest } from "../../fleet/inbound.ts";
 import { baileysDownload, mediaHostAllowed, storeInboundMedia } from "../../fleet/media-upload.ts";
-import { sealValue } from "../../fleet/session-store.ts";
-import { WaVersionSource } from "../../fleet/wa-version.ts";
 import { type Params, ProtocolError, type Result } from "../../shared/protocol.ts";
-import { fakeSockets } from "./fake-socket.ts";
-import { memoryEdge, until } from "./memory-edge.ts";
+import { openManager } from "./fake-manager.ts";
+import { until } from "./memory-edge.ts";
 
 const silent = pino({ level: "silent" });
 
@@ -207,21 +205,12 @@ describe("received media through the connection manager (unit, around the socket
   it("a media message whose file cannot be fetched still reaches the edge, with media_error and its caption", async () => {
     const cipher = new SessionCipher("media unit session key");
     const instanceId = "inst_media_unit";
-    const creds = initAuthCreds();
-    creds.me = { id: "5511999990001:3@s.whatsapp.net" };
-    creds.registered = true;
-    const edge = memoryEdge(new Map([["creds", sealValue(cipher, instanceId, "creds", creds)]]));
-    const { sockets, makeSocket } = fakeSockets();
     // No waUrl: this is WhatsApp proper, so a file on a local address is not fetched.
-    const manager = new ConnectionManager({ instanceId, link: edge.link, cipher, versions: new WaVersionSource([2, 3000, 1], silent), logger: silent, fireInitQueries: false, makeSocket });
+    const { edge, manager, sock } = await openManager({ instanceId: "inst_media_unit", cipher: new SessionCipher("media unit session key"), me: { id: "5511999990001:3@s.whatsapp.net" } });
     managers.push(manager);
-    edge.serve(manager.methods);
-    manager.leaseGranted({ instance_id: instanceId, ttl_ms: 15_000, config: { name: "media", proxy_url: null } });
-    await vi.waitFor(() => expect(sockets).toHaveLength(1));
-    sockets[0]!.open();
     const msg = await imageMessage(randomBytes(100));
     (msg.message!.imageMessage as { caption?: string }).caption = "comprovante";
-    sockets[0]!.ev.emit("messages.upsert", { type: "notify", messages: [msg] });
+    sock.ev.emit("messages.upsert", { type: "notify", messages: [msg] });
     await until(() => edge.stored.size === 1, 3_000, "stored");
     expect([...edge.stored.values()][0]).toMatchObject({
       type: "image",

@@ -6,18 +6,16 @@
  * does not decrypt.
  */
 import { createCipheriv, createHash, createHmac, randomBytes } from "node:crypto";
-import { initAuthCreds, proto } from "@whiskeysockets/baileys";
+import { proto } from "@whiskeysockets/baileys";
 import pino from "pino";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { SessionCipher } from "../../fleet/cipher.ts";
-import { ConnectionManager } from "../../fleet/connection.ts";
+import type { ConnectionManager } from "../../fleet/connection.ts";
 import { pollVoteHashes } from "../../fleet/poll-votes.ts";
-import { sealValue } from "../../fleet/session-store.ts";
-import { WaVersionSource } from "../../fleet/wa-version.ts";
-import { fakeSockets } from "./fake-socket.ts";
-import { memoryEdge, until } from "./memory-edge.ts";
+import { openManager } from "./fake-manager.ts";
+import { until } from "./memory-edge.ts";
 
-const silent = pino({ level: process.env.DEBUG_LOG ? "debug" : "silent" });
+const silent = pino({ level: "silent" });
 const cipher = new SessionCipher("poll vote session key");
 const instanceId = "inst_votes";
 const OWN_PN = "5511999990001@s.whatsapp.net";
@@ -82,27 +80,13 @@ describe("poll votes through the connection manager (unit, around the socket: th
   });
 
   it("a poll sent through the API, voted on from a LID chat: the edge gets the vote's hashes; the poll's own echo is not a received message", async () => {
-    const creds = initAuthCreds();
-    creds.me = { id: "5511999990001:3@s.whatsapp.net", lid: "98765432109876:3@lid", name: "Pombo" };
-    creds.registered = true;
-    const edge = memoryEdge(new Map([["creds", sealValue(cipher, instanceId, "creds", creds)]]));
-    const { sockets, makeSocket } = fakeSockets();
-    const manager = new ConnectionManager({
+    const { edge, manager, sock } = await openManager({
       instanceId,
-      link: edge.link,
       cipher,
-      versions: new WaVersionSource([2, 3000, 1], silent),
+      me: { id: "5511999990001:3@s.whatsapp.net", lid: "98765432109876:3@lid", name: "Pombo" },
       logger: silent,
-      fireInitQueries: false,
-      makeSocket,
     });
     managers.push(manager);
-    edge.serve(manager.methods);
-    manager.leaseGranted({ instance_id: instanceId, ttl_ms: 15_000, config: { name: "votes", proxy_url: null } });
-    await vi.waitFor(() => expect(sockets).toHaveLength(1));
-    const sock = sockets[0]!;
-    sock.open();
-    await vi.waitFor(() => expect(manager.status.state).toBe("connected"));
 
     const sent = await edge.edge.call("message.send", {
       message_id: "msg_poll",

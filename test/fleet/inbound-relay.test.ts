@@ -7,32 +7,13 @@ import pino from "pino";
 import { describe, expect, it } from "vitest";
 import type { EdgeLink } from "../../fleet/edge-link.ts";
 import { type Delivery, InboundRelay } from "../../fleet/inbound-relay.ts";
-import { type InboundMessage, type LidMapping, ProtocolError } from "../../shared/protocol.ts";
+import { InboundMessage, type LidMapping, ProtocolError } from "../../shared/protocol.ts";
 import { until } from "./memory-edge.ts";
 
 const silent = pino({ level: "silent" });
 
 function message(id: string, chat = "5511988887777@s.whatsapp.net"): InboundMessage {
-  return {
-    wa_message_id: id,
-    chat_jid: chat,
-    chat_jid_alt: null,
-    sender_jid: chat,
-    sender_jid_alt: null,
-    push_name: null,
-    timestamp: 1_750_000_000,
-    from_me: false,
-    offline: false,
-    type: "text",
-    body: "oi",
-    quoted_id: null,
-    media: null,
-    media_error: null,
-    location: null,
-    contact: null,
-    poll: null,
-    poll_vote: null,
-  };
+  return InboundMessage.parse({ wa_message_id: id, chat_jid: chat, sender_jid: chat, timestamp: 1_750_000_000, type: "text", body: "oi" });
 }
 
 type Answer = "ok" | ProtocolError | "hang";
