@@ -17,6 +17,9 @@
  * Sockets we end ourselves (restart, lease lost, drain) are detached first by
  * bumping `#generation`: events from an older generation are ignored, so an
  * intentional end is never mistaken for a drop to recover from.
+ *
+ * Received messages are not: whatever a socket heard goes to the edge through
+ * the instance's InboundReceiver (inbound-receiver.ts), which outlives sockets.
  */
 import makeWASocket, {
   type AnyMessageContent,
