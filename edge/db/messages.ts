@@ -1,6 +1,7 @@
 /** Storage for `messages` and `message_statuses`. Every query names the project. */
-import { and, asc, eq, inArray } from "drizzle-orm";
+import { type SQL, and, asc, desc, eq, inArray, lt, or, sql } from "drizzle-orm";
 import type { Db } from "./client.ts";
+import type { After } from "./conversations.ts";
 import { type MessageRow, messageStatuses, messages } from "./schema.ts";
 
 export type NewMessage = typeof messages.$inferInsert;
@@ -31,12 +32,18 @@ export async function findByIdempotencyKey(db: Db, projectId: string, key: strin
   return row;
 }
 
+/** A message this number sent (through us or from its phone app), by WhatsApp id: what receipts are about. */
 export async function findByWaId(db: Db, projectId: string, instanceId: string, waMessageId: string) {
   const [row] = await db
     .select()
     .from(messages)
     .where(
-      and(eq(messages.project_id, projectId), eq(messages.instance_id, instanceId), eq(messages.wa_message_id, waMessageId)),
+      and(
+        eq(messages.project_id, projectId),
+        eq(messages.instance_id, instanceId),
+        eq(messages.wa_message_id, waMessageId),
+        eq(messages.direction, "outbound"),
+      ),
     )
     .limit(1);
   return row;
@@ -71,6 +78,7 @@ export async function messagesByIds(db: Db, projectId: string, ids: string[]) {
 /** Statuses a message may move to a status from: never backwards (a late "sent" does not undo "read"). */
 const FROM: Record<MessageRow["status"], MessageRow["status"][]> = {
   queued: [],
+  received: [],
   sent: ["queued"],
   delivered: ["queued", "sent"],
   read: ["queued", "sent", "delivered"],
@@ -80,7 +88,7 @@ const FROM: Record<MessageRow["status"], MessageRow["status"][]> = {
 
 /**
  * Moves a message forward (see FROM) and records the step in its history.
- * Returns false, and records nothing, when the message is already past it.
+ * Returns the message as it is now, or null (and records nothing) when it is already past it.
  */
 export async function advanceMessageStatus(
   db: Db,
@@ -89,14 +97,145 @@ export async function advanceMessageStatus(
   patch: Partial<Pick<MessageRow, "reason" | "message_secret" | "poll_message" | "sent_at" | "wa_message_id">> & {
     status: MessageRow["status"];
   },
-): Promise<boolean> {
+): Promise<MessageRow | null> {
   const at = new Date().toISOString();
-  const moved = await db
+  const [moved] = await db
     .update(messages)
     .set({ ...patch, updated_at: at })
     .where(and(eq(messages.project_id, projectId), eq(messages.id, id), inArray(messages.status, FROM[patch.status])))
-    .returning({ id: messages.id });
-  if (moved.length === 0) return false;
+    .returning();
+  if (!moved) return null;
   await db.insert(messageStatuses).values({ message_id: id, status: patch.status, reason: patch.reason ?? null, at });
-  return true;
+  return moved;
+}
+
+// ------------------------------------------------------------ the receive path
+
+/** True once the message with this id is stored: makes batch statements conditional on an insert that may have been a repeat. */
+export const stored = (id: string) => sql`EXISTS (SELECT 1 FROM ${messages} WHERE ${messages.id} = ${id})`;
+
+/**
+ * A received message and its first history entry, for a batch. The insert
+ * does nothing when this number already stored this WhatsApp message (the
+ * unique inbound index): the fleet resends after a lost link or a restart.
+ */
+export function insertReceived(db: Db, row: NewMessage) {
+  return [
+    db.insert(messages).values(row).onConflictDoNothing().returning({ id: messages.id }),
+    // Its history starts only if the message row is the new one.
+    db
+      .insert(messageStatuses)
+      .select(
+        db
+          // Every column in table order (drizzle's rule); a null id takes the next autoincrement value.
+          .select({ id: sql<number>`null`.as("id"), message_id: messages.id, status: messages.status, reason: messages.reason, at: messages.created_at })
+          .from(messages)
+          .where(eq(messages.id, row.id!)),
+      ),
+  ] as const;
+}
+
+export async function findReceived(db: Db, projectId: string, instanceId: string, waMessageId: string) {
+  const [row] = await db
+    .select()
+    .from(messages)
+    .where(
+      and(
+        eq(messages.project_id, projectId),
+        eq(messages.instance_id, instanceId),
+        eq(messages.wa_message_id, waMessageId),
+        eq(messages.direction, "inbound"),
+      ),
+    )
+    .limit(1);
+  return row;
+}
+
+/**
+ * Our message with this WhatsApp id, whichever part of it (an OTP is two
+ * WhatsApp messages; only the last id is indexed, so earlier parts are
+ * looked for within the chat).
+ */
+export async function findOutboundByWaId(db: Db, projectId: string, waMessageId: string, chatJids: string[]) {
+  const outbound = and(eq(messages.project_id, projectId), eq(messages.direction, "outbound"));
+  const [[last], [part]] = await db.batch([
+    db.select().from(messages).where(and(outbound, eq(messages.wa_message_id, waMessageId))).limit(1),
+    db
+      .select()
+      .from(messages)
+      .where(
+        and(
+          outbound,
+          sql`${messages.chat_jid} IN (SELECT value FROM json_each(${JSON.stringify(chatJids)}))`,
+          sql`EXISTS (SELECT 1 FROM json_each(${messages.wa_message_ids}) WHERE value = ${waMessageId})`,
+        ),
+      )
+      .limit(1),
+  ]);
+  return last ?? part;
+}
+
+/** A poll (ours or received) by its WhatsApp id, to name the options of a vote. */
+export async function findPoll(db: Db, projectId: string, waMessageId: string) {
+  const [row] = await db
+    .select({ content: messages.content })
+    .from(messages)
+    .where(and(eq(messages.project_id, projectId), eq(messages.wa_message_id, waMessageId), eq(messages.type, "poll")))
+    .limit(1);
+  return row;
+}
+
+/** A sent message joins its contact's conversation. */
+export function stampConversation(db: Db, projectId: string, id: string, link: { contact_id: string; conversation_id: string }) {
+  return db
+    .update(messages)
+    .set(link)
+    .where(and(eq(messages.project_id, projectId), eq(messages.id, id)));
+}
+
+/**
+ * Moves messages to another contact and chat JID: a LID's messages once its
+ * phone is known. `chat_jid` catches messages written to the LID before any
+ * contact was stamped on them (queued sends).
+ */
+export function moveMessages(
+  db: Db,
+  projectId: string,
+  from: { contact_id: string; chat_jid: string },
+  to: { contact_id: string; chat_jid: string; conversation_id?: string | null },
+) {
+  const { conversation_id, ...rest } = to;
+  return db
+    .update(messages)
+    .set(conversation_id ? { ...rest, conversation_id } : rest)
+    .where(and(eq(messages.project_id, projectId), or(eq(messages.contact_id, from.contact_id), eq(messages.chat_jid, from.chat_jid))));
+}
+
+/**
+ * A conversation's messages, newest first. Sends still queued (or failed
+ * before leaving) are not stamped with the conversation yet: they are found
+ * by the chat they were addressed to.
+ */
+export async function conversationMessages(
+  db: Db,
+  projectId: string,
+  conversation: { id: string; chat_jid: string },
+  opts: { limit: number; after?: After },
+): Promise<MessageRow[]> {
+  const { after } = opts;
+  const page: SQL | undefined = after
+    ? or(lt(messages.created_at, after.at), and(eq(messages.created_at, after.at), lt(messages.id, after.id)))
+    : undefined;
+  return db
+    .select()
+    .from(messages)
+    .where(
+      and(
+        eq(messages.project_id, projectId),
+        or(eq(messages.conversation_id, conversation.id), eq(messages.chat_jid, conversation.chat_jid)),
+        page,
+      ),
+    )
+    .orderBy(desc(messages.created_at), desc(messages.id))
+    .limit(opts.limit);
 }

@@ -173,6 +173,8 @@ export const messages = sqliteTable(
       .on(t.project_id, t.instance_id, t.wa_message_id)
       .where(sql`direction = 'inbound'`),
     index("messages_chat").on(t.project_id, t.chat_jid, t.created_at),
+    // A conversation's history, newest first (GET /conversations/{jid}/messages).
+    index("messages_conversation").on(t.project_id, t.conversation_id, t.created_at),
     uniqueIndex("messages_idempotency")
       .on(t.project_id, t.idempotency_key)
       .where(sql`idempotency_key IS NOT NULL`),

@@ -17,6 +17,7 @@ import { DurableObject } from "cloudflare:workers";
 import { phoneFromJid } from "../../shared/jid.ts";
 import {
   CloseCode,
+  type InboundMessage,
   LEASE_TTL_MS,
   type MethodName,
   PING,
@@ -32,7 +33,11 @@ import { RpcPeer } from "../../shared/rpc.ts";
 import { db } from "../db/client.ts";
 import { type InstanceStatusPatch, updateInstanceStatus } from "../db/instances.ts";
 import type { Env } from "../env.ts";
+import { learnMappings } from "../services/contacts.ts";
+import { publish } from "../services/events.ts";
 import { type Incident, type IncidentKind, healthScore, recordIncident } from "../services/health.ts";
+import { receiveMessage } from "../services/inbound.ts";
+import { MediaUnavailable, uploadTicket } from "../services/media-store.ts";
 import type { Settings } from "../services/settings-schema.ts";
 import type { OutboxItem } from "./outbox.ts";
 import { Sender } from "./sender.ts";
@@ -68,6 +73,8 @@ export class InstanceObject extends DurableObject<Env> {
   #peers = new Map<WebSocket, RpcPeer>();
   #holderWaiters = new Set<() => void>();
   #sessionReady = false;
+  /** Received messages being stored, by WhatsApp id: a resend racing the first attempt waits for it. */
+  #receiving = new Map<string, Promise<Result<"message.received">>>();
 
   #sender: Sender;
 
@@ -336,22 +343,56 @@ export class InstanceObject extends DurableObject<Env> {
         release: () => this.#release(ws),
         "message.status": async (data) => {
           const meta = await this.#meta();
-          if (meta) await this.#sender.onStatus(data, meta.project_id);
+          if (meta) this.#sender.onStatus(data, meta.project_id);
+        },
+        "lid.mappings": async ({ mappings }) => {
+          const meta = await this.#meta();
+          if (meta) await learnMappings(this.env, meta.project_id, meta.instance_id, mappings);
         },
       },
       methods: {
         "session.get": ({ keys }) => ({ values: this.#sessionGet(keys) }),
         "session.set": ({ entries }) => ({ written: this.#sessionSet(entries) }),
         "session.clear": () => ({ cleared: this.#sql().exec("DELETE FROM session").rowsWritten }),
+        "message.received": (message) => this.#receive(message),
+        "media.upload_url": async (file) => {
+          try {
+            return await uploadTicket(this.env, await this.#scope(), file);
+          } catch (err) {
+            if (err instanceof MediaUnavailable) throw new ProtocolError(err.code, err.message);
+            throw err;
+          }
+        },
       },
     });
     this.#peers.set(ws, peer);
     return peer;
   }
 
+  async #scope(): Promise<{ project_id: string; instance_id: string }> {
+    const meta = await this.#meta();
+    if (!meta) throw new ProtocolError("not_found", "no such instance");
+    return meta;
+  }
+
+  /** Stores one received message and announces it; answered only then, so the fleet can let go of it. */
+  async #receive(message: InboundMessage): Promise<Result<"message.received">> {
+    const scope = await this.#scope();
+    const running = this.#receiving.get(message.wa_message_id);
+    if (running) return { message_id: (await running).message_id, duplicate: true };
+    const work = receiveMessage(this.env, scope, message, this.ctx.storage);
+    this.#receiving.set(message.wa_message_id, work);
+    try {
+      return await work;
+    } finally {
+      this.#receiving.delete(message.wa_message_id);
+    }
+  }
+
   async #applyStatus(event: StatusEvent, fleetId: string | null): Promise<void> {
     const meta = await this.ctx.storage.get<InstanceMeta>("meta");
     if (!meta) return;
+    const previous = await this.status();
     await this.ctx.storage.put("status", { ...event, fleet_id: fleetId, updated_at: now() } satisfies Status);
     const patch: InstanceStatusPatch = {
       state: event.state,
@@ -374,6 +415,28 @@ export class InstanceObject extends DurableObject<Env> {
     if (event.state === "disconnected" && event.reason === "banned") await this.#incident("banned");
     else if (event.state === "disconnected" && event.close_code !== null) await this.#incident("disconnect");
     if (event.state === "connected") this.#sender.wake();
+    await this.#announce(meta, previous, event);
+  }
+
+  /** `instance.*` events, on real changes only: a repeated status says nothing new. */
+  async #announce(meta: InstanceMeta, previous: Status | null, next: StatusEvent): Promise<void> {
+    const type = statusEventType(previous, next);
+    if (!type) return;
+    const jid = next.jid ?? previous?.jid ?? null;
+    const payload = {
+      state: next.state,
+      reason: next.state === "disconnected" ? next.reason : null,
+      close_code: next.close_code,
+      jid,
+      phone: phoneFromJid(jid),
+      ...(type === "instance.qr" ? { qr: next.qr } : {}),
+    };
+    try {
+      await publish(this.env, meta.project_id, { type, instance_id: meta.instance_id, payload });
+    } catch (err) {
+      // The status itself is applied; losing its announcement must not undo that.
+      console.error(`instance ${meta.instance_id}: ${type} not published:`, err instanceof Error ? err.message : err);
+    }
   }
 
   /** D1 holds a copy of the status for listing; this object is its only writer. */
@@ -434,3 +497,22 @@ export class InstanceObject extends DurableObject<Env> {
 }
 
 const now = () => new Date().toISOString();
+
+/** Which `instance.*` event a status change is, if any: a new QR, coming online, or a drop (by its reason). */
+type InstanceEventType = "instance.qr" | "instance.connected" | "instance.disconnected" | "instance.logged_out" | "instance.banned";
+
+export function statusEventType(previous: StatusEvent | null, next: StatusEvent): InstanceEventType | null {
+  switch (next.state) {
+    case "qr_pending":
+      return next.qr && next.qr !== previous?.qr ? "instance.qr" : null;
+    case "connected":
+      return previous?.state === "connected" ? null : "instance.connected";
+    case "disconnected":
+      if (previous?.state === "disconnected" && previous.reason === next.reason) return null;
+      if (next.reason === "logged_out") return "instance.logged_out";
+      if (next.reason === "banned") return "instance.banned";
+      return "instance.disconnected";
+    default:
+      return null;
+  }
+}

@@ -15,8 +15,12 @@ import { unseal } from "../crypto.ts";
 import { db } from "../db/client.ts";
 import type { InstanceStatusPatch } from "../db/instances.ts";
 import { advanceMessageStatus, findByWaId } from "../db/messages.ts";
+import type { MessageRow } from "../db/schema.ts";
 import type { Env } from "../env.ts";
+import { recordSent } from "../services/conversations.ts";
+import { publish } from "../services/events.ts";
 import type { IncidentKind } from "../services/health.ts";
+import { waIdOf } from "../services/message-payload.ts";
 import { countSend, nextGapMs, nextSendAt, type Usage, typingMs } from "../services/pacing.ts";
 import { type Settings, defaultSettings } from "../services/settings-schema.ts";
 import { Outbox, type OutboxItem, type OutboxPart } from "./outbox.ts";
@@ -137,13 +141,14 @@ export class Sender {
       this.outbox.remove(item.message_id);
       const usage = await this.#countSend(settings);
       this.#record(async () => {
-        await advanceMessageStatus(db(this.#host.env.DB), item.project_id, item.message_id, {
+        const sent = await advanceMessageStatus(db(this.#host.env.DB), item.project_id, item.message_id, {
           status: "sent",
           sent_at: new Date(result.timestamp * 1000).toISOString(),
           message_secret: result.message_secret,
           poll_message: result.poll_message,
         });
         await this.#host.mirror({ sent_today: usage.day_count, sent_day: usage.day, last_sent_at: new Date(usage.last_sent_at).toISOString() });
+        if (sent) await this.#announce(sent);
       });
       return true;
     } catch (err) {
@@ -179,25 +184,63 @@ export class Sender {
     return false;
   }
 
-  /** Receipts and late server verdicts for messages this number sent. */
-  async onStatus(event: MessageStatusEvent, projectId: string): Promise<void> {
-    const instanceId = await this.#host.instanceId();
-    if (!instanceId) return;
-    const d1 = db(this.#host.env.DB);
-    const message = await findByWaId(d1, projectId, instanceId, event.wa_message_id);
-    if (!message) return;
-    if (event.status === "failed") {
-      // 463 and friends: WhatsApp refused the message; the number is in trouble.
-      await this.#host.incident("server_error");
-      await advanceMessageStatus(d1, projectId, message.id, { status: "failed", reason: `server_error_${event.error_code ?? "unknown"}` });
-      return;
-    }
-    await advanceMessageStatus(d1, projectId, message.id, { status: event.status });
+  /**
+   * Receipts and late server verdicts for messages this number sent. In the
+   * same line as the records of sends, so a quick "delivered" never lands
+   * before its message's "sent".
+   */
+  onStatus(event: MessageStatusEvent, projectId: string): void {
+    this.#record(async () => {
+      const instanceId = await this.#host.instanceId();
+      if (!instanceId) return;
+      const d1 = db(this.#host.env.DB);
+      const message = await findByWaId(d1, projectId, instanceId, event.wa_message_id);
+      if (!message) return;
+      if (event.status === "failed") {
+        // 463 and friends: WhatsApp refused the message; the number is in trouble.
+        await this.#host.incident("server_error");
+        const failed = await advanceMessageStatus(d1, projectId, message.id, { status: "failed", reason: `server_error_${event.error_code ?? "unknown"}` });
+        if (failed) await this.#announce(failed);
+        return;
+      }
+      const moved = await advanceMessageStatus(d1, projectId, message.id, { status: event.status });
+      if (moved) await this.#announce(moved);
+    });
   }
 
   async #fail(item: OutboxItem, reason: string): Promise<void> {
     this.outbox.remove(item.message_id);
-    await advanceMessageStatus(db(this.#host.env.DB), item.project_id, item.message_id, { status: "failed", reason });
+    const failed = await advanceMessageStatus(db(this.#host.env.DB), item.project_id, item.message_id, { status: "failed", reason });
+    if (failed) this.#record(() => this.#announce(failed));
+  }
+
+  /**
+   * Tells the project what happened to a message: `message.sent` when it left
+   * (it joins its customer's conversation then), else `message.status`.
+   * Events carry ids and statuses only: never content, so never an OTP code.
+   */
+  async #announce(row: MessageRow): Promise<void> {
+    const env = this.#host.env;
+    if (row.status === "sent") {
+      const link = await recordSent(env, row.project_id, row);
+      await publish(env, row.project_id, {
+        type: "message.sent",
+        instance_id: row.instance_id,
+        contact_id: link?.contact_id ?? null,
+        conversation_id: link?.conversation_id ?? null,
+        reference: row.reference,
+        payload: { message_id: row.id, wa_message_id: row.wa_message_id, type: row.type, to: row.chat_jid, status: "sent", sent_at: row.sent_at },
+      });
+      return;
+    }
+    await publish(env, row.project_id, {
+      type: "message.status",
+      instance_id: row.instance_id,
+      contact_id: row.contact_id,
+      conversation_id: row.conversation_id,
+      reference: row.reference,
+      payload: { message_id: row.id, wa_message_id: waIdOf(row), status: row.status, reason: row.reason, chat_jid: row.chat_jid },
+    });
   }
 
   async #open(part: OutboxPart, messageId: string): Promise<OutboundContent> {

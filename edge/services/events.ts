@@ -45,8 +45,11 @@ export type MediaRef = { id: string; url: string; mime_type: string; filename: s
 export type EventFields = {
   "message.received": {
     sender: Sender;
-    contact_id: string;
-    conversation_id: string;
+    /** Null in groups when the participant is not a contact yet; conversation_id is null in groups. */
+    contact_id: string | null;
+    conversation_id: string | null;
+    /** The `reference` of our message this one replies or reacts to, when known. */
+    reference: string | null;
     payload: Record<string, unknown> & {
       message_id: string;
       wa_message_id: string;
@@ -57,8 +60,8 @@ export type EventFields = {
       media?: MediaRef;
     };
   };
-  "message.sent": { contact_id: string | null; conversation_id: string | null; payload: Record<string, unknown> };
-  "message.status": { contact_id: string | null; conversation_id: string | null; payload: Record<string, unknown> };
+  "message.sent": { contact_id: string | null; conversation_id: string | null; reference: string | null; payload: Record<string, unknown> };
+  "message.status": { contact_id: string | null; conversation_id: string | null; reference: string | null; payload: Record<string, unknown> };
   "instance.qr": { payload: Record<string, unknown> };
   "instance.connected": { payload: Record<string, unknown> };
   "instance.disconnected": { payload: Record<string, unknown> };

@@ -20,6 +20,7 @@ import type { Env } from "../env.ts";
 import { ApiError, notFound } from "../errors.ts";
 import type { OutboxPart } from "../objects/outbox.ts";
 import { type MediaInput, type MediaType, storeMedia } from "./media.ts";
+import { waIdOf } from "./message-payload.ts";
 import { type MenuSection, menuText } from "./menus.ts";
 import { maskCode, otpText } from "./otp.ts";
 import { resolveRecipient } from "./recipients.ts";
@@ -105,6 +106,13 @@ export async function sendMessage(env: Env, projectId: string, request: SendRequ
     message_secret: null,
     poll_message: null,
     sent_at: null,
+    // Set once sent, when the message joins its conversation.
+    contact_id: null,
+    conversation_id: null,
+    sender_jid: null,
+    quoted_id: request.type === "reaction" ? request.quoted_message_id : null,
+    media_id: null,
+    from_me: false,
     created_at: new Date().toISOString(),
     updated_at: new Date().toISOString(),
   };
@@ -149,11 +157,11 @@ export async function getMessage(env: Env, projectId: string, id: string) {
   if (!row) throw notFound("message");
   const { project_id: _p, idempotency_key: _k, message_secret: _s, poll_message: _m, ...message } = row;
   // The WhatsApp ids are chosen at accept, but they are WhatsApp's only once sent.
-  const unsent = row.status === "queued" || (row.status === "failed" && row.sent_at === null);
+  const waId = waIdOf(row);
   return {
     ...message,
-    wa_message_id: unsent ? null : message.wa_message_id,
-    wa_message_ids: unsent ? null : message.wa_message_ids,
+    wa_message_id: waId,
+    wa_message_ids: waId === null ? null : message.wa_message_ids,
     history: await statusHistory(d1, id),
   };
 }

@@ -214,3 +214,77 @@ export async function noPacing(key: string) {
   const res = await call("/settings", { method: "PATCH", token: key, body: { pacing: { enabled: false } } });
   if (res.status !== 200) throw new Error(`settings: ${res.status} ${JSON.stringify(res.json)}`);
 }
+
+/** A received message as the fleet reports it (`message.received`), a text from `chat` unless overridden. */
+export function inboundMessage(chat: string, fields: Record<string, unknown> = {}) {
+  return {
+    wa_message_id: `WA${crypto.randomUUID().replaceAll("-", "").slice(0, 18).toUpperCase()}`,
+    chat_jid: chat,
+    chat_jid_alt: null,
+    sender_jid: chat,
+    sender_jid_alt: null,
+    push_name: "Maria",
+    timestamp: Math.floor(Date.now() / 1000),
+    from_me: false,
+    offline: false,
+    type: "text",
+    body: "Oi",
+    quoted_id: null,
+    media: null,
+    media_error: null,
+    location: null,
+    contact: null,
+    poll: null,
+    poll_vote: null,
+    ...fields,
+  };
+}
+
+/** The fleet hands the edge one received message and waits for its answer, as the real one does. */
+export async function deliver(socket: FleetSocket, message: object) {
+  const res = await socket.request("message.received", message);
+  if (!res.ok) throw new Error(`message.received: ${JSON.stringify(res.error)}`);
+  return res.result as { message_id: string; duplicate: boolean };
+}
+
+/**
+ * The project's events so far, read from `GET /events` (replayed from the
+ * hub's log), once `until` holds for them.
+ */
+export async function eventsUntil(key: string, until: (events: any[]) => boolean, timeoutMs = 3_000): Promise<any[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const events = await eventLog(key);
+    if (until(events)) return events;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for events; have ${JSON.stringify(events.map((e) => e.type))}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Every event in the project's log: a short SSE read from the start, closed once the replay is in. */
+async function eventLog(key: string): Promise<any[]> {
+  const controller = new AbortController();
+  const res = await exports.default.fetch(
+    new Request("http://pombo.test/events?last_event_id=0", {
+      headers: { Authorization: `Bearer ${key}`, Accept: "text/event-stream" },
+      signal: controller.signal,
+    }),
+  );
+  if (res.status !== 200 || !res.body) throw new Error(`GET /events: ${res.status} ${await res.text()}`);
+  const reader = res.body.getReader();
+  const decoder = new TextDecoder();
+  let text = "";
+  // The replay comes at once; a short quiet spell means it is all in.
+  for (;;) {
+    const chunk = await Promise.race([reader.read(), new Promise<null>((r) => setTimeout(() => r(null), 150))]);
+    if (chunk === null || chunk.done) break;
+    text += decoder.decode(chunk.value, { stream: true });
+  }
+  void reader.cancel().catch(() => {});
+  controller.abort();
+  return text
+    .split("\n\n")
+    .map((frame) => frame.split("\n").filter((l) => l.startsWith("data:")).map((l) => l.slice(5).trimStart()).join("\n"))
+    .filter((data) => data.startsWith("{"))
+    .map((data) => JSON.parse(data));
+}

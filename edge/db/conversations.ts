@@ -1,0 +1,114 @@
+/** Storage for `conversations`: one per contact across all numbers. Every query names the project. */
+import { type SQL, and, desc, eq, inArray, isNotNull, lt, or, sql } from "drizzle-orm";
+import type { Db } from "./client.ts";
+import { type ConversationRow, contacts, conversations, messages } from "./schema.ts";
+
+export type NewConversation = typeof conversations.$inferInsert;
+/** Where a page starts: after the row with this sort key and id (newest first). */
+export type After = { at: string; id: string };
+
+export async function findConversation(db: Db, projectId: string, where: { contact_id: string } | { chat_jid: string }) {
+  const match = "contact_id" in where ? eq(conversations.contact_id, where.contact_id) : eq(conversations.chat_jid, where.chat_jid);
+  const [row] = await db
+    .select()
+    .from(conversations)
+    .where(and(eq(conversations.project_id, projectId), match))
+    .limit(1);
+  return row;
+}
+
+export async function conversationsOfContacts(db: Db, projectId: string, contactIds: string[]): Promise<ConversationRow[]> {
+  if (contactIds.length === 0) return [];
+  return db
+    .select()
+    .from(conversations)
+    .where(and(eq(conversations.project_id, projectId), inArray(conversations.contact_id, contactIds)));
+}
+
+/** Inserts unless the contact (or chat) already has one (a concurrent first message); returns the row if inserted. */
+export async function insertConversation(db: Db, row: NewConversation): Promise<ConversationRow | undefined> {
+  const [inserted] = await db.insert(conversations).values(row).onConflictDoNothing().returning();
+  return inserted;
+}
+
+/**
+ * A message joined the conversation. Inbound: one more unread, and the
+ * customer's 24-hour window restarts. Outbound: the business answered, so
+ * nothing is unread any more. The last message moves only forward in time
+ * (an offline backlog arriving late does not replace a newer one).
+ */
+export function conversationTouched(
+  db: Db,
+  projectId: string,
+  id: string,
+  touch: {
+    message_id: string;
+    at: string;
+    instance_id: string;
+    /** Inbound: when the customer wrote it (WhatsApp's time); false for ours. */
+    inbound: string | false;
+    onlyIf?: SQL;
+  },
+) {
+  const newer = sql`(${conversations.last_message_at} IS NULL OR ${conversations.last_message_at} <= ${touch.at})`;
+  return db
+    .update(conversations)
+    .set({
+      last_message_id: sql`CASE WHEN ${newer} THEN ${touch.message_id} ELSE ${conversations.last_message_id} END`,
+      last_message_at: sql`max(coalesce(${conversations.last_message_at}, ''), ${touch.at})`,
+      instance_id: touch.instance_id,
+      unread_count: touch.inbound ? sql`${conversations.unread_count} + 1` : 0,
+      last_inbound_at: touch.inbound
+        ? sql`max(coalesce(${conversations.last_inbound_at}, ''), ${touch.inbound})`
+        : sql`${conversations.last_inbound_at}`,
+      updated_at: new Date().toISOString(),
+    })
+    .where(and(eq(conversations.project_id, projectId), eq(conversations.id, id), touch.onlyIf));
+}
+
+export function updateConversation(
+  db: Db,
+  projectId: string,
+  id: string,
+  patch: Partial<Omit<ConversationRow, "id" | "project_id" | "created_at" | "updated_at">>,
+) {
+  return db
+    .update(conversations)
+    .set({ ...patch, updated_at: new Date().toISOString() })
+    .where(and(eq(conversations.project_id, projectId), eq(conversations.id, id)));
+}
+
+export function deleteConversation(db: Db, projectId: string, id: string) {
+  return db.delete(conversations).where(and(eq(conversations.project_id, projectId), eq(conversations.id, id)));
+}
+
+export async function markRead(db: Db, projectId: string, id: string) {
+  await updateConversation(db, projectId, id, { unread_count: 0 });
+}
+
+/** A page of conversations with their contact and last message, newest activity first. */
+export async function listConversations(db: Db, projectId: string, opts: { instance_id?: string; limit: number; after?: After }) {
+  const { after } = opts;
+  return db
+    .select({
+      conversation: conversations,
+      contact: { id: contacts.id, phone: contacts.phone, jid: contacts.jid, lid: contacts.lid, name: contacts.name },
+      last: messages,
+    })
+    .from(conversations)
+    .innerJoin(contacts, eq(contacts.id, conversations.contact_id))
+    .leftJoin(messages, eq(messages.id, conversations.last_message_id))
+    .where(
+      and(
+        eq(conversations.project_id, projectId),
+        opts.instance_id ? eq(conversations.instance_id, opts.instance_id) : undefined,
+        // A conversation with no message yet has nothing to show.
+        isNotNull(conversations.last_message_at),
+        after
+          ? or(lt(conversations.last_message_at, after.at), and(eq(conversations.last_message_at, after.at), lt(conversations.id, after.id)))
+          : undefined,
+      ),
+    )
+    .orderBy(desc(conversations.last_message_at), desc(conversations.id))
+    .limit(opts.limit);
+}

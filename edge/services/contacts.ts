@@ -1,0 +1,237 @@
+/**
+ * Who a message is with: one contact per person, whatever WhatsApp calls them.
+ *
+ * WhatsApp names people by phone JID (`5511988887777@s.whatsapp.net`) or by
+ * LID (`123456789012345@lid`, which hides the phone), and Brazilian numbers
+ * exist in two forms (with and without the 9th digit). A contact keeps its
+ * phone as WhatsApp's JID has it, its LID when known, and is found by either
+ * form of the phone. A chat is keyed on the phone JID whenever the phone is
+ * known, else on the LID; when WhatsApp later tells us the phone behind a
+ * LID, the LID's contact takes the phone, or merges into the phone's contact.
+ */
+import type { BatchItem } from "drizzle-orm/batch";
+import { phoneFromJid } from "../../shared/jid.ts";
+import { phoneVariants } from "../../shared/phone.ts";
+import { type Db, db } from "../db/client.ts";
+import { deleteContact, findContacts, insertContact, updateContact } from "../db/contacts.ts";
+import { conversationsOfContacts, deleteConversation, updateConversation } from "../db/conversations.ts";
+import { type Mapping, pnForLid, upsertMappings } from "../db/lid-map.ts";
+import { moveMessages } from "../db/messages.ts";
+import type { ContactRow, ConversationRow } from "../db/schema.ts";
+import type { Env } from "../env.ts";
+import { newId } from "../crypto.ts";
+import { type NewEvent, publish } from "./events.ts";
+
+// ------------------------------------------------------------ JIDs
+
+/** `user[_agent][:device]@server` -> `user@server`: one JID per person, whichever device wrote. */
+export function bareJid(jid: string): string {
+  const at = jid.indexOf("@");
+  if (at < 0) return jid;
+  const user = jid.slice(0, at).split(":")[0]!.split("_")[0]!;
+  return `${user}@${jid.slice(at + 1)}`;
+}
+
+export const isLid = (jid: string | null | undefined) => !!jid && jid.endsWith("@lid");
+export const isPhoneJid = (jid: string | null | undefined) => !!jid && jid.endsWith("@s.whatsapp.net");
+export const isGroup = (jid: string) => jid.endsWith("@g.us");
+
+const phoneVariantsOf = (pn: string | null) => {
+  const phone = phoneFromJid(pn);
+  return phone ? phoneVariants(phone) : [];
+};
+
+/** The phone JID and LID among some JIDs WhatsApp gave for one person (either may be missing). */
+export type Who = { pn: string | null; lid: string | null };
+
+/** The canonical JID: the phone's when known, else the LID. */
+export const canonicalJid = (who: Who, fallback: string) => who.pn ?? who.lid ?? fallback;
+
+/**
+ * What the JIDs given for one person say, completed from what we learned
+ * before (the LID map). A JID pair naming both a LID and a phone is itself
+ * a mapping, learned on the way.
+ */
+export async function identify(env: Env, projectId: string, instanceId: string, jids: (string | null)[]): Promise<Who> {
+  const bare = jids.filter((j): j is string => !!j).map(bareJid);
+  const who: Who = { pn: bare.find((j) => isPhoneJid(j)) ?? null, lid: bare.find((j) => isLid(j)) ?? null };
+  if (who.lid && who.pn) {
+    if ((await pnForLid(db(env.DB), projectId, who.lid)) !== who.pn) {
+      await learnMappings(env, projectId, instanceId, [{ lid: who.lid, pn: who.pn }]);
+    }
+  } else if (who.lid) {
+    who.pn = await pnForLid(db(env.DB), projectId, who.lid);
+  }
+  return who;
+}
+
+// ------------------------------------------------------------ contacts
+
+/** A contact agrees with what we know of the person: it has the phone (if known) and the LID (if known). */
+const settled = (rows: ContactRow[], who: Who) =>
+  rows.length === 1 && (!who.pn || rows[0]!.phone !== null) && (!who.lid || rows[0]!.lid === who.lid);
+
+/**
+ * The person's contact, created when `create` is given and there is none.
+ * A person known by phone and LID whose two contacts were never joined (the
+ * mapping came between two lookups, or from another number) is joined here.
+ */
+export async function contactFor(
+  env: Env,
+  projectId: string,
+  instanceId: string,
+  who: Who,
+  create?: { source: ContactRow["source"]; name: string | null },
+): Promise<ContactRow | null> {
+  const d1 = db(env.DB);
+  const phones = phoneVariantsOf(who.pn);
+  const lids = who.lid ? [who.lid] : [];
+  let rows = await findContacts(d1, projectId, phones, lids);
+  if (rows.length > 0 && who.pn && who.lid && !settled(rows, who)) {
+    await learnMappings(env, projectId, instanceId, [{ lid: who.lid, pn: who.pn }]);
+    rows = await findContacts(d1, projectId, phones, lids);
+  }
+  const found = rows.find((r) => r.phone !== null && phones.includes(r.phone)) ?? rows.find((r) => r.lid === who.lid);
+  if (found) return found;
+  if (!create || (!who.pn && !who.lid)) return null;
+  const inserted = await insertContact(d1, {
+    id: newId(),
+    project_id: projectId,
+    phone: phoneFromJid(who.pn),
+    jid: who.pn,
+    lid: who.lid,
+    name: create.name,
+    instance_id: instanceId,
+    source: create.source,
+  });
+  if (inserted) return inserted;
+  // A concurrent first message created it.
+  const [winner] = await findContacts(d1, projectId, phones, lids);
+  return winner ?? null;
+}
+
+// ------------------------------------------------------------ LID mappings
+
+type Step = { statements: BatchItem<"sqlite">[]; events: NewEvent[]; affinity: [string, string][] };
+
+/**
+ * Learns LID <-> phone pairs (from alt JIDs, lid-mapping events, history
+ * sync) and joins what they reveal: a LID-only contact takes its phone, or
+ * merges into the phone's contact (`contact.merged`), its conversation and
+ * messages moving to the phone JID. Safe to repeat.
+ */
+export async function learnMappings(env: Env, projectId: string, instanceId: string | null, mappings: Mapping[]): Promise<void> {
+  const byLid = new Map<string, Mapping>();
+  for (const m of mappings) {
+    const lid = bareJid(m.lid);
+    const pn = bareJid(m.pn);
+    if (isLid(lid) && phoneFromJid(pn)) byLid.set(lid, { lid, pn });
+  }
+  const pairs = [...byLid.values()];
+  if (pairs.length === 0) return;
+  const d1 = db(env.DB);
+  await upsertMappings(d1, projectId, pairs);
+
+  const contacts = await findContacts(d1, projectId, pairs.flatMap((m) => phoneVariantsOf(m.pn)), pairs.map((m) => m.lid));
+  if (contacts.length === 0) return;
+  const conversations = await conversationsOfContacts(d1, projectId, contacts.map((c) => c.id));
+  const step: Step = { statements: [], events: [], affinity: [] };
+  const touched = new Set<string>();
+  for (const mapping of pairs) {
+    const phones = phoneVariantsOf(mapping.pn);
+    const holder = contacts.find((c) => c.phone !== null && phones.includes(c.phone));
+    const lidOnly = contacts.find((c) => c.lid === mapping.lid && c.id !== holder?.id);
+    // One change per contact per call: a second mapping touching it is applied on its next sighting.
+    if ([holder, lidOnly].some((c) => c && touched.has(c.id))) continue;
+    if (lidOnly && lidOnly.phone !== null) {
+      // The LID moved to another phone (WhatsApp reassigned it): it follows the phone.
+      step.statements.push(updateContact(d1, projectId, lidOnly.id, { lid: null }));
+      if (holder) step.statements.push(updateContact(d1, projectId, holder.id, { lid: mapping.lid }));
+    } else if (lidOnly && holder) {
+      merge(d1, projectId, instanceId, mapping, lidOnly, holder, conversations, step);
+    } else if (lidOnly) {
+      adopt(d1, projectId, mapping, lidOnly, conversations, step);
+    } else if (holder && holder.lid !== mapping.lid) {
+      step.statements.push(updateContact(d1, projectId, holder.id, { lid: mapping.lid }));
+    }
+    for (const c of [holder, lidOnly]) if (c) touched.add(c.id);
+  }
+  const [first, ...rest] = step.statements;
+  if (first) await d1.batch([first, ...rest]);
+  // The number that talked to the LID keeps talking to the phone.
+  for (const [from, to] of step.affinity) {
+    const stuck = await affinity(env, projectId, from).get();
+    if (stuck) await affinity(env, projectId, to).set(stuck);
+  }
+  if (step.events.length > 0) await publish(env, projectId, ...step.events);
+}
+
+const affinity = (env: Env, projectId: string, chatJid: string) => env.AFFINITY.get(env.AFFINITY.idFromName(`${projectId}:${chatJid}`));
+
+/** A LID-only contact learns its phone: it, its conversation and its messages are keyed on the phone JID now. */
+function adopt(d1: Db, projectId: string, mapping: Mapping, contact: ContactRow, conversations: ConversationRow[], step: Step) {
+  const conversation = conversations.find((c) => c.contact_id === contact.id);
+  step.statements.push(
+    moveMessages(d1, projectId, { contact_id: contact.id, chat_jid: mapping.lid }, { contact_id: contact.id, chat_jid: mapping.pn }),
+    updateContact(d1, projectId, contact.id, { phone: phoneFromJid(mapping.pn), jid: mapping.pn }),
+  );
+  if (conversation) step.statements.push(updateConversation(d1, projectId, conversation.id, { chat_jid: mapping.pn }));
+  step.affinity.push([mapping.lid, mapping.pn]);
+}
+
+const later = (a: string | null, b: string | null) => ((a ?? "") >= (b ?? "") ? a : b);
+
+/** Two contacts turn out to be one person: the LID's folds into the phone's. */
+function merge(
+  d1: Db,
+  projectId: string,
+  instanceId: string | null,
+  mapping: Mapping,
+  from: ContactRow,
+  into: ContactRow,
+  conversations: ConversationRow[],
+  step: Step,
+) {
+  const fromConv = conversations.find((c) => c.contact_id === from.id);
+  const intoConv = conversations.find((c) => c.contact_id === into.id);
+  const chatJid = intoConv?.chat_jid ?? into.jid ?? mapping.pn;
+  const target = intoConv ?? fromConv;
+  step.statements.push(
+    moveMessages(d1, projectId, { contact_id: from.id, chat_jid: mapping.lid }, { contact_id: into.id, conversation_id: target?.id ?? null, chat_jid: chatJid }),
+  );
+  if (fromConv && intoConv) {
+    const fromIsNewer = (fromConv.last_message_at ?? "") > (intoConv.last_message_at ?? "");
+    const newer = fromIsNewer ? fromConv : intoConv;
+    step.statements.push(
+      deleteConversation(d1, projectId, fromConv.id),
+      updateConversation(d1, projectId, intoConv.id, {
+        last_message_id: newer.last_message_id,
+        last_message_at: newer.last_message_at,
+        instance_id: newer.instance_id,
+        last_inbound_at: later(fromConv.last_inbound_at, intoConv.last_inbound_at),
+        unread_count: fromConv.unread_count + intoConv.unread_count,
+      }),
+    );
+    if (fromIsNewer) step.affinity.push([mapping.lid, chatJid]);
+  } else if (fromConv) {
+    step.statements.push(updateConversation(d1, projectId, fromConv.id, { contact_id: into.id, chat_jid: chatJid }));
+    step.affinity.push([mapping.lid, chatJid]);
+  }
+  const fromIsNewer = (from.last_message_at ?? "") > (into.last_message_at ?? "");
+  step.statements.push(
+    // The LID is unique per project: it leaves the old row before the new one takes it.
+    deleteContact(d1, projectId, from.id),
+    updateContact(d1, projectId, into.id, {
+      lid: mapping.lid,
+      name: into.name ?? from.name,
+      message_count: into.message_count + from.message_count,
+      last_message_at: later(from.last_message_at, into.last_message_at),
+      instance_id: fromIsNewer ? from.instance_id : into.instance_id,
+    }),
+  );
+  step.events.push({
+    type: "contact.merged",
+    instance_id: instanceId,
+    payload: { from_contact_id: from.id, into_contact_id: into.id, lid: mapping.lid, jid: chatJid },
+  });
+}

@@ -1,0 +1,193 @@
+/**
+ * Conversations (references 000, 002, 004): one per customer across all the
+ * project's numbers, keyed by the customer's canonical JID. Each shows its
+ * contact, the number talking to them now, the last message, what is unread
+ * and whether the customer's 24-hour window is open.
+ */
+import { normalizePhone, phoneVariants } from "../../shared/phone.ts";
+import { newId } from "../crypto.ts";
+import { db } from "../db/client.ts";
+import { contactTouched, findContacts } from "../db/contacts.ts";
+import {
+  type After,
+  conversationTouched,
+  findConversation,
+  insertConversation,
+  listConversations,
+  markRead,
+} from "../db/conversations.ts";
+import { pnForLid } from "../db/lid-map.ts";
+import { conversationMessages, stampConversation } from "../db/messages.ts";
+import type { ContactRow, ConversationRow, MessageRow } from "../db/schema.ts";
+import type { Env } from "../env.ts";
+import { ApiError, notFound } from "../errors.ts";
+import { bareJid, contactFor, identify, isGroup, isLid, isPhoneJid } from "./contacts.ts";
+import { messageFields, waIdOf } from "./message-payload.ts";
+
+const WINDOW_MS = 24 * 3_600_000;
+
+/** The contact's one conversation, created on its first message. */
+export async function conversationFor(env: Env, projectId: string, contact: ContactRow, instanceId: string): Promise<ConversationRow> {
+  const d1 = db(env.DB);
+  const existing = await findConversation(d1, projectId, { contact_id: contact.id });
+  if (existing) return existing;
+  const chat_jid = contact.jid ?? contact.lid!;
+  const inserted = await insertConversation(d1, { id: newId(), project_id: projectId, contact_id: contact.id, chat_jid, instance_id: instanceId });
+  if (inserted) return inserted;
+  // A concurrent first message created it.
+  const winner = (await findConversation(d1, projectId, { contact_id: contact.id })) ?? (await findConversation(d1, projectId, { chat_jid }));
+  if (!winner) throw new Error(`conversation for contact ${contact.id} could not be created`);
+  return winner;
+}
+
+export type Link = { contact_id: string; conversation_id: string };
+
+/**
+ * A message we sent left: it joins its customer's conversation (created if
+ * this is the first word), which now shows it as the last message and has
+ * nothing unread. Group chats have no conversation here.
+ */
+export async function recordSent(env: Env, projectId: string, row: MessageRow): Promise<Link | null> {
+  if (isGroup(row.chat_jid)) return null;
+  const who = await identify(env, projectId, row.instance_id, [row.chat_jid]);
+  const contact = await contactFor(env, projectId, row.instance_id, who, { source: "outbound", name: null });
+  if (!contact) return null;
+  const conversation = await conversationFor(env, projectId, contact, row.instance_id);
+  // Our clock, as for received messages (WhatsApp's is in whole seconds): a reply is never older than what it answers.
+  const at = new Date().toISOString();
+  const d1 = db(env.DB);
+  await d1.batch([
+    stampConversation(d1, projectId, row.id, { contact_id: contact.id, conversation_id: conversation.id }),
+    contactTouched(d1, projectId, contact.id, { at, instance_id: row.instance_id }),
+    conversationTouched(d1, projectId, conversation.id, { message_id: row.id, at, instance_id: row.instance_id, inbound: false }),
+  ]);
+  return { contact_id: contact.id, conversation_id: conversation.id };
+}
+
+// ------------------------------------------------------------ the API
+
+/** Pages are opaque to clients: base64url of the last row's sort key and id. */
+export function encodeCursor(after: After): string {
+  return btoa(JSON.stringify([after.at, after.id])).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+}
+
+export function decodeCursor(cursor: string | undefined): After | undefined {
+  if (cursor === undefined) return undefined;
+  try {
+    const [at, id] = JSON.parse(atob(cursor.replaceAll("-", "+").replaceAll("_", "/"))) as unknown[];
+    if (typeof at === "string" && typeof id === "string" && at && id) return { at, id };
+  } catch {
+    // falls through to the 400
+  }
+  throw new ApiError(400, "invalid_request", "cursor: not a cursor this API gave out", { field: "cursor" });
+}
+
+/** Fetches one more row than asked, to know whether another page follows. */
+function page<T>(rows: T[], limit: number, keyOf: (row: T) => After) {
+  const data = rows.slice(0, limit);
+  const last = data.at(-1);
+  return { data, next_cursor: rows.length > limit && last ? encodeCursor(keyOf(last)) : null };
+}
+
+async function lastMessage(env: Env, row: MessageRow | null) {
+  if (!row) return null;
+  const { body } = await messageFields(env, row);
+  return { id: row.id, type: row.type, direction: row.direction, body, status: row.status, created_at: row.created_at };
+}
+
+function windowOf(lastInboundAt: string | null, now = Date.now()) {
+  if (!lastInboundAt) return { window_expires_at: null, window_open: false };
+  const expires = Date.parse(lastInboundAt) + WINDOW_MS;
+  return { window_expires_at: new Date(expires).toISOString(), window_open: expires > now };
+}
+
+export async function conversationsPage(env: Env, projectId: string, query: { instance_id?: string; limit: number; cursor?: string }) {
+  const after = decodeCursor(query.cursor);
+  const rows = await listConversations(db(env.DB), projectId, { instance_id: query.instance_id, limit: query.limit + 1, after });
+  const { data, next_cursor } = page(rows, query.limit, (r) => ({ at: r.conversation.last_message_at!, id: r.conversation.id }));
+  return {
+    data: await Promise.all(
+      data.map(async ({ conversation: c, contact, last }) => ({
+        id: c.id,
+        chat_jid: c.chat_jid,
+        contact,
+        instance_id: c.instance_id,
+        last_message: await lastMessage(env, last),
+        unread_count: c.unread_count,
+        last_message_at: c.last_message_at,
+        last_inbound_at: c.last_inbound_at,
+        ...windowOf(c.last_inbound_at),
+        created_at: c.created_at,
+      })),
+    ),
+    next_cursor,
+  };
+}
+
+const badJid = () =>
+  new ApiError(400, "invalid_request", "jid: not a phone number with its country code, a phone JID or a LID", { field: "jid" });
+
+/**
+ * The conversation a client names by the customer's phone JID, `+phone`
+ * (either Brazilian form) or LID (through what WhatsApp told us it stands for).
+ */
+export async function findConversationByJid(env: Env, projectId: string, jid: string): Promise<ConversationRow> {
+  const d1 = db(env.DB);
+  const raw = jid.trim();
+  let phones: string[] = [];
+  let lid: string | null = null;
+  if (raw.includes("@")) {
+    const bare = bareJid(raw);
+    const direct = await findConversation(d1, projectId, { chat_jid: bare });
+    if (direct) return direct;
+    if (isLid(bare)) {
+      lid = bare;
+      const pn = await pnForLid(d1, projectId, bare);
+      if (pn) phones = phoneVariants(`+${pn.split("@")[0]}`);
+    } else if (isPhoneJid(bare) && /^\d{5,15}@/.test(bare)) {
+      phones = phoneVariants(`+${bare.split("@")[0]}`);
+    } else if (!isGroup(bare)) {
+      throw badJid();
+    }
+  } else {
+    const phone = normalizePhone(raw);
+    if (!phone) throw badJid();
+    phones = phoneVariants(phone);
+  }
+  const contacts = await findContacts(d1, projectId, phones, lid ? [lid] : []);
+  // The phone's contact first: a LID's contact not merged yet is the same person's older half.
+  const contact = contacts.find((c) => c.phone !== null && phones.includes(c.phone)) ?? contacts[0];
+  const conversation = contact ? await findConversation(d1, projectId, { contact_id: contact.id }) : undefined;
+  if (!conversation) throw notFound("conversation");
+  return conversation;
+}
+
+/** One message of a conversation's history: reference 002's shape plus our own fields. */
+export async function historyEntry(env: Env, row: MessageRow) {
+  return {
+    id: row.id,
+    direction: row.direction,
+    status: row.status,
+    instance_id: row.instance_id,
+    chat_jid: row.chat_jid,
+    wa_message_id: waIdOf(row),
+    reference: row.reference,
+    ...(row.from_me ? { source: "phone" } : {}),
+    ...(await messageFields(env, row)),
+    created_at: row.created_at,
+  };
+}
+
+export async function conversationMessagesPage(env: Env, projectId: string, jid: string, query: { limit: number; cursor?: string }) {
+  const after = decodeCursor(query.cursor);
+  const conversation = await findConversationByJid(env, projectId, jid);
+  const rows = await conversationMessages(db(env.DB), projectId, conversation, { limit: query.limit + 1, after });
+  const { data, next_cursor } = page(rows, query.limit, (r) => ({ at: r.created_at, id: r.id }));
+  return { data: await Promise.all(data.map((row) => historyEntry(env, row))), next_cursor };
+}
+
+export async function readConversation(env: Env, projectId: string, jid: string) {
+  const conversation = await findConversationByJid(env, projectId, jid);
+  await markRead(db(env.DB), projectId, conversation.id);
+  return { id: conversation.id, chat_jid: conversation.chat_jid, unread_count: 0 as const };
+}

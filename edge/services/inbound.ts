@@ -1,0 +1,227 @@
+/**
+ * A message one of our numbers received (issue 4, reference 002): stored
+ * once, in the customer's one conversation, and announced once.
+ *
+ * The fleet holds each message until this answers, and resends it after a
+ * lost link or a restart; the unique inbound index turns a resend into the
+ * first message's id. A message whose event did not go out (the hub was
+ * unreachable, or the object died between storing and publishing) is left
+ * marked in the number's Durable Object storage, so its resend publishes it
+ * then; any other repeat publishes nothing.
+ *
+ * Messages the number wrote from its own phone app (`from_me`) are ours:
+ * stored as sent, announced as `message.sent` with `source: "phone"`.
+ */
+import type { InboundMessage } from "../../shared/protocol.ts";
+import { newId, sha256Hex } from "../crypto.ts";
+import { db } from "../db/client.ts";
+import { contactTouched } from "../db/contacts.ts";
+import { conversationTouched } from "../db/conversations.ts";
+import { findOutboundByWaId, findPoll, findReceived, insertReceived, stored } from "../db/messages.ts";
+import type { ContactRow, ConversationRow, MessageRow } from "../db/schema.ts";
+import type { Env } from "../env.ts";
+import { bareJid, canonicalJid, contactFor, identify, isGroup, type Who } from "./contacts.ts";
+import { conversationFor } from "./conversations.ts";
+import { type NewEvent, publish } from "./events.ts";
+import { arrivedMedia } from "./media-store.ts";
+import { type ReceivedContent, messageFields } from "./message-payload.ts";
+
+export type Scope = { project_id: string; instance_id: string };
+
+/** Where a number keeps "stored, not yet announced" marks: its Durable Object's storage. */
+export type Ledger = Pick<DurableObjectStorage, "get" | "put" | "delete">;
+
+export type Received = { message_id: string; duplicate: boolean };
+
+/** The chat, who wrote, and who the message is with. */
+type Parties = {
+  chat_jid: string;
+  group: boolean;
+  sender: { jid: string; who: Who };
+  contact: ContactRow | null;
+  conversation: ConversationRow | null;
+};
+
+export async function receiveMessage(env: Env, scope: Scope, msg: InboundMessage, ledger: Ledger): Promise<Received> {
+  const d1 = db(env.DB);
+  const parties = await partiesOf(env, scope, msg);
+  const chats = [...new Set([parties.chat_jid, bareJid(msg.chat_jid), ...(msg.chat_jid_alt ? [bareJid(msg.chat_jid_alt)] : [])])];
+
+  if (msg.from_me) {
+    // Our own API sends come back this way too (WhatsApp echoes them to the number's devices).
+    const ours = await findOutboundByWaId(d1, scope.project_id, msg.wa_message_id, chats);
+    if (ours) return { message_id: ours.id, duplicate: true };
+  }
+  const mark = `inbound:${msg.wa_message_id}`;
+  const unannounced = (await ledger.get(mark)) !== undefined;
+  if (!unannounced) await ledger.put(mark, Date.now());
+
+  const row = await buildRow(env, scope, msg, parties);
+  // The `reference` of our message this one answers: how the client finds its own record (reference 004).
+  const quoted = msg.quoted_id ? await findOutboundByWaId(d1, scope.project_id, msg.quoted_id, chats) : undefined;
+  const media = msg.media ? await arrivedMedia(env, scope.project_id, msg.media) : null;
+  const content = row.content as ReceivedContent;
+  if (media?.ref) {
+    content.media = media.ref;
+    row.media_id = media.ref.id;
+  } else if (media || msg.media_error) {
+    // The message still arrives, without its file, saying why.
+    content.media_error = msg.media_error ?? media!.error;
+  }
+
+  const at = row.created_at;
+  const writtenAt = stampOf(msg.timestamp);
+  const onlyIf = stored(row.id);
+  const [insert, history] = insertReceived(d1, row);
+  const touches = [];
+  if (parties.contact && !parties.group) {
+    const name = msg.from_me ? null : msg.push_name;
+    touches.push(contactTouched(d1, scope.project_id, parties.contact.id, { at, instance_id: scope.instance_id, name, onlyIf }));
+  }
+  if (parties.conversation) {
+    touches.push(
+      conversationTouched(d1, scope.project_id, parties.conversation.id, {
+        message_id: row.id,
+        at,
+        instance_id: scope.instance_id,
+        inbound: msg.from_me ? false : writtenAt,
+        onlyIf,
+      }),
+    );
+  }
+  if (media?.update) touches.push(media.update);
+  const [inserted] = await d1.batch([insert, history, ...touches]);
+
+  let message: MessageRow = row;
+  if (inserted.length === 0) {
+    const first = await findReceived(d1, scope.project_id, scope.instance_id, msg.wa_message_id);
+    if (!first) throw new Error(`message ${msg.wa_message_id} was neither stored nor found`);
+    if (!unannounced) {
+      await ledger.delete(mark);
+      return { message_id: first.id, duplicate: true };
+    }
+    message = first;
+  }
+
+  if (!parties.group) {
+    // The number the customer wrote to is the one that answers them (reference 000).
+    await env.AFFINITY.get(env.AFFINITY.idFromName(`${scope.project_id}:${message.chat_jid}`)).set(scope.instance_id);
+  }
+  await publish(env, scope.project_id, await eventOf(env, scope, msg, parties, message, quoted?.reference ?? null));
+  await ledger.delete(mark);
+  return { message_id: message.id, duplicate: inserted.length === 0 };
+}
+
+async function partiesOf(env: Env, scope: Scope, msg: InboundMessage): Promise<Parties> {
+  const chat = bareJid(msg.chat_jid);
+  if (isGroup(chat)) {
+    const who = await identify(env, scope.project_id, scope.instance_id, [msg.sender_jid, msg.sender_jid_alt]);
+    // Groups are issue 5's: a participant is named by their contact if they have one, and none is created.
+    const contact = msg.from_me ? null : await contactFor(env, scope.project_id, scope.instance_id, who);
+    return { chat_jid: chat, group: true, sender: { jid: canonicalJid(who, bareJid(msg.sender_jid)), who }, contact, conversation: null };
+  }
+  // One-to-one: the chat is the customer; the sender is them too, unless we wrote it.
+  const jids = [msg.chat_jid, msg.chat_jid_alt, ...(msg.from_me ? [] : [msg.sender_jid, msg.sender_jid_alt])];
+  const who = await identify(env, scope.project_id, scope.instance_id, jids);
+  const contact = await contactFor(env, scope.project_id, scope.instance_id, who, {
+    source: msg.from_me ? "outbound" : "inbound",
+    name: msg.from_me ? null : msg.push_name,
+  });
+  const conversation = contact ? await conversationFor(env, scope.project_id, contact, scope.instance_id) : null;
+  const chat_jid = conversation?.chat_jid ?? canonicalJid(who, chat);
+  return { chat_jid, group: false, sender: { jid: chat_jid, who }, contact, conversation };
+}
+
+/** WhatsApp's own time, unless it is nonsense (then now). */
+function stampOf(timestamp: number): string {
+  const ms = timestamp * 1000;
+  return ms > 0 && ms <= Date.now() + 60_000 ? new Date(ms).toISOString() : new Date().toISOString();
+}
+
+async function buildRow(env: Env, scope: Scope, msg: InboundMessage, parties: Parties): Promise<MessageRow> {
+  const content: ReceivedContent = { body: msg.body, timestamp: msg.timestamp };
+  if (msg.offline) content.offline = true;
+  if (msg.location) content.location = msg.location;
+  if (msg.contact) content.contact = msg.contact;
+  if (msg.poll) content.poll = msg.poll;
+  if (msg.poll_vote) {
+    content.poll_vote = await resolveVote(env, scope.project_id, msg.poll_vote);
+    content.body = content.poll_vote.selected.join(", ");
+  }
+  // Stored in the order received (the fleet relays each chat in order), to the millisecond;
+  // WhatsApp's own time, in seconds, stays in the content.
+  const now = new Date().toISOString();
+  return {
+    id: newId(),
+    project_id: scope.project_id,
+    instance_id: scope.instance_id,
+    chat_jid: parties.chat_jid,
+    direction: msg.from_me ? "outbound" : "inbound",
+    type: msg.type,
+    content: content as Record<string, unknown>,
+    status: msg.from_me ? "sent" : "received",
+    reason: null,
+    // A received message has no reference of its own; the one it answers rides on its event.
+    reference: null,
+    idempotency_key: null,
+    wa_message_id: msg.wa_message_id,
+    wa_message_ids: null,
+    tags: null,
+    groups: null,
+    message_secret: null,
+    poll_message: null,
+    sent_at: msg.from_me ? stampOf(msg.timestamp) : null,
+    contact_id: parties.contact?.id ?? null,
+    conversation_id: parties.conversation?.id ?? null,
+    sender_jid: msg.from_me ? null : parties.sender.jid,
+    quoted_id: msg.quoted_id,
+    media_id: null,
+    from_me: msg.from_me,
+    created_at: now,
+    updated_at: now,
+  };
+}
+
+/**
+ * Names a vote's options: WhatsApp sends the SHA-256 of each chosen option's
+ * name, so they are matched against the poll's options. An unknown poll
+ * gives no names (and the hashes stay out of the event: they mean nothing
+ * to a client).
+ */
+async function resolveVote(env: Env, projectId: string, vote: NonNullable<InboundMessage["poll_vote"]>) {
+  const poll = await findPoll(db(env.DB), projectId, vote.poll_message_id);
+  const content = (poll?.content ?? {}) as { options?: string[]; poll?: { options?: string[] } };
+  const options = content.options ?? content.poll?.options ?? [];
+  const byHash = new Map(await Promise.all(options.map(async (name) => [await sha256Hex(name), name] as const)));
+  const selected = vote.selected_hashes.map((h) => byHash.get(h)).filter((name): name is string => name !== undefined);
+  return { poll_message_id: vote.poll_message_id, selected };
+}
+
+async function eventOf(
+  env: Env,
+  scope: Scope,
+  msg: InboundMessage,
+  parties: Parties,
+  row: MessageRow,
+  reference: string | null,
+): Promise<NewEvent> {
+  const fields = await messageFields(env, row);
+  const ids = { contact_id: row.contact_id, conversation_id: row.conversation_id, reference };
+  const base = { message_id: row.id, wa_message_id: row.wa_message_id! };
+  if (msg.from_me) {
+    return {
+      type: "message.sent",
+      instance_id: scope.instance_id,
+      ...ids,
+      payload: { ...base, ...fields, status: "sent", sent_at: row.sent_at, source: "phone" },
+    };
+  }
+  const { who } = parties.sender;
+  return {
+    type: "message.received",
+    instance_id: scope.instance_id,
+    sender: { jid: parties.sender.jid, lid: who.lid ?? parties.contact?.lid ?? null, name: msg.push_name ?? parties.contact?.name ?? null },
+    ...ids,
+    payload: { ...base, ...fields, from: row.chat_jid },
+  };
+}

@@ -1,0 +1,1 @@
+CREATE INDEX `messages_conversation` ON `messages` (`project_id`,`conversation_id`,`created_at`);
