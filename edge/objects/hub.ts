@@ -196,10 +196,9 @@ export class EventHub extends DurableObject<Env> {
       .toArray();
     const sent = await this.#dispatch(stale);
     this.#trim(Date.now());
-    const waiting = this.#sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM outbox").one().n;
-    const events = this.#sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM events").one().n;
-    if (waiting > 0) await this.#alarmBy(Date.now() + (sent ? RESEND_AFTER_MS : 3 * RESEND_AFTER_MS));
-    else if (events > 0) await this.#alarmBy(Date.now() + TRIM_EVERY_MS);
+    const any = (table: string) => this.#sql.exec(`SELECT 1 FROM ${table} LIMIT 1`).toArray().length > 0;
+    if (any("outbox")) await this.#alarmBy(Date.now() + (sent ? RESEND_AFTER_MS : 3 * RESEND_AFTER_MS));
+    else if (any("events")) await this.#alarmBy(Date.now() + TRIM_EVERY_MS);
   }
 
   /** Drops events past retention (never one an outbox row still needs), and remembers how far it went. */

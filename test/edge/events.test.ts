@@ -8,7 +8,8 @@ import { exports } from "cloudflare:workers";
 import { createParser } from "eventsource-parser";
 import { describe, expect, it } from "vitest";
 import type { EventHub } from "../../edge/objects/hub.ts";
-import { type NewEvent, type PomboEvent, hub, publish } from "../../edge/services/events.ts";
+import { type PomboEvent, hub, publish } from "../../edge/services/events.ts";
+import { disconnectedEvent, receivedEvent } from "./event-fixtures.ts";
 import { call, newProject, waitFor } from "./helpers.ts";
 
 type Frame = { id: string | undefined; event: string | undefined; data: any };
@@ -54,19 +55,6 @@ async function listen(key: string, opts: { lastEventId?: string; query?: string;
   };
 }
 
-const text = (body: string): NewEvent =>
-  ({
-    type: "message.received",
-    instance_id: "inst-1",
-    sender: { jid: "5511988887777@s.whatsapp.net", lid: null, name: "Maria" },
-    contact_id: "ct_1",
-    conversation_id: "cv_1",
-    reference: null,
-    payload: { message_id: crypto.randomUUID(), wa_message_id: "3EB0", type: "text", from: "5511988887777@s.whatsapp.net", body },
-  }) as NewEvent;
-
-const drop = (instanceId: string): NewEvent => ({ type: "instance.disconnected", instance_id: instanceId, payload: { reason: "connection_lost" } });
-
 async function project() {
   const { id, api_key: key } = await newProject();
   return { id, key };
@@ -80,7 +68,7 @@ describe("GET /events", () => {
     const { id: projectId, key } = await project();
     const sse = await listen(key);
     expect(sse.res.headers.get("content-type")).toMatch(/^text\/event-stream/);
-    const published = await publish(env, projectId, text("um"), drop("inst-1"));
+    const published = await publish(env, projectId, receivedEvent("um"), disconnectedEvent("inst-1"));
     const frames = await sse.until(2);
     expect(frames.map((f) => f.event)).toEqual(["message.received", "instance.disconnected"]);
     expect(frames.map((f) => f.data)).toEqual(published);
@@ -91,15 +79,15 @@ describe("GET /events", () => {
   it("resumes after Last-Event-ID with exactly the missed events, then goes on live with no repeats", async () => {
     const { id: projectId, key } = await project();
     const first = await listen(key);
-    await publish(env, projectId, text("before"));
+    await publish(env, projectId, receivedEvent("before"));
     const [seen] = await first.until(1);
     await first.close();
 
-    await publish(env, projectId, text("missed 1"));
-    await publish(env, projectId, text("missed 2"), text("missed 3"));
+    await publish(env, projectId, receivedEvent("missed 1"));
+    await publish(env, projectId, receivedEvent("missed 2"), receivedEvent("missed 3"));
     const resumed = await listen(key, { lastEventId: seen!.id });
     await resumed.until(3);
-    await publish(env, projectId, text("live"));
+    await publish(env, projectId, receivedEvent("live"));
     const frames = await resumed.until(4);
     expect(bodies(frames)).toEqual(["missed 1", "missed 2", "missed 3", "live"]);
     expect(frames.map((f) => Number(f.id))).toEqual([1, 2, 3, 4].map((i) => Number(seen!.id) + i));
@@ -115,9 +103,9 @@ describe("GET /events", () => {
     const { id: projectId, key } = await project();
     // A backlog larger than the stream's buffer, so the replay pauses for the reader while new events come in.
     const padding = "x".repeat(1_000);
-    await publish(env, projectId, ...Array.from({ length: 300 }, (_, i) => text(`old ${i} ${padding}`)));
+    await publish(env, projectId, ...Array.from({ length: 300 }, (_, i) => receivedEvent(`old ${i} ${padding}`)));
     const sse = await listen(key, { lastEventId: "0", paused: true });
-    await Promise.all(Array.from({ length: 20 }, (_, i) => publish(env, projectId, text(`new ${i}`))));
+    await Promise.all(Array.from({ length: 20 }, (_, i) => publish(env, projectId, receivedEvent(`new ${i}`))));
     sse.resume();
     const frames = await sse.until(320);
     expect(frames.map((f) => Number(f.id))).toEqual(Array.from({ length: 320 }, (_, i) => i + 1));
@@ -129,10 +117,10 @@ describe("GET /events", () => {
     const { id: projectId, key } = await project();
     const instances = await listen(key, { query: "?types=instance.*" });
     const exact = await listen(key, { query: "?types=message.received,webhook.disabled" });
-    await publish(env, projectId, text("a message"), drop("inst-1"), { type: "instance.connected", instance_id: "inst-1", payload: {} });
+    await publish(env, projectId, receivedEvent("a message"), disconnectedEvent("inst-1"), { type: "instance.connected", instance_id: "inst-1", payload: {} });
     expect((await instances.until(2)).map((f) => f.event)).toEqual(["instance.disconnected", "instance.connected"]);
     expect((await exact.until(1)).map((f) => f.event)).toEqual(["message.received"]);
-    await publish(env, projectId, text("another"));
+    await publish(env, projectId, receivedEvent("another"));
     await exact.until(2);
     expect(instances.frames).toHaveLength(2);
     await instances.close();
@@ -156,8 +144,8 @@ describe("GET /events", () => {
     const a = await project();
     const b = await project();
     const sse = await listen(b.key);
-    await publish(env, a.id, text("for a"));
-    await publish(env, b.id, text("for b"));
+    await publish(env, a.id, receivedEvent("for a"));
+    await publish(env, b.id, receivedEvent("for b"));
     expect(bodies(await sse.until(1))).toEqual(["for b"]);
     await sse.close();
   });
@@ -165,9 +153,7 @@ describe("GET /events", () => {
   it("signs media links when a frame leaves", async () => {
     const { id: projectId, key } = await project();
     const sse = await listen(key);
-    const photo = text("photo") as Extract<NewEvent, { type: "message.received" }>;
-    photo.payload = { ...photo.payload, type: "image", media: { id: "med_9", url: "stale", mime_type: "image/jpeg", filename: null, size: 3 } };
-    await publish(env, projectId, photo);
+    await publish(env, projectId, receivedEvent("photo", { id: "med_9", url: "stale" }));
     const [frame] = await sse.until(1);
     expect(frame!.data.payload.media.url).toMatch(/\/media\/med_9\?exp=\d+&sig=[\w-]+$/);
     await sse.close();
@@ -176,7 +162,7 @@ describe("GET /events", () => {
   it("forgets a listener that disconnects", async () => {
     const { id: projectId, key } = await project();
     const sse = await listen(key);
-    await publish(env, projectId, text("hello"));
+    await publish(env, projectId, receivedEvent("hello"));
     await sse.until(1);
     expect(await hubOf(projectId).listenerCount()).toBe(1);
     await sse.close();
@@ -184,11 +170,23 @@ describe("GET /events", () => {
   });
 });
 
+describe("the API document", () => {
+  it("documents the stream as text/event-stream, and the webhook routes", async () => {
+    const doc = (await call("/openapi.json")).json;
+    const stream = doc.paths["/events"].get;
+    expect(Object.keys(stream.responses[200].content)).toEqual(["text/event-stream"]);
+    expect(stream.parameters.map((p: { name: string }) => p.name).sort()).toEqual(["last-event-id", "last_event_id", "types"]);
+    for (const path of ["/webhooks", "/webhooks/{id}", "/webhooks/{id}/deliveries", "/webhooks/{id}/deliveries/{delivery_id}/replay"]) {
+      expect(doc.paths[path], path).toBeDefined();
+    }
+  });
+});
+
 describe("the event log", () => {
   it("says so with a gap frame when a resume reaches past retention, then replays what is left", async () => {
     const { id: projectId, key } = await project();
-    await publish(env, projectId, text("old 1"), text("old 2"));
-    await publish(env, projectId, text("recent"));
+    await publish(env, projectId, receivedEvent("old 1"), receivedEvent("old 2"));
+    await publish(env, projectId, receivedEvent("recent"));
     const stub = hubOf(projectId);
     // Age the first two past the 72-hour retention, and let the alarm trim.
     await runInDurableObject(stub, (_hub, state) => {
@@ -211,12 +209,12 @@ describe("the event log", () => {
   it("takes an event once however often it is published", async () => {
     const { id: projectId, key } = await project();
     await call("/webhooks", { method: "POST", token: key, body: { url: "http://hooks.test/once-only" } });
-    const event = { id: "evt_fixed_1", created_at: new Date().toISOString(), ...drop("inst-1") } as PomboEvent;
+    const event = { id: "evt_fixed_1", created_at: new Date().toISOString(), ...disconnectedEvent("inst-1") } as PomboEvent;
     await hubOf(projectId).publish(projectId, [event]);
     await hubOf(projectId).publish(projectId, [event, event]);
     const sse = await listen(key, { lastEventId: "0" });
     await sse.until(1);
-    await publish(env, projectId, text("marker"));
+    await publish(env, projectId, receivedEvent("marker"));
     expect((await sse.until(2)).map((f) => f.data.id)).toEqual(["evt_fixed_1", expect.any(String)]);
     const rows = await env.DB.prepare("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE event_id = ?").bind("evt_fixed_1").first("n");
     expect(rows).toBe(1);
@@ -235,7 +233,7 @@ describe("the event log", () => {
         WEBHOOKS: { send: () => Promise.reject(new Error("queue down")), sendBatch: () => Promise.reject(new Error("queue down")) } as unknown as Queue,
       };
     });
-    const [event] = await publish(env, projectId, drop("inst-1"));
+    const [event] = await publish(env, projectId, disconnectedEvent("inst-1"));
     const waiting = await runInDurableObject(stub, (_i, state) => state.storage.sql.exec("SELECT COUNT(*) AS n FROM outbox").one().n);
     expect(waiting).toBe(1);
     expect((await (await fetch("http://hooks.test/__log/after-outage")).json()) as unknown[]).toEqual([]);

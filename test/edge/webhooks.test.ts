@@ -8,9 +8,10 @@ import { createExecutionContext, env, getQueueResult, createMessageBatch } from 
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
 import wranglerToml from "../../wrangler.toml?raw";
-import { type NewEvent, publish } from "../../edge/services/events.ts";
+import { publish } from "../../edge/services/events.ts";
 import { retryDelaySeconds, handleQueueBatch, type DeliveryJob } from "../../edge/services/webhook-delivery.ts";
 import { createWebhook } from "../../edge/services/webhooks.ts";
+import { disconnectedEvent, receivedEvent } from "./event-fixtures.ts";
 import { call, newProject, waitFor } from "./helpers.ts";
 
 type Hit = { method: string; headers: Record<string, string>; body: string; at: number };
@@ -27,30 +28,6 @@ async function hitsAtLeast(name: string, n: number, timeoutMs = 8_000): Promise<
   return hits;
 }
 
-const disconnected = (instanceId: string, reason = "connection_lost"): NewEvent => ({
-  type: "instance.disconnected",
-  instance_id: instanceId,
-  payload: { reason },
-});
-
-const received = (text: string, media?: { id: string; url: string }): NewEvent =>
-  ({
-    type: "message.received",
-    instance_id: "inst-1",
-    sender: { jid: "5511988887777@s.whatsapp.net", lid: null, name: "Maria" },
-    contact_id: "ct_1",
-    conversation_id: "cv_1",
-    reference: null,
-    payload: {
-      message_id: crypto.randomUUID(),
-      wa_message_id: "3EB0A1B2C3",
-      type: media ? "image" : "text",
-      from: "5511988887777@s.whatsapp.net",
-      body: text,
-      ...(media ? { media: { ...media, mime_type: "image/jpeg", filename: null, size: 10 } } : {}),
-    },
-  }) as NewEvent;
-
 async function project() {
   const { id, api_key: key } = await newProject();
   return { id, key };
@@ -60,6 +37,18 @@ async function addHook(key: string, body: Record<string, unknown>) {
   const res = await call("/webhooks", { method: "POST", token: key, body });
   if (res.status !== 201) throw new Error(`webhook: ${res.status} ${JSON.stringify(res.json)}`);
   return res.json as { id: string; secret: string; url: string; events: string[] };
+}
+
+/** An endpoint answering `status`, and one event's first attempt at it, logged. */
+async function failingHook(label: string, status: number) {
+  const { id: projectId, key } = await project();
+  const name = endpoint(label);
+  await answerWith(name, status);
+  const hook = await addHook(key, { url: hookUrl(name) });
+  await publish(env, projectId, disconnectedEvent("i-1"));
+  await waitFor(async () => (await deliveries(key, hook.id))[0]?.attempts >= 1, 5_000, "an attempt");
+  const [delivery] = await deliveries(key, hook.id);
+  return { projectId, key, name, hook, delivery };
 }
 
 const deliveries = async (key: string, webhookId: string) =>
@@ -127,7 +116,7 @@ describe("creating endpoints", () => {
     const allowed = await createWebhook({ ...env, POMBO_ALLOW_PRIVATE_NETWORKS: "true" }, projectId, { url: "http://127.0.0.1:9/h", events: ["*"] });
     expect(allowed.url).toBe("http://127.0.0.1:9/h");
     // ...and an edge without it refuses to send there, at send time too.
-    const [event] = await publish(env, projectId, disconnected("i-1"));
+    const [event] = await publish(env, projectId, disconnectedEvent("i-1"));
     await waitFor(async () => (await deliveries(key, allowed.id))[0]?.attempts >= 1, 5_000, "an attempt");
     const [delivery] = await deliveries(key, allowed.id);
     expect(delivery).toMatchObject({ event_id: event!.id, status: "retrying", last_status_code: null, last_error: "private_address: 127.0.0.1" });
@@ -140,7 +129,7 @@ describe("delivering", () => {
     const { id: projectId, key } = await project();
     const name = endpoint("signed");
     const hook = await addHook(key, { url: hookUrl(name), secret: SECRET });
-    const [event] = await publish(env, projectId, received("Oi"));
+    const [event] = await publish(env, projectId, receivedEvent("Oi"));
     const [hit] = await hitsAtLeast(name, 1);
     expect(hit!.method).toBe("POST");
     expect(hit!.headers["content-type"]).toBe("application/json");
@@ -172,7 +161,7 @@ describe("delivering", () => {
     const messages = await addHook(key, { url: hookUrl(endpoint("m")), events: ["message.*"] });
     const drops = await addHook(key, { url: hookUrl(endpoint("d")), events: ["instance.disconnected", "instance.banned"] });
     const all = await addHook(key, { url: hookUrl(endpoint("all")) });
-    await publish(env, projectId, received("hello"), { type: "instance.connected", instance_id: "i-1", payload: {} }, disconnected("i-1"));
+    await publish(env, projectId, receivedEvent("hello"), { type: "instance.connected", instance_id: "i-1", payload: {} }, disconnectedEvent("i-1"));
     // Deliveries exist once publish returns: they are the routing record.
     const types = async (id: string) => (await deliveries(key, id)).map((d) => d.event_type).sort();
     expect(await types(messages.id)).toEqual(["message.received"]);
@@ -184,7 +173,7 @@ describe("delivering", () => {
     const { id: projectId, key } = await project();
     const name = endpoint("media");
     await addHook(key, { url: hookUrl(name) });
-    await publish(env, projectId, received("photo", { id: "med_123", url: "http://stale/link" }));
+    await publish(env, projectId, receivedEvent("photo", { id: "med_123", url: "http://stale/link" }));
     const [hit] = await hitsAtLeast(name, 1);
     expect(JSON.parse(hit!.body).payload.media.url).toMatch(/\/media\/med_123\?exp=\d+&sig=[\w-]+$/);
   });
@@ -194,7 +183,7 @@ describe("delivering", () => {
     const name = endpoint("flaky");
     await answerWith(name, 503);
     const hook = await addHook(key, { url: hookUrl(name), secret: SECRET });
-    const [event] = await publish(env, projectId, received("are you there?"));
+    const [event] = await publish(env, projectId, receivedEvent("are you there?"));
 
     await hitsAtLeast(name, 2);
     const failing = (await deliveries(key, hook.id))[0];
@@ -217,13 +206,8 @@ describe("delivering", () => {
   });
 
   it("does not follow redirects: a 3xx is a failed attempt", async () => {
-    const { id: projectId, key } = await project();
-    const name = endpoint("moved");
-    await answerWith(name, 307);
-    const hook = await addHook(key, { url: hookUrl(name) });
-    await publish(env, projectId, disconnected("i-1"));
-    await waitFor(async () => (await deliveries(key, hook.id))[0]?.attempts >= 1, 5_000, "an attempt");
-    expect((await deliveries(key, hook.id))[0]).toMatchObject({ status: "retrying", last_status_code: 307 });
+    const { key, hook, delivery } = await failingHook("moved", 307);
+    expect(delivery).toMatchObject({ status: "retrying", last_status_code: 307 });
     expect(await hitsOf("elsewhere")).toEqual([]);
     await call(`/webhooks/${hook.id}`, { method: "DELETE", token: key });
   });
@@ -232,7 +216,7 @@ describe("delivering", () => {
     const { id: projectId, key } = await project();
     const name = endpoint("replay");
     const hook = await addHook(key, { url: hookUrl(name), secret: SECRET });
-    const [event] = await publish(env, projectId, received("once"));
+    const [event] = await publish(env, projectId, receivedEvent("once"));
     await waitFor(async () => (await deliveries(key, hook.id))[0]?.status === "delivered", 5_000, "delivered");
     const [delivery] = await deliveries(key, hook.id);
 
@@ -264,7 +248,7 @@ describe("changing endpoints", () => {
     expect((await call(`/webhooks/${hook.id}`, { token: key })).json.secret).toBeUndefined();
 
     // The hub routes with the new filter at once, and deliveries are signed with the new secret.
-    await publish(env, projectId, disconnected("i-1"), received("after rotation"));
+    await publish(env, projectId, disconnectedEvent("i-1"), receivedEvent("after rotation"));
     const [hit] = await hitsAtLeast(name, 1);
     expect(JSON.parse(hit!.body).type).toBe("message.received");
     expect(() => new Webhook(rotated.json.secret).verify(hit!.body, hit!.headers)).not.toThrow();
@@ -272,12 +256,12 @@ describe("changing endpoints", () => {
 
     const off = await call(`/webhooks/${hook.id}`, { method: "PATCH", token: key, body: { enabled: false } });
     expect(off.json.enabled).toBe(false);
-    await publish(env, projectId, received("while disabled"));
+    await publish(env, projectId, receivedEvent("while disabled"));
     expect(await deliveries(key, hook.id)).toHaveLength(1);
 
     expect((await call(`/webhooks/${hook.id}`, { method: "DELETE", token: key })).status).toBe(204);
     expect((await call(`/webhooks/${hook.id}`, { token: key })).status).toBe(404);
-    await publish(env, projectId, received("after delete"));
+    await publish(env, projectId, receivedEvent("after delete"));
     expect(await env.DB.prepare("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE webhook_id = ?").bind(hook.id).first("n")).toBe(0);
   });
 
@@ -293,7 +277,7 @@ describe("changing endpoints", () => {
     const a = await project();
     const b = await project();
     const hook = await addHook(a.key, { url: hookUrl(endpoint("mine")) });
-    await publish(env, a.id, received("for a"));
+    await publish(env, a.id, receivedEvent("for a"));
     const [delivery] = await deliveries(a.key, hook.id);
 
     expect((await call("/webhooks", { token: b.key })).json.data).toEqual([]);
@@ -303,7 +287,7 @@ describe("changing endpoints", () => {
     expect((await call(`/webhooks/${hook.id}/deliveries`, { token: b.key })).status).toBe(404);
     expect((await call(`/webhooks/${hook.id}/deliveries/${delivery.id}/replay`, { method: "POST", token: b.key })).status).toBe(404);
     // b's events never reach a's endpoint.
-    await publish(env, b.id, received("for b"));
+    await publish(env, b.id, receivedEvent("for b"));
     expect(await deliveries(a.key, hook.id)).toHaveLength(1);
     expect((await call(`/webhooks/${hook.id}`, { token: a.key })).json.enabled).toBe(true);
   });
@@ -326,7 +310,7 @@ describe("dead letters", () => {
     await answerWith(down, 503);
     const hook = await addHook(key, { url: hookUrl(down), events: ["instance.*"] });
     const watch = await addHook(key, { url: hookUrl(watcher), events: ["webhook.disabled"] });
-    await publish(env, projectId, disconnected("i-1"));
+    await publish(env, projectId, disconnectedEvent("i-1"));
     await hitsAtLeast(down, 1);
     const [delivery] = await deliveries(key, hook.id);
 
@@ -349,7 +333,7 @@ describe("dead letters", () => {
     expect((await deliveries(key, watch.id)).map((d) => d.event_type)).toEqual(["webhook.disabled"]);
 
     // Disabled: new events are not routed to it, and a replay asks to enable it first.
-    await publish(env, projectId, disconnected("i-2"));
+    await publish(env, projectId, disconnectedEvent("i-2"));
     expect(await deliveries(key, hook.id)).toHaveLength(1);
     const replay = await call(`/webhooks/${hook.id}/deliveries/${delivery.id}/replay`, { method: "POST", token: key });
     expect(replay.json.error.code).toBe("webhook_disabled");
@@ -360,14 +344,7 @@ describe("dead letters", () => {
   });
 
   it("marks the delivery dead but keeps an endpoint that has failed only for hours", async () => {
-    const { id: projectId, key } = await project();
-    const name = endpoint("blip");
-    await answerWith(name, 500);
-    const hook = await addHook(key, { url: hookUrl(name) });
-    await publish(env, projectId, disconnected("i-1"));
-    await hitsAtLeast(name, 1);
-    await waitFor(async () => (await deliveries(key, hook.id))[0]?.attempts >= 1, 3_000, "an attempt logged");
-    const [delivery] = await deliveries(key, hook.id);
+    const { projectId, key, hook, delivery } = await failingHook("blip", 500);
     await deadLetter(projectId, delivery.id);
     expect((await deliveries(key, hook.id))[0].status).toBe("dead");
     expect((await call(`/webhooks/${hook.id}`, { token: key })).json).toMatchObject({ enabled: true, disabled_reason: null });
@@ -404,7 +381,7 @@ describe("the alert URL (settings)", () => {
 
     const [alert] = (await call("/webhooks", { token: key })).json.data;
     expect(alert).toMatchObject({ kind: "alert", url: hookUrl(name), events: ["instance.disconnected", "instance.logged_out", "instance.banned"] });
-    const [, drop] = await publish(env, projectId, received("not for alerts"), { type: "instance.banned", instance_id: "i-1", payload: {} });
+    const [, drop] = await publish(env, projectId, receivedEvent("not for alerts"), { type: "instance.banned", instance_id: "i-1", payload: {} });
     const hits = await hitsAtLeast(name, 1);
     expect(new Webhook(secret).verify(hits[0]!.body, hits[0]!.headers)).toEqual(drop);
     expect((await deliveries(key, alert.id)).map((d) => d.event_type)).toEqual(["instance.banned"]);
