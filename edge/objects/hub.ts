@@ -306,7 +306,8 @@ export class EventHub extends DurableObject<Env> {
   /** `id: <seq>`, `event: <type>`, `data: <event>`, with media links signed now. */
   async #frame(row: Logged): Promise<string> {
     const event = JSON.parse(row.body) as PomboEvent;
-    const fresh = await withFreshMediaLinks(this.env, event);
+    // Without POMBO_DATA_KEY no link can be signed: the event still goes out, as stored.
+    const fresh = await withFreshMediaLinks(this.env, event).catch(() => event);
     return `id: ${row.seq}\nevent: ${row.type}\ndata: ${fresh === event ? row.body : JSON.stringify(fresh)}\n\n`;
   }
 
