@@ -420,9 +420,11 @@ export class InstanceObject extends DurableObject<Env> {
 
   /** `instance.*` events, on real changes only: a repeated status says nothing new. */
   async #announce(meta: InstanceMeta, previous: Status | null, next: StatusEvent): Promise<void> {
+    if (next.jid) await this.ctx.storage.put("jid", next.jid);
     const type = statusEventType(previous, next);
     if (!type) return;
-    const jid = next.jid ?? previous?.jid ?? null;
+    // A drop's status does not repeat the number's JID; the last one known still names it.
+    const jid = next.jid ?? (await this.ctx.storage.get<string>("jid")) ?? null;
     const payload = {
       state: next.state,
       reason: next.state === "disconnected" ? next.reason : null,

@@ -10,9 +10,11 @@ import { sha256Hex } from "../../edge/crypto.ts";
 import {
   call,
   closeFleetSockets,
+  connectInstance,
   connectedFleet,
   deliver,
   eventsUntil,
+  fail,
   inboundMessage,
   messageOf,
   newInstance,
@@ -221,5 +223,199 @@ describe("canonical identity: LIDs", () => {
     await deliver(fleet.socket, inboundMessage(LID, { body: "de novo" }));
     expect((await conversations(key)).data).toMatchObject([{ id: phoneConvo.id, unread_count: 3 }]);
     expect(ofType("contact.merged")(await eventsUntil(key, (e) => ofType("message.received")(e).length >= 3))).toHaveLength(1);
+  });
+});
+
+const send = async (key: string, type: string, body: object) => {
+  const res = await call(`/messages/${type}`, { method: "POST", token: key, body });
+  if (res.status !== 202) throw new Error(`send ${type}: ${res.status} ${JSON.stringify(res.json)}`);
+  await waitFor(async () => (await messageOf(key, res.json.id)).status === "sent", 3_000, `${type} sent`);
+  return messageOf(key, res.json.id);
+};
+
+describe("replies, reactions and votes on our messages", () => {
+  it("names a poll vote's options from the poll we sent, and keeps the hashes out", async () => {
+    const { key, id, fleet } = await setup();
+    const poll = await send(key, "poll", { to: PHONE_JID, name: "Which slot?", options: ["Morning", "Afternoon", "Evening"], selectable_count: 2, instance_id: id });
+    const hashes = await Promise.all(["Evening", "Afternoon"].map((o) => sha256Hex(o)));
+    const vote = await deliver(
+      fleet.socket,
+      inboundMessage(PHONE_JID, { type: "poll_vote", body: null, quoted_id: poll.wa_message_id, poll_vote: { poll_message_id: poll.wa_message_id, selected_hashes: hashes } }),
+    );
+    const unknown = await deliver(
+      fleet.socket,
+      inboundMessage(PHONE_JID, { type: "poll_vote", body: null, poll_vote: { poll_message_id: "3EB0NOTOURS", selected_hashes: hashes } }),
+    );
+    const page = await history(key, PHONE_JID);
+    const byId = Object.fromEntries(page.data.map((m: any) => [m.id, m]));
+    expect(byId[vote.message_id]).toMatchObject({
+      type: "poll_vote",
+      body: "Evening, Afternoon",
+      poll_vote: { poll_message_id: poll.wa_message_id, selected: ["Evening", "Afternoon"] },
+    });
+    expect(byId[unknown.message_id]).toMatchObject({ body: "", poll_vote: { poll_message_id: "3EB0NOTOURS", selected: [] } });
+    const events = await eventsUntil(key, (e) => ofType("message.received")(e).length >= 2);
+    const [named, blind] = ofType("message.received")(events);
+    expect(named.payload).toMatchObject({ type: "poll_vote", body: "Evening, Afternoon", poll_vote: { selected: ["Evening", "Afternoon"] } });
+    expect(blind.payload.poll_vote).toEqual({ poll_message_id: "3EB0NOTOURS", selected: [] });
+    expect(JSON.stringify(events)).not.toContain(hashes[0]);
+  });
+
+  it("carries our reference on a reply or reaction to our message, whichever part of a two-part OTP it quotes", async () => {
+    const { key, id, fleet } = await setup();
+    const text = await send(key, "text", { to: PHONE_JID, body: "Your order shipped", reference: "order-981", instance_id: id });
+    const otp = await send(key, "otp", { to: PHONE_JID, code: "738291", reference: "login-7", instance_id: id });
+    const [context, code] = otp.wa_message_ids;
+    await deliver(fleet.socket, inboundMessage(PHONE_JID, { body: "Thanks!", quoted_id: text.wa_message_id }));
+    await deliver(fleet.socket, inboundMessage(PHONE_JID, { type: "reaction", body: "❤️", quoted_id: text.wa_message_id }));
+    await deliver(fleet.socket, inboundMessage(PHONE_JID, { body: "which code?", quoted_id: context }));
+    await deliver(fleet.socket, inboundMessage(PHONE_JID, { body: "got it", quoted_id: code }));
+    await deliver(fleet.socket, inboundMessage(PHONE_JID, { body: "unrelated", quoted_id: "3EB0SOMETHINGELSE" }));
+    const events = ofType("message.received")(await eventsUntil(key, (e) => ofType("message.received")(e).length >= 5));
+    expect(events.map((e) => [e.payload.body, e.payload.quoted_id, e.reference])).toEqual([
+      ["Thanks!", text.wa_message_id, "order-981"],
+      ["❤️", text.wa_message_id, "order-981"],
+      ["which code?", context, "login-7"],
+      ["got it", code, "login-7"],
+      ["unrelated", "3EB0SOMETHINGELSE", null],
+    ]);
+    expect(events[1].payload.type).toBe("reaction");
+  });
+});
+
+describe("messages that are not a customer writing to us", () => {
+  it("stores what the number wrote on its own phone as sent, announces it as message.sent from the phone, and clears unread", async () => {
+    const { key, id, fleet } = await setup();
+    await deliver(fleet.socket, inboundMessage(PHONE_JID, { body: "preciso de ajuda" }));
+    const mine = await deliver(
+      fleet.socket,
+      inboundMessage(PHONE_JID, { from_me: true, sender_jid: "5511900000001@s.whatsapp.net", push_name: "Loja", body: "Claro, como posso ajudar?" }),
+    );
+    const [convo] = (await conversations(key)).data;
+    expect(convo).toMatchObject({ unread_count: 0, last_message: { id: mine.message_id, direction: "outbound", status: "sent" }, contact: { name: "Maria" } });
+    expect((await history(key, PHONE_JID)).data[0]).toMatchObject({ id: mine.message_id, direction: "outbound", status: "sent", source: "phone", to: PHONE_JID });
+    const events = await eventsUntil(key, (e) => ofType("message.sent")(e).length >= 1);
+    expect(ofType("message.sent")(events)).toEqual([
+      expect.objectContaining({
+        instance_id: id,
+        conversation_id: convo.id,
+        contact_id: convo.contact.id,
+        payload: expect.objectContaining({ message_id: mine.message_id, source: "phone", status: "sent", to: PHONE_JID, body: "Claro, como posso ajudar?" }),
+      }),
+    ]);
+  });
+
+  it("does not store our own API sends a second time when WhatsApp echoes them from the phone", async () => {
+    const { key, id, fleet } = await setup();
+    const sent = await send(key, "otp", { to: PHONE_JID, code: "112233", instance_id: id });
+    for (const waId of sent.wa_message_ids) {
+      const echo = await deliver(fleet.socket, inboundMessage(PHONE_JID, { wa_message_id: waId, from_me: true, body: "112233" }));
+      expect(echo).toEqual({ message_id: sent.id, duplicate: true });
+    }
+    const page = await history(key, PHONE_JID);
+    expect(page.data.map((m: any) => m.id)).toEqual([sent.id]);
+    expect(JSON.stringify(page)).not.toContain("112233");
+  });
+
+  it("stores a group message with its participant as sender, outside any conversation", async () => {
+    const { key, projectId, id, fleet } = await setup();
+    const group = "120363025246125888@g.us";
+    const res = await deliver(fleet.socket, inboundMessage(group, { sender_jid: LID, sender_jid_alt: PHONE_JID, body: "bom dia, grupo" }));
+    expect((await conversations(key)).data).toEqual([]);
+    const row = await env.DB.prepare("SELECT chat_jid, sender_jid, conversation_id, direction FROM messages WHERE id = ?").bind(res.message_id).first();
+    expect(row).toEqual({ chat_jid: group, sender_jid: PHONE_JID, conversation_id: null, direction: "inbound" });
+    const [event] = ofType("message.received")(await eventsUntil(key, (e) => ofType("message.received")(e).length >= 1));
+    expect(event).toMatchObject({ sender: { jid: PHONE_JID, lid: LID, name: "Maria" }, conversation_id: null, payload: { from: group, body: "bom dia, grupo" } });
+    // The group's number is not the participant's sticky number.
+    expect(await env.AFFINITY.get(env.AFFINITY.idFromName(`${projectId}:${PHONE_JID}`)).get()).toBeNull();
+    expect(event.instance_id).toBe(id);
+  });
+});
+
+describe("events about our own messages", () => {
+  it("announces a send with its customer's ids and our reference, then each receipt that moves it forward, never an OTP code", async () => {
+    const { key, id, fleet } = await setup();
+    const { message_id: inboundId } = await deliver(fleet.socket, inboundMessage(PHONE_JID, { body: "oi" }));
+    const otp = await send(key, "otp", { to: PHONE_JID, code: "908172", reference: "login-9", instance_id: id });
+    const [convo] = (await conversations(key)).data;
+    expect(convo).toMatchObject({ unread_count: 0, last_message: { id: otp.id, direction: "outbound", status: "sent" } });
+    expect(otp).toMatchObject({ contact_id: convo.contact.id, conversation_id: convo.id });
+
+    for (const status of ["delivered", "delivered", "read", "delivered"]) {
+      fleet.socket.event("message.status", { wa_message_id: otp.wa_message_id, chat_jid: PHONE_JID, status });
+    }
+    await waitFor(async () => (await messageOf(key, otp.id)).status === "read", 3_000, "read");
+    const events = await eventsUntil(key, (e) => ofType("message.status")(e).length >= 2);
+    expect(ofType("message.sent")(events)).toEqual([
+      expect.objectContaining({
+        instance_id: id,
+        contact_id: convo.contact.id,
+        conversation_id: convo.id,
+        reference: "login-9",
+        payload: { message_id: otp.id, wa_message_id: otp.wa_message_id, type: "otp", to: PHONE_JID, status: "sent", sent_at: otp.sent_at },
+      }),
+    ]);
+    // Only real steps: the repeated and late "delivered" said nothing new.
+    expect(ofType("message.status")(events).map((e) => [e.payload.status, e.reference, e.conversation_id])).toEqual([
+      ["delivered", "login-9", convo.id],
+      ["read", "login-9", convo.id],
+    ]);
+    expect(JSON.stringify(events)).not.toContain("908172");
+    expect(ofType("message.received")(events).map((e) => e.payload.message_id)).toEqual([inboundId]);
+  });
+
+  it("announces a send that failed before leaving, without a WhatsApp id", async () => {
+    const { api_key: key } = await newProject();
+    const instance = await newInstance(key);
+    await connectedFleet(instance.id, { answer: () => fail("invalid_content") });
+    const res = await call("/messages/text", { method: "POST", token: key, body: { to: PHONE_JID, body: "x", reference: "r-1", instance_id: instance.id } });
+    const [event] = ofType("message.status")(await eventsUntil(key, (e) => ofType("message.status")(e).length >= 1));
+    expect(event).toMatchObject({
+      instance_id: instance.id,
+      contact_id: null,
+      conversation_id: null,
+      reference: "r-1",
+      payload: { message_id: res.json.id, wa_message_id: null, status: "failed", reason: "invalid_content", chat_jid: PHONE_JID },
+    });
+  });
+});
+
+describe("instance events", () => {
+  it("announces a new QR, coming online and each kind of drop with its reason, once per real change", async () => {
+    const { api_key: key } = await newProject();
+    const instance = await newInstance(key);
+    const socket = await connectInstance(instance.id, "fleet-events");
+    await socket.next(); // lease.granted
+    const status = (data: object) => socket.event("status", data);
+    const statuses = [
+      { state: "qr_pending", qr: "2@QR-ONE", qr_png: "data:image/png;base64,AAA" },
+      { state: "qr_pending", qr: "2@QR-ONE", qr_png: "data:image/png;base64,AAA" },
+      { state: "qr_pending", qr: "2@QR-TWO", qr_png: "data:image/png;base64,BBB" },
+      { state: "connected", jid: "5511900000009:4@s.whatsapp.net" },
+      { state: "connected", jid: "5511900000009:4@s.whatsapp.net", push_name: "Loja" },
+      { state: "disconnected", reason: "transient", close_code: 428 },
+      { state: "disconnected", reason: "transient", close_code: 408 },
+      { state: "connecting" },
+      { state: "connected", jid: "5511900000009:4@s.whatsapp.net" },
+      { state: "disconnected", reason: "banned", close_code: 403 },
+      { state: "disconnected", reason: "logged_out", close_code: 401 },
+    ];
+    for (const s of statuses) status(s);
+    const events = await eventsUntil(key, (e) => e.some((x) => x.type === "instance.logged_out"));
+    const seen = events.filter((e) => e.type.startsWith("instance.")).map((e) => [e.type, e.payload]);
+    const jid = "5511900000009:4@s.whatsapp.net";
+    const online = { state: "connected", reason: null, close_code: null, jid, phone: "+5511900000009" };
+    expect(seen).toEqual([
+      ["instance.qr", { state: "qr_pending", reason: null, close_code: null, jid: null, phone: null, qr: "2@QR-ONE" }],
+      ["instance.qr", { state: "qr_pending", reason: null, close_code: null, jid: null, phone: null, qr: "2@QR-TWO" }],
+      ["instance.connected", online],
+      ["instance.disconnected", { state: "disconnected", reason: "transient", close_code: 428, jid, phone: "+5511900000009" }],
+      ["instance.connected", online],
+      ["instance.banned", { state: "disconnected", reason: "banned", close_code: 403, jid, phone: "+5511900000009" }],
+      ["instance.logged_out", { state: "disconnected", reason: "logged_out", close_code: 401, jid, phone: "+5511900000009" }],
+    ]);
+    expect(events.every((e) => e.instance_id === instance.id)).toBe(true);
+    // The PNG stays out of events: the QR string is what a client renders.
+    expect(JSON.stringify(events)).not.toContain("data:image/png");
   });
 });
