@@ -3,10 +3,11 @@
  * over conversations made the real way: received messages through the
  * number's fleet socket, and sends through the API.
  */
-import { afterEach, describe, expect, it } from "vitest";
-import { call, closeFleetSockets, connectedFleet, deliver, eventsUntil, inboundMessage, messageOf, newInstance, newProject, noPacing, waitFor } from "./helpers.ts";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { call, closeFleetSockets, settleFleets, connectedFleet, deliver, eventsUntil, inboundMessage, messageOf, newInstance, newProject, noPacing, waitFor } from "./helpers.ts";
 
 afterEach(() => closeFleetSockets());
+afterAll(() => settleFleets());
 
 const jidOf = (i: number) => `55119770000${String(i).padStart(2, "0")}@s.whatsapp.net`;
 

@@ -288,3 +288,12 @@ async function eventLog(key: string): Promise<any[]> {
     .filter((data) => data.startsWith("{"))
     .map((data) => JSON.parse(data));
 }
+
+/**
+ * For a file's last test: closed fleet sockets make their numbers announce
+ * the drop a moment later; let that finish before the runner tears down.
+ */
+export async function settleFleets(ms = 300) {
+  closeFleetSockets();
+  await new Promise((r) => setTimeout(r, ms));
+}

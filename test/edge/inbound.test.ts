@@ -5,11 +5,12 @@
  * event hub behind. (WhatsApp itself is in the e2e suite.)
  */
 import { env } from "cloudflare:test";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { sha256Hex } from "../../edge/crypto.ts";
 import {
   call,
   closeFleetSockets,
+  settleFleets,
   connectInstance,
   connectedFleet,
   deliver,
@@ -30,6 +31,7 @@ const PHONE_8_JID = "551188887777@s.whatsapp.net";
 const LID = "123456789012345@lid";
 
 afterEach(() => closeFleetSockets());
+afterAll(() => settleFleets());
 
 async function setup() {
   const { api_key: key, id: projectId } = await newProject();
