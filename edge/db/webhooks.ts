@@ -70,11 +70,40 @@ export async function deleteWebhook(db: Db, projectId: string, id: string): Prom
 /**
  * Deliveries for events the hub accepted, in one round trip. The same
  * (webhook, event) twice is kept once, so the hub may send a batch again
- * after a failure without doubling anything.
+ * after a failure without doubling anything; a webhook deleted meanwhile
+ * just gets no row (its queue message then finds nothing to do).
  */
 export async function insertDeliveries(db: Db, rows: NewDelivery[]) {
   if (rows.length === 0) return;
-  const [first, ...rest] = rows.map((row) => db.insert(webhookDeliveries).values(row).onConflictDoNothing());
+  const at = now();
+  // INSERT ... SELECT from the webhook's own row (drizzle wants every column, in order): no row, no delivery.
+  const value = <T>(v: T, name: string) => sql<T>`${v}`.as(name);
+  const [first, ...rest] = rows.map((r) =>
+    db
+      .insert(webhookDeliveries)
+      .select(
+        db
+          .select({
+            id: value(r.id, "id"),
+            project_id: webhooks.project_id,
+            webhook_id: webhooks.id,
+            event_id: value(r.event_id, "event_id"),
+            event_type: value(r.event_type, "event_type"),
+            body: value(r.body, "body"),
+            status: value("pending" as const, "status"),
+            attempts: value(0, "attempts"),
+            last_status_code: value(null, "last_status_code"),
+            last_error: value(null, "last_error"),
+            next_attempt_at: value(null, "next_attempt_at"),
+            delivered_at: value(null, "delivered_at"),
+            created_at: value(at, "created_at"),
+            updated_at: value(at, "updated_at"),
+          })
+          .from(webhooks)
+          .where(ofProject(r.project_id, r.webhook_id)),
+      )
+      .onConflictDoNothing(),
+  );
   await db.batch([first!, ...rest]);
 }
 

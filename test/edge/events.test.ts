@@ -221,6 +221,20 @@ describe("the event log", () => {
     await sse.close();
   });
 
+  it("routes past an endpoint deleted behind its cache without holding up the others", async () => {
+    const { id: projectId, key } = await project();
+    const gone = (await call("/webhooks", { method: "POST", token: key, body: { url: "http://hooks.test/gone" } })).json;
+    const kept = (await call("/webhooks", { method: "POST", token: key, body: { url: "http://hooks.test/kept" } })).json;
+    await publish(env, projectId, disconnectedEvent("inst-1")); // the hub now caches both
+    // Deleted without the hub hearing of it (as from another isolate, before the cache expires).
+    await env.DB.prepare("DELETE FROM webhooks WHERE id = ?").bind(gone.id).run();
+    const [event] = await publish(env, projectId, disconnectedEvent("inst-2"));
+    const waiting = await runInDurableObject(hubOf(projectId), (_i, state) => state.storage.sql.exec("SELECT COUNT(*) AS n FROM outbox").one().n);
+    expect(waiting).toBe(0);
+    const kept2 = await env.DB.prepare("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE webhook_id = ? AND event_id = ?").bind(kept.id, event!.id).first("n");
+    expect(kept2).toBe(1);
+  });
+
   it("keeps deliveries the queue refused, and its alarm sends them later", async () => {
     const { id: projectId, key } = await project();
     const hook = (await call("/webhooks", { method: "POST", token: key, body: { url: "http://hooks.test/after-outage" } })).json;
