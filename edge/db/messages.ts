@@ -32,8 +32,17 @@ export async function findByIdempotencyKey(db: Db, projectId: string, key: strin
   return row;
 }
 
-/** A message this number sent (through us or from its phone app), by WhatsApp id: what receipts are about. */
-export async function findByWaId(db: Db, projectId: string, instanceId: string, waMessageId: string) {
+/**
+ * A message of this number by WhatsApp id: one it sent (through us or from
+ * its phone app), which receipts are about, or one it received.
+ */
+export async function findByWaId(
+  db: Db,
+  projectId: string,
+  instanceId: string,
+  waMessageId: string,
+  direction: MessageRow["direction"] = "outbound",
+) {
   const [row] = await db
     .select()
     .from(messages)
@@ -42,7 +51,7 @@ export async function findByWaId(db: Db, projectId: string, instanceId: string, 
         eq(messages.project_id, projectId),
         eq(messages.instance_id, instanceId),
         eq(messages.wa_message_id, waMessageId),
-        eq(messages.direction, "outbound"),
+        eq(messages.direction, direction),
       ),
     )
     .limit(1);
@@ -133,22 +142,6 @@ export function insertReceived(db: Db, row: NewMessage) {
           .where(eq(messages.id, row.id!)),
       ),
   ] as const;
-}
-
-export async function findReceived(db: Db, projectId: string, instanceId: string, waMessageId: string) {
-  const [row] = await db
-    .select()
-    .from(messages)
-    .where(
-      and(
-        eq(messages.project_id, projectId),
-        eq(messages.instance_id, instanceId),
-        eq(messages.wa_message_id, waMessageId),
-        eq(messages.direction, "inbound"),
-      ),
-    )
-    .limit(1);
-  return row;
 }
 
 /**

@@ -17,7 +17,7 @@ import { newId, sha256Hex } from "../crypto.ts";
 import { db } from "../db/client.ts";
 import { contactTouched } from "../db/contacts.ts";
 import { conversationTouched } from "../db/conversations.ts";
-import { findOutboundByWaId, findPoll, findReceived, insertReceived, stored } from "../db/messages.ts";
+import { findByWaId, findOutboundByWaId, findPoll, insertReceived, stored } from "../db/messages.ts";
 import type { ContactRow, ConversationRow, MessageRow } from "../db/schema.ts";
 import type { Env } from "../env.ts";
 import { bareJid, canonicalJid, contactFor, identify, isGroup, type Who } from "./contacts.ts";
@@ -46,19 +46,37 @@ export async function receiveMessage(env: Env, scope: Scope, msg: InboundMessage
   const d1 = db(env.DB);
   const parties = await partiesOf(env, scope, msg);
   const chats = [...new Set([parties.chat_jid, bareJid(msg.chat_jid), ...(msg.chat_jid_alt ? [bareJid(msg.chat_jid_alt)] : [])])];
+  const earlier = msg.from_me ? await findOutboundByWaId(d1, scope.project_id, msg.wa_message_id, chats) : undefined;
+  // Our own API sends come back this way too (WhatsApp echoes them to the number's devices); they were announced when they left.
+  if (earlier && !earlier.from_me) return { message_id: earlier.id, duplicate: true };
 
-  if (msg.from_me) {
-    // Our own API sends come back this way too (WhatsApp echoes them to the number's devices).
-    const ours = await findOutboundByWaId(d1, scope.project_id, msg.wa_message_id, chats);
-    if (ours) return { message_id: ours.id, duplicate: true };
-  }
   const mark = `inbound:${msg.wa_message_id}`;
   const unannounced = (await ledger.get(mark)) !== undefined;
   if (!unannounced) await ledger.put(mark, Date.now());
+  const { message, fresh } = earlier ? { message: earlier, fresh: false } : await store(env, scope, msg, parties);
+  if (!fresh && !unannounced) {
+    await ledger.delete(mark);
+    return { message_id: message.id, duplicate: true };
+  }
 
-  const row = await buildRow(env, scope, msg, parties);
+  if (!parties.group) {
+    // The number the customer wrote to is the one that answers them (reference 000).
+    await env.AFFINITY.get(env.AFFINITY.idFromName(`${scope.project_id}:${message.chat_jid}`)).set(scope.instance_id);
+  }
   // The `reference` of our message this one answers: how the client finds its own record (reference 004).
   const quoted = msg.quoted_id ? await findOutboundByWaId(d1, scope.project_id, msg.quoted_id, chats) : undefined;
+  await publish(env, scope.project_id, await eventOf(env, scope, msg, parties, message, quoted?.reference ?? null));
+  await ledger.delete(mark);
+  return { message_id: message.id, duplicate: !fresh };
+}
+
+/**
+ * Stores the message with what it changes (contact, conversation, file) in
+ * one batch; `fresh` is false when this number had already stored it.
+ */
+async function store(env: Env, scope: Scope, msg: InboundMessage, parties: Parties): Promise<{ message: MessageRow; fresh: boolean }> {
+  const d1 = db(env.DB);
+  const row = await buildRow(env, scope, msg, parties);
   const media = msg.media ? await arrivedMedia(env, scope.project_id, msg.media) : null;
   const content = row.content as ReceivedContent;
   if (media?.ref) {
@@ -70,7 +88,6 @@ export async function receiveMessage(env: Env, scope: Scope, msg: InboundMessage
   }
 
   const at = row.created_at;
-  const writtenAt = stampOf(msg.timestamp);
   const onlyIf = stored(row.id);
   const [insert, history] = insertReceived(d1, row);
   const touches = [];
@@ -84,32 +101,17 @@ export async function receiveMessage(env: Env, scope: Scope, msg: InboundMessage
         message_id: row.id,
         at,
         instance_id: scope.instance_id,
-        inbound: msg.from_me ? false : writtenAt,
+        inbound: msg.from_me ? false : stampOf(msg.timestamp),
         onlyIf,
       }),
     );
   }
   if (media?.update) touches.push(media.update);
   const [inserted] = await d1.batch([insert, history, ...touches]);
-
-  let message: MessageRow = row;
-  if (inserted.length === 0) {
-    const first = await findReceived(d1, scope.project_id, scope.instance_id, msg.wa_message_id);
-    if (!first) throw new Error(`message ${msg.wa_message_id} was neither stored nor found`);
-    if (!unannounced) {
-      await ledger.delete(mark);
-      return { message_id: first.id, duplicate: true };
-    }
-    message = first;
-  }
-
-  if (!parties.group) {
-    // The number the customer wrote to is the one that answers them (reference 000).
-    await env.AFFINITY.get(env.AFFINITY.idFromName(`${scope.project_id}:${message.chat_jid}`)).set(scope.instance_id);
-  }
-  await publish(env, scope.project_id, await eventOf(env, scope, msg, parties, message, quoted?.reference ?? null));
-  await ledger.delete(mark);
-  return { message_id: message.id, duplicate: inserted.length === 0 };
+  if (inserted.length > 0) return { message: row, fresh: true };
+  const first = await findByWaId(d1, scope.project_id, scope.instance_id, msg.wa_message_id, "inbound");
+  if (!first) throw new Error(`message ${msg.wa_message_id} was neither stored nor found`);
+  return { message: first, fresh: false };
 }
 
 async function partiesOf(env: Env, scope: Scope, msg: InboundMessage): Promise<Parties> {

@@ -160,6 +160,11 @@ describe("a conversation's messages", () => {
     expect((await call(`/conversations/${jidOf(1)}/read`, { method: "POST", token: other.api_key })).status).toBe(404);
     expect((await get(key, `/conversations/${jidOf(1)}/messages`)).json.data).toHaveLength(1);
     expect(await eventsUntil(other.api_key, () => true)).toEqual([]);
+    // Media links need no key (their signature is the credential); the rest of the surface does.
+    const doc = (await call("/openapi.json")).json;
+    expect(doc.paths["/media/{id}"].get.security).toEqual([]);
+    expect(doc.paths["/conversations"].get.security).toBeUndefined();
+    expect((await call("/conversations")).status).toBe(401);
     expect((await eventsUntil(key, (e) => e.length > 0)).map((e) => e.type)).toContain("message.received");
   });
 });

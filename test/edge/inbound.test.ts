@@ -4,7 +4,7 @@
  * requests and `lid.mappings` events, with real D1, Durable Objects and the
  * event hub behind. (WhatsApp itself is in the e2e suite.)
  */
-import { env } from "cloudflare:test";
+import { env, runInDurableObject } from "cloudflare:test";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { sha256Hex } from "../../edge/crypto.ts";
 import {
@@ -81,6 +81,22 @@ describe("receiving a message", () => {
       sender: { jid: PHONE_JID, lid: null, name: "Maria" },
       payload: { message_id: first.message_id, wa_message_id: message.wa_message_id, type: "text", from: PHONE_JID, body: "Oi, tudo bem?" },
     });
+  });
+
+  it("announces a stored message on its resend when its event never went out (the object died between storing and publishing)", async () => {
+    const { key, id, fleet } = await setup();
+    const message = inboundMessage(PHONE_JID, { body: "chegou?" });
+    const first = await deliver(fleet.socket, message);
+    // The state such a death leaves: the message in D1, its "not announced yet" mark still in the number's storage.
+    await runInDurableObject(env.INSTANCE.get(env.INSTANCE.idFromName(id)), (_o, state) =>
+      state.storage.put(`inbound:${message.wa_message_id}`, Date.now()),
+    );
+    expect(await deliver(fleet.socket, message)).toEqual({ message_id: first.message_id, duplicate: true });
+    expect(await deliver(fleet.socket, message)).toEqual({ message_id: first.message_id, duplicate: true });
+    const events = ofType("message.received")(await eventsUntil(key, (e) => ofType("message.received")(e).length >= 2));
+    // Announced again once (at least once beats never), and not on the next repeat.
+    expect(events.map((e) => e.payload.message_id)).toEqual([first.message_id, first.message_id]);
+    expect((await history(key, PHONE_JID)).data).toHaveLength(1);
   });
 
   it("opens the customer's conversation: contact, number, unread count and the 24-hour window", async () => {
