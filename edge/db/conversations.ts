@@ -1,11 +1,15 @@
 /** Storage for `conversations`: one per contact across all numbers. Every query names the project. */
-import { type SQL, and, desc, eq, inArray, isNotNull, lt, or, sql } from "drizzle-orm";
+import { type SQL, and, desc, eq, inArray, isNotNull, lt, lte, or, sql } from "drizzle-orm";
+import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { Db } from "./client.ts";
 import { type ConversationRow, contacts, conversations, messages } from "./schema.ts";
 
 export type NewConversation = typeof conversations.$inferInsert;
 /** Where a page starts: after the row with this sort key and id (newest first). */
 export type After = { at: string; id: string };
+
+/** Rows after `after`, newest first, written so the index range stops at the cursor (`<=` bounds it; the OR breaks ties). */
+export const afterKey = (at: SQLiteColumn, id: SQLiteColumn, after: After) => and(lte(at, after.at), or(lt(at, after.at), lt(id, after.id)));
 
 export async function findConversation(db: Db, projectId: string, where: { contact_id: string } | { chat_jid: string }) {
   const match = "contact_id" in where ? eq(conversations.contact_id, where.contact_id) : eq(conversations.chat_jid, where.chat_jid);
@@ -104,9 +108,7 @@ export async function listConversations(db: Db, projectId: string, opts: { insta
         opts.instance_id ? eq(conversations.instance_id, opts.instance_id) : undefined,
         // A conversation with no message yet has nothing to show.
         isNotNull(conversations.last_message_at),
-        after
-          ? or(lt(conversations.last_message_at, after.at), and(eq(conversations.last_message_at, after.at), lt(conversations.id, after.id)))
-          : undefined,
+        after ? afterKey(conversations.last_message_at, conversations.id, after) : undefined,
       ),
     )
     .orderBy(desc(conversations.last_message_at), desc(conversations.id))
