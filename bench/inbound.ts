@@ -185,6 +185,7 @@ try {
   const latency = [...firstByBody].map(([body, at]) => at - sentAt.get(body)!);
   const s = stats(latency);
   const lost = expected - firstByBody.size;
+  if (lost > 0) log(`never delivered: ${[...sentAt.keys()].filter((b) => !firstByBody.has(b)).slice(0, 20).join(", ")}`);
   const duplicated = [...eventsByBody.values()].filter((ids) => ids.size > 1).length;
   const retried = receiver.deliveries.length - new Set(receiver.deliveries.map((d) => d.id)).size;
   const report = {
