@@ -4,7 +4,7 @@
  * DevTools protocol's Profiler domain. The result is a `.cpuprofile` that
  * Chrome DevTools or speedscope open, and `summarizeProfile` reads.
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import WebSocket from "ws";
 
 /** The `--inspector-port` a `wrangler dev` process was started with (from /proc). */
@@ -99,4 +99,15 @@ function fileKey(url: string, functionName: string): string {
   }
   const m = /\/(edge|shared)\/(.*)$/.exec(url);
   return m ? `${m[1]}/${m[2]}` : url.replace(/^.*\//, "");
+}
+
+/** Writes the profile to `file` and logs where the isolate spent its time. */
+export async function writeEdgeProfile(log: (line: string) => void, profile: CpuProfile, what: string, file: string): Promise<void> {
+  writeFileSync(file, JSON.stringify(profile));
+  const sum = summarizeProfile(profile);
+  const f = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : "n/a");
+  log(`edge profile (${what}) written to ${file}: isolate ${f(sum.busyMs / 1000, 2)} s busy, ${f(sum.idleMs / 1000, 2)} s idle`);
+  for (const [k, ms] of sum.files) log(`  ${f(ms, 0).padStart(7)} ms ${f((100 * ms) / sum.busyMs).padStart(5)}%  ${k}`);
+  log("  top functions (self time):");
+  for (const [k, ms] of sum.functions) log(`  ${f(ms, 0).padStart(7)} ms ${f((100 * ms) / sum.busyMs).padStart(5)}%  ${k}`);
 }

@@ -30,6 +30,7 @@ import {
 } from "../test/e2e/processes.ts";
 import { WebhookReceiver } from "../test/e2e/webhook-receiver.ts";
 import { int, listAll, pool, stats } from "./common.ts";
+import { inspectorPortOf, startEdgeProfile, writeEdgeProfile } from "./edge-profiler.ts";
 
 // The peers' signal library logs sessions with console.log: keep stdout for the report.
 for (const k of ["log", "info", "debug", "warn"] as const) console[k] = () => {};
@@ -44,6 +45,7 @@ const opts = (() => {
         customers: { type: "string", default: "500" },
         json: { type: "boolean", default: false },
         "keep-logs": { type: "boolean", default: false },
+        "edge-profile": { type: "string", default: "" },
         help: { type: "boolean", short: "h", default: false },
       },
     }).values;
@@ -53,7 +55,7 @@ const opts = (() => {
   }
 })();
 if (opts.help) {
-  process.stdout.write("usage: npm run bench:inbound -- [--numbers 10] [--messages 5000] [--rate 50] [--customers 500] [--json] [--keep-logs]\n");
+  process.stdout.write("usage: npm run bench:inbound -- [--numbers 10] [--messages 5000] [--rate 50] [--customers 500] [--json] [--keep-logs] [--edge-profile=<file>]\n");
   process.exit(0);
 }
 const N = int("numbers", opts.numbers!, 1);
@@ -154,6 +156,7 @@ try {
   receiver.deliveries.length = 0;
   refused = 0;
 
+  const edgeProfile = opts["edge-profile"] ? await startEdgeProfile(inspectorPortOf(edge.pid)) : null;
   log(`injecting ${M} messages at ${RATE}/s (open loop)`);
   const start = performance.now();
   await Promise.all(
@@ -170,8 +173,12 @@ try {
     () => log("drain timed out: counting what arrived"),
   );
 
+  if (edgeProfile) await writeEdgeProfile(log, await edgeProfile.stop(), "inbound", opts["edge-profile"]!);
+
   // ------------------------------------------------------------ figures
   const firstByBody = new Map<string, number>();
+  /** When the edge published each event (its `created_at`): splits the path into before and after the event hub. */
+  const publishedByBody = new Map<string, number>();
   const eventsByBody = new Map<string, Set<string>>();
   let invalid = 0;
   for (const d of receiver.deliveries) {
@@ -179,11 +186,14 @@ try {
     const body = d.event?.payload?.body as string | undefined;
     if (!body || !sentAt.has(body)) continue;
     if (!firstByBody.has(body)) firstByBody.set(body, d.receivedAt);
+    if (!publishedByBody.has(body)) publishedByBody.set(body, Date.parse(d.event.created_at));
     if (!eventsByBody.has(body)) eventsByBody.set(body, new Set());
     eventsByBody.get(body)!.add(d.id);
   }
   const latency = [...firstByBody].map(([body, at]) => at - sentAt.get(body)!);
   const s = stats(latency);
+  const toPublish = stats([...publishedByBody].map(([body, at]) => at - sentAt.get(body)!));
+  const afterPublish = stats([...publishedByBody].map(([body, at]) => firstByBody.get(body)! - at));
   const lost = expected - firstByBody.size;
   if (lost > 0) log(`never delivered: ${[...sentAt.keys()].filter((b) => !firstByBody.has(b)).slice(0, 20).join(", ")}`);
   const duplicated = [...eventsByBody.values()].filter((ids) => ids.size > 1).length;
@@ -194,6 +204,8 @@ try {
     rate_per_s: RATE,
     inject_seconds: Number(f(injectSeconds, 2)),
     latency_ms: { p50: s.p50, p99: s.p99, max: s.max, mean: Number(f(s.mean, 1)) },
+    to_publish_ms: { p50: toPublish.p50, p99: toPublish.p99 },
+    publish_to_webhook_ms: { p50: afterPublish.p50, p99: afterPublish.p99 },
     lost,
     duplicated_events: duplicated,
     retried_deliveries_same_webhook_id: retried,
@@ -206,6 +218,8 @@ try {
       [
         `inbound -> webhook, ${N} numbers, ${expected} messages at ${RATE}/s (open loop, ${f(injectSeconds)} s):`,
         `  latency   p50 ${f(s.p50)} ms   p99 ${f(s.p99)} ms   max ${f(s.max)} ms   mean ${f(s.mean)} ms`,
+        `    customer -> event published (peer, fleet, edge, D1): p50 ${f(toPublish.p50)} ms, p99 ${f(toPublish.p99)} ms`,
+        `    published -> webhook received (hub, queue, delivery): p50 ${f(afterPublish.p50)} ms, p99 ${f(afterPublish.p99)} ms`,
         `  lost ${lost}   duplicated events ${duplicated}   retried deliveries (same webhook-id) ${retried}   bad signatures ${invalid}`,
         `  target: 0 lost, p99 < 250 ms -> ${lost === 0 && s.p99 < 250 ? "met" : "NOT met"}`,
         "",

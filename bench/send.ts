@@ -74,7 +74,7 @@ import {
   type Fleet,
   type Instance,
 } from "../test/e2e/processes.ts";
-import { type CpuProfile, inspectorPortOf, startEdgeProfile, summarizeProfile } from "./edge-profiler.ts";
+import { inspectorPortOf, startEdgeProfile, writeEdgeProfile } from "./edge-profiler.ts";
 import { cpus } from "node:os";
 import { cpuMeter, groupCpuByName, groupCpuSeconds, groupThreadCpu, machineCpuSeconds, pidCpuSeconds, selfCpuSeconds, threadDelta } from "./cpu.ts";
 import { int, listAll, pool, stats } from "./common.ts";
@@ -334,15 +334,6 @@ function machineLine(cpu: Record<string, number>, wallSeconds: number): string {
 }
 
 /** Writes an edge CPU profile and logs where the isolate's time went. */
-async function writeEdgeProfile(profile: CpuProfile, what: string, file: string): Promise<void> {
-  writeFileSync(file, JSON.stringify(profile));
-  const sum = summarizeProfile(profile);
-  log(`edge profile (${what}) written to ${file}: isolate ${f(sum.busyMs / 1000, 2)} s busy, ${f(sum.idleMs / 1000, 2)} s idle`);
-  for (const [k, ms] of sum.files) log(`  ${f(ms, 0).padStart(7)} ms ${f((100 * ms) / sum.busyMs).padStart(5)}%  ${k}`);
-  log("  top functions (self time):");
-  for (const [k, ms] of sum.functions) log(`  ${f(ms, 0).padStart(7)} ms ${f((100 * ms) / sum.busyMs).padStart(5)}%  ${k}`);
-}
-
 // ---------------------------------------------------------------- raw senders
 
 type RawPlan = { window: number; numbers: { url: string; creds: string; messages: { to: string; body: string }[] }[] };
@@ -572,7 +563,7 @@ try {
     cpuAcceptOnly = cpuPipeline.stop();
     edgeThreadsAcceptOnly = threadDelta(edgeThreadsBefore, groupThreadCpu(edge.pid)).slice(0, 2);
     if (edgeProfile) {
-      await writeEdgeProfile(await edgeProfile.stop(), "accepts", opts["edge-profile"]!.replace(/(\.cpuprofile)?$/, ".accept.cpuprofile"));
+      await writeEdgeProfile(log, await edgeProfile.stop(), "accepts", opts["edge-profile"]!.replace(/(\.cpuprofile)?$/, ".accept.cpuprofile"));
       edgeProfile = await startEdgeProfile(inspectorPortOf(edge.pid));
     }
     await sleep(1_000);
@@ -585,7 +576,7 @@ try {
   const cpuPipelineUsed = cpuPipeline.stop();
   // workerd runs the Worker, its Durable Objects and local D1: is one thread the ceiling?
   const edgeThreads = threadDelta(edgeThreadsBefore, groupThreadCpu(edge.pid)).slice(0, 3);
-  if (edgeProfile) await writeEdgeProfile(await edgeProfile.stop(), SPLIT ? "drain" : "pipeline", opts["edge-profile"]!.replace(/(\.cpuprofile)?$/, SPLIT ? ".drain.cpuprofile" : ".cpuprofile"));
+  if (edgeProfile) await writeEdgeProfile(log, await edgeProfile.stop(), SPLIT ? "drain" : "pipeline", opts["edge-profile"]!.replace(/(\.cpuprofile)?$/, SPLIT ? ".drain.cpuprofile" : ".cpuprofile"));
   // New connections during the phase: the peer (or the fleet) dropped a socket, and the fleet dialled again.
   const reconnects = instances.map((inst, k) => proxy.connectionsTotal(inst.id) - connectionsBefore[k]!);
   const reconnectTotal = reconnects.reduce((a, b) => a + b, 0);
