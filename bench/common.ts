@@ -47,3 +47,14 @@ export async function listAll(api: ProjectClient): Promise<Instance[]> {
     if (!page.data.length || offset >= page.total) return out;
   }
 }
+
+/** Ctrl-C or SIGTERM: clean up (stop the edge, fleet and peers), then exit non-zero. */
+export function onInterrupt(log: (line: string) => void, cleanup: () => Promise<unknown>): void {
+  for (const sig of ["SIGINT", "SIGTERM"] as const) {
+    process.once(sig, () => {
+      log(`${sig}: cleaning up`);
+      process.exitCode = 1;
+      void cleanup().then(() => process.exit(1));
+    });
+  }
+}

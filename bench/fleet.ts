@@ -36,7 +36,7 @@ import {
   type Fleet,
   type Instance,
 } from "../test/e2e/processes.ts";
-import { int, listAll, pool, stats } from "./common.ts";
+import { int, listAll, onInterrupt, pool, stats } from "./common.ts";
 
 const opts = (() => {
   try {
@@ -134,13 +134,7 @@ const watchdog = setTimeout(() => {
   void cleanup().then(() => process.exit(1));
 }, OVERALL_TIMEOUT_MS);
 watchdog.unref();
-for (const sig of ["SIGINT", "SIGTERM"] as const) {
-  process.once(sig, () => {
-    log(`${sig}: cleaning up`);
-    process.exitCode = 1;
-    void cleanup().then(() => process.exit(1));
-  });
-}
+onInterrupt(log, cleanup);
 
 try {
   log(`N=${N}, logs in ${logDir}`);

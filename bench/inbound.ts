@@ -29,7 +29,7 @@ import {
   type Instance,
 } from "../test/e2e/processes.ts";
 import { WebhookReceiver } from "../test/e2e/webhook-receiver.ts";
-import { int, listAll, pool, stats } from "./common.ts";
+import { int, listAll, onInterrupt, pool, stats } from "./common.ts";
 import { inspectorPortOf, startEdgeProfile, writeEdgeProfile } from "./edge-profiler.ts";
 
 // The peers' signal library logs sessions with console.log: keep stdout for the report.
@@ -80,13 +80,7 @@ async function cleanup() {
   await Promise.allSettled([fleet?.stop(10_000)]);
   await Promise.allSettled([edge?.stop(), peers?.close(), proxy.close(), receiver.close()]);
 }
-for (const sig of ["SIGINT", "SIGTERM"] as const) {
-  process.once(sig, () => {
-    log(`${sig}: cleaning up`);
-    process.exitCode = 1;
-    void cleanup().then(() => process.exit(1));
-  });
-}
+onInterrupt(log, cleanup);
 
 try {
   log(`N=${N} M=${M} rate=${RATE}/s customers=${CUSTOMERS}, logs in ${logDir}`);

@@ -77,7 +77,7 @@ import {
 import { inspectorPortOf, startEdgeProfile, writeEdgeProfile } from "./edge-profiler.ts";
 import { cpus } from "node:os";
 import { cpuMeter, groupCpuByName, groupCpuSeconds, groupThreadCpu, machineCpuSeconds, pidCpuSeconds, selfCpuSeconds, threadDelta } from "./cpu.ts";
-import { int, listAll, pool, stats } from "./common.ts";
+import { int, listAll, onInterrupt, pool, stats } from "./common.ts";
 
 // The peers' signal library logs sessions with console.log: keep stdout for the report.
 for (const k of ["log", "info", "debug", "warn"] as const) console[k] = () => {};
@@ -412,13 +412,7 @@ const watchdog = setTimeout(() => {
   void cleanup().then(() => process.exit(1));
 }, OVERALL_TIMEOUT_MS);
 watchdog.unref();
-for (const sig of ["SIGINT", "SIGTERM"] as const) {
-  process.once(sig, () => {
-    log(`${sig}: cleaning up`);
-    process.exitCode = 1;
-    void cleanup().then(() => process.exit(1));
-  });
-}
+onInterrupt(log, cleanup);
 
 const failures: string[] = [];
 const notes: string[] = [];
