@@ -75,6 +75,8 @@ export class InstanceObject extends DurableObject<Env> {
   #sessionReady = false;
   /** Received messages being stored, by WhatsApp id: a resend racing the first attempt waits for it. */
   #receiving = new Map<string, Promise<Result<"message.received">>>();
+  /** LID mappings being learned, in arrival order; received messages wait for them. */
+  #learning: Promise<void> = Promise.resolve();
 
   #sender: Sender;
 
@@ -347,7 +349,13 @@ export class InstanceObject extends DurableObject<Env> {
         },
         "lid.mappings": async ({ mappings }) => {
           const meta = await this.#meta();
-          if (meta) await learnMappings(this.env, meta.project_id, meta.instance_id, mappings);
+          if (!meta) return;
+          // The fleet sends a message's pairs just before the message: it must not be read before they are learned.
+          const learned = this.#learning.then(() => learnMappings(this.env, meta.project_id, meta.instance_id, mappings));
+          this.#learning = learned.catch((err: unknown) => {
+            console.error(`instance ${meta.instance_id}: learning LID mappings failed:`, err instanceof Error ? err.message : err);
+          });
+          await learned;
         },
       },
       methods: {
@@ -378,6 +386,7 @@ export class InstanceObject extends DurableObject<Env> {
   /** Stores one received message and announces it; answered only then, so the fleet can let go of it. */
   async #receive(message: InboundMessage): Promise<Result<"message.received">> {
     const scope = await this.#scope();
+    await this.#learning;
     const running = this.#receiving.get(message.wa_message_id);
     if (running) return { message_id: (await running).message_id, duplicate: true };
     const work = receiveMessage(this.env, scope, message, this.ctx.storage);
