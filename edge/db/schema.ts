@@ -219,6 +219,23 @@ export const contacts = sqliteTable(
     message_count: integer("message_count").notNull().default(0),
     last_message_at: text("last_message_at"),
     source: text("source", { enum: ["inbound", "outbound", "api", "import", "widget"] }).notNull(),
+    // CRM profile (reference 001): each field its own column, so each can be filtered.
+    /** Stored lowercase. */
+    email: text("email"),
+    document: text("document"),
+    document_type: text("document_type"),
+    address_street: text("address_street"),
+    address_number: text("address_number"),
+    address_complement: text("address_complement"),
+    address_district: text("address_district"),
+    address_city: text("address_city"),
+    address_state: text("address_state"),
+    address_zip: text("address_zip"),
+    address_country: text("address_country"),
+    status: text("status", { enum: ["active", "pending_validation", "opted_out", "blocked", "unreachable"] })
+      .notNull()
+      .default("active"),
+    opted_out_at: text("opted_out_at"),
     created_at: timestamp("created_at"),
     updated_at: timestamp("updated_at"),
   },
@@ -227,6 +244,116 @@ export const contacts = sqliteTable(
     uniqueIndex("contacts_lid").on(t.project_id, t.lid).where(sql`lid IS NOT NULL`),
     index("contacts_activity").on(t.project_id, t.last_message_at),
   ],
+);
+
+/** A project's tag dictionary (reference 001): `key` is the stable slug clients correlate on. */
+export const tags = sqliteTable(
+  "tags",
+  {
+    id: text("id").primaryKey(),
+    project_id: text("project_id")
+      .notNull()
+      .references(() => projects.id, { onDelete: "cascade" }),
+    key: text("key").notNull(),
+    name: text("name").notNull(),
+    color: text("color"),
+    created_at: timestamp("created_at"),
+    updated_at: timestamp("updated_at"),
+  },
+  (t) => [uniqueIndex("tags_key").on(t.project_id, t.key)],
+);
+
+/** CRM segments ("contact groups"); not WhatsApp groups, which live at /groups. */
+export const contactGroups = sqliteTable(
+  "contact_groups",
+  {
+    id: text("id").primaryKey(),
+    project_id: text("project_id")
+      .notNull()
+      .references(() => projects.id, { onDelete: "cascade" }),
+    key: text("key").notNull(),
+    name: text("name").notNull(),
+    color: text("color"),
+    created_at: timestamp("created_at"),
+    updated_at: timestamp("updated_at"),
+  },
+  (t) => [uniqueIndex("contact_groups_key").on(t.project_id, t.key)],
+);
+
+export const contactTags = sqliteTable(
+  "contact_tags",
+  {
+    project_id: text("project_id")
+      .notNull()
+      .references(() => projects.id, { onDelete: "cascade" }),
+    contact_id: text("contact_id")
+      .notNull()
+      .references(() => contacts.id, { onDelete: "cascade" }),
+    tag_id: text("tag_id")
+      .notNull()
+      .references(() => tags.id, { onDelete: "cascade" }),
+    created_at: timestamp("created_at"),
+  },
+  (t) => [primaryKey({ columns: [t.contact_id, t.tag_id] }), index("contact_tags_tag").on(t.tag_id, t.contact_id)],
+);
+
+export const contactGroupMembers = sqliteTable(
+  "contact_group_members",
+  {
+    project_id: text("project_id")
+      .notNull()
+      .references(() => projects.id, { onDelete: "cascade" }),
+    contact_id: text("contact_id")
+      .notNull()
+      .references(() => contacts.id, { onDelete: "cascade" }),
+    group_id: text("group_id")
+      .notNull()
+      .references(() => contactGroups.id, { onDelete: "cascade" }),
+    created_at: timestamp("created_at"),
+  },
+  (t) => [primaryKey({ columns: [t.contact_id, t.group_id] }), index("contact_group_members_group").on(t.group_id, t.contact_id)],
+);
+
+/**
+ * The non-message half of a contact's timeline: notes, opt-out/opt-in,
+ * suppression, tag and group changes, status transitions, merges.
+ */
+export const contactEvents = sqliteTable(
+  "contact_events",
+  {
+    id: text("id").primaryKey(),
+    project_id: text("project_id")
+      .notNull()
+      .references(() => projects.id, { onDelete: "cascade" }),
+    contact_id: text("contact_id")
+      .notNull()
+      .references(() => contacts.id, { onDelete: "cascade" }),
+    /** note, opted_out, opted_in, suppressed, tag_added, tag_removed, group_added, group_removed, status_changed, ... */
+    type: text("type").notNull(),
+    /** Who did it: api, contact (e.g. a keyword opt-out), system, admin. */
+    actor: text("actor").notNull(),
+    payload: text("payload", { mode: "json" }).notNull().$type<Record<string, unknown>>(),
+    created_at: timestamp("created_at"),
+  },
+  (t) => [index("contact_events_contact").on(t.project_id, t.contact_id, t.created_at)],
+);
+
+/** Numbers the project must never message (LGPD): opt-outs, manual blocks, bounces. */
+export const suppressions = sqliteTable(
+  "suppressions",
+  {
+    project_id: text("project_id")
+      .notNull()
+      .references(() => projects.id, { onDelete: "cascade" }),
+    /** `+<digits>`, as contacts store it. */
+    phone: text("phone").notNull(),
+    /** optout, manual, bounce, ... */
+    reason: text("reason").notNull(),
+    /** api, admin, contact, system. */
+    source: text("source").notNull(),
+    created_at: timestamp("created_at"),
+  },
+  (t) => [primaryKey({ columns: [t.project_id, t.phone] })],
 );
 
 /** One conversation per contact across all numbers (reference 000/002). */
@@ -367,6 +494,10 @@ export const webhookAttempts = sqliteTable(
 );
 
 export type ContactRow = typeof contacts.$inferSelect;
+export type TagRow = typeof tags.$inferSelect;
+export type ContactGroupRow = typeof contactGroups.$inferSelect;
+export type ContactEventRow = typeof contactEvents.$inferSelect;
+export type SuppressionRow = typeof suppressions.$inferSelect;
 export type ConversationRow = typeof conversations.$inferSelect;
 export type MediaRow = typeof media.$inferSelect;
 export type WebhookRow = typeof webhooks.$inferSelect;
