@@ -6,15 +6,20 @@ import { adminAuth, fleetAuth, projectAuth } from "./auth.ts";
 import type { AppEnv } from "./env.ts";
 import { ApiError, errorResponse, onError, validationError } from "./errors.ts";
 import { adminRoutes } from "./routes/admin.ts";
+import { contactActionRoutes } from "./routes/contact-actions.ts";
+import { contactRoutes } from "./routes/contacts.ts";
 import { conversationRoutes } from "./routes/conversations.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { mediaRoutes } from "./routes/media.ts";
 import { webhookRoutes } from "./routes/webhooks.ts";
 import { fleetRoutes } from "./routes/fleet.ts";
+import { groupRoutes } from "./routes/groups.ts";
 import { instanceRoutes } from "./routes/instances.ts";
 import { messageRoutes } from "./routes/messages.ts";
 import { poolRoutes } from "./routes/pools.ts";
 import { settingsRoutes } from "./routes/settings.ts";
+import { suppressionRoutes } from "./routes/suppressions.ts";
+import { dictionaryRoutes } from "./routes/tags.ts";
 
 const MAX_BODY_BYTES = 1024 * 1024;
 /** The largest media file (a 32 MB document) as base64, plus room for the other fields. */
@@ -46,7 +51,8 @@ export function createApp() {
   app.use("/admin/*", adminAuth);
   app.use("/fleet/*", fleetAuth);
   // `/media/{id}` is not here: its signature is the credential, so links work in a webhook consumer's browser.
-  for (const path of ["/instances", "/messages", "/pools", "/settings", "/labels", "/calls", "/webhooks", "/events", "/conversations"]) {
+  for (const path of ["/instances", "/messages", "/pools", "/settings", "/labels", "/calls", "/webhooks", "/events", "/conversations",
+    "/contacts", "/tags", "/contact-groups", "/suppressions", "/groups"]) {
     app.use(path, projectAuth);
     app.use(`${path}/*`, projectAuth);
   }
@@ -61,6 +67,11 @@ export function createApp() {
   app.route("/", eventRoutes);
   app.route("/", conversationRoutes);
   app.route("/", mediaRoutes);
+  app.route("/", contactRoutes);
+  app.route("/", contactActionRoutes);
+  app.route("/", dictionaryRoutes);
+  app.route("/", suppressionRoutes);
+  app.route("/", groupRoutes);
   // What a non-official number cannot do reliably (reference 003): say so plainly.
   for (const path of ["/messages/forward", "/labels", "/labels/*", "/calls", "/calls/*"]) {
     app.all(path, (c) =>

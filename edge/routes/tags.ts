@@ -1,0 +1,5 @@
+/** STUB (issue 5): replaced by the real routes. */
+import { OpenAPIHono } from "@hono/zod-openapi";
+import type { AppEnv } from "../env.ts";
+
+export const dictionaryRoutes = new OpenAPIHono<AppEnv>();
