@@ -1,11 +1,12 @@
 /** Storage for `contacts`: one row per person the project talks to. Every query names the project. */
 import { type SQL, and, eq, sql } from "drizzle-orm";
+import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { Db } from "./client.ts";
-import { type ContactRow, contacts } from "./schema.ts";
+import { type ContactRow, contactGroupMembers, contactGroups, contactTags, contacts, tags } from "./schema.ts";
 
 export type NewContact = typeof contacts.$inferInsert;
 
-const inList = (column: SQL | typeof contacts.phone | typeof contacts.lid, values: string[]) =>
+const inList = (column: SQL | SQLiteColumn, values: string[]) =>
   // One bound parameter however long the list (D1 allows 100 per statement).
   sql`${column} IN (SELECT value FROM json_each(${JSON.stringify(values)}))`;
 
@@ -65,4 +66,32 @@ export function updateContact(db: Db, projectId: string, id: string, patch: Part
 
 export function deleteContact(db: Db, projectId: string, id: string) {
   return db.delete(contacts).where(and(eq(contacts.project_id, projectId), eq(contacts.id, id)));
+}
+
+/** The tag keys and contact-group keys of these contacts (by contact id, keys sorted), in one round trip. */
+export async function contactLabels(db: Db, projectId: string, contactIds: string[]) {
+  const out = { tags: new Map<string, string[]>(), groups: new Map<string, string[]>() };
+  if (contactIds.length === 0) return out;
+  const [tagRows, groupRows] = await db.batch([
+    db
+      .select({ contact_id: contactTags.contact_id, key: tags.key })
+      .from(contactTags)
+      .innerJoin(tags, eq(tags.id, contactTags.tag_id))
+      .where(and(eq(contactTags.project_id, projectId), inList(contactTags.contact_id, contactIds)))
+      .orderBy(tags.key),
+    db
+      .select({ contact_id: contactGroupMembers.contact_id, key: contactGroups.key })
+      .from(contactGroupMembers)
+      .innerJoin(contactGroups, eq(contactGroups.id, contactGroupMembers.group_id))
+      .where(and(eq(contactGroupMembers.project_id, projectId), inList(contactGroupMembers.contact_id, contactIds)))
+      .orderBy(contactGroups.key),
+  ]);
+  for (const [rows, into] of [[tagRows, out.tags], [groupRows, out.groups]] as const) {
+    for (const { contact_id, key } of rows) {
+      const list = into.get(contact_id) ?? [];
+      list.push(key);
+      into.set(contact_id, list);
+    }
+  }
+  return out;
 }
