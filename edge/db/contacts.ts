@@ -95,3 +95,11 @@ export async function contactLabels(db: Db, projectId: string, contactIds: strin
   }
   return out;
 }
+
+/** The contact's privacy status (opt-out, block, reactivation): `opted_out_at` moves with it. */
+export function setContactStatus(db: Db, projectId: string, id: string, change: Pick<ContactRow, "status" | "opted_out_at">) {
+  return db
+    .update(contacts)
+    .set({ ...change, updated_at: new Date().toISOString() })
+    .where(and(eq(contacts.project_id, projectId), eq(contacts.id, id)));
+}
