@@ -28,6 +28,7 @@ import makeWASocket, {
   BufferJSON,
   type ConnectionState,
   type Contact,
+  type GroupMetadata,
   type MessageUserReceiptUpdate,
   type MiscMessageGenerationOptions,
   type USyncQuery,
@@ -37,6 +38,7 @@ import makeWASocket, {
   type WAMessageUpdate,
   type WAPresence,
   initAuthCreds,
+  jidNormalizedUser,
 } from "@whiskeysockets/baileys";
 import type { Logger } from "pino";
 import QRCode from "qrcode";
@@ -56,6 +58,7 @@ import type { EdgeLink } from "./edge-link.ts";
 import { proxyAgent, redactProxyUrl } from "./proxy.ts";
 import { CREDS_KEY, type SessionStore, openSessionStore, sealValue } from "./session-store.ts";
 import { phoneLookupQuery, resolvedContacts } from "./contacts.ts";
+import { assertBlockableJid, blockError, groupError, wireGroup } from "./groups.ts";
 import {
   type FetchMedia,
   assertSendableJid,
@@ -99,6 +102,10 @@ export type SocketLike = {
   sendMessage(jid: string, content: AnyMessageContent, options?: MiscMessageGenerationOptions): Promise<WAMessage | undefined>;
   sendPresenceUpdate(type: WAPresence, toJid?: string): Promise<void>;
   executeUSyncQuery(query: USyncQuery): Promise<USyncQueryResult | undefined>;
+  // WhatsApp groups and the block list (see groups.ts).
+  updateBlockStatus(jid: string, action: "block" | "unblock"): Promise<void>;
+  groupFetchAllParticipating(): Promise<{ [jid: string]: GroupMetadata }>;
+  groupMetadata(jid: string): Promise<GroupMetadata>;
   /** Baileys' frame emitter: server acks of our messages come through it. */
   ws: AckSource;
 };
@@ -137,6 +144,8 @@ const PAIRING_READY_TIMEOUT_MS = 20_000;
 const SEND_TIMEOUT_MS = 20_000;
 const MEDIA_SEND_TIMEOUT_MS = 35_000;
 const RESOLVE_TIMEOUT_MS = 20_000;
+/** Group and block-list queries: one round trip each, answered inside the edge's 25 s. */
+const QUERY_TIMEOUT_MS = 20_000;
 const MEDIA_TYPES = new Set(["image", "video", "document", "audio", "sticker"]);
 /** How long a stop waits for received messages to reach the edge; inside the fleet's 3 s for the whole stop. */
 const INBOUND_DRAIN_MS = 2_000;
@@ -210,6 +219,9 @@ export class ConnectionManager {
       "instance.import_session": ({ creds }) => this.importSession(creds),
       "message.send": (params) => this.send(params),
       "contacts.resolve": ({ phones }) => this.resolveContacts(phones),
+      "contacts.block": ({ jid, action }) => this.updateBlock(jid, action),
+      "groups.list": () => this.listGroups(),
+      "groups.get": ({ jid }) => this.getGroup(jid),
       echo: ({ at }) => ({ at }),
     };
   }
@@ -404,6 +416,49 @@ export class ConnectionManager {
     const results = resolvedContacts(phones, answer);
     this.#logger.info({ phones: phones.length, on_whatsapp: results.filter((r) => r.exists).length }, "contacts resolved");
     return { results };
+  }
+
+  /** Blocks or unblocks a user on WhatsApp (this number's own block list). */
+  async updateBlock(jid: string, action: "block" | "unblock"): Promise<Result<"contacts.block">> {
+    const target = jidNormalizedUser(jid);
+    assertBlockableJid(target);
+    const sock = this.#openSocket();
+    try {
+      await withTimeout(sock.updateBlockStatus(target, action), QUERY_TIMEOUT_MS, action);
+    } catch (err) {
+      const failure = blockError(err);
+      this.#logger.warn({ action, code: failure.code, err: failure.message }, "block list not changed");
+      throw failure;
+    }
+    this.#logger.info({ action }, "block list changed");
+    return { jid: target, blocked: action === "block" };
+  }
+
+  /** The groups this number is in, with their participants, by subject. */
+  async listGroups(): Promise<Result<"groups.list">> {
+    const sock = this.#openSocket();
+    let all: Record<string, GroupMetadata>;
+    try {
+      all = await withTimeout(sock.groupFetchAllParticipating(), QUERY_TIMEOUT_MS, "group list");
+    } catch (err) {
+      const failure = groupError(err);
+      this.#logger.warn({ code: failure.code, err: failure.message }, "group list failed");
+      throw failure;
+    }
+    const groups = Object.values(all).map(wireGroup);
+    groups.sort((a, b) => a.subject.localeCompare(b.subject) || a.jid.localeCompare(b.jid));
+    return { groups };
+  }
+
+  async getGroup(jid: string): Promise<Result<"groups.get">> {
+    const sock = this.#openSocket();
+    try {
+      return { group: wireGroup(await withTimeout(sock.groupMetadata(jid), QUERY_TIMEOUT_MS, "group metadata")) };
+    } catch (err) {
+      const failure = groupError(err, jid);
+      this.#logger.warn({ code: failure.code, err: failure.message }, "group metadata failed");
+      throw failure;
+    }
   }
 
   /** The socket to send on, or `not_connected` when there is none open right now. */

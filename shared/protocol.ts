@@ -230,6 +230,39 @@ export const InboundMessage = z.object({
 });
 export type InboundMessage = z.infer<typeof InboundMessage>;
 
+// ---------------------------------------------------------------- WhatsApp groups and blocks
+
+/** One member of a WhatsApp group: `jid` is the phone JID when known, else the LID. */
+export const GroupParticipant = z.object({
+  jid: z.string(),
+  /** `+<digits>`, when WhatsApp told us the phone. */
+  phone: z.string().nullable(),
+  lid: z.string().nullable(),
+  admin: z.enum(["admin", "superadmin"]).nullable(),
+});
+export type GroupParticipant = z.infer<typeof GroupParticipant>;
+
+/** A WhatsApp group (a chat room), as one of our numbers sees it. Not a CRM contact group. */
+export const WhatsAppGroup = z.object({
+  jid: z.string(),
+  subject: z.string(),
+  description: z.string().nullable(),
+  /** Who created it (phone JID when known, else LID); null when WhatsApp does not say. */
+  owner: z.string().nullable(),
+  /** ISO 8601; null when WhatsApp does not say. */
+  created_at: z.string().nullable(),
+  size: z.number().int().min(0),
+  participants: z.array(GroupParticipant),
+  /** Only admins may send. */
+  announce: z.boolean(),
+  /** Only admins may edit the group's info. */
+  restrict: z.boolean(),
+});
+export type WhatsAppGroup = z.infer<typeof WhatsAppGroup>;
+
+/** A group JID as WhatsApp writes them: `120363...@g.us`, or the older `<creator>-<time>@g.us`. */
+export const GROUP_JID = /^\d{5,20}(-\d{5,20})?@g\.us$/;
+
 /** A LID and the phone JID behind it, as Baileys learned it. */
 export const LidMapping = z.object({ lid: z.string().min(1), pn: z.string().min(1) });
 export type LidMapping = z.infer<typeof LidMapping>;
@@ -327,6 +360,26 @@ export const Methods = {
     result: z.object({
       results: z.array(z.object({ phone: z.string(), exists: z.boolean(), jid: z.string().nullable() })),
     }),
+  },
+  /**
+   * Blocks or unblocks a user on WhatsApp itself (the number's own block
+   * list), not in our CRM. `jid`: a phone JID or a LID. Errors:
+   * `not_connected`, `not_on_whatsapp` (WhatsApp cannot name that user),
+   * `invalid_jid`, `block_failed`.
+   */
+  "contacts.block": {
+    params: z.object({ jid: z.string().min(1), action: z.enum(["block", "unblock"]) }),
+    result: z.object({ jid: z.string(), blocked: z.boolean() }),
+  },
+  /** The WhatsApp groups this number is in, with their participants. Errors: `not_connected`, `groups_failed`. */
+  "groups.list": {
+    params: z.object({}),
+    result: z.object({ groups: z.array(WhatsAppGroup) }),
+  },
+  /** One group. Errors: `not_connected`, `group_not_found` (no such group, or this number is not in it), `groups_failed`. */
+  "groups.get": {
+    params: z.object({ jid: z.string().regex(GROUP_JID) }),
+    result: z.object({ group: WhatsAppGroup }),
   },
   /**
    * fleet -> instance DO: one received message. Answered once the edge has

@@ -1,20 +1,23 @@
 /**
  * A stand-in for a Baileys socket, for the connection manager's reactions to
  * things the loopback WhatsApp peer cannot produce (QR pairing, bans, 440,
- * 515, 405, media uploads, group sends, receipts). Tests drive it by emitting
- * events as Baileys would, and read what was sent from `sent` / `presences`.
+ * 515, 405, media uploads, group sends, receipts, group metadata, the block
+ * list). Tests drive it by emitting events as Baileys would, and read what
+ * was sent from `sent` / `presences`.
  */
 import { EventEmitter } from "node:events";
 import {
   type AnyMessageContent,
   type ConnectionState,
   type Contact,
+  type GroupMetadata,
   type MiscMessageGenerationOptions,
   type USyncQuery,
   type USyncQueryResult,
   type UserFacingSocketConfig,
   type WAMessage,
   type WAPresence,
+  assertNodeErrorFree,
   generateWAMessageFromContent,
   proto,
 } from "@whiskeysockets/baileys";
@@ -39,6 +42,13 @@ export class FakeSocket implements SocketLike {
   failNextSend: Error | null = null;
   /** What executeUSyncQuery answers. */
   usyncAnswer: USyncQueryResult | undefined = { list: [], sideList: [] };
+  /** The groups this number is in, as Baileys parsed them. */
+  groups: Record<string, GroupMetadata> = {};
+  /** The number's WhatsApp block list, and every change asked of it. */
+  blockList = new Set<string>();
+  blockRequests: { jid: string; action: "block" | "unblock" }[] = [];
+  /** Set: the next group or block-list query fails with it (then it is cleared). */
+  failNextQuery: Error | null = null;
 
   constructor(config: UserFacingSocketConfig) {
     this.config = config;
@@ -94,6 +104,33 @@ export class FakeSocket implements SocketLike {
   async executeUSyncQuery(query: USyncQuery): Promise<USyncQueryResult | undefined> {
     this.queries.push(query);
     return this.usyncAnswer;
+  }
+
+  async updateBlockStatus(jid: string, action: "block" | "unblock"): Promise<void> {
+    this.blockRequests.push({ jid, action });
+    this.#maybeFail();
+    if (action === "block") this.blockList.add(jid);
+    else this.blockList.delete(jid);
+  }
+
+  async groupFetchAllParticipating(): Promise<{ [jid: string]: GroupMetadata }> {
+    this.#maybeFail();
+    return { ...this.groups };
+  }
+
+  /** A group this number is not in gets WhatsApp's item-not-found, thrown the way Baileys throws it. */
+  async groupMetadata(jid: string): Promise<GroupMetadata> {
+    this.#maybeFail();
+    const group = this.groups[jid];
+    if (group) return group;
+    assertNodeErrorFree({ tag: "iq", attrs: { type: "error" }, content: [{ tag: "error", attrs: { code: "404", text: "item-not-found" } }] });
+    throw new Error("unreachable");
+  }
+
+  #maybeFail(): void {
+    const err = this.failNextQuery;
+    this.failNextQuery = null;
+    if (err) throw err;
   }
 
   update(update: Partial<ConnectionState>): void {
