@@ -243,6 +243,18 @@ export const contacts = sqliteTable(
     uniqueIndex("contacts_phone").on(t.project_id, t.phone).where(sql`phone IS NOT NULL`),
     uniqueIndex("contacts_lid").on(t.project_id, t.lid).where(sql`lid IS NOT NULL`),
     index("contacts_activity").on(t.project_id, t.last_message_at),
+    // GET /contacts (reference 001): each filter a client is likely to lead with has an index
+    // to start from, and each sort an index that yields rows in its order (the rowid breaks ties).
+    index("contacts_status").on(t.project_id, t.status, t.last_message_at),
+    index("contacts_instance").on(t.project_id, t.instance_id, t.last_message_at),
+    index("contacts_created").on(t.project_id, t.created_at),
+    // Names sort without regard to case, nameless contacts last.
+    index("contacts_name").on(t.project_id, sql`(${t.name} IS NULL)`, sql`${t.name} COLLATE NOCASE`),
+    // Places match without regard to case ("porto alegre" finds "Porto Alegre").
+    index("contacts_city").on(t.project_id, sql`${t.address_city} COLLATE NOCASE`),
+    index("contacts_state").on(t.project_id, sql`${t.address_state} COLLATE NOCASE`),
+    index("contacts_zip").on(t.project_id, t.address_zip),
+    index("contacts_document").on(t.project_id, t.document),
   ],
 );
 
