@@ -1,5 +1,102 @@
-/** STUB (issue 5): replaced by the real routes. */
-import { OpenAPIHono } from "@hono/zod-openapi";
+/**
+ * What is done to one contact (reference 001): its timeline and notes, its
+ * tags and contact groups, and its privacy (opt-out, block, opt-in).
+ */
+import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../env.ts";
+import { IdParam, errors, json, jsonBody } from "../schemas.ts";
+import { ContactSchema } from "../services/contact-view.ts";
+import { type Kind, LabelKey, changeContactLabels } from "../services/labels.ts";
+import { type ContactAction, contactPrivacy } from "../services/privacy.ts";
+import { addNote, contactHistory } from "../services/timeline.ts";
 
-export const contactActionRoutes = new OpenAPIHono<AppEnv>();
+const tags = ["Contacts"];
+
+const HistoryQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(200).default(50).openapi({ example: 50 }),
+  cursor: z.string().min(1).max(500).optional().openapi({ description: "`next_cursor` of the previous page." }),
+});
+
+const Entry = z
+  .object({
+    id: z.string().openapi({ description: "The message's id, or the event's." }),
+    kind: z.enum(["message", "event"]),
+    type: z.string().openapi({
+      example: "tag_added",
+      description:
+        "Messages: their type (text, image, ...). Events: note, opted_out, suppressed, opted_in, status_changed, tag_added, tag_removed, group_added, group_removed.",
+    }),
+    direction: z.enum(["inbound", "outbound"]).optional().openapi({ description: "Messages only." }),
+    status: z.enum(["queued", "sent", "delivered", "read", "played", "failed", "received"]).optional().openapi({ description: "Messages only." }),
+    actor: z.string().openapi({ description: "contact (they wrote it, or opted out by keyword), api, phone (the number's own app), system, admin." }),
+    payload: z.record(z.string(), z.unknown()).openapi({ example: { tag: "hot-lead" } }),
+    created_at: z.string(),
+  })
+  .openapi("TimelineEntry");
+
+const History = z.object({ data: z.array(Entry), next_cursor: z.string().nullable() }).openapi("Timeline");
+
+const Note = z.object({ body: z.string().trim().min(1).max(10_000) }).strict();
+
+const Change = z
+  .object({
+    add: z.array(LabelKey).max(100).default([]).openapi({ description: "Keys to link; unknown ones are created (named after the key)." }),
+    remove: z.array(z.string().max(64)).max(100).default([]).openapi({ description: "Keys to unlink; ones the contact lacks are ignored." }),
+  })
+  .strict();
+
+const contactAnswer = { 200: json(ContactSchema, "The contact as it is now"), 401: errors[401], 404: errors[404] };
+
+export const contactActionRoutes = new OpenAPIHono<AppEnv>()
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/contacts/{id}/history",
+      tags,
+      summary: "The contact's timeline: messages and events, newest first",
+      request: { params: IdParam, query: HistoryQuery },
+      responses: { 200: json(History, "A page of the timeline"), 400: errors[400], 401: errors[401], 404: errors[404] },
+    }),
+    async (c) => c.json(await contactHistory(c.env, c.var.projectId, c.req.valid("param").id, c.req.valid("query")), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/contacts/{id}/notes",
+      tags,
+      summary: "Add an internal note (in the timeline, never sent)",
+      request: { params: IdParam, body: jsonBody(Note) },
+      responses: { 201: json(Entry, "The note, as the timeline shows it"), 400: errors[400], 401: errors[401], 404: errors[404] },
+    }),
+    async (c) => c.json(await addNote(c.env, c.var.projectId, c.req.valid("param").id, c.req.valid("json").body), 201),
+  );
+
+const labelRoutes: [Kind, string, string][] = [
+  ["tag", "tags", "Add and remove tags by key"],
+  ["group", "groups", "Add and remove contact groups by key (CRM segments, not WhatsApp groups)"],
+];
+for (const [kind, segment, summary] of labelRoutes) {
+  contactActionRoutes.openapi(
+    createRoute({
+      method: "post",
+      path: `/contacts/{id}/${segment}`,
+      tags,
+      summary,
+      request: { params: IdParam, body: jsonBody(Change) },
+      responses: { ...contactAnswer, 400: errors[400] },
+    }),
+    async (c) => c.json(await changeContactLabels(c.env, c.var.projectId, c.req.valid("param").id, kind, c.req.valid("json")), 200),
+  );
+}
+
+const privacyRoutes: [ContactAction, string][] = [
+  ["optout", "Opt the contact out (LGPD): status opted_out, number suppressed"],
+  ["suppress", "Block the contact here (status blocked, number suppressed); not a WhatsApp block"],
+  ["optin", "Reactivate the contact: off the suppression list, status active"],
+];
+for (const [action, summary] of privacyRoutes) {
+  contactActionRoutes.openapi(
+    createRoute({ method: "post", path: `/contacts/{id}/${action}`, tags, summary, request: { params: IdParam }, responses: contactAnswer }),
+    async (c) => c.json(await contactPrivacy(c.env, c.var.projectId, c.req.valid("param").id, action), 200),
+  );
+}

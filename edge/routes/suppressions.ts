@@ -1,5 +1,72 @@
-/** STUB (issue 5): replaced by the real routes. */
-import { OpenAPIHono } from "@hono/zod-openapi";
+/** /suppressions (reference 001, LGPD): the numbers this project never messages. */
+import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../env.ts";
+import { PageQuery, errors, json, jsonBody, paged } from "../schemas.ts";
+import { addSuppression, removeSuppression, suppressionsPage } from "../services/privacy.ts";
 
-export const suppressionRoutes = new OpenAPIHono<AppEnv>();
+const tags = ["Suppressions"];
+
+const Phone = z.string().trim().min(3).max(32).openapi({ example: "+5511999998888", description: "Any common format; stored as `+<digits>`." });
+
+const Suppression = z
+  .object({
+    phone: z.string().openapi({ example: "+5511999998888" }),
+    reason: z.string().openapi({ example: "manual", description: "optout, manual, bounce, ..." }),
+    source: z.enum(["api", "admin", "contact", "system"]).openapi({ description: "Who put it there: `contact` for a keyword opt-out." }),
+    created_at: z.string(),
+  })
+  .openapi("Suppression");
+
+const SuppressionInput = z
+  .object({
+    phone: Phone,
+    reason: z
+      .string()
+      .regex(/^[a-z][a-z0-9_]{0,31}$/, "a lowercase word, e.g. optout, manual, bounce")
+      .default("manual")
+      .openapi({ description: "`optout` marks the number's contact opted_out, `bounce` unreachable, anything else blocked." }),
+  })
+  .strict();
+
+export const suppressionRoutes = new OpenAPIHono<AppEnv>()
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/suppressions",
+      tags,
+      summary: "List suppressed numbers, newest first",
+      request: { query: PageQuery },
+      responses: { 200: json(paged(Suppression), "A page of entries"), 400: errors[400], 401: errors[401] },
+    }),
+    async (c) => c.json(await suppressionsPage(c.env, c.var.projectId, c.req.valid("query")), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/suppressions",
+      tags,
+      summary: "Suppress a number: every send to it is refused (422)",
+      description: "Either Brazilian form of a number matches the entry. A number already listed takes the new reason (200).",
+      request: { body: jsonBody(SuppressionInput) },
+      responses: { 200: json(Suppression, "Already listed; reason updated"), 201: json(Suppression, "Added"), 400: errors[400], 401: errors[401] },
+    }),
+    async (c) => {
+      const { entry, created } = await addSuppression(c.env, c.var.projectId, c.req.valid("json"));
+      return created ? c.json(entry, 201) : c.json(entry, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "delete",
+      path: "/suppressions",
+      tags,
+      summary: "Un-suppress a number (either Brazilian form)",
+      description: "Its contact, if opted out or blocked, becomes active again.",
+      request: { query: z.object({ phone: Phone }) },
+      responses: { 204: { description: "Removed" }, 400: errors[400], 401: errors[401], 404: errors[404] },
+    }),
+    async (c) => {
+      await removeSuppression(c.env, c.var.projectId, c.req.valid("query").phone);
+      return c.body(null, 204);
+    },
+  );

@@ -1,5 +1,97 @@
-/** STUB (issue 5): replaced by the real routes. */
-import { OpenAPIHono } from "@hono/zod-openapi";
+/**
+ * /tags and /contact-groups (reference 001): the project's two CRM
+ * dictionaries, one set of routes each, with live contact counts.
+ * Contact groups are CRM segments; WhatsApp groups live at /groups.
+ */
+import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../env.ts";
+import { IdParam, PageQuery, errors, json, jsonBody, paged } from "../schemas.ts";
+import { Color, type Kind, LabelKey, changeLabel, createLabel, labelsPage, removeLabel } from "../services/labels.ts";
+
+const Name = z.string().trim().min(1).max(100).openapi({ example: "Hot lead" });
+
+const LabelInput = z
+  .object({
+    key: LabelKey,
+    name: Name.optional().openapi({ description: "Defaults to the key." }),
+    color: Color.nullish(),
+  })
+  .strict();
+
+const LabelChange = z.object({ name: Name, color: Color.nullable() }).partial().strict();
+
+const Label = (schemaName: string) =>
+  z
+    .object({
+      id: z.string(),
+      key: z.string().openapi({ example: "hot-lead", description: "The stable slug contacts and sends use." }),
+      name: z.string(),
+      color: z.string().nullable().openapi({ example: "#22c55e" }),
+      count: z.number().int().openapi({ description: "Contacts linked to it now." }),
+      created_at: z.string(),
+      updated_at: z.string(),
+    })
+    .openapi(schemaName);
+
+function dictionary(app: OpenAPIHono<AppEnv>, kind: Kind, path: string, words: { one: string; tag: string; schema: string; note?: string }) {
+  const tags = [words.tag];
+  const Entry = Label(words.schema);
+  return app
+    .openapi(
+      createRoute({
+        method: "get",
+        path,
+        tags,
+        summary: `List ${words.one}s with their contact counts`,
+        request: { query: PageQuery },
+        responses: { 200: json(paged(Entry), `A page of ${words.one}s, by key`), 400: errors[400], 401: errors[401] },
+      }),
+      async (c) => c.json(await labelsPage(c.env, c.var.projectId, kind, c.req.valid("query")), 200),
+    )
+    .openapi(
+      createRoute({
+        method: "post",
+        path,
+        tags,
+        summary: `Create a ${words.one}`,
+        description: words.note,
+        request: { body: jsonBody(LabelInput) },
+        responses: { 201: json(Entry, "Created"), 400: errors[400], 401: errors[401], 409: errors[409] },
+      }),
+      async (c) => c.json(await createLabel(c.env, c.var.projectId, kind, c.req.valid("json")), 201),
+    )
+    .openapi(
+      createRoute({
+        method: "patch",
+        path: `${path}/{id}`,
+        tags,
+        summary: `Rename or recolor a ${words.one} (its key never changes)`,
+        request: { params: IdParam, body: jsonBody(LabelChange) },
+        responses: { 200: json(Entry, "Changed"), 400: errors[400], 401: errors[401], 404: errors[404] },
+      }),
+      async (c) => c.json(await changeLabel(c.env, c.var.projectId, kind, c.req.valid("param").id, c.req.valid("json")), 200),
+    )
+    .openapi(
+      createRoute({
+        method: "delete",
+        path: `${path}/{id}`,
+        tags,
+        summary: `Delete a ${words.one} and unlink it from every contact`,
+        request: { params: IdParam },
+        responses: { 204: { description: "Deleted" }, 401: errors[401], 404: errors[404] },
+      }),
+      async (c) => {
+        await removeLabel(c.env, c.var.projectId, kind, c.req.valid("param").id);
+        return c.body(null, 204);
+      },
+    );
+}
 
 export const dictionaryRoutes = new OpenAPIHono<AppEnv>();
+dictionary(dictionaryRoutes, "tag", "/tags", { one: "tag", tag: "Tags", schema: "Tag" });
+dictionary(dictionaryRoutes, "group", "/contact-groups", {
+  one: "contact group",
+  tag: "Contact groups",
+  schema: "ContactGroup",
+  note: "A CRM segment of contacts; not a WhatsApp group (those are at /groups).",
+});

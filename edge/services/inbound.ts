@@ -25,6 +25,7 @@ import { conversationFor } from "./conversations.ts";
 import { type NewEvent, publish } from "./events.ts";
 import { arrivedMedia } from "./media-store.ts";
 import { type ReceivedContent, messageFields } from "./message-payload.ts";
+import { keywordOptOut } from "./privacy.ts";
 
 export type Scope = { project_id: string; instance_id: string };
 
@@ -59,6 +60,10 @@ export async function receiveMessage(env: Env, scope: Scope, msg: InboundMessage
     return { message_id: message.id, duplicate: true };
   }
 
+  if (!parties.group && !msg.from_me && parties.contact) {
+    // Before the announcement: if this fails, the fleet's resend comes back here (the mark is still set).
+    await keywordOptOut(env, scope.project_id, parties.contact, message);
+  }
   if (!parties.group) {
     // The number the customer wrote to is the one that answers them (reference 000).
     await env.AFFINITY.get(env.AFFINITY.idFromName(`${scope.project_id}:${message.chat_jid}`)).set(scope.instance_id);

@@ -19,10 +19,12 @@ import type { MessageRow } from "../db/schema.ts";
 import type { Env } from "../env.ts";
 import { ApiError, notFound } from "../errors.ts";
 import type { OutboxPart } from "../objects/outbox.ts";
+import { checkKeys, stampRecipient } from "./labels.ts";
 import { type MediaInput, type MediaType, storeMedia } from "./media.ts";
 import { waIdOf } from "./message-payload.ts";
 import { type MenuSection, menuText } from "./menus.ts";
 import { maskCode, otpText } from "./otp.ts";
+import { assertSendable } from "./privacy.ts";
 import { resolveRecipient } from "./recipients.ts";
 import { selectNumber } from "./selector.ts";
 import { getSettings } from "./settings.ts";
@@ -62,10 +64,14 @@ export async function sendMessage(env: Env, projectId: string, request: SendRequ
     const earlier = await findByIdempotencyKey(d1, projectId, idempotencyKey);
     if (earlier) return accepted(earlier);
   }
+  checkKeys(request.tags, "tags");
+  checkKeys(request.groups, "groups");
   const settings = await getSettings(env, projectId);
   if (request.type === "otp" && !env.POMBO_DATA_KEY) {
     throw new ApiError(503, "otp_unavailable", "OTP sends need POMBO_DATA_KEY set on the edge");
   }
+  // Opted-out, blocked and suppressed people get nothing: refused before WhatsApp is even asked who they are.
+  await assertSendable(env, projectId, request.to);
   const recipient = await resolveRecipient(env, projectId, request.to);
   const target = request.type === "reaction" ? await reactionTarget(env, projectId, request.quoted_message_id) : null;
   const selection = await selectNumber(env, projectId, settings, {
@@ -85,6 +91,10 @@ export async function sendMessage(env: Env, projectId: string, request: SendRequ
       wa_message_id: waMessageId(),
       sealed: await seal(env.POMBO_DATA_KEY!, id, JSON.stringify({ type: "text", text: secret })),
     });
+  }
+
+  if (request.tags?.length || request.groups?.length) {
+    await stampRecipient(env, projectId, selection.instance_id, recipient.chat_jid, { tags: request.tags, groups: request.groups, message_id: id });
   }
 
   const row: MessageRow = {

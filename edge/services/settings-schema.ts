@@ -15,6 +15,15 @@ const AlertUrl = z.url({ protocol: /^https?$/ }).max(2048).openapi({
     "Gets signed POSTs (Standard Webhooks) for instance.disconnected, instance.logged_out and instance.banned. Null removes it.",
 });
 
+const DEFAULT_OPTOUT_KEYWORDS = ["STOP", "SAIR", "PARAR", "CANCELAR", "UNSUBSCRIBE"];
+const OptoutKeywords = z
+  .array(z.string().trim().min(1).max(64))
+  .max(50)
+  .openapi({
+    example: DEFAULT_OPTOUT_KEYWORDS,
+    description: "A received text that is only one of these words (trimmed, any case, accents ignored) opts its contact out. [] turns keyword opt-out off.",
+  });
+
 export const Settings = z
   .object({
     /** Days a freshly connected number spends warming (growing daily caps, used only as a fallback). */
@@ -47,6 +56,7 @@ export const Settings = z
     message_ttl_hours: z.number().min(1).max(168).default(24),
     /** Where to hear about numbers dropping (reference 003): a signed endpoint for instance.disconnected/logged_out/banned. */
     alert_url: AlertUrl.nullable().default(null),
+    optout_keywords: OptoutKeywords.default(DEFAULT_OPTOUT_KEYWORDS),
   })
   .refine((s) => s.pacing.min_gap_ms <= s.pacing.max_gap_ms, {
     path: ["pacing", "max_gap_ms"],
@@ -77,6 +87,7 @@ export const SettingsPatch = z
     health_threshold: z.number().int().min(0).max(100),
     message_ttl_hours: z.number().min(1).max(168),
     alert_url: AlertUrl.nullable(),
+    optout_keywords: OptoutKeywords,
   })
   .partial()
   .strict()

@@ -1,0 +1,42 @@
+/** Storage for `suppressions`: the numbers a project must never message. Every query names the project. */
+import { and, count, desc, eq, sql } from "drizzle-orm";
+import type { Db } from "./client.ts";
+import { type SuppressionRow, suppressions } from "./schema.ts";
+
+export type NewSuppression = typeof suppressions.$inferInsert;
+
+const phoneIn = (phones: string[]) => sql`${suppressions.phone} IN (SELECT value FROM json_each(${JSON.stringify(phones)}))`;
+
+/** Entries for any of these phones (`+<digits>`): one primary-key lookup per phone. */
+export async function findSuppressions(db: Db, projectId: string, phones: string[]): Promise<SuppressionRow[]> {
+  if (phones.length === 0) return [];
+  return db
+    .select()
+    .from(suppressions)
+    .where(and(eq(suppressions.project_id, projectId), phoneIn(phones)));
+}
+
+export async function listSuppressions(db: Db, projectId: string, page: { limit: number; offset: number }) {
+  const mine = eq(suppressions.project_id, projectId);
+  const [rows, [total]] = await db.batch([
+    db.select().from(suppressions).where(mine).orderBy(desc(suppressions.created_at), desc(suppressions.phone)).limit(page.limit).offset(page.offset),
+    db.select({ n: count() }).from(suppressions).where(mine),
+  ]);
+  return { rows, total: total?.n ?? 0 };
+}
+
+/** Adds the entry, or gives an existing one the new reason and source (the latest decision is the one on record); for a batch. */
+export function upsertSuppression(db: Db, row: NewSuppression) {
+  return db
+    .insert(suppressions)
+    .values(row)
+    .onConflictDoUpdate({ target: [suppressions.project_id, suppressions.phone], set: { reason: row.reason, source: row.source } });
+}
+
+/** Removes the entries for these phones; for a batch. */
+export function deleteSuppressions(db: Db, projectId: string, phones: string[]) {
+  return db
+    .delete(suppressions)
+    .where(and(eq(suppressions.project_id, projectId), phoneIn(phones)))
+    .returning({ phone: suppressions.phone });
+}
