@@ -20,6 +20,7 @@ import { poolRoutes } from "./routes/pools.ts";
 import { settingsRoutes } from "./routes/settings.ts";
 import { suppressionRoutes } from "./routes/suppressions.ts";
 import { dictionaryRoutes } from "./routes/tags.ts";
+import { whatsappBlockRoutes } from "./routes/whatsapp-block.ts";
 
 const MAX_BODY_BYTES = 1024 * 1024;
 /** The largest media file (a 32 MB document) as base64, plus room for the other fields. */
@@ -72,6 +73,7 @@ export function createApp() {
   app.route("/", dictionaryRoutes);
   app.route("/", suppressionRoutes);
   app.route("/", groupRoutes);
+  app.route("/", whatsappBlockRoutes);
   // What a non-official number cannot do reliably (reference 003): say so plainly.
   for (const path of ["/messages/forward", "/labels", "/labels/*", "/calls", "/calls/*"]) {
     app.all(path, (c) =>

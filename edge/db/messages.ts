@@ -168,6 +168,27 @@ export async function findOutboundByWaId(db: Db, projectId: string, waMessageId:
   return last ?? part;
 }
 
+/**
+ * The numbers that lately received a message in a chat, or got one of theirs
+ * into it, newest first: for a WhatsApp group, numbers that are (or lately
+ * were) in it. Reads the chat's newest rows only, through its index.
+ */
+export async function recentNumbersInChat(db: Db, projectId: string, chatJid: string, limit = 50): Promise<string[]> {
+  const rows = await db
+    .select({ instance_id: messages.instance_id })
+    .from(messages)
+    .where(
+      and(
+        eq(messages.project_id, projectId),
+        eq(messages.chat_jid, chatJid),
+        or(eq(messages.direction, "inbound"), inArray(messages.status, ["sent", "delivered", "read", "played"])),
+      ),
+    )
+    .orderBy(desc(messages.created_at))
+    .limit(limit);
+  return [...new Set(rows.map((r) => r.instance_id))];
+}
+
 /** A poll (ours or received) by its WhatsApp id, to name the options of a vote. */
 export async function findPoll(db: Db, projectId: string, waMessageId: string) {
   const [row] = await db

@@ -61,15 +61,28 @@ const commandErrors: Record<string, [404 | 409 | 400 | 502 | 504, string]> = {
   invalid_session: [400, "the session is not a usable Baileys creds.json"],
   invalid_phone: [400, "phone must have 8 to 15 digits, country code first"],
   not_ready: [409, "the number's socket is not connected to WhatsApp right now, so it cannot ask for a pairing code; try again"],
+  not_connected: [409, "the number is not connected to WhatsApp right now; try again once it is"],
   timeout: [504, "the fleet process did not answer in time"],
   closed: [502, "the fleet process went away while answering"],
 };
 
-async function command<M extends MethodName>(env: Env, id: string, method: M, params: Params<M>, waitMs = 0): Promise<Result<M>> {
+/** Fleet-side failures a caller answers in its own terms, by code. */
+export type CommandFailures = Record<string, (message: string) => ApiError>;
+
+export async function command<M extends MethodName>(
+  env: Env,
+  id: string,
+  method: M,
+  params: Params<M>,
+  waitMs = 0,
+  failures: CommandFailures = {},
+): Promise<Result<M>> {
   // Waiting for a fleet to pick the number up only makes sense if one is online.
   const wait = waitMs > 0 && (await fleetsOnline(env)).length > 0 ? waitMs : 0;
   const outcome = await stub(env, id).command(method, params, wait);
   if (outcome.ok) return outcome.result as Result<M>;
+  const own = failures[outcome.code];
+  if (own) throw own(outcome.message);
   const [status, message] = commandErrors[outcome.code] ?? [502, `the fleet process failed: ${outcome.message}`];
   throw new ApiError(status, commandErrors[outcome.code] ? outcome.code : "fleet_error", message);
 }

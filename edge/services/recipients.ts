@@ -22,25 +22,26 @@ const JID = /^(\d{5,20}(:\d+)?@s\.whatsapp\.net|\d{5,25}@lid|[\d-]{5,40}@g\.us)$
 
 export type Recipient = { chat_jid: string; phone: string | null };
 
-const invalidTo = () =>
-  new ApiError(400, "invalid_request", "to: not a phone number with its country code, nor a WhatsApp JID", { field: "to" });
-const notOnWhatsApp = (phone: string) =>
-  new ApiError(422, "not_on_whatsapp", `${phone} is not on WhatsApp`, { field: "to", phone });
+const invalidTo = (field: string) =>
+  new ApiError(400, "invalid_request", `${field}: not a phone number with its country code, nor a WhatsApp JID`, { field });
+const notOnWhatsApp = (phone: string, field: string) =>
+  new ApiError(422, "not_on_whatsapp", `${phone} is not on WhatsApp`, { field, phone });
 
-export async function resolveRecipient(env: Env, projectId: string, to: string): Promise<Recipient> {
+/** `field`: what the caller's input is called, for the errors (a send's `to`, a route's `jid`). */
+export async function resolveRecipient(env: Env, projectId: string, to: string, field = "to"): Promise<Recipient> {
   const trimmed = to.trim();
   if (trimmed.includes("@")) {
-    if (!JID.test(trimmed)) throw invalidTo();
+    if (!JID.test(trimmed)) throw invalidTo(field);
     return { chat_jid: trimmed.replace(/:\d+@/, "@"), phone: null };
   }
   const phone = normalizePhone(trimmed);
-  if (!phone) throw invalidTo();
+  if (!phone) throw invalidTo(field);
 
   const cached = await findRecipient(db(env.DB), projectId, phone);
   if (cached) {
     const age = Date.now() - Date.parse(cached.checked_at);
     if (cached.jid && age < FOUND_TTL_MS) return { chat_jid: cached.jid, phone };
-    if (!cached.jid && age < NOT_FOUND_TTL_MS) throw notOnWhatsApp(phone);
+    if (!cached.jid && age < NOT_FOUND_TTL_MS) throw notOnWhatsApp(phone, field);
   }
 
   const answer = await askWhatsApp(env, projectId, phoneVariants(phone));
@@ -48,7 +49,7 @@ export async function resolveRecipient(env: Env, projectId: string, to: string):
   if (!answer) return { chat_jid: `${phone.slice(1)}@s.whatsapp.net`, phone };
   const jid = answer.find((r) => r.exists && r.jid)?.jid ?? null;
   await saveRecipients(db(env.DB), projectId, [{ phone, jid }]);
-  if (!jid) throw notOnWhatsApp(phone);
+  if (!jid) throw notOnWhatsApp(phone, field);
   return { chat_jid: jid, phone };
 }
 

@@ -7,6 +7,9 @@
  * | nothing       | sticky: the contact's number if usable, else rotate and stick |
  * | sticky: false | rotate (broadcast)                                          |
  *
+ * A WhatsApp group is sent to by one of its members: without instance_id,
+ * the connected number last seen in the group (see whatsapp-groups.ts).
+ *
  * Rotation only picks connected numbers at or above the health threshold,
  * prefers warmed numbers with room left today, and falls back to warming ones.
  */
@@ -18,8 +21,10 @@ import type { Env } from "../env.ts";
 import { ApiError } from "../errors.ts";
 import { dailyLimit, dayKey, warmingOf } from "./pacing.ts";
 import type { Settings, Strategy } from "./settings-schema.ts";
+import { isGroup } from "./contacts.ts";
+import { groupSender } from "./whatsapp-groups.ts";
 
-export type Selection = { instance_id: string; via: "instance_id" | "pool" | "sticky" | "rotation" };
+export type Selection = { instance_id: string; via: "instance_id" | "pool" | "sticky" | "rotation" | "group_member" };
 
 export type SelectInput = { instance_id?: string | null; pool_id?: string | null; sticky: boolean; chat_jid: string };
 
@@ -33,6 +38,9 @@ export async function selectNumber(env: Env, projectId: string, settings: Settin
       throw new ApiError(404, "not_found", "instance not found", { field: "instance_id" });
     }
     return { instance_id: input.instance_id, via: "instance_id" };
+  }
+  if (isGroup(input.chat_jid)) {
+    return { instance_id: await groupSender(env, projectId, input.chat_jid, input.pool_id ?? null), via: "group_member" };
   }
   if (input.pool_id) {
     const pool = await findPool(d1, projectId, input.pool_id);

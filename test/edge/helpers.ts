@@ -161,12 +161,19 @@ export type SendFrame = { message_id: string; wa_message_id: string; chat_jid: s
 /**
  * A fleet process running `instanceId` with the number connected, speaking the
  * real edge <-> fleet protocol: it records every `message.send` and answers
- * it, and answers phone lookups from `onWhatsApp` (phone digits -> JID).
+ * it, and answers phone lookups from `onWhatsApp` (phone digits -> JID) and
+ * any other method from `methods` (return `fail(code)` for an error answer).
  * (WhatsApp itself is exercised in the e2e suite; this tests the edge's side.)
  */
 export async function connectedFleet(
   instanceId: string,
-  opts: { fleetId?: string; onWhatsApp?: Record<string, string>; jid?: string; answer?: (frame: SendFrame) => unknown } = {},
+  opts: {
+    fleetId?: string;
+    onWhatsApp?: Record<string, string>;
+    jid?: string;
+    answer?: (frame: SendFrame) => unknown;
+    methods?: Record<string, (params: any) => unknown>;
+  } = {},
 ) {
   const socket = await connectInstance(instanceId, opts.fleetId ?? `fleet-${instanceId.slice(0, 8)}`);
   const grant = await socket.next();
@@ -189,7 +196,8 @@ export async function connectedFleet(
         }),
       };
     }
-    return {};
+    const own = opts.methods?.[method];
+    return own ? own(params) : {};
   });
   socket.event("status", { state: "connected", jid: opts.jid ?? "5511900000001:1@s.whatsapp.net" });
   // A round trip, so the status is applied before the test goes on.

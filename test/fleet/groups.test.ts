@@ -11,12 +11,11 @@ import { afterEach, describe, expect, it } from "vitest";
 import { SessionCipher } from "../../fleet/cipher.ts";
 import type { ConnectionManager } from "../../fleet/connection.ts";
 import { Methods, ProtocolError } from "../../shared/protocol.ts";
+import { SALES, SUPPORT, salesGroup as salesWire } from "../shared/whatsapp-groups.ts";
 import { openManager } from "./fake-manager.ts";
 
 const cipher = new SessionCipher("groups unit session key");
 const instanceId = "inst_groups_unit";
-const SALES = "120363041234567890@g.us";
-const SUPPORT = "120363000000000002@g.us";
 
 const managers: ConnectionManager[] = [];
 afterEach(async () => {
@@ -99,22 +98,7 @@ describe("WhatsApp groups (unit, around the socket: the peer has no groups/block
         announce: false,
         restrict: true,
       },
-      {
-        jid: SALES,
-        subject: "Vendas SP",
-        description: "Leads de São Paulo",
-        // The creator's phone, not the LID WhatsApp addressed them by.
-        owner: "5511911112222@s.whatsapp.net",
-        created_at: "2023-11-14T22:13:20.000Z",
-        size: 3,
-        participants: [
-          { jid: "5511911112222@s.whatsapp.net", phone: "+5511911112222", lid: "111111111111111@lid", admin: "superadmin" },
-          { jid: "5511933334444@s.whatsapp.net", phone: "+5511933334444", lid: "222222222222222@lid", admin: "admin" },
-          { jid: "333333333333333@lid", phone: null, lid: "333333333333333@lid", admin: null },
-        ],
-        announce: true,
-        restrict: false,
-      },
+      salesWire,
     ]);
   });
 
