@@ -48,6 +48,8 @@ export interface Peer extends PeerTarget {
   /** What this number sent, as WhatsApp received it (decrypted), in order. */
   accepted: TestPeer["accepted"];
   waitForAccepted: TestPeer["waitForAccepted"];
+  /** Puts a message on the number's socket, as if a customer sent it. Resolves with its WhatsApp id. */
+  inject: TestPeer["inject"];
 }
 
 export interface Peers {
@@ -102,6 +104,7 @@ export async function startPeers(
               server: peer.server,
               accepted: peer.accepted,
               waitForAccepted: peer.waitForAccepted,
+              inject: peer.inject,
             };
           }),
         );
