@@ -3,11 +3,13 @@
  * phone app's "Block" does, through the number's fleet. This is a different
  * layer from the CRM's suppression (`/contacts/{id}/suppress`, reference
  * 001): it changes nothing in the contact's CRM status, and a block holds on
- * the number that did it only.
+ * the number that did it only. The contact's timeline records it, so whoever
+ * reads the history sees why the person went quiet.
  */
 import { phoneFromJid } from "../../shared/jid.ts";
 import { phoneVariants } from "../../shared/phone.ts";
 import { db } from "../db/client.ts";
+import { insertContactEvents } from "../db/contact-events.ts";
 import { findContact, findContacts } from "../db/contacts.ts";
 import { findInstance } from "../db/instances.ts";
 import type { ContactRow } from "../db/schema.ts";
@@ -16,6 +18,7 @@ import { ApiError } from "../errors.ts";
 import { bareJid, isLid } from "./contacts.ts";
 import { type CommandFailures, command } from "./instances.ts";
 import { resolveRecipient } from "./recipients.ts";
+import { contactEvent } from "./timeline.ts";
 import { projectInstance } from "./whatsapp-groups.ts";
 
 export type BlockAction = "block" | "unblock";
@@ -40,6 +43,10 @@ export async function setWhatsAppBlock(env: Env, projectId: string, who: string,
   const person = await personOf(env, projectId, who);
   const number = instanceId ? (await projectInstance(env, projectId, instanceId)).id : await numberOf(env, projectId, person);
   const result = await command(env, number, "contacts.block", { jid: person.jid, action }, 0, failures);
+  if (person.contact) {
+    const type = result.blocked ? "whatsapp_blocked" : "whatsapp_unblocked";
+    await insertContactEvents(db(env.DB), [contactEvent(projectId, person.contact.id, type, "api", { jid: result.jid, instance_id: number })]);
+  }
   return { jid: result.jid, blocked: result.blocked, instance_id: number };
 }
 

@@ -102,6 +102,20 @@ describe("WhatsApp groups at /groups", () => {
   });
 });
 
+describe("the API document", () => {
+  it("describes WhatsApp groups and the WhatsApp block list apart from contact groups and suppression, all behind a project key", async () => {
+    const doc = (await call("/openapi.json")).json;
+    expect(Object.keys(doc.paths["/groups"])).toEqual(["get"]);
+    expect(doc.paths["/groups/{jid}"].get.parameters.map((p: any) => p.name).sort()).toEqual(["instance_id", "jid"]);
+    expect(doc.paths["/contacts/{jid}/block"].post.tags).toEqual(["WhatsApp block list"]);
+    expect(doc.paths["/contacts/{jid}/unblock"].post.requestBody.required).toBe(false);
+    expect(doc.components.schemas.WhatsAppGroup.properties.participants.items.properties.admin).toBeDefined();
+    expect(doc.paths["/groups"].get.tags).not.toEqual(doc.paths["/contact-groups"]?.get?.tags);
+    for (const path of ["/groups", `/groups/${SALES}`]) expect((await call(path)).status).toBe(401);
+    expect((await call(`/contacts/${encodeURIComponent("5511988887777@s.whatsapp.net")}/block`, { method: "POST" })).status).toBe(401);
+  });
+});
+
 describe("sending to a WhatsApp group", () => {
   const send = (key: string, type: string, body: object) => call(`/messages/${type}`, { method: "POST", token: key, body });
 

@@ -43,7 +43,7 @@ const contactRow = (projectId: string) =>
   env.DB.prepare("SELECT id, status, opted_out_at FROM contacts WHERE project_id = ? AND jid = ?").bind(projectId, PHONE_JID).first<{ id: string; status: string; opted_out_at: string | null }>();
 
 describe("blocking on WhatsApp (the number's block list, not CRM suppression)", () => {
-  it("blocks and unblocks through the number that talks to the person; the contact's CRM status is untouched", async () => {
+  it("blocks and unblocks through the number that talks to the person; the timeline records it, the contact's CRM status is untouched", async () => {
     const { key, projectId, id } = await setup();
     const fleet = await blockingFleet(id);
     await deliver(fleet.socket, inboundMessage(PHONE_JID, { body: "me tira dessa lista" }));
@@ -57,7 +57,12 @@ describe("blocking on WhatsApp (the number's block list, not CRM suppression)", 
       { jid: PHONE_JID, action: "block" },
       { jid: PHONE_JID, action: "unblock" },
     ]);
-    expect(await contactRow(projectId)).toMatchObject({ status: "active", opted_out_at: null });
+    const contact = await contactRow(projectId);
+    expect(contact).toMatchObject({ status: "active", opted_out_at: null });
+    // The timeline says what happened on WhatsApp, beside the message that came before.
+    const history = (await call(`/contacts/${contact!.id}/history`, { token: key })).json.data;
+    expect(history.map((e: any) => `${e.kind}:${e.type}`).sort()).toEqual(["event:whatsapp_blocked", "event:whatsapp_unblocked", "message:text"]);
+    expect(history.find((e: any) => e.type === "whatsapp_blocked")).toMatchObject({ actor: "api", payload: { jid: PHONE_JID, instance_id: id } });
     const suppressed = await env.DB.prepare("SELECT COUNT(*) AS n FROM suppressions WHERE project_id = ?").bind(projectId).first<{ n: number }>();
     expect(suppressed?.n).toBe(0);
   });
