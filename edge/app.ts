@@ -25,6 +25,8 @@ import { whatsappBlockRoutes } from "./routes/whatsapp-block.ts";
 const MAX_BODY_BYTES = 1024 * 1024;
 /** The largest media file (a 32 MB document) as base64, plus room for the other fields. */
 const MAX_MEDIA_BODY_BYTES = 44 * 1024 * 1024;
+/** A 10,000-row contact import at up to about 1 KB a row. */
+const MAX_IMPORT_BODY_BYTES = 10 * 1024 * 1024;
 
 export function createApp() {
   const app = new OpenAPIHono<AppEnv>({
@@ -48,7 +50,8 @@ export function createApp() {
     });
   // Media may come inline as base64: those routes take bodies the size of their largest file.
   const mediaRoute = /^\/messages\/(image|video|document|audio|sticker)$/;
-  app.use("*", (c, next) => (mediaRoute.test(c.req.path) ? limit(MAX_MEDIA_BODY_BYTES)(c, next) : limit(MAX_BODY_BYTES)(c, next)));
+  const maxBody = (path: string) => (mediaRoute.test(path) ? MAX_MEDIA_BODY_BYTES : path === "/contacts/import" ? MAX_IMPORT_BODY_BYTES : MAX_BODY_BYTES);
+  app.use("*", (c, next) => limit(maxBody(c.req.path))(c, next));
   app.use("/admin/*", adminAuth);
   app.use("/fleet/*", fleetAuth);
   // `/media/{id}` is not here: its signature is the credential, so links work in a webhook consumer's browser.

@@ -213,6 +213,8 @@ export const contacts = sqliteTable(
     jid: text("jid"),
     lid: text("lid"),
     name: text("name"),
+    /** The name was given by a client (API, import): WhatsApp push names no longer replace it. */
+    name_manual: integer("name_manual", { mode: "boolean" }).notNull().default(false),
     avatar_url: text("avatar_url"),
     /** The number that last talked to this contact. */
     instance_id: text("instance_id"),

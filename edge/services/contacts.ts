@@ -92,6 +92,12 @@ export async function contactFor(
     rows = await findContacts(d1, projectId, phones, lids);
   }
   const found = rows.find((r) => r.phone !== null && phones.includes(r.phone)) ?? rows.find((r) => r.lid === who.lid);
+  if (found && found.jid === null && found.phone !== null && who.pn && phones.includes(found.phone)) {
+    // Entered by hand (API, import): WhatsApp now names the number, so the contact takes WhatsApp's form of it.
+    const confirmed = { phone: phoneFromJid(who.pn), jid: who.pn };
+    await updateContact(d1, projectId, found.id, confirmed);
+    return { ...found, ...confirmed };
+  }
   if (found) return found;
   if (!create || (!who.pn && !who.lid)) return null;
   const inserted = await insertContact(d1, {
