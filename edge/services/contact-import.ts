@@ -71,9 +71,14 @@ function csvRecords(text: string): Record<string, unknown>[] {
   return parsed.data;
 }
 
-async function readRecords(req: Request): Promise<Record<string, unknown>[]> {
-  const type = (req.headers.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
-  const text = await req.text();
+/** The uploaded file: its Content-Type header and its text. */
+export type ImportFile = { type: string; text: string };
+
+const mediaType = (file: ImportFile) => file.type.split(";")[0]!.trim().toLowerCase();
+
+function readRecords(file: ImportFile): Record<string, unknown>[] {
+  const type = mediaType(file);
+  const text = file.text;
   if (type === "text/csv") return csvRecords(text);
   if (type !== "application/json") {
     throw new ApiError(415, "unsupported_media_type", "send text/csv or application/json");
@@ -192,9 +197,9 @@ function labelStatements(d1: Db, projectId: string, labels: Labels[]): BatchItem
   return statements;
 }
 
-export async function importContacts(env: Env, projectId: string, req: Request, opts: { existing: "update" | "skip" }): Promise<ImportResult> {
-  const csv = (req.headers.get("content-type") ?? "").toLowerCase().startsWith("text/csv");
-  const records = await readRecords(req);
+export async function importContacts(env: Env, projectId: string, file: ImportFile, opts: { existing: "update" | "skip" }): Promise<ImportResult> {
+  const csv = mediaType(file) === "text/csv";
+  const records = readRecords(file);
   if (records.length > MAX_IMPORT_ROWS) throw tooMany(records.length);
   const result: ImportResult = { created: 0, updated: 0, skipped: 0, errors: [] };
 
