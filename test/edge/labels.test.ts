@@ -5,7 +5,7 @@
  */
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { CUSTOMER, CUSTOMER_JID, api, crmProject, customerWrites, sendText, timelineOf } from "./crm-fixtures.ts";
-import { closeFleetSockets, messageOf, newProject, settleFleets, waitFor } from "./helpers.ts";
+import { call, closeFleetSockets, messageOf, newProject, settleFleets, waitFor } from "./helpers.ts";
 
 afterEach(() => closeFleetSockets());
 afterAll(() => settleFleets());
@@ -210,5 +210,25 @@ describe("stamping on send", () => {
     await new Promise((r) => setTimeout(r, 200));
     expect(fleet.sends).toHaveLength(0);
     expect((await api(key, "GET", "/tags")).json.total).toBe(0);
+  });
+});
+
+describe("the API surface", () => {
+  it("documents the dictionary, contact-action and suppression routes, and each needs a project key", async () => {
+    const doc = (await call("/openapi.json")).json;
+    const routes: [string, string][] = [
+      ["/tags", "get"], ["/tags", "post"], ["/tags/{id}", "patch"], ["/tags/{id}", "delete"],
+      ["/contact-groups", "get"], ["/contact-groups", "post"], ["/contact-groups/{id}", "patch"], ["/contact-groups/{id}", "delete"],
+      ["/contacts/{id}/history", "get"], ["/contacts/{id}/notes", "post"], ["/contacts/{id}/tags", "post"], ["/contacts/{id}/groups", "post"],
+      ["/contacts/{id}/optout", "post"], ["/contacts/{id}/suppress", "post"], ["/contacts/{id}/optin", "post"],
+      ["/suppressions", "get"], ["/suppressions", "post"], ["/suppressions", "delete"],
+    ];
+    for (const [path, method] of routes) {
+      expect(doc.paths[path]?.[method], `${method} ${path}`).toBeDefined();
+      const res = await call(path.replace("{id}", "x"), { method: method.toUpperCase(), body: method === "get" || method === "delete" ? undefined : {} });
+      expect(res.status, `${method} ${path}`).toBe(401);
+    }
+    expect(doc.components.schemas.Suppression.properties.source.enum).toEqual(["api", "admin", "contact", "system"]);
+    expect(doc.components.schemas.Settings.properties.optout_keywords).toBeDefined();
   });
 });
