@@ -1,6 +1,6 @@
 /** Storage for `contacts`: one row per person the project talks to. Every query names the project. */
-import { type SQL, and, count, eq, gte, inArray, isNotNull, isNull, lt, sql } from "drizzle-orm";
-import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
+import { type SQL, and, count, eq, getTableColumns, gte, inArray, isNotNull, isNull, lt, sql } from "drizzle-orm";
+import { SQLiteAsyncDialect, type SQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { Db } from "./client.ts";
 import { type ContactRow, contactGroupMembers, contactGroups, contactTags, contacts, tags } from "./schema.ts";
 
@@ -105,30 +105,23 @@ export function deleteContact(db: Db, projectId: string, id: string) {
   return db.delete(contacts).where(and(eq(contacts.project_id, projectId), eq(contacts.id, id)));
 }
 
-/** The tag keys and contact-group keys of these contacts (by contact id, keys sorted), in one round trip. */
+/** The tag keys and contact-group keys of these contacts (by contact id, keys sorted), in one statement. */
 export async function contactLabels(db: Db, projectId: string, contactIds: string[]) {
   const out = { tags: new Map<string, string[]>(), groups: new Map<string, string[]>() };
   if (contactIds.length === 0) return out;
-  const [tagRows, groupRows] = await db.batch([
-    db
-      .select({ contact_id: contactTags.contact_id, key: tags.key })
-      .from(contactTags)
-      .innerJoin(tags, eq(tags.id, contactTags.tag_id))
-      .where(and(eq(contactTags.project_id, projectId), inList(contactTags.contact_id, contactIds)))
-      .orderBy(tags.key),
-    db
-      .select({ contact_id: contactGroupMembers.contact_id, key: contactGroups.key })
-      .from(contactGroupMembers)
-      .innerJoin(contactGroups, eq(contactGroups.id, contactGroupMembers.group_id))
-      .where(and(eq(contactGroupMembers.project_id, projectId), inList(contactGroupMembers.contact_id, contactIds)))
-      .orderBy(contactGroups.key),
-  ]);
-  for (const [rows, into] of [[tagRows, out.tags], [groupRows, out.groups]] as const) {
-    for (const { contact_id, key } of rows) {
-      const list = into.get(contact_id) ?? [];
-      list.push(key);
-      into.set(contact_id, list);
-    }
+  const rows = await db.all<{ kind: "tags" | "groups"; contact_id: string; key: string }>(sql`
+    SELECT 'tags' AS kind, ${contactTags.contact_id} AS contact_id, ${tags.key} AS key
+      FROM ${contactTags} JOIN ${tags} ON ${tags.id} = ${contactTags.tag_id}
+      WHERE ${contactTags.project_id} = ${projectId} AND ${inList(contactTags.contact_id, contactIds)}
+    UNION ALL
+    SELECT 'groups', ${contactGroupMembers.contact_id}, ${contactGroups.key}
+      FROM ${contactGroupMembers} JOIN ${contactGroups} ON ${contactGroups.id} = ${contactGroupMembers.group_id}
+      WHERE ${contactGroupMembers.project_id} = ${projectId} AND ${inList(contactGroupMembers.contact_id, contactIds)}
+    ORDER BY key`);
+  for (const { kind, contact_id, key } of rows) {
+    const list = out[kind].get(contact_id) ?? [];
+    list.push(key);
+    out[kind].set(contact_id, list);
   }
   return out;
 }
@@ -166,14 +159,28 @@ export type ContactFilter = {
 };
 export type ContactSort = "last_activity" | "name" | "created";
 
-const nocase = (column: SQLiteColumn, value: string) => sql`${column} = ${value} COLLATE NOCASE`;
+const nocase = (column: SQLiteColumn | SQL, value: string) => sql`${column} = ${value} COLLATE NOCASE`;
+/** With `hide`, a unary `+` keeps SQLite from leading with this column's index (the value is unchanged). */
+const indexed = (column: SQLiteColumn, hide: boolean) => (hide ? sql`+${column}` : sql`${column}`);
+
+type Labels = { keys: string[]; all: boolean };
+const LABELS = {
+  tags: { links: contactTags, column: contactTags.tag_id, table: tags },
+  groups: { links: contactGroupMembers, column: contactGroupMembers.group_id, table: contactGroups },
+} as const;
+
+/** The ids of the project's dictionary entries with these keys. */
+function labelIds(kind: keyof typeof LABELS, projectId: string, keys: string[]) {
+  const { table } = LABELS[kind];
+  return sql`SELECT ${table.id} FROM ${table} WHERE ${table.project_id} = ${projectId} AND ${inList(table.key, keys)}`;
+}
 
 /** `contacts.id IN (...)`: the contacts linked to any (or all) of these dictionary keys. */
-function labelled(links: typeof contactTags | typeof contactGroupMembers, linkColumn: SQLiteColumn, table: typeof tags | typeof contactGroups, projectId: string, f: { keys: string[]; all: boolean }) {
+function labelled(kind: keyof typeof LABELS, projectId: string, f: Labels) {
+  const { links, column } = LABELS[kind];
   const keys = [...new Set(f.keys)];
-  const ids = sql`SELECT ${table.id} FROM ${table} WHERE ${table.project_id} = ${projectId} AND ${inList(table.key, keys)}`;
   const having = f.all ? sql` GROUP BY ${links.contact_id} HAVING count(*) = ${keys.length}` : sql``;
-  return sql`${contacts.id} IN (SELECT ${links.contact_id} FROM ${links} WHERE ${linkColumn} IN (${ids})${having})`;
+  return sql`${contacts.id} IN (SELECT ${links.contact_id} FROM ${links} WHERE ${column} IN (${labelIds(kind, projectId, keys)})${having})`;
 }
 
 const escapeLike = (word: string) => word.replace(/[\\%_]/g, (c) => `\\${c}`);
@@ -192,51 +199,142 @@ function searched(search: NonNullable<ContactFilter["search"]>): SQL[] {
   return out;
 }
 
-/** The WHERE of GET /contacts: every filter given, in the project. */
-export function contactWhere(projectId: string, f: ContactFilter): SQL {
-  const conds: (SQL | undefined)[] = [eq(contacts.project_id, projectId)];
+/**
+ * How a page of GET /contacts is read. D1 keeps no statistics for SQLite's
+ * planner, which, left alone, walks the index that yields the sort order and
+ * tests every row against the filters: fine when most rows pass, ruinous for
+ * a narrow filter at 100,000 contacts. So the plan is chosen here:
+ * - `walk`: no filter narrower than status, number, email, country or a time
+ *   window: the page walks the sort's index; the total is counted apart.
+ * - `labels`: tags alone (or groups alone): the page walks the sort's index;
+ *   the total is counted in the link table alone (links are per project).
+ * - `lead`: a narrow filter (search, document, zip, city, state, or labels
+ *   with other filters): the matches are gathered once through the narrow
+ *   filter's index (the broad ones kept from leading with a unary `+`; search
+ *   leads through the FTS index, labels through their link table), counted,
+ *   sorted, and the page read by rowid, in one statement.
+ */
+export type ListPlan = "walk" | "labels" | "lead";
+
+export function planOf(f: ContactFilter): ListPlan {
+  if (f.search || f.documents || f.zip !== undefined || f.city !== undefined || f.state !== undefined) return "lead";
+  const labels = (f.tags ? 1 : 0) + (f.groups ? 1 : 0);
+  if (labels === 0) return "walk";
+  const { tags: _t, groups: _g, ...rest } = f;
+  return labels === 1 && Object.keys(rest).length === 0 ? "labels" : "lead";
+}
+
+/** The WHERE of GET /contacts: every filter given, in the project; `plan` decides which columns may lead. */
+export function contactWhere(projectId: string, f: ContactFilter, plan: ListPlan = "walk"): SQL {
+  const lead = plan === "lead";
+  // Search leads through the FTS index, and tags or groups through their links, when no column index can:
+  // every column index starts with project_id, so hiding it leaves those.
+  const placed = f.documents || f.zip !== undefined || f.city !== undefined || f.state !== undefined;
+  const listLeads = lead && (f.search?.match != null || !placed);
+  const conds: (SQL | undefined)[] = [eq(indexed(contacts.project_id, listLeads), projectId)];
   if (f.search) conds.push(...searched(f.search));
-  if (f.tags) conds.push(labelled(contactTags, contactTags.tag_id, tags, projectId, f.tags));
-  if (f.groups) conds.push(labelled(contactGroupMembers, contactGroupMembers.group_id, contactGroups, projectId, f.groups));
-  if (f.status) conds.push(inArray(contacts.status, f.status));
+  if (f.tags) conds.push(labelled("tags", projectId, f.tags));
+  if (f.groups) conds.push(labelled("groups", projectId, f.groups));
+  if (f.status) conds.push(inArray(indexed(contacts.status, lead), f.status));
   if (f.city !== undefined) conds.push(nocase(contacts.address_city, f.city));
   if (f.state !== undefined) conds.push(nocase(contacts.address_state, f.state));
   if (f.country !== undefined) conds.push(nocase(contacts.address_country, f.country));
   if (f.zip !== undefined) conds.push(eq(contacts.address_zip, f.zip));
   if (f.documents) conds.push(inArray(contacts.document, f.documents));
   if (f.has_email !== undefined) conds.push(f.has_email ? isNotNull(contacts.email) : isNull(contacts.email));
-  if (f.instance_id !== undefined) conds.push(eq(contacts.instance_id, f.instance_id));
-  if (f.last_activity_after) conds.push(gte(contacts.last_message_at, f.last_activity_after));
-  if (f.last_activity_before) conds.push(lt(contacts.last_message_at, f.last_activity_before));
-  if (f.created_after) conds.push(gte(contacts.created_at, f.created_after));
-  if (f.created_before) conds.push(lt(contacts.created_at, f.created_before));
+  if (f.instance_id !== undefined) conds.push(eq(indexed(contacts.instance_id, lead), f.instance_id));
+  const activity = indexed(contacts.last_message_at, lead);
+  const created = indexed(contacts.created_at, lead);
+  if (f.last_activity_after) conds.push(gte(activity, f.last_activity_after));
+  if (f.last_activity_before) conds.push(lt(activity, f.last_activity_before));
+  if (f.created_after) conds.push(gte(created, f.created_after));
+  if (f.created_before) conds.push(lt(created, f.created_before));
   return and(...conds)!;
 }
 
 /**
  * Each sort matches an index's order exactly (the rowid, last in every
- * index, breaks ties), so a page is read in order rather than sorted:
+ * index, breaks ties), so a walked page is read in order rather than sorted:
  * most recent activity first (never-messaged last, as SQLite puts NULLs
  * last when descending), names A-Z without regard to case (nameless last),
- * newest first.
+ * newest first. `keys`/`byKeys`: the same order over a `lead` plan's gathered rows.
  */
-const orders: Record<ContactSort, SQL[]> = {
-  last_activity: [sql`${contacts.last_message_at} DESC`, sql`${contacts}.rowid DESC`],
-  name: [sql`(${contacts.name} IS NULL)`, sql`${contacts.name} COLLATE NOCASE`, sql`${contacts}.rowid`],
-  created: [sql`${contacts.created_at} DESC`, sql`${contacts}.rowid DESC`],
+const orders: Record<ContactSort, { columns: SQL[]; keys: SQL; byKeys: SQL }> = {
+  last_activity: {
+    columns: [sql`${contacts.last_message_at} DESC`, sql`${contacts}.rowid DESC`],
+    keys: sql`${contacts.last_message_at} AS k1, NULL AS k2`,
+    byKeys: sql`k1 DESC, r DESC`,
+  },
+  name: {
+    columns: [sql`(${contacts.name} IS NULL)`, sql`${contacts.name} COLLATE NOCASE`, sql`${contacts}.rowid`],
+    keys: sql`(${contacts.name} IS NULL) AS k1, ${contacts.name} AS k2`,
+    byKeys: sql`k1, k2 COLLATE NOCASE, r`,
+  },
+  created: {
+    columns: [sql`${contacts.created_at} DESC`, sql`${contacts}.rowid DESC`],
+    keys: sql`${contacts.created_at} AS k1, NULL AS k2`,
+    byKeys: sql`k1 DESC, r DESC`,
+  },
 };
 
-/** The two statements behind a page of GET /contacts (exposed so the benchmark can show their plans). */
-export function contactListQueries(db: Db, projectId: string, f: ContactFilter, sort: ContactSort, page: { limit: number; offset: number }) {
-  const where = contactWhere(projectId, f);
-  return {
-    rows: db.select().from(contacts).where(where).orderBy(...orders[sort]).limit(page.limit).offset(page.offset),
-    total: db.select({ n: count() }).from(contacts).where(where),
-  };
+type Page = { limit: number; offset: number };
+/** A statement the benchmark can print (and explain). */
+export type Explainable = { toSQL(): { sql: string; params: unknown[] } };
+
+const dialect = new SQLiteAsyncDialect();
+const explainable = (statement: SQL): Explainable => ({ toSQL: () => dialect.sqlToQuery(statement) });
+
+/** Contacts the `lead` plan read, each with the total as `total`. */
+function gathered(projectId: string, f: ContactFilter, sort: ContactSort, page: Page): SQL {
+  const order = orders[sort];
+  // Materialized: gathered once, then both counted and paged.
+  return sql`WITH m AS MATERIALIZED (SELECT ${contacts}.rowid AS r, ${order.keys} FROM ${contacts} WHERE ${contactWhere(projectId, f, "lead")})
+    SELECT ${contacts}.*, (SELECT count(*) FROM m) AS total FROM ${contacts}
+    WHERE ${contacts}.rowid IN (SELECT r FROM m ORDER BY ${order.byKeys} LIMIT ${page.limit} OFFSET ${page.offset})
+    ORDER BY ${sql.join(order.columns, sql`, `)}`;
 }
 
-export async function listContacts(db: Db, projectId: string, f: ContactFilter, sort: ContactSort, page: { limit: number; offset: number }) {
+/** The total of the `labels` plan: contacts linked to the keys, counted in the link table. */
+function labelTotal(db: Db, projectId: string, kind: keyof typeof LABELS, f: Labels) {
+  const { links, column } = LABELS[kind];
+  const keys = [...new Set(f.keys)];
+  const linked = sql`${column} IN (${labelIds(kind, projectId, keys)})`;
+  if (!f.all) return db.select({ n: sql<number>`count(DISTINCT ${links.contact_id})`.mapWith(Number) }).from(links).where(linked);
+  const matched = db
+    .select({ contact_id: links.contact_id })
+    .from(links)
+    .where(linked)
+    .groupBy(links.contact_id)
+    .having(sql`count(*) = ${keys.length}`)
+    .as("matched");
+  return db.select({ n: count() }).from(matched);
+}
+
+/** The statements behind a page of GET /contacts, by plan (exposed so the benchmark can show their plans). */
+export function contactListQueries(db: Db, projectId: string, f: ContactFilter, sort: ContactSort, page: Page) {
+  const plan = planOf(f);
+  const where = contactWhere(projectId, f, plan);
+  const walked = db.select().from(contacts).where(where).orderBy(...orders[sort].columns).limit(page.limit).offset(page.offset);
+  const counted = db.select({ n: count() }).from(contacts).where(where);
+  if (plan === "lead") return { plan, page: explainable(gathered(projectId, f, sort, page)), total: counted } as const;
+  const label = f.tags ? (["tags", f.tags] as const) : f.groups ? (["groups", f.groups] as const) : null;
+  return { plan, page: walked, total: plan === "labels" && label ? labelTotal(db, projectId, label[0], label[1]) : counted } as const;
+}
+
+const columns = Object.values(getTableColumns(contacts));
+
+/** A row read with raw SQL, through the columns' own decoding (booleans). */
+const decoded = (raw: Record<string, unknown>) =>
+  Object.fromEntries(columns.map((c) => [c.name, raw[c.name] === null ? null : c.mapFromDriverValue(raw[c.name])])) as ContactRow;
+
+export async function listContacts(db: Db, projectId: string, f: ContactFilter, sort: ContactSort, page: Page) {
   const q = contactListQueries(db, projectId, f, sort, page);
-  const [rows, [total]] = await db.batch([q.rows, q.total]);
-  return { rows, total: total?.n ?? 0 };
+  if (q.plan === "lead") {
+    const raw = await db.all<Record<string, unknown>>(gathered(projectId, f, sort, page));
+    // A page past the end carries no total: count apart.
+    const total = raw.length > 0 ? Number(raw[0]!.total) : page.offset === 0 ? 0 : ((await q.total)[0]?.n ?? 0);
+    return { rows: raw.map(decoded), total };
+  }
+  const [rows, [total]] = await db.batch([q.page, q.total]);
+  return { rows, total: Number(total?.n ?? 0) };
 }

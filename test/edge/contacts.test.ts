@@ -325,6 +325,16 @@ describe("listing contacts", () => {
     expect(filtered.total).toBe(4);
     expect(filtered.data.map((c) => c.phone)).toEqual([6, 2].map(p));
     expect((await list(key, "offset=100")).data).toEqual([]);
+    // A narrow filter (here a city) pages and sorts the same way.
+    const inCity = await list(key, "city=porto%20alegre&limit=2&offset=1");
+    expect(inCity).toMatchObject({ total: 4, limit: 2, offset: 1 });
+    expect(inCity.data.map((c) => c.phone)).toEqual([1, 7].map(p));
+    expect((await list(key, "city=porto%20alegre")).data.map((c) => c.phone)).toEqual([2, 1, 7, 4].map(p));
+    expect((await list(key, "city=porto%20alegre&sort=name")).data.map((c) => c.name)).toEqual(["Ana Souza", "Bruno Lima", "João Pereira", null]);
+    expect((await list(key, "city=porto%20alegre&sort=created")).data.map((c) => c.phone)).toEqual([7, 4, 2, 1].map(p));
+    expect(await list(key, "city=porto%20alegre&offset=10")).toMatchObject({ data: [], total: 4 });
+    expect(await list(key, "search=nobody&offset=10")).toMatchObject({ data: [], total: 0 });
+    expect(await list(key, "tags=vip&offset=10")).toMatchObject({ data: [], total: 3 });
   });
 
   it.each([
