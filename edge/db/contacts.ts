@@ -230,7 +230,7 @@ export function contactWhere(projectId: string, f: ContactFilter, plan: ListPlan
   // Search leads through the FTS index, and tags or groups through their links, when no column index can:
   // every column index starts with project_id, so hiding it leaves those.
   const placed = f.documents || f.zip !== undefined || f.city !== undefined || f.state !== undefined;
-  const listLeads = lead && (f.search?.match != null || !placed);
+  const listLeads = lead && (f.search?.match != null || (!placed && !!(f.tags || f.groups)));
   const conds: (SQL | undefined)[] = [eq(indexed(contacts.project_id, listLeads), projectId)];
   if (f.search) conds.push(...searched(f.search));
   if (f.tags) conds.push(labelled("tags", projectId, f.tags));
