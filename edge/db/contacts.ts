@@ -93,7 +93,7 @@ export function updateContact(
   db: Db,
   projectId: string,
   id: string,
-  patch: Partial<Pick<ContactRow, "phone" | "jid" | "lid" | "message_count" | "last_message_at" | "instance_id"> & Profile>,
+  patch: Partial<Pick<ContactRow, "phone" | "jid" | "lid" | "message_count" | "last_message_at" | "instance_id" | "opted_out_at"> & Profile>,
 ) {
   return db
     .update(contacts)

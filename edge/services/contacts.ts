@@ -17,6 +17,7 @@ import { deleteContact, findContacts, insertContact, updateContact } from "../db
 import { conversationsOfContacts, deleteConversation, updateConversation } from "../db/conversations.ts";
 import { type Mapping, pnForLid, upsertMappings } from "../db/lid-map.ts";
 import { moveMessages } from "../db/messages.ts";
+import { upsertSuppression } from "../db/suppressions.ts";
 import type { ContactRow, ConversationRow } from "../db/schema.ts";
 import type { Env } from "../env.ts";
 import { newId } from "../crypto.ts";
@@ -224,10 +225,26 @@ function merge(
     step.affinity.push([mapping.lid, chatJid]);
   }
   const fromIsNewer = (from.last_message_at ?? "") > (into.last_message_at ?? "");
+  // An opt-out or block made under the LID must survive the merge (LGPD): the stricter status wins,
+  // and the phone goes on the suppression list, which is what sends check.
+  const barred = (c: ContactRow) => c.status === "opted_out" || c.status === "blocked";
+  const carried = barred(from) && !barred(into) ? { status: from.status, opted_out_at: from.opted_out_at } : {};
+  const phone = into.phone ?? phoneFromJid(chatJid);
+  if (barred(from) && phone) {
+    step.statements.push(
+      upsertSuppression(d1, {
+        project_id: projectId,
+        phone,
+        reason: from.status === "opted_out" ? "optout" : "manual",
+        source: "system",
+      }),
+    );
+  }
   step.statements.push(
     // The LID is unique per project: it leaves the old row before the new one takes it.
     deleteContact(d1, projectId, from.id),
     updateContact(d1, projectId, into.id, {
+      ...carried,
       lid: mapping.lid,
       name: into.name ?? from.name,
       message_count: into.message_count + from.message_count,

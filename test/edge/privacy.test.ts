@@ -250,4 +250,18 @@ describe("keyword opt-out", () => {
     expect(res.status).toBe(422);
     expect(res.json.error.code).toBe("recipient_opted_out");
   });
+
+  it("an opt-out made under a LID survives the merge into the phone's contact: sends to the phone are refused", async () => {
+    const project = await crmProject();
+    const lid = "223456789012345@lid";
+    const byPhone = await customerWrites(project, CUSTOMER_JID, { body: "oi" });
+    await customerWrites(project, lid, { body: "SAIR" });
+    project.fleet.socket.event("lid.mappings", { mappings: [{ lid, pn: CUSTOMER_JID }] });
+    await waitFor(async () => (await api(project.key, "GET", `/contacts/${byPhone.contactId}`)).json.lid === lid, 3_000, "the merge");
+    expect((await api(project.key, "GET", `/contacts/${byPhone.contactId}`)).json).toMatchObject({ status: "opted_out", lid });
+    expect((await suppressions(project.key)).data).toMatchObject([{ phone: CUSTOMER, reason: "optout", source: "system" }]);
+    const res = await sendText(project.key, { to: CUSTOMER_8 });
+    expect(res.status).toBe(422);
+    expect(res.json.error.details.field).toBe("to");
+  });
 });
