@@ -262,39 +262,31 @@ export const contacts = sqliteTable(
   ],
 );
 
-/** A project's tag dictionary (reference 001): `key` is the stable slug clients correlate on. */
-export const tags = sqliteTable(
-  "tags",
-  {
-    id: text("id").primaryKey(),
-    project_id: text("project_id")
-      .notNull()
-      .references(() => projects.id, { onDelete: "cascade" }),
-    key: text("key").notNull(),
-    name: text("name").notNull(),
-    color: text("color"),
-    created_at: timestamp("created_at"),
-    updated_at: timestamp("updated_at"),
-  },
-  (t) => [uniqueIndex("tags_key").on(t.project_id, t.key)],
-);
+/**
+ * A project's label dictionary (reference 001): tags and contact groups are
+ * the same shape, each its own table. `key` is the stable slug clients
+ * correlate on.
+ */
+const labelDictionary = (name: "tags" | "contact_groups") =>
+  sqliteTable(
+    name,
+    {
+      id: text("id").primaryKey(),
+      project_id: text("project_id")
+        .notNull()
+        .references(() => projects.id, { onDelete: "cascade" }),
+      key: text("key").notNull(),
+      name: text("name").notNull(),
+      color: text("color"),
+      created_at: timestamp("created_at"),
+      updated_at: timestamp("updated_at"),
+    },
+    (t) => [uniqueIndex(`${name}_key`).on(t.project_id, t.key)],
+  );
 
+export const tags = labelDictionary("tags");
 /** CRM segments ("contact groups"); not WhatsApp groups, which live at /groups. */
-export const contactGroups = sqliteTable(
-  "contact_groups",
-  {
-    id: text("id").primaryKey(),
-    project_id: text("project_id")
-      .notNull()
-      .references(() => projects.id, { onDelete: "cascade" }),
-    key: text("key").notNull(),
-    name: text("name").notNull(),
-    color: text("color"),
-    created_at: timestamp("created_at"),
-    updated_at: timestamp("updated_at"),
-  },
-  (t) => [uniqueIndex("contact_groups_key").on(t.project_id, t.key)],
-);
+export const contactGroups = labelDictionary("contact_groups");
 
 export const contactTags = sqliteTable(
   "contact_tags",
