@@ -24,8 +24,9 @@ import { type MediaInput, type MediaType, storeMedia } from "./media.ts";
 import { waIdOf } from "./message-payload.ts";
 import { type MenuSection, menuText } from "./menus.ts";
 import { maskCode, otpText } from "./otp.ts";
+import { phoneOf } from "./phone-input.ts";
 import { assertSendable } from "./privacy.ts";
-import { resolveRecipient } from "./recipients.ts";
+import { addresseeOf, resolveRecipient } from "./recipients.ts";
 import { selectNumber } from "./selector.ts";
 import { getSettings } from "./settings.ts";
 import type { Settings } from "./settings-schema.ts";
@@ -70,9 +71,15 @@ export async function sendMessage(env: Env, projectId: string, request: SendRequ
   if (request.type === "otp" && !env.POMBO_DATA_KEY) {
     throw new ApiError(503, "otp_unavailable", "OTP sends need POMBO_DATA_KEY set on the edge");
   }
+  // One reading of `to` for every check: no spelling of a suppressed number gets past the list.
+  const to = addresseeOf(request.to, settings.default_country);
+  if (request.type === "contact" && request.contact_phone !== undefined) {
+    // The card's number is a WhatsApp account (its waid): read like a recipient, never guessed into another country.
+    request = { ...request, contact_phone: phoneOf(request.contact_phone, "contact_phone", settings.default_country) };
+  }
   // Opted-out, blocked and suppressed people get nothing: refused before WhatsApp is even asked who they are.
-  await assertSendable(env, projectId, request.to);
-  const recipient = await resolveRecipient(env, projectId, request.to);
+  await assertSendable(env, projectId, to);
+  const recipient = await resolveRecipient(env, projectId, to);
   const target = request.type === "reaction" ? await reactionTarget(env, projectId, request.quoted_message_id) : null;
   const selection = await selectNumber(env, projectId, settings, {
     // A reaction belongs in the chat of the number that has the message.
@@ -218,6 +225,7 @@ async function build(
       return { contents: [{ type: "location", latitude, longitude, name, address }], stored: { latitude, longitude, name, address } };
     }
     case "contact": {
+      // contact_phone is in E.164 by now (see sendMessage).
       const vcard = request.contact_vcard ?? simpleVcard(request.contact_name, request.contact_phone!);
       return {
         contents: [{ type: "contact", display_name: request.contact_name, vcard }],
@@ -258,8 +266,8 @@ async function build(
   }
 }
 
-function simpleVcard(name: string, phone: string): string {
-  const digits = phone.replace(/\D/g, "");
+function simpleVcard(name: string, e164: string): string {
+  const digits = e164.slice(1);
   const fn = name.replace(/[\r\n;,]/g, " ");
   return ["BEGIN:VCARD", "VERSION:3.0", `FN:${fn}`, `TEL;type=CELL;type=VOICE;waid=${digits}:+${digits}`, "END:VCARD"].join("\n");
 }
