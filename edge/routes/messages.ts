@@ -6,6 +6,7 @@ import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../env.ts";
 import { IdParam, errors, json, jsonBody } from "../schemas.ts";
 import { type SendRequest, getMessage, sendMessage } from "../services/messages.ts";
+import { KEY_TTL_HOURS } from "../services/idempotency.ts";
 import { PHONE_RULE } from "../services/phone-input.ts";
 
 const tags = ["Messages"];
@@ -143,7 +144,14 @@ const Message = z
   .openapi("Message");
 
 const IdempotencyHeader = z.object({
-  "idempotency-key": z.string().min(1).max(200).optional().openapi({ description: "Retrying with the same key returns the first result." }),
+  "idempotency-key": z
+    .string()
+    .min(1)
+    .max(200)
+    .optional()
+    .openapi({
+      description: `Retrying with the same key and the same request (route and body) answers the first result (same id, header \`Idempotent-Replayed: true\`) and sends nothing more. The same key with another body or route answers 422 \`idempotency_key_reused\`. Keys are kept ${KEY_TTL_HOURS} hours; after that, or when the first request was not accepted (503), the key is free for a new request.`,
+    }),
 });
 
 function sendRoute(app: OpenAPIHono<AppEnv>, type: MessageType) {
@@ -168,7 +176,9 @@ function sendRoute(app: OpenAPIHono<AppEnv>, type: MessageType) {
     async (c) => {
       const request = { ...c.req.valid("json"), type } as SendRequest;
       const key = c.req.valid("header")["idempotency-key"];
-      return c.json(await sendMessage(c.env, c.var.projectId, request, key), 202);
+      const { accepted, replayed } = await sendMessage(c.env, c.var.projectId, request, key);
+      if (replayed) c.header("Idempotent-Replayed", "true");
+      return c.json(accepted, 202);
     },
   );
 }
