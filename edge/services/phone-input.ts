@@ -14,7 +14,7 @@ export const PHONE_RULE =
   "A number starting with `+` or `00` carries its country code. Any other (`(11) 98765-4321`, `011 98765 4321`, `5511987654321`) is a national number of the project's `default_country` (PATCH /settings); while that is unset it is refused with 400 `country_code_required`.";
 
 /** `invalid`: what to call input that is no phone at all (routes that also take JIDs say so). */
-export function phoneError(error: "invalid" | "country_code_required", field: string, invalid = "not a phone number"): ApiError {
+function phoneError(error: "invalid" | "country_code_required", field: string, invalid = "not a phone number"): ApiError {
   if (error === "country_code_required") {
     return new ApiError(
       400,
