@@ -22,9 +22,10 @@ export function newApiKey(): string {
   return API_KEY_PREFIX + randomToken(43);
 }
 
+const hex = (bytes: ArrayBuffer) => [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, "0")).join("");
+
 export async function sha256Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return hex(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
 }
 
 /** Compares secrets without leaking, through timing, how much of them matched. */
@@ -35,22 +36,25 @@ export function safeEqual(a: string, b: string): boolean {
   return crypto.subtle.timingSafeEqual(left, right);
 }
 
+/** A key for one purpose (`salt`), derived from POMBO_DATA_KEY with HKDF. */
+async function derivedKey(secret: string, salt: string, algorithm: AesKeyGenParams | HmacKeyGenParams, usages: KeyUsage[]): Promise<CryptoKey> {
+  const material = await crypto.subtle.importKey("raw", new TextEncoder().encode(secret), "HKDF", false, ["deriveKey"]);
+  return crypto.subtle.deriveKey(
+    { name: "HKDF", hash: "SHA-256", salt: new TextEncoder().encode(salt), info: new TextEncoder().encode("v1") },
+    material,
+    algorithm,
+    false,
+    usages,
+  );
+}
+
 /**
  * Seals a secret that must wait somewhere (an OTP code in a send queue)
  * with AES-256-GCM under a key derived from POMBO_DATA_KEY. `context` is
  * bound in as associated data, so a sealed value cannot be replayed under
  * another message.
  */
-async function dataKey(secret: string): Promise<CryptoKey> {
-  const material = await crypto.subtle.importKey("raw", new TextEncoder().encode(secret), "HKDF", false, ["deriveKey"]);
-  return crypto.subtle.deriveKey(
-    { name: "HKDF", hash: "SHA-256", salt: new TextEncoder().encode("pombo-data"), info: new TextEncoder().encode("v1") },
-    material,
-    { name: "AES-GCM", length: 256 },
-    false,
-    ["encrypt", "decrypt"],
-  );
-}
+const dataKey = (secret: string) => derivedKey(secret, "pombo-data", { name: "AES-GCM", length: 256 }, ["encrypt", "decrypt"]);
 
 const toBase64 = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes));
 const fromBase64 = (text: string) => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
@@ -74,4 +78,14 @@ export async function unseal(secret: string, context: string, sealed: string): P
     fromBase64(data),
   );
   return new TextDecoder().decode(plain);
+}
+
+/**
+ * HMAC-SHA-256 of `text` under a key derived from POMBO_DATA_KEY for
+ * `purpose`: a digest of something that holds a short secret (a plain hash
+ * of a 6-digit code is as good as the code).
+ */
+export async function keyedHashHex(secret: string, purpose: string, text: string): Promise<string> {
+  const key = await derivedKey(secret, purpose, { name: "HMAC", hash: "SHA-256", length: 256 }, ["sign"]);
+  return hex(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(text)));
 }

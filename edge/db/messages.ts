@@ -32,6 +32,14 @@ export async function findByIdempotencyKey(db: Db, projectId: string, key: strin
   return row;
 }
 
+/** Frees a message's Idempotency-Key for a new request (the message itself stays). */
+export async function releaseIdempotencyKey(db: Db, projectId: string, id: string) {
+  await db
+    .update(messages)
+    .set({ idempotency_key: null, idempotency_fingerprint: null })
+    .where(and(eq(messages.project_id, projectId), eq(messages.id, id)));
+}
+
 /**
  * A message of this number by WhatsApp id: one it sent (through us or from
  * its phone app), which receipts are about, or one it received.

@@ -141,6 +141,8 @@ export const messages = sqliteTable(
     reason: text("reason"),
     reference: text("reference"),
     idempotency_key: text("idempotency_key"),
+    /** What the request under `idempotency_key` was (a hash, see services/idempotency.ts): a reuse for another request is refused. */
+    idempotency_fingerprint: text("idempotency_fingerprint"),
     /** The WhatsApp id (of the last part, for multi-part sends like OTP), chosen before the first attempt. */
     wa_message_id: text("wa_message_id"),
     wa_message_ids: text("wa_message_ids", { mode: "json" }).$type<string[]>(),

@@ -63,7 +63,7 @@ export const contactRoutes = new OpenAPIHono<AppEnv>()
       tags,
       summary: "Import contacts from CSV or JSON",
       description:
-        "Up to 10,000 rows: `text/csv` with a header row (phone, name, email, document, document_type, street, number, complement, district, city, state, zip, country, status, tags, groups; tags and groups are `;`-separated keys), or JSON (`{ contacts: [...] }` or an array, each like POST /contacts). Phones are normalized and deduplicated within the file (the first row wins, the others are skipped) and against the base. `errors[].row` is the row's 1-based position among the data rows (the header not counted).",
+        "Up to 10,000 rows: `text/csv` with a header row (phone, name, email, document, document_type, street, number, complement, district, city, state, zip, country, status, tags, groups; tags and groups are `;`-separated keys), or JSON (`{ contacts: [...] }` or an array, each like POST /contacts). Phones are normalized (a row without a country code is read under `default_country`, else reported with code `country_code_required`) and deduplicated within the file (the first row wins, the others are skipped) and against the base. `errors[].row` is the row's 1-based position among the data rows (the header not counted).",
       request: {
         query: ImportQuery,
         // The service reads and checks the file row by row (a bad row is reported, not fatal): described here, not validated.

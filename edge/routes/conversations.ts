@@ -6,6 +6,7 @@ import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../env.ts";
 import { errors, json } from "../schemas.ts";
 import { conversationMessagesPage, conversationsPage, readConversation } from "../services/conversations.ts";
+import { PHONE_RULE } from "../services/phone-input.ts";
 
 const tags = ["Conversations"];
 
@@ -22,7 +23,7 @@ const JidParam = z.object({
     .openapi({
       param: { name: "jid", in: "path" },
       example: "5511988887777@s.whatsapp.net",
-      description: "The customer's phone JID, `+phone` (either Brazilian form) or LID.",
+      description: `The customer's phone JID, \`+phone\` (either Brazilian form) or LID. ${PHONE_RULE}`,
     }),
 });
 

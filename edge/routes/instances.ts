@@ -1,9 +1,9 @@
 /** /instances: one per WhatsApp number. Thin: validate, call the service, answer. */
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
-import { normalizePhone } from "../../shared/phone.ts";
 import type { AppEnv } from "../env.ts";
 import { IdParam, InstanceSchema, PageQuery, errors, json, jsonBody, paged } from "../schemas.ts";
 import * as instances from "../services/instances.ts";
+import { PHONE_RULE } from "../services/phone-input.ts";
 
 const tags = ["Instances"];
 
@@ -19,14 +19,7 @@ const CreateInstance = z
   .openapi("CreateInstance");
 
 const PairingCodeBody = z.object({
-  phone: z
-    .string()
-    .transform((value, ctx) => {
-      const phone = normalizePhone(value);
-      if (!phone) ctx.addIssue({ code: "custom", message: "not a phone number with its country code" });
-      return phone ?? "";
-    })
-    .openapi({ type: "string", example: "+5511988887777" }),
+  phone: z.string().trim().min(3).max(40).openapi({ example: "+5511988887777", description: `The number being paired. ${PHONE_RULE}` }),
 });
 
 /** Baileys writes Buffers as `{ type: "Buffer", data: <base64 or bytes> }` (BufferJSON). */

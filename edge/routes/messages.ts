@@ -6,11 +6,13 @@ import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../env.ts";
 import { IdParam, errors, json, jsonBody } from "../schemas.ts";
 import { type SendRequest, getMessage, sendMessage } from "../services/messages.ts";
+import { KEY_TTL_HOURS } from "../services/idempotency.ts";
+import { PHONE_RULE } from "../services/phone-input.ts";
 
 const tags = ["Messages"];
 
 const Common = z.object({
-  to: z.string().trim().min(3).max(64).openapi({ example: "+5511988887777", description: "A phone in any common format, or a JID (@s.whatsapp.net, @lid, @g.us)." }),
+  to: z.string().trim().min(3).max(64).openapi({ example: "+5511988887777", description: `A phone in any common format, or a JID (@s.whatsapp.net, @lid, @g.us). ${PHONE_RULE}` }),
   instance_id: z.string().min(1).optional().openapi({ description: "Send through exactly this number." }),
   pool_id: z.string().min(1).optional().openapi({ description: "Rotate within this pool." }),
   sticky: z.boolean().default(true).openapi({ description: "false: rotate even if a number already talks to this contact." }),
@@ -48,7 +50,11 @@ const bodies = {
   contact: z
     .object({
       contact_name: z.string().trim().min(1).max(256),
-      contact_phone: z.string().regex(/^\+?[\d\s().-]{6,20}$/).optional(),
+      contact_phone: z
+        .string()
+        .regex(/^\+?[\d\s().-]{6,20}$/)
+        .optional()
+        .openapi({ description: `The card's WhatsApp number (its \`waid\`), read like \`to\`. ${PHONE_RULE}` }),
       contact_vcard: z.string().startsWith("BEGIN:VCARD").max(10_000).optional(),
     })
     .refine((c) => c.contact_vcard || c.contact_phone, { message: "give contact_vcard or contact_phone", path: ["contact_vcard"] }),
@@ -138,7 +144,14 @@ const Message = z
   .openapi("Message");
 
 const IdempotencyHeader = z.object({
-  "idempotency-key": z.string().min(1).max(200).optional().openapi({ description: "Retrying with the same key returns the first result." }),
+  "idempotency-key": z
+    .string()
+    .min(1)
+    .max(200)
+    .optional()
+    .openapi({
+      description: `Retrying with the same key and the same request (route and body) answers the first result (same id, header \`Idempotent-Replayed: true\`) and sends nothing more. The same key with another body or route answers 422 \`idempotency_key_reused\`. Keys are kept ${KEY_TTL_HOURS} hours; after that, or when the first request was not accepted (503), the key is free for a new request.`,
+    }),
 });
 
 function sendRoute(app: OpenAPIHono<AppEnv>, type: MessageType) {
@@ -163,7 +176,9 @@ function sendRoute(app: OpenAPIHono<AppEnv>, type: MessageType) {
     async (c) => {
       const request = { ...c.req.valid("json"), type } as SendRequest;
       const key = c.req.valid("header")["idempotency-key"];
-      return c.json(await sendMessage(c.env, c.var.projectId, request, key), 202);
+      const { accepted, replayed } = await sendMessage(c.env, c.var.projectId, request, key);
+      if (replayed) c.header("Idempotent-Replayed", "true");
+      return c.json(accepted, 202);
     },
   );
 }

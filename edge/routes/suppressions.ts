@@ -2,11 +2,12 @@
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../env.ts";
 import { PageQuery, errors, json, jsonBody, paged } from "../schemas.ts";
+import { PHONE_RULE } from "../services/phone-input.ts";
 import { addSuppression, removeSuppression, suppressionsPage } from "../services/privacy.ts";
 
 const tags = ["Suppressions"];
 
-const Phone = z.string().trim().min(3).max(32).openapi({ example: "+5511999998888", description: "Any common format; stored as `+<digits>`." });
+const Phone = z.string().trim().min(3).max(32).openapi({ example: "+5511999998888", description: `Any common format; stored as \`+<digits>\`. ${PHONE_RULE}` });
 
 const Suppression = z
   .object({

@@ -6,6 +6,7 @@
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../env.ts";
 import { ErrorSchema, errors, json } from "../schemas.ts";
+import { PHONE_RULE } from "../services/phone-input.ts";
 import { type BlockAction, setWhatsAppBlock } from "../services/whatsapp-block.ts";
 
 const tags = ["WhatsApp block list"];
@@ -19,7 +20,7 @@ const JidParam = z.object({
     .openapi({
       param: { name: "jid", in: "path" },
       example: "5511988887777@s.whatsapp.net",
-      description: "The person: a JID (`…@s.whatsapp.net` or `…@lid`), a phone with its country code (`+5511988887777`), or a contact id.",
+      description: `The person: a JID (\`…@s.whatsapp.net\` or \`…@lid\`), a phone (\`+5511988887777\`), or a contact id. ${PHONE_RULE}`,
     }),
 });
 

@@ -26,8 +26,10 @@ import { findSuppressions } from "../db/suppressions.ts";
 import type { Env } from "../env.ts";
 import { ApiError } from "../errors.ts";
 import { ADDRESS_FIELDS } from "./contact-view.ts";
-import { CreateContactInput, phoneOf, profileColumns } from "./contact-profiles.ts";
+import { CreateContactInput, profileColumns } from "./contact-profiles.ts";
+import { phoneOf } from "./phone-input.ts";
 import { statusFor } from "./privacy.ts";
+import { getSettings } from "./settings.ts";
 import { contactEvent } from "./timeline.ts";
 
 export const MAX_IMPORT_ROWS = 10_000;
@@ -137,9 +139,9 @@ function issueOf(row: number, err: unknown): RowIssue {
   throw err;
 }
 
-function candidateOf(row: number, record: Record<string, unknown>, csv: boolean): Candidate {
+function candidateOf(row: number, record: Record<string, unknown>, csv: boolean, defaultCountry: string | null): Candidate {
   const input = CreateContactInput.parse(asInput(record, csv));
-  return { row, phone: phoneOf(input.phone), profile: profileColumns(input), tags: input.tags ?? [], groups: input.groups ?? [] };
+  return { row, phone: phoneOf(input.phone, "phone", defaultCountry), profile: profileColumns(input), tags: input.tags ?? [], groups: input.groups ?? [] };
 }
 
 // ------------------------------------------------------------ writing
@@ -204,11 +206,12 @@ export async function importContacts(env: Env, projectId: string, file: ImportFi
   const result: ImportResult = { created: 0, updated: 0, skipped: 0, errors: [] };
 
   // Check every row; the first row for a phone (in either form) wins.
+  const { default_country } = await getSettings(env, projectId);
   const seen = new Set<string>();
   const candidates: Candidate[] = [];
   records.forEach((record, i) => {
     try {
-      const candidate = candidateOf(i + 1, record, csv);
+      const candidate = candidateOf(i + 1, record, csv, default_country);
       const forms = phoneVariants(candidate.phone);
       if (forms.some((p) => seen.has(p))) {
         result.skipped++;

@@ -16,7 +16,7 @@
  */
 import { z } from "@hono/zod-openapi";
 import type { BatchItem } from "drizzle-orm/batch";
-import { normalizePhone, phoneVariants } from "../../shared/phone.ts";
+import { internationalPhone, phoneVariants } from "../../shared/phone.ts";
 import { newId } from "../crypto.ts";
 import { db } from "../db/client.ts";
 import { type ContactFilter, type ContactSort, type Profile, deleteContact, findContacts, insertContact, listContacts, updateContact } from "../db/contacts.ts";
@@ -29,6 +29,7 @@ import type { Env } from "../env.ts";
 import { ApiError } from "../errors.ts";
 import { ADDRESS_FIELDS, type AddressField, CONTACT_STATUSES, type ContactView, addressColumn, contactViewOf, contactViews } from "./contact-view.ts";
 import { LabelKey, applyLabels, checkKeys } from "./labels.ts";
+import { PHONE_RULE, projectPhone } from "./phone-input.ts";
 import { statusFor } from "./privacy.ts";
 import { contactEvent, contactOrThrow } from "./timeline.ts";
 
@@ -59,7 +60,7 @@ export const ProfileInput = z.object({
   }),
 });
 
-const PhoneInput = z.string().trim().min(3).max(40).openapi({ example: "+5511999998888", description: "Any common format; stored as `+<digits>`." });
+const PhoneInput = z.string().trim().min(3).max(40).openapi({ example: "+5511999998888", description: `Any common format; stored as \`+<digits>\`. ${PHONE_RULE}` });
 
 export const CreateContactInput = ProfileInput.extend({
   phone: PhoneInput,
@@ -75,12 +76,6 @@ export type UpdateContact = z.infer<typeof UpdateContactInput>;
 // ------------------------------------------------------------ normalizing
 
 const invalid = (field: string, message: string, code = "invalid_request") => new ApiError(400, code, `${field}: ${message}`, { field });
-
-export function phoneOf(input: string, field = "phone"): string {
-  const phone = normalizePhone(input.trim());
-  if (!phone) throw invalid(field, "not a phone number with its country code");
-  return phone;
-}
 
 const blankToNull = (v: string | null | undefined) => (v === undefined ? undefined : v === null || v === "" ? null : v);
 
@@ -148,7 +143,7 @@ async function listedStatus(env: Env, projectId: string, phone: string | null) {
 }
 
 export async function createContact(env: Env, projectId: string, input: CreateContact): Promise<ContactView> {
-  const phone = phoneOf(input.phone);
+  const phone = await projectPhone(env, projectId, input.phone, "phone");
   const d1 = db(env.DB);
   const holder = await holderOf(env, projectId, phone);
   if (holder) throw exists(holder);
@@ -180,7 +175,7 @@ export async function updateContactProfile(env: Env, projectId: string, id: stri
   const contact = await contactOrThrow(env, projectId, id);
   const patch: Parameters<typeof updateContact>[3] = profileColumns(input, contact);
   if (input.phone !== undefined) {
-    const phone = phoneOf(input.phone);
+    const phone = await projectPhone(env, projectId, input.phone, "phone");
     if (contact.phone === null || !phoneVariants(phone).includes(contact.phone)) {
       if (contact.jid !== null) {
         throw new ApiError(409, "phone_from_whatsapp", "this contact's phone is the WhatsApp number it talks from; create another contact for a new number", {
@@ -272,7 +267,7 @@ export function searchOf(raw: string): NonNullable<ContactFilter["search"]> {
   if (/^[\d\s().+-]+$/.test(text)) {
     const digits = text.replace(/\D/g, "");
     if (digits.length < 3) return { match: null, words: [digits] };
-    const phone = digits.length >= 10 ? normalizePhone(`+${digits}`) : null;
+    const phone = digits.length >= 10 ? internationalPhone(`+${digits}`) : null;
     const forms = phone ? [...new Set([digits, ...phoneVariants(phone).map((p) => p.slice(1))])] : [digits];
     return { match: forms.map(phrase).join(" OR "), words: [] };
   }

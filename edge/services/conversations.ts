@@ -4,7 +4,7 @@
  * contact, the number talking to them now, the last message, what is unread
  * and whether the customer's 24-hour window is open.
  */
-import { normalizePhone, phoneVariants } from "../../shared/phone.ts";
+import { phoneVariants } from "../../shared/phone.ts";
 import { newId } from "../crypto.ts";
 import { db } from "../db/client.ts";
 import { contactTouched, findContacts } from "../db/contacts.ts";
@@ -23,6 +23,7 @@ import type { Env } from "../env.ts";
 import { ApiError, notFound } from "../errors.ts";
 import { bareJid, contactFor, identify, isGroup, isLid, isPhoneJid } from "./contacts.ts";
 import { messageFields, waIdOf } from "./message-payload.ts";
+import { projectPhone } from "./phone-input.ts";
 
 const WINDOW_MS = 24 * 3_600_000;
 
@@ -124,8 +125,8 @@ export async function conversationsPage(env: Env, projectId: string, query: { in
   };
 }
 
-const badJid = () =>
-  new ApiError(400, "invalid_request", "jid: not a phone number with its country code, a phone JID or a LID", { field: "jid" });
+const NOT_A_CHAT = "not a phone number, a phone JID or a LID";
+const badJid = () => new ApiError(400, "invalid_request", `jid: ${NOT_A_CHAT}`, { field: "jid" });
 
 /**
  * The conversation a client names by the customer's phone JID, `+phone`
@@ -150,9 +151,7 @@ export async function findConversationByJid(env: Env, projectId: string, jid: st
       throw badJid();
     }
   } else {
-    const phone = normalizePhone(raw);
-    if (!phone) throw badJid();
-    phones = phoneVariants(phone);
+    phones = phoneVariants(await projectPhone(env, projectId, raw, "jid", NOT_A_CHAT));
   }
   const contacts = await findContacts(d1, projectId, phones, lid ? [lid] : []);
   // The phone's contact first: a LID's contact not merged yet is the same person's older half.

@@ -12,6 +12,7 @@ import type { InstanceRow } from "../db/schema.ts";
 import type { Env } from "../env.ts";
 import { ApiError, notFound } from "../errors.ts";
 import { type Warming, dayKey, warmingOf } from "./pacing.ts";
+import { projectPhone } from "./phone-input.ts";
 import { getSettings } from "./settings.ts";
 import type { Settings } from "./settings-schema.ts";
 
@@ -125,9 +126,11 @@ export async function currentQr(env: Env, projectId: string, id: string) {
   throw new ApiError(409, "no_qr", why, { state: status?.state ?? null });
 }
 
-export async function requestPairingCode(env: Env, projectId: string, id: string, phone: string) {
+/** `input`: the number being paired, as the client wrote it. */
+export async function requestPairingCode(env: Env, projectId: string, id: string, input: string) {
+  const phone = await projectPhone(env, projectId, input, "phone");
   await getInstance(env, projectId, id);
-  return command(env, id, "instance.pairing_code", { phone: phone.replace(/^\+/, "") }, WAIT_FOR_FLEET_MS);
+  return command(env, id, "instance.pairing_code", { phone: phone.slice(1) }, WAIT_FOR_FLEET_MS);
 }
 
 export async function importSession(env: Env, projectId: string, id: string, creds: Record<string, unknown>) {

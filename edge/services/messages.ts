@@ -7,25 +7,20 @@
 import type { OutboundContent } from "../../shared/protocol.ts";
 import { newId, seal } from "../crypto.ts";
 import { db } from "../db/client.ts";
-import {
-  advanceMessageStatus,
-  findAnyByWaId,
-  findByIdempotencyKey,
-  findMessage,
-  insertMessage,
-  statusHistory,
-} from "../db/messages.ts";
+import { advanceMessageStatus, findAnyByWaId, findMessage, insertMessage, statusHistory } from "../db/messages.ts";
 import type { MessageRow } from "../db/schema.ts";
 import type { Env } from "../env.ts";
 import { ApiError, notFound } from "../errors.ts";
 import type { OutboxPart } from "../objects/outbox.ts";
+import { earlierSend, fingerprintOf } from "./idempotency.ts";
 import { checkKeys, stampRecipient } from "./labels.ts";
 import { type MediaInput, type MediaType, storeMedia } from "./media.ts";
 import { waIdOf } from "./message-payload.ts";
 import { type MenuSection, menuText } from "./menus.ts";
 import { maskCode, otpText } from "./otp.ts";
+import { phoneOf } from "./phone-input.ts";
 import { assertSendable } from "./privacy.ts";
-import { resolveRecipient } from "./recipients.ts";
+import { addresseeOf, resolveRecipient } from "./recipients.ts";
 import { selectNumber } from "./selector.ts";
 import { getSettings } from "./settings.ts";
 import type { Settings } from "./settings-schema.ts";
@@ -54,25 +49,35 @@ export type SendRequest = Common &
   );
 
 export type Accepted = { id: string; status: "queued"; instance_id: string; chat_jid: string; reference: string | null };
+/** `replayed`: the answer is an earlier request's, this one being its retry under the same Idempotency-Key. */
+export type SendOutcome = { accepted: Accepted; replayed: boolean };
 
 /** WhatsApp Web's own id shape: 3EB0 and random upper-case hex. */
 const waMessageId = () => `3EB0${[...crypto.getRandomValues(new Uint8Array(10))].map((b) => b.toString(16).padStart(2, "0")).join("").toUpperCase()}`;
 
-export async function sendMessage(env: Env, projectId: string, request: SendRequest, idempotencyKey?: string): Promise<Accepted> {
+export async function sendMessage(env: Env, projectId: string, request: SendRequest, idempotencyKey?: string): Promise<SendOutcome> {
   const d1 = db(env.DB);
+  if (request.type === "otp" && !env.POMBO_DATA_KEY) {
+    throw new ApiError(503, "otp_unavailable", "OTP sends need POMBO_DATA_KEY set on the edge");
+  }
+  const { type, ...body } = request;
+  const fingerprint = idempotencyKey ? await fingerprintOf(env, type, body) : null;
   if (idempotencyKey) {
-    const earlier = await findByIdempotencyKey(d1, projectId, idempotencyKey);
-    if (earlier) return accepted(earlier);
+    const earlier = await earlierSend(d1, projectId, idempotencyKey, fingerprint!);
+    if (earlier) return { accepted: accepted(earlier), replayed: true };
   }
   checkKeys(request.tags, "tags");
   checkKeys(request.groups, "groups");
   const settings = await getSettings(env, projectId);
-  if (request.type === "otp" && !env.POMBO_DATA_KEY) {
-    throw new ApiError(503, "otp_unavailable", "OTP sends need POMBO_DATA_KEY set on the edge");
+  // One reading of `to` for every check: no spelling of a suppressed number gets past the list.
+  const to = addresseeOf(request.to, settings.default_country);
+  if (request.type === "contact" && request.contact_phone !== undefined) {
+    // The card's number is a WhatsApp account (its waid): read like a recipient, never guessed into another country.
+    request = { ...request, contact_phone: phoneOf(request.contact_phone, "contact_phone", settings.default_country) };
   }
   // Opted-out, blocked and suppressed people get nothing: refused before WhatsApp is even asked who they are.
-  await assertSendable(env, projectId, request.to);
-  const recipient = await resolveRecipient(env, projectId, request.to);
+  await assertSendable(env, projectId, to);
+  const recipient = await resolveRecipient(env, projectId, to);
   const target = request.type === "reaction" ? await reactionTarget(env, projectId, request.quoted_message_id) : null;
   const selection = await selectNumber(env, projectId, settings, {
     // A reaction belongs in the chat of the number that has the message.
@@ -109,6 +114,7 @@ export async function sendMessage(env: Env, projectId: string, request: SendRequ
     reason: null,
     reference: request.reference ?? null,
     idempotency_key: idempotencyKey ?? null,
+    idempotency_fingerprint: fingerprint,
     wa_message_id: parts.at(-1)!.wa_message_id,
     wa_message_ids: parts.map((p) => p.wa_message_id),
     tags: request.tags ?? null,
@@ -129,9 +135,9 @@ export async function sendMessage(env: Env, projectId: string, request: SendRequ
   try {
     await insertMessage(d1, row);
   } catch (err) {
-    // Two requests with one Idempotency-Key raced: the other one won; answer with its message.
-    const winner = idempotencyKey ? await findByIdempotencyKey(d1, projectId, idempotencyKey) : undefined;
-    if (winner) return accepted(winner);
+    // Two requests with one Idempotency-Key raced: the other one won; answer as a retry of it (or 422 when they differ).
+    const winner = idempotencyKey ? await earlierSend(d1, projectId, idempotencyKey, fingerprint!) : null;
+    if (winner) return { accepted: accepted(winner), replayed: true };
     throw err;
   }
   try {
@@ -150,7 +156,7 @@ export async function sendMessage(env: Env, projectId: string, request: SendRequ
     console.error(`message ${id}: could not be queued:`, err instanceof Error ? err.message : err);
     throw new ApiError(503, "unavailable", "the message could not be queued; it was not accepted, send it again");
   }
-  return accepted(row);
+  return { accepted: accepted(row), replayed: false };
 }
 
 const accepted = (row: MessageRow): Accepted => ({
@@ -165,7 +171,7 @@ export async function getMessage(env: Env, projectId: string, id: string) {
   const d1 = db(env.DB);
   const row = await findMessage(d1, projectId, id);
   if (!row) throw notFound("message");
-  const { project_id: _p, idempotency_key: _k, message_secret: _s, poll_message: _m, ...message } = row;
+  const { project_id: _p, idempotency_key: _k, idempotency_fingerprint: _f, message_secret: _s, poll_message: _m, ...message } = row;
   // The WhatsApp ids are chosen at accept, but they are WhatsApp's only once sent.
   const waId = waIdOf(row);
   return {
@@ -218,6 +224,7 @@ async function build(
       return { contents: [{ type: "location", latitude, longitude, name, address }], stored: { latitude, longitude, name, address } };
     }
     case "contact": {
+      // contact_phone is in E.164 by now (see sendMessage).
       const vcard = request.contact_vcard ?? simpleVcard(request.contact_name, request.contact_phone!);
       return {
         contents: [{ type: "contact", display_name: request.contact_name, vcard }],
@@ -258,8 +265,8 @@ async function build(
   }
 }
 
-function simpleVcard(name: string, phone: string): string {
-  const digits = phone.replace(/\D/g, "");
+function simpleVcard(name: string, e164: string): string {
+  const digits = e164.slice(1);
   const fn = name.replace(/[\r\n;,]/g, " ");
   return ["BEGIN:VCARD", "VERSION:3.0", `FN:${fn}`, `TEL;type=CELL;type=VOICE;waid=${digits}:+${digits}`, "END:VCARD"].join("\n");
 }

@@ -13,7 +13,7 @@
  */
 import type { BatchItem } from "drizzle-orm/batch";
 import { phoneFromJid } from "../../shared/jid.ts";
-import { normalizePhone, phoneVariants } from "../../shared/phone.ts";
+import { phoneVariants } from "../../shared/phone.ts";
 import { db } from "../db/client.ts";
 import { findContacts, setContactStatus } from "../db/contacts.ts";
 import { insertContactEvents } from "../db/contact-events.ts";
@@ -24,7 +24,9 @@ import { deleteSuppressions, findSuppressions, listSuppressions, upsertSuppressi
 import type { Env } from "../env.ts";
 import { ApiError, notFound } from "../errors.ts";
 import { type ContactView, contactViewOf } from "./contact-view.ts";
-import { bareJid, isGroup, isLid } from "./contacts.ts";
+import { isGroup, isLid } from "./contacts.ts";
+import { projectPhone } from "./phone-input.ts";
+import type { Addressee } from "./recipients.ts";
 import { getSettings } from "./settings.ts";
 import { type Actor, contactEvent, contactOrThrow } from "./timeline.ts";
 
@@ -116,14 +118,6 @@ export async function contactPrivacy(env: Env, projectId: string, contactId: str
 
 // ------------------------------------------------------------ the suppression list
 
-const badPhone = () => new ApiError(400, "invalid_request", "phone: not a phone number with its country code", { field: "phone" });
-
-function phoneOf(input: string): string {
-  const phone = normalizePhone(input.trim());
-  if (!phone) throw badPhone();
-  return phone;
-}
-
 /** The contact holding this phone in either Brazilian form. */
 async function contactOfPhone(env: Env, projectId: string, phone: string) {
   const phones = phoneVariants(phone);
@@ -138,7 +132,7 @@ export async function suppressionsPage(env: Env, projectId: string, page: { limi
 
 /** POST /suppressions: `created` is false when the phone was already listed (its reason is updated). */
 export async function addSuppression(env: Env, projectId: string, input: { phone: string; reason: string }) {
-  const phone = phoneOf(input.phone);
+  const phone = await projectPhone(env, projectId, input.phone, "phone");
   const d1 = db(env.DB);
   const before = await findSuppressions(d1, projectId, phoneVariants(phone));
   const contact = await contactOfPhone(env, projectId, phone);
@@ -149,7 +143,7 @@ export async function addSuppression(env: Env, projectId: string, input: { phone
 
 /** DELETE /suppressions?phone=: either Brazilian form removes the entry. */
 export async function removeSuppression(env: Env, projectId: string, input: string): Promise<void> {
-  const phone = phoneOf(input);
+  const phone = await projectPhone(env, projectId, input, "phone");
   const contact = await contactOfPhone(env, projectId, phone);
   const removed = await release(env, projectId, { contact, phone }, "api");
   if (removed.length === 0) throw notFound("suppression");
@@ -191,27 +185,25 @@ const refusals = {
 
 /**
  * Refuses (422) a send to an opted-out, blocked or suppressed recipient,
- * before anything is queued. `to` as the client wrote it: a phone (matched
- * in either Brazilian form), a phone JID, or a LID (through its phone when
- * known, and its contact). Group chats are not people: they pass. Input
- * that is neither is left to the recipient's own check (400).
+ * before anything is queued. `to` in its canonical form (however the client
+ * spelled it): a phone (matched in either Brazilian form), a phone JID, or a
+ * LID (through its phone when known, and its contact). Group chats are not
+ * people: they pass.
  */
-export async function assertSendable(env: Env, projectId: string, to: string): Promise<void> {
+export async function assertSendable(env: Env, projectId: string, to: Addressee): Promise<void> {
   const d1 = db(env.DB);
-  const raw = to.trim();
   let phone: string | null = null;
   let lid: string | null = null;
-  if (raw.includes("@")) {
-    const bare = bareJid(raw);
-    if (isGroup(bare)) return;
-    if (isLid(bare)) {
-      lid = bare;
-      phone = phoneFromJid(await pnForLid(d1, projectId, bare));
+  if (to.jid !== undefined) {
+    if (isGroup(to.jid)) return;
+    if (isLid(to.jid)) {
+      lid = to.jid;
+      phone = phoneFromJid(await pnForLid(d1, projectId, to.jid));
     } else {
-      phone = phoneFromJid(bare);
+      phone = phoneFromJid(to.jid);
     }
   } else {
-    phone = normalizePhone(raw);
+    phone = to.phone;
   }
   const phones = phone ? phoneVariants(phone) : [];
   if (phones.length === 0 && !lid) return;

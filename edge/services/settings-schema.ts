@@ -3,6 +3,7 @@
  * what is not stored takes the default, so new settings need no migration.
  */
 import { z } from "@hono/zod-openapi";
+import { isPhoneCountry } from "../../shared/phone.ts";
 
 export const Strategy = z.enum(["round_robin", "least_used", "health_weighted"]);
 export type Strategy = z.infer<typeof Strategy>;
@@ -14,6 +15,17 @@ const AlertUrl = z.url({ protocol: /^https?$/ }).max(2048).openapi({
   description:
     "Gets signed POSTs (Standard Webhooks) for instance.disconnected, instance.logged_out and instance.banned. Null removes it.",
 });
+
+const DefaultCountry = z
+  .string()
+  .trim()
+  .toUpperCase()
+  .refine(isPhoneCountry, "must be an ISO 3166-1 alpha-2 country code with a phone numbering plan, e.g. BR")
+  .openapi({
+    example: "BR",
+    description:
+      "The country of phone numbers written without their country code (`(11) 98765-4321`, `011 98765 4321`, `5511987654321`): read with that country's dialling rules. Null (the default): such numbers are refused with 400 `country_code_required`; only `+` or `00` numbers are read.",
+  });
 
 const DEFAULT_OPTOUT_KEYWORDS = ["STOP", "SAIR", "PARAR", "CANCELAR", "UNSUBSCRIBE"];
 const OptoutKeywords = z
@@ -57,6 +69,7 @@ export const Settings = z
     /** Where to hear about numbers dropping (reference 003): a signed endpoint for instance.disconnected/logged_out/banned. */
     alert_url: AlertUrl.nullable().default(null),
     optout_keywords: OptoutKeywords.default(DEFAULT_OPTOUT_KEYWORDS),
+    default_country: DefaultCountry.nullable().default(null),
   })
   .refine((s) => s.pacing.min_gap_ms <= s.pacing.max_gap_ms, {
     path: ["pacing", "max_gap_ms"],
@@ -88,6 +101,7 @@ export const SettingsPatch = z
     message_ttl_hours: z.number().min(1).max(168),
     alert_url: AlertUrl.nullable(),
     optout_keywords: OptoutKeywords,
+    default_country: DefaultCountry.nullable(),
   })
   .partial()
   .strict()

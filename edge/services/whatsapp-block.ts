@@ -17,7 +17,8 @@ import type { Env } from "../env.ts";
 import { ApiError } from "../errors.ts";
 import { bareJid, isLid } from "./contacts.ts";
 import { type CommandFailures, command } from "./instances.ts";
-import { resolveRecipient } from "./recipients.ts";
+import { addresseeOf, resolveRecipient } from "./recipients.ts";
+import { getSettings } from "./settings.ts";
 import { contactEvent } from "./timeline.ts";
 import { projectInstance } from "./whatsapp-groups.ts";
 
@@ -58,7 +59,7 @@ async function personOf(env: Env, projectId: string, who: string): Promise<Perso
   if (CONTACT_ID.test(input)) {
     const contact = await findContact(d1, projectId, input);
     if (!contact) throw new ApiError(404, "not_found", "contact not found", { field: "jid" });
-    const jid = contact.jid ?? contact.lid ?? (await resolveRecipient(env, projectId, contact.phone ?? "", "jid")).chat_jid;
+    const jid = contact.jid ?? contact.lid ?? (await resolveRecipient(env, projectId, addresseeOf(contact.phone ?? "", null, "jid"), "jid")).chat_jid;
     return { jid, contact };
   }
   let jid: string;
@@ -70,7 +71,8 @@ async function personOf(env: Env, projectId: string, who: string): Promise<Perso
     }
     jid = bareJid(input);
   } else {
-    jid = (await resolveRecipient(env, projectId, input, "jid")).chat_jid;
+    const { default_country } = await getSettings(env, projectId);
+    jid = (await resolveRecipient(env, projectId, addresseeOf(input, default_country, "jid"), "jid")).chat_jid;
   }
   const phone = phoneFromJid(jid);
   const [contact] = await findContacts(d1, projectId, phone ? phoneVariants(phone) : [], isLid(jid) ? [jid] : []);

@@ -18,7 +18,7 @@ describe("importing a CSV", () => {
     const file = [
       "Phone,Name,Email,Document,Document Type,Street,Number,Address City,State,Zip,Country,Tags,Groups",
       "+55 (11) 98888-7777,Ana Souza,Ana@Acme.com,123.456.789-00,cpf,Rua A,10,Porto Alegre,RS,90000-000,BR,hot-lead;vip,onboarding",
-      '5511977776666,"Souza, Bruno",,,,,,São Paulo,SP,,BR,hot-lead,',
+      '+5511977776666,"Souza, Bruno",,,,,,São Paulo,SP,,BR,hot-lead,',
       "+1 415 555 0006,Eve,eve@example.us,,,,,San Francisco,CA,,US,,churn-risk;onboarding",
     ].join("\r\n");
     const res = await csv(key, file);
@@ -87,7 +87,7 @@ describe("importing a CSV", () => {
 
   it("keeps the first row for a phone written twice in the file, in any format or without its 9th digit", async () => {
     const { api_key: key } = await newProject();
-    const file = ["phone,name", "+5511988887777,First", "55 11 98888-7777,Second", "+551188887777,Third", "+5511977776666,Other"].join("\n");
+    const file = ["phone,name", "+5511988887777,First", "0055 11 98888-7777,Second", "+551188887777,Third", "+5511977776666,Other"].join("\n");
     expect((await csv(key, file)).json).toEqual({ created: 2, updated: 0, skipped: 2, errors: [] });
     const contacts = await byPhone(key);
     expect(contacts.size).toBe(2);

@@ -85,7 +85,7 @@ describe("creating a contact", () => {
   it("refuses a phone that exists in any format, including the Brazilian number without its 9th digit", async () => {
     const { api_key: key } = await newProject();
     const first = await create(key, { phone: "+5511999998888" });
-    for (const phone of ["5511999998888", "+55 11 99999-8888", "+551199998888", "(55) 11 9999-8888"]) {
+    for (const phone of ["0055 11 99999-8888", "+55 11 99999-8888", "+551199998888", "(+55) 11 9999-8888"]) {
       const res = await api(key, "POST", "/contacts", { phone, name: "again" });
       expect(res.status, phone).toBe(409);
       expect(res.json.error).toMatchObject({ code: "contact_exists", details: { field: "phone", contact_id: first.id } });

@@ -16,7 +16,7 @@ const events = async (key: string, contactId: string) => (await timelineOf(key, 
 const suppressions = async (key: string) => (await api(key, "GET", "/suppressions")).json;
 
 /** Every way a client may name the customer: both Brazilian forms, formatted, and the JID. */
-const EVERY_FORM = [CUSTOMER, CUSTOMER_8, "+55 (11) 98888-7777", "551188887777", CUSTOMER_JID, "5511988887777:3@s.whatsapp.net"];
+const EVERY_FORM = [CUSTOMER, CUSTOMER_8, "+55 (11) 98888-7777", "0055 11 8888-7777", CUSTOMER_JID, "5511988887777:3@s.whatsapp.net"];
 
 /** Each form is refused with this code, naming `to`, and nothing reaches the fleet or WhatsApp's lookup. */
 async function refusedEverywhere(project: CrmProject, code: string) {
