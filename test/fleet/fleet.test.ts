@@ -9,6 +9,7 @@ import { sealValue } from "../../fleet/session-store.ts";
 import { initAuthCreds } from "@whiskeysockets/baileys";
 import { type FakeEdge, startFakeEdge } from "./fake-edge.ts";
 import { fakeSockets } from "./fake-socket.ts";
+import { spoolDir } from "./inbound-harness.ts";
 import { until } from "./memory-edge.ts";
 
 const silent = pino({ level: "silent" });
@@ -39,6 +40,9 @@ function config(overrides: Partial<FleetConfig> = {}): FleetConfig {
     waInitQueries: true,
     host: "test-host",
     pid: 4242,
+    dataDir: spoolDir(),
+    spoolMaxRows: 100_000,
+    spoolMinFreeMb: 0,
     ...overrides,
   };
 }

@@ -92,6 +92,9 @@ export type InboundInjection = {
   senderPn?: string;
 };
 
+/** A node the number's socket sent the peer (a receipt, an ack, a query), as the peer recorded it. */
+export type ClientNode = { tag: string; attrs: Record<string, string>; at: string };
+
 export type TestPeer = {
   server: StartedWhatsAppServer;
   /** Digits of the peer's own number. */
@@ -107,6 +110,12 @@ export type TestPeer = {
   waitForAccepted(predicate: (message: AcceptedMessage) => boolean, timeoutMs?: number): Promise<AcceptedMessage>;
   /** Puts a message on the number's socket, as if a customer sent it. Resolves with its WhatsApp id. */
   inject(message: InboundInjection): Promise<string>;
+  /**
+   * Every node the number's socket sent, in arrival order: what WhatsApp
+   * would know of it. A message the number took is a `receipt` with its id
+   * (or a plain `ack`); one it could not take is an `ack` with an `error`.
+   */
+  clientNodes(): ClientNode[];
   close(): Promise<void>;
 };
 
@@ -126,6 +135,7 @@ export async function startPeer(opts: {
   const recorderPath = opts.recorderPath ?? join(dir!, "recorder.jsonl");
   const selfJid = `${opts.phone}@s.whatsapp.net`;
   const accepted: AcceptedMessage[] = [];
+  const clientNodes: ClientNode[] = [];
   const waiters = new Set<() => void>();
   const server = await startWhatsAppServer({
     selfJid,
@@ -133,6 +143,8 @@ export async function startPeer(opts: {
     ...(opts.accessToken ? { accessToken: opts.accessToken } : {}),
     lookupPhone: (query) => directory.lookup(query),
     onEvent: (event) => {
+      const node = clientNodeOf(event);
+      if (node) clientNodes.push(node);
       const message = acceptedFromRecord(event);
       if (!message) return;
       accepted.push(message);
@@ -176,11 +188,19 @@ export async function startPeer(opts: {
       if (res.status !== 200) throw new Error(`the peer refused the inbound message: ${res.status} ${text}`);
       return (JSON.parse(text) as { message: { key: { id: string } } }).message.key.id;
     },
+    clientNodes: () => [...clientNodes],
     close: async () => {
       await server.close();
       if (dir) rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** The peer records every node a client sends (`type: "api"`) before handling it. */
+function clientNodeOf(record: unknown): ClientNode | null {
+  const r = record as { type?: unknown; at?: unknown; body?: { tag?: unknown; attrs?: unknown } };
+  if (r?.type !== "api" || typeof r.body?.tag !== "string") return null;
+  return { tag: r.body.tag, attrs: (r.body.attrs ?? {}) as Record<string, string>, at: typeof r.at === "string" ? r.at : "" };
 }
 
 function digitsOf(text: string): string {
