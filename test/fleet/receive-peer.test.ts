@@ -226,7 +226,7 @@ describe("receiving from a real WhatsApp peer", () => {
     await until(() => inbound.spool.size === 0, 2_000, "the row deleted once the edge stored it");
   });
 
-  it("a message the spool cannot take (closed, as when the process drains) gets no receipt: the socket nacks it, so WhatsApp keeps it", async () => {
+  it("a message the spool cannot take (closed, as when the process drains) gets no receipt: the socket nacks it, WhatsApp keeps it, and it arrives once on the next connection", async () => {
     inbound.close();
     const id = await peer.inject({ chatJid: CUSTOMER, senderJid: CUSTOMER, text: "chegou durante o desligamento", pushName: "Maria Souza" });
     await until(() => answersTo(id).length > 0, 5_000, "the socket's answer");
@@ -236,5 +236,27 @@ describe("receiving from a real WhatsApp peer", () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(answersTo(id).some((n) => n.tag === "receipt")).toBe(false);
     expect(edge.stored.has(id)).toBe(false);
+
+    // The next process to run the number, with a spool that works: WhatsApp delivers it again, from its offline queue.
+    await manager.stop();
+    inbound = testInbound({ link: edge.link, cipher, logger, anyMediaHost: true });
+    manager = new ConnectionManager({
+      instanceId,
+      link: edge.link,
+      cipher,
+      versions: new WaVersionSource(DEFAULT_CONNECTION_CONFIG.version, logger),
+      logger,
+      waUrl: peer.url,
+      fireInitQueries: false,
+      makeSocket: makeWASocket as unknown as MakeSocket,
+      spool: inbound.spool,
+    });
+    edge.serve(manager.methods);
+    manager.leaseGranted(grant);
+    await until(() => edge.stored.has(id), 10_000, "stored after the redelivery");
+    expect(edge.stored.get(id)).toMatchObject({ body: "chegou durante o desligamento", offline: true });
+    await until(() => answersTo(id).length === 2, 5_000, "the receipt of the redelivery");
+    expect(answersTo(id).map((n) => n.tag)).toEqual(["ack", "receipt"]);
+    expect(receivedCalls(id)).toHaveLength(1);
   });
 });

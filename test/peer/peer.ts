@@ -14,7 +14,12 @@
  *  - accepted-send records carry the decrypted `proto.Message` bytes
  *    (`plaintext`, base64) for every message type, not only plain text;
  *  - an injected message from a LID sender can name the phone behind it
- *    (`senderPn`), sent as WhatsApp does: `sender_pn` with `addressing_mode="lid"`.
+ *    (`senderPn`), sent as WhatsApp does: `sender_pn` with `addressing_mode="lid"`;
+ *  - like WhatsApp, an injected message is kept until the number's socket
+ *    answers it: one nacked (an `ack` with `error`, a retry receipt), or left
+ *    unanswered when the socket closes, is delivered again, marked `offline`,
+ *    when the number next connects. The stock peer forgot a message once it
+ *    was written to a socket.
  *
  * What the peer accepts end to end (decrypted and recorded): text, location,
  * contact, reaction, poll. It cannot take media (its media_conn names
