@@ -84,6 +84,11 @@ beforeAll(async () => {
       expires_at: new Date(Date.now() + 300_000).toISOString(),
     };
   };
+  await runNumber();
+});
+
+/** The number, on a real Baileys socket, with its own spool and drainer: what one fleet process runs. */
+async function runNumber(): Promise<void> {
   // The peer serves its files on loopback: any media host will do.
   inbound = testInbound({
     link: edge.link,
@@ -106,7 +111,7 @@ beforeAll(async () => {
   edge.serve(manager.methods);
   manager.leaseGranted(grant);
   await until(() => manager.status.state === "connected", 10_000, "connected");
-});
+}
 
 afterAll(async () => {
   await manager?.stop();
@@ -239,20 +244,7 @@ describe("receiving from a real WhatsApp peer", () => {
 
     // The next process to run the number, with a spool that works: WhatsApp delivers it again, from its offline queue.
     await manager.stop();
-    inbound = testInbound({ link: edge.link, cipher, logger, anyMediaHost: true });
-    manager = new ConnectionManager({
-      instanceId,
-      link: edge.link,
-      cipher,
-      versions: new WaVersionSource(DEFAULT_CONNECTION_CONFIG.version, logger),
-      logger,
-      waUrl: peer.url,
-      fireInitQueries: false,
-      makeSocket: makeWASocket as unknown as MakeSocket,
-      spool: inbound.spool,
-    });
-    edge.serve(manager.methods);
-    manager.leaseGranted(grant);
+    await runNumber();
     await until(() => edge.stored.has(id), 10_000, "stored after the redelivery");
     expect(edge.stored.get(id)).toMatchObject({ body: "chegou durante o desligamento", offline: true });
     await until(() => answersTo(id).length === 2, 5_000, "the receipt of the redelivery");
