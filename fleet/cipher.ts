@@ -9,6 +9,9 @@
  * The additional authenticated data binds a ciphertext to its slot
  * (`instance_id` + storage key): a value copied into another key or another
  * instance fails to decrypt instead of silently becoming someone's creds.
+ *
+ * Received messages waiting on the fleet's own disk (the inbound spool) are
+ * sealed the same way, under a key of their own.
  */
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from "node:crypto";
 
@@ -21,6 +24,9 @@ const HKDF_SALT = "pombo/fleet/session";
 const HKDF_INFO = "aes-256-gcm v1";
 const MESSAGE_SECRET_SALT = "pombo/fleet/message-secret";
 const MESSAGE_SECRET_INFO = "hmac-sha256 v1";
+const SPOOL_SALT = "pombo/fleet/inbound-spool";
+/** First byte of a sealed spool record, so a future format can be told apart. */
+const SPOOL_VERSION = 1;
 
 export class CipherError extends Error {
   constructor(message: string) {
@@ -32,11 +38,42 @@ export class CipherError extends Error {
 export class SessionCipher {
   #key: Buffer;
   #secretKey: Buffer;
+  #spoolKey: Buffer;
 
   constructor(secret: string) {
     if (!secret) throw new CipherError("empty session key");
     this.#key = Buffer.from(hkdfSync("sha256", secret, HKDF_SALT, HKDF_INFO, 32));
     this.#secretKey = Buffer.from(hkdfSync("sha256", secret, MESSAGE_SECRET_SALT, MESSAGE_SECRET_INFO, 32));
+    this.#spoolKey = Buffer.from(hkdfSync("sha256", secret, SPOOL_SALT, HKDF_INFO, 32));
+  }
+
+  /**
+   * A received message as the fleet keeps it on its own disk until the edge
+   * stored it (the inbound spool): customers' messages are never there in
+   * clear. Bound to the instance and WhatsApp id it is filed under, so a
+   * record cannot pass for another message. Returns version | iv | ciphertext | tag.
+   */
+  sealReceived(instanceId: string, waMessageId: string, plaintext: string): Uint8Array {
+    const iv = randomBytes(IV_BYTES);
+    const cipher = createCipheriv("aes-256-gcm", this.#spoolKey, iv);
+    cipher.setAAD(aad(instanceId, waMessageId));
+    return Buffer.concat([Buffer.of(SPOOL_VERSION), iv, cipher.update(plaintext, "utf8"), cipher.final(), cipher.getAuthTag()]);
+  }
+
+  /** Throws CipherError if the record was tampered with, filed under another message, or made with another key. */
+  openReceived(instanceId: string, waMessageId: string, sealed: Uint8Array): string {
+    const bytes = Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength);
+    if (bytes[0] !== SPOOL_VERSION || bytes.length < 1 + IV_BYTES + TAG_BYTES) {
+      throw new CipherError(`unknown spool record format for ${waMessageId}`);
+    }
+    try {
+      const decipher = createDecipheriv("aes-256-gcm", this.#spoolKey, bytes.subarray(1, 1 + IV_BYTES));
+      decipher.setAAD(aad(instanceId, waMessageId));
+      decipher.setAuthTag(bytes.subarray(bytes.length - TAG_BYTES));
+      return Buffer.concat([decipher.update(bytes.subarray(1 + IV_BYTES, bytes.length - TAG_BYTES)), decipher.final()]).toString("utf8");
+    } catch {
+      throw new CipherError(`spool record ${waMessageId} does not authenticate (tampered, moved, or another POMBO_SESSION_KEY)`);
+    }
   }
 
   /**

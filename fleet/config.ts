@@ -6,6 +6,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
+import { resolve } from "node:path";
 import { DEFAULT_CONNECTION_CONFIG, type WAVersion } from "@whiskeysockets/baileys";
 
 export type FleetConfig = {
@@ -27,6 +28,12 @@ export type FleetConfig = {
   waInitQueries: boolean;
   host: string;
   pid: number;
+  /** Where the inbound spool lives: received messages not yet stored by the edge. Shared by the processes of one host, or one each. */
+  dataDir: string;
+  /** Rows in the spool past which the WhatsApp sockets wait for the edge to take some. */
+  spoolMaxRows: number;
+  /** Free disk below which they wait too. */
+  spoolMinFreeMb: number;
 };
 
 export class ConfigError extends Error {
@@ -37,6 +44,8 @@ export class ConfigError extends Error {
 }
 
 const DEFAULT_EDGE_URL = "http://127.0.0.1:8787";
+/** Relative to the working directory, next to `npm start`'s local state. */
+const DEFAULT_DATA_DIR = ".pombo/fleet";
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): FleetConfig {
@@ -48,10 +57,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FleetConfig {
   const host = hostname();
   const pid = process.pid;
 
-  const capacity = Number(env.POMBO_FLEET_CAPACITY?.trim() || "0");
-  if (!Number.isInteger(capacity) || capacity < 0) {
-    throw new ConfigError("POMBO_FLEET_CAPACITY must be a whole number >= 0");
-  }
+  const capacity = wholeNumber(env.POMBO_FLEET_CAPACITY, 0, "POMBO_FLEET_CAPACITY", 0);
+  const spoolMaxRows = wholeNumber(env.POMBO_FLEET_SPOOL_MAX_ROWS, 100_000, "POMBO_FLEET_SPOOL_MAX_ROWS", 1);
+  const spoolMinFreeMb = wholeNumber(env.POMBO_FLEET_SPOOL_MIN_FREE_MB, 64, "POMBO_FLEET_SPOOL_MIN_FREE_MB", 0);
   const logLevel = env.POMBO_LOG_LEVEL?.trim() || "warn";
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`POMBO_LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}`);
 
@@ -69,6 +77,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FleetConfig {
     waInitQueries: parseBool(env.POMBO_WA_INIT_QUERIES, true, "POMBO_WA_INIT_QUERIES"),
     host,
     pid,
+    dataDir: resolve(env.POMBO_FLEET_DATA_DIR?.trim() || DEFAULT_DATA_DIR),
+    spoolMaxRows,
+    spoolMinFreeMb,
   };
 }
 
@@ -93,6 +104,12 @@ export function parseWaVersion(text: string | undefined): WAVersion {
 /** The WhatsApp URL for one instance, or undefined to let Baileys use WhatsApp's own. */
 export function waUrlFor(config: Pick<FleetConfig, "waUrl">, instanceId: string): string | undefined {
   return config.waUrl?.replaceAll("{instance_id}", encodeURIComponent(instanceId));
+}
+
+function wholeNumber(text: string | undefined, fallback: number, name: string, min: number): number {
+  const value = Number(text?.trim() || fallback);
+  if (!Number.isInteger(value) || value < min) throw new ConfigError(`${name} must be a whole number >= ${min}`);
+  return value;
 }
 
 function parseBool(text: string | undefined, fallback: boolean, name: string): boolean {

@@ -18,8 +18,9 @@
  * bumping `#generation`: events from an older generation are ignored, so an
  * intentional end is never mistaken for a drop to recover from.
  *
- * Received messages are not: whatever a socket heard goes to the edge through
- * the instance's InboundReceiver (inbound-receiver.ts), which outlives sockets.
+ * Received messages are not: whatever a socket heard goes to the process's
+ * inbound spool through the instance's InboundReceiver (inbound-receiver.ts),
+ * which outlives sockets, before WhatsApp is told we have it.
  */
 import makeWASocket, {
   type AnyMessageContent,
@@ -76,7 +77,8 @@ import {
   statusFromReceiptUpdate,
 } from "./translator.ts";
 import { type AckSource, ServerAcks } from "./server-acks.ts";
-import { InboundReceiver } from "./inbound-receiver.ts";
+import { InboundReceiver, selfOf } from "./inbound-receiver.ts";
+import type { InboundSpool } from "./inbound-spool.ts";
 import type { WaVersionSource } from "./wa-version.ts";
 
 /** The part of a Baileys socket the manager uses; tests hand in a fake one. */
@@ -124,6 +126,8 @@ export type ConnectionManagerOptions = {
   makeSocket?: MakeSocket;
   /** Where media bytes for outbound messages come from (the edge's media route). */
   fetchMedia?: FetchMedia;
+  /** Where received messages are written before WhatsApp gets their receipt (one per process). */
+  spool: InboundSpool;
   /** Backoff jitter source (tests pin it). */
   random?: () => number;
 };
@@ -147,8 +151,6 @@ const RESOLVE_TIMEOUT_MS = 20_000;
 /** Group and block-list queries: one round trip each, answered inside the edge's 25 s. */
 const QUERY_TIMEOUT_MS = 20_000;
 const MEDIA_TYPES = new Set(["image", "video", "document", "audio", "sticker"]);
-/** How long a stop waits for received messages to reach the edge; inside the fleet's 3 s for the whole stop. */
-const INBOUND_DRAIN_MS = 2_000;
 
 type Waiter = { check: () => boolean; resolve: () => void };
 /** `message.send` params as the RPC peer hands them over: parsed, defaults filled in. */
@@ -204,13 +206,12 @@ export class ConnectionManager {
         throw new ProtocolError("media_unavailable", `no media source configured for ${mediaId}`);
       });
     this.#random = opts.random ?? Math.random;
-    // A test server (waUrl) serves its media from wherever it runs; WhatsApp's come from its own hosts.
     this.#inbound = new InboundReceiver({
       instanceId: this.instanceId,
       link: this.#link,
+      spool: opts.spool,
       cipher: this.#cipher,
       logger: this.#logger,
-      anyMediaHost: Boolean(this.#waUrl),
     });
     this.methods = {
       "instance.restart": () => this.restart(),
@@ -243,8 +244,6 @@ export class ConnectionManager {
     const proxyChanged = this.#proxyUrl !== proxyUrl;
     this.#proxyUrl = proxyUrl;
     this.#leased = true;
-    // Received messages waiting for a retry go now, on the fresh link.
-    this.#inbound.relay.regranted();
     if (this.#sock && proxyChanged) {
       // A socket keeps the agent it was made with; a new proxy needs a new socket.
       this.#logger.info({ proxy: redactProxyUrl(proxyUrl) }, "proxy changed, restarting socket");
@@ -266,11 +265,16 @@ export class ConnectionManager {
     }
   }
 
-  /** Ends the socket without logging out (revoke, drain); waits for queued session writes and, briefly, received messages. */
+  /** Ends the socket without logging out (revoke, drain); waits for queued session writes. Received messages wait in the spool. */
   async stop(): Promise<void> {
     this.#wantRunning = false;
     this.#leased = false;
-    await Promise.all([this.#endSocket(), this.#inbound.drain(INBOUND_DRAIN_MS)]);
+    await this.#endSocket();
+  }
+
+  /** The open socket's way to ask a sender's phone for a file WhatsApp no longer serves, if there is a socket. */
+  mediaReupload(): ((message: WAMessage) => Promise<WAMessage>) | undefined {
+    return this.#sock?.updateMediaMessage?.bind(this.#sock);
   }
 
   // ------------------------------------------------------------ commands
@@ -523,6 +527,8 @@ export class ConnectionManager {
         fireInitQueries: this.#fireInitQueries,
         logger: baileysLogger(this.#logger),
         ...(agent ? { agent, fetchAgent: agent } : {}),
+        // Patched into Baileys: the message is on disk before WhatsApp hears we have it.
+        beforeMessageAck: (msg, type) => this.#inbound.beforeAck(msg, type, selfOf(sock)),
       });
       this.#sock = sock;
       this.#acks = new ServerAcks(sock.ws);

@@ -5,6 +5,11 @@
  * its Durable Object) and a ConnectionManager (its Baileys socket). The
  * fleet only wires them together and follows the directory; it never picks
  * instances by itself.
+ *
+ * Received messages of every instance go through one spool on disk and one
+ * drainer per process (inbound-spool.ts, inbound-drainer.ts), which outlive
+ * the instances: a number that stops running here (revoked, lease moved,
+ * drain) leaves its messages there, and they still reach the edge.
  */
 import type WebSocket from "ws";
 import type { Logger } from "pino";
@@ -12,6 +17,10 @@ import { SessionCipher } from "./cipher.ts";
 import { type FleetConfig, waUrlFor } from "./config.ts";
 import { ConnectionManager, type MakeSocket } from "./connection.ts";
 import { DirectoryClient } from "./directory-client.ts";
+import { edgeCourier } from "./inbound-courier.ts";
+import { InboundDrainer } from "./inbound-drainer.ts";
+import { inboundPreparer } from "./inbound-prepare.ts";
+import { InboundSpool } from "./inbound-spool.ts";
 import { InstanceLink } from "./instance-link.ts";
 import { type FetchMedia, edgeMediaFetcher } from "./outbound.ts";
 import { WaVersionSource } from "./wa-version.ts";
@@ -29,6 +38,9 @@ type Running = { link: InstanceLink; manager: ConnectionManager };
 
 /** Per instance: time for queued session writes to reach the edge before we let go. */
 const STOP_FLUSH_TIMEOUT_MS = 3_000;
+/** On drain, how long the spool gets to empty; what is left waits on disk for the next process. */
+const SPOOL_DRAIN_MS = 2_000;
+const MB = 1024 * 1024;
 
 export class Fleet {
   #opts: FleetOptions;
@@ -38,6 +50,8 @@ export class Fleet {
   #fetchMedia: FetchMedia;
   #instances = new Map<string, Running>();
   #directory: DirectoryClient;
+  #spool: InboundSpool;
+  #drainer: InboundDrainer;
   #draining = false;
 
   constructor(opts: FleetOptions) {
@@ -47,6 +61,33 @@ export class Fleet {
     this.#versions = opts.versions ?? new WaVersionSource(opts.config.waVersion, opts.logger);
     const { config } = opts;
     this.#fetchMedia = edgeMediaFetcher({ edgeUrl: config.edgeUrl, token: config.fleetToken });
+    this.#spool = InboundSpool.open({
+      dir: config.dataDir,
+      logger: opts.logger,
+      maxRows: config.spoolMaxRows,
+      minFreeBytes: config.spoolMinFreeMb * MB,
+    });
+    const courier = edgeCourier({
+      linkFor: (id) => {
+        const link = this.#instances.get(id)?.link;
+        return link?.granted ? link : null;
+      },
+      edgeUrl: config.edgeUrl,
+      token: config.fleetToken,
+    });
+    this.#drainer = new InboundDrainer({
+      spool: this.#spool,
+      courier,
+      logger: opts.logger,
+      prepare: inboundPreparer({
+        cipher: this.#cipher,
+        courier,
+        logger: opts.logger,
+        // A test server (waUrl) serves its media from wherever it runs; WhatsApp's come from its own hosts.
+        anyMediaHost: Boolean(config.waUrl),
+        reupload: (id) => this.#instances.get(id)?.manager.mediaReupload(),
+      }),
+    });
     this.#directory = new DirectoryClient({
       edgeUrl: config.edgeUrl,
       token: config.fleetToken,
@@ -62,7 +103,8 @@ export class Fleet {
   }
 
   start(): void {
-    this.#logger.info({ host: this.#opts.config.host, capacity: this.#opts.config.capacity }, "fleet starting");
+    this.#logger.info({ host: this.#opts.config.host, capacity: this.#opts.config.capacity, spool: this.#spool.path }, "fleet starting");
+    this.#drainer.start();
     this.#directory.start();
   }
 
@@ -89,12 +131,22 @@ export class Fleet {
     await Promise.all(ids.map((id) => this.#stop(id, "revoked")));
   }
 
-  /** Graceful shutdown: every socket ends (no logout), every lease is released, then the directory link closes. */
+  /**
+   * Graceful shutdown: every socket ends (no logout), every lease is
+   * released, the spool gets a moment to empty, then the directory link
+   * closes. Received messages still in the spool stay on disk.
+   */
   async drain(): Promise<void> {
     if (this.#draining) return;
     this.#draining = true;
     this.#logger.info({ instances: this.#instances.size }, "draining");
-    await Promise.all(this.instanceIds.map((id) => this.#stop(id, "drain")));
+    const [, left] = await Promise.all([
+      Promise.all(this.instanceIds.map((id) => this.#stop(id, "drain"))),
+      this.#drainer.idle(SPOOL_DRAIN_MS),
+    ]);
+    this.#drainer.stop();
+    this.#spool.close();
+    if (left > 0) this.#logger.warn({ rows: left, spool: this.#spool.path }, "received messages left in the spool for the next start");
     await this.#directory.close();
     this.#logger.info("drained");
   }
@@ -110,7 +162,11 @@ export class Fleet {
       instanceId: id,
       logger,
       openSocket: this.#opts.openSocket,
-      onGranted: (grant) => manager?.leaseGranted(grant),
+      onGranted: (grant) => {
+        manager?.leaseGranted(grant);
+        // Received messages waiting for a retry go now, on the fresh link.
+        this.#drainer.wake();
+      },
       onLost: () => manager?.leaseLost(),
       onEnded: (why) => {
         logger.info({ why }, "instance ended by the edge");
@@ -128,6 +184,7 @@ export class Fleet {
       fireInitQueries: config.waInitQueries,
       makeSocket: this.#opts.makeSocket,
       fetchMedia: this.#fetchMedia,
+      spool: this.#spool,
     });
     link.serve(manager.methods);
     this.#instances.set(id, { link, manager });

@@ -1,68 +1,52 @@
 /**
- * The receive path of one instance: what a Baileys socket hears -> what the
- * edge is told.
+ * The receive path of one instance, on the socket's side: what a Baileys
+ * socket hears goes into the process's inbound spool, and from there to the
+ * edge (inbound-drainer.ts).
  *
- *   messages.upsert   -> translateInbound -> (media stored / vote decrypted)
- *                     -> relay: `lid.mappings` it taught, then `message.received`
+ *   beforeMessageAck (patched into Baileys) -> spool, before WhatsApp gets the receipt
+ *   messages.upsert  -> spool, for what did not pass the hook (INSERT OR IGNORE)
  *   lid-mapping.update, messaging-history.set, contacts.*  -> `lid.mappings`
  *
- * One receiver lives as long as its connection manager, across sockets: a
- * message heard by a socket that has since closed is still delivered.
+ * One receiver lives as long as its connection manager, across sockets.
  * Log lines name ids and types, never what a message says.
  */
-import type { WAMessage } from "@whiskeysockets/baileys";
+import type { MessageUpsertType, WAMessage } from "@whiskeysockets/baileys";
 import type { Logger } from "pino";
 import type { InboundMessage } from "../shared/protocol.ts";
 import type { SessionCipher } from "./cipher.ts";
 import type { SocketLike } from "./connection.ts";
 import type { EdgeLink } from "./edge-link.ts";
-import { type Self, type SkipReason, normalized, translateInbound } from "./inbound.ts";
-import { type Delivery, InboundRelay } from "./inbound-relay.ts";
-import {
-  type Candidate,
-  LidCollector,
-  contactCandidates,
-  keyCandidates,
-  mappingBatches,
-  mappingCandidates,
-  messageCandidates,
-} from "./lid-mappings.ts";
-import { limiter } from "./limiter.ts";
-import { baileysDownload, storeInboundMedia } from "./media-upload.ts";
-import { pollVoteHashes } from "./poll-votes.ts";
+import { type Self, type SkipReason, translateInbound } from "./inbound.ts";
+import type { InboundSpool } from "./inbound-spool.ts";
+import { type Candidate, LidCollector, contactCandidates, keyCandidates, mappingBatches, mappingCandidates } from "./lid-mappings.ts";
 import { RecentSet } from "./recent-set.ts";
+import { cleanedCopy, plainCopy, sealSpooled } from "./spooled-message.ts";
 
 export type InboundReceiverOptions = {
   instanceId: string;
   link: EdgeLink;
+  spool: InboundSpool;
   cipher: SessionCipher;
   logger: Logger;
-  /** Media may come from any host (a test server), not only WhatsApp's. */
-  anyMediaHost?: boolean;
-  /** Where the presigned PUT goes through; tests may watch it. */
-  fetch?: typeof fetch;
-  relay?: InboundRelay;
 };
 
-/** Files downloaded at once per number: each may hold up to 100 MB in memory. */
-const MEDIA_CONCURRENCY = 3;
 /** Ids this number sent lately: Baileys echoes each send back as an `append` upsert right after it. */
 const REMEMBERED_SENDS = 2_000;
+/** Ids spooled lately by the hook: their upsert, a moment later, has nothing to add. */
+const REMEMBERED_SPOOLED = 2_000;
 /** Skips worth an operator's attention; the rest are routine. */
 const NOTEWORTHY_SKIPS = new Set<SkipReason>(["undecryptable", "no_key"]);
 
 export class InboundReceiver {
-  readonly relay: InboundRelay;
   #opts: InboundReceiverOptions;
   #logger: Logger;
   #sent = new RecentSet(REMEMBERED_SENDS);
+  #spooled = new RecentSet(REMEMBERED_SPOOLED);
   #lids = new LidCollector();
-  #media = limiter(MEDIA_CONCURRENCY);
 
   constructor(opts: InboundReceiverOptions) {
     this.#opts = opts;
     this.#logger = opts.logger;
-    this.relay = opts.relay ?? new InboundRelay({ link: opts.link, logger: opts.logger });
   }
 
   /** Call before sending: the echo of a send can arrive before `sendMessage` returns. */
@@ -70,10 +54,26 @@ export class InboundReceiver {
     this.#sent.add(waMessageId);
   }
 
+  /**
+   * Baileys' `beforeMessageAck`: the message is on disk when this resolves,
+   * and only then may WhatsApp hear we have it. Waits while the spool is
+   * full; throws if it cannot be written (disk full, spool closed), and
+   * Baileys then nacks it, so WhatsApp keeps it. `msg` is Baileys' own,
+   * not yet cleaned: it is copied, never changed.
+   */
+  async beforeAck(msg: WAMessage, type: MessageUpsertType, self: Self): Promise<void> {
+    const copy = cleanedCopy(msg, self);
+    // What is skipped is left to its upsert, which logs why and tells the pairs its key teaches.
+    const message = this.#deliverable(copy, type, self);
+    if (!message) return;
+    await this.#opts.spool.admit();
+    this.#write(copy, message, self);
+  }
+
   /** Listens to a new socket. Events keep being handled after it closes: what it heard was real. */
   attach(sock: SocketLike): void {
     sock.ev.on("messages.upsert", ({ messages, type }) => {
-      for (const msg of messages) this.#receive(sock, msg, type === "append");
+      for (const msg of messages) this.#upserted(msg, type, selfOf(sock));
     });
     sock.ev.on("lid-mapping.update", (mapping) => this.#tell(mappingCandidates([mapping])));
     sock.ev.on("messaging-history.set", ({ lidPnMappings, contacts }) =>
@@ -83,18 +83,14 @@ export class InboundReceiver {
     sock.ev.on("contacts.update", (contacts) => this.#tell(contactCandidates(contacts)));
   }
 
-  /** Waits up to `timeoutMs` for held messages to reach the edge (drain, revoke). */
-  drain(timeoutMs: number): Promise<number> {
-    return this.relay.drain(timeoutMs);
-  }
-
-  #receive(sock: SocketLike, msg: WAMessage, offline: boolean): void {
-    const self: Self = { jid: sock.user?.id ?? null, lid: sock.user?.lid ?? null };
+  /** A message upserted without passing the hook (a placeholder resend, a socket without the patch) is spooled now. */
+  #upserted(msg: WAMessage, type: MessageUpsertType, self: Self): void {
+    if (msg.key?.id && this.#spooled.has(msg.key.id)) return;
     let translated: ReturnType<typeof translateInbound>;
     try {
-      translated = translateInbound(msg, { self, offline, sentByUs: (id) => this.#sent.has(id) });
+      translated = translateInbound(msg, { self, offline: type === "append", sentByUs: (id) => this.#sent.has(id) });
     } catch (err) {
-      this.#logger.error({ wa_message_id: msg.key?.id, err: String(err) }, "received message could not be read: skipped");
+      this.#logger.error({ wa_message_id: msg.key?.id, err: errorText(err) }, "received message could not be read: skipped");
       return;
     }
     if ("skip" in translated) {
@@ -103,40 +99,36 @@ export class InboundReceiver {
       this.#tell(keyCandidates(translated.key));
       return;
     }
-    let { message } = translated;
-    const log = { wa_message_id: message.wa_message_id, type: message.type, offline, from_me: message.from_me };
-    if (translated.vote) {
-      const hashes = pollVoteHashes(translated.vote, {
-        secret: this.#opts.cipher.messageSecret(this.#opts.instanceId, translated.vote.poll_message_id),
-        creators: [normalized(self.jid), normalized(self.lid)],
-        voters: [message.sender_jid, message.sender_jid_alt],
-      });
-      if (!hashes) {
-        // Not a poll sent through Pombo (its secret was never ours) or a vote we cannot place: an
-        // empty `selected` would read as a vote taken back, so nothing is better than a false answer.
-        this.#logger.warn({ ...log, poll_message_id: translated.vote.poll_message_id }, "poll vote not decryptable: skipped");
-        this.#tell(messageCandidates(message));
-        return;
-      }
-      message = { ...message, poll_vote: { poll_message_id: translated.vote.poll_message_id, selected_hashes: hashes } };
-    } else if (message.type === "poll_vote") {
-      this.#logger.warn(log, "poll vote without its encrypted payload: skipped");
-      return;
+    try {
+      this.#write(plainCopy(msg), translated.message, self);
+    } catch (err) {
+      // Baileys acknowledged this one without asking us first: nothing holds it any more.
+      this.#logger.error({ wa_message_id: msg.key.id, err: errorText(err) }, "received message could not be spooled: lost");
     }
-    this.#logger.info(log, "message received");
-    const mappings = this.#lids.take(messageCandidates(message));
-    const request = translated.media;
-    const prepared: Promise<Delivery> = request
-      ? this.#media(() =>
-          storeInboundMedia(request, baileysDownload(msg, sock.updateMediaMessage?.bind(sock), this.#logger), {
-            link: this.#opts.link,
-            logger: this.#logger,
-            anyHost: this.#opts.anyMediaHost,
-            fetch: this.#opts.fetch,
-          }, log),
-        ).then((stored) => ({ message: { ...message, ...stored } as InboundMessage, mappings }))
-      : Promise.resolve({ message, mappings });
-    this.relay.enqueue(message.chat_jid, message.wa_message_id, prepared);
+  }
+
+  /** The message as the edge will get it, if it is one to deliver (not a status, a protocol message, our own send...). */
+  #deliverable(copy: WAMessage, type: MessageUpsertType, self: Self): InboundMessage | null {
+    try {
+      const translated = translateInbound(copy, { self, offline: type === "append", sentByUs: (id) => this.#sent.has(id) });
+      return "skip" in translated ? null : translated.message;
+    } catch {
+      return null; // its upsert logs it
+    }
+  }
+
+  /** `message`: the translation of `copy`, for the row's columns; the row keeps `copy` itself. */
+  #write(copy: WAMessage, message: InboundMessage, self: Self): void {
+    const written = this.#opts.spool.put({
+      instance_id: this.#opts.instanceId,
+      chat_jid: message.chat_jid,
+      wa_message_id: message.wa_message_id,
+      offline: message.offline,
+      received_at: Date.now(),
+      payload: sealSpooled(this.#opts.cipher, this.#opts.instanceId, { message: copy, self }),
+    });
+    this.#spooled.add(message.wa_message_id);
+    if (written) this.#logger.info({ wa_message_id: message.wa_message_id, type: message.type, offline: message.offline, from_me: message.from_me }, "message received");
   }
 
   /** Tells the edge pairs not told lately, on their own (no message waits for them). */
@@ -146,9 +138,18 @@ export class InboundReceiver {
       try {
         this.#opts.link.emit("lid.mappings", { mappings: batch });
       } catch (err) {
-        this.#logger.warn({ err: String(err), mappings: batch.length }, "lid mappings not sent");
+        this.#logger.warn({ err: errorText(err), mappings: batch.length }, "lid mappings not sent");
       }
     }
     if (fresh.length > 0) this.#logger.debug({ mappings: fresh.length }, "lid mappings sent");
   }
+}
+
+/** Who the number is, as its socket knows it. */
+export function selfOf(sock: Pick<SocketLike, "user">): Self {
+  return { jid: sock.user?.id ?? null, lid: sock.user?.lid ?? null };
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }

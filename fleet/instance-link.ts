@@ -149,6 +149,11 @@ export class InstanceLink implements EdgeLink {
     return this.#leaseHeld;
   }
 
+  /** The link is up and granted: a call made now goes out at once. */
+  get granted(): boolean {
+    return this.#granted;
+  }
+
   async call<M extends MethodName>(method: M, params: Params<M>): Promise<Result<M>> {
     const epoch = this.#epoch;
     for (;;) {

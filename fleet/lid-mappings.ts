@@ -12,12 +12,9 @@
  */
 import type { Contact, LIDMapping, WAMessageKey } from "@whiskeysockets/baileys";
 import { isLidUser, isPnUser } from "@whiskeysockets/baileys";
-import type { InboundMessage, LidMapping } from "../shared/protocol.ts";
+import { type InboundMessage, type LidMapping, MAX_MAPPINGS_PER_EVENT } from "../shared/protocol.ts";
 import { normalized } from "./inbound.ts";
 import { RecentSet } from "./recent-set.ts";
-
-/** The most pairs one `lid.mappings` event may carry (the protocol's limit). */
-export const MAX_MAPPINGS_PER_EVENT = 500;
 
 /** Two JIDs that may be the same person under two names, in either order. */
 export type Candidate = readonly [string | null | undefined, string | null | undefined];

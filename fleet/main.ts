@@ -26,7 +26,14 @@ export async function runFleet(env: NodeJS.ProcessEnv = process.env): Promise<Fl
   }
   const logger = createLogger(config.logLevel, { fleet_id: config.fleetId });
   guardConsole(logger);
-  const fleet = new Fleet({ config, logger });
+  let fleet: Fleet;
+  try {
+    fleet = new Fleet({ config, logger });
+  } catch (err) {
+    // The spool is where received messages wait: without it the process must not take numbers.
+    process.stderr.write(`pombo fleet: cannot open the inbound spool in ${config.dataDir}: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  }
 
   let draining = false;
   const shutdown = (signal: string) => {

@@ -9,8 +9,7 @@
  */
 import { type WAMessage, downloadMediaMessage } from "@whiskeysockets/baileys";
 import type { Logger } from "pino";
-import { type InboundMedia, type InboundMessage, ProtocolError, type Result } from "../shared/protocol.ts";
-import type { EdgeLink } from "./edge-link.ts";
+import { type InboundMedia, type InboundMessage, type Params, ProtocolError, type Result } from "../shared/protocol.ts";
 import type { MediaRequest } from "./inbound.ts";
 import { MAX_MEDIA_BYTES } from "./outbound.ts";
 
@@ -22,8 +21,13 @@ export type MediaDownload = (maxBytes: number, signal: AbortSignal) => Promise<B
 
 export type StoredMedia = Pick<InboundMessage, "media" | "media_error">;
 
+/** Who hands out presigned PUTs: the instance link, or the edge over HTTP (inbound-courier.ts). */
+export type UploadTickets = {
+  call(method: "media.upload_url", params: Params<"media.upload_url">): Promise<Result<"media.upload_url">>;
+};
+
 export type StoreMediaOptions = {
-  link: EdgeLink;
+  link: UploadTickets;
   logger: Logger;
   /** Any media host will do (a test server); otherwise only WhatsApp's own. */
   anyHost?: boolean;

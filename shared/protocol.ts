@@ -266,6 +266,22 @@ export const GROUP_JID = /^\d{5,20}(-\d{5,20})?@g\.us$/;
 /** A LID and the phone JID behind it, as Baileys learned it. */
 export const LidMapping = z.object({ lid: z.string().min(1), pn: z.string().min(1) });
 export type LidMapping = z.infer<typeof LidMapping>;
+/** The most pairs one `lid.mappings` event (or one spooled message) may carry. */
+export const MAX_MAPPINGS_PER_EVENT = 500;
+
+/**
+ * fleet -> edge over HTTP (`POST /fleet/instances/{id}/received`, fleet
+ * token): a received message from a fleet process's spool, with the LID
+ * pairs it taught, for a process that holds no granted link to the number
+ * (its lease moved, or it is draining). Answered like `message.received`.
+ * The file ticket goes the same way: `POST /fleet/instances/{id}/media-upload-url`
+ * with `media.upload_url`'s params.
+ */
+export const SpooledMessage = z.object({
+  message: InboundMessage,
+  mappings: z.array(LidMapping).max(MAX_MAPPINGS_PER_EVENT).default([]),
+});
+export type SpooledMessage = z.input<typeof SpooledMessage>;
 
 /** One-way events, by name, with the schema of their `data`. */
 export const Events = {
@@ -284,7 +300,7 @@ export const Events = {
   /** Receipts (delivered, read, played) and late server errors for sent messages. */
   "message.status": MessageStatusEvent,
   /** LID <-> phone pairs learned from messages, lid-mapping events and history sync. */
-  "lid.mappings": z.object({ mappings: z.array(LidMapping).min(1).max(500) }),
+  "lid.mappings": z.object({ mappings: z.array(LidMapping).min(1).max(MAX_MAPPINGS_PER_EVENT) }),
 } as const;
 export type EventName = keyof typeof Events;
 export type EventData<E extends EventName> = z.infer<(typeof Events)[E]>;

@@ -125,13 +125,16 @@ export class FleetDirectory extends DurableObject<Env> {
       }
     }
     ws.serializeAttachment({ ...hello, connected_at } satisfies FleetAttachment);
-    // Always tell a (re)connecting process its complete list first.
+    // Orphans are placed before the list goes out: a process reaped for silence (an edge
+    // pause) is usually still running its numbers, and the list it gets first is the one it
+    // obeys (it stops whatever is not on it). Numbers placed here ride in that list, never
+    // in an `assign` ahead of it, so they are not stopped and started again a moment later.
+    this.#balance({ even: false, listedSeparately: hello.fleet_id });
     const mine = this.#sql()
       .exec<{ instance_id: string }>("SELECT instance_id FROM assignment WHERE fleet_id = ?", hello.fleet_id)
       .toArray()
       .map((r) => r.instance_id);
     ws.send(eventFrame("assign", { instance_ids: mine }));
-    this.#balance({ even: false });
   }
 
   #forget(ws: WebSocket): void {
@@ -147,8 +150,9 @@ export class FleetDirectory extends DurableObject<Env> {
    * loaded live process with room. With `even`, also moves numbers from the
    * busiest process to the idlest until they differ by at most one; moving a
    * number reconnects it, so this runs on the periodic check, not per event.
+   * `listedSeparately`: a process about to get its complete list; it is not sent an `assign`.
    */
-  #balance({ even }: { even: boolean }): void {
+  #balance({ even, listedSeparately }: { even: boolean; listedSeparately?: string }): void {
     const fleets = this.#liveFleets();
     const load = new Map<string, string[]>([...fleets.keys()].map((id) => [id, []]));
     const orphans: string[] = [];
@@ -194,7 +198,7 @@ export class FleetDirectory extends DurableObject<Env> {
       for (const id of stillOrphans) this.#sql().exec("UPDATE assignment SET fleet_id = NULL WHERE instance_id = ?", id);
     });
     for (const [fleetId, ids] of revoked) this.#send(fleetId, "revoke", ids);
-    for (const [fleetId, ids] of assigned) this.#send(fleetId, "assign", ids);
+    for (const [fleetId, ids] of assigned) if (fleetId !== listedSeparately) this.#send(fleetId, "assign", ids);
   }
 
   #counts(): Map<string, number> {

@@ -19,6 +19,7 @@ import {
   CloseCode,
   type InboundMessage,
   LEASE_TTL_MS,
+  type LidMapping,
   type MethodName,
   PING,
   PONG,
@@ -347,34 +348,71 @@ export class InstanceObject extends DurableObject<Env> {
           const meta = await this.#meta();
           if (meta) this.#sender.onStatus(data, meta.project_id);
         },
-        "lid.mappings": async ({ mappings }) => {
-          const meta = await this.#meta();
-          if (!meta) return;
-          // The fleet sends a message's pairs just before the message: it must not be read before they are learned.
-          const learned = this.#learning.then(() => learnMappings(this.env, meta.project_id, meta.instance_id, mappings));
-          this.#learning = learned.catch((err: unknown) => {
-            console.error(`instance ${meta.instance_id}: learning LID mappings failed:`, err instanceof Error ? err.message : err);
-          });
-          await learned;
-        },
+        "lid.mappings": ({ mappings }) => this.#learn(mappings),
       },
       methods: {
         "session.get": ({ keys }) => ({ values: this.#sessionGet(keys) }),
         "session.set": ({ entries }) => ({ written: this.#sessionSet(entries) }),
         "session.clear": () => ({ cleared: this.#sql().exec("DELETE FROM session").rowsWritten }),
         "message.received": (message) => this.#receive(message),
-        "media.upload_url": async (file) => {
-          try {
-            return await uploadTicket(this.env, await this.#scope(), file);
-          } catch (err) {
-            if (err instanceof MediaUnavailable) throw new ProtocolError(err.code, err.message);
-            throw err;
-          }
-        },
+        "media.upload_url": (file) => this.#uploadTicket(file),
       },
     });
     this.#peers.set(ws, peer);
     return peer;
+  }
+
+  // ------------------------------------------------------------ received messages over HTTP
+
+  /**
+   * A received message from a fleet process that does not hold this number's
+   * link (its lease moved, or it is draining, while the message waited in its
+   * spool): `POST /fleet/instances/{id}/received`. It ends where the link's
+   * `lid.mappings` + `message.received` do, so a repeat by either path is
+   * the same message.
+   */
+  async receivedFromSpool(message: InboundMessage, mappings: LidMapping[]): Promise<CommandResult<"message.received">> {
+    return this.#answer(async () => {
+      await this.#scope();
+      // As on the link, a pair that fails to be learned (logged) does not hold the message back.
+      if (mappings.length > 0) await this.#learn(mappings).catch(() => {});
+      return this.#receive(message);
+    });
+  }
+
+  /** Where such a fleet puts a received file: `POST /fleet/instances/{id}/media-upload-url`. */
+  async uploadTicketFor(file: Params<"media.upload_url">): Promise<CommandResult<"media.upload_url">> {
+    return this.#answer(() => this.#uploadTicket(file));
+  }
+
+  /** Errors cross the RPC boundary as codes: a thrown ProtocolError would arrive without its own. */
+  async #answer<M extends MethodName>(work: () => Promise<Result<M>>): Promise<CommandResult<M>> {
+    try {
+      return { ok: true, result: await work() };
+    } catch (err) {
+      if (!(err instanceof ProtocolError)) throw err;
+      return { ok: false, code: err.code, message: err.message };
+    }
+  }
+
+  /** LID pairs, learned in arrival order: the fleet sends a message's pairs just before it, and the message waits for them. */
+  async #learn(mappings: LidMapping[]): Promise<void> {
+    const meta = await this.#meta();
+    if (!meta) return;
+    const learned = this.#learning.then(() => learnMappings(this.env, meta.project_id, meta.instance_id, mappings));
+    this.#learning = learned.catch((err: unknown) => {
+      console.error(`instance ${meta.instance_id}: learning LID mappings failed:`, err instanceof Error ? err.message : err);
+    });
+    await learned;
+  }
+
+  async #uploadTicket(file: Params<"media.upload_url">): Promise<Result<"media.upload_url">> {
+    try {
+      return await uploadTicket(this.env, await this.#scope(), file);
+    } catch (err) {
+      if (err instanceof MediaUnavailable) throw new ProtocolError(err.code, err.message);
+      throw err;
+    }
   }
 
   async #scope(): Promise<{ project_id: string; instance_id: string }> {

@@ -4,8 +4,11 @@
  * straight to the Durable Object that owns them.
  */
 import { Hono } from "hono";
+import type { z } from "zod";
+import { type MethodName, Methods, type Result, SpooledMessage } from "../../shared/protocol.ts";
 import type { AppEnv } from "../env.ts";
-import { notFound } from "../errors.ts";
+import { ApiError, notFound, validationError } from "../errors.ts";
+import type { CommandResult } from "../objects/instance.ts";
 import { instanceStub } from "../services/instances.ts";
 import { mediaKeyOf } from "../services/media.ts";
 
@@ -17,6 +20,14 @@ export const fleetRoutes = new Hono<AppEnv>()
     if (!status) throw notFound("instance");
     return c.json({ state: status.state, reason: status.reason, qr: status.qr, qr_png: status.qr_png });
   })
+  .post("/fleet/instances/:id/received", async (c) => {
+    const { message, mappings } = await bodyOf(c.req.raw, SpooledMessage);
+    return c.json(answered(await instanceStub(c.env, c.req.param("id")).receivedFromSpool(message, mappings)));
+  })
+  .post("/fleet/instances/:id/media-upload-url", async (c) => {
+    const file = await bodyOf(c.req.raw, Methods["media.upload_url"].params);
+    return c.json(answered(await instanceStub(c.env, c.req.param("id")).uploadTicketFor(file)));
+  })
   // Outbound media, stored when the message was accepted. `media_id` is `{project}/{id}`.
   .get("/fleet/media/:project/:id", async (c) => {
     const object = await c.env.MEDIA.get(mediaKeyOf(`${c.req.param("project")}/${c.req.param("id")}`));
@@ -25,3 +36,27 @@ export const fleetRoutes = new Hono<AppEnv>()
       headers: { "Content-Type": object.httpMetadata?.contentType ?? "application/octet-stream", "Content-Length": String(object.size) },
     });
   });
+
+async function bodyOf<T extends z.ZodType>(request: Request, schema: T): Promise<z.infer<T>> {
+  let json: unknown;
+  try {
+    json = await request.json();
+  } catch {
+    throw new ApiError(400, "invalid_json", "the request body is not valid JSON");
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) throw validationError(parsed.error, "json");
+  return parsed.data;
+}
+
+/**
+ * The object's answer as HTTP. `instance_not_found` (the number was deleted)
+ * tells the fleet to stop retrying; a plain 404 could be a route this edge
+ * does not have yet.
+ */
+function answered<M extends MethodName>(answer: CommandResult<M>): Result<M> {
+  if (answer.ok) return answer.result;
+  if (answer.code === "not_found") throw new ApiError(404, "instance_not_found", "no such instance");
+  if (answer.code === "media_unavailable") throw new ApiError(503, answer.code, answer.message);
+  throw new ApiError(500, answer.code, answer.message);
+}

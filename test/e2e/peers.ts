@@ -50,6 +50,8 @@ export interface Peer extends PeerTarget {
   waitForAccepted: TestPeer["waitForAccepted"];
   /** Puts a message on the number's socket, as if a customer sent it. Resolves with its WhatsApp id. */
   inject: TestPeer["inject"];
+  /** What the number's socket told the peer (receipts, acks), in order: what WhatsApp knows it took. */
+  clientNodes: TestPeer["clientNodes"];
 }
 
 export interface Peers {
@@ -105,6 +107,7 @@ export async function startPeers(
               accepted: peer.accepted,
               waitForAccepted: peer.waitForAccepted,
               inject: peer.inject,
+              clientNodes: peer.clientNodes,
             };
           }),
         );

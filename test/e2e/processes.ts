@@ -173,6 +173,10 @@ export interface Edge {
   exited: Promise<number | null>;
   /** Last lines of the edge log, for failure messages. */
   tail(lines?: number): string;
+  /** Freezes every process of the edge (SIGSTOP): sockets stay open, nothing answers. */
+  pause(): void;
+  /** SIGCONT after `pause()`. */
+  resume(): void;
   stop(): Promise<void>;
 }
 
@@ -239,6 +243,7 @@ export async function startEdge(opts: EdgeOptions = {}): Promise<Edge> {
     if (stopped) return;
     stopped = true;
     killGroup(child.pid!, "SIGTERM");
+    killGroup(child.pid!, "SIGCONT"); // a paused edge takes its SIGTERM only once it runs again
     const t = setTimeout(() => killGroup(child.pid!, "SIGKILL"), 5_000);
     await exited;
     clearTimeout(t);
@@ -262,7 +267,9 @@ export async function startEdge(opts: EdgeOptions = {}): Promise<Edge> {
     await stop();
     throw new Error(`${(err as Error).message}\n--- edge log (${logPath}) ---\n${tail()}`);
   }
-  return { url, port, adminToken, fleetToken, persistTo, logDir, logPath, pid: child.pid!, exited, tail, stop };
+  const pause = () => killGroup(child.pid!, "SIGSTOP");
+  const resume = () => killGroup(child.pid!, "SIGCONT");
+  return { url, port, adminToken, fleetToken, persistTo, logDir, logPath, pid: child.pid!, exited, tail, pause, resume, stop };
 }
 
 // ---------------------------------------------------------------- fleet
@@ -275,6 +282,8 @@ export interface FleetOptions {
   fleetId?: string;
   logDir: string;
   logLevel?: string;
+  /** POMBO_FLEET_DATA_DIR (the inbound spool): by default one under `logDir`, shared by the fleets of a test. */
+  dataDir?: string;
   /** Extra environment (e.g. POMBO_WA_INIT_QUERIES). */
   env?: Record<string, string>;
   /** Extra node flags, e.g. `--expose-gc`. */
@@ -308,6 +317,7 @@ export function startFleet(opts: FleetOptions): Fleet {
     POMBO_SESSION_KEY: opts.sessionKey ?? "e2e-session-key-0123456789abcdef",
     POMBO_WA_URL: opts.waUrl,
     POMBO_FLEET_ID: fleetId,
+    POMBO_FLEET_DATA_DIR: opts.dataDir ?? path.join(opts.logDir, "fleet-data"),
     POMBO_LOG_LEVEL: opts.logLevel ?? process.env.POMBO_E2E_FLEET_LOG_LEVEL ?? "debug",
     ...opts.env,
   };

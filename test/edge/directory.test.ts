@@ -85,6 +85,38 @@ describe("the fleet directory spreads numbers over fleet processes", () => {
     await a.socket.closed;
   });
 
+  it("a process reaped for silence (the edge was paused) that says hello again keeps its numbers: its first, complete list has them, and no assign or revoke follows", async () => {
+    const { api_key } = await newProject();
+    const a = await joinDirectory("fleet-a");
+    const ta = track(a.socket);
+    const ids = [(await newInstance(api_key, "p")).id, (await newInstance(api_key, "q")).id];
+    await ta.drain();
+    expect([...ta.running].sort()).toEqual([...ids].sort());
+
+    // Its pings stopped long ago, as the directory sees it after a pause: the periodic check reaps it.
+    await runInDurableObject(directory(), (_o, state) => {
+      for (const ws of state.getWebSockets()) {
+        ws.serializeAttachment({ ...(ws.deserializeAttachment() as object), connected_at: Date.now() - 60_000 });
+      }
+    });
+    expect(await runDurableObjectAlarm(directory())).toBe(true);
+    expect((await a.socket.closed).code).toBe(4008);
+
+    // The same process (still running both numbers) reconnects.
+    const again = await joinDirectory("fleet-a");
+    expect(again.first).toMatchObject({ event: "assign" });
+    expect([...again.first.data.instance_ids].sort()).toEqual([...ids].sort());
+    const frames: any[] = [];
+    for (;;) {
+      try {
+        frames.push(await again.socket.next(300));
+      } catch {
+        break;
+      }
+    }
+    expect(frames).toEqual([]);
+  });
+
   it("evens the load out when a process joins, on its periodic check", async () => {
     const { api_key } = await newProject();
     const a = await joinDirectory("fleet-a");

@@ -10,6 +10,7 @@ import { WaVersionSource } from "../../fleet/wa-version.ts";
 import type { LeaseGranted } from "../../shared/protocol.ts";
 import { fakeSockets } from "./fake-socket.ts";
 import { memoryEdge } from "./memory-edge.ts";
+import { testInbound } from "./inbound-harness.ts";
 
 const silent = pino({ level: "silent" });
 const cipher = new SessionCipher("test session key");
@@ -45,6 +46,7 @@ function setup({ entries, versions }: { entries?: Map<string, string>; versions?
     fireInitQueries: true,
     makeSocket,
     random: () => 0.5,
+    spool: testInbound({ link: edge.link, cipher }).spool,
   });
   edge.serve(manager.methods);
   const last = () => edge.statuses.at(-1);

@@ -1,15 +1,17 @@
 /**
  * A stand-in for the edge's fleet endpoints, over real WebSockets: the
  * directory (`/fleet/connect`) and instance links
- * (`/fleet/instances/:id/connect`). Tests steer it to misbehave the ways
- * the real edge can: stop answering pings, drop links (deploys), deny,
- * delete or revoke.
+ * (`/fleet/instances/:id/connect`), plus the HTTP route a fleet delivers
+ * spooled messages through when it holds no link
+ * (`POST /fleet/instances/:id/received`). Tests steer it to misbehave the
+ * ways the real edge can: stop answering pings, drop links (deploys), deny,
+ * delete or revoke, fail to store.
  */
 import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import { WebSocketServer, type WebSocket } from "ws";
 import { RpcPeer } from "../../shared/rpc.ts";
-import type { Hello, LeaseDenied, MessageStatusEvent, StatusEvent } from "../../shared/protocol.ts";
+import { type Hello, type InboundMessage, type LeaseDenied, type MessageStatusEvent, ProtocolError, SpooledMessage, type StatusEvent } from "../../shared/protocol.ts";
 
 export type FakeInstance = {
   id: string;
@@ -29,6 +31,11 @@ export type FakeInstance = {
   proxyUrl: string | null;
   /** Set: connects are denied with this, then closed 4001. */
   deny: LeaseDenied | null;
+  /** Received messages stored, once each, and by which path each attempt came. */
+  stored: Map<string, InboundMessage>;
+  receivedVia: ("link" | "http")[];
+  /** True: `message.received` fails (link and HTTP alike), as an edge whose database is down. */
+  failReceived: boolean;
 };
 
 export type FakeEdge = {
@@ -46,10 +53,30 @@ export type FakeEdge = {
 export async function startFakeEdge(token = "fleet-token-for-tests"): Promise<FakeEdge> {
   const instances = new Map<string, FakeInstance>();
   const wss = new WebSocketServer({ noServer: true });
-  const server = createServer((_req, res) => {
-    res.statusCode = 404;
-    res.end();
+  const server = createServer((req, res) => {
+    const match = /^\/fleet\/instances\/([^/]+)\/received$/.exec(req.url ?? "");
+    if (req.method !== "POST" || !match) return void res.writeHead(404).end();
+    if (req.headers.authorization !== `Bearer ${token}`) return void res.writeHead(401).end();
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => {
+      const body = SpooledMessage.parse(JSON.parse(Buffer.concat(chunks).toString()));
+      try {
+        const result = receive(instance(decodeURIComponent(match[1]!)), body.message, "http");
+        res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(result));
+      } catch (err) {
+        res.writeHead(500, { "content-type": "application/json" }).end(JSON.stringify({ error: { code: "internal", message: String(err) } }));
+      }
+    });
   });
+
+  const receive = (inst: FakeInstance, message: InboundMessage, via: "link" | "http") => {
+    inst.receivedVia.push(via);
+    if (inst.failReceived) throw new ProtocolError("internal", "D1_ERROR: storage unavailable");
+    const duplicate = inst.stored.has(message.wa_message_id);
+    if (!duplicate) inst.stored.set(message.wa_message_id, message);
+    return { message_id: `msg_${message.wa_message_id}`, duplicate };
+  };
 
   const instance = (id: string): FakeInstance => {
     let inst = instances.get(id);
@@ -69,6 +96,9 @@ export async function startFakeEdge(token = "fleet-token-for-tests"): Promise<Fa
         ttlMs: 15_000,
         proxyUrl: null,
         deny: null,
+        stored: new Map(),
+        receivedVia: [],
+        failReceived: false,
       };
       instances.set(id, inst);
     }
@@ -133,6 +163,7 @@ export async function startFakeEdge(token = "fleet-token-for-tests"): Promise<Fa
           inst.entries.clear();
           return { cleared };
         },
+        "message.received": (message) => receive(inst, message, "link"),
       },
       events: {
         status: (status) => void inst.statuses.push(status),

@@ -12,6 +12,7 @@ import { sealValue } from "../../fleet/session-store.ts";
 import { WaVersionSource } from "../../fleet/wa-version.ts";
 import { type FakeSocket, fakeSockets } from "./fake-socket.ts";
 import { type MemoryEdge, memoryEdge, until } from "./memory-edge.ts";
+import { testInbound } from "./inbound-harness.ts";
 
 export type OpenManager = { edge: MemoryEdge; manager: ConnectionManager; sock: FakeSocket };
 
@@ -37,6 +38,7 @@ export async function openManager(opts: {
     logger,
     fireInitQueries: false,
     makeSocket,
+    spool: testInbound({ link: edge.link, cipher: opts.cipher, logger }).spool,
   });
   edge.serve(manager.methods);
   manager.leaseGranted({ instance_id: opts.instanceId, ttl_ms: 15_000, config: { name: opts.instanceId, proxy_url: null } });

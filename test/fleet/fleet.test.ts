@@ -9,6 +9,7 @@ import { sealValue } from "../../fleet/session-store.ts";
 import { initAuthCreds } from "@whiskeysockets/baileys";
 import { type FakeEdge, startFakeEdge } from "./fake-edge.ts";
 import { fakeSockets } from "./fake-socket.ts";
+import { spoolDir } from "./inbound-harness.ts";
 import { until } from "./memory-edge.ts";
 
 const silent = pino({ level: "silent" });
@@ -39,6 +40,9 @@ function config(overrides: Partial<FleetConfig> = {}): FleetConfig {
     waInitQueries: true,
     host: "test-host",
     pid: 4242,
+    dataDir: spoolDir(),
+    spoolMaxRows: 100_000,
+    spoolMinFreeMb: 0,
     ...overrides,
   };
 }
@@ -118,6 +122,37 @@ describe("fleet process", () => {
     expect(sockets.every((s) => !s.loggedOut)).toBe(true);
   });
 
+  it("a number revoked before the edge took its message: the message waits in the spool and reaches the edge over HTTP, once", async () => {
+    seedSession("inst_r");
+    const { fleet, sockets } = startFleet();
+    await until(() => edge.hellos.length === 1, 3_000, "hello");
+    edge.assign(["inst_r"]);
+    await until(() => sockets.length === 1, 3_000, "socket");
+    sockets[0]!.open();
+    const inst = edge.instance("inst_r");
+    inst.failReceived = true;
+    const customer = "5511988887777@s.whatsapp.net";
+    sockets[0]!.ev.emit("messages.upsert", {
+      type: "notify",
+      messages: [{ key: { remoteJid: customer, id: "3EB0REVOKED", fromMe: false }, messageTimestamp: 1_750_000_000, message: { conversation: "oi" } }],
+    });
+    await until(() => inst.receivedVia.includes("link"), 3_000, "a first attempt on the link");
+
+    // The lease moves on (a rebalance): the number stops here, and the edge comes back only after that.
+    edge.revoke(["inst_r"]);
+    await until(() => inst.releases === 1, 5_000, "released");
+    expect(fleet.instanceIds).toEqual([]);
+    await new Promise((resolve) => setTimeout(resolve, 2_500)); // longer than any stop waits
+    inst.failReceived = false;
+    await until(() => inst.stored.has("3EB0REVOKED"), 10_000, "stored over HTTP");
+    expect(inst.receivedVia.at(-1)).toBe("http");
+    expect(inst.stored.get("3EB0REVOKED")).toMatchObject({ chat_jid: customer, body: "oi" });
+    const attempts = inst.receivedVia.length;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(inst.receivedVia).toHaveLength(attempts); // stored: never sent again
+    expect(inst.stored.size).toBe(1);
+  });
+
   it("drains: every socket ends without logout, every lease is released, the directory link closes", async () => {
     seedSession("inst_4");
     seedSession("inst_5");
@@ -160,6 +195,7 @@ describe("fleet/main.ts", () => {
         POMBO_FLEET_TOKEN: edge.token,
         POMBO_SESSION_KEY: SESSION_KEY,
         POMBO_FLEET_ID: "fleet-main-test",
+        POMBO_FLEET_DATA_DIR: spoolDir(),
         // Nothing listens here: the number's socket keeps failing and retrying, which is fine for a drain.
         POMBO_WA_URL: "ws://127.0.0.1:9/ws/{instance_id}",
         POMBO_LOG_LEVEL: "debug",

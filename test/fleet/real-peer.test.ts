@@ -17,6 +17,7 @@ import { WaVersionSource } from "../../fleet/wa-version.ts";
 import { guardConsole } from "../../fleet/console-guard.ts";
 import { DEFAULT_CONNECTION_CONFIG } from "@whiskeysockets/baileys";
 import { memoryEdge, until } from "./memory-edge.ts";
+import { testInbound } from "./inbound-harness.ts";
 
 const PHONE = "5511999990001";
 const SELF_JID = `${PHONE}@s.whatsapp.net`;
@@ -62,6 +63,7 @@ function run(entries: Map<string, string>) {
     waUrl: server.manifest.endpoints.baileysWebSocketUrl,
     fireInitQueries: true, // the production default; crabline 0.1.27 answers the init queries
     makeSocket,
+    spool: testInbound({ link: edge.link, cipher, logger }).spool,
   });
   edge.serve(manager.methods);
   manager.leaseGranted(grant);

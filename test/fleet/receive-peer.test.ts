@@ -1,9 +1,12 @@
 /**
  * The receive path against a real WhatsApp-protocol peer (crabline, patched:
  * see test/peer/peer.ts): the peer puts messages on a real Baileys socket as
- * WhatsApp would, the connection manager turns them into `message.received`
- * calls on the in-memory edge, and received files go to a local HTTP server
- * standing in for the bucket's presigned PUT.
+ * WhatsApp would, the connection manager writes them to the inbound spool
+ * before the receipt leaves (Baileys patched: `beforeMessageAck`), the
+ * drainer turns them into `message.received` calls on the in-memory edge,
+ * and received files go to a local HTTP server standing in for the bucket's
+ * presigned PUT. What the socket tells the peer (receipts, nacks) is what
+ * WhatsApp would know.
  */
 import makeWASocket, { DEFAULT_CONNECTION_CONFIG, initAuthCreds } from "@whiskeysockets/baileys";
 import { randomBytes } from "node:crypto";
@@ -19,6 +22,7 @@ import { sealValue } from "../../fleet/session-store.ts";
 import { WaVersionSource } from "../../fleet/wa-version.ts";
 import type { LeaseGranted } from "../../shared/protocol.ts";
 import { type TestPeer, startPeer } from "../peer/peer.ts";
+import { type TestInbound, testInbound } from "./inbound-harness.ts";
 import { type Arrival, type MemoryEdge, memoryEdge, until } from "./memory-edge.ts";
 
 const PHONE = "5511999990021";
@@ -45,8 +49,11 @@ const puts: Put[] = [];
 
 let peer: TestPeer;
 let edge: MemoryEdge;
+let inbound: TestInbound;
 let manager: ConnectionManager;
 let restoreConsole: () => void;
+/** Free disk space as the spool sees it; the tests fill the disk by lowering it. */
+let freeBytes = 10 * 1024 ** 3;
 
 beforeAll(async () => {
   restoreConsole = guardConsole(logger);
@@ -77,6 +84,19 @@ beforeAll(async () => {
       expires_at: new Date(Date.now() + 300_000).toISOString(),
     };
   };
+  await runNumber();
+});
+
+/** The number, on a real Baileys socket, with its own spool and drainer: what one fleet process runs. */
+async function runNumber(): Promise<void> {
+  // The peer serves its files on loopback: any media host will do.
+  inbound = testInbound({
+    link: edge.link,
+    cipher,
+    logger,
+    anyMediaHost: true,
+    room: { minFreeBytes: 1024 ** 3, recheckMs: 50, freeBytes: () => freeBytes },
+  });
   manager = new ConnectionManager({
     instanceId,
     link: edge.link,
@@ -86,19 +106,24 @@ beforeAll(async () => {
     waUrl: peer.url,
     fireInitQueries: false,
     makeSocket: makeWASocket as unknown as MakeSocket,
+    spool: inbound.spool,
   });
   edge.serve(manager.methods);
   manager.leaseGranted(grant);
   await until(() => manager.status.state === "connected", 10_000, "connected");
-});
+}
 
 afterAll(async () => {
   await manager?.stop();
+  inbound?.close();
   await peer?.close();
   bucket?.closeAllConnections();
   await new Promise<void>((resolve) => (bucket ? bucket.close(() => resolve()) : resolve()));
   restoreConsole?.();
 });
+
+/** What the socket told the peer about message `id`: its receipt, or an ack (with `error` when refused). */
+const answersTo = (id: string) => peer.clientNodes().filter((n) => (n.tag === "receipt" || n.tag === "ack") && n.attrs.id === id);
 
 const receivedCalls = (id: string) =>
   edge.arrivals.filter((a): a is Extract<Arrival, { kind: "message.received" }> => a.kind === "message.received" && a.message.wa_message_id === id);
@@ -178,6 +203,7 @@ describe("receiving from a real WhatsApp peer", () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     edge.restore();
     manager.leaseGranted(grant);
+    inbound.drainer.wake(); // as the fleet does on every grant
     await until(() => receivedCalls(id).length === 3, 5_000, "the resend after the re-grant");
     expect(receivedCalls(id).map((a) => a.answered)).toEqual(["error", "lost", "duplicate"]);
     expect(edge.stored.get(id)).toMatchObject({ body: "mensagem teimosa", chat_jid: CUSTOMER });
@@ -185,5 +211,44 @@ describe("receiving from a real WhatsApp peer", () => {
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     expect(receivedCalls(id)).toHaveLength(3);
     expect(manager.status.state).toBe("connected");
+  });
+
+  it("WhatsApp gets the receipt only once the message is in the spool: with the disk too full to write, the receipt waits, then follows the write", async () => {
+    freeBytes = 100 * 1024 ** 2; // below the spool's 1 GB floor
+    const id = await peer.inject({ chatJid: CUSTOMER, senderJid: CUSTOMER, text: "escrevi com o disco cheio", pushName: "Maria Souza" });
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    // The socket holds the message: not on disk, so not acknowledged, so not the edge's either.
+    expect(answersTo(id)).toEqual([]);
+    expect(inbound.spool.size).toBe(0);
+    expect(edge.stored.has(id)).toBe(false);
+    expect(logs).toContain("inbound spool full: holding WhatsApp's acknowledgements");
+
+    freeBytes = 10 * 1024 ** 3;
+    await until(() => answersTo(id).length > 0, 5_000, "the receipt once there is room");
+    expect(answersTo(id).map((n) => [n.tag, n.attrs.error])).toEqual([["receipt", undefined]]);
+    await until(() => edge.stored.has(id), 5_000, "stored");
+    expect(edge.stored.get(id)).toMatchObject({ body: "escrevi com o disco cheio", chat_jid: CUSTOMER });
+    await until(() => inbound.spool.size === 0, 2_000, "the row deleted once the edge stored it");
+  });
+
+  it("a message the spool cannot take (closed, as when the process drains) gets no receipt: the socket nacks it, WhatsApp keeps it, and it arrives once on the next connection", async () => {
+    inbound.close();
+    const id = await peer.inject({ chatJid: CUSTOMER, senderJid: CUSTOMER, text: "chegou durante o desligamento", pushName: "Maria Souza" });
+    await until(() => answersTo(id).length > 0, 5_000, "the socket's answer");
+    const answers = answersTo(id);
+    expect(answers.map((n) => n.tag)).toEqual(["ack"]);
+    expect(answers[0]!.attrs).toMatchObject({ class: "message", error: expect.any(String) });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(answersTo(id).some((n) => n.tag === "receipt")).toBe(false);
+    expect(edge.stored.has(id)).toBe(false);
+
+    // The next process to run the number, with a spool that works: WhatsApp delivers it again, from its offline queue.
+    await manager.stop();
+    await runNumber();
+    await until(() => edge.stored.has(id), 10_000, "stored after the redelivery");
+    expect(edge.stored.get(id)).toMatchObject({ body: "chegou durante o desligamento", offline: true });
+    await until(() => answersTo(id).length === 2, 5_000, "the receipt of the redelivery");
+    expect(answersTo(id).map((n) => n.tag)).toEqual(["ack", "receipt"]);
+    expect(receivedCalls(id)).toHaveLength(1);
   });
 });

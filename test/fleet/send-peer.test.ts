@@ -18,6 +18,7 @@ import type { Params } from "../../shared/protocol.ts";
 import { summarize } from "../peer/decode.ts";
 import { PhoneDirectory, type TestPeer, startPeer } from "../peer/peer.ts";
 import { type MemoryEdge, memoryEdge, until } from "./memory-edge.ts";
+import { testInbound } from "./inbound-harness.ts";
 
 const PHONE = "5511999990011";
 const instanceId = "inst_send_peer";
@@ -67,6 +68,7 @@ beforeAll(async () => {
     waUrl: peer.url,
     fireInitQueries: false,
     makeSocket: makeWASocket as unknown as MakeSocket,
+    spool: testInbound({ link: edge.link, cipher, logger }).spool,
   });
   edge.serve(manager.methods);
   manager.leaseGranted({ instance_id: instanceId, ttl_ms: 15_000, config: { name: "send", proxy_url: null } });

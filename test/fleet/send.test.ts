@@ -16,6 +16,7 @@ import { type Params, ProtocolError } from "../../shared/protocol.ts";
 import { fakeSockets } from "./fake-socket.ts";
 import { type MediaEdge, startMediaEdge } from "./media-edge.ts";
 import { memoryEdge } from "./memory-edge.ts";
+import { testInbound } from "./inbound-harness.ts";
 
 const silent = pino({ level: "silent" });
 const cipher = new SessionCipher("send unit session key");
@@ -52,6 +53,7 @@ async function connected(opts: { open?: boolean } = {}) {
     fireInitQueries: false,
     makeSocket,
     fetchMedia: edgeMediaFetcher({ edgeUrl: media.url, token: media.token }),
+    spool: testInbound({ link: edge.link, cipher }).spool,
   });
   edge.serve(manager.methods);
   managers.push(manager);

@@ -14,7 +14,12 @@
  *  - accepted-send records carry the decrypted `proto.Message` bytes
  *    (`plaintext`, base64) for every message type, not only plain text;
  *  - an injected message from a LID sender can name the phone behind it
- *    (`senderPn`), sent as WhatsApp does: `sender_pn` with `addressing_mode="lid"`.
+ *    (`senderPn`), sent as WhatsApp does: `sender_pn` with `addressing_mode="lid"`;
+ *  - like WhatsApp, an injected message is kept until the number's socket
+ *    answers it: one nacked (an `ack` with `error`, a retry receipt), or left
+ *    unanswered when the socket closes, is delivered again, marked `offline`,
+ *    when the number next connects. The stock peer forgot a message once it
+ *    was written to a socket.
  *
  * What the peer accepts end to end (decrypted and recorded): text, location,
  * contact, reaction, poll. It cannot take media (its media_conn names
@@ -92,6 +97,9 @@ export type InboundInjection = {
   senderPn?: string;
 };
 
+/** A node the number's socket sent the peer (a receipt, an ack, a query), as the peer recorded it. */
+export type ClientNode = { tag: string; attrs: Record<string, string>; at: string };
+
 export type TestPeer = {
   server: StartedWhatsAppServer;
   /** Digits of the peer's own number. */
@@ -107,6 +115,12 @@ export type TestPeer = {
   waitForAccepted(predicate: (message: AcceptedMessage) => boolean, timeoutMs?: number): Promise<AcceptedMessage>;
   /** Puts a message on the number's socket, as if a customer sent it. Resolves with its WhatsApp id. */
   inject(message: InboundInjection): Promise<string>;
+  /**
+   * Every node the number's socket sent, in arrival order: what WhatsApp
+   * would know of it. A message the number took is a `receipt` with its id
+   * (or a plain `ack`); one it could not take is an `ack` with an `error`.
+   */
+  clientNodes(): ClientNode[];
   close(): Promise<void>;
 };
 
@@ -126,6 +140,7 @@ export async function startPeer(opts: {
   const recorderPath = opts.recorderPath ?? join(dir!, "recorder.jsonl");
   const selfJid = `${opts.phone}@s.whatsapp.net`;
   const accepted: AcceptedMessage[] = [];
+  const clientNodes: ClientNode[] = [];
   const waiters = new Set<() => void>();
   const server = await startWhatsAppServer({
     selfJid,
@@ -133,6 +148,8 @@ export async function startPeer(opts: {
     ...(opts.accessToken ? { accessToken: opts.accessToken } : {}),
     lookupPhone: (query) => directory.lookup(query),
     onEvent: (event) => {
+      const node = clientNodeOf(event);
+      if (node) clientNodes.push(node);
       const message = acceptedFromRecord(event);
       if (!message) return;
       accepted.push(message);
@@ -176,11 +193,19 @@ export async function startPeer(opts: {
       if (res.status !== 200) throw new Error(`the peer refused the inbound message: ${res.status} ${text}`);
       return (JSON.parse(text) as { message: { key: { id: string } } }).message.key.id;
     },
+    clientNodes: () => [...clientNodes],
     close: async () => {
       await server.close();
       if (dir) rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** The peer records every node a client sends (`type: "api"`) before handling it. */
+function clientNodeOf(record: unknown): ClientNode | null {
+  const r = record as { type?: unknown; at?: unknown; body?: { tag?: unknown; attrs?: unknown } };
+  if (r?.type !== "api" || typeof r.body?.tag !== "string") return null;
+  return { tag: r.body.tag, attrs: (r.body.attrs ?? {}) as Record<string, string>, at: typeof r.at === "string" ? r.at : "" };
 }
 
 function digitsOf(text: string): string {
