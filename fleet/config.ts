@@ -7,6 +7,7 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { DEFAULT_CONNECTION_CONFIG, type WAVersion } from "@whiskeysockets/baileys";
+import { DEFAULT_SILENCE_MS } from "./liveness.ts";
 
 export type FleetConfig = {
   /** Base URL of the edge Worker, without a trailing slash. */
@@ -25,6 +26,10 @@ export type FleetConfig = {
   logLevel: string;
   /** Whether Baileys runs its init queries (props, blocklist, privacy) after connecting. */
   waInitQueries: boolean;
+  /** A WhatsApp socket that receives nothing this long (ms) is replaced. */
+  waSilenceMs: number;
+  /** QRs an unpaired number shows before pairing expires. */
+  qrLimit: number;
   host: string;
   pid: number;
 };
@@ -37,6 +42,14 @@ export class ConfigError extends Error {
 }
 
 const DEFAULT_EDGE_URL = "http://127.0.0.1:8787";
+/**
+ * QRs an unpaired number shows before pairing expires and it stops until
+ * asked again (restart, GET /qr, a pairing code). As Evolution API's
+ * QRCODE_LIMIT: with Baileys' 60 s for the first QR and 20 s for each next
+ * one, about 10 minutes for someone to scan; then no more reconnect loop and
+ * no more `instance.qr` events.
+ */
+export const DEFAULT_QR_LIMIT = 30;
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): FleetConfig {
@@ -52,6 +65,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FleetConfig {
   if (!Number.isInteger(capacity) || capacity < 0) {
     throw new ConfigError("POMBO_FLEET_CAPACITY must be a whole number >= 0");
   }
+  const waSilenceMs = wholeNumber(env.POMBO_WA_SILENCE_MS, DEFAULT_SILENCE_MS, 1_000, "POMBO_WA_SILENCE_MS");
+  const qrLimit = wholeNumber(env.POMBO_QR_LIMIT, DEFAULT_QR_LIMIT, 1, "POMBO_QR_LIMIT");
   const logLevel = env.POMBO_LOG_LEVEL?.trim() || "warn";
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`POMBO_LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}`);
 
@@ -67,6 +82,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FleetConfig {
     capacity,
     logLevel,
     waInitQueries: parseBool(env.POMBO_WA_INIT_QUERIES, true, "POMBO_WA_INIT_QUERIES"),
+    waSilenceMs,
+    qrLimit,
     host,
     pid,
   };
@@ -93,6 +110,13 @@ export function parseWaVersion(text: string | undefined): WAVersion {
 /** The WhatsApp URL for one instance, or undefined to let Baileys use WhatsApp's own. */
 export function waUrlFor(config: Pick<FleetConfig, "waUrl">, instanceId: string): string | undefined {
   return config.waUrl?.replaceAll("{instance_id}", encodeURIComponent(instanceId));
+}
+
+function wholeNumber(text: string | undefined, fallback: number, min: number, name: string): number {
+  if (!text?.trim()) return fallback;
+  const value = Number(text.trim());
+  if (!Number.isInteger(value) || value < min) throw new ConfigError(`${name} must be a whole number >= ${min}, got "${text}"`);
+  return value;
 }
 
 function parseBool(text: string | undefined, fallback: boolean, name: string): boolean {

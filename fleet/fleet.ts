@@ -126,6 +126,8 @@ export class Fleet {
       logger,
       waUrl: waUrlFor(config, id),
       fireInitQueries: config.waInitQueries,
+      silenceMs: config.waSilenceMs,
+      qrLimit: config.qrLimit,
       makeSocket: this.#opts.makeSocket,
       fetchMedia: this.#fetchMedia,
     });
