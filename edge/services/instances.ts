@@ -114,22 +114,27 @@ export async function removeInstance(env: Env, projectId: string, id: string) {
   await deleteInstance(db(env.DB), projectId, id);
 }
 
+/**
+ * The number's status for someone who wants its QR. Pairing that expired
+ * stopped only because nobody scanned: asking for a QR again is asking to
+ * pair again, so it restarts (`restarted`).
+ */
+export async function statusForQr(env: Env, id: string) {
+  const status = await stub(env, id).status();
+  if (status?.state !== "disconnected" || status.reason !== "pairing_expired") return { status, restarted: false };
+  await command(env, id, "instance.restart", {});
+  return { status: await stub(env, id).status(), restarted: true };
+}
+
 export async function currentQr(env: Env, projectId: string, id: string) {
   await getInstance(env, projectId, id);
-  let status = await stub(env, id).status();
-  if (status?.state === "disconnected" && status.reason === "pairing_expired") {
-    // Pairing stopped only because nobody scanned: asking for a QR again is asking to pair again.
-    await command(env, id, "instance.restart", {});
-    status = await stub(env, id).status();
-    throw new ApiError(409, "no_qr", "pairing had expired and has started again: a new QR is ready in a few seconds", {
-      state: status?.state ?? null,
-    });
-  }
+  const { status, restarted } = await statusForQr(env, id);
   if (status?.state === "qr_pending" && status.qr) {
     return { state: status.state, qr: status.qr, png: status.qr_png };
   }
-  const why =
-    status?.state === "connected"
+  const why = restarted
+    ? "pairing had expired and has started again: a new QR is ready in a few seconds"
+    : status?.state === "connected"
       ? "the instance is already connected"
       : status?.state === "disconnected" && status.reason === "logged_out"
         ? "the instance is logged out: POST /instances/{id}/restart to get a new QR"

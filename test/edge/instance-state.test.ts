@@ -7,6 +7,7 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
 import {
+  FLEET,
   type FleetSocket,
   call,
   closeFleetSockets,
@@ -148,7 +149,7 @@ describe("pairing_expired", () => {
     expect((await back.next()).data.config.parked).toBeUndefined();
   });
 
-  it("GET /qr on an expired pairing starts it again: the fleet is told to restart", async () => {
+  it("GET /qr (or the fleet:qr command) on an expired pairing starts it again: the fleet is told to restart", async () => {
     const { key, id, fleet } = await heldInstance();
     await report(fleet, [{ state: "disconnected", reason: "pairing_expired" }]);
     const asked: string[] = [];
@@ -163,6 +164,13 @@ describe("pairing_expired", () => {
     expect(res.json.error).toMatchObject({ code: "no_qr", details: { state: "connecting" } });
     expect(res.json.error.message).toMatch(/started again/);
     expect(asked).toEqual(["instance.restart"]);
+
+    // `npm run fleet:qr` asks through the fleet's route: the same.
+    await report(fleet, [{ state: "disconnected", reason: "pairing_expired" }]);
+    const cli = await call(`/fleet/instances/${id}/qr`, { token: FLEET });
+    expect(cli.status).toBe(200);
+    expect(cli.json).toMatchObject({ state: "connecting", qr: null });
+    expect(asked).toEqual(["instance.restart", "instance.restart"]);
   });
 });
 
