@@ -4,31 +4,24 @@
  * `instance.*` events, pairing that expired, dead sockets counted, and an
  * import right after the instance was created.
  */
-import { env, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   FLEET,
   type FleetSocket,
   call,
-  closeFleetSockets,
   connectInstance,
   eventsUntil,
   joinDirectory,
   newInstance,
   newProject,
+  resetDirectory,
+  sessionCreds,
   waitFor,
 } from "./helpers.ts";
 
 const JID = "5511900000042:7@s.whatsapp.net";
-const directory = () => env.DIRECTORY.get(env.DIRECTORY.idFromName("global"));
 
-afterEach(async () => {
-  closeFleetSockets();
-  await new Promise((r) => setTimeout(r, 50));
-  await runInDurableObject(directory(), (_o, state) => {
-    state.storage.sql.exec("DELETE FROM assignment");
-  });
-});
+afterEach(resetDirectory);
 
 async function heldInstance() {
   const { api_key: key } = await newProject();
@@ -189,25 +182,12 @@ describe("dead sockets", () => {
 });
 
 describe("importing a session right after creating the instance", () => {
-  function creds() {
-    const buf = { type: "Buffer", data: "AAAA" };
-    const pair = { private: buf, public: buf };
-    return {
-      noiseKey: pair,
-      signedIdentityKey: pair,
-      signedPreKey: { keyPair: pair, signature: buf, keyId: 1 },
-      registrationId: 7,
-      advSecretKey: "c2VjcmV0",
-      me: { id: "5511988887777:1@s.whatsapp.net" },
-    };
-  }
-
   it("waits for a fleet that is still starting to take the number, then answers 202", async () => {
     const { api_key: key } = await newProject();
     const { id } = await newInstance(key);
     // No fleet process is online yet: it is still starting (a deploy, `npm start`).
     const started = Date.now();
-    const pending = call(`/instances/${id}/session`, { method: "POST", token: key, body: creds() });
+    const pending = call(`/instances/${id}/session`, { method: "POST", token: key, body: sessionCreds() });
     await new Promise((r) => setTimeout(r, 1_000));
     const { socket: directoryLink } = await joinDirectory("fleet-late");
     await waitFor(async () => {
