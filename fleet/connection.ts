@@ -136,7 +136,6 @@ export type ConnectionManagerOptions = {
   qrLimit?: number;
 };
 
-
 /** A connection that stayed open this long counts as healthy: the backoff starts over. */
 const STABLE_OPEN_MS = 60_000;
 /** 515 asks for an immediate reconnect; more than this many in a row without a stable open fall back to backoff. */
