@@ -23,7 +23,7 @@ import { parseArgs } from "node:util";
 import { makeCreds, RoutingProxy, type PeerTarget } from "../test/e2e/peers.ts";
 import {
   AdminClient,
-  importSessionWhenHeld,
+  importSessionOrFail,
   makeLogDir,
   ProjectClient,
   ROOT,
@@ -178,7 +178,7 @@ try {
 
   const importStart = performance.now();
   await pool(instances, 8, async (inst, i) => {
-    await importSessionWhenHeld(api, inst.id, makeCreds(peers!.peers[i]!.phone), 60_000);
+    await importSessionOrFail(api, inst.id, makeCreds(peers!.peers[i]!.phone));
   });
   const importsDoneMs = performance.now() - importStart;
   log(`${N} sessions imported in ${f(importsDoneMs / 1000)} s`);

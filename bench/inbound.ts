@@ -17,7 +17,7 @@ import { parseArgs } from "node:util";
 import { makeCreds, RoutingProxy, startPeers, type Peers } from "../test/e2e/peers.ts";
 import {
   AdminClient,
-  importSessionWhenHeld,
+  importSessionOrFail,
   makeLogDir,
   ProjectClient,
   sleep,
@@ -113,7 +113,7 @@ try {
     },
   );
   await pool(instances, 8, async (inst, i) => {
-    await importSessionWhenHeld(api, inst.id, makeCreds(peers!.peers[i]!.phone), 60_000);
+    await importSessionOrFail(api, inst.id, makeCreds(peers!.peers[i]!.phone));
   });
   await waitFor(async () => (await listAll(api)).filter((i) => i.state === "connected").length >= N, CONNECT_TIMEOUT_MS, {
     intervalMs: 200,

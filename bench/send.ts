@@ -62,7 +62,7 @@ import { parseArgs } from "node:util";
 import { makeCreds, RoutingProxy, type PeerTarget } from "../test/e2e/peers.ts";
 import {
   AdminClient,
-  importSessionWhenHeld,
+  importSessionOrFail,
   makeLogDir,
   ProjectClient,
   ROOT,
@@ -463,7 +463,7 @@ try {
   const creds = instances.map((_, i) => makeCreds(peers!.peers[i]!.phone));
   const importStart = performance.now();
   await pool(instances, 8, async (inst, i) => {
-    await importSessionWhenHeld(api, inst.id, creds[i]!, 60_000);
+    await importSessionOrFail(api, inst.id, creds[i]!);
   });
   let connectedCount = 0;
   await waitFor(

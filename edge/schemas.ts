@@ -3,6 +3,7 @@
  * their routes. Everything here also feeds the OpenAPI document.
  */
 import { z } from "@hono/zod-openapi";
+import { DisconnectReason, InstanceState } from "../shared/protocol.ts";
 
 export const ErrorSchema = z
   .object({
@@ -28,8 +29,11 @@ export const InstanceSchema = z
   .object({
     id: z.string().openapi({ example: "492e6b46-0c5f-4727-96e3-6f9f5e4f93e8" }),
     name: z.string(),
-    state: z.enum(["qr_pending", "connecting", "connected", "disconnected"]),
-    reason: z.enum(["transient", "logged_out", "banned"]).nullable(),
+    state: z.enum(InstanceState.options),
+    reason: z.enum(DisconnectReason.options).nullable().openapi({
+      description:
+        "Why it is disconnected: `transient` (reconnecting by itself), `logged_out` (rescan needed), `banned`, or `pairing_expired` (nobody scanned its QRs; `GET /instances/{id}/qr`, `POST /instances/{id}/pairing-code` or `/restart` starts pairing again).",
+    }),
     proxy_url: z.string().nullable(),
     jid: z.string().nullable(),
     lid: z.string().nullable(),
@@ -40,6 +44,9 @@ export const InstanceSchema = z
     fleet_id: z.string().nullable(),
     health: z.number().int().openapi({ description: "0-100; below the project's health_threshold the number leaves rotation." }),
     first_connected_at: z.string().nullable(),
+    dead_socket_reconnects: z.number().int().openapi({
+      description: "Times the number's WhatsApp socket went silent (no frames, no pongs) and the fleet replaced it.",
+    }),
     sent_today: z.number().int(),
     last_sent_at: z.string().nullable(),
     warming: z

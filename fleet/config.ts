@@ -8,6 +8,7 @@ import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { resolve } from "node:path";
 import { DEFAULT_CONNECTION_CONFIG, type WAVersion } from "@whiskeysockets/baileys";
+import { DEFAULT_SILENCE_MS } from "./liveness.ts";
 
 export type FleetConfig = {
   /** Base URL of the edge Worker, without a trailing slash. */
@@ -26,6 +27,10 @@ export type FleetConfig = {
   logLevel: string;
   /** Whether Baileys runs its init queries (props, blocklist, privacy) after connecting. */
   waInitQueries: boolean;
+  /** A WhatsApp socket that receives nothing this long (ms) is replaced. */
+  waSilenceMs: number;
+  /** QRs an unpaired number shows before pairing expires. */
+  qrLimit: number;
   host: string;
   pid: number;
   /** Where the inbound spool lives: received messages not yet stored by the edge. Shared by the processes of one host, or one each. */
@@ -46,6 +51,14 @@ export class ConfigError extends Error {
 const DEFAULT_EDGE_URL = "http://127.0.0.1:8787";
 /** Relative to the working directory, next to `npm start`'s local state. */
 const DEFAULT_DATA_DIR = ".pombo/fleet";
+/**
+ * QRs an unpaired number shows before pairing expires and it stops until
+ * asked again (restart, GET /qr, a pairing code). As Evolution API's
+ * QRCODE_LIMIT: with Baileys' 60 s for the first QR and 20 s for each next
+ * one, about 10 minutes for someone to scan; then no more reconnect loop and
+ * no more `instance.qr` events.
+ */
+export const DEFAULT_QR_LIMIT = 30;
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): FleetConfig {
@@ -60,6 +73,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FleetConfig {
   const capacity = wholeNumber(env.POMBO_FLEET_CAPACITY, 0, "POMBO_FLEET_CAPACITY", 0);
   const spoolMaxRows = wholeNumber(env.POMBO_FLEET_SPOOL_MAX_ROWS, 100_000, "POMBO_FLEET_SPOOL_MAX_ROWS", 1);
   const spoolMinFreeMb = wholeNumber(env.POMBO_FLEET_SPOOL_MIN_FREE_MB, 64, "POMBO_FLEET_SPOOL_MIN_FREE_MB", 0);
+  const waSilenceMs = wholeNumber(env.POMBO_WA_SILENCE_MS, DEFAULT_SILENCE_MS, "POMBO_WA_SILENCE_MS", 1_000);
+  const qrLimit = wholeNumber(env.POMBO_QR_LIMIT, DEFAULT_QR_LIMIT, "POMBO_QR_LIMIT", 1);
   const logLevel = env.POMBO_LOG_LEVEL?.trim() || "warn";
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`POMBO_LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}`);
 
@@ -75,6 +90,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FleetConfig {
     capacity,
     logLevel,
     waInitQueries: parseBool(env.POMBO_WA_INIT_QUERIES, true, "POMBO_WA_INIT_QUERIES"),
+    waSilenceMs,
+    qrLimit,
     host,
     pid,
     dataDir: resolve(env.POMBO_FLEET_DATA_DIR?.trim() || DEFAULT_DATA_DIR),
@@ -107,8 +124,9 @@ export function waUrlFor(config: Pick<FleetConfig, "waUrl">, instanceId: string)
 }
 
 function wholeNumber(text: string | undefined, fallback: number, name: string, min: number): number {
-  const value = Number(text?.trim() || fallback);
-  if (!Number.isInteger(value) || value < min) throw new ConfigError(`${name} must be a whole number >= ${min}`);
+  if (!text?.trim()) return fallback;
+  const value = Number(text.trim());
+  if (!Number.isInteger(value) || value < min) throw new ConfigError(`${name} must be a whole number >= ${min}, got "${text}"`);
   return value;
 }
 

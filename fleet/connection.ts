@@ -13,6 +13,8 @@
  *     open        -> status connected
  *     close       -> classifyClose: logged_out (wipe, stop), banned (stop),
  *                    transient (reconnect after a backoff that depends on why)
+ *     silent      -> (liveness.ts) dropped without a handshake, counted, transient
+ *   QRs nobody scans -> after `qrLimit` of them, pairing_expired (stop)
  *
  * Sockets we end ourselves (restart, lease lost, drain) are detached first by
  * bumping `#generation`: events from an older generation are ignored, so an
@@ -79,7 +81,9 @@ import {
 import { type AckSource, ServerAcks } from "./server-acks.ts";
 import { InboundReceiver, selfOf } from "./inbound-receiver.ts";
 import type { InboundSpool } from "./inbound-spool.ts";
+import { DEFAULT_SILENCE_MS, type FrameSource, SilenceWatch, hardClose, keepAliveFor, silentClose } from "./liveness.ts";
 import type { WaVersionSource } from "./wa-version.ts";
+import { DEFAULT_QR_LIMIT } from "./config.ts";
 
 /** The part of a Baileys socket the manager uses; tests hand in a fake one. */
 export type SocketLike = {
@@ -108,8 +112,8 @@ export type SocketLike = {
   updateBlockStatus(jid: string, action: "block" | "unblock"): Promise<void>;
   groupFetchAllParticipating(): Promise<{ [jid: string]: GroupMetadata }>;
   groupMetadata(jid: string): Promise<GroupMetadata>;
-  /** Baileys' frame emitter: server acks of our messages come through it. */
-  ws: AckSource;
+  /** Baileys' frame emitter: server acks of our messages come through it, and every frame (liveness.ts). */
+  ws: AckSource & FrameSource;
 };
 export type MakeSocket = (config: UserFacingSocketConfig) => SocketLike;
 
@@ -130,6 +134,10 @@ export type ConnectionManagerOptions = {
   spool: InboundSpool;
   /** Backoff jitter source (tests pin it). */
   random?: () => number;
+  /** A socket that receives nothing this long is replaced (see liveness.ts). */
+  silenceMs?: number;
+  /** QRs an unpaired number shows before pairing expires (see DEFAULT_QR_LIMIT in config.ts). */
+  qrLimit?: number;
 };
 
 /** A connection that stayed open this long counts as healthy: the backoff starts over. */
@@ -190,6 +198,13 @@ export class ConnectionManager {
   #status: StatusEvent = emptyStatus("disconnected");
   #waiters = new Set<Waiter>();
   #statusChanges = 0;
+  #silence: SilenceWatch;
+  #silenceMs: number;
+  #qrLimit: number;
+  /** QRs shown since the number last connected or was asked to pair. */
+  #qrShown = 0;
+  /** Sockets this process replaced for silence (the edge keeps the number's total). */
+  #silentSockets = 0;
 
   constructor(opts: ConnectionManagerOptions) {
     this.instanceId = opts.instanceId;
@@ -206,6 +221,9 @@ export class ConnectionManager {
         throw new ProtocolError("media_unavailable", `no media source configured for ${mediaId}`);
       });
     this.#random = opts.random ?? Math.random;
+    this.#silenceMs = opts.silenceMs ?? DEFAULT_SILENCE_MS;
+    this.#qrLimit = opts.qrLimit ?? DEFAULT_QR_LIMIT;
+    this.#silence = new SilenceWatch({ silenceMs: this.#silenceMs, onSilent: (ms) => this.#onSilent(ms) });
     this.#inbound = new InboundReceiver({
       instanceId: this.instanceId,
       link: this.#link,
@@ -244,6 +262,12 @@ export class ConnectionManager {
     const proxyChanged = this.#proxyUrl !== proxyUrl;
     this.#proxyUrl = proxyUrl;
     this.#leased = true;
+    if (grant.config.parked && !this.#sock && !this.#starting) {
+      // Parked at the edge (logged out, banned, pairing expired): a new holder must not undo that by itself.
+      this.#logger.info({ reason: grant.config.parked }, "instance parked, not connecting until asked");
+      this.#wantRunning = false;
+      this.#clearReconnect();
+    }
     if (this.#sock && proxyChanged) {
       // A socket keeps the agent it was made with; a new proxy needs a new socket.
       this.#logger.info({ proxy: redactProxyUrl(proxyUrl) }, "proxy changed, restarting socket");
@@ -284,6 +308,7 @@ export class ConnectionManager {
     this.#wantRunning = true;
     this.#attempt = 0;
     this.#immediateStreak = 0;
+    this.#qrShown = 0;
     await this.#endSocket();
     // Said before the reply, so the API's answer to the restart already shows it.
     this.#setStatus({ ...this.#status, state: "connecting", reason: null, qr: null, qr_png: null });
@@ -316,6 +341,7 @@ export class ConnectionManager {
     if (digits.length < 8 || digits.length > 15) throw new ProtocolError("invalid_phone", "phone must have 8 to 15 digits");
     if (this.#isPaired()) throw new ProtocolError("already_paired", "this instance already has a WhatsApp session");
     const changesBefore = this.#statusChanges;
+    this.#qrShown = 0;
     if (!this.#wantRunning || (!this.#sock && !this.#starting)) {
       this.#wantRunning = true;
       this.#clearReconnect();
@@ -358,6 +384,7 @@ export class ConnectionManager {
     await this.#link.call("session.set", { entries: { [CREDS_KEY]: sealValue(this.#cipher, this.instanceId, CREDS_KEY, creds) } });
     this.#wantRunning = true;
     this.#attempt = 0;
+    this.#qrShown = 0;
     this.#setStatus({ ...emptyStatus("connecting"), jid: creds.me?.id ?? null });
     void this.#start();
     return {};
@@ -525,6 +552,7 @@ export class ConnectionManager {
         markOnlineOnConnect: false,
         syncFullHistory: false,
         fireInitQueries: this.#fireInitQueries,
+        keepAliveIntervalMs: keepAliveFor(this.#silenceMs),
         logger: baileysLogger(this.#logger),
         ...(agent ? { agent, fetchAgent: agent } : {}),
         // Patched into Baileys: the message is on disk before WhatsApp hears we have it.
@@ -532,6 +560,7 @@ export class ConnectionManager {
       });
       this.#sock = sock;
       this.#acks = new ServerAcks(sock.ws);
+      this.#silence.watch(sock.ws);
       this.#store = store;
       const opened = store;
       sock.ev.on("creds.update", () => {
@@ -566,6 +595,9 @@ export class ConnectionManager {
     if (generation !== this.#generation) return;
     let qrPng: string | null = null;
     if (update.qr) {
+      // A new QR means the last one went unscanned.
+      if (this.#qrShown >= this.#qrLimit) return this.#expirePairing();
+      this.#qrShown++;
       qrPng = await QRCode.toDataURL(update.qr).catch(() => null);
       // The socket may have closed while the PNG was drawn; a late QR must not
       // overwrite the disconnected status.
@@ -573,7 +605,10 @@ export class ConnectionManager {
       this.#qrSock = sock;
     }
     if (update.connection === "close") return this.#onClose(update);
-    if (update.connection === "open") this.#openedAt = Date.now();
+    if (update.connection === "open") {
+      this.#openedAt = Date.now();
+      this.#qrShown = 0;
+    }
     const status = statusFromConnectionUpdate(update, { user: sock.user, qrPng });
     if (status) this.#setStatus(status);
   }
@@ -582,6 +617,8 @@ export class ConnectionManager {
     const code = closeCodeOf(update);
     const action = classifyClose(code);
     const wasStable = this.#openedAt !== null && Date.now() - this.#openedAt >= STABLE_OPEN_MS;
+    // Read before the socket is let go: a QR scanned just now closes with 515, paired, and must reconnect.
+    const unpairedOutOfQrs = !this.#isPaired() && this.#qrShown >= this.#qrLimit;
     if (wasStable) {
       this.#attempt = 0;
       this.#immediateStreak = 0;
@@ -605,6 +642,7 @@ export class ConnectionManager {
       if (generation === this.#generation) this.#setStatus(status);
       return;
     }
+    if (action.reason === "transient" && unpairedOutOfQrs) return this.#expirePairing();
     this.#setStatus(status);
     if (action.reason === "banned") {
       // Keep the session for a human to look at; reconnecting would only dig deeper.
@@ -617,6 +655,29 @@ export class ConnectionManager {
       if (generation !== this.#generation) return;
     }
     this.#scheduleReconnect(action.delay);
+  }
+
+  /** Nobody scanned the last `qrLimit` QRs: stop until asked again (restart, a QR or a pairing code). */
+  async #expirePairing(): Promise<void> {
+    this.#wantRunning = false;
+    this.#logger.warn({ qrs_shown: this.#qrShown }, "pairing expired: no QR was scanned; stopped until asked again");
+    await this.#endSocket();
+    this.#setStatus({ ...emptyStatus("disconnected"), reason: "pairing_expired" });
+  }
+
+  /** The socket heard nothing past the bound: whatever it says, it is dead. Replace it without waiting for a goodbye. */
+  #onSilent(silentMs: number): void {
+    const sock = this.#sock;
+    if (!sock) return;
+    this.#silentSockets++;
+    this.#logger.warn({ silent_ms: silentMs, replaced_here: this.#silentSockets }, "WhatsApp socket silent, replacing it");
+    try {
+      this.#link.emit("socket.silent", { silent_ms: silentMs });
+    } catch (err) {
+      this.#logger.warn({ err: errorText(err) }, "silent socket not reported");
+    }
+    hardClose(sock);
+    void this.#onClose(silentClose(silentMs));
   }
 
   #scheduleReconnect(delay: "now" | "backoff" | "slow"): void {
@@ -646,6 +707,7 @@ export class ConnectionManager {
     this.#generation++;
     this.#starting = false;
     this.#clearReconnect();
+    this.#silence.stop();
     const detached = { sock: this.#sock, store: this.#store };
     this.#acks?.failAll();
     this.#acks = null;

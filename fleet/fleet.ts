@@ -182,6 +182,8 @@ export class Fleet {
       logger,
       waUrl: waUrlFor(config, id),
       fireInitQueries: config.waInitQueries,
+      silenceMs: config.waSilenceMs,
+      qrLimit: config.qrLimit,
       makeSocket: this.#opts.makeSocket,
       fetchMedia: this.#fetchMedia,
       spool: this.#spool,

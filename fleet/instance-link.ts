@@ -76,12 +76,12 @@ export type InstanceLinkOptions = {
 /** Quick retries while the lease still holds: the fence leaves ~12 s to get it back. */
 const RECONNECT = { baseMs: 250, maxMs: 5_000 };
 /**
- * One-off facts WhatsApp will not tell again (receipts, LID pairs): kept
+ * One-off facts nobody will tell again (receipts, LID pairs, a replaced silent socket): kept
  * while the link is down and sent after the next grant, before any call
  * waiting for the link, so LID pairs reach the edge before the messages
  * they belong to. Older ones give way first.
  */
-const ONE_OFF_EVENTS = new Set<EventName>(["message.status", "lid.mappings"]);
+const ONE_OFF_EVENTS = new Set<EventName>(["message.status", "lid.mappings", "socket.silent"]);
 const MAX_PENDING_EVENTS = 1_000;
 /** Used when a denial does not say when to retry. */
 const DEFAULT_RETRY_AFTER_MS = 5_000;

@@ -6,7 +6,7 @@
  * reconnecting a banned number makes things worse, and two sessions fighting
  * over one number (440) will loop forever if each reconnects at once.
  */
-import type { DisconnectReason } from "./protocol.ts";
+import { DisconnectReason } from "./protocol.ts";
 
 export type CloseAction =
   /** Rescan needed: wipe the session and stop. */
@@ -56,5 +56,5 @@ export function backoffDelay(attempt: number, { baseMs, maxMs }: BackoffOptions,
 }
 
 export function isReason(value: unknown): value is DisconnectReason {
-  return value === "transient" || value === "logged_out" || value === "banned";
+  return DisconnectReason.safeParse(value).success;
 }

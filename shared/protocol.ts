@@ -31,7 +31,13 @@ export const LEASE_FENCE_MARGIN_MS = 3_000;
 export const InstanceState = z.enum(["qr_pending", "connecting", "connected", "disconnected"]);
 export type InstanceState = z.infer<typeof InstanceState>;
 
-export const DisconnectReason = z.enum(["transient", "logged_out", "banned"]);
+/**
+ * Why a number is disconnected: `transient` (it reconnects by itself),
+ * `logged_out` (rescan needed), `banned` (out of rotation), `pairing_expired`
+ * (nobody scanned its QRs; it waits for a restart or a new QR/pairing-code
+ * request). All but `transient` park the number: no fleet reconnects it by itself.
+ */
+export const DisconnectReason = z.enum(["transient", "logged_out", "banned", "pairing_expired"]);
 export type DisconnectReason = z.infer<typeof DisconnectReason>;
 
 /** WebSocket close codes the edge uses towards a fleet. */
@@ -72,6 +78,8 @@ export const LeaseGranted = z.object({
   config: z.object({
     name: z.string(),
     proxy_url: z.string().nullable(),
+    /** Set when the number is parked (logged out, banned, pairing expired): hold it, do not connect until a command says so. */
+    parked: DisconnectReason.optional(),
   }),
 });
 export type LeaseGranted = z.infer<typeof LeaseGranted>;
@@ -301,6 +309,8 @@ export const Events = {
   "message.status": MessageStatusEvent,
   /** LID <-> phone pairs learned from messages, lid-mapping events and history sync. */
   "lid.mappings": z.object({ mappings: z.array(LidMapping).min(1).max(MAX_MAPPINGS_PER_EVENT) }),
+  /** The WhatsApp socket received nothing for `silent_ms` (no frames, no pongs) and was replaced; the edge counts these. */
+  "socket.silent": z.object({ silent_ms: z.number().int().min(0) }),
 } as const;
 export type EventName = keyof typeof Events;
 export type EventData<E extends EventName> = z.infer<(typeof Events)[E]>;

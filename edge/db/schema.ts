@@ -4,6 +4,7 @@
  */
 import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { DisconnectReason, InstanceState } from "../../shared/protocol.ts";
 
 const timestamp = (name: string) =>
   text(name)
@@ -42,10 +43,8 @@ export const instances = sqliteTable(
       .references(() => projects.id, { onDelete: "cascade" }),
     name: text("name").notNull(),
     proxy_url: text("proxy_url"),
-    state: text("state", { enum: ["qr_pending", "connecting", "connected", "disconnected"] })
-      .notNull()
-      .default("connecting"),
-    reason: text("reason", { enum: ["transient", "logged_out", "banned"] }),
+    state: text("state", { enum: InstanceState.options }).notNull().default("connecting"),
+    reason: text("reason", { enum: DisconnectReason.options }),
     jid: text("jid"),
     lid: text("lid"),
     phone: text("phone"),
@@ -58,6 +57,8 @@ export const instances = sqliteTable(
     health: integer("health").notNull().default(100),
     /** When the number first connected: warming counts its days from here. */
     first_connected_at: text("first_connected_at"),
+    /** Times the fleet found the number's WhatsApp socket silent (no frames, no pongs) and replaced it. */
+    dead_socket_reconnects: integer("dead_socket_reconnects").notNull().default(0),
     /** Sends on `sent_day` (UTC date), for caps, warming and least_used. */
     sent_today: integer("sent_today").notNull().default(0),
     sent_day: text("sent_day"),

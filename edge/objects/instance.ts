@@ -17,6 +17,7 @@ import { DurableObject } from "cloudflare:workers";
 import { phoneFromJid } from "../../shared/jid.ts";
 import {
   CloseCode,
+  type DisconnectReason,
   type InboundMessage,
   LEASE_TTL_MS,
   type LidMapping,
@@ -36,10 +37,11 @@ import { type InstanceStatusPatch, updateInstanceStatus } from "../db/instances.
 import type { Env } from "../env.ts";
 import { learnMappings } from "../services/contacts.ts";
 import { publish } from "../services/events.ts";
-import { type Incident, type IncidentKind, healthScore, recordIncident } from "../services/health.ts";
+import { type Incident, type IncidentKind, healthScore, incidentFor, recordIncident } from "../services/health.ts";
 import { receiveMessage } from "../services/inbound.ts";
 import { MediaUnavailable, uploadTicket } from "../services/media-store.ts";
 import type { Settings } from "../services/settings-schema.ts";
+import { type Announced, type InstanceEventType, announcedFrom, instanceEvent } from "./instance-events.ts";
 import type { OutboxItem } from "./outbox.ts";
 import { Sender } from "./sender.ts";
 
@@ -227,11 +229,12 @@ export class InstanceObject extends DurableObject<Env> {
     this.ctx.acceptWebSocket(server);
     server.serializeAttachment({ fleet_id: fleetId, holder: true, granted_at: Date.now() } satisfies Attachment);
     await this.ctx.storage.put("lease", { fleet_id: fleetId, expires_at: null } satisfies Lease);
+    const parked = parkedReason(await this.status());
     server.send(
       eventFrame("lease.granted", {
         instance_id: meta.instance_id,
         ttl_ms: LEASE_TTL_MS,
-        config: { name: meta.name, proxy_url: meta.proxy_url },
+        config: { name: meta.name, proxy_url: meta.proxy_url, ...(parked ? { parked } : {}) },
       }),
     );
     await this.#mirror(meta, { fleet_id: fleetId });
@@ -325,12 +328,13 @@ export class InstanceObject extends DurableObject<Env> {
     this.#close(ws, CloseCode.normal, "released");
   }
 
-  /** No fleet runs the number now: unless it is parked (logged out, banned) it is reconnecting. */
+  /** No fleet runs the number now: unless it is parked (logged out, banned, pairing expired) it is reconnecting. */
   async #markGone(fleetId: string): Promise<void> {
     const status = await this.status();
     if (!status || status.fleet_id !== fleetId) return;
-    const parked = status.state === "disconnected" && status.reason !== "transient";
-    const next = parked ? status : { ...status, state: "disconnected" as const, reason: "transient" as const, qr: null, qr_png: null };
+    const next = parkedReason(status)
+      ? status
+      : { ...status, state: "disconnected" as const, reason: "transient" as const, qr: null, qr_png: null };
     await this.#applyStatus(next, null);
   }
 
@@ -347,6 +351,14 @@ export class InstanceObject extends DurableObject<Env> {
         "message.status": async (data) => {
           const meta = await this.#meta();
           if (meta) this.#sender.onStatus(data, meta.project_id);
+        },
+        "socket.silent": async ({ silent_ms }) => {
+          const meta = await this.#meta();
+          if (!meta) return;
+          const count = ((await this.ctx.storage.get<number>("dead_sockets")) ?? 0) + 1;
+          await this.ctx.storage.put("dead_sockets", count);
+          await this.#mirror(meta, { dead_socket_reconnects: count });
+          console.warn(`instance ${meta.instance_id}: WhatsApp socket silent for ${silent_ms} ms, replaced (${count} so far)`);
         },
         "lid.mappings": ({ mappings }) => this.#learn(mappings),
       },
@@ -440,6 +452,7 @@ export class InstanceObject extends DurableObject<Env> {
     const meta = await this.ctx.storage.get<InstanceMeta>("meta");
     if (!meta) return;
     const previous = await this.status();
+    const announced = (await this.ctx.storage.get<Announced>("announced")) ?? announcedFrom(previous);
     await this.ctx.storage.put("status", { ...event, fleet_id: fleetId, updated_at: now() } satisfies Status);
     const patch: InstanceStatusPatch = {
       state: event.state,
@@ -452,24 +465,26 @@ export class InstanceObject extends DurableObject<Env> {
     if (event.state === "disconnected" && event.close_code !== null) {
       Object.assign(patch, { last_close_code: event.close_code, last_close_at: now() });
     }
-    if (event.state === "connected" && !(await this.ctx.storage.get("first_connected_at"))) {
+    const everConnected = Boolean(await this.ctx.storage.get("first_connected_at"));
+    if (event.state === "connected" && !everConnected) {
       // Warming counts its days from the first time the number is online with us.
       const firstConnectedAt = now();
       await this.ctx.storage.put("first_connected_at", firstConnectedAt);
       patch.first_connected_at = firstConnectedAt;
     }
     await this.#mirror(meta, patch);
-    if (event.state === "disconnected" && event.reason === "banned") await this.#incident("banned");
-    else if (event.state === "disconnected" && event.close_code !== null) await this.#incident("disconnect");
+    const news = instanceEvent(announced, previous?.qr ?? null, event);
+    const incident = incidentFor(news?.type ?? null, event, everConnected);
+    if (incident) await this.#incident(incident);
     if (event.state === "connected") this.#sender.wake();
-    await this.#announce(meta, previous, event);
+    if (event.jid) await this.ctx.storage.put("jid", event.jid);
+    if (!news) return;
+    await this.ctx.storage.put("announced", news.announced);
+    await this.#announce(meta, news.type, event);
   }
 
-  /** `instance.*` events, on real changes only: a repeated status says nothing new. */
-  async #announce(meta: InstanceMeta, previous: Status | null, next: StatusEvent): Promise<void> {
-    if (next.jid) await this.ctx.storage.put("jid", next.jid);
-    const type = statusEventType(previous, next);
-    if (!type) return;
+  /** Publishes an `instance.*` event (see instance-events.ts for which changes are news). */
+  async #announce(meta: InstanceMeta, type: InstanceEventType, next: StatusEvent): Promise<void> {
     // A drop's status does not repeat the number's JID; the last one known still names it.
     const jid = next.jid ?? (await this.ctx.storage.get<string>("jid")) ?? null;
     const payload = {
@@ -547,21 +562,7 @@ export class InstanceObject extends DurableObject<Env> {
 
 const now = () => new Date().toISOString();
 
-/** Which `instance.*` event a status change is, if any: a new QR, coming online, or a drop (by its reason). */
-type InstanceEventType = "instance.qr" | "instance.connected" | "instance.disconnected" | "instance.logged_out" | "instance.banned";
-
-export function statusEventType(previous: StatusEvent | null, next: StatusEvent): InstanceEventType | null {
-  switch (next.state) {
-    case "qr_pending":
-      return next.qr && next.qr !== previous?.qr ? "instance.qr" : null;
-    case "connected":
-      return previous?.state === "connected" ? null : "instance.connected";
-    case "disconnected":
-      if (previous?.state === "disconnected" && previous.reason === next.reason) return null;
-      if (next.reason === "logged_out") return "instance.logged_out";
-      if (next.reason === "banned") return "instance.banned";
-      return "instance.disconnected";
-    default:
-      return null;
-  }
+/** Why the number is parked (no fleet should connect it by itself), or null when it should run. */
+function parkedReason(status: StatusEvent | null): Exclude<DisconnectReason, "transient"> | null {
+  return status?.state === "disconnected" && status.reason && status.reason !== "transient" ? status.reason : null;
 }

@@ -9,14 +9,14 @@ import { type MethodName, Methods, type Result, SpooledMessage } from "../../sha
 import type { AppEnv } from "../env.ts";
 import { ApiError, notFound, validationError } from "../errors.ts";
 import type { CommandResult } from "../objects/instance.ts";
-import { instanceStub } from "../services/instances.ts";
+import { instanceStub, statusForQr } from "../services/instances.ts";
 import { mediaKeyOf } from "../services/media.ts";
 
 export const fleetRoutes = new Hono<AppEnv>()
   .get("/fleet/connect", (c) => c.env.DIRECTORY.get(c.env.DIRECTORY.idFromName("global")).fetch(c.req.raw))
   .get("/fleet/instances/:id/connect", (c) => instanceStub(c.env, c.req.param("id")).fetch(c.req.raw))
   .get("/fleet/instances/:id/qr", async (c) => {
-    const status = await instanceStub(c.env, c.req.param("id")).status();
+    const { status } = await statusForQr(c.env, c.req.param("id"));
     if (!status) throw notFound("instance");
     return c.json({ state: status.state, reason: status.reason, qr: status.qr, qr_png: status.qr_png });
   })

@@ -4,6 +4,9 @@
  * number that had a bad hour comes back into rotation by itself, while one
  * that keeps failing stays out. A ban is final: 0 until a human looks.
  */
+import type { StatusEvent } from "../../shared/protocol.ts";
+import type { EventType } from "./events.ts";
+
 export type Incident = { kind: IncidentKind; at: number };
 export type IncidentKind = "disconnect" | "send_failed" | "server_error" | "banned";
 
@@ -31,4 +34,18 @@ export function healthScore(incidents: Incident[], now = Date.now()): number {
 /** Keeps the list short: drops faded incidents and caps its length. */
 export function recordIncident(incidents: Incident[], kind: IncidentKind, now = Date.now()): Incident[] {
   return [...incidents.filter((i) => now - i.at < FADE_MS || i.kind === "banned"), { kind, at: now }].slice(-MAX_INCIDENTS);
+}
+
+/**
+ * What an announced status change costs. Only changes are announced, never
+ * retries (see instance-events.ts), so a drop costs once per outage however
+ * long the reconnect loop runs. It costs only when WhatsApp closed the
+ * socket (a fleet process going away is not the number's doing) of a number
+ * that has connected before: pairing, and an instance that cannot reach
+ * WhatsApp yet, cost nothing.
+ */
+export function incidentFor(event: EventType | null, next: StatusEvent, everConnected: boolean): IncidentKind | null {
+  if (event === "instance.banned") return "banned";
+  const drop = event === "instance.disconnected" || event === "instance.logged_out";
+  return drop && everConnected && next.close_code !== null ? "disconnect" : null;
 }

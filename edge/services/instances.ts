@@ -16,7 +16,11 @@ import { projectPhone } from "./phone-input.ts";
 import { getSettings } from "./settings.ts";
 import type { Settings } from "./settings-schema.ts";
 
-/** How long a command waits for a fleet process to pick a just-created number up. */
+/**
+ * How long pairing and session import wait for a fleet process to take the
+ * number: a just-created instance is picked up within a second or two, and a
+ * fleet that is starting (deploy, `npm start`) needs a few more.
+ */
 const WAIT_FOR_FLEET_MS = 10_000;
 
 export type Instance = Omit<InstanceRow, "project_id" | "sent_day"> & {
@@ -57,7 +61,7 @@ export async function instancesPage(env: Env, projectId: string, page: Page) {
 /** Fleet-side failures, as the API reports them. */
 const commandErrors: Record<string, [404 | 409 | 400 | 502 | 504, string]> = {
   not_found: [404, "instance not found"],
-  fleet_unavailable: [409, "no fleet process is running this instance right now; start one with `npm run fleet`"],
+  fleet_unavailable: [409, "no fleet process is running this instance right now; is one running? (`npm run fleet`)"],
   already_paired: [409, "this instance is already paired; log it out first to pair again"],
   invalid_session: [400, "the session is not a usable Baileys creds.json"],
   invalid_phone: [400, "phone must have 8 to 15 digits, country code first"],
@@ -78,14 +82,14 @@ export async function command<M extends MethodName>(
   waitMs = 0,
   failures: CommandFailures = {},
 ): Promise<Result<M>> {
-  // Waiting for a fleet to pick the number up only makes sense if one is online.
-  const wait = waitMs > 0 && (await fleetsOnline(env)).length > 0 ? waitMs : 0;
-  const outcome = await stub(env, id).command(method, params, wait);
+  // With `waitMs`, a fleet that is not online yet may still come (starting up) and take the number in time.
+  const outcome = await stub(env, id).command(method, params, waitMs);
   if (outcome.ok) return outcome.result as Result<M>;
   const own = failures[outcome.code];
   if (own) throw own(outcome.message);
   const [status, message] = commandErrors[outcome.code] ?? [502, `the fleet process failed: ${outcome.message}`];
-  throw new ApiError(status, commandErrors[outcome.code] ? outcome.code : "fleet_error", message);
+  const waited = outcome.code === "fleet_unavailable" && waitMs > 0 ? ` (waited ${waitMs / 1000} s for one to take it)` : "";
+  throw new ApiError(status, commandErrors[outcome.code] ? outcome.code : "fleet_error", message + waited);
 }
 
 export async function restartInstance(env: Env, projectId: string, id: string) {
@@ -111,14 +115,27 @@ export async function removeInstance(env: Env, projectId: string, id: string) {
   await deleteInstance(db(env.DB), projectId, id);
 }
 
+/**
+ * The number's status for someone who wants its QR. Pairing that expired
+ * stopped only because nobody scanned: asking for a QR again is asking to
+ * pair again, so it restarts (`restarted`).
+ */
+export async function statusForQr(env: Env, id: string) {
+  const status = await stub(env, id).status();
+  if (status?.state !== "disconnected" || status.reason !== "pairing_expired") return { status, restarted: false };
+  await command(env, id, "instance.restart", {});
+  return { status: await stub(env, id).status(), restarted: true };
+}
+
 export async function currentQr(env: Env, projectId: string, id: string) {
   await getInstance(env, projectId, id);
-  const status = await stub(env, id).status();
+  const { status, restarted } = await statusForQr(env, id);
   if (status?.state === "qr_pending" && status.qr) {
     return { state: status.state, qr: status.qr, png: status.qr_png };
   }
-  const why =
-    status?.state === "connected"
+  const why = restarted
+    ? "pairing had expired and has started again: a new QR is ready in a few seconds"
+    : status?.state === "connected"
       ? "the instance is already connected"
       : status?.state === "disconnected" && status.reason === "logged_out"
         ? "the instance is logged out: POST /instances/{id}/restart to get a new QR"

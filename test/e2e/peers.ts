@@ -158,6 +158,8 @@ export class RoutingProxy {
   readonly events: ProxyEvent[] = [];
   private readonly stats = new Map<string, RouteStats>();
   private readonly sockets = new Set<net.Socket>();
+  /** Live piped connections, for `silence`. */
+  private readonly pipes = new Set<{ instanceId: string; client: net.Socket; upstream: net.Socket }>();
   private server: http.Server | undefined;
   port = 0;
   /** How long an upgrade for an unknown instance id waits for its route. */
@@ -206,6 +208,28 @@ export class RoutingProxy {
   /** Drops every piped connection of one instance (simulates a network cut). */
   cut(instanceId: string): void {
     for (const s of this.sockets) if ((s as net.Socket & { pomboId?: string }).pomboId === instanceId) s.destroy();
+  }
+
+  /**
+   * The WhatsApp peer goes silent without closing: every live connection of
+   * one instance stops carrying bytes either way, while both TCP connections
+   * stay open. Connections made afterwards are routed as usual.
+   */
+  silence(instanceId: string): number {
+    let silenced = 0;
+    for (const pipe of this.pipes) {
+      if (pipe.instanceId !== instanceId) continue;
+      pipe.client.unpipe(pipe.upstream);
+      pipe.upstream.unpipe(pipe.client);
+      // Read and drop: nothing piles up, nothing gets through. A side that hangs up still ends the pair.
+      pipe.client.resume();
+      pipe.upstream.resume();
+      pipe.client.once("end", () => pipe.client.destroy());
+      pipe.upstream.once("end", () => pipe.upstream.destroy());
+      this.pipes.delete(pipe);
+      silenced++;
+    }
+    return silenced;
   }
 
   async close(): Promise<void> {
@@ -258,9 +282,11 @@ export class RoutingProxy {
     (upstream as net.Socket & { pomboId?: string }).pomboId = instanceId;
     this.sockets.add(upstream);
     let closed = false;
+    const pipe = { instanceId, client, upstream };
     const done = () => {
       if (closed) return;
       closed = true;
+      this.pipes.delete(pipe);
       stats.live--;
       this.events.push({ at: Date.now(), instanceId, kind: "close", live: stats.live });
       client.destroy();
@@ -282,6 +308,7 @@ export class RoutingProxy {
       if (head.length) upstream.write(head);
       client.pipe(upstream);
       upstream.pipe(client);
+      if (!closed) this.pipes.add(pipe);
     });
   }
 }

@@ -369,12 +369,13 @@ export function rssMb(pid: number): number {
 // ---------------------------------------------------------------- API client
 
 export type InstanceState = "qr_pending" | "connecting" | "connected" | "disconnected";
+export type DisconnectReason = "transient" | "logged_out" | "banned" | "pairing_expired";
 
 export interface Instance {
   id: string;
   name: string;
   state: InstanceState;
-  reason: "transient" | "logged_out" | "banned" | null;
+  reason: DisconnectReason | null;
   proxy_url: string | null;
   jid: string | null;
   phone: string | null;
@@ -382,6 +383,7 @@ export interface Instance {
   last_close_at: string | null;
   fleet_id: string | null;
   health: number;
+  dead_socket_reconnects: number;
   sent_today: number;
   warming: { day: number; daily_limit: number; sent_today: number; ends_at: string } | null;
   created_at: string;
@@ -516,25 +518,18 @@ export class ProjectClient extends Client {
 }
 
 /**
- * Imports a session, retrying while the edge answers 409 `fleet_unavailable`
- * (no fleet holds the instance yet). Returns the final response.
+ * Imports a session, once. Right after the instance was created no fleet may
+ * hold it yet: the edge waits for one (bounded) before it answers, so
+ * anything but 202 is a failure.
  */
-export async function importSessionWhenHeld(
+export async function importSessionOrFail(
   api: ProjectClient,
   id: string,
   creds: string | Record<string, unknown>,
-  timeoutMs = 30_000,
 ): Promise<RawResponse> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const r = await api.importSession(id, creds);
-    const code = (r.body as { error?: { code?: string } } | null)?.error?.code;
-    if (r.status === 202) return r;
-    if (r.status !== 409 || code !== "fleet_unavailable" || Date.now() > deadline) {
-      throw new ApiError("POST", `/instances/${id}/session`, r.status, r.body);
-    }
-    await sleep(500);
-  }
+  const r = await api.importSession(id, creds);
+  if (r.status !== 202) throw new ApiError("POST", `/instances/${id}/session`, r.status, r.body);
+  return r;
 }
 
 /** A temp directory for one test file's logs (kept so failures can be read). */

@@ -8,7 +8,7 @@ import { rmSync } from "node:fs";
 import { makeCreds, RoutingProxy, startPeers, type Peer, type Peers } from "./peers.ts";
 import {
   AdminClient,
-  importSessionWhenHeld,
+  importSessionOrFail,
   makeLogDir,
   ProjectClient,
   startEdge,
@@ -100,7 +100,7 @@ export async function startStack(name: string, peerCount: number): Promise<Stack
       return out;
     },
     async importFor(instance, peer) {
-      await importSessionWhenHeld(api, instance.id, makeCreds(peer.phone), 30_000);
+      await importSessionOrFail(api, instance.id, makeCreds(peer.phone));
     },
     async waitConnected(ids, timeoutMs, fleetId) {
       return await waitFor(

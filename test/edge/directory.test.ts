@@ -1,17 +1,11 @@
-import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env, runDurableObjectAlarm } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
-import { ADMIN, type FleetSocket, call, closeFleetSockets, joinDirectory, newInstance, newProject } from "./helpers.ts";
+import { ADMIN, type FleetSocket, call, joinDirectory, newInstance, newProject, resetDirectory } from "./helpers.ts";
 
 const directory = () => env.DIRECTORY.get(env.DIRECTORY.idFromName("global"));
 
 // Storage is per file, and the directory is one object: start each test with no fleets and no numbers.
-afterEach(async () => {
-  closeFleetSockets();
-  await new Promise((r) => setTimeout(r, 50));
-  await runInDurableObject(directory(), (_o, state) => {
-    state.storage.sql.exec("DELETE FROM assignment");
-  });
-});
+afterEach(resetDirectory);
 
 /** Collects assign/revoke frames a fleet receives, as a set of instance ids it should run. */
 function track(socket: FleetSocket, initial: string[] = []) {

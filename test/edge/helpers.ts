@@ -1,5 +1,5 @@
 /** Calls the Worker the way a client would, through its fetch handler. */
-import { env } from "cloudflare:test";
+import { env, runInDurableObject } from "cloudflare:test";
 import { exports } from "cloudflare:workers";
 
 export const ADMIN = "test-admin-token";
@@ -53,6 +53,33 @@ class Failure {
 }
 /** A fleet answer that is an error with this code (and message). */
 export const fail = (code: string, message = code) => new Failure(code, message);
+
+/**
+ * For files whose tests use the directory (one object, storage per file):
+ * closes the fleet sockets and forgets every assignment, so the next test
+ * starts with no fleets and no numbers.
+ */
+export async function resetDirectory() {
+  closeFleetSockets();
+  await new Promise((r) => setTimeout(r, 50));
+  await runInDurableObject(env.DIRECTORY.get(env.DIRECTORY.idFromName("global")), (_o, state) => {
+    state.storage.sql.exec("DELETE FROM assignment");
+  });
+}
+
+/** A creds.json shaped as Baileys writes it (the values are not a real session). */
+export function sessionCreds() {
+  const buf = { type: "Buffer", data: "AAAA" };
+  const pair = { private: buf, public: buf };
+  return {
+    noiseKey: pair,
+    signedIdentityKey: pair,
+    signedPreKey: { keyPair: pair, signature: buf, keyId: 1 },
+    registrationId: 7,
+    advSecretKey: "c2VjcmV0",
+    me: { id: "5511988887777:1@s.whatsapp.net" },
+  };
+}
 
 /** Closes every fleet socket a test opened, so the next test starts with no fleets. */
 export function closeFleetSockets() {

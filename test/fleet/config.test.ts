@@ -14,6 +14,7 @@ describe("fleet config", () => {
     const a = loadConfig(required);
     const b = loadConfig(required);
     expect(a).toMatchObject({ edgeUrl: "http://127.0.0.1:8787", waUrl: null, capacity: 0, logLevel: "warn", waInitQueries: true });
+    expect(a).toMatchObject({ waSilenceMs: 45_000, qrLimit: 30 });
     expect(a.waVersion).toEqual(DEFAULT_CONNECTION_CONFIG.version);
     expect(a.fleetId).toContain(String(process.pid));
     expect(a.fleetId).not.toBe(b.fleetId);
@@ -29,6 +30,8 @@ describe("fleet config", () => {
       POMBO_FLEET_CAPACITY: "100",
       POMBO_LOG_LEVEL: "info",
       POMBO_WA_INIT_QUERIES: "false",
+      POMBO_WA_SILENCE_MS: "20000",
+      POMBO_QR_LIMIT: "5",
     });
     expect(config).toMatchObject({
       edgeUrl: "https://edge.example.com",
@@ -37,6 +40,8 @@ describe("fleet config", () => {
       capacity: 100,
       logLevel: "info",
       waInitQueries: false,
+      waSilenceMs: 20_000,
+      qrLimit: 5,
     });
     expect(waUrlFor(config, "inst_42")).toBe("ws://127.0.0.1:9000/wa/inst_42");
     expect(waUrlFor(loadConfig(required), "inst_42")).toBeUndefined();
@@ -47,5 +52,7 @@ describe("fleet config", () => {
     expect(() => loadConfig({ ...required, POMBO_FLEET_CAPACITY: "-1" })).toThrow(ConfigError);
     expect(() => loadConfig({ ...required, POMBO_WA_INIT_QUERIES: "maybe" })).toThrow(ConfigError);
     expect(() => loadConfig({ ...required, POMBO_LOG_LEVEL: "loud" })).toThrow(ConfigError);
+    expect(() => loadConfig({ ...required, POMBO_WA_SILENCE_MS: "500" })).toThrow(/POMBO_WA_SILENCE_MS/);
+    expect(() => loadConfig({ ...required, POMBO_QR_LIMIT: "0" })).toThrow(/POMBO_QR_LIMIT/);
   });
 });

@@ -32,7 +32,12 @@ function pairedEntries(): Map<string, string> {
   return new Map([["creds", sealValue(cipher, instanceId, "creds", creds)]]);
 }
 
-function setup({ entries, versions }: { entries?: Map<string, string>; versions?: WaVersionSource } = {}) {
+function setup({
+  entries,
+  versions,
+  silenceMs,
+  qrLimit,
+}: { entries?: Map<string, string>; versions?: WaVersionSource; silenceMs?: number; qrLimit?: number } = {}) {
   const edge = memoryEdge(entries);
   const { sockets, makeSocket } = fakeSockets();
   const fetchLatest = vi.fn(async () => ({ version: LATEST, isLatest: true }));
@@ -47,6 +52,8 @@ function setup({ entries, versions }: { entries?: Map<string, string>; versions?
     makeSocket,
     random: () => 0.5,
     spool: testInbound({ link: edge.link, cipher }).spool,
+    silenceMs,
+    qrLimit,
   });
   edge.serve(manager.methods);
   const last = () => edge.statuses.at(-1);
@@ -56,6 +63,9 @@ function setup({ entries, versions }: { entries?: Map<string, string>; versions?
 afterEach(() => {
   vi.useRealTimers();
 });
+
+/** Fake clocks for the tests that wait minutes: timers and Date, not the I/O the PNG drawing needs. */
+const FAKE: Parameters<typeof vi.useFakeTimers>[0] = { toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "Date"] };
 
 describe("connection manager (unit, around the socket)", () => {
   it("QR pairing (unit, around the socket: the test peer has no QR pairing): a fresh instance shows a QR with a PNG", async () => {
@@ -353,5 +363,156 @@ describe("operator commands", () => {
   it("echo answers with the same value", async () => {
     const { edge } = setup();
     await expect(edge.edge.call("echo", { at: 1234.5 })).resolves.toEqual({ at: 1234.5 });
+  });
+});
+
+describe("pairing nobody completes (unit, around the socket: the test peer has no QR pairing)", () => {
+  const qrs = (edge: { statuses: { state: string }[] }) => edge.statuses.filter((s) => s.state === "qr_pending").length;
+  /** Shows a QR and waits until the edge has it (the PNG is drawn first). */
+  const show = async (sock: { update(u: { qr: string }): void }, qr: string, last: () => { qr: string | null } | undefined) => {
+    sock.update({ qr });
+    await vi.waitFor(() => expect(last()?.qr).toBe(qr));
+  };
+
+  it("after qrLimit unscanned QRs, across reconnects, reports pairing_expired and stops: no new socket, no more QRs", async () => {
+    vi.useFakeTimers(FAKE);
+    const { edge, sockets, manager, last } = setup({ qrLimit: 3 });
+    manager.leaseGranted(grant);
+    await flush();
+    await show(sockets[0]!, "2@one", last);
+    await show(sockets[0]!, "2@two", last);
+    sockets[0]!.close(408); // WhatsApp ends a socket once its QR refs run out
+    await flush();
+    expect(last()).toMatchObject({ state: "disconnected", reason: "transient", close_code: 408 });
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(sockets).toHaveLength(2);
+    await show(sockets[1]!, "2@three", last);
+    sockets[1]!.update({ qr: "2@four" }); // the third went unscanned too
+    await flush();
+    expect(last()).toMatchObject({ state: "disconnected", reason: "pairing_expired", close_code: null, qr: null });
+    expect(sockets[1]!.ended).toBe(true);
+    expect(qrs(edge)).toBe(3);
+    await vi.advanceTimersByTimeAsync(30 * 60_000);
+    expect(sockets).toHaveLength(2);
+    expect(last()?.reason).toBe("pairing_expired");
+  });
+
+  it("expires when the socket showing the last allowed QR closes, instead of reconnecting", async () => {
+    vi.useFakeTimers(FAKE);
+    const { sockets, manager, last } = setup({ qrLimit: 2 });
+    manager.leaseGranted(grant);
+    await flush();
+    await show(sockets[0]!, "2@one", last);
+    await show(sockets[0]!, "2@two", last);
+    sockets[0]!.close(408);
+    await flush();
+    expect(last()).toMatchObject({ state: "disconnected", reason: "pairing_expired" });
+    await vi.advanceTimersByTimeAsync(30 * 60_000);
+    expect(sockets).toHaveLength(1);
+  });
+
+  it("a restart, or asking for a pairing code, starts pairing again with a fresh allowance of QRs", async () => {
+    vi.useFakeTimers(FAKE);
+    const { edge, sockets, manager, last } = setup({ qrLimit: 1 });
+    manager.leaseGranted(grant);
+    await flush();
+    await show(sockets[0]!, "2@one", last);
+    sockets[0]!.update({ qr: "2@two" });
+    await flush();
+    expect(last()?.reason).toBe("pairing_expired");
+
+    await edge.edge.call("instance.restart", {});
+    await flush();
+    expect(sockets).toHaveLength(2);
+    await show(sockets[1]!, "2@again", last);
+    sockets[1]!.update({ qr: "2@again-two" });
+    await flush();
+    expect(last()?.reason).toBe("pairing_expired");
+
+    const code = edge.edge.call("instance.pairing_code", { phone: "5511999990001" });
+    await flush();
+    expect(sockets).toHaveLength(3);
+    sockets[2]!.update({ qr: "2@for-the-code" });
+    await expect(code).resolves.toEqual({ code: "K7QJ3XWP" });
+    expect(last()).toMatchObject({ state: "qr_pending" });
+  });
+
+  it("a QR scanned at the last moment still connects: the 515 that follows pairing reconnects", async () => {
+    vi.useFakeTimers(FAKE);
+    const { sockets, manager, last } = setup({ qrLimit: 1 });
+    manager.leaseGranted(grant);
+    await flush();
+    await show(sockets[0]!, "2@only", last);
+    // Scanned: Baileys stores the signed device identity, then WhatsApp asks for a restart.
+    const creds = sockets[0]!.config.auth.creds;
+    creds.me = { id: "5511999990001:9@s.whatsapp.net" };
+    creds.account = { details: new Uint8Array(1), accountSignatureKey: new Uint8Array(1), accountSignature: new Uint8Array(1), deviceSignature: new Uint8Array(1) };
+    sockets[0]!.close(515);
+    await flush();
+    expect(sockets).toHaveLength(2);
+    expect(last()).toMatchObject({ state: "disconnected", reason: "transient", close_code: 515 });
+  });
+
+  it("a lease granted for a parked number (logged out, banned, pairing expired) does not connect until a command says so", async () => {
+    vi.useFakeTimers(FAKE);
+    for (const parked of ["pairing_expired", "logged_out", "banned"] as const) {
+      const { edge, sockets, manager } = setup();
+      manager.leaseGranted({ ...grant, config: { ...grant.config, parked } });
+      await vi.advanceTimersByTimeAsync(10 * 60_000);
+      expect(sockets).toHaveLength(0);
+      await edge.edge.call("instance.restart", {});
+      await flush();
+      expect(sockets).toHaveLength(1);
+    }
+  });
+});
+
+describe("dead sockets (unit, around the socket; the real peer going silent is in test/e2e/liveness.test.ts)", () => {
+
+  it("a socket that receives nothing past the bound is dropped without a handshake, reported, and replaced", async () => {
+    vi.useFakeTimers(FAKE);
+    const { edge, sockets, manager, last } = setup({ entries: pairedEntries(), silenceMs: 3_000 });
+    manager.leaseGranted(grant);
+    await flush();
+    const sock = sockets[0]!;
+    // Baileys is told to ping (keep-alive) well inside the bound, so a healthy idle socket always hears something.
+    expect(sock.config.keepAliveIntervalMs).toBeLessThanOrEqual(2_000);
+    const terminate = vi.fn();
+    Object.assign(sock.ws, { socket: { terminate } });
+    sock.open();
+    await flush();
+    // Frames keep coming: alive, whatever the time.
+    for (let i = 0; i < 10; i++) {
+      sock.ws.emit("message", Buffer.from("frame"));
+      await vi.advanceTimersByTimeAsync(1_000);
+    }
+    expect(sockets).toHaveLength(1);
+    expect(last()?.state).toBe("connected");
+    // Then nothing at all, with the socket still "open".
+    await vi.advanceTimersByTimeAsync(3_999);
+    expect(terminate).toHaveBeenCalledOnce();
+    expect(sock.ended).toBe(true);
+    expect(last()).toMatchObject({ state: "disconnected", reason: "transient", close_code: 408 });
+    expect(edge.silentSockets).toHaveLength(1);
+    expect(edge.silentSockets[0]).toBeGreaterThan(3_000);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(sockets).toHaveLength(2);
+    sockets[1]!.open();
+    await flush();
+    expect(last()?.state).toBe("connected");
+  });
+
+  it("the default bound is 45 s, with Baileys' own 30 s keep-alive", async () => {
+    vi.useFakeTimers(FAKE);
+    const { edge, sockets, manager } = setup({ entries: pairedEntries() });
+    manager.leaseGranted(grant);
+    await flush();
+    expect(sockets[0]!.config.keepAliveIntervalMs).toBe(30_000);
+    sockets[0]!.open();
+    await vi.advanceTimersByTimeAsync(44_000);
+    expect(sockets[0]!.ended).toBe(false);
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(sockets[0]!.ended).toBe(true);
+    expect(edge.silentSockets).toHaveLength(1);
   });
 });

@@ -38,6 +38,8 @@ function config(overrides: Partial<FleetConfig> = {}): FleetConfig {
     capacity: 50,
     logLevel: "silent",
     waInitQueries: true,
+    waSilenceMs: 45_000,
+    qrLimit: 30,
     host: "test-host",
     pid: 4242,
     dataDir: spoolDir(),

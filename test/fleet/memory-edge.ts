@@ -36,6 +36,8 @@ export type MemoryEdge = {
   statuses: StatusEvent[];
   /** `message.status` events (receipts, server verdicts), in order. */
   messageStatuses: MessageStatusEvent[];
+  /** `socket.silent` reports: how long each replaced socket had been silent, in ms. */
+  silentSockets: number[];
   /** Every session.* request the edge received, in order. */
   requests: { method: string; params: unknown }[];
   /** Lets the fleet side answer operator commands (restart, logout...). */
@@ -60,6 +62,7 @@ export function memoryEdge(existing?: Map<string, string>): MemoryEdge {
   const entries = existing ?? new Map<string, string>();
   const statuses: StatusEvent[] = [];
   const messageStatuses: MessageStatusEvent[] = [];
+  const silentSockets: number[] = [];
   const requests: { method: string; params: unknown }[] = [];
   const fleetMethods: MethodHandlers = {};
   let released = 0;
@@ -123,6 +126,7 @@ export function memoryEdge(existing?: Map<string, string>): MemoryEdge {
       status: (status) => void statuses.push(status),
       release: () => void released++,
       "message.status": (event) => void messageStatuses.push(event),
+      "socket.silent": ({ silent_ms }) => void silentSockets.push(silent_ms),
       "lid.mappings": ({ mappings }) => void arrivals.push({ kind: "lid.mappings", mappings }),
     },
   });
@@ -138,6 +142,7 @@ export function memoryEdge(existing?: Map<string, string>): MemoryEdge {
     entries,
     statuses,
     messageStatuses,
+    silentSockets,
     requests,
     edge,
     serve: (methods) => Object.assign(fleetMethods, methods),

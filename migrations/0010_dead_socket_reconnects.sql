@@ -1,0 +1,1 @@
+ALTER TABLE `instances` ADD `dead_socket_reconnects` integer DEFAULT 0 NOT NULL;
