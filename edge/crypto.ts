@@ -36,8 +36,10 @@ export function safeEqual(a: string, b: string): boolean {
   return crypto.subtle.timingSafeEqual(left, right);
 }
 
+type DeriveKey = typeof crypto.subtle.deriveKey;
+
 /** A key for one purpose (`salt`), derived from POMBO_DATA_KEY with HKDF. */
-async function derivedKey(secret: string, salt: string, algorithm: AesKeyGenParams | HmacKeyGenParams, usages: KeyUsage[]): Promise<CryptoKey> {
+async function derivedKey(secret: string, salt: string, algorithm: Parameters<DeriveKey>[2], usages: Parameters<DeriveKey>[4]): Promise<CryptoKey> {
   const material = await crypto.subtle.importKey("raw", new TextEncoder().encode(secret), "HKDF", false, ["deriveKey"]);
   return crypto.subtle.deriveKey(
     { name: "HKDF", hash: "SHA-256", salt: new TextEncoder().encode(salt), info: new TextEncoder().encode("v1") },

@@ -24,6 +24,7 @@ export type InstanceStatusPatch = Partial<
     | "sent_today"
     | "sent_day"
     | "last_sent_at"
+    | "dead_socket_reconnects"
   >
 >;
 

@@ -6,6 +6,9 @@ import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import { DisconnectReason, InstanceState } from "../../shared/protocol.ts";
 
+/** A zod enum's values as the non-empty tuple drizzle's `enum` wants: one list for both. */
+const enumValues = <T extends string>(e: { options: readonly T[] }) => e.options as [T, ...T[]];
+
 const timestamp = (name: string) =>
   text(name)
     .notNull()
@@ -43,8 +46,8 @@ export const instances = sqliteTable(
       .references(() => projects.id, { onDelete: "cascade" }),
     name: text("name").notNull(),
     proxy_url: text("proxy_url"),
-    state: text("state", { enum: InstanceState.options }).notNull().default("connecting"),
-    reason: text("reason", { enum: DisconnectReason.options }),
+    state: text("state", { enum: enumValues(InstanceState) }).notNull().default("connecting"),
+    reason: text("reason", { enum: enumValues(DisconnectReason) }),
     jid: text("jid"),
     lid: text("lid"),
     phone: text("phone"),

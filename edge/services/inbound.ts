@@ -171,6 +171,7 @@ async function buildRow(env: Env, scope: Scope, msg: InboundMessage, parties: Pa
     // A received message has no reference of its own; the one it answers rides on its event.
     reference: null,
     idempotency_key: null,
+    idempotency_fingerprint: null,
     wa_message_id: msg.wa_message_id,
     wa_message_ids: null,
     tags: null,

@@ -61,7 +61,7 @@ export type UploadTicket = { media_id: string; url: string; headers: Record<stri
 export async function uploadTicket(
   env: Env,
   scope: { project_id: string; instance_id: string },
-  file: { mime_type: string; size: number; filename: string | null },
+  file: { mime_type: string; size: number; filename?: string | null },
 ): Promise<UploadTicket> {
   const target = s3(env);
   if (!target) throw new MediaUnavailable("received media needs POMBO_R2_S3_ENDPOINT and R2 keys on the edge");
@@ -74,7 +74,7 @@ export async function uploadTicket(
     instance_id: scope.instance_id,
     r2_key: key,
     mime_type: file.mime_type,
-    filename: file.filename,
+    filename: file.filename ?? null,
     size: file.size,
   });
   const headers = { "content-type": file.mime_type };

@@ -1,4 +1,4 @@
-import { env, runDurableObjectAlarm } from "cloudflare:test";
+import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
 import { ADMIN, type FleetSocket, call, joinDirectory, newInstance, newProject, resetDirectory } from "./helpers.ts";
 

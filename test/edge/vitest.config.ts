@@ -57,6 +57,8 @@ export default defineProject(async () => ({
   ],
   test: {
     name: "edge",
+    // Correctness, not speed: 200 concurrent requests through workerd take seconds on a busy 2-core box.
+    testTimeout: 20_000,
     include: [root("test/edge/**/*.test.ts")],
     setupFiles: [root("test/edge/setup.ts")],
   },
