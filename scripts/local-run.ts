@@ -120,6 +120,7 @@ export async function clearStaleRun(file: string, say: (line: string) => void, g
       }
     };
     signal("SIGTERM");
+    signal("SIGCONT"); // a stopped process (a dead shell's suspended job) acts on SIGTERM only once continued
     if (!(await waitGone(left, graceMs))) {
       signal("SIGKILL");
       if (!(await waitGone(left, graceMs))) {
