@@ -108,14 +108,23 @@ export async function advanceMessageStatus(
   },
 ): Promise<MessageRow | null> {
   const at = new Date().toISOString();
-  const [moved] = await db
-    .update(messages)
-    .set({ ...patch, updated_at: at })
-    .where(and(eq(messages.project_id, projectId), eq(messages.id, id), inArray(messages.status, FROM[patch.status])))
-    .returning();
-  if (!moved) return null;
-  await db.insert(messageStatuses).values({ message_id: id, status: patch.status, reason: patch.reason ?? null, at });
-  return moved;
+  // One batch, so a move is never without its history step (a retried write finds the message moved, or not at all).
+  const [[moved]] = await db.batch([
+    db
+      .update(messages)
+      .set({ ...patch, updated_at: at })
+      .where(and(eq(messages.project_id, projectId), eq(messages.id, id), inArray(messages.status, FROM[patch.status])))
+      .returning(),
+    // Only if the update above moved it: the row then carries this step's status and time.
+    db.insert(messageStatuses).select(
+      db
+        // Every column in table order (drizzle's rule); a null id takes the next autoincrement value.
+        .select({ id: sql<number>`null`.as("id"), message_id: messages.id, status: messages.status, reason: sql<string | null>`${patch.reason ?? null}`.as("reason"), at: messages.updated_at })
+        .from(messages)
+        .where(and(eq(messages.id, id), eq(messages.status, patch.status), eq(messages.updated_at, at))),
+    ),
+  ]);
+  return moved ?? null;
 }
 
 // ------------------------------------------------------------ the receive path

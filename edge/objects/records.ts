@@ -1,0 +1,84 @@
+/**
+ * What one number's sends did, waiting to be written to D1, in its Durable
+ * Object's SQLite. A send's outcome is known here first (WhatsApp's ack, a
+ * receipt, a failure); it is written to this journal in the same step that
+ * takes the message off the outbox, so a crash or a D1 outage between the
+ * two never leaves a sent message `queued`. The sender drains the journal in
+ * order and deletes an entry only once D1 has it.
+ */
+import type { MessageStatusEvent } from "../../shared/protocol.ts";
+import type { MessageRow } from "../db/schema.ts";
+import type { Usage } from "../services/pacing.ts";
+
+export type SendRecord =
+  /** WhatsApp took the message: it turns `sent`, and the number's counters are mirrored. */
+  | {
+      kind: "sent";
+      project_id: string;
+      message_id: string;
+      sent_at: string;
+      message_secret: string | null;
+      poll_message: string | null;
+      usage: Usage;
+    }
+  | { kind: "failed"; project_id: string; message_id: string; reason: string }
+  /** A receipt or a late server verdict, by WhatsApp id. */
+  | { kind: "receipt"; project_id: string; event: MessageStatusEvent }
+  /** Written to D1; the project is still to hear of it (an event). */
+  | { kind: "announce"; row: MessageRow };
+
+export type JournalEntry = { seq: number; record: SendRecord; attempts: number };
+
+type Row = { seq: number; record: string; attempts: number };
+
+export class Journal {
+  #sql: SqlStorage;
+  #ready = false;
+
+  constructor(sql: SqlStorage) {
+    this.#sql = sql;
+  }
+
+  #db(): SqlStorage {
+    if (!this.#ready) {
+      this.#sql.exec(`CREATE TABLE IF NOT EXISTS send_records (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        record TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0
+      )`);
+      this.#ready = true;
+    }
+    return this.#sql;
+  }
+
+  add(record: SendRecord): void {
+    this.#db().exec("INSERT INTO send_records (record) VALUES (?)", JSON.stringify(record));
+  }
+
+  head(): JournalEntry | null {
+    const [row] = this.#db().exec<Row>("SELECT seq, record, attempts FROM send_records ORDER BY seq LIMIT 1").toArray();
+    return row ? { seq: row.seq, record: JSON.parse(row.record) as SendRecord, attempts: row.attempts } : null;
+  }
+
+  /** The entry's next step (written, still to announce), tried afresh. */
+  replace(seq: number, record: SendRecord): void {
+    this.#db().exec("UPDATE send_records SET record = ?, attempts = 0 WHERE seq = ?", JSON.stringify(record), seq);
+  }
+
+  failed(seq: number): number {
+    return this.#db().exec<{ attempts: number }>("UPDATE send_records SET attempts = attempts + 1 WHERE seq = ? RETURNING attempts", seq).one().attempts;
+  }
+
+  remove(seq: number): void {
+    this.#db().exec("DELETE FROM send_records WHERE seq = ?", seq);
+  }
+
+  size(): number {
+    return this.#db().exec<{ n: number }>("SELECT COUNT(*) AS n FROM send_records").one().n;
+  }
+
+  /** Forget everything (the instance is being deleted). */
+  reset(): void {
+    this.#ready = false;
+  }
+}
