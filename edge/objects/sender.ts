@@ -13,6 +13,7 @@
  * journal in this object's storage (records.ts), written as the message
  * leaves the outbox and drained in order behind the sends; an entry D1
  * refuses is retried (alarm, backoff up to RECORD_RETRY_MAX_MS) until it lands.
+ * Entries a crash interrupted are drained when the object next starts.
  */
 import { ProtocolError, type MessageStatusEvent, type OutboundContent } from "../../shared/protocol.ts";
 import type { RpcPeer } from "../../shared/rpc.ts";
@@ -49,8 +50,6 @@ const MAX_FAILED_ATTEMPTS = 5;
 const PERMANENT = new Set(["invalid_content", "media_unavailable", "bad_params"]);
 /** A journal entry D1 refused is tried again after 1 s, doubling up to this. */
 const RECORD_RETRY_MAX_MS = 60_000;
-/** Entries are added with an alarm this far out, so a crash before the drain still comes back for them. */
-const RECORD_SAFETY_MS = 30_000;
 
 export class Sender {
   readonly outbox: Outbox;
@@ -66,6 +65,8 @@ export class Sender {
     this.#host = host;
     this.outbox = new Outbox(host.ctx.storage.sql);
     this.journal = new Journal(host.ctx.storage.sql);
+    // Left by a crash before they were drained: the object is back (the fleet reconnected, a send came), so is D1 perhaps.
+    if (this.journal.head()) this.#drain();
   }
 
   /** Forget everything (the instance is being deleted). */
@@ -229,7 +230,6 @@ export class Sender {
 
   #record(record: SendRecord): void {
     this.journal.add(record);
-    this.#host.ctx.waitUntil(this.#wakeAt(Date.now() + RECORD_SAFETY_MS));
     this.#drain();
   }
 
