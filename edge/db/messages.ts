@@ -1,6 +1,7 @@
 /** Storage for `messages` and `message_statuses`. Every query names the project. */
 import { type SQL, and, asc, desc, eq, inArray, isNull, or, sql } from "drizzle-orm";
 import type { Db } from "./client.ts";
+import { inList } from "./lists.ts";
 import { type After, afterKey } from "./conversations.ts";
 import { type MessageRow, messageStatuses, messages } from "./schema.ts";
 
@@ -81,7 +82,7 @@ export async function messagesByIds(db: Db, projectId: string, ids: string[]) {
   return db
     .select()
     .from(messages)
-    .where(and(eq(messages.project_id, projectId), inArray(messages.id, ids)));
+    .where(and(eq(messages.project_id, projectId), inList(messages.id, ids)));
 }
 
 /** Statuses a message may move to a status from: never backwards (a late "sent" does not undo "read"). */
@@ -168,7 +169,7 @@ export async function findOutboundByWaId(db: Db, projectId: string, waMessageId:
       .where(
         and(
           outbound,
-          sql`${messages.chat_jid} IN (SELECT value FROM json_each(${JSON.stringify(chatJids)}))`,
+          inList(messages.chat_jid, chatJids),
           sql`EXISTS (SELECT 1 FROM json_each(${messages.wa_message_ids}) WHERE value = ${waMessageId})`,
         ),
       )

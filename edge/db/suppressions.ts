@@ -1,11 +1,12 @@
 /** Storage for `suppressions`: the numbers a project must never message. Every query names the project. */
 import { and, count, desc, eq, sql } from "drizzle-orm";
 import type { Db } from "./client.ts";
+import { inList } from "./lists.ts";
 import { type SuppressionRow, suppressions } from "./schema.ts";
 
 export type NewSuppression = typeof suppressions.$inferInsert;
 
-const phoneIn = (phones: string[]) => sql`${suppressions.phone} IN (SELECT value FROM json_each(${JSON.stringify(phones)}))`;
+const phoneIn = (phones: string[]) => inList(suppressions.phone, phones);
 
 /** Entries for any of these phones (`+<digits>`): one primary-key lookup per phone. */
 export async function findSuppressions(db: Db, projectId: string, phones: string[]): Promise<SuppressionRow[]> {
