@@ -359,6 +359,8 @@ export const suppressions = sqliteTable(
     reason: text("reason").notNull(),
     /** api, admin, contact, system. */
     source: text("source").notNull(),
+    /** Why, in the client's words (the `reason` of POST /contacts/{id}/optout|suppress, `note` of POST /suppressions). */
+    note: text("note"),
     created_at: timestamp("created_at"),
   },
   (t) => [primaryKey({ columns: [t.project_id, t.phone] })],

@@ -26,12 +26,12 @@ export async function listSuppressions(db: Db, projectId: string, page: { limit:
   return { rows, total: total?.n ?? 0 };
 }
 
-/** Adds the entry, or gives an existing one the new reason and source (the latest decision is the one on record); for a batch. */
+/** Adds the entry, or gives an existing one the new reason, source and note (the latest decision is the one on record); for a batch. */
 export function upsertSuppression(db: Db, row: NewSuppression) {
   return db
     .insert(suppressions)
     .values(row)
-    .onConflictDoUpdate({ target: [suppressions.project_id, suppressions.phone], set: { reason: row.reason, source: row.source } });
+    .onConflictDoUpdate({ target: [suppressions.project_id, suppressions.phone], set: { reason: row.reason, source: row.source, note: row.note ?? null } });
 }
 
 /** Removes the entries for these phones; for a batch. */
