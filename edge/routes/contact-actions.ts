@@ -6,7 +6,7 @@ import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../env.ts";
 import { IdParam, errors, json, jsonBody } from "../schemas.ts";
 import { ContactSchema } from "../services/contact-view.ts";
-import { type Kind, LabelKey, changeContactLabels } from "../services/labels.ts";
+import { type Kind, LabelKeys, changeContactLabels, keyOf } from "../services/labels.ts";
 import { type ContactAction, contactPrivacy } from "../services/privacy.ts";
 import { addNote, contactHistory } from "../services/timeline.ts";
 
@@ -40,8 +40,12 @@ const Note = z.object({ body: z.string().trim().min(1).max(10_000) }).strict();
 
 const Change = z
   .object({
-    add: z.array(LabelKey).max(100).default([]).openapi({ description: "Keys to link; unknown ones are created (named after the key)." }),
-    remove: z.array(z.string().max(64)).max(100).default([]).openapi({ description: "Keys to unlink; ones the contact lacks are ignored." }),
+    add: LabelKeys(100).default([]).openapi({ description: "Keys to link; unknown ones are created (named after the key)." }),
+    remove: z
+      .array(z.string().max(64).transform(keyOf))
+      .max(100)
+      .default([])
+      .openapi({ description: "Keys to unlink (any case); ones the contact lacks are ignored." }),
   })
   .strict();
 

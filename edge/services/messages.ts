@@ -19,7 +19,7 @@ import type { MessageRow } from "../db/schema.ts";
 import type { Env } from "../env.ts";
 import { ApiError, notFound } from "../errors.ts";
 import type { OutboxPart } from "../objects/outbox.ts";
-import { checkKeys, stampRecipient } from "./labels.ts";
+import { labelKeys, stampRecipient } from "./labels.ts";
 import { type MediaInput, type MediaType, storeMedia } from "./media.ts";
 import { waIdOf } from "./message-payload.ts";
 import { type MenuSection, menuText } from "./menus.ts";
@@ -64,8 +64,8 @@ export async function sendMessage(env: Env, projectId: string, request: SendRequ
     const earlier = await findByIdempotencyKey(d1, projectId, idempotencyKey);
     if (earlier) return accepted(earlier);
   }
-  checkKeys(request.tags, "tags");
-  checkKeys(request.groups, "groups");
+  // Stored and stamped as keys are (lowercase); a bad one is a 400 before anything else.
+  request = { ...request, tags: request.tags && labelKeys(request.tags, "tags"), groups: request.groups && labelKeys(request.groups, "groups") };
   const settings = await getSettings(env, projectId);
   if (request.type === "otp" && !env.POMBO_DATA_KEY) {
     throw new ApiError(503, "otp_unavailable", "OTP sends need POMBO_DATA_KEY set on the edge");
