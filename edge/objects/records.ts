@@ -7,6 +7,7 @@
  * order and deletes an entry only once D1 has it.
  */
 import type { MessageStatusEvent } from "../../shared/protocol.ts";
+import type { MediaExpiry } from "../db/media-expiry.ts";
 import type { MessageRow } from "../db/schema.ts";
 import type { Usage } from "../services/pacing.ts";
 
@@ -20,8 +21,10 @@ export type SendRecord =
       message_secret: string | null;
       poll_message: string | null;
       usage: Usage;
+      /** Its files, to delete once kept long enough (media-retention.ts). */
+      media_expiry?: MediaExpiry[];
     }
-  | { kind: "failed"; project_id: string; message_id: string; reason: string }
+  | { kind: "failed"; project_id: string; message_id: string; reason: string; media_expiry?: MediaExpiry[] }
   /** A receipt or a late server verdict, by WhatsApp id. */
   | { kind: "receipt"; project_id: string; event: MessageStatusEvent }
   /** Written to D1; the project is still to hear of it (an event). */

@@ -24,6 +24,7 @@ import { advanceMessageStatus, findByWaId } from "../db/messages.ts";
 import type { MessageRow } from "../db/schema.ts";
 import type { Env } from "../env.ts";
 import { recordSent } from "../services/conversations.ts";
+import { expiryRows, mediaKeysOf, scheduleExpiry } from "../services/media-retention.ts";
 import { publish } from "../services/events.ts";
 import type { IncidentKind } from "../services/health.ts";
 import { waIdOf } from "../services/message-payload.ts";
@@ -177,6 +178,7 @@ export class Sender {
         message_secret: result.message_secret,
         poll_message: result.poll_message,
         usage,
+        media_expiry: this.#mediaExpiry(item),
       });
       return true;
     } catch (err) {
@@ -223,7 +225,12 @@ export class Sender {
 
   async #fail(item: OutboxItem, reason: string): Promise<void> {
     this.outbox.remove(item.message_id);
-    this.#record({ kind: "failed", project_id: item.project_id, message_id: item.message_id, reason });
+    this.#record({ kind: "failed", project_id: item.project_id, message_id: item.message_id, reason, media_expiry: this.#mediaExpiry(item) });
+  }
+
+  /** A message is final (sent or failed): its files are kept for a while, then deleted. */
+  #mediaExpiry(item: OutboxItem) {
+    return expiryRows(item.project_id, item.message_id, mediaKeysOf(item.parts.map((p) => p.content)), Date.now());
   }
 
   // ------------------------------------------------------------ the journal
@@ -284,6 +291,7 @@ export class Sender {
       // The counters first: setting them again is harmless, and the message's move must be the last write (its row is announced).
       const { usage } = record;
       await this.#host.mirror({ sent_today: usage.day_count, sent_day: usage.day, last_sent_at: new Date(usage.last_sent_at).toISOString() });
+      await scheduleExpiry(this.#host.env, record.media_expiry ?? []);
       return advanceMessageStatus(d1, record.project_id, record.message_id, {
         status: "sent",
         sent_at: record.sent_at,
@@ -291,7 +299,10 @@ export class Sender {
         poll_message: record.poll_message,
       });
     }
-    if (record.kind === "failed") return advanceMessageStatus(d1, record.project_id, record.message_id, { status: "failed", reason: record.reason });
+    if (record.kind === "failed") {
+      await scheduleExpiry(this.#host.env, record.media_expiry ?? []);
+      return advanceMessageStatus(d1, record.project_id, record.message_id, { status: "failed", reason: record.reason });
+    }
     const { event } = record;
     const instanceId = await this.#host.instanceId();
     if (!instanceId) return null;
