@@ -23,8 +23,9 @@ export interface RunRecord {
   groups: { name: string; pgid: number }[];
 }
 
-interface ProcStat {
+export interface ProcStat {
   state: string;
+  ppid: number;
   pgrp: number;
   started: number;
 }
@@ -35,7 +36,7 @@ export function procStat(pid: number): ProcStat | null {
     // "pid (comm) state ppid pgrp ..."; comm may hold spaces and parentheses.
     const text = readFileSync(`/proc/${pid}/stat`, "utf8");
     const f = text.slice(text.lastIndexOf(")") + 2).split(" ");
-    return { state: f[0]!, pgrp: Number(f[2]), started: Number(f[19]) };
+    return { state: f[0]!, ppid: Number(f[1]), pgrp: Number(f[2]), started: Number(f[19]) };
   } catch {
     return null;
   }

@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { LOCAL_R2_CREDENTIALS } from "../../scripts/local-edge-vars.ts";
+import { procStat } from "../../scripts/local-run.ts";
 import { AdminClient, freePort, ROOT, sleep, startEdge, waitFor } from "./processes.ts";
 
 const SECRETS = {
@@ -30,15 +31,7 @@ interface Proc {
   cmdline: string;
 }
 
-function stat(pid: number): { ppid: number; state: string; started: number } | null {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const f = text.slice(text.lastIndexOf(")") + 2).split(" ");
-    return { state: f[0]!, ppid: Number(f[1]), started: Number(f[19]) };
-  } catch {
-    return null;
-  }
-}
+const stat = procStat;
 
 /** `pid` and all its descendants, with their command lines as `ps` shows them. */
 function processTree(pid: number): Proc[] {
