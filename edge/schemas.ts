@@ -66,6 +66,7 @@ export const errors = {
   404: error("No such resource in this project"),
   409: error("The resource is not in a state that allows this"),
   413: error("The file or body is over its size limit"),
+  415: error("The body's Content-Type is not one this route takes (`details.accepted` names those it does)"),
   422: error("Understood, but cannot be done (e.g. not_on_whatsapp)"),
   501: error("Not supported by a non-official WhatsApp number"),
 } as const;

@@ -10,11 +10,19 @@
  *     key once.
  *  5. Starts one fleet process pointed at the edge.
  *
- * Output lines are prefixed with [edge] / [fleet]. Ctrl-C (SIGINT) or SIGTERM
- * drains the fleet, then stops the edge. If either child dies, the other is
- * stopped and this exits non-zero.
+ * Output lines are prefixed with [edge] / [fleet]. Ctrl-C (SIGINT), SIGTERM or
+ * SIGHUP drains the fleet, then stops the edge. If either child dies, the other
+ * is stopped and this exits non-zero.
+ *
+ * A hard kill of this process (SIGKILL, the OOM killer) runs none of that:
+ * each child runs under scripts/supervise.ts, which stops it when our end of
+ * its stdin pipe closes. And `.pombo/run.json` names this run's processes, so
+ * the next start clears any that survived anyway (scripts/local-run.ts).
+ * The edge's secrets reach wrangler in a 0600 env file, never on its command
+ * line, where `ps` shows them.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import { mkdirSync, rmSync } from "node:fs";
 import net from "node:net";
 import { constants } from "node:os";
@@ -22,11 +30,12 @@ import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { loadedEnvFile } from "./load-env.ts";
-import { localEdgeVars } from "./local-edge-vars.ts";
+import { edgeVarsFileArgs, localEdgeVars, WRANGLER_ENV_FILE_ENV } from "./local-edge-vars.ts";
+import { clearStaleRun, procStat, RUN_ID_VAR, writeRunRecord, type RunRecord } from "./local-run.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const STATE_DIR = path.join(ROOT, ".pombo", "state");
 const WRANGLER = path.join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
+const SUPERVISE = path.join(ROOT, "scripts", "supervise.ts");
 const HEALTH_TIMEOUT_MS = 90_000;
 const FLEET_STOP_MS = 10_000;
 const EDGE_STOP_MS = 5_000;
@@ -42,6 +51,12 @@ if (unknown.length) {
   process.exit(2);
 }
 const fresh = args.includes("--fresh");
+
+// .env is loaded (by the import above) before POMBO_LOCAL_DIR is read.
+const LOCAL_DIR = path.resolve(ROOT, process.env.POMBO_LOCAL_DIR?.trim() || ".pombo");
+const STATE_DIR = path.join(LOCAL_DIR, "state");
+const RUN_FILE = path.join(LOCAL_DIR, "run.json");
+const EDGE_VARS_FILE = path.join(LOCAL_DIR, "edge.env");
 
 const say = (line: string) => process.stdout.write(`[pombo] ${line}\n`);
 
@@ -64,18 +79,24 @@ const adminToken = env.POMBO_ADMIN_TOKEN!.trim();
 const fleetToken = env.POMBO_FLEET_TOKEN!.trim();
 const edgeUrl = `http://127.0.0.1:${port}`;
 
-/** `--var NAME:value` for each of these that is set. */
-const optionalVars = (names: string[]) => names.flatMap((name) => (env[name]?.trim() ? ["--var", `${name}:${env[name]!.trim()}`] : []));
+/** Those of these that are set, for the edge's env file. */
+const optionalVars = (names: string[]) => Object.fromEntries(names.flatMap((name) => (env[name]?.trim() ? [[name, env[name]!.trim()]] : [])));
 
+// The edge's secrets go only through its env file; .env also holds the fleet's
+// session key, which the edge must never see.
+const { POMBO_ADMIN_TOKEN: _a, POMBO_FLEET_TOKEN: _f, POMBO_DATA_KEY: _d, POMBO_SESSION_KEY: _s, ...envWithoutSecrets } = env;
 const wranglerEnv: NodeJS.ProcessEnv = {
-  ...env,
+  ...envWithoutSecrets,
   WRANGLER_SEND_METRICS: env.WRANGLER_SEND_METRICS ?? "false",
   CLOUDFLARE_CF_FETCH_ENABLED: env.CLOUDFLARE_CF_FETCH_ENABLED ?? "false",
   WRANGLER_HIDE_BANNER: env.WRANGLER_HIDE_BANNER ?? "true",
-  // The edge gets exactly the --var values below; .env also holds the fleet's
-  // session key, which the edge must never see.
+  // Nothing but the env file given to `wrangler dev` (not .dev.vars, not .env).
   CLOUDFLARE_LOAD_DEV_VARS_FROM_DOT_ENV: "false",
 };
+
+// ---------------------------------------------------------------- this run
+
+const run: RunRecord = { pid: process.pid, started: procStat(process.pid)!.started, run: randomUUID(), groups: [] };
 
 // ---------------------------------------------------------------- children
 
@@ -86,10 +107,21 @@ function prefixLines(stream: NodeJS.ReadableStream | null, prefix: string, out: 
   createInterface({ input: stream, crlfDelay: Infinity }).on("line", (line) => out.write(`${prefix} ${line}\n`));
 }
 
-function startChild(name: string, argv: string[], childEnv: NodeJS.ProcessEnv): Child {
-  // Own process group: signals reach wrangler's workerd children too, and a
-  // terminal Ctrl-C reaches only us, so the stop order stays ours.
-  const proc = spawn(process.execPath, argv, { cwd: ROOT, env: childEnv, stdio: ["ignore", "pipe", "pipe"], detached: true });
+function startChild(name: string, argv: string[], childEnv: NodeJS.ProcessEnv, graceMs: number): Child {
+  // Own process group, led by the supervisor: signals reach wrangler's workerd
+  // children too, and a terminal Ctrl-C reaches only us, so the stop order
+  // stays ours. The stdin pipe is the supervisor's line to us: never written,
+  // closed by the kernel when we die.
+  const proc = spawn(process.execPath, [SUPERVISE, String(graceMs), "--", process.execPath, ...argv], {
+    cwd: ROOT,
+    env: { ...childEnv, [RUN_ID_VAR]: run.run },
+    stdio: ["pipe", "pipe", "pipe"],
+    detached: true,
+  });
+  if (proc.pid) {
+    run.groups.push({ name, pgid: proc.pid });
+    writeRunRecord(RUN_FILE, run);
+  }
   prefixLines(proc.stdout, `[${name}]`, process.stdout);
   prefixLines(proc.stderr, `[${name}]`, process.stderr);
   const child: Child = { name, proc, done: false, exited: Promise.resolve(null) };
@@ -133,7 +165,7 @@ async function stopChild(child: Child | undefined, graceMs: number): Promise<voi
 }
 
 async function runToEnd(argv: string[], what: string): Promise<void> {
-  const child = startChild("edge", argv, wranglerEnv);
+  const child = startChild("edge", argv, wranglerEnv, EDGE_STOP_MS);
   const code = await child.exited;
   if (code !== 0) throw new Error(`${what} failed (exit ${code})`);
 }
@@ -216,6 +248,8 @@ async function ensureProject(): Promise<void> {
 let edge: Child | undefined;
 let fleet: Child | undefined;
 let stopping = false;
+/** Set once the run file is ours (not while another start is running). */
+let ownsRun = false;
 
 async function shutdown(code: number, why: string): Promise<never> {
   if (!stopping) {
@@ -224,12 +258,16 @@ async function shutdown(code: number, why: string): Promise<never> {
     // The fleet first: its drain releases leases at the edge.
     await stopChild(fleet, FLEET_STOP_MS);
     await stopChild(edge, EDGE_STOP_MS);
+    if (ownsRun) {
+      rmSync(RUN_FILE, { force: true });
+      rmSync(EDGE_VARS_FILE, { force: true });
+    }
   }
   process.exit(code);
 }
 
 let signals = 0;
-for (const sig of ["SIGINT", "SIGTERM"] as const) {
+for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
   process.on(sig, () => {
     signals++;
     if (signals > 1) {
@@ -244,6 +282,10 @@ for (const sig of ["SIGINT", "SIGTERM"] as const) {
 
 try {
   say(`config from ${envFile ?? "the environment only"}${envFile ? " (environment wins)" : ""}`);
+  mkdirSync(LOCAL_DIR, { recursive: true, mode: 0o700 });
+  await clearStaleRun(RUN_FILE, say);
+  writeRunRecord(RUN_FILE, run);
+  ownsRun = true;
   if (await portInUse(port)) {
     throw new Error(`port ${port} is already in use on 127.0.0.1 (set PORT in .env, or stop what listens there)`);
   }
@@ -269,14 +311,15 @@ try {
       "--persist-to",
       STATE_DIR,
       "--show-interactive-dev-session=false",
-      "--var",
-      `POMBO_ADMIN_TOKEN:${adminToken}`,
-      "--var",
-      `POMBO_FLEET_TOKEN:${fleetToken}`,
-      ...Object.entries(localEdgeVars(env.POMBO_PUBLIC_URL?.trim() || edgeUrl)).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
-      ...optionalVars(["POMBO_DATA_KEY", "POMBO_ALLOW_PRIVATE_NETWORKS", "MEDIA_URL_TTL", "POMBO_WEBHOOK_RETRY_BASE_S"]),
+      ...edgeVarsFileArgs(EDGE_VARS_FILE, {
+        POMBO_ADMIN_TOKEN: adminToken,
+        POMBO_FLEET_TOKEN: fleetToken,
+        ...localEdgeVars(env.POMBO_PUBLIC_URL?.trim() || edgeUrl),
+        ...optionalVars(["POMBO_DATA_KEY", "POMBO_ALLOW_PRIVATE_NETWORKS", "MEDIA_URL_TTL", "POMBO_WEBHOOK_RETRY_BASE_S"]),
+      }),
     ],
-    wranglerEnv,
+    { ...wranglerEnv, ...WRANGLER_ENV_FILE_ENV },
+    EDGE_STOP_MS,
   );
   void edge.exited.then((code) => {
     if (!stopping) void shutdown(code || 1, `the edge exited (code ${code})`);
@@ -291,7 +334,7 @@ try {
     ...env,
     POMBO_EDGE_URL: edgeUrl,
     POMBO_LOG_LEVEL: env.POMBO_LOG_LEVEL || "info",
-  });
+  }, FLEET_STOP_MS);
   void fleet.exited.then((code) => {
     if (!stopping) void shutdown(code || 1, `the fleet exited (code ${code})`);
   });

@@ -1,14 +1,15 @@
 /** Storage for `contact_events`: the non-message half of a contact's timeline. Every query names the project. */
 import { and, desc, eq } from "drizzle-orm";
 import type { Db } from "./client.ts";
+import { rowsOf } from "./lists.ts";
 import { type After, afterKey } from "./conversations.ts";
 import { type ContactEventRow, contactEvents } from "./schema.ts";
 
 export type NewContactEvent = typeof contactEvents.$inferInsert;
 
-/** For a batch, with the change the events record. */
+/** For a batch, with the change the events record; one statement however many events. */
 export function insertContactEvents(db: Db, rows: NewContactEvent[]) {
-  return db.insert(contactEvents).values(rows);
+  return db.insert(contactEvents).select(rowsOf(contactEvents, rows));
 }
 
 /** The contact's events, newest first, walking the (project, contact, created_at) index. */

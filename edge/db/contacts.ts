@@ -2,13 +2,11 @@
 import { type SQL, and, count, eq, getTableColumns, gte, inArray, isNotNull, isNull, lt, sql } from "drizzle-orm";
 import { SQLiteAsyncDialect, type SQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { Db } from "./client.ts";
+import { inList } from "./lists.ts";
 import { type ContactRow, contactGroupMembers, contactGroups, contactTags, contacts, tags } from "./schema.ts";
 
 export type NewContact = typeof contacts.$inferInsert;
 
-const inList = (column: SQL | SQLiteColumn, values: string[]) =>
-  // One bound parameter however long the list (D1 allows 100 per statement).
-  sql`${column} IN (SELECT value FROM json_each(${JSON.stringify(values)}))`;
 
 /** Contacts holding any of these phones (`+<digits>`) or LIDs. */
 export async function findContacts(db: Db, projectId: string, phones: string[], lids: string[]): Promise<ContactRow[]> {
@@ -191,10 +189,11 @@ function searched(search: NonNullable<ContactFilter["search"]>): SQL[] {
     out.push(sql`${contacts}.rowid IN (SELECT rowid FROM contacts_search WHERE contacts_search MATCH ${search.match})`);
   }
   // Trigrams need three characters: shorter words are looked for row by row, among what the rest left.
-  for (const word of search.words) {
-    const like = `%${escapeLike(word)}%`;
-    const any = [contacts.name, contacts.phone, contacts.email, contacts.document].map((c) => sql`${c} LIKE ${like} ESCAPE '\\'`);
-    out.push(sql`(${sql.join(any, sql` OR `)})`);
+  // Every word in some column; the words travel as one parameter (D1 allows 100 per statement).
+  if (search.words.length > 0) {
+    const likes = JSON.stringify([...new Set(search.words)].map((word) => `%${escapeLike(word)}%`));
+    const any = [contacts.name, contacts.phone, contacts.email, contacts.document].map((c) => sql`${c} LIKE w.value ESCAPE '\\'`);
+    out.push(sql`NOT EXISTS (SELECT 1 FROM json_each(${likes}) AS w WHERE NOT coalesce(${sql.join(any, sql` OR `)}, 0))`);
   }
   return out;
 }

@@ -2,6 +2,7 @@
 import { type SQL, and, desc, eq, inArray, isNotNull, lt, lte, or, sql } from "drizzle-orm";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { Db } from "./client.ts";
+import { inList } from "./lists.ts";
 import { type ConversationRow, contacts, conversations, messages } from "./schema.ts";
 
 export type NewConversation = typeof conversations.$inferInsert;
@@ -26,7 +27,7 @@ export async function conversationsOfContacts(db: Db, projectId: string, contact
   return db
     .select()
     .from(conversations)
-    .where(and(eq(conversations.project_id, projectId), inArray(conversations.contact_id, contactIds)));
+    .where(and(eq(conversations.project_id, projectId), inList(conversations.contact_id, contactIds)));
 }
 
 /** Inserts unless the contact (or chat) already has one (a concurrent first message); returns the row if inserted. */

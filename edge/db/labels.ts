@@ -8,6 +8,7 @@
 import { and, asc, count, eq, getTableColumns, sql } from "drizzle-orm";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { Db } from "./client.ts";
+import { inList, rowsOf } from "./lists.ts";
 import { type TagRow, contactGroupMembers, contactGroups, contactTags, tags } from "./schema.ts";
 
 /** A dictionary entry: a tag or a contact group (the same columns). */
@@ -30,7 +31,7 @@ export const GROUPS: Dictionary = {
   linkColumn: contactGroupMembers.group_id,
 };
 
-const keyIn = (d: Dictionary, keys: string[]) => sql`${d.table.key} IN (SELECT value FROM json_each(${JSON.stringify(keys)}))`;
+const keyIn = (d: Dictionary, keys: string[]) => inList(d.table.key, keys);
 
 /** The live number of contacts linked to each entry (the links' index on the entry column answers it). */
 const counted = (d: Dictionary) => ({
@@ -82,7 +83,10 @@ export async function deleteLabel(db: Db, d: Dictionary, projectId: string, id: 
 
 /** Creates the keys the project does not have yet (named after their key), for a batch. */
 export function ensureLabels(db: Db, d: Dictionary, projectId: string, rows: NewLabel[]) {
-  return db.insert(d.table).values(rows.map((r) => ({ ...r, project_id: projectId }))).onConflictDoNothing();
+  return db
+    .insert(d.table)
+    .select(rowsOf(d.table, rows.map((r) => ({ ...r, project_id: projectId }))))
+    .onConflictDoNothing();
 }
 
 /** Links the contact to the entries with these keys (already linked: left as is), for a batch. */

@@ -1,6 +1,7 @@
 /** Storage for `messages` and `message_statuses`. Every query names the project. */
 import { type SQL, and, asc, desc, eq, inArray, isNull, or, sql } from "drizzle-orm";
 import type { Db } from "./client.ts";
+import { inList } from "./lists.ts";
 import { type After, afterKey } from "./conversations.ts";
 import { type MessageRow, messageStatuses, messages } from "./schema.ts";
 
@@ -89,7 +90,7 @@ export async function messagesByIds(db: Db, projectId: string, ids: string[]) {
   return db
     .select()
     .from(messages)
-    .where(and(eq(messages.project_id, projectId), inArray(messages.id, ids)));
+    .where(and(eq(messages.project_id, projectId), inList(messages.id, ids)));
 }
 
 /** Statuses a message may move to a status from: never backwards (a late "sent" does not undo "read"). */
@@ -116,14 +117,23 @@ export async function advanceMessageStatus(
   },
 ): Promise<MessageRow | null> {
   const at = new Date().toISOString();
-  const [moved] = await db
-    .update(messages)
-    .set({ ...patch, updated_at: at })
-    .where(and(eq(messages.project_id, projectId), eq(messages.id, id), inArray(messages.status, FROM[patch.status])))
-    .returning();
-  if (!moved) return null;
-  await db.insert(messageStatuses).values({ message_id: id, status: patch.status, reason: patch.reason ?? null, at });
-  return moved;
+  // One batch, so a move is never without its history step (a retried write finds the message moved, or not at all).
+  const [[moved]] = await db.batch([
+    db
+      .update(messages)
+      .set({ ...patch, updated_at: at })
+      .where(and(eq(messages.project_id, projectId), eq(messages.id, id), inArray(messages.status, FROM[patch.status])))
+      .returning(),
+    // Only if the update above moved it: the row then carries this step's status and time.
+    db.insert(messageStatuses).select(
+      db
+        // Every column in table order (drizzle's rule); a null id takes the next autoincrement value.
+        .select({ id: sql<number>`null`.as("id"), message_id: messages.id, status: messages.status, reason: sql<string | null>`${patch.reason ?? null}`.as("reason"), at: messages.updated_at })
+        .from(messages)
+        .where(and(eq(messages.id, id), eq(messages.status, patch.status), eq(messages.updated_at, at))),
+    ),
+  ]);
+  return moved ?? null;
 }
 
 // ------------------------------------------------------------ the receive path
@@ -167,7 +177,7 @@ export async function findOutboundByWaId(db: Db, projectId: string, waMessageId:
       .where(
         and(
           outbound,
-          sql`${messages.chat_jid} IN (SELECT value FROM json_each(${JSON.stringify(chatJids)}))`,
+          inList(messages.chat_jid, chatJids),
           sql`EXISTS (SELECT 1 FROM json_each(${messages.wa_message_ids}) WHERE value = ${waMessageId})`,
         ),
       )

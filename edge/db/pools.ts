@@ -1,6 +1,7 @@
 /** Storage for `pools` and `pool_members`. Every query names the project. */
-import { and, count, desc, eq, inArray, sql } from "drizzle-orm";
+import { and, count, desc, eq, sql } from "drizzle-orm";
 import type { Db } from "./client.ts";
+import { inList } from "./lists.ts";
 import { type Page, paged } from "./pagination.ts";
 import { instances, poolMembers, pools } from "./schema.ts";
 
@@ -12,7 +13,7 @@ async function membersOf(db: Db, poolIds: string[]): Promise<Map<string, string[
   const rows = await db
     .select()
     .from(poolMembers)
-    .where(inArray(poolMembers.pool_id, poolIds))
+    .where(inList(poolMembers.pool_id, poolIds))
     .orderBy(poolMembers.instance_id);
   for (const row of rows) members.get(row.pool_id)?.push(row.instance_id);
   return members;
@@ -89,6 +90,6 @@ export async function ownedInstanceIds(db: Db, projectId: string, ids: string[])
   const rows = await db
     .select({ id: instances.id })
     .from(instances)
-    .where(and(eq(instances.project_id, projectId), inArray(instances.id, ids)));
+    .where(and(eq(instances.project_id, projectId), inList(instances.id, ids)));
   return new Set(rows.map((r) => r.id));
 }

@@ -365,6 +365,8 @@ export const suppressions = sqliteTable(
     reason: text("reason").notNull(),
     /** api, admin, contact, system. */
     source: text("source").notNull(),
+    /** Why, in the client's words (the `reason` of POST /contacts/{id}/optout|suppress, `note` of POST /suppressions). */
+    note: text("note"),
     created_at: timestamp("created_at"),
   },
   (t) => [primaryKey({ columns: [t.project_id, t.phone] })],
@@ -505,6 +507,22 @@ export const webhookAttempts = sqliteTable(
     at: timestamp("at"),
   },
   (t) => [index("webhook_attempts_delivery").on(t.delivery_id, t.id)],
+);
+
+/**
+ * Files clients sent (R2 `out/...`) whose message reached a final status
+ * (sent or failed): the file is deleted once `delete_after` passes.
+ */
+export const outboundMediaExpiry = sqliteTable(
+  "outbound_media_expiry",
+  {
+    r2_key: text("r2_key").primaryKey(),
+    // No cascade: a deleted project's files still go when their time comes.
+    project_id: text("project_id").notNull(),
+    message_id: text("message_id").notNull(),
+    delete_after: text("delete_after").notNull(),
+  },
+  (t) => [index("outbound_media_expiry_due").on(t.delete_after)],
 );
 
 export type ContactRow = typeof contacts.$inferSelect;

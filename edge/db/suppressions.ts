@@ -1,11 +1,12 @@
 /** Storage for `suppressions`: the numbers a project must never message. Every query names the project. */
 import { and, count, desc, eq, sql } from "drizzle-orm";
 import type { Db } from "./client.ts";
+import { inList } from "./lists.ts";
 import { type SuppressionRow, suppressions } from "./schema.ts";
 
 export type NewSuppression = typeof suppressions.$inferInsert;
 
-const phoneIn = (phones: string[]) => sql`${suppressions.phone} IN (SELECT value FROM json_each(${JSON.stringify(phones)}))`;
+const phoneIn = (phones: string[]) => inList(suppressions.phone, phones);
 
 /** Entries for any of these phones (`+<digits>`): one primary-key lookup per phone. */
 export async function findSuppressions(db: Db, projectId: string, phones: string[]): Promise<SuppressionRow[]> {
@@ -25,12 +26,12 @@ export async function listSuppressions(db: Db, projectId: string, page: { limit:
   return { rows, total: total?.n ?? 0 };
 }
 
-/** Adds the entry, or gives an existing one the new reason and source (the latest decision is the one on record); for a batch. */
+/** Adds the entry, or gives an existing one the new reason, source and note (the latest decision is the one on record); for a batch. */
 export function upsertSuppression(db: Db, row: NewSuppression) {
   return db
     .insert(suppressions)
     .values(row)
-    .onConflictDoUpdate({ target: [suppressions.project_id, suppressions.phone], set: { reason: row.reason, source: row.source } });
+    .onConflictDoUpdate({ target: [suppressions.project_id, suppressions.phone], set: { reason: row.reason, source: row.source, note: row.note ?? null } });
 }
 
 /** Removes the entries for these phones; for a batch. */

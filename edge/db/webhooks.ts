@@ -1,6 +1,7 @@
 /** Storage for `webhooks`, `webhook_deliveries` and `webhook_attempts`. Every query names the project. */
-import { and, asc, count, desc, eq, inArray, sql } from "drizzle-orm";
+import { and, asc, count, desc, eq, sql } from "drizzle-orm";
 import type { Db } from "./client.ts";
+import { inList } from "./lists.ts";
 import { type Page, paged } from "./pagination.ts";
 import { type DeliveryRow, type WebhookRow, webhookAttempts, webhookDeliveries, webhooks } from "./schema.ts";
 
@@ -130,7 +131,7 @@ export async function listDeliveries(db: Db, projectId: string, webhookId: strin
       .select()
       .from(webhookAttempts)
       .where(
-        inArray(
+        inList(
           webhookAttempts.delivery_id,
           rows.map((r) => r.id),
         ),
@@ -189,7 +190,7 @@ export async function deliveriesForJobs(db: Db, ids: string[]): Promise<Map<stri
     })
     .from(webhookDeliveries)
     .innerJoin(webhooks, and(eq(webhooks.id, webhookDeliveries.webhook_id), eq(webhooks.project_id, webhookDeliveries.project_id)))
-    .where(inArray(webhookDeliveries.id, [...new Set(ids)]));
+    .where(inList(webhookDeliveries.id, [...new Set(ids)]));
   return new Map(rows.map((r) => [r.id, r]));
 }
 
@@ -252,7 +253,7 @@ export async function markDead(db: Db, ids: string[], reason?: string) {
   await db
     .update(webhookDeliveries)
     .set({ status: "dead", next_attempt_at: null, updated_at: now(), ...(reason ? { last_error: reason } : {}) })
-    .where(and(inArray(webhookDeliveries.id, ids), sql`${webhookDeliveries.status} <> 'delivered'`));
+    .where(and(inList(webhookDeliveries.id, ids), sql`${webhookDeliveries.status} <> 'delivered'`));
 }
 
 /** Turns off an endpoint that is still on; false if it was already off (another batch got there first). */

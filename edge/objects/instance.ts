@@ -119,7 +119,7 @@ export class InstanceObject extends DurableObject<Env> {
   }
 
   async alarm(): Promise<void> {
-    await this.#sender.pump();
+    await this.#sender.alarm();
   }
 
   // ------------------------------------------------------------ health
@@ -188,7 +188,7 @@ export class InstanceObject extends DurableObject<Env> {
     }
     await this.ctx.storage.deleteAll();
     this.#sessionReady = false;
-    this.#sender.outbox.reset();
+    this.#sender.reset();
   }
 
   // ------------------------------------------------------------ the fleet's WebSocket

@@ -5,6 +5,7 @@
  * accepted, so a part retried after a crash is the same message to WhatsApp.
  */
 import type { OutboundContent } from "../../shared/protocol.ts";
+import { SqlTable } from "./sql-table.ts";
 
 export type OutboxPart = {
   wa_message_id: string;
@@ -28,18 +29,12 @@ export type OutboxItem = {
 
 type Row = Omit<OutboxItem, "parts"> & { parts: string };
 
-export class Outbox {
-  #sql: SqlStorage;
-  #ready = false;
-
+export class Outbox extends SqlTable {
   constructor(sql: SqlStorage) {
-    this.#sql = sql;
-  }
-
-  #db(): SqlStorage {
-    if (!this.#ready) {
-      this.#sql.exec(`CREATE TABLE IF NOT EXISTS outbox (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    super(
+      sql,
+      "outbox",
+      `seq INTEGER PRIMARY KEY AUTOINCREMENT,
         message_id TEXT NOT NULL UNIQUE,
         project_id TEXT NOT NULL,
         chat_jid TEXT NOT NULL,
@@ -47,16 +42,13 @@ export class Outbox {
         next_part INTEGER NOT NULL DEFAULT 0,
         attempts INTEGER NOT NULL DEFAULT 0,
         not_before INTEGER NOT NULL DEFAULT 0,
-        expires_at INTEGER NOT NULL
-      )`);
-      this.#ready = true;
-    }
-    return this.#sql;
+        expires_at INTEGER NOT NULL`,
+    );
   }
 
   /** Adding the same message twice keeps the first: enqueueing is idempotent. */
   add(item: Omit<OutboxItem, "next_part" | "attempts" | "not_before">): void {
-    this.#db().exec(
+    this.db().exec(
       "INSERT OR IGNORE INTO outbox (message_id, project_id, chat_jid, parts, expires_at) VALUES (?, ?, ?, ?, ?)",
       item.message_id,
       item.project_id,
@@ -67,7 +59,7 @@ export class Outbox {
   }
 
   head(): OutboxItem | null {
-    const [row] = this.#db()
+    const [row] = this.db()
       .exec<Row>(
         "SELECT message_id, project_id, chat_jid, parts, next_part, attempts, not_before, expires_at FROM outbox ORDER BY seq LIMIT 1",
       )
@@ -76,23 +68,14 @@ export class Outbox {
   }
 
   partSent(messageId: string, nextPart: number): void {
-    this.#db().exec("UPDATE outbox SET next_part = ?, attempts = 0, not_before = 0 WHERE message_id = ?", nextPart, messageId);
+    this.db().exec("UPDATE outbox SET next_part = ?, attempts = 0, not_before = 0 WHERE message_id = ?", nextPart, messageId);
   }
 
   retryLater(messageId: string, attempts: number, notBefore: number): void {
-    this.#db().exec("UPDATE outbox SET attempts = ?, not_before = ? WHERE message_id = ?", attempts, notBefore, messageId);
+    this.db().exec("UPDATE outbox SET attempts = ?, not_before = ? WHERE message_id = ?", attempts, notBefore, messageId);
   }
 
   remove(messageId: string): void {
-    this.#db().exec("DELETE FROM outbox WHERE message_id = ?", messageId);
-  }
-
-  size(): number {
-    return this.#db().exec<{ n: number }>("SELECT COUNT(*) AS n FROM outbox").one().n;
-  }
-
-  /** Forget everything (the instance is being deleted). */
-  reset(): void {
-    this.#ready = false;
+    this.db().exec("DELETE FROM outbox WHERE message_id = ?", messageId);
   }
 }

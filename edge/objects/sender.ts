@@ -8,6 +8,12 @@
  * message that cannot leave within its TTL fails as `expired`. A send whose
  * answer never came (fleet crash, timeout) is retried with the same WhatsApp
  * id, which WhatsApp treats as the same message.
+ *
+ * What happened to a message (sent, failed, receipts) goes to D1 through a
+ * journal in this object's storage (records.ts), written as the message
+ * leaves the outbox and drained in order behind the sends; an entry D1
+ * refuses is retried (alarm, backoff up to RECORD_RETRY_MAX_MS) until it lands.
+ * Entries a crash interrupted are drained when the object next starts.
  */
 import { ProtocolError, type MessageStatusEvent, type OutboundContent } from "../../shared/protocol.ts";
 import type { RpcPeer } from "../../shared/rpc.ts";
@@ -18,12 +24,14 @@ import { advanceMessageStatus, findByWaId } from "../db/messages.ts";
 import type { MessageRow } from "../db/schema.ts";
 import type { Env } from "../env.ts";
 import { recordSent } from "../services/conversations.ts";
+import { expiryRows, mediaKeysOf, scheduleExpiry } from "../services/media-retention.ts";
 import { publish } from "../services/events.ts";
 import type { IncidentKind } from "../services/health.ts";
 import { waIdOf } from "../services/message-payload.ts";
 import { countSend, nextGapMs, nextSendAt, type Usage, typingMs } from "../services/pacing.ts";
 import { type Settings, defaultSettings } from "../services/settings-schema.ts";
 import { Outbox, type OutboxItem, type OutboxPart } from "./outbox.ts";
+import { Journal, type JournalEntry, type SendRecord } from "./records.ts";
 
 /** What the sender needs from the Durable Object it lives in. */
 export type SenderHost = {
@@ -41,17 +49,31 @@ const SEND_TIMEOUT_MS = 60_000;
 const MAX_FAILED_ATTEMPTS = 5;
 /** Failures that will not get better by retrying. */
 const PERMANENT = new Set(["invalid_content", "media_unavailable", "bad_params"]);
+/** A journal entry D1 refused is tried again after 1 s, doubling up to this. */
+const RECORD_RETRY_MAX_MS = 60_000;
 
 export class Sender {
   readonly outbox: Outbox;
+  readonly journal: Journal;
   #host: SenderHost;
   #pumping = false;
   #settingsJson: string | null = null;
-  #writes: Promise<void> = Promise.resolve();
+  #draining = false;
+  /** After a refusal, the journal waits for its alarm (new records do not hurry it). */
+  #retryAt = 0;
 
   constructor(host: SenderHost) {
     this.#host = host;
     this.outbox = new Outbox(host.ctx.storage.sql);
+    this.journal = new Journal(host.ctx.storage.sql);
+    // Left by a crash before they were drained: the object is back (the fleet reconnected, a send came), so is D1 perhaps.
+    if (this.journal.head()) this.#drain();
+  }
+
+  /** Forget everything (the instance is being deleted). */
+  reset(): void {
+    this.outbox.reset();
+    this.journal.reset();
   }
 
   async enqueue(item: Omit<OutboxItem, "next_part" | "attempts" | "not_before">, settings: Settings): Promise<void> {
@@ -78,7 +100,14 @@ export class Sender {
     this.#host.ctx.waitUntil(this.pump());
   }
 
+  /** The object's alarm: the time for a send, an expiry or a journal retry. */
+  async alarm(): Promise<void> {
+    this.#retryAt = 0;
+    await this.pump();
+  }
+
   async pump(): Promise<void> {
+    this.#drain();
     if (this.#pumping) return;
     this.#pumping = true;
     try {
@@ -138,17 +167,18 @@ export class Sender {
         this.outbox.partSent(item.message_id, item.next_part + 1);
         return true;
       }
-      this.outbox.remove(item.message_id);
       const usage = await this.#countSend(settings);
-      this.#record(async () => {
-        const sent = await advanceMessageStatus(db(this.#host.env.DB), item.project_id, item.message_id, {
-          status: "sent",
-          sent_at: new Date(result.timestamp * 1000).toISOString(),
-          message_secret: result.message_secret,
-          poll_message: result.poll_message,
-        });
-        await this.#host.mirror({ sent_today: usage.day_count, sent_day: usage.day, last_sent_at: new Date(usage.last_sent_at).toISOString() });
-        if (sent) await this.#announce(sent);
+      // Together (no await between): the message leaves the queue and its record enters the journal.
+      this.outbox.remove(item.message_id);
+      this.#record({
+        kind: "sent",
+        project_id: item.project_id,
+        message_id: item.message_id,
+        sent_at: new Date(result.timestamp * 1000).toISOString(),
+        message_secret: result.message_secret,
+        poll_message: result.poll_message,
+        usage,
+        media_expiry: this.#mediaExpiry(item),
       });
       return true;
     } catch (err) {
@@ -190,28 +220,99 @@ export class Sender {
    * before its message's "sent".
    */
   onStatus(event: MessageStatusEvent, projectId: string): void {
-    this.#record(async () => {
-      const instanceId = await this.#host.instanceId();
-      if (!instanceId) return;
-      const d1 = db(this.#host.env.DB);
-      const message = await findByWaId(d1, projectId, instanceId, event.wa_message_id);
-      if (!message) return;
-      if (event.status === "failed") {
-        // 463 and friends: WhatsApp refused the message; the number is in trouble.
-        await this.#host.incident("server_error");
-        const failed = await advanceMessageStatus(d1, projectId, message.id, { status: "failed", reason: `server_error_${event.error_code ?? "unknown"}` });
-        if (failed) await this.#announce(failed);
-        return;
-      }
-      const moved = await advanceMessageStatus(d1, projectId, message.id, { status: event.status });
-      if (moved) await this.#announce(moved);
-    });
+    this.#record({ kind: "receipt", project_id: projectId, event });
   }
 
   async #fail(item: OutboxItem, reason: string): Promise<void> {
     this.outbox.remove(item.message_id);
-    const failed = await advanceMessageStatus(db(this.#host.env.DB), item.project_id, item.message_id, { status: "failed", reason });
-    if (failed) this.#record(() => this.#announce(failed));
+    this.#record({ kind: "failed", project_id: item.project_id, message_id: item.message_id, reason, media_expiry: this.#mediaExpiry(item) });
+  }
+
+  /** A message is final (sent or failed): its files are kept for a while, then deleted. */
+  #mediaExpiry(item: OutboxItem) {
+    return expiryRows(item.project_id, item.message_id, mediaKeysOf(item.parts.map((p) => p.content)), Date.now());
+  }
+
+  // ------------------------------------------------------------ the journal
+
+  #record(record: SendRecord): void {
+    this.journal.add(record);
+    this.#drain();
+  }
+
+  /** Writes the journal to D1, oldest first, in the background; one drain at a time. */
+  #drain(): void {
+    if (this.#draining) return;
+    if (Date.now() < this.#retryAt) {
+      // The alarm is one slot: make sure the retry still has it.
+      this.#host.ctx.waitUntil(this.#wakeAt(this.#retryAt));
+      return;
+    }
+    this.#draining = true;
+    const run = async () => {
+      try {
+        for (let entry = this.journal.head(); entry; entry = this.journal.head()) {
+          if (!(await this.#apply(entry))) return;
+        }
+      } finally {
+        this.#draining = false;
+      }
+    };
+    this.#host.ctx.waitUntil(run());
+  }
+
+  /** One entry's next step; false (retry set) when D1 or the event hub refused it. */
+  async #apply(entry: JournalEntry): Promise<boolean> {
+    const { seq, record } = entry;
+    try {
+      if (record.kind === "announce") {
+        await this.#announce(record.row);
+        this.journal.remove(seq);
+        return true;
+      }
+      const row = await this.#write(record);
+      if (row) this.journal.replace(seq, { kind: "announce", row });
+      else this.journal.remove(seq);
+      return true;
+    } catch (err) {
+      const attempts = this.journal.failed(seq);
+      const delay = Math.min(RECORD_RETRY_MAX_MS, 1_000 * 2 ** (attempts - 1));
+      this.#retryAt = Date.now() + delay;
+      console.error(`sender: writing a send's ${record.kind} record failed (attempt ${attempts}, again in ${delay} ms):`, err instanceof Error ? err.message : err);
+      await this.#wakeAt(this.#retryAt);
+      return false;
+    }
+  }
+
+  /** The D1 side of a record: the message row it moved, or null when there was nothing to move. */
+  async #write(record: Exclude<SendRecord, { kind: "announce" }>): Promise<MessageRow | null> {
+    const d1 = db(this.#host.env.DB);
+    if (record.kind === "sent") {
+      // The counters first: setting them again is harmless, and the message's move must be the last write (its row is announced).
+      const { usage } = record;
+      await this.#host.mirror({ sent_today: usage.day_count, sent_day: usage.day, last_sent_at: new Date(usage.last_sent_at).toISOString() });
+      await scheduleExpiry(this.#host.env, record.media_expiry ?? []);
+      return advanceMessageStatus(d1, record.project_id, record.message_id, {
+        status: "sent",
+        sent_at: record.sent_at,
+        message_secret: record.message_secret,
+        poll_message: record.poll_message,
+      });
+    }
+    if (record.kind === "failed") {
+      await scheduleExpiry(this.#host.env, record.media_expiry ?? []);
+      return advanceMessageStatus(d1, record.project_id, record.message_id, { status: "failed", reason: record.reason });
+    }
+    const { event } = record;
+    const instanceId = await this.#host.instanceId();
+    if (!instanceId) return null;
+    const message = await findByWaId(d1, record.project_id, instanceId, event.wa_message_id);
+    if (!message) return null;
+    if (event.status !== "failed") return advanceMessageStatus(d1, record.project_id, message.id, { status: event.status });
+    const failed = await advanceMessageStatus(d1, record.project_id, message.id, { status: "failed", reason: `server_error_${event.error_code ?? "unknown"}` });
+    // 463 and friends: WhatsApp refused the message; the number is in trouble (counted once, as it moved).
+    if (failed) await this.#host.incident("server_error").catch(() => {});
+    return failed;
   }
 
   /**
@@ -254,18 +355,6 @@ export class Sender {
     const usage = countSend(await this.#host.ctx.storage.get<Usage>("usage"), Date.now());
     await this.#host.ctx.storage.put({ usage, gap_ms: nextGapMs(settings) });
     return usage;
-  }
-
-  /**
-   * D1 records of what was sent, written in order behind the sends: the
-   * queue (this object's own storage) is the truth of what left, so the next
-   * message need not wait for D1.
-   */
-  #record(write: () => Promise<void>): void {
-    this.#writes = this.#writes.then(write).catch((err: unknown) => {
-      console.error("sender: recording a send in D1 failed:", err instanceof Error ? err.message : err);
-    });
-    this.#host.ctx.waitUntil(this.#writes);
   }
 
   async #settings(): Promise<Settings> {

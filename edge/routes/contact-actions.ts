@@ -6,7 +6,7 @@ import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../env.ts";
 import { IdParam, errors, json, jsonBody } from "../schemas.ts";
 import { ContactSchema } from "../services/contact-view.ts";
-import { type Kind, LabelKey, changeContactLabels } from "../services/labels.ts";
+import { type Kind, LabelKeys, changeContactLabels, keyOf } from "../services/labels.ts";
 import { type ContactAction, contactPrivacy } from "../services/privacy.ts";
 import { addNote, contactHistory } from "../services/timeline.ts";
 
@@ -40,12 +40,25 @@ const Note = z.object({ body: z.string().trim().min(1).max(10_000) }).strict();
 
 const Change = z
   .object({
-    add: z.array(LabelKey).max(100).default([]).openapi({ description: "Keys to link; unknown ones are created (named after the key)." }),
-    remove: z.array(z.string().max(64)).max(100).default([]).openapi({ description: "Keys to unlink; ones the contact lacks are ignored." }),
+    add: LabelKeys(100).default([]).openapi({ description: "Keys to link; unknown ones are created (named after the key)." }),
+    remove: z
+      .array(z.string().max(64).transform(keyOf))
+      .max(100)
+      .default([])
+      .openapi({ description: "Keys to unlink (any case); ones the contact lacks are ignored." }),
   })
   .strict();
 
 const contactAnswer = { 200: json(ContactSchema, "The contact as it is now"), 401: errors[401], 404: errors[404] };
+
+const Why = z
+  .object({
+    reason: z.string().trim().min(1).max(500).optional().openapi({
+      example: "asked to stop by email on 2026-07-01",
+      description: "Why, in your words: kept as `note` on the suppression entry (GET /suppressions) and on the timeline event.",
+    }),
+  })
+  .strict();
 
 export const contactActionRoutes = new OpenAPIHono<AppEnv>()
   .openapi(
@@ -89,14 +102,32 @@ for (const [kind, segment, summary] of labelRoutes) {
   );
 }
 
-const privacyRoutes: [ContactAction, string][] = [
-  ["optout", "Opt the contact out (LGPD): status opted_out, number suppressed"],
-  ["suppress", "Block the contact here (status blocked, number suppressed); not a WhatsApp block"],
-  ["optin", "Reactivate the contact: off the suppression list, status active"],
+const privacyRoutes: [Exclude<ContactAction, "optin">, string][] = [
+  ["optout", "Opt the contact out (LGPD): status opted_out, number suppressed (reason optout); sends answer 422 recipient_opted_out"],
+  ["suppress", "Block the contact here (status blocked, number suppressed, reason manual); sends answer 422 recipient_suppressed. Not a WhatsApp block"],
 ];
 for (const [action, summary] of privacyRoutes) {
   contactActionRoutes.openapi(
-    createRoute({ method: "post", path: `/contacts/{id}/${action}`, tags, summary, request: { params: IdParam }, responses: contactAnswer }),
-    async (c) => c.json(await contactPrivacy(c.env, c.var.projectId, c.req.valid("param").id, action), 200),
+    createRoute({
+      method: "post",
+      path: `/contacts/{id}/${action}`,
+      tags,
+      summary,
+      // The body is optional: an empty POST works as before.
+      request: { params: IdParam, body: { required: false, content: { "application/json": { schema: Why } } } },
+      responses: { ...contactAnswer, 400: errors[400] },
+    }),
+    async (c) => c.json(await contactPrivacy(c.env, c.var.projectId, c.req.valid("param").id, action, c.req.valid("json").reason), 200),
   );
 }
+contactActionRoutes.openapi(
+  createRoute({
+    method: "post",
+    path: "/contacts/{id}/optin",
+    tags,
+    summary: "Reactivate the contact: off the suppression list, status active",
+    request: { params: IdParam },
+    responses: contactAnswer,
+  }),
+  async (c) => c.json(await contactPrivacy(c.env, c.var.projectId, c.req.valid("param").id, "optin"), 200),
+);

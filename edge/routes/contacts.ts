@@ -66,22 +66,26 @@ export const contactRoutes = new OpenAPIHono<AppEnv>()
         "Up to 10,000 rows: `text/csv` with a header row (phone, name, email, document, document_type, street, number, complement, district, city, state, zip, country, status, tags, groups; tags and groups are `;`-separated keys), or JSON (`{ contacts: [...] }` or an array, each like POST /contacts). Phones are normalized (a row without a country code is read under `default_country`, else reported with code `country_code_required`) and deduplicated within the file (the first row wins, the others are skipped) and against the base. `errors[].row` is the row's 1-based position among the data rows (the header not counted).",
       request: {
         query: ImportQuery,
-        // The service reads and checks the file row by row (a bad row is reported, not fatal): described here, not validated.
+        // The service reads and checks the file row by row (a bad row is reported, not fatal), and
+        // answers other types with a 415 naming these two: described here, not validated (plain
+        // schema objects, so no JSON-only gate stands in front of the CSV).
         body: {
-          required: false,
+          required: true,
           content: {
-            "text/csv": { schema: z.string().openapi({ example: "phone,name,email,city,tags\n+5511999998888,Ana,ana@example.com,Porto Alegre,hot-lead;vip" }) },
+            "text/csv": {
+              schema: { type: "string", example: "phone,name,email,city,tags\n+5511999998888,Ana,ana@example.com,Porto Alegre,hot-lead;vip" },
+            },
             "application/json": {
-              schema: z.unknown().openapi({
+              schema: {
                 type: "object",
                 description: "`{ contacts: [...] }` or an array; each contact as POST /contacts takes it.",
                 example: { contacts: [{ phone: "+5511999998888", name: "Ana", address: { city: "Porto Alegre" }, tags: ["hot-lead"] }] },
-              }),
+              },
             },
           },
         },
       },
-      responses: { 200: json(ImportResultSchema, "What was imported"), 400: errors[400], 401: errors[401], 413: errors[413] },
+      responses: { 200: json(ImportResultSchema, "What was imported"), 400: errors[400], 401: errors[401], 413: errors[413], 415: errors[415] },
     }),
     async (c) => {
       const file = { type: c.req.header("content-type") ?? "", text: await c.req.text() };

@@ -13,6 +13,7 @@ const Suppression = z
   .object({
     phone: z.string().openapi({ example: "+5511999998888" }),
     reason: z.string().openapi({ example: "manual", description: "optout, manual, bounce, ..." }),
+    note: z.string().nullable().openapi({ example: "asked to stop by email", description: "Why, in the client's words." }),
     source: z.enum(["api", "admin", "contact", "system"]).openapi({ description: "Who put it there: `contact` for a keyword opt-out." }),
     created_at: z.string(),
   })
@@ -26,6 +27,7 @@ const SuppressionInput = z
       .regex(/^[a-z][a-z0-9_]{0,31}$/, "a lowercase word, e.g. optout, manual, bounce")
       .default("manual")
       .openapi({ description: "`optout` marks the number's contact opted_out, `bounce` unreachable, anything else blocked." }),
+    note: z.string().trim().min(1).max(500).optional().openapi({ description: "Why, in your words." }),
   })
   .strict();
 

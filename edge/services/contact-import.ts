@@ -78,12 +78,19 @@ export type ImportFile = { type: string; text: string };
 
 const mediaType = (file: ImportFile) => file.type.split(";")[0]!.trim().toLowerCase();
 
+const ACCEPTED = ["text/csv", "application/json"];
+
 function readRecords(file: ImportFile): Record<string, unknown>[] {
   const type = mediaType(file);
   const text = file.text;
   if (type === "text/csv") return csvRecords(text);
   if (type !== "application/json") {
-    throw new ApiError(415, "unsupported_media_type", "send text/csv or application/json");
+    throw new ApiError(
+      415,
+      "unsupported_media_type",
+      `Content-Type: send the file as text/csv (a header row, then a contact per row) or application/json, not ${type || "no type"}`,
+      { field: "Content-Type", accepted: ACCEPTED },
+    );
   }
   let body: unknown;
   try {

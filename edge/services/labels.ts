@@ -35,12 +35,23 @@ import { contactFor, identify, isGroup } from "./contacts.ts";
 import { type Actor, contactEvent, contactOrThrow } from "./timeline.ts";
 
 export const LABEL_KEY = /^[a-z0-9_-]{1,64}$/;
-const KEY_RULE = "1 to 64 lowercase letters, digits, '-' or '_'";
+const KEY_RULE = "1 to 64 letters, digits, '-' or '_'";
+
+/** Keys are stored lowercase, as emails are: `Hot-Lead` and `hot-lead` are one key wherever a key is taken. */
+export const keyOf = (raw: string) => raw.trim().toLowerCase();
 
 export const LabelKey = z
   .string()
-  .regex(LABEL_KEY, KEY_RULE)
-  .openapi({ example: "hot-lead", description: `A stable slug: ${KEY_RULE}.` });
+  .transform(keyOf)
+  .pipe(z.string().regex(LABEL_KEY, KEY_RULE))
+  .openapi({ example: "hot-lead", description: `A stable slug: ${KEY_RULE}; stored lowercase (\`Hot-Lead\` is \`hot-lead\`).` });
+
+/** A list of keys to link: each as stored, a key written twice (in any case) once. */
+export const LabelKeys = (max: number) =>
+  z
+    .array(LabelKey)
+    .max(max)
+    .transform((keys) => [...new Set(keys)]);
 export const Color = z
   .string()
   .regex(/^#[0-9a-fA-F]{6}$/, "#rrggbb")
@@ -101,10 +112,12 @@ export async function removeLabel(env: Env, projectId: string, kind: Kind, id: s
 
 export type Change = { add?: string[]; remove?: string[] };
 
-/** Keys clients send with a message or a change: checked as dictionary keys, naming the offending one. */
-export function checkKeys(keys: string[] | undefined, field: string): void {
-  keys?.forEach((key, i) => {
+/** Keys clients send with a message or a filter, as stored (lowercase), each checked, naming the offending one. */
+export function labelKeys(keys: string[], field: string): string[] {
+  return keys.map((raw, i) => {
+    const key = keyOf(raw);
     if (!LABEL_KEY.test(key)) throw new ApiError(400, "invalid_request", `${field}.${i}: ${KEY_RULE}`, { field: `${field}.${i}` });
+    return key;
   });
 }
 

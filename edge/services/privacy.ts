@@ -10,6 +10,12 @@
  * (anything else); removing it brings an opted-out or blocked contact back to
  * `active`. A contact known by LID alone has no phone to list: its status
  * alone holds its opt-out, and sends check it too.
+ *
+ * A send to any of them is refused: `recipient_opted_out` for an opt-out,
+ * `recipient_suppressed` for everything else on the list or blocked here
+ * (`recipient_blocked` is not ours: it would say WhatsApp blocked them).
+ * The client's words for why (`reason` on the contact routes, `note` on
+ * the list) are kept on the entry and in the timeline.
  */
 import type { BatchItem } from "drizzle-orm/batch";
 import { phoneFromJid } from "../../shared/jid.ts";
@@ -40,11 +46,12 @@ export const statusFor = (reason: string): Status => (reason === "optout" ? "opt
 const entryView = (row: SuppressionRow) => ({
   phone: row.phone,
   reason: row.reason,
+  note: row.note,
   source: row.source as SuppressionSource,
   created_at: row.created_at,
 });
 
-type Suppress = { reason: string; source: SuppressionSource; actor: Actor; extra?: Record<string, unknown> };
+type Suppress = { reason: string; source: SuppressionSource; actor: Actor; note?: string; extra?: Record<string, unknown> };
 
 /**
  * Puts a phone (and its contact, if any) on the suppression list. The entry
@@ -61,13 +68,15 @@ async function suppress(env: Env, projectId: string, target: { contact?: Contact
   const status = statusFor(how.reason);
   const contact = target.contact;
   const statements: BatchItem<"sqlite">[] = [];
-  if (phone && listed?.reason !== how.reason) {
-    statements.push(upsertSuppression(d1, { project_id: projectId, phone, reason: how.reason, source: how.source }));
+  const newNote = how.note !== undefined && how.note !== listed?.note;
+  if (phone && (listed?.reason !== how.reason || newNote)) {
+    statements.push(upsertSuppression(d1, { project_id: projectId, phone, reason: how.reason, source: how.source, note: how.note ?? null }));
   }
-  if (contact && (statements.length > 0 || contact.status !== status)) {
+  if (contact && (statements.length > 0 || contact.status !== status || newNote)) {
     const at = new Date().toISOString();
     const type = how.reason === "optout" ? "opted_out" : "suppressed";
-    const events = [contactEvent(projectId, contact.id, type, how.actor, { reason: how.reason, source: how.source, ...how.extra }, at)];
+    const note = how.note === undefined ? {} : { note: how.note };
+    const events = [contactEvent(projectId, contact.id, type, how.actor, { reason: how.reason, source: how.source, ...note, ...how.extra }, at)];
     if (contact.status !== status) {
       events.push(contactEvent(projectId, contact.id, "status_changed", how.actor, { from: contact.status, to: status }, at));
       // An opt-out keeps the time of the first one.
@@ -107,12 +116,15 @@ async function release(env: Env, projectId: string, target: { contact?: ContactR
 
 export type ContactAction = "optout" | "suppress" | "optin";
 
-/** POST /contacts/{id}/optout | suppress | optin, by a client; answers with the contact as it is now. */
-export async function contactPrivacy(env: Env, projectId: string, contactId: string, action: ContactAction): Promise<ContactView> {
+/**
+ * POST /contacts/{id}/optout | suppress | optin, by a client; answers with
+ * the contact as it is now. `note`: the body's `reason`, the client's words.
+ */
+export async function contactPrivacy(env: Env, projectId: string, contactId: string, action: ContactAction, note?: string): Promise<ContactView> {
   const contact = await contactOrThrow(env, projectId, contactId);
   const target = { contact, phone: contact.phone };
   if (action === "optin") await release(env, projectId, target, "api");
-  else await suppress(env, projectId, target, { reason: action === "optout" ? "optout" : "manual", source: "api", actor: "api" });
+  else await suppress(env, projectId, target, { reason: action === "optout" ? "optout" : "manual", source: "api", actor: "api", note });
   return contactViewOf(db(env.DB), projectId, await contactOrThrow(env, projectId, contactId));
 }
 
@@ -130,13 +142,13 @@ export async function suppressionsPage(env: Env, projectId: string, page: { limi
   return paged(rows.map(entryView), total, page);
 }
 
-/** POST /suppressions: `created` is false when the phone was already listed (its reason is updated). */
-export async function addSuppression(env: Env, projectId: string, input: { phone: string; reason: string }) {
+/** POST /suppressions: `created` is false when the phone was already listed (its reason and note are updated). */
+export async function addSuppression(env: Env, projectId: string, input: { phone: string; reason: string; note?: string }) {
   const phone = await projectPhone(env, projectId, input.phone, "phone");
   const d1 = db(env.DB);
   const before = await findSuppressions(d1, projectId, phoneVariants(phone));
   const contact = await contactOfPhone(env, projectId, phone);
-  await suppress(env, projectId, { contact, phone }, { reason: input.reason, source: "api", actor: "api" });
+  await suppress(env, projectId, { contact, phone }, { reason: input.reason, source: "api", actor: "api", note: input.note });
   const [entry] = await findSuppressions(d1, projectId, phoneVariants(phone));
   return { entry: entryView(entry!), created: before.length === 0 };
 }
@@ -179,12 +191,12 @@ export async function keywordOptOut(env: Env, projectId: string, contact: Contac
 
 const refusals = {
   recipient_opted_out: "the recipient opted out: nothing is sent to them until they opt in again",
-  recipient_blocked: "the recipient's contact is blocked: nothing is sent to them until it is reactivated (POST /contacts/{id}/optin)",
-  recipient_suppressed: "the recipient is on the project's suppression list: nothing is sent to them until it is removed",
+  recipient_suppressed:
+    "the recipient is suppressed (on the project's suppression list, or their contact blocked here): nothing is sent to them until POST /contacts/{id}/optin or DELETE /suppressions",
 } as const;
 
 /**
- * Refuses (422) a send to an opted-out, blocked or suppressed recipient,
+ * Refuses (422) a send to an opted-out or suppressed (or blocked) recipient,
  * before anything is queued. `to` in its canonical form (however the client
  * spelled it): a phone (matched in either Brazilian form), a phone JID, or a
  * LID (through its phone when known, and its contact). Group chats are not
@@ -218,7 +230,6 @@ export async function assertSendable(env: Env, projectId: string, to: Addressee)
 
 function refusalOf(statuses: Status[], reasons: string[]): keyof typeof refusals | null {
   if (statuses.includes("opted_out") || reasons.includes("optout")) return "recipient_opted_out";
-  if (statuses.includes("blocked")) return "recipient_blocked";
-  if (reasons.length > 0) return "recipient_suppressed";
+  if (statuses.includes("blocked") || reasons.length > 0) return "recipient_suppressed";
   return null;
 }

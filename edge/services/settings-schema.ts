@@ -102,6 +102,10 @@ export const SettingsPatch = z
     alert_url: AlertUrl.nullable(),
     optout_keywords: OptoutKeywords,
     default_country: DefaultCountry.nullable(),
+    /** An action, not a setting: never stored. */
+    rotate_alert_secret: z.boolean().openapi({
+      description: "true: the alert URL gets a new signing secret, in this answer's `alert_secret` (once); the old one stops at once.",
+    }),
   })
   .partial()
   .strict()
@@ -113,7 +117,10 @@ export const SettingsChanged = z
   .intersection(
     Settings,
     z.object({
-      alert_secret: z.string().optional().openapi({ description: "Set only when this change created the alert endpoint: shown once." }),
+      alert_secret: z
+        .string()
+        .optional()
+        .openapi({ description: "The alert URL's signing secret, set only when this change created the alert endpoint or rotated its secret: shown once." }),
     }),
   )
   .openapi("SettingsChanged");

@@ -3,9 +3,9 @@ import { db } from "../db/client.ts";
 import { instanceIdsOf } from "../db/instances.ts";
 import { readSettings, writeSettings } from "../db/settings.ts";
 import type { Env } from "../env.ts";
-import { validationError } from "../errors.ts";
+import { ApiError, validationError } from "../errors.ts";
 import { Settings, type SettingsPatch, defaultSettings } from "./settings-schema.ts";
-import { setAlertUrl } from "./webhooks.ts";
+import { rotateAlertSecret, setAlertUrl } from "./webhooks.ts";
 
 /**
  * Every send reads its project's settings. An isolate keeps them a few
@@ -30,7 +30,7 @@ function remember(projectId: string, settings: Settings): void {
   known.set(projectId, { settings, until: Date.now() + SETTINGS_CACHE_MS });
 }
 
-export async function patchSettings(env: Env, projectId: string, patch: SettingsPatch): Promise<Settings & { alert_secret?: string }> {
+export async function patchSettings(env: Env, projectId: string, { rotate_alert_secret, ...patch }: SettingsPatch): Promise<Settings & { alert_secret?: string }> {
   const current = await getSettings(env, projectId);
   const merged = {
     ...current,
@@ -40,8 +40,12 @@ export async function patchSettings(env: Env, projectId: string, patch: Settings
   };
   const parsed = Settings.safeParse(merged);
   if (!parsed.success) throw validationError(parsed.error, "json");
+  if (rotate_alert_secret && parsed.data.alert_url === null) {
+    throw new ApiError(409, "no_alert_url", "rotate_alert_secret: there is no alert_url to rotate the secret of", { field: "rotate_alert_secret" });
+  }
   // The alert URL is an endpoint of its own (kind "alert"): checked and stored before the settings say so.
-  const alertSecret = patch.alert_url !== undefined ? await setAlertUrl(env, projectId, patch.alert_url) : null;
+  let alertSecret = patch.alert_url !== undefined ? await setAlertUrl(env, projectId, patch.alert_url) : null;
+  if (rotate_alert_secret) alertSecret = await rotateAlertSecret(env, projectId);
   await writeSettings(db(env.DB), projectId, parsed.data);
   remember(projectId, parsed.data);
   // Each number paces itself from its own copy: hand the new one to every number now.

@@ -215,3 +215,12 @@ export async function setAlertUrl(env: Env, projectId: string, url: string | nul
   await changed(env, projectId);
   return null;
 }
+
+/** PATCH /settings `rotate_alert_secret`: the alert endpoint's new secret, shown once; deliveries sign with it from now. */
+export async function rotateAlertSecret(env: Env, projectId: string): Promise<string> {
+  const current = await findAlertWebhook(db(env.DB), projectId);
+  if (!current) throw notFound("alert endpoint");
+  const rotated = await changeWebhook(env, projectId, current.id, { rotate_secret: true });
+  if (!("secret" in rotated)) throw new Error("a rotation always makes a secret");
+  return rotated.secret;
+}

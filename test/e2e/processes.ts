@@ -10,7 +10,7 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { localEdgeVars } from "../../scripts/local-edge-vars.ts";
+import { edgeVarsFileArgs, localEdgeVars, WRANGLER_ENV_FILE_ENV } from "../../scripts/local-edge-vars.ts";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const WRANGLER = path.join(ROOT, "node_modules/wrangler/bin/wrangler.js");
@@ -149,7 +149,7 @@ async function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, timeoutM
 export interface EdgeOptions {
   adminToken?: string;
   fleetToken?: string;
-  /** Extra `--var` values. */
+  /** Extra variables for the edge (they reach wrangler in a 0600 env file, not on its command line). */
   vars?: Record<string, string>;
   /** State directory; a fresh temporary one by default (removed on stop). */
   persistTo?: string;
@@ -228,8 +228,9 @@ export async function startEdge(opts: EdgeOptions = {}): Promise<Edge> {
     "--log-level",
     process.env.POMBO_E2E_EDGE_LOG_LEVEL ?? "info",
   ];
-  for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}:${v}`);
-  const { child, exited } = spawnLogged(process.execPath, args, { env, logPath });
+  const varsDir = mkdtempSync(path.join(tmpdir(), "pombo-edge-vars-"));
+  args.push(...edgeVarsFileArgs(path.join(varsDir, "edge.env"), vars));
+  const { child, exited } = spawnLogged(process.execPath, args, { env: { ...env, ...WRANGLER_ENV_FILE_ENV }, logPath });
   const url = `http://127.0.0.1:${port}`;
   const tail = (lines = 40) => {
     try {
@@ -249,6 +250,7 @@ export async function startEdge(opts: EdgeOptions = {}): Promise<Edge> {
     clearTimeout(t);
     // workerd children may outlive wrangler for a moment; make sure the group is gone.
     killGroup(child.pid!, "SIGKILL");
+    rmSync(varsDir, { recursive: true, force: true });
     if (ownState) rmSync(persistTo, { recursive: true, force: true });
   };
   try {

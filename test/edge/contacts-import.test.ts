@@ -142,6 +142,28 @@ describe("importing JSON", () => {
     const xml = await call("/contacts/import", { method: "POST", token: key, raw: "<contacts/>", headers: { "Content-Type": "application/xml" } });
     expect(xml.status).toBe(415);
   });
+
+  it("takes Content-Type: text/csv (any case, with or without a charset); any other type is a 415 that names text/csv and application/json, not a request for JSON", async () => {
+    const { api_key: key } = await newProject();
+    const file = "phone,name\n+5511988887777,Ana\n";
+    for (const [i, type] of ["text/csv", "Text/CSV; charset=UTF-8"].entries()) {
+      const res = await call("/contacts/import", { method: "POST", token: key, raw: file.replace("7777", `777${i}`), headers: { "Content-Type": type } });
+      expect(res.status, type).toBe(200);
+      expect(res.json, type).toMatchObject({ created: 1, errors: [] });
+    }
+    for (const type of ["text/plain", "application/csv", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/xml"]) {
+      const res = await call("/contacts/import", { method: "POST", token: key, raw: file, headers: { "Content-Type": type } });
+      expect(res.status, type).toBe(415);
+      expect(res.json.error, type).toMatchObject({
+        code: "unsupported_media_type",
+        details: { field: "Content-Type", accepted: ["text/csv", "application/json"] },
+      });
+      expect(res.json.error.message, type).toContain("text/csv");
+    }
+    const doc = (await call("/openapi.json")).json.paths["/contacts/import"].post;
+    expect(Object.keys(doc.requestBody.content).sort()).toEqual(["application/json", "text/csv"]);
+    expect(doc.responses["415"]).toBeDefined();
+  });
 });
 
 describe("importing over existing contacts", () => {

@@ -43,7 +43,7 @@ describe.each(dictionaries)("the $path dictionary", ({ path, kind, field, segmen
 
   it("refuses keys that are not slugs, bad colors and duplicate keys, naming the field", async () => {
     const { api_key: key } = await newProject();
-    for (const bad of ["Hot-Lead", "hot lead", "", "x".repeat(65), "lead!", "ação"]) {
+    for (const bad of ["hot lead", "", "x".repeat(65), "lead!", "ação"]) {
       const res = await api(key, "POST", path, { key: bad, name: "x" });
       expect(res.status, bad).toBe(400);
       expect(res.json.error).toMatchObject({ code: "invalid_request", details: { field: "key" } });
@@ -210,6 +210,63 @@ describe("stamping on send", () => {
     await new Promise((r) => setTimeout(r, 200));
     expect(fleet.sends).toHaveLength(0);
     expect((await api(key, "GET", "/tags")).json.total).toBe(0);
+  });
+});
+
+describe("keys in any case", () => {
+  it.each(dictionaries)("$path: a key written in mixed case is the lowercase key in the dictionary, a contact's add/remove, a filter, a new contact and an import", async ({ path, field, segment }) => {
+    const project = await crmProject();
+    const { key } = project;
+    const created = await api(key, "POST", path, { key: " Hot-Lead ", name: "Hot lead" });
+    expect(created.status).toBe(201);
+    expect(created.json.key).toBe("hot-lead");
+    const again = await api(key, "POST", path, { key: "HOT-LEAD" });
+    expect(again.status).toBe(409);
+    expect(again.json.error).toMatchObject({ code: "key_exists", details: { field: "key" } });
+
+    const { contactId } = await customerWrites(project);
+    const added = await api(key, "POST", `/contacts/${contactId}/${segment}`, { add: ["VIP", "vip", "Hot-Lead"] });
+    expect(added.status).toBe(200);
+    expect(added.json[field]).toEqual(["hot-lead", "vip"]);
+    // One event per key actually added, however it was written.
+    expect((await timelineOf(key, contactId)).filter((e) => e.type.endsWith("_added")).map((e) => Object.values(e.payload)[0]).sort()).toEqual(["hot-lead", "vip"]);
+    const listed = await api(key, "GET", `/contacts?${field}=VIP,Nope`);
+    expect(listed.status).toBe(200);
+    expect(listed.json.data.map((c: { id: string }) => c.id)).toEqual([contactId]);
+    const removed = await api(key, "POST", `/contacts/${contactId}/${segment}`, { remove: ["Hot-LEAD"] });
+    expect(removed.json[field]).toEqual(["vip"]);
+
+    const other = await api(key, "POST", "/contacts", { phone: "+5511977776666", [field]: ["Q3", "q3"] });
+    expect(other.status).toBe(201);
+    expect(other.json[field]).toEqual(["q3"]);
+    const imported = await call("/contacts/import", {
+      method: "POST",
+      token: key,
+      raw: `phone,${field}\n+5511966665555,VIP;Q3;Hot-Lead;vip\n`,
+      headers: { "Content-Type": "text/csv" },
+    });
+    expect(imported.json).toMatchObject({ created: 1, errors: [] });
+    const byPhone = (await api(key, "GET", `/contacts?${field}=hot-lead`)).json.data.find((c: { phone: string }) => c.phone === "+5511966665555");
+    expect(byPhone[field]).toEqual(["hot-lead", "q3", "vip"]);
+    const dictionary = (await api(key, "GET", path)).json.data.map((e: { key: string; count: number }) => [e.key, e.count]);
+    expect(dictionary).toEqual([
+      ["hot-lead", 1],
+      ["q3", 2],
+      ["vip", 2],
+    ]);
+  });
+
+  it("a send's tags[] and groups[] in mixed case stamp the lowercase keys, and the message keeps them so", async () => {
+    const project = await crmProject();
+    const { key } = project;
+    const res = await sendText(key, { to: CUSTOMER, tags: ["Customer", "customer "], groups: ["Onboarding"] });
+    expect(res.status).toBe(202);
+    await waitFor(async () => (await messageOf(key, res.json.id)).status === "sent", 3_000, "sent");
+    const message = await messageOf(key, res.json.id);
+    expect(message).toMatchObject({ tags: ["customer", "customer"], groups: ["onboarding"] });
+    const contact = (await api(key, "GET", "/contacts?tags=CUSTOMER")).json.data[0];
+    expect(contact).toMatchObject({ phone: CUSTOMER, tags: ["customer"], groups: ["onboarding"] });
+    expect((await api(key, "GET", "/tags")).json.data.map((t: { key: string }) => t.key)).toEqual(["customer"]);
   });
 });
 

@@ -42,7 +42,7 @@ describe("a contact's privacy actions", () => {
     const res = await api(key, "POST", `/contacts/${contactId}/optout`);
     expect(res.status).toBe(200);
     expect(res.json).toMatchObject({ id: contactId, phone: CUSTOMER, status: "opted_out", opted_out_at: expect.any(String) });
-    expect((await suppressions(key)).data).toEqual([{ phone: CUSTOMER, reason: "optout", source: "api", created_at: expect.any(String) }]);
+    expect((await suppressions(key)).data).toEqual([{ phone: CUSTOMER, reason: "optout", note: null, source: "api", created_at: expect.any(String) }]);
     const seen = (await events(key, contactId)).map((e) => [e.type, e.actor, e.payload]);
     expect(seen).toEqual(
       expect.arrayContaining([
@@ -59,14 +59,56 @@ describe("a contact's privacy actions", () => {
     expect(await events(key, contactId)).toHaveLength(2);
   });
 
-  it("suppress: blocked and listed (manual); sends are refused as recipient_blocked", async () => {
+  it("suppress: blocked and listed (manual); sends are refused as recipient_suppressed, not recipient_blocked (WhatsApp's block)", async () => {
     const project = await crmProject();
     const { contactId } = await customerWrites(project);
     const res = await api(project.key, "POST", `/contacts/${contactId}/suppress`);
     expect(res.json).toMatchObject({ status: "blocked", opted_out_at: null });
     expect((await suppressions(project.key)).data).toEqual([expect.objectContaining({ phone: CUSTOMER, reason: "manual", source: "api" })]);
     expect((await events(project.key, contactId)).map((e) => e.type).sort()).toEqual(["status_changed", "suppressed"]);
-    await refusedEverywhere(project, "recipient_blocked");
+    await refusedEverywhere(project, "recipient_suppressed");
+  });
+
+  it("suppress on a contact known only by LID (nothing to list): sends to the LID are refused as recipient_suppressed", async () => {
+    const project = await crmProject();
+    const lid = "323456789012345@lid";
+    const { contactId } = await customerWrites(project, lid, { body: "oi" });
+    expect((await api(project.key, "POST", `/contacts/${contactId}/suppress`)).json).toMatchObject({ phone: null, status: "blocked" });
+    expect((await suppressions(project.key)).total).toBe(0);
+    const res = await sendText(project.key, { to: lid });
+    expect(res.status).toBe(422);
+    expect(res.json.error).toMatchObject({ code: "recipient_suppressed", details: { field: "to" } });
+  });
+
+  it("optout and suppress keep the reason given in the body: as the entry's note in GET /suppressions and on the timeline event; a new reason replaces it", async () => {
+    const project = await crmProject();
+    const { key } = project;
+    const { contactId } = await customerWrites(project);
+    const out = await api(key, "POST", `/contacts/${contactId}/optout`, { reason: "  asked to stop by email  " });
+    expect(out.status).toBe(200);
+    expect((await suppressions(key)).data).toEqual([expect.objectContaining({ phone: CUSTOMER, reason: "optout", note: "asked to stop by email" })]);
+    expect((await events(key, contactId)).find((e) => e.type === "opted_out")?.payload).toEqual({ reason: "optout", source: "api", note: "asked to stop by email" });
+
+    // The same decision with new words: recorded again, the entry takes them.
+    await api(key, "POST", `/contacts/${contactId}/optout`, { reason: "confirmed on the phone" });
+    expect((await suppressions(key)).data[0].note).toBe("confirmed on the phone");
+    expect((await events(key, contactId)).filter((e) => e.type === "opted_out").map((e) => e.payload.note)).toEqual(["confirmed on the phone", "asked to stop by email"]);
+
+    await api(key, "POST", `/contacts/${contactId}/optin`);
+    const blocked = await api(key, "POST", `/contacts/${contactId}/suppress`, { reason: "abusive replies" });
+    expect(blocked.json.status).toBe("blocked");
+    expect((await suppressions(key)).data).toEqual([expect.objectContaining({ reason: "manual", note: "abusive replies" })]);
+    expect((await events(key, contactId)).find((e) => e.type === "suppressed")?.payload).toEqual({ reason: "manual", source: "api", note: "abusive replies" });
+
+    // The list itself takes a note too.
+    const listed = await api(key, "POST", "/suppressions", { phone: "+14155550123", reason: "bounce", note: "hard bounce from carrier" });
+    expect(listed.json).toMatchObject({ phone: "+14155550123", reason: "bounce", note: "hard bounce from carrier" });
+
+    for (const body of [{ reason: "" }, { reason: "x".repeat(501) }, { reason: 7 }, { why: "x" }]) {
+      const bad = await api(key, "POST", `/contacts/${contactId}/suppress`, body);
+      expect(bad.status, JSON.stringify(body)).toBe(400);
+    }
+    expect((await api(key, "POST", `/contacts/${contactId}/suppress`, { reason: 7 })).json.error.details.field).toBe("reason");
   });
 
   it("optin: off the list, active again, in the timeline; the next send goes out", async () => {
@@ -110,7 +152,7 @@ describe("the suppression list", () => {
     const { key } = project;
     const add = await api(key, "POST", "/suppressions", { phone: "+55 (11) 98888-7777", reason: "manual" });
     expect(add.status).toBe(201);
-    expect(add.json).toEqual({ phone: CUSTOMER, reason: "manual", source: "api", created_at: expect.any(String) });
+    expect(add.json).toEqual({ phone: CUSTOMER, reason: "manual", note: null, source: "api", created_at: expect.any(String) });
     await refusedEverywhere(project, "recipient_suppressed");
 
     // Listed again under the other form: the same entry, new reason.
@@ -188,7 +230,7 @@ describe("keyword opt-out", () => {
       const { key } = project;
       const { contactId, messageId } = await customerWrites(project, CUSTOMER_JID, { body: word });
       const entries = await suppressions(key);
-      expect(entries.data, word).toEqual([{ phone: CUSTOMER, reason: "optout", source: "contact", created_at: expect.any(String) }]);
+      expect(entries.data, word).toEqual([{ phone: CUSTOMER, reason: "optout", note: null, source: "contact", created_at: expect.any(String) }]);
       const optedOut = (await events(key, contactId)).find((e) => e.type === "opted_out");
       expect(optedOut).toMatchObject({ actor: "contact", payload: { reason: "optout", source: "contact", keyword: word.trim(), message_id: messageId } });
       expect((await api(key, "POST", `/contacts/${contactId}/tags`, {})).json.status).toBe("opted_out");

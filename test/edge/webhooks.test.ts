@@ -403,4 +403,33 @@ describe("the alert URL (settings)", () => {
     expect(removed.json.alert_url).toBeNull();
     expect((await call("/webhooks", { token: key })).json.total).toBe(0);
   });
+
+  it("rotate_alert_secret shows a new secret once; deliveries are signed with it and the old one no longer verifies; with no alert_url it is a 409", async () => {
+    const { id: projectId, key } = await project();
+    const none = await call("/settings", { method: "PATCH", token: key, body: { rotate_alert_secret: true } });
+    expect(none.status).toBe(409);
+    expect(none.json.error).toMatchObject({ code: "no_alert_url", details: { field: "rotate_alert_secret" } });
+
+    const name = endpoint("alert-rotate");
+    const old: string = (await call("/settings", { method: "PATCH", token: key, body: { alert_url: hookUrl(name) } })).json.alert_secret;
+    const rotated = await call("/settings", { method: "PATCH", token: key, body: { rotate_alert_secret: true } });
+    expect(rotated.status).toBe(200);
+    const secret: string = rotated.json.alert_secret;
+    expect(secret).toMatch(/^whsec_/);
+    expect(secret).not.toBe(old);
+    expect(rotated.json.alert_url).toBe(hookUrl(name));
+    const read = (await call("/settings", { token: key })).json;
+    expect(read.alert_secret).toBeUndefined();
+    expect(read.rotate_alert_secret).toBeUndefined();
+
+    const [drop] = await publish(env, projectId, { type: "instance.logged_out", instance_id: "i-1", payload: {} });
+    const [hit] = await hitsAtLeast(name, 1);
+    expect(new Webhook(secret).verify(hit!.body, hit!.headers)).toEqual(drop);
+    expect(() => new Webhook(old).verify(hit!.body, hit!.headers)).toThrow();
+
+    // Removing the alert URL and rotating in one change is refused before anything changes.
+    const both = await call("/settings", { method: "PATCH", token: key, body: { alert_url: null, rotate_alert_secret: true } });
+    expect(both.status).toBe(409);
+    expect((await call("/settings", { token: key })).json.alert_url).toBe(hookUrl(name));
+  });
 });

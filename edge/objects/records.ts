@@ -1,0 +1,64 @@
+/**
+ * What one number's sends did, waiting to be written to D1, in its Durable
+ * Object's SQLite. A send's outcome is known here first (WhatsApp's ack, a
+ * receipt, a failure); it is written to this journal in the same step that
+ * takes the message off the outbox, so a crash or a D1 outage between the
+ * two never leaves a sent message `queued`. The sender drains the journal in
+ * order and deletes an entry only once D1 has it.
+ */
+import type { MessageStatusEvent } from "../../shared/protocol.ts";
+import type { MediaExpiry } from "../db/media-expiry.ts";
+import type { MessageRow } from "../db/schema.ts";
+import type { Usage } from "../services/pacing.ts";
+import { SqlTable } from "./sql-table.ts";
+
+export type SendRecord =
+  /** WhatsApp took the message: it turns `sent`, and the number's counters are mirrored. */
+  | {
+      kind: "sent";
+      project_id: string;
+      message_id: string;
+      sent_at: string;
+      message_secret: string | null;
+      poll_message: string | null;
+      usage: Usage;
+      /** Its files, to delete once kept long enough (media-retention.ts). */
+      media_expiry?: MediaExpiry[];
+    }
+  | { kind: "failed"; project_id: string; message_id: string; reason: string; media_expiry?: MediaExpiry[] }
+  /** A receipt or a late server verdict, by WhatsApp id. */
+  | { kind: "receipt"; project_id: string; event: MessageStatusEvent }
+  /** Written to D1; the project is still to hear of it (an event). */
+  | { kind: "announce"; row: MessageRow };
+
+export type JournalEntry = { seq: number; record: SendRecord; attempts: number };
+
+type Row = { seq: number; record: string; attempts: number };
+
+export class Journal extends SqlTable {
+  constructor(sql: SqlStorage) {
+    super(sql, "send_records", "seq INTEGER PRIMARY KEY AUTOINCREMENT, record TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0");
+  }
+
+  add(record: SendRecord): void {
+    this.db().exec("INSERT INTO send_records (record) VALUES (?)", JSON.stringify(record));
+  }
+
+  head(): JournalEntry | null {
+    const [row] = this.db().exec<Row>("SELECT seq, record, attempts FROM send_records ORDER BY seq LIMIT 1").toArray();
+    return row ? { seq: row.seq, record: JSON.parse(row.record) as SendRecord, attempts: row.attempts } : null;
+  }
+
+  /** The entry's next step (written, still to announce), tried afresh. */
+  replace(seq: number, record: SendRecord): void {
+    this.db().exec("UPDATE send_records SET record = ?, attempts = 0 WHERE seq = ?", JSON.stringify(record), seq);
+  }
+
+  failed(seq: number): number {
+    return this.db().exec<{ attempts: number }>("UPDATE send_records SET attempts = attempts + 1 WHERE seq = ? RETURNING attempts", seq).one().attempts;
+  }
+
+  remove(seq: number): void {
+    this.db().exec("DELETE FROM send_records WHERE seq = ?", seq);
+  }
+}

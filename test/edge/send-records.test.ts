@@ -1,0 +1,94 @@
+/**
+ * What a send did reaches D1 even when D1 refuses writes for a while: the
+ * record waits in the number's Durable Object (its `send_records` journal)
+ * and is retried until it lands, in order. D1's refusal is a real SQLite
+ * trigger on `messages`, so every write path the edge has is refused.
+ */
+import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { afterEach, describe, expect, it } from "vitest";
+import { call, closeFleetSockets, connectedFleet, eventsUntil, fail, messageOf, newInstance, newProject, noPacing, waitFor } from "./helpers.ts";
+
+const CUSTOMER_JID = "5511988887777@s.whatsapp.net";
+const stub = (id: string) => env.INSTANCE.get(env.INSTANCE.idFromName(id));
+
+afterEach(async () => {
+  closeFleetSockets();
+  await d1Works();
+});
+
+/** From now on D1 refuses every change to a message's status (as an outage would). */
+const d1Refuses = () =>
+  env.DB.exec("CREATE TRIGGER IF NOT EXISTS refuse_status BEFORE UPDATE OF status ON messages BEGIN SELECT RAISE(ABORT, 'D1 is down (test)'); END");
+const d1Works = () => env.DB.exec("DROP TRIGGER IF EXISTS refuse_status");
+
+const journalSize = (id: string) =>
+  runInDurableObject(stub(id), (_obj, state) => {
+    const table = state.storage.sql.exec("SELECT name FROM sqlite_master WHERE name = 'send_records'").toArray();
+    return table.length === 0 ? 0 : state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM send_records").one().n;
+  });
+
+async function setup() {
+  const { api_key: key } = await newProject();
+  await noPacing(key);
+  const instance = await newInstance(key);
+  return { key, id: instance.id };
+}
+
+const sendText = (key: string, id: string, body: string) =>
+  call("/messages/text", { method: "POST", token: key, body: { to: CUSTOMER_JID, body, instance_id: id } });
+
+describe("records of sends while D1 refuses writes", () => {
+  it("a message WhatsApp took while D1 refused the write is not left queued: it turns sent (and then delivered, in order, with its events) once D1 works again", async () => {
+    const { key, id } = await setup();
+    const fleet = await connectedFleet(id);
+    await d1Refuses();
+    const res = await sendText(key, id, "during the outage");
+    expect(res.status).toBe(202);
+    await waitFor(() => fleet.sends.length === 1, 3_000, "the send to reach WhatsApp");
+    fleet.socket.event("message.status", { wa_message_id: fleet.sends[0]!.wa_message_id, chat_jid: CUSTOMER_JID, status: "delivered" });
+    // Both outcomes wait in the number's storage, the queue is empty, D1 still says queued.
+    await waitFor(async () => (await journalSize(id)) === 2, 3_000, "two records in the journal");
+    expect(await stub(id).queueSize()).toBe(0);
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await messageOf(key, res.json.id)).status).toBe("queued");
+
+    await d1Works();
+    // The retry is the object's alarm (within a second here); run it now rather than wait.
+    await runDurableObjectAlarm(stub(id));
+    await waitFor(async () => (await messageOf(key, res.json.id)).status === "delivered", 5_000, "the records to land");
+    const message = await messageOf(key, res.json.id);
+    expect(message.history.map((h: { status: string }) => h.status)).toEqual(["queued", "sent", "delivered"]);
+    expect(message.wa_message_id).toBe(fleet.sends[0]!.wa_message_id);
+    expect(await journalSize(id)).toBe(0);
+    const events = await eventsUntil(key, (es) => es.some((e) => e.type === "message.status"));
+    expect(events.filter((e) => e.payload?.message_id === res.json.id).map((e) => [e.type, e.payload.status])).toEqual([
+      ["message.sent", "sent"],
+      ["message.status", "delivered"],
+    ]);
+    // The number's counters reached D1 too.
+    expect((await call(`/instances/${id}`, { token: key })).json.sent_today).toBe(1);
+  }, 30_000);
+
+  it("keeps retrying through repeated refusals without holding up the next sends, and a failure lands as failed", async () => {
+    const { key, id } = await setup();
+    const fleet = await connectedFleet(id, { answer: (frame) => (frame.content.text === "refused" ? fail("invalid_content") : undefined) });
+    await d1Refuses();
+    const first = await sendText(key, id, "one");
+    const second = await sendText(key, id, "refused");
+    const third = await sendText(key, id, "three");
+    // WhatsApp gets the sends while D1 is down: nothing waits for D1.
+    await waitFor(() => fleet.sends.length === 3, 5_000, "all three sends to reach the fleet");
+    await waitFor(async () => (await journalSize(id)) === 3, 3_000, "three records");
+    // Alarms come and go; D1 still refuses.
+    await runDurableObjectAlarm(stub(id));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await journalSize(id)).toBe(3);
+
+    await d1Works();
+    await runDurableObjectAlarm(stub(id));
+    await waitFor(async () => (await messageOf(key, third.json.id)).status === "sent", 5_000, "the records to land");
+    expect((await messageOf(key, first.json.id)).status).toBe("sent");
+    expect(await messageOf(key, second.json.id)).toMatchObject({ status: "failed", reason: "invalid_content" });
+    expect(await journalSize(id)).toBe(0);
+  }, 30_000);
+});
