@@ -274,7 +274,7 @@ try {
       "--var",
       `POMBO_FLEET_TOKEN:${fleetToken}`,
       ...Object.entries(localEdgeVars(env.POMBO_PUBLIC_URL?.trim() || edgeUrl)).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
-      ...optionalVars(["POMBO_DATA_KEY", "POMBO_ALLOW_PRIVATE_NETWORKS", "MEDIA_URL_TTL", "POMBO_WEBHOOK_RETRY_BASE_S"]),
+      ...optionalVars(["POMBO_DATA_KEY", "POMBO_ALLOW_PRIVATE_NETWORKS", "MEDIA_URL_TTL", "POMBO_WEBHOOK_RETRY_BASE_S", "POMBO_WEBHOOK_RETRY_MAX_S"]),
     ],
     wranglerEnv,
   );
