@@ -15,6 +15,9 @@
  *    (`plaintext`, base64) for every message type, not only plain text;
  *  - an injected message from a LID sender can name the phone behind it
  *    (`senderPn`), sent as WhatsApp does: `sender_pn` with `addressing_mode="lid"`.
+ *  - a received message is kept until the client acknowledges it (receipt or
+ *    ack), as WhatsApp does: one written to a socket that died first is sent
+ *    again to the number's next connection, marked `offline`.
  *
  * What the peer accepts end to end (decrypted and recorded): text, location,
  * contact, reaction, poll. It cannot take media (its media_conn names
