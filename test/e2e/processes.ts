@@ -174,6 +174,12 @@ export interface Edge {
   /** Last lines of the edge log, for failure messages. */
   tail(lines?: number): string;
   stop(): Promise<void>;
+  /** SIGKILL of the whole tree (wrangler's node and its workerd), no shutdown; the state stays. */
+  kill(): Promise<void>;
+  /** SIGSTOP of the whole tree: the edge freezes with its connections open. */
+  pause(): void;
+  /** SIGCONT after `pause()`. */
+  resume(): void;
 }
 
 export async function startEdge(opts: EdgeOptions = {}): Promise<Edge> {
@@ -238,6 +244,8 @@ export async function startEdge(opts: EdgeOptions = {}): Promise<Edge> {
   const stop = async () => {
     if (stopped) return;
     stopped = true;
+    // A frozen edge cannot act on SIGTERM.
+    killGroup(child.pid!, "SIGCONT");
     killGroup(child.pid!, "SIGTERM");
     const t = setTimeout(() => killGroup(child.pid!, "SIGKILL"), 5_000);
     await exited;
@@ -262,7 +270,27 @@ export async function startEdge(opts: EdgeOptions = {}): Promise<Edge> {
     await stop();
     throw new Error(`${(err as Error).message}\n--- edge log (${logPath}) ---\n${tail()}`);
   }
-  return { url, port, adminToken, fleetToken, persistTo, logDir, logPath, pid: child.pid!, exited, tail, stop };
+  const kill = async () => {
+    stopped = true;
+    killGroup(child.pid!, "SIGKILL");
+    await exited;
+  };
+  return {
+    url,
+    port,
+    adminToken,
+    fleetToken,
+    persistTo,
+    logDir,
+    logPath,
+    pid: child.pid!,
+    exited,
+    tail,
+    stop,
+    kill,
+    pause: () => killGroup(child.pid!, "SIGSTOP"),
+    resume: () => killGroup(child.pid!, "SIGCONT"),
+  };
 }
 
 // ---------------------------------------------------------------- fleet

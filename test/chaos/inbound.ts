@@ -1,0 +1,79 @@
+/**
+ * What the inbound scenarios share: customers writing on a steady schedule,
+ * and the count at the signed webhook receiver, by WhatsApp id: lost (WhatsApp
+ * took it from the customer, no event ever came), duplicated (two distinct
+ * events, i.e. webhook-ids, for one WhatsApp message) and retried (the same
+ * webhook-id delivered again, which a receiver drops).
+ */
+import { openLoop } from "../../bench/common.ts";
+import { type RunResult, untilComplete } from "./result.ts";
+import type { ChaosStack } from "./stack.ts";
+import { Customers, type Written } from "./traffic.ts";
+
+const waIdOf = (event: any): string | undefined => event?.payload?.wa_message_id;
+
+/**
+ * Customers write `messages` texts at `rate` per second (open loop), from
+ * `customers` JIDs spread over the numbers. `at(i)` runs as message i is due,
+ * before it is written: where a scenario strikes.
+ */
+export async function writeSteadily(
+  stack: ChaosStack,
+  opts: { tag: string; messages: number; rate: number; customers?: number; at?: (i: number) => void },
+): Promise<{ written: Written[]; notWritten: string[]; customers: Customers }> {
+  const customers = new Customers(stack.e2e.peers.peers, opts.customers ?? 100);
+  const written: Written[] = [];
+  const notWritten: string[] = [];
+  stack.log(`customers write ${opts.messages} messages at ${opts.rate}/s`);
+  await openLoop(opts.messages, opts.rate, async (i) => {
+    opts.at?.(i);
+    try {
+      written.push(await customers.write(i, `${opts.tag} #${i}`));
+    } catch (err) {
+      notWritten.push((err as Error).message);
+    }
+  });
+  return { written, notWritten, customers };
+}
+
+/** One message per number, delivered before the run counts: wakes the numbers' objects and the event hub. */
+export async function warmUp(stack: ChaosStack): Promise<void> {
+  const customers = new Customers(stack.e2e.peers.peers, stack.instances.length, 5511933000000);
+  const written = await Promise.all(stack.instances.map((_, k) => customers.write(k, `warm-up ${k}`)));
+  const ids = written.map((w) => w.waId);
+  const done = await untilComplete(() => stack.receiver.tally(ids, waIdOf).first.size, ids.length, {
+    timeoutMs: 60_000,
+    stallMs: 60_000,
+    log: stack.log,
+    what: "warm-up",
+  });
+  if (!done.complete) throw new Error("the warm-up messages never reached the webhook receiver: the stack is not working");
+}
+
+/** Waits until the receiver has an event for every written message, or nothing more comes for `stallMs`. */
+export async function awaitWebhooks(stack: ChaosStack, written: Written[], opts: { timeoutMs: number; stallMs: number }) {
+  const ids = written.map((w) => w.waId);
+  return await untilComplete(() => stack.receiver.tally(ids, waIdOf).first.size, ids.length, {
+    ...opts,
+    log: stack.log,
+    what: "webhooks",
+  });
+}
+
+/** Lost, duplicated, retried at the receiver, for the written messages. */
+export function countWebhooks(stack: ChaosStack, written: Written[]) {
+  const byId = new Map(written.map((w) => [w.waId, w]));
+  const tally = stack.receiver.tally(byId.keys(), waIdOf);
+  const describe = (id: string) => {
+    const w = byId.get(id)!;
+    return `"${w.text}" (WhatsApp id ${id}) to number ${w.number}, written at ${new Date(w.at).toISOString()}`;
+  };
+  const counts: Pick<RunResult, "messages" | "lost" | "duplicated" | "lostItems" | "duplicatedItems"> = {
+    messages: written.length,
+    lost: tally.lost.length,
+    duplicated: tally.duplicated.length,
+    lostItems: tally.lost.map(describe),
+    duplicatedItems: tally.duplicated.map(describe),
+  };
+  return { ...counts, tally };
+}

@@ -1,0 +1,76 @@
+/**
+ * fleet-kill: customers write to the numbers at a steady rate while the
+ * fleet process running them is SIGKILLed halfway through. A second fleet is
+ * running all along (the numbers move to it when their leases lapse), and a
+ * fleet is started again on the same data directory a few seconds after the
+ * kill, as a supervisor would restart it. Counted at the webhook receiver.
+ */
+import { sleep } from "../../e2e/processes.ts";
+import { awaitWebhooks, countWebhooks, warmUp, writeSteadily } from "../inbound.ts";
+import { secs, type RunResult } from "../result.ts";
+import type { Scenario } from "./scenario.ts";
+
+/** A supervisor's restart delay. */
+const RESTART_AFTER_MS = 3_000;
+
+export const fleetKill: Scenario = {
+  name: "fleet-kill",
+  summary: "SIGKILL of the fleet running the numbers mid-burst; a second fleet runs, the killed one restarts on its data dir",
+  defaults: { messages: 300, numbers: 2, rate: 15 },
+  async run(ctx) {
+    const { messages, rate } = ctx.options;
+    const stack = await ctx.startStack({ numbers: ctx.options.numbers });
+    await stack.subscribe();
+    const first = stack.fleet();
+    await stack.connectNumbers(first);
+    const second = stack.fleet();
+    await stack.waitRegistered(second);
+    await stack.waitAllConnected(60_000);
+    await warmUp(stack);
+
+    // The victim: whichever fleet runs most of the numbers once things settled.
+    const holders = await stack.holders();
+    const count = (f: { fleetId: string }) => [...holders.values()].filter((h) => h === f.fleetId).length;
+    const victim = count(first) >= count(second) ? first : second;
+    ctx.log(`${victim.fleetId} runs ${count(victim)} of ${holders.size} numbers: it is killed after ${Math.floor(messages / 2)} messages`);
+
+    let killedAt = 0;
+    let restarted: Promise<unknown> = Promise.resolve();
+    const { written, notWritten, customers } = await writeSteadily(stack, {
+      tag: `fleet-kill ${ctx.run}`,
+      messages,
+      rate,
+      at: (i) => {
+        if (i !== Math.floor(messages / 2)) return;
+        killedAt = Date.now();
+        ctx.log(`SIGKILL ${victim.fleetId} (pid ${victim.pid})`);
+        void victim.kill();
+        restarted = sleep(RESTART_AFTER_MS).then(() => stack.fleet());
+      },
+    });
+    await restarted;
+    await stack.waitAllConnected(120_000);
+    const backMs = stack.socketsBackAfter(killedAt);
+    const drain = await awaitWebhooks(stack, written, { timeoutMs: 240_000, stallMs: 90_000 });
+    const counts = countWebhooks(stack, written);
+    const maxSockets = stack.maxSocketsPerNumber();
+
+    const result: Omit<RunResult, "scenario" | "run" | "seconds"> = {
+      ...counts,
+      figures: [
+        ["retried deliveries (same webhook-id)", counts.tally.retried],
+        ["bad signatures", counts.tally.invalid],
+        ["killed", `${victim.fleetId}, running ${count(victim)} of ${holders.size} numbers, after ${Math.floor(messages / 2)} messages`],
+        ["the killed fleet's numbers back on WhatsApp", backMs === null ? "not all" : `${secs(backMs)} s after the kill`],
+        ["last message delivered", drain.complete ? `${secs(drain.lastProgressAt - killedAt)} s after the kill` : "never (see lost)"],
+        ["peer refusals (retried by the customer)", customers.refusals],
+        ["most live sockets for one number", maxSockets],
+      ],
+      problems: [
+        ...(notWritten.length ? [`${notWritten.length} message(s) WhatsApp (the peer) never took from the customer: ${notWritten[0]}`] : []),
+        ...(maxSockets > 1 ? [`a number had ${maxSockets} live WhatsApp sockets at once`] : []),
+      ],
+    };
+    return result;
+  },
+};
