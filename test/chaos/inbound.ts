@@ -6,23 +6,25 @@
  * webhook-id delivered again, which a receiver drops).
  */
 import { openLoop } from "../../bench/common.ts";
-import { type RunResult, untilComplete } from "./result.ts";
+import type { RunResult } from "./result.ts";
 import type { ChaosStack } from "./stack.ts";
 import { Customers, type Written } from "./traffic.ts";
+import { untilComplete } from "./waits.ts";
 
 const waIdOf = (event: any): string | undefined => event?.payload?.wa_message_id;
 
 /**
  * Customers write `messages` texts at `rate` per second (open loop), from
  * `customers` JIDs spread over the numbers. `at(i)` runs as message i is due,
- * before it is written: where a scenario strikes.
+ * before it is written: where a scenario strikes. What WhatsApp took goes
+ * into `written` as it happens.
  */
 export async function writeSteadily(
   stack: ChaosStack,
   opts: { tag: string; messages: number; rate: number; customers?: number; at?: (i: number) => void },
+  written: Written[] = [],
 ): Promise<{ written: Written[]; notWritten: string[]; customers: Customers }> {
   const customers = new Customers(stack.e2e.peers.peers, opts.customers ?? 100);
-  const written: Written[] = [];
   const notWritten: string[] = [];
   stack.log(`customers write ${opts.messages} messages at ${opts.rate}/s`);
   await openLoop(opts.messages, opts.rate, async (i) => {
@@ -58,6 +60,15 @@ export async function awaitWebhooks(stack: ChaosStack, written: Written[], opts:
     log: stack.log,
     what: "webhooks",
   });
+}
+
+/**
+ * Messages the fleet has acknowledged to WhatsApp (which will not send them
+ * again) that the receiver has not had yet: what a crash now puts at risk.
+ */
+export function unconfirmed(stack: ChaosStack, written: Written[]): number {
+  const got = new Set(stack.receiver.deliveries.map((d) => waIdOf(d.event)));
+  return written.filter((w) => stack.e2e.peers.peers[w.number]!.acknowledged(w.waId) && !got.has(w.waId)).length;
 }
 
 /** Lost, duplicated, retried at the receiver, for the written messages. */

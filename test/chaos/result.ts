@@ -1,9 +1,4 @@
-/**
- * What a chaos run reports, and the wait every scenario ends with: until
- * everything arrived, or nothing more has arrived for a while.
- */
-import { sleep } from "../e2e/processes.ts";
-import type { Log } from "./stack.ts";
+/** What a chaos run reports, and how it is printed. */
 
 export type RunResult = {
   scenario: string;
@@ -28,40 +23,6 @@ export type RunResult = {
 export const failed = (r: RunResult) => r.lost > 0 || r.duplicated > 0 || r.problems.length > 0 || r.error !== undefined;
 
 export const secs = (ms: number) => Math.round(ms / 100) / 10;
-
-/**
- * Waits until `count()` reaches `total`; gives up after `timeoutMs`, or once
- * nothing new has come for `stallMs`. Logs progress every 10 s. Returns
- * whether everything came, and when the last new one did.
- */
-export async function untilComplete(
-  count: () => number,
-  total: number,
-  opts: { timeoutMs: number; stallMs: number; log: Log; what: string },
-): Promise<{ complete: boolean; lastProgressAt: number }> {
-  const start = Date.now();
-  let seen = count();
-  let lastProgressAt = Date.now();
-  let lastLog = Date.now();
-  for (;;) {
-    const now = count();
-    if (now !== seen) {
-      seen = now;
-      lastProgressAt = Date.now();
-    }
-    if (now >= total) return { complete: true, lastProgressAt };
-    const t = Date.now();
-    if (t - start > opts.timeoutMs || t - lastProgressAt > opts.stallMs) {
-      opts.log(`${opts.what}: gave up with ${now}/${total} after ${secs(t - start)} s (${secs(t - lastProgressAt)} s without progress)`);
-      return { complete: false, lastProgressAt };
-    }
-    if (t - lastLog > 10_000) {
-      opts.log(`${opts.what}: ${now}/${total}`);
-      lastLog = t;
-    }
-    await sleep(250);
-  }
-}
 
 /** One run, as a line for the terminal and the lines under it. */
 export function formatRun(r: RunResult, of: number): string {

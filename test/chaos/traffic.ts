@@ -6,8 +6,9 @@
  *    from the customer's phone, which tries again until WhatsApp has it;
  *  - a client sending through the API: each message has its own
  *    Idempotency-Key, and a request that got no answer (connection refused or
- *    reset, timeout, 5xx) is sent again with the same key until it is
- *    accepted (202) or refused (any other 4xx).
+ *    reset, timeout, 5xx, 429, or 409 while no number is connected) is sent
+ *    again with the same key until it is accepted (202) or refused (any
+ *    other 4xx).
  */
 import { randomBytes } from "node:crypto";
 import type { Peer } from "../e2e/peers.ts";
@@ -59,13 +60,19 @@ export class Customers {
 export type Accepted = { i: number; body: string; id: string; instanceId: string; at: number; attempts: number };
 export type SendOutcome = { accepted: Accepted } | { refused: string };
 
+/** Answers worth another try: the stack is down or busy, or no number is connected yet. */
+const TRANSIENT_CODES = new Set(["no_number_available", "fleet_unavailable"]);
+
 /**
  * POST /messages/text until it is accepted or refused, with one
- * Idempotency-Key for every attempt. Gives up (throws) after `timeoutMs`.
+ * Idempotency-Key for every attempt. Each failed attempt's reason is counted
+ * in `retried` ("409 no_number_available", "fetch failed", ...). Gives up
+ * (throws) after `timeoutMs`.
  */
 export async function sendUntilAccepted(
   api: ProjectClient,
   msg: { i: number; to: string; body: string; key: string },
+  retried: Map<string, number>,
   timeoutMs = 180_000,
 ): Promise<SendOutcome> {
   const deadline = Date.now() + timeoutMs;
@@ -83,11 +90,13 @@ export async function sendUntilAccepted(
         const body = JSON.parse(text) as { id: string; instance_id: string };
         return { accepted: { i: msg.i, body: msg.body, id: body.id, instanceId: body.instance_id, at: Date.now(), attempts } };
       }
-      if (res.status < 500 && res.status !== 429) return { refused: `${res.status} ${text.slice(0, 300)}` };
-      last = `${res.status} ${text.slice(0, 200)}`;
+      const code = /"code"\s*:\s*"([a-z_]+)"/.exec(text)?.[1] ?? "";
+      last = `${res.status} ${code}`.trim();
+      if (res.status < 500 && res.status !== 429 && !TRANSIENT_CODES.has(code)) return { refused: `${res.status} ${text.slice(0, 300)}` };
     } catch (err) {
       last = (err as Error).message;
     }
+    retried.set(last, (retried.get(last) ?? 0) + 1);
     if (Date.now() > deadline) throw new Error(`message ${msg.i} not accepted within ${timeoutMs} ms (last: ${last})`);
     await sleep(1_000);
   }

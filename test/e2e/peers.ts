@@ -50,6 +50,8 @@ export interface Peer extends PeerTarget {
   waitForAccepted: TestPeer["waitForAccepted"];
   /** Puts a message on the number's socket, as if a customer sent it. Resolves with its WhatsApp id. */
   inject: TestPeer["inject"];
+  /** Whether the number's client acknowledged a received message (WhatsApp will not send it again). */
+  acknowledged: TestPeer["acknowledged"];
 }
 
 export interface Peers {
@@ -105,6 +107,7 @@ export async function startPeers(
               accepted: peer.accepted,
               waitForAccepted: peer.waitForAccepted,
               inject: peer.inject,
+              acknowledged: peer.acknowledged,
             };
           }),
         );

@@ -110,6 +110,8 @@ export type TestPeer = {
   waitForAccepted(predicate: (message: AcceptedMessage) => boolean, timeoutMs?: number): Promise<AcceptedMessage>;
   /** Puts a message on the number's socket, as if a customer sent it. Resolves with its WhatsApp id. */
   inject(message: InboundInjection): Promise<string>;
+  /** Whether the client acknowledged (receipt or ack) the received message with this id: WhatsApp will not send it again. */
+  acknowledged(id: string): boolean;
   close(): Promise<void>;
 };
 
@@ -129,6 +131,7 @@ export async function startPeer(opts: {
   const recorderPath = opts.recorderPath ?? join(dir!, "recorder.jsonl");
   const selfJid = `${opts.phone}@s.whatsapp.net`;
   const accepted: AcceptedMessage[] = [];
+  const acknowledged = new Set<string>();
   const waiters = new Set<() => void>();
   const server = await startWhatsAppServer({
     selfJid,
@@ -136,6 +139,7 @@ export async function startPeer(opts: {
     ...(opts.accessToken ? { accessToken: opts.accessToken } : {}),
     lookupPhone: (query) => directory.lookup(query),
     onEvent: (event) => {
+      for (const id of acknowledgedIds(event)) acknowledged.add(id);
       const message = acceptedFromRecord(event);
       if (!message) return;
       accepted.push(message);
@@ -179,11 +183,26 @@ export async function startPeer(opts: {
       if (res.status !== 200) throw new Error(`the peer refused the inbound message: ${res.status} ${text}`);
       return (JSON.parse(text) as { message: { key: { id: string } } }).message.key.id;
     },
+    acknowledged: (id) => acknowledged.has(id),
     close: async () => {
       await server.close();
       if (dir) rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+type RecordedNode = { tag?: string; attrs?: Record<string, string>; content?: unknown };
+
+/** The message ids a node the client sent acknowledges: a receipt (its id, then its list's items) or a message ack. */
+function acknowledgedIds(event: unknown): string[] {
+  const node = (event as { body?: RecordedNode } | null)?.body;
+  if (!node || !(node.tag === "receipt" || (node.tag === "ack" && node.attrs?.class === "message"))) return [];
+  const ids = node.attrs?.id ? [node.attrs.id] : [];
+  for (const child of Array.isArray(node.content) ? (node.content as RecordedNode[]) : []) {
+    if (child.tag !== "list" || !Array.isArray(child.content)) continue;
+    for (const item of child.content as RecordedNode[]) if (item.tag === "item" && item.attrs?.id) ids.push(item.attrs.id);
+  }
+  return ids;
 }
 
 function digitsOf(text: string): string {

@@ -1,17 +1,24 @@
 /**
  * fleet-kill: customers write to the numbers at a steady rate while the
- * fleet process running them is SIGKILLed halfway through. A second fleet is
+ * fleet process running them is SIGKILLed halfway through, at a moment it
+ * holds messages it has acknowledged to WhatsApp (the test peer tells which)
+ * that have not reached the webhook receiver yet. A second fleet is
  * running all along (the numbers move to it when their leases lapse), and a
  * fleet is started again on the same data directory a few seconds after the
  * kill, as a supervisor would restart it. Counted at the webhook receiver.
  */
 import { sleep } from "../../e2e/processes.ts";
-import { awaitWebhooks, countWebhooks, warmUp, writeSteadily } from "../inbound.ts";
+import { awaitWebhooks, countWebhooks, unconfirmed, warmUp, writeSteadily } from "../inbound.ts";
 import { secs, type RunResult } from "../result.ts";
+import type { Written } from "../traffic.ts";
+import { worstMoment } from "../waits.ts";
 import type { Scenario } from "./scenario.ts";
 
 /** A supervisor's restart delay. */
 const RESTART_AFTER_MS = 3_000;
+/** The kill waits for this many messages at risk, or this long. */
+const STRIKE_DEPTH = 2;
+const STRIKE_WINDOW_MS = 5_000;
 
 export const fleetKill: Scenario = {
   name: "fleet-kill",
@@ -34,21 +41,26 @@ export const fleetKill: Scenario = {
     const victim = count(first) >= count(second) ? first : second;
     ctx.log(`${victim.fleetId} runs ${count(victim)} of ${holders.size} numbers: it is killed after ${Math.floor(messages / 2)} messages`);
 
+    // Halfway, the kill waits (at most STRIKE_WINDOW_MS) for a moment when the fleet holds messages
+    // it has acknowledged to WhatsApp and the receiver has not had: a crash must lose none of them.
+    const written: Written[] = [];
     let killedAt = 0;
-    let restarted: Promise<unknown> = Promise.resolve();
-    const { written, notWritten, customers } = await writeSteadily(stack, {
-      tag: `fleet-kill ${ctx.run}`,
-      messages,
-      rate,
-      at: (i) => {
-        if (i !== Math.floor(messages / 2)) return;
-        killedAt = Date.now();
-        ctx.log(`SIGKILL ${victim.fleetId} (pid ${victim.pid})`);
-        void victim.kill();
-        restarted = sleep(RESTART_AFTER_MS).then(() => stack.fleet());
-      },
-    });
-    await restarted;
+    let exposed = 0;
+    let struck: Promise<unknown> = Promise.resolve();
+    const strike = async () => {
+      exposed = await worstMoment(() => unconfirmed(stack, written), { atLeast: STRIKE_DEPTH, withinMs: STRIKE_WINDOW_MS });
+      killedAt = Date.now();
+      ctx.log(`SIGKILL ${victim.fleetId} (pid ${victim.pid}) holding ${exposed} message(s) acknowledged to WhatsApp, not yet at the receiver`);
+      await victim.kill();
+      await sleep(RESTART_AFTER_MS);
+      stack.fleet();
+    };
+    const { notWritten, customers } = await writeSteadily(
+      stack,
+      { tag: `fleet-kill ${ctx.run}`, messages, rate, at: (i) => void (i === Math.floor(messages / 2) && (struck = strike())) },
+      written,
+    );
+    await struck;
     await stack.waitAllConnected(120_000);
     const backMs = stack.socketsBackAfter(killedAt);
     const drain = await awaitWebhooks(stack, written, { timeoutMs: 240_000, stallMs: 90_000 });
@@ -60,7 +72,7 @@ export const fleetKill: Scenario = {
       figures: [
         ["retried deliveries (same webhook-id)", counts.tally.retried],
         ["bad signatures", counts.tally.invalid],
-        ["killed", `${victim.fleetId}, running ${count(victim)} of ${holders.size} numbers, after ${Math.floor(messages / 2)} messages`],
+        ["killed", `${victim.fleetId}, running ${count(victim)} of ${holders.size} numbers, after ${Math.floor(messages / 2)}+ messages, holding ${exposed} acknowledged to WhatsApp and not yet at the receiver`],
         ["the killed fleet's numbers back on WhatsApp", backMs === null ? "not all" : `${secs(backMs)} s after the kill`],
         ["last message delivered", drain.complete ? `${secs(drain.lastProgressAt - killedAt)} s after the kill` : "never (see lost)"],
         ["peer refusals (retried by the customer)", customers.refusals],

@@ -5,18 +5,24 @@
  * state and fleet data directory. The client retries what got no answer with
  * the same Idempotency-Key. Counted at the WhatsApp peers (lost, sent twice
  * under two WhatsApp ids, the same id arriving twice) and in the API (each
- * accepted message's final status). The project sends flat out (pacing off,
+ * accepted message's final status). The kill comes at a moment when
+ * accepted messages are on their way (in the outbox or the fleet). The
+ * project sends flat out (pacing off,
  * caps raised, no warming), as in bench/send.ts.
  */
 import { duplicates, openLoop, pool, type Received } from "../../../bench/common.ts";
 import { sleep } from "../../e2e/processes.ts";
 import { summarize } from "../../peer/decode.ts";
-import { secs, type RunResult, untilComplete } from "../result.ts";
+import { secs, type RunResult } from "../result.ts";
 import { type Accepted, sendUntilAccepted } from "../traffic.ts";
+import { untilComplete, worstMoment } from "../waits.ts";
 import type { Scenario } from "./scenario.ts";
 
 const CUSTOMERS = 100;
 const PHONE_BASE = 5511988880000;
+/** The kill waits for this many accepted messages on their way, or this long. */
+const STRIKE_DEPTH = 3;
+const STRIKE_WINDOW_MS = 5_000;
 /** Statuses a message can still leave. */
 const PENDING = new Set(["queued", "sending"]);
 
@@ -62,13 +68,20 @@ export const stackKill: Scenario = {
     const accepted: Accepted[] = [];
     const refused: string[] = [];
     const gaveUp: string[] = [];
+    const retried = new Map<string, number>();
     const half = Math.floor(messages / 2);
     let killedAt = 0;
     let upAt = 0;
     let restart: Promise<void> = Promise.resolve();
+    // The kill waits (at most STRIKE_WINDOW_MS) for accepted messages not yet at WhatsApp: in the outbox, or on their way.
+    let exposed = 0;
     const killAndRestart = async () => {
+      exposed = await worstMoment(() => accepted.length - arrivals(new Set(accepted.map((a) => a.body))).length, {
+        atLeast: STRIKE_DEPTH,
+        withinMs: STRIKE_WINDOW_MS,
+      });
       killedAt = Date.now();
-      ctx.log(`${accepted.length} accepted: SIGKILL the edge (pid group ${stack.e2e.edge.pid}) and ${fleet.fleetId} (pid ${fleet.pid})`);
+      ctx.log(`${accepted.length} accepted, ${exposed} of them not yet at WhatsApp: SIGKILL the edge (pid group ${stack.e2e.edge.pid}) and ${fleet.fleetId} (pid ${fleet.pid})`);
       await Promise.all([stack.e2e.edge.kill(), fleet.kill()]);
       await sleep(2_000);
       await stack.e2e.restartEdge();
@@ -79,7 +92,7 @@ export const stackKill: Scenario = {
     ctx.log(`the client sends ${messages} texts at ${rate}/s; the stack dies at ${half} accepted`);
     await openLoop(messages, rate, async (i) => {
       try {
-        const outcome = await sendUntilAccepted(api, { i, to: `+${phones[i % CUSTOMERS]}`, body: bodies[i]!, key: `chaos-${i}` }, 300_000);
+        const outcome = await sendUntilAccepted(api, { i, to: `+${phones[i % CUSTOMERS]}`, body: bodies[i]!, key: `chaos-${i}` }, retried, 300_000);
         if ("refused" in outcome) return void refused.push(`#${i}: ${outcome.refused}`);
         accepted.push(outcome.accepted);
         if (accepted.length === half) restart = killAndRestart();
@@ -131,8 +144,8 @@ export const stackKill: Scenario = {
       figures: [
         ["same WhatsApp id arrived twice (a resend; a phone shows it once)", dup.sameId],
         ["API status of the accepted", [...byStatus].map(([s, n]) => `${n} ${s}`).join(", ")],
-        ["killed", `at ${half} accepted; the edge answered again ${secs(upAt - killedAt)} s after the kill`],
-        ["client retries (same Idempotency-Key)", accepted.reduce((n, a) => n + a.attempts - 1, 0)],
+        ["killed", `at ${half}+ accepted, ${exposed} of them not yet at WhatsApp; the edge answered again ${secs(upAt - killedAt)} s after the kill`],
+        ["client retries (same Idempotency-Key)", [...retried].map(([why, n]) => `${n} after "${why}"`).join(", ") || "none"],
         ["last arrival", drain.complete ? `${secs(drain.lastProgressAt - killedAt)} s after the kill` : "never (see lost)"],
       ],
       problems: [
