@@ -26,7 +26,7 @@ export async function writeSteadily(
 ): Promise<{ written: Written[]; notWritten: string[]; customers: Customers }> {
   const customers = new Customers(stack.e2e.peers.peers, opts.customers ?? 100);
   const notWritten: string[] = [];
-  stack.log(`customers write ${opts.messages} messages at ${opts.rate}/s`);
+  stack.log(`customers write ${opts.messages} messages at ${Number(opts.rate.toFixed(2))}/s`);
   await openLoop(opts.messages, opts.rate, async (i) => {
     opts.at?.(i);
     try {
