@@ -7,7 +7,7 @@
  * fleet is started again on the same data directory a few seconds after the
  * kill, as a supervisor would restart it. Counted at the webhook receiver.
  */
-import { sleep } from "../../e2e/processes.ts";
+import { sleep, type Fleet } from "../../e2e/processes.ts";
 import { awaitWebhooks, countWebhooks, unconfirmed, warmUp, writeSteadily } from "../inbound.ts";
 import { secs, type RunResult } from "../result.ts";
 import type { Written } from "../traffic.ts";
@@ -35,29 +35,33 @@ export const fleetKill: Scenario = {
     await stack.waitAllConnected(60_000);
     await warmUp(stack);
 
-    // The victim: whichever fleet runs most of the numbers once things settled.
-    const holders = await stack.holders();
-    const count = (f: { fleetId: string }) => [...holders.values()].filter((h) => h === f.fleetId).length;
-    const victim = count(first) >= count(second) ? first : second;
-    ctx.log(`${victim.fleetId} runs ${count(victim)} of ${holders.size} numbers: it is killed after ${Math.floor(messages / 2)} messages`);
-
-    // Halfway, the kill waits (at most STRIKE_WINDOW_MS) for a moment when the fleet holds messages
-    // it has acknowledged to WhatsApp and the receiver has not had: a crash must lose none of them.
+    // Halfway, the fleet running most of the numbers at that moment is killed, once it holds messages it
+    // has acknowledged to WhatsApp that the receiver has not had (or after STRIKE_WINDOW_MS): a crash
+    // must lose none of them. (Numbers may have moved to the second fleet by then: the directory spreads them.)
     const written: Written[] = [];
+    const half = Math.floor(messages / 2);
     let killedAt = 0;
-    let exposed = 0;
+    let killed = "";
     let struck: Promise<unknown> = Promise.resolve();
     const strike = async () => {
-      exposed = await worstMoment(() => unconfirmed(stack, written), { atLeast: STRIKE_DEPTH, withinMs: STRIKE_WINDOW_MS });
+      const holders = await stack.holders();
+      const runs = (f: Fleet) => [...holders.values()].filter((h) => h === f.fleetId).length;
+      const victim = runs(first) >= runs(second) ? first : second;
+      const itsNumbers = new Set(stack.instances.flatMap((inst, k) => (holders.get(inst.id) === victim.fleetId ? [k] : [])));
+      const exposed = await worstMoment(() => unconfirmed(stack, written.filter((w) => itsNumbers.has(w.number))), {
+        atLeast: STRIKE_DEPTH,
+        withinMs: STRIKE_WINDOW_MS,
+      });
       killedAt = Date.now();
-      ctx.log(`SIGKILL ${victim.fleetId} (pid ${victim.pid}) holding ${exposed} message(s) acknowledged to WhatsApp, not yet at the receiver`);
+      killed = `${victim.fleetId}, running ${runs(victim)} of ${holders.size} numbers, after ${written.length} messages, holding ${exposed} acknowledged to WhatsApp and not yet at the receiver`;
+      ctx.log(`SIGKILL ${killed}`);
       await victim.kill();
       await sleep(RESTART_AFTER_MS);
       stack.fleet();
     };
     const { notWritten, customers } = await writeSteadily(
       stack,
-      { tag: `fleet-kill ${ctx.run}`, messages, rate, at: (i) => void (i === Math.floor(messages / 2) && (struck = strike())) },
+      { tag: `fleet-kill ${ctx.run}`, messages, rate, at: (i) => void (i === half && (struck = strike())) },
       written,
     );
     await struck;
@@ -72,7 +76,7 @@ export const fleetKill: Scenario = {
       figures: [
         ["retried deliveries (same webhook-id)", counts.tally.retried],
         ["bad signatures", counts.tally.invalid],
-        ["killed", `${victim.fleetId}, running ${count(victim)} of ${holders.size} numbers, after ${Math.floor(messages / 2)}+ messages, holding ${exposed} acknowledged to WhatsApp and not yet at the receiver`],
+        ["killed", killed],
         ["the killed fleet's numbers back on WhatsApp", backMs === null ? "not all" : `${secs(backMs)} s after the kill`],
         ["last message delivered", drain.complete ? `${secs(drain.lastProgressAt - killedAt)} s after the kill` : "never (see lost)"],
         ["peer refusals (retried by the customer)", customers.refusals],
