@@ -5,6 +5,7 @@
  * events, i.e. webhook-ids, for one WhatsApp message) and retried (the same
  * webhook-id delivered again, which a receiver drops).
  */
+import { closeSync, openSync, readSync } from "node:fs";
 import { openLoop } from "../../bench/common.ts";
 import type { RunResult } from "./result.ts";
 import type { ChaosStack } from "./stack.ts";
@@ -63,12 +64,54 @@ export async function awaitWebhooks(stack: ChaosStack, written: Written[], opts:
 }
 
 /**
- * Messages the fleet has acknowledged to WhatsApp (which will not send them
- * again) that the receiver has not had yet: what a crash now puts at risk.
+ * The WhatsApp ids a fleet's own log says the edge has stored (its relay's
+ * "message delivered" line), read as the log grows. Only a hint for choosing
+ * when to strike: if the line changes, the strike waits on the receiver alone.
  */
-export function unconfirmed(stack: ChaosStack, written: Written[]): number {
+export class StoredByEdge {
+  readonly ids = new Set<string>();
+  readonly logPath: string;
+  #offset = 0;
+  #rest = "";
+  constructor(logPath: string) {
+    this.logPath = logPath;
+  }
+
+  poll(): Set<string> {
+    let fd: number;
+    try {
+      fd = openSync(this.logPath, "r");
+    } catch {
+      return this.ids;
+    }
+    try {
+      const buf = Buffer.alloc(1 << 16);
+      for (let n; (n = readSync(fd, buf, 0, buf.length, this.#offset)) > 0; ) {
+        this.#offset += n;
+        const lines = (this.#rest + buf.toString("utf8", 0, n)).split("\n");
+        this.#rest = lines.pop()!;
+        for (const line of lines) {
+          if (!line.includes('"message delivered"')) continue;
+          const id = /"wa_message_id":"([^"]+)"/.exec(line)?.[1];
+          if (id) this.ids.add(id);
+        }
+      }
+    } finally {
+      closeSync(fd);
+    }
+    return this.ids;
+  }
+}
+
+/**
+ * Messages a fleet has acknowledged to WhatsApp (which will not send them
+ * again) that neither its log says the edge stored nor the receiver has had:
+ * what killing it now puts at risk.
+ */
+export function unconfirmed(stack: ChaosStack, written: Written[], stored: StoredByEdge): number {
   const got = new Set(stack.receiver.deliveries.map((d) => waIdOf(d.event)));
-  return written.filter((w) => stack.e2e.peers.peers[w.number]!.acknowledged(w.waId) && !got.has(w.waId)).length;
+  const saved = stored.poll();
+  return written.filter((w) => stack.e2e.peers.peers[w.number]!.acknowledged(w.waId) && !got.has(w.waId) && !saved.has(w.waId)).length;
 }
 
 /** Lost, duplicated, retried at the receiver, for the written messages. */

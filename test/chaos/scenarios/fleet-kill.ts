@@ -2,13 +2,13 @@
  * fleet-kill: customers write to the numbers at a steady rate while the
  * fleet process running them is SIGKILLed halfway through, at a moment it
  * holds messages it has acknowledged to WhatsApp (the test peer tells which)
- * that have not reached the webhook receiver yet. A second fleet is
+ * that the edge has not stored yet (by the fleet's log and the receiver). A second fleet is
  * running all along (the numbers move to it when their leases lapse), and a
  * fleet is started again on the same data directory a few seconds after the
  * kill, as a supervisor would restart it. Counted at the webhook receiver.
  */
 import { sleep, type Fleet } from "../../e2e/processes.ts";
-import { awaitWebhooks, countWebhooks, unconfirmed, warmUp, writeSteadily } from "../inbound.ts";
+import { awaitWebhooks, countWebhooks, StoredByEdge, unconfirmed, warmUp, writeSteadily } from "../inbound.ts";
 import { secs, type RunResult } from "../result.ts";
 import type { Written } from "../traffic.ts";
 import { worstMoment } from "../waits.ts";
@@ -36,7 +36,7 @@ export const fleetKill: Scenario = {
     await warmUp(stack);
 
     // Halfway, the fleet running most of the numbers at that moment is killed, once it holds messages it
-    // has acknowledged to WhatsApp that the receiver has not had (or after STRIKE_WINDOW_MS): a crash
+    // has acknowledged to WhatsApp that the edge has not stored (or after STRIKE_WINDOW_MS): a crash
     // must lose none of them. (Numbers may have moved to the second fleet by then: the directory spreads them.)
     const written: Written[] = [];
     const half = Math.floor(messages / 2);
@@ -48,12 +48,13 @@ export const fleetKill: Scenario = {
       const runs = (f: Fleet) => [...holders.values()].filter((h) => h === f.fleetId).length;
       const victim = runs(first) >= runs(second) ? first : second;
       const itsNumbers = new Set(stack.instances.flatMap((inst, k) => (holders.get(inst.id) === victim.fleetId ? [k] : [])));
-      const exposed = await worstMoment(() => unconfirmed(stack, written.filter((w) => itsNumbers.has(w.number))), {
+      const stored = new StoredByEdge(victim.logPath);
+      const exposed = await worstMoment(() => unconfirmed(stack, written.filter((w) => itsNumbers.has(w.number)), stored), {
         atLeast: STRIKE_DEPTH,
         withinMs: STRIKE_WINDOW_MS,
       });
       killedAt = Date.now();
-      killed = `${victim.fleetId}, running ${runs(victim)} of ${holders.size} numbers, after ${written.length} messages, holding ${exposed} acknowledged to WhatsApp and not yet at the receiver`;
+      killed = `${victim.fleetId}, running ${runs(victim)} of ${holders.size} numbers, after ${written.length} messages, holding ${exposed} it had acknowledged to WhatsApp and the edge had not stored`;
       ctx.log(`SIGKILL ${killed}`);
       await victim.kill();
       await sleep(RESTART_AFTER_MS);
