@@ -1,5 +1,8 @@
-/** What the benchmarks share: option parsing, statistics, a worker pool, paging. */
-import type { Instance, ProjectClient } from "../test/e2e/processes.ts";
+/**
+ * What the benchmarks (and the chaos suite) share: option parsing,
+ * statistics, a worker pool, a fixed-rate schedule, paging, duplicate counts.
+ */
+import { type Instance, type ProjectClient, sleep } from "../test/e2e/processes.ts";
 
 /** A whole-number option, or exit 2 with a message naming it. */
 export function int(name: string, text: string, min: number): number {
@@ -35,6 +38,44 @@ export async function pool<T>(items: T[], width: number, fn: (item: T, i: number
       }
     }),
   );
+}
+
+/**
+ * Runs `fn(i)` for i = 0..n-1 on a fixed schedule, `rate` per second, each
+ * one on time whatever happened to the ones before (open loop: a slow answer
+ * does not slow the next one down). Resolves when every call has settled.
+ */
+export async function openLoop(n: number, rate: number, fn: (i: number) => Promise<void>): Promise<void> {
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: n }, async (_, i) => {
+      await sleep(Math.max(0, start + (i * 1000) / rate - performance.now()));
+      await fn(i);
+    }),
+  );
+}
+
+/** One message as a WhatsApp peer recorded it: its WhatsApp id and text. */
+export type Received = { waId: string; text: string | null };
+
+/** Same WhatsApp id recorded more than once; same text under more than one WhatsApp id. */
+export function duplicates(arrivals: Received[]) {
+  const byId = new Map<string, number>();
+  const idsByText = new Map<string, Set<string>>();
+  for (const a of arrivals) {
+    byId.set(a.waId, (byId.get(a.waId) ?? 0) + 1);
+    let ids = idsByText.get(a.text!);
+    if (!ids) idsByText.set(a.text!, (ids = new Set()));
+    ids.add(a.waId);
+  }
+  return {
+    /** Extra copies of one WhatsApp id (a message recorded 3 times counts 2). */
+    sameId: [...byId.values()].reduce((n, c) => n + c - 1, 0),
+    /** Texts that arrived under two or more WhatsApp ids (sent twice as different messages). */
+    bodiesTwice: [...idsByText.values()].filter((ids) => ids.size > 1).length,
+    /** Those texts. */
+    textsTwice: [...idsByText].filter(([, ids]) => ids.size > 1).map(([text]) => text),
+  };
 }
 
 /** Every instance of the project, page by page. */

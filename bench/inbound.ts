@@ -20,7 +20,6 @@ import {
   importSessionOrFail,
   makeLogDir,
   ProjectClient,
-  sleep,
   startEdge,
   startFleet,
   waitFor,
@@ -29,7 +28,7 @@ import {
   type Instance,
 } from "../test/e2e/processes.ts";
 import { WebhookReceiver } from "../test/e2e/webhook-receiver.ts";
-import { int, listAll, onInterrupt, pool, stats } from "./common.ts";
+import { int, listAll, onInterrupt, openLoop, pool, stats } from "./common.ts";
 import { inspectorPortOf, startEdgeProfile, writeEdgeProfile } from "./edge-profiler.ts";
 
 // The peers' signal library logs sessions with console.log: keep stdout for the report.
@@ -153,12 +152,7 @@ try {
   const edgeProfile = opts["edge-profile"] ? await startEdgeProfile(inspectorPortOf(edge.pid)) : null;
   log(`injecting ${M} messages at ${RATE}/s (open loop)`);
   const start = performance.now();
-  await Promise.all(
-    Array.from({ length: M }, async (_, i) => {
-      await sleep(Math.max(0, start + (i * 1000) / RATE - performance.now()));
-      await inject(i);
-    }),
-  );
+  await openLoop(M, RATE, (i) => inject(i));
   const injectSeconds = (performance.now() - start) / 1000;
   log(`injected in ${f(injectSeconds)} s (${refused} refused by the peers); draining`);
   const expected = sentAt.size;
@@ -170,28 +164,18 @@ try {
   if (edgeProfile) await writeEdgeProfile(log, await edgeProfile.stop(), "inbound", opts["edge-profile"]!);
 
   // ------------------------------------------------------------ figures
-  const firstByBody = new Map<string, number>();
-  /** When the edge published each event (its `created_at`): splits the path into before and after the event hub. */
-  const publishedByBody = new Map<string, number>();
-  const eventsByBody = new Map<string, Set<string>>();
-  let invalid = 0;
-  for (const d of receiver.deliveries) {
-    if (!d.valid) invalid++;
-    const body = d.event?.payload?.body as string | undefined;
-    if (!body || !sentAt.has(body)) continue;
-    if (!firstByBody.has(body)) firstByBody.set(body, d.receivedAt);
-    if (!publishedByBody.has(body)) publishedByBody.set(body, Date.parse(d.event.created_at));
-    if (!eventsByBody.has(body)) eventsByBody.set(body, new Set());
-    eventsByBody.get(body)!.add(d.id);
-  }
-  const latency = [...firstByBody].map(([body, at]) => at - sentAt.get(body)!);
+  const tally = receiver.tally(sentAt.keys(), (event) => event?.payload?.body);
+  const latency = [...tally.first].map(([body, d]) => d.receivedAt - sentAt.get(body)!);
   const s = stats(latency);
-  const toPublish = stats([...publishedByBody].map(([body, at]) => at - sentAt.get(body)!));
-  const afterPublish = stats([...publishedByBody].map(([body, at]) => firstByBody.get(body)! - at));
-  const lost = expected - firstByBody.size;
-  if (lost > 0) log(`never delivered: ${[...sentAt.keys()].filter((b) => !firstByBody.has(b)).slice(0, 20).join(", ")}`);
-  const duplicated = [...eventsByBody.values()].filter((ids) => ids.size > 1).length;
-  const retried = receiver.deliveries.length - new Set(receiver.deliveries.map((d) => d.id)).size;
+  // When the edge published each event (its `created_at`) splits the path into before and after the event hub.
+  const publishedAt = (d: { event: any }) => Date.parse(d.event.created_at);
+  const toPublish = stats([...tally.first].map(([body, d]) => publishedAt(d) - sentAt.get(body)!));
+  const afterPublish = stats([...tally.first.values()].map((d) => d.receivedAt - publishedAt(d)));
+  const lost = tally.lost.length;
+  if (lost > 0) log(`never delivered: ${tally.lost.slice(0, 20).join(", ")}`);
+  const duplicated = tally.duplicated.length;
+  const retried = tally.retried;
+  const invalid = tally.invalid;
   const report = {
     numbers: N,
     messages: expected,

@@ -77,7 +77,7 @@ import {
 import { inspectorPortOf, startEdgeProfile, writeEdgeProfile } from "./edge-profiler.ts";
 import { cpus } from "node:os";
 import { cpuMeter, groupCpuByName, groupCpuSeconds, groupThreadCpu, machineCpuSeconds, pidCpuSeconds, selfCpuSeconds, threadDelta } from "./cpu.ts";
-import { int, listAll, onInterrupt, pool, stats } from "./common.ts";
+import { duplicates, int, listAll, onInterrupt, openLoop, pool, stats } from "./common.ts";
 
 // The peers' signal library logs sessions with console.log: keep stdout for the report.
 for (const k of ["log", "info", "debug", "warn"] as const) console[k] = () => {};
@@ -304,24 +304,6 @@ async function awaitArrivals(
   }
 }
 
-/** Same WhatsApp id recorded more than once; same body under more than one WhatsApp id. */
-function duplicates(arrivals: Arrival[]) {
-  const byId = new Map<string, number>();
-  const idsByBody = new Map<string, Set<string>>();
-  for (const a of arrivals) {
-    byId.set(a.waId, (byId.get(a.waId) ?? 0) + 1);
-    let ids = idsByBody.get(a.text!);
-    if (!ids) idsByBody.set(a.text!, (ids = new Set()));
-    ids.add(a.waId);
-  }
-  return {
-    /** Extra copies of one WhatsApp id (a message recorded 3 times counts 2). */
-    sameId: [...byId.values()].reduce((n, c) => n + c - 1, 0),
-    /** Bodies that arrived under two or more WhatsApp ids (sent twice as different messages). */
-    bodiesTwice: [...idsByBody.values()].filter((ids) => ids.size > 1).length,
-  };
-}
-
 function spread(perPeer: number[]) {
   return { min: Math.min(...perPeer), max: Math.max(...perPeer), per_number: perPeer };
 }
@@ -495,16 +477,12 @@ try {
     const probeCustomers = customersFrom(5511955550000);
     const probeBodies = Array.from({ length: PROBE_MESSAGES }, (_, i) => `probe ${i}`);
     log(`probe: ${PROBE_MESSAGES} requests at ${PROBE_RATE}/s (open loop)`);
-    const start = performance.now();
-    await Promise.all(
-      probeBodies.map(async (body, i) => {
-        await sleep(Math.max(0, start + (i * 1000) / PROBE_RATE - performance.now()));
-        const t0 = performance.now();
-        const r = await api.raw("POST", "/messages/text", { to: probeCustomers[i % CUSTOMERS], body });
-        if (r.status === 202) probeLatency.push(performance.now() - t0);
-        else probeRejected++;
-      }),
-    );
+    await openLoop(PROBE_MESSAGES, PROBE_RATE, async (i) => {
+      const t0 = performance.now();
+      const r = await api.raw("POST", "/messages/text", { to: probeCustomers[i % CUSTOMERS], body: probeBodies[i] });
+      if (r.status === 202) probeLatency.push(performance.now() - t0);
+      else probeRejected++;
+    });
     await awaitArrivals(arrivals, new Set(probeBodies), "probe");
   }
   const probe = stats(probeLatency);

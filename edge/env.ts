@@ -38,6 +38,8 @@ export type Env = {
   POMBO_R2_BUCKET?: string;
   /** First webhook retry delay in seconds (doubles each attempt, with jitter; default 10). */
   POMBO_WEBHOOK_RETRY_BASE_S?: string;
+  /** Longest delay between two webhook attempts, in seconds (default and most: 43200, 12 h). */
+  POMBO_WEBHOOK_RETRY_MAX_S?: string;
   /** An endpoint failing this many hours without a success is disabled (default 72). */
   POMBO_WEBHOOK_DISABLE_AFTER_H?: string;
 };

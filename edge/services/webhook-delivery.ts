@@ -19,6 +19,11 @@
  * jitter can halve that, so the last attempt comes between 29.4 h and
  * 58.8 h after the first: at least 24 h, and within Queues' default
  * 4-day message retention.
+ *
+ * POMBO_WEBHOOK_RETRY_MAX_S lowers the 12 h cap: after an endpoint comes back,
+ * the next attempt is at most that far away. It shortens the whole window too
+ * (16 retries of at most the cap each), so keep 8 x cap (the jittered floor)
+ * above the longest outage the endpoints must ride out.
  */
 import { Webhook } from "standardwebhooks";
 import { unseal } from "../crypto.ts";
@@ -44,10 +49,14 @@ const numberVar = (value: string | undefined, fallback: number) => {
   return value !== undefined && value.trim() !== "" && Number.isFinite(n) && n >= 0 ? n : fallback;
 };
 
-/** Seconds before retry `attempt` (1 = after the first failure): see the schedule above. */
-export function retryDelaySeconds(attempt: number, baseS: number, random = Math.random()): number {
-  const ceiling = Math.min(MAX_DELAY_S, baseS * 2 ** Math.max(0, attempt - 1));
-  return Math.min(MAX_DELAY_S, Math.ceil(ceiling * (0.5 + random / 2)));
+/**
+ * Seconds before retry `attempt` (1 = after the first failure): see the
+ * schedule above. `maxS` caps each delay (never past Queues' 12 h).
+ */
+export function retryDelaySeconds(attempt: number, baseS: number, random = Math.random(), maxS = MAX_DELAY_S): number {
+  const cap = Math.min(MAX_DELAY_S, Math.max(1, maxS));
+  const ceiling = Math.min(cap, baseS * 2 ** Math.max(0, attempt - 1));
+  return Math.min(cap, Math.ceil(ceiling * (0.5 + random / 2)));
 }
 
 export async function handleQueueBatch(batch: MessageBatch<DeliveryJob>, env: Env): Promise<void> {
@@ -84,7 +93,14 @@ async function attempt(env: Env, message: Message<DeliveryJob>, row: DeliveryJob
   const started = Date.now();
   const answer = await post(env, row);
   const number = row.attempts + 1;
-  const retryIn = answer.ok ? undefined : retryDelaySeconds(message.attempts, numberVar(env.POMBO_WEBHOOK_RETRY_BASE_S, DEFAULT_BASE_S));
+  const retryIn = answer.ok
+    ? undefined
+    : retryDelaySeconds(
+        message.attempts,
+        numberVar(env.POMBO_WEBHOOK_RETRY_BASE_S, DEFAULT_BASE_S),
+        Math.random(),
+        numberVar(env.POMBO_WEBHOOK_RETRY_MAX_S, MAX_DELAY_S),
+      );
   return {
     message,
     retryIn,

@@ -52,6 +52,8 @@ export interface Peer extends PeerTarget {
   inject: TestPeer["inject"];
   /** What the number's socket told the peer (receipts, acks), in order: what WhatsApp knows it took. */
   clientNodes: TestPeer["clientNodes"];
+  /** Whether the number's client acknowledged a received message (WhatsApp will not send it again). */
+  acknowledged: TestPeer["acknowledged"];
 }
 
 export interface Peers {
@@ -108,6 +110,7 @@ export async function startPeers(
               waitForAccepted: peer.waitForAccepted,
               inject: peer.inject,
               clientNodes: peer.clientNodes,
+              acknowledged: peer.acknowledged,
             };
           }),
         );

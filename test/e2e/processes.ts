@@ -178,6 +178,8 @@ export interface Edge {
   /** SIGCONT after `pause()`. */
   resume(): void;
   stop(): Promise<void>;
+  /** SIGKILL of the whole tree (wrangler's node and its workerd), no shutdown; the state stays. */
+  kill(): Promise<void>;
 }
 
 export async function startEdge(opts: EdgeOptions = {}): Promise<Edge> {
@@ -243,8 +245,10 @@ export async function startEdge(opts: EdgeOptions = {}): Promise<Edge> {
   const stop = async () => {
     if (stopped) return;
     stopped = true;
+    // A frozen edge cannot act on SIGTERM: wake it first, and again after (a paused edge takes it only once it runs).
+    killGroup(child.pid!, "SIGCONT");
     killGroup(child.pid!, "SIGTERM");
-    killGroup(child.pid!, "SIGCONT"); // a paused edge takes its SIGTERM only once it runs again
+    killGroup(child.pid!, "SIGCONT");
     const t = setTimeout(() => killGroup(child.pid!, "SIGKILL"), 5_000);
     await exited;
     clearTimeout(t);
@@ -269,9 +273,27 @@ export async function startEdge(opts: EdgeOptions = {}): Promise<Edge> {
     await stop();
     throw new Error(`${(err as Error).message}\n--- edge log (${logPath}) ---\n${tail()}`);
   }
-  const pause = () => killGroup(child.pid!, "SIGSTOP");
-  const resume = () => killGroup(child.pid!, "SIGCONT");
-  return { url, port, adminToken, fleetToken, persistTo, logDir, logPath, pid: child.pid!, exited, tail, pause, resume, stop };
+  const kill = async () => {
+    stopped = true;
+    killGroup(child.pid!, "SIGKILL");
+    await exited;
+  };
+  return {
+    url,
+    port,
+    adminToken,
+    fleetToken,
+    persistTo,
+    logDir,
+    logPath,
+    pid: child.pid!,
+    exited,
+    tail,
+    stop,
+    kill,
+    pause: () => killGroup(child.pid!, "SIGSTOP"),
+    resume: () => killGroup(child.pid!, "SIGCONT"),
+  };
 }
 
 // ---------------------------------------------------------------- fleet

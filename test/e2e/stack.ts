@@ -4,7 +4,9 @@
  * Fleets are started by the tests themselves (`stack.fleet()`).
  */
 import { afterAll, afterEach, beforeAll } from "vitest";
-import { rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { makeCreds, RoutingProxy, startPeers, type Peer, type Peers } from "./peers.ts";
 import {
   AdminClient,
@@ -37,6 +39,11 @@ export interface Stack {
   importFor(instance: Instance, peer: Peer): Promise<void>;
   /** Waits until every id is `connected` (from GET /instances), optionally on one fleet. */
   waitConnected(ids: string[], timeoutMs: number, fleetId?: string): Promise<Instance[]>;
+  /**
+   * Starts the edge again on the same state and port (after `edge.kill()` or
+   * `edge.stop()`): clients and fleets find it where it was.
+   */
+  restartEdge(): Promise<Edge>;
   /** Log file locations and tails, for failure messages. Calling it keeps the logs after stop(). */
   diagnostics(): string;
   /** Keep the log directory after stop() (set by diagnostics(), or POMBO_E2E_KEEP_LOGS=1). */
@@ -50,16 +57,26 @@ export interface Stack {
  */
 export const FLEET_ENV: Record<string, string> = {};
 
-export async function startStack(name: string, peerCount: number): Promise<Stack> {
+export interface StackOptions {
+  /** Extra `--var` values for the edge (e.g. webhook retry settings). */
+  edgeVars?: Record<string, string>;
+  /** Extra environment for every fleet this stack starts. */
+  fleetEnv?: Record<string, string>;
+}
+
+export async function startStack(name: string, peerCount: number, stackOpts: StackOptions = {}): Promise<Stack> {
   const logDir = makeLogDir(name);
   const peers = await startPeers(peerCount);
   const proxy = await new RoutingProxy().start();
+  // The stack owns the edge's state, so that a restarted edge finds it.
+  const persistTo = mkdtempSync(path.join(tmpdir(), "pombo-edge-"));
   let edge: Edge;
   try {
-    edge = await startEdge({ logDir });
+    edge = await startEdge({ logDir, persistTo, vars: stackOpts.edgeVars });
   } catch (err) {
     await proxy.close();
     await peers.close();
+    rmSync(persistTo, { recursive: true, force: true });
     throw err;
   }
   const admin = new AdminClient(edge.url, edge.adminToken);
@@ -78,12 +95,12 @@ export async function startStack(name: string, peerCount: number): Promise<Stack
     fleets,
     fleet(opts = {}) {
       const f = startFleet({
-        edgeUrl: edge.url,
-        fleetToken: edge.fleetToken,
+        edgeUrl: stack.edge.url,
+        fleetToken: stack.edge.fleetToken,
         waUrl: proxy.waUrl(peers.accessToken),
         logDir,
         ...opts,
-        env: { ...FLEET_ENV, ...opts.env },
+        env: { ...FLEET_ENV, ...stackOpts.fleetEnv, ...opts.env },
       });
       fleets.push(f);
       return f;
@@ -115,18 +132,25 @@ export async function startStack(name: string, peerCount: number): Promise<Stack
         { intervalMs: 250, what: `${ids.length} instance(s) connected${fleetId ? ` on ${fleetId}` : ""}` },
       );
     },
+    async restartEdge() {
+      const old = stack.edge;
+      await old.stop();
+      stack.edge = await startEdge({ logDir, persistTo, port: old.port, vars: stackOpts.edgeVars });
+      return stack.edge;
+    },
     keepLogs: process.env.POMBO_E2E_KEEP_LOGS === "1",
     diagnostics() {
       stack.keepLogs = true;
-      const parts = [`logs in ${logDir}`, `--- edge (${edge.logPath}) ---`, edge.tail(30)];
+      const parts = [`logs in ${logDir}`, `--- edge (${stack.edge.logPath}) ---`, stack.edge.tail(30)];
       for (const f of fleets) parts.push(`--- fleet ${f.fleetId} (${f.logPath}) ---`, f.tail(30));
       return parts.join("\n");
     },
     async stop() {
       await Promise.allSettled(fleets.map((f) => f.stop(5_000)));
-      await edge.stop();
+      await stack.edge.stop();
       await proxy.close();
       await peers.close();
+      rmSync(persistTo, { recursive: true, force: true });
       if (!stack.keepLogs) rmSync(logDir, { recursive: true, force: true });
     },
   };

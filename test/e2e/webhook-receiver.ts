@@ -20,6 +20,20 @@ export type Delivery = {
   receivedAt: number;
 };
 
+/** What a receiver got for the messages it expected (see `WebhookReceiver.tally`). */
+export type WebhookTally = {
+  /** The first delivery for each expected key that arrived. */
+  first: Map<string, Delivery>;
+  /** Expected keys no delivery carried. */
+  lost: string[];
+  /** Keys that came as two or more distinct events (different `webhook-id`s). */
+  duplicated: string[];
+  /** Deliveries that repeated a `webhook-id` already received (retries, which receivers drop). */
+  retried: number;
+  /** Deliveries whose signature did not verify. */
+  invalid: number;
+};
+
 export class WebhookReceiver {
   readonly deliveries: Delivery[] = [];
   #server: http.Server | null = null;
@@ -93,6 +107,34 @@ export class WebhookReceiver {
     const seen = new Map<string, any>();
     for (const d of this.deliveries) if (!seen.has(d.id)) seen.set(d.id, d.event);
     return [...seen.values()].filter((e) => !type || e?.type === type);
+  }
+
+  /**
+   * Lost, duplicated and retried, for the messages a test sent: `keyOf` names
+   * the message an event is about (its WhatsApp id, its body), `expected` the
+   * keys that should each arrive once.
+   */
+  tally(expected: Iterable<string>, keyOf: (event: any) => string | undefined): WebhookTally {
+    const want = new Set(expected);
+    const first = new Map<string, Delivery>();
+    const events = new Map<string, Set<string>>();
+    let invalid = 0;
+    for (const d of this.deliveries) {
+      if (!d.valid) invalid++;
+      const key = keyOf(d.event);
+      if (key === undefined || !want.has(key)) continue;
+      if (!first.has(key)) first.set(key, d);
+      let ids = events.get(key);
+      if (!ids) events.set(key, (ids = new Set()));
+      ids.add(d.id);
+    }
+    return {
+      first,
+      lost: [...want].filter((k) => !first.has(k)),
+      duplicated: [...events].filter(([, ids]) => ids.size > 1).map(([k]) => k),
+      retried: this.deliveries.length - new Set(this.deliveries.map((d) => d.id)).size,
+      invalid,
+    };
   }
 
   /** Resolves with the first event matching `predicate`, waiting for it if needed. */

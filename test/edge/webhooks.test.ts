@@ -365,6 +365,30 @@ describe("the retry schedule", () => {
     // Backoff grows: each ceiling doubles until the cap.
     expect(delays(1).slice(0, 4)).toEqual([10, 20, 40, 80]);
   });
+
+  it("POMBO_WEBHOOK_RETRY_MAX_S caps the wait between attempts: a late retry of a failing endpoint comes within it", async () => {
+    const { projectId, key, hook, delivery } = await failingHook("capped", 503);
+    // The consumer's verdict on the 12th attempt (base 1 s here: its ceiling is 2,048 s).
+    const retryAfter = async (vars: Record<string, string>) => {
+      let delay: number | undefined;
+      const message = {
+        id: crypto.randomUUID(),
+        timestamp: new Date(),
+        attempts: 12,
+        body: { delivery_id: delivery.id, project_id: projectId },
+        ack: () => {},
+        retry: (o?: QueueRetryOptions) => (delay = o?.delaySeconds),
+      };
+      const batch = { queue: "pombo-webhooks", messages: [message], ackAll: () => {}, retryAll: () => {} };
+      await handleQueueBatch(batch as unknown as MessageBatch<DeliveryJob>, { ...env, ...vars });
+      return delay;
+    };
+    expect(await retryAfter({})).toBeGreaterThanOrEqual(1_024);
+    const capped = await retryAfter({ POMBO_WEBHOOK_RETRY_MAX_S: "60" });
+    expect(capped).toBeGreaterThanOrEqual(30);
+    expect(capped).toBeLessThanOrEqual(60);
+    await call(`/webhooks/${hook.id}`, { method: "DELETE", token: key });
+  });
 });
 
 describe("the alert URL (settings)", () => {

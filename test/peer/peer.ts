@@ -121,6 +121,8 @@ export type TestPeer = {
    * (or a plain `ack`); one it could not take is an `ack` with an `error`.
    */
   clientNodes(): ClientNode[];
+  /** Whether the client acknowledged (receipt or ack) the received message with this id: WhatsApp will not send it again. */
+  acknowledged(id: string): boolean;
   close(): Promise<void>;
 };
 
@@ -141,6 +143,7 @@ export async function startPeer(opts: {
   const selfJid = `${opts.phone}@s.whatsapp.net`;
   const accepted: AcceptedMessage[] = [];
   const clientNodes: ClientNode[] = [];
+  const acknowledged = new Set<string>();
   const waiters = new Set<() => void>();
   const server = await startWhatsAppServer({
     selfJid,
@@ -150,6 +153,7 @@ export async function startPeer(opts: {
     onEvent: (event) => {
       const node = clientNodeOf(event);
       if (node) clientNodes.push(node);
+      for (const id of acknowledgedIds(event)) acknowledged.add(id);
       const message = acceptedFromRecord(event);
       if (!message) return;
       accepted.push(message);
@@ -194,6 +198,7 @@ export async function startPeer(opts: {
       return (JSON.parse(text) as { message: { key: { id: string } } }).message.key.id;
     },
     clientNodes: () => [...clientNodes],
+    acknowledged: (id) => acknowledged.has(id),
     close: async () => {
       await server.close();
       if (dir) rmSync(dir, { recursive: true, force: true });
@@ -206,6 +211,20 @@ function clientNodeOf(record: unknown): ClientNode | null {
   const r = record as { type?: unknown; at?: unknown; body?: { tag?: unknown; attrs?: unknown } };
   if (r?.type !== "api" || typeof r.body?.tag !== "string") return null;
   return { tag: r.body.tag, attrs: (r.body.attrs ?? {}) as Record<string, string>, at: typeof r.at === "string" ? r.at : "" };
+}
+
+type RecordedNode = { tag?: string; attrs?: Record<string, string>; content?: unknown };
+
+/** The message ids a node the client sent acknowledges: a receipt (its id, then its list's items) or a message ack without an error (a nack leaves the message with WhatsApp). */
+function acknowledgedIds(event: unknown): string[] {
+  const node = (event as { body?: RecordedNode } | null)?.body;
+  if (!node || !(node.tag === "receipt" || (node.tag === "ack" && node.attrs?.class === "message" && !node.attrs.error))) return [];
+  const ids = node.attrs?.id ? [node.attrs.id] : [];
+  for (const child of Array.isArray(node.content) ? (node.content as RecordedNode[]) : []) {
+    if (child.tag !== "list" || !Array.isArray(child.content)) continue;
+    for (const item of child.content as RecordedNode[]) if (item.tag === "item" && item.attrs?.id) ids.push(item.attrs.id);
+  }
+  return ids;
 }
 
 function digitsOf(text: string): string {
