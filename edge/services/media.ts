@@ -8,6 +8,7 @@ import { fileTypeFromBuffer } from "file-type";
 import { newId } from "../crypto.ts";
 import type { Env } from "../env.ts";
 import { ApiError } from "../errors.ts";
+import { destinationApiError } from "./destinations.ts";
 import { FetchRefused, safeFetch } from "./safe-fetch.ts";
 
 export type MediaType = "image" | "video" | "document" | "audio" | "sticker";
@@ -77,10 +78,10 @@ async function readInput(env: Env, input: MediaInput, maxBytes: number) {
     return { bytes: Uint8Array.from(binary, (c) => c.charCodeAt(0)), contentType: null };
   }
   try {
-    return await safeFetch(input.url!, { allowPrivate: env.POMBO_ALLOW_PRIVATE_NETWORKS === "true", maxBytes });
+    return await safeFetch(env, input.url!, { maxBytes });
   } catch (err) {
-    if (!(err instanceof FetchRefused)) throw err;
+    if (!(err instanceof FetchRefused)) throw destinationApiError(err, "media.url", "url_not_allowed");
     if (err.code === "too_large") throw fieldError(413, "media_too_large", err.message, "media.url");
-    throw fieldError(400, err.code === "private_address" ? "url_not_allowed" : "media_unreachable", err.message, "media.url");
+    throw fieldError(400, "media_unreachable", err.message, "media.url");
   }
 }
