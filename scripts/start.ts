@@ -22,6 +22,7 @@ import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { loadedEnvFile } from "./load-env.ts";
+import { startLocalDoh } from "./local-doh.ts";
 import { localEdgeVars } from "./local-edge-vars.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -256,6 +257,8 @@ try {
   say("applying database migrations");
   await runToEnd([WRANGLER, "d1", "migrations", "apply", "DB", "--local", "--persist-to", STATE_DIR], "migrations");
 
+  // The edge resolves client URLs' names like this machine does (an operator's POMBO_DOH_URL wins).
+  const dohUrl = env.POMBO_DOH_URL?.trim() || (await startLocalDoh()).url;
   say(`starting the edge on ${edgeUrl}`);
   edge = startChild(
     "edge",
@@ -273,7 +276,7 @@ try {
       `POMBO_ADMIN_TOKEN:${adminToken}`,
       "--var",
       `POMBO_FLEET_TOKEN:${fleetToken}`,
-      ...Object.entries(localEdgeVars(env.POMBO_PUBLIC_URL?.trim() || edgeUrl)).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
+      ...Object.entries(localEdgeVars(env.POMBO_PUBLIC_URL?.trim() || edgeUrl, dohUrl)).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
       ...optionalVars(["POMBO_DATA_KEY", "POMBO_ALLOW_PRIVATE_NETWORKS", "MEDIA_URL_TTL", "POMBO_WEBHOOK_RETRY_BASE_S"]),
     ],
     wranglerEnv,

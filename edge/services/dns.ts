@@ -11,8 +11,6 @@
  * A and AAAA are asked together; answers are kept for their TTL (at most
  * MAX_CACHE_S), failures not at all.
  */
-import type { Env } from "../env.ts";
-
 export const DEFAULT_DOH_URL = "https://cloudflare-dns.com/dns-query";
 const MAX_CACHE_S = 300;
 const TIMEOUT_MS = 5_000;
@@ -35,7 +33,7 @@ type Answer = { addresses: string[]; ttl: number };
 const cache = new Map<string, { addresses: Promise<string[]>; until: number }>();
 
 /** Every A and AAAA address of `host` (non-empty), or a ResolveFailure. */
-export function resolveAddresses(env: Pick<Env, "POMBO_DOH_URL">, host: string): Promise<string[]> {
+export function resolveAddresses(env: { POMBO_DOH_URL?: string }, host: string): Promise<string[]> {
   const endpoint = env.POMBO_DOH_URL?.trim() || DEFAULT_DOH_URL;
   const key = `${endpoint} ${host}`;
   const hit = cache.get(key);
@@ -73,7 +71,7 @@ async function query(endpoint: string, host: string, type: number): Promise<Answ
       await response.body?.cancel();
       throw new Error(`HTTP ${response.status}`);
     }
-    body = await response.json();
+    body = (await response.json()) as typeof body;
   } catch (err) {
     throw new ResolveFailure("resolver_unavailable", `the DNS resolver did not answer for ${host}: ${err instanceof Error ? err.message : err}`);
   }
