@@ -7,6 +7,7 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { DEFAULT_CONNECTION_CONFIG, type WAVersion } from "@whiskeysockets/baileys";
+import { allowsPrivateNetworks } from "../shared/net-policy.ts";
 
 export type FleetConfig = {
   /** Base URL of the edge Worker, without a trailing slash. */
@@ -25,6 +26,8 @@ export type FleetConfig = {
   logLevel: string;
   /** Whether Baileys runs its init queries (props, blocklist, privacy) after connecting. */
   waInitQueries: boolean;
+  /** Proxies and received files may be on private and loopback addresses (POMBO_ALLOW_PRIVATE_NETWORKS=true; local testing). */
+  allowPrivateNetworks: boolean;
   host: string;
   pid: number;
 };
@@ -67,6 +70,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FleetConfig {
     capacity,
     logLevel,
     waInitQueries: parseBool(env.POMBO_WA_INIT_QUERIES, true, "POMBO_WA_INIT_QUERIES"),
+    allowPrivateNetworks: allowsPrivateNetworks(env.POMBO_ALLOW_PRIVATE_NETWORKS),
     host,
     pid,
   };

@@ -121,6 +121,8 @@ export type ConnectionManagerOptions = {
   /** WhatsApp WebSocket URL for this instance; undefined = WhatsApp's own. */
   waUrl?: string;
   fireInitQueries: boolean;
+  /** The number's proxy and received files may be on private addresses (POMBO_ALLOW_PRIVATE_NETWORKS=true). */
+  allowPrivateNetworks?: boolean;
   makeSocket?: MakeSocket;
   /** Where media bytes for outbound messages come from (the edge's media route). */
   fetchMedia?: FetchMedia;
@@ -165,6 +167,7 @@ export class ConnectionManager {
   #logger: Logger;
   #waUrl: string | undefined;
   #fireInitQueries: boolean;
+  #allowPrivateNetworks: boolean;
   #makeSocket: MakeSocket;
   #fetchMedia: FetchMedia;
   #random: () => number;
@@ -197,6 +200,7 @@ export class ConnectionManager {
     this.#logger = opts.logger;
     this.#waUrl = opts.waUrl;
     this.#fireInitQueries = opts.fireInitQueries;
+    this.#allowPrivateNetworks = opts.allowPrivateNetworks ?? false;
     this.#makeSocket = opts.makeSocket ?? (makeWASocket as unknown as MakeSocket);
     this.#fetchMedia =
       opts.fetchMedia ??
@@ -211,6 +215,7 @@ export class ConnectionManager {
       cipher: this.#cipher,
       logger: this.#logger,
       anyMediaHost: Boolean(this.#waUrl),
+      allowPrivateNetworks: this.#allowPrivateNetworks,
     });
     this.methods = {
       "instance.restart": () => this.restart(),
@@ -509,11 +514,12 @@ export class ConnectionManager {
         instanceId: this.instanceId,
         logger: this.#logger,
       });
+      // Before the socket exists: a proxy the policy refuses is never dialed (the start fails and backs off).
+      const agent = await proxyAgent(this.#proxyUrl, this.#allowPrivateNetworks);
       if (generation !== this.#generation) {
         store.close(); // stopped or restarted while we were loading
         return;
       }
-      const agent = proxyAgent(this.#proxyUrl);
       const sock = this.#makeSocket({
         auth: store.state,
         version: this.#versions.current(),

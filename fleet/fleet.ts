@@ -126,6 +126,7 @@ export class Fleet {
       logger,
       waUrl: waUrlFor(config, id),
       fireInitQueries: config.waInitQueries,
+      allowPrivateNetworks: config.allowPrivateNetworks,
       makeSocket: this.#opts.makeSocket,
       fetchMedia: this.#fetchMedia,
     });

@@ -28,7 +28,7 @@ import {
   messageCandidates,
 } from "./lid-mappings.ts";
 import { limiter } from "./limiter.ts";
-import { baileysDownload, storeInboundMedia } from "./media-upload.ts";
+import { type MediaHosts, baileysDownload, storeInboundMedia } from "./media-upload.ts";
 import { pollVoteHashes } from "./poll-votes.ts";
 import { RecentSet } from "./recent-set.ts";
 
@@ -39,6 +39,8 @@ export type InboundReceiverOptions = {
   logger: Logger;
   /** Media may come from any host (a test server), not only WhatsApp's. */
   anyMediaHost?: boolean;
+  /** Media may come from private addresses (POMBO_ALLOW_PRIVATE_NETWORKS=true). */
+  allowPrivateNetworks?: boolean;
   /** Where the presigned PUT goes through; tests may watch it. */
   fetch?: typeof fetch;
   relay?: InboundRelay;
@@ -58,10 +60,12 @@ export class InboundReceiver {
   #sent = new RecentSet(REMEMBERED_SENDS);
   #lids = new LidCollector();
   #media = limiter(MEDIA_CONCURRENCY);
+  #mediaHosts: MediaHosts;
 
   constructor(opts: InboundReceiverOptions) {
     this.#opts = opts;
     this.#logger = opts.logger;
+    this.#mediaHosts = { anyHost: opts.anyMediaHost ?? false, allowPrivate: opts.allowPrivateNetworks ?? false };
     this.relay = opts.relay ?? new InboundRelay({ link: opts.link, logger: opts.logger });
   }
 
@@ -128,10 +132,9 @@ export class InboundReceiver {
     const request = translated.media;
     const prepared: Promise<Delivery> = request
       ? this.#media(() =>
-          storeInboundMedia(request, baileysDownload(msg, sock.updateMediaMessage?.bind(sock), this.#logger), {
+          storeInboundMedia(request, baileysDownload(msg, sock.updateMediaMessage?.bind(sock), this.#logger, this.#mediaHosts), {
             link: this.#opts.link,
             logger: this.#logger,
-            anyHost: this.#opts.anyMediaHost,
             fetch: this.#opts.fetch,
           }, log),
         ).then((stored) => ({ message: { ...message, ...stored } as InboundMessage, mappings }))

@@ -10,10 +10,10 @@ describe("fleet config", () => {
     expect(() => loadConfig({ POMBO_FLEET_TOKEN: "t" })).toThrow(ConfigError);
   });
 
-  it("defaults: local edge, Baileys' bundled WA version, no capacity limit, warn logs, init queries on, a unique fleet id", () => {
+  it("defaults: local edge, Baileys' bundled WA version, no capacity limit, warn logs, init queries on, private networks refused, a unique fleet id", () => {
     const a = loadConfig(required);
     const b = loadConfig(required);
-    expect(a).toMatchObject({ edgeUrl: "http://127.0.0.1:8787", waUrl: null, capacity: 0, logLevel: "warn", waInitQueries: true });
+    expect(a).toMatchObject({ edgeUrl: "http://127.0.0.1:8787", waUrl: null, capacity: 0, logLevel: "warn", waInitQueries: true, allowPrivateNetworks: false });
     expect(a.waVersion).toEqual(DEFAULT_CONNECTION_CONFIG.version);
     expect(a.fleetId).toContain(String(process.pid));
     expect(a.fleetId).not.toBe(b.fleetId);
@@ -29,6 +29,7 @@ describe("fleet config", () => {
       POMBO_FLEET_CAPACITY: "100",
       POMBO_LOG_LEVEL: "info",
       POMBO_WA_INIT_QUERIES: "false",
+      POMBO_ALLOW_PRIVATE_NETWORKS: "true",
     });
     expect(config).toMatchObject({
       edgeUrl: "https://edge.example.com",
@@ -37,6 +38,7 @@ describe("fleet config", () => {
       capacity: 100,
       logLevel: "info",
       waInitQueries: false,
+      allowPrivateNetworks: true,
     });
     expect(waUrlFor(config, "inst_42")).toBe("ws://127.0.0.1:9000/wa/inst_42");
     expect(waUrlFor(loadConfig(required), "inst_42")).toBeUndefined();

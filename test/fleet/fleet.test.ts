@@ -37,6 +37,7 @@ function config(overrides: Partial<FleetConfig> = {}): FleetConfig {
     capacity: 50,
     logLevel: "silent",
     waInitQueries: true,
+    allowPrivateNetworks: false,
     host: "test-host",
     pid: 4242,
     ...overrides,
