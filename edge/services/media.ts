@@ -39,7 +39,8 @@ export async function storeMedia(env: Env, projectId: string, type: MediaType, i
   const sniffed = (await fileTypeFromBuffer(bytes))?.mime ?? null;
   const declared = (input.mimetype ?? contentType ?? "").split(";")[0]!.trim().toLowerCase() || null;
   const mimetype = type === "document" ? (declared ?? sniffed ?? "application/octet-stream") : normalizeAudio(sniffed ?? declared);
-  if (!mimetype || !rule.mimetypes.test(mimetype)) {
+  // The rule is on the type itself; parameters (`codecs=opus`) stay on what WhatsApp is told.
+  if (!mimetype || !rule.mimetypes.test(mimetype.split(";")[0]!.trim())) {
     throw fieldError(400, "unsupported_media_type", `${type} must be ${rule.mimetypes.source}, got ${mimetype ?? "unknown"}`, "media");
   }
 
@@ -55,9 +56,10 @@ export async function storeMedia(env: Env, projectId: string, type: MediaType, i
 export const mediaKey = (projectId: string, mediaId: string) => `out/${projectId}/${mediaId}`;
 export const mediaKeyOf = (mediaId: string) => `out/${mediaId}`;
 
-// file-type says `audio/ogg` for voice notes and `video/mp4` for some m4a; keep audio as audio.
+// file-type names a voice note's Ogg/Opus `audio/ogg; codecs=opus` (what WhatsApp wants for one),
+// some tools say `audio/opus`, and m4a may sniff as `audio/x-m4a`: keep audio as audio.
 function normalizeAudio(mime: string | null): string | null {
-  if (mime === "audio/opus") return "audio/ogg";
+  if (mime === "audio/opus") return "audio/ogg; codecs=opus";
   if (mime === "audio/x-m4a") return "audio/mp4";
   return mime;
 }
