@@ -85,6 +85,8 @@ beforeAll(async () => {
     logger,
     waUrl: peer.url,
     fireInitQueries: false,
+    // The peer serves its files on loopback: an operator testing locally allows that.
+    allowPrivateNetworks: true,
     makeSocket: makeWASocket as unknown as MakeSocket,
   });
   edge.serve(manager.methods);
