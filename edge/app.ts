@@ -5,6 +5,7 @@ import { bodyLimit } from "hono/body-limit";
 import { adminAuth, fleetAuth, projectAuth } from "./auth.ts";
 import type { AppEnv } from "./env.ts";
 import { ApiError, errorResponse, onError, validationError } from "./errors.ts";
+import { bodyGuard } from "./request-body.ts";
 import { adminRoutes } from "./routes/admin.ts";
 import { contactActionRoutes } from "./routes/contact-actions.ts";
 import { contactRoutes } from "./routes/contacts.ts";
@@ -60,6 +61,8 @@ export function createApp() {
     app.use(path, projectAuth);
     app.use(`${path}/*`, projectAuth);
   }
+  // After authentication: an unknown caller's body is never read.
+  app.use("*", bodyGuard);
 
   app.route("/", adminRoutes);
   app.route("/", instanceRoutes);

@@ -21,8 +21,10 @@ export type Env = {
   POMBO_FLEET_TOKEN?: string;
   /** Encrypts secrets that must wait in a queue (OTP codes). Unset: OTP sends are refused. */
   POMBO_DATA_KEY?: string;
-  /** "true" lets media URLs point at private and loopback addresses (local testing). */
+  /** "true" lets media, webhook, alert and proxy URLs point at private and loopback addresses (local testing). */
   POMBO_ALLOW_PRIVATE_NETWORKS?: string;
+  /** DNS over HTTPS endpoint (JSON API) names in client URLs are resolved with (default Cloudflare's). */
+  POMBO_DOH_URL?: string;
   /** The API's public origin, e.g. `https://api.example.com`: media links in events point here. */
   POMBO_PUBLIC_URL?: string;
   /** Lifetime of signed media links, in seconds (default 86400). */

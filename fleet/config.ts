@@ -9,6 +9,7 @@ import { hostname } from "node:os";
 import { resolve } from "node:path";
 import { DEFAULT_CONNECTION_CONFIG, type WAVersion } from "@whiskeysockets/baileys";
 import { DEFAULT_SILENCE_MS } from "./liveness.ts";
+import { allowsPrivateNetworks } from "../shared/net-policy.ts";
 
 export type FleetConfig = {
   /** Base URL of the edge Worker, without a trailing slash. */
@@ -31,6 +32,8 @@ export type FleetConfig = {
   waSilenceMs: number;
   /** QRs an unpaired number shows before pairing expires. */
   qrLimit: number;
+  /** Proxies and received files may be on private and loopback addresses (POMBO_ALLOW_PRIVATE_NETWORKS=true; local testing). */
+  allowPrivateNetworks: boolean;
   host: string;
   pid: number;
   /** Where the inbound spool lives: received messages not yet stored by the edge. Shared by the processes of one host, or one each. */
@@ -92,6 +95,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FleetConfig {
     waInitQueries: parseBool(env.POMBO_WA_INIT_QUERIES, true, "POMBO_WA_INIT_QUERIES"),
     waSilenceMs,
     qrLimit,
+    allowPrivateNetworks: allowsPrivateNetworks(env.POMBO_ALLOW_PRIVATE_NETWORKS),
     host,
     pid,
     dataDir: resolve(env.POMBO_FLEET_DATA_DIR?.trim() || DEFAULT_DATA_DIR),

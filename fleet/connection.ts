@@ -127,6 +127,8 @@ export type ConnectionManagerOptions = {
   /** WhatsApp WebSocket URL for this instance; undefined = WhatsApp's own. */
   waUrl?: string;
   fireInitQueries: boolean;
+  /** The number's proxy and received files may be on private addresses (POMBO_ALLOW_PRIVATE_NETWORKS=true). */
+  allowPrivateNetworks?: boolean;
   makeSocket?: MakeSocket;
   /** Where media bytes for outbound messages come from (the edge's media route). */
   fetchMedia?: FetchMedia;
@@ -175,6 +177,7 @@ export class ConnectionManager {
   #logger: Logger;
   #waUrl: string | undefined;
   #fireInitQueries: boolean;
+  #allowPrivateNetworks: boolean;
   #makeSocket: MakeSocket;
   #fetchMedia: FetchMedia;
   #random: () => number;
@@ -214,6 +217,7 @@ export class ConnectionManager {
     this.#logger = opts.logger;
     this.#waUrl = opts.waUrl;
     this.#fireInitQueries = opts.fireInitQueries;
+    this.#allowPrivateNetworks = opts.allowPrivateNetworks ?? false;
     this.#makeSocket = opts.makeSocket ?? (makeWASocket as unknown as MakeSocket);
     this.#fetchMedia =
       opts.fetchMedia ??
@@ -540,11 +544,12 @@ export class ConnectionManager {
         instanceId: this.instanceId,
         logger: this.#logger,
       });
+      // Before the socket exists: a proxy the policy refuses is never dialed (the start fails and backs off).
+      const agent = await proxyAgent(this.#proxyUrl, this.#allowPrivateNetworks);
       if (generation !== this.#generation) {
         store.close(); // stopped or restarted while we were loading
         return;
       }
-      const agent = proxyAgent(this.#proxyUrl);
       const sock = this.#makeSocket({
         auth: store.state,
         version: this.#versions.current(),

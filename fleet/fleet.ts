@@ -84,7 +84,7 @@ export class Fleet {
         courier,
         logger: opts.logger,
         // A test server (waUrl) serves its media from wherever it runs; WhatsApp's come from its own hosts.
-        anyMediaHost: Boolean(config.waUrl),
+        mediaHosts: { anyHost: Boolean(config.waUrl), allowPrivate: config.allowPrivateNetworks },
         reupload: (id) => this.#instances.get(id)?.manager.mediaReupload(),
       }),
     });
@@ -184,6 +184,7 @@ export class Fleet {
       fireInitQueries: config.waInitQueries,
       silenceMs: config.waSilenceMs,
       qrLimit: config.qrLimit,
+      allowPrivateNetworks: config.allowPrivateNetworks,
       makeSocket: this.#opts.makeSocket,
       fetchMedia: this.#fetchMedia,
       spool: this.#spool,

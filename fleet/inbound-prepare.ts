@@ -18,7 +18,7 @@ import type { InboundCourier } from "./inbound-courier.ts";
 import type { SpoolRow } from "./inbound-spool.ts";
 import { LidCollector, messageCandidates } from "./lid-mappings.ts";
 import { limiter } from "./limiter.ts";
-import { baileysDownload, storeInboundMedia } from "./media-upload.ts";
+import { type MediaHosts, baileysDownload, storeInboundMedia } from "./media-upload.ts";
 import { pollVoteHashes } from "./poll-votes.ts";
 import { openSpooled } from "./spooled-message.ts";
 
@@ -33,13 +33,15 @@ export type PrepareOptions = {
   cipher: SessionCipher;
   courier: InboundCourier;
   logger: Logger;
-  /** Media may come from any host (a test server), not only WhatsApp's. */
-  anyMediaHost?: boolean;
+  /** Where received files may be fetched from; by default WhatsApp's own hosts, on public addresses. */
+  mediaHosts?: MediaHosts;
   /** Where the presigned PUT goes through; tests may watch it. */
   fetch?: typeof fetch;
   /** The running socket's re-upload request, if this process runs the instance (a file WhatsApp no longer serves). */
   reupload?(instanceId: string): ((msg: WAMessage) => Promise<WAMessage>) | undefined;
 };
+
+const WHATSAPP_ONLY: MediaHosts = { anyHost: false, allowPrivate: false };
 
 /** Files downloaded at once: each may hold up to 100 MB in memory. */
 const MEDIA_CONCURRENCY = 3;
@@ -78,10 +80,9 @@ export function inboundPreparer(opts: PrepareOptions): Prepare {
     const request = translated.media;
     if (!request) return { delivery: { message, mappings } };
     const stored = await media(() =>
-      storeInboundMedia(request, baileysDownload(msg, opts.reupload?.(row.instance_id), logger), {
+      storeInboundMedia(request, baileysDownload(msg, opts.reupload?.(row.instance_id), logger, opts.mediaHosts ?? WHATSAPP_ONLY), {
         link: opts.courier.tickets(row.instance_id),
         logger,
-        anyHost: opts.anyMediaHost,
         fetch: opts.fetch,
       }, log),
     );

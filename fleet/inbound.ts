@@ -45,8 +45,6 @@ export type MediaRequest = {
   ptt: boolean;
   /** The size the sender declared; the download is the truth. */
   declared_size: number | null;
-  /** Where the encrypted file lives, as the sender's client said. */
-  url: string | null;
 };
 
 /** A poll vote as it arrives: encrypted with the poll's secret. */
@@ -147,7 +145,6 @@ export function translateInbound(msg: WAMessage, ctx: InboundContext): Translate
         filename: inner.fileName || null,
         ptt: media.type === "audio" && Boolean(inner.ptt),
         declared_size: declared > 0 ? declared : null,
-        url: inner.url || null,
       },
       vote: null,
     };

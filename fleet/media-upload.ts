@@ -7,10 +7,11 @@
  * message still goes to the edge, with `media_error` saying why the file is
  * missing: a message is never lost for its attachment.
  */
-import { type WAMessage, downloadMediaMessage } from "@whiskeysockets/baileys";
+import { type WAMessage, downloadMediaMessage, extractMessageContent, getContentType, getUrlFromDirectPath } from "@whiskeysockets/baileys";
 import type { Logger } from "pino";
 import { type InboundMedia, type InboundMessage, type Params, ProtocolError, type Result } from "../shared/protocol.ts";
 import type { MediaRequest } from "./inbound.ts";
+import { DestinationRefused, guardedDispatcher } from "./net-guard.ts";
 import { MAX_MEDIA_BYTES } from "./outbound.ts";
 
 /** Download, edge round trip and upload together; a file that takes longer arrives as `media_error: "timeout"`. */
@@ -29,8 +30,6 @@ export type UploadTickets = {
 export type StoreMediaOptions = {
   link: UploadTickets;
   logger: Logger;
-  /** Any media host will do (a test server); otherwise only WhatsApp's own. */
-  anyHost?: boolean;
   maxBytes?: number;
   timeoutMs?: number;
   fetch?: typeof fetch;
@@ -54,9 +53,6 @@ export async function storeInboundMedia(
   const maxBytes = opts.maxBytes ?? MAX_MEDIA_BYTES;
   const signal = AbortSignal.timeout(opts.timeoutMs ?? MEDIA_STORE_TIMEOUT_MS);
   try {
-    if (!mediaHostAllowed(request.url, opts.anyHost ?? false)) {
-      throw new MediaFailure("untrusted_media_host", "the file is not on a WhatsApp media host");
-    }
     if (request.declared_size !== null && request.declared_size > maxBytes) {
       throw new MediaFailure("too_large", `declared ${request.declared_size} bytes, more than ${maxBytes}`);
     }
@@ -104,19 +100,56 @@ export async function storeInboundMedia(
   }
 }
 
+/** Where a received file may be fetched from. */
+export type MediaHosts = {
+  /** Any host will do (a test server); otherwise only WhatsApp's own, over https. */
+  anyHost: boolean;
+  /** Private and loopback addresses too (POMBO_ALLOW_PRIVATE_NETWORKS=true). */
+  allowPrivate: boolean;
+};
+
 /**
- * Where a sender says its file is comes from the sender: only WhatsApp's
- * media hosts are fetched, so a crafted message cannot make the fleet call
- * into its own network. No URL: Baileys uses WhatsApp's default host.
+ * Why the fleet will not fetch `url`, or null. The sender of a message
+ * chooses its `url` and `directPath`, and Baileys fetches
+ * `https://<host of url><directPath>`: a directPath of `@127.0.0.1:9/x`
+ * makes the host 127.0.0.1. So the URL actually fetched is what is judged:
+ * no credentials in it, and a WhatsApp media host unless any host will do.
+ * (Its addresses are checked when it is dialed: guardedDispatcher.)
  */
-export function mediaHostAllowed(url: string | null, anyHost: boolean): boolean {
-  if (anyHost || url === null) return true;
+export function mediaUrlRefusal(url: string, hosts: Pick<MediaHosts, "anyHost">): string | null {
+  let parsed: URL;
   try {
-    const parsed = new URL(url);
-    return parsed.protocol === "https:" && (parsed.hostname === "whatsapp.net" || parsed.hostname.endsWith(".whatsapp.net"));
+    parsed = new URL(url);
   } catch {
-    return false;
+    return "the file's URL is not a URL";
   }
+  if (parsed.username || parsed.password) return `the file's URL carries credentials, which puts it on ${parsed.hostname}`;
+  if (hosts.anyHost) return parsed.protocol === "https:" || parsed.protocol === "http:" ? null : "the file's URL is not http(s)";
+  const whatsapp = parsed.hostname === "whatsapp.net" || parsed.hostname.endsWith(".whatsapp.net");
+  return parsed.protocol === "https:" && whatsapp ? null : `the file is on ${parsed.protocol}//${parsed.hostname}, not a WhatsApp media host`;
+}
+
+/**
+ * The URL Baileys' downloadMediaMessage fetches for `msg` (its
+ * downloadContentFromMessage: the directPath on the url's host, WhatsApp's
+ * default host without one, else the url). Checked before the download; the
+ * dispatcher checks every request it really makes, so a drift here cannot
+ * open a way around the policy, only make the refusal less clear.
+ */
+export function mediaDownloadUrl(msg: WAMessage): string | null {
+  const content = extractMessageContent(msg.message);
+  const type = content ? getContentType(content) : undefined;
+  const media = type ? (content![type] as { url?: string | null; directPath?: string | null; thumbnailDirectPath?: string | null }) : null;
+  if (!media || typeof media !== "object") return null;
+  const directPath = media.directPath ?? (media.url ? null : media.thumbnailDirectPath);
+  if (!directPath) return media.url ?? null;
+  let host: string | undefined;
+  try {
+    host = media.url ? new URL(media.url).host : undefined;
+  } catch {
+    host = undefined;
+  }
+  return getUrlFromDirectPath(directPath, host);
 }
 
 /** Downloads a received message's file with Baileys, asking the sender's phone to upload it again if it expired. */
@@ -124,29 +157,51 @@ export function baileysDownload(
   msg: WAMessage,
   reupload: ((msg: WAMessage) => Promise<WAMessage>) | undefined,
   logger: Logger,
+  hosts: MediaHosts,
 ): MediaDownload {
+  const check = (message: WAMessage) => {
+    const url = mediaDownloadUrl(message);
+    const refusal = url ? mediaUrlRefusal(url, hosts) : null;
+    if (refusal) throw new MediaFailure("untrusted_media_host", refusal);
+  };
   return async (maxBytes, signal) => {
-    const stream = await abortable(
-      downloadMediaMessage(msg, "stream", {}, reupload ? { reuploadRequest: reupload, logger } : undefined),
-      signal,
-    );
-    const abort = () => stream.destroy(new MediaFailure("timeout", "download timed out"));
-    signal.addEventListener("abort", abort, { once: true });
-    const chunks: Buffer[] = [];
-    let size = 0;
+    check(msg);
+    // Every request the download makes (redirects, the re-uploaded copy) goes through this: host and addresses checked.
+    const dispatcher = guardedDispatcher(hosts.allowPrivate, (origin) => mediaUrlRefusal(origin.href, hosts));
+    const checkedReupload = reupload && (async (stale: WAMessage) => {
+      const fresh = await reupload(stale);
+      check(fresh);
+      return fresh;
+    });
     try {
-      for await (const chunk of stream as AsyncIterable<Buffer>) {
-        size += chunk.length;
-        if (size > maxBytes) {
-          stream.destroy();
-          throw new MediaFailure("too_large", `more than ${maxBytes} bytes`);
+      const stream = await abortable(
+        downloadMediaMessage(msg, "stream", { options: { dispatcher } as RequestInit }, checkedReupload ? { reuploadRequest: checkedReupload, logger } : undefined),
+        signal,
+      );
+      const abort = () => stream.destroy(new MediaFailure("timeout", "download timed out"));
+      signal.addEventListener("abort", abort, { once: true });
+      const chunks: Buffer[] = [];
+      let size = 0;
+      try {
+        for await (const chunk of stream as AsyncIterable<Buffer>) {
+          size += chunk.length;
+          if (size > maxBytes) {
+            stream.destroy();
+            throw new MediaFailure("too_large", `more than ${maxBytes} bytes`);
+          }
+          chunks.push(chunk);
         }
-        chunks.push(chunk);
+      } finally {
+        signal.removeEventListener("abort", abort);
       }
+      return Buffer.concat(chunks);
+    } catch (err) {
+      const refused = err instanceof DestinationRefused ? err : (err as { cause?: unknown })?.cause;
+      if (refused instanceof DestinationRefused) throw new MediaFailure("untrusted_media_host", refused.message);
+      throw err;
     } finally {
-      signal.removeEventListener("abort", abort);
+      void dispatcher.close().catch(() => {});
     }
-    return Buffer.concat(chunks);
   };
 }
 

@@ -6,6 +6,9 @@
  * wrangler dev serves the bucket's S3 API under `/cdn-cgi/local/r2/s3` with
  * the credentials set in wrangler.toml (`local_dev.experimental_s3_credentials`),
  * so the same presigned-URL path as production runs offline.
+ *
+ * Names in client URLs are resolved through `dohUrl`, the local responder of
+ * local-doh.ts, so the edge checks what this machine's resolver answers.
  */
 import { chmodSync, writeFileSync } from "node:fs";
 
@@ -15,8 +18,9 @@ export const LOCAL_R2_CREDENTIALS = {
   secretAccessKey: "pombo-local-r2-secret",
 };
 
-export function localEdgeVars(edgeUrl: string): Record<string, string> {
+export function localEdgeVars(edgeUrl: string, dohUrl: string): Record<string, string> {
   return {
+    POMBO_DOH_URL: dohUrl,
     POMBO_PUBLIC_URL: edgeUrl,
     POMBO_R2_S3_ENDPOINT: `${edgeUrl}/cdn-cgi/local/r2/s3`,
     POMBO_R2_ACCESS_KEY_ID: LOCAL_R2_CREDENTIALS.accessKeyId,

@@ -30,6 +30,7 @@ import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { loadedEnvFile } from "./load-env.ts";
+import { startLocalDoh } from "./local-doh.ts";
 import { edgeVarsFileArgs, localEdgeVars, WRANGLER_ENV_FILE_ENV } from "./local-edge-vars.ts";
 import { clearStaleRun, procStat, RUN_ID_VAR, writeRunRecord, type RunRecord } from "./local-run.ts";
 
@@ -298,6 +299,8 @@ try {
   say("applying database migrations");
   await runToEnd([WRANGLER, "d1", "migrations", "apply", "DB", "--local", "--persist-to", STATE_DIR], "migrations");
 
+  // The edge resolves client URLs' names like this machine does (an operator's POMBO_DOH_URL wins).
+  const dohUrl = env.POMBO_DOH_URL?.trim() || (await startLocalDoh()).url;
   say(`starting the edge on ${edgeUrl}`);
   edge = startChild(
     "edge",
@@ -314,7 +317,7 @@ try {
       ...edgeVarsFileArgs(EDGE_VARS_FILE, {
         POMBO_ADMIN_TOKEN: adminToken,
         POMBO_FLEET_TOKEN: fleetToken,
-        ...localEdgeVars(env.POMBO_PUBLIC_URL?.trim() || edgeUrl),
+        ...localEdgeVars(env.POMBO_PUBLIC_URL?.trim() || edgeUrl, dohUrl),
         ...optionalVars(["POMBO_DATA_KEY", "POMBO_ALLOW_PRIVATE_NETWORKS", "MEDIA_URL_TTL", "POMBO_WEBHOOK_RETRY_BASE_S", "POMBO_WEBHOOK_RETRY_MAX_S"]),
       }),
     ],

@@ -11,6 +11,7 @@ import type { Page } from "../db/pagination.ts";
 import type { InstanceRow } from "../db/schema.ts";
 import type { Env } from "../env.ts";
 import { ApiError, notFound } from "../errors.ts";
+import { checkUrlField } from "./destinations.ts";
 import { type Warming, dayKey, warmingOf } from "./pacing.ts";
 import { projectPhone } from "./phone-input.ts";
 import { getSettings } from "./settings.ts";
@@ -36,6 +37,8 @@ const stub = (env: Env, id: string) => env.INSTANCE.get(env.INSTANCE.idFromName(
 const directory = (env: Env) => env.DIRECTORY.get(env.DIRECTORY.idFromName("global"));
 
 export async function createInstance(env: Env, projectId: string, input: { name: string; proxy_url?: string | null }) {
+  // The fleet dials the proxy from inside its network: the same policy as any client URL (and the fleet checks again).
+  if (input.proxy_url) await checkUrlField(env, new URL(input.proxy_url), "proxy_url");
   const row = await insertInstance(db(env.DB), {
     id: newId(),
     project_id: projectId,

@@ -8,6 +8,7 @@ import { fileTypeFromBuffer } from "file-type";
 import { newId } from "../crypto.ts";
 import type { Env } from "../env.ts";
 import { ApiError } from "../errors.ts";
+import { destinationApiError } from "./destinations.ts";
 import { FetchRefused, safeFetch } from "./safe-fetch.ts";
 
 export type MediaType = "image" | "video" | "document" | "audio" | "sticker";
@@ -38,7 +39,8 @@ export async function storeMedia(env: Env, projectId: string, type: MediaType, i
   const sniffed = (await fileTypeFromBuffer(bytes))?.mime ?? null;
   const declared = (input.mimetype ?? contentType ?? "").split(";")[0]!.trim().toLowerCase() || null;
   const mimetype = type === "document" ? (declared ?? sniffed ?? "application/octet-stream") : normalizeAudio(sniffed ?? declared);
-  if (!mimetype || !rule.mimetypes.test(mimetype)) {
+  // The rule is on the type itself; parameters (`codecs=opus`) stay on what WhatsApp is told.
+  if (!mimetype || !rule.mimetypes.test(mimetype.split(";")[0]!.trim())) {
     throw fieldError(400, "unsupported_media_type", `${type} must be ${rule.mimetypes.source}, got ${mimetype ?? "unknown"}`, "media");
   }
 
@@ -54,9 +56,10 @@ export async function storeMedia(env: Env, projectId: string, type: MediaType, i
 export const mediaKey = (projectId: string, mediaId: string) => `out/${projectId}/${mediaId}`;
 export const mediaKeyOf = (mediaId: string) => `out/${mediaId}`;
 
-// file-type says `audio/ogg` for voice notes and `video/mp4` for some m4a; keep audio as audio.
+// file-type names a voice note's Ogg/Opus `audio/ogg; codecs=opus` (what WhatsApp wants for one),
+// some tools say `audio/opus`, and m4a may sniff as `audio/x-m4a`: keep audio as audio.
 function normalizeAudio(mime: string | null): string | null {
-  if (mime === "audio/opus") return "audio/ogg";
+  if (mime === "audio/opus") return "audio/ogg; codecs=opus";
   if (mime === "audio/x-m4a") return "audio/mp4";
   return mime;
 }
@@ -77,10 +80,10 @@ async function readInput(env: Env, input: MediaInput, maxBytes: number) {
     return { bytes: Uint8Array.from(binary, (c) => c.charCodeAt(0)), contentType: null };
   }
   try {
-    return await safeFetch(input.url!, { allowPrivate: env.POMBO_ALLOW_PRIVATE_NETWORKS === "true", maxBytes });
+    return await safeFetch(env, input.url!, { maxBytes });
   } catch (err) {
-    if (!(err instanceof FetchRefused)) throw err;
+    if (!(err instanceof FetchRefused)) throw destinationApiError(err, "media.url", "url_not_allowed");
     if (err.code === "too_large") throw fieldError(413, "media_too_large", err.message, "media.url");
-    throw fieldError(400, err.code === "private_address" ? "url_not_allowed" : "media_unreachable", err.message, "media.url");
+    throw fieldError(400, "media_unreachable", err.message, "media.url");
   }
 }

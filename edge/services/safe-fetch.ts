@@ -1,53 +1,35 @@
 /**
  * Fetching a URL a client gave us, without letting it reach inside our
- * network (SSRF): private, loopback, link-local and other non-public
- * addresses are refused unless the operator allows them
- * (POMBO_ALLOW_PRIVATE_NETWORKS=true, for local testing). Redirects are
- * followed by hand, a few at most, each hop checked again; the body is
- * read up to a size limit; the whole fetch has a deadline.
- *
- * A hostname is checked by name (localhost, *.local, *.internal, ...); on
- * Cloudflare, a Worker's fetch cannot reach private networks anyway, which
- * covers names that resolve to private addresses.
+ * network (SSRF): every hop's host must lead to public addresses only
+ * (destinations.ts: names are resolved and every address checked) unless
+ * the operator allows private networks. Redirects are followed by hand, a
+ * few at most, each hop checked again; the body is read up to a size limit;
+ * the whole fetch has a deadline.
  */
-import ipaddr from "ipaddr.js";
+import type { Env } from "../env.ts";
+import { DestinationRefused, checkDestination } from "./destinations.ts";
 
 export class FetchRefused extends Error {
-  code: "private_address" | "bad_url" | "too_large" | "timeout" | "http_error" | "too_many_redirects" | "unreachable";
+  code: "bad_url" | "too_large" | "timeout" | "http_error" | "too_many_redirects" | "unreachable";
   constructor(code: FetchRefused["code"], message: string) {
     super(message);
     this.code = code;
   }
 }
 
-const PRIVATE_NAMES = /(^localhost$|\.localhost$|\.local$|\.internal$|\.lan$|\.home\.arpa$|^[^.]+$)/i;
-
-export function isPublicHost(hostname: string): boolean {
-  const host = hostname.replace(/^\[|\]$/g, "");
-  if (ipaddr.isValid(host)) {
-    let address = ipaddr.parse(host);
-    if (address.kind() === "ipv6" && (address as ipaddr.IPv6).isIPv4MappedAddress()) {
-      address = (address as ipaddr.IPv6).toIPv4Address();
-    }
-    return address.range() === "unicast";
-  }
-  return !PRIVATE_NAMES.test(host);
-}
-
-export type SafeFetchOptions = { allowPrivate: boolean; maxBytes: number; timeoutMs?: number; maxRedirects?: number };
+export type SafeFetchOptions = { maxBytes: number; timeoutMs?: number; maxRedirects?: number };
 
 export type Fetched = { bytes: Uint8Array; contentType: string | null; url: string };
 
-export async function safeFetch(input: string, options: SafeFetchOptions): Promise<Fetched> {
-  const { allowPrivate, maxBytes, timeoutMs = 15_000, maxRedirects = 3 } = options;
+/** Fetches `input`; a refused destination throws DestinationRefused, any other failure FetchRefused. */
+export async function safeFetch(env: Env, input: string, options: SafeFetchOptions): Promise<Fetched> {
+  const { maxBytes, timeoutMs = 15_000, maxRedirects = 3 } = options;
   const signal = AbortSignal.timeout(timeoutMs);
   let url = input;
   try {
     for (let hop = 0; hop <= maxRedirects; hop++) {
       const parsed = parseUrl(url);
-      if (!allowPrivate && !isPublicHost(parsed.hostname)) {
-        throw new FetchRefused("private_address", `${parsed.hostname} is not a public address`);
-      }
+      await checkDestination(env, parsed.hostname);
       const response = await fetch(parsed, { redirect: "manual", signal });
       if (response.status >= 300 && response.status < 400 && response.headers.has("location")) {
         await response.body?.cancel();
@@ -66,7 +48,7 @@ export async function safeFetch(input: string, options: SafeFetchOptions): Promi
       return { bytes: await readCapped(response, maxBytes), contentType: response.headers.get("content-type"), url };
     }
   } catch (err) {
-    if (err instanceof FetchRefused) throw err;
+    if (err instanceof FetchRefused || err instanceof DestinationRefused) throw err;
     if (signal.aborted) throw new FetchRefused("timeout", `the media URL did not answer within ${timeoutMs} ms`);
     throw new FetchRefused("unreachable", `the media URL could not be fetched: ${err instanceof Error ? err.message : err}`);
   }

@@ -32,7 +32,7 @@ import { type AttemptRecord, type DeliveryJobRow, deliveriesForJobs, markDead, r
 import type { Env } from "../env.ts";
 import { publish } from "./events.ts";
 import { withFreshMediaLinks } from "./media-links.ts";
-import { isPublicHost } from "./safe-fetch.ts";
+import { DestinationRefused, checkDestination } from "./destinations.ts";
 import { disableFailingWebhook, secretContext } from "./webhooks.ts";
 
 /** One queue message: deliver this delivery row. */
@@ -126,9 +126,12 @@ async function post(env: Env, row: DeliveryJobRow): Promise<Answer> {
   } catch {
     return { ok: false, status: null, error: "bad_url" };
   }
-  // Checked again at send time: the operator setting may have changed since the URL was accepted.
-  if (env.POMBO_ALLOW_PRIVATE_NETWORKS !== "true" && !isPublicHost(url.hostname)) {
-    return { ok: false, status: null, error: `private_address: ${url.hostname}` };
+  // Checked again at send time: the name may lead elsewhere now, or the operator setting changed.
+  try {
+    await checkDestination(env, url.hostname);
+  } catch (err) {
+    if (!(err instanceof DestinationRefused)) throw err;
+    return { ok: false, status: null, error: `${err.code}: ${err.message}`.slice(0, 500) };
   }
   let signer: Webhook;
   try {

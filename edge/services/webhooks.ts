@@ -4,8 +4,8 @@
  * The signing secret (`whsec_<base64>`) is shown once, when it is made, and
  * kept sealed with POMBO_DATA_KEY (it must be read back to sign). Every
  * change tells the project's event hub, which caches the endpoints it routes
- * to. URLs must be public http(s) unless the operator allows private
- * networks (POMBO_ALLOW_PRIVATE_NETWORKS=true).
+ * to. URLs must be http(s) and lead to public addresses (destinations.ts)
+ * unless the operator allows private networks.
  */
 import { seal } from "../crypto.ts";
 import { db } from "../db/client.ts";
@@ -27,7 +27,7 @@ import {
 import type { Env } from "../env.ts";
 import { ApiError, notFound } from "../errors.ts";
 import { EVENT_TYPES, hub } from "./events.ts";
-import { isPublicHost } from "./safe-fetch.ts";
+import { checkUrlField } from "./destinations.ts";
 
 /** The project's alert URL (settings) hears only about numbers dropping (reference 003). */
 export const ALERT_EVENTS = ["instance.disconnected", "instance.logged_out", "instance.banned"];
@@ -37,10 +37,8 @@ const SECRET_PREFIX = "whsec_";
 export type WebhookInput = { url: string; events: string[]; secret?: string; description?: string | null };
 export type WebhookChange = Partial<Omit<WebhookInput, "secret">> & { enabled?: boolean; rotate_secret?: boolean };
 
-export const allowsPrivateNetworks = (env: Env) => env.POMBO_ALLOW_PRIVATE_NETWORKS === "true";
-
-/** A webhook URL must be http(s) and, unless the operator allows it, public. */
-export function checkWebhookUrl(env: Env, url: string, field = "url"): void {
+/** A webhook URL must be http(s) and, unless the operator allows it, lead to public addresses only. */
+async function checkWebhookUrl(env: Env, url: string, field = "url"): Promise<void> {
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -50,9 +48,7 @@ export function checkWebhookUrl(env: Env, url: string, field = "url"): void {
   if (parsed.protocol !== "https:" && parsed.protocol !== "http:") {
     throw new ApiError(400, "invalid_request", `${field}: only http(s) URLs`, { field });
   }
-  if (!allowsPrivateNetworks(env) && !isPublicHost(parsed.hostname)) {
-    throw new ApiError(400, "private_address", `${field}: ${parsed.hostname} is a private, loopback or link-local address`, { field });
-  }
+  await checkUrlField(env, parsed, field);
 }
 
 /** `message.received`, `message.*` or `*`: a filter must name at least one event type that exists. */
@@ -105,7 +101,7 @@ export function toPublic(row: WebhookRow) {
 const changed = (env: Env, projectId: string) => hub(env, projectId).invalidate();
 
 async function create(env: Env, projectId: string, input: WebhookInput, kind: WebhookRow["kind"]) {
-  checkWebhookUrl(env, input.url, kind === "alert" ? "alert_url" : "url");
+  await checkWebhookUrl(env, input.url, kind === "alert" ? "alert_url" : "url");
   const events = checkFilters(input.events);
   const secret = input.secret === undefined ? newSecret() : checkSecret(input.secret);
   const id = crypto.randomUUID();
@@ -143,7 +139,7 @@ export async function changeWebhook(env: Env, projectId: string, id: string, cha
   if (current.kind === "alert" && (change.url !== undefined || change.events !== undefined)) throw managedBySettings();
   const patch: WebhookPatch = {};
   if (change.url !== undefined) {
-    checkWebhookUrl(env, change.url);
+    await checkWebhookUrl(env, change.url);
     patch.url = change.url;
   }
   if (change.events !== undefined) patch.events = checkFilters(change.events);
@@ -210,7 +206,7 @@ export async function setAlertUrl(env: Env, projectId: string, url: string | nul
     const created = await create(env, projectId, { url, events: ALERT_EVENTS, description: "alert URL (settings)" }, "alert");
     return created.secret;
   }
-  checkWebhookUrl(env, url, "alert_url");
+  await checkWebhookUrl(env, url, "alert_url");
   await updateWebhook(db(env.DB), projectId, current.id, { url, enabled: true, disabled_reason: null, failing_since: null });
   await changed(env, projectId);
   return null;

@@ -10,6 +10,7 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { startLocalDoh } from "../../scripts/local-doh.ts";
 import { edgeVarsFileArgs, localEdgeVars, WRANGLER_ENV_FILE_ENV } from "../../scripts/local-edge-vars.ts";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -202,13 +203,14 @@ export async function startEdge(opts: EdgeOptions = {}): Promise<Edge> {
 
   const port = opts.port ?? (await freePort());
   const inspectorPort = await freePort();
+  const doh = await startLocalDoh();
   const vars = {
     POMBO_ADMIN_TOKEN: adminToken,
     POMBO_FLEET_TOKEN: fleetToken,
     POMBO_DATA_KEY: "e2e-data-key-0123456789abcdef",
     // The tests' media and webhook servers live on loopback.
     POMBO_ALLOW_PRIVATE_NETWORKS: "true",
-    ...localEdgeVars(`http://127.0.0.1:${port}`),
+    ...localEdgeVars(`http://127.0.0.1:${port}`, doh.url),
     // Webhook retries in seconds, not minutes, so "receiver down, then up" fits in a test.
     POMBO_WEBHOOK_RETRY_BASE_S: "1",
     ...opts.vars,
@@ -255,6 +257,7 @@ export async function startEdge(opts: EdgeOptions = {}): Promise<Edge> {
     // workerd children may outlive wrangler for a moment; make sure the group is gone.
     killGroup(child.pid!, "SIGKILL");
     rmSync(varsDir, { recursive: true, force: true });
+    await doh.close();
     if (ownState) rmSync(persistTo, { recursive: true, force: true });
   };
   try {
@@ -342,6 +345,8 @@ export function startFleet(opts: FleetOptions): Fleet {
     POMBO_WA_URL: opts.waUrl,
     POMBO_FLEET_ID: fleetId,
     POMBO_FLEET_DATA_DIR: opts.dataDir ?? path.join(opts.logDir, "fleet-data"),
+    // The peers serve received media on loopback.
+    POMBO_ALLOW_PRIVATE_NETWORKS: "true",
     POMBO_LOG_LEVEL: opts.logLevel ?? process.env.POMBO_E2E_FLEET_LOG_LEVEL ?? "debug",
     ...opts.env,
   };

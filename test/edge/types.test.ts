@@ -178,8 +178,11 @@ describe("bad input on sends: a clear 4xx naming the field", () => {
   it("follows a few redirects, checking every hop (unit, around fetch: this machine has no internet)", async () => {
     const { send } = await setup();
     const png = Uint8Array.from(atob(PNG), (c) => c.charCodeAt(0));
-    vi.spyOn(globalThis, "fetch").mockImplementation(async (input) => {
+    const network = globalThis.fetch;
+    vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
       const url = new URL(input instanceof Request ? input.url : String(input));
+      // Names are still resolved by the test DNS resolver (vitest.config.ts).
+      if (url.hostname === "doh.test") return network(input, init);
       if (url.pathname === "/ok.png") return new Response(png, { headers: { "content-type": "image/png" } });
       if (url.pathname === "/hop") return new Response(null, { status: 302, headers: { location: "https://cdn.example.com/ok.png" } });
       if (url.pathname === "/inside") return new Response(null, { status: 302, headers: { location: "http://192.168.0.10/secret" } });

@@ -119,7 +119,8 @@ describe("creating endpoints", () => {
     const [event] = await publish(env, projectId, disconnectedEvent("i-1"));
     await waitFor(async () => (await deliveries(key, allowed.id))[0]?.attempts >= 1, 5_000, "an attempt");
     const [delivery] = await deliveries(key, allowed.id);
-    expect(delivery).toMatchObject({ event_id: event!.id, status: "retrying", last_status_code: null, last_error: "private_address: 127.0.0.1" });
+    expect(delivery).toMatchObject({ event_id: event!.id, status: "retrying", last_status_code: null });
+    expect(delivery.last_error).toMatch(/^private_address: 127\.0\.0\.1 is not a public address/);
     await call(`/webhooks/${allowed.id}`, { method: "DELETE", token: key });
   });
 });

@@ -10,11 +10,12 @@ describe("fleet config", () => {
     expect(() => loadConfig({ POMBO_FLEET_TOKEN: "t" })).toThrow(ConfigError);
   });
 
-  it("defaults: local edge, Baileys' bundled WA version, no capacity limit, warn logs, init queries on, a unique fleet id", () => {
+  it("defaults: local edge, Baileys' bundled WA version, no capacity limit, warn logs, init queries on, private networks refused, a unique fleet id", () => {
     const a = loadConfig(required);
     const b = loadConfig(required);
     expect(a).toMatchObject({ edgeUrl: "http://127.0.0.1:8787", waUrl: null, capacity: 0, logLevel: "warn", waInitQueries: true });
     expect(a).toMatchObject({ waSilenceMs: 45_000, qrLimit: 30 });
+    expect(a).toMatchObject({ allowPrivateNetworks: false });
     expect(a.waVersion).toEqual(DEFAULT_CONNECTION_CONFIG.version);
     expect(a.fleetId).toContain(String(process.pid));
     expect(a.fleetId).not.toBe(b.fleetId);
@@ -32,6 +33,7 @@ describe("fleet config", () => {
       POMBO_WA_INIT_QUERIES: "false",
       POMBO_WA_SILENCE_MS: "20000",
       POMBO_QR_LIMIT: "5",
+      POMBO_ALLOW_PRIVATE_NETWORKS: "true",
     });
     expect(config).toMatchObject({
       edgeUrl: "https://edge.example.com",
@@ -42,6 +44,7 @@ describe("fleet config", () => {
       waInitQueries: false,
       waSilenceMs: 20_000,
       qrLimit: 5,
+      allowPrivateNetworks: true,
     });
     expect(waUrlFor(config, "inst_42")).toBe("ws://127.0.0.1:9000/wa/inst_42");
     expect(waUrlFor(loadConfig(required), "inst_42")).toBeUndefined();

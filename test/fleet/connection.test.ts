@@ -37,7 +37,8 @@ function setup({
   versions,
   silenceMs,
   qrLimit,
-}: { entries?: Map<string, string>; versions?: WaVersionSource; silenceMs?: number; qrLimit?: number } = {}) {
+  allowPrivateNetworks,
+}: { entries?: Map<string, string>; versions?: WaVersionSource; silenceMs?: number; qrLimit?: number; allowPrivateNetworks?: boolean } = {}) {
   const edge = memoryEdge(entries);
   const { sockets, makeSocket } = fakeSockets();
   const fetchLatest = vi.fn(async () => ({ version: LATEST, isLatest: true }));
@@ -49,6 +50,7 @@ function setup({
     versions: source,
     logger: silent,
     fireInitQueries: true,
+    allowPrivateNetworks,
     makeSocket,
     random: () => 0.5,
     spool: testInbound({ link: edge.link, cipher }).spool,
@@ -233,8 +235,9 @@ describe("connection manager (unit, around the socket)", () => {
 });
 
 describe("per-number proxy", () => {
+  // proxy.local cannot be resolved here: these run as an operator who allows private networks, so nothing is looked up.
   it("sends the number's WhatsApp socket and media fetches through its proxy", async () => {
-    const { sockets, manager } = setup({ entries: pairedEntries() });
+    const { sockets, manager } = setup({ entries: pairedEntries(), allowPrivateNetworks: true });
     manager.leaseGranted({ ...grant, config: { name: "unit", proxy_url: "http://user:secret@proxy.local:3128" } });
     await vi.waitFor(() => expect(sockets).toHaveLength(1));
     expect(sockets[0]!.config.agent).toBeInstanceOf(HttpsProxyAgent);
@@ -242,7 +245,7 @@ describe("per-number proxy", () => {
   });
 
   it("uses a SOCKS agent for socks URLs, and a new socket when the proxy changes", async () => {
-    const { sockets, manager } = setup({ entries: pairedEntries() });
+    const { sockets, manager } = setup({ entries: pairedEntries(), allowPrivateNetworks: true });
     manager.leaseGranted(grant);
     await vi.waitFor(() => expect(sockets).toHaveLength(1));
     expect(sockets[0]!.config.agent).toBeUndefined();
@@ -250,6 +253,20 @@ describe("per-number proxy", () => {
     await vi.waitFor(() => expect(sockets).toHaveLength(2));
     expect(sockets[0]!.ended).toBe(true);
     expect(sockets[1]!.config.agent).toBeInstanceOf(SocksProxyAgent);
+  });
+
+  it("makes no socket through a loopback or local-name proxy the edge handed over, unless private networks are allowed", async () => {
+    for (const proxy_url of ["socks5://127.0.0.1:1080", "http://localhost.:3128", "http://proxy.local:3128"]) {
+      const { sockets, manager } = setup({ entries: pairedEntries() });
+      manager.leaseGranted({ ...grant, config: { name: "unit", proxy_url } });
+      await flush();
+      expect(sockets, proxy_url).toHaveLength(0);
+      await manager.stop();
+    }
+    const { sockets, manager } = setup({ entries: pairedEntries(), allowPrivateNetworks: true });
+    manager.leaseGranted({ ...grant, config: { name: "unit", proxy_url: "socks5://127.0.0.1:1080" } });
+    await vi.waitFor(() => expect(sockets).toHaveLength(1));
+    expect(sockets[0]!.config.agent).toBeInstanceOf(SocksProxyAgent);
   });
 });
 

@@ -40,6 +40,7 @@ function config(overrides: Partial<FleetConfig> = {}): FleetConfig {
     waInitQueries: true,
     waSilenceMs: 45_000,
     qrLimit: 30,
+    allowPrivateNetworks: false,
     host: "test-host",
     pid: 4242,
     dataDir: spoolDir(),

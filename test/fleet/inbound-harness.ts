@@ -15,6 +15,7 @@ import { edgeCourier } from "../../fleet/inbound-courier.ts";
 import { InboundDrainer } from "../../fleet/inbound-drainer.ts";
 import { inboundPreparer } from "../../fleet/inbound-prepare.ts";
 import { InboundSpool, type InboundSpoolOptions } from "../../fleet/inbound-spool.ts";
+import type { MediaHosts } from "../../fleet/media-upload.ts";
 
 export type TestInbound = { dir: string; spool: InboundSpool; drainer: InboundDrainer; close(): void };
 
@@ -34,8 +35,8 @@ export function testInbound(opts: {
   link: EdgeLink;
   cipher: SessionCipher;
   logger?: Logger;
-  /** Media may come from any host (a loopback peer). */
-  anyMediaHost?: boolean;
+  /** Where received files may come from (a loopback peer: any host, private addresses). */
+  mediaHosts?: MediaHosts;
   fetch?: typeof fetch;
   backoff?: { baseMs: number; maxMs: number };
   /** Room rules for the spool (by default it always has room). */
@@ -51,7 +52,7 @@ export function testInbound(opts: {
     courier,
     logger,
     backoff: opts.backoff,
-    prepare: inboundPreparer({ cipher: opts.cipher, courier, logger, anyMediaHost: opts.anyMediaHost, fetch: opts.fetch }),
+    prepare: inboundPreparer({ cipher: opts.cipher, courier, logger, mediaHosts: opts.mediaHosts, fetch: opts.fetch }),
   });
   drainer.start();
   return {

@@ -15,12 +15,16 @@ import { SessionCipher } from "../../fleet/cipher.ts";
 import type { ConnectionManager } from "../../fleet/connection.ts";
 import type { EdgeLink } from "../../fleet/edge-link.ts";
 import type { MediaRequest } from "../../fleet/inbound.ts";
-import { baileysDownload, mediaHostAllowed, storeInboundMedia } from "../../fleet/media-upload.ts";
+import { type MediaHosts, baileysDownload, mediaDownloadUrl, mediaUrlRefusal, storeInboundMedia } from "../../fleet/media-upload.ts";
 import { type Params, ProtocolError, type Result } from "../../shared/protocol.ts";
 import { openManager } from "./fake-manager.ts";
 import { until } from "./memory-edge.ts";
 
 const silent = pino({ level: "silent" });
+/** The test's media server is any host, on loopback: what the e2e harness allows too. */
+const LOCAL_SERVER: MediaHosts = { anyHost: true, allowPrivate: true };
+/** WhatsApp proper, as a production fleet sees it. */
+const WHATSAPP: MediaHosts = { anyHost: false, allowPrivate: false };
 
 type Put = { path: string; headers: IncomingMessage["headers"]; body: Buffer };
 
@@ -29,6 +33,8 @@ let server: ReturnType<typeof createServer>;
 let base = "";
 const files = new Map<string, Buffer>();
 const puts: Put[] = [];
+/** Every GET the media server saw. */
+const gets: string[] = [];
 let putStatus = 200;
 let stallGets = false;
 
@@ -41,6 +47,7 @@ beforeAll(async () => {
         puts.push({ path: req.url ?? "", headers: req.headers, body: Buffer.concat(chunks) });
         return void res.writeHead(putStatus).end();
       }
+      gets.push(req.url ?? "");
       if (stallGets) return; // never answers
       const file = files.get(req.url ?? "");
       if (!file) return void res.writeHead(404).end();
@@ -56,6 +63,7 @@ afterAll(async () => {
 });
 afterEach(() => {
   puts.length = 0;
+  gets.length = 0;
   putStatus = 200;
   stallGets = false;
 });
@@ -80,7 +88,6 @@ const request = (over: Partial<MediaRequest> = {}): MediaRequest => ({
   filename: null,
   ptt: false,
   declared_size: null,
-  url: `${base}/x`,
   ...over,
 });
 
@@ -108,10 +115,9 @@ describe("received media (unit, around the socket)", () => {
     const plain = randomBytes(70_000);
     const msg = await imageMessage(plain);
     const edge = uploadEdge();
-    const stored = await storeInboundMedia(request({ declared_size: plain.length }), baileysDownload(msg, undefined, silent), {
+    const stored = await storeInboundMedia(request({ declared_size: plain.length }), baileysDownload(msg, undefined, silent, LOCAL_SERVER), {
       link: edge.link,
       logger: silent,
-      anyHost: true,
     });
     expect(stored).toEqual({
       media: { media_id: "proj_1/med_1", mime_type: "image/jpeg", filename: null, size: plain.length, ptt: false },
@@ -129,7 +135,7 @@ describe("received media (unit, around the socket)", () => {
     const msg = await imageMessage(randomBytes(100));
     files.clear();
     const edge = uploadEdge();
-    const stored = await storeInboundMedia(request(), baileysDownload(msg, undefined, silent), { link: edge.link, logger: silent, anyHost: true });
+    const stored = await storeInboundMedia(request(), baileysDownload(msg, undefined, silent, LOCAL_SERVER), { link: edge.link, logger: silent });
     expect(stored).toEqual({ media: null, media_error: "download_failed" });
     expect(edge.asked).toEqual([]);
   });
@@ -139,7 +145,7 @@ describe("received media (unit, around the socket)", () => {
     const edge = uploadEdge(() => {
       throw new ProtocolError("media_unavailable", "bucket not configured");
     });
-    const stored = await storeInboundMedia(request(), baileysDownload(msg, undefined, silent), { link: edge.link, logger: silent, anyHost: true });
+    const stored = await storeInboundMedia(request(), baileysDownload(msg, undefined, silent, LOCAL_SERVER), { link: edge.link, logger: silent });
     expect(stored).toEqual({ media: null, media_error: "media_unavailable" });
     expect(puts).toEqual([]);
   });
@@ -147,7 +153,7 @@ describe("received media (unit, around the socket)", () => {
   it("the bucket refuses the PUT (an expired or tampered signature): upload_failed", async () => {
     putStatus = 403;
     const msg = await imageMessage(randomBytes(100));
-    const stored = await storeInboundMedia(request(), baileysDownload(msg, undefined, silent), { link: uploadEdge().link, logger: silent, anyHost: true });
+    const stored = await storeInboundMedia(request(), baileysDownload(msg, undefined, silent, LOCAL_SERVER), { link: uploadEdge().link, logger: silent });
     expect(stored).toEqual({ media: null, media_error: "upload_failed" });
     expect(puts).toHaveLength(1);
   });
@@ -155,17 +161,16 @@ describe("received media (unit, around the socket)", () => {
   it("too large: refused on the declared size without downloading, and cut off while downloading when the size lied", async () => {
     const download = vi.fn(async () => Buffer.alloc(1));
     const edge = uploadEdge();
-    expect(await storeInboundMedia(request({ declared_size: 2_000 }), download, { link: edge.link, logger: silent, anyHost: true, maxBytes: 1_000 })).toEqual({
+    expect(await storeInboundMedia(request({ declared_size: 2_000 }), download, { link: edge.link, logger: silent, maxBytes: 1_000 })).toEqual({
       media: null,
       media_error: "too_large",
     });
     expect(download).not.toHaveBeenCalled();
 
     const msg = await imageMessage(randomBytes(50_000));
-    const stored = await storeInboundMedia(request({ declared_size: 10 }), baileysDownload(msg, undefined, silent), {
+    const stored = await storeInboundMedia(request({ declared_size: 10 }), baileysDownload(msg, undefined, silent, LOCAL_SERVER), {
       link: edge.link,
       logger: silent,
-      anyHost: true,
       maxBytes: 20_000,
     });
     expect(stored).toEqual({ media: null, media_error: "too_large" });
@@ -176,23 +181,56 @@ describe("received media (unit, around the socket)", () => {
     stallGets = true;
     const msg = await imageMessage(randomBytes(100));
     const started = Date.now();
-    const stored = await storeInboundMedia(request(), baileysDownload(msg, undefined, silent), {
+    const stored = await storeInboundMedia(request(), baileysDownload(msg, undefined, silent, LOCAL_SERVER), {
       link: uploadEdge().link,
       logger: silent,
-      anyHost: true,
       timeoutMs: 200,
     });
     expect(stored).toEqual({ media: null, media_error: "timeout" });
     expect(Date.now() - started).toBeLessThan(5_000);
   });
 
-  it("files are fetched only from WhatsApp's media hosts (a sender chooses the URL), unless told otherwise", () => {
-    expect(mediaHostAllowed("https://mmg.whatsapp.net/v/t62.7118-24/abc.enc", false)).toBe(true);
-    expect(mediaHostAllowed(null, false)).toBe(true); // Baileys then uses WhatsApp's default host
-    expect(mediaHostAllowed("http://mmg.whatsapp.net/v/abc.enc", false)).toBe(false);
-    expect(mediaHostAllowed("https://169.254.169.254/latest/meta-data", false)).toBe(false);
-    expect(mediaHostAllowed("https://evilwhatsapp.net/x", false)).toBe(false);
-    expect(mediaHostAllowed("http://127.0.0.1:9000/file", true)).toBe(true);
+  it("files are fetched only from WhatsApp's media hosts over https, with no credentials in the URL (a sender chooses it), unless any host will do", () => {
+    const whatsapp = { anyHost: false };
+    expect(mediaUrlRefusal("https://mmg.whatsapp.net/v/t62.7118-24/abc.enc", whatsapp)).toBeNull();
+    expect(mediaUrlRefusal("http://mmg.whatsapp.net/v/abc.enc", whatsapp)).toMatch(/not a WhatsApp media host/);
+    expect(mediaUrlRefusal("https://169.254.169.254/latest/meta-data", whatsapp)).toMatch(/169\.254\.169\.254/);
+    expect(mediaUrlRefusal("https://evilwhatsapp.net/x", whatsapp)).not.toBeNull();
+    expect(mediaUrlRefusal("https://mmg.whatsapp.net.evil.test/x", whatsapp)).not.toBeNull();
+    expect(mediaUrlRefusal("https://mmg.whatsapp.net@127.0.0.1:9/x", whatsapp)).toMatch(/credentials.*127\.0\.0\.1/);
+    expect(mediaUrlRefusal("http://127.0.0.1:9000/file", { anyHost: true })).toBeNull();
+    expect(mediaUrlRefusal("http://u:p@127.0.0.1:9000/file", { anyHost: true })).toMatch(/credentials/);
+  });
+
+  it("a directPath that moves the host (`@127.0.0.1:<port>/x` after mmg.whatsapp.net) is refused before anything is fetched (unit, around the socket)", async () => {
+    const msg = await imageMessage(randomBytes(100));
+    const image = msg.message!.imageMessage!;
+    const path = new URL(image.url!).pathname;
+    image.url = `https://mmg.whatsapp.net${path}`;
+    image.directPath = `@${new URL(base).host}${path}`;
+    // What Baileys would fetch: WhatsApp's host as userinfo, the test server as the host.
+    expect(mediaDownloadUrl(msg)).toBe(`https://mmg.whatsapp.net@${new URL(base).host}${path}`);
+    const edge = uploadEdge();
+    const stored = await storeInboundMedia(request(), baileysDownload(msg, undefined, silent, WHATSAPP), { link: edge.link, logger: silent });
+    expect(stored).toEqual({ media: null, media_error: "untrusted_media_host" });
+    expect(gets).toEqual([]);
+    expect(edge.asked).toEqual([]);
+  });
+
+  it("a file on a loopback address, by number or by name, is never fetched while private networks are not allowed, even from a test server", async () => {
+    const edge = uploadEdge();
+    for (const host of ["127.0.0.1", "localhost"]) {
+      const msg = await imageMessage(randomBytes(100));
+      const image = msg.message!.imageMessage!;
+      image.url = image.url!.replace("127.0.0.1", host);
+      const stored = await storeInboundMedia(request(), baileysDownload(msg, undefined, silent, { anyHost: true, allowPrivate: false }), {
+        link: edge.link,
+        logger: silent,
+      });
+      expect(stored, host).toEqual({ media: null, media_error: "untrusted_media_host" });
+    }
+    expect(gets).toEqual([]);
+    expect(edge.asked).toEqual([]);
   });
 });
 

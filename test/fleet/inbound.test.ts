@@ -101,12 +101,11 @@ describe("inbound translator: types", () => {
       filename: null,
       ptt: false,
       declared_size: 84_211,
-      url: "https://mmg.whatsapp.net/o1/v/t62/abc",
     });
 
     const voice = translate(received({ audioMessage: { mimetype: "audio/ogg; codecs=opus", ptt: true, fileLength: 3_000 } }));
     expect(voice.message).toMatchObject({ type: "audio", body: null });
-    expect(voice.media).toMatchObject({ type: "audio", ptt: true, declared_size: 3_000, url: null });
+    expect(voice.media).toMatchObject({ type: "audio", ptt: true, declared_size: 3_000 });
 
     const doc = translate(
       received({ documentWithCaptionMessage: { message: { documentMessage: { mimetype: "application/pdf", fileName: "boleto.pdf", caption: "Segue" } } } }),

@@ -89,12 +89,12 @@ beforeAll(async () => {
 
 /** The number, on a real Baileys socket, with its own spool and drainer: what one fleet process runs. */
 async function runNumber(): Promise<void> {
-  // The peer serves its files on loopback: any media host will do.
+  // The peer serves its files on loopback: any media host will do, as an operator testing locally allows.
   inbound = testInbound({
     link: edge.link,
     cipher,
     logger,
-    anyMediaHost: true,
+    mediaHosts: { anyHost: true, allowPrivate: true },
     room: { minFreeBytes: 1024 ** 3, recheckMs: 50, freeBytes: () => freeBytes },
   });
   manager = new ConnectionManager({
@@ -105,6 +105,8 @@ async function runNumber(): Promise<void> {
     logger,
     waUrl: peer.url,
     fireInitQueries: false,
+    // The peer serves its files on loopback: an operator testing locally allows that.
+    allowPrivateNetworks: true,
     makeSocket: makeWASocket as unknown as MakeSocket,
     spool: inbound.spool,
   });
