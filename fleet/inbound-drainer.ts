@@ -4,7 +4,7 @@
  * and those adopted from a dead sibling's spool).
  *
  * A row is deleted only once the edge answered that it stored the message
- * (or refused it for good, which is logged). Anything else is retried, with
+ * (or that its number was deleted); one the edge refuses is held on disk. Anything else is retried, with
  * a capped backoff, forever: an edge outage of any length only makes the
  * spool grow. A resend after a lost answer, or the same row drained by two
  * processes, is not a second message: the edge keeps a message once by its
@@ -41,11 +41,16 @@ export type InboundDrainerOptions = {
 };
 
 /**
- * Answers that say the message itself will never be taken: sending it again
- * cannot help. Anything else (link down, lease moving, the edge unreachable,
- * busy or failing) is retried.
+ * Answers that say this edge will not take the message as it is: sending it
+ * again now cannot help. Such a refusal is our own bug (a fleet and an edge
+ * that disagree on the protocol), never the customer's, so the row is held
+ * on disk, out of the way, for the next process (a fixed release) to try
+ * again. Anything else (link down, lease moving, the edge unreachable, busy
+ * or failing) is retried.
  */
-const PERMANENT = new Set(["bad_params", "invalid_message", "invalid_content", "invalid_request", "invalid_json", "instance_not_found"]);
+const REFUSED = new Set(["bad_params", "invalid_message", "invalid_content", "invalid_request", "invalid_json"]);
+/** The number was deleted: nothing can store its messages any more. */
+const GONE = "instance_not_found";
 
 type Item = { row: Omit<SpoolRow, "payload">; prepared: Promise<Prepared> };
 type Chat = { items: Item[]; running: boolean };
@@ -216,9 +221,14 @@ export class InboundDrainer {
       const failure = outcome.failure;
       const code = failure instanceof ProtocolError ? failure.code : "failed";
       const text = errorText(failure);
-      if (PERMANENT.has(code)) {
-        this.#logger.error({ ...detail, code, err: text }, "the edge refused a received message: dropped");
+      if (code === GONE) {
+        this.#logger.warn({ ...detail, code }, "received message for a deleted number: dropped");
         this.#spool.remove(row.seq);
+        return true;
+      }
+      if (REFUSED.has(code)) {
+        this.#logger.error({ ...detail, code, err: text }, "the edge refused a received message: held in the spool for the next process");
+        this.#spool.hold(row.seq, `refused: ${code}: ${text}`);
         return true;
       }
       const delay = backoffDelay(attempt, this.#backoff, this.#random);

@@ -216,7 +216,7 @@ export class InboundSpool {
     this.#changed();
   }
 
-  /** Keeps a row this process cannot deliver (unreadable with its key) out of the way, on disk, with why. */
+  /** Keeps a row this process cannot deliver (unreadable with its key, refused by the edge) out of the way, on disk, with why. */
   hold(seq: number, reason: string): void {
     if (this.#closed) return;
     if (Number(this.#hold.run(reason, seq).changes) === 0) return;
@@ -297,7 +297,9 @@ export class InboundSpool {
             r.offline as number,
             r.received_at as number,
             r.payload as Uint8Array,
-            r.held as string | null,
+            // Held back by the process that is gone (unreadable, refused): a new process, maybe with the
+            // right key or facing a fixed edge, tries again; it holds them again if nothing changed.
+            null,
           );
           moved++;
         }

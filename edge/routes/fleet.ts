@@ -3,7 +3,7 @@
  * of the public API (and not in the OpenAPI document): the WebSockets go
  * straight to the Durable Object that owns them.
  */
-import { Hono } from "hono";
+import { Hono, type HonoRequest } from "hono";
 import type { z } from "zod";
 import { type MethodName, Methods, type Result, SpooledMessage } from "../../shared/protocol.ts";
 import type { AppEnv } from "../env.ts";
@@ -21,11 +21,11 @@ export const fleetRoutes = new Hono<AppEnv>()
     return c.json({ state: status.state, reason: status.reason, qr: status.qr, qr_png: status.qr_png });
   })
   .post("/fleet/instances/:id/received", async (c) => {
-    const { message, mappings } = await bodyOf(c.req.raw, SpooledMessage);
+    const { message, mappings } = await bodyOf(c.req, SpooledMessage);
     return c.json(answered(await instanceStub(c.env, c.req.param("id")).receivedFromSpool(message, mappings)));
   })
   .post("/fleet/instances/:id/media-upload-url", async (c) => {
-    const file = await bodyOf(c.req.raw, Methods["media.upload_url"].params);
+    const file = await bodyOf(c.req, Methods["media.upload_url"].params);
     return c.json(answered(await instanceStub(c.env, c.req.param("id")).uploadTicketFor(file)));
   })
   // Outbound media, stored when the message was accepted. `media_id` is `{project}/{id}`.
@@ -37,7 +37,8 @@ export const fleetRoutes = new Hono<AppEnv>()
     });
   });
 
-async function bodyOf<T extends z.ZodType>(request: Request, schema: T): Promise<z.infer<T>> {
+/** Through hono's request, which keeps the body the app's body checks already read. */
+async function bodyOf<T extends z.ZodType>(request: HonoRequest, schema: T): Promise<z.infer<T>> {
   let json: unknown;
   try {
     json = await request.json();

@@ -204,4 +204,20 @@ describe("inbound spool", () => {
     expect(spool.waiting).toBe(999);
     spool.close();
   });
+
+  it("a row held back by a process that is gone gets another try in the next one (the right key restored, a fixed edge)", () => {
+    const dir = spoolDir();
+    const first = open(dir);
+    first.put(row("A1"));
+    first.put(row("A2"));
+    first.hold(first.page(0, 1)[0]!.seq, "refused: invalid_request");
+    expect(first.waiting).toBe(1);
+    first.close();
+
+    const next = open(dir);
+    expect(next.adopt()).toBe(2);
+    expect(next.waiting).toBe(2);
+    expect(next.page(0, 10).map((r) => r.wa_message_id)).toEqual(["A1", "A2"]);
+    next.close();
+  });
 });
