@@ -14,6 +14,14 @@ import { untilComplete } from "./waits.ts";
 
 const waIdOf = (event: any): string | undefined => event?.payload?.wa_message_id;
 
+/** What went wrong besides losses: messages the peer never took, and a number with two live sockets. */
+export function runProblems(notWritten: string[], maxSockets = 1): string[] {
+  return [
+    ...(notWritten.length ? [`${notWritten.length} message(s) WhatsApp (the peer) never took from the customer: ${notWritten[0]}`] : []),
+    ...(maxSockets > 1 ? [`a number had ${maxSockets} live WhatsApp sockets at once`] : []),
+  ];
+}
+
 /**
  * Customers write `messages` texts at `rate` per second (open loop), from
  * `customers` JIDs spread over the numbers. `at(i)` runs as message i is due,

@@ -7,23 +7,9 @@
  */
 import { describe, expect, it } from "vitest";
 import { MAX_JSON_DEPTH } from "../../edge/request-body.ts";
-import { call, connectedFleet, messageOf, newInstance, newProject, noPacing, waitFor } from "./helpers.ts";
+import { call, connectedFleet, messageOf, newInstance, newProject, noPacing, sessionCreds, waitFor } from "./helpers.ts";
 
 const TO = "5511988887777@s.whatsapp.net";
-
-/** A creds.json shaped as Baileys writes it (the values are not a real session). */
-function validCreds() {
-  const buf = { type: "Buffer", data: "AAAA" };
-  const pair = { private: buf, public: buf };
-  return {
-    noiseKey: pair,
-    signedIdentityKey: pair,
-    signedPreKey: { keyPair: pair, signature: buf, keyId: 1 },
-    registrationId: 7,
-    advSecretKey: "c2VjcmV0",
-    me: { id: "5511988887777:1@s.whatsapp.net" },
-  };
-}
 
 /** `{"a":{"a":...}}` or `[[...]]`, `levels` deep, as text (JSON.stringify itself would recurse). */
 const nestedObject = (levels: number) => `${'{"a":'.repeat(levels - 1)}{}${"}".repeat(levels - 1)}`;
@@ -38,7 +24,7 @@ describe("JSON nested too deep: 400 json_too_deep, for every JSON body", () => {
   it("a valid creds.json with an extra field 5,000 levels deep is refused at POST /instances/{id}/session, naming the field", async () => {
     const key = await project();
     const { id } = await newInstance(key);
-    const creds = JSON.stringify(validCreds());
+    const creds = JSON.stringify(sessionCreds());
     const raw = `${creds.slice(0, -1)},"extra":${nestedObject(5_000)}}`;
     const res = await call(`/instances/${id}/session`, { method: "POST", token: key, raw });
     expect(res.status, JSON.stringify(res.json)).toBe(400);

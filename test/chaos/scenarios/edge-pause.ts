@@ -6,7 +6,7 @@
  * webhook receiver.
  */
 import { sleep } from "../../e2e/processes.ts";
-import { awaitWebhooks, countWebhooks, warmUp, writeSteadily } from "../inbound.ts";
+import { awaitWebhooks, countWebhooks, runProblems, warmUp, writeSteadily } from "../inbound.ts";
 import { secs, type RunResult } from "../result.ts";
 import type { Scenario } from "./scenario.ts";
 
@@ -63,10 +63,7 @@ export const edgePause: Scenario = {
         ["peer refusals (retried by the customer)", customers.refusals],
         ["most live sockets for one number", maxSockets],
       ],
-      problems: [
-        ...(notWritten.length ? [`${notWritten.length} message(s) WhatsApp (the peer) never took from the customer: ${notWritten[0]}`] : []),
-        ...(maxSockets > 1 ? [`a number had ${maxSockets} live WhatsApp sockets at once`] : []),
-      ],
+      problems: runProblems(notWritten, maxSockets),
     };
     return result;
   },

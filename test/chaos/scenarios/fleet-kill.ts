@@ -8,7 +8,7 @@
  * kill, as a supervisor would restart it. Counted at the webhook receiver.
  */
 import { sleep, type Fleet } from "../../e2e/processes.ts";
-import { awaitWebhooks, countWebhooks, StoredByEdge, unconfirmed, warmUp, writeSteadily } from "../inbound.ts";
+import { awaitWebhooks, countWebhooks, runProblems, StoredByEdge, unconfirmed, warmUp, writeSteadily } from "../inbound.ts";
 import { secs, type RunResult } from "../result.ts";
 import type { Written } from "../traffic.ts";
 import { worstMoment } from "../waits.ts";
@@ -83,10 +83,7 @@ export const fleetKill: Scenario = {
         ["peer refusals (retried by the customer)", customers.refusals],
         ["most live sockets for one number", maxSockets],
       ],
-      problems: [
-        ...(notWritten.length ? [`${notWritten.length} message(s) WhatsApp (the peer) never took from the customer: ${notWritten[0]}`] : []),
-        ...(maxSockets > 1 ? [`a number had ${maxSockets} live WhatsApp sockets at once`] : []),
-      ],
+      problems: runProblems(notWritten, maxSockets),
     };
     return result;
   },

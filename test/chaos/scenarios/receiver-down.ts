@@ -8,7 +8,7 @@
  * ~17 minutes away. 16 retries still span at least 8 x the cap, past the outage.
  */
 import { sleep } from "../../e2e/processes.ts";
-import { awaitWebhooks, countWebhooks, warmUp, writeSteadily } from "../inbound.ts";
+import { awaitWebhooks, countWebhooks, runProblems, warmUp, writeSteadily } from "../inbound.ts";
 import { secs, type RunResult } from "../result.ts";
 import type { Scenario } from "./scenario.ts";
 
@@ -69,9 +69,7 @@ export const receiverDown: Scenario = {
         ["rate", `${rate.toFixed(2)} messages/s`],
         ["peer refusals (retried by the customer)", customers.refusals],
       ],
-      problems: [
-        ...(notWritten.length ? [`${notWritten.length} message(s) WhatsApp (the peer) never took from the customer: ${notWritten[0]}`] : []),
-      ],
+      problems: runProblems(notWritten),
     };
     return result;
   },
