@@ -2,7 +2,10 @@
  * fleet-kill: customers write to the numbers at a steady rate while the
  * fleet process running them is SIGKILLed halfway through, at a moment it
  * holds messages it has acknowledged to WhatsApp (the test peer tells which)
- * that the edge has not stored yet (by the fleet's log and the receiver). A second fleet is
+ * that the edge has not stored yet (by the fleet's log and the receiver).
+ * A healthy fleet hands a message to the edge within milliseconds, so the
+ * edge is frozen (SIGSTOP) for the few seconds before the kill, well inside
+ * the lease: what the victim took then exists only in its spool. A second fleet is
  * running all along (the numbers move to it when their leases lapse), and a
  * fleet is started again on the same data directory a few seconds after the
  * kill, as a supervisor would restart it. Counted at the webhook receiver.
@@ -16,9 +19,9 @@ import type { Scenario } from "./scenario.ts";
 
 /** A supervisor's restart delay. */
 const RESTART_AFTER_MS = 3_000;
-/** The kill waits for this many messages at risk, or this long. */
-const STRIKE_DEPTH = 2;
-const STRIKE_WINDOW_MS = 5_000;
+/** The kill waits for this many messages at risk, or this long (the edge frozen meanwhile: under the lease's 12 s fence). */
+const STRIKE_DEPTH = 10;
+const STRIKE_WINDOW_MS = 8_000;
 
 export const fleetKill: Scenario = {
   name: "fleet-kill",
@@ -49,14 +52,21 @@ export const fleetKill: Scenario = {
       const victim = runs(first) >= runs(second) ? first : second;
       const itsNumbers = new Set(stack.instances.flatMap((inst, k) => (holders.get(inst.id) === victim.fleetId ? [k] : [])));
       const stored = new StoredByEdge(victim.logPath);
-      const exposed = await worstMoment(() => unconfirmed(stack, written.filter((w) => itsNumbers.has(w.number)), stored), {
-        atLeast: STRIKE_DEPTH,
-        withinMs: STRIKE_WINDOW_MS,
-      });
-      killedAt = Date.now();
-      killed = `${victim.fleetId}, running ${runs(victim)} of ${holders.size} numbers, after ${written.length} messages, holding ${exposed} it had acknowledged to WhatsApp and the edge had not stored`;
-      ctx.log(`SIGKILL ${killed}`);
-      await victim.kill();
+      const edge = stack.e2e.edge;
+      edge.pause();
+      let exposed: number;
+      try {
+        exposed = await worstMoment(() => unconfirmed(stack, written.filter((w) => itsNumbers.has(w.number)), stored), {
+          atLeast: STRIKE_DEPTH,
+          withinMs: STRIKE_WINDOW_MS,
+        });
+        killedAt = Date.now();
+        killed = `${victim.fleetId}, running ${runs(victim)} of ${holders.size} numbers, after ${written.length} messages, holding ${exposed} it had acknowledged to WhatsApp and the edge had not stored (edge frozen for the strike)`;
+        ctx.log(`SIGKILL ${killed}`);
+        await victim.kill();
+      } finally {
+        edge.resume();
+      }
       await sleep(RESTART_AFTER_MS);
       stack.fleet();
     };

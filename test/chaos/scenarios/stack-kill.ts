@@ -6,9 +6,10 @@
  * the same Idempotency-Key. Counted at the WhatsApp peers (lost, sent twice
  * under two WhatsApp ids, the same id arriving twice) and in the API (each
  * accepted message's final status). The kill comes at a moment when
- * accepted messages are on their way (in the outbox or the fleet). The
- * project sends flat out (pacing off,
- * caps raised, no warming), as in bench/send.ts.
+ * accepted messages are on their way: the project sends flat out (pacing
+ * off, caps raised, no warming, as in bench/send.ts), so a healthy stack
+ * keeps almost nothing queued; the fleet is frozen (SIGSTOP) for the strike,
+ * well inside its lease, until accepted messages pile up in the outbox.
  */
 import { duplicates, openLoop, pool, type Received } from "../../../bench/common.ts";
 import { sleep } from "../../e2e/processes.ts";
@@ -20,8 +21,8 @@ import type { Scenario } from "./scenario.ts";
 
 const CUSTOMERS = 100;
 const PHONE_BASE = 5511988880000;
-/** The kill waits for this many accepted messages on their way, or this long. */
-const STRIKE_DEPTH = 3;
+/** The kill waits for this many accepted messages on their way, or this long (the fleet frozen meanwhile). */
+const STRIKE_DEPTH = 10;
 const STRIKE_WINDOW_MS = 5_000;
 /** Statuses a message can still leave. */
 const PENDING = new Set(["queued", "sending"]);
@@ -76,6 +77,7 @@ export const stackKill: Scenario = {
     // The kill waits (at most STRIKE_WINDOW_MS) for accepted messages not yet at WhatsApp: in the outbox, or on their way.
     let exposed = 0;
     const killAndRestart = async () => {
+      process.kill(fleet.pid, "SIGSTOP");
       exposed = await worstMoment(() => accepted.length - arrivals(new Set(accepted.map((a) => a.body))).length, {
         atLeast: STRIKE_DEPTH,
         withinMs: STRIKE_WINDOW_MS,
@@ -144,7 +146,7 @@ export const stackKill: Scenario = {
       figures: [
         ["same WhatsApp id arrived twice (a resend; a phone shows it once)", dup.sameId],
         ["API status of the accepted", [...byStatus].map(([s, n]) => `${n} ${s}`).join(", ")],
-        ["killed", `at ${half}+ accepted, ${exposed} of them not yet at WhatsApp; the edge answered again ${secs(upAt - killedAt)} s after the kill`],
+        ["killed", `at ${half}+ accepted, ${exposed} of them not yet at WhatsApp (the fleet frozen for the strike); the edge answered again ${secs(upAt - killedAt)} s after the kill`],
         ["client retries (same Idempotency-Key)", [...retried].map(([why, n]) => `${n} after "${why}"`).join(", ") || "none"],
         ["last arrival", drain.complete ? `${secs(drain.lastProgressAt - killedAt)} s after the kill` : "never (see lost)"],
       ],
