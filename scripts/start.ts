@@ -337,6 +337,8 @@ try {
     ...env,
     POMBO_EDGE_URL: edgeUrl,
     POMBO_LOG_LEVEL: env.POMBO_LOG_LEVEL || "info",
+    // The inbound spool lives with the rest of the local state (POMBO_LOCAL_DIR).
+    POMBO_FLEET_DATA_DIR: env.POMBO_FLEET_DATA_DIR || path.join(LOCAL_DIR, "fleet"),
   }, FLEET_STOP_MS);
   void fleet.exited.then((code) => {
     if (!stopping) void shutdown(code || 1, `the fleet exited (code ${code})`);
