@@ -461,13 +461,6 @@ export function eventFrame<E extends EventName>(event: E, data: EventData<E>): s
   return JSON.stringify({ v: PROTOCOL_VERSION, t: "evt", event, data });
 }
 
-/** Parses and validates an event's data; throws ProtocolError when it does not fit. */
-export function parseEvent<E extends EventName>(event: E, data: unknown): EventData<E> {
-  const parsed = Events[event].safeParse(data);
-  if (!parsed.success) throw new ProtocolError("bad_frame", `event ${event}: ${parsed.error.message}`);
-  return parsed.data as EventData<E>;
-}
-
 export function parseFrame(text: string): Frame {
   let json: unknown;
   try {
