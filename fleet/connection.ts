@@ -45,7 +45,7 @@ import makeWASocket, {
 } from "@whiskeysockets/baileys";
 import type { Logger } from "pino";
 import QRCode from "qrcode";
-import { BACKOFF, backoffDelay, classifyClose } from "../shared/close-codes.ts";
+import { BACKOFF, backoffDelay, classifyClose } from "./close-codes.ts";
 import type { MethodHandlers } from "../shared/rpc.ts";
 import type { z } from "zod";
 import {

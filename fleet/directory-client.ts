@@ -10,7 +10,7 @@
  */
 import type WebSocket from "ws";
 import type { Logger } from "pino";
-import { backoffDelay } from "../shared/close-codes.ts";
+import { backoffDelay } from "./close-codes.ts";
 import { type Hello, PING, PING_INTERVAL_MS, PONG, LEASE_TTL_MS } from "../shared/protocol.ts";
 import { RpcPeer } from "../shared/rpc.ts";
 import { edgeSocketUrl, openEdgeSocket } from "./edge-link.ts";

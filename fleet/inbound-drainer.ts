@@ -18,7 +18,7 @@
  * soon as it is read, so a slow download does not hold other chats.
  */
 import type { Logger } from "pino";
-import { backoffDelay } from "../shared/close-codes.ts";
+import { backoffDelay } from "./close-codes.ts";
 import { ProtocolError, type Result } from "../shared/protocol.ts";
 import type { InboundCourier } from "./inbound-courier.ts";
 import type { Delivery, Prepare, Prepared } from "./inbound-prepare.ts";

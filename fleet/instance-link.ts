@@ -48,7 +48,7 @@ import {
   type StatusEvent,
 } from "../shared/protocol.ts";
 import { type MethodHandlers, RpcPeer } from "../shared/rpc.ts";
-import { backoffDelay } from "../shared/close-codes.ts";
+import { backoffDelay } from "./close-codes.ts";
 import { type EdgeLink, edgeSocketUrl, openEdgeSocket } from "./edge-link.ts";
 
 export type LeaseLoss = "fenced" | "held_elsewhere";

@@ -12,7 +12,7 @@ import {
   type WAMessageUpdate,
   proto,
 } from "@whiskeysockets/baileys";
-import { classifyClose } from "../shared/close-codes.ts";
+import { classifyClose } from "./close-codes.ts";
 import type { MessageStatusEvent, StatusEvent } from "../shared/protocol.ts";
 
 /** Baileys reports why a socket closed as a Boom error; its status code is what classifyClose reads. */

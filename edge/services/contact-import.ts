@@ -15,7 +15,7 @@
 import { z } from "@hono/zod-openapi";
 import type { BatchItem } from "drizzle-orm/batch";
 import Papa from "papaparse";
-import { phoneVariants } from "../../shared/phone.ts";
+import { phoneVariants } from "./phone.ts";
 import { newId } from "../crypto.ts";
 import { type Db, db } from "../db/client.ts";
 import { insertContactEvents } from "../db/contact-events.ts";

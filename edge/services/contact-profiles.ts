@@ -16,7 +16,7 @@
  */
 import { z } from "@hono/zod-openapi";
 import type { BatchItem } from "drizzle-orm/batch";
-import { internationalPhone, phoneVariants } from "../../shared/phone.ts";
+import { internationalPhone, phoneVariants } from "./phone.ts";
 import { newId } from "../crypto.ts";
 import { db } from "../db/client.ts";
 import { type ContactFilter, type ContactSort, type Profile, deleteContact, findContacts, insertContact, listContacts, updateContact } from "../db/contacts.ts";

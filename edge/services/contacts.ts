@@ -11,7 +11,7 @@
  */
 import type { BatchItem } from "drizzle-orm/batch";
 import { phoneFromJid } from "../../shared/jid.ts";
-import { phoneVariants } from "../../shared/phone.ts";
+import { phoneVariants } from "./phone.ts";
 import { type Db, db } from "../db/client.ts";
 import { deleteContact, findContacts, insertContact, updateContact } from "../db/contacts.ts";
 import { conversationsOfContacts, deleteConversation, updateConversation } from "../db/conversations.ts";

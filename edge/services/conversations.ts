@@ -4,7 +4,7 @@
  * contact, the number talking to them now, the last message, what is unread
  * and whether the customer's 24-hour window is open.
  */
-import { phoneVariants } from "../../shared/phone.ts";
+import { phoneVariants } from "./phone.ts";
 import { newId } from "../crypto.ts";
 import { db } from "../db/client.ts";
 import { contactTouched, findContacts } from "../db/contacts.ts";

@@ -4,7 +4,7 @@
  * contacts and their import, suppressions, WhatsApp blocks, conversations,
  * pairing): a number without its country code never goes anywhere on a guess.
  */
-import { readPhone } from "../../shared/phone.ts";
+import { readPhone } from "./phone.ts";
 import type { Env } from "../env.ts";
 import { ApiError } from "../errors.ts";
 import { getSettings } from "./settings.ts";

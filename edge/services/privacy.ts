@@ -19,7 +19,7 @@
  */
 import type { BatchItem } from "drizzle-orm/batch";
 import { phoneFromJid } from "../../shared/jid.ts";
-import { phoneVariants } from "../../shared/phone.ts";
+import { phoneVariants } from "./phone.ts";
 import { db } from "../db/client.ts";
 import { findContacts, setContactStatus } from "../db/contacts.ts";
 import { insertContactEvents } from "../db/contact-events.ts";

@@ -7,7 +7,7 @@
  * the server answers), and the answer is remembered per project so repeated
  * sends do not ask again.
  */
-import { phoneVariants } from "../../shared/phone.ts";
+import { phoneVariants } from "./phone.ts";
 import type { Result } from "../../shared/protocol.ts";
 import { db } from "../db/client.ts";
 import { connectedInstances } from "../db/instances.ts";

@@ -3,7 +3,7 @@
  * what is not stored takes the default, so new settings need no migration.
  */
 import { z } from "@hono/zod-openapi";
-import { isPhoneCountry } from "../../shared/phone.ts";
+import { isPhoneCountry } from "./phone.ts";
 
 export const Strategy = z.enum(["round_robin", "least_used", "health_weighted"]);
 export type Strategy = z.infer<typeof Strategy>;

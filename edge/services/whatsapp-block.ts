@@ -7,7 +7,7 @@
  * reads the history sees why the person went quiet.
  */
 import { phoneFromJid } from "../../shared/jid.ts";
-import { phoneVariants } from "../../shared/phone.ts";
+import { phoneVariants } from "./phone.ts";
 import { db } from "../db/client.ts";
 import { insertContactEvents } from "../db/contact-events.ts";
 import { findContact, findContacts } from "../db/contacts.ts";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { BACKOFF, backoffDelay, classifyClose } from "../../shared/close-codes.ts";
+import { BACKOFF, backoffDelay, classifyClose } from "../../fleet/close-codes.ts";
 
 describe("what a closed WhatsApp socket means", () => {
   it.each([

@@ -6,8 +6,6 @@
  * reconnecting a banned number makes things worse, and two sessions fighting
  * over one number (440) will loop forever if each reconnects at once.
  */
-import { DisconnectReason } from "./protocol.ts";
-
 export type CloseAction =
   /** Rescan needed: wipe the session and stop. */
   | { reason: "logged_out"; reconnect: false }
@@ -53,8 +51,4 @@ export const BACKOFF: Record<"backoff" | "slow", BackoffOptions> = {
 export function backoffDelay(attempt: number, { baseMs, maxMs }: BackoffOptions, random = Math.random): number {
   const ceiling = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt));
   return Math.round(ceiling / 2 + (random() * ceiling) / 2);
-}
-
-export function isReason(value: unknown): value is DisconnectReason {
-  return DisconnectReason.safeParse(value).success;
 }

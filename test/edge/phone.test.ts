@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { phoneFromJid } from "../../shared/jid.ts";
-import { readPhone } from "../../shared/phone.ts";
+import { readPhone } from "../../edge/services/phone.ts";
 
 describe("phone numbers", () => {
   it.each([
@@ -46,13 +45,5 @@ describe("phone numbers", () => {
     ["123", "BR"],
   ])("not a phone: %s (default country %s)", (input, country) => {
     expect(readPhone(input, country)).toEqual({ error: "invalid" });
-  });
-
-  it("reads the phone of a user JID, not of a LID or a group", () => {
-    expect(phoneFromJid("5511988887777:12@s.whatsapp.net")).toBe("+5511988887777");
-    expect(phoneFromJid("5511988887777@s.whatsapp.net")).toBe("+5511988887777");
-    expect(phoneFromJid("123456789@lid")).toBeNull();
-    expect(phoneFromJid("120363025@g.us")).toBeNull();
-    expect(phoneFromJid(null)).toBeNull();
   });
 });
