@@ -34,8 +34,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { drizzle } from "drizzle-orm/d1";
-import { ROOT, AdminClient, ProjectClient, makeLogDir, startEdge, wranglerEnv, type Edge } from "../test/e2e/processes.ts";
-import { int, onInterrupt, stats } from "./common.ts";
+import { ROOT, AdminClient, ProjectClient, makeLogDir, startEdge, wranglerEnv, type Edge } from "../test/harness/processes.ts";
+import { int, onInterrupt, stats } from "../test/harness/common.ts";
 
 /**
  * The service's own SQL builder, run here in Node. Loaded by path: the edge's

@@ -20,7 +20,7 @@ import { spawn } from "node:child_process";
 import { rmSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
-import { makeCreds, RoutingProxy, type PeerTarget } from "../test/e2e/peers.ts";
+import { makeCreds, RoutingProxy, type PeerTarget } from "../test/harness/peers.ts";
 import {
   AdminClient,
   importSessionOrFail,
@@ -35,8 +35,8 @@ import {
   type Edge,
   type Fleet,
   type Instance,
-} from "../test/e2e/processes.ts";
-import { int, listAll, onInterrupt, pool, stats } from "./common.ts";
+} from "../test/harness/processes.ts";
+import { int, listAll, onInterrupt, pool, stats } from "../test/harness/common.ts";
 
 const opts = (() => {
   try {

@@ -14,7 +14,7 @@
  * retries of one event (same `webhook-id`, which receivers drop).
  */
 import { parseArgs } from "node:util";
-import { makeCreds, RoutingProxy, startPeers, type Peers } from "../test/e2e/peers.ts";
+import { makeCreds, RoutingProxy, startPeers, type Peers } from "../test/harness/peers.ts";
 import {
   AdminClient,
   importSessionOrFail,
@@ -26,9 +26,9 @@ import {
   type Edge,
   type Fleet,
   type Instance,
-} from "../test/e2e/processes.ts";
-import { WebhookReceiver } from "../test/e2e/webhook-receiver.ts";
-import { int, listAll, onInterrupt, openLoop, pool, stats } from "./common.ts";
+} from "../test/harness/processes.ts";
+import { WebhookReceiver } from "../test/harness/webhook-receiver.ts";
+import { int, listAll, onInterrupt, openLoop, pool, stats } from "../test/harness/common.ts";
 import { inspectorPortOf, startEdgeProfile, writeEdgeProfile } from "./edge-profiler.ts";
 
 // The peers' signal library logs sessions with console.log: keep stdout for the report.

@@ -6,7 +6,7 @@
  *
  *   node bench/peers-process.ts <n>
  */
-import { startPeers } from "../test/e2e/peers.ts";
+import { startPeers } from "../test/harness/peers.ts";
 
 const n = Number(process.argv[2] ?? "0");
 if (!Number.isInteger(n) || n < 1) {

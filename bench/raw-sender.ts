@@ -21,7 +21,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { createInterface } from "node:readline";
-import { rawConnect, type RawConnectResult } from "../test/e2e/raw-baileys.ts";
+import { rawConnect, type RawConnectResult } from "../test/harness/raw-baileys.ts";
 
 type Plan = {
   window: number;

@@ -2,7 +2,7 @@
  * Send benchmark: `npm run bench:send -- --numbers 20 --messages 2000`
  *
  * Starts a fresh edge (temporary state), N crabline WhatsApp peers spread
- * over --peer-processes child processes (bench/peer-shard.ts; they stream
+ * over --peer-processes child processes (test/harness/peer-shard.ts; they stream
  * every decrypted message with the peer's own arrival stamp; their recorder
  * files on /dev/shm), the routing proxy and ONE fleet process; creates a project with
  * pacing off, caps raised and no warming, N instances, imports N sessions and
@@ -59,7 +59,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
-import { makeCreds, RoutingProxy, type PeerTarget } from "../test/e2e/peers.ts";
+import { makeCreds, RoutingProxy, type PeerTarget } from "../test/harness/peers.ts";
 import {
   AdminClient,
   importSessionOrFail,
@@ -73,11 +73,11 @@ import {
   type Edge,
   type Fleet,
   type Instance,
-} from "../test/e2e/processes.ts";
+} from "../test/harness/processes.ts";
 import { inspectorPortOf, startEdgeProfile, writeEdgeProfile } from "./edge-profiler.ts";
 import { cpus } from "node:os";
 import { cpuMeter, groupCpuByName, groupCpuSeconds, groupThreadCpu, machineCpuSeconds, pidCpuSeconds, selfCpuSeconds, threadDelta } from "./cpu.ts";
-import { duplicates, int, listAll, onInterrupt, openLoop, pool, stats } from "./common.ts";
+import { duplicates, int, listAll, onInterrupt, openLoop, pool, stats } from "../test/harness/common.ts";
 
 // The peers' signal library logs sessions with console.log: keep stdout for the report.
 for (const k of ["log", "info", "debug", "warn"] as const) console[k] = () => {};
@@ -174,7 +174,7 @@ class ArrivalLog {
 type ShardPeer = PeerTarget & { phone: string };
 
 /**
- * N peers spread over P child processes (bench/peer-shard.ts), so that the
+ * N peers spread over P child processes (test/harness/peer-shard.ts), so that the
  * peers' own CPU cost (crabline records every frame, decrypts every message)
  * is not one process's ceiling. Global peer i is the i-th number.
  */
@@ -201,7 +201,7 @@ class PeerShards {
   async #startShard(first: number, count: number): Promise<void> {
     // The peers record every frame with an fsync'd append: on tmpfs that costs far less CPU and latency.
     const dir = mkdtempSync(existsSync("/dev/shm") ? "/dev/shm/pombo-bench-peers-" : path.join(tmpdir(), "pombo-bench-peers-"));
-    const child = spawn(process.execPath, [path.join(ROOT, "bench/peer-shard.ts"), String(count), String(PHONE_BASE + first), dir], {
+    const child = spawn(process.execPath, [path.join(ROOT, "test/harness/peer-shard.ts"), String(count), String(PHONE_BASE + first), dir], {
       cwd: ROOT,
       stdio: ["pipe", "pipe", "inherit"],
     });

@@ -27,7 +27,7 @@ import { InboundReceiver } from "../fleet/inbound-receiver.ts";
 import { InboundSpool } from "../fleet/inbound-spool.ts";
 import type { EdgeLink } from "../fleet/edge-link.ts";
 import type { InboundMessage } from "../shared/protocol.ts";
-import { int, stats } from "./common.ts";
+import { int, stats } from "../test/harness/common.ts";
 
 const { values } = parseArgs({
   options: { messages: { type: "string", default: "5000" }, dir: { type: "string" }, json: { type: "boolean", default: false } },

@@ -6,7 +6,7 @@
  * webhook-id delivered again, which a receiver drops).
  */
 import { closeSync, openSync, readSync } from "node:fs";
-import { openLoop } from "../../bench/common.ts";
+import { openLoop } from "../harness/common.ts";
 import type { RunResult } from "./result.ts";
 import type { ChaosStack } from "./stack.ts";
 import { Customers, type Written } from "./traffic.ts";

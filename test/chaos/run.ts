@@ -14,7 +14,7 @@
  * pass takes about 20 minutes (receiver-down alone 12+).
  */
 import { parseArgs } from "node:util";
-import { int, onInterrupt } from "../../bench/common.ts";
+import { int, onInterrupt } from "../harness/common.ts";
 import { failed, formatRun, formatTotals, type RunResult } from "./result.ts";
 import { edgePause } from "./scenarios/edge-pause.ts";
 import { fleetKill } from "./scenarios/fleet-kill.ts";

@@ -9,10 +9,10 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { listAll, pool } from "../../bench/common.ts";
-import { waitFor, type Fleet, type Instance } from "../e2e/processes.ts";
-import { type Stack, startStack } from "../e2e/stack.ts";
-import { WebhookReceiver } from "../e2e/webhook-receiver.ts";
+import { listAll, pool } from "../harness/common.ts";
+import { waitFor, type Fleet, type Instance } from "../harness/processes.ts";
+import { type Stack, startStack } from "../harness/stack.ts";
+import { WebhookReceiver } from "../harness/webhook-receiver.ts";
 
 export type Log = (line: string) => void;
 

@@ -11,8 +11,8 @@
  *    other 4xx).
  */
 import { randomBytes } from "node:crypto";
-import type { Peer } from "../e2e/peers.ts";
-import { type ProjectClient, sleep } from "../e2e/processes.ts";
+import type { Peer } from "../harness/peers.ts";
+import { type ProjectClient, sleep } from "../harness/processes.ts";
 
 /** A message WhatsApp took from a customer. */
 export type Written = { i: number; text: string; waId: string; number: number; at: number };

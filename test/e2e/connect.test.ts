@@ -3,8 +3,8 @@
  * through its own WhatsApp-protocol peer.
  */
 import { beforeEach, describe, expect, it } from "vitest";
-import { waitFor } from "./processes.ts";
-import { type Stack, useStack } from "./stack.ts";
+import { waitFor } from "../harness/processes.ts";
+import { type Stack, useStack } from "../harness/stack.ts";
 
 describe("e2e: two numbers connect on one fleet", () => {
   const current = useStack("connect", 3);

@@ -5,9 +5,9 @@
  * themself out, and a send's tags land on its recipient's contact.
  */
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type Peer } from "./peers.ts";
-import { waitFor } from "./processes.ts";
-import { type Stack, useStack } from "./stack.ts";
+import { type Peer } from "../harness/peers.ts";
+import { waitFor } from "../harness/processes.ts";
+import { type Stack, useStack } from "../harness/stack.ts";
 
 type Conversation = { chat_jid: string; contact: { id: string } };
 type Entry = { kind: string; type: string; actor: string; direction?: string; payload: Record<string, any> };

@@ -4,8 +4,8 @@
  * has two live WhatsApp sockets.
  */
 import { beforeEach, describe, expect, it } from "vitest";
-import { waitFor } from "./processes.ts";
-import { type Stack, useStack } from "./stack.ts";
+import { waitFor } from "../harness/processes.ts";
+import { type Stack, useStack } from "../harness/stack.ts";
 
 const FAILOVER_BUDGET_MS = 30_000;
 

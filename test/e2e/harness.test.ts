@@ -3,9 +3,9 @@
  * Baileys socket to the right crabline peer, counts it, and refuses unknown ids.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { makeCreds, RoutingProxy, startPeers, type Peers } from "./peers.ts";
-import { waitFor } from "./processes.ts";
-import { rawConnect } from "./raw-baileys.ts";
+import { makeCreds, RoutingProxy, startPeers, type Peers } from "../harness/peers.ts";
+import { waitFor } from "../harness/processes.ts";
+import { rawConnect } from "../harness/raw-baileys.ts";
 
 describe("e2e harness: peers and routing proxy", () => {
   let peers: Peers;

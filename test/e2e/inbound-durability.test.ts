@@ -14,10 +14,10 @@
  */
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import type { Peer } from "./peers.ts";
-import { type Fleet, sleep, waitFor } from "./processes.ts";
-import { type Stack, useStack } from "./stack.ts";
-import { WebhookReceiver } from "./webhook-receiver.ts";
+import type { Peer } from "../harness/peers.ts";
+import { type Fleet, sleep, waitFor } from "../harness/processes.ts";
+import { type Stack, useStack } from "../harness/stack.ts";
+import { WebhookReceiver } from "../harness/webhook-receiver.ts";
 
 describe("e2e: received messages survive edge pauses and fleet crashes", () => {
   const current = useStack("inbound-durability", 3);

@@ -5,8 +5,8 @@
  * bound, drop the socket, count it, and end connected again on one socket.
  */
 import { beforeEach, describe, expect, it } from "vitest";
-import { sleep, waitFor } from "./processes.ts";
-import { type Stack, useStack } from "./stack.ts";
+import { sleep, waitFor } from "../harness/processes.ts";
+import { type Stack, useStack } from "../harness/stack.ts";
 
 /** The fleet's bound for these tests; Baileys then pings every 4 s (two thirds of it). */
 const SILENCE_MS = 6_000;

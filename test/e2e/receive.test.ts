@@ -5,11 +5,11 @@
  * through a signed webhook on loopback and through SSE.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type Peer } from "./peers.ts";
-import { waitFor } from "./processes.ts";
+import { type Peer } from "../harness/peers.ts";
+import { waitFor } from "../harness/processes.ts";
 import { type SseListener, listen } from "./sse-client.ts";
-import { type Stack, useStack } from "./stack.ts";
-import { WebhookReceiver } from "./webhook-receiver.ts";
+import { type Stack, useStack } from "../harness/stack.ts";
+import { WebhookReceiver } from "../harness/webhook-receiver.ts";
 
 type Conversation = {
   id: string;

@@ -3,8 +3,8 @@
  * with the sessions stored at the edge: no second import.
  */
 import { beforeEach, describe, expect, it } from "vitest";
-import { waitFor } from "./processes.ts";
-import { type Stack, useStack } from "./stack.ts";
+import { waitFor } from "../harness/processes.ts";
+import { type Stack, useStack } from "../harness/stack.ts";
 
 describe("e2e: fleet restart reconnects with stored sessions", () => {
   const current = useStack("restart", 2);

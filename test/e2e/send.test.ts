@@ -7,8 +7,8 @@
  */
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { summarize } from "../peer/decode.ts";
-import { type Instance, d1Execute, waitFor } from "./processes.ts";
-import { type Stack, useStack } from "./stack.ts";
+import { type Instance, d1Execute, waitFor } from "../harness/processes.ts";
+import { type Stack, useStack } from "../harness/stack.ts";
 
 type Accepted = { id: string; status: string; instance_id: string; chat_jid: string; reference: string | null };
 type Message = { id: string; status: string; wa_message_id: string; wa_message_ids: string[]; instance_id: string; chat_jid: string };

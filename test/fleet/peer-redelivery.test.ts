@@ -9,8 +9,8 @@
 import type { WAMessage } from "@whiskeysockets/baileys";
 import type { Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { makeCreds } from "../e2e/peers.ts";
-import { type RawConnectResult, rawConnect } from "../e2e/raw-baileys.ts";
+import { makeCreds } from "../harness/peers.ts";
+import { type RawConnectResult, rawConnect } from "../harness/raw-baileys.ts";
 import { type TestPeer, startPeer } from "../peer/peer.ts";
 
 const PHONE = "5511999990031";

@@ -5,7 +5,7 @@
  * lapse, and the edge re-assigns the numbers when it wakes. Counted at the
  * webhook receiver.
  */
-import { sleep } from "../../e2e/processes.ts";
+import { sleep } from "../../harness/processes.ts";
 import { awaitWebhooks, countWebhooks, runProblems, warmUp, writeSteadily } from "../inbound.ts";
 import { secs, type RunResult } from "../result.ts";
 import type { Scenario } from "./scenario.ts";

@@ -10,7 +10,7 @@
  * fleet is started again on the same data directory a few seconds after the
  * kill, as a supervisor would restart it. Counted at the webhook receiver.
  */
-import { sleep, type Fleet } from "../../e2e/processes.ts";
+import { sleep, type Fleet } from "../../harness/processes.ts";
 import { awaitWebhooks, countWebhooks, runProblems, StoredByEdge, unconfirmed, warmUp, writeSteadily } from "../inbound.ts";
 import { secs, type RunResult } from "../result.ts";
 import type { Written } from "../traffic.ts";

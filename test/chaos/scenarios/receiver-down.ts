@@ -7,7 +7,7 @@
  * with the 12 h default the next retry after a 10-minute outage can be
  * ~17 minutes away. 16 retries still span at least 8 x the cap, past the outage.
  */
-import { sleep } from "../../e2e/processes.ts";
+import { sleep } from "../../harness/processes.ts";
 import { awaitWebhooks, countWebhooks, runProblems, warmUp, writeSteadily } from "../inbound.ts";
 import { secs, type RunResult } from "../result.ts";
 import type { Scenario } from "./scenario.ts";

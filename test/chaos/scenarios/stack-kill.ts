@@ -11,8 +11,8 @@
  * keeps almost nothing queued; the fleet is frozen (SIGSTOP) for the strike,
  * well inside its lease, until accepted messages pile up in the outbox.
  */
-import { duplicates, openLoop, pool, type Received } from "../../../bench/common.ts";
-import { sleep } from "../../e2e/processes.ts";
+import { duplicates, openLoop, pool, type Received } from "../../harness/common.ts";
+import { sleep } from "../../harness/processes.ts";
 import { summarize } from "../../peer/decode.ts";
 import { secs, type RunResult } from "../result.ts";
 import { type Accepted, sendUntilAccepted } from "../traffic.ts";

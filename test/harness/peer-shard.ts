@@ -3,7 +3,7 @@
  * (crabline) cost about as much CPU per message as the senders, so one
  * process hosting every peer would cap what any sender can reach.
  *
- *   node bench/peer-shard.ts <count> <phoneBase> <recorderDir>
+ *   node test/harness/peer-shard.ts <count> <phoneBase> <recorderDir>
  *
  * Starts `count` peers for phones phoneBase+1 .. phoneBase+count and writes
  * JSON lines on stdout:
@@ -16,8 +16,8 @@
  */
 import { rmSync } from "node:fs";
 import { createInterface } from "node:readline";
-import { startPeers } from "../test/e2e/peers.ts";
-import { summarize } from "../test/peer/decode.ts";
+import { startPeers } from "./peers.ts";
+import { summarize } from "../peer/decode.ts";
 
 // libsignal logs sessions with console.log; stdout is our channel to the bench.
 for (const k of ["log", "info", "debug", "warn"] as const) console[k] = () => {};
@@ -26,7 +26,7 @@ const [countArg, baseArg, dir] = process.argv.slice(2);
 const count = Number(countArg);
 const phoneBase = Number(baseArg);
 if (!Number.isInteger(count) || count < 1 || !Number.isSafeInteger(phoneBase) || !dir) {
-  process.stderr.write("usage: node bench/peer-shard.ts <count> <phoneBase> <recorderDir>\n");
+  process.stderr.write("usage: node test/harness/peer-shard.ts <count> <phoneBase> <recorderDir>\n");
   process.exit(2);
 }
 const out = (value: object) => process.stdout.write(JSON.stringify(value) + "\n");

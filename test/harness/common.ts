@@ -2,7 +2,7 @@
  * What the benchmarks (and the chaos suite) share: option parsing,
  * statistics, a worker pool, a fixed-rate schedule, paging, duplicate counts.
  */
-import { type Instance, type ProjectClient, sleep } from "../test/e2e/processes.ts";
+import { type Instance, type ProjectClient, sleep } from "./processes.ts";
 
 /** A whole-number option, or exit 2 with a message naming it. */
 export function int(name: string, text: string, min: number): number {

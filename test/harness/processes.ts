@@ -438,7 +438,8 @@ export interface FleetInfo {
   connected_at: string;
 }
 
-export class ApiError extends Error {
+/** An HTTP answer a harness call did not expect: the status and body, in the message too. */
+export class HttpFailure extends Error {
   status: number;
   body: unknown;
   constructor(method: string, p: string, status: number, body: unknown) {
@@ -491,7 +492,7 @@ export class Client {
   async call<T>(method: string, p: string, body?: unknown, expect?: number): Promise<T> {
     const r = await this.raw<T>(method, p, body);
     if (expect !== undefined ? r.status !== expect : r.status < 200 || r.status > 299) {
-      throw new ApiError(method, p, r.status, r.body);
+      throw new HttpFailure(method, p, r.status, r.body);
     }
     return r.body;
   }
@@ -557,7 +558,7 @@ export async function importSessionOrFail(
   creds: string | Record<string, unknown>,
 ): Promise<RawResponse> {
   const r = await api.importSession(id, creds);
-  if (r.status !== 202) throw new ApiError("POST", `/instances/${id}/session`, r.status, r.body);
+  if (r.status !== 202) throw new HttpFailure("POST", `/instances/${id}/session`, r.status, r.body);
   return r;
 }
 
