@@ -28,14 +28,16 @@
  * Options: --contacts N (100000)  --requests R (300 per query)  --json
  *          --keep (keep the D1 state directory and print it)
  */
-import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { parseArgs } from "node:util";
 import { drizzle } from "drizzle-orm/d1";
-import { ROOT, AdminClient, ProjectClient, makeLogDir, startEdge, wranglerEnv, type Edge } from "../test/harness/processes.ts";
-import { int, onInterrupt, stats } from "../test/harness/common.ts";
+import { commandLine, int, onInterrupt } from "../test/harness/cli.ts";
+import { ProjectClient } from "../test/harness/client.ts";
+import { d1Execute, type Edge } from "../test/harness/edge.ts";
+import { stats } from "../test/harness/figures.ts";
+import { ROOT } from "../test/harness/processes.ts";
+import { type Stack, startStack } from "../test/harness/stack.ts";
 
 /**
  * The service's own SQL builder, run here in Node. Loaded by path: the edge's
@@ -49,26 +51,12 @@ const { contactListQueries } = (await edgeModule("edge/db/contacts.ts")) as {
 const { filterOf } = (await edgeModule("edge/services/contact-profiles.ts")) as { filterOf(query: Record<string, unknown>): unknown };
 const schema = (await edgeModule("edge/db/schema.ts")) as Record<string, unknown>;
 
-const opts = (() => {
-  try {
-    return parseArgs({
-      options: {
-        contacts: { type: "string", default: "100000" },
-        requests: { type: "string", default: "300" },
-        json: { type: "boolean", default: false },
-        keep: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    }).values;
-  } catch (err) {
-    process.stderr.write(`${(err as Error).message}\nusage: npm run bench:crm -- --contacts 100000 [--requests 300] [--json] [--keep]\n`);
-    process.exit(2);
-  }
-})();
-if (opts.help) {
-  process.stdout.write("usage: npm run bench:crm -- [--contacts 100000] [--requests 300] [--json] [--keep]\n");
-  process.exit(0);
-}
+const opts = commandLine("usage: npm run bench:crm -- [--contacts 100000] [--requests 300] [--json] [--keep]\n", {
+  contacts: { type: "string", default: "100000" },
+  requests: { type: "string", default: "300" },
+  json: { type: "boolean", default: false },
+  keep: { type: "boolean", default: false },
+});
 const N = int("contacts", opts.contacts!, 1);
 const R = int("requests", opts.requests!, 1);
 const TARGET_P99_MS = 50;
@@ -142,19 +130,8 @@ async function seed(api: ProjectClient, count: number, seedValue: number, phoneP
 
 // ------------------------------------------------------------ local D1, beside the running edge
 
-function wrangler(edge: Edge, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      process.execPath,
-      [path.join(ROOT, "node_modules/wrangler/bin/wrangler.js"), "d1", "execute", "DB", "--local", "--persist-to", edge.persistTo, "--config", path.join(ROOT, "wrangler.toml"), ...args],
-      { cwd: ROOT, env: wranglerEnv(), maxBuffer: 64 * 1024 * 1024, timeout: 300_000 },
-      (err, stdout, stderr) => (err ? reject(new Error(`wrangler d1 execute: ${err.message}\n${stderr}`)) : resolve(stdout)),
-    );
-  });
-}
-
 async function sqlJson<T>(edge: Edge, sql: string): Promise<T[][]> {
-  const out = await wrangler(edge, ["--json", "--command", sql]);
+  const out = await d1Execute(edge, sql, { json: true, timeoutMs: 300_000 });
   return (JSON.parse(out.slice(out.indexOf("["))) as { results: T[] }[]).map((r) => r.results);
 }
 
@@ -223,21 +200,20 @@ const SEARCHES = ["silva", "mariana souza", "vinicius", "ana", "5191000", "+55 4
 
 const OTHERS = ["", "status=active", "tags=newsletter", "tags=vip", "groups=onboarding", "has_email=false", "sort=name", "city=S%C3%A3o%20Paulo&sort=name", "tags=hot-lead&status=active"];
 
-let edge: Edge | undefined;
+let stack: Stack | undefined;
 const stateDir = mkdtempSync(path.join(tmpdir(), "pombo-bench-crm-"));
 async function cleanup() {
-  await edge?.stop();
+  await stack?.stop();
   if (!opts.keep) rmSync(stateDir, { recursive: true, force: true });
 }
 onInterrupt(log, cleanup);
 
 try {
-  const logDir = makeLogDir("bench-crm");
-  log(`N=${N} contacts, ${R} requests per query; D1 state in ${stateDir}, logs in ${logDir}`);
-  edge = await startEdge({ logDir, persistTo: stateDir });
-  const admin = new AdminClient(edge.url, edge.adminToken);
-  const project = await admin.createProject("bench-crm");
-  const api = new ProjectClient(edge.url, project.api_key);
+  log(`N=${N} contacts, ${R} requests per query; D1 state in ${stateDir}`);
+  // No numbers: an edge and two projects.
+  stack = await startStack("bench-crm", 0, { persistTo: stateDir });
+  const { edge, admin, api } = stack;
+  log(`logs in ${stack.logDir}`);
   const neighbour = new ProjectClient(edge.url, (await admin.createProject("bench-crm-neighbour")).api_key);
 
   log(`seeding ${N} contacts through POST /contacts/import`);
@@ -253,7 +229,7 @@ try {
      UPDATE contacts SET status = 'opted_out', opted_out_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE status = 'active' AND abs(random()) % 100 < 3;`,
   );
   const seedSeconds = (performance.now() - t0) / 1000;
-  const [[count]] = (await sqlJson<{ n: number }>(edge, `SELECT count(*) AS n FROM contacts WHERE project_id = '${project.id}'`)) as [[{ n: number }]];
+  const [[count]] = (await sqlJson<{ n: number }>(edge, `SELECT count(*) AS n FROM contacts WHERE project_id = '${stack.projectId}'`)) as [[{ n: number }]];
   log(`seeded ${count!.n} contacts in ${f(seedSeconds)} s`);
 
   log(`measuring (a) combined filter, ${R} requests`);
@@ -267,7 +243,7 @@ try {
 
   const printed: { title: string; plan: string; statements: { name: string; sql: string; plan: string[] }[] }[] = [];
   for (const [title, q] of [["(a)", COMBINED[0]!], ["(b)", SEARCHES[0]!]] as const) {
-    const built = statementsFor(project.id, q);
+    const built = statementsFor(stack.projectId, q);
     const statements = [];
     for (const [name, sql] of Object.entries(built.statements)) statements.push({ name, sql: sql!, plan: await plan(edge, sql!) });
     printed.push({ title: `${title} ${decodeURIComponent(q)}`, plan: built.plan, statements });
@@ -304,7 +280,7 @@ try {
   if (combined.p99 >= TARGET_P99_MS || search.p99 >= TARGET_P99_MS) process.exitCode = 1;
 } catch (err) {
   log(`failed: ${(err as Error).stack ?? err}`);
-  if (edge) log(`edge log tail:\n${edge.tail(30)}`);
+  if (stack) log(stack.diagnostics());
   process.exitCode = 1;
 } finally {
   await cleanup();

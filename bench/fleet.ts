@@ -16,53 +16,26 @@
  *          --keep-logs (keep the log directory)
  *          --fleet-node-args="<flags>" (node flags for the fleet process, e.g. --fleet-node-args=--max-semi-space-size=1)
  */
-import { spawn } from "node:child_process";
-import { rmSync } from "node:fs";
-import { createInterface } from "node:readline";
-import { parseArgs } from "node:util";
-import { makeCreds, RoutingProxy, type PeerTarget } from "../test/harness/peers.ts";
-import {
-  AdminClient,
-  importSessionOrFail,
-  makeLogDir,
-  ProjectClient,
-  ROOT,
-  rssMb,
-  sleep,
-  startEdge,
-  startFleet,
-  waitFor,
-  type Edge,
-  type Fleet,
-  type Instance,
-} from "../test/harness/processes.ts";
-import { int, listAll, onInterrupt, pool, stats } from "../test/harness/common.ts";
+import { commandLine, int, onInterrupt } from "../test/harness/cli.ts";
+import { stats } from "../test/harness/figures.ts";
+import { PeerProcesses } from "../test/harness/peer-processes.ts";
+import { pool } from "../test/harness/schedule.ts";
+import { type Stack, startStack } from "../test/harness/stack.ts";
+import { sleep } from "../test/harness/waits.ts";
+import { rssMb } from "./proc-usage.ts";
 
-const opts = (() => {
-  try {
-    return parseArgs({
-      options: {
-        numbers: { type: "string", default: "100" },
-        pings: { type: "string", default: "1000" },
-        "idle-ms": { type: "string", default: "10000" },
-        concurrency: { type: "string", default: "1" },
-        json: { type: "boolean", default: false },
-        "keep-logs": { type: "boolean", default: false },
-        "fleet-node-args": { type: "string", default: "" },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    }).values;
-  } catch (err) {
-    process.stderr.write(`${(err as Error).message}\nusage: npm run bench:fleet -- --numbers 100 (see --help)\n`);
-    process.exit(2);
-  }
-})();
-if (opts.help) {
-  process.stdout.write(
-    "usage: npm run bench:fleet -- [--numbers 100] [--pings 1000] [--idle-ms 10000] [--concurrency 1] [--json] [--keep-logs] [--fleet-node-args=\"<flags>\"]\n",
-  );
-  process.exit(0);
-}
+const opts = commandLine(
+  "usage: npm run bench:fleet -- [--numbers 100] [--pings 1000] [--idle-ms 10000] [--concurrency 1] [--json] [--keep-logs] [--fleet-node-args=\"<flags>\"]\n",
+  {
+    numbers: { type: "string", default: "100" },
+    pings: { type: "string", default: "1000" },
+    "idle-ms": { type: "string", default: "10000" },
+    concurrency: { type: "string", default: "1" },
+    json: { type: "boolean", default: false },
+    "keep-logs": { type: "boolean", default: false },
+    "fleet-node-args": { type: "string", default: "" },
+  },
+);
 const N = int("numbers", opts.numbers!, 1);
 const PINGS = int("pings", opts.pings!, 0);
 const IDLE_MS = int("idle-ms", opts["idle-ms"]!, 0);
@@ -75,57 +48,19 @@ const CONNECT_TIMEOUT_MS = 30_000 + N * 1_000;
 
 const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 
-// ---------------------------------------------------------------- helpers
-
 const f = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : "n/a");
-
-
-
-type PeersChild = { accessToken: string; peers: (PeerTarget & { phone: string })[]; pid: number; stop(): Promise<void> };
-
-async function startPeersProcess(n: number): Promise<PeersChild> {
-  const child = spawn(process.execPath, [`${ROOT}/bench/peers-process.ts`, String(n)], {
-    cwd: ROOT,
-    stdio: ["pipe", "pipe", "inherit"],
-  });
-  const exited = new Promise<void>((r) => child.once("exit", () => r()));
-  const line = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("peers process did not start within 60 s")), 60_000);
-    createInterface({ input: child.stdout! }).once("line", (l) => {
-      clearTimeout(timer);
-      resolve(l);
-    });
-    child.once("exit", (code) => reject(new Error(`peers process exited (${code})`)));
-  });
-  const manifest = JSON.parse(line) as { accessToken: string; peers: (PeerTarget & { phone: string })[] };
-  return {
-    ...manifest,
-    pid: child.pid!,
-    async stop() {
-      child.stdin!.end();
-      child.kill("SIGTERM");
-      const t = setTimeout(() => child.kill("SIGKILL"), 6_000);
-      await exited;
-      clearTimeout(t);
-    },
-  };
-}
 
 // ---------------------------------------------------------------- run
 
-const logDir = makeLogDir("bench");
-let edge: Edge | undefined;
-let fleet: Fleet | undefined;
-let peers: PeersChild | undefined;
-const proxy = new RoutingProxy();
+let stack: Stack<PeerProcesses> | undefined;
 let cleaning = false;
 
 async function cleanup() {
   if (cleaning) return;
   cleaning = true;
-  await Promise.allSettled([fleet?.stop(10_000)]);
-  await Promise.allSettled([edge?.stop(), peers?.stop(), proxy.close()]);
-  if (!opts["keep-logs"] && process.exitCode !== 1) rmSync(logDir, { recursive: true, force: true });
+  if (!stack) return;
+  stack.keepLogs = opts["keep-logs"] || process.exitCode === 1;
+  await stack.stop();
 }
 
 const watchdog = setTimeout(() => {
@@ -137,61 +72,32 @@ watchdog.unref();
 onInterrupt(log, cleanup);
 
 try {
-  log(`N=${N}, logs in ${logDir}`);
-  peers = await startPeersProcess(N);
-  log(`${N} peers up (pid ${peers.pid})`);
-  await proxy.start();
-  edge = await startEdge({ logDir });
-  log(`edge up on ${edge.url}`);
-  const admin = new AdminClient(edge.url, edge.adminToken);
+  log(`N=${N}`);
+  // The peers in a process of their own: the fleet's RSS is the fleet's alone.
+  stack = await startStack("bench", await PeerProcesses.start(N));
+  const { admin, api } = stack;
+  log(`${N} peers up (pid ${stack.peers.pids().join(", ")}), edge up on ${stack.edge.url}, logs in ${stack.logDir}`);
 
-  fleet = startFleet({
-    edgeUrl: edge.url,
-    fleetToken: edge.fleetToken,
-    waUrl: proxy.waUrl(peers.accessToken),
-    logDir,
-    fleetId: "bench-fleet",
-    logLevel: process.env.POMBO_LOG_LEVEL ?? "warn",
-    nodeArgs: FLEET_NODE_ARGS,
-  });
+  const fleet = stack.fleet({ fleetId: "bench-fleet", logLevel: process.env.POMBO_LOG_LEVEL ?? "warn", nodeArgs: FLEET_NODE_ARGS });
+  await stack.waitRegistered(fleet, 30_000);
   const fleetPid = fleet.pid;
-  await waitFor(async () => (await admin.fleets()).data.some((x) => x.fleet_id === "bench-fleet"), 30_000, {
-    what: "the fleet to register with the edge",
-  });
   await sleep(2_000); // let start-up allocations settle
   const rssBaseline = rssMb(fleetPid);
   log(`fleet pid ${fleetPid}, baseline RSS ${f(rssBaseline, 1)} MB`);
 
-  const project = await admin.createProject("bench");
-  const api = new ProjectClient(edge.url, project.api_key);
-  const instances: Instance[] = [];
-  await pool(
-    Array.from({ length: N }, (_, i) => i),
-    8,
-    async (i) => {
-      const inst = await api.createInstance(`bench-${String(i).padStart(4, "0")}`);
-      proxy.route(inst.id, peers!.peers[i]!);
-      instances[i] = inst;
-    },
-  );
+  const instances = await stack.createInstances(N, { concurrency: 8 });
   log(`${N} instances created`);
 
   const importStart = performance.now();
-  await pool(instances, 8, async (inst, i) => {
-    await importSessionOrFail(api, inst.id, makeCreds(peers!.peers[i]!.phone));
-  });
+  await pool(instances, 8, (inst, i) => stack!.importFor(inst, stack!.peers.peers[i]!));
   const importsDoneMs = performance.now() - importStart;
   log(`${N} sessions imported in ${f(importsDoneMs / 1000)} s`);
 
-  let connectedCount = 0;
-  await waitFor(
-    async () => {
-      const all = await listAll(api);
-      connectedCount = all.filter((i) => i.state === "connected").length;
-      return connectedCount >= N;
-    },
+  await stack.waitConnected(
+    instances.map((i) => i.id),
     CONNECT_TIMEOUT_MS,
-    { intervalMs: 100, what: `all ${N} instances connected (so far ${connectedCount})` },
+    undefined,
+    100,
   );
   const connectMs = performance.now() - importStart;
   const rssConnected = rssMb(fleetPid);
@@ -199,7 +105,7 @@ try {
 
   await sleep(IDLE_MS);
   const rssIdle = rssMb(fleetPid);
-  const stillConnected = (await listAll(api)).filter((i) => i.state === "connected").length;
+  const stillConnected = (await api.listAllInstances()).filter((i) => i.state === "connected").length;
   log(`after ${IDLE_MS / 1000} s idle: RSS ${f(rssIdle, 1)} MB, ${stillConnected}/${N} connected`);
 
   const rtt: number[] = [];
@@ -224,8 +130,8 @@ try {
   const pingWallMs = performance.now() - pingStart;
   if (pingErrors) log(`${pingErrors} ping(s) failed; first: ${firstError}`);
 
-  const maxConcurrent = Math.max(...instances.map((i) => proxy.maxConcurrent(i.id)));
-  const liveSockets = instances.reduce((a, i) => a + proxy.liveCount(i.id), 0);
+  const maxConcurrent = Math.max(...instances.map((i) => stack!.proxy.maxConcurrent(i.id)));
+  const liveSockets = instances.reduce((a, i) => a + stack!.proxy.liveCount(i.id), 0);
   const r = stats(rtt);
   const h = stats(http);
   const perNumberDelta = (rssIdle - rssBaseline) / N;
@@ -266,9 +172,7 @@ try {
 } catch (err) {
   process.exitCode = 1;
   log(`failed: ${(err as Error).message}`);
-  if (edge) log(`edge log tail:\n${edge.tail(20)}`);
-  if (fleet) log(`fleet log tail:\n${fleet.tail(20)}`);
-  log(`logs kept in ${logDir}`);
+  if (stack) log(stack.diagnostics());
 } finally {
   await cleanup();
 }

@@ -13,50 +13,29 @@
  * arrived as two different events (duplicated) and how many deliveries were
  * retries of one event (same `webhook-id`, which receivers drop).
  */
-import { parseArgs } from "node:util";
-import { makeCreds, RoutingProxy, startPeers, type Peers } from "../test/harness/peers.ts";
-import {
-  AdminClient,
-  importSessionOrFail,
-  makeLogDir,
-  ProjectClient,
-  startEdge,
-  startFleet,
-  waitFor,
-  type Edge,
-  type Fleet,
-  type Instance,
-} from "../test/harness/processes.ts";
+import { commandLine, int, onInterrupt } from "../test/harness/cli.ts";
+import { stats } from "../test/harness/figures.ts";
+import { openLoop, pool } from "../test/harness/schedule.ts";
+import { type Stack, startStack } from "../test/harness/stack.ts";
+import { waitFor } from "../test/harness/waits.ts";
 import { WebhookReceiver } from "../test/harness/webhook-receiver.ts";
-import { int, listAll, onInterrupt, openLoop, pool, stats } from "../test/harness/common.ts";
 import { inspectorPortOf, startEdgeProfile, writeEdgeProfile } from "./edge-profiler.ts";
 
 // The peers' signal library logs sessions with console.log: keep stdout for the report.
 for (const k of ["log", "info", "debug", "warn"] as const) console[k] = () => {};
 
-const opts = (() => {
-  try {
-    return parseArgs({
-      options: {
-        numbers: { type: "string", default: "10" },
-        messages: { type: "string", default: "5000" },
-        rate: { type: "string", default: "50" },
-        customers: { type: "string", default: "500" },
-        json: { type: "boolean", default: false },
-        "keep-logs": { type: "boolean", default: false },
-        "edge-profile": { type: "string", default: "" },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    }).values;
-  } catch (err) {
-    process.stderr.write(`${(err as Error).message}\nusage: npm run bench:inbound -- --numbers 10 --messages 5000 [--rate 50]\n`);
-    process.exit(2);
-  }
-})();
-if (opts.help) {
-  process.stdout.write("usage: npm run bench:inbound -- [--numbers 10] [--messages 5000] [--rate 50] [--customers 500] [--json] [--keep-logs] [--edge-profile=<file>]\n");
-  process.exit(0);
-}
+const opts = commandLine(
+  "usage: npm run bench:inbound -- [--numbers 10] [--messages 5000] [--rate 50] [--customers 500] [--json] [--keep-logs] [--edge-profile=<file>]\n",
+  {
+    numbers: { type: "string", default: "10" },
+    messages: { type: "string", default: "5000" },
+    rate: { type: "string", default: "50" },
+    customers: { type: "string", default: "500" },
+    json: { type: "boolean", default: false },
+    "keep-logs": { type: "boolean", default: false },
+    "edge-profile": { type: "string", default: "" },
+  },
+);
 const N = int("numbers", opts.numbers!, 1);
 const M = int("messages", opts.messages!, 1);
 const RATE = int("rate", opts.rate!, 1);
@@ -68,56 +47,31 @@ const DRAIN_MS = 60_000;
 const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 const f = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : "n/a");
 
-const logDir = makeLogDir("bench-inbound");
-let edge: Edge | undefined;
-let fleet: Fleet | undefined;
-let peers: Peers | undefined;
-const proxy = new RoutingProxy();
+let stack: Stack | undefined;
 const receiver = new WebhookReceiver();
 
 async function cleanup() {
-  await Promise.allSettled([fleet?.stop(10_000)]);
-  await Promise.allSettled([edge?.stop(), peers?.close(), proxy.close(), receiver.close()]);
+  if (stack) stack.keepLogs = opts["keep-logs"] || process.exitCode === 1;
+  await Promise.allSettled([stack?.stop(), receiver.close()]);
 }
 onInterrupt(log, cleanup);
 
 try {
-  log(`N=${N} M=${M} rate=${RATE}/s customers=${CUSTOMERS}, logs in ${logDir}`);
-  peers = await startPeers(N);
-  await proxy.start();
-  await receiver.up();
-  edge = await startEdge({ logDir });
-  const admin = new AdminClient(edge.url, edge.adminToken);
-  fleet = startFleet({
-    edgeUrl: edge.url,
-    fleetToken: edge.fleetToken,
-    waUrl: proxy.waUrl(peers.accessToken),
-    logDir,
-    fleetId: "bench-fleet",
-    logLevel: process.env.POMBO_LOG_LEVEL ?? "warn",
-  });
-  const project = await admin.createProject("bench-inbound");
-  const api = new ProjectClient(edge.url, project.api_key);
-  const hook = await api.call<{ id: string; secret: string }>("POST", "/webhooks", { url: receiver.url, events: ["message.received"] }, 201);
-  receiver.secret = hook.secret;
+  log(`N=${N} M=${M} rate=${RATE}/s customers=${CUSTOMERS}`);
+  stack = await startStack("bench-inbound", N);
+  const { edge, peers } = stack;
+  log(`logs in ${stack.logDir}`);
+  stack.fleet({ fleetId: "bench-fleet", logLevel: process.env.POMBO_LOG_LEVEL ?? "warn" });
+  await receiver.subscribe(stack.api, ["message.received"]);
 
-  const instances: Instance[] = [];
-  await pool(
-    Array.from({ length: N }, (_, i) => i),
-    8,
-    async (i) => {
-      const inst = await api.createInstance(`bench-${String(i).padStart(3, "0")}`);
-      proxy.route(inst.id, peers!.peers[i]!);
-      instances[i] = inst;
-    },
+  const instances = await stack.createInstances(N, { concurrency: 8 });
+  await pool(instances, 8, (inst, i) => stack!.importFor(inst, peers.peers[i]!));
+  await stack.waitConnected(
+    instances.map((i) => i.id),
+    CONNECT_TIMEOUT_MS,
+    undefined,
+    200,
   );
-  await pool(instances, 8, async (inst, i) => {
-    await importSessionOrFail(api, inst.id, makeCreds(peers!.peers[i]!.phone));
-  });
-  await waitFor(async () => (await listAll(api)).filter((i) => i.state === "connected").length >= N, CONNECT_TIMEOUT_MS, {
-    intervalMs: 200,
-    what: `all ${N} instances connected`,
-  });
   log(`all ${N} numbers connected`);
 
   // Customer k writes to number k % N; each message's text is its index, so arrivals map back exactly.
@@ -126,18 +80,14 @@ try {
   let refused = 0;
   const inject = async (i: number, text = `bench ${i}`) => {
     const customer = customers[i % CUSTOMERS]!;
-    const peer = peers!.peers[(i % CUSTOMERS) % N]!;
+    const peer = peers.peers[(i % CUSTOMERS) % N]!;
     sentAt.set(text, performance.now() + performance.timeOrigin);
-    const res = await fetch(peer.adminInboundUrl, {
-      method: "POST",
-      headers: { "content-type": "application/json", "x-crabline-admin-token": peer.adminToken },
-      body: JSON.stringify({ chatJid: customer, senderJid: customer, text, pushName: "Bench" }),
-    });
-    if (res.status !== 200) {
+    try {
+      await peer.inject({ chatJid: customer, senderJid: customer, text, pushName: "Bench" });
+    } catch {
       refused++;
       sentAt.delete(text);
     }
-    await res.arrayBuffer();
   };
 
   // Warm-up (not measured): wakes every number's Durable Object and the hub, and JIT-compiles the path.
@@ -209,6 +159,6 @@ try {
   log(`failed: ${(err as Error).stack ?? err}`);
   process.exitCode = 1;
 } finally {
+  if (stack && (process.exitCode === 1 || opts["keep-logs"])) log(`logs kept in ${stack.logDir}`);
   await cleanup();
-  if (process.exitCode === 1 || opts["keep-logs"]) log(`logs kept in ${logDir}`);
 }

@@ -22,11 +22,7 @@
 import { randomBytes } from "node:crypto";
 import { createInterface } from "node:readline";
 import { rawConnect, type RawConnectResult } from "../test/harness/raw-baileys.ts";
-
-type Plan = {
-  window: number;
-  numbers: { url: string; creds: string; messages: { to: string; body: string }[] }[];
-};
+import type { RawPlan } from "./raw-sender-process.ts";
 
 const CONNECT_TIMEOUT_MS = 60_000;
 /** A message not acknowledged within this long counts as an error and frees its slot. */
@@ -66,7 +62,7 @@ process.on("SIGTERM", () => {
 
 const first = await nextLine();
 if (!first) process.exit(0);
-const plan = JSON.parse(first) as Plan;
+const plan = JSON.parse(first) as RawPlan;
 
 const t0 = performance.now();
 for (const n of plan.numbers) sockets.push(rawConnect(n.url, n.creds));

@@ -53,70 +53,44 @@
  * Exit code 1 if the pipeline or the sequential raw run lost, duplicated or
  * failed to send messages, or timed out.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import { createInterface } from "node:readline";
-import { parseArgs } from "node:util";
-import { makeCreds, RoutingProxy, type PeerTarget } from "../test/harness/peers.ts";
-import {
-  AdminClient,
-  importSessionOrFail,
-  makeLogDir,
-  ProjectClient,
-  ROOT,
-  sleep,
-  startEdge,
-  startFleet,
-  waitFor,
-  type Edge,
-  type Fleet,
-  type Instance,
-} from "../test/harness/processes.ts";
-import { inspectorPortOf, startEdgeProfile, writeEdgeProfile } from "./edge-profiler.ts";
+import { mkdtempSync, rmSync } from "node:fs";
 import { cpus } from "node:os";
-import { cpuMeter, groupCpuByName, groupCpuSeconds, groupThreadCpu, machineCpuSeconds, pidCpuSeconds, selfCpuSeconds, threadDelta } from "./cpu.ts";
-import { duplicates, int, listAll, onInterrupt, openLoop, pool, stats } from "../test/harness/common.ts";
+import { commandLine, int, onInterrupt } from "../test/harness/cli.ts";
+import { duplicates, stats } from "../test/harness/figures.ts";
+import { type ArrivalLog, type Arrival, PeerProcesses } from "../test/harness/peer-processes.ts";
+import { makeCreds } from "../test/harness/peers.ts";
+import { openLoop, pool } from "../test/harness/schedule.ts";
+import { type Stack, startStack } from "../test/harness/stack.ts";
+import { sleep, waitFor } from "../test/harness/waits.ts";
+import { inspectorPortOf, startEdgeProfile, writeEdgeProfile } from "./edge-profiler.ts";
+import { cpuMeter, groupCpuByName, groupCpuSeconds, groupThreadCpu, machineCpuSeconds, pidCpuSeconds, selfCpuSeconds, threadDelta } from "./proc-usage.ts";
+import { type RawPlan, type RawDone, RawSender } from "./raw-sender-process.ts";
 
 // The peers' signal library logs sessions with console.log: keep stdout for the report.
 for (const k of ["log", "info", "debug", "warn"] as const) console[k] = () => {};
 
-const opts = (() => {
-  try {
-    return parseArgs({
-      options: {
-        numbers: { type: "string", default: "20" },
-        messages: { type: "string", default: "2000" },
-        concurrency: { type: "string", default: "32" },
-        "probe-rate": { type: "string", default: "10" },
-        "probe-messages": { type: "string", default: "200" },
-        customers: { type: "string", default: "200" },
-        json: { type: "boolean", default: false },
-        "no-raw": { type: "boolean", default: false },
-        "keep-logs": { type: "boolean", default: false },
-        "fleet-node-args": { type: "string", default: "" },
-        "edge-profile": { type: "string", default: "" },
-        split: { type: "boolean", default: false },
-        "peer-processes": { type: "string", default: "2" },
-        "raw-window": { type: "string", default: "0" },
-        "edge-tmpfs": { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    }).values;
-  } catch (err) {
-    process.stderr.write(`${(err as Error).message}\nusage: npm run bench:send -- --numbers 20 --messages 2000 (see --help)\n`);
-    process.exit(2);
-  }
-})();
-if (opts.help) {
-  process.stdout.write(
-    "usage: npm run bench:send -- [--numbers 20] [--messages 2000] [--concurrency 32] [--customers 200] [--probe-rate 10] [--probe-messages 200]\n" +
-      "         [--json] [--no-raw] [--raw-window 0]\n" +
-      "         [--peer-processes 2] [--keep-logs] [--split] [--edge-profile=<file>] [--edge-tmpfs] [--fleet-node-args=\"<flags>\"]\n",
-  );
-  process.exit(0);
-}
+const opts = commandLine(
+  "usage: npm run bench:send -- [--numbers 20] [--messages 2000] [--concurrency 32] [--customers 200] [--probe-rate 10] [--probe-messages 200]\n" +
+    "         [--json] [--no-raw] [--raw-window 0]\n" +
+    "         [--peer-processes 2] [--keep-logs] [--split] [--edge-profile=<file>] [--edge-tmpfs] [--fleet-node-args=\"<flags>\"]\n",
+  {
+    numbers: { type: "string", default: "20" },
+    messages: { type: "string", default: "2000" },
+    concurrency: { type: "string", default: "32" },
+    "probe-rate": { type: "string", default: "10" },
+    "probe-messages": { type: "string", default: "200" },
+    customers: { type: "string", default: "200" },
+    json: { type: "boolean", default: false },
+    "no-raw": { type: "boolean", default: false },
+    "keep-logs": { type: "boolean", default: false },
+    "fleet-node-args": { type: "string", default: "" },
+    "edge-profile": { type: "string", default: "" },
+    split: { type: "boolean", default: false },
+    "peer-processes": { type: "string", default: "2" },
+    "raw-window": { type: "string", default: "0" },
+    "edge-tmpfs": { type: "boolean", default: false },
+  },
+);
 const N = int("numbers", opts.numbers!, 1);
 const M = int("messages", opts.messages!, 1);
 const CONCURRENCY = int("concurrency", opts.concurrency!, 1);
@@ -126,8 +100,6 @@ const PROBE_MESSAGES = int("probe-messages", opts["probe-messages"]!, 0);
 const CUSTOMERS = Math.min(int("customers", opts.customers!, 1), 99_999);
 const RAW = !opts["no-raw"];
 const PEER_PROCESSES = int("peer-processes", opts["peer-processes"]!, 1);
-/** Phones of the numbers: PHONE_BASE + 1 + i (peerPhone's default). */
-const PHONE_BASE = 5511900000000;
 const SPLIT = opts.split!;
 /** In-flight messages per socket in the second raw run: 0 = no limit. */
 const RAW_WINDOW = int("raw-window", opts["raw-window"]!, 0);
@@ -145,109 +117,6 @@ const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 // ---------------------------------------------------------------- helpers
 
 const f = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : "n/a");
-
-
-
-/** One decrypted message as a peer recorded it. */
-type Arrival = { peer: number; waId: string; to: string; at: number; text: string | null };
-
-/**
- * Every message the peers decrypted, as their shards report it. Arrival
- * times are the peers' own stamps (taken when they decrypted the message), so
- * how often the shards report does not blur them.
- */
-class ArrivalLog {
-  readonly all: Arrival[] = [];
-  #fresh: Arrival[] = [];
-  push(a: Arrival): void {
-    this.#fresh.push(a);
-  }
-  /** What arrived since the last call. */
-  poll(): Arrival[] {
-    const fresh = this.#fresh;
-    this.#fresh = [];
-    this.all.push(...fresh);
-    return fresh;
-  }
-}
-
-type ShardPeer = PeerTarget & { phone: string };
-
-/**
- * N peers spread over P child processes (test/harness/peer-shard.ts), so that the
- * peers' own CPU cost (crabline records every frame, decrypts every message)
- * is not one process's ceiling. Global peer i is the i-th number.
- */
-class PeerShards {
-  readonly peers: ShardPeer[] = [];
-  accessToken = "";
-  readonly arrivals = new ArrivalLog();
-  readonly #children: { child: ChildProcess; exited: Promise<void>; dir: string }[] = [];
-
-  static async start(n: number, processes: number): Promise<PeerShards> {
-    const shards = new PeerShards();
-    const per = Math.ceil(n / processes);
-    const starts: Promise<void>[] = [];
-    for (let first = 0; first < n; first += per) starts.push(shards.#startShard(first, Math.min(per, n - first)));
-    try {
-      await Promise.all(starts);
-    } catch (err) {
-      await shards.stop();
-      throw err;
-    }
-    return shards;
-  }
-
-  async #startShard(first: number, count: number): Promise<void> {
-    // The peers record every frame with an fsync'd append: on tmpfs that costs far less CPU and latency.
-    const dir = mkdtempSync(existsSync("/dev/shm") ? "/dev/shm/pombo-bench-peers-" : path.join(tmpdir(), "pombo-bench-peers-"));
-    const child = spawn(process.execPath, [path.join(ROOT, "test/harness/peer-shard.ts"), String(count), String(PHONE_BASE + first), dir], {
-      cwd: ROOT,
-      stdio: ["pipe", "pipe", "inherit"],
-    });
-    const exited = new Promise<void>((r) => child.once("exit", () => r()));
-    this.#children.push({ child, exited, dir });
-    const manifest = await new Promise<{ accessToken: string; peers: ShardPeer[] }>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error("a peer shard did not start within 60 s")), 60_000);
-      child.once("exit", (code) => reject(new Error(`a peer shard exited (${code})`)));
-      createInterface({ input: child.stdout! }).on("line", (line) => {
-        if (!line.startsWith('{"type"')) return;
-        const msg = JSON.parse(line) as { type: string } & Record<string, unknown>;
-        if (msg.type === "manifest") {
-          clearTimeout(timer);
-          resolve(msg as unknown as { accessToken: string; peers: ShardPeer[] });
-        } else if (msg.type === "arrival") {
-          const a = msg as unknown as Arrival;
-          this.arrivals.push({ ...a, peer: first + a.peer });
-        }
-      });
-    });
-    this.accessToken = manifest.accessToken;
-    for (const [k, p] of manifest.peers.entries()) this.peers[first + k] = p;
-  }
-
-  /** Puts these phones on WhatsApp for every shard's lookups. */
-  register(phones: string[]): void {
-    for (const { child } of this.#children) child.stdin!.write(JSON.stringify({ register: phones }) + "\n");
-  }
-
-  /** CPU seconds the shards have used so far. */
-  cpuSeconds(): number {
-    return this.#children.reduce((a, { child }) => a + (pidCpuSeconds(child.pid!) || 0), 0);
-  }
-
-  async stop(): Promise<void> {
-    await Promise.all(
-      this.#children.map(async ({ child, exited, dir }) => {
-        child.stdin!.end();
-        const t = setTimeout(() => child.kill("SIGKILL"), 8_000);
-        await exited;
-        clearTimeout(t);
-        rmSync(dir, { recursive: true, force: true });
-      }),
-    );
-  }
-}
 
 type Delivery = {
   /** Messages with a body of this phase seen at least once, by body. */
@@ -315,77 +184,23 @@ function machineLine(cpu: Record<string, number>, wallSeconds: number): string {
   return `machine ${f((100 * cpu.machine!) / (wallSeconds * cores), 0)}% of ${cores} cores busy, ${f(Math.max(0, cpu.machine! - ours), 2)} s CPU outside our processes (kernel, other jobs)`;
 }
 
-/** Writes an edge CPU profile and logs where the isolate's time went. */
-// ---------------------------------------------------------------- raw senders
-
-type RawPlan = { window: number; numbers: { url: string; creds: string; messages: { to: string; body: string }[] }[] };
-type RawDone = { type: "done"; started_at: number; finished_at: number; sent: number; acked: number; errors: number; first_error: string; closed: number };
-
-class RawSender {
-  readonly child: ChildProcess;
-  readonly exited: Promise<void>;
-  #lines: string[] = [];
-  #wake: (() => void) | null = null;
-  #stderr = "";
-  constructor() {
-    this.child = spawn(process.execPath, [path.join(ROOT, "bench/raw-sender.ts")], { cwd: ROOT, stdio: ["pipe", "pipe", "pipe"] });
-    this.exited = new Promise((r) => this.child.once("exit", () => r()));
-    createInterface({ input: this.child.stdout! }).on("line", (l) => {
-      if (!l.startsWith('{"type"')) return; // anything else a library printed
-      this.#lines.push(l);
-      this.#wake?.();
-    });
-    this.child.stderr!.on("data", (d) => (this.#stderr = (this.#stderr + d).slice(-4_000)));
-    this.child.once("exit", () => this.#wake?.());
-  }
-  get pid() {
-    return this.child.pid!;
-  }
-  send(line: string) {
-    this.child.stdin!.write(line + "\n");
-  }
-  async next<T>(timeoutMs: number, what: string): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    while (!this.#lines.length) {
-      if (this.child.exitCode !== null || this.child.signalCode !== null) {
-        throw new Error(`raw sender exited (${this.child.exitCode ?? this.child.signalCode}) waiting for ${what}: ${this.#stderr.trim()}`);
-      }
-      if (Date.now() > deadline) throw new Error(`raw sender: no ${what} within ${timeoutMs} ms: ${this.#stderr.trim()}`);
-      await new Promise<void>((r) => {
-        this.#wake = r;
-        setTimeout(r, 200);
-      });
-      this.#wake = null;
-    }
-    return JSON.parse(this.#lines.shift()!) as T;
-  }
-  async stop() {
-    this.child.stdin!.end();
-    const t = setTimeout(() => this.child.kill("SIGKILL"), 5_000);
-    await this.exited;
-    clearTimeout(t);
-  }
-}
-
 // ---------------------------------------------------------------- run
 
-const logDir = makeLogDir("bench-send");
-let edge: Edge | undefined;
-let fleet: Fleet | undefined;
-let peers: PeerShards | undefined;
+let stack: Stack<PeerProcesses> | undefined;
 let edgeState: string | undefined;
 const raws = new Set<RawSender>();
-const proxy = new RoutingProxy();
 let cleaning = false;
 
 async function cleanup() {
   if (cleaning) return;
   cleaning = true;
-  await Promise.allSettled([fleet?.stop(10_000), ...[...raws].map((r) => r.stop())]);
-  await Promise.allSettled([edge?.stop(), peers?.stop(), proxy.close()]);
+  await Promise.allSettled([...raws].map((r) => r.stop()));
+  if (stack) {
+    stack.keepLogs = opts["keep-logs"] || process.exitCode === 1;
+    if (stack.keepLogs) log(`logs kept in ${stack.logDir}`);
+    await stack.stop();
+  }
   if (edgeState) rmSync(edgeState, { recursive: true, force: true });
-  if (!opts["keep-logs"] && process.exitCode !== 1) rmSync(logDir, { recursive: true, force: true });
-  else log(`logs kept in ${logDir}`);
 }
 
 const watchdog = setTimeout(() => {
@@ -400,61 +215,34 @@ const failures: string[] = [];
 const notes: string[] = [];
 
 try {
-  log(`N=${N} M=${M} concurrency=${CONCURRENCY} customers=${CUSTOMERS}, logs in ${logDir}`);
-  peers = await PeerShards.start(N, PEER_PROCESSES);
-  await proxy.start();
+  log(`N=${N} M=${M} concurrency=${CONCURRENCY} customers=${CUSTOMERS}`);
   // --edge-tmpfs: the edge's local D1 / Durable Object state on /dev/shm (no disk flushes).
   edgeState = opts["edge-tmpfs"] ? mkdtempSync("/dev/shm/pombo-bench-edge-") : undefined;
-  edge = await startEdge({ logDir, ...(edgeState ? { persistTo: edgeState } : {}) });
-  log(`${N} peers up in ${Math.min(N, PEER_PROCESSES)} process(es), edge on ${edge.url}`);
-  const admin = new AdminClient(edge.url, edge.adminToken);
+  stack = await startStack("bench-send", await PeerProcesses.start(N, PEER_PROCESSES), { persistTo: edgeState });
+  const { edge, peers, proxy, api } = stack;
+  log(`${N} peers up in ${Math.min(N, PEER_PROCESSES)} process(es), edge on ${edge.url}, logs in ${stack.logDir}`);
 
-  fleet = startFleet({
-    edgeUrl: edge.url,
-    fleetToken: edge.fleetToken,
-    waUrl: proxy.waUrl(peers.accessToken),
-    logDir,
-    fleetId: "bench-fleet",
-    logLevel: process.env.POMBO_LOG_LEVEL ?? "warn",
-    nodeArgs: FLEET_NODE_ARGS,
-  });
-  await waitFor(async () => (await admin.fleets()).data.some((x) => x.fleet_id === "bench-fleet"), 30_000, {
-    what: "the fleet to register with the edge",
-  });
-
-  const project = await admin.createProject("bench-send");
-  const api = new ProjectClient(edge.url, project.api_key);
+  const fleet = stack.fleet({ fleetId: "bench-fleet", logLevel: process.env.POMBO_LOG_LEVEL ?? "warn", nodeArgs: FLEET_NODE_ARGS });
+  await stack.waitRegistered(fleet, 30_000);
   await api.call("PATCH", "/settings", {
     pacing: { enabled: false },
     caps: { hourly: 100_000, daily: 1_000_000 },
     warming_days: 0,
   });
 
-  const instances: Instance[] = [];
-  await pool(
-    Array.from({ length: N }, (_, i) => i),
-    8,
-    async (i) => {
-      const inst = await api.createInstance(`bench-${String(i).padStart(4, "0")}`);
-      proxy.route(inst.id, peers!.peers[i]!);
-      instances[i] = inst;
-    },
-  );
+  const instances = await stack.createInstances(N, { concurrency: 8 });
   const indexOf = new Map(instances.map((inst, i) => [inst.id, i]));
   // The same creds go to the raw senders later: same numbers, same peers.
-  const creds = instances.map((_, i) => makeCreds(peers!.peers[i]!.phone));
+  const creds = instances.map((_, i) => makeCreds(peers.peers[i]!.phone));
   const importStart = performance.now();
   await pool(instances, 8, async (inst, i) => {
-    await importSessionOrFail(api, inst.id, creds[i]!);
+    await api.importSession(inst.id, creds[i]!);
   });
-  let connectedCount = 0;
-  await waitFor(
-    async () => {
-      connectedCount = (await listAll(api)).filter((i) => i.state === "connected").length;
-      return connectedCount >= N;
-    },
+  await stack.waitConnected(
+    instances.map((i) => i.id),
     CONNECT_TIMEOUT_MS,
-    { intervalMs: 100, what: `all ${N} instances connected (so far ${connectedCount})` },
+    undefined,
+    100,
   );
   log(`all ${N} connected ${f((performance.now() - importStart) / 1000, 2)} s after the first import`);
 
@@ -462,12 +250,13 @@ try {
   // phase starts cold on both sides: new Signal sessions for the senders, new key bundles at the peers.
   const customersFrom = (base: number) => {
     const phones = Array.from({ length: CUSTOMERS }, (_, k) => String(base + 1 + k));
-    peers!.register(phones);
+    peers.register(phones);
     return phones.map((phone) => `${phone}@s.whatsapp.net`);
   };
   const customers = customersFrom(5511988880000);
   const rawCustomers = { sequential: customersFrom(5511977770000), unlimited: customersFrom(5511966660000) };
   const arrivals = peers.arrivals;
+  const peersCpu = () => peers.pids().reduce((a, pid) => a + (pidCpuSeconds(pid) || 0), 0);
   arrivals.poll(); // anything from the connect phase is not ours
 
   // ------------------------------------------------------------ accept latency at a steady load
@@ -495,10 +284,10 @@ try {
   let rejected = 0;
   let firstRejection = "";
   const cpuPipeline = cpuMeter({
-    edge_workerd: () => groupCpuByName(edge!.pid).workerd ?? 0,
-    edge_wrangler: () => groupCpuSeconds(edge!.pid) - (groupCpuByName(edge!.pid).workerd ?? 0),
-    fleet: () => groupCpuSeconds(fleet!.pid),
-    peers: () => peers!.cpuSeconds(),
+    edge_workerd: () => groupCpuByName(edge.pid).workerd ?? 0,
+    edge_wrangler: () => groupCpuSeconds(edge.pid) - (groupCpuByName(edge.pid).workerd ?? 0),
+    fleet: () => groupCpuSeconds(fleet.pid),
+    peers: peersCpu,
     bench: selfCpuSeconds,
     machine: machineCpuSeconds,
   });
@@ -667,7 +456,7 @@ try {
       const plan: RawPlan = {
         window: mode === "sequential" ? 1 : RAW_WINDOW,
         numbers: instances.map((inst, k) => ({
-          url: proxy.waUrl(peers!.accessToken).replace("{instance_id}", inst.id),
+          url: proxy.waUrl(peers.accessToken).replace("{instance_id}", inst.id),
           creds: creds[k]!,
           messages: [],
         })),
@@ -682,7 +471,7 @@ try {
       log(`raw ${mode}: ${N} sockets open in ${ready.connect_ms} ms, sending`);
       await sleep(500);
       arrivals.poll();
-      const meter = cpuMeter({ raw: () => pidCpuSeconds(raw.pid), peers: () => peers!.cpuSeconds(), bench: selfCpuSeconds, edge: () => groupCpuSeconds(edge!.pid), machine: machineCpuSeconds });
+      const meter = cpuMeter({ raw: () => pidCpuSeconds(raw.pid), peers: peersCpu, bench: selfCpuSeconds, edge: () => groupCpuSeconds(edge.pid), machine: machineCpuSeconds });
       raw.send("go");
       let done: RawDone | undefined;
       const donePromise = raw.next<RawDone>(ARRIVAL_TIMEOUT_MS, "done").then((d) => (done = d));
@@ -848,8 +637,7 @@ try {
 } catch (err) {
   process.exitCode = 1;
   log(`failed: ${(err as Error).message}`);
-  if (edge) log(`edge log tail:\n${edge.tail(20)}`);
-  if (fleet) log(`fleet log tail:\n${fleet.tail(20)}`);
+  if (stack) log(stack.diagnostics());
 } finally {
   await cleanup();
 }

@@ -16,7 +16,6 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import { parseArgs } from "node:util";
 import type { WAMessage } from "@whiskeysockets/baileys";
 import pino from "pino";
 import { SessionCipher } from "../fleet/cipher.ts";
@@ -27,10 +26,13 @@ import { InboundReceiver } from "../fleet/inbound-receiver.ts";
 import { InboundSpool } from "../fleet/inbound-spool.ts";
 import type { EdgeLink } from "../fleet/edge-link.ts";
 import type { InboundMessage } from "../shared/protocol.ts";
-import { int, stats } from "../test/harness/common.ts";
+import { commandLine, int } from "../test/harness/cli.ts";
+import { stats } from "../test/harness/figures.ts";
 
-const { values } = parseArgs({
-  options: { messages: { type: "string", default: "5000" }, dir: { type: "string" }, json: { type: "boolean", default: false } },
+const values = commandLine("usage: npm run bench:spool -- [--messages 5000] [--dir <directory>] [--json]\n", {
+  messages: { type: "string", default: "5000" },
+  dir: { type: "string" },
+  json: { type: "boolean", default: false },
 });
 const messages = int("messages", values.messages!, 1);
 const dir = values.dir ?? mkdtempSync(join(tmpdir(), "pombo-bench-spool-"));

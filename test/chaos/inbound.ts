@@ -6,13 +6,27 @@
  * webhook-id delivered again, which a receiver drops).
  */
 import { closeSync, openSync, readSync } from "node:fs";
-import { openLoop } from "../harness/common.ts";
+import { openLoop } from "../harness/schedule.ts";
+import type { Fleet } from "../harness/fleet.ts";
 import type { RunResult } from "./result.ts";
+import type { RunContext } from "./scenarios/scenario.ts";
 import type { ChaosStack } from "./stack.ts";
 import { Customers, type Written } from "./traffic.ts";
 import { untilComplete } from "./waits.ts";
 
 const waIdOf = (event: any): string | undefined => event?.payload?.wa_message_id;
+
+/**
+ * An inbound run's stack: the receiver subscribed to `message.received` and
+ * the numbers connected on one fleet (not yet warmed up: see `warmUp`).
+ */
+export async function startInbound(ctx: RunContext, edgeVars?: Record<string, string>): Promise<{ stack: ChaosStack; fleet: Fleet }> {
+  const stack = await ctx.startStack({ numbers: ctx.options.numbers, edgeVars });
+  await stack.subscribe();
+  const fleet = stack.fleet();
+  await stack.connectNumbers(fleet);
+  return { stack, fleet };
+}
 
 /** What went wrong besides losses: messages the peer never took, and a number with two live sockets. */
 export function runProblems(notWritten: string[], maxSockets = 1): string[] {
@@ -137,5 +151,10 @@ export function countWebhooks(stack: ChaosStack, written: Written[]) {
     lostItems: tally.lost.map(describe),
     duplicatedItems: tally.duplicated.map(describe),
   };
-  return { ...counts, tally };
+  // The receiver's own figures, first in every inbound scenario's list.
+  const figures: RunResult["figures"] = [
+    ["retried deliveries (same webhook-id)", tally.retried],
+    ["bad signatures", tally.invalid],
+  ];
+  return { ...counts, tally, figures };
 }

@@ -13,8 +13,7 @@
  * run are kept and their directory printed. Not part of `npm test`: a full
  * pass takes about 20 minutes (receiver-down alone 12+).
  */
-import { parseArgs } from "node:util";
-import { int, onInterrupt } from "../harness/common.ts";
+import { commandLine, int, onInterrupt } from "../harness/cli.ts";
 import { failed, formatRun, formatTotals, type RunResult } from "./result.ts";
 import { edgePause } from "./scenarios/edge-pause.ts";
 import { fleetKill } from "./scenarios/fleet-kill.ts";
@@ -32,31 +31,17 @@ const USAGE =
   "                        [--pause-s 60] [--down-s 600] [--json] [--keep-logs]\n" +
   `scenarios: ${SCENARIOS.map((s) => `\n  ${s.name.padEnd(14)} ${s.summary}`).join("")}\n`;
 
-const opts = (() => {
-  try {
-    return parseArgs({
-      options: {
-        scenario: { type: "string", multiple: true, default: [] },
-        runs: { type: "string", default: "1" },
-        messages: { type: "string" },
-        numbers: { type: "string" },
-        rate: { type: "string" },
-        "pause-s": { type: "string", default: "60" },
-        "down-s": { type: "string", default: "600" },
-        json: { type: "boolean", default: false },
-        "keep-logs": { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    }).values;
-  } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n${USAGE}`);
-    process.exit(2);
-  }
-})();
-if (opts.help) {
-  process.stdout.write(USAGE);
-  process.exit(0);
-}
+const opts = commandLine(USAGE, {
+  scenario: { type: "string", multiple: true, default: [] },
+  runs: { type: "string", default: "1" },
+  messages: { type: "string" },
+  numbers: { type: "string" },
+  rate: { type: "string" },
+  "pause-s": { type: "string", default: "60" },
+  "down-s": { type: "string", default: "600" },
+  json: { type: "boolean", default: false },
+  "keep-logs": { type: "boolean", default: false },
+});
 const unknown = opts.scenario!.filter((name) => !SCENARIOS.some((s) => s.name === name));
 if (unknown.length) {
   process.stderr.write(`unknown scenario(s): ${unknown.join(", ")}\n${USAGE}`);

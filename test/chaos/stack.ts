@@ -9,8 +9,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { listAll, pool } from "../harness/common.ts";
-import { waitFor, type Fleet, type Instance } from "../harness/processes.ts";
+import type { Instance } from "../harness/client.ts";
+import type { Fleet } from "../harness/fleet.ts";
 import { type Stack, startStack } from "../harness/stack.ts";
 import { WebhookReceiver } from "../harness/webhook-receiver.ts";
 
@@ -73,13 +73,7 @@ export class ChaosStack {
   /** Creates one instance per peer, imports its session and waits until all are connected (on `fleet`, if named). */
   async connectNumbers(fleet?: Fleet): Promise<Instance[]> {
     const n = this.e2e.peers.peers.length;
-    this.instances = await this.e2e.createInstances(n);
-    await pool(this.instances, 4, (inst, i) => this.e2e.importFor(inst, this.e2e.peers.peers[i]!));
-    await this.e2e.waitConnected(
-      this.instances.map((i) => i.id),
-      60_000 + n * 5_000,
-      fleet?.fleetId,
-    );
+    this.instances = await this.e2e.connectNumbers(n, { timeoutMs: 60_000 + n * 5_000, fleetId: fleet?.fleetId, concurrency: 4 });
     this.log(`${n} numbers connected${fleet ? ` on ${fleet.fleetId}` : ""}`);
     return this.instances;
   }
@@ -96,22 +90,13 @@ export class ChaosStack {
 
   /** Which fleet runs each number now, by fleet id. */
   async holders(): Promise<Map<string, string | null>> {
-    const all = await listAll(this.api);
+    const all = await this.api.listAllInstances();
     return new Map(this.instances.map((inst) => [inst.id, all.find((i) => i.id === inst.id)?.fleet_id ?? null]));
-  }
-
-  /** Waits until `fleetId` is registered with the edge's directory. */
-  async waitRegistered(fleet: Fleet): Promise<void> {
-    await waitFor(async () => (await this.e2e.admin.fleets()).data.some((f) => f.fleet_id === fleet.fleetId), 60_000, {
-      what: `${fleet.fleetId} registered with the directory`,
-    });
   }
 
   /** Brings the receiver up and subscribes it to `message.received`. */
   async subscribe(): Promise<void> {
-    await this.receiver.up();
-    const hook = await this.api.call<{ id: string; secret: string }>("POST", "/webhooks", { url: this.receiver.url, events: ["message.received"] }, 201);
-    this.receiver.secret = hook.secret;
+    await this.receiver.subscribe(this.api, ["message.received"]);
   }
 
   /** Most simultaneous WhatsApp sockets any one number had (above 1: two fleets ran it at once). */

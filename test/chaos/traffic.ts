@@ -12,7 +12,8 @@
  */
 import { randomBytes } from "node:crypto";
 import type { Peer } from "../harness/peers.ts";
-import { type ProjectClient, sleep } from "../harness/processes.ts";
+import type { ProjectClient } from "../harness/client.ts";
+import { sleep } from "../harness/waits.ts";
 
 /** A message WhatsApp took from a customer. */
 export type Written = { i: number; text: string; waId: string; number: number; at: number };

@@ -2,7 +2,7 @@
  * The two waits of a chaos run: for the worst moment to strike, and, at the
  * end, until everything arrived or nothing more has come for a while.
  */
-import { sleep } from "../harness/processes.ts";
+import { sleep } from "../harness/waits.ts";
 import { secs } from "./result.ts";
 import type { Log } from "./stack.ts";
 

@@ -3,8 +3,9 @@
  * through its own WhatsApp-protocol peer.
  */
 import { beforeEach, describe, expect, it } from "vitest";
-import { waitFor } from "../harness/processes.ts";
-import { type Stack, useStack } from "../harness/stack.ts";
+import type { Stack } from "../harness/stack.ts";
+import { useStack } from "../harness/use-stack.ts";
+import { waitFor } from "../harness/waits.ts";
 
 describe("e2e: two numbers connect on one fleet", () => {
   const current = useStack("connect", 3);
@@ -44,9 +45,7 @@ describe("e2e: two numbers connect on one fleet", () => {
 
   it("a dropped WhatsApp connection comes back on its own (transient), still one socket", async () => {
     const fleet = stack.fleets[0] ?? stack.fleet();
-    const [inst] = await stack.createInstances(1, { prefix: "drop", firstPeer: 2 });
-    await stack.importFor(inst!, stack.peers.peers[2]!);
-    await stack.waitConnected([inst!.id], 30_000, fleet.fleetId);
+    const [inst] = await stack.connectNumbers(1, { timeoutMs: 30_000, fleetId: fleet.fleetId, prefix: "drop", firstPeer: 2 });
     const before = stack.proxy.connectionsTotal(inst!.id);
 
     const seen = new Set<string>();

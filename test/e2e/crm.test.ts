@@ -6,8 +6,9 @@
  */
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type Peer } from "../harness/peers.ts";
-import { waitFor } from "../harness/processes.ts";
-import { type Stack, useStack } from "../harness/stack.ts";
+import type { Stack } from "../harness/stack.ts";
+import { useStack } from "../harness/use-stack.ts";
+import { waitFor } from "../harness/waits.ts";
 
 type Conversation = { chat_jid: string; contact: { id: string } };
 type Entry = { kind: string; type: string; actor: string; direction?: string; payload: Record<string, any> };
@@ -26,9 +27,7 @@ describe("e2e: CRM privacy and stamping", () => {
     stack = current();
     peer = stack.peers.peers[0]!;
     stack.fleet();
-    const [instance] = await stack.createInstances(1);
-    await stack.importFor(instance!, peer);
-    await stack.waitConnected([instance!.id], 30_000);
+    await stack.connectNumbers(1, { timeoutMs: 30_000 });
     await stack.api.call("PATCH", "/settings", { pacing: { enabled: false }, warming_days: 0 });
   });
 

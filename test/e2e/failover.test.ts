@@ -4,8 +4,8 @@
  * has two live WhatsApp sockets.
  */
 import { beforeEach, describe, expect, it } from "vitest";
-import { waitFor } from "../harness/processes.ts";
-import { type Stack, useStack } from "../harness/stack.ts";
+import type { Stack } from "../harness/stack.ts";
+import { useStack } from "../harness/use-stack.ts";
 
 const FAILOVER_BUDGET_MS = 30_000;
 
@@ -19,17 +19,11 @@ describe("e2e: failover after a fleet is killed", () => {
   it("SIGKILL of the holder: both numbers connected on the other fleet within 30 s, never two sockets", async () => {
     // The first fleet takes the numbers; the second joins once they are connected.
     const a = stack.fleet();
-    const instances = await stack.createInstances(2);
+    const instances = await stack.connectNumbers(2, { timeoutMs: 30_000, fleetId: a.fleetId });
     const ids = instances.map((i) => i.id);
-    await Promise.all(instances.map((inst, i) => stack.importFor(inst, stack.peers.peers[i]!)));
-    await stack.waitConnected(ids, 30_000, a.fleetId);
 
     const b = stack.fleet();
-    await waitFor(
-      async () => (await stack.admin.fleets()).data.some((f) => f.fleet_id === b.fleetId),
-      20_000,
-      { what: "second fleet registered with the directory" },
-    );
+    await stack.waitRegistered(b, 20_000);
     // Let any rebalancing settle: everything connected, wherever it runs.
     const settled = await stack.waitConnected(ids, 30_000);
 

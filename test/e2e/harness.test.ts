@@ -3,9 +3,10 @@
  * Baileys socket to the right crabline peer, counts it, and refuses unknown ids.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { makeCreds, RoutingProxy, startPeers, type Peers } from "../harness/peers.ts";
-import { waitFor } from "../harness/processes.ts";
+import { makeCreds, startPeers, type Peers } from "../harness/peers.ts";
 import { rawConnect } from "../harness/raw-baileys.ts";
+import { RoutingProxy } from "../harness/routing-proxy.ts";
+import { waitFor } from "../harness/waits.ts";
 
 describe("e2e harness: peers and routing proxy", () => {
   let peers: Peers;

@@ -15,8 +15,10 @@
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { Peer } from "../harness/peers.ts";
-import { type Fleet, sleep, waitFor } from "../harness/processes.ts";
-import { type Stack, useStack } from "../harness/stack.ts";
+import type { Fleet } from "../harness/fleet.ts";
+import type { Stack } from "../harness/stack.ts";
+import { useStack } from "../harness/use-stack.ts";
+import { sleep, waitFor } from "../harness/waits.ts";
 import { WebhookReceiver } from "../harness/webhook-receiver.ts";
 
 describe("e2e: received messages survive edge pauses and fleet crashes", () => {
@@ -33,14 +35,10 @@ describe("e2e: received messages survive edge pauses and fleet crashes", () => {
 
   beforeAll(async () => {
     stack = current();
-    await receiver.up();
-    const hook = await stack.api.call<{ secret: string }>("POST", "/webhooks", { url: receiver.url, events: ["message.received"] }, 201);
-    receiver.secret = hook.secret;
+    await receiver.subscribe(stack.api, ["message.received"]);
     first = stack.fleet();
-    const instances = await stack.createInstances(3);
+    const instances = await stack.connectNumbers(3, { timeoutMs: 60_000, fleetId: first.fleetId });
     ids = instances.map((i) => i.id);
-    await Promise.all(instances.map((inst, i) => stack.importFor(inst, stack.peers.peers[i]!)));
-    await stack.waitConnected(ids, 60_000, first.fleetId);
   });
 
   afterAll(async () => {

@@ -5,8 +5,9 @@
  * bound, drop the socket, count it, and end connected again on one socket.
  */
 import { beforeEach, describe, expect, it } from "vitest";
-import { sleep, waitFor } from "../harness/processes.ts";
-import { type Stack, useStack } from "../harness/stack.ts";
+import type { Stack } from "../harness/stack.ts";
+import { useStack } from "../harness/use-stack.ts";
+import { sleep, waitFor } from "../harness/waits.ts";
 
 /** The fleet's bound for these tests; Baileys then pings every 4 s (two thirds of it). */
 const SILENCE_MS = 6_000;
@@ -21,9 +22,7 @@ describe("e2e: a WhatsApp peer that goes silent without closing", () => {
   it("is replaced within the bound, counted in GET /instances/{id} and the fleet's log, and the number ends connected on one socket", async () => {
     const fleet = stack.fleet({ env: { POMBO_WA_SILENCE_MS: String(SILENCE_MS) } });
     // Created and imported at once, while the fleet process is still starting: the edge waits for it.
-    const [inst] = await stack.createInstances(1);
-    await stack.importFor(inst!, stack.peers.peers[0]!);
-    await stack.waitConnected([inst!.id], 30_000, fleet.fleetId);
+    const [inst] = await stack.connectNumbers(1, { timeoutMs: 30_000, fleetId: fleet.fleetId });
 
     // A healthy idle socket is left alone: Baileys' keep-alive answers arrive inside the bound.
     await sleep(SILENCE_MS * 1.5);

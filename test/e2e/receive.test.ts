@@ -5,10 +5,11 @@
  * through a signed webhook on loopback and through SSE.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type Peer } from "../harness/peers.ts";
-import { waitFor } from "../harness/processes.ts";
+import type { Peer } from "../harness/peers.ts";
+import type { InboundInjection } from "../peer/peer.ts";
 import { type SseListener, listen } from "./sse-client.ts";
-import { type Stack, useStack } from "../harness/stack.ts";
+import type { Stack } from "../harness/stack.ts";
+import { useStack } from "../harness/use-stack.ts";
 import { WebhookReceiver } from "../harness/webhook-receiver.ts";
 
 type Conversation = {
@@ -22,13 +23,8 @@ type Conversation = {
 type Page<T> = { data: T[]; next_cursor: string | null };
 
 /** What the customer's phone sends: the peer puts it on the number's socket. */
-async function inject(peer: Peer, body: Record<string, unknown>): Promise<void> {
-  const res = await fetch(peer.adminInboundUrl, {
-    method: "POST",
-    headers: { "content-type": "application/json", "x-crabline-admin-token": peer.adminToken },
-    body: JSON.stringify({ pushName: "Maria", ...body }),
-  });
-  if (res.status !== 200) throw new Error(`peer inbound: ${res.status} ${await res.text()}`);
+async function inject(peer: Peer, message: InboundInjection): Promise<void> {
+  await peer.inject({ pushName: "Maria", ...message });
 }
 
 describe("e2e: receiving", () => {
@@ -48,15 +44,11 @@ describe("e2e: receiving", () => {
   beforeAll(async () => {
     stack = current();
     peer = stack.peers.peers[0]!;
-    await receiver.up();
-    const hook = await stack.api.call<{ id: string; secret: string }>("POST", "/webhooks", { url: receiver.url, events: ["message.*", "contact.*"] }, 201);
-    receiver.secret = hook.secret;
+    await receiver.subscribe(stack.api, ["message.*", "contact.*"]);
     sse = await listen(stack.edge.url, stack.api.token);
     stack.fleet();
-    const [instance] = await stack.createInstances(1);
+    const [instance] = await stack.connectNumbers(1, { timeoutMs: 30_000 });
     instanceId = instance!.id;
-    await stack.importFor(instance!, peer);
-    await stack.waitConnected([instanceId], 30_000);
   });
 
   afterAll(async () => {

@@ -3,8 +3,9 @@
  * with the sessions stored at the edge: no second import.
  */
 import { beforeEach, describe, expect, it } from "vitest";
-import { waitFor } from "../harness/processes.ts";
-import { type Stack, useStack } from "../harness/stack.ts";
+import type { Stack } from "../harness/stack.ts";
+import { useStack } from "../harness/use-stack.ts";
+import { waitFor } from "../harness/waits.ts";
 
 describe("e2e: fleet restart reconnects with stored sessions", () => {
   const current = useStack("restart", 2);
@@ -15,10 +16,8 @@ describe("e2e: fleet restart reconnects with stored sessions", () => {
 
   it("SIGTERM drains, a new fleet reconnects both numbers without a new import", async () => {
     const first = stack.fleet();
-    const instances = await stack.createInstances(2);
+    const instances = await stack.connectNumbers(2, { timeoutMs: 30_000, fleetId: first.fleetId });
     const ids = instances.map((i) => i.id);
-    await Promise.all(instances.map((inst, i) => stack.importFor(inst, stack.peers.peers[i]!)));
-    await stack.waitConnected(ids, 30_000, first.fleetId);
     const before = ids.map((id) => stack.proxy.connectionsTotal(id));
 
     // Graceful stop: the process exits on its own and closes its WhatsApp sockets.

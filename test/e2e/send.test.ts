@@ -7,8 +7,10 @@
  */
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { summarize } from "../peer/decode.ts";
-import { type Instance, d1Execute, waitFor } from "../harness/processes.ts";
-import { type Stack, useStack } from "../harness/stack.ts";
+import { d1Execute } from "../harness/edge.ts";
+import type { Stack } from "../harness/stack.ts";
+import { useStack } from "../harness/use-stack.ts";
+import { waitFor } from "../harness/waits.ts";
 
 type Accepted = { id: string; status: string; instance_id: string; chat_jid: string; reference: string | null };
 type Message = { id: string; status: string; wa_message_id: string; wa_message_ids: string[]; instance_id: string; chat_jid: string };
@@ -26,10 +28,8 @@ describe("e2e: sending", () => {
   beforeAll(async () => {
     stack = current();
     stack.fleet();
-    const instances: Instance[] = await stack.createInstances(3);
+    const instances = await stack.connectNumbers(3, { timeoutMs: 30_000 });
     ids = instances.map((i) => i.id);
-    await Promise.all(instances.map((inst, i) => stack.importFor(inst, stack.peers.peers[i]!)));
-    await stack.waitConnected(ids, 30_000);
     await stack.api.call("PATCH", "/settings", { pacing: { enabled: false }, warming_days: 0 });
   });
 

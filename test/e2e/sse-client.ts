@@ -3,6 +3,7 @@
  * the test controls `Last-Event-ID` and when the stream is dropped.
  */
 import { createParser } from "eventsource-parser";
+import { GrowingList } from "../harness/waits.ts";
 
 export type SseEvent = { id: string | undefined; event: string | undefined; data: any };
 
@@ -25,7 +26,7 @@ export async function listen(baseUrl: string, token: string, opts: { lastEventId
   });
   if (res.status !== 200 || !res.body) throw new Error(`GET /events answered ${res.status}: ${await res.text()}`);
   const events: SseEvent[] = [];
-  const waiters = new Set<() => void>();
+  const growing = new GrowingList(() => events);
   const parser = createParser({
     onEvent: (e) => {
       let data: unknown = e.data;
@@ -35,7 +36,7 @@ export async function listen(baseUrl: string, token: string, opts: { lastEventId
         /* kept as text */
       }
       events.push({ id: e.id, event: e.event, data });
-      for (const wake of waiters) wake();
+      growing.grew();
     },
   });
   void (async () => {
@@ -50,24 +51,7 @@ export async function listen(baseUrl: string, token: string, opts: { lastEventId
     events,
     lastId: () => events.filter((e) => e.id !== undefined).at(-1)?.id,
     waitFor: (predicate, timeoutMs = 15_000) =>
-      new Promise((resolve, reject) => {
-        const check = () => {
-          const found = events.find(predicate);
-          if (!found) return;
-          cleanup();
-          resolve(found);
-        };
-        const timer = setTimeout(() => {
-          cleanup();
-          reject(new Error(`no matching SSE event within ${timeoutMs} ms (got ${events.length})`));
-        }, timeoutMs);
-        const cleanup = () => {
-          clearTimeout(timer);
-          waiters.delete(check);
-        };
-        waiters.add(check);
-        check();
-      }),
+      growing.first(predicate, timeoutMs, () => `no matching SSE event within ${timeoutMs} ms (got ${events.length})`),
     close: () => abort.abort(),
   };
 }

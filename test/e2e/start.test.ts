@@ -13,7 +13,10 @@ import path from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { LOCAL_R2_CREDENTIALS } from "../../scripts/local-edge-vars.ts";
 import { procStat } from "../../scripts/local-run.ts";
-import { AdminClient, freePort, ROOT, sleep, startEdge, waitFor } from "../harness/processes.ts";
+import { AdminClient } from "../harness/client.ts";
+import { startEdge } from "../harness/edge.ts";
+import { freePort, ROOT } from "../harness/processes.ts";
+import { sleep, waitFor } from "../harness/waits.ts";
 
 const SECRETS = {
   POMBO_ADMIN_TOKEN: "start-test-admin-$ecret#1",

@@ -1,7 +1,8 @@
 /**
- * A shard of WhatsApp peers for bench/send.ts, in its own process: the peers
- * (crabline) cost about as much CPU per message as the senders, so one
- * process hosting every peer would cap what any sender can reach.
+ * A shard of WhatsApp peers in its own process, started by
+ * `PeerProcesses` (peer-processes.ts): the peers (crabline) cost about as
+ * much CPU per message as the senders, so one process hosting every peer
+ * would cap what any sender can reach.
  *
  *   node test/harness/peer-shard.ts <count> <phoneBase> <recorderDir>
  *

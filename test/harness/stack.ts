@@ -1,30 +1,25 @@
 /**
- * One end-to-end stack per test file: an edge (wrangler dev, temp state),
- * n crabline peers, the routing proxy, an admin client and a project client.
- * Fleets are started by the tests themselves (`stack.fleet()`).
+ * A whole stack on loopback, as the end-to-end tests, the benchmarks and the
+ * chaos suite run it: an edge (wrangler dev on its own state), the numbers'
+ * WhatsApp peers behind the routing proxy, an admin client, and one project
+ * (named after the stack) with its client. Fleets are started by the caller
+ * (`stack.fleet()`); `stop()` stops everything the stack started.
  */
-import { afterAll, afterEach, beforeAll } from "vitest";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { makeCreds, RoutingProxy, startPeers, type Peer, type Peers } from "./peers.ts";
-import {
-  AdminClient,
-  importSessionOrFail,
-  makeLogDir,
-  ProjectClient,
-  startEdge,
-  startFleet,
-  waitFor,
-  type Edge,
-  type Fleet,
-  type FleetOptions,
-  type Instance,
-} from "./processes.ts";
+import { AdminClient, type Instance, ProjectClient } from "./client.ts";
+import { type Edge, startEdge } from "./edge.ts";
+import { type Fleet, type FleetOptions, startFleet } from "./fleet.ts";
+import { makeCreds, type NumberPeer, type PeerSet, type Peers, startPeers } from "./peers.ts";
+import { makeLogDir } from "./processes.ts";
+import { RoutingProxy } from "./routing-proxy.ts";
+import { pool } from "./schedule.ts";
+import { waitFor } from "./waits.ts";
 
-export interface Stack {
+export interface Stack<P extends PeerSet = Peers> {
   edge: Edge;
-  peers: Peers;
+  peers: P;
   proxy: RoutingProxy;
   admin: AdminClient;
   api: ProjectClient;
@@ -33,12 +28,27 @@ export interface Stack {
   fleets: Fleet[];
   /** Starts a fleet process pointed at this edge and the proxy. */
   fleet(opts?: Partial<FleetOptions>): Fleet;
-  /** Creates `n` instances and routes the i-th to peer `firstPeer + i` (before any fleet can dial it). */
-  createInstances(n: number, opts?: { prefix?: string; firstPeer?: number }): Promise<Instance[]>;
-  /** Imports a registered session for instance i made for peer i's number. */
-  importFor(instance: Instance, peer: Peer): Promise<void>;
+  /** Waits until `fleet` is registered with the edge's directory. */
+  waitRegistered(fleet: Fleet, timeoutMs?: number): Promise<void>;
+  /**
+   * Creates `n` instances (`concurrency` at a time, one by default) and routes
+   * the i-th to peer `firstPeer + i` (before any fleet can dial it).
+   */
+  createInstances(n: number, opts?: { prefix?: string; firstPeer?: number; concurrency?: number }): Promise<Instance[]>;
+  /** Imports a registered session for `instance` made for `peer`'s number. */
+  importFor(instance: Instance, peer: NumberPeer): Promise<void>;
+  /**
+   * Numbers on peers `firstPeer`...: creates `n` instances, imports their
+   * sessions (`concurrency` at a time, all at once by default) and waits
+   * until every one is connected (on `fleetId`, if named). Returns them as
+   * connected.
+   */
+  connectNumbers(
+    n: number,
+    opts: { timeoutMs: number; fleetId?: string; prefix?: string; firstPeer?: number; concurrency?: number },
+  ): Promise<Instance[]>;
   /** Waits until every id is `connected` (from GET /instances), optionally on one fleet. */
-  waitConnected(ids: string[], timeoutMs: number, fleetId?: string): Promise<Instance[]>;
+  waitConnected(ids: string[], timeoutMs: number, fleetId?: string, intervalMs?: number): Promise<Instance[]>;
   /**
    * Starts the edge again on the same state and port (after `edge.kill()` or
    * `edge.stop()`): clients and fleets find it where it was.
@@ -51,40 +61,43 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-/**
- * Env for fleets in tests. POMBO_WA_INIT_QUERIES is left at the fleet's
- * default (true): crabline 0.1.27 answers Baileys' init queries, checked by hand.
- */
-export const FLEET_ENV: Record<string, string> = {};
-
 export interface StackOptions {
-  /** Extra `--var` values for the edge (e.g. webhook retry settings). */
+  /** Extra variables for the edge (e.g. webhook retry settings). */
   edgeVars?: Record<string, string>;
   /** Extra environment for every fleet this stack starts. */
   fleetEnv?: Record<string, string>;
+  /** The edge's state directory, the caller's (kept on stop); by default one of the stack's own, removed on stop. */
+  persistTo?: string;
 }
 
-export async function startStack(name: string, peerCount: number, stackOpts: StackOptions = {}): Promise<Stack> {
+/**
+ * `peers`: how many peers to start in this process, or a set started
+ * elsewhere (`PeerProcesses`), which the stack now owns and closes.
+ */
+export async function startStack(name: string, peers: number, opts?: StackOptions): Promise<Stack<Peers>>;
+export async function startStack<P extends PeerSet>(name: string, peers: P, opts?: StackOptions): Promise<Stack<P>>;
+export async function startStack(name: string, peerSet: number | PeerSet, stackOpts: StackOptions = {}): Promise<Stack<PeerSet>> {
   const logDir = makeLogDir(name);
-  const peers = await startPeers(peerCount);
+  const peers = typeof peerSet === "number" ? await startPeers(peerSet) : peerSet;
   const proxy = await new RoutingProxy().start();
-  // The stack owns the edge's state, so that a restarted edge finds it.
-  const persistTo = mkdtempSync(path.join(tmpdir(), "pombo-edge-"));
+  // The stack owns the edge's state (unless given one), so that a restarted edge finds it.
+  const ownState = !stackOpts.persistTo;
+  const persistTo = stackOpts.persistTo ?? mkdtempSync(path.join(tmpdir(), "pombo-edge-"));
   let edge: Edge;
   try {
     edge = await startEdge({ logDir, persistTo, vars: stackOpts.edgeVars });
   } catch (err) {
     await proxy.close();
     await peers.close();
-    rmSync(persistTo, { recursive: true, force: true });
+    if (ownState) rmSync(persistTo, { recursive: true, force: true });
     throw err;
   }
   const admin = new AdminClient(edge.url, edge.adminToken);
-  const project = await admin.createProject(`e2e-${name}`);
+  const project = await admin.createProject(name);
   const api = new ProjectClient(edge.url, project.api_key);
   const fleets: Fleet[] = [];
 
-  const stack: Stack = {
+  const stack: Stack<PeerSet> = {
     edge,
     peers,
     proxy,
@@ -94,42 +107,61 @@ export async function startStack(name: string, peerCount: number, stackOpts: Sta
     logDir,
     fleets,
     fleet(opts = {}) {
+      // POMBO_WA_INIT_QUERIES stays at the fleet's default (true): crabline 0.1.27 answers Baileys' init queries, checked by hand.
       const f = startFleet({
         edgeUrl: stack.edge.url,
         fleetToken: stack.edge.fleetToken,
         waUrl: proxy.waUrl(peers.accessToken),
         logDir,
         ...opts,
-        env: { ...FLEET_ENV, ...stackOpts.fleetEnv, ...opts.env },
+        env: { ...stackOpts.fleetEnv, ...opts.env },
       });
       fleets.push(f);
       return f;
     },
-    async createInstances(n, { prefix = name, firstPeer = 0 } = {}) {
+    async waitRegistered(fleet, timeoutMs = 60_000) {
+      await waitFor(async () => (await admin.fleets()).data.some((f) => f.fleet_id === fleet.fleetId), timeoutMs, {
+        what: `${fleet.fleetId} registered with the directory`,
+      });
+    },
+    async createInstances(n, { prefix = name, firstPeer = 0, concurrency = 1 } = {}) {
       const out: Instance[] = [];
-      for (let i = 0; i < n; i++) {
-        const peer = peers.peers[firstPeer + i];
-        if (!peer) throw new Error(`no peer #${firstPeer + i}: the stack has ${peers.peers.length}`);
-        const inst = await api.createInstance(`${prefix}-${firstPeer + i}`);
-        proxy.route(inst.id, peer);
-        out.push(inst);
-      }
+      await pool(
+        Array.from({ length: n }, (_, i) => firstPeer + i),
+        concurrency,
+        async (k, i) => {
+          const peer = peers.peers[k];
+          if (!peer) throw new Error(`no peer #${k}: the stack has ${peers.peers.length}`);
+          const inst = await api.createInstance(`${prefix}-${k}`);
+          proxy.route(inst.id, peer);
+          out[i] = inst;
+        },
+      );
       return out;
     },
     async importFor(instance, peer) {
-      await importSessionOrFail(api, instance.id, makeCreds(peer.phone));
+      await api.importSession(instance.id, makeCreds(peer.phone));
     },
-    async waitConnected(ids, timeoutMs, fleetId) {
+    async connectNumbers(n, { timeoutMs, fleetId, prefix, firstPeer = 0, concurrency = n }) {
+      const instances = await stack.createInstances(n, { prefix, firstPeer, concurrency });
+      await pool(instances, concurrency, (inst, i) => stack.importFor(inst, peers.peers[firstPeer + i]!));
+      return await stack.waitConnected(
+        instances.map((i) => i.id),
+        timeoutMs,
+        fleetId,
+      );
+    },
+    async waitConnected(ids, timeoutMs, fleetId, intervalMs = 250) {
       return await waitFor(
         async () => {
-          const page = await api.listInstances("?limit=100");
-          const got = ids.map((id) => page.data.find((i) => i.id === id));
+          const all = await api.listAllInstances();
+          const got = ids.map((id) => all.find((i) => i.id === id));
           const ok = got.every((i) => i && i.state === "connected" && (!fleetId || i.fleet_id === fleetId));
           if (!ok) throw new Error(JSON.stringify(got.map((i) => i && { id: i.id, state: i.state, fleet: i.fleet_id })));
           return got as Instance[];
         },
         timeoutMs,
-        { intervalMs: 250, what: `${ids.length} instance(s) connected${fleetId ? ` on ${fleetId}` : ""}` },
+        { intervalMs, what: `${ids.length} instance(s) connected${fleetId ? ` on ${fleetId}` : ""}` },
       );
     },
     async restartEdge() {
@@ -150,31 +182,9 @@ export async function startStack(name: string, peerCount: number, stackOpts: Sta
       await stack.edge.stop();
       await proxy.close();
       await peers.close();
-      rmSync(persistTo, { recursive: true, force: true });
+      if (ownState) rmSync(persistTo, { recursive: true, force: true });
       if (!stack.keepLogs) rmSync(logDir, { recursive: true, force: true });
     },
   };
   return stack;
-}
-
-/**
- * One stack for a whole test file: started before its tests, stopped after,
- * and on a failed test the tails of the edge and fleet logs are printed.
- * Returns a getter, since the stack exists only once `beforeAll` ran.
- */
-export function useStack(name: string, peerCount: number): () => Stack {
-  let stack: Stack | undefined;
-  beforeAll(async () => {
-    stack = await startStack(name, peerCount);
-  });
-  afterEach((ctx) => {
-    if (ctx.task.result?.state === "fail" && stack) console.error(stack.diagnostics());
-  });
-  afterAll(async () => {
-    await stack?.stop();
-  });
-  return () => {
-    if (!stack) throw new Error("the stack is not started yet");
-    return stack;
-  };
 }

@@ -8,6 +8,8 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { Webhook } from "standardwebhooks";
+import type { Client } from "./client.ts";
+import { GrowingList } from "./waits.ts";
 
 export type Delivery = {
   /** `webhook-id`: the same on every retry of one event. */
@@ -39,7 +41,7 @@ export class WebhookReceiver {
   #server: http.Server | null = null;
   #port = 0;
   #verifier: Webhook | null = null;
-  #waiters = new Set<() => void>();
+  readonly #events = new GrowingList(() => this.events());
 
   /** The secret the edge gave when the webhook was created (shown once). */
   set secret(secret: string) {
@@ -48,6 +50,14 @@ export class WebhookReceiver {
 
   get url(): string {
     return `http://127.0.0.1:${this.#port}/hooks`;
+  }
+
+  /** Brings the receiver up and makes it a webhook of `api`'s project for `events`, with the secret the edge gave. */
+  async subscribe(api: Client, events: string[]): Promise<{ id: string }> {
+    await this.up();
+    const hook = await api.call<{ id: string; secret: string }>("POST", "/webhooks", { url: this.url, events }, 201);
+    this.secret = hook.secret;
+    return hook;
   }
 
   async up(): Promise<void> {
@@ -84,7 +94,7 @@ export class WebhookReceiver {
           receivedAt: Date.now(),
         });
         res.writeHead(valid ? 200 : 401, { "content-type": "text/plain" }).end(valid ? "ok" : "bad signature");
-        for (const wake of this.#waiters) wake();
+        this.#events.grew();
       });
     });
     await new Promise<void>((resolve) => server.listen(this.#port, "127.0.0.1", resolve));
@@ -139,28 +149,14 @@ export class WebhookReceiver {
 
   /** Resolves with the first event matching `predicate`, waiting for it if needed. */
   waitForEvent(predicate: (event: any) => boolean, timeoutMs = 15_000, what = "a matching webhook event"): Promise<any> {
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        const found = this.events().find(predicate);
-        if (!found) return;
-        cleanup();
-        resolve(found);
-      };
-      const timer = setTimeout(() => {
-        cleanup();
-        reject(new Error(`no webhook delivered ${what} within ${timeoutMs} ms (got ${this.events().map((e) => e?.type).join(", ") || "nothing"})`));
-      }, timeoutMs);
-      const cleanup = () => {
-        clearTimeout(timer);
-        this.#waiters.delete(check);
-      };
-      this.#waiters.add(check);
-      check();
-    });
+    return this.#events.first(
+      predicate,
+      timeoutMs,
+      () => `no webhook delivered ${what} within ${timeoutMs} ms (got ${this.events().map((e) => e?.type).join(", ") || "nothing"})`,
+    );
   }
 
   async close(): Promise<void> {
     await this.down();
-    this.#waiters.clear();
   }
 }

@@ -29,6 +29,7 @@ import { type StartedWhatsAppServer, startWhatsAppServer } from "@openclaw/crabl
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { GrowingList } from "../harness/waits.ts";
 import { type AcceptedMessage, acceptedFromRecord } from "./decode.ts";
 
 export type LookupAnswer = { exists: boolean; jid: string };
@@ -144,7 +145,7 @@ export async function startPeer(opts: {
   const accepted: AcceptedMessage[] = [];
   const clientNodes: ClientNode[] = [];
   const acknowledged = new Set<string>();
-  const waiters = new Set<() => void>();
+  const growing = new GrowingList(() => accepted);
   const server = await startWhatsAppServer({
     selfJid,
     recorderPath,
@@ -157,7 +158,7 @@ export async function startPeer(opts: {
       const message = acceptedFromRecord(event);
       if (!message) return;
       accepted.push(message);
-      for (const wake of waiters) wake();
+      growing.grew();
     },
   });
   return {
@@ -169,24 +170,11 @@ export async function startPeer(opts: {
     directory,
     accepted: () => [...accepted],
     waitForAccepted: (predicate, timeoutMs = 10_000) =>
-      new Promise((resolve, reject) => {
-        const check = () => {
-          const found = accepted.find(predicate);
-          if (!found) return;
-          cleanup();
-          resolve(found);
-        };
-        const timer = setTimeout(() => {
-          cleanup();
-          reject(new Error(`the peer accepted no matching message in ${timeoutMs} ms (accepted: ${accepted.map((m) => m.id).join(", ") || "none"})`));
-        }, timeoutMs);
-        const cleanup = () => {
-          clearTimeout(timer);
-          waiters.delete(check);
-        };
-        waiters.add(check);
-        check();
-      }),
+      growing.first(
+        predicate,
+        timeoutMs,
+        () => `the peer accepted no matching message in ${timeoutMs} ms (accepted: ${accepted.map((m) => m.id).join(", ") || "none"})`,
+      ),
     inject: async (message) => {
       const res = await fetch(server.manifest.endpoints.adminInboundUrl, {
         method: "POST",

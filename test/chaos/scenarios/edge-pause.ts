@@ -5,8 +5,8 @@
  * lapse, and the edge re-assigns the numbers when it wakes. Counted at the
  * webhook receiver.
  */
-import { sleep } from "../../harness/processes.ts";
-import { awaitWebhooks, countWebhooks, runProblems, warmUp, writeSteadily } from "../inbound.ts";
+import { sleep } from "../../harness/waits.ts";
+import { awaitWebhooks, countWebhooks, runProblems, startInbound, warmUp, writeSteadily } from "../inbound.ts";
 import { secs, type RunResult } from "../result.ts";
 import type { Scenario } from "./scenario.ts";
 
@@ -16,10 +16,7 @@ export const edgePause: Scenario = {
   defaults: { messages: 200, numbers: 2, rate: 5 },
   async run(ctx) {
     const { messages, rate, pauseS } = ctx.options;
-    const stack = await ctx.startStack({ numbers: ctx.options.numbers });
-    await stack.subscribe();
-    const fleet = stack.fleet();
-    await stack.connectNumbers(fleet);
+    const { stack } = await startInbound(ctx);
     await warmUp(stack);
     const connectionsBefore = stack.connectionCounts();
 
@@ -55,8 +52,7 @@ export const edgePause: Scenario = {
     const result: Omit<RunResult, "scenario" | "run" | "seconds"> = {
       ...counts,
       figures: [
-        ["retried deliveries (same webhook-id)", counts.tally.retried],
-        ["bad signatures", counts.tally.invalid],
+        ...counts.figures,
         ["frozen", `${pauseS} s, after ${freezeAt} messages; ${writtenDuringFreeze} written while frozen`],
         ["last message delivered", drain.complete ? `${secs(drain.lastProgressAt - thawedAt)} s after the thaw` : "never (see lost)"],
         ["WhatsApp reconnects of the numbers", reconnects],

@@ -10,8 +10,9 @@
  * fleet is started again on the same data directory a few seconds after the
  * kill, as a supervisor would restart it. Counted at the webhook receiver.
  */
-import { sleep, type Fleet } from "../../harness/processes.ts";
-import { awaitWebhooks, countWebhooks, runProblems, StoredByEdge, unconfirmed, warmUp, writeSteadily } from "../inbound.ts";
+import type { Fleet } from "../../harness/fleet.ts";
+import { sleep } from "../../harness/waits.ts";
+import { awaitWebhooks, countWebhooks, runProblems, startInbound, StoredByEdge, unconfirmed, warmUp, writeSteadily } from "../inbound.ts";
 import { secs, type RunResult } from "../result.ts";
 import type { Written } from "../traffic.ts";
 import { worstMoment } from "../waits.ts";
@@ -29,12 +30,9 @@ export const fleetKill: Scenario = {
   defaults: { messages: 300, numbers: 2, rate: 15 },
   async run(ctx) {
     const { messages, rate } = ctx.options;
-    const stack = await ctx.startStack({ numbers: ctx.options.numbers });
-    await stack.subscribe();
-    const first = stack.fleet();
-    await stack.connectNumbers(first);
+    const { stack, fleet: first } = await startInbound(ctx);
     const second = stack.fleet();
-    await stack.waitRegistered(second);
+    await stack.e2e.waitRegistered(second);
     await stack.waitAllConnected(60_000);
     await warmUp(stack);
 
@@ -85,8 +83,7 @@ export const fleetKill: Scenario = {
     const result: Omit<RunResult, "scenario" | "run" | "seconds"> = {
       ...counts,
       figures: [
-        ["retried deliveries (same webhook-id)", counts.tally.retried],
-        ["bad signatures", counts.tally.invalid],
+        ...counts.figures,
         ["killed", killed],
         ["the killed fleet's numbers back on WhatsApp", backMs === null ? "not all" : `${secs(backMs)} s after the kill`],
         ["last message delivered", drain.complete ? `${secs(drain.lastProgressAt - killedAt)} s after the kill` : "never (see lost)"],

@@ -7,8 +7,8 @@
  * with the 12 h default the next retry after a 10-minute outage can be
  * ~17 minutes away. 16 retries still span at least 8 x the cap, past the outage.
  */
-import { sleep } from "../../harness/processes.ts";
-import { awaitWebhooks, countWebhooks, runProblems, warmUp, writeSteadily } from "../inbound.ts";
+import { sleep } from "../../harness/waits.ts";
+import { awaitWebhooks, countWebhooks, runProblems, startInbound, warmUp, writeSteadily } from "../inbound.ts";
 import { secs, type RunResult } from "../result.ts";
 import type { Scenario } from "./scenario.ts";
 
@@ -20,13 +20,7 @@ export const receiverDown: Scenario = {
   async run(ctx) {
     const { messages, downS } = ctx.options;
     const retryMaxS = Math.min(43_200, Math.max(30, Math.round(downS / 5)));
-    const stack = await ctx.startStack({
-      numbers: ctx.options.numbers,
-      edgeVars: { POMBO_WEBHOOK_RETRY_BASE_S: "10", POMBO_WEBHOOK_RETRY_MAX_S: String(retryMaxS) },
-    });
-    await stack.subscribe();
-    const fleet = stack.fleet();
-    await stack.connectNumbers(fleet);
+    const { stack } = await startInbound(ctx, { POMBO_WEBHOOK_RETRY_BASE_S: "10", POMBO_WEBHOOK_RETRY_MAX_S: String(retryMaxS) });
     await warmUp(stack);
 
     const rate = ctx.options.rate || messages / (downS * 1.2);
@@ -61,8 +55,7 @@ export const receiverDown: Scenario = {
     const result: Omit<RunResult, "scenario" | "run" | "seconds"> = {
       ...counts,
       figures: [
-        ["retried deliveries (same webhook-id)", counts.tally.retried],
-        ["bad signatures", counts.tally.invalid],
+        ...counts.figures,
         ["receiver down", `${downS} s, after ${downAt} messages; ${missedWhileDown.length} messages to catch up when it came back`],
         ["catch-up", drain.complete && Number.isFinite(catchUpMs) ? `every one delivered ${secs(catchUpMs)} s after it came back` : "incomplete (see lost)"],
         ["retry settings", `POMBO_WEBHOOK_RETRY_BASE_S=10, POMBO_WEBHOOK_RETRY_MAX_S=${retryMaxS}`],

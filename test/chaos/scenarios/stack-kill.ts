@@ -11,8 +11,9 @@
  * keeps almost nothing queued; the fleet is frozen (SIGSTOP) for the strike,
  * well inside its lease, until accepted messages pile up in the outbox.
  */
-import { duplicates, openLoop, pool, type Received } from "../../harness/common.ts";
-import { sleep } from "../../harness/processes.ts";
+import { duplicates, type Received } from "../../harness/figures.ts";
+import { openLoop, pool } from "../../harness/schedule.ts";
+import { sleep } from "../../harness/waits.ts";
 import { summarize } from "../../peer/decode.ts";
 import { secs, type RunResult } from "../result.ts";
 import { type Accepted, sendUntilAccepted } from "../traffic.ts";

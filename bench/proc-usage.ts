@@ -1,7 +1,8 @@
 /**
- * CPU time of process groups, from /proc (Linux), for the benchmarks: which
- * process spent the CPU during a phase (the edge's workerd, the fleet, the
- * bench itself) tells where a pipeline's time goes.
+ * What processes use, from /proc (Linux), for the benchmarks: CPU time of
+ * process groups (which process spent the CPU during a phase -- the edge's
+ * workerd, the fleet, the bench itself -- tells where a pipeline's time goes)
+ * and resident memory.
  */
 import { readdirSync, readFileSync } from "node:fs";
 
@@ -118,4 +119,12 @@ export function machineCpuSeconds(): number {
   } catch {
     return NaN;
   }
+}
+
+/** Resident set size of a process in MB, from /proc/<pid>/status (VmRSS). */
+export function rssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
+  if (!m) throw new Error(`no VmRSS for pid ${pid}`);
+  return Number(m[1]) / 1024;
 }

@@ -1,0 +1,45 @@
+/** The command line of a benchmark or of the chaos runner: options, numbers in them, Ctrl-C. */
+import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
+
+/**
+ * Parses `options` plus `--help`/`-h`, which prints `usage` and exits 0. An
+ * option it does not know, or a missing value, prints what was wrong and
+ * `usage`, and exits 2.
+ */
+export function commandLine<const O extends ParseArgsOptionsConfig>(usage: string, options: O) {
+  const parse = () => {
+    try {
+      return parseArgs({ options: { ...options, help: { type: "boolean", short: "h", default: false } } });
+    } catch (err) {
+      process.stderr.write(`${(err as Error).message}\n${usage}`);
+      process.exit(2);
+    }
+  };
+  const { values } = parse();
+  if ((values as { help?: boolean }).help) {
+    process.stdout.write(usage);
+    process.exit(0);
+  }
+  return values;
+}
+
+/** A whole-number option, or exit 2 with a message naming it. */
+export function int(name: string, text: string, min: number): number {
+  const v = Number(text);
+  if (!Number.isInteger(v) || v < min) {
+    process.stderr.write(`--${name} must be a whole number >= ${min}, got "${text}"\n`);
+    process.exit(2);
+  }
+  return v;
+}
+
+/** Ctrl-C or SIGTERM: clean up (stop the edge, fleet and peers), then exit non-zero. */
+export function onInterrupt(log: (line: string) => void, cleanup: () => Promise<unknown>): void {
+  for (const sig of ["SIGINT", "SIGTERM"] as const) {
+    process.once(sig, () => {
+      log(`${sig}: cleaning up`);
+      process.exitCode = 1;
+      void cleanup().then(() => process.exit(1));
+    });
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * A stack's WhatsApp peers in child processes (`peer-shard.ts`), for the
+ * benchmarks: the peers' own CPU cost (crabline records every frame, decrypts
+ * every message) is then nobody's ceiling but their own, and a fleet's RSS
+ * or CPU is the fleet's alone. Global peer i is the i-th number, with the
+ * phone `startPeers` would give it.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { createInterface } from "node:readline";
+import type { NumberPeer, PeerSet } from "./peers.ts";
+import { ROOT } from "./processes.ts";
+
+/** Phones of the numbers: PHONE_BASE + 1 + i (peerPhone's default). */
+const PHONE_BASE = 5511900000000;
+
+/** One message a peer decrypted: `at` is the peer's own stamp (ms since epoch), `text` null for other types. */
+export type Arrival = { peer: number; waId: string; to: string; at: number; text: string | null };
+
+/**
+ * Every message the peers decrypted, as their processes report it. Arrival
+ * times are the peers' own stamps (taken when they decrypted the message), so
+ * how often the processes report does not blur them.
+ */
+export class ArrivalLog {
+  readonly all: Arrival[] = [];
+  #fresh: Arrival[] = [];
+  push(a: Arrival): void {
+    this.#fresh.push(a);
+  }
+  /** What arrived since the last call. */
+  poll(): Arrival[] {
+    const fresh = this.#fresh;
+    this.#fresh = [];
+    this.all.push(...fresh);
+    return fresh;
+  }
+}
+
+export class PeerProcesses implements PeerSet {
+  readonly peers: NumberPeer[] = [];
+  accessToken = "";
+  readonly arrivals = new ArrivalLog();
+  readonly #children: { child: ChildProcess; exited: Promise<void>; dir: string }[] = [];
+
+  /** `n` peers over `processes` children (fewer if n is smaller). */
+  static async start(n: number, processes = 1): Promise<PeerProcesses> {
+    const shards = new PeerProcesses();
+    const per = Math.ceil(n / processes);
+    const starts: Promise<void>[] = [];
+    for (let first = 0; first < n; first += per) starts.push(shards.#startShard(first, Math.min(per, n - first)));
+    try {
+      await Promise.all(starts);
+    } catch (err) {
+      await shards.close();
+      throw err;
+    }
+    return shards;
+  }
+
+  async #startShard(first: number, count: number): Promise<void> {
+    // The peers record every frame with an fsync'd append: on tmpfs that costs far less CPU and latency.
+    const dir = mkdtempSync(existsSync("/dev/shm") ? "/dev/shm/pombo-bench-peers-" : path.join(tmpdir(), "pombo-bench-peers-"));
+    const child = spawn(process.execPath, [path.join(ROOT, "test/harness/peer-shard.ts"), String(count), String(PHONE_BASE + first), dir], {
+      cwd: ROOT,
+      stdio: ["pipe", "pipe", "inherit"],
+    });
+    const exited = new Promise<void>((r) => child.once("exit", () => r()));
+    this.#children.push({ child, exited, dir });
+    const manifest = await new Promise<{ accessToken: string; peers: NumberPeer[] }>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error("a peer shard did not start within 60 s")), 60_000);
+      child.once("exit", (code) => reject(new Error(`a peer shard exited (${code})`)));
+      createInterface({ input: child.stdout! }).on("line", (line) => {
+        if (!line.startsWith('{"type"')) return;
+        const msg = JSON.parse(line) as { type: string } & Record<string, unknown>;
+        if (msg.type === "manifest") {
+          clearTimeout(timer);
+          resolve(msg as unknown as { accessToken: string; peers: NumberPeer[] });
+        } else if (msg.type === "arrival") {
+          const a = msg as unknown as Arrival;
+          this.arrivals.push({ ...a, peer: first + a.peer });
+        }
+      });
+    });
+    this.accessToken = manifest.accessToken;
+    for (const [k, p] of manifest.peers.entries()) this.peers[first + k] = p;
+  }
+
+  /** Puts these phones on WhatsApp for every shard's lookups. */
+  register(phones: string[]): void {
+    for (const { child } of this.#children) child.stdin!.write(JSON.stringify({ register: phones }) + "\n");
+  }
+
+  /** The peer processes' pids (for their CPU time). */
+  pids(): number[] {
+    return this.#children.map(({ child }) => child.pid!);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(
+      this.#children.map(async ({ child, exited, dir }) => {
+        child.stdin!.end();
+        const t = setTimeout(() => child.kill("SIGKILL"), 8_000);
+        await exited;
+        clearTimeout(t);
+        rmSync(dir, { recursive: true, force: true });
+      }),
+    );
+  }
+}
