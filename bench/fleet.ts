@@ -16,7 +16,7 @@
  *          --keep-logs (keep the log directory)
  *          --fleet-node-args="<flags>" (node flags for the fleet process, e.g. --fleet-node-args=--max-semi-space-size=1)
  */
-import { commandLine, int, onInterrupt } from "../test/harness/cli.ts";
+import { commandLine, int, onInterrupt, printReport } from "../test/harness/cli.ts";
 import { stats } from "../test/harness/figures.ts";
 import { PeerProcesses } from "../test/harness/peer-processes.ts";
 import { pool } from "../test/harness/schedule.ts";
@@ -152,22 +152,20 @@ try {
     `  target               <= 3 MB RSS per connected idle number: ${perNumberDelta <= 3 ? "met" : "NOT met"} (above baseline), ${perNumberTotal <= 3 ? "met" : "NOT met"} (total)`,
     "",
   ];
-  process.stdout.write(out.join("\n") + "\n");
-  if (opts.json) {
-    process.stdout.write(
-      JSON.stringify({
-        node: process.version,
-        numbers: N,
-        connect_ms: Math.round(connectMs),
-        rss_mb: { baseline: rssBaseline, connected: rssConnected, idle: rssIdle },
-        rss_per_number_mb: { above_baseline: perNumberDelta, total: perNumberTotal },
-        rtt_ms: r,
-        http_ms: h,
-        ping_errors: pingErrors,
-        max_concurrent_sockets: maxConcurrent,
-      }) + "\n",
-    );
-  }
+  printReport(
+    out,
+    opts.json && {
+      node: process.version,
+      numbers: N,
+      connect_ms: Math.round(connectMs),
+      rss_mb: { baseline: rssBaseline, connected: rssConnected, idle: rssIdle },
+      rss_per_number_mb: { above_baseline: perNumberDelta, total: perNumberTotal },
+      rtt_ms: r,
+      http_ms: h,
+      ping_errors: pingErrors,
+      max_concurrent_sockets: maxConcurrent,
+    },
+  );
   if (pingErrors || stillConnected < N || maxConcurrent > 1) process.exitCode = 1;
 } catch (err) {
   process.exitCode = 1;

@@ -55,7 +55,7 @@
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { cpus } from "node:os";
-import { commandLine, int, onInterrupt } from "../test/harness/cli.ts";
+import { commandLine, int, onInterrupt, printReport } from "../test/harness/cli.ts";
 import { duplicates, stats } from "../test/harness/figures.ts";
 import { type ArrivalLog, type Arrival, PeerProcesses } from "../test/harness/peer-processes.ts";
 import { makeCreds } from "../test/harness/peers.ts";
@@ -579,60 +579,58 @@ try {
     ...(failures.length ? ["  FAILURES", ...failures.map((x) => `    - ${x}`)] : []),
     "",
   ];
-  process.stdout.write(out.join("\n") + "\n");
-  if (opts.json) {
-    process.stdout.write(
-      JSON.stringify({
-        node: process.version,
-        numbers: N,
-        messages: M,
-        concurrency: CONCURRENCY,
-        customers: CUSTOMERS,
-        split: SPLIT,
-        pipeline: {
-          accepted: accepted.length,
-          refused: rejected,
-          accept_seconds: acceptSeconds,
-          accept_rate: acceptRate,
-          accept_latency_ms: acceptLatency,
-          steady_accept: { rate_per_s: PROBE_RATE, requests: PROBE_MESSAGES, refused: probeRejected, latency_ms: probe },
-          accept_to_peer_ms: toPeerStats,
-          seconds: pipelineSeconds,
-          throughput: pipelineRate,
-          ...(SPLIT ? { drain: { messages: drained.length, seconds: drainSeconds, rate: drainRate } } : {}),
-          lost,
-          duplicated: pipelineDup,
-          wrong_number: wrongNumber,
-          api_sent: apiSent,
-          api_sent_but_lost: lostButSent,
-          wa_id_mismatches: idMismatch,
-          spread: pSpread,
-          reconnects: reconnectTotal,
-          cpu_seconds: cpuPipelineUsed,
-          edge_busiest_threads: Object.fromEntries(edgeThreads),
-        },
-        raw: rawResults.map((r) => ({
-          mode: r.mode,
-          window: r.mode === "sequential" ? 1 : RAW_WINDOW,
-          throughput: r.rate,
-          seconds: r.seconds,
-          send_seconds: r.sendSeconds,
-          send_to_peer_ms: r.latency,
-          lost: r.lost,
-          send_errors: r.errors,
-          first_error: r.firstError || null,
-          connections_closed: r.closed,
-          duplicated: r.dup,
-          spread: r.perNumber,
-          cpu_seconds: r.cpu,
-        })),
-        ratio_pipeline_to_raw_sequential: ratio,
-        targets: meets,
-        notes,
-        failures,
-      }) + "\n",
-    );
-  }
+  printReport(
+    out,
+    opts.json && {
+      node: process.version,
+      numbers: N,
+      messages: M,
+      concurrency: CONCURRENCY,
+      customers: CUSTOMERS,
+      split: SPLIT,
+      pipeline: {
+        accepted: accepted.length,
+        refused: rejected,
+        accept_seconds: acceptSeconds,
+        accept_rate: acceptRate,
+        accept_latency_ms: acceptLatency,
+        steady_accept: { rate_per_s: PROBE_RATE, requests: PROBE_MESSAGES, refused: probeRejected, latency_ms: probe },
+        accept_to_peer_ms: toPeerStats,
+        seconds: pipelineSeconds,
+        throughput: pipelineRate,
+        ...(SPLIT ? { drain: { messages: drained.length, seconds: drainSeconds, rate: drainRate } } : {}),
+        lost,
+        duplicated: pipelineDup,
+        wrong_number: wrongNumber,
+        api_sent: apiSent,
+        api_sent_but_lost: lostButSent,
+        wa_id_mismatches: idMismatch,
+        spread: pSpread,
+        reconnects: reconnectTotal,
+        cpu_seconds: cpuPipelineUsed,
+        edge_busiest_threads: Object.fromEntries(edgeThreads),
+      },
+      raw: rawResults.map((r) => ({
+        mode: r.mode,
+        window: r.mode === "sequential" ? 1 : RAW_WINDOW,
+        throughput: r.rate,
+        seconds: r.seconds,
+        send_seconds: r.sendSeconds,
+        send_to_peer_ms: r.latency,
+        lost: r.lost,
+        send_errors: r.errors,
+        first_error: r.firstError || null,
+        connections_closed: r.closed,
+        duplicated: r.dup,
+        spread: r.perNumber,
+        cpu_seconds: r.cpu,
+      })),
+      ratio_pipeline_to_raw_sequential: ratio,
+      targets: meets,
+      notes,
+      failures,
+    },
+  );
   if (failures.length) process.exitCode = 1;
 } catch (err) {
   process.exitCode = 1;

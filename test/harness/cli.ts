@@ -1,4 +1,4 @@
-/** The command line of a benchmark or of the chaos runner: options, numbers in them, Ctrl-C. */
+/** The command line of a benchmark or of the chaos runner: options, numbers in them, Ctrl-C, the report. */
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 
 /**
@@ -42,4 +42,10 @@ export function onInterrupt(log: (line: string) => void, cleanup: () => Promise<
       void cleanup().then(() => process.exit(1));
     });
   }
+}
+
+/** A run's report on stdout: its lines, then (with --json) its figures as one JSON line. */
+export function printReport(lines: string[], json: object | false): void {
+  process.stdout.write(lines.join("\n") + "\n");
+  if (json) process.stdout.write(JSON.stringify(json) + "\n");
 }
