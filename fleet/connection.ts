@@ -60,8 +60,8 @@ import type { SessionCipher } from "./cipher.ts";
 import type { EdgeLink } from "./edge-link.ts";
 import { proxyAgent, redactProxyUrl } from "./proxy.ts";
 import { CREDS_KEY, type SessionStore, openSessionStore, sealValue } from "./session-store.ts";
-import { phoneLookupQuery, resolvedContacts } from "./contacts.ts";
-import { assertBlockableJid, blockError, groupError, wireGroup } from "./groups.ts";
+import { phoneLookupQuery, resolvedContacts } from "./phone-lookup.ts";
+import { assertBlockableJid, blockError, groupError, wireGroup } from "./whatsapp-groups.ts";
 import {
   type FetchMedia,
   assertSendableJid,
@@ -69,7 +69,7 @@ import {
   presenceFor,
   sendResult,
   toBaileysContent,
-} from "./outbound.ts";
+} from "./outbound-content.ts";
 import {
   StatusSteps,
   closeCodeOf,
@@ -77,7 +77,7 @@ import {
   statusFromConnectionUpdate,
   statusFromMessageUpdate,
   statusFromReceiptUpdate,
-} from "./translator.ts";
+} from "./statuses.ts";
 import { type AckSource, ServerAcks } from "./server-acks.ts";
 import { InboundReceiver, selfOf } from "./inbound-receiver.ts";
 import type { InboundSpool } from "./inbound-spool.ts";
@@ -108,7 +108,7 @@ export type SocketLike = {
   sendMessage(jid: string, content: AnyMessageContent, options?: MiscMessageGenerationOptions): Promise<WAMessage | undefined>;
   sendPresenceUpdate(type: WAPresence, toJid?: string): Promise<void>;
   executeUSyncQuery(query: USyncQuery): Promise<USyncQueryResult | undefined>;
-  // WhatsApp groups and the block list (see groups.ts).
+  // WhatsApp groups and the block list (see whatsapp-groups.ts).
   updateBlockStatus(jid: string, action: "block" | "unblock"): Promise<void>;
   groupFetchAllParticipating(): Promise<{ [jid: string]: GroupMetadata }>;
   groupMetadata(jid: string): Promise<GroupMetadata>;

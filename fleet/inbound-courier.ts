@@ -19,7 +19,7 @@ import {
 } from "../shared/protocol.ts";
 import type { EdgeLink } from "./edge-link.ts";
 import { mappingBatches } from "./lid-mappings.ts";
-import type { UploadTickets } from "./media-upload.ts";
+import type { UploadTickets } from "./inbound-media.ts";
 
 export type InboundCourier = {
   deliver(instanceId: string, message: InboundMessage, mappings: LidMapping[]): Promise<Result<"message.received">>;

@@ -16,7 +16,7 @@ import type { InboundMessage } from "../shared/protocol.ts";
 import type { SessionCipher } from "./cipher.ts";
 import type { SocketLike } from "./connection.ts";
 import type { EdgeLink } from "./edge-link.ts";
-import { type Self, type SkipReason, translateInbound } from "./inbound.ts";
+import { type Self, type SkipReason, translateInbound } from "./inbound-translate.ts";
 import type { InboundSpool } from "./inbound-spool.ts";
 import { type Candidate, LidCollector, contactCandidates, keyCandidates, mappingBatches, mappingCandidates } from "./lid-mappings.ts";
 import { RecentSet } from "./recent-set.ts";

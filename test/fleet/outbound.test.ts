@@ -7,7 +7,7 @@ import {
   presenceFor,
   sendResult,
   toBaileysContent,
-} from "../../fleet/outbound.ts";
+} from "../../fleet/outbound-content.ts";
 import { OutboundContent, ProtocolError } from "../../shared/protocol.ts";
 import { type MediaEdge, startMediaEdge } from "./media-edge.ts";
 

@@ -9,7 +9,7 @@ import pino from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { SessionCipher } from "../../fleet/cipher.ts";
 import { ConnectionManager } from "../../fleet/connection.ts";
-import { edgeMediaFetcher } from "../../fleet/outbound.ts";
+import { edgeMediaFetcher } from "../../fleet/outbound-content.ts";
 import { sealValue } from "../../fleet/session-store.ts";
 import { WaVersionSource } from "../../fleet/wa-version.ts";
 import { type Params, ProtocolError } from "../../shared/protocol.ts";

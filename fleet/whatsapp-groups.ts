@@ -17,7 +17,7 @@ import {
 } from "@whiskeysockets/baileys";
 import { phoneFromJid } from "../shared/jid.ts";
 import { type GroupParticipant, ProtocolError, type WhatsAppGroup } from "../shared/protocol.ts";
-import { classifySendError } from "./outbound.ts";
+import { classifySendError } from "./outbound-content.ts";
 
 export function wireGroup(meta: GroupMetadata): WhatsAppGroup {
   const participants = (meta.participants ?? []).map(wireParticipant);

@@ -10,9 +10,9 @@
 import { type WAMessage, downloadMediaMessage, extractMessageContent, getContentType, getUrlFromDirectPath } from "@whiskeysockets/baileys";
 import type { Logger } from "pino";
 import { type InboundMedia, type InboundMessage, type Params, ProtocolError, type Result } from "../shared/protocol.ts";
-import type { MediaRequest } from "./inbound.ts";
+import type { MediaRequest } from "./inbound-translate.ts";
 import { DestinationRefused, guardedDispatcher } from "./net-guard.ts";
-import { MAX_MEDIA_BYTES } from "./outbound.ts";
+import { MAX_MEDIA_BYTES } from "./outbound-content.ts";
 
 /** Download, edge round trip and upload together; a file that takes longer arrives as `media_error: "timeout"`. */
 export const MEDIA_STORE_TIMEOUT_MS = 120_000;
