@@ -25,20 +25,12 @@
  * which outlives sockets, before WhatsApp is told we have it.
  */
 import makeWASocket, {
-  type AnyMessageContent,
   type AuthenticationCreds,
-  type BaileysEventMap,
   BufferJSON,
   type ConnectionState,
-  type Contact,
   type GroupMetadata,
-  type MessageUserReceiptUpdate,
-  type MiscMessageGenerationOptions,
-  type USyncQuery,
   type USyncQueryResult,
-  type UserFacingSocketConfig,
   type WAMessage,
-  type WAMessageUpdate,
   type WAPresence,
   initAuthCreds,
   jidNormalizedUser,
@@ -78,44 +70,15 @@ import {
   statusFromMessageUpdate,
   statusFromReceiptUpdate,
 } from "./statuses.ts";
-import { type AckSource, ServerAcks } from "./server-acks.ts";
+import { ServerAcks } from "./server-acks.ts";
 import { InboundReceiver, selfOf } from "./inbound-receiver.ts";
 import type { InboundSpool } from "./inbound-spool.ts";
-import { DEFAULT_SILENCE_MS, type FrameSource, SilenceWatch, hardClose, keepAliveFor, silentClose } from "./liveness.ts";
+import { DEFAULT_SILENCE_MS, SilenceWatch, hardClose, keepAliveFor, silentClose } from "./liveness.ts";
 import type { WaVersionSource } from "./wa-version.ts";
 import { DEFAULT_QR_LIMIT } from "./config.ts";
-
-/** The part of a Baileys socket the manager uses; tests hand in a fake one. */
-export type SocketLike = {
-  ev: {
-    on(event: "connection.update", listener: (update: Partial<ConnectionState>) => void): void;
-    on(event: "creds.update", listener: (update: Partial<AuthenticationCreds>) => void): void;
-    on(event: "messages.update", listener: (updates: WAMessageUpdate[]) => void): void;
-    on(event: "message-receipt.update", listener: (updates: MessageUserReceiptUpdate[]) => void): void;
-    // The receive path (see inbound-receiver.ts).
-    on(event: "messages.upsert", listener: (upsert: BaileysEventMap["messages.upsert"]) => void): void;
-    on(event: "lid-mapping.update", listener: (mapping: BaileysEventMap["lid-mapping.update"]) => void): void;
-    on(event: "messaging-history.set", listener: (history: BaileysEventMap["messaging-history.set"]) => void): void;
-    on(event: "contacts.upsert", listener: (contacts: Contact[]) => void): void;
-    on(event: "contacts.update", listener: (contacts: Partial<Contact>[]) => void): void;
-  };
-  readonly user?: Contact;
-  /** Asks the sender's phone to upload a received file again when WhatsApp no longer has it. */
-  updateMediaMessage?(message: WAMessage): Promise<WAMessage>;
-  end(error: Error | undefined): void | Promise<void>;
-  logout(msg?: string): Promise<void>;
-  requestPairingCode(phoneNumber: string): Promise<string>;
-  sendMessage(jid: string, content: AnyMessageContent, options?: MiscMessageGenerationOptions): Promise<WAMessage | undefined>;
-  sendPresenceUpdate(type: WAPresence, toJid?: string): Promise<void>;
-  executeUSyncQuery(query: USyncQuery): Promise<USyncQueryResult | undefined>;
-  // WhatsApp groups and the block list (see whatsapp-groups.ts).
-  updateBlockStatus(jid: string, action: "block" | "unblock"): Promise<void>;
-  groupFetchAllParticipating(): Promise<{ [jid: string]: GroupMetadata }>;
-  groupMetadata(jid: string): Promise<GroupMetadata>;
-  /** Baileys' frame emitter: server acks of our messages come through it, and every frame (liveness.ts). */
-  ws: AckSource & FrameSource;
-};
-export type MakeSocket = (config: UserFacingSocketConfig) => SocketLike;
+import { withTimeout } from "./deadlines.ts";
+import { errorText } from "./errors.ts";
+import type { MakeSocket, SocketLike } from "./wa-socket.ts";
 
 export type ConnectionManagerOptions = {
   instanceId: string;
@@ -807,16 +770,4 @@ export class ConnectionManager {
 function baileysLogger(logger: Logger): Logger {
   const verbose = logger.isLevelEnabled("info");
   return logger.child({ module: "baileys" }, { level: verbose ? logger.level : "error" });
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

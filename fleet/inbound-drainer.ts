@@ -24,6 +24,7 @@ import type { InboundCourier } from "./inbound-courier.ts";
 import type { Delivery, Prepare, Prepared } from "./inbound-prepare.ts";
 import type { InboundSpool, SpoolRow } from "./inbound-spool.ts";
 import { limiter } from "./limiter.ts";
+import { errorText } from "./errors.ts";
 
 export type InboundDrainerOptions = {
   spool: InboundSpool;
@@ -260,8 +261,4 @@ export class InboundDrainer {
       this.#wake.push(done);
     });
   }
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

@@ -18,6 +18,7 @@ import {
   toNumber,
 } from "@whiskeysockets/baileys";
 import { type OutboundContent, ProtocolError, type Result } from "../shared/protocol.ts";
+import { errorText } from "./errors.ts";
 
 /** The bytes of a stored media file, by the edge's media id. */
 export type FetchMedia = (mediaId: string) => Promise<Buffer>;
@@ -156,7 +157,7 @@ export function classifySendError(err: unknown): ProtocolError {
   if (err instanceof ProtocolError) return err;
   const boom = err as { isBoom?: boolean; output?: { statusCode?: number }; message?: string };
   const status = boom?.isBoom ? boom.output?.statusCode : undefined;
-  const message = err instanceof Error ? err.message : String(err);
+  const message = errorText(err);
   // 428 is Baileys' "Connection Closed": the frame could not be written.
   if (status === 428 || /connection (closed|was lost|terminated)/i.test(message)) {
     return new ProtocolError("not_connected", "the WhatsApp socket closed during the send");
@@ -187,7 +188,7 @@ export function edgeMediaFetcher(opts: {
         signal: AbortSignal.timeout(opts.timeoutMs ?? MEDIA_FETCH_TIMEOUT_MS),
       });
     } catch (err) {
-      throw new ProtocolError("send_failed", `media ${mediaId} could not be fetched: ${err instanceof Error ? err.message : String(err)}`);
+      throw new ProtocolError("send_failed", `media ${mediaId} could not be fetched: ${errorText(err)}`);
     }
     if (res.status === 404 || res.status === 410) {
       await res.body?.cancel();
@@ -206,7 +207,7 @@ export function edgeMediaFetcher(opts: {
     try {
       bytes = Buffer.from(await res.arrayBuffer());
     } catch (err) {
-      throw new ProtocolError("send_failed", `media ${mediaId} download broke off: ${err instanceof Error ? err.message : String(err)}`);
+      throw new ProtocolError("send_failed", `media ${mediaId} download broke off: ${errorText(err)}`);
     }
     if (bytes.length > maxBytes) throw new ProtocolError("invalid_content", `media ${mediaId} is larger than ${maxBytes} bytes`);
     if (bytes.length === 0) throw new ProtocolError("invalid_content", `media ${mediaId} is empty`);

@@ -18,6 +18,7 @@ import {
 import { phoneFromJid } from "../shared/jid.ts";
 import { type GroupParticipant, ProtocolError, type WhatsAppGroup } from "../shared/protocol.ts";
 import { classifySendError } from "./outbound-content.ts";
+import { errorText } from "./errors.ts";
 
 export function wireGroup(meta: GroupMetadata): WhatsAppGroup {
   const participants = (meta.participants ?? []).map(wireParticipant);
@@ -83,7 +84,7 @@ export function assertBlockableJid(jid: string): void {
 export function blockError(err: unknown): ProtocolError {
   const dropped = classifySendError(err);
   if (dropped.code === "not_connected") return dropped;
-  const message = err instanceof Error ? err.message : String(err);
+  const message = errorText(err);
   if (/unable to resolve (lid|pn)/i.test(message)) return new ProtocolError("not_on_whatsapp", message);
   if (/invalid jid/i.test(message)) return new ProtocolError("invalid_jid", message);
   return new ProtocolError("block_failed", message);
