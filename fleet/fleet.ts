@@ -23,7 +23,7 @@ import { InboundDrainer } from "./inbound-drainer.ts";
 import { inboundPreparer } from "./inbound-prepare.ts";
 import { InboundSpool } from "./inbound-spool.ts";
 import { InstanceLink } from "./instance-link.ts";
-import { type FetchMedia, edgeMediaFetcher } from "./outbound-content.ts";
+import { type FetchMedia, edgeMediaFetcher } from "./outbound-media.ts";
 import type { MakeSocket } from "./wa-socket.ts";
 import { WaVersionSource } from "./wa-version.ts";
 

@@ -12,7 +12,7 @@ import type { Logger } from "pino";
 import { type InboundMedia, type InboundMessage, type Params, ProtocolError, type Result } from "../shared/protocol.ts";
 import type { MediaRequest } from "./inbound-translate.ts";
 import { DestinationRefused, guardedDispatcher } from "./net-guard.ts";
-import { MAX_MEDIA_BYTES } from "./outbound-content.ts";
+import { MAX_MEDIA_BYTES } from "./outbound-media.ts";
 import { errorText } from "./errors.ts";
 
 /** Download, edge round trip and upload together; a file that takes longer arrives as `media_error: "timeout"`. */

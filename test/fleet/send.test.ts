@@ -9,7 +9,7 @@ import pino from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { SessionCipher } from "../../fleet/cipher.ts";
 import { ConnectionManager } from "../../fleet/connection.ts";
-import { edgeMediaFetcher } from "../../fleet/outbound-content.ts";
+import { edgeMediaFetcher } from "../../fleet/outbound-media.ts";
 import { sealValue } from "../../fleet/session-store.ts";
 import { WaVersionSource } from "../../fleet/wa-version.ts";
 import { type Params, ProtocolError } from "../../shared/protocol.ts";
@@ -144,7 +144,7 @@ describe("message.send (unit, around the socket)", () => {
   it("without an open socket the answer is not_connected (the edge waits and retries), and nothing is sent", async () => {
     const { sock, manager, send } = await connected({ open: false });
     expect(await errorCode(send({ content: { type: "text", text: "oi" } }))).toBe("not_connected");
-    expect(await errorCode(manager.resolveContacts(["5511988887777"]))).toBe("not_connected");
+    expect(await errorCode(manager.queries.resolveContacts(["5511988887777"]))).toBe("not_connected");
     expect(sock.sent).toEqual([]);
   });
 
