@@ -5,12 +5,11 @@
  * loopback peer answers every lookup at once and has no groups or block list,
  * so it cannot leave a query unanswered.
  */
-import { Writable } from "node:stream";
-import pino from "pino";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { SessionCipher } from "../../fleet/cipher.ts";
 import type { ConnectionManager } from "../../fleet/connection.ts";
 import { ProtocolError } from "../../shared/protocol.ts";
+import { captureLogs } from "./captured-logs.ts";
 import { openManager } from "./fake-manager.ts";
 
 const cipher = new SessionCipher("queries unit session key");
@@ -27,16 +26,15 @@ afterEach(async () => {
 
 /** An open number whose log lines are kept, and its socket. */
 async function connected() {
-  let logs = "";
-  const logger = pino({ level: "info" }, new Writable({ write: (chunk, _e, done) => ((logs += chunk.toString()), done()) }));
+  const { logger, logs } = captureLogs();
   const open = await openManager({ instanceId, cipher, me: { id: "5511999990001:3@s.whatsapp.net" }, logger });
   managers.push(open.manager);
   const lines = () =>
-    logs
+    logs()
       .trim()
       .split("\n")
       .map((line) => JSON.parse(line) as Record<string, unknown>);
-  return { ...open, call: open.edge.edge.call.bind(open.edge.edge), logs: () => logs, lines };
+  return { ...open, call: open.edge.edge.call.bind(open.edge.edge), logs, lines };
 }
 
 const outcome = async (promise: Promise<unknown>) => {
