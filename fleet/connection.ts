@@ -35,7 +35,6 @@ import type { Logger } from "pino";
 import { classifyClose } from "../shared/close-codes.ts";
 import type { MethodHandlers } from "../shared/rpc.ts";
 import { type LeaseGranted, ProtocolError, type StatusEvent } from "../shared/protocol.ts";
-import type { SessionCipher } from "./cipher.ts";
 import { DEFAULT_QR_LIMIT } from "./config.ts";
 import type { EdgeLink } from "./edge-link.ts";
 import { errorText } from "./errors.ts";
@@ -50,7 +49,6 @@ import { type ReconnectDelay, ReconnectSchedule } from "./reconnect.ts";
 import { CREDS_KEY, type SessionStore, sealValue } from "./session-store.ts";
 import { closeCodeOf, emptyStatus, statusFromConnectionUpdate } from "./statuses.ts";
 import { type MakeSocket, type NumberSocket, type SocketLike, type SocketSettings, type Sockets, endNumberSocket, logOutNumberSocket, makeNumberSocket } from "./wa-socket.ts";
-import type { WaVersionSource } from "./wa-version.ts";
 import { WhatsAppQueries } from "./whatsapp-queries.ts";
 
 /** Settings with a default. */
@@ -73,16 +71,14 @@ export type ConnectionManagerOptions = Omit<SocketSettings, Defaulted | "link"> 
 
 export class ConnectionManager {
   readonly instanceId: string;
-  /** Operator commands the edge can call on this instance. */
+  /** Operator commands the edge can call on this instance: the lifecycle's, then each layer's. */
   readonly methods: MethodHandlers;
-  /** The layers above the lifecycle, each holding its commands. */
+  /** The layers above the lifecycle. */
   readonly pairing: Pairing;
   readonly sender: OutboundSender;
   readonly queries: WhatsAppQueries;
 
   #link: EdgeLink;
-  #cipher: SessionCipher;
-  #versions: WaVersionSource;
   #logger: Logger;
   #settings: SocketSettings;
   #inbound: InboundReceiver;
@@ -104,8 +100,6 @@ export class ConnectionManager {
     const { instanceId, link, cipher, logger } = opts;
     this.instanceId = instanceId;
     this.#link = link;
-    this.#cipher = cipher;
-    this.#versions = opts.versions;
     this.#logger = logger;
     const silenceMs = opts.silenceMs ?? DEFAULT_SILENCE_MS;
     const makeSocket = opts.makeSocket ?? (makeWASocket as unknown as MakeSocket);
@@ -136,13 +130,9 @@ export class ConnectionManager {
     this.methods = {
       "instance.restart": () => this.restart(),
       "instance.logout": () => this.logout(),
-      "instance.pairing_code": ({ phone }) => this.pairing.pairingCode(phone),
-      "instance.import_session": ({ creds }) => this.pairing.importSession(creds),
-      "message.send": (params) => this.sender.send(params),
-      "contacts.resolve": ({ phones }) => this.queries.resolveContacts(phones),
-      "contacts.block": ({ jid, action }) => this.queries.updateBlock(jid, action),
-      "groups.list": () => this.queries.listGroups(),
-      "groups.get": ({ jid }) => this.queries.getGroup(jid),
+      ...this.pairing.methods,
+      ...this.sender.methods,
+      ...this.queries.methods,
       echo: ({ at }) => ({ at }),
     };
   }
@@ -242,7 +232,7 @@ export class ConnectionManager {
   async #restartWith(creds: AuthenticationCreds): Promise<void> {
     await this.#endSocket();
     await this.#link.call("session.clear", {});
-    await this.#link.call("session.set", { entries: { [CREDS_KEY]: sealValue(this.#cipher, this.instanceId, CREDS_KEY, creds) } });
+    await this.#link.call("session.set", { entries: { [CREDS_KEY]: sealValue(this.#settings.cipher, this.instanceId, CREDS_KEY, creds) } });
     this.#wantRunning = true;
     this.#reconnects.resetBackoff();
     this.pairing.renewQrs();
@@ -278,7 +268,7 @@ export class ConnectionManager {
       sock.ev.on("connection.update", (update) => void this.#onUpdate(generation, sock, update));
       this.#inbound.attach(sock);
       this.#logger.info(
-        { fresh: store.fresh, version: this.#versions.current().join("."), proxy: redactProxyUrl(this.#proxyUrl) },
+        { fresh: store.fresh, version: this.#settings.versions.current().join("."), proxy: redactProxyUrl(this.#proxyUrl) },
         "socket started",
       );
       this.pairing.socketStarted();
@@ -347,7 +337,7 @@ export class ConnectionManager {
       return;
     }
     if (action.refreshVersion) {
-      await this.#versions.refresh();
+      await this.#settings.versions.refresh();
       if (generation !== this.#generation) return;
     }
     this.#scheduleReconnect(action.delay);

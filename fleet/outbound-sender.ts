@@ -15,6 +15,7 @@ import type { WAPresence } from "@whiskeysockets/baileys";
 import type { Logger } from "pino";
 import type { z } from "zod";
 import { type MessageStatusEvent, type Methods, ProtocolError, type Result } from "../shared/protocol.ts";
+import type { MethodHandlers } from "../shared/rpc.ts";
 import type { SessionCipher } from "./cipher.ts";
 import { withTimeout } from "./deadlines.ts";
 import type { EdgeLink } from "./edge-link.ts";
@@ -52,6 +53,8 @@ export type OutboundSenderOptions = {
 };
 
 export class OutboundSender {
+  /** The command this layer answers. */
+  readonly methods: MethodHandlers = { "message.send": (params) => this.send(params) };
   #opts: OutboundSenderOptions;
   #sockets: Sockets;
   #logger: Logger;

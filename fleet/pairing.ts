@@ -13,6 +13,7 @@ import { type AuthenticationCreds, BufferJSON, initAuthCreds } from "@whiskeysoc
 import type { Logger } from "pino";
 import QRCode from "qrcode";
 import { ProtocolError, type StatusEvent } from "../shared/protocol.ts";
+import type { MethodHandlers } from "../shared/rpc.ts";
 import type { SocketLike } from "./wa-socket.ts";
 import { Waiters } from "./waiters.ts";
 
@@ -31,6 +32,11 @@ export type PairingLifecycle = {
 const PAIRING_READY_TIMEOUT_MS = 20_000;
 
 export class Pairing {
+  /** The commands this layer answers. */
+  readonly methods: MethodHandlers = {
+    "instance.pairing_code": ({ phone }) => this.pairingCode(phone),
+    "instance.import_session": ({ creds }) => this.importSession(creds),
+  };
   #lifecycle: PairingLifecycle;
   #logger: Logger;
   #qrLimit: number;

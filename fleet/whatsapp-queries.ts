@@ -13,6 +13,7 @@
 import { type GroupMetadata, isLidUser, isPnUser, jidNormalizedUser } from "@whiskeysockets/baileys";
 import type { Logger } from "pino";
 import { ProtocolError, type Result } from "../shared/protocol.ts";
+import type { MethodHandlers } from "../shared/rpc.ts";
 import { withTimeout } from "./deadlines.ts";
 import { errorText } from "./errors.ts";
 import { classifySendError } from "./outbound-content.ts";
@@ -36,6 +37,13 @@ type Query<T> = {
 };
 
 export class WhatsAppQueries {
+  /** The commands this layer answers. */
+  readonly methods: MethodHandlers = {
+    "contacts.resolve": ({ phones }) => this.resolveContacts(phones),
+    "contacts.block": ({ jid, action }) => this.updateBlock(jid, action),
+    "groups.list": () => this.listGroups(),
+    "groups.get": ({ jid }) => this.getGroup(jid),
+  };
   #sockets: Sockets;
   #logger: Logger;
 
