@@ -138,7 +138,7 @@ export async function makeNumberSocket(
 }
 
 /** Ends a socket that was let go of (either may be missing), and lets its queued session writes reach the edge. */
-export async function endNumberSocket({ sock, store }: { [K in keyof NumberSocket]: NumberSocket[K] | null }, logger: Logger): Promise<void> {
+export async function endNumberSocket({ sock, store }: { sock: SocketLike | null; store: SessionStore | null }, logger: Logger): Promise<void> {
   if (sock) {
     try {
       await sock.end(undefined);
