@@ -9,6 +9,7 @@
  */
 import QRCode from "qrcode";
 import { ConfigError, loadEdgeConfig } from "./config.ts";
+import { errorText } from "./errors.ts";
 
 const POLL_INTERVAL_MS = 2_000;
 
@@ -40,7 +41,7 @@ export async function showQr(instanceId: string, env: NodeJS.ProcessEnv = proces
       }
       shownState = view.state;
     } catch (err) {
-      const text = err instanceof Error ? err.message : String(err);
+      const text = errorText(err);
       // Say it once, then keep trying quietly: the edge may just be starting.
       if (text !== shownError) process.stderr.write(`${instanceId}: ${text} (retrying)\n`);
       shownError = text;

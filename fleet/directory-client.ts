@@ -13,8 +13,7 @@ import type { Logger } from "pino";
 import { backoffDelay } from "./close-codes.ts";
 import { type Hello, PING, PING_INTERVAL_MS, PONG, LEASE_TTL_MS } from "../shared/protocol.ts";
 import { RpcPeer } from "../shared/rpc.ts";
-import { edgeSocketUrl, openEdgeSocket } from "./edge-link.ts";
-import { closeSocket } from "./instance-link.ts";
+import { closeSocket, edgeSocketUrl, openEdgeSocket } from "./edge-link.ts";
 
 export type DirectoryClientOptions = {
   edgeUrl: string;

@@ -29,3 +29,23 @@ export function openEdgeSocket(url: string, token: string): WebSocket {
     perMessageDeflate: false,
   });
 }
+
+/** Closes a ws and waits (briefly) for the close handshake. */
+export function closeSocket(ws: WebSocket, code: number, reason: string, timeoutMs = 1_000): Promise<void> {
+  if (ws.readyState === ws.CLOSED) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      ws.terminate();
+      resolve();
+    }, timeoutMs);
+    ws.once("close", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    try {
+      ws.close(code, reason);
+    } catch {
+      ws.terminate();
+    }
+  });
+}

@@ -15,14 +15,16 @@ import type WebSocket from "ws";
 import type { Logger } from "pino";
 import { SessionCipher } from "./cipher.ts";
 import { type FleetConfig, waUrlFor } from "./config.ts";
-import { ConnectionManager, type MakeSocket } from "./connection.ts";
+import { ConnectionManager } from "./connection.ts";
+import { settleWithin } from "./deadlines.ts";
 import { DirectoryClient } from "./directory-client.ts";
 import { edgeCourier } from "./inbound-courier.ts";
 import { InboundDrainer } from "./inbound-drainer.ts";
 import { inboundPreparer } from "./inbound-prepare.ts";
 import { InboundSpool } from "./inbound-spool.ts";
 import { InstanceLink } from "./instance-link.ts";
-import { type FetchMedia, edgeMediaFetcher } from "./outbound.ts";
+import { type FetchMedia, edgeMediaFetcher } from "./outbound-media.ts";
+import type { MakeSocket } from "./wa-socket.ts";
 import { WaVersionSource } from "./wa-version.ts";
 
 export type FleetOptions = {
@@ -205,22 +207,5 @@ export class Fleet {
     if (!stopped) logger.warn("session writes still pending at release");
     await running.link.close({ release: true });
     logger.info({ why }, "instance released");
-  }
-}
-
-/** True if the promise settled within `ms`; never rejects. */
-async function settleWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-  });
-  const settled = promise.then(
-    () => true,
-    () => true,
-  );
-  try {
-    return await Promise.race([settled, timeout]);
-  } finally {
-    clearTimeout(timer);
   }
 }

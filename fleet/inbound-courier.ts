@@ -19,7 +19,8 @@ import {
 } from "../shared/protocol.ts";
 import type { EdgeLink } from "./edge-link.ts";
 import { mappingBatches } from "./lid-mappings.ts";
-import type { UploadTickets } from "./media-upload.ts";
+import type { UploadTickets } from "./inbound-media.ts";
+import { errorText } from "./errors.ts";
 
 export type InboundCourier = {
   deliver(instanceId: string, message: InboundMessage, mappings: LidMapping[]): Promise<Result<"message.received">>;
@@ -71,7 +72,7 @@ async function postJson<T extends z.ZodType>(opts: EdgeCourierOptions, path: str
       signal: AbortSignal.timeout(opts.timeoutMs ?? HTTP_TIMEOUT_MS),
     });
   } catch (err) {
-    throw new ProtocolError("unreachable", `the edge could not be reached: ${err instanceof Error ? err.message : String(err)}`);
+    throw new ProtocolError("unreachable", `the edge could not be reached: ${errorText(err)}`);
   }
   const text = await res.text().catch(() => "");
   let json: unknown = null;

@@ -24,6 +24,7 @@ import type { InboundCourier } from "./inbound-courier.ts";
 import type { Delivery, Prepare, Prepared } from "./inbound-prepare.ts";
 import type { InboundSpool, SpoolRow } from "./inbound-spool.ts";
 import { limiter } from "./limiter.ts";
+import { errorText } from "./errors.ts";
 
 export type InboundDrainerOptions = {
   spool: InboundSpool;
@@ -41,16 +42,17 @@ export type InboundDrainerOptions = {
 };
 
 /**
- * Answers that say this edge will not take the message as it is: sending it
- * again now cannot help. Such a refusal is our own bug (a fleet and an edge
+ * Answers that say this edge cannot read the message we sent: sending it
+ * again now cannot help. Such an answer is our own bug (a fleet and an edge
  * that disagree on the protocol), never the customer's, so the row is held
  * on disk, out of the way, for the next process (a fixed release) to try
- * again. Anything else (link down, lease moving, the edge unreachable, busy
- * or failing) is retried.
+ * again: unlike a send the edge gives up on, nothing here fails a message.
+ * Anything else (link down, lease moving, the edge unreachable, busy or
+ * failing) is retried.
  */
-const REFUSED = new Set(["bad_params", "invalid_message", "invalid_content", "invalid_request", "invalid_json"]);
+const PROTOCOL_MISMATCH = new Set(["bad_params", "invalid_message", "invalid_content", "invalid_request", "invalid_json"]);
 /** The number was deleted: nothing can store its messages any more. */
-const GONE = "instance_not_found";
+const NUMBER_DELETED = "instance_not_found";
 
 type Item = { row: Omit<SpoolRow, "payload">; prepared: Promise<Prepared> };
 type Chat = { items: Item[]; running: boolean };
@@ -221,12 +223,12 @@ export class InboundDrainer {
       const failure = outcome.failure;
       const code = failure instanceof ProtocolError ? failure.code : "failed";
       const text = errorText(failure);
-      if (code === GONE) {
+      if (code === NUMBER_DELETED) {
         this.#logger.warn({ ...detail, code }, "received message for a deleted number: dropped");
         this.#spool.remove(row.seq);
         return true;
       }
-      if (REFUSED.has(code)) {
+      if (PROTOCOL_MISMATCH.has(code)) {
         this.#logger.error({ ...detail, code, err: text }, "the edge refused a received message: held in the spool for the next process");
         this.#spool.hold(row.seq, `refused: ${code}: ${text}`);
         return true;
@@ -260,8 +262,4 @@ export class InboundDrainer {
       this.#wake.push(done);
     });
   }
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

@@ -1,6 +1,6 @@
 /**
  * A spooled message made ready for the edge: read back (spooled-message.ts),
- * translated (inbound.ts), its poll vote decrypted, its file stored in the
+ * translated (inbound-translate.ts), its poll vote decrypted, its file stored in the
  * edge's bucket, and the LID pairs it teaches gathered to go just before it.
  *
  * Runs when the drainer takes the row, in whichever fleet process holds it
@@ -13,12 +13,12 @@ import type { WAMessage } from "@whiskeysockets/baileys";
 import type { Logger } from "pino";
 import type { InboundMessage, LidMapping } from "../shared/protocol.ts";
 import type { SessionCipher } from "./cipher.ts";
-import { normalized, translateInbound } from "./inbound.ts";
+import { normalized, translateInbound } from "./inbound-translate.ts";
 import type { InboundCourier } from "./inbound-courier.ts";
 import type { SpoolRow } from "./inbound-spool.ts";
 import { LidCollector, messageCandidates } from "./lid-mappings.ts";
 import { limiter } from "./limiter.ts";
-import { type MediaHosts, baileysDownload, storeInboundMedia } from "./media-upload.ts";
+import { type MediaHosts, baileysDownload, storeInboundMedia } from "./inbound-media.ts";
 import { pollVoteHashes } from "./poll-votes.ts";
 import { openSpooled } from "./spooled-message.ts";
 

@@ -14,13 +14,14 @@ import type { MessageUpsertType, WAMessage } from "@whiskeysockets/baileys";
 import type { Logger } from "pino";
 import type { InboundMessage } from "../shared/protocol.ts";
 import type { SessionCipher } from "./cipher.ts";
-import type { SocketLike } from "./connection.ts";
 import type { EdgeLink } from "./edge-link.ts";
-import { type Self, type SkipReason, translateInbound } from "./inbound.ts";
+import { type Self, type SkipReason, translateInbound } from "./inbound-translate.ts";
 import type { InboundSpool } from "./inbound-spool.ts";
 import { type Candidate, LidCollector, contactCandidates, keyCandidates, mappingBatches, mappingCandidates } from "./lid-mappings.ts";
 import { RecentSet } from "./recent-set.ts";
 import { cleanedCopy, plainCopy, sealSpooled } from "./spooled-message.ts";
+import type { SocketLike } from "./wa-socket.ts";
+import { errorText } from "./errors.ts";
 
 export type InboundReceiverOptions = {
   instanceId: string;
@@ -148,8 +149,4 @@ export class InboundReceiver {
 /** Who the number is, as its socket knows it. */
 export function selfOf(sock: Pick<SocketLike, "user">): Self {
   return { jid: sock.user?.id ?? null, lid: sock.user?.lid ?? null };
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

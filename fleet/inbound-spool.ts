@@ -35,6 +35,7 @@ import { closeSync, mkdirSync, openSync, readdirSync, rmSync, statSync, statfsSy
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import type { Logger } from "pino";
+import { errorText } from "./errors.ts";
 
 export type SpoolRow = {
   seq: number;
@@ -381,8 +382,4 @@ function removeSpoolFile(path: string): void {
 function diskFreeBytes(dir: string): number {
   const stats = statfsSync(dir);
   return Number(stats.bavail) * Number(stats.bsize);
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

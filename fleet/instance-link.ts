@@ -1,21 +1,15 @@
 /**
- * The WebSocket between the fleet and one instance's Durable Object, and the
- * lease it carries.
+ * The WebSocket between the fleet and one instance's Durable Object: the RPC
+ * link the number's commands, session and events travel on, and the lease it
+ * carries.
  *
- * Holding this socket open is holding the lease on the number. The edge
- * renews the lease each time it answers our `ping` with `pong`, and considers
- * it expired LEASE_TTL_MS after the last `pong` it sent. The one rule that
- * must never break: two processes must never run WhatsApp sockets for the
- * same number at once (WhatsApp would kick both, 440, and can flag the
- * number). So we keep our own, pessimistic, view of the lease:
- *
- *   - every `ping` we send is timestamped into a FIFO; each `pong` confirms
- *     the oldest one. The send time of a confirmed ping is earlier than the
- *     edge's `pong`, so our view of when the lease ends is never later than
- *     the edge's;
- *   - if no ping was confirmed within LEASE_TTL_MS - LEASE_FENCE_MARGIN_MS,
- *     the lease counts as lost ("fenced"): the owner kills the WhatsApp
- *     socket at once, and we reconnect to acquire the lease anew.
+ * Holding this socket open is holding the lease on the number. The one rule
+ * that must never break: two processes must never run WhatsApp sockets for
+ * the same number at once (WhatsApp would kick both, 440, and can flag the
+ * number). So we keep our own, pessimistic, clock of the lease
+ * (lease-clock.ts): when it runs out by our count, the lease counts as lost
+ * ("fenced"), the owner kills the WhatsApp socket at once, and we reconnect
+ * to acquire the lease anew.
  *
  * A link that drops for any other reason (edge deploy, network blip) is
  * reopened at once while the WhatsApp socket keeps running: the lease is
@@ -33,13 +27,10 @@ import {
   CloseCode,
   type EventData,
   type EventName,
-  LEASE_FENCE_MARGIN_MS,
-  LEASE_TTL_MS,
   type LeaseDenied,
   type LeaseGranted,
   type MethodName,
   PING,
-  PING_INTERVAL_MS,
   PONG,
   PROTOCOL_VERSION,
   type Params,
@@ -49,7 +40,8 @@ import {
 } from "../shared/protocol.ts";
 import { type MethodHandlers, RpcPeer } from "../shared/rpc.ts";
 import { backoffDelay } from "./close-codes.ts";
-import { type EdgeLink, edgeSocketUrl, openEdgeSocket } from "./edge-link.ts";
+import { type EdgeLink, closeSocket, edgeSocketUrl, openEdgeSocket } from "./edge-link.ts";
+import { LeaseClock } from "./lease-clock.ts";
 
 export type LeaseLoss = "fenced" | "held_elsewhere";
 export type LinkEnd = "deleted" | "revoked" | "bad_version";
@@ -94,16 +86,12 @@ export class InstanceLink implements EdgeLink {
   #now: () => number;
   #peer: RpcPeer;
   #methods: MethodHandlers = {};
+  #clock: LeaseClock;
 
   #ws: WebSocket | null = null;
   #connectStartedAt = 0;
   /** The current socket has a grant: frames can flow. */
   #granted = false;
-  /** Our view: the lease is ours (possibly while the socket is being reopened). */
-  #leaseHeld = false;
-  #ttlMs = LEASE_TTL_MS;
-  #confirmedAt = 0;
-  #pingSentAt: number[] = [];
   #epoch = 0;
   #waiters: Waiter[] = [];
   #lastStatus: StatusEvent | null = null;
@@ -112,15 +100,18 @@ export class InstanceLink implements EdgeLink {
   #retryAfterMs: number | null = null;
   #attempt = 0;
   #closed = false;
-
-  #pingTimer: ReturnType<typeof setInterval> | null = null;
-  #fenceTimer: ReturnType<typeof setTimeout> | null = null;
   #retryTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(opts: InstanceLinkOptions) {
     this.instanceId = opts.instanceId;
     this.#opts = opts;
     this.#now = opts.now ?? Date.now;
+    this.#clock = new LeaseClock({
+      now: this.#now,
+      onFence: (sinceConfirmedMs) => this.#fence(sinceConfirmedMs),
+      pingIntervalMs: opts.pingIntervalMs,
+      fenceMarginMs: opts.fenceMarginMs,
+    });
     this.#peer = new RpcPeer({
       send: (text) => {
         const ws = this.#ws;
@@ -146,7 +137,7 @@ export class InstanceLink implements EdgeLink {
 
   /** True while we hold the lease by our own (pessimistic) count. */
   get leaseHeld(): boolean {
-    return this.#leaseHeld;
+    return this.#clock.held;
   }
 
   /** The link is up and granted: a call made now goes out at once. */
@@ -230,7 +221,7 @@ export class InstanceLink implements EdgeLink {
   }
 
   async #onFrame(text: string): Promise<void> {
-    if (text === PONG) return this.#onPong();
+    if (text === PONG) return this.#clock.ponged();
     if (text === PING) return; // only the edge answers pings
     try {
       await this.#peer.receive(text);
@@ -240,15 +231,10 @@ export class InstanceLink implements EdgeLink {
   }
 
   #onGranted(grant: LeaseGranted): void {
-    const renewed = this.#leaseHeld;
+    const renewed = this.#clock.held;
     this.#granted = true;
-    this.#leaseHeld = true;
     this.#attempt = 0;
-    this.#ttlMs = grant.ttl_ms;
-    this.#confirmedAt = this.#connectStartedAt;
-    this.#pingSentAt = [];
-    this.#armFence();
-    this.#startPinging();
+    this.#clock.granted(grant.ttl_ms, this.#connectStartedAt, () => this.#ws);
     this.#opts.logger.info({ renewed, ttl_ms: grant.ttl_ms }, "lease granted");
     // Calls that waited for the link go out first, in the order they were made.
     const waiting = this.#waiters.splice(0);
@@ -266,11 +252,10 @@ export class InstanceLink implements EdgeLink {
   #onClose(code: number, reason: string): void {
     this.#ws = null;
     this.#granted = false;
-    this.#stopPinging();
-    this.#pingSentAt = []; // pongs for a dead socket never come
+    this.#clock.stopPinging();
     this.#peer.failAll(`instance link closed (${code})`);
     if (this.#closed) return;
-    this.#opts.logger.info({ code, reason, lease_held: this.#leaseHeld }, "instance link closed");
+    this.#opts.logger.info({ code, reason, lease_held: this.#clock.held }, "instance link closed");
     switch (code) {
       case CloseCode.deleted:
         return this.#end("deleted");
@@ -281,7 +266,7 @@ export class InstanceLink implements EdgeLink {
         return this.#end("bad_version");
       case CloseCode.leaseHeld: {
         // Someone else holds it, so whatever we thought, it is not ours.
-        if (this.#leaseHeld) this.#loseLease("held_elsewhere");
+        if (this.#clock.held) this.#loseLease("held_elsewhere");
         const wait = this.#retryAfterMs ?? DEFAULT_RETRY_AFTER_MS;
         return this.#reconnectIn(wait + Math.round(Math.random() * 500));
       }
@@ -300,38 +285,10 @@ export class InstanceLink implements EdgeLink {
 
   // ------------------------------------------------------------ lease
 
-  #startPinging(): void {
-    this.#stopPinging();
-    this.#pingTimer = setInterval(() => {
-      const ws = this.#ws;
-      if (!ws || ws.readyState !== ws.OPEN) return;
-      this.#pingSentAt.push(this.#now());
-      ws.send(PING);
-    }, this.#opts.pingIntervalMs ?? PING_INTERVAL_MS);
-  }
-
-  #stopPinging(): void {
-    if (this.#pingTimer) clearInterval(this.#pingTimer);
-    this.#pingTimer = null;
-  }
-
-  #onPong(): void {
-    const sentAt = this.#pingSentAt.shift();
-    if (sentAt === undefined || !this.#leaseHeld || sentAt <= this.#confirmedAt) return;
-    this.#confirmedAt = sentAt;
-    this.#armFence();
-  }
-
-  #armFence(): void {
-    if (this.#fenceTimer) clearTimeout(this.#fenceTimer);
-    const deadline = this.#confirmedAt + this.#ttlMs - (this.#opts.fenceMarginMs ?? LEASE_FENCE_MARGIN_MS);
-    this.#fenceTimer = setTimeout(() => this.#fence(), Math.max(0, deadline - this.#now()));
-  }
-
-  #fence(): void {
-    this.#fenceTimer = null;
-    if (!this.#leaseHeld || this.#closed) return;
-    this.#opts.logger.warn({ since_confirmed_ms: this.#now() - this.#confirmedAt }, "lease not renewed in time, fencing");
+  /** The lease ran out by our count. */
+  #fence(sinceConfirmedMs: number): void {
+    if (this.#closed) return;
+    this.#opts.logger.warn({ since_confirmed_ms: sinceConfirmedMs }, "lease not renewed in time, fencing");
     this.#loseLease("fenced");
     // The lease must be acquired anew: a socket that stopped getting pongs
     // may be half dead, so start over on a fresh one.
@@ -339,7 +296,7 @@ export class InstanceLink implements EdgeLink {
     if (ws) {
       this.#ws = null;
       this.#granted = false;
-      this.#stopPinging();
+      this.#clock.stopPinging();
       this.#peer.failAll("instance link fenced");
       ws.removeAllListeners("message");
       ws.removeAllListeners("close");
@@ -350,10 +307,8 @@ export class InstanceLink implements EdgeLink {
   }
 
   #loseLease(why: LeaseLoss): void {
-    this.#leaseHeld = false;
+    this.#clock.release();
     this.#epoch++;
-    if (this.#fenceTimer) clearTimeout(this.#fenceTimer);
-    this.#fenceTimer = null;
     this.#rejectWaiters(new ProtocolError("lease_lost", "the lease was lost before this call could be sent"));
     this.#opts.onLost(why);
   }
@@ -375,37 +330,18 @@ export class InstanceLink implements EdgeLink {
 
   #end(why: LinkEnd): void {
     this.#shutDown();
-    this.#leaseHeld = false;
+    this.#clock.release();
     this.#opts.onEnded(why);
   }
 
   #shutDown(): void {
     this.#closed = true;
     this.#granted = false;
-    this.#stopPinging();
-    for (const timer of [this.#fenceTimer, this.#retryTimer]) if (timer) clearTimeout(timer);
-    this.#fenceTimer = this.#retryTimer = null;
+    this.#clock.stopPinging();
+    this.#clock.disarm();
+    if (this.#retryTimer) clearTimeout(this.#retryTimer);
+    this.#retryTimer = null;
     this.#rejectWaiters(new ProtocolError("stopped", "instance link closed"));
     this.#peer.failAll("instance link closed");
   }
-}
-
-/** Closes a ws and waits (briefly) for the close handshake. */
-export function closeSocket(ws: WebSocket, code: number, reason: string, timeoutMs = 1_000): Promise<void> {
-  if (ws.readyState === ws.CLOSED) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      ws.terminate();
-      resolve();
-    }, timeoutMs);
-    ws.once("close", () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    try {
-      ws.close(code, reason);
-    } catch {
-      ws.terminate();
-    }
-  });
 }

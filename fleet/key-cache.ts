@@ -5,7 +5,7 @@
  * timer that is never stopped, so every socket restart would leak one cache
  * full of keys. This one is the same idea (entries expire a few minutes after
  * their last write, so an idle number holds almost nothing) with a `close()`
- * the connection manager calls when the socket ends.
+ * called when the socket ends (through its session store, wa-socket.ts).
  */
 import type { CacheStore } from "@whiskeysockets/baileys";
 

@@ -13,7 +13,7 @@
 import type { Contact, LIDMapping, WAMessageKey } from "@whiskeysockets/baileys";
 import { isLidUser, isPnUser } from "@whiskeysockets/baileys";
 import { type InboundMessage, type LidMapping, MAX_MAPPINGS_PER_EVENT } from "../shared/protocol.ts";
-import { normalized } from "./inbound.ts";
+import { normalized } from "./inbound-translate.ts";
 import { RecentSet } from "./recent-set.ts";
 
 /** Two JIDs that may be the same person under two names, in either order. */

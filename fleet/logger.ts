@@ -17,3 +17,13 @@ export function createLogger(level: string, base: Record<string, unknown> = {}):
     },
   });
 }
+
+/**
+ * Baileys logs at warn for things that are routine for us (history sync is
+ * disabled on purpose, no push name yet). Unless the operator asked for
+ * info or more, only its errors come through.
+ */
+export function baileysLogger(logger: Logger): Logger {
+  const verbose = logger.isLevelEnabled("info");
+  return logger.child({ module: "baileys" }, { level: verbose ? logger.level : "error" });
+}

@@ -10,6 +10,7 @@ import { ConfigError, loadConfig } from "./config.ts";
 import { guardConsole } from "./console-guard.ts";
 import { Fleet } from "./fleet.ts";
 import { createLogger } from "./logger.ts";
+import { errorText } from "./errors.ts";
 
 const DRAIN_DEADLINE_MS = 5_000;
 
@@ -31,7 +32,7 @@ export async function runFleet(env: NodeJS.ProcessEnv = process.env): Promise<Fl
     fleet = new Fleet({ config, logger });
   } catch (err) {
     // The spool is where received messages wait: without it the process must not take numbers.
-    process.stderr.write(`pombo fleet: cannot open the inbound spool in ${config.dataDir}: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(`pombo fleet: cannot open the inbound spool in ${config.dataDir}: ${errorText(err)}\n`);
     process.exit(1);
   }
 

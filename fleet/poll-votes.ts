@@ -11,7 +11,7 @@
  * never saw: their votes cannot be read.
  */
 import { decryptPollVote } from "@whiskeysockets/baileys";
-import type { EncryptedVote } from "./inbound.ts";
+import type { EncryptedVote } from "./inbound-translate.ts";
 
 export type VoteParties = {
   /** The poll's secret (32 bytes). */

@@ -7,7 +7,7 @@
  */
 import { BufferJSON, type WAMessage, cleanMessage } from "@whiskeysockets/baileys";
 import type { SessionCipher } from "./cipher.ts";
-import type { Self } from "./inbound.ts";
+import type { Self } from "./inbound-translate.ts";
 
 export type SpooledMessage = { message: WAMessage; self: Self };
 

@@ -5,11 +5,10 @@ import pino from "pino";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { SessionCipher } from "../../fleet/cipher.ts";
 import { ConnectionManager } from "../../fleet/connection.ts";
-import { sealValue } from "../../fleet/session-store.ts";
 import { WaVersionSource } from "../../fleet/wa-version.ts";
 import type { LeaseGranted } from "../../shared/protocol.ts";
 import { fakeSockets } from "./fake-socket.ts";
-import { memoryEdge } from "./memory-edge.ts";
+import { memoryEdge, pairedSession } from "./memory-edge.ts";
 import { testInbound } from "./inbound-harness.ts";
 
 const silent = pino({ level: "silent" });
@@ -26,10 +25,7 @@ async function flush(rounds = 30): Promise<void> {
 
 /** An edge that already holds a paired session for the instance. */
 function pairedEntries(): Map<string, string> {
-  const creds = initAuthCreds();
-  creds.me = { id: "5511999990001:3@s.whatsapp.net", name: "Pombo" };
-  creds.registered = true;
-  return new Map([["creds", sealValue(cipher, instanceId, "creds", creds)]]);
+  return pairedSession(cipher, instanceId, { id: "5511999990001:3@s.whatsapp.net", name: "Pombo" });
 }
 
 function setup({

@@ -4,14 +4,13 @@
  * send (votes, groups, history sync, files on other hosts). The test emits
  * Baileys events on `sock.ev` and reads what reached `edge`.
  */
-import { type Contact, initAuthCreds } from "@whiskeysockets/baileys";
+import type { Contact } from "@whiskeysockets/baileys";
 import pino, { type Logger } from "pino";
 import type { SessionCipher } from "../../fleet/cipher.ts";
 import { ConnectionManager } from "../../fleet/connection.ts";
-import { sealValue } from "../../fleet/session-store.ts";
 import { WaVersionSource } from "../../fleet/wa-version.ts";
 import { type FakeSocket, fakeSockets } from "./fake-socket.ts";
-import { type MemoryEdge, memoryEdge, until } from "./memory-edge.ts";
+import { type MemoryEdge, memoryEdge, pairedSession, until } from "./memory-edge.ts";
 import { testInbound } from "./inbound-harness.ts";
 
 export type OpenManager = { edge: MemoryEdge; manager: ConnectionManager; sock: FakeSocket };
@@ -24,10 +23,7 @@ export async function openManager(opts: {
   logger?: Logger;
 }): Promise<OpenManager> {
   const logger = opts.logger ?? pino({ level: "silent" });
-  const creds = initAuthCreds();
-  creds.me = opts.me;
-  creds.registered = true;
-  const edge = memoryEdge(new Map([["creds", sealValue(opts.cipher, opts.instanceId, "creds", creds)]]));
+  const edge = memoryEdge(pairedSession(opts.cipher, opts.instanceId, opts.me));
   const { sockets, makeSocket } = fakeSockets();
   // No waUrl: WhatsApp proper, as far as the manager knows.
   const manager = new ConnectionManager({

@@ -21,7 +21,7 @@ import {
   generateWAMessageFromContent,
   proto,
 } from "@whiskeysockets/baileys";
-import type { MakeSocket, SocketLike } from "../../fleet/connection.ts";
+import type { MakeSocket, SocketLike } from "../../fleet/wa-socket.ts";
 
 export type SentRecord = { jid: string; content: AnyMessageContent; options?: MiscMessageGenerationOptions; at: number };
 

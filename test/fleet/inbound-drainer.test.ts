@@ -7,7 +7,6 @@
  */
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { Writable } from "node:stream";
 import type { WAMessage } from "@whiskeysockets/baileys";
 import pino, { type Logger } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
@@ -19,6 +18,7 @@ import { inboundPreparer } from "../../fleet/inbound-prepare.ts";
 import { InboundSpool } from "../../fleet/inbound-spool.ts";
 import { sealSpooled } from "../../fleet/spooled-message.ts";
 import { type InboundMessage, type LidMapping, ProtocolError } from "../../shared/protocol.ts";
+import { captureLogs } from "./captured-logs.ts";
 import { spoolDir } from "./inbound-harness.ts";
 import { until } from "./memory-edge.ts";
 
@@ -121,12 +121,6 @@ function setup(courier: InboundCourier, opts: { pageSize?: number; backoff?: { b
   return { spool, drainer };
 }
 
-function capture(): { logger: Logger; logs: () => string } {
-  let logs = "";
-  const logger = pino({ level: "info" }, new Writable({ write: (chunk, _e, done) => ((logs += chunk.toString()), done()) }));
-  return { logger, logs: () => logs };
-}
-
 describe("inbound drainer", () => {
   it("keeps a message through link drops, timeouts and edge failures until the edge stores it, deletes its row only then, and never sends it again", async () => {
     const edge = scriptedEdge();
@@ -188,7 +182,7 @@ describe("inbound drainer", () => {
   });
 
   it("a message the edge refuses is held on disk (our bug, not the customer's), one for a deleted number is dropped; both logged, and the chat goes on", async () => {
-    const { logger, logs } = capture();
+    const { logger, logs } = captureLogs();
     const edge = scriptedEdge();
     edge.script.set("A1", [new ProtocolError("invalid_request", "message.timestamp: expected int")]);
     edge.script.set("A2", [new ProtocolError("instance_not_found", "no such instance")]);
@@ -238,7 +232,7 @@ describe("inbound drainer", () => {
   });
 
   it("a row sealed with another fleet key is held on disk, not deleted and not delivered; the rest go on", async () => {
-    const { logger, logs } = capture();
+    const { logger, logs } = captureLogs();
     const edge = scriptedEdge();
     const { spool, drainer } = setup(edge.courier, { logger });
     put(spool, text("A1"), new SessionCipher("a key from another deployment"));

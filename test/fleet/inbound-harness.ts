@@ -15,7 +15,7 @@ import { edgeCourier } from "../../fleet/inbound-courier.ts";
 import { InboundDrainer } from "../../fleet/inbound-drainer.ts";
 import { inboundPreparer } from "../../fleet/inbound-prepare.ts";
 import { InboundSpool, type InboundSpoolOptions } from "../../fleet/inbound-spool.ts";
-import type { MediaHosts } from "../../fleet/media-upload.ts";
+import type { MediaHosts } from "../../fleet/inbound-media.ts";
 
 export type TestInbound = { dir: string; spool: InboundSpool; drainer: InboundDrainer; close(): void };
 

@@ -14,8 +14,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest
 import { SessionCipher } from "../../fleet/cipher.ts";
 import type { ConnectionManager } from "../../fleet/connection.ts";
 import type { EdgeLink } from "../../fleet/edge-link.ts";
-import type { MediaRequest } from "../../fleet/inbound.ts";
-import { type MediaHosts, baileysDownload, mediaDownloadUrl, mediaUrlRefusal, storeInboundMedia } from "../../fleet/media-upload.ts";
+import type { MediaRequest } from "../../fleet/inbound-translate.ts";
+import { type MediaHosts, baileysDownload, mediaDownloadUrl, mediaUrlRefusal, storeInboundMedia } from "../../fleet/inbound-media.ts";
 import { type Params, ProtocolError, type Result } from "../../shared/protocol.ts";
 import { openManager } from "./fake-manager.ts";
 import { until } from "./memory-edge.ts";

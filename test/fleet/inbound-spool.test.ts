@@ -12,7 +12,7 @@ import { proto, type WAMessage } from "@whiskeysockets/baileys";
 import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { SessionCipher } from "../../fleet/cipher.ts";
-import { translateInbound } from "../../fleet/inbound.ts";
+import { translateInbound } from "../../fleet/inbound-translate.ts";
 import { InboundSpool, type NewSpoolRow } from "../../fleet/inbound-spool.ts";
 import { openSpooled, sealSpooled } from "../../fleet/spooled-message.ts";
 import { spoolDir } from "./inbound-harness.ts";

@@ -6,7 +6,7 @@
 import { type WAMessage, type WAMessageKey, proto } from "@whiskeysockets/baileys";
 import Long from "long";
 import { describe, expect, it } from "vitest";
-import { type InboundContext, translateInbound } from "../../fleet/inbound.ts";
+import { type InboundContext, translateInbound } from "../../fleet/inbound-translate.ts";
 import { InboundMessage } from "../../shared/protocol.ts";
 
 const SELF = { jid: "5511999990001:3@s.whatsapp.net", lid: "98765432109876:3@lid" };

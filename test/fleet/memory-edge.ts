@@ -3,6 +3,9 @@
  * store is a Map. Enough to unit-test what the fleet sends; the real Durable
  * Object is tested with the edge.
  */
+import { type Contact, initAuthCreds } from "@whiskeysockets/baileys";
+import type { SessionCipher } from "../../fleet/cipher.ts";
+import { CREDS_KEY, sealValue } from "../../fleet/session-store.ts";
 import type { MethodHandlers } from "../../shared/rpc.ts";
 import { RpcPeer } from "../../shared/rpc.ts";
 import {
@@ -169,4 +172,12 @@ export async function until(check: () => boolean, timeoutMs = 5_000, what = "con
     if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
+}
+
+/** The edge's session store for a number paired as `me`: its creds, sealed as the fleet seals them. */
+export function pairedSession(cipher: SessionCipher, instanceId: string, me: Contact): Map<string, string> {
+  const creds = initAuthCreds();
+  creds.me = me;
+  creds.registered = true;
+  return new Map([[CREDS_KEY, sealValue(cipher, instanceId, CREDS_KEY, creds)]]);
 }

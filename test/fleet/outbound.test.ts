@@ -3,11 +3,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   assertSendableJid,
   classifySendError,
-  edgeMediaFetcher,
   presenceFor,
   sendResult,
   toBaileysContent,
-} from "../../fleet/outbound.ts";
+} from "../../fleet/outbound-content.ts";
+import { edgeMediaFetcher } from "../../fleet/outbound-media.ts";
 import { OutboundContent, ProtocolError } from "../../shared/protocol.ts";
 import { type MediaEdge, startMediaEdge } from "./media-edge.ts";
 

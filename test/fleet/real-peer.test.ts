@@ -11,13 +11,12 @@ import { join } from "node:path";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SessionCipher } from "../../fleet/cipher.ts";
-import { ConnectionManager, type MakeSocket } from "../../fleet/connection.ts";
+import type { MakeSocket } from "../../fleet/wa-socket.ts";
 import { openValue, sealValue } from "../../fleet/session-store.ts";
-import { WaVersionSource } from "../../fleet/wa-version.ts";
 import { guardConsole } from "../../fleet/console-guard.ts";
-import { DEFAULT_CONNECTION_CONFIG } from "@whiskeysockets/baileys";
 import { memoryEdge, until } from "./memory-edge.ts";
 import { testInbound } from "./inbound-harness.ts";
+import { peerManager } from "./peer-manager.ts";
 
 const PHONE = "5511999990001";
 const SELF_JID = `${PHONE}@s.whatsapp.net`;
@@ -54,18 +53,16 @@ function run(entries: Map<string, string>) {
     sockets.push(sock);
     return sock;
   };
-  const manager = new ConnectionManager({
+  const manager = peerManager({
     instanceId,
-    link: edge.link,
     cipher,
-    versions: new WaVersionSource(DEFAULT_CONNECTION_CONFIG.version, logger),
     logger,
+    edge,
     waUrl: server.manifest.endpoints.baileysWebSocketUrl,
     fireInitQueries: true, // the production default; crabline 0.1.27 answers the init queries
     makeSocket,
     spool: testInbound({ link: edge.link, cipher, logger }).spool,
   });
-  edge.serve(manager.methods);
   manager.leaseGranted(grant);
   return { edge, manager, configs, sockets };
 }

@@ -8,22 +8,19 @@
  * presigned PUT. What the socket tells the peer (receipts, nacks) is what
  * WhatsApp would know.
  */
-import makeWASocket, { DEFAULT_CONNECTION_CONFIG, initAuthCreds } from "@whiskeysockets/baileys";
 import { randomBytes } from "node:crypto";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { Writable } from "node:stream";
-import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SessionCipher } from "../../fleet/cipher.ts";
 import { guardConsole } from "../../fleet/console-guard.ts";
-import { ConnectionManager, type MakeSocket } from "../../fleet/connection.ts";
-import { sealValue } from "../../fleet/session-store.ts";
-import { WaVersionSource } from "../../fleet/wa-version.ts";
+import type { ConnectionManager } from "../../fleet/connection.ts";
 import type { LeaseGranted } from "../../shared/protocol.ts";
 import { type TestPeer, startPeer } from "../peer/peer.ts";
 import { type TestInbound, testInbound } from "./inbound-harness.ts";
-import { type Arrival, type MemoryEdge, memoryEdge, until } from "./memory-edge.ts";
+import { type Arrival, type MemoryEdge, memoryEdge, pairedSession, until } from "./memory-edge.ts";
+import { captureLogs } from "./captured-logs.ts";
+import { peerManager } from "./peer-manager.ts";
 
 const PHONE = "5511999990021";
 const instanceId = "inst_receive_peer";
@@ -31,16 +28,7 @@ const cipher = new SessionCipher("receive peer session key");
 const grant: LeaseGranted = { instance_id: instanceId, ttl_ms: 15_000, config: { name: "receive", proxy_url: null } };
 const CUSTOMER = "5511988881234@s.whatsapp.net";
 // Everything the fleet and Baileys log, at the most verbose level an operator can pick.
-let logs = "";
-const logger = pino(
-  { level: "trace" },
-  new Writable({
-    write(chunk, _encoding, done) {
-      logs += chunk.toString();
-      done();
-    },
-  }),
-);
+const { logger, logs } = captureLogs("trace");
 
 type Put = { url: string; headers: Record<string, string | string[] | undefined>; body: Buffer };
 let bucket: ReturnType<typeof createServer>;
@@ -70,10 +58,7 @@ beforeAll(async () => {
   bucketUrl = `http://127.0.0.1:${(bucket.address() as AddressInfo).port}`;
 
   peer = await startPeer({ phone: PHONE });
-  const creds = initAuthCreds();
-  creds.me = { id: `${PHONE}:1@s.whatsapp.net` };
-  creds.registered = true;
-  edge = memoryEdge(new Map([["creds", sealValue(cipher, instanceId, "creds", creds)]]));
+  edge = memoryEdge(pairedSession(cipher, instanceId, { id: `${PHONE}:1@s.whatsapp.net` }));
   let uploads = 0;
   edge.uploadTarget = ({ mime_type }) => {
     const id = `proj_rx/med_${++uploads}`;
@@ -97,20 +82,8 @@ async function runNumber(): Promise<void> {
     mediaHosts: { anyHost: true, allowPrivate: true },
     room: { minFreeBytes: 1024 ** 3, recheckMs: 50, freeBytes: () => freeBytes },
   });
-  manager = new ConnectionManager({
-    instanceId,
-    link: edge.link,
-    cipher,
-    versions: new WaVersionSource(DEFAULT_CONNECTION_CONFIG.version, logger),
-    logger,
-    waUrl: peer.url,
-    fireInitQueries: false,
-    // The peer serves its files on loopback: an operator testing locally allows that.
-    allowPrivateNetworks: true,
-    makeSocket: makeWASocket as unknown as MakeSocket,
-    spool: inbound.spool,
-  });
-  edge.serve(manager.methods);
+  // The peer serves its files on loopback: an operator testing locally allows that.
+  manager = peerManager({ instanceId, cipher, logger, edge, waUrl: peer.url, allowPrivateNetworks: true, spool: inbound.spool });
   manager.leaseGranted(grant);
   await until(() => manager.status.state === "connected", 10_000, "connected");
 }
@@ -152,10 +125,10 @@ describe("receiving from a real WhatsApp peer", () => {
     expect(edge.stored.get(id)!.timestamp).toBeGreaterThanOrEqual(before);
     expect(receivedCalls(id)).toHaveLength(1);
 
-    expect(logs).toContain(id);
-    expect(logs).toContain('"msg":"message received"');
-    expect(logs).not.toContain("739120");
-    expect(logs).not.toContain("pedido 42");
+    expect(logs()).toContain(id);
+    expect(logs()).toContain('"msg":"message received"');
+    expect(logs()).not.toContain("739120");
+    expect(logs()).not.toContain("pedido 42");
   });
 
   it("a voice note: the decrypted bytes are PUT to the presigned URL unchanged, and the message carries the stored file", async () => {
@@ -223,7 +196,7 @@ describe("receiving from a real WhatsApp peer", () => {
     expect(answersTo(id)).toEqual([]);
     expect(inbound.spool.size).toBe(0);
     expect(edge.stored.has(id)).toBe(false);
-    expect(logs).toContain("inbound spool full: holding WhatsApp's acknowledgements");
+    expect(logs()).toContain("inbound spool full: holding WhatsApp's acknowledgements");
 
     freeBytes = 10 * 1024 ** 3;
     await until(() => answersTo(id).length > 0, 5_000, "the receipt once there is room");

@@ -4,36 +4,25 @@
  * Signal encryption, and the peer decrypting what arrives. The edge is the
  * in-memory one; the calls are the frames the instance's Durable Object sends.
  */
-import makeWASocket, { BufferJSON, DEFAULT_CONNECTION_CONFIG, initAuthCreds, proto } from "@whiskeysockets/baileys";
+import { BufferJSON, proto } from "@whiskeysockets/baileys";
 import { readFileSync } from "node:fs";
-import { Writable } from "node:stream";
-import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SessionCipher } from "../../fleet/cipher.ts";
 import { guardConsole } from "../../fleet/console-guard.ts";
-import { ConnectionManager, type MakeSocket } from "../../fleet/connection.ts";
-import { sealValue } from "../../fleet/session-store.ts";
-import { WaVersionSource } from "../../fleet/wa-version.ts";
+import type { ConnectionManager } from "../../fleet/connection.ts";
 import type { Params } from "../../shared/protocol.ts";
 import { summarize } from "../peer/decode.ts";
 import { PhoneDirectory, type TestPeer, startPeer } from "../peer/peer.ts";
-import { type MemoryEdge, memoryEdge, until } from "./memory-edge.ts";
+import { type MemoryEdge, memoryEdge, pairedSession, until } from "./memory-edge.ts";
+import { captureLogs } from "./captured-logs.ts";
+import { peerManager } from "./peer-manager.ts";
 import { testInbound } from "./inbound-harness.ts";
 
 const PHONE = "5511999990011";
 const instanceId = "inst_send_peer";
 const cipher = new SessionCipher("send peer session key");
 // Everything the fleet and Baileys log, at the most verbose level an operator can pick.
-let logs = "";
-const logger = pino(
-  { level: "trace" },
-  new Writable({
-    write(chunk, _encoding, done) {
-      logs += chunk.toString();
-      done();
-    },
-  }),
-);
+const { logger, logs } = captureLogs("trace");
 const CONTACT = "5511988887777@s.whatsapp.net";
 
 let peer: TestPeer;
@@ -55,22 +44,8 @@ beforeAll(async () => {
     .register("551187776666"); // an old account, registered before the 9th digit
   peer = await startPeer({ phone: PHONE, directory });
 
-  const creds = initAuthCreds();
-  creds.me = { id: `${PHONE}:1@s.whatsapp.net` };
-  creds.registered = true;
-  edge = memoryEdge(new Map([["creds", sealValue(cipher, instanceId, "creds", creds)]]));
-  manager = new ConnectionManager({
-    instanceId,
-    link: edge.link,
-    cipher,
-    versions: new WaVersionSource(DEFAULT_CONNECTION_CONFIG.version, logger),
-    logger,
-    waUrl: peer.url,
-    fireInitQueries: false,
-    makeSocket: makeWASocket as unknown as MakeSocket,
-    spool: testInbound({ link: edge.link, cipher, logger }).spool,
-  });
-  edge.serve(manager.methods);
+  edge = memoryEdge(pairedSession(cipher, instanceId, { id: `${PHONE}:1@s.whatsapp.net` }));
+  manager = peerManager({ instanceId, cipher, logger, edge, waUrl: peer.url, spool: testInbound({ link: edge.link, cipher, logger }).spool });
   manager.leaseGranted({ instance_id: instanceId, ttl_ms: 15_000, config: { name: "send", proxy_url: null } });
   await until(() => manager.status.state === "connected", 10_000, "connected");
 });
@@ -156,10 +131,10 @@ describe("message.send against a real WhatsApp peer", () => {
     expect(summarize(peer.accepted().find((m) => m.id === next)!.message)).toEqual({ type: "text", text: "Válido por 5 minutos." });
 
     // OTP codes travel as text: the logs name the message, never what it says, even at trace level.
-    expect(logs).toContain(id);
-    expect(logs).toContain('"msg":"message sent"');
-    expect(logs).not.toContain("482913");
-    expect(logs).not.toContain("Válido por 5 minutos");
+    expect(logs()).toContain(id);
+    expect(logs()).toContain('"msg":"message sent"');
+    expect(logs()).not.toContain("482913");
+    expect(logs()).not.toContain("Válido por 5 minutos");
   });
 
   it("shows typing for typing_ms before a text, then pauses, then sends", async () => {

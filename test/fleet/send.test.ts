@@ -4,18 +4,17 @@
  * refuse a message (463), or send receipts. Everything it can do is tested
  * for real in send-peer.test.ts.
  */
-import { initAuthCreds, proto } from "@whiskeysockets/baileys";
+import { proto } from "@whiskeysockets/baileys";
 import pino from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { SessionCipher } from "../../fleet/cipher.ts";
 import { ConnectionManager } from "../../fleet/connection.ts";
-import { edgeMediaFetcher } from "../../fleet/outbound.ts";
-import { sealValue } from "../../fleet/session-store.ts";
+import { edgeMediaFetcher } from "../../fleet/outbound-media.ts";
 import { WaVersionSource } from "../../fleet/wa-version.ts";
 import { type Params, ProtocolError } from "../../shared/protocol.ts";
 import { fakeSockets } from "./fake-socket.ts";
 import { type MediaEdge, startMediaEdge } from "./media-edge.ts";
-import { memoryEdge } from "./memory-edge.ts";
+import { memoryEdge, pairedSession } from "./memory-edge.ts";
 import { testInbound } from "./inbound-harness.ts";
 
 const silent = pino({ level: "silent" });
@@ -39,10 +38,7 @@ afterEach(async () => {
 
 /** A manager whose (fake) socket is open, on an edge that serves media. */
 async function connected(opts: { open?: boolean } = {}) {
-  const creds = initAuthCreds();
-  creds.me = { id: "5511999990001:3@s.whatsapp.net", name: "Pombo" };
-  creds.registered = true;
-  const edge = memoryEdge(new Map([["creds", sealValue(cipher, instanceId, "creds", creds)]]));
+  const edge = memoryEdge(pairedSession(cipher, instanceId, { id: "5511999990001:3@s.whatsapp.net", name: "Pombo" }));
   const { sockets, makeSocket } = fakeSockets();
   const manager = new ConnectionManager({
     instanceId,
@@ -144,7 +140,7 @@ describe("message.send (unit, around the socket)", () => {
   it("without an open socket the answer is not_connected (the edge waits and retries), and nothing is sent", async () => {
     const { sock, manager, send } = await connected({ open: false });
     expect(await errorCode(send({ content: { type: "text", text: "oi" } }))).toBe("not_connected");
-    expect(await errorCode(manager.resolveContacts(["5511988887777"]))).toBe("not_connected");
+    expect(await errorCode(manager.queries.resolveContacts(["5511988887777"]))).toBe("not_connected");
     expect(sock.sent).toEqual([]);
   });
 

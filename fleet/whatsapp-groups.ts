@@ -1,7 +1,8 @@
 /**
- * WhatsApp groups (chat rooms) and the number's block list, as the edge sees
- * them: Baileys' group metadata translated to the wire shape, and Baileys'
- * errors for these queries turned into codes the API can answer with.
+ * WhatsApp groups (chat rooms, not the CRM's contact groups) as the edge
+ * sees them: Baileys' group metadata translated to the wire shape, and
+ * Baileys' errors for group queries turned into codes the API can answer
+ * with. The queries themselves are in whatsapp-queries.ts.
  *
  * Baileys names a participant by LID or by phone JID depending on the
  * group's addressing mode, with the other one beside it when WhatsApp sent
@@ -17,7 +18,7 @@ import {
 } from "@whiskeysockets/baileys";
 import { phoneFromJid } from "../shared/jid.ts";
 import { type GroupParticipant, ProtocolError, type WhatsAppGroup } from "../shared/protocol.ts";
-import { classifySendError } from "./outbound.ts";
+import { errorText } from "./errors.ts";
 
 export function wireGroup(meta: GroupMetadata): WhatsAppGroup {
   const participants = (meta.participants ?? []).map(wireParticipant);
@@ -59,32 +60,11 @@ function whatsAppCode(err: unknown): number | null {
   return boom.output?.statusCode ?? null;
 }
 
-/** A failed group query: gone or not ours (404), the socket dropped, or anything else. */
+/** A failed group query, the socket still up: gone or not ours (404), or anything else. */
 export function groupError(err: unknown, jid?: string): ProtocolError {
-  const dropped = classifySendError(err);
-  if (dropped.code === "not_connected") return dropped;
   const code = whatsAppCode(err);
   if (jid && code === 404) return new ProtocolError("group_not_found", `WhatsApp has no group ${jid}`);
   // WhatsApp hides a group from a number that is not in it.
   if (jid && (code === 403 || code === 401)) return new ProtocolError("group_not_found", `this number is not in the group ${jid}`);
-  return new ProtocolError("groups_failed", dropped.message);
-}
-
-/** Only people can be blocked: a phone JID or a LID, not a group or a channel. */
-export function assertBlockableJid(jid: string): void {
-  if (!isPnUser(jid) && !isLidUser(jid)) throw new ProtocolError("invalid_jid", `${jid} is not a WhatsApp user's JID`);
-}
-
-/**
- * A failed block or unblock. WhatsApp's block list is keyed by LID (and a
- * block also names the phone), so Baileys looks up whichever it lacks and
- * fails with a 400 when WhatsApp cannot name that user.
- */
-export function blockError(err: unknown): ProtocolError {
-  const dropped = classifySendError(err);
-  if (dropped.code === "not_connected") return dropped;
-  const message = err instanceof Error ? err.message : String(err);
-  if (/unable to resolve (lid|pn)/i.test(message)) return new ProtocolError("not_on_whatsapp", message);
-  if (/invalid jid/i.test(message)) return new ProtocolError("invalid_jid", message);
-  return new ProtocolError("block_failed", message);
+  return new ProtocolError("groups_failed", errorText(err));
 }

@@ -10,9 +10,10 @@
 import { type WAMessage, downloadMediaMessage, extractMessageContent, getContentType, getUrlFromDirectPath } from "@whiskeysockets/baileys";
 import type { Logger } from "pino";
 import { type InboundMedia, type InboundMessage, type Params, ProtocolError, type Result } from "../shared/protocol.ts";
-import type { MediaRequest } from "./inbound.ts";
+import type { MediaRequest } from "./inbound-translate.ts";
 import { DestinationRefused, guardedDispatcher } from "./net-guard.ts";
-import { MAX_MEDIA_BYTES } from "./outbound.ts";
+import { MAX_MEDIA_BYTES } from "./outbound-media.ts";
+import { errorText } from "./errors.ts";
 
 /** Download, edge round trip and upload together; a file that takes longer arrives as `media_error: "timeout"`. */
 export const MEDIA_STORE_TIMEOUT_MS = 120_000;
@@ -222,8 +223,4 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
       },
     );
   });
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

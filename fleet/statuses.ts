@@ -1,5 +1,7 @@
 /**
- * Baileys events -> wire protocol frames.
+ * Statuses from Baileys' events: the number's (`connection.update` ->
+ * `status`) and its sent messages' (`messages.update`, receipts ->
+ * `message.status`).
  *
  * Pure functions only: everything here can be unit-tested without a socket,
  * and the connection manager keeps the side effects (clearing sessions,

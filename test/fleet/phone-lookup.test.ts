@@ -1,6 +1,6 @@
 import { encodeBinaryNode, getBinaryNodeChild } from "@whiskeysockets/baileys";
 import { describe, expect, it } from "vitest";
-import { phoneLookupQuery, resolvedContacts } from "../../fleet/contacts.ts";
+import { phoneLookupQuery, resolvedContacts } from "../../fleet/phone-lookup.ts";
 
 /** How WhatsApp answers one user of a phone lookup. */
 const user = (jid: string, type: "in" | "out", query?: string) => ({

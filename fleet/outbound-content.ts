@@ -2,9 +2,9 @@
  * Outbound messages: our wire content -> Baileys content, and Baileys' answer
  * -> the `message.send` result.
  *
- * Everything here is pure apart from `edgeMediaFetcher` (which only wraps
- * `fetch`): the connection manager does the sending, these functions decide
- * what is sent and how a failure is reported to the edge.
+ * Pure: the sender (outbound-sender.ts) does the sending and the fetching
+ * (outbound-media.ts); these functions decide what is sent and how a failure
+ * is reported to the edge.
  *
  * Message contents never reach a log line from here: OTP codes travel as
  * plain text messages. Errors name ids and types, never texts.
@@ -18,9 +18,8 @@ import {
   toNumber,
 } from "@whiskeysockets/baileys";
 import { type OutboundContent, ProtocolError, type Result } from "../shared/protocol.ts";
-
-/** The bytes of a stored media file, by the edge's media id. */
-export type FetchMedia = (mediaId: string) => Promise<Buffer>;
+import { errorText } from "./errors.ts";
+import type { FetchMedia } from "./outbound-media.ts";
 
 export type ContentContext = {
   /** The chat the message goes to; reactions point at a message in it. */
@@ -35,11 +34,6 @@ export type ContentContext = {
 
 /** Servers a message can go to: people (phone or LID), groups, channels. */
 const SENDABLE_SERVERS = new Set(["s.whatsapp.net", "lid", "g.us", "newsletter"]);
-
-/** WhatsApp's own ceiling for media files is around 100 MB (documents may be larger on some clients). */
-export const MAX_MEDIA_BYTES = 100 * 1024 * 1024;
-/** Download from the edge; with the upload (see the connection manager) it stays inside the edge's 60 s per send. */
-export const MEDIA_FETCH_TIMEOUT_MS = 20_000;
 
 export function assertSendableJid(jid: string): void {
   const decoded = jidDecode(jid);
@@ -156,7 +150,7 @@ export function classifySendError(err: unknown): ProtocolError {
   if (err instanceof ProtocolError) return err;
   const boom = err as { isBoom?: boolean; output?: { statusCode?: number }; message?: string };
   const status = boom?.isBoom ? boom.output?.statusCode : undefined;
-  const message = err instanceof Error ? err.message : String(err);
+  const message = errorText(err);
   // 428 is Baileys' "Connection Closed": the frame could not be written.
   if (status === 428 || /connection (closed|was lost|terminated)/i.test(message)) {
     return new ProtocolError("not_connected", "the WhatsApp socket closed during the send");
@@ -164,54 +158,6 @@ export function classifySendError(err: unknown): ProtocolError {
   // Baileys validates content with 400 Booms (e.g. a poll it cannot build).
   if (status === 400) return new ProtocolError("invalid_content", message);
   return new ProtocolError("send_failed", message);
-}
-
-/** Fetches media bytes from the edge's `GET /fleet/media/{media_id}`. */
-export function edgeMediaFetcher(opts: {
-  edgeUrl: string;
-  token: string;
-  timeoutMs?: number;
-  maxBytes?: number;
-  fetch?: typeof fetch;
-}): FetchMedia {
-  const doFetch = opts.fetch ?? fetch;
-  const maxBytes = opts.maxBytes ?? MAX_MEDIA_BYTES;
-  return async (mediaId) => {
-    // A media id is `{project}/{id}`: each part is a path segment of the route.
-    const path = mediaId.split("/").map(encodeURIComponent).join("/");
-    const url = `${opts.edgeUrl.replace(/\/+$/, "")}/fleet/media/${path}`;
-    let res: Response;
-    try {
-      res = await doFetch(url, {
-        headers: { Authorization: `Bearer ${opts.token}` },
-        signal: AbortSignal.timeout(opts.timeoutMs ?? MEDIA_FETCH_TIMEOUT_MS),
-      });
-    } catch (err) {
-      throw new ProtocolError("send_failed", `media ${mediaId} could not be fetched: ${err instanceof Error ? err.message : String(err)}`);
-    }
-    if (res.status === 404 || res.status === 410) {
-      await res.body?.cancel();
-      throw new ProtocolError("media_unavailable", `media ${mediaId} is gone`);
-    }
-    if (!res.ok) {
-      await res.body?.cancel();
-      throw new ProtocolError("send_failed", `media ${mediaId}: the edge answered ${res.status}`);
-    }
-    const declared = Number(res.headers.get("content-length") ?? "0");
-    if (declared > maxBytes) {
-      await res.body?.cancel();
-      throw new ProtocolError("invalid_content", `media ${mediaId} is larger than ${maxBytes} bytes`);
-    }
-    let bytes: Buffer;
-    try {
-      bytes = Buffer.from(await res.arrayBuffer());
-    } catch (err) {
-      throw new ProtocolError("send_failed", `media ${mediaId} download broke off: ${err instanceof Error ? err.message : String(err)}`);
-    }
-    if (bytes.length > maxBytes) throw new ProtocolError("invalid_content", `media ${mediaId} is larger than ${maxBytes} bytes`);
-    if (bytes.length === 0) throw new ProtocolError("invalid_content", `media ${mediaId} is empty`);
-    return bytes;
-  };
 }
 
 function caption(text: string | null): { caption?: string } {

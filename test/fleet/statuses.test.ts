@@ -6,11 +6,11 @@ import {
   statusFromConnectionUpdate,
   statusFromMessageUpdate,
   statusFromReceiptUpdate,
-} from "../../fleet/translator.ts";
+} from "../../fleet/statuses.ts";
 
 const boom = (statusCode: number) => Object.assign(new Error("x"), { output: { statusCode } });
 
-describe("translator: connection.update -> status", () => {
+describe("statuses: connection.update -> status", () => {
   it("emits nothing for updates an operator cannot see", () => {
     expect(statusFromConnectionUpdate({ receivedPendingNotifications: true })).toBeNull();
     expect(statusFromConnectionUpdate({ isNewLogin: true, qr: undefined })).toBeNull();
@@ -55,7 +55,7 @@ describe("translator: connection.update -> status", () => {
   });
 });
 
-describe("translator: message updates and receipts -> message.status", () => {
+describe("statuses: message updates and receipts -> message.status", () => {
   const S = proto.WebMessageInfo.Status;
   const key = { remoteJid: "5511988887777@s.whatsapp.net", id: "3EB0AB12", fromMe: true };
 
