@@ -20,6 +20,7 @@ import { conversationTouched } from "../db/conversations.ts";
 import { findByWaId, findOutboundByWaId, findPoll, insertReceived, stored } from "../db/messages.ts";
 import type { ContactRow, ConversationRow, MessageRow } from "../db/schema.ts";
 import type { Env } from "../env.ts";
+import { affinityOf } from "../objects/stubs.ts";
 import { bareJid, canonicalJid, contactFor, identify, isGroup, type Who } from "./contacts.ts";
 import { conversationFor } from "./conversations.ts";
 import { type NewEvent, publish } from "./events.ts";
@@ -66,7 +67,7 @@ export async function receiveMessage(env: Env, scope: Scope, msg: InboundMessage
   }
   if (!parties.group) {
     // The number the customer wrote to is the one that answers them (reference 000).
-    await env.AFFINITY.get(env.AFFINITY.idFromName(`${scope.project_id}:${message.chat_jid}`)).set(scope.instance_id);
+    await affinityOf(env, scope.project_id, message.chat_jid).set(scope.instance_id);
   }
   // The `reference` of our message this one answers: how the client finds its own record (reference 004).
   const quoted = msg.quoted_id ? await findOutboundByWaId(d1, scope.project_id, msg.quoted_id, chats) : undefined;
