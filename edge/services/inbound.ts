@@ -30,8 +30,12 @@ import { keywordOptOut } from "./privacy.ts";
 
 export type Scope = { project_id: string; instance_id: string };
 
-/** Where a number keeps "stored, not yet announced" marks: its Durable Object's storage. */
-export type Ledger = Pick<DurableObjectStorage, "get" | "put" | "delete">;
+/** Where a number keeps "stored, not yet announced" marks, by WhatsApp id: its Durable Object (objects/inbound-dedup.ts). */
+export type Ledger = {
+  marked(waMessageId: string): Promise<boolean>;
+  mark(waMessageId: string): Promise<void>;
+  unmark(waMessageId: string): Promise<void>;
+};
 
 export type Received = { message_id: string; duplicate: boolean };
 
@@ -52,12 +56,11 @@ export async function receiveMessage(env: Env, scope: Scope, msg: InboundMessage
   // Our own API sends come back this way too (WhatsApp echoes them to the number's devices); they were announced when they left.
   if (earlier && !earlier.from_me) return { message_id: earlier.id, duplicate: true };
 
-  const mark = `inbound:${msg.wa_message_id}`;
-  const unannounced = (await ledger.get(mark)) !== undefined;
-  if (!unannounced) await ledger.put(mark, Date.now());
+  const unannounced = await ledger.marked(msg.wa_message_id);
+  if (!unannounced) await ledger.mark(msg.wa_message_id);
   const { message, fresh } = earlier ? { message: earlier, fresh: false } : await store(env, scope, msg, parties);
   if (!fresh && !unannounced) {
-    await ledger.delete(mark);
+    await ledger.unmark(msg.wa_message_id);
     return { message_id: message.id, duplicate: true };
   }
 
@@ -72,7 +75,7 @@ export async function receiveMessage(env: Env, scope: Scope, msg: InboundMessage
   // The `reference` of our message this one answers: how the client finds its own record (reference 004).
   const quoted = msg.quoted_id ? await findOutboundByWaId(d1, scope.project_id, msg.quoted_id, chats) : undefined;
   await publish(env, scope.project_id, await eventOf(env, scope, msg, parties, message, quoted?.reference ?? null));
-  await ledger.delete(mark);
+  await ledger.unmark(msg.wa_message_id);
   return { message_id: message.id, duplicate: !fresh };
 }
 

@@ -7,6 +7,7 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { sha256Hex } from "../../edge/crypto.ts";
+import { unannouncedKey } from "../../edge/objects/instance-storage.ts";
 import { affinityOf, instanceOf } from "../../edge/objects/stubs.ts";
 import {
   call,
@@ -90,7 +91,7 @@ describe("receiving a message", () => {
     const first = await deliver(fleet.socket, message);
     // The state such a death leaves: the message in D1, its "not announced yet" mark still in the number's storage.
     await runInDurableObject(instanceOf(env, id), (_o, state) =>
-      state.storage.put(`inbound:${message.wa_message_id}`, Date.now()),
+      state.storage.put(unannouncedKey(message.wa_message_id), Date.now()),
     );
     expect(await deliver(fleet.socket, message)).toEqual({ message_id: first.message_id, duplicate: true });
     expect(await deliver(fleet.socket, message)).toEqual({ message_id: first.message_id, duplicate: true });

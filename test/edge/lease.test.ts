@@ -1,5 +1,6 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import type { LeaseRecord } from "../../edge/objects/instance-storage.ts";
 import { instanceOf } from "../../edge/objects/stubs.ts";
 import { ADMIN, call, connectInstance, newInstance, newProject, sessionCreds } from "./helpers.ts";
 
@@ -61,7 +62,7 @@ describe("one fleet process per number: the lease", () => {
 
     // Once that time has passed (moved forward here), another fleet takes over.
     await runInDurableObject(instanceOf(env, id), async (_o, state) => {
-      const lease = (await state.storage.get<{ fleet_id: string; expires_at: number }>("lease"))!;
+      const lease = (await state.storage.get<LeaseRecord>("lease"))!;
       await state.storage.put("lease", { ...lease, expires_at: Date.now() - 1 });
     });
     const c = await connectInstance(id, "fleet-c");
