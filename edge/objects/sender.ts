@@ -49,8 +49,8 @@ export type SenderHost = {
 
 const SEND_TIMEOUT_MS = 60_000;
 const MAX_FAILED_ATTEMPTS = 5;
-/** Failures that will not get better by retrying. */
-const PERMANENT = new Set(["invalid_content", "media_unavailable", "bad_params"]);
+/** Fleet answers that mean this message cannot be sent as it is (its content, its file, its parameters): retrying will not help. */
+const UNSENDABLE = new Set(["invalid_content", "media_unavailable", "bad_params"]);
 /** A journal entry D1 refused is tried again after 1 s, doubling up to this. */
 const RECORD_RETRY_MAX_MS = 60_000;
 
@@ -191,7 +191,7 @@ export class Sender {
       await this.#fail(item, `server_error_${(err as ProtocolError).message}`);
       return true;
     }
-    if (PERMANENT.has(code)) {
+    if (UNSENDABLE.has(code)) {
       await this.#host.incident("send_failed");
       await this.#fail(item, code);
       return true;
