@@ -1,7 +1,8 @@
 /**
  * The number's object's part in receiving a message once. It is not the
  * guarantee (that is the store by WhatsApp id in services/inbound.ts, whose
- * header lists every layer); it keeps the announcement single:
+ * header lists every layer and why it exists); it keeps attempts apart and
+ * the announcement single:
  *
  * - in flight: one store per WhatsApp id at a time. A repeat that arrives
  *   while the first is still being stored (over the link and over HTTP at

@@ -2,12 +2,32 @@
  * A message one of our numbers received (issue 4, reference 002): stored
  * once, in the customer's one conversation, and announced once.
  *
- * The fleet holds each message until this answers, and resends it after a
- * lost link or a restart; the unique inbound index turns a resend into the
- * first message's id. A message whose event did not go out (the hub was
- * unreachable, or the object died between storing and publishing) is left
- * marked in the number's Durable Object storage, so its resend publishes it
- * then; any other repeat publishes nothing.
+ * Once: this is the layer that guarantees it. The same WhatsApp message
+ * comes here again: the fleet resends what it holds after a lost answer or
+ * a restart, a moved lease sends it over HTTP from the old process, an
+ * adopted spool file may hold a copy, WhatsApp redelivers what it got no
+ * receipt for. Whatever the path, the process or the delay, the D1 unique
+ * index `messages_inbound_wa` (project, number, WhatsApp id) turns a second
+ * insert into the first message's id (`duplicate: true`). A message written
+ * from the number's phone (`from_me`: stored as outbound, outside that index)
+ * is looked up by its WhatsApp id before it is stored. A message whose event
+ * did not go out (the hub was unreachable, or the object died between
+ * storing and publishing) keeps a mark in the number's Durable Object, so
+ * its next repeat announces it; any other repeat announces nothing.
+ *
+ * The other layers that drop repeats save work, or keep attempts that run at
+ * the same time apart; none sees every path or remembers a message after it
+ * was delivered, so none is what makes a message once:
+ * - fleet/inbound-receiver.ts remembers the ids its Baileys hook just
+ *   spooled, so their upsert a moment later is not translated and sealed again;
+ * - fleet/inbound-spool.ts keeps one row per (number, WhatsApp id) in a
+ *   spool file (the hook and the upsert, or WhatsApp's redelivery while the
+ *   row waits), so the drainer does not send it twice;
+ * - objects/inbound-dedup.ts runs one attempt per WhatsApp id at a time in
+ *   the number's object, which every delivery of the number passes through:
+ *   a repeat racing the first (over the link and over HTTP at once) waits for
+ *   its answer, so the two never both announce, and the `from_me` lookup
+ *   above is never raced.
  *
  * Messages the number wrote from its own phone app (`from_me`) are ours:
  * stored as sent, announced as `message.sent` with `source: "phone"`.
