@@ -1,8 +1,8 @@
 /**
  * One project's events: the log SSE resumes from, the live SSE streams, and
  * the start of every webhook delivery. One object per project
- * (`hub(env, projectId)`), so events get one order (the log's `seq`, which
- * is the SSE `id`) and many listeners cost one fan-out.
+ * (`hubOf(env, projectId)`, stubs.ts), so events get one order (the log's
+ * `seq`, which is the SSE `id`) and many listeners cost one fan-out.
  *
  * Publishing, in one synchronous write to this object's SQLite: each event
  * goes into the log (once: the event id is unique), and each (event,
