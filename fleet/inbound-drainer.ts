@@ -8,7 +8,7 @@
  * a capped backoff, forever: an edge outage of any length only makes the
  * spool grow. A resend after a lost answer, or the same row drained by two
  * processes, is not a second message: the edge keeps a message once by its
- * WhatsApp id.
+ * WhatsApp id (edge/services/inbound.ts).
  *
  * Messages of one chat go out one at a time, in the order they were
  * spooled (a reply must not overtake what it answers); chats go in

@@ -33,7 +33,7 @@ export type InboundReceiverOptions = {
 
 /** Ids this number sent lately: Baileys echoes each send back as an `append` upsert right after it. */
 const REMEMBERED_SENDS = 2_000;
-/** Ids spooled lately by the hook: their upsert, a moment later, has nothing to add. */
+/** Ids spooled lately by the hook: their upsert, a moment later, has nothing to add (saves work only; edge/services/inbound.ts keeps a message once). */
 const REMEMBERED_SPOOLED = 2_000;
 /** Skips worth an operator's attention; the rest are routine. */
 const NOTEWORTHY_SKIPS = new Set<SkipReason>(["undecryptable", "no_key"]);

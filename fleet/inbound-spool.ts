@@ -20,7 +20,9 @@
  *    lock it can take (a crashed sibling's, or its own previous life's: fleet
  *    ids are random per process): it copies their rows into its own file,
  *    then deletes theirs. A row copied twice (a crash in between) is the
- *    same message to the edge, which keeps it once.
+ *    same message to the edge, which keeps it once (edge/services/inbound.ts
+ *    says which layer guarantees that, and why the others, this one's
+ *    UNIQUE key included, exist).
  *  - Payloads are sealed by the caller (spooled-message.ts); what is in clear
  *    is which instance, chat and WhatsApp id a row is for.
  *

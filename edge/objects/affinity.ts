@@ -1,16 +1,23 @@
 /**
  * Which number talks to one contact: one small Durable Object per
- * (project, contact JID). Being a single writer is the whole point: two
- * hundred concurrent first messages to a new contact all ask this object,
- * one at a time, and all get the same number.
+ * (project, contact JID), reached through `affinityOf` (stubs.ts). Being a
+ * single writer is the whole point: two hundred concurrent first messages to
+ * a new contact all ask this object, one at a time, and all get the same
+ * number.
  */
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env.ts";
+import { TypedStorage } from "./typed-storage.ts";
+
+/** What the object keeps: the number the contact is stuck to. No SQL tables. */
+type AffinityKeys = { instance_id: string };
 
 export class ContactAffinity extends DurableObject<Env> {
+  readonly #storage = new TypedStorage<AffinityKeys>(this.ctx.storage);
+
   /** The stuck number, if it is one of `usable` (connected and healthy). */
   async current(usable: string[]): Promise<string | null> {
-    const stuck = await this.ctx.storage.get<string>("instance_id");
+    const stuck = await this.#storage.get("instance_id");
     return stuck && usable.includes(stuck) ? stuck : null;
   }
 
@@ -21,16 +28,16 @@ export class ContactAffinity extends DurableObject<Env> {
   async stick(candidate: string, usable: string[]): Promise<string> {
     const stuck = await this.current(usable);
     if (stuck) return stuck;
-    await this.ctx.storage.put("instance_id", candidate);
+    await this.#storage.put("instance_id", candidate);
     return candidate;
   }
 
   /** An inbound message, or a pinned send, makes that number the contact's. */
   async set(instanceId: string): Promise<void> {
-    await this.ctx.storage.put("instance_id", instanceId);
+    await this.#storage.put("instance_id", instanceId);
   }
 
   async get(): Promise<string | null> {
-    return (await this.ctx.storage.get<string>("instance_id")) ?? null;
+    return (await this.#storage.get("instance_id")) ?? null;
   }
 }

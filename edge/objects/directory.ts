@@ -12,6 +12,7 @@ import { DurableObject } from "cloudflare:workers";
 import { PING, PONG, type Hello, eventFrame } from "../../shared/protocol.ts";
 import { RpcPeer } from "../../shared/rpc.ts";
 import type { Env } from "../env.ts";
+import { type SqlTableSpec, createTables } from "./sql-table.ts";
 
 type FleetAttachment = Partial<Hello> & { connected_at: number };
 type LiveFleet = Hello & { ws: WebSocket; connected_at: number };
@@ -30,26 +31,33 @@ export type FleetInfo = {
   last_seen_at: string;
 };
 
+/** Which fleet process runs each number (null: none yet). */
+const TABLES: SqlTableSpec[] = [
+  { name: "assignment", columns: "instance_id TEXT PRIMARY KEY, fleet_id TEXT", indexes: { assignment_fleet: "fleet_id" } },
+];
+
 export class FleetDirectory extends DurableObject<Env> {
-  #sqlReady = false;
+  readonly #sql: SqlStorage;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING, PONG));
+    this.#sql = ctx.storage.sql;
+    createTables(this.#sql, TABLES);
   }
 
   // ------------------------------------------------------------ called by the Worker
 
   async register(instanceId: string): Promise<void> {
-    this.#sql().exec("INSERT OR IGNORE INTO assignment (instance_id, fleet_id) VALUES (?, NULL)", instanceId);
+    this.#sql.exec("INSERT OR IGNORE INTO assignment (instance_id, fleet_id) VALUES (?, NULL)", instanceId);
     this.#balance({ even: false });
   }
 
   async unregister(instanceId: string): Promise<void> {
-    const [row] = this.#sql()
+    const [row] = this.#sql
       .exec<{ fleet_id: string | null }>("SELECT fleet_id FROM assignment WHERE instance_id = ?", instanceId)
       .toArray();
-    this.#sql().exec("DELETE FROM assignment WHERE instance_id = ?", instanceId);
+    this.#sql.exec("DELETE FROM assignment WHERE instance_id = ?", instanceId);
     if (row?.fleet_id) this.#send(row.fleet_id, "revoke", [instanceId]);
   }
 
@@ -130,7 +138,7 @@ export class FleetDirectory extends DurableObject<Env> {
     // obeys (it stops whatever is not on it). Numbers placed here ride in that list, never
     // in an `assign` ahead of it, so they are not stopped and started again a moment later.
     this.#balance({ even: false, listedSeparately: hello.fleet_id });
-    const mine = this.#sql()
+    const mine = this.#sql
       .exec<{ instance_id: string }>("SELECT instance_id FROM assignment WHERE fleet_id = ?", hello.fleet_id)
       .toArray()
       .map((r) => r.instance_id);
@@ -156,7 +164,7 @@ export class FleetDirectory extends DurableObject<Env> {
     const fleets = this.#liveFleets();
     const load = new Map<string, string[]>([...fleets.keys()].map((id) => [id, []]));
     const orphans: string[] = [];
-    for (const row of this.#sql().exec<{ instance_id: string; fleet_id: string | null }>(
+    for (const row of this.#sql.exec<{ instance_id: string; fleet_id: string | null }>(
       "SELECT instance_id, fleet_id FROM assignment ORDER BY instance_id",
     )) {
       const list = row.fleet_id ? load.get(row.fleet_id) : undefined;
@@ -193,16 +201,16 @@ export class FleetDirectory extends DurableObject<Env> {
     const stillOrphans = orphans.filter((id) => ![...assigned.values()].some((ids) => ids.includes(id)));
     this.ctx.storage.transactionSync(() => {
       for (const [fleetId, ids] of assigned) {
-        for (const id of ids) this.#sql().exec("UPDATE assignment SET fleet_id = ? WHERE instance_id = ?", fleetId, id);
+        for (const id of ids) this.#sql.exec("UPDATE assignment SET fleet_id = ? WHERE instance_id = ?", fleetId, id);
       }
-      for (const id of stillOrphans) this.#sql().exec("UPDATE assignment SET fleet_id = NULL WHERE instance_id = ?", id);
+      for (const id of stillOrphans) this.#sql.exec("UPDATE assignment SET fleet_id = NULL WHERE instance_id = ?", id);
     });
     for (const [fleetId, ids] of revoked) this.#send(fleetId, "revoke", ids);
     for (const [fleetId, ids] of assigned) if (fleetId !== listedSeparately) this.#send(fleetId, "assign", ids);
   }
 
   #counts(): Map<string, number> {
-    const rows = this.#sql().exec<{ fleet_id: string; n: number }>(
+    const rows = this.#sql.exec<{ fleet_id: string; n: number }>(
       "SELECT fleet_id, COUNT(*) AS n FROM assignment WHERE fleet_id IS NOT NULL GROUP BY fleet_id",
     );
     return new Map([...rows].map((r) => [r.fleet_id, r.n]));
@@ -235,15 +243,5 @@ export class FleetDirectory extends DurableObject<Env> {
     if (this.ctx.getWebSockets().length === 0) return;
     const current = await this.ctx.storage.getAlarm();
     if (current === null) await this.ctx.storage.setAlarm(Date.now() + CHECK_EVERY_MS);
-  }
-
-  #sql(): SqlStorage {
-    const sql = this.ctx.storage.sql;
-    if (!this.#sqlReady) {
-      sql.exec("CREATE TABLE IF NOT EXISTS assignment (instance_id TEXT PRIMARY KEY, fleet_id TEXT)");
-      sql.exec("CREATE INDEX IF NOT EXISTS assignment_fleet ON assignment (fleet_id)");
-      this.#sqlReady = true;
-    }
-    return sql;
   }
 }

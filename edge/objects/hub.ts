@@ -1,8 +1,8 @@
 /**
  * One project's events: the log SSE resumes from, the live SSE streams, and
  * the start of every webhook delivery. One object per project
- * (`hub(env, projectId)`), so events get one order (the log's `seq`, which
- * is the SSE `id`) and many listeners cost one fan-out.
+ * (`hubOf(env, projectId)`, stubs.ts), so events get one order (the log's
+ * `seq`, which is the SSE `id`) and many listeners cost one fan-out.
  *
  * Publishing, in one synchronous write to this object's SQLite: each event
  * goes into the log (once: the event id is unique), and each (event,
@@ -24,6 +24,7 @@ import type { Env } from "../env.ts";
 import { type PomboEvent, matchesFilter } from "../services/events.ts";
 import { withFreshMediaLinks } from "../services/media-links.ts";
 import type { DeliveryJob } from "../services/webhook-delivery.ts";
+import { type SqlTableSpec, createTables } from "./sql-table.ts";
 
 const RETENTION_MS = 72 * 3_600_000;
 const MAX_EVENTS = 100_000;
@@ -57,6 +58,29 @@ type Listener = {
 
 const encoder = new TextEncoder();
 
+const TABLES: SqlTableSpec[] = [
+  {
+    name: "events",
+    columns: `seq INTEGER PRIMARY KEY AUTOINCREMENT,
+      id TEXT NOT NULL UNIQUE,
+      type TEXT NOT NULL,
+      body TEXT NOT NULL,
+      created_at INTEGER NOT NULL`,
+    indexes: { events_age: "created_at" },
+  },
+  /** (event, webhook) pairs whose delivery has not left yet. */
+  {
+    name: "outbox",
+    columns: `delivery_id TEXT PRIMARY KEY,
+      project_id TEXT NOT NULL,
+      webhook_id TEXT NOT NULL,
+      event_id TEXT NOT NULL,
+      created_at INTEGER NOT NULL`,
+  },
+  /** How far the log was trimmed (`trimmed_through`). */
+  { name: "meta", columns: "key TEXT PRIMARY KEY, value INTEGER NOT NULL" },
+];
+
 export class EventHub extends DurableObject<Env> {
   #sql: SqlStorage;
   #hooks: { list: Promise<Hook[]>; until: number } | null = null;
@@ -68,22 +92,7 @@ export class EventHub extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.#sql = ctx.storage.sql;
-    this.#sql.exec(`CREATE TABLE IF NOT EXISTS events (
-      seq INTEGER PRIMARY KEY AUTOINCREMENT,
-      id TEXT NOT NULL UNIQUE,
-      type TEXT NOT NULL,
-      body TEXT NOT NULL,
-      created_at INTEGER NOT NULL
-    )`);
-    this.#sql.exec("CREATE INDEX IF NOT EXISTS events_age ON events (created_at)");
-    this.#sql.exec(`CREATE TABLE IF NOT EXISTS outbox (
-      delivery_id TEXT PRIMARY KEY,
-      project_id TEXT NOT NULL,
-      webhook_id TEXT NOT NULL,
-      event_id TEXT NOT NULL,
-      created_at INTEGER NOT NULL
-    )`);
-    this.#sql.exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)");
+    createTables(this.#sql, TABLES);
   }
 
   /** Logs, streams and queues these events; resolves once they are durable here (see the header). */

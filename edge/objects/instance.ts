@@ -2,22 +2,21 @@
  * One Durable Object per instance (WhatsApp number). It is the single writer
  * of everything that must not be split between fleet processes:
  *
- * - the outbound queue, its pacing and the number's health (see sender.ts);
- * - the lease: the fleet process whose WebSocket it accepted runs the number;
- *   nobody else may until that socket is released or its pings stop for
- *   LEASE_TTL_MS;
+ * - the outbound queue, its pacing and the number's health (see sender.ts,
+ *   incidents.ts);
+ * - the lease: which fleet process runs the number (lease.ts);
  * - the session: Baileys creds and Signal keys, as ciphertext the fleet
- *   encrypted (the edge never holds the session key);
- * - the live status (state, reason, QR), mirrored to D1 for listing.
+ *   encrypted (session-table.ts);
+ * - the live status (state, reason, QR), mirrored to D1 for listing;
+ * - received messages, stored and announced once (inbound-dedup.ts).
  *
- * Pings are answered by the runtime without waking the object (hibernation
- * auto-response), so an idle connected number costs nothing here.
+ * What it stores is listed in instance-storage.ts. Pings are answered by the
+ * runtime without waking the object (hibernation auto-response), so an idle
+ * connected number costs nothing here.
  */
 import { DurableObject } from "cloudflare:workers";
-import { phoneFromJid } from "../../shared/jid.ts";
 import {
   CloseCode,
-  type DisconnectReason,
   type InboundMessage,
   LEASE_TTL_MS,
   type LidMapping,
@@ -28,78 +27,60 @@ import {
   type Params,
   ProtocolError,
   type Result,
-  type StatusEvent,
   eventFrame,
 } from "../../shared/protocol.ts";
 import { RpcPeer } from "../../shared/rpc.ts";
-import { db } from "../db/client.ts";
-import { type InstanceStatusPatch, updateInstanceStatus } from "../db/instances.ts";
 import type { Env } from "../env.ts";
 import { learnMappings } from "../services/contacts.ts";
-import { publish } from "../services/events.ts";
-import { type Incident, type IncidentKind, healthScore, incidentFor, recordIncident } from "../services/health.ts";
 import { receiveMessage } from "../services/inbound.ts";
 import { MediaUnavailable, uploadTicket } from "../services/media-store.ts";
 import type { Settings } from "../services/settings-schema.ts";
-import { type Announced, type InstanceEventType, announcedFrom, instanceEvent } from "./instance-events.ts";
+import { InboundDedup } from "./inbound-dedup.ts";
+import { INITIAL_STATUS, InstanceStatus, parkedReason } from "./instance-status.ts";
+import { INSTANCE_TABLES, type InstanceMeta, type InstanceStorage, type Status } from "./instance-storage.ts";
+import { Lease, closeSocket } from "./lease.ts";
 import type { OutboxItem } from "./outbox.ts";
 import { Sender } from "./sender.ts";
-
-export type InstanceMeta = { instance_id: string; project_id: string; name: string; proxy_url: string | null };
-
-/** The lease as stored: `expires_at` null means "alive while its socket is open". */
-type Lease = { fleet_id: string; expires_at: number | null };
-
-type Attachment = { fleet_id: string; holder: boolean; granted_at: number };
-
-export type Status = StatusEvent & { fleet_id: string | null; updated_at: string };
+import { SessionTable } from "./session-table.ts";
+import { createTables } from "./sql-table.ts";
+import { TypedStorage } from "./typed-storage.ts";
 
 export type CommandResult<M extends MethodName> =
   | { ok: true; result: Result<M> }
   | { ok: false; code: string; message: string };
 
-/** How long a holder that missed its pings may still be holding the number. */
-const expiresAt = (lastSeen: number) => lastSeen + LEASE_TTL_MS;
-
-const INITIAL_STATUS: StatusEvent = {
-  state: "connecting",
-  reason: null,
-  close_code: null,
-  qr: null,
-  qr_png: null,
-  jid: null,
-  lid: null,
-  push_name: null,
-};
-
 export class InstanceObject extends DurableObject<Env> {
   #peers = new Map<WebSocket, RpcPeer>();
-  #holderWaiters = new Set<() => void>();
-  #sessionReady = false;
-  /** Received messages being stored, by WhatsApp id: a resend racing the first attempt waits for it. */
-  #receiving = new Map<string, Promise<Result<"message.received">>>();
   /** LID mappings being learned, in arrival order; received messages wait for them. */
   #learning: Promise<void> = Promise.resolve();
 
-  #sender: Sender;
+  readonly #storage: InstanceStorage;
+  readonly #lease: Lease;
+  readonly #session: SessionTable;
+  readonly #status: InstanceStatus;
+  readonly #inbound: InboundDedup;
+  readonly #sender: Sender;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING, PONG));
+    createTables(ctx.storage.sql, INSTANCE_TABLES);
+    this.#storage = new TypedStorage(ctx.storage);
+    this.#lease = new Lease(ctx, this.#storage);
+    this.#session = new SessionTable(ctx.storage);
+    this.#status = new InstanceStatus(env, this.#storage, () => this.#sender.wake());
+    this.#inbound = new InboundDedup(this.#storage);
     this.#sender = new Sender({
       ctx,
       env,
+      storage: this.#storage,
       instanceId: async () => (await this.#meta())?.instance_id ?? null,
       readyFleet: async () => {
-        const holder = this.#liveHolder();
+        const holder = this.#lease.liveHolder();
         return holder && (await this.status())?.state === "connected" ? this.#peer(holder) : null;
       },
-      firstConnectedAt: async () => (await ctx.storage.get<string>("first_connected_at")) ?? null,
-      incident: (kind) => this.#incident(kind),
-      mirror: async (patch) => {
-        const meta = await this.#meta();
-        if (meta) await this.#mirror(meta, { ...patch, health: await this.#health() });
-      },
+      incident: (kind) => this.#status.incident(kind),
+      mirror: async (patch) => this.#status.mirror({ ...patch, health: await this.#status.health() }),
     });
   }
 
@@ -122,32 +103,14 @@ export class InstanceObject extends DurableObject<Env> {
     await this.#sender.alarm();
   }
 
-  // ------------------------------------------------------------ health
-
-  async #health(): Promise<number> {
-    return healthScore((await this.ctx.storage.get<Incident[]>("incidents")) ?? []);
-  }
-
-  async #incident(kind: IncidentKind): Promise<void> {
-    const incidents = recordIncident((await this.ctx.storage.get<Incident[]>("incidents")) ?? [], kind);
-    await this.ctx.storage.put("incidents", incidents);
-    const meta = await this.#meta();
-    // Mirrored at once: below the threshold the number must leave rotation now, not later.
-    if (meta) await this.#mirror(meta, { health: healthScore(incidents) });
-  }
-
-  #meta(): Promise<InstanceMeta | undefined> {
-    return this.ctx.storage.get<InstanceMeta>("meta");
-  }
-
   // ------------------------------------------------------------ called by the Worker
 
   async init(meta: InstanceMeta): Promise<void> {
-    await this.ctx.storage.put({ meta, status: { ...INITIAL_STATUS, fleet_id: null, updated_at: now() } });
+    await this.#storage.putMany({ meta, status: this.#status.initial() });
   }
 
-  async status(): Promise<Status | null> {
-    return (await this.ctx.storage.get<Status>("status")) ?? null;
+  status(): Promise<Status | null> {
+    return this.#status.get();
   }
 
   /**
@@ -156,8 +119,8 @@ export class InstanceObject extends DurableObject<Env> {
    * instance is picked up within a second or two).
    */
   async command<M extends MethodName>(method: M, params: Params<M>, waitMs = 0): Promise<CommandResult<M>> {
-    if (!(await this.ctx.storage.get("meta"))) return { ok: false, code: "not_found", message: "no such instance" };
-    const holder = this.#liveHolder() ?? (waitMs > 0 ? await this.#waitForHolder(waitMs) : undefined);
+    if (!(await this.#meta())) return { ok: false, code: "not_found", message: "no such instance" };
+    const holder = this.#lease.liveHolder() ?? (waitMs > 0 ? await this.#lease.waitForHolder(waitMs) : undefined);
     if (!holder) return { ok: false, code: "fleet_unavailable", message: "no fleet process is running this instance" };
     try {
       return { ok: true, result: await this.#peer(holder).call(method, params, 25_000) };
@@ -176,19 +139,16 @@ export class InstanceObject extends DurableObject<Env> {
 
   /** Logout with no fleet to tell WhatsApp: forget the session here. */
   async forgetSession(): Promise<void> {
-    this.#sql().exec("DELETE FROM session");
-    await this.#applyStatus({ ...INITIAL_STATUS, state: "disconnected", reason: "logged_out" }, null);
+    this.#session.clear();
+    await this.#status.apply({ ...INITIAL_STATUS, state: "disconnected", reason: "logged_out" }, null);
   }
 
-  /** The instance was deleted: drop the fleet and every byte stored here. */
+  /** The instance was deleted: drop the fleet and everything stored here. */
   async destroy(): Promise<void> {
-    for (const ws of this.ctx.getWebSockets()) {
-      this.#setAttachment(ws, { holder: false }); // so closing it does not write a lease back
-      this.#close(ws, CloseCode.deleted, "instance deleted");
-    }
+    this.#lease.dropAll(CloseCode.deleted, "instance deleted");
     await this.ctx.storage.deleteAll();
-    this.#sessionReady = false;
-    this.#sender.reset();
+    // deleteAll dropped the tables as well; work still in flight here (a send, a drain) finds them empty.
+    createTables(this.ctx.storage.sql, INSTANCE_TABLES);
   }
 
   // ------------------------------------------------------------ the fleet's WebSocket
@@ -199,7 +159,7 @@ export class InstanceObject extends DurableObject<Env> {
     }
     const url = new URL(request.url);
     const fleetId = url.searchParams.get("fleet_id");
-    const meta = await this.ctx.storage.get<InstanceMeta>("meta");
+    const meta = await this.#meta();
     if (!meta) return new Response("no such instance", { status: 404 });
     if (!fleetId) return new Response("fleet_id is required", { status: 400 });
 
@@ -210,25 +170,16 @@ export class InstanceObject extends DurableObject<Env> {
       return new Response(null, { status: 101, webSocket: client });
     }
 
-    const retryAfter = await this.#leaseBlockedFor(fleetId);
+    const retryAfter = await this.#lease.blockedFor(fleetId);
     if (retryAfter > 0) {
       // Not hibernatable on purpose: this socket lives for one frame.
       server.accept();
-      const holder = (await this.ctx.storage.get<Lease>("lease"))?.fleet_id ?? null;
-      server.send(eventFrame("lease.denied", { retry_after_ms: retryAfter, holder }));
+      server.send(eventFrame("lease.denied", { retry_after_ms: retryAfter, holder: await this.#lease.holderId() }));
       server.close(CloseCode.leaseHeld, "lease held by another fleet process");
       return new Response(null, { status: 101, webSocket: client });
     }
 
-    // Granted. Whoever held it before (an expired holder, or an older
-    // socket of this same fleet) is let go first.
-    for (const ws of this.ctx.getWebSockets()) {
-      this.#setAttachment(ws, { holder: false });
-      this.#close(ws, CloseCode.leaseHeld, "lease moved");
-    }
-    this.ctx.acceptWebSocket(server);
-    server.serializeAttachment({ fleet_id: fleetId, holder: true, granted_at: Date.now() } satisfies Attachment);
-    await this.ctx.storage.put("lease", { fleet_id: fleetId, expires_at: null } satisfies Lease);
+    await this.#lease.grant(server, fleetId);
     const parked = parkedReason(await this.status());
     server.send(
       eventFrame("lease.granted", {
@@ -237,16 +188,15 @@ export class InstanceObject extends DurableObject<Env> {
         config: { name: meta.name, proxy_url: meta.proxy_url, ...(parked ? { parked } : {}) },
       }),
     );
-    await this.#mirror(meta, { fleet_id: fleetId });
-    for (const wake of this.#holderWaiters) wake();
+    await this.#status.mirror({ fleet_id: fleetId });
+    this.#lease.granted();
     this.#sender.wake();
     return new Response(null, { status: 101, webSocket: client });
   }
 
   async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
-    const attachment = ws.deserializeAttachment() as Attachment | null;
-    if (!attachment?.holder) return this.#close(ws, CloseCode.leaseHeld, "not the lease holder");
-    if (typeof message !== "string") return this.#close(ws, 1003, "text frames only");
+    if (!this.#lease.isHolder(ws)) return closeSocket(ws, CloseCode.leaseHeld, "not the lease holder");
+    if (typeof message !== "string") return closeSocket(ws, 1003, "text frames only");
     try {
       await this.#peer(ws).receive(message);
     } catch (err) {
@@ -257,7 +207,7 @@ export class InstanceObject extends DurableObject<Env> {
 
   async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
     await this.#onSocketGone(ws);
-    this.#close(ws, code === 1005 || code === 1006 ? 1000 : code, reason);
+    closeSocket(ws, code === 1005 || code === 1006 ? 1000 : code, reason);
   }
 
   async webSocketError(ws: WebSocket): Promise<void> {
@@ -266,76 +216,19 @@ export class InstanceObject extends DurableObject<Env> {
 
   // ------------------------------------------------------------ lease
 
-  /** 0 when `fleetId` may take the lease now, else how long it should wait. */
-  async #leaseBlockedFor(fleetId: string): Promise<number> {
-    const lease = await this.ctx.storage.get<Lease>("lease");
-    if (!lease || lease.fleet_id === fleetId) return 0; // free, or re-entrant
-    const holder = this.#holderSocket();
-    const until = holder ? expiresAt(this.#lastSeen(holder)) : (lease.expires_at ?? 0);
-    const left = until - Date.now();
-    // A live holder may release any moment (rebalance, drain): ask to retry soon.
-    if (left > 0) return holder ? Math.min(left, 2_000) : left;
-    return 0;
-  }
-
-  #holderSocket(): WebSocket | undefined {
-    return this.ctx.getWebSockets().find((ws) => (ws.deserializeAttachment() as Attachment | null)?.holder);
-  }
-
-  #liveHolder(): WebSocket | undefined {
-    const holder = this.#holderSocket();
-    return holder && expiresAt(this.#lastSeen(holder)) > Date.now() ? holder : undefined;
-  }
-
-  /** When we last heard from a socket: its last auto-answered ping, or its grant. */
-  #lastSeen(ws: WebSocket): number {
-    const granted = (ws.deserializeAttachment() as Attachment | null)?.granted_at ?? 0;
-    return Math.max(granted, this.ctx.getWebSocketAutoResponseTimestamp(ws)?.getTime() ?? 0);
-  }
-
-  #waitForHolder(waitMs: number): Promise<WebSocket | undefined> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.#holderWaiters.delete(done);
-        resolve(this.#liveHolder());
-      };
-      const timer = setTimeout(done, waitMs);
-      this.#holderWaiters.add(done);
-    });
-  }
-
   async #onSocketGone(ws: WebSocket): Promise<void> {
     this.#peers.get(ws)?.failAll("fleet link closed");
     this.#peers.delete(ws);
-    const attachment = ws.deserializeAttachment() as Attachment | null;
-    if (!attachment?.holder) return;
-    this.#setAttachment(ws, { holder: false });
-    // The process may still be alive behind a broken link, with its WhatsApp
-    // socket open: the lease runs until its pings would have lapsed, and the
-    // fleet fences itself before then.
-    await this.ctx.storage.put("lease", { fleet_id: attachment.fleet_id, expires_at: expiresAt(this.#lastSeen(ws)) });
-    await this.#markGone(attachment.fleet_id);
+    const fleetId = await this.#lease.lapse(ws);
+    if (fleetId) await this.#status.markGone(fleetId);
   }
 
-  /** The holder let go cleanly (drain, revoke): the lease ends now. */
+  /** The holder let go cleanly (drain, revoke). */
   async #release(ws: WebSocket): Promise<void> {
-    const attachment = ws.deserializeAttachment() as Attachment | null;
-    if (!attachment?.holder) return;
-    this.#setAttachment(ws, { holder: false });
-    await this.ctx.storage.delete("lease");
-    await this.#markGone(attachment.fleet_id);
-    this.#close(ws, CloseCode.normal, "released");
-  }
-
-  /** No fleet runs the number now: unless it is parked (logged out, banned, pairing expired) it is reconnecting. */
-  async #markGone(fleetId: string): Promise<void> {
-    const status = await this.status();
-    if (!status || status.fleet_id !== fleetId) return;
-    const next = parkedReason(status)
-      ? status
-      : { ...status, state: "disconnected" as const, reason: "transient" as const, qr: null, qr_png: null };
-    await this.#applyStatus(next, null);
+    const fleetId = await this.#lease.release(ws);
+    if (!fleetId) return;
+    await this.#status.markGone(fleetId);
+    closeSocket(ws, CloseCode.normal, "released");
   }
 
   // ------------------------------------------------------------ frames from the fleet
@@ -346,7 +239,7 @@ export class InstanceObject extends DurableObject<Env> {
     peer = new RpcPeer({
       send: (text) => ws.send(text),
       events: {
-        status: (data) => this.#applyStatus(data, (ws.deserializeAttachment() as Attachment).fleet_id),
+        status: (data) => this.#status.apply(data, this.#lease.fleetOf(ws)),
         release: () => this.#release(ws),
         "message.status": async (data) => {
           const meta = await this.#meta();
@@ -355,17 +248,17 @@ export class InstanceObject extends DurableObject<Env> {
         "socket.silent": async ({ silent_ms }) => {
           const meta = await this.#meta();
           if (!meta) return;
-          const count = ((await this.ctx.storage.get<number>("dead_sockets")) ?? 0) + 1;
-          await this.ctx.storage.put("dead_sockets", count);
-          await this.#mirror(meta, { dead_socket_reconnects: count });
+          const count = ((await this.#storage.get("dead_sockets")) ?? 0) + 1;
+          await this.#storage.put("dead_sockets", count);
+          await this.#status.mirror({ dead_socket_reconnects: count });
           console.warn(`instance ${meta.instance_id}: WhatsApp socket silent for ${silent_ms} ms, replaced (${count} so far)`);
         },
         "lid.mappings": ({ mappings }) => this.#learn(mappings),
       },
       methods: {
-        "session.get": ({ keys }) => ({ values: this.#sessionGet(keys) }),
-        "session.set": ({ entries }) => ({ written: this.#sessionSet(entries) }),
-        "session.clear": () => ({ cleared: this.#sql().exec("DELETE FROM session").rowsWritten }),
+        "session.get": ({ keys }) => ({ values: this.#session.get(keys) }),
+        "session.set": ({ entries }) => ({ written: this.#session.set(entries) }),
+        "session.clear": () => ({ cleared: this.#session.clear() }),
         "message.received": (message) => this.#receive(message),
         "media.upload_url": (file) => this.#uploadTicket(file),
       },
@@ -427,6 +320,10 @@ export class InstanceObject extends DurableObject<Env> {
     }
   }
 
+  #meta(): Promise<InstanceMeta | undefined> {
+    return this.#storage.get("meta");
+  }
+
   async #scope(): Promise<{ project_id: string; instance_id: string }> {
     const meta = await this.#meta();
     if (!meta) throw new ProtocolError("not_found", "no such instance");
@@ -437,132 +334,6 @@ export class InstanceObject extends DurableObject<Env> {
   async #receive(message: InboundMessage): Promise<Result<"message.received">> {
     const scope = await this.#scope();
     await this.#learning;
-    const running = this.#receiving.get(message.wa_message_id);
-    if (running) return { message_id: (await running).message_id, duplicate: true };
-    const work = receiveMessage(this.env, scope, message, this.ctx.storage);
-    this.#receiving.set(message.wa_message_id, work);
-    try {
-      return await work;
-    } finally {
-      this.#receiving.delete(message.wa_message_id);
-    }
+    return this.#inbound.once(message.wa_message_id, () => receiveMessage(this.env, scope, message, this.#inbound));
   }
-
-  async #applyStatus(event: StatusEvent, fleetId: string | null): Promise<void> {
-    const meta = await this.ctx.storage.get<InstanceMeta>("meta");
-    if (!meta) return;
-    const previous = await this.status();
-    const announced = (await this.ctx.storage.get<Announced>("announced")) ?? announcedFrom(previous);
-    await this.ctx.storage.put("status", { ...event, fleet_id: fleetId, updated_at: now() } satisfies Status);
-    const patch: InstanceStatusPatch = {
-      state: event.state,
-      reason: event.state === "disconnected" ? event.reason : null,
-      fleet_id: fleetId,
-    };
-    if (event.jid) Object.assign(patch, { jid: event.jid, phone: phoneFromJid(event.jid) });
-    if (event.lid) patch.lid = event.lid;
-    if (event.push_name) patch.push_name = event.push_name;
-    if (event.state === "disconnected" && event.close_code !== null) {
-      Object.assign(patch, { last_close_code: event.close_code, last_close_at: now() });
-    }
-    const everConnected = Boolean(await this.ctx.storage.get("first_connected_at"));
-    if (event.state === "connected" && !everConnected) {
-      // Warming counts its days from the first time the number is online with us.
-      const firstConnectedAt = now();
-      await this.ctx.storage.put("first_connected_at", firstConnectedAt);
-      patch.first_connected_at = firstConnectedAt;
-    }
-    await this.#mirror(meta, patch);
-    const news = instanceEvent(announced, previous?.qr ?? null, event);
-    const incident = incidentFor(news?.type ?? null, event, everConnected);
-    if (incident) await this.#incident(incident);
-    if (event.state === "connected") this.#sender.wake();
-    if (event.jid) await this.ctx.storage.put("jid", event.jid);
-    if (!news) return;
-    await this.ctx.storage.put("announced", news.announced);
-    await this.#announce(meta, news.type, event);
-  }
-
-  /** Publishes an `instance.*` event (see instance-events.ts for which changes are news). */
-  async #announce(meta: InstanceMeta, type: InstanceEventType, next: StatusEvent): Promise<void> {
-    // A drop's status does not repeat the number's JID; the last one known still names it.
-    const jid = next.jid ?? (await this.ctx.storage.get<string>("jid")) ?? null;
-    const payload = {
-      state: next.state,
-      reason: next.state === "disconnected" ? next.reason : null,
-      close_code: next.close_code,
-      jid,
-      phone: phoneFromJid(jid),
-      ...(type === "instance.qr" ? { qr: next.qr } : {}),
-    };
-    try {
-      await publish(this.env, meta.project_id, { type, instance_id: meta.instance_id, payload });
-    } catch (err) {
-      // The status itself is applied; losing its announcement must not undo that.
-      console.error(`instance ${meta.instance_id}: ${type} not published:`, err instanceof Error ? err.message : err);
-    }
-  }
-
-  /** D1 holds a copy of the status for listing; this object is its only writer. */
-  async #mirror(meta: InstanceMeta, patch: InstanceStatusPatch): Promise<void> {
-    await updateInstanceStatus(db(this.env.DB), meta.project_id, meta.instance_id, patch);
-  }
-
-  // ------------------------------------------------------------ session storage
-
-  #sql(): SqlStorage {
-    const sql = this.ctx.storage.sql;
-    if (!this.#sessionReady) {
-      sql.exec("CREATE TABLE IF NOT EXISTS session (k TEXT PRIMARY KEY, v TEXT NOT NULL)");
-      this.#sessionReady = true;
-    }
-    return sql;
-  }
-
-  #sessionGet(keys: string[]): Record<string, string | null> {
-    const values: Record<string, string | null> = Object.fromEntries(keys.map((k) => [k, null]));
-    // json_each keeps this one statement with one bound parameter, however many keys.
-    const rows = this.#sql().exec<{ k: string; v: string }>(
-      "SELECT k, v FROM session WHERE k IN (SELECT value FROM json_each(?))",
-      JSON.stringify(keys),
-    );
-    for (const row of rows) values[row.k] = row.v;
-    return values;
-  }
-
-  /** One Baileys `keys.set` call: all of it lands, or none of it. */
-  #sessionSet(entries: Record<string, string | null>): number {
-    const sql = this.#sql();
-    return this.ctx.storage.transactionSync(() => {
-      let written = 0;
-      for (const [k, v] of Object.entries(entries)) {
-        if (v === null) sql.exec("DELETE FROM session WHERE k = ?", k);
-        else sql.exec("INSERT INTO session (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v", k, v);
-        written++;
-      }
-      return written;
-    });
-  }
-
-  // ------------------------------------------------------------ helpers
-
-  #setAttachment(ws: WebSocket, patch: Partial<Attachment>): void {
-    const current = ws.deserializeAttachment() as Attachment | null;
-    if (current) ws.serializeAttachment({ ...current, ...patch });
-  }
-
-  #close(ws: WebSocket, code: number, reason: string): void {
-    try {
-      ws.close(code, reason);
-    } catch {
-      // already closed
-    }
-  }
-}
-
-const now = () => new Date().toISOString();
-
-/** Why the number is parked (no fleet should connect it by itself), or null when it should run. */
-function parkedReason(status: StatusEvent | null): Exclude<DisconnectReason, "transient"> | null {
-  return status?.state === "disconnected" && status.reason && status.reason !== "transient" ? status.reason : null;
 }

@@ -5,7 +5,7 @@
  * accepted, so a part retried after a crash is the same message to WhatsApp.
  */
 import type { OutboundContent } from "../../shared/protocol.ts";
-import { SqlTable } from "./sql-table.ts";
+import { SqlTable, type SqlTableSpec } from "./sql-table.ts";
 
 export type OutboxPart = {
   wa_message_id: string;
@@ -30,25 +30,26 @@ export type OutboxItem = {
 type Row = Omit<OutboxItem, "parts"> & { parts: string };
 
 export class Outbox extends SqlTable {
+  static readonly table: SqlTableSpec = {
+    name: "outbox",
+    columns: `seq INTEGER PRIMARY KEY AUTOINCREMENT,
+      message_id TEXT NOT NULL UNIQUE,
+      project_id TEXT NOT NULL,
+      chat_jid TEXT NOT NULL,
+      parts TEXT NOT NULL,
+      next_part INTEGER NOT NULL DEFAULT 0,
+      attempts INTEGER NOT NULL DEFAULT 0,
+      not_before INTEGER NOT NULL DEFAULT 0,
+      expires_at INTEGER NOT NULL`,
+  };
+
   constructor(sql: SqlStorage) {
-    super(
-      sql,
-      "outbox",
-      `seq INTEGER PRIMARY KEY AUTOINCREMENT,
-        message_id TEXT NOT NULL UNIQUE,
-        project_id TEXT NOT NULL,
-        chat_jid TEXT NOT NULL,
-        parts TEXT NOT NULL,
-        next_part INTEGER NOT NULL DEFAULT 0,
-        attempts INTEGER NOT NULL DEFAULT 0,
-        not_before INTEGER NOT NULL DEFAULT 0,
-        expires_at INTEGER NOT NULL`,
-    );
+    super(sql, Outbox.table);
   }
 
   /** Adding the same message twice keeps the first: enqueueing is idempotent. */
   add(item: Omit<OutboxItem, "next_part" | "attempts" | "not_before">): void {
-    this.db().exec(
+    this.sql.exec(
       "INSERT OR IGNORE INTO outbox (message_id, project_id, chat_jid, parts, expires_at) VALUES (?, ?, ?, ?, ?)",
       item.message_id,
       item.project_id,
@@ -59,7 +60,7 @@ export class Outbox extends SqlTable {
   }
 
   head(): OutboxItem | null {
-    const [row] = this.db()
+    const [row] = this.sql
       .exec<Row>(
         "SELECT message_id, project_id, chat_jid, parts, next_part, attempts, not_before, expires_at FROM outbox ORDER BY seq LIMIT 1",
       )
@@ -68,14 +69,14 @@ export class Outbox extends SqlTable {
   }
 
   partSent(messageId: string, nextPart: number): void {
-    this.db().exec("UPDATE outbox SET next_part = ?, attempts = 0, not_before = 0 WHERE message_id = ?", nextPart, messageId);
+    this.sql.exec("UPDATE outbox SET next_part = ?, attempts = 0, not_before = 0 WHERE message_id = ?", nextPart, messageId);
   }
 
   retryLater(messageId: string, attempts: number, notBefore: number): void {
-    this.db().exec("UPDATE outbox SET attempts = ?, not_before = ? WHERE message_id = ?", attempts, notBefore, messageId);
+    this.sql.exec("UPDATE outbox SET attempts = ?, not_before = ? WHERE message_id = ?", attempts, notBefore, messageId);
   }
 
   remove(messageId: string): void {
-    this.db().exec("DELETE FROM outbox WHERE message_id = ?", messageId);
+    this.sql.exec("DELETE FROM outbox WHERE message_id = ?", messageId);
   }
 }

@@ -10,7 +10,7 @@ import type { MessageStatusEvent } from "../../shared/protocol.ts";
 import type { MediaExpiry } from "../db/media-expiry.ts";
 import type { MessageRow } from "../db/schema.ts";
 import type { Usage } from "../services/pacing.ts";
-import { SqlTable } from "./sql-table.ts";
+import { SqlTable, type SqlTableSpec } from "./sql-table.ts";
 
 export type SendRecord =
   /** WhatsApp took the message: it turns `sent`, and the number's counters are mirrored. */
@@ -36,29 +36,34 @@ export type JournalEntry = { seq: number; record: SendRecord; attempts: number }
 type Row = { seq: number; record: string; attempts: number };
 
 export class Journal extends SqlTable {
+  static readonly table: SqlTableSpec = {
+    name: "send_records",
+    columns: "seq INTEGER PRIMARY KEY AUTOINCREMENT, record TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0",
+  };
+
   constructor(sql: SqlStorage) {
-    super(sql, "send_records", "seq INTEGER PRIMARY KEY AUTOINCREMENT, record TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0");
+    super(sql, Journal.table);
   }
 
   add(record: SendRecord): void {
-    this.db().exec("INSERT INTO send_records (record) VALUES (?)", JSON.stringify(record));
+    this.sql.exec("INSERT INTO send_records (record) VALUES (?)", JSON.stringify(record));
   }
 
   head(): JournalEntry | null {
-    const [row] = this.db().exec<Row>("SELECT seq, record, attempts FROM send_records ORDER BY seq LIMIT 1").toArray();
+    const [row] = this.sql.exec<Row>("SELECT seq, record, attempts FROM send_records ORDER BY seq LIMIT 1").toArray();
     return row ? { seq: row.seq, record: JSON.parse(row.record) as SendRecord, attempts: row.attempts } : null;
   }
 
   /** The entry's next step (written, still to announce), tried afresh. */
   replace(seq: number, record: SendRecord): void {
-    this.db().exec("UPDATE send_records SET record = ?, attempts = 0 WHERE seq = ?", JSON.stringify(record), seq);
+    this.sql.exec("UPDATE send_records SET record = ?, attempts = 0 WHERE seq = ?", JSON.stringify(record), seq);
   }
 
   failed(seq: number): number {
-    return this.db().exec<{ attempts: number }>("UPDATE send_records SET attempts = attempts + 1 WHERE seq = ? RETURNING attempts", seq).one().attempts;
+    return this.sql.exec<{ attempts: number }>("UPDATE send_records SET attempts = attempts + 1 WHERE seq = ? RETURNING attempts", seq).one().attempts;
   }
 
   remove(seq: number): void {
-    this.db().exec("DELETE FROM send_records WHERE seq = ?", seq);
+    this.sql.exec("DELETE FROM send_records WHERE seq = ?", seq);
   }
 }

@@ -30,6 +30,7 @@ import type { IncidentKind } from "../services/health.ts";
 import { waIdOf } from "../services/message-payload.ts";
 import { countSend, nextGapMs, nextSendAt, type Usage, typingMs } from "../services/pacing.ts";
 import { type Settings, defaultSettings } from "../services/settings-schema.ts";
+import type { InstanceStorage } from "./instance-storage.ts";
 import { Outbox, type OutboxItem, type OutboxPart } from "./outbox.ts";
 import { Journal, type JournalEntry, type SendRecord } from "./records.ts";
 
@@ -37,18 +38,19 @@ import { Journal, type JournalEntry, type SendRecord } from "./records.ts";
 export type SenderHost = {
   ctx: DurableObjectState;
   env: Env;
+  /** The object's storage (settings, usage and gap_ms are the sender's keys). */
+  storage: InstanceStorage;
   instanceId(): Promise<string | null>;
   /** The live lease holder's peer when the number is connected, else null. */
   readyFleet(): Promise<RpcPeer | null>;
-  firstConnectedAt(): Promise<string | null>;
   incident(kind: IncidentKind): Promise<void>;
   mirror(patch: InstanceStatusPatch): Promise<void>;
 };
 
 const SEND_TIMEOUT_MS = 60_000;
 const MAX_FAILED_ATTEMPTS = 5;
-/** Failures that will not get better by retrying. */
-const PERMANENT = new Set(["invalid_content", "media_unavailable", "bad_params"]);
+/** Fleet answers that mean this message cannot be sent as it is (its content, its file, its parameters): retrying will not help. */
+const UNSENDABLE = new Set(["invalid_content", "media_unavailable", "bad_params"]);
 /** A journal entry D1 refused is tried again after 1 s, doubling up to this. */
 const RECORD_RETRY_MAX_MS = 60_000;
 
@@ -70,12 +72,6 @@ export class Sender {
     if (this.journal.head()) this.#drain();
   }
 
-  /** Forget everything (the instance is being deleted). */
-  reset(): void {
-    this.outbox.reset();
-    this.journal.reset();
-  }
-
   async enqueue(item: Omit<OutboxItem, "next_part" | "attempts" | "not_before">, settings: Settings): Promise<void> {
     await this.#keepSettings(settings);
     this.outbox.add(item);
@@ -91,7 +87,7 @@ export class Sender {
   async #keepSettings(settings: Settings): Promise<void> {
     const json = JSON.stringify(settings);
     if (json === this.#settingsJson) return;
-    await this.#host.ctx.storage.put("settings", settings);
+    await this.#host.storage.put("settings", settings);
     this.#settingsJson = json;
   }
 
@@ -132,9 +128,10 @@ export class Sender {
       return false;
     }
     const settings = await this.#settings();
-    const usage = await this.#host.ctx.storage.get<Usage>("usage");
-    const gap = (await this.#host.ctx.storage.get<number>("gap_ms")) ?? 0;
-    const due = Math.max(item.not_before, nextSendAt(settings, usage, gap, await this.#host.firstConnectedAt(), now));
+    const usage = await this.#host.storage.get("usage");
+    const gap = (await this.#host.storage.get("gap_ms")) ?? 0;
+    const firstConnectedAt = (await this.#host.storage.get("first_connected_at")) ?? null;
+    const due = Math.max(item.not_before, nextSendAt(settings, usage, gap, firstConnectedAt, now));
     if (due > now) {
       await this.#wakeAt(Math.min(due, item.expires_at));
       return false;
@@ -194,7 +191,7 @@ export class Sender {
       await this.#fail(item, `server_error_${(err as ProtocolError).message}`);
       return true;
     }
-    if (PERMANENT.has(code)) {
+    if (UNSENDABLE.has(code)) {
       await this.#host.incident("send_failed");
       await this.#fail(item, code);
       return true;
@@ -352,13 +349,13 @@ export class Sender {
   }
 
   async #countSend(settings: Settings): Promise<Usage> {
-    const usage = countSend(await this.#host.ctx.storage.get<Usage>("usage"), Date.now());
-    await this.#host.ctx.storage.put({ usage, gap_ms: nextGapMs(settings) });
+    const usage = countSend(await this.#host.storage.get("usage"), Date.now());
+    await this.#host.storage.putMany({ usage, gap_ms: nextGapMs(settings) });
     return usage;
   }
 
   async #settings(): Promise<Settings> {
-    return (await this.#host.ctx.storage.get<Settings>("settings")) ?? defaultSettings();
+    return (await this.#host.storage.get("settings")) ?? defaultSettings();
   }
 
   async #wakeAt(at: number): Promise<void> {

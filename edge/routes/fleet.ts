@@ -9,12 +9,13 @@ import { type MethodName, Methods, type Result, SpooledMessage } from "../../sha
 import type { AppEnv } from "../env.ts";
 import { ApiError, notFound, validationError } from "../errors.ts";
 import type { CommandResult } from "../objects/instance.ts";
-import { instanceStub, statusForQr } from "../services/instances.ts";
+import { directoryOf, instanceOf } from "../objects/stubs.ts";
+import { statusForQr } from "../services/instances.ts";
 import { mediaKeyOf } from "../services/media.ts";
 
 export const fleetRoutes = new Hono<AppEnv>()
-  .get("/fleet/connect", (c) => c.env.DIRECTORY.get(c.env.DIRECTORY.idFromName("global")).fetch(c.req.raw))
-  .get("/fleet/instances/:id/connect", (c) => instanceStub(c.env, c.req.param("id")).fetch(c.req.raw))
+  .get("/fleet/connect", (c) => directoryOf(c.env).fetch(c.req.raw))
+  .get("/fleet/instances/:id/connect", (c) => instanceOf(c.env, c.req.param("id")).fetch(c.req.raw))
   .get("/fleet/instances/:id/qr", async (c) => {
     const { status } = await statusForQr(c.env, c.req.param("id"));
     if (!status) throw notFound("instance");
@@ -22,11 +23,11 @@ export const fleetRoutes = new Hono<AppEnv>()
   })
   .post("/fleet/instances/:id/received", async (c) => {
     const { message, mappings } = await bodyOf(c.req, SpooledMessage);
-    return c.json(answered(await instanceStub(c.env, c.req.param("id")).receivedFromSpool(message, mappings)));
+    return c.json(answered(await instanceOf(c.env, c.req.param("id")).receivedFromSpool(message, mappings)));
   })
   .post("/fleet/instances/:id/media-upload-url", async (c) => {
     const file = await bodyOf(c.req, Methods["media.upload_url"].params);
-    return c.json(answered(await instanceStub(c.env, c.req.param("id")).uploadTicketFor(file)));
+    return c.json(answered(await instanceOf(c.env, c.req.param("id")).uploadTicketFor(file)));
   })
   // Outbound media, stored when the message was accepted. `media_id` is `{project}/{id}`.
   .get("/fleet/media/:project/:id", async (c) => {

@@ -21,6 +21,7 @@ import { upsertSuppression } from "../db/suppressions.ts";
 import type { ContactRow, ConversationRow } from "../db/schema.ts";
 import type { Env } from "../env.ts";
 import { newId } from "../crypto.ts";
+import { affinityOf } from "../objects/stubs.ts";
 import { type NewEvent, publish } from "./events.ts";
 
 // ------------------------------------------------------------ JIDs
@@ -167,13 +168,11 @@ export async function learnMappings(env: Env, projectId: string, instanceId: str
   if (first) await d1.batch([first, ...rest]);
   // The number that talked to the LID keeps talking to the phone.
   for (const [from, to] of step.affinity) {
-    const stuck = await affinity(env, projectId, from).get();
-    if (stuck) await affinity(env, projectId, to).set(stuck);
+    const stuck = await affinityOf(env, projectId, from).get();
+    if (stuck) await affinityOf(env, projectId, to).set(stuck);
   }
   if (step.events.length > 0) await publish(env, projectId, ...step.events);
 }
-
-const affinity = (env: Env, projectId: string, chatJid: string) => env.AFFINITY.get(env.AFFINITY.idFromName(`${projectId}:${chatJid}`));
 
 /** A LID-only contact learns its phone: it, its conversation and its messages are keyed on the phone JID now. */
 function adopt(d1: Db, projectId: string, mapping: Mapping, contact: ContactRow, conversations: ConversationRow[], step: Step) {

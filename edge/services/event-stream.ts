@@ -1,7 +1,7 @@
 /** `GET /events`: a project's events as Server-Sent Events, served by its hub (see objects/hub.ts). */
 import type { Env } from "../env.ts";
 import { ApiError } from "../errors.ts";
-import { hub } from "./events.ts";
+import { hubOf } from "../objects/stubs.ts";
 import { isKnownFilter } from "./webhooks.ts";
 
 export type StreamRequest = { lastEventId?: string; types?: string };
@@ -27,5 +27,5 @@ export async function openEventStream(env: Env, projectId: string, { lastEventId
     if (filters.length > 0) url.searchParams.set("types", filters.join(","));
   }
   // The hub's stream is the answer's body: the client leaving cancels it, and the hub forgets the listener.
-  return hub(env, projectId).fetch(new Request(url, { signal }));
+  return hubOf(env, projectId).fetch(new Request(url, { signal }));
 }

@@ -17,6 +17,7 @@
  * durable, so a caller that got past it has not lost the event.
  */
 import type { Env } from "../env.ts";
+import { hubOf } from "../objects/stubs.ts";
 
 export const EVENT_TYPES = [
   "message.received",
@@ -87,11 +88,9 @@ export async function publish(env: Env, projectId: string, ...events: NewEvent[]
   if (events.length === 0) return [];
   const created_at = new Date().toISOString();
   const built = events.map((e) => ({ id: `evt_${crypto.randomUUID().replaceAll("-", "")}`, created_at, ...e }) as PomboEvent);
-  await hub(env, projectId).publish(projectId, built);
+  await hubOf(env, projectId).publish(projectId, built);
   return built;
 }
-
-export const hub = (env: Env, projectId: string) => env.EVENTS.get(env.EVENTS.idFromName(projectId));
 
 /** Does a webhook's filter (`message.received`, `message.*`, `*`) take this event type? */
 export function matchesFilter(filters: readonly string[], type: string): boolean {

@@ -2,12 +2,32 @@
  * A message one of our numbers received (issue 4, reference 002): stored
  * once, in the customer's one conversation, and announced once.
  *
- * The fleet holds each message until this answers, and resends it after a
- * lost link or a restart; the unique inbound index turns a resend into the
- * first message's id. A message whose event did not go out (the hub was
- * unreachable, or the object died between storing and publishing) is left
- * marked in the number's Durable Object storage, so its resend publishes it
- * then; any other repeat publishes nothing.
+ * Once: this is the layer that guarantees it. The same WhatsApp message
+ * comes here again: the fleet resends what it holds after a lost answer or
+ * a restart, a moved lease sends it over HTTP from the old process, an
+ * adopted spool file may hold a copy, WhatsApp redelivers what it got no
+ * receipt for. Whatever the path, the process or the delay, the D1 unique
+ * index `messages_inbound_wa` (project, number, WhatsApp id) turns a second
+ * insert into the first message's id (`duplicate: true`). A message written
+ * from the number's phone (`from_me`: stored as outbound, outside that index)
+ * is looked up by its WhatsApp id before it is stored. A message whose event
+ * did not go out (the hub was unreachable, or the object died between
+ * storing and publishing) keeps a mark in the number's Durable Object, so
+ * its next repeat announces it; any other repeat announces nothing.
+ *
+ * The other layers that drop repeats save work, or keep attempts that run at
+ * the same time apart; none sees every path or remembers a message after it
+ * was delivered, so none is what makes a message once:
+ * - fleet/inbound-receiver.ts remembers the ids its Baileys hook just
+ *   spooled, so their upsert a moment later is not translated and sealed again;
+ * - fleet/inbound-spool.ts keeps one row per (number, WhatsApp id) in a
+ *   spool file (the hook and the upsert, or WhatsApp's redelivery while the
+ *   row waits), so the drainer does not send it twice;
+ * - objects/inbound-dedup.ts runs one attempt per WhatsApp id at a time in
+ *   the number's object, which every delivery of the number passes through:
+ *   a repeat racing the first (over the link and over HTTP at once) waits for
+ *   its answer, so the two never both announce, and the `from_me` lookup
+ *   above is never raced.
  *
  * Messages the number wrote from its own phone app (`from_me`) are ours:
  * stored as sent, announced as `message.sent` with `source: "phone"`.
@@ -20,6 +40,7 @@ import { conversationTouched } from "../db/conversations.ts";
 import { findByWaId, findOutboundByWaId, findPoll, insertReceived, stored } from "../db/messages.ts";
 import type { ContactRow, ConversationRow, MessageRow } from "../db/schema.ts";
 import type { Env } from "../env.ts";
+import { affinityOf } from "../objects/stubs.ts";
 import { bareJid, canonicalJid, contactFor, identify, isGroup, type Who } from "./contacts.ts";
 import { conversationFor } from "./conversations.ts";
 import { type NewEvent, publish } from "./events.ts";
@@ -29,8 +50,12 @@ import { keywordOptOut } from "./privacy.ts";
 
 export type Scope = { project_id: string; instance_id: string };
 
-/** Where a number keeps "stored, not yet announced" marks: its Durable Object's storage. */
-export type Ledger = Pick<DurableObjectStorage, "get" | "put" | "delete">;
+/** Where a number keeps "stored, not yet announced" marks, by WhatsApp id: its Durable Object (objects/inbound-dedup.ts). */
+export type Ledger = {
+  marked(waMessageId: string): Promise<boolean>;
+  mark(waMessageId: string): Promise<void>;
+  unmark(waMessageId: string): Promise<void>;
+};
 
 export type Received = { message_id: string; duplicate: boolean };
 
@@ -51,12 +76,11 @@ export async function receiveMessage(env: Env, scope: Scope, msg: InboundMessage
   // Our own API sends come back this way too (WhatsApp echoes them to the number's devices); they were announced when they left.
   if (earlier && !earlier.from_me) return { message_id: earlier.id, duplicate: true };
 
-  const mark = `inbound:${msg.wa_message_id}`;
-  const unannounced = (await ledger.get(mark)) !== undefined;
-  if (!unannounced) await ledger.put(mark, Date.now());
+  const unannounced = await ledger.marked(msg.wa_message_id);
+  if (!unannounced) await ledger.mark(msg.wa_message_id);
   const { message, fresh } = earlier ? { message: earlier, fresh: false } : await store(env, scope, msg, parties);
   if (!fresh && !unannounced) {
-    await ledger.delete(mark);
+    await ledger.unmark(msg.wa_message_id);
     return { message_id: message.id, duplicate: true };
   }
 
@@ -66,12 +90,12 @@ export async function receiveMessage(env: Env, scope: Scope, msg: InboundMessage
   }
   if (!parties.group) {
     // The number the customer wrote to is the one that answers them (reference 000).
-    await env.AFFINITY.get(env.AFFINITY.idFromName(`${scope.project_id}:${message.chat_jid}`)).set(scope.instance_id);
+    await affinityOf(env, scope.project_id, message.chat_jid).set(scope.instance_id);
   }
   // The `reference` of our message this one answers: how the client finds its own record (reference 004).
   const quoted = msg.quoted_id ? await findOutboundByWaId(d1, scope.project_id, msg.quoted_id, chats) : undefined;
   await publish(env, scope.project_id, await eventOf(env, scope, msg, parties, message, quoted?.reference ?? null));
-  await ledger.delete(mark);
+  await ledger.unmark(msg.wa_message_id);
   return { message_id: message.id, duplicate: !fresh };
 }
 

@@ -11,6 +11,7 @@ import type { Page } from "../db/pagination.ts";
 import type { InstanceRow } from "../db/schema.ts";
 import type { Env } from "../env.ts";
 import { ApiError, notFound } from "../errors.ts";
+import { directoryOf, instanceOf } from "../objects/stubs.ts";
 import { checkUrlField } from "./destinations.ts";
 import { type Warming, dayKey, warmingOf } from "./pacing.ts";
 import { projectPhone } from "./phone-input.ts";
@@ -33,8 +34,6 @@ function present({ project_id: _, sent_day, ...row }: InstanceRow, settings: Set
   const warming = warmingOf(settings, row.first_connected_at);
   return { ...row, sent_today: sentToday, warming: warming ? { ...warming, sent_today: sentToday } : null };
 }
-const stub = (env: Env, id: string) => env.INSTANCE.get(env.INSTANCE.idFromName(id));
-const directory = (env: Env) => env.DIRECTORY.get(env.DIRECTORY.idFromName("global"));
 
 export async function createInstance(env: Env, projectId: string, input: { name: string; proxy_url?: string | null }) {
   // The fleet dials the proxy from inside its network: the same policy as any client URL (and the fleet checks again).
@@ -45,8 +44,8 @@ export async function createInstance(env: Env, projectId: string, input: { name:
     name: input.name,
     proxy_url: input.proxy_url ?? null,
   });
-  await stub(env, row.id).init({ instance_id: row.id, project_id: projectId, name: row.name, proxy_url: row.proxy_url });
-  await directory(env).register(row.id);
+  await instanceOf(env, row.id).init({ instance_id: row.id, project_id: projectId, name: row.name, proxy_url: row.proxy_url });
+  await directoryOf(env).register(row.id);
   return present(row, await getSettings(env, projectId));
 }
 
@@ -86,7 +85,7 @@ export async function command<M extends MethodName>(
   failures: CommandFailures = {},
 ): Promise<Result<M>> {
   // With `waitMs`, a fleet that is not online yet may still come (starting up) and take the number in time.
-  const outcome = await stub(env, id).command(method, params, waitMs);
+  const outcome = await instanceOf(env, id).command(method, params, waitMs);
   if (outcome.ok) return outcome.result as Result<M>;
   const own = failures[outcome.code];
   if (own) throw own(outcome.message);
@@ -104,17 +103,17 @@ export async function restartInstance(env: Env, projectId: string, id: string) {
 /** Logs out on WhatsApp when a fleet runs the number; forgets the session either way. */
 export async function logoutInstance(env: Env, projectId: string, id: string) {
   await getInstance(env, projectId, id);
-  const outcome = await stub(env, id).command("instance.logout", {});
-  if (!outcome.ok) await stub(env, id).forgetSession();
+  const outcome = await instanceOf(env, id).command("instance.logout", {});
+  if (!outcome.ok) await instanceOf(env, id).forgetSession();
   return getInstance(env, projectId, id);
 }
 
 export async function removeInstance(env: Env, projectId: string, id: string) {
   await getInstance(env, projectId, id);
   // Best effort: tell WhatsApp this device is gone, so the phone shows it unlinked.
-  await stub(env, id).command("instance.logout", {});
-  await stub(env, id).destroy();
-  await directory(env).unregister(id);
+  await instanceOf(env, id).command("instance.logout", {});
+  await instanceOf(env, id).destroy();
+  await directoryOf(env).unregister(id);
   await deleteInstance(db(env.DB), projectId, id);
 }
 
@@ -124,10 +123,10 @@ export async function removeInstance(env: Env, projectId: string, id: string) {
  * pair again, so it restarts (`restarted`).
  */
 export async function statusForQr(env: Env, id: string) {
-  const status = await stub(env, id).status();
+  const status = await instanceOf(env, id).status();
   if (status?.state !== "disconnected" || status.reason !== "pairing_expired") return { status, restarted: false };
   await command(env, id, "instance.restart", {});
-  return { status: await stub(env, id).status(), restarted: true };
+  return { status: await instanceOf(env, id).status(), restarted: true };
 }
 
 export async function currentQr(env: Env, projectId: string, id: string) {
@@ -160,12 +159,11 @@ export async function importSession(env: Env, projectId: string, id: string, cre
 }
 
 export async function pingFleet(env: Env, id: string) {
-  const outcome = await stub(env, id).ping();
+  const outcome = await instanceOf(env, id).ping();
   if (!outcome.ok) throw new ApiError(outcome.code === "not_found" ? 404 : 409, outcome.code, outcome.message);
   return { rtt_ms: outcome.rtt_ms ?? 0 };
 }
 
 export function fleetsOnline(env: Env) {
-  return directory(env).fleets();
+  return directoryOf(env).fleets();
 }
-export const instanceStub = stub;

@@ -12,6 +12,7 @@ import type { MessageRow } from "../db/schema.ts";
 import type { Env } from "../env.ts";
 import { ApiError, notFound } from "../errors.ts";
 import type { OutboxPart } from "../objects/outbox.ts";
+import { instanceOf } from "../objects/stubs.ts";
 import { earlierSend, fingerprintOf } from "./idempotency.ts";
 import { labelKeys, stampRecipient } from "./labels.ts";
 import { type MediaInput, type MediaType, storeMedia } from "./media.ts";
@@ -141,7 +142,7 @@ export async function sendMessage(env: Env, projectId: string, request: SendRequ
     throw err;
   }
   try {
-    await env.INSTANCE.get(env.INSTANCE.idFromName(selection.instance_id)).enqueue(
+    await instanceOf(env, selection.instance_id).enqueue(
       {
         message_id: id,
         project_id: projectId,

@@ -14,6 +14,7 @@ import { connectedInstances } from "../db/instances.ts";
 import { findRecipient, saveRecipients } from "../db/recipients.ts";
 import type { Env } from "../env.ts";
 import { ApiError } from "../errors.ts";
+import { instanceOf } from "../objects/stubs.ts";
 import { phoneOf } from "./phone-input.ts";
 
 const FOUND_TTL_MS = 30 * 86_400_000;
@@ -65,8 +66,7 @@ export async function resolveRecipient(env: Env, projectId: string, to: Addresse
 
 async function askWhatsApp(env: Env, projectId: string, variants: string[]) {
   for (const instance of await connectedInstances(db(env.DB), projectId)) {
-    const stub = env.INSTANCE.get(env.INSTANCE.idFromName(instance.id));
-    const outcome = await stub.command("contacts.resolve", { phones: variants.map((v) => v.slice(1)) });
+    const outcome = await instanceOf(env, instance.id).command("contacts.resolve", { phones: variants.map((v) => v.slice(1)) });
     // (Generics do not survive Durable Object RPC: the result is the method's, by construction.)
     if (outcome.ok) return (outcome.result as Result<"contacts.resolve">).results;
   }

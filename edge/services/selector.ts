@@ -19,6 +19,7 @@ import { advancePoolCursor, findPool } from "../db/pools.ts";
 import { advanceProjectCursor } from "../db/settings.ts";
 import type { Env } from "../env.ts";
 import { ApiError } from "../errors.ts";
+import { affinityOf } from "../objects/stubs.ts";
 import { dailyLimit, dayKey, warmingOf } from "./pacing.ts";
 import type { Settings, Strategy } from "./settings-schema.ts";
 import { isGroup } from "./contacts.ts";
@@ -55,7 +56,7 @@ export async function selectNumber(env: Env, projectId: string, settings: Settin
   const pick = () => rotate(usable, settings.rotation, settings, () => advanceProjectCursor(d1, projectId));
   if (!input.sticky) return { instance_id: await pick(), via: "rotation" };
 
-  const affinity = env.AFFINITY.get(env.AFFINITY.idFromName(`${projectId}:${input.chat_jid}`));
+  const affinity = affinityOf(env, projectId, input.chat_jid);
   const ids = usable.map((i) => i.id);
   const stuck = await affinity.current(ids);
   if (stuck) return { instance_id: stuck, via: "sticky" };

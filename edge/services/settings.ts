@@ -4,6 +4,7 @@ import { instanceIdsOf } from "../db/instances.ts";
 import { readSettings, writeSettings } from "../db/settings.ts";
 import type { Env } from "../env.ts";
 import { ApiError, validationError } from "../errors.ts";
+import { instanceOf } from "../objects/stubs.ts";
 import { Settings, type SettingsPatch, defaultSettings } from "./settings-schema.ts";
 import { rotateAlertSecret, setAlertUrl } from "./webhooks.ts";
 
@@ -50,6 +51,6 @@ export async function patchSettings(env: Env, projectId: string, { rotate_alert_
   remember(projectId, parsed.data);
   // Each number paces itself from its own copy: hand the new one to every number now.
   const ids = await instanceIdsOf(db(env.DB), projectId);
-  await Promise.all(ids.map((id) => env.INSTANCE.get(env.INSTANCE.idFromName(id)).applySettings(parsed.data)));
+  await Promise.all(ids.map((id) => instanceOf(env, id).applySettings(parsed.data)));
   return alertSecret ? { ...parsed.data, alert_secret: alertSecret } : parsed.data;
 }

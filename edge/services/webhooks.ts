@@ -26,7 +26,8 @@ import {
 } from "../db/webhooks.ts";
 import type { Env } from "../env.ts";
 import { ApiError, notFound } from "../errors.ts";
-import { EVENT_TYPES, hub } from "./events.ts";
+import { hubOf } from "../objects/stubs.ts";
+import { EVENT_TYPES } from "./events.ts";
 import { checkUrlField } from "./destinations.ts";
 
 /** The project's alert URL (settings) hears only about numbers dropping (reference 003). */
@@ -98,7 +99,7 @@ export function toPublic(row: WebhookRow) {
 }
 
 /** The hub routes from a cached copy of the endpoints: tell it they changed. */
-const changed = (env: Env, projectId: string) => hub(env, projectId).invalidate();
+const changed = (env: Env, projectId: string) => hubOf(env, projectId).invalidate();
 
 async function create(env: Env, projectId: string, input: WebhookInput, kind: WebhookRow["kind"]) {
   await checkWebhookUrl(env, input.url, kind === "alert" ? "alert_url" : "url");

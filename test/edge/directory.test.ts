@@ -1,8 +1,8 @@
 import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
+import { directoryOf } from "../../edge/objects/stubs.ts";
 import { ADMIN, type FleetSocket, call, joinDirectory, newInstance, newProject, resetDirectory } from "./helpers.ts";
 
-const directory = () => env.DIRECTORY.get(env.DIRECTORY.idFromName("global"));
 
 // Storage is per file, and the directory is one object: start each test with no fleets and no numbers.
 afterEach(resetDirectory);
@@ -88,12 +88,12 @@ describe("the fleet directory spreads numbers over fleet processes", () => {
     expect([...ta.running].sort()).toEqual([...ids].sort());
 
     // Its pings stopped long ago, as the directory sees it after a pause: the periodic check reaps it.
-    await runInDurableObject(directory(), (_o, state) => {
+    await runInDurableObject(directoryOf(env), (_o, state) => {
       for (const ws of state.getWebSockets()) {
         ws.serializeAttachment({ ...(ws.deserializeAttachment() as object), connected_at: Date.now() - 60_000 });
       }
     });
-    expect(await runDurableObjectAlarm(directory())).toBe(true);
+    expect(await runDurableObjectAlarm(directoryOf(env))).toBe(true);
     expect((await a.socket.closed).code).toBe(4008);
 
     // The same process (still running both numbers) reconnects.
@@ -121,7 +121,7 @@ describe("the fleet directory spreads numbers over fleet processes", () => {
 
     const b = await joinDirectory("fleet-b");
     const tb = track(b.socket, b.first.data.instance_ids);
-    expect(await runDurableObjectAlarm(directory())).toBe(true);
+    expect(await runDurableObjectAlarm(directoryOf(env))).toBe(true);
     await ta.drain();
     await tb.drain();
     expect(ta.running.size).toBe(2);

@@ -8,7 +8,8 @@ import { exports } from "cloudflare:workers";
 import { createParser } from "eventsource-parser";
 import { describe, expect, it } from "vitest";
 import type { EventHub } from "../../edge/objects/hub.ts";
-import { type PomboEvent, hub, publish } from "../../edge/services/events.ts";
+import { hubOf } from "../../edge/objects/stubs.ts";
+import { type PomboEvent, publish } from "../../edge/services/events.ts";
 import { disconnectedEvent, receivedEvent } from "./event-fixtures.ts";
 import { call, newProject, waitFor } from "./helpers.ts";
 
@@ -61,7 +62,6 @@ async function project() {
 }
 
 const bodies = (frames: Frame[]) => frames.filter((f) => f.event === "message.received").map((f) => f.data.payload.body);
-const hubOf = (projectId: string) => hub(env, projectId) as DurableObjectStub<EventHub>;
 
 describe("GET /events", () => {
   it("streams events live as they are published, each frame with id, event and the event itself", async () => {
@@ -164,9 +164,9 @@ describe("GET /events", () => {
     const sse = await listen(key);
     await publish(env, projectId, receivedEvent("hello"));
     await sse.until(1);
-    expect(await hubOf(projectId).listenerCount()).toBe(1);
+    expect(await hubOf(env, projectId).listenerCount()).toBe(1);
     await sse.close();
-    await waitFor(async () => (await hubOf(projectId).listenerCount()) === 0, 3_000, "the listener dropped");
+    await waitFor(async () => (await hubOf(env, projectId).listenerCount()) === 0, 3_000, "the listener dropped");
   });
 });
 
@@ -187,7 +187,7 @@ describe("the event log", () => {
     const { id: projectId, key } = await project();
     await publish(env, projectId, receivedEvent("old 1"), receivedEvent("old 2"));
     await publish(env, projectId, receivedEvent("recent"));
-    const stub = hubOf(projectId);
+    const stub = hubOf(env, projectId);
     // Age the first two past the 72-hour retention, and let the alarm trim.
     await runInDurableObject(stub, (_hub, state) => {
       state.storage.sql.exec("UPDATE events SET created_at = ? WHERE seq <= 2", Date.now() - 73 * 3_600_000);
@@ -210,8 +210,8 @@ describe("the event log", () => {
     const { id: projectId, key } = await project();
     await call("/webhooks", { method: "POST", token: key, body: { url: "http://hooks.test/once-only" } });
     const event = { id: "evt_fixed_1", created_at: new Date().toISOString(), ...disconnectedEvent("inst-1") } as PomboEvent;
-    await hubOf(projectId).publish(projectId, [event]);
-    await hubOf(projectId).publish(projectId, [event, event]);
+    await hubOf(env, projectId).publish(projectId, [event]);
+    await hubOf(env, projectId).publish(projectId, [event, event]);
     const sse = await listen(key, { lastEventId: "0" });
     await sse.until(1);
     await publish(env, projectId, receivedEvent("marker"));
@@ -229,7 +229,7 @@ describe("the event log", () => {
     // Deleted without the hub hearing of it (as from another isolate, before the cache expires).
     await env.DB.prepare("DELETE FROM webhooks WHERE id = ?").bind(gone.id).run();
     const [event] = await publish(env, projectId, disconnectedEvent("inst-2"));
-    const waiting = await runInDurableObject(hubOf(projectId), (_i, state) => state.storage.sql.exec("SELECT COUNT(*) AS n FROM outbox").one().n);
+    const waiting = await runInDurableObject(hubOf(env, projectId), (_i, state) => state.storage.sql.exec("SELECT COUNT(*) AS n FROM outbox").one().n);
     expect(waiting).toBe(0);
     const kept2 = await env.DB.prepare("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE webhook_id = ? AND event_id = ?").bind(kept.id, event!.id).first("n");
     expect(kept2).toBe(1);
@@ -238,7 +238,7 @@ describe("the event log", () => {
   it("keeps deliveries the queue refused, and its alarm sends them later", async () => {
     const { id: projectId, key } = await project();
     const hook = (await call("/webhooks", { method: "POST", token: key, body: { url: "http://hooks.test/after-outage" } })).json;
-    const stub = hubOf(projectId);
+    const stub = hubOf(env, projectId);
     // The queue is down for this publish.
     const realQueue = env.WEBHOOKS;
     await runInDurableObject(stub, (instance: EventHub) => {

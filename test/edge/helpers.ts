@@ -1,6 +1,7 @@
 /** Calls the Worker the way a client would, through its fetch handler. */
 import { env, runInDurableObject } from "cloudflare:test";
 import { exports } from "cloudflare:workers";
+import { directoryOf, instanceOf } from "../../edge/objects/stubs.ts";
 
 export const ADMIN = "test-admin-token";
 export const FLEET = "test-fleet-token";
@@ -62,7 +63,7 @@ export const fail = (code: string, message = code) => new Failure(code, message)
 export async function resetDirectory() {
   closeFleetSockets();
   await new Promise((r) => setTimeout(r, 50));
-  await runInDurableObject(env.DIRECTORY.get(env.DIRECTORY.idFromName("global")), (_o, state) => {
+  await runInDurableObject(directoryOf(env), (_o, state) => {
     state.storage.sql.exec("DELETE FROM assignment");
   });
 }
@@ -228,7 +229,7 @@ export async function connectedFleet(
   });
   socket.event("status", { state: "connected", jid: opts.jid ?? "5511900000001:1@s.whatsapp.net" });
   // A round trip, so the status is applied before the test goes on.
-  await waitFor(async () => (await env.INSTANCE.get(env.INSTANCE.idFromName(instanceId)).status())?.state === "connected");
+  await waitFor(async () => (await instanceOf(env, instanceId).status())?.state === "connected");
   return { socket, sends, lookups };
 }
 

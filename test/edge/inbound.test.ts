@@ -7,6 +7,8 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { sha256Hex } from "../../edge/crypto.ts";
+import { unannouncedKey } from "../../edge/objects/instance-storage.ts";
+import { affinityOf, instanceOf } from "../../edge/objects/stubs.ts";
 import {
   call,
   closeFleetSockets,
@@ -88,8 +90,8 @@ describe("receiving a message", () => {
     const message = inboundMessage(PHONE_JID, { body: "chegou?" });
     const first = await deliver(fleet.socket, message);
     // The state such a death leaves: the message in D1, its "not announced yet" mark still in the number's storage.
-    await runInDurableObject(env.INSTANCE.get(env.INSTANCE.idFromName(id)), (_o, state) =>
-      state.storage.put(`inbound:${message.wa_message_id}`, Date.now()),
+    await runInDurableObject(instanceOf(env, id), (_o, state) =>
+      state.storage.put(unannouncedKey(message.wa_message_id), Date.now()),
     );
     expect(await deliver(fleet.socket, message)).toEqual({ message_id: first.message_id, duplicate: true });
     expect(await deliver(fleet.socket, message)).toEqual({ message_id: first.message_id, duplicate: true });
@@ -200,7 +202,7 @@ describe("canonical identity: LIDs", () => {
       expect((await history(key, jid)).data).toMatchObject([{ id: first.message_id, chat_jid: PHONE_JID, from: PHONE_JID }]);
     }
     // The number that talked to the LID keeps the customer.
-    expect(await env.AFFINITY.get(env.AFFINITY.idFromName(`${projectId}:${PHONE_JID}`)).get()).toBe(id);
+    expect(await affinityOf(env, projectId, PHONE_JID).get()).toBe(id);
   });
 
   it("merges a LID-only contact into the phone's contact when the mapping shows they are one person", async () => {
@@ -345,7 +347,7 @@ describe("messages that are not a customer writing to us", () => {
     const [event] = ofType("message.received")(await eventsUntil(key, (e) => ofType("message.received")(e).length >= 1));
     expect(event).toMatchObject({ sender: { jid: PHONE_JID, lid: LID, name: "Maria" }, conversation_id: null, payload: { from: group, body: "bom dia, grupo" } });
     // The group's number is not the participant's sticky number.
-    expect(await env.AFFINITY.get(env.AFFINITY.idFromName(`${projectId}:${PHONE_JID}`)).get()).toBeNull();
+    expect(await affinityOf(env, projectId, PHONE_JID).get()).toBeNull();
     expect(event.instance_id).toBe(id);
   });
 });

@@ -1,5 +1,7 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import type { LeaseRecord } from "../../edge/objects/instance-storage.ts";
+import { instanceOf } from "../../edge/objects/stubs.ts";
 import { ADMIN, call, connectInstance, newInstance, newProject, sessionCreds } from "./helpers.ts";
 
 async function setup() {
@@ -8,7 +10,6 @@ async function setup() {
   return { key: api_key, id: instance.id };
 }
 
-const stub = (id: string) => env.INSTANCE.get(env.INSTANCE.idFromName(id));
 
 describe("one fleet process per number: the lease", () => {
   it("grants the first fleet, denies a second one while the first holds it", async () => {
@@ -60,8 +61,8 @@ describe("one fleet process per number: the lease", () => {
     expect(denied.data.retry_after_ms).toBeLessThanOrEqual(15_000);
 
     // Once that time has passed (moved forward here), another fleet takes over.
-    await runInDurableObject(stub(id), async (_o, state) => {
-      const lease = (await state.storage.get<{ fleet_id: string; expires_at: number }>("lease"))!;
+    await runInDurableObject(instanceOf(env, id), async (_o, state) => {
+      const lease = (await state.storage.get<LeaseRecord>("lease"))!;
       await state.storage.put("lease", { ...lease, expires_at: Date.now() - 1 });
     });
     const c = await connectInstance(id, "fleet-c");
@@ -183,7 +184,7 @@ describe("session storage through the edge", () => {
     expect((await a.request("session.set", { entries: many })).result.written).toBe(900);
     const read = await a.request("session.get", { keys: ["pre-key:1", "pre-key:2", "pre-key:909"] });
     expect(read.result.values).toEqual({ "pre-key:1": "old", "pre-key:2": null, "pre-key:909": "k899" });
-    const partial = await runInDurableObject(stub(id), (_o, state) =>
+    const partial = await runInDurableObject(instanceOf(env, id), (_o, state) =>
       state.storage.sql.exec("SELECT COUNT(*) AS n FROM session").one().n,
     );
     expect(partial).toBe(901);
@@ -262,7 +263,7 @@ describe("commands from the API to the fleet", () => {
     expect(seen).toEqual(["instance.logout"]);
     expect((await a.closed).code).toBe(4004);
     expect((await call(`/instances/${id}`, { token: key })).status).toBe(404);
-    const left = await runInDurableObject(stub(id), async (_o, state) => (await state.storage.list()).size);
+    const left = await runInDurableObject(instanceOf(env, id), async (_o, state) => (await state.storage.list()).size);
     expect(left).toBe(0);
     // A fleet that comes back for it is turned away.
     await expect(connectInstance(id, "fleet-a")).rejects.toThrow(/404/);

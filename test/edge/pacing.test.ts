@@ -1,5 +1,6 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { instanceOf } from "../../edge/objects/stubs.ts";
 import { healthScore, recordIncident } from "../../edge/services/health.ts";
 import { countSend, nextGapMs, nextSendAt, typingMs, warmingOf } from "../../edge/services/pacing.ts";
 import { Settings } from "../../edge/services/settings-schema.ts";
@@ -79,7 +80,7 @@ describe("a number paces its own queue", () => {
     expect(fleet.sends[0]!.typing_ms).toBeGreaterThanOrEqual(800);
     await new Promise((r) => setTimeout(r, 200));
     expect((await messageOf(key, b.json.id)).status).toBe("queued");
-    const alarm = await runInDurableObject(env.INSTANCE.get(env.INSTANCE.idFromName(id)), (_o, state) => state.storage.getAlarm());
+    const alarm = await runInDurableObject(instanceOf(env, id), (_o, state) => state.storage.getAlarm());
     expect(alarm! - Date.now()).toBeGreaterThan(55_000);
     expect(alarm! - Date.now()).toBeLessThanOrEqual(60_000);
     const instance = (await call(`/instances/${id}`, { token: key })).json;

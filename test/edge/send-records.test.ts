@@ -6,10 +6,10 @@
  */
 import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
+import { instanceOf } from "../../edge/objects/stubs.ts";
 import { call, closeFleetSockets, connectedFleet, eventsUntil, fail, messageOf, newInstance, newProject, noPacing, waitFor } from "./helpers.ts";
 
 const CUSTOMER_JID = "5511988887777@s.whatsapp.net";
-const stub = (id: string) => env.INSTANCE.get(env.INSTANCE.idFromName(id));
 
 afterEach(async () => {
   closeFleetSockets();
@@ -22,7 +22,7 @@ const d1Refuses = () =>
 const d1Works = () => env.DB.exec("DROP TRIGGER IF EXISTS refuse_status");
 
 const journalSize = (id: string) =>
-  runInDurableObject(stub(id), (_obj, state) => {
+  runInDurableObject(instanceOf(env, id), (_obj, state) => {
     const table = state.storage.sql.exec("SELECT name FROM sqlite_master WHERE name = 'send_records'").toArray();
     return table.length === 0 ? 0 : state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM send_records").one().n;
   });
@@ -48,13 +48,13 @@ describe("records of sends while D1 refuses writes", () => {
     fleet.socket.event("message.status", { wa_message_id: fleet.sends[0]!.wa_message_id, chat_jid: CUSTOMER_JID, status: "delivered" });
     // Both outcomes wait in the number's storage, the queue is empty, D1 still says queued.
     await waitFor(async () => (await journalSize(id)) === 2, 3_000, "two records in the journal");
-    expect(await stub(id).queueSize()).toBe(0);
+    expect(await instanceOf(env, id).queueSize()).toBe(0);
     await new Promise((r) => setTimeout(r, 300));
     expect((await messageOf(key, res.json.id)).status).toBe("queued");
 
     await d1Works();
     // The retry is the object's alarm (within a second here); run it now rather than wait.
-    await runDurableObjectAlarm(stub(id));
+    await runDurableObjectAlarm(instanceOf(env, id));
     await waitFor(async () => (await messageOf(key, res.json.id)).status === "delivered", 5_000, "the records to land");
     const message = await messageOf(key, res.json.id);
     expect(message.history.map((h: { status: string }) => h.status)).toEqual(["queued", "sent", "delivered"]);
@@ -80,12 +80,12 @@ describe("records of sends while D1 refuses writes", () => {
     await waitFor(() => fleet.sends.length === 3, 5_000, "all three sends to reach the fleet");
     await waitFor(async () => (await journalSize(id)) === 3, 3_000, "three records");
     // Alarms come and go; D1 still refuses.
-    await runDurableObjectAlarm(stub(id));
+    await runDurableObjectAlarm(instanceOf(env, id));
     await new Promise((r) => setTimeout(r, 200));
     expect(await journalSize(id)).toBe(3);
 
     await d1Works();
-    await runDurableObjectAlarm(stub(id));
+    await runDurableObjectAlarm(instanceOf(env, id));
     await waitFor(async () => (await messageOf(key, third.json.id)).status === "sent", 5_000, "the records to land");
     expect((await messageOf(key, first.json.id)).status).toBe("sent");
     expect(await messageOf(key, second.json.id)).toMatchObject({ status: "failed", reason: "invalid_content" });

@@ -1,11 +1,11 @@
 import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { instanceOf } from "../../edge/objects/stubs.ts";
 import { call, connectInstance, connectedFleet, fail, messageOf, newInstance, newProject, noPacing, waitFor } from "./helpers.ts";
 
 const CUSTOMER = "+5511988887777";
 const CUSTOMER_JID = "5511988887777@s.whatsapp.net";
 const onWhatsApp = { "5511988887777": CUSTOMER_JID, "551188887777": CUSTOMER_JID };
-const stub = (id: string) => env.INSTANCE.get(env.INSTANCE.idFromName(id));
 
 async function setup() {
   const { api_key: key } = await newProject();
@@ -38,7 +38,7 @@ describe("sending a text", () => {
     const { key, id } = await setup();
     const res = await send(key, "text", { to: CUSTOMER_JID, body: "later", instance_id: id });
     expect(res.status).toBe(202);
-    expect(await stub(id).queueSize()).toBe(1);
+    expect(await instanceOf(env, id).queueSize()).toBe(1);
     expect((await messageOf(key, res.json.id)).status).toBe("queued");
 
     const fleet = await connectedFleet(id);
@@ -51,7 +51,7 @@ describe("sending a text", () => {
     const first = await connectInstance(id, "fleet-a");
     await first.next();
     first.event("status", { state: "connected", jid: "5511900000001:1@s.whatsapp.net" });
-    await waitFor(async () => (await stub(id).status())?.state === "connected");
+    await waitFor(async () => (await instanceOf(env, id).status())?.state === "connected");
     const a = await send(key, "text", { to: CUSTOMER_JID, body: "one", instance_id: id });
     await send(key, "text", { to: CUSTOMER_JID, body: "two", instance_id: id });
     // The fleet gets the first send... and dies before answering.
@@ -88,13 +88,13 @@ describe("sending a text", () => {
   it("fails a message as expired when its number never came back within the TTL", async () => {
     const { key, id } = await setup();
     const res = await send(key, "text", { to: CUSTOMER_JID, body: "too late", instance_id: id });
-    await runInDurableObject(stub(id), (_o, state) => {
+    await runInDurableObject(instanceOf(env, id), (_o, state) => {
       state.storage.sql.exec("UPDATE outbox SET expires_at = ?", Date.now() - 1);
     });
-    await runDurableObjectAlarm(stub(id));
+    await runDurableObjectAlarm(instanceOf(env, id));
     const message = await messageOf(key, res.json.id);
     expect(message).toMatchObject({ status: "failed", reason: "expired" });
-    expect(await stub(id).queueSize()).toBe(0);
+    expect(await instanceOf(env, id).queueSize()).toBe(0);
   });
 
   it("fails a message the fleet says can never be sent, and lowers the number's health", async () => {
@@ -124,10 +124,10 @@ describe("sending a text", () => {
       await waitFor(() => fleet.sends.length === attempt, 3_000, `attempt ${attempt}`);
       expect((await messageOf(key, res.json.id)).status).toBe("queued");
       // The backoff's wait, passed at once.
-      await runInDurableObject(stub(id), (_o, state) => {
+      await runInDurableObject(instanceOf(env, id), (_o, state) => {
         state.storage.sql.exec("UPDATE outbox SET not_before = 0");
       });
-      await runDurableObjectAlarm(stub(id));
+      await runDurableObjectAlarm(instanceOf(env, id));
     }
     await waitFor(async () => (await messageOf(key, res.json.id)).status === "failed", 3_000, "failed");
     expect((await messageOf(key, res.json.id)).reason).toBe("send_failed");

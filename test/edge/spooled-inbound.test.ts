@@ -57,6 +57,25 @@ describe("received messages from a fleet's spool, over HTTP", () => {
     expect(received(events)[0]).toMatchObject({ instance_id: id, payload: { body: "esperou no disco", message_id: first.json.message_id } });
   });
 
+  it("takes the same message over the link and over HTTP at the same moment as one message with one event, a customer's and one written on the number's phone alike", async () => {
+    const { key, id } = await setup();
+    const fleet = await connectedFleet(id);
+    const customer = inboundMessage(PHONE_JID, { body: "duas vias" });
+    const phone = inboundMessage(PHONE_JID, { from_me: true, sender_jid: "5511900000001@s.whatsapp.net", body: "respondido do celular" });
+    for (const message of [customer, phone]) {
+      // Two processes drained the same row: the lease holder over its link, the old one over HTTP, neither waiting for the other.
+      const [byLink, byHttp] = await Promise.all([deliver(fleet.socket, message), fromSpool(id, { message, mappings: [] }).then((r) => r.json)]);
+      expect(byHttp.message_id).toBe(byLink.message_id);
+      expect([byLink.duplicate, byHttp.duplicate].sort()).toEqual([false, true]);
+    }
+    const page = await history(key, PHONE_JID);
+    expect(page.data.map((m: any) => m.body).sort()).toEqual(["duas vias", "respondido do celular"]);
+    const announced = (events: any[]) => events.filter((e) => e.type === "message.received" || e.type === "message.sent");
+    await eventsUntil(key, (e) => announced(e).length >= 2);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(announced(await eventsUntil(key, () => true)).map((e) => e.payload.body).sort()).toEqual(["duas vias", "respondido do celular"]);
+  });
+
   it("learns the LID pairs in the body before the message: a LID-only message is filed under the customer's phone", async () => {
     const { key, id } = await setup();
     const res = await fromSpool(id, { message: inboundMessage(LID, { body: "pelo lid" }), mappings: [{ lid: LID, pn: PHONE_JID }] });

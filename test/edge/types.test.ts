@@ -1,5 +1,6 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { instanceOf } from "../../edge/objects/stubs.ts";
 import { call, connectedFleet, messageOf, newInstance, newProject, noPacing, waitFor } from "./helpers.ts";
 
 const TO = "5511988887777@s.whatsapp.net";
@@ -120,7 +121,7 @@ describe("OTP", () => {
     expect(d1).not.toContain("738291");
     // Nor while it waited in the number's queue.
     const queued = await call("/messages/otp", { method: "POST", token: key, body: { to: TO, code: "445566", instance_id: id } });
-    const raw = await runInDurableObject(env.INSTANCE.get(env.INSTANCE.idFromName(id)), async (_o, state) =>
+    const raw = await runInDurableObject(instanceOf(env, id), async (_o, state) =>
       JSON.stringify([...(await state.storage.list()).entries()]) + JSON.stringify(state.storage.sql.exec("SELECT * FROM outbox").toArray()),
     );
     expect(raw).not.toContain("445566");

@@ -1,0 +1,24 @@
+/**
+ * The one way to reach each Durable Object: a typed stub named for what the
+ * object is for, and the one place each object's name is built (as the
+ * agents SDK's `getAgentByName`). Code outside edge/objects/ never calls
+ * `idFromName` itself.
+ */
+import type { Env } from "../env.ts";
+
+/** The number's own object (objects/instance.ts): lease, status, session, send queue. */
+export const instanceOf = (env: Env, instanceId: string) => env.INSTANCE.get(env.INSTANCE.idFromName(instanceId));
+
+/** The project's event hub (objects/hub.ts): event log, SSE, the start of webhook deliveries. */
+export const hubOf = (env: Env, projectId: string) => env.EVENTS.get(env.EVENTS.idFromName(projectId));
+
+/**
+ * Which number talks to one contact (objects/affinity.ts). `chatJid`: the
+ * contact's chat JID as the conversation keys it (a phone JID, or a LID
+ * until the phone is known).
+ */
+export const affinityOf = (env: Env, projectId: string, chatJid: string) =>
+  env.AFFINITY.get(env.AFFINITY.idFromName(`${projectId}:${chatJid}`));
+
+/** The one fleet directory (objects/directory.ts): which fleet process runs which number. */
+export const directoryOf = (env: Env) => env.DIRECTORY.get(env.DIRECTORY.idFromName("global"));
