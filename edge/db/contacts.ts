@@ -3,7 +3,7 @@ import { type SQL, and, count, eq, getTableColumns, gte, inArray, isNotNull, isN
 import { SQLiteAsyncDialect, type SQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { Db } from "./client.ts";
 import { inList } from "./lists.ts";
-import { type ContactRow, contactGroupMembers, contactGroups, contactTags, contacts, tags } from "./schema.ts";
+import { type ContactRow, contactGroupMembers, contactGroups, contactTags, contacts, tags } from "./schema/index.ts";
 
 export type NewContact = typeof contacts.$inferInsert;
 

@@ -3,7 +3,7 @@ import { type SQL, and, desc, eq, inArray, isNotNull, lt, lte, or, sql } from "d
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { Db } from "./client.ts";
 import { inList } from "./lists.ts";
-import { type ConversationRow, contacts, conversations, messages } from "./schema.ts";
+import { type ConversationRow, contacts, conversations, messages } from "./schema/index.ts";
 
 export type NewConversation = typeof conversations.$inferInsert;
 /** Where a page starts: after the row with this sort key and id (newest first). */

@@ -5,7 +5,7 @@
 import { and, count, desc, eq, inArray } from "drizzle-orm";
 import type { Db } from "./client.ts";
 import { type Page, paged } from "./pagination.ts";
-import { type InstanceRow, instances, poolMembers } from "./schema.ts";
+import { type InstanceRow, instances, poolMembers } from "./schema/index.ts";
 
 export type InstanceStatusPatch = Partial<
   Pick<

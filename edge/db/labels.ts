@@ -9,7 +9,7 @@ import { and, asc, count, eq, getTableColumns, sql } from "drizzle-orm";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { Db } from "./client.ts";
 import { inList, rowsOf } from "./lists.ts";
-import { type TagRow, contactGroupMembers, contactGroups, contactTags, tags } from "./schema.ts";
+import { type TagRow, contactGroupMembers, contactGroups, contactTags, tags } from "./schema/index.ts";
 
 /** A dictionary entry: a tag or a contact group (the same columns). */
 export type LabelRow = TagRow;

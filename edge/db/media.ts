@@ -1,7 +1,7 @@
 /** Storage for `media`: received files in the private bucket. Every query names the project. */
 import { and, eq } from "drizzle-orm";
 import type { Db } from "./client.ts";
-import { type MediaRow, media } from "./schema.ts";
+import { type MediaRow, media } from "./schema/index.ts";
 
 export async function insertMedia(db: Db, row: typeof media.$inferInsert) {
   await db.insert(media).values(row);

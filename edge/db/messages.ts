@@ -3,7 +3,7 @@ import { type SQL, and, asc, desc, eq, inArray, isNull, or, sql } from "drizzle-
 import type { Db } from "./client.ts";
 import { inList } from "./lists.ts";
 import { type After, afterKey } from "./conversations.ts";
-import { type MessageRow, messageStatuses, messages } from "./schema.ts";
+import { type MessageRow, messageStatuses, messages } from "./schema/index.ts";
 
 export type NewMessage = typeof messages.$inferInsert;
 

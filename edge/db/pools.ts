@@ -3,7 +3,7 @@ import { and, count, desc, eq, sql } from "drizzle-orm";
 import type { Db } from "./client.ts";
 import { inList } from "./lists.ts";
 import { type Page, paged } from "./pagination.ts";
-import { instances, poolMembers, pools } from "./schema.ts";
+import { instances, poolMembers, pools } from "./schema/index.ts";
 
 type PoolInput = { name: string; strategy: "round_robin" | "least_used" | "health_weighted" };
 

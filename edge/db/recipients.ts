@@ -1,7 +1,7 @@
 /** Storage for `recipients`: what WhatsApp said about a phone number, per project. */
 import { and, eq } from "drizzle-orm";
 import type { Db } from "./client.ts";
-import { recipients } from "./schema.ts";
+import { recipients } from "./schema/index.ts";
 
 export async function findRecipient(db: Db, projectId: string, phone: string) {
   const [row] = await db

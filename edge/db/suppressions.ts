@@ -2,7 +2,7 @@
 import { and, count, desc, eq, sql } from "drizzle-orm";
 import type { Db } from "./client.ts";
 import { inList } from "./lists.ts";
-import { type SuppressionRow, suppressions } from "./schema.ts";
+import { type SuppressionRow, suppressions } from "./schema/index.ts";
 
 export type NewSuppression = typeof suppressions.$inferInsert;
 

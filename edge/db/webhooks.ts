@@ -3,7 +3,7 @@ import { and, asc, count, desc, eq, sql } from "drizzle-orm";
 import type { Db } from "./client.ts";
 import { inList } from "./lists.ts";
 import { type Page, paged } from "./pagination.ts";
-import { type DeliveryRow, type WebhookRow, webhookAttempts, webhookDeliveries, webhooks } from "./schema.ts";
+import { type DeliveryRow, type WebhookRow, webhookAttempts, webhookDeliveries, webhooks } from "./schema/index.ts";
 
 export type NewWebhook = typeof webhooks.$inferInsert;
 export type WebhookPatch = Partial<

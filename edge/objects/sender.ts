@@ -21,7 +21,7 @@ import { unseal } from "../crypto.ts";
 import { db } from "../db/client.ts";
 import type { InstanceStatusPatch } from "../db/instances.ts";
 import { advanceMessageStatus, findByWaId } from "../db/messages.ts";
-import type { MessageRow } from "../db/schema.ts";
+import type { MessageRow } from "../db/schema/index.ts";
 import type { Env } from "../env.ts";
 import { recordSent } from "../services/conversations.ts";
 import { expiryRows, mediaKeysOf, scheduleExpiry } from "../services/media-retention.ts";

@@ -21,7 +21,7 @@ import { type Db, db } from "../db/client.ts";
 import { insertContactEvents } from "../db/contact-events.ts";
 import { type NewContact, contactLabels, findContacts, insertContactsFrom, updateContact } from "../db/contacts.ts";
 import { GROUPS, TAGS, ensureLabels, linkLabels } from "../db/labels.ts";
-import type { ContactRow } from "../db/schema.ts";
+import type { ContactRow } from "../db/schema/index.ts";
 import { findSuppressions } from "../db/suppressions.ts";
 import type { Env } from "../env.ts";
 import { ApiError } from "../errors.ts";

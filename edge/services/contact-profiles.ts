@@ -23,7 +23,7 @@ import { type ContactFilter, type ContactSort, type Profile, deleteContact, find
 import { insertContactEvents } from "../db/contact-events.ts";
 import { deleteConversation, findConversation } from "../db/conversations.ts";
 import { paged } from "../db/pagination.ts";
-import type { ContactRow } from "../db/schema.ts";
+import type { ContactRow } from "../db/schema/index.ts";
 import { findSuppressions } from "../db/suppressions.ts";
 import type { Env } from "../env.ts";
 import { ApiError } from "../errors.ts";

@@ -6,7 +6,7 @@
 import { z } from "@hono/zod-openapi";
 import type { Db } from "../db/client.ts";
 import { contactLabels } from "../db/contacts.ts";
-import type { ContactRow } from "../db/schema.ts";
+import type { ContactRow } from "../db/schema/index.ts";
 
 export const CONTACT_STATUSES = ["active", "pending_validation", "opted_out", "blocked", "unreachable"] as const;
 export const CONTACT_SOURCES = ["inbound", "outbound", "api", "import", "widget"] as const;

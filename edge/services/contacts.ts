@@ -18,7 +18,7 @@ import { conversationsOfContacts, deleteConversation, updateConversation } from 
 import { type Mapping, pnForLid, upsertMappings } from "../db/lid-map.ts";
 import { moveMessages } from "../db/messages.ts";
 import { upsertSuppression } from "../db/suppressions.ts";
-import type { ContactRow, ConversationRow } from "../db/schema.ts";
+import type { ContactRow, ConversationRow } from "../db/schema/index.ts";
 import type { Env } from "../env.ts";
 import { newId } from "../crypto.ts";
 import { type NewEvent, publish } from "./events.ts";

@@ -18,7 +18,7 @@ import {
 } from "../db/conversations.ts";
 import { pnForLid } from "../db/lid-map.ts";
 import { conversationMessages, stampConversation } from "../db/messages.ts";
-import type { ContactRow, ConversationRow, MessageRow } from "../db/schema.ts";
+import type { ContactRow, ConversationRow, MessageRow } from "../db/schema/index.ts";
 import type { Env } from "../env.ts";
 import { ApiError, notFound } from "../errors.ts";
 import { bareJid, contactFor, identify, isGroup, isLid, isPhoneJid } from "./contacts.ts";

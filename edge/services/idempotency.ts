@@ -17,7 +17,7 @@
 import { keyedHashHex, sha256Hex } from "../crypto.ts";
 import type { Db } from "../db/client.ts";
 import { findByIdempotencyKey, releaseIdempotencyKey } from "../db/messages.ts";
-import type { MessageRow } from "../db/schema.ts";
+import type { MessageRow } from "../db/schema/index.ts";
 import type { Env } from "../env.ts";
 import { ApiError } from "../errors.ts";
 

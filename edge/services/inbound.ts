@@ -18,7 +18,7 @@ import { db } from "../db/client.ts";
 import { contactTouched } from "../db/contacts.ts";
 import { conversationTouched } from "../db/conversations.ts";
 import { findByWaId, findOutboundByWaId, findPoll, insertReceived, stored } from "../db/messages.ts";
-import type { ContactRow, ConversationRow, MessageRow } from "../db/schema.ts";
+import type { ContactRow, ConversationRow, MessageRow } from "../db/schema/index.ts";
 import type { Env } from "../env.ts";
 import { bareJid, canonicalJid, contactFor, identify, isGroup, type Who } from "./contacts.ts";
 import { conversationFor } from "./conversations.ts";

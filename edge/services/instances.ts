@@ -8,7 +8,7 @@ import { newId } from "../crypto.ts";
 import { db } from "../db/client.ts";
 import { deleteInstance, findInstance, insertInstance, listInstances } from "../db/instances.ts";
 import type { Page } from "../db/pagination.ts";
-import type { InstanceRow } from "../db/schema.ts";
+import type { InstanceRow } from "../db/schema/index.ts";
 import type { Env } from "../env.ts";
 import { ApiError, notFound } from "../errors.ts";
 import { checkUrlField } from "./destinations.ts";

@@ -26,7 +26,7 @@ import {
   unlinkLabels,
   updateLabel,
 } from "../db/labels.ts";
-import type { ContactRow } from "../db/schema.ts";
+import type { ContactRow } from "../db/schema/index.ts";
 import type { Env } from "../env.ts";
 import { ApiError, notFound } from "../errors.ts";
 import { paged } from "../db/pagination.ts";

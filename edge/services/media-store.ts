@@ -15,7 +15,7 @@ import type { InboundMedia } from "../../shared/protocol.ts";
 import { newId } from "../crypto.ts";
 import { db } from "../db/client.ts";
 import { findMedia, insertMedia, mediaArrived } from "../db/media.ts";
-import type { MediaRow } from "../db/schema.ts";
+import type { MediaRow } from "../db/schema/index.ts";
 import type { Env } from "../env.ts";
 
 /** Long enough for the fleet to download a large file from WhatsApp and upload it. */

@@ -8,7 +8,7 @@ import type { OutboundContent } from "../../shared/protocol.ts";
 import { newId, seal } from "../crypto.ts";
 import { db } from "../db/client.ts";
 import { advanceMessageStatus, findAnyByWaId, findMessage, insertMessage, statusHistory } from "../db/messages.ts";
-import type { MessageRow } from "../db/schema.ts";
+import type { MessageRow } from "../db/schema/index.ts";
 import type { Env } from "../env.ts";
 import { ApiError, notFound } from "../errors.ts";
 import type { OutboxPart } from "../objects/outbox.ts";

@@ -25,7 +25,7 @@ import { findContacts, setContactStatus } from "../db/contacts.ts";
 import { insertContactEvents } from "../db/contact-events.ts";
 import { pnForLid } from "../db/lid-map.ts";
 import { paged } from "../db/pagination.ts";
-import type { ContactRow, MessageRow, SuppressionRow } from "../db/schema.ts";
+import type { ContactRow, MessageRow, SuppressionRow } from "../db/schema/index.ts";
 import { deleteSuppressions, findSuppressions, listSuppressions, upsertSuppression } from "../db/suppressions.ts";
 import type { Env } from "../env.ts";
 import { ApiError, notFound } from "../errors.ts";

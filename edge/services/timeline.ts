@@ -14,7 +14,7 @@ import { type NewContactEvent, contactEventsPage, insertContactEvents } from "..
 import { findContact } from "../db/contacts.ts";
 import { findConversation } from "../db/conversations.ts";
 import { conversationMessages } from "../db/messages.ts";
-import type { ContactEventRow, ContactRow, MessageRow } from "../db/schema.ts";
+import type { ContactEventRow, ContactRow, MessageRow } from "../db/schema/index.ts";
 import type { Env } from "../env.ts";
 import { notFound } from "../errors.ts";
 import { decodeCursor, encodeCursor } from "./conversations.ts";

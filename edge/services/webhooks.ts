@@ -10,7 +10,7 @@
 import { seal } from "../crypto.ts";
 import { db } from "../db/client.ts";
 import type { Page } from "../db/pagination.ts";
-import type { WebhookRow } from "../db/schema.ts";
+import type { WebhookRow } from "../db/schema/index.ts";
 import {
   type WebhookPatch,
   deleteWebhook,

@@ -12,7 +12,7 @@ import { db } from "../db/client.ts";
 import { insertContactEvents } from "../db/contact-events.ts";
 import { findContact, findContacts } from "../db/contacts.ts";
 import { findInstance } from "../db/instances.ts";
-import type { ContactRow } from "../db/schema.ts";
+import type { ContactRow } from "../db/schema/index.ts";
 import type { Env } from "../env.ts";
 import { ApiError } from "../errors.ts";
 import { bareJid, isLid } from "./contacts.ts";
