@@ -9,3 +9,6 @@ export const timestamp = (name: string) =>
   text(name)
     .notNull()
     .default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))`);
+
+/** When a row was created and last changed: the last two columns of most tables. */
+export const createdAndUpdated = () => ({ created_at: timestamp("created_at"), updated_at: timestamp("updated_at") });

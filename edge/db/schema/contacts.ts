@@ -1,8 +1,12 @@
-/** The people the project talks to: contacts, their timeline, the suppression list, and what each LID stands for. */
+/**
+ * The people the project talks to: contacts, their timeline, the suppression
+ * list, what each LID stands for, the CRM's tags and contact groups
+ * (segments, not WhatsApp groups), and each person's one conversation.
+ */
 import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
-import { timestamp } from "./columns.ts";
-import { projects } from "./projects.ts";
+import { createdAndUpdated, timestamp } from "./columns.ts";
+import { projectId } from "./projects.ts";
 
 /**
  * The people the project talks to. One row per person: keyed by phone
@@ -14,9 +18,7 @@ export const contacts = sqliteTable(
   "contacts",
   {
     id: text("id").primaryKey(),
-    project_id: text("project_id")
-      .notNull()
-      .references(() => projects.id, { onDelete: "cascade" }),
+    project_id: projectId(),
     phone: text("phone"),
     /** The phone JID, e.g. `5511999999999@s.whatsapp.net`. */
     jid: text("jid"),
@@ -47,8 +49,7 @@ export const contacts = sqliteTable(
       .notNull()
       .default("active"),
     opted_out_at: text("opted_out_at"),
-    created_at: timestamp("created_at"),
-    updated_at: timestamp("updated_at"),
+    ...createdAndUpdated(),
   },
   (t) => [
     uniqueIndex("contacts_phone").on(t.project_id, t.phone).where(sql`phone IS NOT NULL`),
@@ -79,9 +80,7 @@ export const contactEvents = sqliteTable(
   "contact_events",
   {
     id: text("id").primaryKey(),
-    project_id: text("project_id")
-      .notNull()
-      .references(() => projects.id, { onDelete: "cascade" }),
+    project_id: projectId(),
     contact_id: text("contact_id")
       .notNull()
       .references(() => contacts.id, { onDelete: "cascade" }),
@@ -99,9 +98,7 @@ export const contactEvents = sqliteTable(
 export const suppressions = sqliteTable(
   "suppressions",
   {
-    project_id: text("project_id")
-      .notNull()
-      .references(() => projects.id, { onDelete: "cascade" }),
+    project_id: projectId(),
     /** `+<digits>`, as contacts store it. */
     phone: text("phone").notNull(),
     /** optout, manual, bounce, ... */
@@ -119,9 +116,7 @@ export const suppressions = sqliteTable(
 export const lidMap = sqliteTable(
   "lid_map",
   {
-    project_id: text("project_id")
-      .notNull()
-      .references(() => projects.id, { onDelete: "cascade" }),
+    project_id: projectId(),
     /** `<digits>@lid`, without device. */
     lid: text("lid").notNull(),
     /** `<digits>@s.whatsapp.net`, without device. */
@@ -131,6 +126,87 @@ export const lidMap = sqliteTable(
   (t) => [primaryKey({ columns: [t.project_id, t.lid] }), index("lid_map_pn").on(t.project_id, t.pn)],
 );
 
+/**
+ * A project's label dictionary (reference 001): tags and contact groups are
+ * the same shape, each its own table. `key` is the stable slug clients
+ * correlate on.
+ */
+const labelDictionary = (name: "tags" | "contact_groups") =>
+  sqliteTable(
+    name,
+    {
+      id: text("id").primaryKey(),
+      project_id: projectId(),
+      key: text("key").notNull(),
+      name: text("name").notNull(),
+      color: text("color"),
+      ...createdAndUpdated(),
+    },
+    (t) => [uniqueIndex(`${name}_key`).on(t.project_id, t.key)],
+  );
+
+export const tags = labelDictionary("tags");
+/** CRM segments ("contact groups"); not WhatsApp groups, which live at /groups. */
+export const contactGroups = labelDictionary("contact_groups");
+
+export const contactTags = sqliteTable(
+  "contact_tags",
+  {
+    project_id: projectId(),
+    contact_id: text("contact_id")
+      .notNull()
+      .references(() => contacts.id, { onDelete: "cascade" }),
+    tag_id: text("tag_id")
+      .notNull()
+      .references(() => tags.id, { onDelete: "cascade" }),
+    created_at: timestamp("created_at"),
+  },
+  (t) => [primaryKey({ columns: [t.contact_id, t.tag_id] }), index("contact_tags_tag").on(t.tag_id, t.contact_id)],
+);
+
+export const contactGroupMembers = sqliteTable(
+  "contact_group_members",
+  {
+    project_id: projectId(),
+    contact_id: text("contact_id")
+      .notNull()
+      .references(() => contacts.id, { onDelete: "cascade" }),
+    group_id: text("group_id")
+      .notNull()
+      .references(() => contactGroups.id, { onDelete: "cascade" }),
+    created_at: timestamp("created_at"),
+  },
+  (t) => [primaryKey({ columns: [t.contact_id, t.group_id] }), index("contact_group_members_group").on(t.group_id, t.contact_id)],
+);
+
+/** One conversation per contact across all numbers (reference 000/002). */
+export const conversations = sqliteTable(
+  "conversations",
+  {
+    id: text("id").primaryKey(),
+    project_id: projectId(),
+    contact_id: text("contact_id").notNull(),
+    /** The canonical chat: the phone JID when known, else the LID. Messages carry the same value. */
+    chat_jid: text("chat_jid").notNull(),
+    /** The number the contact talks to now (its sticky number). */
+    instance_id: text("instance_id"),
+    last_message_id: text("last_message_id"),
+    last_message_at: text("last_message_at"),
+    /** The customer's last message: the 24-hour window runs from here (reference 004). */
+    last_inbound_at: text("last_inbound_at"),
+    unread_count: integer("unread_count").notNull().default(0),
+    ...createdAndUpdated(),
+  },
+  (t) => [
+    uniqueIndex("conversations_chat").on(t.project_id, t.chat_jid),
+    uniqueIndex("conversations_contact").on(t.project_id, t.contact_id),
+    index("conversations_recent").on(t.project_id, t.last_message_at),
+    index("conversations_instance").on(t.project_id, t.instance_id, t.last_message_at),
+  ],
+);
+
 export type ContactRow = typeof contacts.$inferSelect;
 export type ContactEventRow = typeof contactEvents.$inferSelect;
 export type SuppressionRow = typeof suppressions.$inferSelect;
+export type TagRow = typeof tags.$inferSelect;
+export type ConversationRow = typeof conversations.$inferSelect;

@@ -3,10 +3,6 @@
  * from this index: change a table in its file, then `npm run db:generate`.
  */
 export * from "./projects.ts";
-export * from "./instances.ts";
 export * from "./messages.ts";
 export * from "./contacts.ts";
-export * from "./tags-and-contact-groups.ts";
-export * from "./conversations.ts";
-export * from "./media.ts";
 export * from "./webhooks.ts";

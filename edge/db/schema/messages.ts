@@ -1,16 +1,17 @@
-/** Messages, sent and received, with their status history, and what WhatsApp said each phone is. */
+/**
+ * Messages, sent and received, with their status history; what WhatsApp said
+ * each phone is; received files, and when the files clients sent may go.
+ */
 import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
-import { timestamp } from "./columns.ts";
-import { projects } from "./projects.ts";
+import { createdAndUpdated, timestamp } from "./columns.ts";
+import { projectId } from "./projects.ts";
 
 /** What WhatsApp said a phone number is (or is not), so repeated sends do not ask again. */
 export const recipients = sqliteTable(
   "recipients",
   {
-    project_id: text("project_id")
-      .notNull()
-      .references(() => projects.id, { onDelete: "cascade" }),
+    project_id: projectId(),
     /** E.164 as the client wrote it, normalized. */
     phone: text("phone").notNull(),
     /** Null: not on WhatsApp. */
@@ -24,9 +25,7 @@ export const messages = sqliteTable(
   "messages",
   {
     id: text("id").primaryKey(),
-    project_id: text("project_id")
-      .notNull()
-      .references(() => projects.id, { onDelete: "cascade" }),
+    project_id: projectId(),
     instance_id: text("instance_id").notNull(),
     chat_jid: text("chat_jid").notNull(),
     direction: text("direction", { enum: ["outbound", "inbound"] }).notNull().default("outbound"),
@@ -61,8 +60,7 @@ export const messages = sqliteTable(
     media_id: text("media_id"),
     /** Inbound only: written from the number's own phone app rather than by the customer. */
     from_me: integer("from_me", { mode: "boolean" }).notNull().default(false),
-    created_at: timestamp("created_at"),
-    updated_at: timestamp("updated_at"),
+    ...createdAndUpdated(),
   },
   (t) => [
     index("messages_project").on(t.project_id, t.created_at),
@@ -93,4 +91,38 @@ export const messageStatuses = sqliteTable(
   },
   (t) => [index("message_statuses_message").on(t.message_id, t.id)],
 );
+
+/** Received files in the private bucket. Outbound files are keyed by message and need no row. */
+export const media = sqliteTable(
+  "media",
+  {
+    id: text("id").primaryKey(),
+    project_id: projectId(),
+    instance_id: text("instance_id").notNull(),
+    r2_key: text("r2_key").notNull(),
+    mime_type: text("mime_type").notNull(),
+    filename: text("filename"),
+    size: integer("size").notNull(),
+    created_at: timestamp("created_at"),
+  },
+  (t) => [index("media_project").on(t.project_id, t.created_at)],
+);
+
+/**
+ * Files clients sent (R2 `out/...`) whose message reached a final status
+ * (sent or failed): the file is deleted once `delete_after` passes.
+ */
+export const outboundMediaExpiry = sqliteTable(
+  "outbound_media_expiry",
+  {
+    r2_key: text("r2_key").primaryKey(),
+    // No cascade: a deleted project's files still go when their time comes.
+    project_id: text("project_id").notNull(),
+    message_id: text("message_id").notNull(),
+    delete_after: text("delete_after").notNull(),
+  },
+  (t) => [index("outbound_media_expiry_due").on(t.delete_after)],
+);
+
 export type MessageRow = typeof messages.$inferSelect;
+export type MediaRow = typeof media.$inferSelect;

@@ -1,6 +1,7 @@
-/** Projects, their API keys and their settings. */
-import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
-import { timestamp } from "./columns.ts";
+/** A project: its API keys, its settings, its WhatsApp numbers and the pools they rotate in. */
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { DisconnectReason, InstanceState } from "../../../shared/protocol.ts";
+import { createdAndUpdated, enumValues, timestamp } from "./columns.ts";
 
 export const projects = sqliteTable("projects", {
   id: text("id").primaryKey(),
@@ -8,13 +9,17 @@ export const projects = sqliteTable("projects", {
   created_at: timestamp("created_at"),
 });
 
+/** The project a row belongs to: it goes when its project does. */
+export const projectId = () =>
+  text("project_id")
+    .notNull()
+    .references(() => projects.id, { onDelete: "cascade" });
+
 export const apiKeys = sqliteTable(
   "api_keys",
   {
     id: text("id").primaryKey(),
-    project_id: text("project_id")
-      .notNull()
-      .references(() => projects.id, { onDelete: "cascade" }),
+    project_id: projectId(),
     /** The first characters of the key, to tell keys apart; never enough to use one. */
     prefix: text("prefix").notNull(),
     /** SHA-256 of the whole key: keys are long and random, so a fast hash is enough. */
@@ -34,3 +39,63 @@ export const projectSettings = sqliteTable("project_settings", {
   rr_cursor: integer("rr_cursor").notNull().default(0),
   updated_at: timestamp("updated_at"),
 });
+
+export const instances = sqliteTable(
+  "instances",
+  {
+    id: text("id").primaryKey(),
+    project_id: projectId(),
+    name: text("name").notNull(),
+    proxy_url: text("proxy_url"),
+    state: text("state", { enum: enumValues(InstanceState) }).notNull().default("connecting"),
+    reason: text("reason", { enum: enumValues(DisconnectReason) }),
+    jid: text("jid"),
+    lid: text("lid"),
+    phone: text("phone"),
+    push_name: text("push_name"),
+    last_close_code: integer("last_close_code"),
+    last_close_at: text("last_close_at"),
+    /** The fleet process holding the lease, or null when none does. */
+    fleet_id: text("fleet_id"),
+    /** 0-100, kept by the instance's Durable Object; below the project's threshold it leaves rotation. */
+    health: integer("health").notNull().default(100),
+    /** When the number first connected: warming counts its days from here. */
+    first_connected_at: text("first_connected_at"),
+    /** Times the fleet found the number's WhatsApp socket silent (no frames, no pongs) and replaced it. */
+    dead_socket_reconnects: integer("dead_socket_reconnects").notNull().default(0),
+    /** Sends on `sent_day` (UTC date), for caps, warming and least_used. */
+    sent_today: integer("sent_today").notNull().default(0),
+    sent_day: text("sent_day"),
+    last_sent_at: text("last_sent_at"),
+    ...createdAndUpdated(),
+  },
+  (t) => [index("instances_project").on(t.project_id, t.created_at)],
+);
+
+export const pools = sqliteTable(
+  "pools",
+  {
+    id: text("id").primaryKey(),
+    project_id: projectId(),
+    name: text("name").notNull(),
+    strategy: text("strategy", { enum: ["round_robin", "least_used", "health_weighted"] }).notNull(),
+    rr_cursor: integer("rr_cursor").notNull().default(0),
+    ...createdAndUpdated(),
+  },
+  (t) => [index("pools_project").on(t.project_id, t.created_at)],
+);
+
+export const poolMembers = sqliteTable(
+  "pool_members",
+  {
+    pool_id: text("pool_id")
+      .notNull()
+      .references(() => pools.id, { onDelete: "cascade" }),
+    instance_id: text("instance_id")
+      .notNull()
+      .references(() => instances.id, { onDelete: "cascade" }),
+  },
+  (t) => [primaryKey({ columns: [t.pool_id, t.instance_id] }), index("pool_members_instance").on(t.instance_id)],
+);
+
+export type InstanceRow = typeof instances.$inferSelect;

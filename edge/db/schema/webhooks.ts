@@ -1,16 +1,14 @@
 /** Where a project's events go, and each delivery's attempts. */
 import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
-import { timestamp } from "./columns.ts";
-import { projects } from "./projects.ts";
+import { createdAndUpdated, timestamp } from "./columns.ts";
+import { projectId } from "./projects.ts";
 
 /** Where a project's events go. The secret is sealed (it must be read back to sign). */
 export const webhooks = sqliteTable(
   "webhooks",
   {
     id: text("id").primaryKey(),
-    project_id: text("project_id")
-      .notNull()
-      .references(() => projects.id, { onDelete: "cascade" }),
+    project_id: projectId(),
     url: text("url").notNull(),
     /** Filters: exact names or wildcards (`message.*`, `*`). */
     events: text("events", { mode: "json" }).notNull().$type<string[]>(),
@@ -23,8 +21,7 @@ export const webhooks = sqliteTable(
     /** Set by the first failure after a success; cleared by the next success. */
     failing_since: text("failing_since"),
     last_success_at: text("last_success_at"),
-    created_at: timestamp("created_at"),
-    updated_at: timestamp("updated_at"),
+    ...createdAndUpdated(),
   },
   (t) => [index("webhooks_project").on(t.project_id, t.created_at)],
 );
@@ -34,9 +31,7 @@ export const webhookDeliveries = sqliteTable(
   "webhook_deliveries",
   {
     id: text("id").primaryKey(),
-    project_id: text("project_id")
-      .notNull()
-      .references(() => projects.id, { onDelete: "cascade" }),
+    project_id: projectId(),
     webhook_id: text("webhook_id")
       .notNull()
       .references(() => webhooks.id, { onDelete: "cascade" }),
@@ -51,8 +46,7 @@ export const webhookDeliveries = sqliteTable(
     last_error: text("last_error"),
     next_attempt_at: text("next_attempt_at"),
     delivered_at: text("delivered_at"),
-    created_at: timestamp("created_at"),
-    updated_at: timestamp("updated_at"),
+    ...createdAndUpdated(),
   },
   (t) => [
     uniqueIndex("webhook_deliveries_event").on(t.webhook_id, t.event_id),
