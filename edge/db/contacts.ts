@@ -2,6 +2,7 @@
 import { type SQL, and, count, eq, getTableColumns, gte, inArray, isNotNull, isNull, lt, sql } from "drizzle-orm";
 import { SQLiteAsyncDialect, type SQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { Db } from "./client.ts";
+import { first, ofProject } from "./scope.ts";
 import { inList } from "./lists.ts";
 import { type ContactRow, contactGroupMembers, contactGroups, contactTags, contacts, tags } from "./schema/index.ts";
 
@@ -18,12 +19,7 @@ export async function findContacts(db: Db, projectId: string, phones: string[], 
 }
 
 export async function findContact(db: Db, projectId: string, id: string): Promise<ContactRow | undefined> {
-  const [row] = await db
-    .select()
-    .from(contacts)
-    .where(and(eq(contacts.project_id, projectId), eq(contacts.id, id)))
-    .limit(1);
-  return row;
+  return first(db.select().from(contacts).where(ofProject(contacts, projectId, id)).limit(1));
 }
 
 /** Inserts unless the phone or LID already has a contact (a concurrent first message); returns the row if inserted. */
@@ -96,11 +92,11 @@ export function updateContact(
   return db
     .update(contacts)
     .set({ ...patch, updated_at: new Date().toISOString() })
-    .where(and(eq(contacts.project_id, projectId), eq(contacts.id, id)));
+    .where(ofProject(contacts, projectId, id));
 }
 
 export function deleteContact(db: Db, projectId: string, id: string) {
-  return db.delete(contacts).where(and(eq(contacts.project_id, projectId), eq(contacts.id, id)));
+  return db.delete(contacts).where(ofProject(contacts, projectId, id));
 }
 
 /** The tag keys and contact-group keys of these contacts (by contact id, keys sorted), in one statement. */
@@ -129,7 +125,7 @@ export function setContactStatus(db: Db, projectId: string, id: string, change: 
   return db
     .update(contacts)
     .set({ ...change, updated_at: new Date().toISOString() })
-    .where(and(eq(contacts.project_id, projectId), eq(contacts.id, id)));
+    .where(ofProject(contacts, projectId, id));
 }
 
 // ------------------------------------------------------------ GET /contacts

@@ -8,6 +8,7 @@
 import { and, asc, count, eq, getTableColumns, sql } from "drizzle-orm";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { Db } from "./client.ts";
+import { ofProject } from "./scope.ts";
 import { inList, rowsOf } from "./lists.ts";
 import { type TagRow, contactGroupMembers, contactGroups, contactTags, tags } from "./schema/index.ts";
 
@@ -52,7 +53,7 @@ export async function findLabel(db: Db, d: Dictionary, projectId: string, id: st
   const [row] = await db
     .select(counted(d))
     .from(d.table)
-    .where(and(eq(d.table.project_id, projectId), eq(d.table.id, id)))
+    .where(ofProject(d.table, projectId, id))
     .limit(1);
   return row as CountedLabel | undefined;
 }
@@ -67,7 +68,7 @@ export async function updateLabel(db: Db, d: Dictionary, projectId: string, id: 
   const [row] = await db
     .update(d.table)
     .set({ ...patch, updated_at: new Date().toISOString() })
-    .where(and(eq(d.table.project_id, projectId), eq(d.table.id, id)))
+    .where(ofProject(d.table, projectId, id))
     .returning({ id: d.table.id });
   return row !== undefined;
 }
@@ -76,7 +77,7 @@ export async function updateLabel(db: Db, d: Dictionary, projectId: string, id: 
 export async function deleteLabel(db: Db, d: Dictionary, projectId: string, id: string): Promise<boolean> {
   const [row] = await db
     .delete(d.table)
-    .where(and(eq(d.table.project_id, projectId), eq(d.table.id, id)))
+    .where(ofProject(d.table, projectId, id))
     .returning({ id: d.table.id });
   return row !== undefined;
 }

@@ -1,6 +1,7 @@
 /** Storage for `messages` and `message_statuses`. Every query names the project. */
 import { type SQL, and, asc, desc, eq, inArray, isNull, or, sql } from "drizzle-orm";
 import type { Db } from "./client.ts";
+import { first, ofProject } from "./scope.ts";
 import { inList } from "./lists.ts";
 import { type After, afterKey } from "./conversations.ts";
 import { type MessageRow, messageStatuses, messages } from "./schema/index.ts";
@@ -16,21 +17,11 @@ export async function insertMessage(db: Db, row: NewMessage) {
 }
 
 export async function findMessage(db: Db, projectId: string, id: string): Promise<MessageRow | undefined> {
-  const [row] = await db
-    .select()
-    .from(messages)
-    .where(and(eq(messages.project_id, projectId), eq(messages.id, id)))
-    .limit(1);
-  return row;
+  return first(db.select().from(messages).where(ofProject(messages, projectId, id)).limit(1));
 }
 
 export async function findByIdempotencyKey(db: Db, projectId: string, key: string) {
-  const [row] = await db
-    .select()
-    .from(messages)
-    .where(and(eq(messages.project_id, projectId), eq(messages.idempotency_key, key)))
-    .limit(1);
-  return row;
+  return first(db.select().from(messages).where(and(eq(messages.project_id, projectId), eq(messages.idempotency_key, key))).limit(1));
 }
 
 /** Frees a message's Idempotency-Key for a new request (the message itself stays). */
@@ -38,7 +29,7 @@ export async function releaseIdempotencyKey(db: Db, projectId: string, id: strin
   await db
     .update(messages)
     .set({ idempotency_key: null, idempotency_fingerprint: null })
-    .where(and(eq(messages.project_id, projectId), eq(messages.id, id)));
+    .where(ofProject(messages, projectId, id));
 }
 
 /**
@@ -83,14 +74,6 @@ export async function statusHistory(db: Db, messageId: string) {
     .from(messageStatuses)
     .where(eq(messageStatuses.message_id, messageId))
     .orderBy(asc(messageStatuses.id));
-}
-
-export async function messagesByIds(db: Db, projectId: string, ids: string[]) {
-  if (ids.length === 0) return [];
-  return db
-    .select()
-    .from(messages)
-    .where(and(eq(messages.project_id, projectId), inList(messages.id, ids)));
 }
 
 /** Statuses a message may move to a status from: never backwards (a late "sent" does not undo "read"). */
@@ -222,7 +205,7 @@ export function stampConversation(db: Db, projectId: string, id: string, link: {
   return db
     .update(messages)
     .set(link)
-    .where(and(eq(messages.project_id, projectId), eq(messages.id, id)));
+    .where(ofProject(messages, projectId, id));
 }
 
 /**
