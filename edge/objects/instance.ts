@@ -35,7 +35,7 @@ import { RpcPeer } from "../../shared/rpc.ts";
 import { db } from "../db/client.ts";
 import { type InstanceStatusPatch, updateInstanceStatus } from "../db/instances.ts";
 import type { Env } from "../env.ts";
-import { learnMappings } from "../services/contacts.ts";
+import { learnMappings } from "../services/identity.ts";
 import { publish } from "../services/events.ts";
 import { type Incident, type IncidentKind, healthScore, incidentFor, recordIncident } from "../services/health.ts";
 import { receiveMessage } from "../services/inbound.ts";

@@ -6,7 +6,7 @@ import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../env.ts";
 import { IdParam, errors, json, jsonBody } from "../schemas.ts";
 import { ContactSchema } from "../services/contact-view.ts";
-import { type Kind, LabelKeys, changeContactLabels, keyOf } from "../services/labels.ts";
+import { type Kind, LabelKeys, changeContactLabels, keyOf } from "../services/tags-and-contact-groups.ts";
 import { type ContactAction, contactPrivacy } from "../services/privacy.ts";
 import { addNote, contactHistory } from "../services/timeline.ts";
 

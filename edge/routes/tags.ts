@@ -6,7 +6,7 @@
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../env.ts";
 import { IdParam, PageQuery, errors, json, jsonBody, paged } from "../schemas.ts";
-import { Color, type Kind, LabelKey, changeLabel, createLabel, labelsPage, removeLabel } from "../services/labels.ts";
+import { Color, type Kind, LabelKey, changeLabel, createLabel, labelsPage, removeLabel } from "../services/tags-and-contact-groups.ts";
 
 const Name = z.string().trim().min(1).max(100).openapi({ example: "Hot lead" });
 

@@ -20,7 +20,7 @@ import { newId } from "../crypto.ts";
 import { type Db, db } from "../db/client.ts";
 import { insertContactEvents } from "../db/contact-events.ts";
 import { type NewContact, contactLabels, findContacts, insertContactsFrom, updateContact } from "../db/contacts.ts";
-import { GROUPS, TAGS, ensureLabels, linkLabels } from "../db/labels.ts";
+import { GROUPS, TAGS, ensureLabels, linkLabels } from "../db/tags-and-contact-groups.ts";
 import type { ContactRow } from "../db/schema/index.ts";
 import { findSuppressions } from "../db/suppressions.ts";
 import type { Env } from "../env.ts";

@@ -28,7 +28,7 @@ import { findSuppressions } from "../db/suppressions.ts";
 import type { Env } from "../env.ts";
 import { ApiError } from "../errors.ts";
 import { ADDRESS_FIELDS, type AddressField, CONTACT_STATUSES, type ContactView, addressColumn, contactViewOf, contactViews } from "./contact-view.ts";
-import { LabelKeys, applyLabels, labelKeys } from "./labels.ts";
+import { LabelKeys, applyLabels, labelKeys } from "./tags-and-contact-groups.ts";
 import { PHONE_RULE, projectPhone } from "./phone-input.ts";
 import { statusFor } from "./privacy.ts";
 import { contactEvent, contactOrThrow } from "./timeline.ts";

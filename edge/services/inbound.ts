@@ -20,7 +20,7 @@ import { conversationTouched } from "../db/conversations.ts";
 import { findByWaId, findOutboundByWaId, findPoll, insertReceived, stored } from "../db/messages.ts";
 import type { ContactRow, ConversationRow, MessageRow } from "../db/schema/index.ts";
 import type { Env } from "../env.ts";
-import { bareJid, canonicalJid, contactFor, identify, isGroup, type Who } from "./contacts.ts";
+import { bareJid, canonicalJid, contactFor, identify, isGroup, type Who } from "./identity.ts";
 import { conversationFor } from "./conversations.ts";
 import { type NewEvent, publish } from "./events.ts";
 import { arrivedMedia } from "./media-store.ts";

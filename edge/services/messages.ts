@@ -13,7 +13,7 @@ import type { Env } from "../env.ts";
 import { ApiError, notFound } from "../errors.ts";
 import type { OutboxPart } from "../objects/outbox.ts";
 import { earlierSend, fingerprintOf } from "./idempotency.ts";
-import { labelKeys, stampRecipient } from "./labels.ts";
+import { labelKeys, stampRecipient } from "./tags-and-contact-groups.ts";
 import { type MediaInput, type MediaType, storeMedia } from "./media.ts";
 import { waIdOf } from "./message-payload.ts";
 import { type MenuSection, menuText } from "./menus.ts";

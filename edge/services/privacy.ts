@@ -30,7 +30,7 @@ import { deleteSuppressions, findSuppressions, listSuppressions, upsertSuppressi
 import type { Env } from "../env.ts";
 import { ApiError, notFound } from "../errors.ts";
 import { type ContactView, contactViewOf } from "./contact-view.ts";
-import { isGroup, isLid } from "./contacts.ts";
+import { isGroup, isLid } from "./identity.ts";
 import { projectPhone } from "./phone-input.ts";
 import type { Addressee } from "./recipients.ts";
 import { getSettings } from "./settings.ts";

@@ -15,7 +15,7 @@ import { findInstance } from "../db/instances.ts";
 import type { ContactRow } from "../db/schema/index.ts";
 import type { Env } from "../env.ts";
 import { ApiError } from "../errors.ts";
-import { bareJid, isLid } from "./contacts.ts";
+import { bareJid, isLid } from "./identity.ts";
 import { type CommandFailures, command } from "./instances.ts";
 import { addresseeOf, resolveRecipient } from "./recipients.ts";
 import { getSettings } from "./settings.ts";

@@ -8,9 +8,9 @@ import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { db } from "../../edge/db/client.ts";
 import { insertContactEvents } from "../../edge/db/contact-events.ts";
-import { GROUPS, TAGS, ensureLabels } from "../../edge/db/labels.ts";
+import { GROUPS, TAGS, ensureLabels } from "../../edge/db/tags-and-contact-groups.ts";
 import { deliveriesForJobs, markDead } from "../../edge/db/webhooks.ts";
-import { learnMappings } from "../../edge/services/contacts.ts";
+import { learnMappings } from "../../edge/services/identity.ts";
 import { call, connectedFleet, newInstance, newProject, noPacing, waitFor } from "./helpers.ts";
 
 const N = 150;

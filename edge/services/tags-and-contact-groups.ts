@@ -25,13 +25,13 @@ import {
   listLabels,
   unlinkLabels,
   updateLabel,
-} from "../db/labels.ts";
+} from "../db/tags-and-contact-groups.ts";
 import type { ContactRow } from "../db/schema/index.ts";
 import type { Env } from "../env.ts";
 import { ApiError, notFound } from "../errors.ts";
 import { paged } from "../db/pagination.ts";
 import { type ContactView, contactViewOf } from "./contact-view.ts";
-import { contactFor, identify, isGroup } from "./contacts.ts";
+import { contactFor, identify, isGroup } from "./identity.ts";
 import { type Actor, contactEvent, contactOrThrow } from "./timeline.ts";
 
 export const LABEL_KEY = /^[a-z0-9_-]{1,64}$/;
