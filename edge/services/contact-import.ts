@@ -19,8 +19,8 @@ import { phoneVariants } from "../../shared/phone.ts";
 import { newId } from "../crypto.ts";
 import { type Db, db } from "../db/client.ts";
 import { insertContactEvents } from "../db/contact-events.ts";
-import { type NewContact, contactLabels, findContacts, insertContactsFrom, updateContact } from "../db/contacts.ts";
-import { GROUPS, TAGS, ensureLabels, linkLabels } from "../db/tags-and-contact-groups.ts";
+import { type NewContact, contactKeys, findContacts, insertContactsFrom, updateContact } from "../db/contacts.ts";
+import { CONTACT_GROUPS, TAGS, ensureEntries, linkEntries } from "../db/tags-and-contact-groups.ts";
 import type { ContactRow } from "../db/schema/index.ts";
 import { findSuppressions } from "../db/suppressions.ts";
 import type { Env } from "../env.ts";
@@ -177,7 +177,7 @@ function changesOf(contact: ContactRow, profile: Candidate["profile"]) {
   return patch;
 }
 
-type Labels = { contact_id: string; tags: string[]; groups: string[] };
+type ContactKeys = { contact_id: string; tags: string[]; groups: string[] };
 
 /** Bound values per statement (D1 allows 100): dictionary rows take up to 6 each, timeline events 7. */
 const ENTRIES_PER_STATEMENT = 15;
@@ -187,18 +187,18 @@ const EVENTS_PER_STATEMENT = 14;
  * Links contacts to dictionary keys (creating unknown keys, named after
  * themselves), with a timeline event per link added.
  */
-function labelStatements(d1: Db, projectId: string, labels: Labels[]): BatchItem<"sqlite">[] {
+function linkStatements(d1: Db, projectId: string, links: ContactKeys[]): BatchItem<"sqlite">[] {
   const statements: BatchItem<"sqlite">[] = [];
   const events: ReturnType<typeof contactEvent>[] = [];
   const at = new Date().toISOString();
-  for (const [kind, field, d] of [["tag", "tags", TAGS], ["group", "groups", GROUPS]] as const) {
-    const keys = [...new Set(labels.flatMap((l) => l[field]))];
+  for (const [kind, field, d] of [["tag", "tags", TAGS], ["group", "groups", CONTACT_GROUPS]] as const) {
+    const keys = [...new Set(links.flatMap((l) => l[field]))];
     for (const part of chunks(keys, ENTRIES_PER_STATEMENT)) {
-      statements.push(ensureLabels(d1, d, projectId, part.map((key) => ({ id: newId(), project_id: projectId, key, name: key }))));
+      statements.push(ensureEntries(d1, d, projectId, part.map((key) => ({ id: newId(), project_id: projectId, key, name: key }))));
     }
-    for (const l of labels) {
+    for (const l of links) {
       if (l[field].length === 0) continue;
-      statements.push(linkLabels(d1, d, projectId, l.contact_id, l[field]));
+      statements.push(linkEntries(d1, d, projectId, l.contact_id, l[field]));
       events.push(...l[field].map((key) => contactEvent(projectId, l.contact_id, `${kind}_added`, "api", { [kind]: key, source: "import" }, at)));
     }
   }
@@ -240,7 +240,7 @@ export async function importContacts(env: Env, projectId: string, file: ImportFi
   const reasonOf = (phone: string) => phoneVariants(phone).map((p) => listedReason.get(p)).find((r) => r !== undefined);
 
   const fresh: { row: NewContact & { id: string }; candidate: Candidate }[] = [];
-  const labels: Labels[] = [];
+  const links: ContactKeys[] = [];
   const updates: BatchItem<"sqlite">[] = [];
   const toUpdate: { candidate: Candidate; contact: ContactRow }[] = [];
   for (const candidate of candidates) {
@@ -257,7 +257,7 @@ export async function importContacts(env: Env, projectId: string, file: ImportFi
   }
 
   // Existing contacts: only what differs, and only the tags and groups they lack.
-  const current = await inChunks(toUpdate, async (part) => [await contactLabels(d1, projectId, part.map((u) => u.contact.id))]);
+  const current = await inChunks(toUpdate, async (part) => [await contactKeys(d1, projectId, part.map((u) => u.contact.id))]);
   const has = (kind: "tags" | "groups", id: string, key: string) => current.some((l) => l[kind].get(id)?.includes(key));
   const events: ReturnType<typeof contactEvent>[] = [];
   for (const { candidate, contact } of toUpdate) {
@@ -281,7 +281,7 @@ export async function importContacts(env: Env, projectId: string, file: ImportFi
       continue;
     }
     if (Object.keys(patch).length > 0) updates.push(updateContact(d1, projectId, contact.id, patch));
-    labels.push({ contact_id: contact.id, tags, groups });
+    links.push({ contact_id: contact.id, tags, groups });
     result.updated++;
   }
 
@@ -291,11 +291,11 @@ export async function importContacts(env: Env, projectId: string, file: ImportFi
     // A row whose phone got a contact meanwhile (a first message) is not needed: that contact is the person.
     result.skipped += part.length - inserted.size;
     for (const { row, candidate } of part) {
-      if (inserted.has(row.id)) labels.push({ contact_id: row.id, tags: candidate.tags, groups: candidate.groups });
+      if (inserted.has(row.id)) links.push({ contact_id: row.id, tags: candidate.tags, groups: candidate.groups });
     }
   }
   for (const part of chunks(events, EVENTS_PER_STATEMENT)) updates.push(insertContactEvents(d1, part));
-  await runBatches(d1, [...updates, ...labelStatements(d1, projectId, labels)]);
+  await runBatches(d1, [...updates, ...linkStatements(d1, projectId, links)]);
   result.errors.sort((a, b) => a.row - b.row);
   return result;
 }

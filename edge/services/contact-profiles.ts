@@ -28,7 +28,7 @@ import { findSuppressions } from "../db/suppressions.ts";
 import type { Env } from "../env.ts";
 import { ApiError } from "../errors.ts";
 import { ADDRESS_FIELDS, type AddressField, CONTACT_STATUSES, type ContactView, addressColumn, contactViewOf, contactViews } from "./contact-view.ts";
-import { LabelKeys, applyLabels, labelKeys } from "./tags-and-contact-groups.ts";
+import { EntryKeys, applyKeys, entryKeys } from "./tags-and-contact-groups.ts";
 import { PHONE_RULE, projectPhone } from "./phone-input.ts";
 import { statusFor } from "./privacy.ts";
 import { contactEvent, contactOrThrow } from "./timeline.ts";
@@ -64,8 +64,8 @@ const PhoneInput = z.string().trim().min(3).max(40).openapi({ example: "+5511999
 
 export const CreateContactInput = ProfileInput.extend({
   phone: PhoneInput,
-  tags: LabelKeys(50).optional().openapi({ description: "Tag keys to link now (unknown keys are created)." }),
-  groups: LabelKeys(50).optional().openapi({ description: "Contact-group keys to link now (unknown keys are created)." }),
+  tags: EntryKeys(50).optional().openapi({ description: "Tag keys to link now (unknown keys are created)." }),
+  groups: EntryKeys(50).optional().openapi({ description: "Contact-group keys to link now (unknown keys are created)." }),
 }).openapi("CreateContact");
 
 export const UpdateContactInput = ProfileInput.extend({ phone: PhoneInput.optional() }).openapi("UpdateContact");
@@ -157,7 +157,7 @@ export async function createContact(env: Env, projectId: string, input: CreateCo
     throw winner ? exists(winner) : new ApiError(409, "contact_exists", "a contact with this phone exists", { field: "phone" });
   }
   if (input.tags?.length || input.groups?.length) {
-    await applyLabels(env, projectId, row, { tag: { add: input.tags }, group: { add: input.groups } }, "api");
+    await applyKeys(env, projectId, row, { tag: { add: input.tags }, group: { add: input.groups } }, "api");
   }
   return contactViewOf(d1, projectId, row);
 }
@@ -284,7 +284,7 @@ export function filterOf(q: ContactQuery): ContactFilter {
   for (const kind of ["tags", "groups"] as const) {
     const value = q[kind];
     if (value === undefined) continue;
-    const keys = labelKeys(listOf(value), kind);
+    const keys = entryKeys(listOf(value), kind);
     if (keys.length > 0) f[kind] = { keys, all: kind === "tags" && q.tags_match === "all" };
   }
   if (q.status !== undefined) {

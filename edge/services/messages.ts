@@ -13,7 +13,7 @@ import type { Env } from "../env.ts";
 import { ApiError, notFound } from "../errors.ts";
 import type { OutboxPart } from "../objects/outbox.ts";
 import { earlierSend, fingerprintOf } from "./idempotency.ts";
-import { labelKeys, stampRecipient } from "./tags-and-contact-groups.ts";
+import { entryKeys, stampRecipient } from "./tags-and-contact-groups.ts";
 import { type MediaInput, type MediaType, storeMedia } from "./media.ts";
 import { waIdOf } from "./message-payload.ts";
 import { type MenuSection, menuText } from "./menus.ts";
@@ -67,7 +67,7 @@ export async function sendMessage(env: Env, projectId: string, request: SendRequ
     if (earlier) return { accepted: accepted(earlier), replayed: true };
   }
   // Stored and stamped as keys are (lowercase); a bad one is a 400 before anything else.
-  request = { ...request, tags: request.tags && labelKeys(request.tags, "tags"), groups: request.groups && labelKeys(request.groups, "groups") };
+  request = { ...request, tags: request.tags && entryKeys(request.tags, "tags"), groups: request.groups && entryKeys(request.groups, "groups") };
   const settings = await getSettings(env, projectId);
   // One reading of `to` for every check: no spelling of a suppressed number gets past the list.
   const to = addresseeOf(request.to, settings.default_country);

@@ -8,7 +8,7 @@ import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { db } from "../../edge/db/client.ts";
 import { insertContactEvents } from "../../edge/db/contact-events.ts";
-import { GROUPS, TAGS, ensureLabels } from "../../edge/db/tags-and-contact-groups.ts";
+import { CONTACT_GROUPS, TAGS, ensureEntries } from "../../edge/db/tags-and-contact-groups.ts";
 import { deliveriesForJobs, markDead } from "../../edge/db/webhooks.ts";
 import { learnMappings } from "../../edge/services/identity.ts";
 import { call, connectedFleet, newInstance, newProject, noPacing, waitFor } from "./helpers.ts";
@@ -103,8 +103,8 @@ describe("lists longer than D1's 100 bound parameters", () => {
     const { id: projectId, api_key: key } = await newProject();
     const contact = (await call("/contacts", { method: "POST", token: key, body: { phone: "+5511988887777" } })).json;
     const d1 = db(env.DB);
-    for (const d of [TAGS, GROUPS]) {
-      await d1.batch([ensureLabels(d1, d, projectId, range(N).map((i) => ({ id: crypto.randomUUID(), project_id: projectId, key: `e-${pad(i)}`, name: `E ${i}` })))]);
+    for (const d of [TAGS, CONTACT_GROUPS]) {
+      await d1.batch([ensureEntries(d1, d, projectId, range(N).map((i) => ({ id: crypto.randomUUID(), project_id: projectId, key: `e-${pad(i)}`, name: `E ${i}` })))]);
     }
     expect((await call("/tags?limit=500", { token: key })).json.total).toBe(N);
     expect((await call("/contact-groups?limit=500", { token: key })).json.data.map((g: any) => g.name).slice(0, 2)).toEqual(["E 0", "E 1"]);

@@ -127,11 +127,11 @@ export const lidMap = sqliteTable(
 );
 
 /**
- * A project's label dictionary (reference 001): tags and contact groups are
+ * A project's dictionary of keys (reference 001): tags and contact groups are
  * the same shape, each its own table. `key` is the stable slug clients
  * correlate on.
  */
-const labelDictionary = (name: "tags" | "contact_groups") =>
+const dictionary = (name: "tags" | "contact_groups") =>
   sqliteTable(
     name,
     {
@@ -145,9 +145,9 @@ const labelDictionary = (name: "tags" | "contact_groups") =>
     (t) => [uniqueIndex(`${name}_key`).on(t.project_id, t.key)],
   );
 
-export const tags = labelDictionary("tags");
+export const tags = dictionary("tags");
 /** CRM segments ("contact groups"); not WhatsApp groups, which live at /groups. */
-export const contactGroups = labelDictionary("contact_groups");
+export const contactGroups = dictionary("contact_groups");
 
 export const contactTags = sqliteTable(
   "contact_tags",
