@@ -9,7 +9,7 @@
  * connected number that most lately heard from the group or got a message
  * into it.
  */
-import { GROUP_JID, type WhatsAppGroup } from "../../shared/protocol.ts";
+import type { WhatsAppGroup } from "../../shared/protocol.ts";
 import { db } from "../db/client.ts";
 import { connectedInstances, findInstance } from "../db/instances.ts";
 import { recentNumbersInChat } from "../db/messages.ts";
@@ -17,8 +17,6 @@ import { findPool } from "../db/pools.ts";
 import type { Env } from "../env.ts";
 import { ApiError } from "../errors.ts";
 import { type CommandFailures, command } from "./instances.ts";
-
-export const isWhatsAppGroup = (jid: string) => GROUP_JID.test(jid);
 
 /** The project's number, or 404 naming `instance_id`: another project's number is no different from none. */
 export async function projectInstance(env: Env, projectId: string, instanceId: string) {
