@@ -18,7 +18,6 @@ import Papa from "papaparse";
 import { phoneVariants } from "../../shared/phone.ts";
 import { newId } from "../crypto.ts";
 import { type Db, db } from "../db/client.ts";
-import { insertContactEvents } from "../db/contact-events.ts";
 import { type NewContact, contactKeys, findContacts, insertContactsFrom, updateContact } from "../db/contacts.ts";
 import { CONTACT_GROUPS, TAGS, ensureEntries, linkEntries } from "../db/tags-and-contact-groups.ts";
 import type { ContactRow } from "../db/schema/index.ts";
@@ -30,7 +29,7 @@ import { CreateContactInput, profileColumns } from "./contact-profiles.ts";
 import { phoneOf } from "./phone-input.ts";
 import { statusFor } from "./privacy.ts";
 import { getSettings } from "./settings.ts";
-import { contactEvent } from "./timeline.ts";
+import { contactEvent, recordContactEvents } from "./contact-events.ts";
 
 export const MAX_IMPORT_ROWS = 10_000;
 /** Rows per bulk statement, and per batch of per-contact updates. */
@@ -202,7 +201,7 @@ function linkStatements(d1: Db, projectId: string, links: ContactKeys[]): BatchI
       events.push(...l[field].map((key) => contactEvent(projectId, l.contact_id, `${kind}_added`, "api", { [kind]: key, source: "import" }, at)));
     }
   }
-  for (const part of chunks(events, EVENTS_PER_STATEMENT)) statements.push(insertContactEvents(d1, part));
+  for (const part of chunks(events, EVENTS_PER_STATEMENT)) statements.push(recordContactEvents(d1, part));
   return statements;
 }
 
@@ -294,7 +293,7 @@ export async function importContacts(env: Env, projectId: string, file: ImportFi
       if (inserted.has(row.id)) links.push({ contact_id: row.id, tags: candidate.tags, groups: candidate.groups });
     }
   }
-  for (const part of chunks(events, EVENTS_PER_STATEMENT)) updates.push(insertContactEvents(d1, part));
+  for (const part of chunks(events, EVENTS_PER_STATEMENT)) updates.push(recordContactEvents(d1, part));
   await runBatches(d1, [...updates, ...linkStatements(d1, projectId, links)]);
   result.errors.sort((a, b) => a.row - b.row);
   return result;

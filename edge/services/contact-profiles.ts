@@ -20,7 +20,6 @@ import { internationalPhone, phoneVariants } from "../../shared/phone.ts";
 import { newId } from "../crypto.ts";
 import { db } from "../db/client.ts";
 import { type ContactFilter, type ContactSort, type Profile, deleteContact, findContacts, insertContact, listContacts, updateContact } from "../db/contacts.ts";
-import { insertContactEvents } from "../db/contact-events.ts";
 import { deleteConversation, findConversation } from "../db/conversations.ts";
 import { paged } from "../db/pagination.ts";
 import type { ContactRow } from "../db/schema/index.ts";
@@ -31,7 +30,8 @@ import { ADDRESS_FIELDS, type AddressField, CONTACT_STATUSES, type ContactView, 
 import { EntryKeys, applyKeys, entryKeys } from "./tags-and-contact-groups.ts";
 import { PHONE_RULE, projectPhone } from "./phone-input.ts";
 import { statusFor } from "./privacy.ts";
-import { contactEvent, contactOrThrow } from "./timeline.ts";
+import { contactEvent, recordContactEvents } from "./contact-events.ts";
+import { contactOrThrow } from "./timeline.ts";
 
 // ------------------------------------------------------------ what clients send
 
@@ -194,7 +194,7 @@ export async function updateContactProfile(env: Env, projectId: string, id: stri
         field: "status",
       });
     }
-    statements.push(insertContactEvents(d1, [contactEvent(projectId, id, "status_changed", "api", { from: contact.status, to: patch.status })]));
+    statements.push(recordContactEvents(d1, [contactEvent(projectId, id, "status_changed", "api", { from: contact.status, to: patch.status })]));
   } else {
     delete patch.status;
   }

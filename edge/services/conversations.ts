@@ -21,7 +21,8 @@ import { conversationMessages, stampConversation } from "../db/messages.ts";
 import type { ContactRow, ConversationRow, MessageRow } from "../db/schema/index.ts";
 import type { Env } from "../env.ts";
 import { ApiError, notFound } from "../errors.ts";
-import { bareJid, contactFor, identify, isGroup, isLid, isPhoneJid } from "./identity.ts";
+import { contactFor, identify } from "./identity.ts";
+import { bareJid, isGroup, isLid, isPhoneJid } from "./jids.ts";
 import { messageFields, waIdOf } from "./message-payload.ts";
 import { projectPhone } from "./phone-input.ts";
 

@@ -22,20 +22,7 @@ import type { ContactRow, ConversationRow } from "../db/schema/index.ts";
 import type { Env } from "../env.ts";
 import { newId } from "../crypto.ts";
 import { type NewEvent, publish } from "./events.ts";
-
-// ------------------------------------------------------------ JIDs
-
-/** `user[_agent][:device]@server` -> `user@server`: one JID per person, whichever device wrote. */
-export function bareJid(jid: string): string {
-  const at = jid.indexOf("@");
-  if (at < 0) return jid;
-  const user = jid.slice(0, at).split(":")[0]!.split("_")[0]!;
-  return `${user}@${jid.slice(at + 1)}`;
-}
-
-export const isLid = (jid: string | null | undefined) => !!jid && jid.endsWith("@lid");
-export const isPhoneJid = (jid: string | null | undefined) => !!jid && jid.endsWith("@s.whatsapp.net");
-export const isGroup = (jid: string) => jid.endsWith("@g.us");
+import { bareJid, isLid, isPhoneJid } from "./jids.ts";
 
 const phoneVariantsOf = (pn: string | null) => {
   const phone = phoneFromJid(pn);

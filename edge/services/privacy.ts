@@ -22,7 +22,6 @@ import { phoneFromJid } from "../../shared/jid.ts";
 import { phoneVariants } from "../../shared/phone.ts";
 import { db } from "../db/client.ts";
 import { findContacts, setContactStatus } from "../db/contacts.ts";
-import { insertContactEvents } from "../db/contact-events.ts";
 import { pnForLid } from "../db/lid-map.ts";
 import { paged } from "../db/pagination.ts";
 import type { ContactRow, MessageRow, SuppressionRow } from "../db/schema/index.ts";
@@ -30,11 +29,12 @@ import { deleteSuppressions, findSuppressions, listSuppressions, upsertSuppressi
 import type { Env } from "../env.ts";
 import { ApiError, notFound } from "../errors.ts";
 import { type ContactView, contactViewOf } from "./contact-view.ts";
-import { isGroup, isLid } from "./identity.ts";
+import { isGroup, isLid } from "./jids.ts";
 import { projectPhone } from "./phone-input.ts";
 import type { Addressee } from "./recipients.ts";
 import { getSettings } from "./settings.ts";
-import { type Actor, contactEvent, contactOrThrow } from "./timeline.ts";
+import { type Actor, contactEvent, recordContactEvents } from "./contact-events.ts";
+import { contactOrThrow } from "./timeline.ts";
 
 /** Where a suppression came from (reference 001). */
 export type SuppressionSource = "api" | "admin" | "contact" | "system";
@@ -83,7 +83,7 @@ async function suppress(env: Env, projectId: string, target: { contact?: Contact
       const optedOutAt = status === "opted_out" ? (contact.opted_out_at ?? at) : contact.opted_out_at;
       statements.push(setContactStatus(d1, projectId, contact.id, { status, opted_out_at: optedOutAt }));
     }
-    statements.push(insertContactEvents(d1, events));
+    statements.push(recordContactEvents(d1, events));
   }
   const [first, ...rest] = statements;
   if (first) await d1.batch([first, ...rest]);
@@ -100,7 +100,7 @@ async function release(env: Env, projectId: string, target: { contact?: ContactR
     const at = new Date().toISOString();
     statements.push(
       setContactStatus(d1, projectId, contact.id, { status: "active", opted_out_at: null }),
-      insertContactEvents(d1, [
+      recordContactEvents(d1, [
         contactEvent(projectId, contact.id, "opted_in", actor, {}, at),
         contactEvent(projectId, contact.id, "status_changed", actor, { from: contact.status, to: "active" }, at),
       ]),

@@ -11,7 +11,6 @@ import { z } from "@hono/zod-openapi";
 import { newId } from "../crypto.ts";
 import { type Db, db } from "../db/client.ts";
 import { contactKeys } from "../db/contacts.ts";
-import { insertContactEvents } from "../db/contact-events.ts";
 import {
   type CountedEntry,
   type Dictionary,
@@ -31,8 +30,10 @@ import type { Env } from "../env.ts";
 import { ApiError, notFound } from "../errors.ts";
 import { paged } from "../db/pagination.ts";
 import { type ContactView, contactViewOf } from "./contact-view.ts";
-import { contactFor, identify, isGroup } from "./identity.ts";
-import { type Actor, contactEvent, contactOrThrow } from "./timeline.ts";
+import { contactFor, identify } from "./identity.ts";
+import { isGroup } from "./jids.ts";
+import { type Actor, contactEvent, recordContactEvents } from "./contact-events.ts";
+import { contactOrThrow } from "./timeline.ts";
 
 export const KEY_PATTERN = /^[a-z0-9_-]{1,64}$/;
 const KEY_RULE = "1 to 64 letters, digits, '-' or '_'";
@@ -151,7 +152,7 @@ function relink(
     ...added.map((key) => contactEvent(projectId, contactId, `${kind}_added`, actor, { [kind]: key, ...extra }, at)),
     ...removed.map((key) => contactEvent(projectId, contactId, `${kind}_removed`, actor, { [kind]: key, ...extra }, at)),
   ];
-  if (events.length > 0) statements.push(insertContactEvents(d1, events));
+  if (events.length > 0) statements.push(recordContactEvents(d1, events));
   return statements;
 }
 
