@@ -76,20 +76,10 @@ export async function statusHistory(db: Db, messageId: string) {
     .orderBy(asc(messageStatuses.id));
 }
 
-/** Statuses a message may move to a status from: never backwards (a late "sent" does not undo "read"). */
-const FROM: Record<MessageRow["status"], MessageRow["status"][]> = {
-  queued: [],
-  received: [],
-  sent: ["queued"],
-  delivered: ["queued", "sent"],
-  read: ["queued", "sent", "delivered"],
-  played: ["queued", "sent", "delivered", "read"],
-  failed: ["queued", "sent"],
-};
-
 /**
- * Moves a message forward (see FROM) and records the step in its history.
- * Returns the message as it is now, or null (and records nothing) when it is already past it.
+ * Moves a message to `patch.status` if it is in one of the `from` statuses,
+ * and records the step in its history. Returns the message as it is now,
+ * or null (and records nothing) when it was not in any of them.
  */
 export async function advanceMessageStatus(
   db: Db,
@@ -98,6 +88,7 @@ export async function advanceMessageStatus(
   patch: Partial<Pick<MessageRow, "reason" | "message_secret" | "poll_message" | "sent_at" | "wa_message_id">> & {
     status: MessageRow["status"];
   },
+  from: readonly MessageRow["status"][],
 ): Promise<MessageRow | null> {
   const at = new Date().toISOString();
   // One batch, so a move is never without its history step (a retried write finds the message moved, or not at all).
@@ -105,7 +96,7 @@ export async function advanceMessageStatus(
     db
       .update(messages)
       .set({ ...patch, updated_at: at })
-      .where(and(eq(messages.project_id, projectId), eq(messages.id, id), inArray(messages.status, FROM[patch.status])))
+      .where(and(eq(messages.project_id, projectId), eq(messages.id, id), inArray(messages.status, [...from])))
       .returning(),
     // Only if the update above moved it: the row then carries this step's status and time.
     db.insert(messageStatuses).select(

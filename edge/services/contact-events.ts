@@ -9,6 +9,9 @@
 import { newId } from "../crypto.ts";
 import type { Db } from "../db/client.ts";
 import { type NewContactEvent, insertContactEvents } from "../db/contact-events.ts";
+import { chunks } from "../db/lists.ts";
+
+export type { NewContactEvent };
 
 /** Who did it: the API (a client), the contact themself (a keyword opt-out), or Pombo. */
 export type Actor = "api" | "contact" | "system" | "admin";
@@ -27,3 +30,10 @@ export function contactEvent(
 
 /** Writes the events (awaited alone, or in a batch with their change): one statement however many. */
 export const recordContactEvents = (d1: Db, events: NewContactEvent[]) => insertContactEvents(d1, events);
+
+/** Events per statement when a bulk change (an import) writes thousands: each statement stays small. */
+const EVENTS_PER_STATEMENT = 14;
+
+/** A bulk change's events, a statement per part, for its batches. */
+export const recordContactEventsInParts = (d1: Db, events: NewContactEvent[]) =>
+  chunks(events, EVENTS_PER_STATEMENT).map((part) => insertContactEvents(d1, part));

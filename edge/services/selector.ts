@@ -19,9 +19,9 @@ import { advancePoolCursor, findPool } from "../db/pools.ts";
 import { advanceProjectCursor } from "../db/settings.ts";
 import type { Env } from "../env.ts";
 import { ApiError } from "../errors.ts";
+import { isGroup } from "./jids.ts";
 import { dailyLimit, dayKey, warmingOf } from "./pacing.ts";
 import type { Settings, Strategy } from "./settings-schema.ts";
-import { isGroup } from "./jids.ts";
 import { groupSender } from "./whatsapp-groups.ts";
 
 export type Selection = { instance_id: string; via: "instance_id" | "pool" | "sticky" | "rotation" | "group_member" };

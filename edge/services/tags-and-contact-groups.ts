@@ -5,12 +5,17 @@
  * from the API or by a send's `tags[]`/`groups[]`; unknown keys are created
  * on the spot (named after their key), and every change is in the contact's
  * timeline.
+ *
+ * Owner of `tags`, `contact_groups`, `contact_tags` and
+ * `contact_group_members`: the only module that writes them (an import
+ * links its contacts through linkInBulk).
  */
 import type { BatchItem } from "drizzle-orm/batch";
 import { z } from "@hono/zod-openapi";
 import { newId } from "../crypto.ts";
 import { type Db, db } from "../db/client.ts";
 import { contactKeys } from "../db/contacts.ts";
+import { chunks } from "../db/lists.ts";
 import {
   type CountedEntry,
   type Dictionary,
@@ -29,11 +34,11 @@ import type { ContactRow } from "../db/schema/index.ts";
 import type { Env } from "../env.ts";
 import { ApiError, notFound } from "../errors.ts";
 import { paged } from "../db/pagination.ts";
+import { type Actor, type NewContactEvent, contactEvent, recordContactEvents, recordContactEventsInParts } from "./contact-events.ts";
+import { contactOrThrow } from "./contact-store.ts";
 import { type ContactView, contactViewOf } from "./contact-view.ts";
 import { contactFor, identify } from "./identity.ts";
 import { isGroup } from "./jids.ts";
-import { type Actor, contactEvent, recordContactEvents } from "./contact-events.ts";
-import { contactOrThrow } from "./timeline.ts";
 
 export const KEY_PATTERN = /^[a-z0-9_-]{1,64}$/;
 const KEY_RULE = "1 to 64 letters, digits, '-' or '_'";
@@ -176,6 +181,37 @@ export async function applyKeys(
   ];
   const [first, ...rest] = statements;
   if (first) await d1.batch([first, ...rest]);
+}
+
+/** Tag and contact-group keys to add to one contact. */
+export type ContactKeys = { contact_id: string; tags: string[]; groups: string[] };
+
+/** Dictionary entries per statement when a bulk change (an import) creates thousands: each statement stays small. */
+const ENTRIES_PER_STATEMENT = 15;
+
+/**
+ * Many contacts' new keys (an import), for its batches: unknown keys are
+ * created (named after themselves), each contact linked to its keys, and
+ * each link added is an event naming `extra`. The keys are ones the
+ * contacts do not have yet.
+ */
+export function linkInBulk(d1: Db, projectId: string, links: ContactKeys[], extra: Record<string, unknown>): BatchItem<"sqlite">[] {
+  const statements: BatchItem<"sqlite">[] = [];
+  const events: NewContactEvent[] = [];
+  const at = new Date().toISOString();
+  for (const [kind, field] of [["tag", "tags"], ["group", "groups"]] as const) {
+    const d = dictionaryOf[kind];
+    const keys = [...new Set(links.flatMap((l) => l[field]))];
+    for (const part of chunks(keys, ENTRIES_PER_STATEMENT)) {
+      statements.push(ensureEntries(d1, d, projectId, part.map((key) => ({ id: newId(), project_id: projectId, key, name: key }))));
+    }
+    for (const l of links) {
+      if (l[field].length === 0) continue;
+      statements.push(linkEntries(d1, d, projectId, l.contact_id, l[field]));
+      events.push(...l[field].map((key) => contactEvent(projectId, l.contact_id, `${kind}_added`, "api", { [kind]: key, ...extra }, at)));
+    }
+  }
+  return [...statements, ...recordContactEventsInParts(d1, events)];
 }
 
 /** POST /contacts/{id}/tags and /groups: `{ add, remove }`; answers with the contact as it is now. */

@@ -10,13 +10,12 @@
  */
 import { db } from "../db/client.ts";
 import { contactEventsPage } from "../db/contact-events.ts";
-import { findContact } from "../db/contacts.ts";
 import { findConversation } from "../db/conversations.ts";
 import { conversationMessages } from "../db/messages.ts";
-import type { ContactEventRow, ContactRow, MessageRow } from "../db/schema/index.ts";
+import type { ContactEventRow, MessageRow } from "../db/schema/index.ts";
 import type { Env } from "../env.ts";
-import { notFound } from "../errors.ts";
 import { contactEvent, recordContactEvents } from "./contact-events.ts";
+import { contactOrThrow } from "./contact-store.ts";
 import { decodeCursor, encodeCursor } from "./conversations.ts";
 import { messageFields } from "./message-payload.ts";
 
@@ -30,12 +29,6 @@ export type TimelineEntry = {
   payload: Record<string, unknown>;
   created_at: string;
 };
-
-export async function contactOrThrow(env: Env, projectId: string, contactId: string): Promise<ContactRow> {
-  const contact = await findContact(db(env.DB), projectId, contactId);
-  if (!contact) throw notFound("contact");
-  return contact;
-}
 
 /** An internal note: in the timeline, never sent to the contact. */
 export async function addNote(env: Env, projectId: string, contactId: string, body: string): Promise<TimelineEntry> {

@@ -14,11 +14,11 @@ import { findInstance } from "../db/instances.ts";
 import type { ContactRow } from "../db/schema/index.ts";
 import type { Env } from "../env.ts";
 import { ApiError } from "../errors.ts";
-import { bareJid, isLid } from "./jids.ts";
+import { contactEvent, recordContactEvents } from "./contact-events.ts";
 import { type CommandFailures, command } from "./instances.ts";
+import { bareJid, isLid } from "./jids.ts";
 import { addresseeOf, resolveRecipient } from "./recipients.ts";
 import { getSettings } from "./settings.ts";
-import { contactEvent, recordContactEvents } from "./contact-events.ts";
 import { projectInstance } from "./whatsapp-groups.ts";
 
 export type BlockAction = "block" | "unblock";
