@@ -2,6 +2,10 @@
  * Instances (one per WhatsApp number): their rows in D1, their Durable
  * Object, and the commands an API client can send to the fleet process
  * running them.
+ *
+ * Owner of the `instances` rows: created and deleted here. Their state
+ * columns (state, health, counters) are the number's Durable Object's: it
+ * mirrors what it holds into them (objects/instance.ts).
  */
 import type { MethodName, Params, Result } from "../../shared/protocol.ts";
 import { newId } from "../crypto.ts";

@@ -9,6 +9,8 @@
  * with a 302 to a presigned GET. Presigning needs R2's S3 endpoint and keys
  * (POMBO_R2_*); without them uploads are refused and downloads stream
  * through the MEDIA binding, so a local setup without keys still shows files.
+ *
+ * Owner of `media` (received files' rows).
  */
 import { AwsClient } from "aws4fetch";
 import type { InboundMedia } from "../../shared/protocol.ts";

@@ -12,6 +12,7 @@
  *
  * Rotation only picks connected numbers at or above the health threshold,
  * prefers warmed numbers with room left today, and falls back to warming ones.
+ * Owner of the rotation cursors (`rr_cursor` of `pools` and `project_settings`).
  */
 import { db } from "../db/client.ts";
 import { type RotationCandidate, connectedInstances, findInstance } from "../db/instances.ts";
