@@ -6,7 +6,7 @@
 import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import { createdAndUpdated, timestamp } from "./columns.ts";
-import { projectId } from "./projects.ts";
+import { projectId, projectRow } from "./projects.ts";
 
 /**
  * The people the project talks to. One row per person: keyed by phone
@@ -17,8 +17,7 @@ import { projectId } from "./projects.ts";
 export const contacts = sqliteTable(
   "contacts",
   {
-    id: text("id").primaryKey(),
-    project_id: projectId(),
+    ...projectRow(),
     phone: text("phone"),
     /** The phone JID, e.g. `5511999999999@s.whatsapp.net`. */
     jid: text("jid"),
@@ -79,8 +78,7 @@ export const contacts = sqliteTable(
 export const contactEvents = sqliteTable(
   "contact_events",
   {
-    id: text("id").primaryKey(),
-    project_id: projectId(),
+    ...projectRow(),
     contact_id: text("contact_id")
       .notNull()
       .references(() => contacts.id, { onDelete: "cascade" }),
@@ -135,8 +133,7 @@ const dictionary = (name: "tags" | "contact_groups") =>
   sqliteTable(
     name,
     {
-      id: text("id").primaryKey(),
-      project_id: projectId(),
+      ...projectRow(),
       key: text("key").notNull(),
       name: text("name").notNull(),
       color: text("color"),
@@ -183,8 +180,7 @@ export const contactGroupMembers = sqliteTable(
 export const conversations = sqliteTable(
   "conversations",
   {
-    id: text("id").primaryKey(),
-    project_id: projectId(),
+    ...projectRow(),
     contact_id: text("contact_id").notNull(),
     /** The canonical chat: the phone JID when known, else the LID. Messages carry the same value. */
     chat_jid: text("chat_jid").notNull(),

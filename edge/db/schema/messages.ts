@@ -5,7 +5,7 @@
 import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import { createdAndUpdated, timestamp } from "./columns.ts";
-import { projectId } from "./projects.ts";
+import { projectId, projectRow } from "./projects.ts";
 
 /** What WhatsApp said a phone number is (or is not), so repeated sends do not ask again. */
 export const recipients = sqliteTable(
@@ -24,8 +24,7 @@ export const recipients = sqliteTable(
 export const messages = sqliteTable(
   "messages",
   {
-    id: text("id").primaryKey(),
-    project_id: projectId(),
+    ...projectRow(),
     instance_id: text("instance_id").notNull(),
     chat_jid: text("chat_jid").notNull(),
     direction: text("direction", { enum: ["outbound", "inbound"] }).notNull().default("outbound"),
@@ -96,8 +95,7 @@ export const messageStatuses = sqliteTable(
 export const media = sqliteTable(
   "media",
   {
-    id: text("id").primaryKey(),
-    project_id: projectId(),
+    ...projectRow(),
     instance_id: text("instance_id").notNull(),
     r2_key: text("r2_key").notNull(),
     mime_type: text("mime_type").notNull(),

@@ -15,11 +15,13 @@ export const projectId = () =>
     .notNull()
     .references(() => projects.id, { onDelete: "cascade" });
 
+/** A row of a project's with an id of its own: the first two columns of most tables. */
+export const projectRow = () => ({ id: text("id").primaryKey(), project_id: projectId() });
+
 export const apiKeys = sqliteTable(
   "api_keys",
   {
-    id: text("id").primaryKey(),
-    project_id: projectId(),
+    ...projectRow(),
     /** The first characters of the key, to tell keys apart; never enough to use one. */
     prefix: text("prefix").notNull(),
     /** SHA-256 of the whole key: keys are long and random, so a fast hash is enough. */
@@ -43,8 +45,7 @@ export const projectSettings = sqliteTable("project_settings", {
 export const instances = sqliteTable(
   "instances",
   {
-    id: text("id").primaryKey(),
-    project_id: projectId(),
+    ...projectRow(),
     name: text("name").notNull(),
     proxy_url: text("proxy_url"),
     state: text("state", { enum: enumValues(InstanceState) }).notNull().default("connecting"),
@@ -75,8 +76,7 @@ export const instances = sqliteTable(
 export const pools = sqliteTable(
   "pools",
   {
-    id: text("id").primaryKey(),
-    project_id: projectId(),
+    ...projectRow(),
     name: text("name").notNull(),
     strategy: text("strategy", { enum: ["round_robin", "least_used", "health_weighted"] }).notNull(),
     rr_cursor: integer("rr_cursor").notNull().default(0),

@@ -1,14 +1,13 @@
 /** Where a project's events go, and each delivery's attempts. */
 import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import { createdAndUpdated, timestamp } from "./columns.ts";
-import { projectId } from "./projects.ts";
+import { projectRow } from "./projects.ts";
 
 /** Where a project's events go. The secret is sealed (it must be read back to sign). */
 export const webhooks = sqliteTable(
   "webhooks",
   {
-    id: text("id").primaryKey(),
-    project_id: projectId(),
+    ...projectRow(),
     url: text("url").notNull(),
     /** Filters: exact names or wildcards (`message.*`, `*`). */
     events: text("events", { mode: "json" }).notNull().$type<string[]>(),
@@ -30,8 +29,7 @@ export const webhooks = sqliteTable(
 export const webhookDeliveries = sqliteTable(
   "webhook_deliveries",
   {
-    id: text("id").primaryKey(),
-    project_id: projectId(),
+    ...projectRow(),
     webhook_id: text("webhook_id")
       .notNull()
       .references(() => webhooks.id, { onDelete: "cascade" }),
