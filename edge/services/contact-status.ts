@@ -35,7 +35,7 @@ import { type Actor, contactEvent, recordContactEvents } from "./contact-events.
 export type ContactStatus = ContactRow["status"];
 
 /** The statuses a client sets directly; the others belong to the suppression list. */
-export const SETTABLE_STATUSES = ["active", "pending_validation", "unreachable"] as const;
+export const SETTABLE_STATUSES = ["active", "pending_validation", "unreachable"] as const satisfies readonly ContactStatus[];
 
 /** Where a suppression came from (reference 001). */
 export type SuppressionSource = "api" | "admin" | "contact" | "system";

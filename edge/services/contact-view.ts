@@ -6,10 +6,11 @@
 import { z } from "@hono/zod-openapi";
 import type { Db } from "../db/client.ts";
 import { contactKeys } from "../db/contacts.ts";
-import type { ContactRow } from "../db/schema/index.ts";
+import { type ContactRow, contacts } from "../db/schema/index.ts";
 
-export const CONTACT_STATUSES = ["active", "pending_validation", "opted_out", "blocked", "unreachable"] as const;
-export const CONTACT_SOURCES = ["inbound", "outbound", "api", "import", "widget"] as const;
+/** The schema's lists, so a status or source is named in one place. */
+export const CONTACT_STATUSES = contacts.status.enumValues;
+export const CONTACT_SOURCES = contacts.source.enumValues;
 export const ADDRESS_FIELDS = ["street", "number", "complement", "district", "city", "state", "zip", "country"] as const;
 export type AddressField = (typeof ADDRESS_FIELDS)[number];
 
