@@ -4,6 +4,6 @@ import { defineConfig } from "drizzle-kit";
 // what wrangler's `migrations_dir` and `readD1Migrations` expect.
 export default defineConfig({
   dialect: "sqlite",
-  schema: "./edge/db/schema.ts",
+  schema: "./edge/db/schema/index.ts",
   out: "./migrations",
 });

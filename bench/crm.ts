@@ -49,7 +49,7 @@ const { contactListQueries } = (await edgeModule("edge/db/contacts.ts")) as {
   contactListQueries(db: unknown, projectId: string, filter: unknown, sort: string, page: { limit: number; offset: number }): { plan: string; page: Built; total: Built };
 };
 const { filterOf } = (await edgeModule("edge/services/contact-profiles.ts")) as { filterOf(query: Record<string, unknown>): unknown };
-const schema = (await edgeModule("edge/db/schema.ts")) as Record<string, unknown>;
+const schema = (await edgeModule("edge/db/schema/index.ts")) as Record<string, unknown>;
 
 const opts = commandLine("usage: npm run bench:crm -- [--contacts 100000] [--requests 300] [--json] [--keep]\n", {
   contacts: { type: "string", default: "100000" },

@@ -1,7 +1,7 @@
 /** Storage for `api_keys`. Only hashes are stored; the key itself is shown once. */
 import { and, desc, eq, isNull } from "drizzle-orm";
 import type { Db } from "./client.ts";
-import { apiKeys } from "./schema.ts";
+import { apiKeys } from "./schema/index.ts";
 
 export async function insertApiKey(db: Db, row: { id: string; project_id: string; prefix: string; key_hash: string }) {
   const [key] = await db.insert(apiKeys).values(row).returning();

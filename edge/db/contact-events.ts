@@ -3,7 +3,7 @@ import { and, desc, eq } from "drizzle-orm";
 import type { Db } from "./client.ts";
 import { rowsOf } from "./lists.ts";
 import { type After, afterKey } from "./conversations.ts";
-import { type ContactEventRow, contactEvents } from "./schema.ts";
+import { type ContactEventRow, contactEvents } from "./schema/index.ts";
 
 export type NewContactEvent = typeof contactEvents.$inferInsert;
 

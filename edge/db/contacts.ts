@@ -2,8 +2,9 @@
 import { type SQL, and, count, eq, getTableColumns, gte, inArray, isNotNull, isNull, lt, sql } from "drizzle-orm";
 import { SQLiteAsyncDialect, type SQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { Db } from "./client.ts";
+import { first, ofProject } from "./scope.ts";
 import { inList } from "./lists.ts";
-import { type ContactRow, contactGroupMembers, contactGroups, contactTags, contacts, tags } from "./schema.ts";
+import { type ContactRow, contactGroupMembers, contactGroups, contactTags, contacts, tags } from "./schema/index.ts";
 
 export type NewContact = typeof contacts.$inferInsert;
 
@@ -18,12 +19,7 @@ export async function findContacts(db: Db, projectId: string, phones: string[], 
 }
 
 export async function findContact(db: Db, projectId: string, id: string): Promise<ContactRow | undefined> {
-  const [row] = await db
-    .select()
-    .from(contacts)
-    .where(and(eq(contacts.project_id, projectId), eq(contacts.id, id)))
-    .limit(1);
-  return row;
+  return first(db.select().from(contacts).where(ofProject(contacts, projectId, id)).limit(1));
 }
 
 /** Inserts unless the phone or LID already has a contact (a concurrent first message); returns the row if inserted. */
@@ -96,15 +92,15 @@ export function updateContact(
   return db
     .update(contacts)
     .set({ ...patch, updated_at: new Date().toISOString() })
-    .where(and(eq(contacts.project_id, projectId), eq(contacts.id, id)));
+    .where(ofProject(contacts, projectId, id));
 }
 
 export function deleteContact(db: Db, projectId: string, id: string) {
-  return db.delete(contacts).where(and(eq(contacts.project_id, projectId), eq(contacts.id, id)));
+  return db.delete(contacts).where(ofProject(contacts, projectId, id));
 }
 
 /** The tag keys and contact-group keys of these contacts (by contact id, keys sorted), in one statement. */
-export async function contactLabels(db: Db, projectId: string, contactIds: string[]) {
+export async function contactKeys(db: Db, projectId: string, contactIds: string[]) {
   const out = { tags: new Map<string, string[]>(), groups: new Map<string, string[]>() };
   if (contactIds.length === 0) return out;
   const rows = await db.all<{ kind: "tags" | "groups"; contact_id: string; key: string }>(sql`
@@ -129,7 +125,7 @@ export function setContactStatus(db: Db, projectId: string, id: string, change: 
   return db
     .update(contacts)
     .set({ ...change, updated_at: new Date().toISOString() })
-    .where(and(eq(contacts.project_id, projectId), eq(contacts.id, id)));
+    .where(ofProject(contacts, projectId, id));
 }
 
 // ------------------------------------------------------------ GET /contacts
@@ -161,24 +157,24 @@ const nocase = (column: SQLiteColumn | SQL, value: string) => sql`${column} = ${
 /** With `hide`, a unary `+` keeps SQLite from leading with this column's index (the value is unchanged). */
 const indexed = (column: SQLiteColumn, hide: boolean) => (hide ? sql`+${column}` : sql`${column}`);
 
-type Labels = { keys: string[]; all: boolean };
-const LABELS = {
+type KeyFilter = { keys: string[]; all: boolean };
+const DICTIONARIES = {
   tags: { links: contactTags, column: contactTags.tag_id, table: tags },
   groups: { links: contactGroupMembers, column: contactGroupMembers.group_id, table: contactGroups },
 } as const;
 
 /** The ids of the project's dictionary entries with these keys. */
-function labelIds(kind: keyof typeof LABELS, projectId: string, keys: string[]) {
-  const { table } = LABELS[kind];
+function entryIds(kind: keyof typeof DICTIONARIES, projectId: string, keys: string[]) {
+  const { table } = DICTIONARIES[kind];
   return sql`SELECT ${table.id} FROM ${table} WHERE ${table.project_id} = ${projectId} AND ${inList(table.key, keys)}`;
 }
 
 /** `contacts.id IN (...)`: the contacts linked to any (or all) of these dictionary keys. */
-function labelled(kind: keyof typeof LABELS, projectId: string, f: Labels) {
-  const { links, column } = LABELS[kind];
+function linkedTo(kind: keyof typeof DICTIONARIES, projectId: string, f: KeyFilter) {
+  const { links, column } = DICTIONARIES[kind];
   const keys = [...new Set(f.keys)];
   const having = f.all ? sql` GROUP BY ${links.contact_id} HAVING count(*) = ${keys.length}` : sql``;
-  return sql`${contacts.id} IN (SELECT ${links.contact_id} FROM ${links} WHERE ${column} IN (${labelIds(kind, projectId, keys)})${having})`;
+  return sql`${contacts.id} IN (SELECT ${links.contact_id} FROM ${links} WHERE ${column} IN (${entryIds(kind, projectId, keys)})${having})`;
 }
 
 const escapeLike = (word: string) => word.replace(/[\\%_]/g, (c) => `\\${c}`);
@@ -205,22 +201,22 @@ function searched(search: NonNullable<ContactFilter["search"]>): SQL[] {
  * a narrow filter at 100,000 contacts. So the plan is chosen here:
  * - `walk`: no filter narrower than status, number, email, country or a time
  *   window: the page walks the sort's index; the total is counted apart.
- * - `labels`: tags alone (or groups alone): the page walks the sort's index;
+ * - `links`: tags alone (or groups alone): the page walks the sort's index;
  *   the total is counted in the link table alone (links are per project).
- * - `lead`: a narrow filter (search, document, zip, city, state, or labels
+ * - `lead`: a narrow filter (search, document, zip, city, state, or tags or groups
  *   with other filters): the matches are gathered once through the narrow
  *   filter's index (the broad ones kept from leading with a unary `+`; search
- *   leads through the FTS index, labels through their link table), counted,
+ *   leads through the FTS index, tags and groups through their link tables), counted,
  *   sorted, and the page read by rowid, in one statement.
  */
-export type ListPlan = "walk" | "labels" | "lead";
+export type ListPlan = "walk" | "links" | "lead";
 
 export function planOf(f: ContactFilter): ListPlan {
   if (f.search || f.documents || f.zip !== undefined || f.city !== undefined || f.state !== undefined) return "lead";
-  const labels = (f.tags ? 1 : 0) + (f.groups ? 1 : 0);
-  if (labels === 0) return "walk";
+  const linked = (f.tags ? 1 : 0) + (f.groups ? 1 : 0);
+  if (linked === 0) return "walk";
   const { tags: _t, groups: _g, ...rest } = f;
-  return labels === 1 && Object.keys(rest).length === 0 ? "labels" : "lead";
+  return linked === 1 && Object.keys(rest).length === 0 ? "links" : "lead";
 }
 
 /** The WHERE of GET /contacts: every filter given, in the project; `plan` decides which columns may lead. */
@@ -232,8 +228,8 @@ export function contactWhere(projectId: string, f: ContactFilter, plan: ListPlan
   const listLeads = lead && (f.search?.match != null || (!placed && !!(f.tags || f.groups)));
   const conds: (SQL | undefined)[] = [eq(indexed(contacts.project_id, listLeads), projectId)];
   if (f.search) conds.push(...searched(f.search));
-  if (f.tags) conds.push(labelled("tags", projectId, f.tags));
-  if (f.groups) conds.push(labelled("groups", projectId, f.groups));
+  if (f.tags) conds.push(linkedTo("tags", projectId, f.tags));
+  if (f.groups) conds.push(linkedTo("groups", projectId, f.groups));
   if (f.status) conds.push(inArray(indexed(contacts.status, lead), f.status));
   if (f.city !== undefined) conds.push(nocase(contacts.address_city, f.city));
   if (f.state !== undefined) conds.push(nocase(contacts.address_state, f.state));
@@ -293,11 +289,11 @@ function gathered(projectId: string, f: ContactFilter, sort: ContactSort, page: 
     ORDER BY ${sql.join(order.columns, sql`, `)}`;
 }
 
-/** The total of the `labels` plan: contacts linked to the keys, counted in the link table. */
-function labelTotal(db: Db, projectId: string, kind: keyof typeof LABELS, f: Labels) {
-  const { links, column } = LABELS[kind];
+/** The total of the `links` plan: contacts linked to the keys, counted in the link table. */
+function linkedTotal(db: Db, projectId: string, kind: keyof typeof DICTIONARIES, f: KeyFilter) {
+  const { links, column } = DICTIONARIES[kind];
   const keys = [...new Set(f.keys)];
-  const linked = sql`${column} IN (${labelIds(kind, projectId, keys)})`;
+  const linked = sql`${column} IN (${entryIds(kind, projectId, keys)})`;
   if (!f.all) return db.select({ n: sql<number>`count(DISTINCT ${links.contact_id})`.mapWith(Number) }).from(links).where(linked);
   const matched = db
     .select({ contact_id: links.contact_id })
@@ -316,8 +312,8 @@ export function contactListQueries(db: Db, projectId: string, f: ContactFilter, 
   const walked = db.select().from(contacts).where(where).orderBy(...orders[sort].columns).limit(page.limit).offset(page.offset);
   const counted = db.select({ n: count() }).from(contacts).where(where);
   if (plan === "lead") return { plan, page: explainable(gathered(projectId, f, sort, page)), total: counted } as const;
-  const label = f.tags ? (["tags", f.tags] as const) : f.groups ? (["groups", f.groups] as const) : null;
-  return { plan, page: walked, total: plan === "labels" && label ? labelTotal(db, projectId, label[0], label[1]) : counted } as const;
+  const keys = f.tags ? (["tags", f.tags] as const) : f.groups ? (["groups", f.groups] as const) : null;
+  return { plan, page: walked, total: plan === "links" && keys ? linkedTotal(db, projectId, keys[0], keys[1]) : counted } as const;
 }
 
 const columns = Object.values(getTableColumns(contacts));

@@ -1,9 +1,10 @@
 /** Storage for `conversations`: one per contact across all numbers. Every query names the project. */
-import { type SQL, and, desc, eq, inArray, isNotNull, lt, lte, or, sql } from "drizzle-orm";
+import { type SQL, and, desc, eq, isNotNull, lt, lte, or, sql } from "drizzle-orm";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { Db } from "./client.ts";
+import { first, ofProject } from "./scope.ts";
 import { inList } from "./lists.ts";
-import { type ConversationRow, contacts, conversations, messages } from "./schema.ts";
+import { type ConversationRow, contacts, conversations, messages } from "./schema/index.ts";
 
 export type NewConversation = typeof conversations.$inferInsert;
 /** Where a page starts: after the row with this sort key and id (newest first). */
@@ -14,12 +15,7 @@ export const afterKey = (at: SQLiteColumn, id: SQLiteColumn, after: After) => an
 
 export async function findConversation(db: Db, projectId: string, where: { contact_id: string } | { chat_jid: string }) {
   const match = "contact_id" in where ? eq(conversations.contact_id, where.contact_id) : eq(conversations.chat_jid, where.chat_jid);
-  const [row] = await db
-    .select()
-    .from(conversations)
-    .where(and(eq(conversations.project_id, projectId), match))
-    .limit(1);
-  return row;
+  return first(db.select().from(conversations).where(and(eq(conversations.project_id, projectId), match)).limit(1));
 }
 
 export async function conversationsOfContacts(db: Db, projectId: string, contactIds: string[]): Promise<ConversationRow[]> {
@@ -80,11 +76,11 @@ export function updateConversation(
   return db
     .update(conversations)
     .set({ ...patch, updated_at: new Date().toISOString() })
-    .where(and(eq(conversations.project_id, projectId), eq(conversations.id, id)));
+    .where(ofProject(conversations, projectId, id));
 }
 
 export function deleteConversation(db: Db, projectId: string, id: string) {
-  return db.delete(conversations).where(and(eq(conversations.project_id, projectId), eq(conversations.id, id)));
+  return db.delete(conversations).where(ofProject(conversations, projectId, id));
 }
 
 export async function markRead(db: Db, projectId: string, id: string) {

@@ -4,8 +4,9 @@
  */
 import { and, count, desc, eq, inArray } from "drizzle-orm";
 import type { Db } from "./client.ts";
+import { first, ofProject } from "./scope.ts";
 import { type Page, paged } from "./pagination.ts";
-import { type InstanceRow, instances, poolMembers } from "./schema.ts";
+import { type InstanceRow, instances, poolMembers } from "./schema/index.ts";
 
 export type InstanceStatusPatch = Partial<
   Pick<
@@ -34,12 +35,7 @@ export async function insertInstance(db: Db, row: { id: string; project_id: stri
 }
 
 export async function findInstance(db: Db, projectId: string, id: string) {
-  const [row] = await db
-    .select()
-    .from(instances)
-    .where(and(eq(instances.project_id, projectId), eq(instances.id, id)))
-    .limit(1);
-  return row;
+  return first(db.select().from(instances).where(ofProject(instances, projectId, id)).limit(1));
 }
 
 export async function listInstances(db: Db, projectId: string, page: Page) {
@@ -60,13 +56,13 @@ export async function updateInstanceStatus(db: Db, projectId: string, id: string
   await db
     .update(instances)
     .set({ ...patch, updated_at: new Date().toISOString() })
-    .where(and(eq(instances.project_id, projectId), eq(instances.id, id)));
+    .where(ofProject(instances, projectId, id));
 }
 
 export async function deleteInstance(db: Db, projectId: string, id: string): Promise<boolean> {
   const rows = await db
     .delete(instances)
-    .where(and(eq(instances.project_id, projectId), eq(instances.id, id)))
+    .where(ofProject(instances, projectId, id))
     .returning({ id: instances.id });
   return rows.length > 0;
 }

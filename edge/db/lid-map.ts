@@ -1,7 +1,7 @@
 /** Storage for `lid_map`: what WhatsApp told us each LID stands for, per project. */
 import { and, eq, sql } from "drizzle-orm";
 import type { Db } from "./client.ts";
-import { lidMap } from "./schema.ts";
+import { lidMap } from "./schema/index.ts";
 
 export type Mapping = { lid: string; pn: string };
 

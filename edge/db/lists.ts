@@ -6,6 +6,10 @@
 import { SQL, getTableColumns, is, sql } from "drizzle-orm";
 import type { SQLiteColumn, SQLiteTable } from "drizzle-orm/sqlite-core";
 
+/** The list in parts of `size` (the last one shorter): for writes too big for one statement or one batch. */
+export const chunks = <T>(list: readonly T[], size: number): T[][] =>
+  Array.from({ length: Math.ceil(list.length / size) }, (_, i) => list.slice(i * size, (i + 1) * size));
+
 /** `column IN (...values)`, with one bound parameter. */
 export const inList = (column: SQL | SQLiteColumn, values: readonly string[]) =>
   sql`${column} IN (SELECT value FROM json_each(${JSON.stringify(values)}))`;

@@ -2,7 +2,7 @@
 import { asc, lte } from "drizzle-orm";
 import type { Db } from "./client.ts";
 import { inList, rowsOf } from "./lists.ts";
-import { outboundMediaExpiry } from "./schema.ts";
+import { outboundMediaExpiry } from "./schema/index.ts";
 
 export type MediaExpiry = typeof outboundMediaExpiry.$inferInsert;
 

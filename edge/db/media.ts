@@ -1,25 +1,20 @@
 /** Storage for `media`: received files in the private bucket. Every query names the project. */
-import { and, eq } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import type { Db } from "./client.ts";
-import { type MediaRow, media } from "./schema.ts";
+import { first, ofProject } from "./scope.ts";
+import { type MediaRow, media } from "./schema/index.ts";
 
 export async function insertMedia(db: Db, row: typeof media.$inferInsert) {
   await db.insert(media).values(row);
 }
 
 export async function findMedia(db: Db, projectId: string, id: string): Promise<MediaRow | undefined> {
-  const [row] = await db
-    .select()
-    .from(media)
-    .where(and(eq(media.project_id, projectId), eq(media.id, id)))
-    .limit(1);
-  return row;
+  return first(db.select().from(media).where(ofProject(media, projectId, id)).limit(1));
 }
 
 /** A file by id alone: for signed links, whose signature already names the file. */
 export async function findMediaById(db: Db, id: string): Promise<MediaRow | undefined> {
-  const [row] = await db.select().from(media).where(eq(media.id, id)).limit(1);
-  return row;
+  return first(db.select().from(media).where(eq(media.id, id)).limit(1));
 }
 
 /** What the file turned out to be once it was in the bucket. */
@@ -27,5 +22,5 @@ export function mediaArrived(db: Db, projectId: string, id: string, patch: Pick<
   return db
     .update(media)
     .set(patch)
-    .where(and(eq(media.project_id, projectId), eq(media.id, id)));
+    .where(ofProject(media, projectId, id));
 }

@@ -1,9 +1,10 @@
 /** Storage for `messages` and `message_statuses`. Every query names the project. */
 import { type SQL, and, asc, desc, eq, inArray, isNull, or, sql } from "drizzle-orm";
 import type { Db } from "./client.ts";
+import { first, ofProject } from "./scope.ts";
 import { inList } from "./lists.ts";
 import { type After, afterKey } from "./conversations.ts";
-import { type MessageRow, messageStatuses, messages } from "./schema.ts";
+import { type MessageRow, messageStatuses, messages } from "./schema/index.ts";
 
 export type NewMessage = typeof messages.$inferInsert;
 
@@ -16,21 +17,11 @@ export async function insertMessage(db: Db, row: NewMessage) {
 }
 
 export async function findMessage(db: Db, projectId: string, id: string): Promise<MessageRow | undefined> {
-  const [row] = await db
-    .select()
-    .from(messages)
-    .where(and(eq(messages.project_id, projectId), eq(messages.id, id)))
-    .limit(1);
-  return row;
+  return first(db.select().from(messages).where(ofProject(messages, projectId, id)).limit(1));
 }
 
 export async function findByIdempotencyKey(db: Db, projectId: string, key: string) {
-  const [row] = await db
-    .select()
-    .from(messages)
-    .where(and(eq(messages.project_id, projectId), eq(messages.idempotency_key, key)))
-    .limit(1);
-  return row;
+  return first(db.select().from(messages).where(and(eq(messages.project_id, projectId), eq(messages.idempotency_key, key))).limit(1));
 }
 
 /** Frees a message's Idempotency-Key for a new request (the message itself stays). */
@@ -38,7 +29,7 @@ export async function releaseIdempotencyKey(db: Db, projectId: string, id: strin
   await db
     .update(messages)
     .set({ idempotency_key: null, idempotency_fingerprint: null })
-    .where(and(eq(messages.project_id, projectId), eq(messages.id, id)));
+    .where(ofProject(messages, projectId, id));
 }
 
 /**
@@ -85,28 +76,10 @@ export async function statusHistory(db: Db, messageId: string) {
     .orderBy(asc(messageStatuses.id));
 }
 
-export async function messagesByIds(db: Db, projectId: string, ids: string[]) {
-  if (ids.length === 0) return [];
-  return db
-    .select()
-    .from(messages)
-    .where(and(eq(messages.project_id, projectId), inList(messages.id, ids)));
-}
-
-/** Statuses a message may move to a status from: never backwards (a late "sent" does not undo "read"). */
-const FROM: Record<MessageRow["status"], MessageRow["status"][]> = {
-  queued: [],
-  received: [],
-  sent: ["queued"],
-  delivered: ["queued", "sent"],
-  read: ["queued", "sent", "delivered"],
-  played: ["queued", "sent", "delivered", "read"],
-  failed: ["queued", "sent"],
-};
-
 /**
- * Moves a message forward (see FROM) and records the step in its history.
- * Returns the message as it is now, or null (and records nothing) when it is already past it.
+ * Moves a message to `patch.status` if it is in one of the `from` statuses,
+ * and records the step in its history. Returns the message as it is now,
+ * or null (and records nothing) when it was not in any of them.
  */
 export async function advanceMessageStatus(
   db: Db,
@@ -115,6 +88,7 @@ export async function advanceMessageStatus(
   patch: Partial<Pick<MessageRow, "reason" | "message_secret" | "poll_message" | "sent_at" | "wa_message_id">> & {
     status: MessageRow["status"];
   },
+  from: readonly MessageRow["status"][],
 ): Promise<MessageRow | null> {
   const at = new Date().toISOString();
   // One batch, so a move is never without its history step (a retried write finds the message moved, or not at all).
@@ -122,7 +96,7 @@ export async function advanceMessageStatus(
     db
       .update(messages)
       .set({ ...patch, updated_at: at })
-      .where(and(eq(messages.project_id, projectId), eq(messages.id, id), inArray(messages.status, FROM[patch.status])))
+      .where(and(eq(messages.project_id, projectId), eq(messages.id, id), inArray(messages.status, [...from])))
       .returning(),
     // Only if the update above moved it: the row then carries this step's status and time.
     db.insert(messageStatuses).select(
@@ -222,7 +196,7 @@ export function stampConversation(db: Db, projectId: string, id: string, link: {
   return db
     .update(messages)
     .set(link)
-    .where(and(eq(messages.project_id, projectId), eq(messages.id, id)));
+    .where(ofProject(messages, projectId, id));
 }
 
 /**

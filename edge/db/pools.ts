@@ -1,9 +1,10 @@
 /** Storage for `pools` and `pool_members`. Every query names the project. */
 import { and, count, desc, eq, sql } from "drizzle-orm";
 import type { Db } from "./client.ts";
+import { ofProject } from "./scope.ts";
 import { inList } from "./lists.ts";
 import { type Page, paged } from "./pagination.ts";
-import { instances, poolMembers, pools } from "./schema.ts";
+import { instances, poolMembers, pools } from "./schema/index.ts";
 
 type PoolInput = { name: string; strategy: "round_robin" | "least_used" | "health_weighted" };
 
@@ -30,7 +31,7 @@ export async function findPool(db: Db, projectId: string, id: string) {
   const [pool] = await db
     .select()
     .from(pools)
-    .where(and(eq(pools.project_id, projectId), eq(pools.id, id)))
+    .where(ofProject(pools, projectId, id))
     .limit(1);
   if (!pool) return undefined;
   return { ...pool, instance_ids: (await membersOf(db, [id])).get(id) ?? [] };
@@ -54,7 +55,7 @@ export async function listPools(db: Db, projectId: string, page: Page) {
 
 /** Replaces name/strategy and, when given, the whole member list, in one batch. */
 export async function updatePool(db: Db, projectId: string, id: string, patch: Partial<PoolInput>, instanceIds?: string[]) {
-  const where = and(eq(pools.project_id, projectId), eq(pools.id, id));
+  const where = ofProject(pools, projectId, id);
   const statements = [db.update(pools).set({ ...patch, updated_at: new Date().toISOString() }).where(where)];
   if (instanceIds) {
     await db.batch([
@@ -70,7 +71,7 @@ export async function updatePool(db: Db, projectId: string, id: string, patch: P
 export async function deletePool(db: Db, projectId: string, id: string): Promise<boolean> {
   const rows = await db
     .delete(pools)
-    .where(and(eq(pools.project_id, projectId), eq(pools.id, id)))
+    .where(ofProject(pools, projectId, id))
     .returning({ id: pools.id });
   return rows.length > 0;
 }
@@ -79,7 +80,7 @@ export async function advancePoolCursor(db: Db, projectId: string, id: string): 
   const [row] = await db
     .update(pools)
     .set({ rr_cursor: sql`${pools.rr_cursor} + 1` })
-    .where(and(eq(pools.project_id, projectId), eq(pools.id, id)))
+    .where(ofProject(pools, projectId, id))
     .returning({ cursor: pools.rr_cursor });
   return row?.cursor ?? 0;
 }

@@ -2,7 +2,7 @@
 import { count, desc } from "drizzle-orm";
 import type { Db } from "./client.ts";
 import { type Page, paged } from "./pagination.ts";
-import { apiKeys, projects } from "./schema.ts";
+import { apiKeys, projects } from "./schema/index.ts";
 
 type KeyRow = typeof apiKeys.$inferInsert;
 

@@ -1,15 +1,11 @@
 /** Storage for `recipients`: what WhatsApp said about a phone number, per project. */
 import { and, eq } from "drizzle-orm";
 import type { Db } from "./client.ts";
-import { recipients } from "./schema.ts";
+import { first } from "./scope.ts";
+import { recipients } from "./schema/index.ts";
 
 export async function findRecipient(db: Db, projectId: string, phone: string) {
-  const [row] = await db
-    .select()
-    .from(recipients)
-    .where(and(eq(recipients.project_id, projectId), eq(recipients.phone, phone)))
-    .limit(1);
-  return row;
+  return first(db.select().from(recipients).where(and(eq(recipients.project_id, projectId), eq(recipients.phone, phone))).limit(1));
 }
 
 export async function saveRecipients(db: Db, projectId: string, rows: { phone: string; jid: string | null }[]) {

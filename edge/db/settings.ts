@@ -1,7 +1,7 @@
 /** Storage for `project_settings`. */
 import { eq, sql } from "drizzle-orm";
 import type { Db } from "./client.ts";
-import { projectSettings } from "./schema.ts";
+import { projectSettings } from "./schema/index.ts";
 
 export async function readSettings(db: Db, projectId: string): Promise<Record<string, unknown> | undefined> {
   const [row] = await db

@@ -1,8 +1,8 @@
 /** Storage for `suppressions`: the numbers a project must never message. Every query names the project. */
-import { and, count, desc, eq, sql } from "drizzle-orm";
+import { and, count, desc, eq } from "drizzle-orm";
 import type { Db } from "./client.ts";
 import { inList } from "./lists.ts";
-import { type SuppressionRow, suppressions } from "./schema.ts";
+import { type SuppressionRow, suppressions } from "./schema/index.ts";
 
 export type NewSuppression = typeof suppressions.$inferInsert;
 

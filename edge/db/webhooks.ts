@@ -1,9 +1,10 @@
 /** Storage for `webhooks`, `webhook_deliveries` and `webhook_attempts`. Every query names the project. */
 import { and, asc, count, desc, eq, sql } from "drizzle-orm";
 import type { Db } from "./client.ts";
+import { first, ofProject } from "./scope.ts";
 import { inList } from "./lists.ts";
 import { type Page, paged } from "./pagination.ts";
-import { type DeliveryRow, type WebhookRow, webhookAttempts, webhookDeliveries, webhooks } from "./schema.ts";
+import { type DeliveryRow, type WebhookRow, webhookAttempts, webhookDeliveries, webhooks } from "./schema/index.ts";
 
 export type NewWebhook = typeof webhooks.$inferInsert;
 export type WebhookPatch = Partial<
@@ -12,24 +13,17 @@ export type WebhookPatch = Partial<
 export type NewDelivery = Pick<DeliveryRow, "id" | "project_id" | "webhook_id" | "event_id" | "event_type" | "body">;
 
 const now = () => new Date().toISOString();
-const ofProject = (projectId: string, id: string) => and(eq(webhooks.project_id, projectId), eq(webhooks.id, id));
 
 export async function insertWebhook(db: Db, row: NewWebhook) {
   await db.insert(webhooks).values(row);
 }
 
 export async function findWebhook(db: Db, projectId: string, id: string): Promise<WebhookRow | undefined> {
-  const [row] = await db.select().from(webhooks).where(ofProject(projectId, id)).limit(1);
-  return row;
+  return first(db.select().from(webhooks).where(ofProject(webhooks, projectId, id)).limit(1));
 }
 
 export async function findAlertWebhook(db: Db, projectId: string): Promise<WebhookRow | undefined> {
-  const [row] = await db
-    .select()
-    .from(webhooks)
-    .where(and(eq(webhooks.project_id, projectId), eq(webhooks.kind, "alert")))
-    .limit(1);
-  return row;
+  return first(db.select().from(webhooks).where(and(eq(webhooks.project_id, projectId), eq(webhooks.kind, "alert"))).limit(1));
 }
 
 export async function listWebhooks(db: Db, projectId: string, page: Page) {
@@ -58,13 +52,13 @@ export async function updateWebhook(db: Db, projectId: string, id: string, patch
   const rows = await db
     .update(webhooks)
     .set({ ...patch, updated_at: now() })
-    .where(ofProject(projectId, id))
+    .where(ofProject(webhooks, projectId, id))
     .returning({ id: webhooks.id });
   return rows.length > 0;
 }
 
 export async function deleteWebhook(db: Db, projectId: string, id: string): Promise<boolean> {
-  const rows = await db.delete(webhooks).where(ofProject(projectId, id)).returning({ id: webhooks.id });
+  const rows = await db.delete(webhooks).where(ofProject(webhooks, projectId, id)).returning({ id: webhooks.id });
   return rows.length > 0;
 }
 
@@ -101,7 +95,7 @@ export async function insertDeliveries(db: Db, rows: NewDelivery[]) {
             updated_at: value(at, "updated_at"),
           })
           .from(webhooks)
-          .where(ofProject(r.project_id, r.webhook_id)),
+          .where(ofProject(webhooks, r.project_id, r.webhook_id)),
       )
       .onConflictDoNothing(),
   );
@@ -261,7 +255,7 @@ export async function disableWebhook(db: Db, projectId: string, id: string, reas
   const rows = await db
     .update(webhooks)
     .set({ enabled: false, disabled_reason: reason, updated_at: now() })
-    .where(and(ofProject(projectId, id), eq(webhooks.enabled, true)))
+    .where(and(ofProject(webhooks, projectId, id), eq(webhooks.enabled, true)))
     .returning({ id: webhooks.id });
   return rows.length > 0;
 }

@@ -31,7 +31,7 @@ import {
 } from "../../shared/protocol.ts";
 import { RpcPeer } from "../../shared/rpc.ts";
 import type { Env } from "../env.ts";
-import { learnMappings } from "../services/contacts.ts";
+import { learnMappings } from "../services/identity.ts";
 import { receiveMessage } from "../services/inbound.ts";
 import { MediaUnavailable, uploadTicket } from "../services/media-store.ts";
 import type { Settings } from "../services/settings-schema.ts";

@@ -8,7 +8,7 @@
  */
 import type { MessageStatusEvent } from "../../shared/protocol.ts";
 import type { MediaExpiry } from "../db/media-expiry.ts";
-import type { MessageRow } from "../db/schema.ts";
+import type { MessageRow } from "../db/schema/index.ts";
 import type { Usage } from "../services/pacing.ts";
 import { SqlTable, type SqlTableSpec } from "./sql-table.ts";
 

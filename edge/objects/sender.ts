@@ -20,15 +20,15 @@ import type { RpcPeer } from "../../shared/rpc.ts";
 import { unseal } from "../crypto.ts";
 import { db } from "../db/client.ts";
 import type { InstanceStatusPatch } from "../db/instances.ts";
-import { advanceMessageStatus, findByWaId } from "../db/messages.ts";
-import type { MessageRow } from "../db/schema.ts";
+import type { MessageRow } from "../db/schema/index.ts";
 import type { Env } from "../env.ts";
-import { recordSent } from "../services/conversations.ts";
 import { expiryRows, mediaKeysOf, scheduleExpiry } from "../services/media-retention.ts";
 import { publish } from "../services/events.ts";
 import type { IncidentKind } from "../services/health.ts";
 import { waIdOf } from "../services/message-payload.ts";
+import { applyReceipt, markFailed, markSent } from "../services/message-status.ts";
 import { countSend, nextGapMs, nextSendAt, type Usage, typingMs } from "../services/pacing.ts";
+import { recordSent } from "../services/sent-messages.ts";
 import { type Settings, defaultSettings } from "../services/settings-schema.ts";
 import type { InstanceStorage } from "./instance-storage.ts";
 import { Outbox, type OutboxItem, type OutboxPart } from "./outbox.ts";
@@ -289,8 +289,7 @@ export class Sender {
       const { usage } = record;
       await this.#host.mirror({ sent_today: usage.day_count, sent_day: usage.day, last_sent_at: new Date(usage.last_sent_at).toISOString() });
       await scheduleExpiry(this.#host.env, record.media_expiry ?? []);
-      return advanceMessageStatus(d1, record.project_id, record.message_id, {
-        status: "sent",
+      return markSent(d1, record.project_id, record.message_id, {
         sent_at: record.sent_at,
         message_secret: record.message_secret,
         poll_message: record.poll_message,
@@ -298,18 +297,15 @@ export class Sender {
     }
     if (record.kind === "failed") {
       await scheduleExpiry(this.#host.env, record.media_expiry ?? []);
-      return advanceMessageStatus(d1, record.project_id, record.message_id, { status: "failed", reason: record.reason });
+      return markFailed(d1, record.project_id, record.message_id, record.reason);
     }
     const { event } = record;
     const instanceId = await this.#host.instanceId();
     if (!instanceId) return null;
-    const message = await findByWaId(d1, record.project_id, instanceId, event.wa_message_id);
-    if (!message) return null;
-    if (event.status !== "failed") return advanceMessageStatus(d1, record.project_id, message.id, { status: event.status });
-    const failed = await advanceMessageStatus(d1, record.project_id, message.id, { status: "failed", reason: `server_error_${event.error_code ?? "unknown"}` });
+    const moved = await applyReceipt(d1, record.project_id, instanceId, event);
     // 463 and friends: WhatsApp refused the message; the number is in trouble (counted once, as it moved).
-    if (failed) await this.#host.incident("server_error").catch(() => {});
-    return failed;
+    if (moved?.status === "failed") await this.#host.incident("server_error").catch(() => {});
+    return moved;
   }
 
   /**

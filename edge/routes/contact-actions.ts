@@ -6,7 +6,7 @@ import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../env.ts";
 import { IdParam, errors, json, jsonBody } from "../schemas.ts";
 import { ContactSchema } from "../services/contact-view.ts";
-import { type Kind, LabelKeys, changeContactLabels, keyOf } from "../services/labels.ts";
+import { type EntryKind, EntryKeys, changeContactKeys, keyOf } from "../services/tags-and-contact-groups.ts";
 import { type ContactAction, contactPrivacy } from "../services/privacy.ts";
 import { addNote, contactHistory } from "../services/timeline.ts";
 
@@ -40,7 +40,7 @@ const Note = z.object({ body: z.string().trim().min(1).max(10_000) }).strict();
 
 const Change = z
   .object({
-    add: LabelKeys(100).default([]).openapi({ description: "Keys to link; unknown ones are created (named after the key)." }),
+    add: EntryKeys(100).default([]).openapi({ description: "Keys to link; unknown ones are created (named after the key)." }),
     remove: z
       .array(z.string().max(64).transform(keyOf))
       .max(100)
@@ -84,11 +84,11 @@ export const contactActionRoutes = new OpenAPIHono<AppEnv>()
     async (c) => c.json(await addNote(c.env, c.var.projectId, c.req.valid("param").id, c.req.valid("json").body), 201),
   );
 
-const labelRoutes: [Kind, string, string][] = [
+const keyRoutes: [EntryKind, string, string][] = [
   ["tag", "tags", "Add and remove tags by key"],
   ["group", "groups", "Add and remove contact groups by key (CRM segments, not WhatsApp groups)"],
 ];
-for (const [kind, segment, summary] of labelRoutes) {
+for (const [kind, segment, summary] of keyRoutes) {
   contactActionRoutes.openapi(
     createRoute({
       method: "post",
@@ -98,7 +98,7 @@ for (const [kind, segment, summary] of labelRoutes) {
       request: { params: IdParam, body: jsonBody(Change) },
       responses: { ...contactAnswer, 400: errors[400] },
     }),
-    async (c) => c.json(await changeContactLabels(c.env, c.var.projectId, c.req.valid("param").id, kind, c.req.valid("json")), 200),
+    async (c) => c.json(await changeContactKeys(c.env, c.var.projectId, c.req.valid("param").id, kind, c.req.valid("json")), 200),
   );
 }
 

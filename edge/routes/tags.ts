@@ -6,21 +6,21 @@
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../env.ts";
 import { IdParam, PageQuery, errors, json, jsonBody, paged } from "../schemas.ts";
-import { Color, type Kind, LabelKey, changeLabel, createLabel, labelsPage, removeLabel } from "../services/labels.ts";
+import { Color, type EntryKind, EntryKey, changeEntry, createEntry, entriesPage, removeEntry } from "../services/tags-and-contact-groups.ts";
 
 const Name = z.string().trim().min(1).max(100).openapi({ example: "Hot lead" });
 
-const LabelInput = z
+const EntryInput = z
   .object({
-    key: LabelKey,
+    key: EntryKey,
     name: Name.optional().openapi({ description: "Defaults to the key." }),
     color: Color.nullish(),
   })
   .strict();
 
-const LabelChange = z.object({ name: Name, color: Color.nullable() }).partial().strict();
+const EntryChange = z.object({ name: Name, color: Color.nullable() }).partial().strict();
 
-const Label = (schemaName: string) =>
+const EntrySchema = (schemaName: string) =>
   z
     .object({
       id: z.string(),
@@ -33,9 +33,9 @@ const Label = (schemaName: string) =>
     })
     .openapi(schemaName);
 
-function dictionary(app: OpenAPIHono<AppEnv>, kind: Kind, path: string, words: { one: string; tag: string; schema: string; note?: string }) {
+function dictionary(app: OpenAPIHono<AppEnv>, kind: EntryKind, path: string, words: { one: string; tag: string; schema: string; note?: string }) {
   const tags = [words.tag];
-  const Entry = Label(words.schema);
+  const Entry = EntrySchema(words.schema);
   return app
     .openapi(
       createRoute({
@@ -46,7 +46,7 @@ function dictionary(app: OpenAPIHono<AppEnv>, kind: Kind, path: string, words: {
         request: { query: PageQuery },
         responses: { 200: json(paged(Entry), `A page of ${words.one}s, by key`), 400: errors[400], 401: errors[401] },
       }),
-      async (c) => c.json(await labelsPage(c.env, c.var.projectId, kind, c.req.valid("query")), 200),
+      async (c) => c.json(await entriesPage(c.env, c.var.projectId, kind, c.req.valid("query")), 200),
     )
     .openapi(
       createRoute({
@@ -55,10 +55,10 @@ function dictionary(app: OpenAPIHono<AppEnv>, kind: Kind, path: string, words: {
         tags,
         summary: `Create a ${words.one}`,
         description: words.note,
-        request: { body: jsonBody(LabelInput) },
+        request: { body: jsonBody(EntryInput) },
         responses: { 201: json(Entry, "Created"), 400: errors[400], 401: errors[401], 409: errors[409] },
       }),
-      async (c) => c.json(await createLabel(c.env, c.var.projectId, kind, c.req.valid("json")), 201),
+      async (c) => c.json(await createEntry(c.env, c.var.projectId, kind, c.req.valid("json")), 201),
     )
     .openapi(
       createRoute({
@@ -66,10 +66,10 @@ function dictionary(app: OpenAPIHono<AppEnv>, kind: Kind, path: string, words: {
         path: `${path}/{id}`,
         tags,
         summary: `Rename or recolor a ${words.one} (its key never changes)`,
-        request: { params: IdParam, body: jsonBody(LabelChange) },
+        request: { params: IdParam, body: jsonBody(EntryChange) },
         responses: { 200: json(Entry, "Changed"), 400: errors[400], 401: errors[401], 404: errors[404] },
       }),
-      async (c) => c.json(await changeLabel(c.env, c.var.projectId, kind, c.req.valid("param").id, c.req.valid("json")), 200),
+      async (c) => c.json(await changeEntry(c.env, c.var.projectId, kind, c.req.valid("param").id, c.req.valid("json")), 200),
     )
     .openapi(
       createRoute({
@@ -81,7 +81,7 @@ function dictionary(app: OpenAPIHono<AppEnv>, kind: Kind, path: string, words: {
         responses: { 204: { description: "Deleted" }, 401: errors[401], 404: errors[404] },
       }),
       async (c) => {
-        await removeLabel(c.env, c.var.projectId, kind, c.req.valid("param").id);
+        await removeEntry(c.env, c.var.projectId, kind, c.req.valid("param").id);
         return c.body(null, 204);
       },
     );

@@ -18,19 +18,20 @@ import Papa from "papaparse";
 import { phoneVariants } from "./phone.ts";
 import { newId } from "../crypto.ts";
 import { type Db, db } from "../db/client.ts";
-import { insertContactEvents } from "../db/contact-events.ts";
-import { type NewContact, contactLabels, findContacts, insertContactsFrom, updateContact } from "../db/contacts.ts";
-import { GROUPS, TAGS, ensureLabels, linkLabels } from "../db/labels.ts";
-import type { ContactRow } from "../db/schema.ts";
+import { chunks as parts } from "../db/lists.ts";
+import { type NewContact, contactKeys, findContacts } from "../db/contacts.ts";
+import type { ContactRow } from "../db/schema/index.ts";
 import { findSuppressions } from "../db/suppressions.ts";
 import type { Env } from "../env.ts";
 import { ApiError } from "../errors.ts";
-import { ADDRESS_FIELDS } from "./contact-view.ts";
+import { type NewContactEvent, recordContactEventsInParts } from "./contact-events.ts";
 import { CreateContactInput, profileColumns } from "./contact-profiles.ts";
+import { changeStatus, initialStatus, refusedChange } from "./contact-status.ts";
+import { addContacts, editContact } from "./contact-store.ts";
+import { ADDRESS_FIELDS } from "./contact-view.ts";
 import { phoneOf } from "./phone-input.ts";
-import { statusFor } from "./privacy.ts";
 import { getSettings } from "./settings.ts";
-import { contactEvent } from "./timeline.ts";
+import { type ContactKeys, linkInBulk } from "./tags-and-contact-groups.ts";
 
 export const MAX_IMPORT_ROWS = 10_000;
 /** Rows per bulk statement, and per batch of per-contact updates. */
@@ -153,7 +154,7 @@ function candidateOf(row: number, record: Record<string, unknown>, csv: boolean,
 
 // ------------------------------------------------------------ writing
 
-const chunks = <T>(list: T[], size = CHUNK) => Array.from({ length: Math.ceil(list.length / size) }, (_, i) => list.slice(i * size, (i + 1) * size));
+const chunks = <T>(list: T[]) => parts(list, CHUNK);
 
 async function inChunks<T, R>(list: T[], each: (part: T[]) => Promise<R[]>): Promise<R[]> {
   const out: R[] = [];
@@ -175,35 +176,6 @@ function changesOf(contact: ContactRow, profile: Candidate["profile"]) {
     if (contact[column] !== value) patch[column] = value;
   }
   return patch;
-}
-
-type Labels = { contact_id: string; tags: string[]; groups: string[] };
-
-/** Bound values per statement (D1 allows 100): dictionary rows take up to 6 each, timeline events 7. */
-const ENTRIES_PER_STATEMENT = 15;
-const EVENTS_PER_STATEMENT = 14;
-
-/**
- * Links contacts to dictionary keys (creating unknown keys, named after
- * themselves), with a timeline event per link added.
- */
-function labelStatements(d1: Db, projectId: string, labels: Labels[]): BatchItem<"sqlite">[] {
-  const statements: BatchItem<"sqlite">[] = [];
-  const events: ReturnType<typeof contactEvent>[] = [];
-  const at = new Date().toISOString();
-  for (const [kind, field, d] of [["tag", "tags", TAGS], ["group", "groups", GROUPS]] as const) {
-    const keys = [...new Set(labels.flatMap((l) => l[field]))];
-    for (const part of chunks(keys, ENTRIES_PER_STATEMENT)) {
-      statements.push(ensureLabels(d1, d, projectId, part.map((key) => ({ id: newId(), project_id: projectId, key, name: key }))));
-    }
-    for (const l of labels) {
-      if (l[field].length === 0) continue;
-      statements.push(linkLabels(d1, d, projectId, l.contact_id, l[field]));
-      events.push(...l[field].map((key) => contactEvent(projectId, l.contact_id, `${kind}_added`, "api", { [kind]: key, source: "import" }, at)));
-    }
-  }
-  for (const part of chunks(events, EVENTS_PER_STATEMENT)) statements.push(insertContactEvents(d1, part));
-  return statements;
 }
 
 export async function importContacts(env: Env, projectId: string, file: ImportFile, opts: { existing: "update" | "skip" }): Promise<ImportResult> {
@@ -240,14 +212,13 @@ export async function importContacts(env: Env, projectId: string, file: ImportFi
   const reasonOf = (phone: string) => phoneVariants(phone).map((p) => listedReason.get(p)).find((r) => r !== undefined);
 
   const fresh: { row: NewContact & { id: string }; candidate: Candidate }[] = [];
-  const labels: Labels[] = [];
+  const links: ContactKeys[] = [];
   const updates: BatchItem<"sqlite">[] = [];
   const toUpdate: { candidate: Candidate; contact: ContactRow }[] = [];
   for (const candidate of candidates) {
     const contact = holderOf(candidate);
     if (!contact) {
-      const reason = reasonOf(candidate.phone);
-      const status = reason !== undefined ? statusFor(reason) : (candidate.profile.status ?? "active");
+      const status = initialStatus(reasonOf(candidate.phone), candidate.profile.status);
       fresh.push({ row: { id: newId(), project_id: projectId, phone: candidate.phone, source: "import", ...candidate.profile, status }, candidate });
     } else if (opts.existing === "skip") {
       result.skipped++;
@@ -257,45 +228,43 @@ export async function importContacts(env: Env, projectId: string, file: ImportFi
   }
 
   // Existing contacts: only what differs, and only the tags and groups they lack.
-  const current = await inChunks(toUpdate, async (part) => [await contactLabels(d1, projectId, part.map((u) => u.contact.id))]);
+  const current = await inChunks(toUpdate, async (part) => [await contactKeys(d1, projectId, part.map((u) => u.contact.id))]);
   const has = (kind: "tags" | "groups", id: string, key: string) => current.some((l) => l[kind].get(id)?.includes(key));
-  const events: ReturnType<typeof contactEvent>[] = [];
+  const events: NewContactEvent[] = [];
   for (const { candidate, contact } of toUpdate) {
-    const patch = changesOf(contact, candidate.profile);
-    if (patch.status !== undefined) {
-      if (reasonOf(contact.phone ?? candidate.phone) !== undefined || contact.status === "opted_out" || contact.status === "blocked") {
-        result.errors.push({
-          row: candidate.row,
-          field: "status",
-          code: "contact_suppressed",
-          message: `status: the contact is ${contact.status} and on the suppression list: POST /contacts/${contact.id}/optin reactivates it`,
-        });
+    const { status, ...patch } = changesOf(contact, candidate.profile);
+    if (status !== undefined) {
+      const refused = refusedChange(contact, reasonOf(contact.phone ?? candidate.phone) !== undefined);
+      if (refused) {
+        result.errors.push({ row: candidate.row, field: "status", code: refused.code, message: `status: ${refused.message}` });
         continue;
       }
-      events.push(contactEvent(projectId, contact.id, "status_changed", "api", { from: contact.status, to: patch.status, source: "import" }));
+      const change = changeStatus(d1, projectId, contact, status, "api", { source: "import" });
+      updates.push(change.write);
+      events.push(change.event);
     }
     const tags = candidate.tags.filter((key) => !has("tags", contact.id, key));
     const groups = candidate.groups.filter((key) => !has("groups", contact.id, key));
-    if (Object.keys(patch).length === 0 && tags.length === 0 && groups.length === 0) {
+    if (Object.keys(patch).length === 0 && status === undefined && tags.length === 0 && groups.length === 0) {
       result.skipped++;
       continue;
     }
-    if (Object.keys(patch).length > 0) updates.push(updateContact(d1, projectId, contact.id, patch));
-    labels.push({ contact_id: contact.id, tags, groups });
+    if (Object.keys(patch).length > 0) updates.push(editContact(d1, projectId, contact.id, patch));
+    links.push({ contact_id: contact.id, tags, groups });
     result.updated++;
   }
 
   for (const part of chunks(fresh)) {
-    const inserted = new Set(await insertContactsFrom(d1, part.map((f) => f.row)));
+    const inserted = new Set(await addContacts(d1, part.map((f) => f.row)));
     result.created += inserted.size;
     // A row whose phone got a contact meanwhile (a first message) is not needed: that contact is the person.
     result.skipped += part.length - inserted.size;
     for (const { row, candidate } of part) {
-      if (inserted.has(row.id)) labels.push({ contact_id: row.id, tags: candidate.tags, groups: candidate.groups });
+      if (inserted.has(row.id)) links.push({ contact_id: row.id, tags: candidate.tags, groups: candidate.groups });
     }
   }
-  for (const part of chunks(events, EVENTS_PER_STATEMENT)) updates.push(insertContactEvents(d1, part));
-  await runBatches(d1, [...updates, ...labelStatements(d1, projectId, labels)]);
+  updates.push(...recordContactEventsInParts(d1, events));
+  await runBatches(d1, [...updates, ...linkInBulk(d1, projectId, links, { source: "import" })]);
   result.errors.sort((a, b) => a.row - b.row);
   return result;
 }

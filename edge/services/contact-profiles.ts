@@ -9,34 +9,29 @@
  * message in or out, see `contactFor`); from then on its phone is the one
  * WhatsApp talks from and is no longer edited here.
  *
- * Status: clients set `active`, `pending_validation` or `unreachable`.
- * Opt-out and blocking go through the privacy routes, which keep the
- * suppression list (the authority for sends) and the status in step; a
- * contact on that list changes status only through them.
+ * Status: clients set `active`, `pending_validation` or `unreachable`;
+ * contact-status.ts holds the rules (a listed, opted-out or blocked contact
+ * changes status only through the privacy routes) and writes it.
  */
 import { z } from "@hono/zod-openapi";
 import type { BatchItem } from "drizzle-orm/batch";
 import { internationalPhone, phoneVariants } from "./phone.ts";
 import { newId } from "../crypto.ts";
 import { db } from "../db/client.ts";
-import { type ContactFilter, type ContactSort, type Profile, deleteContact, findContacts, insertContact, listContacts, updateContact } from "../db/contacts.ts";
-import { insertContactEvents } from "../db/contact-events.ts";
-import { deleteConversation, findConversation } from "../db/conversations.ts";
+import { type ContactFilter, type ContactSort, type Profile, listContacts } from "../db/contacts.ts";
 import { paged } from "../db/pagination.ts";
-import type { ContactRow } from "../db/schema.ts";
-import { findSuppressions } from "../db/suppressions.ts";
+import type { ContactRow } from "../db/schema/index.ts";
 import type { Env } from "../env.ts";
 import { ApiError } from "../errors.ts";
+import { recordContactEvents } from "./contact-events.ts";
+import { SETTABLE_STATUSES, changeStatus, initialStatus, listedReason, refusedChange } from "./contact-status.ts";
+import { type ContactEdit, addContact, contactOfPhone, contactOrThrow, editContact, removeContactRow } from "./contact-store.ts";
 import { ADDRESS_FIELDS, type AddressField, CONTACT_STATUSES, type ContactView, addressColumn, contactViewOf, contactViews } from "./contact-view.ts";
-import { LabelKeys, applyLabels, labelKeys } from "./labels.ts";
+import { forgetConversation } from "./conversations.ts";
 import { PHONE_RULE, projectPhone } from "./phone-input.ts";
-import { statusFor } from "./privacy.ts";
-import { contactEvent, contactOrThrow } from "./timeline.ts";
+import { EntryKeys, applyKeys, entryKeys } from "./tags-and-contact-groups.ts";
 
 // ------------------------------------------------------------ what clients send
-
-/** The statuses a client sets directly; the others belong to the privacy routes. */
-export const SETTABLE_STATUSES = ["active", "pending_validation", "unreachable"] as const;
 
 const text = (max: number) => z.string().trim().max(max);
 
@@ -64,8 +59,8 @@ const PhoneInput = z.string().trim().min(3).max(40).openapi({ example: "+5511999
 
 export const CreateContactInput = ProfileInput.extend({
   phone: PhoneInput,
-  tags: LabelKeys(50).optional().openapi({ description: "Tag keys to link now (unknown keys are created)." }),
-  groups: LabelKeys(50).optional().openapi({ description: "Contact-group keys to link now (unknown keys are created)." }),
+  tags: EntryKeys(50).optional().openapi({ description: "Tag keys to link now (unknown keys are created)." }),
+  groups: EntryKeys(50).optional().openapi({ description: "Contact-group keys to link now (unknown keys are created)." }),
 }).openapi("CreateContact");
 
 export const UpdateContactInput = ProfileInput.extend({ phone: PhoneInput.optional() }).openapi("UpdateContact");
@@ -129,35 +124,22 @@ export function profileColumns(input: z.infer<typeof ProfileInput>, current?: Co
 const exists = (contact: ContactRow) =>
   new ApiError(409, "contact_exists", `a contact with this phone exists (${contact.phone})`, { field: "phone", contact_id: contact.id });
 
-/** The contact holding this phone in either Brazilian form, other than `except`. */
-async function holderOf(env: Env, projectId: string, phone: string, except?: string) {
-  const rows = await findContacts(db(env.DB), projectId, phoneVariants(phone), []);
-  return rows.find((r) => r.id !== except);
-}
-
-/** The status a listed phone gives its contact (the suppression list decides), or undefined when not listed. */
-async function listedStatus(env: Env, projectId: string, phone: string | null) {
-  if (!phone) return undefined;
-  const [entry] = await findSuppressions(db(env.DB), projectId, phoneVariants(phone));
-  return entry ? statusFor(entry.reason) : undefined;
-}
-
 export async function createContact(env: Env, projectId: string, input: CreateContact): Promise<ContactView> {
   const phone = await projectPhone(env, projectId, input.phone, "phone");
   const d1 = db(env.DB);
-  const holder = await holderOf(env, projectId, phone);
+  const holder = await contactOfPhone(d1, projectId, phone);
   if (holder) throw exists(holder);
   const profile = profileColumns(input);
   // A number on the suppression list (say, opted out before its contact was deleted) stays so.
-  const status = (await listedStatus(env, projectId, phone)) ?? profile.status ?? "active";
-  const row = await insertContact(d1, { id: newId(), project_id: projectId, phone, source: "api", ...profile, status });
+  const status = initialStatus(await listedReason(d1, projectId, phone), profile.status);
+  const row = await addContact(d1, { id: newId(), project_id: projectId, phone, source: "api", ...profile, status });
   if (!row) {
     // Created in the meantime (a first message, or a concurrent request).
-    const winner = await holderOf(env, projectId, phone);
+    const winner = await contactOfPhone(d1, projectId, phone);
     throw winner ? exists(winner) : new ApiError(409, "contact_exists", "a contact with this phone exists", { field: "phone" });
   }
   if (input.tags?.length || input.groups?.length) {
-    await applyLabels(env, projectId, row, { tag: { add: input.tags }, group: { add: input.groups } }, "api");
+    await applyKeys(env, projectId, row, { tag: { add: input.tags }, group: { add: input.groups } }, "api");
   }
   return contactViewOf(d1, projectId, row);
 }
@@ -173,7 +155,7 @@ export async function getContact(env: Env, projectId: string, id: string): Promi
 export async function updateContactProfile(env: Env, projectId: string, id: string, input: UpdateContact): Promise<ContactView> {
   const d1 = db(env.DB);
   const contact = await contactOrThrow(env, projectId, id);
-  const patch: Parameters<typeof updateContact>[3] = profileColumns(input, contact);
+  const { status, ...patch }: ContactEdit & Pick<Partial<Profile>, "status"> = profileColumns(input, contact);
   if (input.phone !== undefined) {
     const phone = await projectPhone(env, projectId, input.phone, "phone");
     if (contact.phone === null || !phoneVariants(phone).includes(contact.phone)) {
@@ -182,29 +164,26 @@ export async function updateContactProfile(env: Env, projectId: string, id: stri
           field: "phone",
         });
       }
-      const holder = await holderOf(env, projectId, phone, contact.id);
+      const holder = await contactOfPhone(d1, projectId, phone, contact.id);
       if (holder) throw exists(holder);
       patch.phone = phone;
     }
   }
-  const statements: BatchItem<"sqlite">[] = [];
-  if (patch.status !== undefined && patch.status !== contact.status) {
-    if ((await listedStatus(env, projectId, patch.phone ?? contact.phone)) !== undefined || contact.status === "opted_out" || contact.status === "blocked") {
-      throw new ApiError(409, "contact_suppressed", `the contact is ${contact.status} and on the suppression list: POST /contacts/${id}/optin reactivates it`, {
-        field: "status",
-      });
-    }
-    statements.push(insertContactEvents(d1, [contactEvent(projectId, id, "status_changed", "api", { from: contact.status, to: patch.status })]));
-  } else {
-    delete patch.status;
+  const statements: BatchItem<"sqlite">[] = Object.keys(patch).length > 0 ? [editContact(d1, projectId, id, patch)] : [];
+  if (status !== undefined && status !== contact.status) {
+    const refused = refusedChange(contact, (await listedReason(d1, projectId, patch.phone ?? contact.phone)) !== undefined);
+    if (refused) throw refused;
+    const change = changeStatus(d1, projectId, contact, status, "api");
+    statements.push(change.write, recordContactEvents(d1, [change.event]));
   }
-  if (Object.keys(patch).length === 0) return contactViewOf(d1, projectId, contact);
+  const [first, ...rest] = statements;
+  if (!first) return contactViewOf(d1, projectId, contact);
   try {
-    await d1.batch([updateContact(d1, projectId, id, patch), ...statements]);
+    await d1.batch([first, ...rest]);
   } catch (err) {
     // The unique phone index: a first message from that number created its contact meanwhile.
     if (patch.phone && String(err).includes("UNIQUE")) {
-      const holder = await holderOf(env, projectId, patch.phone, id);
+      const holder = await contactOfPhone(d1, projectId, patch.phone, id);
       if (holder) throw exists(holder);
     }
     throw err;
@@ -222,8 +201,7 @@ export async function updateContactProfile(env: Env, projectId: string, id: stri
 export async function removeContact(env: Env, projectId: string, id: string): Promise<void> {
   const d1 = db(env.DB);
   const contact = await contactOrThrow(env, projectId, id);
-  const conversation = await findConversation(d1, projectId, { contact_id: contact.id });
-  await d1.batch([deleteContact(d1, projectId, contact.id), ...(conversation ? [deleteConversation(d1, projectId, conversation.id)] : [])]);
+  await d1.batch([removeContactRow(d1, projectId, contact.id), ...(await forgetConversation(d1, projectId, contact.id))]);
 }
 
 // ------------------------------------------------------------ GET /contacts
@@ -284,7 +262,7 @@ export function filterOf(q: ContactQuery): ContactFilter {
   for (const kind of ["tags", "groups"] as const) {
     const value = q[kind];
     if (value === undefined) continue;
-    const keys = labelKeys(listOf(value), kind);
+    const keys = entryKeys(listOf(value), kind);
     if (keys.length > 0) f[kind] = { keys, all: kind === "tags" && q.tags_match === "all" };
   }
   if (q.status !== undefined) {

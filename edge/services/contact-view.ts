@@ -5,11 +5,12 @@
  */
 import { z } from "@hono/zod-openapi";
 import type { Db } from "../db/client.ts";
-import { contactLabels } from "../db/contacts.ts";
-import type { ContactRow } from "../db/schema.ts";
+import { contactKeys } from "../db/contacts.ts";
+import { type ContactRow, contacts } from "../db/schema/index.ts";
 
-export const CONTACT_STATUSES = ["active", "pending_validation", "opted_out", "blocked", "unreachable"] as const;
-export const CONTACT_SOURCES = ["inbound", "outbound", "api", "import", "widget"] as const;
+/** The schema's lists, so a status or source is named in one place. */
+export const CONTACT_STATUSES = contacts.status.enumValues;
+export const CONTACT_SOURCES = contacts.source.enumValues;
 export const ADDRESS_FIELDS = ["street", "number", "complement", "district", "city", "state", "zip", "country"] as const;
 export type AddressField = (typeof ADDRESS_FIELDS)[number];
 
@@ -74,8 +75,8 @@ export function contactView(row: ContactRow, tags: string[], groups: string[]): 
 
 /** Several contacts with their tag and group keys, read in one round trip. */
 export async function contactViews(d1: Db, projectId: string, rows: ContactRow[]): Promise<ContactView[]> {
-  const labels = await contactLabels(d1, projectId, rows.map((r) => r.id));
-  return rows.map((r) => contactView(r, labels.tags.get(r.id) ?? [], labels.groups.get(r.id) ?? []));
+  const keys = await contactKeys(d1, projectId, rows.map((r) => r.id));
+  return rows.map((r) => contactView(r, keys.tags.get(r.id) ?? [], keys.groups.get(r.id) ?? []));
 }
 
 export async function contactViewOf(d1: Db, projectId: string, row: ContactRow): Promise<ContactView> {

@@ -3,25 +3,34 @@
  * project's numbers, keyed by the customer's canonical JID. Each shows its
  * contact, the number talking to them now, the last message, what is unread
  * and whether the customer's 24-hour window is open.
+ *
+ * Owner of the `conversations` table: the only module that writes it. A
+ * conversation is created on its contact's first message (conversationFor),
+ * moved along by every message (touchConversation: inbound.ts,
+ * sent-messages.ts), rekeyed or merged when identity.ts joins a LID to its
+ * phone, read by a client, and forgotten with its contact.
  */
+import type { BatchItem } from "drizzle-orm/batch";
 import { phoneVariants } from "./phone.ts";
 import { newId } from "../crypto.ts";
-import { db } from "../db/client.ts";
-import { contactTouched, findContacts } from "../db/contacts.ts";
+import { type Db, db } from "../db/client.ts";
+import { findContacts } from "../db/contacts.ts";
 import {
   type After,
   conversationTouched,
+  deleteConversation,
   findConversation,
   insertConversation,
   listConversations,
   markRead,
+  updateConversation,
 } from "../db/conversations.ts";
 import { pnForLid } from "../db/lid-map.ts";
-import { conversationMessages, stampConversation } from "../db/messages.ts";
-import type { ContactRow, ConversationRow, MessageRow } from "../db/schema.ts";
+import { conversationMessages } from "../db/messages.ts";
+import type { ContactRow, ConversationRow, MessageRow } from "../db/schema/index.ts";
 import type { Env } from "../env.ts";
 import { ApiError, notFound } from "../errors.ts";
-import { bareJid, contactFor, identify, isGroup, isLid, isPhoneJid } from "./contacts.ts";
+import { bareJid, isGroup, isLid, isPhoneJid } from "./jids.ts";
 import { messageFields, waIdOf } from "./message-payload.ts";
 import { projectPhone } from "./phone-input.ts";
 
@@ -41,28 +50,57 @@ export async function conversationFor(env: Env, projectId: string, contact: Cont
   return winner;
 }
 
-export type Link = { contact_id: string; conversation_id: string };
+/**
+ * A message joined the conversation, for a batch: inbound, one more unread
+ * and the customer's 24-hour window restarts; ours, nothing is unread any
+ * more. The last message only moves forward in time.
+ */
+export const touchConversation = (d1: Db, projectId: string, id: string, touch: Parameters<typeof conversationTouched>[3]) =>
+  conversationTouched(d1, projectId, id, touch);
+
+/** The contact learned its phone: its conversation is keyed on the phone JID now. For a batch. */
+export const rekeyConversation = (d1: Db, projectId: string, id: string, chatJid: string) => updateConversation(d1, projectId, id, { chat_jid: chatJid });
+
+const later = (a: string | null, b: string | null) => ((a ?? "") >= (b ?? "") ? a : b);
 
 /**
- * A message we sent left: it joins its customer's conversation (created if
- * this is the first word), which now shows it as the last message and has
- * nothing unread. Group chats have no conversation here.
+ * Two contacts turned out to be one person: `from`'s conversation joins
+ * `into`'s, for the merge's batch. With both, `into`'s keeps the newer last
+ * message (and its number), the later customer message and every unread,
+ * and `from`'s goes; with `from`'s alone, it becomes `into`'s, keyed on
+ * `chatJid`. `moved`: the person's latest conversation was `from`'s, so the
+ * number that talked to them there should keep doing so.
  */
-export async function recordSent(env: Env, projectId: string, row: MessageRow): Promise<Link | null> {
-  if (isGroup(row.chat_jid)) return null;
-  const who = await identify(env, projectId, row.instance_id, [row.chat_jid]);
-  const contact = await contactFor(env, projectId, row.instance_id, who, { source: "outbound", name: null });
-  if (!contact) return null;
-  const conversation = await conversationFor(env, projectId, contact, row.instance_id);
-  // Our clock, as for received messages (WhatsApp's is in whole seconds): a reply is never older than what it answers.
-  const at = new Date().toISOString();
-  const d1 = db(env.DB);
-  await d1.batch([
-    stampConversation(d1, projectId, row.id, { contact_id: contact.id, conversation_id: conversation.id }),
-    contactTouched(d1, projectId, contact.id, { at, instance_id: row.instance_id }),
-    conversationTouched(d1, projectId, conversation.id, { message_id: row.id, at, instance_id: row.instance_id, inbound: false }),
-  ]);
-  return { contact_id: contact.id, conversation_id: conversation.id };
+export function mergeConversations(
+  d1: Db,
+  projectId: string,
+  from: ConversationRow | undefined,
+  into: ConversationRow | undefined,
+  to: { contact_id: string; chat_jid: string },
+): { writes: BatchItem<"sqlite">[]; moved: boolean } {
+  if (from && into) {
+    const fromIsNewer = (from.last_message_at ?? "") > (into.last_message_at ?? "");
+    const newer = fromIsNewer ? from : into;
+    const writes = [
+      deleteConversation(d1, projectId, from.id),
+      updateConversation(d1, projectId, into.id, {
+        last_message_id: newer.last_message_id,
+        last_message_at: newer.last_message_at,
+        instance_id: newer.instance_id,
+        last_inbound_at: later(from.last_inbound_at, into.last_inbound_at),
+        unread_count: from.unread_count + into.unread_count,
+      }),
+    ];
+    return { writes, moved: fromIsNewer };
+  }
+  if (from) return { writes: [updateConversation(d1, projectId, from.id, to)], moved: true };
+  return { writes: [], moved: false };
+}
+
+/** The contact's conversation goes with it (its messages stay), for the contact's removal batch. */
+export async function forgetConversation(d1: Db, projectId: string, contactId: string): Promise<BatchItem<"sqlite">[]> {
+  const conversation = await findConversation(d1, projectId, { contact_id: contactId });
+  return conversation ? [deleteConversation(d1, projectId, conversation.id)] : [];
 }
 
 // ------------------------------------------------------------ the API

@@ -16,10 +16,11 @@
  */
 import { keyedHashHex, sha256Hex } from "../crypto.ts";
 import type { Db } from "../db/client.ts";
-import { findByIdempotencyKey, releaseIdempotencyKey } from "../db/messages.ts";
-import type { MessageRow } from "../db/schema.ts";
+import { findByIdempotencyKey } from "../db/messages.ts";
+import type { MessageRow } from "../db/schema/index.ts";
 import type { Env } from "../env.ts";
 import { ApiError } from "../errors.ts";
+import { releaseKey } from "./message-status.ts";
 
 /** How long a key holds (Stripe keeps keys 24 hours). */
 export const KEY_TTL_HOURS = 24;
@@ -63,7 +64,7 @@ export async function earlierSend(d1: Db, projectId: string, key: string, finger
   const expired = Date.parse(earlier.created_at) < Date.now() - KEY_TTL_HOURS * 3_600_000;
   const refused = earlier.status === "failed" && earlier.reason === "enqueue_failed";
   if (expired || refused) {
-    await releaseIdempotencyKey(d1, projectId, earlier.id);
+    await releaseKey(d1, projectId, earlier.id);
     return null;
   }
   // (A message stored before fingerprints has none: it answers as it always did.)

@@ -35,17 +35,18 @@
 import type { InboundMessage } from "../../shared/protocol.ts";
 import { newId, sha256Hex } from "../crypto.ts";
 import { db } from "../db/client.ts";
-import { contactTouched } from "../db/contacts.ts";
-import { conversationTouched } from "../db/conversations.ts";
-import { findByWaId, findOutboundByWaId, findPoll, insertReceived, stored } from "../db/messages.ts";
-import type { ContactRow, ConversationRow, MessageRow } from "../db/schema.ts";
+import { findByWaId, findOutboundByWaId, findPoll, stored } from "../db/messages.ts";
+import type { ContactRow, ConversationRow, MessageRow } from "../db/schema/index.ts";
 import type { Env } from "../env.ts";
 import { affinityOf } from "../objects/stubs.ts";
-import { bareJid, canonicalJid, contactFor, identify, isGroup, type Who } from "./contacts.ts";
-import { conversationFor } from "./conversations.ts";
+import { touchContact } from "./contact-store.ts";
+import { conversationFor, touchConversation } from "./conversations.ts";
 import { type NewEvent, publish } from "./events.ts";
+import { canonicalJid, contactFor, identify, type Who } from "./identity.ts";
+import { bareJid, isGroup } from "./jids.ts";
 import { arrivedMedia } from "./media-store.ts";
 import { type ReceivedContent, messageFields } from "./message-payload.ts";
+import { storeReceived } from "./message-status.ts";
 import { keywordOptOut } from "./privacy.ts";
 
 export type Scope = { project_id: string; instance_id: string };
@@ -118,15 +119,15 @@ async function store(env: Env, scope: Scope, msg: InboundMessage, parties: Parti
 
   const at = row.created_at;
   const onlyIf = stored(row.id);
-  const [insert, history] = insertReceived(d1, row);
+  const [insert, history] = storeReceived(d1, row);
   const touches = [];
   if (parties.contact && !parties.group) {
     const name = msg.from_me ? null : msg.push_name;
-    touches.push(contactTouched(d1, scope.project_id, parties.contact.id, { at, instance_id: scope.instance_id, name, onlyIf }));
+    touches.push(touchContact(d1, scope.project_id, parties.contact.id, { at, instance_id: scope.instance_id, name, onlyIf }));
   }
   if (parties.conversation) {
     touches.push(
-      conversationTouched(d1, scope.project_id, parties.conversation.id, {
+      touchConversation(d1, scope.project_id, parties.conversation.id, {
         message_id: row.id,
         at,
         instance_id: scope.instance_id,
@@ -169,7 +170,7 @@ function stampOf(timestamp: number): string {
   return ms > 0 && ms <= Date.now() + 60_000 ? new Date(ms).toISOString() : new Date().toISOString();
 }
 
-async function buildRow(env: Env, scope: Scope, msg: InboundMessage, parties: Parties): Promise<MessageRow> {
+async function buildRow(env: Env, scope: Scope, msg: InboundMessage, parties: Parties): Promise<MessageRow & { status: "received" | "sent" }> {
   const content: ReceivedContent = { body: msg.body, timestamp: msg.timestamp };
   if (msg.offline) content.offline = true;
   if (msg.location) content.location = msg.location;

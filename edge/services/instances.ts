@@ -2,13 +2,17 @@
  * Instances (one per WhatsApp number): their rows in D1, their Durable
  * Object, and the commands an API client can send to the fleet process
  * running them.
+ *
+ * Owner of the `instances` rows: created and deleted here. Their state
+ * columns (state, health, counters) are the number's Durable Object's: it
+ * mirrors what it holds into them (objects/instance.ts).
  */
 import type { MethodName, Params, Result } from "../../shared/protocol.ts";
 import { newId } from "../crypto.ts";
 import { db } from "../db/client.ts";
 import { deleteInstance, findInstance, insertInstance, listInstances } from "../db/instances.ts";
 import type { Page } from "../db/pagination.ts";
-import type { InstanceRow } from "../db/schema.ts";
+import type { InstanceRow } from "../db/schema/index.ts";
 import type { Env } from "../env.ts";
 import { ApiError, notFound } from "../errors.ts";
 import { directoryOf, instanceOf } from "../objects/stubs.ts";

@@ -9,6 +9,8 @@
  *
  * Received files (`in/...`, the media table) are not covered: they are kept,
  * reached through signed links, for as long as the bucket keeps them.
+ *
+ * Owner of `outbound_media_expiry`.
  */
 import { db } from "../db/client.ts";
 import { type MediaExpiry, dueMedia, forgetMedia, scheduleMediaExpiry } from "../db/media-expiry.ts";

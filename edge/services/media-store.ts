@@ -9,13 +9,15 @@
  * with a 302 to a presigned GET. Presigning needs R2's S3 endpoint and keys
  * (POMBO_R2_*); without them uploads are refused and downloads stream
  * through the MEDIA binding, so a local setup without keys still shows files.
+ *
+ * Owner of `media` (received files' rows).
  */
 import { AwsClient } from "aws4fetch";
 import type { InboundMedia } from "../../shared/protocol.ts";
 import { newId } from "../crypto.ts";
 import { db } from "../db/client.ts";
 import { findMedia, insertMedia, mediaArrived } from "../db/media.ts";
-import type { MediaRow } from "../db/schema.ts";
+import type { MediaRow } from "../db/schema/index.ts";
 import type { Env } from "../env.ts";
 
 /** Long enough for the fleet to download a large file from WhatsApp and upload it. */

@@ -7,7 +7,7 @@
  * store the request (minus secrets: an OTP keeps only its masked code), which
  * is translated here.
  */
-import type { MessageRow } from "../db/schema.ts";
+import type { MessageRow } from "../db/schema/index.ts";
 import type { Env } from "../env.ts";
 import { mediaLink } from "./media-links.ts";
 

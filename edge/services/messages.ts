@@ -7,24 +7,25 @@
 import type { OutboundContent } from "../../shared/protocol.ts";
 import { newId, seal } from "../crypto.ts";
 import { db } from "../db/client.ts";
-import { advanceMessageStatus, findAnyByWaId, findMessage, insertMessage, statusHistory } from "../db/messages.ts";
-import type { MessageRow } from "../db/schema.ts";
+import { findAnyByWaId, findMessage, statusHistory } from "../db/messages.ts";
+import type { MessageRow } from "../db/schema/index.ts";
 import type { Env } from "../env.ts";
 import { ApiError, notFound } from "../errors.ts";
 import type { OutboxPart } from "../objects/outbox.ts";
 import { instanceOf } from "../objects/stubs.ts";
 import { earlierSend, fingerprintOf } from "./idempotency.ts";
-import { labelKeys, stampRecipient } from "./labels.ts";
 import { type MediaInput, type MediaType, storeMedia } from "./media.ts";
-import { waIdOf } from "./message-payload.ts";
 import { type MenuSection, menuText } from "./menus.ts";
+import { waIdOf } from "./message-payload.ts";
+import { acceptMessage, notQueued } from "./message-status.ts";
 import { maskCode, otpText } from "./otp.ts";
 import { phoneOf } from "./phone-input.ts";
 import { assertSendable } from "./privacy.ts";
 import { addresseeOf, resolveRecipient } from "./recipients.ts";
 import { selectNumber } from "./selector.ts";
-import { getSettings } from "./settings.ts";
 import type { Settings } from "./settings-schema.ts";
+import { getSettings } from "./settings.ts";
+import { entryKeys, stampRecipient } from "./tags-and-contact-groups.ts";
 
 export type Common = {
   to: string;
@@ -68,7 +69,7 @@ export async function sendMessage(env: Env, projectId: string, request: SendRequ
     if (earlier) return { accepted: accepted(earlier), replayed: true };
   }
   // Stored and stamped as keys are (lowercase); a bad one is a 400 before anything else.
-  request = { ...request, tags: request.tags && labelKeys(request.tags, "tags"), groups: request.groups && labelKeys(request.groups, "groups") };
+  request = { ...request, tags: request.tags && entryKeys(request.tags, "tags"), groups: request.groups && entryKeys(request.groups, "groups") };
   const settings = await getSettings(env, projectId);
   // One reading of `to` for every check: no spelling of a suppressed number gets past the list.
   const to = addresseeOf(request.to, settings.default_country);
@@ -103,7 +104,7 @@ export async function sendMessage(env: Env, projectId: string, request: SendRequ
     await stampRecipient(env, projectId, selection.instance_id, recipient.chat_jid, { tags: request.tags, groups: request.groups, message_id: id });
   }
 
-  const row: MessageRow = {
+  const row: MessageRow & { status: "queued" } = {
     id,
     project_id: projectId,
     instance_id: selection.instance_id,
@@ -134,7 +135,7 @@ export async function sendMessage(env: Env, projectId: string, request: SendRequ
     updated_at: new Date().toISOString(),
   };
   try {
-    await insertMessage(d1, row);
+    await acceptMessage(d1, row);
   } catch (err) {
     // Two requests with one Idempotency-Key raced: the other one won; answer as a retry of it (or 422 when they differ).
     const winner = idempotencyKey ? await earlierSend(d1, projectId, idempotencyKey, fingerprint!) : null;
@@ -153,7 +154,7 @@ export async function sendMessage(env: Env, projectId: string, request: SendRequ
       settings,
     );
   } catch (err) {
-    await advanceMessageStatus(d1, projectId, id, { status: "failed", reason: "enqueue_failed" });
+    await notQueued(d1, projectId, id);
     console.error(`message ${id}: could not be queued:`, err instanceof Error ? err.message : err);
     throw new ApiError(503, "unavailable", "the message could not be queued; it was not accepted, send it again");
   }

@@ -1,4 +1,4 @@
-/** Pools: named groups of numbers with a rotation strategy. */
+/** Pools: named groups of numbers with a rotation strategy. Owner of `pools` and `pool_members` (a pool's rotation cursor is selector.ts's). */
 import { newId } from "../crypto.ts";
 import { db } from "../db/client.ts";
 import type { Page } from "../db/pagination.ts";

@@ -1,47 +1,30 @@
 /**
- * Privacy (reference 001, LGPD): opt-out, manual block, opt-in, the
- * project's suppression list, keyword opt-out, and refusing sends to anyone
- * on it.
- *
- * The suppression list is the authority for sends: a number on it gets
- * nothing, whatever its contact says. The contact's status follows the list
- * so people see why: adding a number that has a contact moves the contact to
- * `opted_out` (reason `optout`), `unreachable` (`bounce`) or `blocked`
- * (anything else); removing it brings an opted-out or blocked contact back to
- * `active`. A contact known by LID alone has no phone to list: its status
- * alone holds its opt-out, and sends check it too.
+ * Privacy (reference 001, LGPD) as the API offers it: a contact's opt-out,
+ * manual block and opt-in, the project's suppression list, keyword opt-out,
+ * and refusing sends to anyone on it. The rules, and every write of a
+ * contact's status or of the list, are contact-status.ts's.
  *
  * A send to any of them is refused: `recipient_opted_out` for an opt-out,
  * `recipient_suppressed` for everything else on the list or blocked here
  * (`recipient_blocked` is not ours: it would say WhatsApp blocked them).
- * The client's words for why (`reason` on the contact routes, `note` on
- * the list) are kept on the entry and in the timeline.
  */
-import type { BatchItem } from "drizzle-orm/batch";
 import { phoneFromJid } from "../../shared/jid.ts";
 import { phoneVariants } from "./phone.ts";
 import { db } from "../db/client.ts";
-import { findContacts, setContactStatus } from "../db/contacts.ts";
-import { insertContactEvents } from "../db/contact-events.ts";
+import { findContacts } from "../db/contacts.ts";
 import { pnForLid } from "../db/lid-map.ts";
 import { paged } from "../db/pagination.ts";
-import type { ContactRow, MessageRow, SuppressionRow } from "../db/schema.ts";
-import { deleteSuppressions, findSuppressions, listSuppressions, upsertSuppression } from "../db/suppressions.ts";
+import type { ContactRow, MessageRow, SuppressionRow } from "../db/schema/index.ts";
+import { findSuppressions, listSuppressions } from "../db/suppressions.ts";
 import type { Env } from "../env.ts";
 import { ApiError, notFound } from "../errors.ts";
+import { type ContactStatus, type SuppressionSource, release, suppress } from "./contact-status.ts";
+import { contactOfPhone, contactOrThrow } from "./contact-store.ts";
 import { type ContactView, contactViewOf } from "./contact-view.ts";
-import { isGroup, isLid } from "./contacts.ts";
+import { isGroup, isLid } from "./jids.ts";
 import { projectPhone } from "./phone-input.ts";
 import type { Addressee } from "./recipients.ts";
 import { getSettings } from "./settings.ts";
-import { type Actor, contactEvent, contactOrThrow } from "./timeline.ts";
-
-/** Where a suppression came from (reference 001). */
-export type SuppressionSource = "api" | "admin" | "contact" | "system";
-type Status = ContactRow["status"];
-
-/** The status a suppression with this reason gives its contact. */
-export const statusFor = (reason: string): Status => (reason === "optout" ? "opted_out" : reason === "bounce" ? "unreachable" : "blocked");
 
 const entryView = (row: SuppressionRow) => ({
   phone: row.phone,
@@ -50,67 +33,6 @@ const entryView = (row: SuppressionRow) => ({
   source: row.source as SuppressionSource,
   created_at: row.created_at,
 });
-
-type Suppress = { reason: string; source: SuppressionSource; actor: Actor; note?: string; extra?: Record<string, unknown> };
-
-/**
- * Puts a phone (and its contact, if any) on the suppression list. The entry
- * keeps the form of the phone already listed, else the contact's, else the
- * one given; a listed phone takes the new reason (the latest decision is the
- * one on record; the timeline keeps them all). Nothing is written when it is
- * already so.
- */
-async function suppress(env: Env, projectId: string, target: { contact?: ContactRow; phone: string | null }, how: Suppress) {
-  const d1 = db(env.DB);
-  const phones = target.phone ? phoneVariants(target.phone) : [];
-  const [listed] = await findSuppressions(d1, projectId, phones);
-  const phone = listed?.phone ?? target.contact?.phone ?? target.phone;
-  const status = statusFor(how.reason);
-  const contact = target.contact;
-  const statements: BatchItem<"sqlite">[] = [];
-  const newNote = how.note !== undefined && how.note !== listed?.note;
-  if (phone && (listed?.reason !== how.reason || newNote)) {
-    statements.push(upsertSuppression(d1, { project_id: projectId, phone, reason: how.reason, source: how.source, note: how.note ?? null }));
-  }
-  if (contact && (statements.length > 0 || contact.status !== status || newNote)) {
-    const at = new Date().toISOString();
-    const type = how.reason === "optout" ? "opted_out" : "suppressed";
-    const note = how.note === undefined ? {} : { note: how.note };
-    const events = [contactEvent(projectId, contact.id, type, how.actor, { reason: how.reason, source: how.source, ...note, ...how.extra }, at)];
-    if (contact.status !== status) {
-      events.push(contactEvent(projectId, contact.id, "status_changed", how.actor, { from: contact.status, to: status }, at));
-      // An opt-out keeps the time of the first one.
-      const optedOutAt = status === "opted_out" ? (contact.opted_out_at ?? at) : contact.opted_out_at;
-      statements.push(setContactStatus(d1, projectId, contact.id, { status, opted_out_at: optedOutAt }));
-    }
-    statements.push(insertContactEvents(d1, events));
-  }
-  const [first, ...rest] = statements;
-  if (first) await d1.batch([first, ...rest]);
-}
-
-/** Takes a phone (every form of it) off the list and, when a contact is named, makes it `active` again. */
-async function release(env: Env, projectId: string, target: { contact?: ContactRow; phone: string | null }, actor: Actor) {
-  const d1 = db(env.DB);
-  const phones = target.phone ? phoneVariants(target.phone) : [];
-  const statements: BatchItem<"sqlite">[] = [];
-  if (phones.length > 0) statements.push(deleteSuppressions(d1, projectId, phones));
-  const contact = target.contact;
-  if (contact && contact.status !== "active") {
-    const at = new Date().toISOString();
-    statements.push(
-      setContactStatus(d1, projectId, contact.id, { status: "active", opted_out_at: null }),
-      insertContactEvents(d1, [
-        contactEvent(projectId, contact.id, "opted_in", actor, {}, at),
-        contactEvent(projectId, contact.id, "status_changed", actor, { from: contact.status, to: "active" }, at),
-      ]),
-    );
-  }
-  const [first, ...rest] = statements;
-  if (!first) return [];
-  const [removed] = await d1.batch([first, ...rest]);
-  return phones.length > 0 ? (removed as { phone: string }[]) : [];
-}
 
 // ------------------------------------------------------------ a contact's actions
 
@@ -130,13 +52,6 @@ export async function contactPrivacy(env: Env, projectId: string, contactId: str
 
 // ------------------------------------------------------------ the suppression list
 
-/** The contact holding this phone in either Brazilian form. */
-async function contactOfPhone(env: Env, projectId: string, phone: string) {
-  const phones = phoneVariants(phone);
-  const rows = await findContacts(db(env.DB), projectId, phones, []);
-  return rows.find((r) => r.phone !== null && phones.includes(r.phone));
-}
-
 export async function suppressionsPage(env: Env, projectId: string, page: { limit: number; offset: number }) {
   const { rows, total } = await listSuppressions(db(env.DB), projectId, page);
   return paged(rows.map(entryView), total, page);
@@ -147,7 +62,7 @@ export async function addSuppression(env: Env, projectId: string, input: { phone
   const phone = await projectPhone(env, projectId, input.phone, "phone");
   const d1 = db(env.DB);
   const before = await findSuppressions(d1, projectId, phoneVariants(phone));
-  const contact = await contactOfPhone(env, projectId, phone);
+  const contact = await contactOfPhone(d1, projectId, phone);
   await suppress(env, projectId, { contact, phone }, { reason: input.reason, source: "api", actor: "api", note: input.note });
   const [entry] = await findSuppressions(d1, projectId, phoneVariants(phone));
   return { entry: entryView(entry!), created: before.length === 0 };
@@ -156,7 +71,7 @@ export async function addSuppression(env: Env, projectId: string, input: { phone
 /** DELETE /suppressions?phone=: either Brazilian form removes the entry. */
 export async function removeSuppression(env: Env, projectId: string, input: string): Promise<void> {
   const phone = await projectPhone(env, projectId, input, "phone");
-  const contact = await contactOfPhone(env, projectId, phone);
+  const contact = await contactOfPhone(db(env.DB), projectId, phone);
   const removed = await release(env, projectId, { contact, phone }, "api");
   if (removed.length === 0) throw notFound("suppression");
 }
@@ -228,7 +143,7 @@ export async function assertSendable(env: Env, projectId: string, to: Addressee)
   if (code) throw new ApiError(422, code, refusals[code], { field: "to" });
 }
 
-function refusalOf(statuses: Status[], reasons: string[]): keyof typeof refusals | null {
+function refusalOf(statuses: ContactStatus[], reasons: string[]): keyof typeof refusals | null {
   if (statuses.includes("opted_out") || reasons.includes("optout")) return "recipient_opted_out";
   if (statuses.includes("blocked") || reasons.length > 0) return "recipient_suppressed";
   return null;

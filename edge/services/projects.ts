@@ -1,4 +1,7 @@
-/** Projects and their API keys. A key is shown once; only its hash is kept. */
+/**
+ * Projects and their API keys. A key is shown once; only its hash is kept.
+ * Owner of `projects` and `api_keys`: the only module that writes them.
+ */
 import { forgetProjectKeys } from "../auth.ts";
 import { API_KEY_PREFIX, newApiKey, newId, sha256Hex } from "../crypto.ts";
 import type { Db } from "../db/client.ts";

@@ -5,7 +5,7 @@
  * default country, see phone-input.ts), then asked of WhatsApp through a
  * connected number of the project (both Brazilian forms at once, keeping what
  * the server answers), and the answer is remembered per project so repeated
- * sends do not ask again.
+ * sends do not ask again. Owner of `recipients`.
  */
 import { phoneVariants } from "./phone.ts";
 import type { Result } from "../../shared/protocol.ts";

@@ -12,6 +12,7 @@
  *
  * Rotation only picks connected numbers at or above the health threshold,
  * prefers warmed numbers with room left today, and falls back to warming ones.
+ * Owner of the rotation cursors (`rr_cursor` of `pools` and `project_settings`).
  */
 import { db } from "../db/client.ts";
 import { type RotationCandidate, connectedInstances, findInstance } from "../db/instances.ts";
@@ -20,9 +21,9 @@ import { advanceProjectCursor } from "../db/settings.ts";
 import type { Env } from "../env.ts";
 import { ApiError } from "../errors.ts";
 import { affinityOf } from "../objects/stubs.ts";
+import { isGroup } from "./jids.ts";
 import { dailyLimit, dayKey, warmingOf } from "./pacing.ts";
 import type { Settings, Strategy } from "./settings-schema.ts";
-import { isGroup } from "./contacts.ts";
 import { groupSender } from "./whatsapp-groups.ts";
 
 export type Selection = { instance_id: string; via: "instance_id" | "pool" | "sticky" | "rotation" | "group_member" };

@@ -1,4 +1,7 @@
-/** Project settings: read with defaults filled in, patched with nested merging. */
+/**
+ * Project settings: read with defaults filled in, patched with nested
+ * merging. Owner of `project_settings` (its rotation cursor is selector.ts's).
+ */
 import { db } from "../db/client.ts";
 import { instanceIdsOf } from "../db/instances.ts";
 import { readSettings, writeSettings } from "../db/settings.ts";

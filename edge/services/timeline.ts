@@ -8,20 +8,16 @@
  * each. Group-chat messages a contact wrote are not in it: the timeline is
  * the one-to-one relationship.
  */
-import { newId } from "../crypto.ts";
 import { db } from "../db/client.ts";
-import { type NewContactEvent, contactEventsPage, insertContactEvents } from "../db/contact-events.ts";
-import { findContact } from "../db/contacts.ts";
+import { contactEventsPage } from "../db/contact-events.ts";
 import { findConversation } from "../db/conversations.ts";
 import { conversationMessages } from "../db/messages.ts";
-import type { ContactEventRow, ContactRow, MessageRow } from "../db/schema.ts";
+import type { ContactEventRow, MessageRow } from "../db/schema/index.ts";
 import type { Env } from "../env.ts";
-import { notFound } from "../errors.ts";
+import { contactEvent, recordContactEvents } from "./contact-events.ts";
+import { contactOrThrow } from "./contact-store.ts";
 import { decodeCursor, encodeCursor } from "./conversations.ts";
 import { messageFields } from "./message-payload.ts";
-
-/** Who did it: the API (a client), the contact themself (a keyword opt-out), or Pombo. */
-export type Actor = "api" | "contact" | "system" | "admin";
 
 export type TimelineEntry = {
   id: string;
@@ -34,29 +30,11 @@ export type TimelineEntry = {
   created_at: string;
 };
 
-/** An event row for a batch; `at` lets events written together share one time. */
-export function contactEvent(
-  projectId: string,
-  contactId: string,
-  type: string,
-  actor: Actor,
-  payload: Record<string, unknown>,
-  at = new Date().toISOString(),
-): NewContactEvent {
-  return { id: newId(), project_id: projectId, contact_id: contactId, type, actor, payload, created_at: at };
-}
-
-export async function contactOrThrow(env: Env, projectId: string, contactId: string): Promise<ContactRow> {
-  const contact = await findContact(db(env.DB), projectId, contactId);
-  if (!contact) throw notFound("contact");
-  return contact;
-}
-
 /** An internal note: in the timeline, never sent to the contact. */
 export async function addNote(env: Env, projectId: string, contactId: string, body: string): Promise<TimelineEntry> {
   await contactOrThrow(env, projectId, contactId);
   const row = contactEvent(projectId, contactId, "note", "api", { body });
-  await insertContactEvents(db(env.DB), [row]);
+  await recordContactEvents(db(env.DB), [row]);
   return eventEntry(row as ContactEventRow);
 }
 

@@ -24,6 +24,11 @@
  * the next attempt is at most that far away. It shortens the whole window too
  * (16 retries of at most the cap each), so keep 8 x cap (the jittered floor)
  * above the longest outage the endpoints must ride out.
+ *
+ * Owner of a delivery's status and attempts (`webhook_deliveries`,
+ * `webhook_attempts`) and of an endpoint's health. The event hub
+ * (objects/hub.ts) creates the deliveries, pending; a replay
+ * (webhooks.ts) makes one pending again.
  */
 import { Webhook } from "standardwebhooks";
 import { unseal } from "../crypto.ts";

@@ -6,11 +6,15 @@
  * change tells the project's event hub, which caches the endpoints it routes
  * to. URLs must be http(s) and lead to public addresses (destinations.ts)
  * unless the operator allows private networks.
+ *
+ * Owner of `webhooks`, the endpoints (their health, `failing_since` and
+ * `last_success_at`, is webhook-delivery.ts's); a replay here reopens a
+ * delivery.
  */
 import { seal } from "../crypto.ts";
 import { db } from "../db/client.ts";
 import type { Page } from "../db/pagination.ts";
-import type { WebhookRow } from "../db/schema.ts";
+import type { WebhookRow } from "../db/schema/index.ts";
 import {
   type WebhookPatch,
   deleteWebhook,

@@ -9,18 +9,17 @@
 import { phoneFromJid } from "../../shared/jid.ts";
 import { phoneVariants } from "./phone.ts";
 import { db } from "../db/client.ts";
-import { insertContactEvents } from "../db/contact-events.ts";
 import { findContact, findContacts } from "../db/contacts.ts";
 import { findInstance } from "../db/instances.ts";
-import type { ContactRow } from "../db/schema.ts";
+import type { ContactRow } from "../db/schema/index.ts";
 import type { Env } from "../env.ts";
 import { ApiError } from "../errors.ts";
 import { affinityOf } from "../objects/stubs.ts";
-import { bareJid, isLid } from "./contacts.ts";
+import { contactEvent, recordContactEvents } from "./contact-events.ts";
 import { type CommandFailures, command } from "./instances.ts";
+import { bareJid, isLid } from "./jids.ts";
 import { addresseeOf, resolveRecipient } from "./recipients.ts";
 import { getSettings } from "./settings.ts";
-import { contactEvent } from "./timeline.ts";
 import { projectInstance } from "./whatsapp-groups.ts";
 
 export type BlockAction = "block" | "unblock";
@@ -47,7 +46,7 @@ export async function setWhatsAppBlock(env: Env, projectId: string, who: string,
   const result = await command(env, number, "contacts.block", { jid: person.jid, action }, 0, failures);
   if (person.contact) {
     const type = result.blocked ? "whatsapp_blocked" : "whatsapp_unblocked";
-    await insertContactEvents(db(env.DB), [contactEvent(projectId, person.contact.id, type, "api", { jid: result.jid, instance_id: number })]);
+    await recordContactEvents(db(env.DB), [contactEvent(projectId, person.contact.id, type, "api", { jid: result.jid, instance_id: number })]);
   }
   return { jid: result.jid, blocked: result.blocked, instance_id: number };
 }

@@ -8,10 +8,9 @@ import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { db } from "../../edge/db/client.ts";
 import { insertContactEvents } from "../../edge/db/contact-events.ts";
-import { GROUPS, TAGS, ensureLabels } from "../../edge/db/labels.ts";
-import { messagesByIds } from "../../edge/db/messages.ts";
+import { CONTACT_GROUPS, TAGS, ensureEntries } from "../../edge/db/tags-and-contact-groups.ts";
 import { deliveriesForJobs, markDead } from "../../edge/db/webhooks.ts";
-import { learnMappings } from "../../edge/services/contacts.ts";
+import { learnMappings } from "../../edge/services/identity.ts";
 import { call, connectedFleet, newInstance, newProject, noPacing, waitFor } from "./helpers.ts";
 
 const N = 150;
@@ -104,8 +103,8 @@ describe("lists longer than D1's 100 bound parameters", () => {
     const { id: projectId, api_key: key } = await newProject();
     const contact = (await call("/contacts", { method: "POST", token: key, body: { phone: "+5511988887777" } })).json;
     const d1 = db(env.DB);
-    for (const d of [TAGS, GROUPS]) {
-      await d1.batch([ensureLabels(d1, d, projectId, range(N).map((i) => ({ id: crypto.randomUUID(), project_id: projectId, key: `e-${pad(i)}`, name: `E ${i}` })))]);
+    for (const d of [TAGS, CONTACT_GROUPS]) {
+      await d1.batch([ensureEntries(d1, d, projectId, range(N).map((i) => ({ id: crypto.randomUUID(), project_id: projectId, key: `e-${pad(i)}`, name: `E ${i}` })))]);
     }
     expect((await call("/tags?limit=500", { token: key })).json.total).toBe(N);
     expect((await call("/contact-groups?limit=500", { token: key })).json.data.map((g: any) => g.name).slice(0, 2)).toEqual(["E 0", "E 1"]);
@@ -129,20 +128,6 @@ describe("lists longer than D1's 100 bound parameters", () => {
     const res = await call(`/contacts?search=${encodeURIComponent(words)}`, { token: key });
     expect(res.status).toBe(200);
     expect(res.json.data.map((c: any) => c.phone)).toEqual(["+5511988887777"]);
-  });
-
-  it(`messages by id (${N} ids)`, async () => {
-    const { id: projectId, api_key: key } = await newProject();
-    const { id: instanceId } = await newInstance(key);
-    const ids = range(N).map((i) => `m-${instanceId}-${pad(i)}`);
-    await env.DB.batch(
-      ids.map((id) =>
-        env.DB.prepare(
-          "INSERT INTO messages (id, project_id, instance_id, chat_jid, direction, type, content, status) VALUES (?, ?, ?, '5511988887777@s.whatsapp.net', 'outbound', 'text', '{}', 'queued')",
-        ).bind(id, projectId, instanceId),
-      ),
-    );
-    expect((await messagesByIds(db(env.DB), projectId, ids)).map((m) => m.id).sort()).toEqual(ids);
   });
 
   it(`a batch of ${N} LID mappings for known contacts moves each contact to its LID (their conversations looked up at once)`, async () => {

@@ -8,35 +8,28 @@
  * form of the phone. A chat is keyed on the phone JID whenever the phone is
  * known, else on the LID; when WhatsApp later tells us the phone behind a
  * LID, the LID's contact takes the phone, or merges into the phone's contact.
+ *
+ * Owner of `lid_map` (what WhatsApp told us each LID stands for). The rows
+ * it decides about are written by their owners: contacts (contact-store.ts),
+ * their status (contact-status.ts), conversations and messages.
  */
 import type { BatchItem } from "drizzle-orm/batch";
 import { phoneFromJid } from "../../shared/jid.ts";
 import { phoneVariants } from "./phone.ts";
 import { type Db, db } from "../db/client.ts";
-import { deleteContact, findContacts, insertContact, updateContact } from "../db/contacts.ts";
-import { conversationsOfContacts, deleteConversation, updateConversation } from "../db/conversations.ts";
+import { findContacts } from "../db/contacts.ts";
+import { conversationsOfContacts } from "../db/conversations.ts";
 import { type Mapping, pnForLid, upsertMappings } from "../db/lid-map.ts";
-import { moveMessages } from "../db/messages.ts";
-import { upsertSuppression } from "../db/suppressions.ts";
-import type { ContactRow, ConversationRow } from "../db/schema.ts";
+import type { ContactRow, ConversationRow } from "../db/schema/index.ts";
 import type { Env } from "../env.ts";
 import { newId } from "../crypto.ts";
 import { affinityOf } from "../objects/stubs.ts";
+import { mergedStatus } from "./contact-status.ts";
+import { addContact, mergeContacts, setLid, takePhone } from "./contact-store.ts";
+import { mergeConversations, rekeyConversation } from "./conversations.ts";
 import { type NewEvent, publish } from "./events.ts";
-
-// ------------------------------------------------------------ JIDs
-
-/** `user[_agent][:device]@server` -> `user@server`: one JID per person, whichever device wrote. */
-export function bareJid(jid: string): string {
-  const at = jid.indexOf("@");
-  if (at < 0) return jid;
-  const user = jid.slice(0, at).split(":")[0]!.split("_")[0]!;
-  return `${user}@${jid.slice(at + 1)}`;
-}
-
-export const isLid = (jid: string | null | undefined) => !!jid && jid.endsWith("@lid");
-export const isPhoneJid = (jid: string | null | undefined) => !!jid && jid.endsWith("@s.whatsapp.net");
-export const isGroup = (jid: string) => jid.endsWith("@g.us");
+import { bareJid, isLid, isPhoneJid } from "./jids.ts";
+import { moveToContact } from "./message-status.ts";
 
 const phoneVariantsOf = (pn: string | null) => {
   const phone = phoneFromJid(pn);
@@ -96,13 +89,13 @@ export async function contactFor(
   const found = rows.find((r) => r.phone !== null && phones.includes(r.phone)) ?? rows.find((r) => r.lid === who.lid);
   if (found && found.jid === null && found.phone !== null && who.pn && phones.includes(found.phone)) {
     // Entered by hand (API, import): WhatsApp now names the number, so the contact takes WhatsApp's form of it.
-    const confirmed = { phone: phoneFromJid(who.pn), jid: who.pn };
-    await updateContact(d1, projectId, found.id, confirmed);
-    return { ...found, ...confirmed };
+    const confirmed = takePhone(d1, projectId, found, who.pn);
+    await confirmed.write;
+    return confirmed.row;
   }
   if (found) return found;
   if (!create || (!who.pn && !who.lid)) return null;
-  const inserted = await insertContact(d1, {
+  const inserted = await addContact(d1, {
     id: newId(),
     project_id: projectId,
     phone: phoneFromJid(who.pn),
@@ -153,14 +146,14 @@ export async function learnMappings(env: Env, projectId: string, instanceId: str
     if ([holder, lidOnly].some((c) => c && touched.has(c.id))) continue;
     if (lidOnly && lidOnly.phone !== null) {
       // The LID moved to another phone (WhatsApp reassigned it): it follows the phone.
-      step.statements.push(updateContact(d1, projectId, lidOnly.id, { lid: null }));
-      if (holder) step.statements.push(updateContact(d1, projectId, holder.id, { lid: mapping.lid }));
+      step.statements.push(setLid(d1, projectId, lidOnly.id, null));
+      if (holder) step.statements.push(setLid(d1, projectId, holder.id, mapping.lid));
     } else if (lidOnly && holder) {
       merge(d1, projectId, instanceId, mapping, lidOnly, holder, conversations, step);
     } else if (lidOnly) {
       adopt(d1, projectId, mapping, lidOnly, conversations, step);
     } else if (holder && holder.lid !== mapping.lid) {
-      step.statements.push(updateContact(d1, projectId, holder.id, { lid: mapping.lid }));
+      step.statements.push(setLid(d1, projectId, holder.id, mapping.lid));
     }
     for (const c of [holder, lidOnly]) if (c) touched.add(c.id);
   }
@@ -178,16 +171,14 @@ export async function learnMappings(env: Env, projectId: string, instanceId: str
 function adopt(d1: Db, projectId: string, mapping: Mapping, contact: ContactRow, conversations: ConversationRow[], step: Step) {
   const conversation = conversations.find((c) => c.contact_id === contact.id);
   step.statements.push(
-    moveMessages(d1, projectId, { contact_id: contact.id, chat_jid: mapping.lid }, { contact_id: contact.id, chat_jid: mapping.pn }),
-    updateContact(d1, projectId, contact.id, { phone: phoneFromJid(mapping.pn), jid: mapping.pn }),
+    moveToContact(d1, projectId, { contact_id: contact.id, chat_jid: mapping.lid }, { contact_id: contact.id, chat_jid: mapping.pn }),
+    takePhone(d1, projectId, contact, mapping.pn).write,
   );
-  if (conversation) step.statements.push(updateConversation(d1, projectId, conversation.id, { chat_jid: mapping.pn }));
+  if (conversation) step.statements.push(rekeyConversation(d1, projectId, conversation.id, mapping.pn));
   step.affinity.push([mapping.lid, mapping.pn]);
 }
 
-const later = (a: string | null, b: string | null) => ((a ?? "") >= (b ?? "") ? a : b);
-
-/** Two contacts turn out to be one person: the LID's folds into the phone's. */
+/** Two contacts turn out to be one person: the LID's folds into the phone's, with its conversation, messages and status. */
 function merge(
   d1: Db,
   projectId: string,
@@ -202,55 +193,14 @@ function merge(
   const intoConv = conversations.find((c) => c.contact_id === into.id);
   const chatJid = intoConv?.chat_jid ?? into.jid ?? mapping.pn;
   const target = intoConv ?? fromConv;
+  const joined = mergeConversations(d1, projectId, fromConv, intoConv, { contact_id: into.id, chat_jid: chatJid });
   step.statements.push(
-    moveMessages(d1, projectId, { contact_id: from.id, chat_jid: mapping.lid }, { contact_id: into.id, conversation_id: target?.id ?? null, chat_jid: chatJid }),
+    moveToContact(d1, projectId, { contact_id: from.id, chat_jid: mapping.lid }, { contact_id: into.id, conversation_id: target?.id ?? null, chat_jid: chatJid }),
+    ...joined.writes,
+    ...mergeContacts(d1, projectId, from, into, mapping.lid),
+    ...mergedStatus(d1, projectId, from, into, into.phone ?? phoneFromJid(chatJid)),
   );
-  if (fromConv && intoConv) {
-    const fromIsNewer = (fromConv.last_message_at ?? "") > (intoConv.last_message_at ?? "");
-    const newer = fromIsNewer ? fromConv : intoConv;
-    step.statements.push(
-      deleteConversation(d1, projectId, fromConv.id),
-      updateConversation(d1, projectId, intoConv.id, {
-        last_message_id: newer.last_message_id,
-        last_message_at: newer.last_message_at,
-        instance_id: newer.instance_id,
-        last_inbound_at: later(fromConv.last_inbound_at, intoConv.last_inbound_at),
-        unread_count: fromConv.unread_count + intoConv.unread_count,
-      }),
-    );
-    if (fromIsNewer) step.affinity.push([mapping.lid, chatJid]);
-  } else if (fromConv) {
-    step.statements.push(updateConversation(d1, projectId, fromConv.id, { contact_id: into.id, chat_jid: chatJid }));
-    step.affinity.push([mapping.lid, chatJid]);
-  }
-  const fromIsNewer = (from.last_message_at ?? "") > (into.last_message_at ?? "");
-  // An opt-out or block made under the LID must survive the merge (LGPD): the stricter status wins,
-  // and the phone goes on the suppression list, which is what sends check.
-  const barred = (c: ContactRow) => c.status === "opted_out" || c.status === "blocked";
-  const carried = barred(from) && !barred(into) ? { status: from.status, opted_out_at: from.opted_out_at } : {};
-  const phone = into.phone ?? phoneFromJid(chatJid);
-  if (barred(from) && phone) {
-    step.statements.push(
-      upsertSuppression(d1, {
-        project_id: projectId,
-        phone,
-        reason: from.status === "opted_out" ? "optout" : "manual",
-        source: "system",
-      }),
-    );
-  }
-  step.statements.push(
-    // The LID is unique per project: it leaves the old row before the new one takes it.
-    deleteContact(d1, projectId, from.id),
-    updateContact(d1, projectId, into.id, {
-      ...carried,
-      lid: mapping.lid,
-      name: into.name ?? from.name,
-      message_count: into.message_count + from.message_count,
-      last_message_at: later(from.last_message_at, into.last_message_at),
-      instance_id: fromIsNewer ? from.instance_id : into.instance_id,
-    }),
-  );
+  if (joined.moved) step.affinity.push([mapping.lid, chatJid]);
   step.events.push({
     type: "contact.merged",
     instance_id: instanceId,

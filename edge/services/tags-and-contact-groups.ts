@@ -5,51 +5,57 @@
  * from the API or by a send's `tags[]`/`groups[]`; unknown keys are created
  * on the spot (named after their key), and every change is in the contact's
  * timeline.
+ *
+ * Owner of `tags`, `contact_groups`, `contact_tags` and
+ * `contact_group_members`: the only module that writes them (an import
+ * links its contacts through linkInBulk).
  */
 import type { BatchItem } from "drizzle-orm/batch";
 import { z } from "@hono/zod-openapi";
 import { newId } from "../crypto.ts";
 import { type Db, db } from "../db/client.ts";
-import { contactLabels } from "../db/contacts.ts";
-import { insertContactEvents } from "../db/contact-events.ts";
+import { contactKeys } from "../db/contacts.ts";
+import { chunks } from "../db/lists.ts";
 import {
-  type CountedLabel,
+  type CountedEntry,
   type Dictionary,
-  GROUPS,
+  CONTACT_GROUPS,
   TAGS,
-  deleteLabel,
-  ensureLabels,
-  findLabel,
-  insertLabel,
-  linkLabels,
-  listLabels,
-  unlinkLabels,
-  updateLabel,
-} from "../db/labels.ts";
-import type { ContactRow } from "../db/schema.ts";
+  deleteEntry,
+  ensureEntries,
+  findEntry,
+  insertEntry,
+  linkEntries,
+  listEntries,
+  unlinkEntries,
+  updateEntry,
+} from "../db/tags-and-contact-groups.ts";
+import type { ContactRow } from "../db/schema/index.ts";
 import type { Env } from "../env.ts";
 import { ApiError, notFound } from "../errors.ts";
 import { paged } from "../db/pagination.ts";
+import { type Actor, type NewContactEvent, contactEvent, recordContactEvents, recordContactEventsInParts } from "./contact-events.ts";
+import { contactOrThrow } from "./contact-store.ts";
 import { type ContactView, contactViewOf } from "./contact-view.ts";
-import { contactFor, identify, isGroup } from "./contacts.ts";
-import { type Actor, contactEvent, contactOrThrow } from "./timeline.ts";
+import { contactFor, identify } from "./identity.ts";
+import { isGroup } from "./jids.ts";
 
-export const LABEL_KEY = /^[a-z0-9_-]{1,64}$/;
+export const KEY_PATTERN = /^[a-z0-9_-]{1,64}$/;
 const KEY_RULE = "1 to 64 letters, digits, '-' or '_'";
 
 /** Keys are stored lowercase, as emails are: `Hot-Lead` and `hot-lead` are one key wherever a key is taken. */
 export const keyOf = (raw: string) => raw.trim().toLowerCase();
 
-export const LabelKey = z
+export const EntryKey = z
   .string()
   .transform(keyOf)
-  .pipe(z.string().regex(LABEL_KEY, KEY_RULE))
+  .pipe(z.string().regex(KEY_PATTERN, KEY_RULE))
   .openapi({ example: "hot-lead", description: `A stable slug: ${KEY_RULE}; stored lowercase (\`Hot-Lead\` is \`hot-lead\`).` });
 
 /** A list of keys to link: each as stored, a key written twice (in any case) once. */
-export const LabelKeys = (max: number) =>
+export const EntryKeys = (max: number) =>
   z
-    .array(LabelKey)
+    .array(EntryKey)
     .max(max)
     .transform((keys) => [...new Set(keys)]);
 export const Color = z
@@ -59,13 +65,13 @@ export const Color = z
   .openapi({ example: "#22c55e" });
 
 /** `tag`: /tags and a contact's `tags`; `group`: /contact-groups and a contact's `groups`. */
-export type Kind = "tag" | "group";
-const dictionaryOf: Record<Kind, Dictionary> = { tag: TAGS, group: GROUPS };
-const nameOf: Record<Kind, string> = { tag: "tag", group: "contact group" };
+export type EntryKind = "tag" | "group";
+const dictionaryOf: Record<EntryKind, Dictionary> = { tag: TAGS, group: CONTACT_GROUPS };
+const nameOf: Record<EntryKind, string> = { tag: "tag", group: "contact group" };
 
-export type LabelInput = { key: string; name?: string; color?: string | null };
+export type EntryInput = { key: string; name?: string; color?: string | null };
 
-const view = (row: CountedLabel) => ({
+const view = (row: CountedEntry) => ({
   id: row.id,
   key: row.key,
   name: row.name,
@@ -75,19 +81,19 @@ const view = (row: CountedLabel) => ({
   updated_at: row.updated_at,
 });
 
-export async function labelsPage(env: Env, projectId: string, kind: Kind, page: { limit: number; offset: number }) {
-  const { rows, total } = await listLabels(db(env.DB), dictionaryOf[kind], projectId, page);
+export async function entriesPage(env: Env, projectId: string, kind: EntryKind, page: { limit: number; offset: number }) {
+  const { rows, total } = await listEntries(db(env.DB), dictionaryOf[kind], projectId, page);
   return paged(rows.map(view), total, page);
 }
 
-async function labelOrThrow(env: Env, projectId: string, kind: Kind, id: string) {
-  const row = await findLabel(db(env.DB), dictionaryOf[kind], projectId, id);
+async function entryOrThrow(env: Env, projectId: string, kind: EntryKind, id: string) {
+  const row = await findEntry(db(env.DB), dictionaryOf[kind], projectId, id);
   if (!row) throw notFound(nameOf[kind]);
   return view(row);
 }
 
-export async function createLabel(env: Env, projectId: string, kind: Kind, input: LabelInput) {
-  const row = await insertLabel(db(env.DB), dictionaryOf[kind], {
+export async function createEntry(env: Env, projectId: string, kind: EntryKind, input: EntryInput) {
+  const row = await insertEntry(db(env.DB), dictionaryOf[kind], {
     id: newId(),
     project_id: projectId,
     key: input.key,
@@ -98,14 +104,14 @@ export async function createLabel(env: Env, projectId: string, kind: Kind, input
   return view({ ...row, count: 0 });
 }
 
-export async function changeLabel(env: Env, projectId: string, kind: Kind, id: string, patch: { name?: string; color?: string | null }) {
-  if (!(await updateLabel(db(env.DB), dictionaryOf[kind], projectId, id, patch))) throw notFound(nameOf[kind]);
-  return labelOrThrow(env, projectId, kind, id);
+export async function changeEntry(env: Env, projectId: string, kind: EntryKind, id: string, patch: { name?: string; color?: string | null }) {
+  if (!(await updateEntry(db(env.DB), dictionaryOf[kind], projectId, id, patch))) throw notFound(nameOf[kind]);
+  return entryOrThrow(env, projectId, kind, id);
 }
 
 /** Gone from the dictionary and from every contact that had it. */
-export async function removeLabel(env: Env, projectId: string, kind: Kind, id: string): Promise<void> {
-  if (!(await deleteLabel(db(env.DB), dictionaryOf[kind], projectId, id))) throw notFound(nameOf[kind]);
+export async function removeEntry(env: Env, projectId: string, kind: EntryKind, id: string): Promise<void> {
+  if (!(await deleteEntry(db(env.DB), dictionaryOf[kind], projectId, id))) throw notFound(nameOf[kind]);
 }
 
 // ------------------------------------------------------------ a contact's tags and groups
@@ -113,10 +119,10 @@ export async function removeLabel(env: Env, projectId: string, kind: Kind, id: s
 export type Change = { add?: string[]; remove?: string[] };
 
 /** Keys clients send with a message or a filter, as stored (lowercase), each checked, naming the offending one. */
-export function labelKeys(keys: string[], field: string): string[] {
+export function entryKeys(keys: string[], field: string): string[] {
   return keys.map((raw, i) => {
     const key = keyOf(raw);
-    if (!LABEL_KEY.test(key)) throw new ApiError(400, "invalid_request", `${field}.${i}: ${KEY_RULE}`, { field: `${field}.${i}` });
+    if (!KEY_PATTERN.test(key)) throw new ApiError(400, "invalid_request", `${field}.${i}: ${KEY_RULE}`, { field: `${field}.${i}` });
     return key;
   });
 }
@@ -126,11 +132,11 @@ export function labelKeys(keys: string[], field: string): string[] {
  * `current` + add - remove, creating unknown keys, with one timeline event
  * per key actually added or removed.
  */
-function relabel(
+function relink(
   d1: Db,
   projectId: string,
   contactId: string,
-  kind: Kind,
+  kind: EntryKind,
   current: string[],
   change: Change,
   actor: Actor,
@@ -144,14 +150,14 @@ function relabel(
   const statements: BatchItem<"sqlite">[] = [];
   if (added.length > 0) {
     const entries = added.map((key) => ({ id: newId(), project_id: projectId, key, name: key }));
-    statements.push(ensureLabels(d1, d, projectId, entries), linkLabels(d1, d, projectId, contactId, added));
+    statements.push(ensureEntries(d1, d, projectId, entries), linkEntries(d1, d, projectId, contactId, added));
   }
-  if (removed.length > 0) statements.push(unlinkLabels(d1, d, projectId, contactId, removed));
+  if (removed.length > 0) statements.push(unlinkEntries(d1, d, projectId, contactId, removed));
   const events = [
     ...added.map((key) => contactEvent(projectId, contactId, `${kind}_added`, actor, { [kind]: key, ...extra }, at)),
     ...removed.map((key) => contactEvent(projectId, contactId, `${kind}_removed`, actor, { [kind]: key, ...extra }, at)),
   ];
-  if (events.length > 0) statements.push(insertContactEvents(d1, events));
+  if (events.length > 0) statements.push(recordContactEvents(d1, events));
   return statements;
 }
 
@@ -159,32 +165,63 @@ function relabel(
  * Applies tag and group changes to a contact in one batch. `extra` rides on
  * each event (a send names its message).
  */
-export async function applyLabels(
+export async function applyKeys(
   env: Env,
   projectId: string,
   contact: ContactRow,
-  changes: Partial<Record<Kind, Change>>,
+  changes: Partial<Record<EntryKind, Change>>,
   actor: Actor,
   extra: Record<string, unknown> = {},
 ): Promise<void> {
   const d1 = db(env.DB);
-  const current = await contactLabels(d1, projectId, [contact.id]);
+  const current = await contactKeys(d1, projectId, [contact.id]);
   const statements = [
-    ...relabel(d1, projectId, contact.id, "tag", current.tags.get(contact.id) ?? [], changes.tag ?? {}, actor, extra),
-    ...relabel(d1, projectId, contact.id, "group", current.groups.get(contact.id) ?? [], changes.group ?? {}, actor, extra),
+    ...relink(d1, projectId, contact.id, "tag", current.tags.get(contact.id) ?? [], changes.tag ?? {}, actor, extra),
+    ...relink(d1, projectId, contact.id, "group", current.groups.get(contact.id) ?? [], changes.group ?? {}, actor, extra),
   ];
   const [first, ...rest] = statements;
   if (first) await d1.batch([first, ...rest]);
 }
 
+/** Tag and contact-group keys to add to one contact. */
+export type ContactKeys = { contact_id: string; tags: string[]; groups: string[] };
+
+/** Dictionary entries per statement when a bulk change (an import) creates thousands: each statement stays small. */
+const ENTRIES_PER_STATEMENT = 15;
+
+/**
+ * Many contacts' new keys (an import), for its batches: unknown keys are
+ * created (named after themselves), each contact linked to its keys, and
+ * each link added is an event naming `extra`. The keys are ones the
+ * contacts do not have yet.
+ */
+export function linkInBulk(d1: Db, projectId: string, links: ContactKeys[], extra: Record<string, unknown>): BatchItem<"sqlite">[] {
+  const statements: BatchItem<"sqlite">[] = [];
+  const events: NewContactEvent[] = [];
+  const at = new Date().toISOString();
+  for (const [kind, field] of [["tag", "tags"], ["group", "groups"]] as const) {
+    const d = dictionaryOf[kind];
+    const keys = [...new Set(links.flatMap((l) => l[field]))];
+    for (const part of chunks(keys, ENTRIES_PER_STATEMENT)) {
+      statements.push(ensureEntries(d1, d, projectId, part.map((key) => ({ id: newId(), project_id: projectId, key, name: key }))));
+    }
+    for (const l of links) {
+      if (l[field].length === 0) continue;
+      statements.push(linkEntries(d1, d, projectId, l.contact_id, l[field]));
+      events.push(...l[field].map((key) => contactEvent(projectId, l.contact_id, `${kind}_added`, "api", { [kind]: key, ...extra }, at)));
+    }
+  }
+  return [...statements, ...recordContactEventsInParts(d1, events)];
+}
+
 /** POST /contacts/{id}/tags and /groups: `{ add, remove }`; answers with the contact as it is now. */
-export async function changeContactLabels(env: Env, projectId: string, contactId: string, kind: Kind, change: Change): Promise<ContactView> {
+export async function changeContactKeys(env: Env, projectId: string, contactId: string, kind: EntryKind, change: Change): Promise<ContactView> {
   const both = (change.add ?? []).filter((k) => change.remove?.includes(k));
   if (both.length > 0) {
     throw new ApiError(400, "invalid_request", `remove: "${both[0]}" is also in add`, { field: "remove" });
   }
   const contact = await contactOrThrow(env, projectId, contactId);
-  await applyLabels(env, projectId, contact, { [kind]: change }, "api");
+  await applyKeys(env, projectId, contact, { [kind]: change }, "api");
   return contactViewOf(db(env.DB), projectId, await contactOrThrow(env, projectId, contactId));
 }
 
@@ -205,5 +242,5 @@ export async function stampRecipient(
   const who = await identify(env, projectId, instanceId, [chatJid]);
   const contact = await contactFor(env, projectId, instanceId, who, { source: "outbound", name: null });
   if (!contact) return;
-  await applyLabels(env, projectId, contact, { tag: { add: stamp.tags }, group: { add: stamp.groups } }, "api", { message_id: stamp.message_id });
+  await applyKeys(env, projectId, contact, { tag: { add: stamp.tags }, group: { add: stamp.groups } }, "api", { message_id: stamp.message_id });
 }

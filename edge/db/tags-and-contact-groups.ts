@@ -8,13 +8,14 @@
 import { and, asc, count, eq, getTableColumns, sql } from "drizzle-orm";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { Db } from "./client.ts";
+import { ofProject } from "./scope.ts";
 import { inList, rowsOf } from "./lists.ts";
-import { type TagRow, contactGroupMembers, contactGroups, contactTags, tags } from "./schema.ts";
+import { type TagRow, contactGroupMembers, contactGroups, contactTags, tags } from "./schema/index.ts";
 
 /** A dictionary entry: a tag or a contact group (the same columns). */
-export type LabelRow = TagRow;
-export type NewLabel = typeof tags.$inferInsert;
-export type CountedLabel = LabelRow & { count: number };
+export type EntryRow = TagRow;
+export type NewEntry = typeof tags.$inferInsert;
+export type CountedEntry = EntryRow & { count: number };
 
 export type Dictionary = {
   /** The entries. Typed as `tags`: `contact_groups` has the same columns. */
@@ -25,7 +26,7 @@ export type Dictionary = {
 };
 
 export const TAGS: Dictionary = { table: tags, links: contactTags, linkColumn: contactTags.tag_id };
-export const GROUPS: Dictionary = {
+export const CONTACT_GROUPS: Dictionary = {
   table: contactGroups as unknown as typeof tags,
   links: contactGroupMembers,
   linkColumn: contactGroupMembers.group_id,
@@ -39,50 +40,50 @@ const counted = (d: Dictionary) => ({
   count: sql<number>`(SELECT count(*) FROM ${d.links} WHERE ${d.linkColumn} = ${d.table.id})`.mapWith(Number),
 });
 
-export async function listLabels(db: Db, d: Dictionary, projectId: string, page: { limit: number; offset: number }) {
+export async function listEntries(db: Db, d: Dictionary, projectId: string, page: { limit: number; offset: number }) {
   const mine = eq(d.table.project_id, projectId);
   const [rows, [total]] = await db.batch([
     db.select(counted(d)).from(d.table).where(mine).orderBy(asc(d.table.key)).limit(page.limit).offset(page.offset),
     db.select({ n: count() }).from(d.table).where(mine),
   ]);
-  return { rows: rows as CountedLabel[], total: total?.n ?? 0 };
+  return { rows: rows as CountedEntry[], total: total?.n ?? 0 };
 }
 
-export async function findLabel(db: Db, d: Dictionary, projectId: string, id: string): Promise<CountedLabel | undefined> {
+export async function findEntry(db: Db, d: Dictionary, projectId: string, id: string): Promise<CountedEntry | undefined> {
   const [row] = await db
     .select(counted(d))
     .from(d.table)
-    .where(and(eq(d.table.project_id, projectId), eq(d.table.id, id)))
+    .where(ofProject(d.table, projectId, id))
     .limit(1);
-  return row as CountedLabel | undefined;
+  return row as CountedEntry | undefined;
 }
 
 /** Inserts unless the key exists in the project; returns the row if inserted. */
-export async function insertLabel(db: Db, d: Dictionary, row: NewLabel): Promise<LabelRow | undefined> {
+export async function insertEntry(db: Db, d: Dictionary, row: NewEntry): Promise<EntryRow | undefined> {
   const [inserted] = await db.insert(d.table).values(row).onConflictDoNothing().returning();
   return inserted;
 }
 
-export async function updateLabel(db: Db, d: Dictionary, projectId: string, id: string, patch: Partial<Pick<LabelRow, "name" | "color">>) {
+export async function updateEntry(db: Db, d: Dictionary, projectId: string, id: string, patch: Partial<Pick<EntryRow, "name" | "color">>) {
   const [row] = await db
     .update(d.table)
     .set({ ...patch, updated_at: new Date().toISOString() })
-    .where(and(eq(d.table.project_id, projectId), eq(d.table.id, id)))
+    .where(ofProject(d.table, projectId, id))
     .returning({ id: d.table.id });
   return row !== undefined;
 }
 
 /** Removes the entry; its links go with it (ON DELETE CASCADE). */
-export async function deleteLabel(db: Db, d: Dictionary, projectId: string, id: string): Promise<boolean> {
+export async function deleteEntry(db: Db, d: Dictionary, projectId: string, id: string): Promise<boolean> {
   const [row] = await db
     .delete(d.table)
-    .where(and(eq(d.table.project_id, projectId), eq(d.table.id, id)))
+    .where(ofProject(d.table, projectId, id))
     .returning({ id: d.table.id });
   return row !== undefined;
 }
 
 /** Creates the keys the project does not have yet (named after their key), for a batch. */
-export function ensureLabels(db: Db, d: Dictionary, projectId: string, rows: NewLabel[]) {
+export function ensureEntries(db: Db, d: Dictionary, projectId: string, rows: NewEntry[]) {
   return db
     .insert(d.table)
     .select(rowsOf(d.table, rows.map((r) => ({ ...r, project_id: projectId }))))
@@ -90,7 +91,7 @@ export function ensureLabels(db: Db, d: Dictionary, projectId: string, rows: New
 }
 
 /** Links the contact to the entries with these keys (already linked: left as is), for a batch. */
-export function linkLabels(db: Db, d: Dictionary, projectId: string, contactId: string, keys: string[]) {
+export function linkEntries(db: Db, d: Dictionary, projectId: string, contactId: string, keys: string[]) {
   // Both link tables have these columns in this order: project, contact, entry, created_at.
   const links = d.links as typeof contactTags;
   return db
@@ -103,7 +104,7 @@ export function linkLabels(db: Db, d: Dictionary, projectId: string, contactId: 
 }
 
 /** Unlinks the contact from the entries with these keys, for a batch. */
-export function unlinkLabels(db: Db, d: Dictionary, projectId: string, contactId: string, keys: string[]) {
+export function unlinkEntries(db: Db, d: Dictionary, projectId: string, contactId: string, keys: string[]) {
   const ids = sql`SELECT ${d.table.id} FROM ${d.table} WHERE ${d.table.project_id} = ${projectId} AND ${keyIn(d, keys)}`;
   return db
     .delete(d.links)

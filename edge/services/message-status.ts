@@ -1,0 +1,102 @@
+/**
+ * Owner of `messages` and `message_statuses`: the only module that writes
+ * them, and the one place that says how a message's status moves.
+ *
+ *   ours       queued -> sent -> delivered -> read -> played
+ *              queued | sent -> failed (with a reason)
+ *   received   received, for good
+ *
+ * A message never moves backwards (a late "sent" does not undo "read"): a
+ * step that would is dropped. Every move is written with its step in the
+ * message's history, in one batch.
+ *
+ * Who moves a message:
+ * - accepting a send (messages.ts): `queued`; `failed` with `enqueue_failed`
+ *   when its number's queue refused it (the client was told to send again);
+ * - the number's sender, through its send journal (objects/sender.ts):
+ *   `sent`; `failed` with `expired`, `send_failed`, `server_error_<code>` or
+ *   a permanent error's code; and WhatsApp's receipts (`delivered`, `read`,
+ *   `played`, or a late `failed`);
+ * - a received message (inbound.ts): `received`, or `sent` for one written
+ *   on the number's own phone app.
+ * The other writes file a message under its contact and conversation
+ * (sent-messages.ts, identity.ts) or free its Idempotency-Key (idempotency.ts).
+ */
+import type { MessageStatusEvent } from "../../shared/protocol.ts";
+import type { Db } from "../db/client.ts";
+import {
+  advanceMessageStatus,
+  findByWaId,
+  insertMessage,
+  insertReceived,
+  moveMessages,
+  releaseIdempotencyKey,
+  stampConversation,
+} from "../db/messages.ts";
+import type { MessageRow } from "../db/schema/index.ts";
+
+export type MessageStatus = MessageRow["status"];
+
+/** The statuses a message may move to each status from. */
+const FROM: Record<MessageStatus, readonly MessageStatus[]> = {
+  queued: [],
+  received: [],
+  sent: ["queued"],
+  delivered: ["queued", "sent"],
+  read: ["queued", "sent", "delivered"],
+  played: ["queued", "sent", "delivered", "read"],
+  failed: ["queued", "sent"],
+};
+
+type Move = Parameters<typeof advanceMessageStatus>[3];
+
+/** The message as it is after the move, or null when it is already past it (nothing is written). */
+const move = (d1: Db, projectId: string, id: string, patch: Move) => advanceMessageStatus(d1, projectId, id, patch, FROM[patch.status]);
+
+// ------------------------------------------------------------ ours
+
+/** An accepted send, stored `queued` with the first step of its history. */
+export const acceptMessage = (d1: Db, row: MessageRow & { status: "queued" }) => insertMessage(d1, row);
+
+/** The number's queue refused an accepted send: it fails as `enqueue_failed`, and its Idempotency-Key may be used again. */
+export const notQueued = (d1: Db, projectId: string, id: string) => move(d1, projectId, id, { status: "failed", reason: "enqueue_failed" });
+
+/** WhatsApp took the message. */
+export const markSent = (d1: Db, projectId: string, id: string, sent: Pick<MessageRow, "sent_at" | "message_secret" | "poll_message">) =>
+  move(d1, projectId, id, { status: "sent", ...sent });
+
+/** The message will not leave (or WhatsApp refused it), for this reason. */
+export const markFailed = (d1: Db, projectId: string, id: string, reason: string) => move(d1, projectId, id, { status: "failed", reason });
+
+/** What WhatsApp said of a message this number sent (a receipt, or a late refusal); the message as moved, or null. */
+export async function applyReceipt(d1: Db, projectId: string, instanceId: string, event: MessageStatusEvent): Promise<MessageRow | null> {
+  const message = await findByWaId(d1, projectId, instanceId, event.wa_message_id);
+  if (!message) return null;
+  if (event.status !== "failed") return move(d1, projectId, message.id, { status: event.status });
+  return markFailed(d1, projectId, message.id, `server_error_${event.error_code ?? "unknown"}`);
+}
+
+/** Frees a message's Idempotency-Key for a new request (the message itself stays). */
+export const releaseKey = (d1: Db, projectId: string, id: string) => releaseIdempotencyKey(d1, projectId, id);
+
+// ------------------------------------------------------------ received
+
+/**
+ * A received message (or one written on the number's own phone, `sent`)
+ * and its first history step, for inbound's batch; stored once per number
+ * and WhatsApp id, so a resend inserts nothing.
+ */
+export const storeReceived = (d1: Db, row: MessageRow & { status: "received" | "sent" }) => insertReceived(d1, row);
+
+// ------------------------------------------------------------ where a message is filed
+
+/** A sent message joins its contact's conversation, for a batch. */
+export const joinConversation = (d1: Db, projectId: string, id: string, link: { contact_id: string; conversation_id: string }) =>
+  stampConversation(d1, projectId, id, link);
+
+/**
+ * A LID's messages follow it to the phone's contact and chat JID once the
+ * phone is known (see moveMessages), for identity's batch.
+ */
+export const moveToContact = (d1: Db, projectId: string, from: Parameters<typeof moveMessages>[2], to: Parameters<typeof moveMessages>[3]) =>
+  moveMessages(d1, projectId, from, to);
