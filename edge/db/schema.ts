@@ -5,6 +5,7 @@
 import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import { DisconnectReason, InstanceState } from "../../shared/protocol.ts";
+import { ContactSource, ContactStatus, DeliveryStatus, MessageDirection, StoredMessageStatus, Strategy, SuppressionSource, WebhookKind } from "../enums.ts";
 
 /** A zod enum's values as the non-empty tuple drizzle's `enum` wants: one list for both. */
 const enumValues = <T extends string>(e: { options: readonly T[] }) => e.options as [T, ...T[]];
@@ -90,7 +91,7 @@ export const pools = sqliteTable(
       .notNull()
       .references(() => projects.id, { onDelete: "cascade" }),
     name: text("name").notNull(),
-    strategy: text("strategy", { enum: ["round_robin", "least_used", "health_weighted"] }).notNull(),
+    strategy: text("strategy", { enum: enumValues(Strategy) }).notNull(),
     rr_cursor: integer("rr_cursor").notNull().default(0),
     created_at: timestamp("created_at"),
     updated_at: timestamp("updated_at"),
@@ -136,12 +137,12 @@ export const messages = sqliteTable(
       .references(() => projects.id, { onDelete: "cascade" }),
     instance_id: text("instance_id").notNull(),
     chat_jid: text("chat_jid").notNull(),
-    direction: text("direction", { enum: ["outbound", "inbound"] }).notNull().default("outbound"),
+    direction: text("direction", { enum: enumValues(MessageDirection) }).notNull().default("outbound"),
     type: text("type").notNull(),
     /** The request as sent, minus secrets (an OTP keeps only its masked code). */
     content: text("content", { mode: "json" }).notNull().$type<Record<string, unknown>>(),
     /** Outbound: queued -> sent -> delivered -> read/played, or failed. Inbound: received. */
-    status: text("status", { enum: ["queued", "sent", "delivered", "read", "played", "failed", "received"] }).notNull(),
+    status: text("status", { enum: enumValues(StoredMessageStatus) }).notNull(),
     reason: text("reason"),
     reference: text("reference"),
     idempotency_key: text("idempotency_key"),
@@ -226,7 +227,7 @@ export const contacts = sqliteTable(
     instance_id: text("instance_id"),
     message_count: integer("message_count").notNull().default(0),
     last_message_at: text("last_message_at"),
-    source: text("source", { enum: ["inbound", "outbound", "api", "import", "widget"] }).notNull(),
+    source: text("source", { enum: enumValues(ContactSource) }).notNull(),
     // CRM profile (reference 001): each field its own column, so each can be filtered.
     /** Stored lowercase. */
     email: text("email"),
@@ -240,7 +241,7 @@ export const contacts = sqliteTable(
     address_state: text("address_state"),
     address_zip: text("address_zip"),
     address_country: text("address_country"),
-    status: text("status", { enum: ["active", "pending_validation", "opted_out", "blocked", "unreachable"] })
+    status: text("status", { enum: enumValues(ContactStatus) })
       .notNull()
       .default("active"),
     opted_out_at: text("opted_out_at"),
@@ -363,8 +364,7 @@ export const suppressions = sqliteTable(
     phone: text("phone").notNull(),
     /** optout, manual, bounce, ... */
     reason: text("reason").notNull(),
-    /** api, admin, contact, system. */
-    source: text("source").notNull(),
+    source: text("source", { enum: enumValues(SuppressionSource) }).notNull(),
     /** Why, in the client's words (the `reason` of POST /contacts/{id}/optout|suppress, `note` of POST /suppressions). */
     note: text("note"),
     created_at: timestamp("created_at"),
@@ -449,7 +449,7 @@ export const webhooks = sqliteTable(
     description: text("description"),
     secret_sealed: text("secret_sealed").notNull(),
     /** `alert`: the project's alert URL (settings), which gets instance drops only. */
-    kind: text("kind", { enum: ["webhook", "alert"] }).notNull().default("webhook"),
+    kind: text("kind", { enum: enumValues(WebhookKind) }).notNull().default("webhook"),
     enabled: integer("enabled", { mode: "boolean" }).notNull().default(true),
     disabled_reason: text("disabled_reason"),
     /** Set by the first failure after a success; cleared by the next success. */
@@ -477,7 +477,7 @@ export const webhookDeliveries = sqliteTable(
     event_type: text("event_type").notNull(),
     /** The event as JSON (media URLs are signed afresh at each attempt). */
     body: text("body").notNull(),
-    status: text("status", { enum: ["pending", "delivered", "retrying", "dead"] }).notNull().default("pending"),
+    status: text("status", { enum: enumValues(DeliveryStatus) }).notNull().default("pending"),
     attempts: integer("attempts").notNull().default(0),
     last_status_code: integer("last_status_code"),
     last_error: text("last_error"),

@@ -27,6 +27,7 @@ import { pnForLid } from "../db/lid-map.ts";
 import { paged } from "../db/pagination.ts";
 import type { ContactRow, MessageRow, SuppressionRow } from "../db/schema.ts";
 import { deleteSuppressions, findSuppressions, listSuppressions, upsertSuppression } from "../db/suppressions.ts";
+import type { SuppressionSource } from "../enums.ts";
 import type { Env } from "../env.ts";
 import { ApiError, notFound } from "../errors.ts";
 import { type ContactView, contactViewOf } from "./contact-view.ts";
@@ -37,7 +38,7 @@ import { getSettings } from "./settings.ts";
 import { type Actor, contactEvent, contactOrThrow } from "./timeline.ts";
 
 /** Where a suppression came from (reference 001). */
-export type SuppressionSource = "api" | "admin" | "contact" | "system";
+export type { SuppressionSource };
 type Status = ContactRow["status"];
 
 /** The status a suppression with this reason gives its contact. */

@@ -397,8 +397,9 @@ export function rssMb(pid: number): number {
 
 // ---------------------------------------------------------------- API client
 
-export type InstanceState = "qr_pending" | "connecting" | "connected" | "disconnected";
-export type DisconnectReason = "transient" | "logged_out" | "banned" | "pairing_expired";
+// The API shows the protocol's own values: one source.
+import type { DisconnectReason, InstanceState } from "../../shared/protocol.ts";
+export type { DisconnectReason, InstanceState };
 
 export interface Instance {
   id: string;
