@@ -1,16 +1,18 @@
 /**
  * /messages: one route per type (reference 002), all sharing the common
  * fields and one handler (the schemas: services/send-request.ts);
- * `GET /messages/{id}` for status and history.
+ * `GET /messages/{id}` for status and history. Forwarding is a 501.
  */
-import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
+import { OpenAPIHono, z } from "@hono/zod-openapi";
+import { MessageDirection, StoredMessageStatus } from "../enums.ts";
 import type { AppEnv } from "../env.ts";
-import { IdParam, errors, json, jsonBody } from "../schemas.ts";
+import { IdParam, errorsOf, json, jsonBody, operations } from "../schemas.ts";
 import { KEY_TTL_HOURS } from "../services/idempotency.ts";
 import { getMessage, sendMessage } from "../services/messages.ts";
 import { SEND_TYPES, type SendType, sendBody, sendRequest } from "../services/send-request.ts";
+import { notSupported } from "./not-supported.ts";
 
-const tags = ["Messages"];
+const route = operations(["Messages"]);
 
 
 const summaries: Record<SendType, string> = {
@@ -44,10 +46,10 @@ const Message = z
     id: z.string(),
     instance_id: z.string(),
     chat_jid: z.string(),
-    direction: z.enum(["outbound", "inbound"]),
+    direction: MessageDirection,
     type: z.string(),
     content: z.record(z.string(), z.unknown()),
-    status: z.enum(["queued", "sent", "delivered", "read", "played", "failed", "received"]),
+    status: StoredMessageStatus,
     reason: z.string().nullable(),
     reference: z.string().nullable(),
     wa_message_id: z.string().nullable(),
@@ -80,21 +82,9 @@ const IdempotencyHeader = z.object({
 
 function sendRoute(app: OpenAPIHono<AppEnv>, type: SendType) {
   return app.openapi(
-    createRoute({
-      method: "post",
-      path: `/messages/${type}`,
-      tags,
-      summary: summaries[type],
+    route.post(`/${type}`, summaries[type], {
       request: { body: jsonBody(sendBody(type)), headers: IdempotencyHeader },
-      responses: {
-        202: json(Accepted, "Accepted: stored and queued on its number"),
-        400: errors[400],
-        401: errors[401],
-        404: errors[404],
-        409: errors[409],
-        413: errors[413],
-        422: errors[422],
-      },
+      responses: { 202: json(Accepted, "Accepted: stored and queued on its number"), ...errorsOf(400, 404, 409, 413, 422) },
     }),
     async (c) => {
       const key = c.req.valid("header")["idempotency-key"];
@@ -109,13 +99,10 @@ export const messageRoutes = new OpenAPIHono<AppEnv>();
 for (const type of SEND_TYPES) sendRoute(messageRoutes, type);
 
 messageRoutes.openapi(
-  createRoute({
-    method: "get",
-    path: "/messages/{id}",
-    tags,
-    summary: "A message, its status and its status history",
+  route.get("/{id}", "A message, its status and its status history", {
     request: { params: IdParam },
-    responses: { 200: json(Message, "The message"), 401: errors[401], 404: errors[404] },
+    responses: { 200: json(Message, "The message"), ...errorsOf(404) },
   }),
   async (c) => c.json(await getMessage(c.env, c.var.projectId, c.req.valid("param").id), 200),
 );
+messageRoutes.all("/forward", notSupported);
