@@ -1,8 +1,9 @@
-/** The Worker's HTTP surface: middleware, routes, the OpenAPI document and its reference page. */
+/** The Worker's HTTP surface: middleware, who may call which routes, the OpenAPI document and its reference page. */
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { Scalar } from "@scalar/hono-api-reference";
 import { bodyLimit } from "hono/body-limit";
-import { adminAuth, fleetAuth, projectAuth } from "./auth.ts";
+import { MediaType } from "../shared/protocol.ts";
+import { audience, securitySchemes } from "./audiences.ts";
 import type { AppEnv } from "./env.ts";
 import { ApiError, errorResponse, onError, validationError } from "./errors.ts";
 import { bodyGuard } from "./request-body.ts";
@@ -11,23 +12,35 @@ import { contactActionRoutes } from "./routes/contact-actions.ts";
 import { contactRoutes } from "./routes/contacts.ts";
 import { conversationRoutes } from "./routes/conversations.ts";
 import { eventRoutes } from "./routes/events.ts";
-import { mediaRoutes } from "./routes/media.ts";
-import { webhookRoutes } from "./routes/webhooks.ts";
 import { fleetRoutes } from "./routes/fleet.ts";
-import { groupRoutes } from "./routes/groups.ts";
 import { instanceRoutes } from "./routes/instances.ts";
+import { mediaRoutes } from "./routes/media.ts";
 import { messageRoutes } from "./routes/messages.ts";
+import { notSupportedRoutes } from "./routes/not-supported.ts";
 import { poolRoutes } from "./routes/pools.ts";
 import { settingsRoutes } from "./routes/settings.ts";
 import { suppressionRoutes } from "./routes/suppressions.ts";
-import { dictionaryRoutes } from "./routes/tags.ts";
+import { contactGroupRoutes, tagRoutes } from "./routes/tags-and-contact-groups.ts";
+import { webhookRoutes } from "./routes/webhooks.ts";
 import { whatsappBlockRoutes } from "./routes/whatsapp-block.ts";
+import { whatsappGroupRoutes } from "./routes/whatsapp-groups.ts";
 
 const MAX_BODY_BYTES = 1024 * 1024;
 /** The largest media file (a 32 MB document) as base64, plus room for the other fields. */
 const MAX_MEDIA_BODY_BYTES = 44 * 1024 * 1024;
 /** A 10,000-row contact import at up to about 1 KB a row. */
 const MAX_IMPORT_BODY_BYTES = 10 * 1024 * 1024;
+// Media may come inline as base64: those routes take bodies the size of their largest file.
+const MEDIA_SENDS = new Set(MediaType.options.map((type) => `/messages/${type}`));
+
+const DOCUMENT = {
+  openapi: "3.1.0",
+  info: {
+    title: "Pombo",
+    version: "0.1.0",
+    description: "A multi-number WhatsApp gateway. Errors are `{ error: { code, message, details? } }`.",
+  },
+};
 
 export function createApp() {
   const app = new OpenAPIHono<AppEnv>({
@@ -40,8 +53,6 @@ export function createApp() {
   app.onError(onError);
   app.notFound((c) => errorResponse(c, 404, "not_found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`));
 
-  app.get("/health", (c) => c.json({ ok: true }));
-
   const limit = (maxSize: number) =>
     bodyLimit({
       maxSize,
@@ -49,58 +60,38 @@ export function createApp() {
         throw new ApiError(413, "payload_too_large", `request bodies here are limited to ${maxSize} bytes`);
       },
     });
-  // Media may come inline as base64: those routes take bodies the size of their largest file.
-  const mediaRoute = /^\/messages\/(image|video|document|audio|sticker)$/;
-  const maxBody = (path: string) => (mediaRoute.test(path) ? MAX_MEDIA_BODY_BYTES : path === "/contacts/import" ? MAX_IMPORT_BODY_BYTES : MAX_BODY_BYTES);
+  const maxBody = (path: string) => (MEDIA_SENDS.has(path) ? MAX_MEDIA_BODY_BYTES : path === "/contacts/import" ? MAX_IMPORT_BODY_BYTES : MAX_BODY_BYTES);
   app.use("*", (c, next) => limit(maxBody(c.req.path))(c, next));
-  app.use("/admin/*", adminAuth);
-  app.use("/fleet/*", fleetAuth);
-  // `/media/{id}` is not here: its signature is the credential, so links work in a webhook consumer's browser.
-  for (const path of ["/instances", "/messages", "/pools", "/settings", "/labels", "/calls", "/webhooks", "/events", "/conversations",
-    "/contacts", "/tags", "/contact-groups", "/suppressions", "/groups"]) {
-    app.use(path, projectAuth);
-    app.use(`${path}/*`, projectAuth);
-  }
-  // After authentication: an unknown caller's body is never read.
+
+  // Public: the only routes that answer without credentials.
+  app.get("/health", (c) => c.json({ ok: true }));
+  app.get("/openapi.json", (c) => c.json(app.getOpenAPI31Document(DOCUMENT)));
+  app.get("/docs", Scalar({ url: "/openapi.json", pageTitle: "Pombo API" }));
+  // A received file's signed link: the signature is the credential, so it works in a webhook consumer's browser.
+  audience(app, "public").mount("/media", mediaRoutes);
+
+  // Everything else, each prefix behind its audience's credential.
+  audience(app, "admin").mount("/admin", adminRoutes);
+  audience(app, "fleet").mount("/fleet", fleetRoutes);
+  audience(app, "project")
+    .mount("/instances", instanceRoutes)
+    .mount("/messages", messageRoutes)
+    .mount("/pools", poolRoutes)
+    .mount("/settings", settingsRoutes)
+    .mount("/webhooks", webhookRoutes)
+    .mount("/events", eventRoutes)
+    .mount("/conversations", conversationRoutes)
+    .mount("/contacts", contactRoutes, contactActionRoutes, whatsappBlockRoutes)
+    .mount("/tags", tagRoutes)
+    .mount("/contact-groups", contactGroupRoutes)
+    .mount("/suppressions", suppressionRoutes)
+    .mount("/groups", whatsappGroupRoutes)
+    .mount("/labels", notSupportedRoutes)
+    .mount("/calls", notSupportedRoutes);
+
+  // A path no route answers still has its body held to the same rules before its 404.
   app.use("*", bodyGuard);
 
-  app.route("/", adminRoutes);
-  app.route("/", instanceRoutes);
-  app.route("/", messageRoutes);
-  app.route("/", poolRoutes);
-  app.route("/", settingsRoutes);
-  app.route("/", fleetRoutes);
-  app.route("/", webhookRoutes);
-  app.route("/", eventRoutes);
-  app.route("/", conversationRoutes);
-  app.route("/", mediaRoutes);
-  app.route("/", contactRoutes);
-  app.route("/", contactActionRoutes);
-  app.route("/", dictionaryRoutes);
-  app.route("/", suppressionRoutes);
-  app.route("/", groupRoutes);
-  app.route("/", whatsappBlockRoutes);
-  // What a non-official number cannot do reliably (reference 003): say so plainly.
-  for (const path of ["/messages/forward", "/labels", "/labels/*", "/calls", "/calls/*"]) {
-    app.all(path, (c) =>
-      errorResponse(c, 501, "not_supported", "forwarding, labels and calls are not supported on WhatsApp Web numbers"),
-    );
-  }
-
-  app.openAPIRegistry.registerComponent("securitySchemes", "apiKey", {
-    type: "http",
-    scheme: "bearer",
-    description: "A project API key: `Authorization: Bearer pb_live_...`",
-  });
-  app.doc31("/openapi.json", {
-    openapi: "3.1.0",
-    info: {
-      title: "Pombo",
-      version: "0.1.0",
-      description: "A multi-number WhatsApp gateway. Errors are `{ error: { code, message, details? } }`.",
-    },
-    security: [{ apiKey: [] }],
-  });
-  app.get("/docs", Scalar({ url: "/openapi.json", pageTitle: "Pombo API" }));
+  for (const [name, scheme] of Object.entries(securitySchemes)) app.openAPIRegistry.registerComponent("securitySchemes", name, scheme);
   return app;
 }

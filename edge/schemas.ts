@@ -1,9 +1,11 @@
 /**
- * Schemas the API shares across routes. Route-specific schemas live with
- * their routes. Everything here also feeds the OpenAPI document.
+ * Schemas the API shares across routes, and the helpers routes declare
+ * their operations with. Route-specific schemas live with their routes.
+ * Everything here also feeds the OpenAPI document.
  */
-import { z } from "@hono/zod-openapi";
+import { type RouteConfig, createRoute, z } from "@hono/zod-openapi";
 import { DisconnectReason, InstanceState } from "../shared/protocol.ts";
+import { MessageDirection } from "./enums.ts";
 
 export const ErrorSchema = z
   .object({
@@ -23,14 +25,17 @@ export const PageQuery = z.object({
 export const paged = <T extends z.ZodType>(item: T) =>
   z.object({ data: z.array(item), total: z.number().int(), limit: z.number().int(), offset: z.number().int() });
 
+/** The message directions as conversations and timelines publish them: inbound first. */
+export const DirectionInboundFirst = MessageDirection.extract(["inbound", "outbound"]);
+
 export const IdParam = z.object({ id: z.string().min(1).openapi({ param: { name: "id", in: "path" } }) });
 
 export const InstanceSchema = z
   .object({
     id: z.string().openapi({ example: "492e6b46-0c5f-4727-96e3-6f9f5e4f93e8" }),
     name: z.string(),
-    state: z.enum(InstanceState.options),
-    reason: z.enum(DisconnectReason.options).nullable().openapi({
+    state: InstanceState,
+    reason: DisconnectReason.nullable().openapi({
       description:
         "Why it is disconnected: `transient` (reconnecting by itself), `logged_out` (rescan needed), `banned`, or `pairing_expired` (nobody scanned its QRs; `GET /instances/{id}/qr`, `POST /instances/{id}/pairing-code` or `/restart` starts pairing again).",
     }),
@@ -58,7 +63,11 @@ export const InstanceSchema = z
   })
   .openapi("Instance");
 
-/** The error responses most routes share, for the OpenAPI document. */
+/**
+ * The error answers routes declare, each described once. A route lists its
+ * own with `...errorsOf(400, 404)`; the 401 is declared by the audience it
+ * is mounted under (audiences.ts), which is what answers it.
+ */
 const error = (description: string) => ({ description, content: { "application/json": { schema: ErrorSchema } } });
 export const errors = {
   400: error("Bad input; `details.field` names the field"),
@@ -69,7 +78,11 @@ export const errors = {
   415: error("The body's Content-Type is not one this route takes (`details.accepted` names those it does)"),
   422: error("Understood, but cannot be done (e.g. not_on_whatsapp)"),
   501: error("Not supported by a non-official WhatsApp number"),
+  504: error("The number's fleet did not answer in time"),
 } as const;
+
+export const errorsOf = <S extends keyof typeof errors>(...statuses: S[]) =>
+  Object.fromEntries(statuses.map((status) => [status, errors[status]])) as Pick<typeof errors, S>;
 
 export const json = <T extends z.ZodType>(schema: T, description: string) => ({
   description,
@@ -80,3 +93,18 @@ export const jsonBody = <T extends z.ZodType>(schema: T) => ({
   required: true,
   content: { "application/json": { schema } },
 });
+
+type Operation = Omit<RouteConfig, "method" | "path" | "tags" | "summary">;
+
+/**
+ * A route group's operations under its OpenAPI tags, one call each:
+ * `route.get("/{id}", "Get a pool", { request, responses })` is createRoute
+ * with the method, path, tags and summary filled in.
+ */
+export function operations(tags: string[]) {
+  const at =
+    <M extends RouteConfig["method"]>(method: M) =>
+    <P extends string, O extends Operation>(path: P, summary: string, operation: O) =>
+      createRoute({ ...operation, method, path, tags, summary });
+  return { get: at("get"), post: at("post"), patch: at("patch"), delete: at("delete") };
+}

@@ -108,7 +108,10 @@ export const InstanceList = z.object({ instance_ids: z.array(z.string()) });
  * into Baileys content. Menus (buttons, lists) and OTPs are already text by
  * the time they get here.
  */
-const mediaContent = <T extends string>(type: T) =>
+export const MediaType = z.enum(["image", "video", "document", "audio", "sticker"]);
+export type MediaType = z.infer<typeof MediaType>;
+
+const mediaContent = <T extends MediaType>(type: T) =>
   z.object({
     type: z.literal(type),
     /** Fetch the bytes from the edge: `GET /fleet/media/{media_id}`. */
@@ -157,7 +160,7 @@ export type MessageStatus = z.infer<typeof MessageStatus>;
 export const MessageStatusEvent = z.object({
   wa_message_id: z.string(),
   chat_jid: z.string(),
-  status: z.enum(["sent", "delivered", "read", "played", "failed"]),
+  status: MessageStatus.exclude(["queued"]),
   /** For `failed`: the server's error code, e.g. "463". */
   error_code: z.string().nullable().default(null),
 });
@@ -267,6 +270,10 @@ export const WhatsAppGroup = z.object({
   restrict: z.boolean(),
 });
 export type WhatsAppGroup = z.infer<typeof WhatsAppGroup>;
+
+/** A change to a number's own WhatsApp block list (`contacts.block`). */
+export const BlockAction = z.enum(["block", "unblock"]);
+export type BlockAction = z.infer<typeof BlockAction>;
 
 /** A group JID as WhatsApp writes them: `120363...@g.us`, or the older `<creator>-<time>@g.us`. */
 export const GROUP_JID = /^\d{5,20}(-\d{5,20})?@g\.us$/;
@@ -394,7 +401,7 @@ export const Methods = {
    * `invalid_jid`, `block_failed`.
    */
   "contacts.block": {
-    params: z.object({ jid: z.string().min(1), action: z.enum(["block", "unblock"]) }),
+    params: z.object({ jid: z.string().min(1), action: BlockAction }),
     result: z.object({ jid: z.string(), blocked: z.boolean() }),
   },
   /** The WhatsApp groups this number is in, with their participants. Errors: `not_connected`, `groups_failed`. */

@@ -1,12 +1,13 @@
 /** Storage for `pools` and `pool_members`. Every query names the project. */
 import { and, count, desc, eq, sql } from "drizzle-orm";
+import type { Strategy } from "../enums.ts";
 import type { Db } from "./client.ts";
 import { ofProject } from "./scope.ts";
 import { inList } from "./lists.ts";
 import { type Page, paged } from "./pagination.ts";
 import { instances, poolMembers, pools } from "./schema/index.ts";
 
-type PoolInput = { name: string; strategy: "round_robin" | "least_used" | "health_weighted" };
+type PoolInput = { name: string; strategy: Strategy };
 
 async function membersOf(db: Db, poolIds: string[]): Promise<Map<string, string[]>> {
   const members = new Map<string, string[]>(poolIds.map((id) => [id, []]));

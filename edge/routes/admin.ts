@@ -1,12 +1,12 @@
-/** /admin: the operator's routes, behind POMBO_ADMIN_TOKEN. */
-import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
+/** /admin: the operator's routes (the admin audience: POMBO_ADMIN_TOKEN). */
+import { OpenAPIHono, z } from "@hono/zod-openapi";
 import { db } from "../db/client.ts";
 import type { AppEnv } from "../env.ts";
-import { IdParam, PageQuery, errors, json, jsonBody, paged } from "../schemas.ts";
+import { IdParam, PageQuery, errorsOf, json, jsonBody, operations, paged } from "../schemas.ts";
 import { fleetsOnline, pingFleet } from "../services/instances.ts";
 import * as projects from "../services/projects.ts";
 
-const tags = ["Admin"];
+const route = operations(["Admin"]);
 
 const Project = z.object({ id: z.string(), name: z.string(), created_at: z.string() }).openapi("Project");
 const NewKey = z.object({
@@ -26,61 +26,34 @@ const Fleet = z.object({
 
 export const adminRoutes = new OpenAPIHono<AppEnv>()
   .openapi(
-    createRoute({
-      method: "post",
-      path: "/admin/projects",
-      tags,
-      summary: "Create a project and its first API key",
+    route.post("/projects", "Create a project and its first API key", {
       request: { body: jsonBody(z.object({ name: z.string().trim().min(1).max(100) })) },
-      responses: {
-        201: json(Project.extend({ api_key: NewKey.shape.api_key }), "Created; the key is shown once"),
-        400: errors[400],
-        401: errors[401],
-      },
+      responses: { 201: json(Project.extend({ api_key: NewKey.shape.api_key }), "Created; the key is shown once"), ...errorsOf(400) },
     }),
     async (c) => c.json(await projects.createProject(db(c.env.DB), c.req.valid("json").name), 201),
   )
   .openapi(
-    createRoute({
-      method: "get",
-      path: "/admin/projects",
-      tags,
-      summary: "List projects",
-      request: { query: PageQuery },
-      responses: { 200: json(paged(Project), "A page of projects"), 401: errors[401] },
-    }),
+    route.get("/projects", "List projects", { request: { query: PageQuery }, responses: { 200: json(paged(Project), "A page of projects") } }),
     async (c) => c.json(await projects.projectsPage(db(c.env.DB), c.req.valid("query")), 200),
   )
   .openapi(
-    createRoute({
-      method: "post",
-      path: "/admin/projects/{id}/keys",
-      tags,
-      summary: "Create another API key for a project",
+    route.post("/projects/{id}/keys", "Create another API key for a project", {
       request: { params: IdParam },
-      responses: { 201: json(NewKey, "Created; the key is shown once"), 401: errors[401], 404: errors[404] },
+      responses: { 201: json(NewKey, "Created; the key is shown once"), ...errorsOf(404) },
     }),
     async (c) => c.json(await projects.createKey(db(c.env.DB), c.req.valid("param").id), 201),
   )
   .openapi(
-    createRoute({
-      method: "get",
-      path: "/admin/projects/{id}/keys",
-      tags,
-      summary: "List a project's API keys (prefixes only)",
+    route.get("/projects/{id}/keys", "List a project's API keys (prefixes only)", {
       request: { params: IdParam },
-      responses: { 200: json(z.object({ data: z.array(KeyInfo) }), "Keys"), 401: errors[401], 404: errors[404] },
+      responses: { 200: json(z.object({ data: z.array(KeyInfo) }), "Keys"), ...errorsOf(404) },
     }),
     async (c) => c.json({ data: await projects.keysOf(db(c.env.DB), c.req.valid("param").id) }, 200),
   )
   .openapi(
-    createRoute({
-      method: "delete",
-      path: "/admin/projects/{id}/keys/{key_id}",
-      tags,
-      summary: "Revoke an API key",
+    route.delete("/projects/{id}/keys/{key_id}", "Revoke an API key", {
       request: { params: IdParam.extend({ key_id: z.string().min(1) }) },
-      responses: { 204: { description: "Revoked" }, 401: errors[401], 404: errors[404] },
+      responses: { 204: { description: "Revoked" }, ...errorsOf(404) },
     }),
     async (c) => {
       const { id, key_id } = c.req.valid("param");
@@ -89,23 +62,15 @@ export const adminRoutes = new OpenAPIHono<AppEnv>()
     },
   )
   .openapi(
-    createRoute({
-      method: "get",
-      path: "/admin/fleets",
-      tags,
-      summary: "Live fleet processes and how many numbers each runs",
-      responses: { 200: json(z.object({ data: z.array(Fleet) }), "Fleets"), 401: errors[401] },
+    route.get("/fleets", "Live fleet processes and how many numbers each runs", {
+      responses: { 200: json(z.object({ data: z.array(Fleet) }), "Fleets") },
     }),
     async (c) => c.json({ data: await fleetsOnline(c.env) }, 200),
   )
   .openapi(
-    createRoute({
-      method: "post",
-      path: "/admin/instances/{id}/ping",
-      tags,
-      summary: "Time one edge -> fleet -> edge frame round trip for an instance",
+    route.post("/instances/{id}/ping", "Time one edge -> fleet -> edge frame round trip for an instance", {
       request: { params: IdParam },
-      responses: { 200: json(z.object({ rtt_ms: z.number() }), "Round trip"), 401: errors[401], 409: errors[409] },
+      responses: { 200: json(z.object({ rtt_ms: z.number() }), "Round trip"), ...errorsOf(409) },
     }),
     async (c) => c.json(await pingFleet(c.env, c.req.valid("param").id), 200),
   );

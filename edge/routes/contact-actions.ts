@@ -2,15 +2,16 @@
  * What is done to one contact (reference 001): its timeline and notes, its
  * tags and contact groups, and its privacy (opt-out, block, opt-in).
  */
-import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
+import { OpenAPIHono, z } from "@hono/zod-openapi";
+import { StoredMessageStatus } from "../enums.ts";
 import type { AppEnv } from "../env.ts";
-import { IdParam, errors, json, jsonBody } from "../schemas.ts";
+import { DirectionInboundFirst, IdParam, errorsOf, json, jsonBody, operations } from "../schemas.ts";
 import { ContactSchema } from "../services/contact-view.ts";
 import { type EntryKind, EntryKeys, changeContactKeys, keyOf } from "../services/tags-and-contact-groups.ts";
 import { type ContactAction, contactPrivacy } from "../services/privacy.ts";
 import { addNote, contactHistory } from "../services/timeline.ts";
 
-const tags = ["Contacts"];
+const route = operations(["Contacts"]);
 
 const HistoryQuery = z.object({
   limit: z.coerce.number().int().min(1).max(200).default(50).openapi({ example: 50 }),
@@ -26,8 +27,8 @@ const Entry = z
       description:
         "Messages: their type (text, image, ...). Events: note, opted_out, suppressed, opted_in, status_changed, tag_added, tag_removed, group_added, group_removed.",
     }),
-    direction: z.enum(["inbound", "outbound"]).optional().openapi({ description: "Messages only." }),
-    status: z.enum(["queued", "sent", "delivered", "read", "played", "failed", "received"]).optional().openapi({ description: "Messages only." }),
+    direction: DirectionInboundFirst.optional().openapi({ description: "Messages only." }),
+    status: StoredMessageStatus.optional().openapi({ description: "Messages only." }),
     actor: z.string().openapi({ description: "contact (they wrote it, or opted out by keyword), api, phone (the number's own app), system, admin." }),
     payload: z.record(z.string(), z.unknown()).openapi({ example: { tag: "hot-lead" } }),
     created_at: z.string(),
@@ -49,7 +50,7 @@ const Change = z
   })
   .strict();
 
-const contactAnswer = { 200: json(ContactSchema, "The contact as it is now"), 401: errors[401], 404: errors[404] };
+const contactAnswer = { 200: json(ContactSchema, "The contact as it is now"), ...errorsOf(404) };
 
 const Why = z
   .object({
@@ -62,24 +63,16 @@ const Why = z
 
 export const contactActionRoutes = new OpenAPIHono<AppEnv>()
   .openapi(
-    createRoute({
-      method: "get",
-      path: "/contacts/{id}/history",
-      tags,
-      summary: "The contact's timeline: messages and events, newest first",
+    route.get("/{id}/history", "The contact's timeline: messages and events, newest first", {
       request: { params: IdParam, query: HistoryQuery },
-      responses: { 200: json(History, "A page of the timeline"), 400: errors[400], 401: errors[401], 404: errors[404] },
+      responses: { 200: json(History, "A page of the timeline"), ...errorsOf(400, 404) },
     }),
     async (c) => c.json(await contactHistory(c.env, c.var.projectId, c.req.valid("param").id, c.req.valid("query")), 200),
   )
   .openapi(
-    createRoute({
-      method: "post",
-      path: "/contacts/{id}/notes",
-      tags,
-      summary: "Add an internal note (in the timeline, never sent)",
+    route.post("/{id}/notes", "Add an internal note (in the timeline, never sent)", {
       request: { params: IdParam, body: jsonBody(Note) },
-      responses: { 201: json(Entry, "The note, as the timeline shows it"), 400: errors[400], 401: errors[401], 404: errors[404] },
+      responses: { 201: json(Entry, "The note, as the timeline shows it"), ...errorsOf(400, 404) },
     }),
     async (c) => c.json(await addNote(c.env, c.var.projectId, c.req.valid("param").id, c.req.valid("json").body), 201),
   );
@@ -90,13 +83,9 @@ const keyRoutes: [EntryKind, string, string][] = [
 ];
 for (const [kind, segment, summary] of keyRoutes) {
   contactActionRoutes.openapi(
-    createRoute({
-      method: "post",
-      path: `/contacts/{id}/${segment}`,
-      tags,
-      summary,
+    route.post(`/{id}/${segment}`, summary, {
       request: { params: IdParam, body: jsonBody(Change) },
-      responses: { ...contactAnswer, 400: errors[400] },
+      responses: { ...contactAnswer, ...errorsOf(400) },
     }),
     async (c) => c.json(await changeContactKeys(c.env, c.var.projectId, c.req.valid("param").id, kind, c.req.valid("json")), 200),
   );
@@ -108,24 +97,16 @@ const privacyRoutes: [Exclude<ContactAction, "optin">, string][] = [
 ];
 for (const [action, summary] of privacyRoutes) {
   contactActionRoutes.openapi(
-    createRoute({
-      method: "post",
-      path: `/contacts/{id}/${action}`,
-      tags,
-      summary,
+    route.post(`/{id}/${action}`, summary, {
       // The body is optional: an empty POST works as before.
       request: { params: IdParam, body: { required: false, content: { "application/json": { schema: Why } } } },
-      responses: { ...contactAnswer, 400: errors[400] },
+      responses: { ...contactAnswer, ...errorsOf(400) },
     }),
     async (c) => c.json(await contactPrivacy(c.env, c.var.projectId, c.req.valid("param").id, action, c.req.valid("json").reason), 200),
   );
 }
 contactActionRoutes.openapi(
-  createRoute({
-    method: "post",
-    path: "/contacts/{id}/optin",
-    tags,
-    summary: "Reactivate the contact: off the suppression list, status active",
+  route.post("/{id}/optin", "Reactivate the contact: off the suppression list, status active", {
     request: { params: IdParam },
     responses: contactAnswer,
   }),

@@ -4,9 +4,9 @@
  * (A contact's tags, groups, notes, history and privacy actions live in
  * contact-actions.ts.)
  */
-import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
+import { OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../env.ts";
-import { IdParam, PageQuery, errors, json, jsonBody, paged } from "../schemas.ts";
+import { IdParam, PageQuery, errorsOf, json, jsonBody, operations, paged } from "../schemas.ts";
 import { ContactSchema, CONTACT_STATUSES } from "../services/contact-view.ts";
 import {
   CreateContactInput,
@@ -19,7 +19,7 @@ import {
 } from "../services/contact-profiles.ts";
 import { ImportResultSchema, importContacts } from "../services/contact-import.ts";
 
-const tags = ["Contacts"];
+const route = operations(["Contacts"]);
 
 const keys = (description: string) =>
   z.union([z.string(), z.array(z.string())]).optional().openapi({ type: "string", example: "hot-lead", description });
@@ -57,11 +57,7 @@ const ImportQuery = z.object({
 
 export const contactRoutes = new OpenAPIHono<AppEnv>()
   .openapi(
-    createRoute({
-      method: "post",
-      path: "/contacts/import",
-      tags,
-      summary: "Import contacts from CSV or JSON",
+    route.post("/import", "Import contacts from CSV or JSON", {
       description:
         "Up to 10,000 rows: `text/csv` with a header row (phone, name, email, document, document_type, street, number, complement, district, city, state, zip, country, status, tags, groups; tags and groups are `;`-separated keys), or JSON (`{ contacts: [...] }` or an array, each like POST /contacts). Phones are normalized (a row without a country code is read under `default_country`, else reported with code `country_code_required`) and deduplicated within the file (the first row wins, the others are skipped) and against the base. `errors[].row` is the row's 1-based position among the data rows (the header not counted).",
       request: {
@@ -85,7 +81,7 @@ export const contactRoutes = new OpenAPIHono<AppEnv>()
           },
         },
       },
-      responses: { 200: json(ImportResultSchema, "What was imported"), 400: errors[400], 401: errors[401], 413: errors[413], 415: errors[415] },
+      responses: { 200: json(ImportResultSchema, "What was imported"), ...errorsOf(400, 413, 415) },
     }),
     async (c) => {
       const file = { type: c.req.header("content-type") ?? "", text: await c.req.text() };
@@ -93,70 +89,36 @@ export const contactRoutes = new OpenAPIHono<AppEnv>()
     },
   )
   .openapi(
-    createRoute({
-      method: "post",
-      path: "/contacts",
-      tags,
-      summary: "Create a contact",
+    route.post("/", "Create a contact", {
       request: { body: jsonBody(CreateContactInput) },
-      responses: {
-        201: json(ContactSchema, "Created"),
-        400: errors[400],
-        401: errors[401],
-        409: errors[409],
-      },
+      responses: { 201: json(ContactSchema, "Created"), ...errorsOf(400, 409) },
     }),
     async (c) => c.json(await createContact(c.env, c.var.projectId, c.req.valid("json")), 201),
   )
   .openapi(
-    createRoute({
-      method: "get",
-      path: "/contacts",
-      tags,
-      summary: "List contacts with filters",
+    route.get("/", "List contacts with filters", {
       request: { query: ListQuery },
-      responses: { 200: json(paged(ContactSchema), "A page of contacts"), 400: errors[400], 401: errors[401] },
+      responses: { 200: json(paged(ContactSchema), "A page of contacts"), ...errorsOf(400) },
     }),
     async (c) => c.json(await contactsPage(c.env, c.var.projectId, c.req.valid("query")), 200),
   )
   .openapi(
-    createRoute({
-      method: "get",
-      path: "/contacts/{id}",
-      tags,
-      summary: "Get a contact",
-      request: { params: IdParam },
-      responses: { 200: json(ContactSchema, "The contact"), 401: errors[401], 404: errors[404] },
-    }),
+    route.get("/{id}", "Get a contact", { request: { params: IdParam }, responses: { 200: json(ContactSchema, "The contact"), ...errorsOf(404) } }),
     async (c) => c.json(await getContact(c.env, c.var.projectId, c.req.valid("param").id), 200),
   )
   .openapi(
-    createRoute({
-      method: "patch",
-      path: "/contacts/{id}",
-      tags,
-      summary: "Update a contact (only the fields sent)",
+    route.patch("/{id}", "Update a contact (only the fields sent)", {
       request: { params: IdParam, body: jsonBody(UpdateContactInput) },
-      responses: {
-        200: json(ContactSchema, "The contact as it is now"),
-        400: errors[400],
-        401: errors[401],
-        404: errors[404],
-        409: errors[409],
-      },
+      responses: { 200: json(ContactSchema, "The contact as it is now"), ...errorsOf(400, 404, 409) },
     }),
     async (c) => c.json(await updateContactProfile(c.env, c.var.projectId, c.req.valid("param").id, c.req.valid("json")), 200),
   )
   .openapi(
-    createRoute({
-      method: "delete",
-      path: "/contacts/{id}",
-      tags,
-      summary: "Remove a contact",
+    route.delete("/{id}", "Remove a contact", {
       description:
         "Removes the contact with its tags, groups, timeline and conversation. Its messages stay, and so does a suppression-list entry for its phone.",
       request: { params: IdParam },
-      responses: { 204: { description: "Removed" }, 401: errors[401], 404: errors[404] },
+      responses: { 204: { description: "Removed" }, ...errorsOf(404) },
     }),
     async (c) => {
       await removeContact(c.env, c.var.projectId, c.req.valid("param").id);

@@ -2,13 +2,14 @@
  * /conversations (references 000, 002, 004): each customer's one
  * conversation across all numbers, its history, and marking it read.
  */
-import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
+import { OpenAPIHono, z } from "@hono/zod-openapi";
+import { StoredMessageStatus } from "../enums.ts";
 import type { AppEnv } from "../env.ts";
-import { errors, json } from "../schemas.ts";
+import { DirectionInboundFirst, errorsOf, json, operations } from "../schemas.ts";
 import { conversationMessagesPage, conversationsPage, readConversation } from "../services/conversations.ts";
 import { PHONE_RULE } from "../services/phone-input.ts";
 
-const tags = ["Conversations"];
+const route = operations(["Conversations"]);
 
 const CursorQuery = z.object({
   limit: z.coerce.number().int().min(1).max(200).default(50).openapi({ example: 50 }),
@@ -37,9 +38,6 @@ const Contact = z
   })
   .openapi("ConversationContact");
 
-const Direction = z.enum(["inbound", "outbound"]);
-const Status = z.enum(["queued", "sent", "delivered", "read", "played", "failed", "received"]);
-
 const Conversation = z
   .object({
     id: z.string(),
@@ -47,7 +45,7 @@ const Conversation = z
     contact: Contact,
     instance_id: z.string().nullable().openapi({ description: "The number talking to this customer now (their sticky number)." }),
     last_message: z
-      .object({ id: z.string(), type: z.string(), direction: Direction, body: z.string().nullable(), status: Status, created_at: z.string() })
+      .object({ id: z.string(), type: z.string(), direction: DirectionInboundFirst, body: z.string().nullable(), status: StoredMessageStatus, created_at: z.string() })
       .nullable(),
     unread_count: z.number().int(),
     last_message_at: z.string().nullable(),
@@ -70,8 +68,8 @@ const MediaRef = z.object({
 const HistoryMessage = z
   .looseObject({
     id: z.string(),
-    direction: Direction,
-    status: Status,
+    direction: DirectionInboundFirst,
+    status: StoredMessageStatus,
     instance_id: z.string(),
     chat_jid: z.string(),
     wa_message_id: z.string().nullable().openapi({ description: "Sends: only once sent." }),
@@ -90,40 +88,23 @@ const pageOf = <T extends z.ZodType>(item: T) => z.object({ data: z.array(item),
 
 export const conversationRoutes = new OpenAPIHono<AppEnv>()
   .openapi(
-    createRoute({
-      method: "get",
-      path: "/conversations",
-      tags,
-      summary: "List conversations, newest activity first",
+    route.get("/", "List conversations, newest activity first", {
       request: { query: CursorQuery.extend({ instance_id: z.string().min(1).optional().openapi({ description: "Only the conversations this number holds now." }) }) },
-      responses: { 200: json(pageOf(Conversation), "A page of conversations"), 400: errors[400], 401: errors[401] },
+      responses: { 200: json(pageOf(Conversation), "A page of conversations"), ...errorsOf(400) },
     }),
     async (c) => c.json(await conversationsPage(c.env, c.var.projectId, c.req.valid("query")), 200),
   )
   .openapi(
-    createRoute({
-      method: "get",
-      path: "/conversations/{jid}/messages",
-      tags,
-      summary: "A conversation's messages, newest first",
+    route.get("/{jid}/messages", "A conversation's messages, newest first", {
       request: { params: JidParam, query: CursorQuery },
-      responses: { 200: json(pageOf(HistoryMessage), "A page of messages"), 400: errors[400], 401: errors[401], 404: errors[404] },
+      responses: { 200: json(pageOf(HistoryMessage), "A page of messages"), ...errorsOf(400, 404) },
     }),
     async (c) => c.json(await conversationMessagesPage(c.env, c.var.projectId, c.req.valid("param").jid, c.req.valid("query")), 200),
   )
   .openapi(
-    createRoute({
-      method: "post",
-      path: "/conversations/{jid}/read",
-      tags,
-      summary: "Mark a conversation read",
+    route.post("/{jid}/read", "Mark a conversation read", {
       request: { params: JidParam },
-      responses: {
-        200: json(z.object({ id: z.string(), chat_jid: z.string(), unread_count: z.literal(0) }), "Read"),
-        400: errors[400],
-        401: errors[401],
-        404: errors[404],
-      },
+      responses: { 200: json(z.object({ id: z.string(), chat_jid: z.string(), unread_count: z.literal(0) }), "Read"), ...errorsOf(400, 404) },
     }),
     async (c) => c.json(await readConversation(c.env, c.var.projectId, c.req.valid("param").jid), 200),
   );

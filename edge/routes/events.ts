@@ -1,17 +1,15 @@
 /** /events: the project's events, live, as Server-Sent Events. */
-import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
+import { OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../env.ts";
-import { errors } from "../schemas.ts";
+import { errorsOf, operations } from "../schemas.ts";
 import { openEventStream } from "../services/event-stream.ts";
+
+const route = operations(["Events"]);
 
 const EventId = z.string().regex(/^\d{1,15}$/, "expected the numeric id of an event frame");
 
 export const eventRoutes = new OpenAPIHono<AppEnv>().openapi(
-  createRoute({
-    method: "get",
-    path: "/events",
-    tags: ["Events"],
-    summary: "Stream the project's events (Server-Sent Events)",
+  route.get("/", "Stream the project's events (Server-Sent Events)", {
     description: [
       "Each event is one frame: `id: <seq>`, `event: <type>`, `data: <the event, as webhooks get it>`.",
       "Resume after a drop with the `Last-Event-ID` header (browsers' EventSource sends it) or `?last_event_id=`:",
@@ -41,8 +39,7 @@ export const eventRoutes = new OpenAPIHono<AppEnv>().openapi(
           },
         },
       },
-      400: errors[400],
-      401: errors[401],
+      ...errorsOf(400),
     },
   }),
   async (c) => {

@@ -1,7 +1,7 @@
 /**
- * /fleet: where fleet processes connect, behind POMBO_FLEET_TOKEN. Not part
- * of the public API (and not in the OpenAPI document): the WebSockets go
- * straight to the Durable Object that owns them.
+ * /fleet: where fleet processes connect (the fleet audience:
+ * POMBO_FLEET_TOKEN). Not part of the public API (and not in the OpenAPI
+ * document): the WebSockets go straight to the Durable Object that owns them.
  */
 import { Hono, type HonoRequest } from "hono";
 import type { z } from "zod";
@@ -14,23 +14,23 @@ import { statusForQr } from "../services/instances.ts";
 import { mediaKeyOf } from "../services/media.ts";
 
 export const fleetRoutes = new Hono<AppEnv>()
-  .get("/fleet/connect", (c) => directoryOf(c.env).fetch(c.req.raw))
-  .get("/fleet/instances/:id/connect", (c) => instanceOf(c.env, c.req.param("id")).fetch(c.req.raw))
-  .get("/fleet/instances/:id/qr", async (c) => {
+  .get("/connect", (c) => directoryOf(c.env).fetch(c.req.raw))
+  .get("/instances/:id/connect", (c) => instanceOf(c.env, c.req.param("id")).fetch(c.req.raw))
+  .get("/instances/:id/qr", async (c) => {
     const { status } = await statusForQr(c.env, c.req.param("id"));
     if (!status) throw notFound("instance");
     return c.json({ state: status.state, reason: status.reason, qr: status.qr, qr_png: status.qr_png });
   })
-  .post("/fleet/instances/:id/received", async (c) => {
+  .post("/instances/:id/received", async (c) => {
     const { message, mappings } = await bodyOf(c.req, SpooledMessage);
     return c.json(answered(await instanceOf(c.env, c.req.param("id")).receivedFromSpool(message, mappings)));
   })
-  .post("/fleet/instances/:id/media-upload-url", async (c) => {
+  .post("/instances/:id/media-upload-url", async (c) => {
     const file = await bodyOf(c.req, Methods["media.upload_url"].params);
     return c.json(answered(await instanceOf(c.env, c.req.param("id")).uploadTicketFor(file)));
   })
   // Outbound media, stored when the message was accepted. `media_id` is `{project}/{id}`.
-  .get("/fleet/media/:project/:id", async (c) => {
+  .get("/media/:project/:id", async (c) => {
     const object = await c.env.MEDIA.get(mediaKeyOf(`${c.req.param("project")}/${c.req.param("id")}`));
     if (!object) throw notFound("media");
     return new Response(object.body, {

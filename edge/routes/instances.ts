@@ -1,11 +1,11 @@
 /** /instances: one per WhatsApp number. Thin: validate, call the service, answer. */
-import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
+import { OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../env.ts";
-import { IdParam, InstanceSchema, PageQuery, errors, json, jsonBody, paged } from "../schemas.ts";
+import { IdParam, InstanceSchema, PageQuery, errorsOf, json, jsonBody, operations, paged } from "../schemas.ts";
 import * as instances from "../services/instances.ts";
 import { PHONE_RULE } from "../services/phone-input.ts";
 
-const tags = ["Instances"];
+const route = operations(["Instances"]);
 
 const ProxyUrl = z
   .url({ protocol: /^(https?|socks[45]?h?)$/, error: "must be an http(s):// or socks5:// URL" })
@@ -48,46 +48,27 @@ const byId = { params: IdParam };
 
 export const instanceRoutes = new OpenAPIHono<AppEnv>()
   .openapi(
-    createRoute({
-      method: "post",
-      path: "/instances",
-      tags,
-      summary: "Create an instance (a WhatsApp number to pair)",
+    route.post("/", "Create an instance (a WhatsApp number to pair)", {
       request: { body: jsonBody(CreateInstance) },
-      responses: { 201: json(InstanceSchema, "Created"), 400: errors[400], 401: errors[401] },
+      responses: { 201: json(InstanceSchema, "Created"), ...errorsOf(400) },
     }),
     async (c) => c.json(await instances.createInstance(c.env, c.var.projectId, c.req.valid("json")), 201),
   )
   .openapi(
-    createRoute({
-      method: "get",
-      path: "/instances",
-      tags,
-      summary: "List instances",
+    route.get("/", "List instances", {
       request: { query: PageQuery },
-      responses: { 200: json(paged(InstanceSchema), "A page of instances"), 400: errors[400], 401: errors[401] },
+      responses: { 200: json(paged(InstanceSchema), "A page of instances"), ...errorsOf(400) },
     }),
     async (c) => c.json(await instances.instancesPage(c.env, c.var.projectId, c.req.valid("query")), 200),
   )
   .openapi(
-    createRoute({
-      method: "get",
-      path: "/instances/{id}",
-      tags,
-      summary: "Get an instance",
-      request: byId,
-      responses: { 200: json(InstanceSchema, "The instance"), 401: errors[401], 404: errors[404] },
-    }),
+    route.get("/{id}", "Get an instance", { request: byId, responses: { 200: json(InstanceSchema, "The instance"), ...errorsOf(404) } }),
     async (c) => c.json(await instances.getInstance(c.env, c.var.projectId, c.req.valid("param").id), 200),
   )
   .openapi(
-    createRoute({
-      method: "delete",
-      path: "/instances/{id}",
-      tags,
-      summary: "Delete an instance: logs out and wipes its session",
+    route.delete("/{id}", "Delete an instance: logs out and wipes its session", {
       request: byId,
-      responses: { 204: { description: "Deleted" }, 401: errors[401], 404: errors[404] },
+      responses: { 204: { description: "Deleted" }, ...errorsOf(404) },
     }),
     async (c) => {
       await instances.removeInstance(c.env, c.var.projectId, c.req.valid("param").id);
@@ -95,51 +76,29 @@ export const instanceRoutes = new OpenAPIHono<AppEnv>()
     },
   )
   .openapi(
-    createRoute({
-      method: "post",
-      path: "/instances/{id}/restart",
-      tags,
-      summary: "Restart the instance's socket (a logged-out instance starts pairing again)",
+    route.post("/{id}/restart", "Restart the instance's socket (a logged-out instance starts pairing again)", {
       request: byId,
-      responses: { 202: json(InstanceSchema, "Restarting"), 401: errors[401], 404: errors[404], 409: errors[409] },
+      responses: { 202: json(InstanceSchema, "Restarting"), ...errorsOf(404, 409) },
     }),
     async (c) => c.json(await instances.restartInstance(c.env, c.var.projectId, c.req.valid("param").id), 202),
   )
   .openapi(
-    createRoute({
-      method: "post",
-      path: "/instances/{id}/logout",
-      tags,
-      summary: "Log out of WhatsApp and wipe the session (rescan needed)",
+    route.post("/{id}/logout", "Log out of WhatsApp and wipe the session (rescan needed)", {
       request: byId,
-      responses: { 200: json(InstanceSchema, "Logged out"), 401: errors[401], 404: errors[404] },
+      responses: { 200: json(InstanceSchema, "Logged out"), ...errorsOf(404) },
     }),
     async (c) => c.json(await instances.logoutInstance(c.env, c.var.projectId, c.req.valid("param").id), 200),
   )
   .openapi(
-    createRoute({
-      method: "get",
-      path: "/instances/{id}/qr",
-      tags,
-      summary: "The current pairing QR",
-      request: byId,
-      responses: { 200: json(QrSchema, "The QR to scan"), 401: errors[401], 404: errors[404], 409: errors[409] },
-    }),
+    route.get("/{id}/qr", "The current pairing QR", { request: byId, responses: { 200: json(QrSchema, "The QR to scan"), ...errorsOf(404, 409) } }),
     async (c) => c.json(await instances.currentQr(c.env, c.var.projectId, c.req.valid("param").id), 200),
   )
   .openapi(
-    createRoute({
-      method: "post",
-      path: "/instances/{id}/pairing-code",
-      tags,
-      summary: "Pair with an 8-character code instead of a QR",
+    route.post("/{id}/pairing-code", "Pair with an 8-character code instead of a QR", {
       request: { ...byId, body: jsonBody(PairingCodeBody) },
       responses: {
         200: json(z.object({ code: z.string().openapi({ example: "ABCD1234" }) }), "Type this code on the phone"),
-        400: errors[400],
-        401: errors[401],
-        404: errors[404],
-        409: errors[409],
+        ...errorsOf(400, 404, 409),
       },
     }),
     async (c) => {
@@ -148,19 +107,9 @@ export const instanceRoutes = new OpenAPIHono<AppEnv>()
     },
   )
   .openapi(
-    createRoute({
-      method: "post",
-      path: "/instances/{id}/session",
-      tags,
-      summary: "Import a Baileys session (creds.json) so the number connects without a rescan",
+    route.post("/{id}/session", "Import a Baileys session (creds.json) so the number connects without a rescan", {
       request: { ...byId, body: jsonBody(Creds) },
-      responses: {
-        202: json(InstanceSchema, "Imported; the instance is connecting with it"),
-        400: errors[400],
-        401: errors[401],
-        404: errors[404],
-        409: errors[409],
-      },
+      responses: { 202: json(InstanceSchema, "Imported; the instance is connecting with it"), ...errorsOf(400, 404, 409) },
     }),
     async (c) => {
       const { id } = c.req.valid("param");

@@ -1,37 +1,33 @@
 /**
- * GET /media/{id}?exp=&sig=: received files (reference 002). No API key: the
- * signature is the credential, so a link in a webhook works in a browser,
- * and it dies at `exp`. Answers a 302 to a fresh presigned R2 URL.
+ * GET /media/{id}?exp=&sig=: received files (reference 002). Public (no API
+ * key, app.ts): the signature is the credential, so a link in a webhook
+ * works in a browser, and it dies at `exp`. Answers a 302 to a fresh
+ * presigned R2 URL.
  */
-import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
+import { OpenAPIHono, z } from "@hono/zod-openapi";
 import { db } from "../db/client.ts";
 import { findMediaById } from "../db/media.ts";
 import type { AppEnv } from "../env.ts";
 import { ApiError, notFound } from "../errors.ts";
-import { IdParam, errors } from "../schemas.ts";
+import { ErrorSchema, IdParam, errorsOf, json, operations } from "../schemas.ts";
 import { checkMediaLink } from "../services/media-links.ts";
 import { download } from "../services/media-store.ts";
+
+const route = operations(["Media"]);
 
 const LinkQuery = z.object({
   exp: z.string().optional().openapi({ description: "Expiry, Unix seconds." }),
   sig: z.string().optional().openapi({ description: "The link's signature." }),
 });
 
-const forbidden = { description: "Tampered (`invalid_signature`) or expired (`link_expired`) link", content: errors[401].content };
-
 export const mediaRoutes = new OpenAPIHono<AppEnv>().openapi(
-  createRoute({
-    method: "get",
-    path: "/media/{id}",
-    tags: ["Media"],
-    summary: "Download a received file through its signed link",
-    security: [],
+  route.get("/{id}", "Download a received file through its signed link", {
     request: { params: IdParam, query: LinkQuery },
     responses: {
       200: { description: "The file (when the edge has no R2 S3 keys to presign with)" },
       302: { description: "Redirect to a presigned R2 URL, valid a few minutes" },
-      403: forbidden,
-      404: errors[404],
+      403: json(ErrorSchema, "Tampered (`invalid_signature`) or expired (`link_expired`) link"),
+      ...errorsOf(404),
     },
   }),
   async (c) => {
@@ -43,6 +39,6 @@ export const mediaRoutes = new OpenAPIHono<AppEnv>().openapi(
     const row = await findMediaById(db(c.env.DB), id);
     const response = row ? await download(c.env, row) : null;
     if (!response) throw notFound("media");
-    return response as never;
+    return response;
   },
 );

@@ -1,11 +1,12 @@
 /** /suppressions (reference 001, LGPD): the numbers this project never messages. */
-import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
+import { OpenAPIHono, z } from "@hono/zod-openapi";
+import { SuppressionSource } from "../enums.ts";
 import type { AppEnv } from "../env.ts";
-import { PageQuery, errors, json, jsonBody, paged } from "../schemas.ts";
+import { PageQuery, errorsOf, json, jsonBody, operations, paged } from "../schemas.ts";
 import { PHONE_RULE } from "../services/phone-input.ts";
 import { addSuppression, removeSuppression, suppressionsPage } from "../services/privacy.ts";
 
-const tags = ["Suppressions"];
+const route = operations(["Suppressions"]);
 
 const Phone = z.string().trim().min(3).max(32).openapi({ example: "+5511999998888", description: `Any common format; stored as \`+<digits>\`. ${PHONE_RULE}` });
 
@@ -14,7 +15,7 @@ const Suppression = z
     phone: z.string().openapi({ example: "+5511999998888" }),
     reason: z.string().openapi({ example: "manual", description: "optout, manual, bounce, ..." }),
     note: z.string().nullable().openapi({ example: "asked to stop by email", description: "Why, in the client's words." }),
-    source: z.enum(["api", "admin", "contact", "system"]).openapi({ description: "Who put it there: `contact` for a keyword opt-out." }),
+    source: SuppressionSource.openapi({ description: "Who put it there: `contact` for a keyword opt-out." }),
     created_at: z.string(),
   })
   .openapi("Suppression");
@@ -33,25 +34,17 @@ const SuppressionInput = z
 
 export const suppressionRoutes = new OpenAPIHono<AppEnv>()
   .openapi(
-    createRoute({
-      method: "get",
-      path: "/suppressions",
-      tags,
-      summary: "List suppressed numbers, newest first",
+    route.get("/", "List suppressed numbers, newest first", {
       request: { query: PageQuery },
-      responses: { 200: json(paged(Suppression), "A page of entries"), 400: errors[400], 401: errors[401] },
+      responses: { 200: json(paged(Suppression), "A page of entries"), ...errorsOf(400) },
     }),
     async (c) => c.json(await suppressionsPage(c.env, c.var.projectId, c.req.valid("query")), 200),
   )
   .openapi(
-    createRoute({
-      method: "post",
-      path: "/suppressions",
-      tags,
-      summary: "Suppress a number: every send to it is refused (422)",
+    route.post("/", "Suppress a number: every send to it is refused (422)", {
       description: "Either Brazilian form of a number matches the entry. A number already listed takes the new reason (200).",
       request: { body: jsonBody(SuppressionInput) },
-      responses: { 200: json(Suppression, "Already listed; reason updated"), 201: json(Suppression, "Added"), 400: errors[400], 401: errors[401] },
+      responses: { 200: json(Suppression, "Already listed; reason updated"), 201: json(Suppression, "Added"), ...errorsOf(400) },
     }),
     async (c) => {
       const { entry, created } = await addSuppression(c.env, c.var.projectId, c.req.valid("json"));
@@ -59,14 +52,10 @@ export const suppressionRoutes = new OpenAPIHono<AppEnv>()
     },
   )
   .openapi(
-    createRoute({
-      method: "delete",
-      path: "/suppressions",
-      tags,
-      summary: "Un-suppress a number (either Brazilian form)",
+    route.delete("/", "Un-suppress a number (either Brazilian form)", {
       description: "Its contact, if opted out or blocked, becomes active again.",
       request: { query: z.object({ phone: Phone }) },
-      responses: { 204: { description: "Removed" }, 400: errors[400], 401: errors[401], 404: errors[404] },
+      responses: { 204: { description: "Removed" }, ...errorsOf(400, 404) },
     }),
     async (c) => {
       await removeSuppression(c.env, c.var.projectId, c.req.valid("query").phone);

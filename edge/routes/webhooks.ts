@@ -1,10 +1,11 @@
 /** /webhooks: where the project's events go, signed per Standard Webhooks, and what happened to each delivery. */
-import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
+import { OpenAPIHono, z } from "@hono/zod-openapi";
+import { DeliveryStatus, WebhookKind } from "../enums.ts";
 import type { AppEnv } from "../env.ts";
-import { IdParam, PageQuery, errors, json, jsonBody, paged } from "../schemas.ts";
+import { IdParam, PageQuery, errorsOf, json, jsonBody, operations, paged } from "../schemas.ts";
 import * as webhooks from "../services/webhooks.ts";
 
-const tags = ["Webhooks"];
+const route = operations(["Webhooks"]);
 
 const Url = z.url({ protocol: /^https?$/ }).max(2048).openapi({ example: "https://crm.example.com/hooks/pombo" });
 const Filters = z
@@ -44,7 +45,7 @@ const Webhook = z
     url: z.string(),
     events: z.array(z.string()),
     description: z.string().nullable(),
-    kind: z.enum(["webhook", "alert"]).openapi({ description: "`alert`: the project's alert URL, managed through /settings." }),
+    kind: WebhookKind.openapi({ description: "`alert`: the project's alert URL, managed through /settings." }),
     enabled: z.boolean(),
     disabled_reason: z.string().nullable().openapi({ description: "Set when Pombo turned the endpoint off (failing for days)." }),
     failing_since: z.string().nullable(),
@@ -72,7 +73,7 @@ const Delivery = z
     webhook_id: z.string(),
     event_id: z.string().openapi({ description: "The `webhook-id` header: the same on every retry and replay." }),
     event_type: z.string(),
-    status: z.enum(["pending", "delivered", "retrying", "dead"]),
+    status: DeliveryStatus,
     attempts: z.number().int(),
     last_status_code: z.number().int().nullable(),
     last_error: z.string().nullable(),
@@ -91,65 +92,36 @@ const DeliveryParams = z.object({
 
 export const webhookRoutes = new OpenAPIHono<AppEnv>()
   .openapi(
-    createRoute({
-      method: "post",
-      path: "/webhooks",
-      tags,
-      summary: "Add an endpoint (its secret is shown once)",
+    route.post("/", "Add an endpoint (its secret is shown once)", {
       description:
         "Deliveries are POSTs of one event each, signed per Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64>`), retried with backoff for over 24 hours.",
       request: { body: jsonBody(WebhookInput) },
-      responses: { 201: json(WithSecret, "Created"), 400: errors[400], 401: errors[401] },
+      responses: { 201: json(WithSecret, "Created"), ...errorsOf(400) },
     }),
     async (c) => c.json(await webhooks.createWebhook(c.env, c.var.projectId, c.req.valid("json")), 201),
   )
   .openapi(
-    createRoute({
-      method: "get",
-      path: "/webhooks",
-      tags,
-      summary: "List endpoints",
+    route.get("/", "List endpoints", {
       request: { query: PageQuery },
-      responses: { 200: json(paged(Webhook), "A page of endpoints"), 400: errors[400], 401: errors[401] },
+      responses: { 200: json(paged(Webhook), "A page of endpoints"), ...errorsOf(400) },
     }),
     async (c) => c.json(await webhooks.webhooksPage(c.env, c.var.projectId, c.req.valid("query")), 200),
   )
   .openapi(
-    createRoute({
-      method: "get",
-      path: "/webhooks/{id}",
-      tags,
-      summary: "Get an endpoint",
-      request: { params: IdParam },
-      responses: { 200: json(Webhook, "The endpoint"), 401: errors[401], 404: errors[404] },
-    }),
+    route.get("/{id}", "Get an endpoint", { request: { params: IdParam }, responses: { 200: json(Webhook, "The endpoint"), ...errorsOf(404) } }),
     async (c) => c.json(await webhooks.getWebhook(c.env, c.var.projectId, c.req.valid("param").id), 200),
   )
   .openapi(
-    createRoute({
-      method: "patch",
-      path: "/webhooks/{id}",
-      tags,
-      summary: "Change an endpoint (with rotate_secret, the new secret is in this answer, once)",
+    route.patch("/{id}", "Change an endpoint (with rotate_secret, the new secret is in this answer, once)", {
       request: { params: IdParam, body: jsonBody(WebhookChange) },
-      responses: {
-        200: json(WithSecret.partial({ secret: true }), "The endpoint"),
-        400: errors[400],
-        401: errors[401],
-        404: errors[404],
-        409: errors[409],
-      },
+      responses: { 200: json(WithSecret.partial({ secret: true }), "The endpoint"), ...errorsOf(400, 404, 409) },
     }),
     async (c) => c.json(await webhooks.changeWebhook(c.env, c.var.projectId, c.req.valid("param").id, c.req.valid("json")), 200),
   )
   .openapi(
-    createRoute({
-      method: "delete",
-      path: "/webhooks/{id}",
-      tags,
-      summary: "Remove an endpoint and its delivery log",
+    route.delete("/{id}", "Remove an endpoint and its delivery log", {
       request: { params: IdParam },
-      responses: { 204: { description: "Removed" }, 401: errors[401], 404: errors[404], 409: errors[409] },
+      responses: { 204: { description: "Removed" }, ...errorsOf(404, 409) },
     }),
     async (c) => {
       await webhooks.removeWebhook(c.env, c.var.projectId, c.req.valid("param").id);
@@ -157,30 +129,17 @@ export const webhookRoutes = new OpenAPIHono<AppEnv>()
     },
   )
   .openapi(
-    createRoute({
-      method: "get",
-      path: "/webhooks/{id}/deliveries",
-      tags,
-      summary: "An endpoint's deliveries, newest first, each with its attempts",
+    route.get("/{id}/deliveries", "An endpoint's deliveries, newest first, each with its attempts", {
       request: { params: IdParam, query: PageQuery },
-      responses: { 200: json(paged(Delivery), "A page of deliveries"), 400: errors[400], 401: errors[401], 404: errors[404] },
+      responses: { 200: json(paged(Delivery), "A page of deliveries"), ...errorsOf(400, 404) },
     }),
     async (c) =>
       c.json(await webhooks.deliveriesPage(c.env, c.var.projectId, c.req.valid("param").id, c.req.valid("query")), 200),
   )
   .openapi(
-    createRoute({
-      method: "post",
-      path: "/webhooks/{id}/deliveries/{delivery_id}/replay",
-      tags,
-      summary: "Send a delivery again (same event, same webhook-id)",
+    route.post("/{id}/deliveries/{delivery_id}/replay", "Send a delivery again (same event, same webhook-id)", {
       request: { params: DeliveryParams },
-      responses: {
-        202: json(z.object({ id: z.string(), status: z.literal("pending") }), "Queued"),
-        401: errors[401],
-        404: errors[404],
-        409: errors[409],
-      },
+      responses: { 202: json(z.object({ id: z.string(), status: z.literal("pending") }), "Queued"), ...errorsOf(404, 409) },
     }),
     async (c) => {
       const { id, delivery_id } = c.req.valid("param");

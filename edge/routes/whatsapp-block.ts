@@ -3,13 +3,14 @@
  * block list. Not the CRM's suppression (`/contacts/{id}/suppress`): see
  * services/whatsapp-block.ts.
  */
-import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
+import { OpenAPIHono, z } from "@hono/zod-openapi";
+import { BlockAction } from "../../shared/protocol.ts";
 import type { AppEnv } from "../env.ts";
-import { ErrorSchema, errors, json } from "../schemas.ts";
+import { errorsOf, json, operations } from "../schemas.ts";
 import { PHONE_RULE } from "../services/phone-input.ts";
-import { type BlockAction, setWhatsAppBlock } from "../services/whatsapp-block.ts";
+import { setWhatsAppBlock } from "../services/whatsapp-block.ts";
 
-const tags = ["WhatsApp block list"];
+const route = operations(["WhatsApp block list"]);
 
 const JidParam = z.object({
   jid: z
@@ -40,33 +41,23 @@ const BlockStatus = z
   })
   .openapi("WhatsAppBlockStatus");
 
-const route = (action: BlockAction) =>
-  createRoute({
-    method: "post",
-    path: `/contacts/{jid}/${action}`,
-    tags,
-    summary:
-      action === "block"
-        ? "Block a person on WhatsApp (the number's own block list; not CRM suppression)"
-        : "Unblock a person on WhatsApp (the number's own block list)",
+const summaries: Record<BlockAction, string> = {
+  block: "Block a person on WhatsApp (the number's own block list; not CRM suppression)",
+  unblock: "Unblock a person on WhatsApp (the number's own block list)",
+};
+
+const operation = (action: BlockAction) =>
+  route.post(`/{jid}/${action}`, summaries[action], {
     request: {
       params: JidParam,
       body: { required: false, content: { "application/json": { schema: BlockBody } } },
     },
-    responses: {
-      200: json(BlockStatus, action === "block" ? "Blocked on WhatsApp" : "Unblocked on WhatsApp"),
-      400: errors[400],
-      401: errors[401],
-      404: errors[404],
-      409: errors[409],
-      422: errors[422],
-      504: json(ErrorSchema, "The number's fleet did not answer in time"),
-    },
+    responses: { 200: json(BlockStatus, action === "block" ? "Blocked on WhatsApp" : "Unblocked on WhatsApp"), ...errorsOf(400, 404, 409, 422, 504) },
   });
 
 export const whatsappBlockRoutes = new OpenAPIHono<AppEnv>();
-for (const action of ["block", "unblock"] as const) {
-  whatsappBlockRoutes.openapi(route(action), async (c) => {
+for (const action of BlockAction.options) {
+  whatsappBlockRoutes.openapi(operation(action), async (c) => {
     const { jid } = c.req.valid("param");
     return c.json(await setWhatsAppBlock(c.env, c.var.projectId, jid, action, c.req.valid("json").instance_id), 200);
   });

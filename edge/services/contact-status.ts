@@ -28,17 +28,15 @@ import { type Db, db } from "../db/client.ts";
 import { setContactStatus } from "../db/contacts.ts";
 import type { ContactRow } from "../db/schema/index.ts";
 import { deleteSuppressions, findSuppressions, upsertSuppression } from "../db/suppressions.ts";
+import type { ContactStatus, SuppressionSource } from "../enums.ts";
 import type { Env } from "../env.ts";
 import { ApiError } from "../errors.ts";
 import { type Actor, contactEvent, recordContactEvents } from "./contact-events.ts";
 
-export type ContactStatus = ContactRow["status"];
+export type { ContactStatus, SuppressionSource };
 
 /** The statuses a client sets directly; the others belong to the suppression list. */
 export const SETTABLE_STATUSES = ["active", "pending_validation", "unreachable"] as const satisfies readonly ContactStatus[];
-
-/** Where a suppression came from (reference 001). */
-export type SuppressionSource = "api" | "admin" | "contact" | "system";
 
 /** The status a suppression with this reason gives its contact. */
 export const statusFor = (reason: string): ContactStatus => (reason === "optout" ? "opted_out" : reason === "bounce" ? "unreachable" : "blocked");

@@ -6,11 +6,10 @@
 import { z } from "@hono/zod-openapi";
 import type { Db } from "../db/client.ts";
 import { contactKeys } from "../db/contacts.ts";
-import { type ContactRow, contacts } from "../db/schema/index.ts";
+import type { ContactRow } from "../db/schema/index.ts";
+import { ContactSource, ContactStatus } from "../enums.ts";
 
-/** The schema's lists, so a status or source is named in one place. */
-export const CONTACT_STATUSES = contacts.status.enumValues;
-export const CONTACT_SOURCES = contacts.source.enumValues;
+export const CONTACT_STATUSES = ContactStatus.options;
 export const ADDRESS_FIELDS = ["street", "number", "complement", "district", "city", "state", "zip", "country"] as const;
 export type AddressField = (typeof ADDRESS_FIELDS)[number];
 
@@ -29,9 +28,9 @@ export const ContactSchema = z
     document: z.string().nullable().openapi({ example: "12345678900" }),
     document_type: z.string().nullable().openapi({ example: "cpf" }),
     address: AddressSchema,
-    status: z.enum(CONTACT_STATUSES),
+    status: ContactStatus,
     opted_out_at: z.string().nullable(),
-    source: z.enum(CONTACT_SOURCES).openapi({ description: "How the contact entered the base." }),
+    source: ContactSource.openapi({ description: "How the contact entered the base." }),
     instance_id: z.string().nullable().openapi({ description: "The number that last talked to this contact." }),
     message_count: z.number().int(),
     last_message_at: z.string().nullable(),

@@ -5,13 +5,14 @@
  * bytes back from the edge when it sends.
  */
 import { fileTypeFromBuffer } from "file-type";
+import type { MediaType } from "../../shared/protocol.ts";
 import { newId } from "../crypto.ts";
 import type { Env } from "../env.ts";
 import { ApiError } from "../errors.ts";
 import { destinationApiError } from "./destinations.ts";
 import { FetchRefused, safeFetch } from "./safe-fetch.ts";
 
-export type MediaType = "image" | "video" | "document" | "audio" | "sticker";
+export type { MediaType };
 
 const MB = 1024 * 1024;
 

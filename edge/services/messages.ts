@@ -14,8 +14,8 @@ import { ApiError, notFound } from "../errors.ts";
 import type { OutboxPart } from "../objects/outbox.ts";
 import { instanceOf } from "../objects/stubs.ts";
 import { earlierSend, fingerprintOf } from "./idempotency.ts";
-import { type MediaInput, type MediaType, storeMedia } from "./media.ts";
-import { type MenuSection, menuText } from "./menus.ts";
+import { storeMedia } from "./media.ts";
+import { menuText } from "./menus.ts";
 import { waIdOf } from "./message-payload.ts";
 import { acceptMessage, notQueued } from "./message-status.ts";
 import { maskCode, otpText } from "./otp.ts";
@@ -23,32 +23,10 @@ import { phoneOf } from "./phone-input.ts";
 import { assertSendable } from "./privacy.ts";
 import { addresseeOf, resolveRecipient } from "./recipients.ts";
 import { selectNumber } from "./selector.ts";
+import type { SendRequest } from "./send-request.ts";
 import type { Settings } from "./settings-schema.ts";
 import { getSettings } from "./settings.ts";
 import { entryKeys, stampRecipient } from "./tags-and-contact-groups.ts";
-
-export type Common = {
-  to: string;
-  instance_id?: string | null;
-  pool_id?: string | null;
-  sticky?: boolean;
-  reference?: string | null;
-  tags?: string[];
-  groups?: string[];
-};
-
-export type SendRequest = Common &
-  (
-    | { type: "text"; body: string }
-    | { type: MediaType; media: MediaInput & { caption?: string; ptt?: boolean } }
-    | { type: "location"; latitude: number; longitude: number; name?: string; address?: string }
-    | { type: "contact"; contact_name: string; contact_phone?: string; contact_vcard?: string }
-    | { type: "reaction"; quoted_message_id: string; emoji: string }
-    | { type: "poll"; name: string; options: string[]; selectable_count?: number }
-    | { type: "buttons"; body: string; title?: string; footer?: string; buttons: { id: string; title: string }[] }
-    | { type: "list"; body: string; title?: string; footer?: string; button_text?: string; sections: MenuSection[] }
-    | { type: "otp"; code: string; body?: string; expiry_minutes?: number }
-  );
 
 export type Accepted = { id: string; status: "queued"; instance_id: string; chat_jid: string; reference: string | null };
 /** `replayed`: the answer is an earlier request's, this one being its retry under the same Idempotency-Key. */

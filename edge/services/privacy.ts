@@ -30,7 +30,7 @@ const entryView = (row: SuppressionRow) => ({
   phone: row.phone,
   reason: row.reason,
   note: row.note,
-  source: row.source as SuppressionSource,
+  source: row.source,
   created_at: row.created_at,
 });
 

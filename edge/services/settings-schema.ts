@@ -4,9 +4,9 @@
  */
 import { z } from "@hono/zod-openapi";
 import { isPhoneCountry } from "./phone.ts";
+import { Strategy } from "../enums.ts";
 
-export const Strategy = z.enum(["round_robin", "least_used", "health_weighted"]);
-export type Strategy = z.infer<typeof Strategy>;
+export { Strategy };
 
 export const Language = z.enum(["pt-BR", "en", "es"]);
 export type Language = z.infer<typeof Language>;

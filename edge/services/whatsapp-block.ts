@@ -7,6 +7,7 @@
  * reads the history sees why the person went quiet.
  */
 import { phoneFromJid } from "../../shared/jid.ts";
+import type { BlockAction } from "../../shared/protocol.ts";
 import { phoneVariants } from "./phone.ts";
 import { db } from "../db/client.ts";
 import { findContact, findContacts } from "../db/contacts.ts";
@@ -22,7 +23,7 @@ import { addresseeOf, resolveRecipient } from "./recipients.ts";
 import { getSettings } from "./settings.ts";
 import { projectInstance } from "./whatsapp-groups.ts";
 
-export type BlockAction = "block" | "unblock";
+export type { BlockAction };
 export type BlockStatus = { jid: string; blocked: boolean; instance_id: string };
 
 /** A person's JID, device part allowed: a phone JID or a LID. Groups and channels cannot be blocked. */

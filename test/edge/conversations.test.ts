@@ -163,7 +163,7 @@ describe("a conversation's messages", () => {
     // Media links need no key (their signature is the credential); the rest of the surface does.
     const doc = (await call("/openapi.json")).json;
     expect(doc.paths["/media/{id}"].get.security).toEqual([]);
-    expect(doc.paths["/conversations"].get.security).toBeUndefined();
+    expect(doc.paths["/conversations"].get.security).toEqual([{ apiKey: [] }]);
     expect((await call("/conversations")).status).toBe(401);
     expect((await eventsUntil(key, (e) => e.length > 0)).map((e) => e.type)).toContain("message.received");
   });

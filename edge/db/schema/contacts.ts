@@ -5,8 +5,9 @@
  */
 import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
-import { createdAndUpdated, timestamp } from "./columns.ts";
+import { createdAndUpdated, enumValues, timestamp } from "./columns.ts";
 import { projectId, projectRow } from "./projects.ts";
+import { ContactSource, ContactStatus, SuppressionSource } from "../../enums.ts";
 
 /**
  * The people the project talks to. One row per person: keyed by phone
@@ -30,7 +31,7 @@ export const contacts = sqliteTable(
     instance_id: text("instance_id"),
     message_count: integer("message_count").notNull().default(0),
     last_message_at: text("last_message_at"),
-    source: text("source", { enum: ["inbound", "outbound", "api", "import", "widget"] }).notNull(),
+    source: text("source", { enum: enumValues(ContactSource) }).notNull(),
     // CRM profile (reference 001): each field its own column, so each can be filtered.
     /** Stored lowercase. */
     email: text("email"),
@@ -44,7 +45,7 @@ export const contacts = sqliteTable(
     address_state: text("address_state"),
     address_zip: text("address_zip"),
     address_country: text("address_country"),
-    status: text("status", { enum: ["active", "pending_validation", "opted_out", "blocked", "unreachable"] })
+    status: text("status", { enum: enumValues(ContactStatus) })
       .notNull()
       .default("active"),
     opted_out_at: text("opted_out_at"),
@@ -101,8 +102,7 @@ export const suppressions = sqliteTable(
     phone: text("phone").notNull(),
     /** optout, manual, bounce, ... */
     reason: text("reason").notNull(),
-    /** api, admin, contact, system. */
-    source: text("source").notNull(),
+    source: text("source", { enum: enumValues(SuppressionSource) }).notNull(),
     /** Why, in the client's words (the `reason` of POST /contacts/{id}/optout|suppress, `note` of POST /suppressions). */
     note: text("note"),
     created_at: timestamp("created_at"),

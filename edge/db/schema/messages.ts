@@ -4,8 +4,9 @@
  */
 import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
-import { createdAndUpdated, timestamp } from "./columns.ts";
+import { createdAndUpdated, enumValues, timestamp } from "./columns.ts";
 import { projectId, projectRow } from "./projects.ts";
+import { MessageDirection, StoredMessageStatus } from "../../enums.ts";
 
 /** What WhatsApp said a phone number is (or is not), so repeated sends do not ask again. */
 export const recipients = sqliteTable(
@@ -27,12 +28,12 @@ export const messages = sqliteTable(
     ...projectRow(),
     instance_id: text("instance_id").notNull(),
     chat_jid: text("chat_jid").notNull(),
-    direction: text("direction", { enum: ["outbound", "inbound"] }).notNull().default("outbound"),
+    direction: text("direction", { enum: enumValues(MessageDirection) }).notNull().default("outbound"),
     type: text("type").notNull(),
     /** The request as sent, minus secrets (an OTP keeps only its masked code). */
     content: text("content", { mode: "json" }).notNull().$type<Record<string, unknown>>(),
     /** Outbound: queued -> sent -> delivered -> read/played, or failed. Inbound: received. */
-    status: text("status", { enum: ["queued", "sent", "delivered", "read", "played", "failed", "received"] }).notNull(),
+    status: text("status", { enum: enumValues(StoredMessageStatus) }).notNull(),
     reason: text("reason"),
     reference: text("reference"),
     idempotency_key: text("idempotency_key"),

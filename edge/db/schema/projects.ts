@@ -2,6 +2,7 @@
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import { DisconnectReason, InstanceState } from "../../../shared/protocol.ts";
 import { createdAndUpdated, enumValues, timestamp } from "./columns.ts";
+import { Strategy } from "../../enums.ts";
 
 export const projects = sqliteTable("projects", {
   id: text("id").primaryKey(),
@@ -78,7 +79,7 @@ export const pools = sqliteTable(
   {
     ...projectRow(),
     name: text("name").notNull(),
-    strategy: text("strategy", { enum: ["round_robin", "least_used", "health_weighted"] }).notNull(),
+    strategy: text("strategy", { enum: enumValues(Strategy) }).notNull(),
     rr_cursor: integer("rr_cursor").notNull().default(0),
     ...createdAndUpdated(),
   },

@@ -1,7 +1,8 @@
 /** Where a project's events go, and each delivery's attempts. */
 import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
-import { createdAndUpdated, timestamp } from "./columns.ts";
+import { createdAndUpdated, enumValues, timestamp } from "./columns.ts";
 import { projectRow } from "./projects.ts";
+import { DeliveryStatus, WebhookKind } from "../../enums.ts";
 
 /** Where a project's events go. The secret is sealed (it must be read back to sign). */
 export const webhooks = sqliteTable(
@@ -14,7 +15,7 @@ export const webhooks = sqliteTable(
     description: text("description"),
     secret_sealed: text("secret_sealed").notNull(),
     /** `alert`: the project's alert URL (settings), which gets instance drops only. */
-    kind: text("kind", { enum: ["webhook", "alert"] }).notNull().default("webhook"),
+    kind: text("kind", { enum: enumValues(WebhookKind) }).notNull().default("webhook"),
     enabled: integer("enabled", { mode: "boolean" }).notNull().default(true),
     disabled_reason: text("disabled_reason"),
     /** Set by the first failure after a success; cleared by the next success. */
@@ -38,7 +39,7 @@ export const webhookDeliveries = sqliteTable(
     event_type: text("event_type").notNull(),
     /** The event as JSON (media URLs are signed afresh at each attempt). */
     body: text("body").notNull(),
-    status: text("status", { enum: ["pending", "delivered", "retrying", "dead"] }).notNull().default("pending"),
+    status: text("status", { enum: enumValues(DeliveryStatus) }).notNull().default("pending"),
     attempts: integer("attempts").notNull().default(0),
     last_status_code: integer("last_status_code"),
     last_error: text("last_error"),

@@ -1,11 +1,13 @@
 /**
  * /tags and /contact-groups (reference 001): the project's two CRM
- * dictionaries, one set of routes each, with live contact counts.
- * Contact groups are CRM segments; WhatsApp groups live at /groups.
+ * dictionaries, one set of routes each, with live contact counts (the
+ * services call both "entries"). Contact groups are CRM segments; WhatsApp
+ * groups live at /groups (whatsapp-groups.ts), and WhatsApp's own labels
+ * are not supported (not-supported.ts).
  */
-import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
+import { OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../env.ts";
-import { IdParam, PageQuery, errors, json, jsonBody, paged } from "../schemas.ts";
+import { IdParam, PageQuery, errorsOf, json, jsonBody, operations, paged } from "../schemas.ts";
 import { Color, type EntryKind, EntryKey, changeEntry, createEntry, entriesPage, removeEntry } from "../services/tags-and-contact-groups.ts";
 
 const Name = z.string().trim().min(1).max(100).openapi({ example: "Hot lead" });
@@ -33,52 +35,36 @@ const EntrySchema = (schemaName: string) =>
     })
     .openapi(schemaName);
 
-function dictionary(app: OpenAPIHono<AppEnv>, kind: EntryKind, path: string, words: { one: string; tag: string; schema: string; note?: string }) {
-  const tags = [words.tag];
+function dictionary(kind: EntryKind, words: { one: string; tag: string; schema: string; note?: string }) {
+  const route = operations([words.tag]);
   const Entry = EntrySchema(words.schema);
-  return app
+  return new OpenAPIHono<AppEnv>()
     .openapi(
-      createRoute({
-        method: "get",
-        path,
-        tags,
-        summary: `List ${words.one}s with their contact counts`,
+      route.get("/", `List ${words.one}s with their contact counts`, {
         request: { query: PageQuery },
-        responses: { 200: json(paged(Entry), `A page of ${words.one}s, by key`), 400: errors[400], 401: errors[401] },
+        responses: { 200: json(paged(Entry), `A page of ${words.one}s, by key`), ...errorsOf(400) },
       }),
       async (c) => c.json(await entriesPage(c.env, c.var.projectId, kind, c.req.valid("query")), 200),
     )
     .openapi(
-      createRoute({
-        method: "post",
-        path,
-        tags,
-        summary: `Create a ${words.one}`,
+      route.post("/", `Create a ${words.one}`, {
         description: words.note,
         request: { body: jsonBody(EntryInput) },
-        responses: { 201: json(Entry, "Created"), 400: errors[400], 401: errors[401], 409: errors[409] },
+        responses: { 201: json(Entry, "Created"), ...errorsOf(400, 409) },
       }),
       async (c) => c.json(await createEntry(c.env, c.var.projectId, kind, c.req.valid("json")), 201),
     )
     .openapi(
-      createRoute({
-        method: "patch",
-        path: `${path}/{id}`,
-        tags,
-        summary: `Rename or recolor a ${words.one} (its key never changes)`,
+      route.patch("/{id}", `Rename or recolor a ${words.one} (its key never changes)`, {
         request: { params: IdParam, body: jsonBody(EntryChange) },
-        responses: { 200: json(Entry, "Changed"), 400: errors[400], 401: errors[401], 404: errors[404] },
+        responses: { 200: json(Entry, "Changed"), ...errorsOf(400, 404) },
       }),
       async (c) => c.json(await changeEntry(c.env, c.var.projectId, kind, c.req.valid("param").id, c.req.valid("json")), 200),
     )
     .openapi(
-      createRoute({
-        method: "delete",
-        path: `${path}/{id}`,
-        tags,
-        summary: `Delete a ${words.one} and unlink it from every contact`,
+      route.delete("/{id}", `Delete a ${words.one} and unlink it from every contact`, {
         request: { params: IdParam },
-        responses: { 204: { description: "Deleted" }, 401: errors[401], 404: errors[404] },
+        responses: { 204: { description: "Deleted" }, ...errorsOf(404) },
       }),
       async (c) => {
         await removeEntry(c.env, c.var.projectId, kind, c.req.valid("param").id);
@@ -87,9 +73,8 @@ function dictionary(app: OpenAPIHono<AppEnv>, kind: EntryKind, path: string, wor
     );
 }
 
-export const dictionaryRoutes = new OpenAPIHono<AppEnv>();
-dictionary(dictionaryRoutes, "tag", "/tags", { one: "tag", tag: "Tags", schema: "Tag" });
-dictionary(dictionaryRoutes, "group", "/contact-groups", {
+export const tagRoutes = dictionary("tag", { one: "tag", tag: "Tags", schema: "Tag" });
+export const contactGroupRoutes = dictionary("group", {
   one: "contact group",
   tag: "Contact groups",
   schema: "ContactGroup",
