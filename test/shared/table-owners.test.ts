@@ -18,7 +18,7 @@ const OWNERS: Record<string, { owner: string; except?: Record<string, string> }>
   "projects.ts": { owner: "services/projects.ts" },
   "settings.ts": { owner: "services/settings.ts", except: { advanceProjectCursor: "services/selector.ts" } },
   // A number's state is its Durable Object's, mirrored into its row.
-  "instances.ts": { owner: "services/instances.ts", except: { updateInstanceStatus: "objects/instance.ts" } },
+  "instances.ts": { owner: "services/instances.ts", except: { updateInstanceStatus: "objects/instance-status.ts" } },
   "pools.ts": { owner: "services/pools.ts", except: { advancePoolCursor: "services/selector.ts" } },
   "recipients.ts": { owner: "services/recipients.ts" },
   "messages.ts": { owner: "services/message-status.ts" },
