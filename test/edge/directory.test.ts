@@ -28,6 +28,16 @@ function track(socket: FleetSocket, initial: string[] = []) {
   };
 }
 
+/** fleet-a joins and is given two new numbers of the project, named `names`. */
+async function fleetAWithTwo(apiKey: string, names: [string, string]) {
+  const a = await joinDirectory("fleet-a");
+  const ta = track(a.socket);
+  const ids = [(await newInstance(apiKey, names[0])).id, (await newInstance(apiKey, names[1])).id];
+  await ta.drain();
+  expect([...ta.running].sort()).toEqual([...ids].sort());
+  return { a, ids };
+}
+
 describe("the fleet directory spreads numbers over fleet processes", () => {
   it("gives new numbers to the least loaded process", async () => {
     const { api_key } = await newProject();
@@ -53,11 +63,7 @@ describe("the fleet directory spreads numbers over fleet processes", () => {
 
   it("moves a dead process's numbers to the live ones", async () => {
     const { api_key } = await newProject();
-    const a = await joinDirectory("fleet-a");
-    const ta = track(a.socket);
-    const ids = [(await newInstance(api_key, "x")).id, (await newInstance(api_key, "y")).id];
-    await ta.drain();
-    expect([...ta.running].sort()).toEqual([...ids].sort());
+    const { a, ids } = await fleetAWithTwo(api_key, ["x", "y"]);
 
     const b = await joinDirectory("fleet-b");
     const tb = track(b.socket);
@@ -81,11 +87,7 @@ describe("the fleet directory spreads numbers over fleet processes", () => {
 
   it("a process reaped for silence (the edge was paused) that says hello again keeps its numbers: its first, complete list has them, and no assign or revoke follows", async () => {
     const { api_key } = await newProject();
-    const a = await joinDirectory("fleet-a");
-    const ta = track(a.socket);
-    const ids = [(await newInstance(api_key, "p")).id, (await newInstance(api_key, "q")).id];
-    await ta.drain();
-    expect([...ta.running].sort()).toEqual([...ids].sort());
+    const { a, ids } = await fleetAWithTwo(api_key, ["p", "q"]);
 
     // Its pings stopped long ago, as the directory sees it after a pause: the periodic check reaps it.
     await runInDurableObject(directoryOf(env), (_o, state) => {
