@@ -11,8 +11,9 @@ import { unannouncedKey } from "../../edge/objects/instance-storage.ts";
 import { affinityOf, instanceOf } from "../../edge/objects/stubs.ts";
 import {
   call,
-  connectedFleet,
+  useFleetSockets,
   connectInstance,
+  connectedFleet,
   deliver,
   eventsUntil,
   fail,
@@ -21,7 +22,6 @@ import {
   newInstance,
   newProject,
   noPacing,
-  useFleetSockets,
   waitFor,
 } from "./helpers.ts";
 

@@ -6,15 +6,15 @@
  */
 import { describe, expect, it } from "vitest";
 import {
+  FLEET,
   call,
+  useFleetSockets,
   connectedFleet,
   deliver,
   eventsUntil,
-  FLEET,
   inboundMessage,
   newInstance,
   newProject,
-  useFleetSockets,
 } from "./helpers.ts";
 
 useFleetSockets();

@@ -73,12 +73,18 @@ async function leasedPaired() {
   return s;
 }
 
-/** On a fake clock: a leased, paired number whose first socket WhatsApp closes with `code` (after it opened, if `opened`). */
-async function closedWith(code: number, { opened = false } = {}) {
+/** On a fake clock: a number set up with `opts` and leased to its manager, once the lease's first steps ran. */
+async function leasedOnFakeClock(opts: Parameters<typeof setup>[0] = {}) {
   vi.useFakeTimers(FAKE);
-  const s = setup({ entries: pairedEntries() });
+  const s = setup(opts);
   s.manager.leaseGranted(grant);
   await flush();
+  return s;
+}
+
+/** On a fake clock: a leased, paired number whose first socket WhatsApp closes with `code` (after it opened, if `opened`). */
+async function closedWith(code: number, { opened = false } = {}) {
+  const s = await leasedOnFakeClock({ entries: pairedEntries() });
   if (opened) {
     s.sockets[0]!.open();
     await flush();
@@ -364,10 +370,7 @@ describe("pairing nobody completes (unit, around the socket: the test peer has n
   };
 
   it("after qrLimit unscanned QRs, across reconnects, reports pairing_expired and stops: no new socket, no more QRs", async () => {
-    vi.useFakeTimers(FAKE);
-    const { edge, sockets, manager, last } = setup({ qrLimit: 3 });
-    manager.leaseGranted(grant);
-    await flush();
+    const { edge, sockets, last } = await leasedOnFakeClock({ qrLimit: 3 });
     await show(sockets[0]!, "2@one", last);
     await show(sockets[0]!, "2@two", last);
     sockets[0]!.close(408); // WhatsApp ends a socket once its QR refs run out
@@ -387,10 +390,7 @@ describe("pairing nobody completes (unit, around the socket: the test peer has n
   });
 
   it("expires when the socket showing the last allowed QR closes, instead of reconnecting", async () => {
-    vi.useFakeTimers(FAKE);
-    const { sockets, manager, last } = setup({ qrLimit: 2 });
-    manager.leaseGranted(grant);
-    await flush();
+    const { sockets, last } = await leasedOnFakeClock({ qrLimit: 2 });
     await show(sockets[0]!, "2@one", last);
     await show(sockets[0]!, "2@two", last);
     sockets[0]!.close(408);
@@ -401,10 +401,7 @@ describe("pairing nobody completes (unit, around the socket: the test peer has n
   });
 
   it("a restart, or asking for a pairing code, starts pairing again with a fresh allowance of QRs", async () => {
-    vi.useFakeTimers(FAKE);
-    const { edge, sockets, manager, last } = setup({ qrLimit: 1 });
-    manager.leaseGranted(grant);
-    await flush();
+    const { edge, sockets, last } = await leasedOnFakeClock({ qrLimit: 1 });
     await show(sockets[0]!, "2@one", last);
     sockets[0]!.update({ qr: "2@two" });
     await flush();
@@ -427,10 +424,7 @@ describe("pairing nobody completes (unit, around the socket: the test peer has n
   });
 
   it("a QR scanned at the last moment still connects: the 515 that follows pairing reconnects", async () => {
-    vi.useFakeTimers(FAKE);
-    const { sockets, manager, last } = setup({ qrLimit: 1 });
-    manager.leaseGranted(grant);
-    await flush();
+    const { sockets, last } = await leasedOnFakeClock({ qrLimit: 1 });
     await show(sockets[0]!, "2@only", last);
     // Scanned: Baileys stores the signed device identity, then WhatsApp asks for a restart.
     const creds = sockets[0]!.config.auth.creds;
@@ -459,10 +453,7 @@ describe("pairing nobody completes (unit, around the socket: the test peer has n
 describe("dead sockets (unit, around the socket; the real peer going silent is in test/e2e/liveness.test.ts)", () => {
 
   it("a socket that receives nothing past the bound is dropped without a handshake, reported, and replaced", async () => {
-    vi.useFakeTimers(FAKE);
-    const { edge, sockets, manager, last } = setup({ entries: pairedEntries(), silenceMs: 3_000 });
-    manager.leaseGranted(grant);
-    await flush();
+    const { edge, sockets, last } = await leasedOnFakeClock({ entries: pairedEntries(), silenceMs: 3_000 });
     const sock = sockets[0]!;
     // Baileys is told to ping (keep-alive) well inside the bound, so a healthy idle socket always hears something.
     expect(sock.config.keepAliveIntervalMs).toBeLessThanOrEqual(2_000);
@@ -492,10 +483,7 @@ describe("dead sockets (unit, around the socket; the real peer going silent is i
   });
 
   it("the default bound is 45 s, with Baileys' own 30 s keep-alive", async () => {
-    vi.useFakeTimers(FAKE);
-    const { edge, sockets, manager } = setup({ entries: pairedEntries() });
-    manager.leaseGranted(grant);
-    await flush();
+    const { edge, sockets } = await leasedOnFakeClock({ entries: pairedEntries() });
     expect(sockets[0]!.config.keepAliveIntervalMs).toBe(30_000);
     sockets[0]!.open();
     await vi.advanceTimersByTimeAsync(44_000);
