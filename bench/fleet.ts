@@ -16,7 +16,7 @@
  *          --keep-logs (keep the log directory)
  *          --fleet-node-args="<flags>" (node flags for the fleet process, e.g. --fleet-node-args=--max-semi-space-size=1)
  */
-import { commandLine, int, onInterrupt, printReport } from "../test/harness/cli.ts";
+import { commandLine, int, printReport, REPORT_OPTIONS, runBench } from "../test/harness/cli.ts";
 import { stats } from "../test/harness/figures.ts";
 import { PeerProcesses } from "../test/harness/peer-processes.ts";
 import { pool } from "../test/harness/schedule.ts";
@@ -31,8 +31,7 @@ const opts = commandLine(
     pings: { type: "string", default: "1000" },
     "idle-ms": { type: "string", default: "10000" },
     concurrency: { type: "string", default: "1" },
-    json: { type: "boolean", default: false },
-    "keep-logs": { type: "boolean", default: false },
+    ...REPORT_OPTIONS,
     "fleet-node-args": { type: "string", default: "" },
   },
 );
@@ -53,25 +52,14 @@ const f = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : "n/a");
 // ---------------------------------------------------------------- run
 
 let stack: Stack<PeerProcesses> | undefined;
-let cleaning = false;
 
 async function cleanup() {
-  if (cleaning) return;
-  cleaning = true;
   if (!stack) return;
   stack.keepLogs = opts["keep-logs"] || process.exitCode === 1;
   await stack.stop();
 }
 
-const watchdog = setTimeout(() => {
-  log(`overall time limit (${OVERALL_TIMEOUT_MS / 1000}s) reached, stopping`);
-  process.exitCode = 1;
-  void cleanup().then(() => process.exit(1));
-}, OVERALL_TIMEOUT_MS);
-watchdog.unref();
-onInterrupt(log, cleanup);
-
-try {
+await runBench(log, { timeoutMs: OVERALL_TIMEOUT_MS, cleanup, diagnostics: () => stack?.diagnostics() }, async () => {
   log(`N=${N}`);
   // The peers in a process of their own: the fleet's RSS is the fleet's alone.
   stack = await startStack("bench", await PeerProcesses.start(N));
@@ -155,7 +143,6 @@ try {
   printReport(
     out,
     opts.json && {
-      node: process.version,
       numbers: N,
       connect_ms: Math.round(connectMs),
       rss_mb: { baseline: rssBaseline, connected: rssConnected, idle: rssIdle },
@@ -167,11 +154,4 @@ try {
     },
   );
   if (pingErrors || stillConnected < N || maxConcurrent > 1) process.exitCode = 1;
-} catch (err) {
-  process.exitCode = 1;
-  log(`failed: ${(err as Error).message}`);
-  if (stack) log(stack.diagnostics());
-} finally {
-  await cleanup();
-}
-process.exit(process.exitCode ?? 0);
+});

@@ -13,7 +13,7 @@
  * arrived as two different events (duplicated) and how many deliveries were
  * retries of one event (same `webhook-id`, which receivers drop).
  */
-import { commandLine, int, onInterrupt } from "../test/harness/cli.ts";
+import { commandLine, int, onInterrupt, REPORT_OPTIONS } from "../test/harness/cli.ts";
 import { stats } from "../test/harness/figures.ts";
 import { openLoop, pool } from "../test/harness/schedule.ts";
 import { type Stack, startStack } from "../test/harness/stack.ts";
@@ -31,8 +31,7 @@ const opts = commandLine(
     messages: { type: "string", default: "5000" },
     rate: { type: "string", default: "50" },
     customers: { type: "string", default: "500" },
-    json: { type: "boolean", default: false },
-    "keep-logs": { type: "boolean", default: false },
+    ...REPORT_OPTIONS,
     "edge-profile": { type: "string", default: "" },
   },
 );

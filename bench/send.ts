@@ -55,7 +55,7 @@
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { cpus } from "node:os";
-import { commandLine, int, onInterrupt, printReport } from "../test/harness/cli.ts";
+import { commandLine, int, printReport, REPORT_OPTIONS, runBench } from "../test/harness/cli.ts";
 import { duplicates, stats } from "../test/harness/figures.ts";
 import { type ArrivalLog, type Arrival, PeerProcesses } from "../test/harness/peer-processes.ts";
 import { makeCreds } from "../test/harness/peers.ts";
@@ -80,9 +80,8 @@ const opts = commandLine(
     "probe-rate": { type: "string", default: "10" },
     "probe-messages": { type: "string", default: "200" },
     customers: { type: "string", default: "200" },
-    json: { type: "boolean", default: false },
+    ...REPORT_OPTIONS,
     "no-raw": { type: "boolean", default: false },
-    "keep-logs": { type: "boolean", default: false },
     "fleet-node-args": { type: "string", default: "" },
     "edge-profile": { type: "string", default: "" },
     split: { type: "boolean", default: false },
@@ -189,11 +188,8 @@ function machineLine(cpu: Record<string, number>, wallSeconds: number): string {
 let stack: Stack<PeerProcesses> | undefined;
 let edgeState: string | undefined;
 const raws = new Set<RawSender>();
-let cleaning = false;
 
 async function cleanup() {
-  if (cleaning) return;
-  cleaning = true;
   await Promise.allSettled([...raws].map((r) => r.stop()));
   if (stack) {
     stack.keepLogs = opts["keep-logs"] || process.exitCode === 1;
@@ -203,18 +199,10 @@ async function cleanup() {
   if (edgeState) rmSync(edgeState, { recursive: true, force: true });
 }
 
-const watchdog = setTimeout(() => {
-  log(`overall time limit (${OVERALL_TIMEOUT_MS / 1000}s) reached, stopping`);
-  process.exitCode = 1;
-  void cleanup().then(() => process.exit(1));
-}, OVERALL_TIMEOUT_MS);
-watchdog.unref();
-onInterrupt(log, cleanup);
-
 const failures: string[] = [];
 const notes: string[] = [];
 
-try {
+await runBench(log, { timeoutMs: OVERALL_TIMEOUT_MS, cleanup, diagnostics: () => stack?.diagnostics() }, async () => {
   log(`N=${N} M=${M} concurrency=${CONCURRENCY} customers=${CUSTOMERS}`);
   // --edge-tmpfs: the edge's local D1 / Durable Object state on /dev/shm (no disk flushes).
   edgeState = opts["edge-tmpfs"] ? mkdtempSync("/dev/shm/pombo-bench-edge-") : undefined;
@@ -582,7 +570,6 @@ try {
   printReport(
     out,
     opts.json && {
-      node: process.version,
       numbers: N,
       messages: M,
       concurrency: CONCURRENCY,
@@ -632,11 +619,4 @@ try {
     },
   );
   if (failures.length) process.exitCode = 1;
-} catch (err) {
-  process.exitCode = 1;
-  log(`failed: ${(err as Error).message}`);
-  if (stack) log(stack.diagnostics());
-} finally {
-  await cleanup();
-}
-process.exit(process.exitCode ?? 0);
+});

@@ -7,6 +7,7 @@
  */
 import { closeSync, openSync, readSync } from "node:fs";
 import { openLoop } from "../harness/schedule.ts";
+import { sleep } from "../harness/waits.ts";
 import type { Fleet } from "../harness/fleet.ts";
 import type { RunResult } from "./result.ts";
 import type { RunContext } from "./scenarios/scenario.ts";
@@ -59,6 +60,37 @@ export async function writeSteadily(
     }
   });
   return { written, notWritten, customers };
+}
+
+/**
+ * Customers write steadily (see `writeSteadily`) through an outage: as
+ * message `at` is due, `begin()` takes something down; `seconds` later
+ * `end()` brings it back. Resolves once it is back, with when it went down
+ * (`downAt`) and came back (`backAt`).
+ */
+export async function writeThroughOutage(
+  stack: ChaosStack,
+  opts: { tag: string; messages: number; rate: number; at: number; seconds: number; begin: () => void; end: () => void | Promise<void> },
+): Promise<{ written: Written[]; notWritten: string[]; customers: Customers; downAt: number; backAt: number }> {
+  let downAt = 0;
+  let backAt = 0;
+  let back: Promise<void> = Promise.resolve();
+  const wrote = await writeSteadily(stack, {
+    tag: opts.tag,
+    messages: opts.messages,
+    rate: opts.rate,
+    at: (i) => {
+      if (i !== opts.at) return;
+      downAt = Date.now();
+      opts.begin();
+      back = sleep(opts.seconds * 1000).then(async () => {
+        await opts.end();
+        backAt = Date.now();
+      });
+    },
+  });
+  await back;
+  return { ...wrote, downAt, backAt };
 }
 
 /** One message per number, delivered before the run counts: wakes the numbers' objects and the event hub. */

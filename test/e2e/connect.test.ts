@@ -2,18 +2,12 @@
  * (a) One edge, one fleet, two numbers: each imported session connects
  * through its own WhatsApp-protocol peer.
  */
-import { beforeEach, describe, expect, it } from "vitest";
-import type { Stack } from "../harness/stack.ts";
+import { describe, expect, it } from "vitest";
 import { useStack } from "../harness/use-stack.ts";
 import { waitFor } from "../harness/waits.ts";
 
 describe("e2e: two numbers connect on one fleet", () => {
-  const current = useStack("connect", 3);
-  let stack: Stack;
-  beforeEach(() => {
-    stack = current();
-  });
-
+  const stack = useStack("connect", 3);
   it("imports a session for each number and both reach connected, one live socket each", async () => {
     const fleet = stack.fleet();
     const instances = await stack.createInstances(2);

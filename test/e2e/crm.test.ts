@@ -4,9 +4,8 @@
  * receives no message for them), a customer who writes "Sair" opts
  * themself out, and a send's tags land on its recipient's contact.
  */
-import { beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { type Peer } from "../harness/peers.ts";
-import type { Stack } from "../harness/stack.ts";
 import { useStack } from "../harness/use-stack.ts";
 import { waitFor } from "../harness/waits.ts";
 
@@ -14,17 +13,11 @@ type Conversation = { chat_jid: string; contact: { id: string } };
 type Entry = { kind: string; type: string; actor: string; direction?: string; payload: Record<string, any> };
 
 describe("e2e: CRM privacy and stamping", () => {
-  const current = useStack("crm", 1);
-  let stack: Stack;
+  const stack = useStack("crm", 1);
   let peer: Peer;
   let seq = 0;
 
-  beforeEach(() => {
-    stack = current();
-  });
-
   beforeAll(async () => {
-    stack = current();
     peer = stack.peers.peers[0]!;
     stack.fleet();
     await stack.connectNumbers(1, { timeoutMs: 30_000 });

@@ -3,23 +3,16 @@
  * to the survivor within 30 s of the kill (lease expiry), and no number ever
  * has two live WhatsApp sockets.
  */
-import { beforeEach, describe, expect, it } from "vitest";
-import type { Stack } from "../harness/stack.ts";
+import { describe, expect, it } from "vitest";
 import { useStack } from "../harness/use-stack.ts";
 
 const FAILOVER_BUDGET_MS = 30_000;
 
 describe("e2e: failover after a fleet is killed", () => {
-  const current = useStack("failover", 2);
-  let stack: Stack;
-  beforeEach(() => {
-    stack = current();
-  });
-
+  const stack = useStack("failover", 2);
   it("SIGKILL of the holder: both numbers connected on the other fleet within 30 s, never two sockets", async () => {
     // The first fleet takes the numbers; the second joins once they are connected.
-    const a = stack.fleet();
-    const instances = await stack.connectNumbers(2, { timeoutMs: 30_000, fleetId: a.fleetId });
+    const { fleet: a, instances } = await stack.fleetWithNumbers(2, { timeoutMs: 30_000 });
     const ids = instances.map((i) => i.id);
 
     const b = stack.fleet();

@@ -13,32 +13,25 @@
  * so it waits, unacknowledged, and comes again after a reconnect.
  */
 import { readFileSync } from "node:fs";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Peer } from "../harness/peers.ts";
 import type { Fleet } from "../harness/fleet.ts";
-import type { Stack } from "../harness/stack.ts";
 import { useStack } from "../harness/use-stack.ts";
 import { sleep, waitFor } from "../harness/waits.ts";
 import { WebhookReceiver } from "../harness/webhook-receiver.ts";
 
 describe("e2e: received messages survive edge pauses and fleet crashes", () => {
-  const current = useStack("inbound-durability", 3);
-  let stack: Stack;
+  const stack = useStack("inbound-durability", 3);
   let first: Fleet;
   let ids: string[];
   const receiver = new WebhookReceiver();
   let seq = 0;
 
-  beforeEach(() => {
-    stack = current();
-  });
-
   beforeAll(async () => {
-    stack = current();
     await receiver.subscribe(stack.api, ["message.received"]);
-    first = stack.fleet();
-    const instances = await stack.connectNumbers(3, { timeoutMs: 60_000, fleetId: first.fleetId });
-    ids = instances.map((i) => i.id);
+    const started = await stack.fleetWithNumbers(3, { timeoutMs: 60_000 });
+    first = started.fleet;
+    ids = started.instances.map((i) => i.id);
   });
 
   afterAll(async () => {

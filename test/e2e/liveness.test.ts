@@ -4,8 +4,7 @@
  * and keeps both TCP connections open). The fleet must notice within its
  * bound, drop the socket, count it, and end connected again on one socket.
  */
-import { beforeEach, describe, expect, it } from "vitest";
-import type { Stack } from "../harness/stack.ts";
+import { describe, expect, it } from "vitest";
 import { useStack } from "../harness/use-stack.ts";
 import { sleep, waitFor } from "../harness/waits.ts";
 
@@ -13,16 +12,11 @@ import { sleep, waitFor } from "../harness/waits.ts";
 const SILENCE_MS = 6_000;
 
 describe("e2e: a WhatsApp peer that goes silent without closing", () => {
-  const current = useStack("liveness", 1);
-  let stack: Stack;
-  beforeEach(() => {
-    stack = current();
-  });
-
+  const stack = useStack("liveness", 1);
   it("is replaced within the bound, counted in GET /instances/{id} and the fleet's log, and the number ends connected on one socket", async () => {
-    const fleet = stack.fleet({ env: { POMBO_WA_SILENCE_MS: String(SILENCE_MS) } });
     // Created and imported at once, while the fleet process is still starting: the edge waits for it.
-    const [inst] = await stack.connectNumbers(1, { timeoutMs: 30_000, fleetId: fleet.fleetId });
+    const silenceBound = { env: { POMBO_WA_SILENCE_MS: String(SILENCE_MS) } };
+    const { fleet, instances: [inst] } = await stack.fleetWithNumbers(1, { timeoutMs: 30_000, fleet: silenceBound });
 
     // A healthy idle socket is left alone: Baileys' keep-alive answers arrive inside the bound.
     await sleep(SILENCE_MS * 1.5);

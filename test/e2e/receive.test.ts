@@ -4,11 +4,10 @@
  * socket, as WhatsApp would), and the project's systems hear about it
  * through a signed webhook on loopback and through SSE.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Peer } from "../harness/peers.ts";
 import type { InboundInjection } from "../peer/peer.ts";
 import { type SseListener, listen } from "./sse-client.ts";
-import type { Stack } from "../harness/stack.ts";
 import { useStack } from "../harness/use-stack.ts";
 import { WebhookReceiver } from "../harness/webhook-receiver.ts";
 
@@ -28,8 +27,7 @@ async function inject(peer: Peer, message: InboundInjection): Promise<void> {
 }
 
 describe("e2e: receiving", () => {
-  const current = useStack("receive", 1);
-  let stack: Stack;
+  const stack = useStack("receive", 1);
   let instanceId: string;
   let peer: Peer;
   const receiver = new WebhookReceiver();
@@ -37,12 +35,7 @@ describe("e2e: receiving", () => {
   let seq = 0;
   const customer = () => `55119666${String(++seq).padStart(5, "0")}`;
 
-  beforeEach(() => {
-    stack = current();
-  });
-
   beforeAll(async () => {
-    stack = current();
     peer = stack.peers.peers[0]!;
     await receiver.subscribe(stack.api, ["message.*", "contact.*"]);
     sse = await listen(stack.edge.url, stack.api.token);

@@ -2,21 +2,14 @@
  * (b) A fleet restart (SIGTERM, then a new process) brings both numbers back
  * with the sessions stored at the edge: no second import.
  */
-import { beforeEach, describe, expect, it } from "vitest";
-import type { Stack } from "../harness/stack.ts";
+import { describe, expect, it } from "vitest";
 import { useStack } from "../harness/use-stack.ts";
 import { waitFor } from "../harness/waits.ts";
 
 describe("e2e: fleet restart reconnects with stored sessions", () => {
-  const current = useStack("restart", 2);
-  let stack: Stack;
-  beforeEach(() => {
-    stack = current();
-  });
-
+  const stack = useStack("restart", 2);
   it("SIGTERM drains, a new fleet reconnects both numbers without a new import", async () => {
-    const first = stack.fleet();
-    const instances = await stack.connectNumbers(2, { timeoutMs: 30_000, fleetId: first.fleetId });
+    const { fleet: first, instances } = await stack.fleetWithNumbers(2, { timeoutMs: 30_000 });
     const ids = instances.map((i) => i.id);
     const before = ids.map((id) => stack.proxy.connectionsTotal(id));
 

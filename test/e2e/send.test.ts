@@ -5,10 +5,9 @@
  * not possible against this peer; the fleet suite covers them around the
  * socket.)
  */
-import { beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { summarize } from "../peer/decode.ts";
 import { d1Execute } from "../harness/edge.ts";
-import type { Stack } from "../harness/stack.ts";
 import { useStack } from "../harness/use-stack.ts";
 import { waitFor } from "../harness/waits.ts";
 
@@ -16,17 +15,11 @@ type Accepted = { id: string; status: string; instance_id: string; chat_jid: str
 type Message = { id: string; status: string; wa_message_id: string; wa_message_ids: string[]; instance_id: string; chat_jid: string };
 
 describe("e2e: sending", () => {
-  const current = useStack("send", 3);
-  let stack: Stack;
+  const stack = useStack("send", 3);
   let ids: string[];
   let customerSeq = 0;
 
-  beforeEach(() => {
-    stack = current();
-  });
-
   beforeAll(async () => {
-    stack = current();
     stack.fleet();
     const instances = await stack.connectNumbers(3, { timeoutMs: 30_000 });
     ids = instances.map((i) => i.id);

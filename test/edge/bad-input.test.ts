@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { MAX_JSON_DEPTH } from "../../edge/request-body.ts";
-import { call, connectedFleet, messageOf, newInstance, newProject, noPacing, sessionCreds, waitFor } from "./helpers.ts";
+import { call, connectedFleet, messageOf, newInstance, newProject, noPacing, postRaw, sessionCreds, waitFor } from "./helpers.ts";
 
 const TO = "5511988887777@s.whatsapp.net";
 
@@ -75,12 +75,7 @@ describe("charsets: bodies are UTF-8, anything else is 415", () => {
 
   it("refuses a CSV import in another charset, with the same rule", async () => {
     const key = await project();
-    const res = await call("/contacts/import", {
-      method: "POST",
-      token: key,
-      raw: "phone,name\n+5511999998888,Jo\xe3o\n",
-      headers: { "Content-Type": "text/csv; charset=iso-8859-1" },
-    });
+    const res = await postRaw("/contacts/import", key, "phone,name\n+5511999998888,Jo\xe3o\n", "text/csv; charset=iso-8859-1");
     expect(res.status).toBe(415);
     expect(res.json.error).toMatchObject({ code: "unsupported_media_type", details: { field: "content-type", charset: "iso-8859-1" } });
   });

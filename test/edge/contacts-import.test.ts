@@ -4,10 +4,9 @@
  * 10,000-row limit.
  */
 import { describe, expect, it } from "vitest";
-import { call, newProject } from "./helpers.ts";
+import { call, newProject, postRaw } from "./helpers.ts";
 
-const csv = (key: string, text: string, query = "") =>
-  call(`/contacts/import${query}`, { method: "POST", token: key, raw: text, headers: { "Content-Type": "text/csv; charset=utf-8" } });
+const csv = (key: string, text: string, query = "") => postRaw(`/contacts/import${query}`, key, text, "text/csv; charset=utf-8");
 const json = (key: string, body: unknown, query = "") => call(`/contacts/import${query}`, { method: "POST", token: key, body });
 const all = async (key: string, query = "sort=created") => (await call(`/contacts?limit=500&${query}`, { token: key })).json;
 const byPhone = async (key: string) => new Map<string, any>((await all(key)).data.map((c: any) => [c.phone, c]));
@@ -139,7 +138,7 @@ describe("importing JSON", () => {
     const broken = await call("/contacts/import", { method: "POST", token: key, raw: "{nope" });
     expect(broken.status).toBe(400);
     expect(broken.json.error.code).toBe("invalid_json");
-    const xml = await call("/contacts/import", { method: "POST", token: key, raw: "<contacts/>", headers: { "Content-Type": "application/xml" } });
+    const xml = await postRaw("/contacts/import", key, "<contacts/>", "application/xml");
     expect(xml.status).toBe(415);
   });
 
@@ -147,12 +146,12 @@ describe("importing JSON", () => {
     const { api_key: key } = await newProject();
     const file = "phone,name\n+5511988887777,Ana\n";
     for (const [i, type] of ["text/csv", "Text/CSV; charset=UTF-8"].entries()) {
-      const res = await call("/contacts/import", { method: "POST", token: key, raw: file.replace("7777", `777${i}`), headers: { "Content-Type": type } });
+      const res = await postRaw("/contacts/import", key, file.replace("7777", `777${i}`), type);
       expect(res.status, type).toBe(200);
       expect(res.json, type).toMatchObject({ created: 1, errors: [] });
     }
     for (const type of ["text/plain", "application/csv", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/xml"]) {
-      const res = await call("/contacts/import", { method: "POST", token: key, raw: file, headers: { "Content-Type": type } });
+      const res = await postRaw("/contacts/import", key, file, type);
       expect(res.status, type).toBe(415);
       expect(res.json.error, type).toMatchObject({
         code: "unsupported_media_type",

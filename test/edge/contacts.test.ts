@@ -4,7 +4,7 @@
  * messages (received through the number's fleet socket, sent through the
  * API) showing up as one contact per person.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import {
   call,
   closeFleetSockets,
@@ -15,12 +15,11 @@ import {
   newInstance,
   newProject,
   noPacing,
-  settleFleets,
+  useFleetSockets,
   waitFor,
 } from "./helpers.ts";
 
-afterEach(() => closeFleetSockets());
-afterAll(() => settleFleets());
+useFleetSockets();
 
 const api = (key: string, method: string, path: string, body?: unknown) => call(path, { method, token: key, body });
 const create = async (key: string, body: Record<string, unknown>) => {

@@ -3,11 +3,10 @@
  * over conversations made the real way: received messages through the
  * number's fleet socket, and sends through the API.
  */
-import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { call, closeFleetSockets, settleFleets, connectedFleet, deliver, eventsUntil, inboundMessage, messageOf, newInstance, newProject, noPacing, waitFor } from "./helpers.ts";
+import { describe, expect, it } from "vitest";
+import { call, connectedFleet, deliver, eventsUntil, inboundMessage, messageOf, newInstance, newProject, noPacing, useFleetSockets, waitFor } from "./helpers.ts";
 
-afterEach(() => closeFleetSockets());
-afterAll(() => settleFleets());
+useFleetSockets();
 
 const jidOf = (i: number) => `55119770000${String(i).padStart(2, "0")}@s.whatsapp.net`;
 

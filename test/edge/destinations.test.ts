@@ -5,16 +5,15 @@
  * the answer and whether anything reached the target.
  */
 import { env } from "cloudflare:test";
-import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { publish } from "../../edge/services/events.ts";
 import { createInstance } from "../../edge/services/instances.ts";
 import { storeMedia } from "../../edge/services/media.ts";
 import { createWebhook } from "../../edge/services/webhooks.ts";
 import { disconnectedEvent } from "./event-fixtures.ts";
-import { call, closeFleetSockets, connectedFleet, newInstance, newProject, noPacing, settleFleets, waitFor } from "./helpers.ts";
+import { call, connectedFleet, newInstance, newProject, noPacing, useFleetSockets, waitFor } from "./helpers.ts";
 
-afterEach(() => closeFleetSockets());
-afterAll(() => settleFleets());
+useFleetSockets();
 
 const TO = "5511988887777@s.whatsapp.net";
 const ALLOWED = { ...env, POMBO_ALLOW_PRIVATE_NETWORKS: "true" };

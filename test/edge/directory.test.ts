@@ -28,6 +28,16 @@ function track(socket: FleetSocket, initial: string[] = []) {
   };
 }
 
+/** fleet-a joins, then the project makes a number for each of `names`; resolves once fleet-a's frames stop. */
+async function fleetAThenNumbers(apiKey: string, names: string[]) {
+  const a = await joinDirectory("fleet-a");
+  const ta = track(a.socket);
+  const ids: string[] = [];
+  for (const name of names) ids.push((await newInstance(apiKey, name)).id);
+  await ta.drain();
+  return { a, ta, ids };
+}
+
 describe("the fleet directory spreads numbers over fleet processes", () => {
   it("gives new numbers to the least loaded process", async () => {
     const { api_key } = await newProject();
@@ -53,10 +63,7 @@ describe("the fleet directory spreads numbers over fleet processes", () => {
 
   it("moves a dead process's numbers to the live ones", async () => {
     const { api_key } = await newProject();
-    const a = await joinDirectory("fleet-a");
-    const ta = track(a.socket);
-    const ids = [(await newInstance(api_key, "x")).id, (await newInstance(api_key, "y")).id];
-    await ta.drain();
+    const { a, ta, ids } = await fleetAThenNumbers(api_key, ["x", "y"]);
     expect([...ta.running].sort()).toEqual([...ids].sort());
 
     const b = await joinDirectory("fleet-b");
@@ -69,10 +76,7 @@ describe("the fleet directory spreads numbers over fleet processes", () => {
 
   it("tells a reconnecting process its complete list, keeping its numbers", async () => {
     const { api_key } = await newProject();
-    const a = await joinDirectory("fleet-a");
-    const ta = track(a.socket);
-    const id = (await newInstance(api_key)).id;
-    await ta.drain();
+    const { a, ids: [id] } = await fleetAThenNumbers(api_key, ["n1"]);
     const again = await joinDirectory("fleet-a");
     expect(again.first).toMatchObject({ event: "assign", data: { instance_ids: [id] } });
     // The older link of the same process is closed: one link per process.
@@ -81,10 +85,7 @@ describe("the fleet directory spreads numbers over fleet processes", () => {
 
   it("a process reaped for silence (the edge was paused) that says hello again keeps its numbers: its first, complete list has them, and no assign or revoke follows", async () => {
     const { api_key } = await newProject();
-    const a = await joinDirectory("fleet-a");
-    const ta = track(a.socket);
-    const ids = [(await newInstance(api_key, "p")).id, (await newInstance(api_key, "q")).id];
-    await ta.drain();
+    const { a, ta, ids } = await fleetAThenNumbers(api_key, ["p", "q"]);
     expect([...ta.running].sort()).toEqual([...ids].sort());
 
     // Its pings stopped long ago, as the directory sees it after a pause: the periodic check reaps it.
@@ -113,10 +114,7 @@ describe("the fleet directory spreads numbers over fleet processes", () => {
 
   it("evens the load out when a process joins, on its periodic check", async () => {
     const { api_key } = await newProject();
-    const a = await joinDirectory("fleet-a");
-    const ta = track(a.socket);
-    for (let i = 0; i < 4; i++) await newInstance(api_key, `n${i}`);
-    await ta.drain();
+    const { ta } = await fleetAThenNumbers(api_key, ["n0", "n1", "n2", "n3"]);
     expect(ta.running.size).toBe(4);
 
     const b = await joinDirectory("fleet-b");
@@ -144,10 +142,7 @@ describe("the fleet directory spreads numbers over fleet processes", () => {
 
   it("revokes a deleted number from the process running it", async () => {
     const { api_key } = await newProject();
-    const a = await joinDirectory("fleet-a");
-    const ta = track(a.socket);
-    const id = (await newInstance(api_key)).id;
-    await ta.drain();
+    const { ta, ids: [id] } = await fleetAThenNumbers(api_key, ["n1"]);
     expect(ta.running.has(id)).toBe(true);
     expect((await call(`/instances/${id}`, { method: "DELETE", token: api_key })).status).toBe(204);
     await ta.drain();

@@ -8,16 +8,9 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { SALES, salesGroup } from "../shared/whatsapp-groups.ts";
-import { call, connectedFleet, deliver, fail, inboundMessage, messageOf, newInstance, newProject, noPacing, waitFor } from "./helpers.ts";
+import { call, connectedFleet, deliver, fail, inboundMessage, messageOf, newInstance, projectWithNumber, waitFor } from "./helpers.ts";
 
 const OTHER = "120363000000000099@g.us";
-
-async function setup() {
-  const { api_key: key, id: projectId } = await newProject();
-  await noPacing(key);
-  const instance = await newInstance(key);
-  return { key, projectId, id: instance.id };
-}
 
 /** A fleet for the number that is in the sales group only, recording what it was asked. */
 async function groupFleet(instanceId: string) {
@@ -39,7 +32,7 @@ async function groupFleet(instanceId: string) {
 
 describe("WhatsApp groups at /groups", () => {
   it("lists the groups a number is in, with participants and settings, as the number's fleet answers them", async () => {
-    const { key, id } = await setup();
+    const { key, id } = await projectWithNumber();
     const fleet = await groupFleet(id);
     const res = await call(`/groups?instance_id=${id}`, { token: key });
     expect(res.status).toBe(200);
@@ -48,7 +41,7 @@ describe("WhatsApp groups at /groups", () => {
   });
 
   it("gets one group by its JID; a group the number is not in is 404 naming jid", async () => {
-    const { key, id } = await setup();
+    const { key, id } = await projectWithNumber();
     const fleet = await groupFleet(id);
     const one = await call(`/groups/${SALES}?instance_id=${id}`, { token: key });
     expect(one.status).toBe(200);
@@ -61,7 +54,7 @@ describe("WhatsApp groups at /groups", () => {
   });
 
   it("bad input is a 400 naming the field, and never reaches the fleet", async () => {
-    const { key, id } = await setup();
+    const { key, id } = await projectWithNumber();
     const fleet = await groupFleet(id);
     const noNumber = await call("/groups", { token: key });
     expect(noNumber.status).toBe(400);
@@ -78,8 +71,8 @@ describe("WhatsApp groups at /groups", () => {
   });
 
   it("another project's number, or no such number, is 404 naming instance_id", async () => {
-    const { key } = await setup();
-    const theirs = await setup();
+    const { key } = await projectWithNumber();
+    const theirs = await projectWithNumber();
     const fleet = await groupFleet(theirs.id);
     for (const path of [`/groups?instance_id=${theirs.id}`, `/groups/${SALES}?instance_id=${theirs.id}`, "/groups?instance_id=nope"]) {
       const res = await call(path, { token: key });
@@ -90,7 +83,7 @@ describe("WhatsApp groups at /groups", () => {
   });
 
   it("a number no fleet runs is 409 fleet_unavailable; a number whose WhatsApp socket is down is 409 not_connected", async () => {
-    const { key, id } = await setup();
+    const { key, id } = await projectWithNumber();
     const idle = await call(`/groups?instance_id=${id}`, { token: key });
     expect(idle.status).toBe(409);
     expect(idle.json.error.code).toBe("fleet_unavailable");
@@ -120,7 +113,7 @@ describe("sending to a WhatsApp group", () => {
   const send = (key: string, type: string, body: object) => call(`/messages/${type}`, { method: "POST", token: key, body });
 
   it("a send pinned to a number is queued to it with the group as chat, and reaches its fleet as message.send to the group, with no phone lookup", async () => {
-    const { key, id } = await setup();
+    const { key, id } = await projectWithNumber();
     const fleet = await connectedFleet(id);
     const res = await send(key, "text", { to: SALES, body: "Bom dia, equipe!", instance_id: id });
     expect(res.status).toBe(202);
@@ -134,7 +127,7 @@ describe("sending to a WhatsApp group", () => {
   });
 
   it("menus to a group go as numbered text (reference 003: in groups, text only)", async () => {
-    const { key, id } = await setup();
+    const { key, id } = await projectWithNumber();
     const fleet = await connectedFleet(id);
     const res = await send(key, "buttons", {
       to: SALES,
@@ -154,7 +147,7 @@ describe("sending to a WhatsApp group", () => {
 
   it("without instance_id, and no number of the project seen in the group, is 400 instance_id_required and nothing is queued", async () => {
     // Other projects' numbers have sent to this group (earlier tests): that says nothing about this project's.
-    const { key, projectId, id } = await setup();
+    const { key, projectId, id } = await projectWithNumber();
     const fleet = await connectedFleet(id);
     const res = await send(key, "text", { to: SALES, body: "oi" });
     expect(res.status).toBe(400);
@@ -165,7 +158,7 @@ describe("sending to a WhatsApp group", () => {
   });
 
   it("without instance_id, goes through the connected number that heard from the group, not the one rotation would pick", async () => {
-    const { key, projectId } = await setup();
+    const { key, projectId } = await projectWithNumber();
     await call("/settings", { method: "PATCH", token: key, body: { rotation: "least_used" } });
     const a = await newInstance(key, "n2");
     const ids = [a.id, (await env.DB.prepare("SELECT id FROM instances WHERE project_id = ? AND id != ?").bind(projectId, a.id).first<{ id: string }>())!.id].sort();

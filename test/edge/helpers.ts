@@ -1,6 +1,7 @@
 /** Calls the Worker the way a client would, through its fetch handler. */
 import { env, runInDurableObject } from "cloudflare:test";
 import { exports } from "cloudflare:workers";
+import { afterAll, afterEach } from "vitest";
 import { directoryOf, instanceOf } from "../../edge/objects/stubs.ts";
 
 export const ADMIN = "test-admin-token";
@@ -27,6 +28,10 @@ export async function call(path: string, { method = "GET", token, body, raw, hea
   return { status: res.status, json, headers: res.headers };
 }
 
+/** POSTs `raw` as it is, with that Content-Type. */
+export const postRaw = (path: string, token: string, raw: string, contentType: string) =>
+  call(path, { method: "POST", token, raw, headers: { "Content-Type": contentType } });
+
 export async function newProject(name = "acme") {
   const { status, json } = await call("/admin/projects", { method: "POST", token: ADMIN, body: { name } });
   if (status !== 201) throw new Error(`project: ${status} ${JSON.stringify(json)}`);
@@ -37,6 +42,14 @@ export async function newInstance(key: string, name = "n1") {
   const { status, json } = await call("/instances", { method: "POST", token: key, body: { name } });
   if (status !== 201) throw new Error(`instance: ${status} ${JSON.stringify(json)}`);
   return json as { id: string; state: string };
+}
+
+/** A project with pacing off and one number (not yet on a fleet). */
+export async function projectWithNumber() {
+  const { api_key: key, id: projectId } = await newProject();
+  await noPacing(key);
+  const instance = await newInstance(key);
+  return { key, projectId, id: instance.id };
 }
 
 /** A fleet-side WebSocket, as a fleet process would open it, with a message queue. */
@@ -252,29 +265,7 @@ export async function noPacing(key: string) {
 }
 
 /** A received message as the fleet reports it (`message.received`), a text from `chat` unless overridden. */
-export function inboundMessage(chat: string, fields: Record<string, unknown> = {}) {
-  return {
-    wa_message_id: `WA${crypto.randomUUID().replaceAll("-", "").slice(0, 18).toUpperCase()}`,
-    chat_jid: chat,
-    chat_jid_alt: null,
-    sender_jid: chat,
-    sender_jid_alt: null,
-    push_name: "Maria",
-    timestamp: Math.floor(Date.now() / 1000),
-    from_me: false,
-    offline: false,
-    type: "text",
-    body: "Oi",
-    quoted_id: null,
-    media: null,
-    media_error: null,
-    location: null,
-    contact: null,
-    poll: null,
-    poll_vote: null,
-    ...fields,
-  };
-}
+export { inboundMessage } from "../shared/inbound-message.ts";
 
 /** The fleet hands the edge one received message and waits for its answer, as the real one does. */
 export async function deliver(socket: FleetSocket, message: object) {
@@ -323,6 +314,15 @@ async function eventLog(key: string): Promise<any[]> {
     .map((frame) => frame.split("\n").filter((l) => l.startsWith("data:")).map((l) => l.slice(5).trimStart()).join("\n"))
     .filter((data) => data.startsWith("{"))
     .map((data) => JSON.parse(data));
+}
+
+/**
+ * For a file whose tests open fleet sockets: closes each test's, and lets the
+ * drops they cause finish after the last test.
+ */
+export function useFleetSockets() {
+  afterEach(() => closeFleetSockets());
+  afterAll(() => settleFleets());
 }
 
 /**

@@ -6,11 +6,10 @@
  * records every send.
  */
 import { env } from "cloudflare:test";
-import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { call, closeFleetSockets, connectedFleet, messageOf, newInstance, newProject, noPacing, settleFleets, waitFor } from "./helpers.ts";
+import { describe, expect, it } from "vitest";
+import { call, connectedFleet, messageOf, newInstance, newProject, noPacing, useFleetSockets, waitFor } from "./helpers.ts";
 
-afterEach(() => closeFleetSockets());
-afterAll(() => settleFleets());
+useFleetSockets();
 
 const CUSTOMER = "+5511988887777";
 const CUSTOMER_JID = "5511988887777@s.whatsapp.net";

@@ -5,14 +5,13 @@
  * event hub behind. (WhatsApp itself is in the e2e suite.)
  */
 import { env, runInDurableObject } from "cloudflare:test";
-import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { sha256Hex } from "../../edge/crypto.ts";
 import { unannouncedKey } from "../../edge/objects/instance-storage.ts";
 import { affinityOf, instanceOf } from "../../edge/objects/stubs.ts";
 import {
   call,
-  closeFleetSockets,
-  settleFleets,
+  useFleetSockets,
   connectInstance,
   connectedFleet,
   deliver,
@@ -32,8 +31,7 @@ const PHONE_JID = `${PHONE}@s.whatsapp.net`;
 const PHONE_8_JID = "551188887777@s.whatsapp.net";
 const LID = "123456789012345@lid";
 
-afterEach(() => closeFleetSockets());
-afterAll(() => settleFleets());
+useFleetSockets();
 
 async function setup() {
   const { api_key: key, id: projectId } = await newProject();

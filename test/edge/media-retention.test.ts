@@ -8,20 +8,13 @@ import { createExecutionContext, createScheduledController, env, waitOnExecution
 import { afterEach, describe, expect, it } from "vitest";
 import worker from "../../edge/index.ts";
 import { OUTBOUND_MEDIA_RETENTION_DAYS, purgeOutboundMedia } from "../../edge/services/media-retention.ts";
-import { call, closeFleetSockets, connectedFleet, fail, messageOf, newInstance, newProject, noPacing, waitFor } from "./helpers.ts";
+import { call, closeFleetSockets, connectedFleet, fail, messageOf, newInstance, projectWithNumber, waitFor } from "./helpers.ts";
 
 afterEach(() => closeFleetSockets());
 
 const PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgAAACAAFUok9dAAAAAElFTkSuQmCC";
 const CUSTOMER_JID = "5511988887777@s.whatsapp.net";
 const DAY_MS = 24 * 60 * 60 * 1000;
-
-async function setup() {
-  const { api_key: key } = await newProject();
-  await noPacing(key);
-  const { id } = await newInstance(key);
-  return { key, id };
-}
 
 const sendImage = (key: string, id: string, caption: string) =>
   call("/messages/image", { method: "POST", token: key, body: { to: CUSTOMER_JID, instance_id: id, media: { base64: PNG, caption } } });
@@ -45,7 +38,7 @@ async function runCron() {
 
 describe("outbound media retention", () => {
   it(`a sent image's file stays ${OUTBOUND_MEDIA_RETENTION_DAYS} days after it was sent, then the cron deletes it; the message keeps its description`, async () => {
-    const { key, id } = await setup();
+    const { key, id } = await projectWithNumber();
     const fleet = await connectedFleet(id);
     const res = await sendImage(key, id, "the file");
     expect(res.status).toBe(202);
@@ -73,7 +66,7 @@ describe("outbound media retention", () => {
   });
 
   it("a failed message's file goes the same way; a queued message's file and received files stay however late it is", async () => {
-    const { key, id } = await setup();
+    const { key, id } = await projectWithNumber();
     await connectedFleet(id, { answer: (frame) => (frame.content.caption === "refused" ? fail("invalid_content") : undefined) });
     const failed = await sendImage(key, id, "refused");
     await waitFor(async () => (await messageOf(key, failed.json.id)).status === "failed", 3_000, "failed");

@@ -10,15 +10,14 @@
  */
 import { env } from "cloudflare:test";
 import { exports } from "cloudflare:workers";
-import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { db } from "../../edge/db/client.ts";
 import { findMedia } from "../../edge/db/media.ts";
 import { mediaLink } from "../../edge/services/media-links.ts";
 import { DOWNLOAD_TTL_S, UPLOAD_TTL_S, download, uploadTicket } from "../../edge/services/media-store.ts";
-import { call, closeFleetSockets, settleFleets, connectedFleet, deliver, eventsUntil, inboundMessage, newInstance, newProject } from "./helpers.ts";
+import { call, connectedFleet, deliver, eventsUntil, inboundMessage, newInstance, newProject, useFleetSockets } from "./helpers.ts";
 
-afterEach(() => closeFleetSockets());
-afterAll(() => settleFleets());
+useFleetSockets();
 
 const CUSTOMER = "5511988887777@s.whatsapp.net";
 const S3 = {

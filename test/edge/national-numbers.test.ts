@@ -6,12 +6,11 @@
  * D1 and Durable Objects; the fleet is the test's WebSocket, which records
  * every send, phone lookup, block and pairing request the edge makes.
  */
-import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { CUSTOMER, CUSTOMER_8, CUSTOMER_JID, type CrmProject, api, crmProject, customerWrites, sendText } from "./crm-fixtures.ts";
-import { closeFleetSockets, connectedFleet, newInstance, newProject, noPacing, settleFleets, waitFor } from "./helpers.ts";
+import { connectedFleet, newInstance, newProject, noPacing, useFleetSockets, waitFor } from "./helpers.ts";
 
-afterEach(() => closeFleetSockets());
-afterAll(() => settleFleets());
+useFleetSockets();
 
 const setCountry = (key: string, country: string | null) => api(key, "PATCH", "/settings", { default_country: country });
 

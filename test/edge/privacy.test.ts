@@ -5,12 +5,11 @@
  * Durable Objects; the fleet is the test's WebSocket, which records every
  * send and every phone lookup the edge makes.
  */
-import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { CUSTOMER, CUSTOMER_8, CUSTOMER_JID, type CrmProject, api, crmProject, customerWrites, sendText, timelineOf } from "./crm-fixtures.ts";
-import { closeFleetSockets, deliver, inboundMessage, newProject, settleFleets, waitFor } from "./helpers.ts";
+import { deliver, inboundMessage, newProject, useFleetSockets, waitFor } from "./helpers.ts";
 
-afterEach(() => closeFleetSockets());
-afterAll(() => settleFleets());
+useFleetSockets();
 
 const events = async (key: string, contactId: string) => (await timelineOf(key, contactId)).filter((e) => e.kind === "event");
 const suppressions = async (key: string) => (await api(key, "GET", "/suppressions")).json;

@@ -4,22 +4,20 @@
  * number (the lease moved, or it is draining) while the message waited on
  * its disk. The same message by either path is one message.
  */
-import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   FLEET,
   call,
-  closeFleetSockets,
+  useFleetSockets,
   connectedFleet,
   deliver,
   eventsUntil,
   inboundMessage,
   newInstance,
   newProject,
-  settleFleets,
 } from "./helpers.ts";
 
-afterEach(() => closeFleetSockets());
-afterAll(() => settleFleets());
+useFleetSockets();
 
 const PHONE_JID = "5511988887777@s.whatsapp.net";
 const LID = "123456789012345@lid";

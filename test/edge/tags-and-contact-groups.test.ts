@@ -3,12 +3,11 @@
  * live counts, a contact's keys changed by `{ add, remove }`, and a send's
  * `tags[]`/`groups[]` stamping its recipient. Real D1 behind the API.
  */
-import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { CUSTOMER, CUSTOMER_JID, api, crmProject, customerWrites, sendText, timelineOf } from "./crm-fixtures.ts";
-import { call, closeFleetSockets, messageOf, newProject, settleFleets, waitFor } from "./helpers.ts";
+import { call, messageOf, newProject, postRaw, useFleetSockets, waitFor } from "./helpers.ts";
 
-afterEach(() => closeFleetSockets());
-afterAll(() => settleFleets());
+useFleetSockets();
 
 const dictionaries = [
   { path: "/tags", kind: "tag", field: "tags", segment: "tags" },
@@ -239,12 +238,7 @@ describe("keys in any case", () => {
     const other = await api(key, "POST", "/contacts", { phone: "+5511977776666", [field]: ["Q3", "q3"] });
     expect(other.status).toBe(201);
     expect(other.json[field]).toEqual(["q3"]);
-    const imported = await call("/contacts/import", {
-      method: "POST",
-      token: key,
-      raw: `phone,${field}\n+5511966665555,VIP;Q3;Hot-Lead;vip\n`,
-      headers: { "Content-Type": "text/csv" },
-    });
+    const imported = await postRaw("/contacts/import", key, `phone,${field}\n+5511966665555,VIP;Q3;Hot-Lead;vip\n`, "text/csv");
     expect(imported.json).toMatchObject({ created: 1, errors: [] });
     const byPhone = (await api(key, "GET", `/contacts?${field}=hot-lead`)).json.data.find((c: { phone: string }) => c.phone === "+5511966665555");
     expect(byPhone[field]).toEqual(["hot-lead", "q3", "vip"]);

@@ -3,12 +3,11 @@
  * them, newest first, paged by cursor; internal notes. Real D1 and Durable
  * Objects behind the API; the fleet is the test's WebSocket.
  */
-import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { CUSTOMER, CUSTOMER_JID, api, crmProject, customerWrites, sendText, timelineOf } from "./crm-fixtures.ts";
-import { closeFleetSockets, deliver, inboundMessage, messageOf, newInstance, newProject, settleFleets, waitFor } from "./helpers.ts";
+import { deliver, inboundMessage, messageOf, newInstance, newProject, useFleetSockets, waitFor } from "./helpers.ts";
 
-afterEach(() => closeFleetSockets());
-afterAll(() => settleFleets());
+useFleetSockets();
 
 /** Entries are ordered by their time to the millisecond: let the clock move between steps. */
 const tick = () => new Promise((r) => setTimeout(r, 5));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { call, newInstance, newProject } from "./helpers.ts";
+import { call, newInstance, newProject, postRaw } from "./helpers.ts";
 
 describe("bad input gets a clear 4xx naming the field, never a 500", () => {
   it("names the field when a type is wrong or a field is missing", async () => {
@@ -24,12 +24,7 @@ describe("bad input gets a clear 4xx naming the field, never a 500", () => {
     const broken = await call("/instances", { method: "POST", token: api_key, raw: '{"name": "x",' });
     expect(broken.status).toBe(400);
     expect(broken.json.error.code).toBe("invalid_json");
-    const form = await call("/instances", {
-      method: "POST",
-      token: api_key,
-      raw: "name=x",
-      headers: { "Content-Type": "application/x-www-form-urlencoded" },
-    });
+    const form = await postRaw("/instances", api_key, "name=x", "application/x-www-form-urlencoded");
     expect(form.status).toBe(415);
     expect(form.json.error.code).toBe("unsupported_media_type");
   });

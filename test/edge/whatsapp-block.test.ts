@@ -7,17 +7,10 @@
  */
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { call, connectedFleet, deliver, fail, inboundMessage, newInstance, newProject, noPacing, waitFor } from "./helpers.ts";
+import { call, connectedFleet, deliver, fail, inboundMessage, newInstance, projectWithNumber, waitFor } from "./helpers.ts";
 
 const PHONE_JID = "5511988887777@s.whatsapp.net";
 const onWhatsApp = { "5511988887777": PHONE_JID, "551188887777": PHONE_JID };
-
-async function setup() {
-  const { api_key: key, id: projectId } = await newProject();
-  await noPacing(key);
-  const instance = await newInstance(key);
-  return { key, projectId, id: instance.id };
-}
 
 /** A fleet whose number keeps a block list, recording every change asked of it. */
 async function blockingFleet(instanceId: string, fleetId?: string) {
@@ -44,7 +37,7 @@ const contactRow = (projectId: string) =>
 
 describe("blocking on WhatsApp (the number's block list, not CRM suppression)", () => {
   it("blocks and unblocks through the number that talks to the person; the timeline records it, the contact's CRM status is untouched", async () => {
-    const { key, projectId, id } = await setup();
+    const { key, projectId, id } = await projectWithNumber();
     const fleet = await blockingFleet(id);
     await deliver(fleet.socket, inboundMessage(PHONE_JID, { body: "me tira dessa lista" }));
 
@@ -68,7 +61,7 @@ describe("blocking on WhatsApp (the number's block list, not CRM suppression)", 
   });
 
   it("takes a +phone (resolved to its JID as a send does, 9th digit included), a JID with a device part, or the contact's id", async () => {
-    const { key, projectId, id } = await setup();
+    const { key, projectId, id } = await projectWithNumber();
     const fleet = await blockingFleet(id);
     await deliver(fleet.socket, inboundMessage(PHONE_JID));
     const contact = (await contactRow(projectId))!;
@@ -87,7 +80,7 @@ describe("blocking on WhatsApp (the number's block list, not CRM suppression)", 
   });
 
   it("instance_id in the body picks the number whose block list changes", async () => {
-    const { key, id } = await setup();
+    const { key, id } = await projectWithNumber();
     const second = await newInstance(key, "n2");
     const usual = await blockingFleet(id, "fleet-usual");
     const other = await blockingFleet(second.id, "fleet-other");
@@ -100,7 +93,7 @@ describe("blocking on WhatsApp (the number's block list, not CRM suppression)", 
   });
 
   it("bad input is a 400 naming the field, and never reaches the fleet", async () => {
-    const { key, id } = await setup();
+    const { key, id } = await projectWithNumber();
     const fleet = await blockingFleet(id);
     for (const who of ["120363041234567890@g.us", "alguem@s.whatsapp.net", "not a phone", "+12"]) {
       const res = await block(key, who, { instance_id: id });
@@ -118,8 +111,8 @@ describe("blocking on WhatsApp (the number's block list, not CRM suppression)", 
   });
 
   it("another project's number or contact is 404; the project's own number is used only when named", async () => {
-    const { key } = await setup();
-    const theirs = await setup();
+    const { key } = await projectWithNumber();
+    const theirs = await projectWithNumber();
     const fleet = await blockingFleet(theirs.id);
     await deliver(fleet.socket, inboundMessage(PHONE_JID));
     const theirContact = (await contactRow(theirs.projectId))!;
@@ -137,7 +130,7 @@ describe("blocking on WhatsApp (the number's block list, not CRM suppression)", 
   });
 
   it("fleet failures: a person WhatsApp cannot name is 422, a number that is down 409 not_connected, no fleet 409 fleet_unavailable", async () => {
-    const { key, id } = await setup();
+    const { key, id } = await projectWithNumber();
     const fleet = await blockingFleet(id);
     const nobody = await block(key, "5511900000000@s.whatsapp.net", { instance_id: id });
     expect(nobody.status).toBe(422);
@@ -150,7 +143,7 @@ describe("blocking on WhatsApp (the number's block list, not CRM suppression)", 
     expect(down.status).toBe(409);
     expect(down.json.error).toMatchObject({ code: "not_connected", details: { field: "instance_id", instance_id: id } });
 
-    const idle = await setup();
+    const idle = await projectWithNumber();
     const noFleet = await block(idle.key, PHONE_JID, { instance_id: idle.id });
     expect(noFleet.status).toBe(409);
     expect(noFleet.json.error.code).toBe("fleet_unavailable");

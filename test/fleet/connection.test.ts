@@ -65,6 +65,35 @@ afterEach(() => {
 /** Fake clocks for the tests that wait minutes: timers and Date, not the I/O the PNG drawing needs. */
 const FAKE: Parameters<typeof vi.useFakeTimers>[0] = { toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "Date"] };
 
+/** A number with a paired session, leased to its manager, once the manager made its first socket. */
+async function leasedPaired() {
+  const s = setup({ entries: pairedEntries() });
+  s.manager.leaseGranted(grant);
+  await vi.waitFor(() => expect(s.sockets).toHaveLength(1));
+  return s;
+}
+
+/** On a fake clock: a number set up with `opts` and leased to its manager, once the lease's first steps ran. */
+async function leasedOnFakeClock(opts: Parameters<typeof setup>[0] = {}) {
+  vi.useFakeTimers(FAKE);
+  const s = setup(opts);
+  s.manager.leaseGranted(grant);
+  await flush();
+  return s;
+}
+
+/** On a fake clock: a leased, paired number whose first socket WhatsApp closes with `code` (after it opened, if `opened`). */
+async function closedWith(code: number, { opened = false } = {}) {
+  const s = await leasedOnFakeClock({ entries: pairedEntries() });
+  if (opened) {
+    s.sockets[0]!.open();
+    await flush();
+  }
+  s.sockets[0]!.close(code);
+  await flush();
+  return s;
+}
+
 describe("connection manager (unit, around the socket)", () => {
   it("QR pairing (unit, around the socket: the test peer has no QR pairing): a fresh instance shows a QR with a PNG", async () => {
     const { sockets, manager, last } = setup();
@@ -88,9 +117,7 @@ describe("connection manager (unit, around the socket)", () => {
   });
 
   it("reports connected with the account's jid, lid and push name", async () => {
-    const { sockets, manager, last } = setup({ entries: pairedEntries() });
-    manager.leaseGranted(grant);
-    await vi.waitFor(() => expect(sockets).toHaveLength(1));
+    const { sockets, last } = await leasedPaired();
     expect(sockets[0]!.config.auth.creds.me?.id).toBe("5511999990001:3@s.whatsapp.net");
     sockets[0]!.update({ connection: "connecting" });
     await vi.waitFor(() => expect(last()?.state).toBe("connecting"));
@@ -101,14 +128,7 @@ describe("connection manager (unit, around the socket)", () => {
   });
 
   it("401 (unit, around the socket: the test peer cannot log a device out): clears the session, reports logged_out, stays down", async () => {
-    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "Date"] });
-    const { edge, sockets, manager, last } = setup({ entries: pairedEntries() });
-    manager.leaseGranted(grant);
-    await flush();
-    sockets[0]!.open();
-    await flush();
-    sockets[0]!.close(401);
-    await flush();
+    const { edge, sockets, last } = await closedWith(401, { opened: true });
     expect(edge.entries.size).toBe(0);
     expect(edge.requests.some((r) => r.method === "session.clear")).toBe(true);
     expect(last()).toMatchObject({ state: "disconnected", reason: "logged_out", close_code: 401 });
@@ -117,12 +137,7 @@ describe("connection manager (unit, around the socket)", () => {
   });
 
   it("403 (unit, around the socket: the test peer cannot ban): reports banned, keeps the session, never reconnects", async () => {
-    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "Date"] });
-    const { edge, sockets, manager, last } = setup({ entries: pairedEntries() });
-    manager.leaseGranted(grant);
-    await flush();
-    sockets[0]!.close(403);
-    await flush();
+    const { edge, sockets, last } = await closedWith(403);
     expect(last()).toMatchObject({ state: "disconnected", reason: "banned", close_code: 403 });
     expect(edge.entries.has("creds")).toBe(true);
     await vi.advanceTimersByTimeAsync(15 * 60_000);
@@ -130,14 +145,7 @@ describe("connection manager (unit, around the socket)", () => {
   });
 
   it("440 (unit, around the socket: the test peer cannot replace a session): waits long before reconnecting", async () => {
-    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "Date"] });
-    const { sockets, manager, last } = setup({ entries: pairedEntries() });
-    manager.leaseGranted(grant);
-    await flush();
-    sockets[0]!.open();
-    await flush();
-    sockets[0]!.close(440);
-    await flush();
+    const { sockets, last } = await closedWith(440, { opened: true });
     expect(last()).toMatchObject({ state: "disconnected", reason: "transient", close_code: 440 });
     // Another client took the session: a quick reconnect would start a kick-war.
     await vi.advanceTimersByTimeAsync(14_999);
@@ -148,12 +156,7 @@ describe("connection manager (unit, around the socket)", () => {
   });
 
   it("an ordinary drop (428) reconnects within a second or so", async () => {
-    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "Date"] });
-    const { sockets, manager, last } = setup({ entries: pairedEntries() });
-    manager.leaseGranted(grant);
-    await flush();
-    sockets[0]!.close(428);
-    await flush();
+    const { sockets, last } = await closedWith(428);
     expect(last()).toMatchObject({ state: "disconnected", reason: "transient", close_code: 428 });
     expect(sockets).toHaveLength(1);
     await vi.advanceTimersByTimeAsync(1_000);
@@ -162,18 +165,13 @@ describe("connection manager (unit, around the socket)", () => {
   });
 
   it("515 (unit, around the socket: the test peer never asks for a restart): reconnects immediately", async () => {
-    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "Date"] });
-    const { sockets, manager, last } = setup({ entries: pairedEntries() });
-    manager.leaseGranted(grant);
-    await flush();
-    sockets[0]!.close(515);
-    await flush(); // no time passes at all
+    const { sockets, last } = await closedWith(515); // no time passes at all
     expect(sockets).toHaveLength(2);
     expect(last()).toMatchObject({ state: "disconnected", reason: "transient", close_code: 515 });
   });
 
   it("405 (unit, around the socket: the test peer accepts any version): refreshes the WA version once per process", async () => {
-    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "Date"] });
+    vi.useFakeTimers(FAKE);
     const fetchLatest = vi.fn(async () => ({ version: LATEST, isLatest: true }));
     const versions = new WaVersionSource(CONFIGURED, silent, fetchLatest);
     const a = setup({ entries: pairedEntries(), versions });
@@ -206,9 +204,7 @@ describe("connection manager (unit, around the socket)", () => {
   });
 
   it("kills the socket at once when the lease is lost, and starts a new one when it is granted again", async () => {
-    const { sockets, manager, last } = setup({ entries: pairedEntries() });
-    manager.leaseGranted(grant);
-    await vi.waitFor(() => expect(sockets).toHaveLength(1));
+    const { sockets, manager, last } = await leasedPaired();
     sockets[0]!.open();
     manager.leaseLost();
     expect(sockets[0]!.ended).toBe(true); // synchronously: no await between loss and kill
@@ -220,9 +216,7 @@ describe("connection manager (unit, around the socket)", () => {
   });
 
   it("a repeated grant while the socket runs (link reconnected) keeps the same socket", async () => {
-    const { sockets, manager } = setup({ entries: pairedEntries() });
-    manager.leaseGranted(grant);
-    await vi.waitFor(() => expect(sockets).toHaveLength(1));
+    const { sockets, manager } = await leasedPaired();
     manager.leaseGranted(grant);
     await flush();
     expect(sockets).toHaveLength(1);
@@ -268,9 +262,7 @@ describe("per-number proxy", () => {
 
 describe("operator commands", () => {
   it("logout works on a socket that never opened: no WhatsApp call, session wiped, logged_out", async () => {
-    const { edge, sockets, manager, last } = setup({ entries: pairedEntries() });
-    manager.leaseGranted(grant);
-    await vi.waitFor(() => expect(sockets).toHaveLength(1));
+    const { edge, sockets, last } = await leasedPaired();
     sockets[0]!.update({ connection: "connecting" });
     await edge.edge.call("instance.logout", {});
     expect(sockets[0]!.loggedOut).toBe(false);
@@ -280,9 +272,7 @@ describe("operator commands", () => {
   });
 
   it("logout on a connected socket tells WhatsApp, then wipes the session", async () => {
-    const { edge, sockets, manager, last } = setup({ entries: pairedEntries() });
-    manager.leaseGranted(grant);
-    await vi.waitFor(() => expect(sockets).toHaveLength(1));
+    const { edge, sockets, last } = await leasedPaired();
     sockets[0]!.open();
     await vi.waitFor(() => expect(last()?.state).toBe("connected"));
     await edge.edge.call("instance.logout", {});
@@ -292,9 +282,7 @@ describe("operator commands", () => {
   });
 
   it("restart after a logout starts a fresh pairing", async () => {
-    const { edge, sockets, manager } = setup({ entries: pairedEntries() });
-    manager.leaseGranted(grant);
-    await vi.waitFor(() => expect(sockets).toHaveLength(1));
+    const { edge, sockets } = await leasedPaired();
     await edge.edge.call("instance.logout", {});
     await edge.edge.call("instance.restart", {});
     await vi.waitFor(() => expect(sockets).toHaveLength(2));
@@ -302,9 +290,7 @@ describe("operator commands", () => {
   });
 
   it("restart replaces a running socket with a new one on the same session", async () => {
-    const { edge, sockets, manager } = setup({ entries: pairedEntries() });
-    manager.leaseGranted(grant);
-    await vi.waitFor(() => expect(sockets).toHaveLength(1));
+    const { edge, sockets } = await leasedPaired();
     sockets[0]!.update({ connection: "open" });
     await vi.waitFor(() => expect(edge.statuses.at(-1)?.state).toBe("connected"));
     await edge.edge.call("instance.restart", {});
@@ -340,9 +326,7 @@ describe("operator commands", () => {
   });
 
   it("pairing_code on a paired instance fails with already_paired", async () => {
-    const { edge, sockets, manager } = setup({ entries: pairedEntries() });
-    manager.leaseGranted(grant);
-    await vi.waitFor(() => expect(sockets).toHaveLength(1));
+    const { edge, sockets } = await leasedPaired();
     await expect(edge.edge.call("instance.pairing_code", { phone: "5511999990001" })).rejects.toMatchObject({ code: "already_paired" });
     expect(sockets[0]!.pairingRequests).toEqual([]);
   });
@@ -358,9 +342,7 @@ describe("operator commands", () => {
   });
 
   it("import_session replaces the session and restarts the socket with the imported creds", async () => {
-    const { edge, sockets, manager } = setup({ entries: pairedEntries() });
-    manager.leaseGranted(grant);
-    await vi.waitFor(() => expect(sockets).toHaveLength(1));
+    const { edge, sockets } = await leasedPaired();
     await sockets[0]!.config.auth.keys.set({ session: { "old.0": Buffer.from("stale") } });
     const imported = initAuthCreds();
     imported.me = { id: "5511777770007:2@s.whatsapp.net" };
@@ -388,10 +370,7 @@ describe("pairing nobody completes (unit, around the socket: the test peer has n
   };
 
   it("after qrLimit unscanned QRs, across reconnects, reports pairing_expired and stops: no new socket, no more QRs", async () => {
-    vi.useFakeTimers(FAKE);
-    const { edge, sockets, manager, last } = setup({ qrLimit: 3 });
-    manager.leaseGranted(grant);
-    await flush();
+    const { edge, sockets, last } = await leasedOnFakeClock({ qrLimit: 3 });
     await show(sockets[0]!, "2@one", last);
     await show(sockets[0]!, "2@two", last);
     sockets[0]!.close(408); // WhatsApp ends a socket once its QR refs run out
@@ -411,10 +390,7 @@ describe("pairing nobody completes (unit, around the socket: the test peer has n
   });
 
   it("expires when the socket showing the last allowed QR closes, instead of reconnecting", async () => {
-    vi.useFakeTimers(FAKE);
-    const { sockets, manager, last } = setup({ qrLimit: 2 });
-    manager.leaseGranted(grant);
-    await flush();
+    const { sockets, last } = await leasedOnFakeClock({ qrLimit: 2 });
     await show(sockets[0]!, "2@one", last);
     await show(sockets[0]!, "2@two", last);
     sockets[0]!.close(408);
@@ -425,10 +401,7 @@ describe("pairing nobody completes (unit, around the socket: the test peer has n
   });
 
   it("a restart, or asking for a pairing code, starts pairing again with a fresh allowance of QRs", async () => {
-    vi.useFakeTimers(FAKE);
-    const { edge, sockets, manager, last } = setup({ qrLimit: 1 });
-    manager.leaseGranted(grant);
-    await flush();
+    const { edge, sockets, last } = await leasedOnFakeClock({ qrLimit: 1 });
     await show(sockets[0]!, "2@one", last);
     sockets[0]!.update({ qr: "2@two" });
     await flush();
@@ -451,10 +424,7 @@ describe("pairing nobody completes (unit, around the socket: the test peer has n
   });
 
   it("a QR scanned at the last moment still connects: the 515 that follows pairing reconnects", async () => {
-    vi.useFakeTimers(FAKE);
-    const { sockets, manager, last } = setup({ qrLimit: 1 });
-    manager.leaseGranted(grant);
-    await flush();
+    const { sockets, last } = await leasedOnFakeClock({ qrLimit: 1 });
     await show(sockets[0]!, "2@only", last);
     // Scanned: Baileys stores the signed device identity, then WhatsApp asks for a restart.
     const creds = sockets[0]!.config.auth.creds;
@@ -483,10 +453,7 @@ describe("pairing nobody completes (unit, around the socket: the test peer has n
 describe("dead sockets (unit, around the socket; the real peer going silent is in test/e2e/liveness.test.ts)", () => {
 
   it("a socket that receives nothing past the bound is dropped without a handshake, reported, and replaced", async () => {
-    vi.useFakeTimers(FAKE);
-    const { edge, sockets, manager, last } = setup({ entries: pairedEntries(), silenceMs: 3_000 });
-    manager.leaseGranted(grant);
-    await flush();
+    const { edge, sockets, last } = await leasedOnFakeClock({ entries: pairedEntries(), silenceMs: 3_000 });
     const sock = sockets[0]!;
     // Baileys is told to ping (keep-alive) well inside the bound, so a healthy idle socket always hears something.
     expect(sock.config.keepAliveIntervalMs).toBeLessThanOrEqual(2_000);
@@ -516,10 +483,7 @@ describe("dead sockets (unit, around the socket; the real peer going silent is i
   });
 
   it("the default bound is 45 s, with Baileys' own 30 s keep-alive", async () => {
-    vi.useFakeTimers(FAKE);
-    const { edge, sockets, manager } = setup({ entries: pairedEntries() });
-    manager.leaseGranted(grant);
-    await flush();
+    const { edge, sockets } = await leasedOnFakeClock({ entries: pairedEntries() });
     expect(sockets[0]!.config.keepAliveIntervalMs).toBe(30_000);
     sockets[0]!.open();
     await vi.advanceTimersByTimeAsync(44_000);

@@ -66,6 +66,16 @@ function startFleet(overrides: Partial<FleetConfig> = {}) {
   return { fleet, sockets };
 }
 
+/** A started fleet that said hello and was assigned `ids` (sessions stored at the edge), once it made a socket for each. */
+async function fleetRunning(...ids: string[]) {
+  for (const id of ids) seedSession(id);
+  const started = startFleet();
+  await until(() => edge.hellos.length === 1, 3_000, "hello");
+  edge.assign(ids);
+  await until(() => started.sockets.length === ids.length, 3_000, "sockets");
+  return started;
+}
+
 describe("fleet process", () => {
   it("says hello, runs what the directory assigns (once), and stops what it revokes without logging out", async () => {
     seedSession("inst_1");
@@ -93,11 +103,7 @@ describe("fleet process", () => {
   });
 
   it("keeps its numbers running while the directory link is down, and says hello again", async () => {
-    seedSession("inst_3");
-    const { sockets } = startFleet();
-    await until(() => edge.hellos.length === 1, 3_000, "hello");
-    edge.assign(["inst_3"]);
-    await until(() => sockets.length === 1, 3_000, "socket");
+    const { sockets } = await fleetRunning("inst_3");
     edge.directory!.terminate(); // edge deploy
     await until(() => edge.hellos.length === 2, 5_000, "second hello");
     expect(edge.directoryConnects).toBe(2);
@@ -109,12 +115,7 @@ describe("fleet process", () => {
   });
 
   it("lets go of numbers that moved elsewhere while its directory link was down", async () => {
-    seedSession("inst_6");
-    seedSession("inst_7");
-    const { fleet, sockets } = startFleet();
-    await until(() => edge.hellos.length === 1, 3_000, "hello");
-    edge.assign(["inst_6", "inst_7"]);
-    await until(() => sockets.length === 2, 3_000, "sockets");
+    const { fleet, sockets } = await fleetRunning("inst_6", "inst_7");
     edge.directory!.terminate();
     await until(() => edge.hellos.length === 2, 5_000, "second hello");
     // The first assign after hello is the directory's whole list for us: inst_7 is no longer on it.
@@ -126,11 +127,7 @@ describe("fleet process", () => {
   });
 
   it("a number revoked before the edge took its message: the message waits in the spool and reaches the edge over HTTP, once", async () => {
-    seedSession("inst_r");
-    const { fleet, sockets } = startFleet();
-    await until(() => edge.hellos.length === 1, 3_000, "hello");
-    edge.assign(["inst_r"]);
-    await until(() => sockets.length === 1, 3_000, "socket");
+    const { fleet, sockets } = await fleetRunning("inst_r");
     sockets[0]!.open();
     const inst = edge.instance("inst_r");
     inst.failReceived = true;
@@ -157,12 +154,7 @@ describe("fleet process", () => {
   });
 
   it("drains: every socket ends without logout, every lease is released, the directory link closes", async () => {
-    seedSession("inst_4");
-    seedSession("inst_5");
-    const { fleet, sockets } = startFleet();
-    await until(() => edge.hellos.length === 1, 3_000, "hello");
-    edge.assign(["inst_4", "inst_5"]);
-    await until(() => sockets.length === 2, 3_000, "sockets");
+    const { fleet, sockets } = await fleetRunning("inst_4", "inst_5");
     const started = Date.now();
     await fleet.drain();
     expect(Date.now() - started).toBeLessThan(3_000);
@@ -173,11 +165,7 @@ describe("fleet process", () => {
   });
 
   it("forgets an instance the edge deleted (4004) and does not reconnect it", async () => {
-    seedSession("inst_6");
-    const { fleet, sockets } = startFleet();
-    await until(() => edge.hellos.length === 1, 3_000, "hello");
-    edge.assign(["inst_6"]);
-    await until(() => sockets.length === 1, 3_000, "socket");
+    const { fleet, sockets } = await fleetRunning("inst_6");
     edge.instance("inst_6").live!.close(4004, "deleted");
     await until(() => fleet.instanceIds.length === 0, 3_000, "forgotten");
     expect(sockets[0]!.ended).toBe(true);

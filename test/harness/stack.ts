@@ -47,6 +47,14 @@ export interface Stack<P extends PeerSet = Peers> {
     n: number,
     opts: { timeoutMs: number; fleetId?: string; prefix?: string; firstPeer?: number; concurrency?: number },
   ): Promise<Instance[]>;
+  /**
+   * Starts a fleet (with `fleet` options) and at once connects `n` numbers on
+   * it, as `connectNumbers` (the edge waits while the fleet process starts).
+   */
+  fleetWithNumbers(
+    n: number,
+    opts: { timeoutMs: number; fleet?: Partial<FleetOptions> },
+  ): Promise<{ fleet: Fleet; instances: Instance[] }>;
   /** Waits until every id is `connected` (from GET /instances), optionally on one fleet. */
   waitConnected(ids: string[], timeoutMs: number, fleetId?: string, intervalMs?: number): Promise<Instance[]>;
   /**
@@ -150,6 +158,11 @@ export async function startStack(name: string, peerSet: number | PeerSet, stackO
         timeoutMs,
         fleetId,
       );
+    },
+    async fleetWithNumbers(n, { timeoutMs, fleet: fleetOpts }) {
+      const fleet = stack.fleet(fleetOpts);
+      const instances = await stack.connectNumbers(n, { timeoutMs, fleetId: fleet.fleetId });
+      return { fleet, instances };
     },
     async waitConnected(ids, timeoutMs, fleetId, intervalMs = 250) {
       return await waitFor(

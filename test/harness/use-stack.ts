@@ -5,9 +5,10 @@ import { type Stack, startStack } from "./stack.ts";
 /**
  * One stack for a whole test file: started before its tests, stopped after,
  * and on a failed test the tails of the edge and fleet logs are printed.
- * Returns a getter, since the stack exists only once `beforeAll` ran.
+ * The stack exists only once `beforeAll` ran, so what this returns stands in
+ * for it: the file's hooks and tests use it as the stack itself.
  */
-export function useStack(name: string, peerCount: number): () => Stack {
+export function useStack(name: string, peerCount: number): Stack {
   let stack: Stack | undefined;
   beforeAll(async () => {
     stack = await startStack(name, peerCount);
@@ -18,8 +19,12 @@ export function useStack(name: string, peerCount: number): () => Stack {
   afterAll(async () => {
     await stack?.stop();
   });
-  return () => {
+  const started = () => {
     if (!stack) throw new Error("the stack is not started yet");
     return stack;
   };
+  return new Proxy({} as Stack, {
+    get: (_, key) => Reflect.get(started(), key),
+    set: (_, key, value) => Reflect.set(started(), key, value),
+  });
 }

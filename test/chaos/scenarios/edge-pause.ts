@@ -5,8 +5,7 @@
  * lapse, and the edge re-assigns the numbers when it wakes. Counted at the
  * webhook receiver.
  */
-import { sleep } from "../../harness/waits.ts";
-import { awaitWebhooks, countWebhooks, runProblems, startInbound, warmUp, writeSteadily } from "../inbound.ts";
+import { awaitWebhooks, countWebhooks, runProblems, startInbound, warmUp, writeThroughOutage } from "../inbound.ts";
 import { secs, type RunResult } from "../result.ts";
 import type { Scenario } from "./scenario.ts";
 
@@ -22,26 +21,21 @@ export const edgePause: Scenario = {
 
     // Frozen a quarter of the way in; the rest of the messages come while it is frozen or just after.
     const freezeAt = Math.floor(messages / 4);
-    let frozenAt = 0;
-    let thawedAt = 0;
-    let thawed: Promise<void> = Promise.resolve();
-    const { written, notWritten, customers } = await writeSteadily(stack, {
+    const { written, notWritten, customers, downAt: frozenAt, backAt: thawedAt } = await writeThroughOutage(stack, {
       tag: `edge-pause ${ctx.run}`,
       messages,
       rate,
-      at: (i) => {
-        if (i !== freezeAt) return;
-        frozenAt = Date.now();
+      at: freezeAt,
+      seconds: pauseS,
+      begin: () => {
         ctx.log(`SIGSTOP the edge (pid group ${stack.e2e.edge.pid}) for ${pauseS} s`);
         stack.e2e.edge.pause();
-        thawed = sleep(pauseS * 1000).then(() => {
-          stack.e2e.edge.resume();
-          thawedAt = Date.now();
-          ctx.log("SIGCONT the edge");
-        });
+      },
+      end: () => {
+        stack.e2e.edge.resume();
+        ctx.log("SIGCONT the edge");
       },
     });
-    await thawed;
     const writtenDuringFreeze = written.filter((w) => w.at >= frozenAt && w.at < thawedAt).length;
     await stack.waitAllConnected(180_000);
     const drain = await awaitWebhooks(stack, written, { timeoutMs: 300_000, stallMs: 90_000 });

@@ -7,8 +7,7 @@
  * with the 12 h default the next retry after a 10-minute outage can be
  * ~17 minutes away. 16 retries still span at least 8 x the cap, past the outage.
  */
-import { sleep } from "../../harness/waits.ts";
-import { awaitWebhooks, countWebhooks, runProblems, startInbound, warmUp, writeSteadily } from "../inbound.ts";
+import { awaitWebhooks, countWebhooks, runProblems, startInbound, warmUp, writeThroughOutage } from "../inbound.ts";
 import { secs, type RunResult } from "../result.ts";
 import type { Scenario } from "./scenario.ts";
 
@@ -25,26 +24,21 @@ export const receiverDown: Scenario = {
 
     const rate = ctx.options.rate || messages / (downS * 1.2);
     const downAt = Math.floor(messages / 12);
-    let wentDownAt = 0;
-    let cameBackAt = 0;
-    let back: Promise<void> = Promise.resolve();
-    const { written, notWritten, customers } = await writeSteadily(stack, {
+    const { written, notWritten, customers, downAt: wentDownAt, backAt: cameBackAt } = await writeThroughOutage(stack, {
       tag: `receiver-down ${ctx.run}`,
       messages,
       rate,
-      at: (i) => {
-        if (i !== downAt) return;
-        wentDownAt = Date.now();
+      at: downAt,
+      seconds: downS,
+      begin: () => {
         ctx.log(`webhook receiver down for ${downS} s (retry cap ${retryMaxS} s)`);
         void stack.receiver.down();
-        back = sleep(downS * 1000).then(async () => {
-          await stack.receiver.up();
-          cameBackAt = Date.now();
-          ctx.log("webhook receiver back");
-        });
+      },
+      end: async () => {
+        await stack.receiver.up();
+        ctx.log("webhook receiver back");
       },
     });
-    await back;
     const drain = await awaitWebhooks(stack, written, { timeoutMs: retryMaxS * 3_000 + 300_000, stallMs: retryMaxS * 2_000 + 60_000 });
     const counts = countWebhooks(stack, written);
     const deliveredAt = (waId: string) => counts.tally.first.get(waId)?.receivedAt ?? Infinity;
