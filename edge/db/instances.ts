@@ -4,7 +4,7 @@
  */
 import { and, desc, eq, inArray } from "drizzle-orm";
 import type { Db } from "./client.ts";
-import { deleteOfProject, first, ofProject } from "./scope.ts";
+import { deleteOfProject, first, ofProject, updateOfProject } from "./scope.ts";
 import { type Page, pageOf } from "./pagination.ts";
 import { type InstanceRow, instances, poolMembers } from "./schema/index.ts";
 
@@ -43,10 +43,7 @@ export async function listInstances(db: Db, projectId: string, page: Page) {
 }
 
 export async function updateInstanceStatus(db: Db, projectId: string, id: string, patch: InstanceStatusPatch) {
-  await db
-    .update(instances)
-    .set({ ...patch, updated_at: new Date().toISOString() })
-    .where(ofProject(instances, projectId, id));
+  await updateOfProject(db, instances, projectId, id, patch);
 }
 
 export async function deleteInstance(db: Db, projectId: string, id: string): Promise<boolean> {
