@@ -2,7 +2,7 @@
 import { type SQL, and, count, eq, getTableColumns, gte, inArray, isNotNull, isNull, lt, sql } from "drizzle-orm";
 import { SQLiteAsyncDialect, type SQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { Db } from "./client.ts";
-import { first, ofProject, updateOfProject } from "./scope.ts";
+import { first, ofProject } from "./scope.ts";
 import { inList } from "./lists.ts";
 import { type ContactRow, contactGroupMembers, contactGroups, contactTags, contacts, tags } from "./schema/index.ts";
 
@@ -89,7 +89,10 @@ export function updateContact(
   id: string,
   patch: Partial<Pick<ContactRow, "phone" | "jid" | "lid" | "message_count" | "last_message_at" | "instance_id" | "opted_out_at"> & Profile>,
 ) {
-  return updateOfProject(db, contacts, projectId, id, patch);
+  return db
+    .update(contacts)
+    .set({ ...patch, updated_at: new Date().toISOString() })
+    .where(ofProject(contacts, projectId, id));
 }
 
 export function deleteContact(db: Db, projectId: string, id: string) {

@@ -2,7 +2,7 @@
 import { type SQL, and, desc, eq, isNotNull, lt, lte, or, sql } from "drizzle-orm";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { Db } from "./client.ts";
-import { first, ofProject, updateOfProject } from "./scope.ts";
+import { first, ofProject } from "./scope.ts";
 import { inList } from "./lists.ts";
 import { type ConversationRow, contacts, conversations, messages } from "./schema/index.ts";
 
@@ -73,7 +73,10 @@ export function updateConversation(
   id: string,
   patch: Partial<Omit<ConversationRow, "id" | "project_id" | "created_at" | "updated_at">>,
 ) {
-  return updateOfProject(db, conversations, projectId, id, patch);
+  return db
+    .update(conversations)
+    .set({ ...patch, updated_at: new Date().toISOString() })
+    .where(ofProject(conversations, projectId, id));
 }
 
 export function deleteConversation(db: Db, projectId: string, id: string) {

@@ -4,7 +4,7 @@
  */
 import { and, desc, eq, inArray } from "drizzle-orm";
 import type { Db } from "./client.ts";
-import { deleteOfProject, first, ofProject, updateOfProject } from "./scope.ts";
+import { first, ofProject } from "./scope.ts";
 import { type Page, pageOf } from "./pagination.ts";
 import { type InstanceRow, instances, poolMembers } from "./schema/index.ts";
 
@@ -43,11 +43,18 @@ export async function listInstances(db: Db, projectId: string, page: Page) {
 }
 
 export async function updateInstanceStatus(db: Db, projectId: string, id: string, patch: InstanceStatusPatch) {
-  await updateOfProject(db, instances, projectId, id, patch);
+  await db
+    .update(instances)
+    .set({ ...patch, updated_at: new Date().toISOString() })
+    .where(ofProject(instances, projectId, id));
 }
 
 export async function deleteInstance(db: Db, projectId: string, id: string): Promise<boolean> {
-  return deleteOfProject(db, instances, projectId, id);
+  const rows = await db
+    .delete(instances)
+    .where(ofProject(instances, projectId, id))
+    .returning({ id: instances.id });
+  return rows.length > 0;
 }
 
 /** The project's connected numbers (optionally only a pool's): what rotation chooses from. */

@@ -2,7 +2,7 @@
 import { and, desc, eq, sql } from "drizzle-orm";
 import type { Strategy } from "../enums.ts";
 import type { Db } from "./client.ts";
-import { deleteOfProject, ofProject } from "./scope.ts";
+import { ofProject } from "./scope.ts";
 import { inList } from "./lists.ts";
 import { type Page, pageOf, paged } from "./pagination.ts";
 import { instances, poolMembers, pools } from "./schema/index.ts";
@@ -67,7 +67,11 @@ export async function updatePool(db: Db, projectId: string, id: string, patch: P
 }
 
 export async function deletePool(db: Db, projectId: string, id: string): Promise<boolean> {
-  return deleteOfProject(db, pools, projectId, id);
+  const rows = await db
+    .delete(pools)
+    .where(ofProject(pools, projectId, id))
+    .returning({ id: pools.id });
+  return rows.length > 0;
 }
 
 export async function advancePoolCursor(db: Db, projectId: string, id: string): Promise<number> {

@@ -1,7 +1,7 @@
 /** Storage for `webhooks`, `webhook_deliveries` and `webhook_attempts`. Every query names the project. */
 import { and, asc, desc, eq, sql } from "drizzle-orm";
 import type { Db } from "./client.ts";
-import { deleteOfProject, first, ofProject } from "./scope.ts";
+import { first, ofProject } from "./scope.ts";
 import { inList } from "./lists.ts";
 import { type Page, pageOf, paged } from "./pagination.ts";
 import { type DeliveryRow, type WebhookRow, webhookAttempts, webhookDeliveries, webhooks } from "./schema/index.ts";
@@ -48,7 +48,8 @@ export async function updateWebhook(db: Db, projectId: string, id: string, patch
 }
 
 export async function deleteWebhook(db: Db, projectId: string, id: string): Promise<boolean> {
-  return deleteOfProject(db, webhooks, projectId, id);
+  const rows = await db.delete(webhooks).where(ofProject(webhooks, projectId, id)).returning({ id: webhooks.id });
+  return rows.length > 0;
 }
 
 /**
