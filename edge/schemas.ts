@@ -94,6 +94,22 @@ export const jsonBody = <T extends z.ZodType>(schema: T) => ({
   content: { "application/json": { schema } },
 });
 
+/** The operations most resources have, declared alike: a page of them (`GET /`), one by id (`GET /{id}`), creating one (`POST /`). */
+export const listing = <T extends z.ZodType>(item: T, description: string) => ({
+  request: { query: PageQuery },
+  responses: { 200: json(paged(item), description), ...errorsOf(400) },
+});
+
+export const reading = <T extends z.ZodType>(item: T, description: string) => ({
+  request: { params: IdParam },
+  responses: { 200: json(item, description), ...errorsOf(404) },
+});
+
+export const creating = <B extends z.ZodType, T extends z.ZodType, S extends keyof typeof errors = never>(body: B, item: T, ...more: S[]) => ({
+  request: { body: jsonBody(body) },
+  responses: { 201: json(item, "Created"), ...errorsOf<400 | S>(400, ...more) },
+});
+
 type Operation = Omit<RouteConfig, "method" | "path" | "tags" | "summary">;
 
 /**

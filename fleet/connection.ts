@@ -24,64 +24,42 @@
  * inbound spool through the instance's InboundReceiver (inbound-receiver.ts),
  * which outlives sockets, before WhatsApp is told we have it.
  *
- * The layers above the lifecycle, one module each, as Baileys splits
- * `src/Socket/`: pairing (pairing.ts), sending (outbound-sender.ts), queries
- * (whatsapp-queries.ts) and receiving (inbound-receiver.ts). They see the
- * socket of the moment (`Sockets`, wa-socket.ts), never the lifecycle's
- * state; the manager answers the edge's commands (`methods`) through them.
+ * The layers above the lifecycle (pairing, sending, queries, receiving) and
+ * the table of the edge's commands to them are number-layers.ts.
  */
-import makeWASocket, { type AuthenticationCreds, type ConnectionState, type WAMessage } from "@whiskeysockets/baileys";
+import type { AuthenticationCreds, ConnectionState, WAMessage } from "@whiskeysockets/baileys";
 import type { Logger } from "pino";
 import { classifyClose } from "./close-codes.ts";
 import type { MethodHandlers } from "../shared/rpc.ts";
 import { type LeaseGranted, ProtocolError, type StatusEvent } from "../shared/protocol.ts";
-import { DEFAULT_QR_LIMIT } from "./config.ts";
 import type { EdgeLink } from "./edge-link.ts";
 import { errorText } from "./errors.ts";
-import { InboundReceiver, selfOf } from "./inbound-receiver.ts";
-import type { InboundSpool } from "./inbound-spool.ts";
-import { DEFAULT_SILENCE_MS, SilenceWatch, hardClose, silentClose } from "./liveness.ts";
-import type { FetchMedia } from "./outbound-media.ts";
-import { OutboundSender } from "./outbound-sender.ts";
-import { Pairing } from "./pairing.ts";
+import { selfOf } from "./inbound-receiver.ts";
+import { SilenceWatch, hardClose, silentClose } from "./liveness.ts";
+import { type LayerOptions, NumberLayers } from "./number-layers.ts";
 import { redactProxyUrl } from "./proxy.ts";
 import { type ReconnectDelay, ReconnectSchedule } from "./reconnect.ts";
 import { CREDS_KEY, type SessionStore, sealValue } from "./session-store.ts";
 import { closeCodeOf, emptyStatus, statusFromConnectionUpdate } from "./statuses.ts";
-import { type MakeSocket, type NumberSocket, type SocketLike, type SocketSettings, type Sockets, endNumberSocket, logOutNumberSocket, makeNumberSocket } from "./wa-socket.ts";
-import { WhatsAppQueries } from "./whatsapp-queries.ts";
+import { type NumberSocket, type SocketLike, type SocketOptions, type SocketSettings, type Sockets, endNumberSocket, logOutNumberSocket, makeNumberSocket, socketSettings } from "./wa-socket.ts";
 
-/** Settings with a default. */
-type Defaulted = "allowPrivateNetworks" | "silenceMs" | "makeSocket";
-
-/** One number's socket settings (wa-socket.ts), and what the layers above it need. */
-export type ConnectionManagerOptions = Omit<SocketSettings, Defaulted | "link"> &
-  Partial<Pick<SocketSettings, Defaulted>> & {
-    /** The number's instance link: its session store, and what the number tells the edge. */
-    link: EdgeLink;
-    /** Where media bytes for outbound messages come from (the edge's media route). */
-    fetchMedia?: FetchMedia;
-    /** Where received messages are written before WhatsApp gets their receipt (one per process). */
-    spool: InboundSpool;
+/** One number's socket settings (wa-socket.ts), and what the layers above it need (number-layers.ts). */
+export type ConnectionManagerOptions = Omit<SocketOptions, "link"> &
+  LayerOptions & {
     /** Backoff jitter source (tests pin it). */
     random?: () => number;
-    /** QRs an unpaired number shows before pairing expires (see DEFAULT_QR_LIMIT in config.ts). */
-    qrLimit?: number;
   };
 
 export class ConnectionManager {
   readonly instanceId: string;
+  /** The layers above the lifecycle: they outlive its sockets. */
+  readonly layers: NumberLayers;
   /** Operator commands the edge can call on this instance: the lifecycle's, then each layer's. */
   readonly methods: MethodHandlers;
-  /** The layers above the lifecycle. */
-  readonly pairing: Pairing;
-  readonly sender: OutboundSender;
-  readonly queries: WhatsAppQueries;
 
   #link: EdgeLink;
   #logger: Logger;
   #settings: SocketSettings;
-  #inbound: InboundReceiver;
   #reconnects: ReconnectSchedule;
 
   #wantRunning = true;
@@ -97,15 +75,13 @@ export class ConnectionManager {
   #silentSockets = 0;
 
   constructor(opts: ConnectionManagerOptions) {
-    const { instanceId, link, cipher, logger } = opts;
+    const { instanceId, link, logger } = opts;
     this.instanceId = instanceId;
     this.#link = link;
     this.#logger = logger;
-    const silenceMs = opts.silenceMs ?? DEFAULT_SILENCE_MS;
-    const makeSocket = opts.makeSocket ?? (makeWASocket as unknown as MakeSocket);
-    this.#settings = { ...opts, allowPrivateNetworks: opts.allowPrivateNetworks ?? false, silenceMs, makeSocket };
+    this.#settings = socketSettings(opts);
     this.#reconnects = new ReconnectSchedule({ random: opts.random ?? Math.random, logger });
-    this.#silence = new SilenceWatch({ silenceMs, onSilent: (ms) => this.#onSilent(ms) });
+    this.#silence = new SilenceWatch({ silenceMs: this.#settings.silenceMs, onSilent: (ms) => this.#onSilent(ms) });
     const sockets: Sockets = {
       current: () => this.#sock,
       open: () => {
@@ -114,27 +90,18 @@ export class ConnectionManager {
       },
       isOpen: (sock) => this.#sock === sock && this.#status.state === "connected",
     };
-    this.#inbound = new InboundReceiver({ instanceId, link, spool: opts.spool, cipher, logger });
-    this.pairing = new Pairing({
-      lifecycle: {
+    this.layers = new NumberLayers(opts, {
+      sockets,
+      pairing: {
         paired: () => this.#isPaired(),
         current: () => this.#sock,
         run: () => this.#run(),
         restartWith: (creds) => this.#restartWith(creds),
       },
-      logger,
-      qrLimit: opts.qrLimit ?? DEFAULT_QR_LIMIT,
+      restart: () => this.restart(),
+      logout: () => this.logout(),
     });
-    this.sender = new OutboundSender({ instanceId, sockets, link, cipher, fetchMedia: opts.fetchMedia, inbound: this.#inbound, logger });
-    this.queries = new WhatsAppQueries({ sockets, logger });
-    this.methods = {
-      "instance.restart": () => this.restart(),
-      "instance.logout": () => this.logout(),
-      ...this.pairing.methods,
-      ...this.sender.methods,
-      ...this.queries.methods,
-      echo: ({ at }) => ({ at }),
-    };
+    this.methods = this.layers.methods;
   }
 
   get status(): StatusEvent {
@@ -200,7 +167,7 @@ export class ConnectionManager {
     this.#wantRunning = true;
     this.#reconnects.resetBackoff();
     this.#reconnects.resetImmediate();
-    this.pairing.renewQrs();
+    this.layers.pairing.renewQrs();
     await this.#endSocket();
     // Said before the reply, so the API's answer to the restart already shows it.
     this.#setStatus({ ...this.#status, state: "connecting", reason: null, qr: null, qr_png: null });
@@ -235,7 +202,7 @@ export class ConnectionManager {
     await this.#link.call("session.set", { entries: { [CREDS_KEY]: sealValue(this.#settings.cipher, this.instanceId, CREDS_KEY, creds) } });
     this.#wantRunning = true;
     this.#reconnects.resetBackoff();
-    this.pairing.renewQrs();
+    this.layers.pairing.renewQrs();
     this.#setStatus({ ...emptyStatus("connecting"), jid: creds.me?.id ?? null });
     void this.#start();
   }
@@ -251,14 +218,14 @@ export class ConnectionManager {
     try {
       made = await makeNumberSocket(this.#settings, {
         proxyUrl: this.#proxyUrl,
-        beforeMessageAck: (msg, type, sock) => this.#inbound.beforeAck(msg, type, selfOf(sock)),
+        beforeMessageAck: (msg, type, sock) => this.layers.inbound.beforeAck(msg, type, selfOf(sock)),
         // Stopped or restarted while the session and the proxy were being readied.
         stale: () => generation !== this.#generation,
       });
       if (!made) return;
       const { sock, store } = made;
       this.#sock = sock;
-      this.sender.attach(sock);
+      this.layers.sender.attach(sock);
       this.#silence.watch(sock.ws);
       this.#store = store;
       sock.ev.on("creds.update", () => {
@@ -266,12 +233,12 @@ export class ConnectionManager {
         store.saveCreds().catch((err: unknown) => this.#logger.error({ err: errorText(err) }, "saving creds failed"));
       });
       sock.ev.on("connection.update", (update) => void this.#onUpdate(generation, sock, update));
-      this.#inbound.attach(sock);
+      this.layers.inbound.attach(sock);
       this.#logger.info(
         { fresh: store.fresh, version: this.#settings.versions.current().join("."), proxy: redactProxyUrl(this.#proxyUrl) },
         "socket started",
       );
-      this.pairing.socketStarted();
+      this.layers.pairing.socketStarted();
     } catch (err) {
       made?.store.close();
       if (generation !== this.#generation) return;
@@ -287,17 +254,17 @@ export class ConnectionManager {
     let qrPng: string | null = null;
     if (update.qr) {
       // A new QR means the last one went unscanned.
-      if (this.pairing.outOfQrs) return this.#expirePairing();
-      qrPng = await this.pairing.drawQr(update.qr);
+      if (this.layers.pairing.outOfQrs) return this.#expirePairing();
+      qrPng = await this.layers.pairing.drawQr(update.qr);
       // The socket may have closed while the PNG was drawn; a late QR must not
       // overwrite the disconnected status.
       if (generation !== this.#generation || this.#sock !== sock) return;
-      this.pairing.qrOffered(sock);
+      this.layers.pairing.qrOffered(sock);
     }
     if (update.connection === "close") return this.#onClose(update);
     if (update.connection === "open") {
       this.#reconnects.opened();
-      this.pairing.renewQrs();
+      this.layers.pairing.renewQrs();
     }
     const status = statusFromConnectionUpdate(update, { user: sock.user, qrPng });
     if (status) this.#setStatus(status);
@@ -307,7 +274,7 @@ export class ConnectionManager {
     const code = closeCodeOf(update);
     const action = classifyClose(code);
     // Read before the socket is let go: a QR scanned just now closes with 515, paired, and must reconnect.
-    const unpairedOutOfQrs = !this.#isPaired() && this.pairing.outOfQrs;
+    const unpairedOutOfQrs = !this.#isPaired() && this.layers.pairing.outOfQrs;
     this.#reconnects.closed();
     const detached = this.#detach();
     const generation = this.#generation;
@@ -346,7 +313,7 @@ export class ConnectionManager {
   /** Nobody scanned the last `qrLimit` QRs: stop until asked again (restart, a QR or a pairing code). */
   async #expirePairing(): Promise<void> {
     this.#wantRunning = false;
-    this.#logger.warn({ qrs_shown: this.pairing.qrShown }, "pairing expired: no QR was scanned; stopped until asked again");
+    this.#logger.warn({ qrs_shown: this.layers.pairing.qrShown }, "pairing expired: no QR was scanned; stopped until asked again");
     await this.#endSocket();
     this.#setStatus({ ...emptyStatus("disconnected"), reason: "pairing_expired" });
   }
@@ -378,10 +345,10 @@ export class ConnectionManager {
     this.#reconnects.letGo();
     this.#silence.stop();
     const detached = { sock: this.#sock, store: this.#store };
-    this.sender.detach();
+    this.layers.sender.detach();
     this.#sock = null;
     this.#store = null;
-    this.pairing.socketGone();
+    this.layers.pairing.socketGone();
     return detached;
   }
 
@@ -404,7 +371,7 @@ export class ConnectionManager {
     } catch (err) {
       this.#logger.warn({ err: errorText(err) }, "status not sent");
     }
-    this.pairing.statusChanged(next);
+    this.layers.pairing.statusChanged(next);
   }
 
   #isPaired(): boolean {

@@ -9,7 +9,7 @@
  * only once the edge answered.
  *
  * One SQLite file per process (node:sqlite, built into Node), in
- * POMBO_FLEET_DATA_DIR:
+ * POMBO_FLEET_DATA_DIR (spool-files.ts makes, locks and adopts them):
  *
  *  - WAL with `synchronous = FULL`: each row is fsynced before the hook
  *    returns, so a message survives a SIGKILL and a power cut alike (NORMAL
@@ -32,12 +32,12 @@
  * WhatsApp's acknowledgements back. A disk that fills anyway makes the write
  * fail, and Baileys then nacks the message: WhatsApp keeps it.
  */
-import { randomBytes } from "node:crypto";
-import { closeSync, mkdirSync, openSync, readdirSync, rmSync, statSync, statfsSync } from "node:fs";
+import { readdirSync, statfsSync } from "node:fs";
 import { join } from "node:path";
-import { DatabaseSync } from "node:sqlite";
+import type { DatabaseSync } from "node:sqlite";
 import type { Logger } from "pino";
 import { errorText } from "./errors.ts";
+import { SPOOL_COLUMNS, adoptSpoolFile, createSpoolFile, isSpoolFileName } from "./spool-files.ts";
 
 export type SpoolRow = {
   seq: number;
@@ -73,15 +73,6 @@ export class SpoolClosed extends Error {
   }
 }
 
-const PREFIX = "inbound-";
-const SUFFIX = ".spool";
-const SCHEMA_VERSION = 1;
-/** A file this old and still empty is a process that died before writing its first page. */
-const STILLBORN_MS = 60_000;
-const SQLITE_BUSY = 5;
-
-const COLUMNS = "instance_id, chat_jid, wa_message_id, offline, received_at, payload, held";
-
 export class InboundSpool {
   readonly path: string;
   readonly dir: string;
@@ -105,11 +96,8 @@ export class InboundSpool {
 
   /** Creates this process's spool file in `dir` (0700), holding its lock until the process ends or `close()`. */
   static open(opts: InboundSpoolOptions): InboundSpool {
-    mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
-    const path = join(opts.dir, `${PREFIX}${process.pid}-${randomBytes(4).toString("hex")}${SUFFIX}`);
-    // Created private: SQLite gives its -wal file the mode of the database file.
-    closeSync(openSync(path, "wx", 0o600));
-    return new InboundSpool(opts, path, openLocked(path));
+    const { path, db } = createSpoolFile(opts.dir);
+    return new InboundSpool(opts, path, db);
   }
 
   private constructor(opts: InboundSpoolOptions, path: string, db: DatabaseSync) {
@@ -121,7 +109,7 @@ export class InboundSpool {
     this.#minFreeBytes = opts.minFreeBytes;
     this.#recheckMs = opts.recheckMs ?? 1_000;
     this.#freeBytes = opts.freeBytes ?? diskFreeBytes;
-    this.#insert = db.prepare(`INSERT OR IGNORE INTO inbound (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, NULL)`);
+    this.#insert = db.prepare(`INSERT OR IGNORE INTO inbound (${SPOOL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, NULL)`);
     this.#page = db.prepare(
       "SELECT seq, instance_id, chat_jid, wa_message_id, offline, received_at, payload FROM inbound WHERE seq > ? AND held IS NULL ORDER BY seq LIMIT ?",
     );
@@ -248,9 +236,9 @@ export class InboundSpool {
     let adopted = 0;
     for (const name of readdirSync(this.dir)) {
       const path = join(this.dir, name);
-      if (!name.startsWith(PREFIX) || !name.endsWith(SUFFIX) || path === this.path) continue;
+      if (!isSpoolFileName(name) || path === this.path) continue;
       try {
-        adopted += this.#adoptFile(path);
+        adopted += adoptSpoolFile(this.#db, path, this.#logger);
       } catch (err) {
         this.#logger.error({ file: path, err: errorText(err) }, "spool file not adopted");
       }
@@ -270,56 +258,6 @@ export class InboundSpool {
     this.#db.close();
   }
 
-  #adoptFile(path: string): number {
-    const stat = statSync(path, { throwIfNoEntry: false });
-    if (!stat) return 0;
-    if (stat.size === 0) {
-      // Either a sibling that is opening it this very moment (it locks it before writing a byte), or one that never did.
-      if (Date.now() - stat.mtimeMs > STILLBORN_MS) removeSpoolFile(path);
-      return 0;
-    }
-    let other: DatabaseSync;
-    try {
-      other = openLocked(path);
-    } catch (err) {
-      if (isBusy(err)) return 0; // its process is alive
-      throw err;
-    }
-    let moved = 0;
-    try {
-      // One transaction on our side: the rows are ours all at once or not at all. Theirs go only after.
-      this.#db.exec("BEGIN IMMEDIATE");
-      try {
-        const rows = other.prepare(`SELECT ${COLUMNS} FROM inbound ORDER BY seq`).iterate();
-        const insert = this.#db.prepare(`INSERT OR IGNORE INTO inbound (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`);
-        for (const r of rows) {
-          insert.run(
-            r.instance_id as string,
-            r.chat_jid as string,
-            r.wa_message_id as string,
-            r.offline as number,
-            r.received_at as number,
-            r.payload as Uint8Array,
-            // Held back by the process that is gone (unreadable, refused): a new process, maybe with the
-            // right key or facing a fixed edge, tries again; it holds them again if nothing changed.
-            null,
-          );
-          moved++;
-        }
-        this.#db.exec("COMMIT");
-      } catch (err) {
-        this.#db.exec("ROLLBACK");
-        throw err;
-      }
-      other.exec("DELETE FROM inbound");
-    } finally {
-      other.close();
-    }
-    removeSpoolFile(path);
-    this.#logger.warn({ file: path, rows: moved }, "adopted the spool of a process that is gone");
-    return moved;
-  }
-
   #hasRoom(): boolean {
     if (this.#closed) throw new SpoolClosed();
     return this.#size < this.#maxRows && this.#freeBytes(this.dir) >= this.#minFreeBytes;
@@ -335,50 +273,6 @@ export class InboundSpool {
     this.#size = Number(counts.size);
     this.#held = Number(counts.held);
   }
-}
-
-/**
- * Opens a spool file and takes its lock, or throws SQLITE_BUSY if a live
- * process holds it. EXCLUSIVE is set before WAL so no shared-memory index is
- * made, and the write at the end takes the lock for good.
- */
-function openLocked(path: string): DatabaseSync {
-  const db = new DatabaseSync(path, { timeout: 0 });
-  try {
-    db.exec("PRAGMA locking_mode = EXCLUSIVE");
-    db.exec("PRAGMA journal_mode = WAL");
-    db.exec("PRAGMA synchronous = FULL");
-    const version = Number((db.prepare("PRAGMA user_version").get() as { user_version: number }).user_version);
-    if (version > SCHEMA_VERSION) throw new Error(`spool schema v${version} is newer than this fleet's v${SCHEMA_VERSION}`);
-    db.exec(`
-      BEGIN IMMEDIATE;
-      CREATE TABLE IF NOT EXISTS inbound (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
-        instance_id TEXT NOT NULL,
-        chat_jid TEXT NOT NULL,
-        wa_message_id TEXT NOT NULL,
-        offline INTEGER NOT NULL,
-        received_at INTEGER NOT NULL,
-        payload BLOB NOT NULL,
-        held TEXT,
-        UNIQUE (instance_id, wa_message_id)
-      );
-      PRAGMA user_version = ${SCHEMA_VERSION};
-      COMMIT;
-    `);
-  } catch (err) {
-    db.close();
-    throw err;
-  }
-  return db;
-}
-
-function isBusy(err: unknown): boolean {
-  return (err as { errcode?: number }).errcode === SQLITE_BUSY;
-}
-
-function removeSpoolFile(path: string): void {
-  for (const file of [path, `${path}-wal`, `${path}-shm`, `${path}-journal`]) rmSync(file, { force: true });
 }
 
 function diskFreeBytes(dir: string): number {

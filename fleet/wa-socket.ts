@@ -4,27 +4,27 @@
  * made and ended. Everything above (connection.ts and the layers on it) takes
  * sockets from here.
  */
-import type {
-  AnyMessageContent,
-  AuthenticationCreds,
-  BaileysEventMap,
-  ConnectionState,
-  Contact,
-  GroupMetadata,
-  MessageUpsertType,
-  MessageUserReceiptUpdate,
-  MiscMessageGenerationOptions,
-  USyncQuery,
-  USyncQueryResult,
-  UserFacingSocketConfig,
-  WAMessage,
-  WAMessageUpdate,
-  WAPresence,
+import makeWASocket, {
+  type AnyMessageContent,
+  type AuthenticationCreds,
+  type BaileysEventMap,
+  type ConnectionState,
+  type Contact,
+  type GroupMetadata,
+  type MessageUpsertType,
+  type MessageUserReceiptUpdate,
+  type MiscMessageGenerationOptions,
+  type USyncQuery,
+  type USyncQueryResult,
+  type UserFacingSocketConfig,
+  type WAMessage,
+  type WAMessageUpdate,
+  type WAPresence,
 } from "@whiskeysockets/baileys";
 import type { Logger } from "pino";
 import { withTimeout } from "./deadlines.ts";
 import { errorText } from "./errors.ts";
-import { type FrameSource, keepAliveFor } from "./liveness.ts";
+import { DEFAULT_SILENCE_MS, type FrameSource, keepAliveFor } from "./liveness.ts";
 import { baileysLogger } from "./logger.ts";
 import { proxyAgent } from "./proxy.ts";
 import type { AckSource } from "./server-acks.ts";
@@ -88,6 +88,18 @@ export type SocketSettings = SessionStoreOptions & {
   silenceMs: number;
   makeSocket: MakeSocket;
 };
+
+/** Settings with a default. */
+type Defaulted = "allowPrivateNetworks" | "silenceMs" | "makeSocket";
+/** Socket settings as a caller gives them: those with a default may be left out. */
+export type SocketOptions = Omit<SocketSettings, Defaulted> & Partial<Pick<SocketSettings, Defaulted>>;
+
+/** The settings with their defaults: private networks refused, liveness.ts's silence bound, Baileys' own socket. */
+export function socketSettings<T extends SocketOptions>(opts: T): T & SocketSettings {
+  const silenceMs = opts.silenceMs ?? DEFAULT_SILENCE_MS;
+  const makeSocket = opts.makeSocket ?? (makeWASocket as unknown as MakeSocket);
+  return { ...opts, allowPrivateNetworks: opts.allowPrivateNetworks ?? false, silenceMs, makeSocket };
+}
 
 const LOGOUT_TIMEOUT_MS = 5_000;
 

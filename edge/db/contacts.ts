@@ -105,11 +105,11 @@ export async function contactKeys(db: Db, projectId: string, contactIds: string[
   if (contactIds.length === 0) return out;
   const rows = await db.all<{ kind: "tags" | "groups"; contact_id: string; key: string }>(sql`
     SELECT 'tags' AS kind, ${contactTags.contact_id} AS contact_id, ${tags.key} AS key
-      FROM ${contactTags} JOIN ${tags} ON ${tags.id} = ${contactTags.tag_id}
+      FROM ${contactTags} JOIN ${tags} ON ${tags.id} = ${contactTags.entry_id}
       WHERE ${contactTags.project_id} = ${projectId} AND ${inList(contactTags.contact_id, contactIds)}
     UNION ALL
     SELECT 'groups', ${contactGroupMembers.contact_id}, ${contactGroups.key}
-      FROM ${contactGroupMembers} JOIN ${contactGroups} ON ${contactGroups.id} = ${contactGroupMembers.group_id}
+      FROM ${contactGroupMembers} JOIN ${contactGroups} ON ${contactGroups.id} = ${contactGroupMembers.entry_id}
       WHERE ${contactGroupMembers.project_id} = ${projectId} AND ${inList(contactGroupMembers.contact_id, contactIds)}
     ORDER BY key`);
   for (const { kind, contact_id, key } of rows) {
@@ -159,8 +159,8 @@ const indexed = (column: SQLiteColumn, hide: boolean) => (hide ? sql`+${column}`
 
 type KeyFilter = { keys: string[]; all: boolean };
 const DICTIONARIES = {
-  tags: { links: contactTags, column: contactTags.tag_id, table: tags },
-  groups: { links: contactGroupMembers, column: contactGroupMembers.group_id, table: contactGroups },
+  tags: { links: contactTags, column: contactTags.entry_id, table: tags },
+  groups: { links: contactGroupMembers, column: contactGroupMembers.entry_id, table: contactGroups },
 } as const;
 
 /** The ids of the project's dictionary entries with these keys. */

@@ -2,10 +2,10 @@
  * Storage for `instances`. Every read and write names the project: no caller
  * can reach another project's row by guessing an id.
  */
-import { and, count, desc, eq, inArray } from "drizzle-orm";
+import { and, desc, eq, inArray } from "drizzle-orm";
 import type { Db } from "./client.ts";
 import { first, ofProject } from "./scope.ts";
-import { type Page, paged } from "./pagination.ts";
+import { type Page, pageOf } from "./pagination.ts";
 import { type InstanceRow, instances, poolMembers } from "./schema/index.ts";
 
 export type InstanceStatusPatch = Partial<
@@ -39,17 +39,7 @@ export async function findInstance(db: Db, projectId: string, id: string) {
 }
 
 export async function listInstances(db: Db, projectId: string, page: Page) {
-  const [rows, [{ total }]] = await db.batch([
-    db
-      .select()
-      .from(instances)
-      .where(eq(instances.project_id, projectId))
-      .orderBy(desc(instances.created_at), desc(instances.id))
-      .limit(page.limit)
-      .offset(page.offset),
-    db.select({ total: count() }).from(instances).where(eq(instances.project_id, projectId)),
-  ]);
-  return paged(rows, total, page);
+  return pageOf(db, instances, eq(instances.project_id, projectId), [desc(instances.created_at), desc(instances.id)], page);
 }
 
 export async function updateInstanceStatus(db: Db, projectId: string, id: string, patch: InstanceStatusPatch) {

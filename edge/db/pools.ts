@@ -1,10 +1,10 @@
 /** Storage for `pools` and `pool_members`. Every query names the project. */
-import { and, count, desc, eq, sql } from "drizzle-orm";
+import { and, desc, eq, sql } from "drizzle-orm";
 import type { Strategy } from "../enums.ts";
 import type { Db } from "./client.ts";
 import { ofProject } from "./scope.ts";
 import { inList } from "./lists.ts";
-import { type Page, paged } from "./pagination.ts";
+import { type Page, pageOf, paged } from "./pagination.ts";
 import { instances, poolMembers, pools } from "./schema/index.ts";
 
 type PoolInput = { name: string; strategy: Strategy };
@@ -39,10 +39,7 @@ export async function findPool(db: Db, projectId: string, id: string) {
 }
 
 export async function listPools(db: Db, projectId: string, page: Page) {
-  const [rows, [{ total }]] = await db.batch([
-    db.select().from(pools).where(eq(pools.project_id, projectId)).orderBy(desc(pools.created_at)).limit(page.limit).offset(page.offset),
-    db.select({ total: count() }).from(pools).where(eq(pools.project_id, projectId)),
-  ]);
+  const { data: rows, total } = await pageOf(db, pools, eq(pools.project_id, projectId), [desc(pools.created_at)], page);
   const members = await membersOf(
     db,
     rows.map((r) => r.id),

@@ -1,7 +1,7 @@
 /** Storage for `projects`. */
-import { count, desc } from "drizzle-orm";
+import { desc } from "drizzle-orm";
 import type { Db } from "./client.ts";
-import { type Page, paged } from "./pagination.ts";
+import { type Page, pageOf } from "./pagination.ts";
 import { apiKeys, projects } from "./schema/index.ts";
 
 type KeyRow = typeof apiKeys.$inferInsert;
@@ -17,9 +17,5 @@ export async function findProject(db: Db, id: string) {
 }
 
 export async function listProjects(db: Db, page: Page) {
-  const [rows, [{ total }]] = await db.batch([
-    db.select().from(projects).orderBy(desc(projects.created_at)).limit(page.limit).offset(page.offset),
-    db.select({ total: count() }).from(projects),
-  ]);
-  return paged(rows, total, page);
+  return pageOf(db, projects, undefined, [desc(projects.created_at)], page);
 }

@@ -25,11 +25,11 @@ export type Dictionary = {
   linkColumn: SQLiteColumn;
 };
 
-export const TAGS: Dictionary = { table: tags, links: contactTags, linkColumn: contactTags.tag_id };
+export const TAGS: Dictionary = { table: tags, links: contactTags, linkColumn: contactTags.entry_id };
 export const CONTACT_GROUPS: Dictionary = {
   table: contactGroups as unknown as typeof tags,
   links: contactGroupMembers,
-  linkColumn: contactGroupMembers.group_id,
+  linkColumn: contactGroupMembers.entry_id,
 };
 
 const keyIn = (d: Dictionary, keys: string[]) => inList(d.table.key, keys);

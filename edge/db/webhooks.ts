@@ -1,9 +1,9 @@
 /** Storage for `webhooks`, `webhook_deliveries` and `webhook_attempts`. Every query names the project. */
-import { and, asc, count, desc, eq, sql } from "drizzle-orm";
+import { and, asc, desc, eq, sql } from "drizzle-orm";
 import type { Db } from "./client.ts";
 import { first, ofProject } from "./scope.ts";
 import { inList } from "./lists.ts";
-import { type Page, paged } from "./pagination.ts";
+import { type Page, pageOf, paged } from "./pagination.ts";
 import { type DeliveryRow, type WebhookRow, webhookAttempts, webhookDeliveries, webhooks } from "./schema/index.ts";
 
 export type NewWebhook = typeof webhooks.$inferInsert;
@@ -27,17 +27,7 @@ export async function findAlertWebhook(db: Db, projectId: string): Promise<Webho
 }
 
 export async function listWebhooks(db: Db, projectId: string, page: Page) {
-  const [rows, [{ total }]] = await db.batch([
-    db
-      .select()
-      .from(webhooks)
-      .where(eq(webhooks.project_id, projectId))
-      .orderBy(desc(webhooks.created_at), desc(webhooks.id))
-      .limit(page.limit)
-      .offset(page.offset),
-    db.select({ total: count() }).from(webhooks).where(eq(webhooks.project_id, projectId)),
-  ]);
-  return paged(rows, total, page);
+  return pageOf(db, webhooks, eq(webhooks.project_id, projectId), [desc(webhooks.created_at), desc(webhooks.id)], page);
 }
 
 /** What the event hub needs to route events: the project's enabled endpoints and their filters. */
@@ -109,16 +99,8 @@ export type DeliveryPublic = Omit<DeliveryRow, "project_id" | "body"> & {
 /** A webhook's deliveries, newest first, each with its attempts in order. */
 export async function listDeliveries(db: Db, projectId: string, webhookId: string, page: Page) {
   const where = and(eq(webhookDeliveries.project_id, projectId), eq(webhookDeliveries.webhook_id, webhookId));
-  const [rows, [{ total }]] = await db.batch([
-    db
-      .select()
-      .from(webhookDeliveries)
-      .where(where)
-      .orderBy(desc(webhookDeliveries.created_at), desc(webhookDeliveries.id))
-      .limit(page.limit)
-      .offset(page.offset),
-    db.select({ total: count() }).from(webhookDeliveries).where(where),
-  ]);
+  const order = [desc(webhookDeliveries.created_at), desc(webhookDeliveries.id)];
+  const { data: rows, total } = await pageOf(db, webhookDeliveries, where, order, page);
   const history = new Map<string, DeliveryPublic["history"]>(rows.map((r) => [r.id, []]));
   if (rows.length > 0) {
     const attempts = await db

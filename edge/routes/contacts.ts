@@ -6,7 +6,7 @@
  */
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../env.ts";
-import { IdParam, PageQuery, errorsOf, json, jsonBody, operations, paged } from "../schemas.ts";
+import { IdParam, PageQuery, creating, errorsOf, json, jsonBody, operations, paged, reading } from "../schemas.ts";
 import { ContactSchema, CONTACT_STATUSES } from "../services/contact-view.ts";
 import {
   CreateContactInput,
@@ -89,10 +89,7 @@ export const contactRoutes = new OpenAPIHono<AppEnv>()
     },
   )
   .openapi(
-    route.post("/", "Create a contact", {
-      request: { body: jsonBody(CreateContactInput) },
-      responses: { 201: json(ContactSchema, "Created"), ...errorsOf(400, 409) },
-    }),
+    route.post("/", "Create a contact", creating(CreateContactInput, ContactSchema, 409)),
     async (c) => c.json(await createContact(c.env, c.var.projectId, c.req.valid("json")), 201),
   )
   .openapi(
@@ -103,7 +100,7 @@ export const contactRoutes = new OpenAPIHono<AppEnv>()
     async (c) => c.json(await contactsPage(c.env, c.var.projectId, c.req.valid("query")), 200),
   )
   .openapi(
-    route.get("/{id}", "Get a contact", { request: { params: IdParam }, responses: { 200: json(ContactSchema, "The contact"), ...errorsOf(404) } }),
+    route.get("/{id}", "Get a contact", reading(ContactSchema, "The contact")),
     async (c) => c.json(await getContact(c.env, c.var.projectId, c.req.valid("param").id), 200),
   )
   .openapi(

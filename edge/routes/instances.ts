@@ -1,7 +1,7 @@
 /** /instances: one per WhatsApp number. Thin: validate, call the service, answer. */
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../env.ts";
-import { IdParam, InstanceSchema, PageQuery, errorsOf, json, jsonBody, operations, paged } from "../schemas.ts";
+import { IdParam, InstanceSchema, creating, errorsOf, json, jsonBody, listing, operations, reading } from "../schemas.ts";
 import * as instances from "../services/instances.ts";
 import { PHONE_RULE } from "../services/phone-input.ts";
 
@@ -48,21 +48,15 @@ const byId = { params: IdParam };
 
 export const instanceRoutes = new OpenAPIHono<AppEnv>()
   .openapi(
-    route.post("/", "Create an instance (a WhatsApp number to pair)", {
-      request: { body: jsonBody(CreateInstance) },
-      responses: { 201: json(InstanceSchema, "Created"), ...errorsOf(400) },
-    }),
+    route.post("/", "Create an instance (a WhatsApp number to pair)", creating(CreateInstance, InstanceSchema)),
     async (c) => c.json(await instances.createInstance(c.env, c.var.projectId, c.req.valid("json")), 201),
   )
   .openapi(
-    route.get("/", "List instances", {
-      request: { query: PageQuery },
-      responses: { 200: json(paged(InstanceSchema), "A page of instances"), ...errorsOf(400) },
-    }),
+    route.get("/", "List instances", listing(InstanceSchema, "A page of instances")),
     async (c) => c.json(await instances.instancesPage(c.env, c.var.projectId, c.req.valid("query")), 200),
   )
   .openapi(
-    route.get("/{id}", "Get an instance", { request: byId, responses: { 200: json(InstanceSchema, "The instance"), ...errorsOf(404) } }),
+    route.get("/{id}", "Get an instance", reading(InstanceSchema, "The instance")),
     async (c) => c.json(await instances.getInstance(c.env, c.var.projectId, c.req.valid("param").id), 200),
   )
   .openapi(

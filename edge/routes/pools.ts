@@ -2,7 +2,7 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 import { Strategy } from "../enums.ts";
 import type { AppEnv } from "../env.ts";
-import { IdParam, PageQuery, errorsOf, json, jsonBody, operations, paged } from "../schemas.ts";
+import { IdParam, creating, errorsOf, json, jsonBody, listing, operations, reading } from "../schemas.ts";
 import * as pools from "../services/pools.ts";
 
 const route = operations(["Pools"]);
@@ -25,15 +25,15 @@ const Pool = z
 
 export const poolRoutes = new OpenAPIHono<AppEnv>()
   .openapi(
-    route.post("/", "Create a pool", { request: { body: jsonBody(PoolInput) }, responses: { 201: json(Pool, "Created"), ...errorsOf(400) } }),
+    route.post("/", "Create a pool", creating(PoolInput, Pool)),
     async (c) => c.json(await pools.createPool(c.env, c.var.projectId, c.req.valid("json")), 201),
   )
   .openapi(
-    route.get("/", "List pools", { request: { query: PageQuery }, responses: { 200: json(paged(Pool), "A page of pools"), ...errorsOf(400) } }),
+    route.get("/", "List pools", listing(Pool, "A page of pools")),
     async (c) => c.json(await pools.poolsPage(c.env, c.var.projectId, c.req.valid("query")), 200),
   )
   .openapi(
-    route.get("/{id}", "Get a pool", { request: { params: IdParam }, responses: { 200: json(Pool, "The pool"), ...errorsOf(404) } }),
+    route.get("/{id}", "Get a pool", reading(Pool, "The pool")),
     async (c) => c.json(await pools.getPool(c.env, c.var.projectId, c.req.valid("param").id), 200),
   )
   .openapi(

@@ -2,7 +2,7 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 import { SuppressionSource } from "../enums.ts";
 import type { AppEnv } from "../env.ts";
-import { PageQuery, errorsOf, json, jsonBody, operations, paged } from "../schemas.ts";
+import { errorsOf, json, jsonBody, listing, operations } from "../schemas.ts";
 import { PHONE_RULE } from "../services/phone-input.ts";
 import { addSuppression, removeSuppression, suppressionsPage } from "../services/privacy.ts";
 
@@ -34,10 +34,7 @@ const SuppressionInput = z
 
 export const suppressionRoutes = new OpenAPIHono<AppEnv>()
   .openapi(
-    route.get("/", "List suppressed numbers, newest first", {
-      request: { query: PageQuery },
-      responses: { 200: json(paged(Suppression), "A page of entries"), ...errorsOf(400) },
-    }),
+    route.get("/", "List suppressed numbers, newest first", listing(Suppression, "A page of entries")),
     async (c) => c.json(await suppressionsPage(c.env, c.var.projectId, c.req.valid("query")), 200),
   )
   .openapi(

@@ -7,7 +7,7 @@
  */
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../env.ts";
-import { IdParam, PageQuery, errorsOf, json, jsonBody, operations, paged } from "../schemas.ts";
+import { IdParam, creating, errorsOf, json, jsonBody, listing, operations } from "../schemas.ts";
 import { Color, type EntryKind, EntryKey, changeEntry, createEntry, entriesPage, removeEntry } from "../services/tags-and-contact-groups.ts";
 
 const Name = z.string().trim().min(1).max(100).openapi({ example: "Hot lead" });
@@ -40,17 +40,13 @@ function dictionary(kind: EntryKind, words: { one: string; tag: string; schema: 
   const Entry = EntrySchema(words.schema);
   return new OpenAPIHono<AppEnv>()
     .openapi(
-      route.get("/", `List ${words.one}s with their contact counts`, {
-        request: { query: PageQuery },
-        responses: { 200: json(paged(Entry), `A page of ${words.one}s, by key`), ...errorsOf(400) },
-      }),
+      route.get("/", `List ${words.one}s with their contact counts`, listing(Entry, `A page of ${words.one}s, by key`)),
       async (c) => c.json(await entriesPage(c.env, c.var.projectId, kind, c.req.valid("query")), 200),
     )
     .openapi(
       route.post("/", `Create a ${words.one}`, {
         description: words.note,
-        request: { body: jsonBody(EntryInput) },
-        responses: { 201: json(Entry, "Created"), ...errorsOf(400, 409) },
+        ...creating(EntryInput, Entry, 409),
       }),
       async (c) => c.json(await createEntry(c.env, c.var.projectId, kind, c.req.valid("json")), 201),
     )

@@ -2,7 +2,7 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 import { DeliveryStatus, WebhookKind } from "../enums.ts";
 import type { AppEnv } from "../env.ts";
-import { IdParam, PageQuery, errorsOf, json, jsonBody, operations, paged } from "../schemas.ts";
+import { IdParam, PageQuery, creating, errorsOf, json, jsonBody, listing, operations, paged, reading } from "../schemas.ts";
 import * as webhooks from "../services/webhooks.ts";
 
 const route = operations(["Webhooks"]);
@@ -95,20 +95,16 @@ export const webhookRoutes = new OpenAPIHono<AppEnv>()
     route.post("/", "Add an endpoint (its secret is shown once)", {
       description:
         "Deliveries are POSTs of one event each, signed per Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64>`), retried with backoff for over 24 hours.",
-      request: { body: jsonBody(WebhookInput) },
-      responses: { 201: json(WithSecret, "Created"), ...errorsOf(400) },
+      ...creating(WebhookInput, WithSecret),
     }),
     async (c) => c.json(await webhooks.createWebhook(c.env, c.var.projectId, c.req.valid("json")), 201),
   )
   .openapi(
-    route.get("/", "List endpoints", {
-      request: { query: PageQuery },
-      responses: { 200: json(paged(Webhook), "A page of endpoints"), ...errorsOf(400) },
-    }),
+    route.get("/", "List endpoints", listing(Webhook, "A page of endpoints")),
     async (c) => c.json(await webhooks.webhooksPage(c.env, c.var.projectId, c.req.valid("query")), 200),
   )
   .openapi(
-    route.get("/{id}", "Get an endpoint", { request: { params: IdParam }, responses: { 200: json(Webhook, "The endpoint"), ...errorsOf(404) } }),
+    route.get("/{id}", "Get an endpoint", reading(Webhook, "The endpoint")),
     async (c) => c.json(await webhooks.getWebhook(c.env, c.var.projectId, c.req.valid("param").id), 200),
   )
   .openapi(

@@ -140,7 +140,7 @@ describe("message.send (unit, around the socket)", () => {
   it("without an open socket the answer is not_connected (the edge waits and retries), and nothing is sent", async () => {
     const { sock, manager, send } = await connected({ open: false });
     expect(await errorCode(send({ content: { type: "text", text: "oi" } }))).toBe("not_connected");
-    expect(await errorCode(manager.queries.resolveContacts(["5511988887777"]))).toBe("not_connected");
+    expect(await errorCode(manager.layers.queries.resolveContacts(["5511988887777"]))).toBe("not_connected");
     expect(sock.sent).toEqual([]);
   });
 

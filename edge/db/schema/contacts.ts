@@ -146,35 +146,28 @@ export const tags = dictionary("tags");
 /** CRM segments ("contact groups"); not WhatsApp groups, which live at /groups. */
 export const contactGroups = dictionary("contact_groups");
 
-export const contactTags = sqliteTable(
-  "contact_tags",
-  {
-    project_id: projectId(),
-    contact_id: text("contact_id")
-      .notNull()
-      .references(() => contacts.id, { onDelete: "cascade" }),
-    tag_id: text("tag_id")
-      .notNull()
-      .references(() => tags.id, { onDelete: "cascade" }),
-    created_at: timestamp("created_at"),
-  },
-  (t) => [primaryKey({ columns: [t.contact_id, t.tag_id] }), index("contact_tags_tag").on(t.tag_id, t.contact_id)],
-);
+/**
+ * Which contacts carry which entries of a dictionary: the same shape for
+ * both, each its own table. `entry_id` is the column `<kind>_id`.
+ */
+const dictionaryLinks = (name: "contact_tags" | "contact_group_members", kind: "tag" | "group", entries: typeof tags) =>
+  sqliteTable(
+    name,
+    {
+      project_id: projectId(),
+      contact_id: text("contact_id")
+        .notNull()
+        .references(() => contacts.id, { onDelete: "cascade" }),
+      entry_id: text(`${kind}_id`)
+        .notNull()
+        .references(() => entries.id, { onDelete: "cascade" }),
+      created_at: timestamp("created_at"),
+    },
+    (t) => [primaryKey({ columns: [t.contact_id, t.entry_id] }), index(`${name}_${kind}`).on(t.entry_id, t.contact_id)],
+  );
 
-export const contactGroupMembers = sqliteTable(
-  "contact_group_members",
-  {
-    project_id: projectId(),
-    contact_id: text("contact_id")
-      .notNull()
-      .references(() => contacts.id, { onDelete: "cascade" }),
-    group_id: text("group_id")
-      .notNull()
-      .references(() => contactGroups.id, { onDelete: "cascade" }),
-    created_at: timestamp("created_at"),
-  },
-  (t) => [primaryKey({ columns: [t.contact_id, t.group_id] }), index("contact_group_members_group").on(t.group_id, t.contact_id)],
-);
+export const contactTags = dictionaryLinks("contact_tags", "tag", tags);
+export const contactGroupMembers = dictionaryLinks("contact_group_members", "group", contactGroups);
 
 /** One conversation per contact across all numbers (reference 000/002). */
 export const conversations = sqliteTable(

@@ -1,0 +1,73 @@
+/**
+ * The layers above one number's socket lifecycle, one module each, as
+ * Baileys splits `src/Socket/`: receiving (inbound-receiver.ts), pairing
+ * (pairing.ts), sending (outbound-sender.ts) and queries
+ * (whatsapp-queries.ts). They are made once per number and outlive its
+ * sockets; they see the socket of the moment (`Sockets`, wa-socket.ts) and
+ * what pairing needs of the lifecycle (`PairingLifecycle`), never the
+ * lifecycle's state.
+ *
+ * `methods` is the table of the edge's commands to the number: the
+ * lifecycle's own (restart, logout), then each layer's.
+ */
+import type { Logger } from "pino";
+import type { MethodHandlers } from "../shared/rpc.ts";
+import type { SessionCipher } from "./cipher.ts";
+import { DEFAULT_QR_LIMIT } from "./config.ts";
+import type { EdgeLink } from "./edge-link.ts";
+import { InboundReceiver } from "./inbound-receiver.ts";
+import type { InboundSpool } from "./inbound-spool.ts";
+import type { FetchMedia } from "./outbound-media.ts";
+import { OutboundSender } from "./outbound-sender.ts";
+import { Pairing, type PairingLifecycle } from "./pairing.ts";
+import type { Sockets } from "./wa-socket.ts";
+import { WhatsAppQueries } from "./whatsapp-queries.ts";
+
+/** What the layers need beyond the socket settings. */
+export type LayerOptions = {
+  instanceId: string;
+  /** The number's instance link: its session store, and what the number tells the edge. */
+  link: EdgeLink;
+  cipher: SessionCipher;
+  logger: Logger;
+  /** Where media bytes for outbound messages come from (the edge's media route). */
+  fetchMedia?: FetchMedia;
+  /** Where received messages are written before WhatsApp gets their receipt (one per process). */
+  spool: InboundSpool;
+  /** QRs an unpaired number shows before pairing expires (see DEFAULT_QR_LIMIT in config.ts). */
+  qrLimit?: number;
+};
+
+/** What the layers may ask of the lifecycle below them. */
+export type Lifecycle = {
+  sockets: Sockets;
+  pairing: PairingLifecycle;
+  restart(): Promise<Record<string, never>>;
+  logout(): Promise<Record<string, never>>;
+};
+
+export class NumberLayers {
+  readonly inbound: InboundReceiver;
+  readonly pairing: Pairing;
+  readonly sender: OutboundSender;
+  readonly queries: WhatsAppQueries;
+  /** The commands the edge can call on this number. */
+  readonly methods: MethodHandlers;
+
+  constructor(opts: LayerOptions, lifecycle: Lifecycle) {
+    const { instanceId, link, cipher, logger } = opts;
+    const { sockets } = lifecycle;
+    this.inbound = new InboundReceiver({ instanceId, link, spool: opts.spool, cipher, logger });
+    this.pairing = new Pairing({ lifecycle: lifecycle.pairing, logger, qrLimit: opts.qrLimit ?? DEFAULT_QR_LIMIT });
+    this.sender = new OutboundSender({ instanceId, sockets, link, cipher, fetchMedia: opts.fetchMedia, inbound: this.inbound, logger });
+    this.queries = new WhatsAppQueries({ sockets, logger });
+    this.methods = {
+      "instance.restart": () => lifecycle.restart(),
+      "instance.logout": () => lifecycle.logout(),
+      ...this.pairing.methods,
+      ...this.sender.methods,
+      ...this.queries.methods,
+      echo: ({ at }) => ({ at }),
+    };
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * The envelope every edge <-> fleet message travels in: the protocol
+ * version, the `ping` / `pong` text frames, the JSON frames (`evt`, `req`,
+ * `res`) and the close codes the edge ends a link with.
+ */
+import { z } from "zod";
+import type { EventData, EventName } from "./methods.ts";
+
+export const PROTOCOL_VERSION = 1;
+
+/** Text frames answered by the edge without waking the Durable Object. */
+export const PING = "ping";
+export const PONG = "pong";
+
+/** WebSocket close codes the edge uses towards a fleet. */
+export const CloseCode = {
+  normal: 1000,
+  /** The lease is held by another fleet process. */
+  leaseHeld: 4001,
+  /** The instance was deleted. */
+  deleted: 4004,
+  /** The directory took the instance away (rebalance); release and forget it. */
+  revoked: 4005,
+  /** Protocol version mismatch. */
+  badVersion: 4400,
+} as const;
+
+export const RpcError = z.object({ code: z.string(), message: z.string() });
+export type RpcError = z.infer<typeof RpcError>;
+
+// A plain union: `res` appears twice (ok / error), which a discriminated union forbids.
+export const Frame = z.union([
+  z.object({ v: z.number().int(), t: z.literal("evt"), event: z.string(), data: z.unknown() }),
+  z.object({ v: z.number().int(), t: z.literal("req"), id: z.number().int(), method: z.string(), params: z.unknown() }),
+  z.object({ v: z.number().int(), t: z.literal("res"), id: z.number().int(), ok: z.literal(true), result: z.unknown() }),
+  z.object({ v: z.number().int(), t: z.literal("res"), id: z.number().int(), ok: z.literal(false), error: RpcError }),
+]);
+export type Frame = z.infer<typeof Frame>;
+
+export function eventFrame<E extends EventName>(event: E, data: EventData<E>): string {
+  return JSON.stringify({ v: PROTOCOL_VERSION, t: "evt", event, data });
+}
+
+export function parseFrame(text: string): Frame {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new ProtocolError("bad_frame", "frame is not JSON");
+  }
+  const parsed = Frame.safeParse(json);
+  if (!parsed.success) throw new ProtocolError("bad_frame", parsed.error.message);
+  if (parsed.data.v !== PROTOCOL_VERSION) {
+    throw new ProtocolError("bad_version", `protocol v${parsed.data.v}, expected v${PROTOCOL_VERSION}`);
+  }
+  return parsed.data;
+}
+
+export class ProtocolError extends Error {
+  code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.code = code;
+    this.name = "ProtocolError";
+  }
+}

@@ -1,0 +1,161 @@
+/**
+ * The protocol's vocabulary: every event and request method by name, with
+ * the schemas of what it carries. Both ends validate against these tables.
+ */
+import { z } from "zod";
+import { Hello, InstanceList, LeaseDenied, LeaseGranted, StatusEvent } from "./instance.ts";
+import { InboundMessage, LidMapping, MAX_MAPPINGS_PER_EVENT } from "./inbound.ts";
+import { MessageStatusEvent, OutboundContent } from "./outbound.ts";
+import { BlockAction, GROUP_JID, WhatsAppGroup } from "./whatsapp.ts";
+
+/** One-way events, by name, with the schema of their `data`. */
+export const Events = {
+  // fleet -> directory
+  hello: Hello,
+  // directory -> fleet
+  assign: InstanceList,
+  revoke: InstanceList,
+  // instance DO -> fleet
+  "lease.granted": LeaseGranted,
+  "lease.denied": LeaseDenied,
+  // fleet -> instance DO
+  status: StatusEvent,
+  /** The fleet is letting go of the instance (drain); the lease ends now. */
+  release: z.object({}),
+  /** Receipts (delivered, read, played) and late server errors for sent messages. */
+  "message.status": MessageStatusEvent,
+  /** LID <-> phone pairs learned from messages, lid-mapping events and history sync. */
+  "lid.mappings": z.object({ mappings: z.array(LidMapping).min(1).max(MAX_MAPPINGS_PER_EVENT) }),
+  /** The WhatsApp socket received nothing for `silent_ms` (no frames, no pongs) and was replaced; the edge counts these. */
+  "socket.silent": z.object({ silent_ms: z.number().int().min(0) }),
+} as const;
+export type EventName = keyof typeof Events;
+export type EventData<E extends EventName> = z.infer<(typeof Events)[E]>;
+
+// ---------------------------------------------------------------- requests
+
+/** Session values are opaque ciphertext strings to the edge; null deletes. */
+const SessionEntries = z.record(z.string(), z.string().nullable());
+
+/** Request methods, by name, with params and result schemas. */
+export const Methods = {
+  // fleet -> instance DO: durable session storage (values encrypted by the fleet)
+  "session.get": {
+    params: z.object({ keys: z.array(z.string()).max(2_000) }),
+    result: z.object({ values: SessionEntries }),
+  },
+  /** Applied atomically: all entries or none. */
+  "session.set": {
+    params: z.object({ entries: SessionEntries }),
+    result: z.object({ written: z.number().int() }),
+  },
+  "session.clear": {
+    params: z.object({}),
+    result: z.object({ cleared: z.number().int() }),
+  },
+  // instance DO -> fleet: operator commands
+  "instance.restart": { params: z.object({}), result: z.object({}) },
+  "instance.logout": { params: z.object({}), result: z.object({}) },
+  "instance.pairing_code": {
+    params: z.object({ phone: z.string() }),
+    result: z.object({ code: z.string() }),
+  },
+  /** `creds` is a Baileys creds.json object in BufferJSON encoding. */
+  "instance.import_session": {
+    params: z.object({ creds: z.record(z.string(), z.unknown()) }),
+    result: z.object({}),
+  },
+  /**
+   * Sends one message. `wa_message_id` is chosen by the edge before the
+   * first attempt and reused on every retry, so a send repeated after a
+   * crash is the same message to WhatsApp, never a second one.
+   * `typing_ms` > 0: show "typing..." that long first.
+   * Answered once WhatsApp acknowledged the message (not when the frame
+   * left). Errors: `not_connected` (retry later), `media_unavailable`,
+   * `invalid_content` (permanent), `server_error` (WhatsApp refused it; the
+   * message is its error code, e.g. "463"), `send_failed` (retry).
+   */
+  "message.send": {
+    params: z.object({
+      message_id: z.string(),
+      wa_message_id: z.string(),
+      chat_jid: z.string(),
+      content: OutboundContent,
+      typing_ms: z.number().int().min(0).max(30_000).default(0),
+    }),
+    result: z.object({
+      wa_message_id: z.string(),
+      /** Unix seconds, as WhatsApp stamped it. */
+      timestamp: z.number().int(),
+      /** Polls: base64 of the message secret, needed later to decrypt votes. */
+      message_secret: z.string().nullable().default(null),
+      /** Polls: the creation message as BufferJSON, to resolve vote hashes later. */
+      poll_message: z.string().nullable().default(null),
+    }),
+  },
+  /**
+   * Which of these numbers are on WhatsApp, and under which JID. `phones`
+   * are digits with country code; the caller sends both Brazilian variants
+   * (with and without the 9th digit) and keeps what the server returns.
+   */
+  "contacts.resolve": {
+    params: z.object({ phones: z.array(z.string().regex(/^\d{6,15}$/)).min(1).max(50) }),
+    result: z.object({
+      results: z.array(z.object({ phone: z.string(), exists: z.boolean(), jid: z.string().nullable() })),
+    }),
+  },
+  /**
+   * Blocks or unblocks a user on WhatsApp itself (the number's own block
+   * list), not in our CRM. `jid`: a phone JID or a LID. Errors:
+   * `not_connected`, `not_on_whatsapp` (WhatsApp cannot name that user),
+   * `invalid_jid`, `block_failed`.
+   */
+  "contacts.block": {
+    params: z.object({ jid: z.string().min(1), action: BlockAction }),
+    result: z.object({ jid: z.string(), blocked: z.boolean() }),
+  },
+  /** The WhatsApp groups this number is in, with their participants. Errors: `not_connected`, `groups_failed`. */
+  "groups.list": {
+    params: z.object({}),
+    result: z.object({ groups: z.array(WhatsAppGroup) }),
+  },
+  /** One group. Errors: `not_connected`, `group_not_found` (no such group, or this number is not in it), `groups_failed`. */
+  "groups.get": {
+    params: z.object({ jid: z.string().regex(GROUP_JID) }),
+    result: z.object({ group: WhatsAppGroup }),
+  },
+  /**
+   * fleet -> instance DO: one received message. Answered once the edge has
+   * stored it (and queued its events), so the fleet holds a message until
+   * then and resends it after a lost link; the edge drops repeats by
+   * WhatsApp id, so a resend is never a second message.
+   */
+  "message.received": {
+    params: InboundMessage,
+    result: z.object({ message_id: z.string(), duplicate: z.boolean() }),
+  },
+  /**
+   * fleet -> instance DO: where to put a received file. The edge answers a
+   * short-lived presigned PUT into the private bucket: the fleet uploads the
+   * bytes there itself and never holds bucket credentials.
+   */
+  "media.upload_url": {
+    params: z.object({
+      mime_type: z.string().min(1),
+      size: z.number().int().min(0),
+      filename: z.string().nullable().default(null),
+    }),
+    result: z.object({
+      media_id: z.string(),
+      url: z.string(),
+      /** Headers the PUT must carry exactly as given (they are part of the signature). */
+      headers: z.record(z.string(), z.string()),
+      expires_at: z.string(),
+    }),
+  },
+  /** Round trip probe, for measuring the edge <-> fleet link. */
+  echo: { params: z.object({ at: z.number() }), result: z.object({ at: z.number() }) },
+} as const;
+export type MethodName = keyof typeof Methods;
+export type Params<M extends MethodName> = z.input<(typeof Methods)[M]["params"]>;
+export type Result<M extends MethodName> = z.infer<(typeof Methods)[M]["result"]>;

@@ -1,0 +1,64 @@
+/**
+ * What the edge asks a number to send, in our own terms; the fleet turns it
+ * into Baileys content. Menus (buttons, lists) and OTPs are already text by
+ * the time they get here. And what became of a sent message: its statuses.
+ */
+import { z } from "zod";
+
+export const MediaType = z.enum(["image", "video", "document", "audio", "sticker"]);
+export type MediaType = z.infer<typeof MediaType>;
+
+const mediaContent = <T extends MediaType>(type: T) =>
+  z.object({
+    type: z.literal(type),
+    /** Fetch the bytes from the edge: `GET /fleet/media/{media_id}`. */
+    media_id: z.string(),
+    mimetype: z.string(),
+    filename: z.string().nullable().default(null),
+    caption: z.string().nullable().default(null),
+    /** Audio only: send as a voice note. */
+    ptt: z.boolean().default(false),
+  });
+
+export const OutboundContent = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("text"), text: z.string() }),
+  mediaContent("image"),
+  mediaContent("video"),
+  mediaContent("document"),
+  mediaContent("audio"),
+  mediaContent("sticker"),
+  z.object({
+    type: z.literal("location"),
+    latitude: z.number(),
+    longitude: z.number(),
+    name: z.string().nullable().default(null),
+    address: z.string().nullable().default(null),
+  }),
+  z.object({ type: z.literal("contact"), display_name: z.string(), vcard: z.string() }),
+  z.object({
+    type: z.literal("reaction"),
+    emoji: z.string(),
+    /** The message reacted to. `from_me`: it was sent by this number. */
+    target: z.object({ id: z.string(), from_me: z.boolean(), participant: z.string().nullable().default(null) }),
+  }),
+  z.object({
+    type: z.literal("poll"),
+    name: z.string(),
+    options: z.array(z.string()).min(2).max(12),
+    selectable_count: z.number().int().min(0),
+  }),
+]);
+export type OutboundContent = z.infer<typeof OutboundContent>;
+
+export const MessageStatus = z.enum(["queued", "sent", "delivered", "read", "played", "failed"]);
+export type MessageStatus = z.infer<typeof MessageStatus>;
+
+/** A receipt or server verdict on a message this number sent. */
+export const MessageStatusEvent = z.object({
+  wa_message_id: z.string(),
+  chat_jid: z.string(),
+  status: MessageStatus.exclude(["queued"]),
+  /** For `failed`: the server's error code, e.g. "463". */
+  error_code: z.string().nullable().default(null),
+});
+export type MessageStatusEvent = z.infer<typeof MessageStatusEvent>;

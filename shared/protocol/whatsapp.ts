@@ -1,0 +1,37 @@
+/** What the edge asks of WhatsApp itself through a number: its groups and its block list. */
+import { z } from "zod";
+
+/** One member of a WhatsApp group: `jid` is the phone JID when known, else the LID. */
+export const GroupParticipant = z.object({
+  jid: z.string(),
+  /** `+<digits>`, when WhatsApp told us the phone. */
+  phone: z.string().nullable(),
+  lid: z.string().nullable(),
+  admin: z.enum(["admin", "superadmin"]).nullable(),
+});
+export type GroupParticipant = z.infer<typeof GroupParticipant>;
+
+/** A WhatsApp group (a chat room), as one of our numbers sees it. Not a CRM contact group. */
+export const WhatsAppGroup = z.object({
+  jid: z.string(),
+  subject: z.string(),
+  description: z.string().nullable(),
+  /** Who created it (phone JID when known, else LID); null when WhatsApp does not say. */
+  owner: z.string().nullable(),
+  /** ISO 8601; null when WhatsApp does not say. */
+  created_at: z.string().nullable(),
+  size: z.number().int().min(0),
+  participants: z.array(GroupParticipant),
+  /** Only admins may send. */
+  announce: z.boolean(),
+  /** Only admins may edit the group's info. */
+  restrict: z.boolean(),
+});
+export type WhatsAppGroup = z.infer<typeof WhatsAppGroup>;
+
+/** A change to a number's own WhatsApp block list (`contacts.block`). */
+export const BlockAction = z.enum(["block", "unblock"]);
+export type BlockAction = z.infer<typeof BlockAction>;
+
+/** A group JID as WhatsApp writes them: `120363...@g.us`, or the older `<creator>-<time>@g.us`. */
+export const GROUP_JID = /^\d{5,20}(-\d{5,20})?@g\.us$/;
