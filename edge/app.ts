@@ -16,6 +16,7 @@ import { fleetRoutes } from "./routes/fleet.ts";
 import { instanceRoutes } from "./routes/instances.ts";
 import { mediaRoutes } from "./routes/media.ts";
 import { messageRoutes } from "./routes/messages.ts";
+import { numberRoutes } from "./routes/numbers.ts";
 import { notSupportedRoutes } from "./routes/not-supported.ts";
 import { poolRoutes } from "./routes/pools.ts";
 import { settingsRoutes } from "./routes/settings.ts";
@@ -86,6 +87,7 @@ export function createApp() {
     .mount("/contact-groups", contactGroupRoutes)
     .mount("/suppressions", suppressionRoutes)
     .mount("/groups", whatsappGroupRoutes)
+    .mount("/numbers", numberRoutes)
     .mount("/labels", notSupportedRoutes)
     .mount("/calls", notSupportedRoutes);
 

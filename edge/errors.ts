@@ -20,6 +20,16 @@ export class ApiError extends Error {
   }
 }
 
+/** 429 `rate_limited`: a budget is spent; `Retry-After` says in how many seconds it frees. */
+export class RateLimited extends ApiError {
+  retryAfterS: number;
+
+  constructor(retryAfterS: number, message: string, details?: Record<string, unknown>) {
+    super(429, "rate_limited", message, { ...details, retry_after_s: retryAfterS });
+    this.retryAfterS = retryAfterS;
+  }
+}
+
 export const notFound = (what: string) => new ApiError(404, "not_found", `${what} not found`);
 
 /** Turns a failed zod parse into a 400 that names the first offending field. */
@@ -47,6 +57,7 @@ export function errorResponse(c: Context, status: ContentfulStatusCode, code: st
 }
 
 export function onError(err: Error, c: Context) {
+  if (err instanceof RateLimited) c.header("Retry-After", String(err.retryAfterS));
   if (err instanceof ApiError) return errorResponse(c, err.status, err.code, err.message, err.details);
   if (err instanceof HTTPException) {
     const status = err.status as ContentfulStatusCode;

@@ -1,11 +1,12 @@
 /** Storage for `recipients`: what WhatsApp said about a phone number, per project. */
 import { and, eq } from "drizzle-orm";
 import type { Db } from "./client.ts";
-import { first } from "./scope.ts";
+import { inList } from "./lists.ts";
 import { recipients } from "./schema/index.ts";
 
-export async function findRecipient(db: Db, projectId: string, phone: string) {
-  return first(db.select().from(recipients).where(and(eq(recipients.project_id, projectId), eq(recipients.phone, phone))).limit(1));
+export async function findRecipients(db: Db, projectId: string, phones: string[]) {
+  if (phones.length === 0) return [];
+  return db.select().from(recipients).where(and(eq(recipients.project_id, projectId), inList(recipients.phone, phones)));
 }
 
 export async function saveRecipients(db: Db, projectId: string, rows: { phone: string; jid: string | null }[]) {

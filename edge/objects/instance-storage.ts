@@ -9,6 +9,7 @@ import type { Incident } from "../services/health.ts";
 import type { Usage } from "../services/pacing.ts";
 import type { Settings } from "../services/settings-schema.ts";
 import type { Announced } from "./instance-events.ts";
+import type { LookupUsage } from "./lookup-budget.ts";
 import { Outbox } from "./outbox.ts";
 import { Journal } from "./records.ts";
 import { SessionTable } from "./session-table.ts";
@@ -42,6 +43,8 @@ export type InstanceKeys = {
   settings: Settings;
   /** Sends counted for the hourly and daily caps (services/pacing.ts). */
   usage: Usage;
+  /** Phone lookups counted against the hourly budget (lookup-budget.ts). */
+  lookups: LookupUsage;
   /** The gap to keep before the next send, drawn after each send. */
   gap_ms: number;
   /** A received message stored in D1 but not announced yet, and since when (inbound-dedup.ts). */

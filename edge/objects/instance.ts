@@ -39,6 +39,7 @@ import { InboundDedup } from "./inbound-dedup.ts";
 import { INITIAL_STATUS, InstanceStatus, parkedReason } from "./instance-status.ts";
 import { INSTANCE_TABLES, type InstanceMeta, type InstanceStorage, type Status } from "./instance-storage.ts";
 import { Lease, closeSocket } from "./lease.ts";
+import { LookupBudget } from "./lookup-budget.ts";
 import type { OutboxItem } from "./outbox.ts";
 import { Sender } from "./sender.ts";
 import { SessionTable } from "./session-table.ts";
@@ -48,6 +49,9 @@ import { TypedStorage } from "./typed-storage.ts";
 export type CommandResult<M extends MethodName> =
   | { ok: true; result: Result<M> }
   | { ok: false; code: string; message: string };
+
+/** A phone lookup's outcome: the fleet's answer, or why not (`rate_limited`: the hour's budget is spent). */
+export type LookupResult = CommandResult<"contacts.resolve"> | { ok: false; code: "rate_limited"; message: string; retry_after_s: number };
 
 export class InstanceObject extends DurableObject<Env> {
   #peers = new Map<WebSocket, RpcPeer>();
@@ -60,6 +64,7 @@ export class InstanceObject extends DurableObject<Env> {
   readonly #status: InstanceStatus;
   readonly #inbound: InboundDedup;
   readonly #sender: Sender;
+  readonly #lookups: LookupBudget;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -70,6 +75,7 @@ export class InstanceObject extends DurableObject<Env> {
     this.#session = new SessionTable(ctx.storage);
     this.#status = new InstanceStatus(env, this.#storage, () => this.#sender.wake());
     this.#inbound = new InboundDedup(this.#storage);
+    this.#lookups = new LookupBudget(this.#storage);
     this.#sender = new Sender({
       ctx,
       env,
@@ -128,6 +134,22 @@ export class InstanceObject extends DurableObject<Env> {
       const code = err instanceof ProtocolError ? err.code : "failed";
       return { ok: false, code, message: err instanceof Error ? err.message : String(err) };
     }
+  }
+
+  /**
+   * Asks WhatsApp which of `phones` (digits; both forms of a Brazilian
+   * mobile) are on it, spending `count` lookups of the hour's `budget` first.
+   * Spent only when a fleet can ask; refused whole when the batch does not fit.
+   */
+  async lookUp(phones: string[], count: number, budget: number): Promise<LookupResult> {
+    if (!(await this.#meta())) return { ok: false, code: "not_found", message: "no such instance" };
+    if (!this.#lease.liveHolder()) return { ok: false, code: "fleet_unavailable", message: "no fleet process is running this instance" };
+    const spent = await this.#lookups.spend(count, budget);
+    if (!spent.ok) {
+      const message = `this number's phone lookup budget (${budget} an hour) is spent: ${spent.remaining} left, ${count} needed`;
+      return { ok: false, code: "rate_limited", message, retry_after_s: spent.retry_after_s };
+    }
+    return this.command("contacts.resolve", { phones });
   }
 
   /** One edge -> fleet -> edge frame round trip, in ms as seen from here. */

@@ -11,11 +11,12 @@ import { phoneVariants } from "./phone.ts";
 import type { Result } from "../../shared/protocol.ts";
 import { db } from "../db/client.ts";
 import { connectedInstances } from "../db/instances.ts";
-import { findRecipient, saveRecipients } from "../db/recipients.ts";
+import { findRecipients, saveRecipients } from "../db/recipients.ts";
 import type { Env } from "../env.ts";
-import { ApiError } from "../errors.ts";
+import { ApiError, RateLimited } from "../errors.ts";
 import { instanceOf } from "../objects/stubs.ts";
 import { phoneOf } from "./phone-input.ts";
+import { getSettings } from "./settings.ts";
 
 const FOUND_TTL_MS = 30 * 86_400_000;
 /** A number may join WhatsApp tomorrow: "not on WhatsApp" is kept a short while only. */
@@ -43,32 +44,65 @@ export function addresseeOf(to: string, defaultCountry: string | null, field = "
 const notOnWhatsApp = (phone: string, field: string) =>
   new ApiError(422, "not_on_whatsapp", `${phone} is not on WhatsApp`, { field, phone });
 
-/** `field`: what the caller's input is called, for the errors (a send's `to`, a route's `jid`). */
+/**
+ * `field`: what the caller's input is called, for the errors (a send's `to`, a route's `jid`).
+ * A cache miss spends the asking number's lookup budget; with every connected
+ * number's spent, the send is refused at once (429 `rate_limited`, with
+ * `Retry-After`) rather than accepted to a JID nobody checked.
+ */
 export async function resolveRecipient(env: Env, projectId: string, to: Addressee, field = "to"): Promise<Recipient> {
   if (to.jid !== undefined) return { chat_jid: to.jid, phone: null };
   const phone = to.phone;
-
-  const cached = await findRecipient(db(env.DB), projectId, phone);
-  if (cached) {
-    const age = Date.now() - Date.parse(cached.checked_at);
-    if (cached.jid && age < FOUND_TTL_MS) return { chat_jid: cached.jid, phone };
-    if (!cached.jid && age < NOT_FOUND_TTL_MS) throw notOnWhatsApp(phone, field);
-  }
-
-  const answer = await askWhatsApp(env, projectId, phoneVariants(phone));
+  const askers = async () => (await connectedInstances(db(env.DB), projectId)).map((i) => i.id);
+  const answers = await lookUpPhones(env, projectId, [phone], askers);
   // No connected number to ask: address the number as written; the send itself will tell.
-  if (!answer) return { chat_jid: `${phone.slice(1)}@s.whatsapp.net`, phone };
-  const jid = answer.find((r) => r.exists && r.jid)?.jid ?? null;
-  await saveRecipients(db(env.DB), projectId, [{ phone, jid }]);
+  if (!answers) return { chat_jid: `${phone.slice(1)}@s.whatsapp.net`, phone };
+  const jid = answers.get(phone);
   if (!jid) throw notOnWhatsApp(phone, field);
   return { chat_jid: jid, phone };
 }
 
-async function askWhatsApp(env: Env, projectId: string, variants: string[]) {
-  for (const instance of await connectedInstances(db(env.DB), projectId)) {
-    const outcome = await instanceOf(env, instance.id).command("contacts.resolve", { phones: variants.map((v) => v.slice(1)) });
+/** Each phone's account: its JID, or null when it is not on WhatsApp. */
+export type PhoneAnswers = Map<string, string | null>;
+
+/**
+ * What WhatsApp says of each phone (E.164): the cache's answer while it is
+ * fresh, the rest in one query through the first of `askers` (numbers, in the
+ * order to try them) whose fleet answers and whose lookup budget holds the
+ * whole batch; then cached. Null when no number could ask; 429 when the
+ * numbers that could are all out of budget.
+ */
+export async function lookUpPhones(env: Env, projectId: string, phones: string[], askers: () => Promise<string[]>): Promise<PhoneAnswers | null> {
+  const answers: PhoneAnswers = new Map();
+  const now = Date.now();
+  for (const row of await findRecipients(db(env.DB), projectId, phones)) {
+    const age = now - Date.parse(row.checked_at);
+    if (age < (row.jid ? FOUND_TTL_MS : NOT_FOUND_TTL_MS)) answers.set(row.phone, row.jid);
+  }
+  const missing = [...new Set(phones)].filter((phone) => !answers.has(phone));
+  if (missing.length === 0) return answers;
+
+  const asked = await askWhatsApp(env, projectId, missing, await askers());
+  if (!asked) return null;
+  const fresh = missing.map((phone) => {
+    const forms = new Set(phoneVariants(phone).map((v) => v.slice(1)));
+    return { phone, jid: asked.find((r) => forms.has(r.phone) && r.exists && r.jid)?.jid ?? null };
+  });
+  await saveRecipients(db(env.DB), projectId, fresh);
+  for (const { phone, jid } of fresh) answers.set(phone, jid);
+  return answers;
+}
+
+async function askWhatsApp(env: Env, projectId: string, phones: string[], askers: string[]) {
+  const budget = (await getSettings(env, projectId)).caps.lookups_hourly;
+  const variants = phones.flatMap((phone) => phoneVariants(phone).map((v) => v.slice(1)));
+  let limited: { retry_after_s: number; message: string } | undefined;
+  for (const id of askers) {
+    const outcome = await instanceOf(env, id).lookUp(variants, phones.length, budget);
     // (Generics do not survive Durable Object RPC: the result is the method's, by construction.)
     if (outcome.ok) return (outcome.result as Result<"contacts.resolve">).results;
+    if (outcome.code === "rate_limited" && "retry_after_s" in outcome && (!limited || outcome.retry_after_s < limited.retry_after_s)) limited = outcome;
   }
+  if (limited) throw new RateLimited(limited.retry_after_s, limited.message, { budget, needed: phones.length });
   return null;
 }

@@ -30,7 +30,7 @@ export type Selection = { instance_id: string; via: "instance_id" | "pool" | "st
 
 export type SelectInput = { instance_id?: string | null; pool_id?: string | null; sticky: boolean; chat_jid: string };
 
-const noNumber = () =>
+export const noNumber = () =>
   new ApiError(409, "no_number_available", "no connected, healthy number can send right now");
 
 export async function selectNumber(env: Env, projectId: string, settings: Settings, input: SelectInput): Promise<Selection> {
@@ -63,6 +63,20 @@ export async function selectNumber(env: Env, projectId: string, settings: Settin
   if (stuck) return { instance_id: stuck, via: "sticky" };
   // Several first sends may race here: the affinity object keeps the first pick for all of them.
   return { instance_id: await affinity.stick(await pick(), ids), via: "rotation" };
+}
+
+/**
+ * The numbers that ask WhatsApp about phones for `POST /numbers/check`, in
+ * the order to try them: the one rotation picks, as for a send, then the
+ * project's other usable numbers, for when the first one's lookup budget is
+ * spent. Empty when no number is connected and healthy.
+ */
+export async function lookupAskers(env: Env, projectId: string, settings: Settings): Promise<string[]> {
+  const d1 = db(env.DB);
+  const usable = healthy(await connectedInstances(d1, projectId), settings);
+  if (usable.length === 0) return [];
+  const first = await rotate(usable, settings.rotation, settings, () => advanceProjectCursor(d1, projectId));
+  return [first, ...usable.map((r) => r.id).filter((id) => id !== first)];
 }
 
 const healthy = (rows: RotationCandidate[], settings: Settings) => rows.filter((r) => r.health >= settings.health_threshold);

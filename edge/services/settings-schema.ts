@@ -27,6 +27,11 @@ const DefaultCountry = z
       "The country of phone numbers written without their country code (`(11) 98765-4321`, `011 98765 4321`, `5511987654321`): read with that country's dialling rules. Null (the default): such numbers are refused with 400 `country_code_required`; only `+` or `00` numbers are read.",
   });
 
+const LookupsHourly = z.number().int().min(1).max(10_000).openapi({
+  description:
+    "Phone numbers each number may ask WhatsApp about per UTC hour (`POST /numbers/check` and the sends' own lookups of numbers not in the recipient cache); bulk lookups are a known cause of bans. Past it: 429 `rate_limited` with `Retry-After`.",
+});
+
 const DEFAULT_OPTOUT_KEYWORDS = ["STOP", "SAIR", "PARAR", "CANCELAR", "UNSUBSCRIBE"];
 const OptoutKeywords = z
   .array(z.string().trim().min(1).max(64))
@@ -57,6 +62,7 @@ export const Settings = z
       .object({
         hourly: z.number().int().min(1).max(100_000).default(200),
         daily: z.number().int().min(1).max(1_000_000).default(1_000),
+        lookups_hourly: LookupsHourly.default(300),
       })
       .prefault({}),
     /** How rotation picks a number when no pool is named. */
@@ -94,7 +100,9 @@ export const SettingsPatch = z
         typing: z.boolean(),
       })
       .partial(),
-    caps: z.object({ hourly: z.number().int().min(1).max(100_000), daily: z.number().int().min(1).max(1_000_000) }).partial(),
+    caps: z
+      .object({ hourly: z.number().int().min(1).max(100_000), daily: z.number().int().min(1).max(1_000_000), lookups_hourly: LookupsHourly })
+      .partial(),
     rotation: Strategy,
     language: Language,
     health_threshold: z.number().int().min(0).max(100),
