@@ -84,7 +84,7 @@ function sendRoute(app: OpenAPIHono<AppEnv>, type: SendType) {
   return app.openapi(
     route.post(`/${type}`, summaries[type], {
       request: { body: jsonBody(sendBody(type)), headers: IdempotencyHeader },
-      responses: { 202: json(Accepted, "Accepted: stored and queued on its number"), ...errorsOf(400, 404, 409, 413, 422) },
+      responses: { 202: json(Accepted, "Accepted: stored and queued on its number"), ...errorsOf(400, 404, 409, 413, 422, 429) },
     }),
     async (c) => {
       const key = c.req.valid("header")["idempotency-key"];

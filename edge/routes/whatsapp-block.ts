@@ -52,7 +52,7 @@ const operation = (action: BlockAction) =>
       params: JidParam,
       body: { required: false, content: { "application/json": { schema: BlockBody } } },
     },
-    responses: { 200: json(BlockStatus, action === "block" ? "Blocked on WhatsApp" : "Unblocked on WhatsApp"), ...errorsOf(400, 404, 409, 422, 504) },
+    responses: { 200: json(BlockStatus, action === "block" ? "Blocked on WhatsApp" : "Unblocked on WhatsApp"), ...errorsOf(400, 404, 409, 422, 429, 504) },
   });
 
 export const whatsappBlockRoutes = new OpenAPIHono<AppEnv>();

@@ -4,8 +4,9 @@
  * JIDs pass through. Phone numbers are read to E.164 (under the project's
  * default country, see phone-input.ts), then asked of WhatsApp through a
  * connected number of the project (both Brazilian forms at once, keeping what
- * the server answers), and the answer is remembered per project so repeated
- * sends do not ask again. Owner of `recipients`.
+ * the server answers; each phone asked spends that number's hourly lookup
+ * budget, objects/lookup-budget.ts), and the answer is remembered per
+ * project so repeated sends and checks do not ask again. Owner of `recipients`.
  */
 import { phoneVariants } from "./phone.ts";
 import type { Result } from "../../shared/protocol.ts";
