@@ -28,6 +28,10 @@ export const CursorQuery = z.object({
   cursor: z.string().min(1).max(500).optional().openapi({ description: "`next_cursor` of the previous page." }),
 });
 
+/** A point in time a filter takes (RFC 3339, any offset). */
+export const instant = (description: string) =>
+  z.iso.datetime({ offset: true }).optional().openapi({ example: "2026-07-01T00:00:00Z", description: `${description} (RFC 3339).` });
+
 export const cursorPaged = <T extends z.ZodType>(item: T) => z.object({ data: z.array(item), next_cursor: z.string().nullable() });
 
 export const paged = <T extends z.ZodType>(item: T) =>

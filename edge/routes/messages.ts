@@ -7,7 +7,7 @@ import { OpenAPIHono, z } from "@hono/zod-openapi";
 import { MessageDirection, StoredMessageStatus } from "../enums.ts";
 import type { AppEnv } from "../env.ts";
 import { InboundType } from "../../shared/protocol.ts";
-import { CursorQuery, IdParam, cursorPaged, errorsOf, json, jsonBody, operations } from "../schemas.ts";
+import { CursorQuery, IdParam, cursorPaged, errorsOf, instant, json, jsonBody, operations } from "../schemas.ts";
 import { KEY_TTL_HOURS } from "../services/idempotency.ts";
 import { searchMessagesPage } from "../services/message-search.ts";
 import { getMessage, sendMessage } from "../services/messages.ts";
@@ -79,8 +79,6 @@ const MessageSummary = MessageFields.openapi("MessageSummary", {
 });
 
 const MESSAGE_TYPES = [...new Set<string>([...SEND_TYPES, ...InboundType.options])] as [string, ...string[]];
-const instant = (description: string) =>
-  z.iso.datetime({ offset: true }).optional().openapi({ example: "2026-07-01T00:00:00Z", description: `${description} (RFC 3339).` });
 
 const SearchQuery = CursorQuery.extend({
   status: z

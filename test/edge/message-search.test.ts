@@ -9,7 +9,7 @@ import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { db } from "../../edge/db/client.ts";
 import { searchStatements } from "../../edge/db/messages.ts";
-import { call, connectedFleet, deliver, inboundMessage, messageOf, newInstance, newProject, noPacing, projectWithNumber, useFleetSockets, waitFor } from "./helpers.ts";
+import { call, connectedFleet, deliver, inboundMessage, messageOf, newInstance, newProject, noPacing, projectWithNumber, useFleetSockets, waitFor, walk } from "./helpers.ts";
 
 useFleetSockets();
 
@@ -23,21 +23,6 @@ const ids = (res: { json: any }) => res.json.data.map((m: any) => m.id);
 async function send(key: string, type: string, body: Record<string, unknown>) {
   await new Promise((r) => setTimeout(r, 5));
   return call(`/messages/${type}`, { method: "POST", token: key, body });
-}
-
-async function walk(key: string, query: string, limit: number) {
-  const seen: any[] = [];
-  let cursor: string | null = null;
-  let pages = 0;
-  do {
-    const res = await get(key, `?${query}&limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
-    expect(res.status, JSON.stringify(res.json)).toBe(200);
-    expect(res.json.data.length).toBeLessThanOrEqual(limit);
-    seen.push(...res.json.data);
-    cursor = res.json.next_cursor;
-    pages++;
-  } while (cursor && pages < 50);
-  return { seen, pages };
 }
 
 /** A message row as the status machine would have left it, at a chosen created_at. */
@@ -159,14 +144,14 @@ describe("order and paging", () => {
     const newestFirst = ["m-a", "m-g", "m-f", "m-e", "m-d", "m-c", "m-b", "m-h"];
 
     for (const limit of [1, 2, 3, 5]) {
-      const { seen, pages } = await walk(key, "", limit);
+      const { seen, pages } = await walk(key, "/messages", limit);
       expect(seen.map((m) => m.id), `limit ${limit}`).toEqual(newestFirst);
       expect(pages).toBe(Math.ceil(8 / limit));
     }
     // Several statuses (one read per status, merged) page the same way.
-    const { seen } = await walk(key, "status=queued,sent", 2);
+    const { seen } = await walk(key, "/messages?status=queued,sent", 2);
     expect(seen.map((m) => m.id)).toEqual(newestFirst);
-    const { seen: queued } = await walk(key, `status=queued&to=${encodeURIComponent(CUSTOMER)}`, 1);
+    const { seen: queued } = await walk(key, `/messages?status=queued&to=${encodeURIComponent(CUSTOMER)}`, 1);
     expect(queued.map((m) => m.id)).toEqual(["m-g", "m-e", "m-c", "m-h"]);
   });
 
