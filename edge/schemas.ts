@@ -22,6 +22,18 @@ export const PageQuery = z.object({
   offset: z.coerce.number().int().min(0).default(0).openapi({ example: 0 }),
 });
 
+/** Lists that page by cursor (newest first): `next_cursor` of one page asks for the next. */
+export const CursorQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(200).default(50).openapi({ example: 50 }),
+  cursor: z.string().min(1).max(500).optional().openapi({ description: "`next_cursor` of the previous page." }),
+});
+
+/** A point in time a filter takes (RFC 3339, any offset). */
+export const instant = (description: string) =>
+  z.iso.datetime({ offset: true }).optional().openapi({ example: "2026-07-01T00:00:00Z", description: `${description} (RFC 3339).` });
+
+export const cursorPaged = <T extends z.ZodType>(item: T) => z.object({ data: z.array(item), next_cursor: z.string().nullable() });
+
 export const paged = <T extends z.ZodType>(item: T) =>
   z.object({ data: z.array(item), total: z.number().int(), limit: z.number().int(), offset: z.number().int() });
 

@@ -1,5 +1,5 @@
 /** Storage for `lid_map`: what WhatsApp told us each LID stands for, per project. */
-import { and, eq, sql } from "drizzle-orm";
+import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Db } from "./client.ts";
 import { lidMap } from "./schema/index.ts";
 
@@ -26,4 +26,14 @@ export async function pnForLid(db: Db, projectId: string, lid: string): Promise<
     .where(and(eq(lidMap.project_id, projectId), eq(lidMap.lid, lid)))
     .limit(1);
   return row?.pn ?? null;
+}
+
+/** The LIDs WhatsApp told us stand for any of these phone JIDs. */
+export async function lidsForPns(db: Db, projectId: string, pns: string[]): Promise<string[]> {
+  if (pns.length === 0) return [];
+  const rows = await db
+    .select({ lid: lidMap.lid })
+    .from(lidMap)
+    .where(and(eq(lidMap.project_id, projectId), inArray(lidMap.pn, pns)));
+  return rows.map((r) => r.lid);
 }

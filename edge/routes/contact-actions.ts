@@ -5,18 +5,13 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 import { StoredMessageStatus } from "../enums.ts";
 import type { AppEnv } from "../env.ts";
-import { DirectionInboundFirst, IdParam, errorsOf, json, jsonBody, operations } from "../schemas.ts";
+import { CursorQuery, DirectionInboundFirst, IdParam, errorsOf, json, jsonBody, operations } from "../schemas.ts";
 import { ContactSchema } from "../services/contact-view.ts";
 import { type EntryKind, EntryKeys, changeContactKeys, keyOf } from "../services/tags-and-contact-groups.ts";
 import { type ContactAction, contactPrivacy } from "../services/privacy.ts";
 import { addNote, contactHistory } from "../services/timeline.ts";
 
 const route = operations(["Contacts"]);
-
-const HistoryQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(200).default(50).openapi({ example: 50 }),
-  cursor: z.string().min(1).max(500).optional().openapi({ description: "`next_cursor` of the previous page." }),
-});
 
 const Entry = z
   .object({
@@ -64,7 +59,7 @@ const Why = z
 export const contactActionRoutes = new OpenAPIHono<AppEnv>()
   .openapi(
     route.get("/{id}/history", "The contact's timeline: messages and events, newest first", {
-      request: { params: IdParam, query: HistoryQuery },
+      request: { params: IdParam, query: CursorQuery },
       responses: { 200: json(History, "A page of the timeline"), ...errorsOf(400, 404) },
     }),
     async (c) => c.json(await contactHistory(c.env, c.var.projectId, c.req.valid("param").id, c.req.valid("query")), 200),

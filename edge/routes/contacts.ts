@@ -6,7 +6,7 @@
  */
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../env.ts";
-import { IdParam, PageQuery, creating, errorsOf, json, jsonBody, operations, paged, reading } from "../schemas.ts";
+import { IdParam, PageQuery, creating, errorsOf, instant, json, jsonBody, operations, paged, reading } from "../schemas.ts";
 import { ContactSchema, CONTACT_STATUSES } from "../services/contact-view.ts";
 import {
   CreateContactInput,
@@ -24,8 +24,6 @@ const route = operations(["Contacts"]);
 const keys = (description: string) =>
   z.union([z.string(), z.array(z.string())]).optional().openapi({ type: "string", example: "hot-lead", description });
 const filter = (description: string, example?: string) => z.string().trim().min(1).max(200).optional().openapi({ description, example });
-const instant = (description: string) =>
-  z.iso.datetime({ offset: true }).optional().openapi({ example: "2026-07-01T00:00:00Z", description: `${description} (RFC 3339).` });
 
 const ListQuery = PageQuery.extend({
   search: filter("Any part of the name, phone, email or document (case and accents ignored; a phone in any format).", "silva"),

@@ -5,16 +5,11 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 import { StoredMessageStatus } from "../enums.ts";
 import type { AppEnv } from "../env.ts";
-import { DirectionInboundFirst, errorsOf, json, operations } from "../schemas.ts";
+import { CursorQuery, DirectionInboundFirst, cursorPaged, errorsOf, json, operations } from "../schemas.ts";
 import { conversationMessagesPage, conversationsPage, readConversation } from "../services/conversations.ts";
 import { PHONE_RULE } from "../services/phone-input.ts";
 
 const route = operations(["Conversations"]);
-
-const CursorQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(200).default(50).openapi({ example: 50 }),
-  cursor: z.string().min(1).max(500).optional().openapi({ description: "`next_cursor` of the previous page." }),
-});
 
 const JidParam = z.object({
   jid: z
@@ -84,20 +79,18 @@ const HistoryMessage = z
   })
   .openapi("ConversationMessage", { description: "A message in reference 002's shape (plus the type's own fields: location, contact, poll, poll_vote)." });
 
-const pageOf = <T extends z.ZodType>(item: T) => z.object({ data: z.array(item), next_cursor: z.string().nullable() });
-
 export const conversationRoutes = new OpenAPIHono<AppEnv>()
   .openapi(
     route.get("/", "List conversations, newest activity first", {
       request: { query: CursorQuery.extend({ instance_id: z.string().min(1).optional().openapi({ description: "Only the conversations this number holds now." }) }) },
-      responses: { 200: json(pageOf(Conversation), "A page of conversations"), ...errorsOf(400) },
+      responses: { 200: json(cursorPaged(Conversation), "A page of conversations"), ...errorsOf(400) },
     }),
     async (c) => c.json(await conversationsPage(c.env, c.var.projectId, c.req.valid("query")), 200),
   )
   .openapi(
     route.get("/{jid}/messages", "A conversation's messages, newest first", {
       request: { params: JidParam, query: CursorQuery },
-      responses: { 200: json(pageOf(HistoryMessage), "A page of messages"), ...errorsOf(400, 404) },
+      responses: { 200: json(cursorPaged(HistoryMessage), "A page of messages"), ...errorsOf(400, 404) },
     }),
     async (c) => c.json(await conversationMessagesPage(c.env, c.var.projectId, c.req.valid("param").jid, c.req.valid("query")), 200),
   )

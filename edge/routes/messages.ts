@@ -1,14 +1,17 @@
 /**
  * /messages: one route per type (reference 002), all sharing the common
  * fields and one handler (the schemas: services/send-request.ts);
- * `GET /messages/{id}` for status and history. Forwarding is a 501.
+ * `GET /messages/{id}` for status and history, `GET /messages` to search. Forwarding is a 501.
  */
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 import { MessageDirection, StoredMessageStatus } from "../enums.ts";
 import type { AppEnv } from "../env.ts";
-import { IdParam, errorsOf, json, jsonBody, operations } from "../schemas.ts";
+import { InboundType } from "../../shared/protocol.ts";
+import { CursorQuery, IdParam, cursorPaged, errorsOf, instant, json, jsonBody, operations } from "../schemas.ts";
 import { KEY_TTL_HOURS } from "../services/idempotency.ts";
+import { searchMessagesPage } from "../services/message-search.ts";
 import { getMessage, sendMessage } from "../services/messages.ts";
+import { PHONE_RULE } from "../services/phone-input.ts";
 import { SEND_TYPES, type SendType, sendBody, sendRequest } from "../services/send-request.ts";
 import { notSupported } from "./not-supported.ts";
 
@@ -41,7 +44,7 @@ const Accepted = z
   })
   .openapi("Accepted");
 
-const Message = z
+const MessageFields = z
   .object({
     id: z.string(),
     instance_id: z.string(),
@@ -65,9 +68,34 @@ const Message = z
     from_me: z.boolean().openapi({ description: "Written on the number's own phone app." }),
     created_at: z.string(),
     updated_at: z.string(),
-    history: z.array(z.object({ status: z.string(), reason: z.string().nullable(), at: z.string() })),
-  })
-  .openapi("Message");
+  });
+
+const Message = MessageFields.extend({
+  history: z.array(z.object({ status: z.string(), reason: z.string().nullable(), at: z.string() })),
+}).openapi("Message");
+
+const MessageSummary = MessageFields.openapi("MessageSummary", {
+  description: "A message as GET /messages/{id} shows it, without its status `history` (ask GET /messages/{id} for that).",
+});
+
+const MESSAGE_TYPES = [...new Set<string>([...SEND_TYPES, ...InboundType.options])] as [string, ...string[]];
+
+const SearchQuery = CursorQuery.extend({
+  status: z
+    .union([z.string(), z.array(z.string())])
+    .optional()
+    .openapi({ type: "string", example: "queued", description: `One or more of ${StoredMessageStatus.options.join(", ")}, comma-separated or repeated.` }),
+  instance_id: z.string().min(1).max(100).optional().openapi({ description: "The number that sent or received it." }),
+  direction: MessageDirection.optional(),
+  to: z.string().min(1).max(100).optional().openapi({
+    example: "+5511988887777",
+    description: `The chat: the person (or group) it was sent to or received from, as a send's \`to\` takes it: a phone in any spelling (either Brazilian form finds both) or a JID (\`@s.whatsapp.net\`, \`@lid\`, \`@g.us\`). ${PHONE_RULE}`,
+  }),
+  reference: z.string().min(1).max(200).optional().openapi({ description: "Your reference, exactly as sent." }),
+  type: z.enum(MESSAGE_TYPES).optional(),
+  since: instant("Created at or after"),
+  until: instant("Created before"),
+});
 
 const IdempotencyHeader = z.object({
   "idempotency-key": z
@@ -98,6 +126,15 @@ function sendRoute(app: OpenAPIHono<AppEnv>, type: SendType) {
 export const messageRoutes = new OpenAPIHono<AppEnv>();
 for (const type of SEND_TYPES) sendRoute(messageRoutes, type);
 
+messageRoutes.openapi(
+  route.get("/", "Search messages, newest first", {
+    description:
+      "The project's messages, sent and received, newest first, by cursor. Filters combine; a message still waiting to leave is `status=queued`. Items leave out the status history (GET /messages/{id}); an OTP shows its masked code only.",
+    request: { query: SearchQuery },
+    responses: { 200: json(cursorPaged(MessageSummary), "A page of messages"), ...errorsOf(400) },
+  }),
+  async (c) => c.json(await searchMessagesPage(c.env, c.var.projectId, c.req.valid("query")), 200),
+);
 messageRoutes.openapi(
   route.get("/{id}", "A message, its status and its status history", {
     request: { params: IdParam },

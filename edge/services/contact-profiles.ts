@@ -229,7 +229,7 @@ export type ContactQuery = {
 };
 
 /** `a,b` and `x=a&x=b` alike. */
-const listOf = (value: string | string[]) => (Array.isArray(value) ? value : [value]).flatMap((v) => v.split(",")).map((v) => v.trim()).filter(Boolean);
+export const listOf = (value: string | string[]) => (Array.isArray(value) ? value : [value]).flatMap((v) => v.split(",")).map((v) => v.trim()).filter(Boolean);
 
 const phrase = (text: string) => `"${text.replaceAll('"', '""')}"`;
 

@@ -122,7 +122,7 @@ export function decodeCursor(cursor: string | undefined): After | undefined {
 }
 
 /** Fetches one more row than asked, to know whether another page follows. */
-function page<T>(rows: T[], limit: number, keyOf: (row: T) => After) {
+export function cursorPage<T>(rows: T[], limit: number, keyOf: (row: T) => After) {
   const data = rows.slice(0, limit);
   const last = data.at(-1);
   return { data, next_cursor: rows.length > limit && last ? encodeCursor(keyOf(last)) : null };
@@ -143,7 +143,7 @@ function windowOf(lastInboundAt: string | null, now = Date.now()) {
 export async function conversationsPage(env: Env, projectId: string, query: { instance_id?: string; limit: number; cursor?: string }) {
   const after = decodeCursor(query.cursor);
   const rows = await listConversations(db(env.DB), projectId, { instance_id: query.instance_id, limit: query.limit + 1, after });
-  const { data, next_cursor } = page(rows, query.limit, (r) => ({ at: r.conversation.last_message_at!, id: r.conversation.id }));
+  const { data, next_cursor } = cursorPage(rows, query.limit, (r) => ({ at: r.conversation.last_message_at!, id: r.conversation.id }));
   return {
     data: await Promise.all(
       data.map(async ({ conversation: c, contact, last }) => ({
@@ -219,7 +219,7 @@ export async function conversationMessagesPage(env: Env, projectId: string, jid:
   const after = decodeCursor(query.cursor);
   const conversation = await findConversationByJid(env, projectId, jid);
   const rows = await conversationMessages(db(env.DB), projectId, conversation, { limit: query.limit + 1, after });
-  const { data, next_cursor } = page(rows, query.limit, (r) => ({ at: r.created_at, id: r.id }));
+  const { data, next_cursor } = cursorPage(rows, query.limit, (r) => ({ at: r.created_at, id: r.id }));
   return { data: await Promise.all(data.map((row) => historyEntry(env, row))), next_cursor };
 }
 

@@ -16,8 +16,8 @@ import { instanceOf } from "../objects/stubs.ts";
 import { earlierSend, fingerprintOf } from "./idempotency.ts";
 import { storeMedia } from "./media.ts";
 import { menuText } from "./menus.ts";
-import { waIdOf } from "./message-payload.ts";
 import { acceptMessage, notQueued } from "./message-status.ts";
+import { messageView } from "./message-view.ts";
 import { maskCode, otpText } from "./otp.ts";
 import { phoneOf } from "./phone-input.ts";
 import { assertSendable } from "./privacy.ts";
@@ -151,15 +151,7 @@ export async function getMessage(env: Env, projectId: string, id: string) {
   const d1 = db(env.DB);
   const row = await findMessage(d1, projectId, id);
   if (!row) throw notFound("message");
-  const { project_id: _p, idempotency_key: _k, idempotency_fingerprint: _f, message_secret: _s, poll_message: _m, ...message } = row;
-  // The WhatsApp ids are chosen at accept, but they are WhatsApp's only once sent.
-  const waId = waIdOf(row);
-  return {
-    ...message,
-    wa_message_id: waId,
-    wa_message_ids: waId === null ? null : message.wa_message_ids,
-    history: await statusHistory(d1, id),
-  };
+  return { ...messageView(row), history: await statusHistory(d1, id) };
 }
 
 type Target = { instance_id: string | null; wa_message_id: string; from_me: boolean };

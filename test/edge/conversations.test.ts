@@ -4,7 +4,7 @@
  * number's fleet socket, and sends through the API.
  */
 import { describe, expect, it } from "vitest";
-import { call, connectedFleet, deliver, eventsUntil, inboundMessage, messageOf, newInstance, newProject, noPacing, useFleetSockets, waitFor } from "./helpers.ts";
+import { call, connectedFleet, deliver, eventsUntil, inboundMessage, messageOf, newInstance, newProject, noPacing, useFleetSockets, waitFor, walk } from "./helpers.ts";
 
 useFleetSockets();
 
@@ -21,22 +21,6 @@ async function setup() {
 }
 
 const get = (key: string, path: string) => call(path, { token: key });
-
-async function walk(key: string, path: string, limit: number) {
-  const seen: any[] = [];
-  let cursor: string | null = null;
-  let pages = 0;
-  do {
-    const sep = path.includes("?") ? "&" : "?";
-    const res = await get(key, `${path}${sep}limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
-    expect(res.status).toBe(200);
-    expect(res.json.data.length).toBeLessThanOrEqual(limit);
-    seen.push(...res.json.data);
-    cursor = res.json.next_cursor;
-    pages++;
-  } while (cursor && pages < 50);
-  return { seen, pages };
-}
 
 describe("listing conversations", () => {
   it("pages through every conversation newest activity first, each once, with an opaque cursor", async () => {

@@ -1,7 +1,7 @@
 /** Calls the Worker the way a client would, through its fetch handler. */
 import { env, runInDurableObject } from "cloudflare:test";
 import { exports } from "cloudflare:workers";
-import { afterAll, afterEach } from "vitest";
+import { afterAll, afterEach, expect } from "vitest";
 import { directoryOf, instanceOf } from "../../edge/objects/stubs.ts";
 
 export const ADMIN = "test-admin-token";
@@ -332,4 +332,21 @@ export function useFleetSockets() {
 export async function settleFleets(ms = 300) {
   closeFleetSockets();
   await new Promise((r) => setTimeout(r, ms));
+}
+
+/** Every page of a cursor list (`{ data, next_cursor }`), `limit` at a time: what was seen, in order, and how many pages. */
+export async function walk(key: string, path: string, limit: number) {
+  const seen: any[] = [];
+  let cursor: string | null = null;
+  let pages = 0;
+  do {
+    const sep = path.includes("?") ? "&" : "?";
+    const res = await call(`${path}${sep}limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`, { token: key });
+    expect(res.status, JSON.stringify(res.json)).toBe(200);
+    expect(res.json.data.length).toBeLessThanOrEqual(limit);
+    seen.push(...res.json.data);
+    cursor = res.json.next_cursor;
+    pages++;
+  } while (cursor && pages < 50);
+  return { seen, pages };
 }

@@ -70,6 +70,11 @@ export const messages = sqliteTable(
       .on(t.project_id, t.instance_id, t.wa_message_id)
       .where(sql`direction = 'inbound'`),
     index("messages_chat").on(t.project_id, t.chat_jid, t.created_at),
+    // GET /messages?status= (a message still queued) and ?reference=, newest first.
+    index("messages_status").on(t.project_id, t.status, t.created_at),
+    index("messages_reference")
+      .on(t.project_id, t.reference, t.created_at)
+      .where(sql`reference IS NOT NULL`),
     // A conversation's history, newest first (GET /conversations/{jid}/messages).
     index("messages_conversation").on(t.project_id, t.conversation_id, t.created_at),
     uniqueIndex("messages_idempotency")

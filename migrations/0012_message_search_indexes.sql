@@ -1,0 +1,2 @@
+CREATE INDEX `messages_status` ON `messages` (`project_id`,`status`,`created_at`);--> statement-breakpoint
+CREATE INDEX `messages_reference` ON `messages` (`project_id`,`reference`,`created_at`) WHERE reference IS NOT NULL;
