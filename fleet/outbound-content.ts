@@ -15,9 +15,10 @@ import {
   type WAMessage,
   type WAPresence,
   jidDecode,
+  type proto,
   toNumber,
 } from "@whiskeysockets/baileys";
-import { type OutboundContent, ProtocolError, type Result } from "../shared/protocol.ts";
+import { type OutboundContent, ProtocolError, type QuotedMessage, type Result } from "../shared/protocol.ts";
 import { errorText } from "./errors.ts";
 import type { FetchMedia } from "./outbound-media.ts";
 
@@ -116,6 +117,47 @@ export async function toBaileysContent(content: OutboundContent, ctx: ContentCon
       };
     }
   }
+}
+
+/**
+ * Baileys' `quoted` option for a reply: the original's key and enough of its
+ * content for the recipient's app to draw the quote (a photo shows as one,
+ * with its caption), which Baileys puts in `contextInfo` with the stanza id.
+ */
+export function quotedFor(quoted: QuotedMessage, chatJid: string): WAMessage {
+  const body = quoted.body ?? "";
+  const caption = body ? { caption: body } : {};
+  const message: proto.IMessage = (() => {
+    switch (quoted.type) {
+      case "image":
+        return { imageMessage: caption };
+      case "video":
+        return { videoMessage: caption };
+      case "document":
+        return { documentMessage: caption };
+      case "audio":
+        return { audioMessage: {} };
+      case "sticker":
+        return { stickerMessage: {} };
+      case "location":
+        return { locationMessage: body ? { name: body } : {} };
+      case "contact":
+        return { contactMessage: { displayName: body } };
+      case "poll":
+        return { pollCreationMessage: { name: body } };
+      default:
+        return { conversation: body };
+    }
+  })();
+  return {
+    key: {
+      remoteJid: chatJid,
+      id: quoted.id,
+      fromMe: quoted.from_me,
+      ...(quoted.participant ? { participant: quoted.participant } : {}),
+    },
+    message,
+  };
 }
 
 /** What "typing..." to show before a message: texts are typed, voice notes recorded, the rest just arrives. */

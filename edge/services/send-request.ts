@@ -15,6 +15,15 @@ export const SendCommon = z.object({
   reference: z.string().max(200).optional().openapi({ description: "Your own id, echoed on every event of this message." }),
   tags: z.array(z.string().trim().min(1).max(64)).max(50).optional(),
   groups: z.array(z.string().trim().min(1).max(64)).max(50).optional(),
+  quoted_message_id: z
+    .string()
+    .min(1)
+    .max(128)
+    .optional()
+    .openapi({
+      description:
+        "Reply to this message (our id or its WhatsApp id), quoted on WhatsApp. It must be in the same chat; the reply goes through the number that has it. Unknown: 422 `quoted_message_not_found`.",
+    }),
 });
 
 const Media = z
@@ -52,10 +61,20 @@ export const sendBodies = {
         .regex(/^\+?[\d\s().-]{6,20}$/)
         .optional()
         .openapi({ description: `The card's WhatsApp number (its \`waid\`), read like \`to\`. ${PHONE_RULE}` }),
-      contact_vcard: z.string().startsWith("BEGIN:VCARD").max(10_000).optional(),
-    })
-    .refine((c) => c.contact_vcard || c.contact_phone, { message: "give contact_vcard or contact_phone", path: ["contact_vcard"] }),
-  reaction: z.object({ quoted_message_id: z.string().min(1).max(128), emoji: z.string().max(16) }),
+      contact_vcard: z
+        .string()
+        .startsWith("BEGIN:VCARD")
+        .max(10_000)
+        .optional()
+        .openapi({
+          description:
+            "Without it, a simple vCard is made from contact_name and contact_phone, or the sending number's own phone (409 `instance_phone_unknown` before that number has connected).",
+        }),
+    }),
+  reaction: z.object({
+    quoted_message_id: z.string().min(1).max(128).openapi({ description: "The message reacted to (our id or its WhatsApp id), in the same chat." }),
+    emoji: z.string().max(16),
+  }),
   poll: z
     .object({
       name: z.string().trim().min(1).max(256),

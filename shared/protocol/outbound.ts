@@ -50,6 +50,20 @@ export const OutboundContent = z.discriminatedUnion("type", [
 ]);
 export type OutboundContent = z.infer<typeof OutboundContent>;
 
+/**
+ * The message a send replies to, so WhatsApp shows the quote: its id, who
+ * wrote it (`from_me`: this number; `participant`: the author in a group),
+ * and enough of its content (`type`, `body`) for the quote's preview.
+ */
+export const QuotedMessage = z.object({
+  id: z.string().min(1),
+  from_me: z.boolean(),
+  participant: z.string().nullable().default(null),
+  type: z.string(),
+  body: z.string().nullable().default(null),
+});
+export type QuotedMessage = z.infer<typeof QuotedMessage>;
+
 export const MessageStatus = z.enum(["queued", "sent", "delivered", "read", "played", "failed"]);
 export type MessageStatus = z.infer<typeof MessageStatus>;
 
