@@ -14,6 +14,7 @@ import {
   BufferJSON,
   type WAMessage,
   type WAPresence,
+  isJidGroup,
   jidDecode,
   type proto,
   toNumber,
@@ -31,6 +32,8 @@ export type ContentContext = {
    * (not random) so that a retried send is the very same poll.
    */
   pollSecret: () => Uint8Array;
+  /** Mentioning everyone: the group's participants, from its metadata. */
+  groupMembers?: () => Promise<string[]>;
 };
 
 /** Servers a message can go to: people (phone or LID), groups, channels. */
@@ -53,17 +56,18 @@ export async function toBaileysContent(content: OutboundContent, ctx: ContentCon
     case "text":
       if (!content.text.trim()) throw new ProtocolError("invalid_content", "text is empty");
       // No link previews: building one means the fleet fetching whatever URL the text contains.
-      return { text: content.text, linkPreview: null };
+      return { text: content.text, linkPreview: null, ...(await mentions(content, ctx)) };
     case "image":
-      return { image: await ctx.fetchMedia(content.media_id), mimetype: content.mimetype, ...caption(content.caption) };
+      return { image: await ctx.fetchMedia(content.media_id), mimetype: content.mimetype, ...caption(content.caption), ...(await mentions(content, ctx)) };
     case "video":
-      return { video: await ctx.fetchMedia(content.media_id), mimetype: content.mimetype, ...caption(content.caption) };
+      return { video: await ctx.fetchMedia(content.media_id), mimetype: content.mimetype, ...caption(content.caption), ...(await mentions(content, ctx)) };
     case "document":
       return {
         document: await ctx.fetchMedia(content.media_id),
         mimetype: content.mimetype,
         ...(content.filename ? { fileName: content.filename } : {}),
         ...caption(content.caption),
+        ...(await mentions(content, ctx)),
       };
     case "audio":
       return { audio: await ctx.fetchMedia(content.media_id), mimetype: content.mimetype, ptt: content.ptt };
@@ -200,6 +204,15 @@ export function classifySendError(err: unknown): ProtocolError {
   // Baileys validates content with 400 Booms (e.g. a poll it cannot build).
   if (status === 400) return new ProtocolError("invalid_content", message);
   return new ProtocolError("send_failed", message);
+}
+
+/** Baileys' `mentions` (into contextInfo.mentionedJid, which is what notifies people): the JIDs given, or every participant. */
+async function mentions(content: { mentions?: string[]; mention_all?: boolean }, ctx: ContentContext): Promise<{ mentions?: string[] }> {
+  if (content.mention_all) {
+    if (!isJidGroup(ctx.chatJid) || !ctx.groupMembers) throw new ProtocolError("invalid_content", "mention_all needs a group chat");
+    return { mentions: await ctx.groupMembers() };
+  }
+  return content.mentions?.length ? { mentions: content.mentions } : {};
 }
 
 function caption(text: string | null): { caption?: string } {

@@ -102,6 +102,7 @@ export class OutboundSender {
         chatJid: chat_jid,
         fetchMedia: this.#fetchMedia,
         pollSecret: () => this.#opts.cipher.messageSecret(this.#opts.instanceId, wa_message_id),
+        groupMembers: async () => (await withTimeout(sock.groupMetadata(chat_jid), SEND_TIMEOUT_MS, "group metadata")).participants.map((p) => p.id),
       });
       // Baileys echoes our own send back as a received message: it must not reach the edge as one.
       this.#opts.inbound.rememberSent(wa_message_id);

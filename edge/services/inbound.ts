@@ -47,6 +47,7 @@ import { bareJid, isGroup } from "./jids.ts";
 import { arrivedMedia } from "./media-store.ts";
 import { type ReceivedContent, messageFields } from "./message-payload.ts";
 import { storeReceived } from "./message-status.ts";
+import { receivedMentions } from "./mentions.ts";
 import { keywordOptOut } from "./privacy.ts";
 import { quotedMessageId } from "./quoted.ts";
 
@@ -183,6 +184,7 @@ async function buildRow(env: Env, scope: Scope, msg: InboundMessage, parties: Pa
   }
   const quoted = await quotedMessageId(env, scope.project_id, parties.chat_jid, msg.quoted_id);
   if (quoted) content.quoted_message_id = quoted;
+  if (msg.mentions.length) content.mentions = await receivedMentions(env, scope.project_id, scope.instance_id, msg.mentions);
   // Stored in the order received (the fleet relays each chat in order), to the millisecond;
   // WhatsApp's own time, in seconds, stays in the content.
   const now = new Date().toISOString();

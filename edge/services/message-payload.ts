@@ -25,14 +25,17 @@ export type ReceivedContent = {
   poll_vote?: { poll_message_id: string; selected: string[] };
   /** Our id of the message it quotes (`quoted_id` is WhatsApp's), when we have that message. */
   quoted_message_id?: string;
+  /** Who it mentions: phone JIDs, or LIDs whose phone is not known. */
+  mentions?: string[];
 };
 
 type Fields = Record<string, unknown> & { body: string | null };
 
 /** The type's own fields (body, media, location, ...) of a received message, with a fresh media link. */
 async function receivedFields(env: Env, content: ReceivedContent): Promise<Fields> {
-  const { body, timestamp, offline, media, media_error, location, contact, poll, poll_vote } = content;
+  const { body, timestamp, offline, media, media_error, location, contact, poll, poll_vote, mentions } = content;
   const fields: Fields = { body, timestamp };
+  if (mentions?.length) fields.mentions = mentions;
   if (offline) fields.offline = true;
   if (media) {
     const { ptt, ...ref } = media;
@@ -49,6 +52,11 @@ async function receivedFields(env: Env, content: ReceivedContent): Promise<Field
 
 /** Our own send's request, in 002's received shape. */
 function sentFields(type: string, c: Record<string, any>): Fields {
+  const fields = sentTypeFields(type, c);
+  return Array.isArray(c.mentions) ? { ...fields, mentions: c.mentions } : fields;
+}
+
+function sentTypeFields(type: string, c: Record<string, any>): Fields {
   switch (type) {
     case "text":
       return { body: c.body ?? null };

@@ -16,6 +16,7 @@ import type { OutboxPart } from "../objects/outbox.ts";
 import { instanceOf } from "../objects/stubs.ts";
 import { earlierSend, fingerprintOf } from "./idempotency.ts";
 import { storeMedia } from "./media.ts";
+import { mentionsOf } from "./mentions.ts";
 import { menuText } from "./menus.ts";
 import { waIdOf } from "./message-payload.ts";
 import { acceptMessage, notQueued } from "./message-status.ts";
@@ -60,6 +61,7 @@ export async function sendMessage(env: Env, projectId: string, request: SendRequ
   // Opted-out, blocked and suppressed people get nothing: refused before WhatsApp is even asked who they are.
   await assertSendable(env, projectId, to);
   const recipient = await resolveRecipient(env, projectId, to);
+  const mentioned = await mentionsOf(env, projectId, settings.default_country, "mentions" in request ? request.mentions : undefined, recipient.chat_jid);
   const quoted =
     request.quoted_message_id === undefined
       ? null
@@ -74,6 +76,11 @@ export async function sendMessage(env: Env, projectId: string, request: SendRequ
 
   const id = newId();
   const { contents, stored, secret } = await build(env, projectId, request, settings, selection.instance_id, quoted);
+  if (mentioned) {
+    // Only texts and captioned media take mentions (the schema's rule): one part, which carries them.
+    contents[0] = { ...contents[0], ...mentioned } as OutboundContent;
+    stored.mentions = mentioned.mention_all ? ["all"] : mentioned.mentions;
+  }
   const parts: OutboxPart[] = contents.map((content) => ({ wa_message_id: waMessageId(), content }));
   // A reply quotes on its first part (a reaction names its message itself).
   if (quoted && request.type !== "reaction") parts[0]!.quoted = quoted.quoted;

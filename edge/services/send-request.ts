@@ -37,14 +37,25 @@ const Media = z
   })
   .refine((m) => (m.url === undefined) !== (m.base64 === undefined), { message: "give exactly one of url or base64", path: ["url"] });
 
+const Mentions = z
+  .array(z.string().trim().min(1).max(64))
+  .min(1)
+  .max(50)
+  .optional()
+  .openapi({
+    description:
+      'People to mention (phones or JIDs), notified as WhatsApp mentions; write `@<digits>` in the text where each should show. `["all"]` in a group mentions every participant.',
+    example: ["+5511988887777"],
+  });
+
 const Option = z.object({ id: z.string().min(1).max(200), title: z.string().min(1).max(100), description: z.string().max(200).optional() });
 
 /** Each type's own fields, by the type's name (the route's last segment). */
 export const sendBodies = {
-  text: z.object({ body: z.string().min(1).max(65_536) }),
-  image: z.object({ media: Media }),
-  video: z.object({ media: Media }),
-  document: z.object({ media: Media }),
+  text: z.object({ body: z.string().min(1).max(65_536), mentions: Mentions }),
+  image: z.object({ media: Media, mentions: Mentions }),
+  video: z.object({ media: Media, mentions: Mentions }),
+  document: z.object({ media: Media, mentions: Mentions }),
   audio: z.object({ media: Media }),
   sticker: z.object({ media: Media }),
   location: z.object({

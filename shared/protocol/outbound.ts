@@ -8,6 +8,12 @@ import { z } from "zod";
 export const MediaType = z.enum(["image", "video", "document", "audio", "sticker"]);
 export type MediaType = z.infer<typeof MediaType>;
 
+/** Texts and captions: people mentioned (JIDs), or everyone in the group (`mention_all`, from its metadata at send time). */
+const mentionFields = {
+  mentions: z.array(z.string()).optional(),
+  mention_all: z.boolean().optional(),
+};
+
 const mediaContent = <T extends MediaType>(type: T) =>
   z.object({
     type: z.literal(type),
@@ -18,10 +24,11 @@ const mediaContent = <T extends MediaType>(type: T) =>
     caption: z.string().nullable().default(null),
     /** Audio only: send as a voice note. */
     ptt: z.boolean().default(false),
+    ...mentionFields,
   });
 
 export const OutboundContent = z.discriminatedUnion("type", [
-  z.object({ type: z.literal("text"), text: z.string() }),
+  z.object({ type: z.literal("text"), text: z.string(), ...mentionFields }),
   mediaContent("image"),
   mediaContent("video"),
   mediaContent("document"),

@@ -160,3 +160,73 @@ describe("contact cards (reference 002)", () => {
     expect(res.json.error).toMatchObject({ code: "instance_phone_unknown", details: { field: "contact_phone" } });
   });
 });
+
+describe("mentions", () => {
+  const GROUP = "120363000000000001@g.us";
+
+  it("send each person named (any phone form or JID) as the JID WhatsApp knows", async () => {
+    const { api_key: key } = await newProject();
+    await noPacing(key);
+    const { id } = await newInstance(key, "m");
+    // The Brazilian 8-digit account: WhatsApp knows it without the 9th digit.
+    const fleet = await connectedFleet(id, { fleetId: "fleet-m", onWhatsApp: { "5511977776666": "551177776666@s.whatsapp.net" } });
+    const res = await call("/messages/text", {
+      method: "POST",
+      token: key,
+      body: { to: CUSTOMER, instance_id: id, body: "@551177776666 @987654321012345 see this", mentions: ["+55 11 97777-6666", "987654321012345@lid"] },
+    });
+    expect(res.status, JSON.stringify(res.json)).toBe(202);
+    await waitFor(() => fleet.sends.length === 1);
+    expect(fleet.sends[0]!.content).toEqual({
+      type: "text",
+      text: "@551177776666 @987654321012345 see this",
+      mentions: ["551177776666@s.whatsapp.net", "987654321012345@lid"],
+      mention_all: false,
+    });
+    expect((await messageOf(key, res.json.id)).content.mentions).toEqual(["551177776666@s.whatsapp.net", "987654321012345@lid"]);
+  });
+
+  it('send ["all"] in a group as everyone, which the fleet takes from the group', async () => {
+    const { key, a, fleetA } = await setup();
+    const res = await call("/messages/text", { method: "POST", token: key, body: { to: GROUP, instance_id: a, body: "Team meeting at 3", mentions: ["all"] } });
+    expect(res.status, JSON.stringify(res.json)).toBe(202);
+    await waitFor(() => fleetA.sends.some((s) => s.message_id === res.json.id));
+    expect(fleetA.sends.find((s) => s.message_id === res.json.id)!.content).toMatchObject({ mentions: [], mention_all: true });
+  });
+
+  it("refuse with 4xx naming the mention: all outside a group, all among others, a group, nobody, someone not on WhatsApp", async () => {
+    const { a, send } = await setup();
+    const cases: [object, number, string][] = [
+      [{ body: "x", mentions: ["all"] }, 400, "mentions"],
+      [{ to: GROUP, instance_id: a, body: "x", mentions: ["all", "+5511977776666"] }, 400, "mentions"],
+      [{ body: "x", mentions: [GROUP] }, 400, "mentions.0"],
+      [{ body: "x", mentions: [] }, 400, "mentions"],
+      [{ body: "x", mentions: [CUSTOMER, "not a phone"] }, 400, "mentions.1"],
+      [{ body: "x", mentions: ["+5511966665555"] }, 422, "mentions.0"],
+    ];
+    for (const [body, status, field] of cases) {
+      const res = await send("text", body);
+      expect(res.status, JSON.stringify([body, res.json])).toBe(status);
+      expect(res.json.error.details.field).toBe(field);
+    }
+  });
+
+  it("on a received message are canonical phone JIDs, a LID resolved once its phone is known", async () => {
+    const { key, fleetA } = await setup();
+    const LID = "987654321012345@lid";
+    const UNKNOWN_LID = "111111111111111@lid";
+    fleetA.socket.event("lid.mappings", { mappings: [{ lid: LID, pn: "5511977776666:3@s.whatsapp.net" }] });
+    await waitFor(async () => {
+      const probe = await deliver(fleetA.socket, inboundMessage(CUSTOMER, { body: "probe", mentions: [LID] }));
+      return (await messageOf(key, probe.message_id)).content.mentions?.[0] === "5511977776666@s.whatsapp.net";
+    });
+    const got = await deliver(
+      fleetA.socket,
+      inboundMessage(GROUP, { sender_jid: CUSTOMER, body: "@all look", mentions: ["5511955554444:12@s.whatsapp.net", LID, UNKNOWN_LID] }),
+    );
+    const expected = ["5511955554444@s.whatsapp.net", "5511977776666@s.whatsapp.net", UNKNOWN_LID];
+    expect((await messageOf(key, got.message_id)).content.mentions).toEqual(expected);
+    const events = await eventsUntil(key, (e) => e.some((x) => x.payload?.message_id === got.message_id));
+    expect(events.find((e) => e.payload?.message_id === got.message_id).payload.mentions).toEqual(expected);
+  });
+});

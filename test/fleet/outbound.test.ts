@@ -108,6 +108,29 @@ describe("replies (around the socket: the peer takes no group sends)", () => {
   });
 });
 
+describe("mentions (around the socket: the peer takes no group sends)", () => {
+  it("mention the JIDs given on texts and captions, and every participant of the group for mention_all", async () => {
+    const GROUP = "120363000000000001@g.us";
+    const members = ["5511977776666@s.whatsapp.net", "987654321012345@lid"];
+    const group = { ...ctx, chatJid: GROUP, groupMembers: async () => members };
+    expect(await toBaileysContent(parse({ type: "text", text: "@all meeting", mention_all: true }), group)).toEqual({
+      text: "@all meeting",
+      linkPreview: null,
+      mentions: members,
+    });
+    const image = await toBaileysContent(
+      parse({ type: "image", media_id: "m1", mimetype: "image/png", caption: "@5511977776666 yours", mentions: [members[0]] }),
+      { ...ctx, fetchMedia: async () => Buffer.from("png") },
+    );
+    expect(image).toMatchObject({ caption: "@5511977776666 yours", mentions: [members[0]] });
+    expect(await toBaileysContent(parse({ type: "text", text: "no one" }), ctx)).not.toHaveProperty("mentions");
+    // Everyone in a one-to-one chat makes no sense: refused before anything is sent.
+    expect(await codeOf(toBaileysContent(parse({ type: "text", text: "x", mention_all: true }), { ...ctx, groupMembers: async () => members }))).toBe(
+      "invalid_content",
+    );
+  });
+});
+
 describe("send result", () => {
   it("takes the id and WhatsApp timestamp of the sent message; polls add their secret and creation message", () => {
     const poll = generateWAMessageFromContent(
