@@ -141,6 +141,18 @@ describe("e2e: sending", () => {
     });
   });
 
+  it("sends mentions as WhatsApp mentions: the JIDs WhatsApp knows, in contextInfo", async () => {
+    const to = customer();
+    const mentioned = customer();
+    const digits = mentioned.split("@")[0]!;
+    const message = await sent(
+      (await send("text", { to, instance_id: ids[0], body: `@${digits} can help you`, mentions: [`+${digits}`] })).id,
+    );
+    const got = await arrival(message.wa_message_id);
+    expect(got.message.extendedTextMessage?.text).toBe(`@${digits} can help you`);
+    expect(got.message.extendedTextMessage?.contextInfo?.mentionedJid).toEqual([mentioned]);
+  });
+
   it("sends an OTP as two messages, the bare code last", async () => {
     const to = customer();
     const message = await sent((await send("otp", { to, instance_id: ids[0], code: "738291", expiry_minutes: 5 })).id);
