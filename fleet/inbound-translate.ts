@@ -118,6 +118,7 @@ export function translateInbound(msg: WAMessage, ctx: InboundContext): Translate
     type: "unsupported",
     body: null,
     quoted_id: quotedId(content, kind),
+    mentions: mentionedJids(content, kind),
     media: null,
     media_error: null,
     location: null,
@@ -263,9 +264,20 @@ function timestampOf(msg: WAMessage, nowMs: number): number {
   return Number.isFinite(stamped) && stamped > 0 ? Math.floor(stamped) : Math.floor(nowMs / 1000);
 }
 
-/** The message a reply quotes: every content type carries it in its own contextInfo. */
-function quotedId(content: proto.IMessage, kind: string): string | null {
+/** Every content type carries its replies and mentions in its own contextInfo. */
+function contextOf(content: proto.IMessage, kind: string): proto.IContextInfo | null {
   const inner = content[kind as keyof proto.IMessage] as { contextInfo?: proto.IContextInfo | null } | string | null | undefined;
   if (!inner || typeof inner !== "object") return null;
-  return inner.contextInfo?.stanzaId || null;
+  return inner.contextInfo ?? null;
+}
+
+/** The message a reply quotes. */
+function quotedId(content: proto.IMessage, kind: string): string | null {
+  return contextOf(content, kind)?.stanzaId || null;
+}
+
+/** Who it mentions, by JID (reference 003: mentions are JIDs, never text), without device parts. */
+function mentionedJids(content: proto.IMessage, kind: string): string[] {
+  const jids = (contextOf(content, kind)?.mentionedJid ?? []).map(normalized).filter((jid): jid is string => jid !== null);
+  return [...new Set(jids)];
 }

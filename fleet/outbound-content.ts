@@ -14,10 +14,12 @@ import {
   BufferJSON,
   type WAMessage,
   type WAPresence,
+  isJidGroup,
   jidDecode,
+  type proto,
   toNumber,
 } from "@whiskeysockets/baileys";
-import { type OutboundContent, ProtocolError, type Result } from "../shared/protocol.ts";
+import { type OutboundContent, ProtocolError, type QuotedMessage, type Result } from "../shared/protocol.ts";
 import { errorText } from "./errors.ts";
 import type { FetchMedia } from "./outbound-media.ts";
 
@@ -30,6 +32,8 @@ export type ContentContext = {
    * (not random) so that a retried send is the very same poll.
    */
   pollSecret: () => Uint8Array;
+  /** Mentioning everyone: the group's participants, from its metadata. */
+  groupMembers?: () => Promise<string[]>;
 };
 
 /** Servers a message can go to: people (phone or LID), groups, channels. */
@@ -52,17 +56,18 @@ export async function toBaileysContent(content: OutboundContent, ctx: ContentCon
     case "text":
       if (!content.text.trim()) throw new ProtocolError("invalid_content", "text is empty");
       // No link previews: building one means the fleet fetching whatever URL the text contains.
-      return { text: content.text, linkPreview: null };
+      return { text: content.text, linkPreview: null, ...(await mentions(content, ctx)) };
     case "image":
-      return { image: await ctx.fetchMedia(content.media_id), mimetype: content.mimetype, ...caption(content.caption) };
+      return { image: await ctx.fetchMedia(content.media_id), mimetype: content.mimetype, ...caption(content.caption), ...(await mentions(content, ctx)) };
     case "video":
-      return { video: await ctx.fetchMedia(content.media_id), mimetype: content.mimetype, ...caption(content.caption) };
+      return { video: await ctx.fetchMedia(content.media_id), mimetype: content.mimetype, ...caption(content.caption), ...(await mentions(content, ctx)) };
     case "document":
       return {
         document: await ctx.fetchMedia(content.media_id),
         mimetype: content.mimetype,
         ...(content.filename ? { fileName: content.filename } : {}),
         ...caption(content.caption),
+        ...(await mentions(content, ctx)),
       };
     case "audio":
       return { audio: await ctx.fetchMedia(content.media_id), mimetype: content.mimetype, ptt: content.ptt };
@@ -118,6 +123,47 @@ export async function toBaileysContent(content: OutboundContent, ctx: ContentCon
   }
 }
 
+/**
+ * Baileys' `quoted` option for a reply: the original's key and enough of its
+ * content for the recipient's app to draw the quote (a photo shows as one,
+ * with its caption), which Baileys puts in `contextInfo` with the stanza id.
+ */
+export function quotedFor(quoted: QuotedMessage, chatJid: string): WAMessage {
+  const body = quoted.body ?? "";
+  const caption = body ? { caption: body } : {};
+  const message: proto.IMessage = (() => {
+    switch (quoted.type) {
+      case "image":
+        return { imageMessage: caption };
+      case "video":
+        return { videoMessage: caption };
+      case "document":
+        return { documentMessage: caption };
+      case "audio":
+        return { audioMessage: {} };
+      case "sticker":
+        return { stickerMessage: {} };
+      case "location":
+        return { locationMessage: body ? { name: body } : {} };
+      case "contact":
+        return { contactMessage: { displayName: body } };
+      case "poll":
+        return { pollCreationMessage: { name: body } };
+      default:
+        return { conversation: body };
+    }
+  })();
+  return {
+    key: {
+      remoteJid: chatJid,
+      id: quoted.id,
+      fromMe: quoted.from_me,
+      ...(quoted.participant ? { participant: quoted.participant } : {}),
+    },
+    message,
+  };
+}
+
 /** What "typing..." to show before a message: texts are typed, voice notes recorded, the rest just arrives. */
 export function presenceFor(content: OutboundContent): WAPresence | null {
   if (content.type === "text") return "composing";
@@ -158,6 +204,15 @@ export function classifySendError(err: unknown): ProtocolError {
   // Baileys validates content with 400 Booms (e.g. a poll it cannot build).
   if (status === 400) return new ProtocolError("invalid_content", message);
   return new ProtocolError("send_failed", message);
+}
+
+/** Baileys' `mentions` (into contextInfo.mentionedJid, which is what notifies people): the JIDs given, or every participant. */
+async function mentions(content: { mentions?: string[]; mention_all?: boolean }, ctx: ContentContext): Promise<{ mentions?: string[] }> {
+  if (content.mention_all) {
+    if (!isJidGroup(ctx.chatJid) || !ctx.groupMembers) throw new ProtocolError("invalid_content", "mention_all needs a group chat");
+    return { mentions: await ctx.groupMembers() };
+  }
+  return content.mentions?.length ? { mentions: content.mentions } : {};
 }
 
 function caption(text: string | null): { caption?: string } {

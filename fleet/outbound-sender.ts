@@ -21,7 +21,7 @@ import { withTimeout } from "./deadlines.ts";
 import type { EdgeLink } from "./edge-link.ts";
 import { errorText } from "./errors.ts";
 import type { InboundReceiver } from "./inbound-receiver.ts";
-import { assertSendableJid, classifySendError, presenceFor, sendResult, toBaileysContent } from "./outbound-content.ts";
+import { assertSendableJid, classifySendError, presenceFor, quotedFor, sendResult, toBaileysContent } from "./outbound-content.ts";
 import type { FetchMedia } from "./outbound-media.ts";
 import { ServerAcks } from "./server-acks.ts";
 import { StatusSteps, statusFromMessageUpdate, statusFromReceiptUpdate } from "./statuses.ts";
@@ -93,8 +93,8 @@ export class OutboundSender {
   }
 
   async send(params: SendParams): Promise<Result<"message.send">> {
-    const { message_id, wa_message_id, chat_jid, content, typing_ms: typingMs } = params;
-    const log = { message_id, wa_message_id, type: content.type };
+    const { message_id, wa_message_id, chat_jid, content, quoted, typing_ms: typingMs } = params;
+    const log = { message_id, wa_message_id, type: content.type, ...(quoted ? { quoted_id: quoted.id } : {}) };
     try {
       assertSendableJid(chat_jid);
       const sock = this.#sockets.open();
@@ -102,6 +102,7 @@ export class OutboundSender {
         chatJid: chat_jid,
         fetchMedia: this.#fetchMedia,
         pollSecret: () => this.#opts.cipher.messageSecret(this.#opts.instanceId, wa_message_id),
+        groupMembers: async () => (await withTimeout(sock.groupMetadata(chat_jid), SEND_TIMEOUT_MS, "group metadata")).participants.map((p) => p.id),
       });
       // Baileys echoes our own send back as a received message: it must not reach the edge as one.
       this.#opts.inbound.rememberSent(wa_message_id);
@@ -113,7 +114,7 @@ export class OutboundSender {
       const timeoutMs = MEDIA_TYPES.has(content.type) ? MEDIA_SEND_TIMEOUT_MS : SEND_TIMEOUT_MS;
       const acked = this.#acks!.wait(wa_message_id, timeoutMs);
       acked.catch(() => {}); // awaited below; a send that throws first must not leave it unhandled
-      const sent = await withTimeout(sock.sendMessage(chat_jid, payload, { messageId: wa_message_id }), timeoutMs, "send");
+      const sent = await withTimeout(sock.sendMessage(chat_jid, payload, { messageId: wa_message_id, ...(quoted ? { quoted: quotedFor(quoted, chat_jid) } : {}) }), timeoutMs, "send");
       // Sent means WhatsApp has it, not that the frame left.
       await acked;
       const result = sendResult(sent, wa_message_id);

@@ -58,14 +58,18 @@ export async function findByWaId(
   return row;
 }
 
-/** A message of the project by its WhatsApp id, on whichever number. */
-export async function findAnyByWaId(db: Db, projectId: string, waMessageId: string) {
-  const [row] = await db
-    .select({ instance_id: messages.instance_id, direction: messages.direction })
-    .from(messages)
-    .where(and(eq(messages.project_id, projectId), eq(messages.wa_message_id, waMessageId)))
-    .limit(1);
-  return row;
+/**
+ * A message of one chat by our id or its WhatsApp id (what a reply or a
+ * reaction names), through the project's id and WhatsApp-id indexes.
+ */
+export async function findInChat(db: Db, projectId: string, chatJids: string[], ref: string): Promise<MessageRow | undefined> {
+  return first(
+    db
+      .select()
+      .from(messages)
+      .where(and(eq(messages.project_id, projectId), inList(messages.chat_jid, chatJids), or(eq(messages.id, ref), eq(messages.wa_message_id, ref))))
+      .limit(1),
+  );
 }
 
 export async function statusHistory(db: Db, messageId: string) {

@@ -4,7 +4,7 @@
  * (an OTP has two), and each part's WhatsApp id is fixed when the message is
  * accepted, so a part retried after a crash is the same message to WhatsApp.
  */
-import type { OutboundContent } from "../../shared/protocol.ts";
+import type { OutboundContent, QuotedMessage } from "../../shared/protocol.ts";
 import { SqlTable, type SqlTableSpec } from "./sql-table.ts";
 
 export type OutboxPart = {
@@ -12,6 +12,8 @@ export type OutboxPart = {
   /** The content, or, for secrets (OTP codes), the content sealed with POMBO_DATA_KEY. */
   content?: OutboundContent;
   sealed?: string;
+  /** A reply's first part: the message it quotes. */
+  quoted?: QuotedMessage;
 };
 
 export type OutboxItem = {

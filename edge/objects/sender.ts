@@ -156,6 +156,7 @@ export class Sender {
           wa_message_id: part.wa_message_id,
           chat_jid: item.chat_jid,
           content,
+          quoted: part.quoted ?? null,
           typing_ms: content.type === "text" && item.next_part === 0 ? typingMs(settings, content.text) : 0,
         },
         SEND_TIMEOUT_MS,

@@ -73,7 +73,9 @@ const HistoryMessage = z
     from: z.string().optional().openapi({ description: "Received messages: the customer's canonical JID." }),
     to: z.string().optional().openapi({ description: "Sent messages: the chat it went to." }),
     body: z.string().nullable(),
-    quoted_id: z.string().optional(),
+    quoted_id: z.string().optional().openapi({ description: "A reply or reaction: the WhatsApp id of the message it quotes." }),
+    quoted_message_id: z.string().optional().openapi({ description: "Our id of that message, when we have it." }),
+    mentions: z.array(z.string()).optional().openapi({ description: "Who it mentions, as JIDs (phone JIDs; a LID whose phone is not known)." }),
     media: MediaRef.optional(),
     created_at: z.string(),
   })

@@ -58,6 +58,8 @@ export type EventFields = {
       from: string;
       body: string | null;
       quoted_id?: string;
+      quoted_message_id?: string;
+      mentions?: string[];
       media?: MediaRef;
     };
   };

@@ -47,7 +47,9 @@ import { bareJid, isGroup } from "./jids.ts";
 import { arrivedMedia } from "./media-store.ts";
 import { type ReceivedContent, messageFields } from "./message-payload.ts";
 import { storeReceived } from "./message-status.ts";
+import { receivedMentions } from "./mentions.ts";
 import { keywordOptOut } from "./privacy.ts";
+import { quotedMessageId } from "./quoted.ts";
 
 export type Scope = { project_id: string; instance_id: string };
 
@@ -180,6 +182,9 @@ async function buildRow(env: Env, scope: Scope, msg: InboundMessage, parties: Pa
     content.poll_vote = await resolveVote(env, scope.project_id, msg.poll_vote);
     content.body = content.poll_vote.selected.join(", ");
   }
+  const quoted = await quotedMessageId(env, scope.project_id, parties.chat_jid, msg.quoted_id);
+  if (quoted) content.quoted_message_id = quoted;
+  if (msg.mentions.length) content.mentions = await receivedMentions(env, scope.project_id, scope.instance_id, msg.mentions);
   // Stored in the order received (the fleet relays each chat in order), to the millisecond;
   // WhatsApp's own time, in seconds, stays in the content.
   const now = new Date().toISOString();

@@ -23,14 +23,19 @@ export type ReceivedContent = {
   contact?: { display_name: string; vcard: string };
   poll?: { name: string; options: string[]; selectable_count: number };
   poll_vote?: { poll_message_id: string; selected: string[] };
+  /** Our id of the message it quotes (`quoted_id` is WhatsApp's), when we have that message. */
+  quoted_message_id?: string;
+  /** Who it mentions: phone JIDs, or LIDs whose phone is not known. */
+  mentions?: string[];
 };
 
 type Fields = Record<string, unknown> & { body: string | null };
 
 /** The type's own fields (body, media, location, ...) of a received message, with a fresh media link. */
 async function receivedFields(env: Env, content: ReceivedContent): Promise<Fields> {
-  const { body, timestamp, offline, media, media_error, location, contact, poll, poll_vote } = content;
+  const { body, timestamp, offline, media, media_error, location, contact, poll, poll_vote, mentions } = content;
   const fields: Fields = { body, timestamp };
+  if (mentions?.length) fields.mentions = mentions;
   if (offline) fields.offline = true;
   if (media) {
     const { ptt, ...ref } = media;
@@ -47,6 +52,11 @@ async function receivedFields(env: Env, content: ReceivedContent): Promise<Field
 
 /** Our own send's request, in 002's received shape. */
 function sentFields(type: string, c: Record<string, any>): Fields {
+  const fields = sentTypeFields(type, c);
+  return Array.isArray(c.mentions) ? { ...fields, mentions: c.mentions } : fields;
+}
+
+function sentTypeFields(type: string, c: Record<string, any>): Fields {
   switch (type) {
     case "text":
       return { body: c.body ?? null };
@@ -70,7 +80,7 @@ function sentFields(type: string, c: Record<string, any>): Fields {
     case "contact":
       return { body: c.contact_name ?? null, contact: { display_name: c.contact_name, vcard: c.contact_vcard } };
     case "reaction":
-      return { body: c.emoji ?? null, quoted_id: c.quoted_message_id };
+      return { body: c.emoji ?? null };
     case "poll":
       return { body: c.name ?? null, poll: { name: c.name, options: c.options, selectable_count: c.selectable_count } };
     case "buttons":
@@ -84,22 +94,29 @@ function sentFields(type: string, c: Record<string, any>): Fields {
   }
 }
 
+/** The text a person sees of a message: a text's body, a caption, a location's or card's name. */
+export const bodyOf = (row: MessageRow): string | null =>
+  isReceivedShape(row) ? ((row.content as ReceivedContent).body ?? null) : sentFields(row.type, row.content as Record<string, any>).body;
+
 /** Whether `content` is a received message's (ours store the request; phone-app messages store what WhatsApp gave). */
 const isReceivedShape = (row: MessageRow) => row.direction === "inbound" || row.from_me;
 
 /**
  * The 002 fields of a message: `type`, `from` (received) or `to` (sent),
- * `body`, `quoted_id` when it replies or reacts, and the type's own fields.
+ * `body`, `quoted_id` (WhatsApp's) and `quoted_message_id` (ours, when we
+ * have that message) when it replies or reacts, and the type's own fields.
  */
 export async function messageFields(env: Env, row: MessageRow): Promise<Fields & { type: string }> {
   const content = row.content as Record<string, any>;
   const fields = isReceivedShape(row) ? await receivedFields(env, content as ReceivedContent) : sentFields(row.type, content);
-  const quoted = row.quoted_id ?? (fields.quoted_id as string | undefined);
+  // Reactions stored before replies existed kept the client's WhatsApp id under this name.
+  const ours = typeof content.quoted_message_id === "string" && content.quoted_message_id !== row.quoted_id ? content.quoted_message_id : null;
   return {
     type: row.type,
     ...(row.direction === "inbound" ? { from: row.chat_jid } : { to: row.chat_jid }),
     ...fields,
-    ...(quoted ? { quoted_id: quoted } : {}),
+    ...(row.quoted_id ? { quoted_id: row.quoted_id } : {}),
+    ...(ours ? { quoted_message_id: ours } : {}),
   };
 }
 

@@ -7,7 +7,8 @@
 import type { OutboundContent } from "../../shared/protocol.ts";
 import { newId, seal } from "../crypto.ts";
 import { db } from "../db/client.ts";
-import { findAnyByWaId, findMessage, statusHistory } from "../db/messages.ts";
+import { findInstance } from "../db/instances.ts";
+import { findMessage, statusHistory } from "../db/messages.ts";
 import type { MessageRow } from "../db/schema/index.ts";
 import type { Env } from "../env.ts";
 import { ApiError, notFound } from "../errors.ts";
@@ -15,12 +16,14 @@ import type { OutboxPart } from "../objects/outbox.ts";
 import { instanceOf } from "../objects/stubs.ts";
 import { earlierSend, fingerprintOf } from "./idempotency.ts";
 import { storeMedia } from "./media.ts";
+import { mentionsOf } from "./mentions.ts";
 import { menuText } from "./menus.ts";
 import { acceptMessage, notQueued } from "./message-status.ts";
 import { messageView } from "./message-view.ts";
 import { maskCode, otpText } from "./otp.ts";
 import { phoneOf } from "./phone-input.ts";
 import { assertSendable } from "./privacy.ts";
+import { type Quoted, quotedMessage } from "./quoted.ts";
 import { addresseeOf, resolveRecipient } from "./recipients.ts";
 import { selectNumber } from "./selector.ts";
 import type { SendRequest } from "./send-request.ts";
@@ -58,18 +61,29 @@ export async function sendMessage(env: Env, projectId: string, request: SendRequ
   // Opted-out, blocked and suppressed people get nothing: refused before WhatsApp is even asked who they are.
   await assertSendable(env, projectId, to);
   const recipient = await resolveRecipient(env, projectId, to);
-  const target = request.type === "reaction" ? await reactionTarget(env, projectId, request.quoted_message_id) : null;
+  const mentioned = await mentionsOf(env, projectId, settings.default_country, "mentions" in request ? request.mentions : undefined, recipient.chat_jid);
+  const quoted =
+    request.quoted_message_id === undefined
+      ? null
+      : await quotedMessage(env, projectId, request.quoted_message_id, recipient.chat_jid, request.instance_id);
   const selection = await selectNumber(env, projectId, settings, {
-    // A reaction belongs in the chat of the number that has the message.
-    instance_id: request.instance_id ?? target?.instance_id ?? null,
+    // A reply or a reaction belongs in the chat of the number that has the message.
+    instance_id: request.instance_id ?? quoted?.instance_id ?? null,
     pool_id: request.pool_id,
     sticky: request.sticky ?? true,
     chat_jid: recipient.chat_jid,
   });
 
   const id = newId();
-  const { contents, stored, secret } = await build(env, projectId, request, settings, target);
+  const { contents, stored, secret } = await build(env, projectId, request, settings, selection.instance_id, quoted);
+  if (mentioned) {
+    // Only texts and captioned media take mentions (the schema's rule): one part, which carries them.
+    contents[0] = { ...contents[0], ...mentioned } as OutboundContent;
+    stored.mentions = mentioned.mention_all ? ["all"] : mentioned.mentions;
+  }
   const parts: OutboxPart[] = contents.map((content) => ({ wa_message_id: waMessageId(), content }));
+  // A reply quotes on its first part (a reaction names its message itself).
+  if (quoted && request.type !== "reaction") parts[0]!.quoted = quoted.quoted;
   if (secret !== undefined) {
     // The code part waits sealed: no plaintext code at rest, anywhere.
     parts.push({
@@ -89,7 +103,7 @@ export async function sendMessage(env: Env, projectId: string, request: SendRequ
     chat_jid: recipient.chat_jid,
     direction: "outbound",
     type: request.type,
-    content: stored,
+    content: quoted ? { ...stored, quoted_message_id: quoted.message_id } : stored,
     status: "queued",
     reason: null,
     reference: request.reference ?? null,
@@ -106,7 +120,7 @@ export async function sendMessage(env: Env, projectId: string, request: SendRequ
     contact_id: null,
     conversation_id: null,
     sender_jid: null,
-    quoted_id: request.type === "reaction" ? request.quoted_message_id : null,
+    quoted_id: quoted?.wa_message_id ?? null,
     media_id: null,
     from_me: false,
     created_at: new Date().toISOString(),
@@ -154,20 +168,14 @@ export async function getMessage(env: Env, projectId: string, id: string) {
   return { ...messageView(row), history: await statusHistory(d1, id) };
 }
 
-type Target = { instance_id: string | null; wa_message_id: string; from_me: boolean };
-
-async function reactionTarget(env: Env, projectId: string, waId: string): Promise<Target> {
-  const row = await findAnyByWaId(db(env.DB), projectId, waId);
-  return { instance_id: row?.instance_id ?? null, wa_message_id: waId, from_me: row?.direction === "outbound" };
-}
-
 /** The WhatsApp content of each part, what is stored of the request, and the secret part if any. */
 async function build(
   env: Env,
   projectId: string,
   request: SendRequest,
   settings: Settings,
-  target: Target | null,
+  instanceId: string,
+  quoted: Quoted | null,
 ): Promise<{ contents: OutboundContent[]; stored: Record<string, unknown>; secret?: string }> {
   switch (request.type) {
     case "text":
@@ -196,8 +204,10 @@ async function build(
       return { contents: [{ type: "location", latitude, longitude, name, address }], stored: { latitude, longitude, name, address } };
     }
     case "contact": {
-      // contact_phone is in E.164 by now (see sendMessage).
-      const vcard = request.contact_vcard ?? simpleVcard(request.contact_name, request.contact_phone!);
+      // contact_phone is in E.164 by now (see sendMessage); without one, the card is the sending number's (reference 002).
+      const vcard =
+        request.contact_vcard ??
+        simpleVcard(request.contact_name, request.contact_phone ?? (await ownPhone(env, projectId, instanceId)));
       return {
         contents: [{ type: "contact", display_name: request.contact_name, vcard }],
         stored: { contact_name: request.contact_name, contact_vcard: vcard },
@@ -206,9 +216,9 @@ async function build(
     case "reaction":
       return {
         contents: [
-          { type: "reaction", emoji: request.emoji, target: { id: request.quoted_message_id, from_me: target!.from_me, participant: null } },
+          { type: "reaction", emoji: request.emoji, target: { id: quoted!.quoted.id, from_me: quoted!.quoted.from_me, participant: quoted!.quoted.participant } },
         ],
-        stored: { quoted_message_id: request.quoted_message_id, emoji: request.emoji },
+        stored: { emoji: request.emoji },
       };
     case "poll": {
       const selectable_count = request.selectable_count ?? 1;
@@ -235,6 +245,17 @@ async function build(
       };
     }
   }
+}
+
+/** The sending number's own phone, known once it has connected. */
+async function ownPhone(env: Env, projectId: string, instanceId: string): Promise<string> {
+  const phone = (await findInstance(db(env.DB), projectId, instanceId))?.phone;
+  if (!phone) {
+    throw new ApiError(409, "instance_phone_unknown", "the sending number has not connected yet, so its phone is unknown: give contact_phone or contact_vcard", {
+      field: "contact_phone",
+    });
+  }
+  return phone;
 }
 
 function simpleVcard(name: string, e164: string): string {

@@ -15,6 +15,15 @@ export const SendCommon = z.object({
   reference: z.string().max(200).optional().openapi({ description: "Your own id, echoed on every event of this message." }),
   tags: z.array(z.string().trim().min(1).max(64)).max(50).optional(),
   groups: z.array(z.string().trim().min(1).max(64)).max(50).optional(),
+  quoted_message_id: z
+    .string()
+    .min(1)
+    .max(128)
+    .optional()
+    .openapi({
+      description:
+        "Reply to this message (our id or its WhatsApp id), quoted on WhatsApp. It must be in the same chat; the reply goes through the number that has it. Unknown: 422 `quoted_message_not_found`.",
+    }),
 });
 
 const Media = z
@@ -28,14 +37,25 @@ const Media = z
   })
   .refine((m) => (m.url === undefined) !== (m.base64 === undefined), { message: "give exactly one of url or base64", path: ["url"] });
 
+const Mentions = z
+  .array(z.string().trim().min(1).max(64))
+  .min(1)
+  .max(50)
+  .optional()
+  .openapi({
+    description:
+      'People to mention (phones or JIDs), notified as WhatsApp mentions; write `@<digits>` in the text where each should show. `["all"]` in a group mentions every participant.',
+    example: ["+5511988887777"],
+  });
+
 const Option = z.object({ id: z.string().min(1).max(200), title: z.string().min(1).max(100), description: z.string().max(200).optional() });
 
 /** Each type's own fields, by the type's name (the route's last segment). */
 export const sendBodies = {
-  text: z.object({ body: z.string().min(1).max(65_536) }),
-  image: z.object({ media: Media }),
-  video: z.object({ media: Media }),
-  document: z.object({ media: Media }),
+  text: z.object({ body: z.string().min(1).max(65_536), mentions: Mentions }),
+  image: z.object({ media: Media, mentions: Mentions }),
+  video: z.object({ media: Media, mentions: Mentions }),
+  document: z.object({ media: Media, mentions: Mentions }),
   audio: z.object({ media: Media }),
   sticker: z.object({ media: Media }),
   location: z.object({
@@ -52,10 +72,20 @@ export const sendBodies = {
         .regex(/^\+?[\d\s().-]{6,20}$/)
         .optional()
         .openapi({ description: `The card's WhatsApp number (its \`waid\`), read like \`to\`. ${PHONE_RULE}` }),
-      contact_vcard: z.string().startsWith("BEGIN:VCARD").max(10_000).optional(),
-    })
-    .refine((c) => c.contact_vcard || c.contact_phone, { message: "give contact_vcard or contact_phone", path: ["contact_vcard"] }),
-  reaction: z.object({ quoted_message_id: z.string().min(1).max(128), emoji: z.string().max(16) }),
+      contact_vcard: z
+        .string()
+        .startsWith("BEGIN:VCARD")
+        .max(10_000)
+        .optional()
+        .openapi({
+          description:
+            "Without it, a simple vCard is made from contact_name and contact_phone, or the sending number's own phone (409 `instance_phone_unknown` before that number has connected).",
+        }),
+    }),
+  reaction: z.object({
+    quoted_message_id: z.string().min(1).max(128).openapi({ description: "The message reacted to (our id or its WhatsApp id), in the same chat." }),
+    emoji: z.string().max(16),
+  }),
   poll: z
     .object({
       name: z.string().trim().min(1).max(256),

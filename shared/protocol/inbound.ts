@@ -58,6 +58,8 @@ export const InboundMessage = z.object({
   body: z.string().nullable().default(null),
   /** The WhatsApp id of the message this one replies or reacts to. */
   quoted_id: z.string().nullable().default(null),
+  /** The people it mentions (JIDs as WhatsApp gave them: phone JIDs or LIDs). */
+  mentions: z.array(z.string()).max(1024).default([]),
   media: InboundMedia.nullable().default(null),
   /** Set when the file could not be fetched from WhatsApp or stored: the message still arrives. */
   media_error: z.string().nullable().default(null),

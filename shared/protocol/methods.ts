@@ -5,7 +5,7 @@
 import { z } from "zod";
 import { Hello, InstanceList, LeaseDenied, LeaseGranted, StatusEvent } from "./instance.ts";
 import { InboundMessage, LidMapping, MAX_MAPPINGS_PER_EVENT } from "./inbound.ts";
-import { MessageStatusEvent, OutboundContent } from "./outbound.ts";
+import { MessageStatusEvent, OutboundContent, QuotedMessage } from "./outbound.ts";
 import { BlockAction, GROUP_JID, WhatsAppGroup } from "./whatsapp.ts";
 
 /** One-way events, by name, with the schema of their `data`. */
@@ -81,6 +81,8 @@ export const Methods = {
       wa_message_id: z.string(),
       chat_jid: z.string(),
       content: OutboundContent,
+      /** A reply: the message quoted (absent from older edges, ignored by older fleets). */
+      quoted: QuotedMessage.nullable().default(null),
       typing_ms: z.number().int().min(0).max(30_000).default(0),
     }),
     result: z.object({

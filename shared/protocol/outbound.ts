@@ -8,6 +8,12 @@ import { z } from "zod";
 export const MediaType = z.enum(["image", "video", "document", "audio", "sticker"]);
 export type MediaType = z.infer<typeof MediaType>;
 
+/** Texts and captions: people mentioned (JIDs), or everyone in the group (`mention_all`, from its metadata at send time). */
+const mentionFields = {
+  mentions: z.array(z.string()).optional(),
+  mention_all: z.boolean().optional(),
+};
+
 const mediaContent = <T extends MediaType>(type: T) =>
   z.object({
     type: z.literal(type),
@@ -18,10 +24,11 @@ const mediaContent = <T extends MediaType>(type: T) =>
     caption: z.string().nullable().default(null),
     /** Audio only: send as a voice note. */
     ptt: z.boolean().default(false),
+    ...mentionFields,
   });
 
 export const OutboundContent = z.discriminatedUnion("type", [
-  z.object({ type: z.literal("text"), text: z.string() }),
+  z.object({ type: z.literal("text"), text: z.string(), ...mentionFields }),
   mediaContent("image"),
   mediaContent("video"),
   mediaContent("document"),
@@ -49,6 +56,20 @@ export const OutboundContent = z.discriminatedUnion("type", [
   }),
 ]);
 export type OutboundContent = z.infer<typeof OutboundContent>;
+
+/**
+ * The message a send replies to, so WhatsApp shows the quote: its id, who
+ * wrote it (`from_me`: this number; `participant`: the author in a group),
+ * and enough of its content (`type`, `body`) for the quote's preview.
+ */
+export const QuotedMessage = z.object({
+  id: z.string().min(1),
+  from_me: z.boolean(),
+  participant: z.string().nullable().default(null),
+  type: z.string(),
+  body: z.string().nullable().default(null),
+});
+export type QuotedMessage = z.infer<typeof QuotedMessage>;
 
 export const MessageStatus = z.enum(["queued", "sent", "delivered", "read", "played", "failed"]);
 export type MessageStatus = z.infer<typeof MessageStatus>;

@@ -104,6 +104,55 @@ describe("e2e: sending", () => {
     });
   });
 
+  it("sends a reply as a WhatsApp reply quoting the original (ours or the customer's), and a contact card of the sending number's own phone", async () => {
+    const to = customer();
+    const peer = stack.peers.peers[1]!;
+    const original = await sent((await send("text", { to, instance_id: ids[1], body: "Your order shipped" })).id);
+    // Quoted by our id, sent without instance_id: it goes through the number that has the original.
+    const reply = await sent((await send("text", { to, body: "Tracking: BR123", quoted_message_id: original.id, sticky: false })).id);
+    const got = await arrival(reply.wa_message_id);
+    expect(got.index).toBe(1);
+    const context = got.message.extendedTextMessage?.contextInfo;
+    expect(got.message.extendedTextMessage?.text).toBe("Tracking: BR123");
+    expect(context?.stanzaId).toBe(original.wa_message_id);
+    expect(context?.participant).toBe(peer.selfJid);
+    expect(context?.quotedMessage?.conversation).toBe("Your order shipped");
+
+    // The customer writes; the number replies to that message by its WhatsApp id.
+    const theirs = await peer.inject({ chatJid: to, senderJid: to, text: "Is it insured?", pushName: "Maria" });
+    await waitFor(
+      async () => {
+        const page = await stack.api.call<{ data: { wa_message_id: string }[] }>("GET", `/conversations/${encodeURIComponent(to)}/messages`);
+        return page.data.some((m) => m.wa_message_id === theirs) || null;
+      },
+      15_000,
+      { what: "the customer's message stored" },
+    );
+    const answer = await sent((await send("text", { to, body: "Yes, fully.", quoted_message_id: theirs })).id);
+    const quotedTheirs = (await arrival(answer.wa_message_id)).message.extendedTextMessage?.contextInfo;
+    expect(quotedTheirs).toMatchObject({ stanzaId: theirs, participant: to, quotedMessage: { conversation: "Is it insured?" } });
+
+    // A card with only a name carries the number's own phone (reference 002).
+    const card = await sent((await send("contact", { to, instance_id: ids[1], contact_name: "Loja" })).id);
+    expect((await arrival(card.wa_message_id)).summary).toMatchObject({
+      type: "contact",
+      display_name: "Loja",
+      vcard: expect.stringContaining(`waid=${peer.phone}:+${peer.phone}`),
+    });
+  });
+
+  it("sends mentions as WhatsApp mentions: the JIDs WhatsApp knows, in contextInfo", async () => {
+    const to = customer();
+    const mentioned = customer();
+    const digits = mentioned.split("@")[0]!;
+    const message = await sent(
+      (await send("text", { to, instance_id: ids[0], body: `@${digits} can help you`, mentions: [`+${digits}`] })).id,
+    );
+    const got = await arrival(message.wa_message_id);
+    expect(got.message.extendedTextMessage?.text).toBe(`@${digits} can help you`);
+    expect(got.message.extendedTextMessage?.contextInfo?.mentionedJid).toEqual([mentioned]);
+  });
+
   it("sends an OTP as two messages, the bare code last", async () => {
     const to = customer();
     const message = await sent((await send("otp", { to, instance_id: ids[0], code: "738291", expiry_minutes: 5 })).id);

@@ -1,7 +1,7 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { instanceOf } from "../../edge/objects/stubs.ts";
-import { call, connectedFleet, messageOf, newInstance, newProject, noPacing, waitFor } from "./helpers.ts";
+import { call, connectedFleet, deliver, inboundMessage, messageOf, newInstance, newProject, noPacing, waitFor } from "./helpers.ts";
 
 const TO = "5511988887777@s.whatsapp.net";
 const PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgAAACAAFUok9dAAAAAElFTkSuQmCC";
@@ -60,6 +60,7 @@ describe("every message type reaches the fleet as the content WhatsApp needs", (
     const reaction = await sent("reaction", { quoted_message_id: wa, emoji: "❤️" });
     expect(reaction.parts[0]).toEqual({ type: "reaction", emoji: "❤️", target: { id: wa, from_me: true, participant: null } });
     expect((await messageOf(key, reaction.id)).instance_id).toBe(id);
+    await deliver(fleet.socket, inboundMessage(TO, { wa_message_id: "3EB0FROMCUSTOMER", body: "thanks" }));
     const theirs = await sent("reaction", { quoted_message_id: "3EB0FROMCUSTOMER", emoji: "👍" });
     expect(theirs.parts[0].target.from_me).toBe(false);
     expect(fleet.sends).toHaveLength(3);
@@ -145,7 +146,8 @@ describe("bad input on sends: a clear 4xx naming the field", () => {
     ["text", { body: "" }, "body"],
     ["text", { to: "not a phone", body: "x" }, "to"],
     ["location", { latitude: 123, longitude: 0 }, "latitude"],
-    ["contact", { contact_name: "A" }, "contact_vcard"],
+    ["contact", { contact_name: " " }, "contact_name"],
+    ["text", { body: "x", quoted_message_id: "" }, "quoted_message_id"],
     ["poll", { name: "Q", options: ["a"] }, "options"],
     ["poll", { name: "Q", options: ["a", "a"] }, "options"],
     ["poll", { name: "Q", options: ["a", "b"], selectable_count: 3 }, "selectable_count"],

@@ -66,6 +66,15 @@ describe("inbound translator: types", () => {
     expect(message).toMatchObject({ type: "text", body: "Sim, pode ser amanhã", quoted_id: "3EB0C0FFEE", timestamp: 1_750_000_200 });
   });
 
+  it("mentions: the JIDs in contextInfo (never the text), device parts dropped, on texts and captions; none is an empty list", () => {
+    const mentionedJid = ["5511977776666:12@s.whatsapp.net", "987654321012345@lid", "5511977776666@s.whatsapp.net"];
+    const text = translate(received({ extendedTextMessage: { text: "@ana @bob veja", contextInfo: { mentionedJid } } })).message;
+    expect(text?.mentions).toEqual(["5511977776666@s.whatsapp.net", "987654321012345@lid"]);
+    const caption = translate(received({ imageMessage: { caption: "@ana", contextInfo: { mentionedJid: ["987654321012345@lid"] } } })).message;
+    expect(caption?.mentions).toEqual(["987654321012345@lid"]);
+    expect(translate(received({ conversation: "@5511977776666 just text" })).message?.mentions).toEqual([]);
+  });
+
   it("without a timestamp, the message is stamped when it arrived", () => {
     const { message } = translate(received({ conversation: "x" }, {}, { messageTimestamp: undefined }));
     expect(message.timestamp).toBe(1_750_000_000);

@@ -4,6 +4,7 @@ import {
   assertSendableJid,
   classifySendError,
   presenceFor,
+  quotedFor,
   sendResult,
   toBaileysContent,
 } from "../../fleet/outbound-content.ts";
@@ -77,6 +78,56 @@ describe("outbound content -> Baileys content", () => {
     expect(presenceFor(parse({ type: "audio", media_id: "m", mimetype: "audio/ogg; codecs=opus", ptt: true }))).toBe("recording");
     expect(presenceFor(parse({ type: "audio", media_id: "m", mimetype: "audio/mpeg" }))).toBeNull();
     expect(presenceFor(parse({ type: "location", latitude: 0, longitude: 0 }))).toBeNull();
+  });
+});
+
+describe("replies (around the socket: the peer takes no group sends)", () => {
+  it("quote a group member's photo by its id and author, with its caption for the preview", () => {
+    const GROUP = "120363000000000001@g.us";
+    const AUTHOR = "5511977776666@s.whatsapp.net";
+    const quoted = quotedFor({ id: "3EB0PHOTO", from_me: false, participant: AUTHOR, type: "image", body: "the broken part" }, GROUP);
+    const reply = generateWAMessageFromContent(GROUP, { extendedTextMessage: { text: "We will replace it" } }, {
+      userJid: "5511999990001:1@s.whatsapp.net",
+      messageId: "3EB0REPLY",
+      quoted,
+    });
+    const context = reply.message?.extendedTextMessage?.contextInfo;
+    expect(context?.stanzaId).toBe("3EB0PHOTO");
+    expect(context?.participant).toBe(AUTHOR);
+    expect(context?.quotedMessage?.imageMessage?.caption).toBe("the broken part");
+    // Our own message in a one-to-one chat: its author is this number.
+    const own = generateWAMessageFromContent(CHAT, { extendedTextMessage: { text: "as promised" } }, {
+      userJid: "5511999990001:1@s.whatsapp.net",
+      quoted: quotedFor({ id: "3EB0MINE", from_me: true, participant: null, type: "text", body: "We ship tomorrow" }, CHAT),
+    });
+    expect(own.message?.extendedTextMessage?.contextInfo).toMatchObject({
+      stanzaId: "3EB0MINE",
+      participant: "5511999990001@s.whatsapp.net",
+      quotedMessage: { conversation: "We ship tomorrow" },
+    });
+  });
+});
+
+describe("mentions (around the socket: the peer takes no group sends)", () => {
+  it("mention the JIDs given on texts and captions, and every participant of the group for mention_all", async () => {
+    const GROUP = "120363000000000001@g.us";
+    const members = ["5511977776666@s.whatsapp.net", "987654321012345@lid"];
+    const group = { ...ctx, chatJid: GROUP, groupMembers: async () => members };
+    expect(await toBaileysContent(parse({ type: "text", text: "@all meeting", mention_all: true }), group)).toEqual({
+      text: "@all meeting",
+      linkPreview: null,
+      mentions: members,
+    });
+    const image = await toBaileysContent(
+      parse({ type: "image", media_id: "m1", mimetype: "image/png", caption: "@5511977776666 yours", mentions: [members[0]] }),
+      { ...ctx, fetchMedia: async () => Buffer.from("png") },
+    );
+    expect(image).toMatchObject({ caption: "@5511977776666 yours", mentions: [members[0]] });
+    expect(await toBaileysContent(parse({ type: "text", text: "no one" }), ctx)).not.toHaveProperty("mentions");
+    // Everyone in a one-to-one chat makes no sense: refused before anything is sent.
+    expect(await codeOf(toBaileysContent(parse({ type: "text", text: "x", mention_all: true }), { ...ctx, groupMembers: async () => members }))).toBe(
+      "invalid_content",
+    );
   });
 });
 

@@ -18,6 +18,7 @@ export function inboundMessage(chat: string, fields: Record<string, unknown> = {
     type: "text",
     body: "Oi",
     quoted_id: null,
+    mentions: [],
     media: null,
     media_error: null,
     location: null,
