@@ -1,14 +1,14 @@
 /**
  * Mentions on a text or a caption: each person a client names (a phone in
  * any form, or a JID) becomes the JID WhatsApp knows them by, read and
- * looked up as `to` is, so they are notified. `["all"]` in a group is every
+ * looked up as `to` is (the uncached ones in one query), so they are notified. `["all"]` in a group is every
  * participant, which the fleet takes from the group's metadata at send time.
  */
 import type { Env } from "../env.ts";
 import { ApiError } from "../errors.ts";
 import { canonicalJid, identify } from "./identity.ts";
 import { bareJid, isGroup } from "./jids.ts";
-import { addresseeOf, resolveRecipient } from "./recipients.ts";
+import { addresseeOf, resolveRecipients } from "./recipients.ts";
 
 export type Mentioned = { mentions: string[]; mention_all: boolean };
 
@@ -27,13 +27,13 @@ export async function mentionsOf(
     if (!isGroup(chatJid)) throw invalid("mentions", '"all" mentions the participants of a group, and this chat is not one');
     return { mentions: [], mention_all: true };
   }
-  const jids: string[] = [];
-  for (const [i, mention] of given.entries()) {
+  const wanted = given.map((mention, i) => {
     const field = `mentions.${i}`;
-    const addressee = addresseeOf(mention, defaultCountry, field);
-    if (addressee.jid !== undefined && isGroup(addressee.jid)) throw invalid(field, "a group cannot be mentioned");
-    jids.push((await resolveRecipient(env, projectId, addressee, field)).chat_jid);
-  }
+    const to = addresseeOf(mention, defaultCountry, field);
+    if (to.jid !== undefined && isGroup(to.jid)) throw invalid(field, "a group cannot be mentioned");
+    return { to, field };
+  });
+  const jids = (await resolveRecipients(env, projectId, wanted)).map((r) => r.chat_jid);
   return { mentions: [...new Set(jids)], mention_all: false };
 }
 

@@ -52,15 +52,22 @@ const notOnWhatsApp = (phone: string, field: string) =>
  * `Retry-After`) rather than accepted to a JID nobody checked.
  */
 export async function resolveRecipient(env: Env, projectId: string, to: Addressee, field = "to"): Promise<Recipient> {
-  if (to.jid !== undefined) return { chat_jid: to.jid, phone: null };
-  const phone = to.phone;
+  return (await resolveRecipients(env, projectId, [{ to, field }]))[0]!;
+}
+
+/** Several at once (a text's mentions): the phones not cached are asked of WhatsApp in one query. */
+export async function resolveRecipients(env: Env, projectId: string, wanted: { to: Addressee; field: string }[]): Promise<Recipient[]> {
+  const phones = wanted.flatMap(({ to }) => (to.jid === undefined ? [to.phone] : []));
   const askers = async () => (await connectedInstances(db(env.DB), projectId)).map((i) => i.id);
-  const answers = await lookUpPhones(env, projectId, [phone], askers);
-  // No connected number to ask: address the number as written; the send itself will tell.
-  if (!answers) return { chat_jid: `${phone.slice(1)}@s.whatsapp.net`, phone };
-  const jid = answers.get(phone);
-  if (!jid) throw notOnWhatsApp(phone, field);
-  return { chat_jid: jid, phone };
+  const answers = phones.length === 0 ? new Map() : await lookUpPhones(env, projectId, phones, askers);
+  return wanted.map(({ to, field }) => {
+    if (to.jid !== undefined) return { chat_jid: to.jid, phone: null };
+    // No connected number to ask: address the number as written; the send itself will tell.
+    if (!answers) return { chat_jid: `${to.phone.slice(1)}@s.whatsapp.net`, phone: to.phone };
+    const jid = answers.get(to.phone);
+    if (!jid) throw notOnWhatsApp(to.phone, field);
+    return { chat_jid: jid, phone: to.phone };
+  });
 }
 
 /** Each phone's account: its JID, or null when it is not on WhatsApp. */

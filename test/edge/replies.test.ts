@@ -186,6 +186,25 @@ describe("mentions", () => {
     expect((await messageOf(key, res.json.id)).content.mentions).toEqual(["551177776666@s.whatsapp.net", "987654321012345@lid"]);
   });
 
+  it("ask WhatsApp about every mentioned phone not yet known in one query", async () => {
+    const { api_key: key } = await newProject();
+    await noPacing(key);
+    const { id } = await newInstance(key, "m1");
+    const fleet = await connectedFleet(id, {
+      fleetId: "fleet-m1",
+      onWhatsApp: { "14155552671": "14155552671@s.whatsapp.net", "447700900123": "447700900123@s.whatsapp.net" },
+    });
+    const res = await call("/messages/text", {
+      method: "POST",
+      token: key,
+      body: { to: CUSTOMER, instance_id: id, body: "@14155552671 @447700900123", mentions: ["+1 415 555 2671", "+44 7700 900123"] },
+    });
+    expect(res.status, JSON.stringify(res.json)).toBe(202);
+    expect(fleet.lookups.map((l) => [...l].sort())).toEqual([["14155552671", "447700900123"]]);
+    await waitFor(() => fleet.sends.length === 1);
+    expect(fleet.sends[0]!.content).toMatchObject({ mentions: ["14155552671@s.whatsapp.net", "447700900123@s.whatsapp.net"] });
+  });
+
   it('send ["all"] in a group as everyone, which the fleet takes from the group', async () => {
     const { key, a, fleetA } = await setup();
     const res = await call("/messages/text", { method: "POST", token: key, body: { to: GROUP, instance_id: a, body: "Team meeting at 3", mentions: ["all"] } });
