@@ -11,9 +11,20 @@ import { MessageStatus } from "../shared/protocol.ts";
 export const MessageDirection = z.enum(["outbound", "inbound"]);
 export type MessageDirection = z.infer<typeof MessageDirection>;
 
-/** What a stored message says: a send's status (shared/protocol.ts) or `received`. */
-export const StoredMessageStatus = z.enum([...MessageStatus.options, "received"]);
+/**
+ * What a stored message says: a send's status (shared/protocol.ts), `received`,
+ * `canceled` (a queued send called off: it never left) or `deleted` (revoked
+ * for everyone; a tombstone).
+ */
+export const StoredMessageStatus = z.enum([...MessageStatus.options, "received", "canceled", "deleted"]);
 export type StoredMessageStatus = z.infer<typeof StoredMessageStatus>;
+
+/**
+ * Who edited or deleted a message: `api` (a client, through Pombo), `customer`
+ * (the other side of the chat) or `phone` (the number's own phone app).
+ */
+export const MessageActor = z.enum(["api", "customer", "phone"]);
+export type MessageActor = z.infer<typeof MessageActor>;
 
 /** How a pool (or the whole project) rotates its numbers. */
 export const Strategy = z.enum(["round_robin", "least_used", "health_weighted"]);

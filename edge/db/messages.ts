@@ -1,10 +1,11 @@
 /** Storage for `messages` and `message_statuses`. Every query names the project. */
-import { type SQL, and, asc, desc, eq, gte, inArray, isNull, lt, or, sql } from "drizzle-orm";
+import { type SQL, and, asc, desc, eq, gte, inArray, isNull, lt, notInArray, or, sql } from "drizzle-orm";
+import type { MessageActor } from "../enums.ts";
 import type { Db } from "./client.ts";
 import { first, ofProject } from "./scope.ts";
 import { inList } from "./lists.ts";
 import { type After, afterKey } from "./conversations.ts";
-import { type MessageRow, messageStatuses, messages } from "./schema/index.ts";
+import { type MessageRow, messageEdits, messageStatuses, messages } from "./schema/index.ts";
 
 export type NewMessage = typeof messages.$inferInsert;
 
@@ -89,7 +90,7 @@ export async function advanceMessageStatus(
   db: Db,
   projectId: string,
   id: string,
-  patch: Partial<Pick<MessageRow, "reason" | "message_secret" | "poll_message" | "sent_at" | "wa_message_id">> & {
+  patch: Partial<Pick<MessageRow, "reason" | "message_secret" | "poll_message" | "sent_at" | "wa_message_id" | "content" | "media_id">> & {
     status: MessageRow["status"];
   },
   from: readonly MessageRow["status"][],
@@ -112,6 +113,51 @@ export async function advanceMessageStatus(
     ),
   ]);
   return moved ?? null;
+}
+
+/**
+ * A new body for a message (its `content` as it now is) and the edit in its
+ * history, in one batch, unless the message is in one of the `closed`
+ * statuses. Returns the message as edited, or null when nothing was written.
+ */
+export async function editMessageBody(
+  db: Db,
+  projectId: string,
+  id: string,
+  edit: { content: Record<string, unknown>; previous_body: string | null; body: string; by: MessageActor },
+  closed: readonly MessageRow["status"][],
+): Promise<MessageRow | null> {
+  const at = new Date().toISOString();
+  const [[edited]] = await db.batch([
+    db
+      .update(messages)
+      .set({ content: edit.content, edited_at: at, updated_at: at })
+      .where(and(eq(messages.project_id, projectId), eq(messages.id, id), notInArray(messages.status, [...closed])))
+      .returning(),
+    db.insert(messageEdits).select(
+      db
+        .select({
+          id: sql<number>`null`.as("id"),
+          message_id: messages.id,
+          previous_body: sql<string | null>`${edit.previous_body}`.as("previous_body"),
+          body: sql<string>`${edit.body}`.as("body"),
+          by: sql<string>`${edit.by}`.as("by"),
+          at: messages.edited_at,
+        })
+        .from(messages)
+        .where(and(eq(messages.id, id), eq(messages.edited_at, at))),
+    ),
+  ]);
+  return edited ?? null;
+}
+
+/** A message's edits, oldest first. */
+export async function messageEditsOf(db: Db, messageId: string) {
+  return db
+    .select({ previous_body: messageEdits.previous_body, body: messageEdits.body, by: messageEdits.by, at: messageEdits.at })
+    .from(messageEdits)
+    .where(eq(messageEdits.message_id, messageId))
+    .orderBy(asc(messageEdits.id));
 }
 
 // ------------------------------------------------------------ the receive path

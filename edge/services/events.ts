@@ -16,6 +16,8 @@
  * delivery per matching endpoint. `publish` returns once all of that is
  * durable, so a caller that got past it has not lost the event.
  */
+import type { PresenceState } from "../../shared/protocol.ts";
+import type { MessageActor, MessageDirection } from "../enums.ts";
 import type { Env } from "../env.ts";
 import { hubOf } from "../objects/stubs.ts";
 
@@ -23,6 +25,9 @@ export const EVENT_TYPES = [
   "message.received",
   "message.sent",
   "message.status",
+  "message.edited",
+  "message.deleted",
+  "presence.update",
   "instance.qr",
   "instance.connected",
   "instance.disconnected",
@@ -35,6 +40,9 @@ export type EventType = (typeof EVENT_TYPES)[number];
 
 /** The sender block of `message.received` (reference 002). */
 export type Sender = { jid: string; lid: string | null; name: string | null };
+
+/** Which message an event is about, by our id and WhatsApp's. */
+export type MessageRef = { message_id: string; wa_message_id: string | null; chat_jid: string; direction: MessageDirection };
 
 export type MediaRef = { id: string; url: string; mime_type: string; filename: string | null; size: number };
 
@@ -65,6 +73,24 @@ export type EventFields = {
   };
   "message.sent": { contact_id: string | null; conversation_id: string | null; reference: string | null; payload: Record<string, unknown> };
   "message.status": { contact_id: string | null; conversation_id: string | null; reference: string | null; payload: Record<string, unknown> };
+  /** A message's body (text or caption) changed: ours through PATCH /messages/{id}, the customer's, or one edited on the number's phone. */
+  "message.edited": {
+    contact_id: string | null;
+    conversation_id: string | null;
+    reference: string | null;
+    payload: MessageRef & { by: MessageActor; previous_body: string | null; body: string; edited_at: string };
+  };
+  /** A message was deleted for everyone. A customer's keeps no body or media after this. */
+  "message.deleted": {
+    contact_id: string | null;
+    conversation_id: string | null;
+    reference: string | null;
+    payload: MessageRef & { by: MessageActor; deleted_at: string };
+  };
+  /** What a number learned of a contact's presence (after POST /conversations/{jid}/presence/subscribe). */
+  "presence.update": {
+    payload: { jid: string; state: PresenceState; last_seen: string | null };
+  };
   "instance.qr": { payload: Record<string, unknown> };
   "instance.connected": { payload: Record<string, unknown> };
   "instance.disconnected": { payload: Record<string, unknown> };

@@ -215,6 +215,7 @@ async function buildRow(env: Env, scope: Scope, msg: InboundMessage, parties: Pa
     quoted_id: msg.quoted_id,
     media_id: null,
     from_me: msg.from_me,
+    edited_at: null,
     created_at: now,
     updated_at: now,
   };

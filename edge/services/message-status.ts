@@ -4,7 +4,10 @@
  *
  *   ours       queued -> sent -> delivered -> read -> played
  *              queued | sent -> failed (with a reason)
- *   received   received, for good
+ *              queued -> canceled (called off before it left)
+ *   received   received
+ *   both       sent | delivered | read | played | received -> deleted
+ *              (revoked for everyone: a tombstone, the reason says by whom)
  *
  * A message never moves backwards (a late "sent" does not undo "read"): a
  * step that would is dropped. Every move is written with its step in the
@@ -18,14 +21,20 @@
  *   a permanent error's code; and WhatsApp's receipts (`delivered`, `read`,
  *   `played`, or a late `failed`);
  * - a received message (inbound.ts): `received`, or `sent` for one written
- *   on the number's own phone app.
+ *   on the number's own phone app;
+ * - a client's cancel or delete, and a revoke WhatsApp reports: `canceled`,
+ *   `deleted`.
+ * A message's body changes only by an edit (`recordEdit`), never once it is
+ * deleted or before it was sent.
  * The other writes file a message under its contact and conversation
  * (sent-messages.ts, identity.ts) or free its Idempotency-Key (idempotency.ts).
  */
 import type { MessageStatusEvent } from "../../shared/protocol.ts";
+import type { MessageActor } from "../enums.ts";
 import type { Db } from "../db/client.ts";
 import {
   advanceMessageStatus,
+  editMessageBody,
   findByWaId,
   insertMessage,
   insertReceived,
@@ -46,7 +55,12 @@ const FROM: Record<MessageStatus, readonly MessageStatus[]> = {
   read: ["queued", "sent", "delivered"],
   played: ["queued", "sent", "delivered", "read"],
   failed: ["queued", "sent"],
+  canceled: ["queued"],
+  deleted: ["sent", "delivered", "read", "played", "received"],
 };
+
+/** Statuses in which a message's body stays as it is: not sent yet, never sent, or gone. */
+const NOT_EDITABLE: readonly MessageStatus[] = ["queued", "failed", "canceled", "deleted"];
 
 type Move = Parameters<typeof advanceMessageStatus>[3];
 
@@ -75,6 +89,31 @@ export async function applyReceipt(d1: Db, projectId: string, instanceId: string
   if (event.status !== "failed") return move(d1, projectId, message.id, { status: event.status });
   return markFailed(d1, projectId, message.id, `server_error_${event.error_code ?? "unknown"}`);
 }
+
+/** A queued send is called off: it never leaves. Null when it is no longer queued. */
+export const cancelQueued = (d1: Db, projectId: string, id: string) => move(d1, projectId, id, { status: "canceled" });
+
+// ------------------------------------------------------------ edits and deletes (ours and theirs)
+
+/**
+ * A message's body was edited (by `by`): `content` is the message's content
+ * with the new body. Null, and nothing written, when the message is not
+ * editable (queued, failed, canceled, deleted).
+ */
+export const recordEdit = (
+  d1: Db,
+  projectId: string,
+  id: string,
+  edit: { content: Record<string, unknown>; previous_body: string | null; body: string; by: MessageActor },
+) => editMessageBody(d1, projectId, id, edit, NOT_EDITABLE);
+
+/**
+ * A message was deleted for everyone (by `by`): a tombstone. `scrub`
+ * replaces its content and drops its media (a customer's message is theirs
+ * to take back); our own keep theirs. Null when it was not in a deletable status.
+ */
+export const markDeleted = (d1: Db, projectId: string, id: string, by: MessageActor, scrub?: { content: Record<string, unknown> }) =>
+  move(d1, projectId, id, { status: "deleted", reason: `deleted_by_${by}`, ...(scrub ? { content: scrub.content, media_id: null } : {}) });
 
 /** Frees a message's Idempotency-Key for a new request (the message itself stays). */
 export const releaseKey = (d1: Db, projectId: string, id: string) => releaseIdempotencyKey(d1, projectId, id);

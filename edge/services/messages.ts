@@ -123,6 +123,7 @@ export async function sendMessage(env: Env, projectId: string, request: SendRequ
     quoted_id: quoted?.wa_message_id ?? null,
     media_id: null,
     from_me: false,
+    edited_at: null,
     created_at: new Date().toISOString(),
     updated_at: new Date().toISOString(),
   };

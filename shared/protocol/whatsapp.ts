@@ -35,3 +35,7 @@ export type BlockAction = z.infer<typeof BlockAction>;
 
 /** A group JID as WhatsApp writes them: `120363...@g.us`, or the older `<creator>-<time>@g.us`. */
 export const GROUP_JID = /^\d{5,20}(-\d{5,20})?@g\.us$/;
+
+/** A contact's presence as WhatsApp reports it (`composing` is typing); a number shows the last three in a chat. */
+export const PresenceState = z.enum(["available", "unavailable", "composing", "recording", "paused"]);
+export type PresenceState = z.infer<typeof PresenceState>;

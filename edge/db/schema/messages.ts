@@ -6,7 +6,7 @@ import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import { createdAndUpdated, enumValues, timestamp } from "./columns.ts";
 import { projectId, projectRow } from "./projects.ts";
-import { MessageDirection, StoredMessageStatus } from "../../enums.ts";
+import { MessageActor, MessageDirection, StoredMessageStatus } from "../../enums.ts";
 
 /** What WhatsApp said a phone number is (or is not), so repeated sends do not ask again. */
 export const recipients = sqliteTable(
@@ -60,6 +60,8 @@ export const messages = sqliteTable(
     media_id: text("media_id"),
     /** Inbound only: written from the number's own phone app rather than by the customer. */
     from_me: integer("from_me", { mode: "boolean" }).notNull().default(false),
+    /** When its body (a text, a caption) was last edited; its earlier bodies are in message_edits. */
+    edited_at: text("edited_at"),
     ...createdAndUpdated(),
   },
   (t) => [
@@ -97,6 +99,22 @@ export const messageStatuses = sqliteTable(
   (t) => [index("message_statuses_message").on(t.message_id, t.id)],
 );
 
+/** A message's edits, oldest first: the body before and after each, and who made it. */
+export const messageEdits = sqliteTable(
+  "message_edits",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    message_id: text("message_id")
+      .notNull()
+      .references(() => messages.id, { onDelete: "cascade" }),
+    previous_body: text("previous_body"),
+    body: text("body").notNull(),
+    by: text("by", { enum: enumValues(MessageActor) }).notNull(),
+    at: timestamp("at"),
+  },
+  (t) => [index("message_edits_message").on(t.message_id, t.id)],
+);
+
 /** Received files in the private bucket. Outbound files are keyed by message and need no row. */
 export const media = sqliteTable(
   "media",
@@ -129,4 +147,5 @@ export const outboundMediaExpiry = sqliteTable(
 );
 
 export type MessageRow = typeof messages.$inferSelect;
+export type MessageEditRow = typeof messageEdits.$inferSelect;
 export type MediaRow = typeof media.$inferSelect;
