@@ -23,6 +23,7 @@ import { settingsRoutes } from "./routes/settings.ts";
 import { suppressionRoutes } from "./routes/suppressions.ts";
 import { contactGroupRoutes, tagRoutes } from "./routes/tags-and-contact-groups.ts";
 import { webhookRoutes } from "./routes/webhooks.ts";
+import { documentEvents } from "./services/event-catalogue.ts";
 import { whatsappBlockRoutes } from "./routes/whatsapp-block.ts";
 import { whatsappGroupRoutes } from "./routes/whatsapp-groups.ts";
 
@@ -66,6 +67,7 @@ export function createApp() {
 
   // Public: the only routes that answer without credentials.
   app.get("/health", (c) => c.json({ ok: true }));
+  documentEvents(app.openAPIRegistry);
   app.get("/openapi.json", (c) => c.json(app.getOpenAPI31Document(DOCUMENT)));
   app.get("/docs", Scalar({ url: "/openapi.json", pageTitle: "Pombo API" }));
   // A received file's signed link: the signature is the credential, so it works in a webhook consumer's browser.

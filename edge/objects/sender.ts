@@ -324,7 +324,8 @@ export class Sender {
         contact_id: link?.contact_id ?? null,
         conversation_id: link?.conversation_id ?? null,
         reference: row.reference,
-        payload: { message_id: row.id, wa_message_id: row.wa_message_id, type: row.type, to: row.chat_jid, status: "sent", sent_at: row.sent_at },
+        // Chosen before the first attempt, so a sent message always has one.
+        payload: { message_id: row.id, wa_message_id: row.wa_message_id!, type: row.type, to: row.chat_jid, status: "sent", sent_at: row.sent_at },
       });
       return;
     }

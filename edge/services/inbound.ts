@@ -252,7 +252,7 @@ async function eventOf(
       type: "message.sent",
       instance_id: scope.instance_id,
       ...ids,
-      payload: { ...base, ...fields, status: "sent", sent_at: row.sent_at, source: "phone" },
+      payload: { ...base, ...fields, to: row.chat_jid, status: "sent", sent_at: row.sent_at, source: "phone" },
     };
   }
   const { who } = parties.sender;

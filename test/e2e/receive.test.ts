@@ -175,4 +175,9 @@ describe("e2e: receiving", () => {
     expect(ids[0]).toBe(Number(before) + 1);
     ids.forEach((id, i) => i > 0 && expect(id).toBe(ids[i - 1]! + 1));
   });
+
+  it("every event this suite's webhook received matches its payload as the API document describes it", () => {
+    expect(receiver.events().length).toBeGreaterThan(10);
+    expect(receiver.undocumented()).toEqual([]);
+  });
 });

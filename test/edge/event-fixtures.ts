@@ -20,8 +20,19 @@ export const receivedEvent = (body: string, media?: { id: string; url: string })
     },
   }) as NewEvent;
 
-export const disconnectedEvent = (instanceId: string): NewEvent => ({
-  type: "instance.disconnected",
+type InstanceEventType = Extract<NewEvent["type"], `instance.${string}`>;
+
+/** An `instance.*` event as a number's object announces it. */
+export const instanceEvent = (type: InstanceEventType, instanceId: string): NewEvent => ({
+  type,
   instance_id: instanceId,
-  payload: { reason: "connection_lost" },
+  payload: {
+    state: type === "instance.connected" ? "connected" : type === "instance.qr" ? "qr_pending" : "disconnected",
+    reason: type === "instance.logged_out" ? "logged_out" : type === "instance.banned" ? "banned" : type === "instance.disconnected" ? "transient" : null,
+    close_code: null,
+    jid: "5511999990000@s.whatsapp.net",
+    phone: "+5511999990000",
+  },
 });
+
+export const disconnectedEvent = (instanceId: string): NewEvent => instanceEvent("instance.disconnected", instanceId);

@@ -9,8 +9,8 @@ import { createParser } from "eventsource-parser";
 import { describe, expect, it } from "vitest";
 import type { EventHub } from "../../edge/objects/hub.ts";
 import { hubOf } from "../../edge/objects/stubs.ts";
-import { type PomboEvent, publish } from "../../edge/services/events.ts";
-import { disconnectedEvent, receivedEvent } from "./event-fixtures.ts";
+import { EVENT_TYPES, type PomboEvent, publish } from "../../edge/services/events.ts";
+import { disconnectedEvent, instanceEvent, receivedEvent } from "./event-fixtures.ts";
 import { call, newProject, waitFor } from "./helpers.ts";
 
 type Frame = { id: string | undefined; event: string | undefined; data: any };
@@ -117,7 +117,7 @@ describe("GET /events", () => {
     const { id: projectId, key } = await project();
     const instances = await listen(key, { query: "?types=instance.*" });
     const exact = await listen(key, { query: "?types=message.received,webhook.disabled" });
-    await publish(env, projectId, receivedEvent("a message"), disconnectedEvent("inst-1"), { type: "instance.connected", instance_id: "inst-1", payload: {} });
+    await publish(env, projectId, receivedEvent("a message"), disconnectedEvent("inst-1"), instanceEvent("instance.connected", "inst-1"));
     expect((await instances.until(2)).map((f) => f.event)).toEqual(["instance.disconnected", "instance.connected"]);
     expect((await exact.until(1)).map((f) => f.event)).toEqual(["message.received"]);
     await publish(env, projectId, receivedEvent("another"));
@@ -179,6 +179,23 @@ describe("the API document", () => {
     for (const path of ["/webhooks", "/webhooks/{id}", "/webhooks/{id}/deliveries", "/webhooks/{id}/deliveries/{delivery_id}/replay"]) {
       expect(doc.paths[path], path).toBeDefined();
     }
+  });
+
+  it("documents every event type a webhook can subscribe to as a webhook, with the fields its payload carries", async () => {
+    const doc = (await call("/openapi.json")).json;
+    expect(Object.keys(doc.webhooks).sort()).toEqual([...EVENT_TYPES].sort());
+    const schemaOf = (type: string) => {
+      const ref = doc.webhooks[type].post.requestBody.content["application/json"].schema.$ref as string;
+      return doc.components.schemas[ref.split("/").pop()!];
+    };
+    const edited = schemaOf("message.edited");
+    expect(edited.required).toEqual(expect.arrayContaining(["id", "type", "created_at", "instance_id", "payload"]));
+    expect(Object.keys(edited.properties.payload.properties).sort()).toEqual(
+      ["body", "by", "chat_jid", "direction", "edited_at", "message_id", "previous_body", "wa_message_id"],
+    );
+    expect(edited.properties.payload.properties.by.enum).toEqual(["api", "customer", "phone"]);
+    expect(schemaOf("presence.update").properties.payload.properties.state.enum).toContain("composing");
+    expect(schemaOf("message.received").properties.sender.required).toEqual(["jid", "lid", "name"]);
   });
 });
 

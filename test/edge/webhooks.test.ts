@@ -11,7 +11,7 @@ import wranglerToml from "../../wrangler.toml?raw";
 import { publish } from "../../edge/services/events.ts";
 import { retryDelaySeconds, handleQueueBatch, type DeliveryJob } from "../../edge/services/webhook-delivery.ts";
 import { createWebhook } from "../../edge/services/webhooks.ts";
-import { disconnectedEvent, receivedEvent } from "./event-fixtures.ts";
+import { disconnectedEvent, instanceEvent, receivedEvent } from "./event-fixtures.ts";
 import { call, newProject, waitFor } from "./helpers.ts";
 
 type Hit = { method: string; headers: Record<string, string>; body: string; at: number };
@@ -162,7 +162,7 @@ describe("delivering", () => {
     const messages = await addHook(key, { url: hookUrl(endpoint("m")), events: ["message.*"] });
     const drops = await addHook(key, { url: hookUrl(endpoint("d")), events: ["instance.disconnected", "instance.banned"] });
     const all = await addHook(key, { url: hookUrl(endpoint("all")) });
-    await publish(env, projectId, receivedEvent("hello"), { type: "instance.connected", instance_id: "i-1", payload: {} }, disconnectedEvent("i-1"));
+    await publish(env, projectId, receivedEvent("hello"), instanceEvent("instance.connected", "i-1"), disconnectedEvent("i-1"));
     // Deliveries exist once publish returns: they are the routing record.
     const types = async (id: string) => (await deliveries(key, id)).map((d) => d.event_type).sort();
     expect(await types(messages.id)).toEqual(["message.received"]);
@@ -406,7 +406,7 @@ describe("the alert URL (settings)", () => {
 
     const [alert] = (await call("/webhooks", { token: key })).json.data;
     expect(alert).toMatchObject({ kind: "alert", url: hookUrl(name), events: ["instance.disconnected", "instance.logged_out", "instance.banned"] });
-    const [, drop] = await publish(env, projectId, receivedEvent("not for alerts"), { type: "instance.banned", instance_id: "i-1", payload: {} });
+    const [, drop] = await publish(env, projectId, receivedEvent("not for alerts"), instanceEvent("instance.banned", "i-1"));
     const hits = await hitsAtLeast(name, 1);
     expect(new Webhook(secret).verify(hits[0]!.body, hits[0]!.headers)).toEqual(drop);
     expect((await deliveries(key, alert.id)).map((d) => d.event_type)).toEqual(["instance.banned"]);
@@ -447,7 +447,7 @@ describe("the alert URL (settings)", () => {
     expect(read.alert_secret).toBeUndefined();
     expect(read.rotate_alert_secret).toBeUndefined();
 
-    const [drop] = await publish(env, projectId, { type: "instance.logged_out", instance_id: "i-1", payload: {} });
+    const [drop] = await publish(env, projectId, instanceEvent("instance.logged_out", "i-1"));
     const [hit] = await hitsAtLeast(name, 1);
     expect(new Webhook(secret).verify(hit!.body, hit!.headers)).toEqual(drop);
     expect(() => new Webhook(old).verify(hit!.body, hit!.headers)).toThrow();

@@ -3,11 +3,13 @@
  * inbound benchmark: it checks every delivery's Standard Webhooks signature
  * with the `standardwebhooks` library (as a receiver would), records it with
  * its arrival time, and can be taken down (port closed, connections
- * refused) and brought back on the same port.
+ * refused) and brought back on the same port. `undocumented()` checks what
+ * it got against the events the API document describes.
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { Webhook } from "standardwebhooks";
+import { EVENT_SCHEMAS, type EventType } from "../../edge/services/event-catalogue.ts";
 import type { Client } from "./client.ts";
 import { GrowingList } from "./waits.ts";
 
@@ -154,6 +156,16 @@ export class WebhookReceiver {
       timeoutMs,
       () => `no webhook delivered ${what} within ${timeoutMs} ms (got ${this.events().map((e) => e?.type).join(", ") || "nothing"})`,
     );
+  }
+
+  /** Events that do not match their type's schema in the API document (edge/services/event-catalogue.ts), with why. */
+  undocumented(): { type: string; problem: string }[] {
+    return this.events().flatMap((event) => {
+      const schema = EVENT_SCHEMAS[event?.type as EventType];
+      if (!schema) return [{ type: String(event?.type), problem: "not an event type the document lists" }];
+      const parsed = schema.safeParse(event);
+      return parsed.success ? [] : [{ type: event.type, problem: parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ") }];
+    });
   }
 
   async close(): Promise<void> {
