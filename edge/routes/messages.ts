@@ -93,7 +93,7 @@ const EditBody = z
   .openapi("MessageEdit");
 
 const MessageSummary = MessageFields.openapi("MessageSummary", {
-  description: "A message as GET /messages/{id} shows it, without its status `history` (ask GET /messages/{id} for that).",
+  description: "A message as GET /messages/{id} shows it, without its status `history` and `edits` (ask GET /messages/{id} for those).",
 });
 
 const MESSAGE_TYPES = [...new Set<string>([...SEND_TYPES, ...InboundType.options])] as [string, ...string[]];
@@ -147,14 +147,14 @@ for (const type of SEND_TYPES) sendRoute(messageRoutes, type);
 messageRoutes.openapi(
   route.get("/", "Search messages, newest first", {
     description:
-      "The project's messages, sent and received, newest first, by cursor. Filters combine; a message still waiting to leave is `status=queued`. Items leave out the status history (GET /messages/{id}); an OTP shows its masked code only.",
+      "The project's messages, sent and received, newest first, by cursor. Filters combine; a message still waiting to leave is `status=queued`. Items leave out the status history and edits (GET /messages/{id}); an OTP shows its masked code only.",
     request: { query: SearchQuery },
     responses: { 200: json(cursorPaged(MessageSummary), "A page of messages"), ...errorsOf(400) },
   }),
   async (c) => c.json(await searchMessagesPage(c.env, c.var.projectId, c.req.valid("query")), 200),
 );
 messageRoutes.openapi(
-  route.get("/{id}", "A message, its status and its status history", {
+  route.get("/{id}", "A message, its status, its status history and its edits", {
     request: { params: IdParam },
     responses: { 200: json(Message, "The message"), ...errorsOf(404) },
   }),
