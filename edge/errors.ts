@@ -20,13 +20,20 @@ export class ApiError extends Error {
   }
 }
 
-/** 429 `rate_limited`: a budget is spent; `Retry-After` says in how many seconds it frees. */
-export class RateLimited extends ApiError {
+/** An answer that says when to ask again: `Retry-After`, in seconds. */
+export class RetryLater extends ApiError {
   retryAfterS: number;
 
-  constructor(retryAfterS: number, message: string, details?: Record<string, unknown>) {
-    super(429, "rate_limited", message, { ...details, retry_after_s: retryAfterS });
+  constructor(status: ContentfulStatusCode, code: string, retryAfterS: number, message: string, details?: Record<string, unknown>) {
+    super(status, code, message, details);
     this.retryAfterS = retryAfterS;
+  }
+}
+
+/** 429 `rate_limited`: a budget is spent; `Retry-After` says in how many seconds it frees. */
+export class RateLimited extends RetryLater {
+  constructor(retryAfterS: number, message: string, details?: Record<string, unknown>) {
+    super(429, "rate_limited", retryAfterS, message, { ...details, retry_after_s: retryAfterS });
   }
 }
 
@@ -57,7 +64,7 @@ export function errorResponse(c: Context, status: ContentfulStatusCode, code: st
 }
 
 export function onError(err: Error, c: Context) {
-  if (err instanceof RateLimited) c.header("Retry-After", String(err.retryAfterS));
+  if (err instanceof RetryLater) c.header("Retry-After", String(err.retryAfterS));
   if (err instanceof ApiError) return errorResponse(c, err.status, err.code, err.message, err.details);
   if (err instanceof HTTPException) {
     const status = err.status as ContentfulStatusCode;

@@ -94,6 +94,10 @@ export const errors = {
     headers: z.object({ "Retry-After": z.string().openapi({ description: "Seconds until the budget frees", example: "1260" }) }),
   },
   501: error("Not supported by a non-official WhatsApp number"),
+  503: {
+    ...error("The number is not connected to WhatsApp right now (`not_connected`); nothing was done. `Retry-After` says when to try again"),
+    headers: z.object({ "Retry-After": z.string().openapi({ description: "Seconds to wait before trying again", example: "15" }) }),
+  },
   504: error("The number's fleet did not answer in time"),
 } as const;
 

@@ -16,10 +16,10 @@ import {
   type WAPresence,
   isJidGroup,
   jidDecode,
-  type proto,
+  proto,
   toNumber,
 } from "@whiskeysockets/baileys";
-import { type OutboundContent, ProtocolError, type QuotedMessage, type Result } from "../shared/protocol.ts";
+import { type EditableType, type OutboundContent, ProtocolError, type QuotedMessage, type Result } from "../shared/protocol.ts";
 import { errorText } from "./errors.ts";
 import type { FetchMedia } from "./outbound-media.ts";
 
@@ -161,6 +161,43 @@ export function quotedFor(quoted: QuotedMessage, chatJid: string): WAMessage {
       ...(quoted.participant ? { participant: quoted.participant } : {}),
     },
     message,
+  };
+}
+
+/** The key of a message this number sent, as edits and revokes name it. */
+export function ownKey(chatJid: string, id: string): proto.IMessageKey {
+  return { remoteJid: chatJid, fromMe: true, id };
+}
+
+/**
+ * The edit of one of our messages to `text`, as WhatsApp takes it: a
+ * protocol message naming the original, carrying the new content in the
+ * original's own type. A caption goes in the media type's message (a plain
+ * text there would blank the caption on the phone, as whatsmeow#684 found),
+ * without the file: only the caption changes.
+ */
+export function editMessage(chatJid: string, id: string, type: EditableType, text: string, nowMs = Date.now()): proto.IMessage {
+  if (!text.trim()) throw new ProtocolError("invalid_content", "text is empty");
+  const edited: proto.IMessage = (() => {
+    switch (type) {
+      case "text":
+        // As Baileys builds a text (`{ text }`), so the edit replaces what it sent.
+        return { extendedTextMessage: { text } };
+      case "image":
+        return { imageMessage: { caption: text } };
+      case "video":
+        return { videoMessage: { caption: text } };
+      case "document":
+        return { documentMessage: { caption: text } };
+    }
+  })();
+  return {
+    protocolMessage: {
+      key: ownKey(chatJid, id),
+      type: proto.Message.ProtocolMessage.Type.MESSAGE_EDIT,
+      editedMessage: edited,
+      timestampMs: nowMs,
+    },
   };
 }
 

@@ -1,8 +1,10 @@
 /**
  * The send path of one instance, on the socket's side: `message.send` on the
  * open socket, done once WhatsApp acknowledged the message (server-acks.ts),
- * and what WhatsApp says later about the messages we sent (a server's late
- * refusal, receipts) as `message.status`.
+ * edits and deletes for everyone of what it sent (`message.edit`,
+ * `message.revoke`, acknowledged the same way), and what WhatsApp says later
+ * about the messages we sent (a server's late refusal, receipts) as
+ * `message.status`.
  *
  * A message goes out with the id the edge chose, so that a send repeated
  * after a crash is the same message to WhatsApp (recipients keep one message
@@ -21,7 +23,7 @@ import { withTimeout } from "./deadlines.ts";
 import type { EdgeLink } from "./edge-link.ts";
 import { errorText } from "./errors.ts";
 import type { InboundReceiver } from "./inbound-receiver.ts";
-import { assertSendableJid, classifySendError, presenceFor, quotedFor, sendResult, toBaileysContent } from "./outbound-content.ts";
+import { assertSendableJid, classifySendError, editMessage, ownKey, presenceFor, quotedFor, sendResult, toBaileysContent } from "./outbound-content.ts";
 import type { FetchMedia } from "./outbound-media.ts";
 import { ServerAcks } from "./server-acks.ts";
 import { StatusSteps, statusFromMessageUpdate, statusFromReceiptUpdate } from "./statuses.ts";
@@ -39,6 +41,8 @@ const MEDIA_TYPES = new Set(["image", "video", "document", "audio", "sticker"]);
 
 /** `message.send` params as the RPC peer hands them over: parsed, defaults filled in. */
 export type SendParams = z.infer<(typeof Methods)["message.send"]["params"]>;
+export type EditParams = z.infer<(typeof Methods)["message.edit"]["params"]>;
+export type RevokeParams = z.infer<(typeof Methods)["message.revoke"]["params"]>;
 
 export type OutboundSenderOptions = {
   instanceId: string;
@@ -53,8 +57,12 @@ export type OutboundSenderOptions = {
 };
 
 export class OutboundSender {
-  /** The command this layer answers. */
-  readonly methods: MethodHandlers = { "message.send": (params) => this.send(params) };
+  /** The commands this layer answers. */
+  readonly methods: MethodHandlers = {
+    "message.send": (params) => this.send(params),
+    "message.edit": (params) => this.edit(params),
+    "message.revoke": (params) => this.revoke(params),
+  };
   #opts: OutboundSenderOptions;
   #sockets: Sockets;
   #logger: Logger;
@@ -112,19 +120,69 @@ export class OutboundSender {
         throw new ProtocolError("not_connected", "the WhatsApp socket went away before the send");
       }
       const timeoutMs = MEDIA_TYPES.has(content.type) ? MEDIA_SEND_TIMEOUT_MS : SEND_TIMEOUT_MS;
-      const acked = this.#acks!.wait(wa_message_id, timeoutMs);
-      acked.catch(() => {}); // awaited below; a send that throws first must not leave it unhandled
-      const sent = await withTimeout(sock.sendMessage(chat_jid, payload, { messageId: wa_message_id, ...(quoted ? { quoted: quotedFor(quoted, chat_jid) } : {}) }), timeoutMs, "send");
-      // Sent means WhatsApp has it, not that the frame left.
-      await acked;
+      const sent = await this.#acked(wa_message_id, timeoutMs, () =>
+        sock.sendMessage(chat_jid, payload, { messageId: wa_message_id, ...(quoted ? { quoted: quotedFor(quoted, chat_jid) } : {}) }),
+      );
       const result = sendResult(sent, wa_message_id);
       this.#logger.info(log, "message sent");
       return result;
     } catch (err) {
-      const failure = classifySendError(err);
-      this.#logger.warn({ ...log, code: failure.code, err: failure.message }, "message not sent");
-      throw failure;
+      throw this.#failed(log, err, "message not sent");
     }
+  }
+
+  /**
+   * Edits one of our messages: a text, or a caption, under the edit's own
+   * id. Answered once WhatsApp acknowledged the edit. Texts are not logged.
+   */
+  async edit(params: EditParams): Promise<Result<"message.edit">> {
+    const { chat_jid, wa_message_id, type, text, edit_id } = params;
+    const log = { wa_message_id, edit_id, type };
+    try {
+      assertSendableJid(chat_jid);
+      const message = editMessage(chat_jid, wa_message_id, type, text);
+      const sock = this.#sockets.open();
+      // Built here rather than by sendMessage({ text, edit }), which can only say a caption as a text.
+      await this.#acked(edit_id, SEND_TIMEOUT_MS, () => sock.relayMessage(chat_jid, message, { messageId: edit_id, additionalAttributes: { edit: "1" } }));
+      this.#logger.info(log, "message edited");
+      return { edit_id };
+    } catch (err) {
+      throw this.#failed(log, err, "message not edited");
+    }
+  }
+
+  /** Deletes our message's parts for everyone, one revoke each, in order; answered once WhatsApp acknowledged them all. */
+  async revoke(params: RevokeParams): Promise<Result<"message.revoke">> {
+    const { chat_jid, parts } = params;
+    const log = { wa_message_ids: parts.map((p) => p.wa_message_id) };
+    try {
+      assertSendableJid(chat_jid);
+      const sock = this.#sockets.open();
+      for (const { wa_message_id, revoke_id } of parts) {
+        // Baileys echoes what sendMessage sends back as a received message: not a revoke made on the phone.
+        this.#opts.inbound.rememberSent(revoke_id);
+        await this.#acked(revoke_id, SEND_TIMEOUT_MS, () => sock.sendMessage(chat_jid, { delete: ownKey(chat_jid, wa_message_id) }, { messageId: revoke_id }));
+      }
+      this.#logger.info(log, "message revoked");
+      return { revoked: parts.length };
+    } catch (err) {
+      throw this.#failed(log, err, "message not revoked");
+    }
+  }
+
+  /** Sends through `send` and waits for WhatsApp's ack of `id`: done means WhatsApp has it, not that the frame left. */
+  async #acked<T>(id: string, timeoutMs: number, send: () => Promise<T>): Promise<T> {
+    const acked = this.#acks!.wait(id, timeoutMs);
+    acked.catch(() => {}); // awaited below; a send that throws first must not leave it unhandled
+    const sent = await withTimeout(send(), timeoutMs, "send");
+    await acked;
+    return sent;
+  }
+
+  #failed(log: object, err: unknown, what: string): ProtocolError {
+    const failure = classifySendError(err);
+    this.#logger.warn({ ...log, code: failure.code, err: failure.message }, what);
+    return failure;
   }
 
   /** "typing..." (or "recording audio...") for `ms`, then paused. A presence that fails only costs the effect. */

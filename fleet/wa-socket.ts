@@ -11,6 +11,7 @@ import makeWASocket, {
   type ConnectionState,
   type Contact,
   type GroupMetadata,
+  type MessageRelayOptions,
   type MessageUpsertType,
   type MessageUserReceiptUpdate,
   type MiscMessageGenerationOptions,
@@ -20,6 +21,7 @@ import makeWASocket, {
   type WAMessage,
   type WAMessageUpdate,
   type WAPresence,
+  type proto,
 } from "@whiskeysockets/baileys";
 import type { Logger } from "pino";
 import { withTimeout } from "./deadlines.ts";
@@ -52,6 +54,8 @@ export type SocketLike = {
   logout(msg?: string): Promise<void>;
   requestPairingCode(phoneNumber: string): Promise<string>;
   sendMessage(jid: string, content: AnyMessageContent, options?: MiscMessageGenerationOptions): Promise<WAMessage | undefined>;
+  /** Sends a message built here (edits: see outbound-content.ts `editMessage`) under `messageId`. */
+  relayMessage(jid: string, message: proto.IMessage, options: MessageRelayOptions): Promise<string>;
   sendPresenceUpdate(type: WAPresence, toJid?: string): Promise<void>;
   executeUSyncQuery(query: USyncQuery): Promise<USyncQueryResult | undefined>;
   // WhatsApp groups and the block list (see whatsapp-queries.ts).

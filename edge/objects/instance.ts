@@ -101,6 +101,11 @@ export class InstanceObject extends DurableObject<Env> {
     await this.#sender.applySettings(settings);
   }
 
+  /** Calls a queued message off (see Sender.cancel). */
+  async cancel(messageId: string): Promise<"canceled" | "sending" | "absent"> {
+    return this.#sender.cancel(messageId);
+  }
+
   async queueSize(): Promise<number> {
     return this.#sender.outbox.size();
   }
@@ -134,6 +139,20 @@ export class InstanceObject extends DurableObject<Env> {
       const code = err instanceof ProtocolError ? err.code : "failed";
       return { ok: false, code, message: err instanceof Error ? err.message : String(err) };
     }
+  }
+
+  /**
+   * Edits or deletes one of the number's sent messages on WhatsApp, now:
+   * `not_connected` unless a fleet holds the number and it is connected
+   * (nothing is queued: the client hears at once, within WhatsApp's window).
+   */
+  async act<M extends "message.edit" | "message.revoke">(method: M, params: Params<M>): Promise<CommandResult<M>> {
+    if (!(await this.#meta())) return { ok: false, code: "not_found", message: "no such instance" };
+    const holder = this.#lease.liveHolder();
+    if (!holder || (await this.status())?.state !== "connected") {
+      return { ok: false, code: "not_connected", message: "the number is not connected to WhatsApp right now" };
+    }
+    return this.command(method, params);
   }
 
   /**

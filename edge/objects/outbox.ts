@@ -30,6 +30,7 @@ export type OutboxItem = {
 };
 
 type Row = Omit<OutboxItem, "parts"> & { parts: string };
+const COLUMNS = "message_id, project_id, chat_jid, parts, next_part, attempts, not_before, expires_at";
 
 export class Outbox extends SqlTable {
   static readonly table: SqlTableSpec = {
@@ -62,11 +63,16 @@ export class Outbox extends SqlTable {
   }
 
   head(): OutboxItem | null {
-    const [row] = this.sql
-      .exec<Row>(
-        "SELECT message_id, project_id, chat_jid, parts, next_part, attempts, not_before, expires_at FROM outbox ORDER BY seq LIMIT 1",
-      )
-      .toArray();
+    return this.#one(this.sql.exec<Row>(`SELECT ${COLUMNS} FROM outbox ORDER BY seq LIMIT 1`));
+  }
+
+  /** The message if it is still queued here. */
+  find(messageId: string): OutboxItem | null {
+    return this.#one(this.sql.exec<Row>(`SELECT ${COLUMNS} FROM outbox WHERE message_id = ?`, messageId));
+  }
+
+  #one(cursor: SqlStorageCursor<Row>): OutboxItem | null {
+    const [row] = cursor.toArray();
     return row ? { ...row, parts: JSON.parse(row.parts) as OutboxPart[] } : null;
   }
 

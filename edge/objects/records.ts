@@ -1,7 +1,7 @@
 /**
  * What one number's sends did, waiting to be written to D1, in its Durable
  * Object's SQLite. A send's outcome is known here first (WhatsApp's ack, a
- * receipt, a failure); it is written to this journal in the same step that
+ * receipt, a failure, a cancel); it is written to this journal in the same step that
  * takes the message off the outbox, so a crash or a D1 outage between the
  * two never leaves a sent message `queued`. The sender drains the journal in
  * order and deletes an entry only once D1 has it.
@@ -26,6 +26,8 @@ export type SendRecord =
       media_expiry?: MediaExpiry[];
     }
   | { kind: "failed"; project_id: string; message_id: string; reason: string; media_expiry?: MediaExpiry[] }
+  /** The client called a queued message off (DELETE /messages/{id}): it turns `canceled`; it never left. */
+  | { kind: "canceled"; project_id: string; message_id: string; media_expiry?: MediaExpiry[] }
   /** A receipt or a late server verdict, by WhatsApp id. */
   | { kind: "receipt"; project_id: string; event: MessageStatusEvent }
   /** Written to D1; the project is still to hear of it (an event). */

@@ -14,6 +14,10 @@
  * leaves the outbox and drained in order behind the sends; an entry D1
  * refuses is retried (alarm, backoff up to RECORD_RETRY_MAX_MS) until it lands.
  * Entries a crash interrupted are drained when the object next starts.
+ *
+ * A client may call a queued message off (`cancel`) until the sender hands
+ * it to the fleet: from then until its answer it is in flight, and once one
+ * part has left it is partly sent, so neither is canceled.
  */
 import { ProtocolError, type MessageStatusEvent, type OutboundContent } from "../../shared/protocol.ts";
 import type { RpcPeer } from "../../shared/rpc.ts";
@@ -26,7 +30,7 @@ import { expiryRows, mediaKeysOf, scheduleExpiry } from "../services/media-reten
 import { publish } from "../services/events.ts";
 import type { IncidentKind } from "../services/health.ts";
 import { waIdOf } from "../services/message-payload.ts";
-import { applyReceipt, markFailed, markSent } from "../services/message-status.ts";
+import { applyReceipt, cancelQueued, markFailed, markSent } from "../services/message-status.ts";
 import { countSend, nextGapMs, nextSendAt, type Usage, typingMs } from "../services/pacing.ts";
 import { recordSent } from "../services/sent-messages.ts";
 import { type Settings, defaultSettings } from "../services/settings-schema.ts";
@@ -63,6 +67,10 @@ export class Sender {
   #draining = false;
   /** After a refusal, the journal waits for its alarm (new records do not hurry it). */
   #retryAt = 0;
+  /** The drain running now, if any. */
+  #drained: Promise<void> = Promise.resolve();
+  /** The message handed to the fleet and not yet answered. */
+  #inFlight: string | null = null;
 
   constructor(host: SenderHost) {
     this.#host = host;
@@ -148,6 +156,9 @@ export class Sender {
       await this.#fail(item, "secret_unavailable");
       return true;
     }
+    // Canceled while this step awaited: it must not leave. From here to the answer it is in flight, and cannot be.
+    if (!this.outbox.find(item.message_id)) return true;
+    this.#inFlight = item.message_id;
     try {
       const result = await fleet.call(
         "message.send",
@@ -181,6 +192,8 @@ export class Sender {
       return true;
     } catch (err) {
       return this.#onSendError(item, err);
+    } finally {
+      this.#inFlight = null;
     }
   }
 
@@ -213,6 +226,24 @@ export class Sender {
   }
 
   /**
+   * Calls a queued message off: it leaves the outbox and its `canceled`
+   * record enters the journal in one step, so it never leaves and never
+   * stays `queued`. `sending`: handed to the fleet (or partly sent) right
+   * now; `absent`: not queued here (sent, failed, or its record not yet in
+   * D1). Answers once the journal has tried to write it.
+   */
+  async cancel(messageId: string): Promise<"canceled" | "sending" | "absent"> {
+    if (this.#inFlight === messageId) return "sending";
+    const item = this.outbox.find(messageId);
+    if (!item) return "absent";
+    if (item.next_part > 0) return "sending";
+    this.outbox.remove(messageId);
+    this.#record({ kind: "canceled", project_id: item.project_id, message_id: messageId, media_expiry: this.#mediaExpiry(item) });
+    await this.#drained;
+    return "canceled";
+  }
+
+  /**
    * Receipts and late server verdicts for messages this number sent. In the
    * same line as the records of sends, so a quick "delivered" never lands
    * before its message's "sent".
@@ -226,7 +257,7 @@ export class Sender {
     this.#record({ kind: "failed", project_id: item.project_id, message_id: item.message_id, reason, media_expiry: this.#mediaExpiry(item) });
   }
 
-  /** A message is final (sent or failed): its files are kept for a while, then deleted. */
+  /** A message is final (sent, failed or canceled): its files are kept for a while, then deleted. */
   #mediaExpiry(item: OutboxItem) {
     return expiryRows(item.project_id, item.message_id, mediaKeysOf(item.parts.map((p) => p.content)), Date.now());
   }
@@ -256,7 +287,8 @@ export class Sender {
         this.#draining = false;
       }
     };
-    this.#host.ctx.waitUntil(run());
+    this.#drained = run();
+    this.#host.ctx.waitUntil(this.#drained);
   }
 
   /** One entry's next step; false (retry set) when D1 or the event hub refused it. */
@@ -299,6 +331,10 @@ export class Sender {
     if (record.kind === "failed") {
       await scheduleExpiry(this.#host.env, record.media_expiry ?? []);
       return markFailed(d1, record.project_id, record.message_id, record.reason);
+    }
+    if (record.kind === "canceled") {
+      await scheduleExpiry(this.#host.env, record.media_expiry ?? []);
+      return cancelQueued(d1, record.project_id, record.message_id);
     }
     const { event } = record;
     const instanceId = await this.#host.instanceId();

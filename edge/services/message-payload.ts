@@ -98,6 +98,14 @@ function sentTypeFields(type: string, c: Record<string, any>): Fields {
 export const bodyOf = (row: MessageRow): string | null =>
   isReceivedShape(row) ? ((row.content as ReceivedContent).body ?? null) : sentFields(row.type, row.content as Record<string, any>).body;
 
+/** The message's `content` with its body (a text, a caption) replaced: what an edit stores. */
+export function contentWithBody(row: MessageRow, body: string): Record<string, unknown> {
+  const content = row.content as Record<string, any>;
+  if (isReceivedShape(row) || row.type === "text") return { ...content, body };
+  // Our media sends keep the caption with the file's description.
+  return { ...content, media: { ...content.media, caption: body } };
+}
+
 /** Whether `content` is a received message's (ours store the request; phone-app messages store what WhatsApp gave). */
 const isReceivedShape = (row: MessageRow) => row.direction === "inbound" || row.from_me;
 

@@ -8,7 +8,7 @@ import type { OutboundContent } from "../../shared/protocol.ts";
 import { newId, seal } from "../crypto.ts";
 import { db } from "../db/client.ts";
 import { findInstance } from "../db/instances.ts";
-import { findMessage, statusHistory } from "../db/messages.ts";
+import { findMessage, messageEditsOf, statusHistory } from "../db/messages.ts";
 import type { MessageRow } from "../db/schema/index.ts";
 import type { Env } from "../env.ts";
 import { ApiError, notFound } from "../errors.ts";
@@ -30,13 +30,11 @@ import type { SendRequest } from "./send-request.ts";
 import type { Settings } from "./settings-schema.ts";
 import { getSettings } from "./settings.ts";
 import { entryKeys, stampRecipient } from "./tags-and-contact-groups.ts";
+import { waMessageId } from "./wa-ids.ts";
 
 export type Accepted = { id: string; status: "queued"; instance_id: string; chat_jid: string; reference: string | null };
 /** `replayed`: the answer is an earlier request's, this one being its retry under the same Idempotency-Key. */
 export type SendOutcome = { accepted: Accepted; replayed: boolean };
-
-/** WhatsApp Web's own id shape: 3EB0 and random upper-case hex. */
-const waMessageId = () => `3EB0${[...crypto.getRandomValues(new Uint8Array(10))].map((b) => b.toString(16).padStart(2, "0")).join("").toUpperCase()}`;
 
 export async function sendMessage(env: Env, projectId: string, request: SendRequest, idempotencyKey?: string): Promise<SendOutcome> {
   const d1 = db(env.DB);
@@ -166,7 +164,8 @@ export async function getMessage(env: Env, projectId: string, id: string) {
   const d1 = db(env.DB);
   const row = await findMessage(d1, projectId, id);
   if (!row) throw notFound("message");
-  return { ...messageView(row), history: await statusHistory(d1, id) };
+  const [history, edits] = await Promise.all([statusHistory(d1, id), messageEditsOf(d1, id)]);
+  return { ...messageView(row), history, edits };
 }
 
 /** The WhatsApp content of each part, what is stored of the request, and the secret part if any. */

@@ -5,7 +5,7 @@
 import { z } from "zod";
 import { Hello, InstanceList, LeaseDenied, LeaseGranted, StatusEvent } from "./instance.ts";
 import { InboundMessage, LidMapping, MAX_MAPPINGS_PER_EVENT } from "./inbound.ts";
-import { MessageStatusEvent, OutboundContent, QuotedMessage } from "./outbound.ts";
+import { EditableType, MessageStatusEvent, OutboundContent, QuotedMessage } from "./outbound.ts";
 import { BlockAction, GROUP_JID, WhatsAppGroup } from "./whatsapp.ts";
 
 /** One-way events, by name, with the schema of their `data`. */
@@ -94,6 +94,38 @@ export const Methods = {
       /** Polls: the creation message as BufferJSON, to resolve vote hashes later. */
       poll_message: z.string().nullable().default(null),
     }),
+  },
+  /**
+   * Edits the text, or the caption, of a message this number sent
+   * (`wa_message_id`, of `type` text, image, video or document) to `text`.
+   * `edit_id` is the edit's own WhatsApp id, chosen by the edge from the
+   * message and its edit count, so an edit retried after a lost answer is
+   * the same WhatsApp message. Answered once WhatsApp acknowledged it.
+   * Errors: `not_connected` (nothing sent), `server_error` (WhatsApp refused
+   * it; the message is its code), `send_failed` (no ack in time: retry).
+   */
+  "message.edit": {
+    params: z.object({
+      chat_jid: z.string(),
+      wa_message_id: z.string().min(1),
+      type: EditableType,
+      text: z.string().min(1),
+      edit_id: z.string().min(1),
+    }),
+    result: z.object({ edit_id: z.string() }),
+  },
+  /**
+   * Deletes messages this number sent for everyone: each part of one of our
+   * messages (`wa_message_id`), by a revoke whose WhatsApp id (`revoke_id`)
+   * the edge chose, so a retried delete is the same WhatsApp message.
+   * Answered once WhatsApp acknowledged every revoke. Errors as `message.edit`.
+   */
+  "message.revoke": {
+    params: z.object({
+      chat_jid: z.string(),
+      parts: z.array(z.object({ wa_message_id: z.string().min(1), revoke_id: z.string().min(1) })).min(1).max(10),
+    }),
+    result: z.object({ revoked: z.number().int() }),
   },
   /**
    * Which of these numbers are on WhatsApp, and under which JID. `phones`

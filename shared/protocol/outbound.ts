@@ -71,6 +71,10 @@ export const QuotedMessage = z.object({
 });
 export type QuotedMessage = z.infer<typeof QuotedMessage>;
 
+/** The messages WhatsApp lets their sender edit: texts, and the captions of images, videos and documents. */
+export const EditableType = z.enum(["text", "image", "video", "document"]);
+export type EditableType = z.infer<typeof EditableType>;
+
 export const MessageStatus = z.enum(["queued", "sent", "delivered", "read", "played", "failed"]);
 export type MessageStatus = z.infer<typeof MessageStatus>;
 

@@ -169,17 +169,20 @@ export async function fleetSocket(path: string) {
         if (frame?.t === "res" && frame.id === id) return frame;
       }
     },
-    /** Answers every request from the edge with `answer(method, params)`, in the background. */
+    /** Answers every request from the edge with `answer(method, params)` (a promise: once it settles), in the background. */
     serve(answer: (method: string, params: any) => unknown) {
+      const reply = async (frame: any) => {
+        const result = await answer(frame.method, frame.params);
+        // `fail(code)` makes the fleet answer with that error code, as the real one does.
+        const body = result instanceof Failure ? { ok: false, error: { code: result.code, message: result.message } } : { ok: true, result };
+        if (!closed) ws.send(JSON.stringify({ v: 1, t: "res", id: frame.id, ...body }));
+      };
       ws.addEventListener("message", (e: MessageEvent) => {
         const frame = JSON.parse(String(e.data));
         if (frame.t !== "req") return;
         const i = queue.indexOf(String(e.data));
         if (i >= 0) queue.splice(i, 1);
-        const result = answer(frame.method, frame.params);
-        // `fail(code)` makes the fleet answer with that error code, as the real one does.
-        const body = result instanceof Failure ? { ok: false, error: { code: result.code, message: result.message } } : { ok: true, result };
-        ws.send(JSON.stringify({ v: 1, t: "res", id: frame.id, ...body }));
+        void reply(frame);
       });
     },
   };

@@ -11,6 +11,7 @@ import {
   type ConnectionState,
   type Contact,
   type GroupMetadata,
+  type MessageRelayOptions,
   type MiscMessageGenerationOptions,
   type USyncQuery,
   type USyncQueryResult,
@@ -24,6 +25,7 @@ import {
 import type { MakeSocket, SocketLike } from "../../fleet/wa-socket.ts";
 
 export type SentRecord = { jid: string; content: AnyMessageContent; options?: MiscMessageGenerationOptions; at: number };
+export type RelayedRecord = { jid: string; message: proto.IMessage; options: MessageRelayOptions; at: number };
 
 export class FakeSocket implements SocketLike {
   ev = new EventEmitter();
@@ -36,6 +38,8 @@ export class FakeSocket implements SocketLike {
   loggedOut = false;
   pairingRequests: string[] = [];
   sent: SentRecord[] = [];
+  /** Messages built by the fleet itself (edits), as relayMessage got them. */
+  relayed: RelayedRecord[] = [];
   presences: { type: WAPresence; jid?: string; at: number }[] = [];
   queries: USyncQuery[] = [];
   /** Set: the next sendMessage fails with it (then it is cleared). */
@@ -79,12 +83,7 @@ export class FakeSocket implements SocketLike {
       this.failNextSend = null;
       throw err;
     }
-    const id = options?.messageId;
-    if (this.ack !== "hold") {
-      const error = this.ack === "auto" ? undefined : this.ack;
-      this.ack = "auto";
-      setImmediate(() => this.ws.emit("CB:ack,class:message", { attrs: { id, class: "message", ...(error ? { error } : {}) } }));
-    }
+    this.#serverAck(options?.messageId);
     const message: proto.IMessage = "text" in content ? { conversation: content.text } : { conversation: "(not rendered by the fake)" };
     if ("poll" in content && content.poll) {
       message.messageContextInfo = { messageSecret: content.poll.messageSecret };
@@ -95,6 +94,25 @@ export class FakeSocket implements SocketLike {
       userJid: this.config.auth.creds.me?.id ?? "0@s.whatsapp.net",
       messageId: options?.messageId,
     });
+  }
+
+  async relayMessage(jid: string, message: proto.IMessage, options: MessageRelayOptions): Promise<string> {
+    this.relayed.push({ jid, message, options, at: Date.now() });
+    if (this.failNextSend) {
+      const err = this.failNextSend;
+      this.failNextSend = null;
+      throw err;
+    }
+    this.#serverAck(options.messageId);
+    return options.messageId ?? "";
+  }
+
+  /** WhatsApp's ack of a message (unless held), with the error set in `ack` if any. */
+  #serverAck(id: string | undefined): void {
+    if (this.ack === "hold") return;
+    const error = this.ack === "auto" ? undefined : this.ack;
+    this.ack = "auto";
+    setImmediate(() => this.ws.emit("CB:ack,class:message", { attrs: { id, class: "message", ...(error ? { error } : {}) } }));
   }
 
   async sendPresenceUpdate(type: WAPresence, jid?: string): Promise<void> {

@@ -245,6 +245,66 @@ describe("message.status (unit, around the socket)", () => {
   });
 });
 
+describe("message.edit and message.revoke (unit, around the socket)", () => {
+  const MESSAGE_EDIT = proto.Message.ProtocolMessage.Type.MESSAGE_EDIT;
+
+  it("a caption edit (unit, around the socket: the test peer cannot take media) goes as the media type's message with only the new caption, under the edit's id, answered once WhatsApp acked it", async () => {
+    const { edge, sock } = await connected();
+    sock.ack = "hold";
+    let answered = false;
+    const editing = edge.edge
+      .call("message.edit", { chat_jid: CHAT, wa_message_id: "3EB0PHOTO", type: "image", text: "new caption", edit_id: "3EB0EDIT1" })
+      .then((result) => ((answered = true), result));
+    await vi.waitFor(() => expect(sock.relayed).toHaveLength(1));
+    const { jid, message, options } = sock.relayed[0]!;
+    expect(jid).toBe(CHAT);
+    expect(options).toEqual({ messageId: "3EB0EDIT1", additionalAttributes: { edit: "1" } });
+    expect(message.protocolMessage).toMatchObject({
+      key: { remoteJid: CHAT, fromMe: true, id: "3EB0PHOTO" },
+      type: MESSAGE_EDIT,
+      editedMessage: { imageMessage: { caption: "new caption" } },
+    });
+    // Only the caption: no file to upload again, no text that would blank the caption.
+    expect(Object.keys(message.protocolMessage!.editedMessage!)).toEqual(["imageMessage"]);
+    expect(Object.keys(message.protocolMessage!.editedMessage!.imageMessage!)).toEqual(["caption"]);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(answered).toBe(false);
+    sock.ws.emit("CB:ack,class:message", { attrs: { id: "3EB0EDIT1", class: "message" } });
+    expect(await editing).toEqual({ edit_id: "3EB0EDIT1" });
+    sock.ack = "auto";
+
+    for (const type of ["video", "document"] as const) {
+      await edge.edge.call("message.edit", { chat_jid: CHAT, wa_message_id: "3EB0FILE", type, text: "fixed", edit_id: `3EB0${type}` });
+      expect(sock.relayed.at(-1)!.message.protocolMessage!.editedMessage).toEqual({ [`${type}Message`]: { caption: "fixed" } });
+    }
+  });
+
+  it("revokes every part of a message, each under its own id with our key; not_connected without a socket, server_error when WhatsApp refuses", async () => {
+    const { edge, sock } = await connected();
+    const parts = [
+      { wa_message_id: "3EB0PART1", revoke_id: "3EB0REVOKE1" },
+      { wa_message_id: "3EB0PART2", revoke_id: "3EB0REVOKE2" },
+    ];
+    expect(await edge.edge.call("message.revoke", { chat_jid: CHAT, parts })).toEqual({ revoked: 2 });
+    expect(sock.sent.map((s) => [s.jid, s.content, s.options?.messageId])).toEqual([
+      [CHAT, { delete: { remoteJid: CHAT, fromMe: true, id: "3EB0PART1" } }, "3EB0REVOKE1"],
+      [CHAT, { delete: { remoteJid: CHAT, fromMe: true, id: "3EB0PART2" } }, "3EB0REVOKE2"],
+    ]);
+
+    sock.ack = "479";
+    await expect(edge.edge.call("message.edit", { chat_jid: CHAT, wa_message_id: "3EB0PART1", type: "text", text: "x", edit_id: "3EB0E" })).rejects.toMatchObject({
+      code: "server_error",
+      message: "479",
+    });
+    const offline = await connected({ open: false });
+    expect(await errorCode(offline.edge.edge.call("message.revoke", { chat_jid: CHAT, parts }))).toBe("not_connected");
+    expect(await errorCode(offline.edge.edge.call("message.edit", { chat_jid: CHAT, wa_message_id: "3EB0PART1", type: "text", text: "x", edit_id: "3EB0E" }))).toBe(
+      "not_connected",
+    );
+    expect([...offline.sock.sent, ...offline.sock.relayed]).toEqual([]);
+  });
+});
+
 describe("contacts.resolve (unit, around the socket)", () => {
   it("sends one usync query for all the numbers", async () => {
     const { edge, sock } = await connected();

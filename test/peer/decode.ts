@@ -7,6 +7,8 @@
  * peer stores the decrypted bytes as `plaintext` (base64 of a
  * `proto.Message`, random padding removed) for every type; the stock peer
  * kept only plain text (`body.message.conversation`), which is still read.
+ * Edits and deletes for everyone are protocol messages naming their target;
+ * they summarize as `edit` (with what it became) and `revoke`.
  */
 import { readFileSync } from "node:fs";
 import { proto } from "@whiskeysockets/baileys";
@@ -67,6 +69,10 @@ export type MessageSummary =
   | { type: "reaction"; emoji: string; target: { id: string; from_me: boolean; remote_jid: string; participant: string | null } }
   | { type: "poll"; name: string; options: string[]; selectable_count: number; message_secret: string | null }
   | { type: "image" | "video" | "document" | "audio" | "sticker"; mimetype: string | null; caption: string | null; ptt: boolean }
+  /** An edit of the message `target` (its key's id; `from_me`: the sender's own), to `edited`. */
+  | { type: "edit"; target: { id: string; from_me: boolean; remote_jid: string }; edited: MessageSummary }
+  /** A delete for everyone of the message `target`. */
+  | { type: "revoke"; target: { id: string; from_me: boolean; remote_jid: string } }
   | { type: "other"; keys: string[] };
 
 /** What a person would see of a message, in our own terms. */
@@ -74,6 +80,15 @@ export function summarize(input: proto.IMessage): MessageSummary {
   // Copies a sender keeps for its own other devices wrap the real message.
   const m = input.deviceSentMessage?.message ?? input;
   if (m.conversation) return { type: "text", text: m.conversation };
+  const protocol = m.protocolMessage;
+  if (protocol?.key) {
+    const target = { id: protocol.key.id ?? "", from_me: protocol.key.fromMe === true, remote_jid: protocol.key.remoteJid ?? "" };
+    const type = protocol.type ?? proto.Message.ProtocolMessage.Type.REVOKE; // REVOKE is 0, proto's default
+    if (type === proto.Message.ProtocolMessage.Type.MESSAGE_EDIT && protocol.editedMessage) {
+      return { type: "edit", target, edited: summarize(protocol.editedMessage) };
+    }
+    if (type === proto.Message.ProtocolMessage.Type.REVOKE) return { type: "revoke", target };
+  }
   if (m.extendedTextMessage?.text) return { type: "text", text: m.extendedTextMessage.text };
   if (m.locationMessage) {
     const l = m.locationMessage;
