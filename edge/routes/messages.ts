@@ -12,6 +12,7 @@ import { KEY_TTL_HOURS } from "../services/idempotency.ts";
 import { searchMessagesPage } from "../services/message-search.ts";
 import { getMessage, sendMessage } from "../services/messages.ts";
 import { PHONE_RULE } from "../services/phone-input.ts";
+import { readMessage } from "../services/read-receipts.ts";
 import { SEND_TYPES, type SendType, sendBody, sendRequest } from "../services/send-request.ts";
 import { notSupported } from "./not-supported.ts";
 
@@ -66,6 +67,7 @@ const MessageFields = z
     quoted_id: z.string().nullable().openapi({ description: "The WhatsApp id this message replies or reacts to." }),
     media_id: z.string().nullable(),
     from_me: z.boolean().openapi({ description: "Written on the number's own phone app." }),
+    read_at: z.string().nullable().openapi({ description: "Received: when the number read it (its WhatsApp read receipt was sent or queued); null while unread." }),
     created_at: z.string(),
     updated_at: z.string(),
   });
@@ -141,5 +143,17 @@ messageRoutes.openapi(
     responses: { 200: json(Message, "The message"), ...errorsOf(404) },
   }),
   async (c) => c.json(await getMessage(c.env, c.var.projectId, c.req.valid("param").id), 200),
+);
+messageRoutes.openapi(
+  route.post("/{id}/read", "Send the WhatsApp read receipt of a received message", {
+    description:
+      "The customer sees blue ticks on it, through the number that received it. The receipt is kept by that number until WhatsApp has it (a number offline sends it when it is back). A message read before (here, by a conversation read, or by `auto_read`) gets no second one: `receipts_queued` is 0.",
+    request: { params: IdParam },
+    responses: {
+      202: json(z.object({ id: z.string(), receipts_queued: z.number().int().min(0).max(1) }).openapi("MessageRead"), "Queued on its number"),
+      ...errorsOf(404, 409),
+    },
+  }),
+  async (c) => c.json(await readMessage(c.env, c.var.projectId, c.req.valid("param").id), 202),
 );
 messageRoutes.all("/forward", notSupported);
