@@ -43,7 +43,10 @@ export class ChatSignals {
 
   /** A new socket: what it hears of the people it subscribes to goes to the edge. */
   attach(sock: SocketLike): void {
-    sock.ev.on("presence.update", (update) => this.#heard(update));
+    sock.ev.on("presence.update", (update) => {
+      // A socket let go of (reconnect, lease lost) speaks for the number no more.
+      if (this.#sockets.current() === sock) this.#heard(update);
+    });
   }
 
   /** Blue ticks: one receipt node per chat (and participant, in groups), as Baileys groups them. */
