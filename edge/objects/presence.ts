@@ -44,13 +44,14 @@ export class PresenceWatch {
 
   /** Watches `jid` from now on (kept), and asks WhatsApp at once if the number is online. */
   async subscribe(jid: string): Promise<Subscribed> {
-    const current = await this.subscriptions();
-    if (!current.includes(jid)) {
-      if (current.length >= MAX_PRESENCE_SUBSCRIPTIONS) return { ok: false, code: "too_many_subscriptions", limit: MAX_PRESENCE_SUBSCRIPTIONS };
-      await this.#storage.put("presence_subscriptions", [...current, jid]);
+    let watched = await this.subscriptions();
+    if (!watched.includes(jid)) {
+      if (watched.length >= MAX_PRESENCE_SUBSCRIPTIONS) return { ok: false, code: "too_many_subscriptions", limit: MAX_PRESENCE_SUBSCRIPTIONS };
+      watched = [...watched, jid];
+      await this.#storage.put("presence_subscriptions", watched);
     }
     await this.#tell([jid], true);
-    return { ok: true, subscriptions: current.length + (current.includes(jid) ? 0 : 1) };
+    return { ok: true, subscriptions: watched.length };
   }
 
   /** Stops watching `jid`; the number goes back offline when it watches nobody. False when it was not watched. */

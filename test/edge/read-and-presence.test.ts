@@ -248,8 +248,9 @@ describe("presence", () => {
       { instance_id: id, payload: { jid: PHONE_JID, state: "composing", last_seen: null } },
       { instance_id: id, payload: { jid: PHONE_JID, state: "unavailable", last_seen: new Date(1_790_000_000_000).toISOString() } },
     ]);
-    await waitFor(async () => (await (await fetch(`http://hooks.test/__log/${name}`)).json()).length >= 2, 8_000, "two webhook deliveries");
-    const hits = (await (await fetch(`http://hooks.test/__log/${name}`)).json()) as { body: string }[];
+    const delivered = async () => (await (await fetch(`http://hooks.test/__log/${name}`)).json()) as { body: string }[];
+    await waitFor(async () => (await delivered()).length >= 2, 8_000, "two webhook deliveries");
+    const hits = await delivered();
     expect(hits.map((h) => JSON.parse(h.body).payload)).toEqual(events.map((e) => e.payload));
 
     // The fleet comes back after a crash: WhatsApp forgot, the number names its chats again.
