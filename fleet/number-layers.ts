@@ -1,8 +1,9 @@
 /**
  * The layers above one number's socket lifecycle, one module each, as
  * Baileys splits `src/Socket/`: receiving (inbound-receiver.ts), pairing
- * (pairing.ts), sending (outbound-sender.ts) and queries
- * (whatsapp-queries.ts). They are made once per number and outlive its
+ * (pairing.ts), sending (outbound-sender.ts), queries
+ * (whatsapp-queries.ts) and chat signals: read receipts and presence
+ * (chat-signals.ts). They are made once per number and outlive its
  * sockets; they see the socket of the moment (`Sockets`, wa-socket.ts) and
  * what pairing needs of the lifecycle (`PairingLifecycle`), never the
  * lifecycle's state.
@@ -12,6 +13,7 @@
  */
 import type { Logger } from "pino";
 import type { MethodHandlers } from "../shared/rpc.ts";
+import { ChatSignals } from "./chat-signals.ts";
 import type { SessionCipher } from "./cipher.ts";
 import { DEFAULT_QR_LIMIT } from "./config.ts";
 import type { EdgeLink } from "./edge-link.ts";
@@ -51,6 +53,7 @@ export class NumberLayers {
   readonly pairing: Pairing;
   readonly sender: OutboundSender;
   readonly queries: WhatsAppQueries;
+  readonly signals: ChatSignals;
   /** The commands the edge can call on this number. */
   readonly methods: MethodHandlers;
 
@@ -61,12 +64,14 @@ export class NumberLayers {
     this.pairing = new Pairing({ lifecycle: lifecycle.pairing, logger, qrLimit: opts.qrLimit ?? DEFAULT_QR_LIMIT });
     this.sender = new OutboundSender({ instanceId, sockets, link, cipher, fetchMedia: opts.fetchMedia, inbound: this.inbound, logger });
     this.queries = new WhatsAppQueries({ sockets, logger });
+    this.signals = new ChatSignals({ sockets, link, logger });
     this.methods = {
       "instance.restart": () => lifecycle.restart(),
       "instance.logout": () => lifecycle.logout(),
       ...this.pairing.methods,
       ...this.sender.methods,
       ...this.queries.methods,
+      ...this.signals.methods,
       echo: ({ at }) => ({ at }),
     };
   }

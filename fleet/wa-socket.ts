@@ -19,6 +19,7 @@ import makeWASocket, {
   type USyncQueryResult,
   type UserFacingSocketConfig,
   type WAMessage,
+  type WAMessageKey,
   type WAMessageUpdate,
   type WAPresence,
   type proto,
@@ -46,6 +47,8 @@ export type SocketLike = {
     on(event: "messaging-history.set", listener: (history: BaileysEventMap["messaging-history.set"]) => void): void;
     on(event: "contacts.upsert", listener: (contacts: Contact[]) => void): void;
     on(event: "contacts.update", listener: (contacts: Partial<Contact>[]) => void): void;
+    // Presence of the people the number subscribed to (presence-watch.ts).
+    on(event: "presence.update", listener: (update: BaileysEventMap["presence.update"]) => void): void;
   };
   readonly user?: Contact;
   /** Asks the sender's phone to upload a received file again when WhatsApp no longer has it. */
@@ -57,6 +60,10 @@ export type SocketLike = {
   /** Sends a message built here (edits: see outbound-content.ts `editMessage`) under `messageId`. */
   relayMessage(jid: string, message: proto.IMessage, options: MessageRelayOptions): Promise<string>;
   sendPresenceUpdate(type: WAPresence, toJid?: string): Promise<void>;
+  /** Read receipts for received messages (grouped by chat and participant, one receipt node each). */
+  readMessages(keys: WAMessageKey[]): Promise<void>;
+  /** Asks WhatsApp for someone's presence until the socket closes. */
+  presenceSubscribe(jid: string): Promise<void>;
   executeUSyncQuery(query: USyncQuery): Promise<USyncQueryResult | undefined>;
   // WhatsApp groups and the block list (see whatsapp-queries.ts).
   updateBlockStatus(jid: string, action: "block" | "unblock"): Promise<void>;
@@ -138,6 +145,9 @@ export async function makeNumberSocket(
       auth: store.state,
       version: settings.versions.current(),
       ...(settings.waUrl ? { waWebSocketUrl: settings.waUrl } : {}),
+      // Online on connect would silence the phone's notifications (WhatsApp pushes to the phone only while
+      // no linked device is online): Baileys says `unavailable` instead, and a number goes online only to
+      // watch presence (chat-signals.ts).
       markOnlineOnConnect: false,
       syncFullHistory: false,
       fireInitQueries: settings.fireInitQueries,

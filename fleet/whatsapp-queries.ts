@@ -3,38 +3,18 @@
  * are on WhatsApp (`contacts.resolve`), changes to its block list
  * (`contacts.block`), and its groups (`groups.list`, `groups.get`).
  *
- * Each is one round trip, asked the same way (`#ask`): on the open socket
- * (else `not_connected`), bounded below the edge's 25 s command timeout so
- * the API can say why instead of timing out, and a failure logged and turned
- * into a code: `not_connected` when the socket dropped under it (the edge
- * waits for the number), else one of the query's own. What the questions and
- * answers look like is in phone-lookup.ts and whatsapp-groups.ts.
+ * Each is one round trip, asked the same way (socket-ask.ts). What the
+ * questions and answers look like is in phone-lookup.ts and whatsapp-groups.ts.
  */
 import { type GroupMetadata, isLidUser, isPnUser, jidNormalizedUser } from "@whiskeysockets/baileys";
 import type { Logger } from "pino";
 import { ProtocolError, type Result } from "../shared/protocol.ts";
 import type { MethodHandlers } from "../shared/rpc.ts";
-import { withTimeout } from "./deadlines.ts";
 import { errorText } from "./errors.ts";
-import { classifySendError } from "./outbound-content.ts";
 import { phoneLookupQuery, resolvedContacts } from "./phone-lookup.ts";
-import type { SocketLike, Sockets } from "./wa-socket.ts";
+import { type Ask, askOpenSocket } from "./socket-ask.ts";
+import type { Sockets } from "./wa-socket.ts";
 import { groupError, wireGroup } from "./whatsapp-groups.ts";
-
-/** One round trip, answered inside the edge's 25 s. */
-const QUERY_TIMEOUT_MS = 20_000;
-
-type Query<T> = {
-  /** What the timeout's message calls it. */
-  name: string;
-  /** The log line when it fails. */
-  failed: string;
-  /** What else that line says: counts and actions, never a phone or a JID. */
-  log?: Record<string, unknown>;
-  /** The error for a failure while the socket is up. */
-  error: (err: unknown) => ProtocolError;
-  ask: (sock: SocketLike) => Promise<T>;
-};
 
 export class WhatsAppQueries {
   /** The commands this layer answers. */
@@ -106,17 +86,8 @@ export class WhatsAppQueries {
     return { group };
   }
 
-  async #ask<T>(query: Query<T>): Promise<T> {
-    const sock = this.#sockets.open();
-    try {
-      return await withTimeout(query.ask(sock), QUERY_TIMEOUT_MS, query.name);
-    } catch (err) {
-      // A socket that drops reads the same under a query as under a send.
-      const dropped = classifySendError(err);
-      const failure = dropped.code === "not_connected" ? dropped : query.error(err);
-      this.#logger.warn({ ...query.log, code: failure.code, err: failure.message }, query.failed);
-      throw failure;
-    }
+  #ask<T>(query: Ask<T>): Promise<T> {
+    return askOpenSocket(this.#sockets, this.#logger, query);
   }
 }
 

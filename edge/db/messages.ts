@@ -362,3 +362,43 @@ export async function searchMessages(db: Db, projectId: string, filter: MessageF
   const lists = await db.batch([first!, ...rest]);
   return mergedNewest(lists, opts.limit);
 }
+
+// ------------------------------------------------------------ read receipts
+
+/** A received message as its read receipt names it. */
+export type UnreadMessage = Pick<MessageRow, "id" | "instance_id" | "chat_jid" | "wa_message_id" | "sender_jid">;
+
+const unreadColumns = {
+  id: messages.id,
+  instance_id: messages.instance_id,
+  chat_jid: messages.chat_jid,
+  wa_message_id: messages.wa_message_id,
+  sender_jid: messages.sender_jid,
+};
+
+/** A conversation's received messages the number has not read yet, newest first (messages_unread). */
+export async function unreadInConversation(db: Db, projectId: string, conversationId: string, limit: number): Promise<UnreadMessage[]> {
+  return db
+    .select(unreadColumns)
+    .from(messages)
+    .where(
+      and(
+        eq(messages.project_id, projectId),
+        eq(messages.conversation_id, conversationId),
+        eq(messages.direction, "inbound"),
+        isNull(messages.read_at),
+        eq(messages.status, "received"),
+      ),
+    )
+    .orderBy(desc(messages.created_at))
+    .limit(limit);
+}
+
+/** Received messages the number read now (their receipts are queued); each is stamped once. */
+export async function stampRead(db: Db, projectId: string, ids: string[], at: string): Promise<void> {
+  if (ids.length === 0) return;
+  await db
+    .update(messages)
+    .set({ read_at: at })
+    .where(and(eq(messages.project_id, projectId), inList(messages.id, ids), eq(messages.direction, "inbound"), isNull(messages.read_at)));
+}

@@ -11,6 +11,7 @@ import type { Settings } from "../services/settings-schema.ts";
 import type { Announced } from "./instance-events.ts";
 import type { LookupUsage } from "./lookup-budget.ts";
 import { Outbox } from "./outbox.ts";
+import { ReadReceipts } from "./read-receipts.ts";
 import { Journal } from "./records.ts";
 import { SessionTable } from "./session-table.ts";
 import type { TypedStorage } from "./typed-storage.ts";
@@ -47,6 +48,8 @@ export type InstanceKeys = {
   lookups: LookupUsage;
   /** The gap to keep before the next send, drawn after each send. */
   gap_ms: number;
+  /** The chats whose presence the number watches, named again on every connect (presence.ts). */
+  presence_subscriptions: string[];
   /** A received message stored in D1 but not announced yet, and since when (inbound-dedup.ts). */
   [unannounced: `inbound:${string}`]: number;
 };
@@ -55,5 +58,5 @@ export type InstanceStorage = TypedStorage<InstanceKeys>;
 
 export const unannouncedKey = (waMessageId: string) => `inbound:${waMessageId}` as const;
 
-/** The number's session, its send queue, and what its sends did until D1 has it. */
-export const INSTANCE_TABLES = [SessionTable.table, Outbox.table, Journal.table];
+/** The number's session, its send queue, what its sends did until D1 has it, and read receipts until WhatsApp has them. */
+export const INSTANCE_TABLES = [SessionTable.table, Outbox.table, Journal.table, ReadReceipts.table];

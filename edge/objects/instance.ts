@@ -8,7 +8,9 @@
  * - the session: Baileys creds and Signal keys, as ciphertext the fleet
  *   encrypted (session-table.ts);
  * - the live status (state, reason, QR), mirrored to D1 for listing;
- * - received messages, stored and announced once (inbound-dedup.ts).
+ * - received messages, stored and announced once (inbound-dedup.ts);
+ * - read receipts until WhatsApp has them (read-receipts.ts), and whose
+ *   presence the number watches (presence.ts).
  *
  * What it stores is listed in instance-storage.ts. Pings are answered by the
  * runtime without waking the object (hibernation auto-response), so an idle
@@ -21,6 +23,7 @@ import {
   LEASE_TTL_MS,
   type LidMapping,
   type MethodName,
+  type ReadReceiptKey,
   PING,
   PONG,
   PROTOCOL_VERSION,
@@ -41,6 +44,8 @@ import { INSTANCE_TABLES, type InstanceMeta, type InstanceStorage, type Status }
 import { Lease, closeSocket } from "./lease.ts";
 import { LookupBudget } from "./lookup-budget.ts";
 import type { OutboxItem } from "./outbox.ts";
+import { PresenceWatch, type Subscribed } from "./presence.ts";
+import { ReadReceipts } from "./read-receipts.ts";
 import { Sender } from "./sender.ts";
 import { SessionTable } from "./session-table.ts";
 import { createTables } from "./sql-table.ts";
@@ -65,6 +70,8 @@ export class InstanceObject extends DurableObject<Env> {
   readonly #inbound: InboundDedup;
   readonly #sender: Sender;
   readonly #lookups: LookupBudget;
+  readonly #receipts: ReadReceipts;
+  readonly #presence: PresenceWatch;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -73,18 +80,21 @@ export class InstanceObject extends DurableObject<Env> {
     this.#storage = new TypedStorage(ctx.storage);
     this.#lease = new Lease(ctx, this.#storage);
     this.#session = new SessionTable(ctx.storage);
-    this.#status = new InstanceStatus(env, this.#storage, () => this.#sender.wake());
+    this.#status = new InstanceStatus(env, this.#storage, () => this.#connected());
     this.#inbound = new InboundDedup(this.#storage);
     this.#lookups = new LookupBudget(this.#storage);
+    const readyFleet = async () => {
+      const holder = this.#lease.liveHolder();
+      return holder && (await this.status())?.state === "connected" ? this.#peer(holder) : null;
+    };
+    this.#receipts = new ReadReceipts({ ctx, readyFleet });
+    this.#presence = new PresenceWatch(env, this.#storage, readyFleet);
     this.#sender = new Sender({
       ctx,
       env,
       storage: this.#storage,
       instanceId: async () => (await this.#meta())?.instance_id ?? null,
-      readyFleet: async () => {
-        const holder = this.#lease.liveHolder();
-        return holder && (await this.status())?.state === "connected" ? this.#peer(holder) : null;
-      },
+      readyFleet,
       incident: (kind) => this.#status.incident(kind),
       mirror: async (patch) => this.#status.mirror({ ...patch, health: await this.#status.health() }),
     });
@@ -111,7 +121,39 @@ export class InstanceObject extends DurableObject<Env> {
   }
 
   async alarm(): Promise<void> {
-    await this.#sender.alarm();
+    await Promise.all([this.#sender.alarm(), this.#receipts.send()]);
+  }
+
+  /** The number came online: its queue and its read receipts may move, and WhatsApp forgot its presence subscriptions. */
+  #connected(): void {
+    this.#sender.wake();
+    this.#receipts.wake();
+    this.ctx.waitUntil(this.#presence.connected());
+  }
+
+  // ------------------------------------------------------------ read receipts and presence
+
+  /** Queues read receipts for received messages; they reach WhatsApp once the number is online. False for no instance. */
+  async queueReadReceipts(keys: ReadReceiptKey[]): Promise<boolean> {
+    if (!(await this.#meta())) return false;
+    this.#receipts.add(keys);
+    return true;
+  }
+
+  async pendingReadReceipts(): Promise<number> {
+    return this.#receipts.size();
+  }
+
+  async subscribePresence(jid: string): Promise<Subscribed> {
+    return this.#presence.subscribe(jid);
+  }
+
+  async unsubscribePresence(jid: string): Promise<boolean> {
+    return this.#presence.unsubscribe(jid);
+  }
+
+  async presenceSubscriptions(): Promise<string[]> {
+    return this.#presence.subscriptions();
   }
 
   // ------------------------------------------------------------ called by the Worker
@@ -181,6 +223,7 @@ export class InstanceObject extends DurableObject<Env> {
   /** Logout with no fleet to tell WhatsApp: forget the session here. */
   async forgetSession(): Promise<void> {
     this.#session.clear();
+    await this.#presence.forget();
     await this.#status.apply({ ...INITIAL_STATUS, state: "disconnected", reason: "logged_out" }, null);
   }
 
@@ -280,7 +323,10 @@ export class InstanceObject extends DurableObject<Env> {
     peer = new RpcPeer({
       send: (text) => ws.send(text),
       events: {
-        status: (data) => this.#status.apply(data, this.#lease.fleetOf(ws)),
+        status: async (data) => {
+          await this.#status.apply(data, this.#lease.fleetOf(ws));
+          if (data.state === "disconnected" && data.reason === "logged_out") await this.#presence.forget();
+        },
         release: () => this.#release(ws),
         "message.status": async (data) => {
           const meta = await this.#meta();
@@ -295,6 +341,10 @@ export class InstanceObject extends DurableObject<Env> {
           console.warn(`instance ${meta.instance_id}: WhatsApp socket silent for ${silent_ms} ms, replaced (${count} so far)`);
         },
         "lid.mappings": ({ mappings }) => this.#learn(mappings),
+        "presence.update": async (update) => {
+          const meta = await this.#meta();
+          if (meta) await this.#presence.heard(meta, update);
+        },
       },
       methods: {
         "session.get": ({ keys }) => ({ values: this.#session.get(keys) }),
@@ -375,6 +425,7 @@ export class InstanceObject extends DurableObject<Env> {
   async #receive(message: InboundMessage): Promise<Result<"message.received">> {
     const scope = await this.#scope();
     await this.#learning;
-    return this.#inbound.once(message.wa_message_id, () => receiveMessage(this.env, scope, message, this.#inbound));
+    const autoRead = (key: ReadReceiptKey) => this.#receipts.add([key]);
+    return this.#inbound.once(message.wa_message_id, () => receiveMessage(this.env, scope, message, this.#inbound, autoRead));
   }
 }

@@ -34,6 +34,7 @@ import { applyReceipt, cancelQueued, markFailed, markSent } from "../services/me
 import { countSend, nextGapMs, nextSendAt, type Usage, typingMs } from "../services/pacing.ts";
 import { recordSent } from "../services/sent-messages.ts";
 import { type Settings, defaultSettings } from "../services/settings-schema.ts";
+import { wakeAt } from "./alarm.ts";
 import type { InstanceStorage } from "./instance-storage.ts";
 import { Outbox, type OutboxItem, type OutboxPart } from "./outbox.ts";
 import { Journal, type JournalEntry, type SendRecord } from "./records.ts";
@@ -393,7 +394,6 @@ export class Sender {
   }
 
   async #wakeAt(at: number): Promise<void> {
-    const current = await this.#host.ctx.storage.getAlarm();
-    if (current === null || at < current) await this.#host.ctx.storage.setAlarm(at);
+    await wakeAt(this.#host.ctx.storage, at);
   }
 }

@@ -1,13 +1,17 @@
 /**
  * /conversations (references 000, 002, 004): each customer's one
- * conversation across all numbers, its history, and marking it read.
+ * conversation across all numbers, its history, marking it read (with
+ * WhatsApp read receipts), and presence in it (typing, and the customer's).
  */
 import { OpenAPIHono, z } from "@hono/zod-openapi";
+import { ChatState } from "../../shared/protocol.ts";
 import { StoredMessageStatus } from "../enums.ts";
 import type { AppEnv } from "../env.ts";
-import { CursorQuery, DirectionInboundFirst, cursorPaged, errorsOf, json, operations } from "../schemas.ts";
-import { conversationMessagesPage, conversationsPage, readConversation } from "../services/conversations.ts";
+import { CursorQuery, DirectionInboundFirst, cursorPaged, errorsOf, json, jsonBody, operations } from "../schemas.ts";
+import { conversationMessagesPage, conversationsPage } from "../services/conversations.ts";
 import { PHONE_RULE } from "../services/phone-input.ts";
+import { sendPresence, subscribePresence, unsubscribePresence } from "../services/presence.ts";
+import { MAX_RECEIPTS_PER_READ, readConversation } from "../services/read-receipts.ts";
 
 const route = operations(["Conversations"]);
 
@@ -81,6 +85,39 @@ const HistoryMessage = z
   })
   .openapi("ConversationMessage", { description: "A message in reference 002's shape (plus the type's own fields: location, contact, poll, poll_vote)." });
 
+const InstanceChoice = z.string().min(1).optional().openapi({
+  description:
+    "The number to do it through. Default: the number that talks to this customer (their sticky number, else the conversation's). Needed for a JID with no conversation yet.",
+});
+
+const ConversationRead = z
+  .object({
+    id: z.string(),
+    chat_jid: z.string(),
+    unread_count: z.literal(0),
+    receipts_queued: z.number().int().openapi({
+      description: `Received messages that got their WhatsApp read receipt now, each through the number that received it (at most ${MAX_RECEIPTS_PER_READ}, the newest; a message read before gets none). Kept by the number until WhatsApp has them: a number offline sends them when it is back.`,
+    }),
+  })
+  .openapi("ConversationRead");
+
+const PresenceBody = z
+  .object({
+    state: ChatState.openapi({ description: "`composing`: typing...; `recording`: recording audio...; `paused`: neither any more." }),
+    instance_id: InstanceChoice,
+  })
+  .openapi("PresenceRequest");
+
+const PresenceSent = z
+  .object({ jid: z.string().openapi({ example: "5511988887777@s.whatsapp.net" }), instance_id: z.string(), state: ChatState })
+  .openapi("PresenceSent");
+
+const SubscribeBody = z.object({ instance_id: InstanceChoice }).openapi("PresenceSubscribeRequest");
+
+const PresenceSubscription = z
+  .object({ jid: z.string().openapi({ example: "5511988887777@s.whatsapp.net" }), instance_id: z.string(), subscribed: z.boolean() })
+  .openapi("PresenceSubscription");
+
 export const conversationRoutes = new OpenAPIHono<AppEnv>()
   .openapi(
     route.get("/", "List conversations, newest activity first", {
@@ -97,9 +134,36 @@ export const conversationRoutes = new OpenAPIHono<AppEnv>()
     async (c) => c.json(await conversationMessagesPage(c.env, c.var.projectId, c.req.valid("param").jid, c.req.valid("query")), 200),
   )
   .openapi(
-    route.post("/{jid}/read", "Mark a conversation read", {
+    route.post("/{jid}/read", "Mark a conversation read, and send WhatsApp read receipts for its unread messages", {
       request: { params: JidParam },
-      responses: { 200: json(z.object({ id: z.string(), chat_jid: z.string(), unread_count: z.literal(0) }), "Read"), ...errorsOf(400, 404) },
+      responses: { 200: json(ConversationRead, "Read; the receipts are queued on their numbers"), ...errorsOf(400, 404) },
     }),
     async (c) => c.json(await readConversation(c.env, c.var.projectId, c.req.valid("param").jid), 200),
+  )
+  .openapi(
+    route.post("/{jid}/presence", "Show typing or recording in the chat, or stop", {
+      request: { params: JidParam, body: jsonBody(PresenceBody) },
+      responses: {
+        200: json(PresenceSent, "Shown to the customer (until `paused`, another message, or WhatsApp's own timeout of about 25 s)"),
+        ...errorsOf(400, 404, 409, 504),
+      },
+    }),
+    async (c) => c.json(await sendPresence(c.env, c.var.projectId, c.req.valid("param").jid, c.req.valid("json")), 200),
+  )
+  .openapi(
+    route.post("/{jid}/presence/subscribe", "Watch the customer's presence (presence.update events)", {
+      request: { params: JidParam, body: { required: false, content: { "application/json": { schema: SubscribeBody } } } },
+      responses: {
+        200: json(PresenceSubscription, "Subscribed: kept until deleted or the number is logged out, and made again whenever the number reconnects"),
+        ...errorsOf(400, 404, 409),
+      },
+    }),
+    async (c) => c.json(await subscribePresence(c.env, c.var.projectId, c.req.valid("param").jid, c.req.valid("json") ?? {}), 200),
+  )
+  .openapi(
+    route.delete("/{jid}/presence/subscribe", "Stop watching the customer's presence", {
+      request: { params: JidParam, query: SubscribeBody },
+      responses: { 200: json(PresenceSubscription, "Not subscribed (any more)"), ...errorsOf(400, 404) },
+    }),
+    async (c) => c.json(await unsubscribePresence(c.env, c.var.projectId, c.req.valid("param").jid, c.req.valid("query")), 200),
   );

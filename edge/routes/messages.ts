@@ -15,6 +15,7 @@ import { EDIT_WINDOW_MS, REVOKE_WINDOW_MS, deleteMessage, editMessage } from "..
 import { searchMessagesPage } from "../services/message-search.ts";
 import { getMessage, sendMessage } from "../services/messages.ts";
 import { PHONE_RULE } from "../services/phone-input.ts";
+import { readMessage } from "../services/read-receipts.ts";
 import { SEND_TYPES, type SendType, sendBody, sendRequest } from "../services/send-request.ts";
 import { notSupported } from "./not-supported.ts";
 
@@ -70,6 +71,7 @@ const MessageFields = z
     media_id: z.string().nullable(),
     from_me: z.boolean().openapi({ description: "Written on the number's own phone app." }),
     edited_at: z.string().nullable().openapi({ description: "When its body (a text or caption) was last edited; `content` holds the current one." }),
+    read_at: z.string().nullable().openapi({ description: "Received: when the number read it (its WhatsApp read receipt was sent or queued); null while unread." }),
     created_at: z.string(),
     updated_at: z.string(),
   });
@@ -160,12 +162,24 @@ messageRoutes.openapi(
   }),
   async (c) => c.json(await getMessage(c.env, c.var.projectId, c.req.valid("param").id), 200),
 );
+messageRoutes.openapi(
+  route.post("/{id}/read", "Send the WhatsApp read receipt of a received message", {
+    description:
+      "The customer sees blue ticks on it, through the number that received it. The receipt is kept by that number until WhatsApp has it (a number offline sends it when it is back). A message read before (here, by a conversation read, or by `auto_read`) gets no second one: `receipts_queued` is 0.",
+    request: { params: IdParam },
+    responses: {
+      202: json(z.object({ id: z.string(), receipts_queued: z.number().int().min(0).max(1) }).openapi("MessageRead"), "Queued on its number"),
+      ...errorsOf(404, 409),
+    },
+  }),
+  async (c) => c.json(await readMessage(c.env, c.var.projectId, c.req.valid("param").id), 202),
+);
 messageRoutes.all("/forward", notSupported);
 messageRoutes.openapi(
   route.patch("/{id}", "Edit a sent message's text or caption", {
     description: `Edits one of the number's sent messages on WhatsApp (a text, or the caption of an image, video or document): the customer sees it marked edited. WhatsApp allows this for ${EDIT_WINDOW_MS / 60_000} minutes after \`sent_at\`; the edit is done when the answer comes (it is not queued), and the message keeps its earlier bodies in \`edits\`. Editing to the body it has answers 200 and sends nothing, so a retry is safe. 409 codes: \`not_sent\` (queued, failed or canceled), \`message_deleted\`, \`not_ours\` (a received message), \`not_editable\` (a type with no editable text), \`edit_window_closed\`. 503 \`not_connected\`: the number is offline; nothing was done.`,
     request: { params: IdParam, body: jsonBody(EditBody) },
-    responses: { 200: json(Message, "The message, edited"), ...errorsOf(400, 404, 409, 422, 503, 504) },
+    responses: { 200: json(Message, "The message, edited"), ...errorsOf(400, 404, 409, 422, 504) },
   }),
   async (c) => c.json(await editMessage(c.env, c.var.projectId, c.req.valid("param").id, c.req.valid("json").body), 200),
 );
@@ -173,7 +187,7 @@ messageRoutes.openapi(
   route.delete("/{id}", "Cancel a queued message, or delete a sent one for everyone", {
     description: `A queued message is canceled (status \`canceled\`, a \`message.status\` event): it never leaves; 409 \`sending\` while it is being handed to WhatsApp (once sent, delete it again). A sent one (sent, delivered, read, played) is deleted for everyone on WhatsApp, every part of it, within ${REVOKE_WINDOW_MS / 3_600_000} hours (2 days and 12 hours) of \`sent_at\`, then kept as status \`deleted\` with its content (a \`message.deleted\` event). Deleted and canceled messages answer 200 as they are. 409 codes: \`not_sent\` (failed), \`not_ours\` (a received message), \`delete_window_closed\`, \`sending\`. 503 \`not_connected\`: the number is offline; nothing was done.`,
     request: { params: IdParam },
-    responses: { 200: json(Message, "The message, canceled or deleted"), ...errorsOf(404, 409, 422, 503, 504) },
+    responses: { 200: json(Message, "The message, canceled or deleted"), ...errorsOf(404, 409, 422, 504) },
   }),
   async (c) => c.json(await deleteMessage(c.env, c.var.projectId, c.req.valid("param").id), 200),
 );

@@ -223,8 +223,5 @@ export async function conversationMessagesPage(env: Env, projectId: string, jid:
   return { data: await Promise.all(data.map((row) => historyEntry(env, row))), next_cursor };
 }
 
-export async function readConversation(env: Env, projectId: string, jid: string) {
-  const conversation = await findConversationByJid(env, projectId, jid);
-  await markRead(db(env.DB), projectId, conversation.id);
-  return { id: conversation.id, chat_jid: conversation.chat_jid, unread_count: 0 as const };
-}
+/** A client read the conversation: nothing in it is unread any more (its read receipts: read-receipts.ts). */
+export const markConversationRead = (d1: Db, projectId: string, id: string) => markRead(d1, projectId, id);

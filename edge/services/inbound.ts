@@ -31,8 +31,13 @@
  *
  * Messages the number wrote from its own phone app (`from_me`) are ours:
  * stored as sent, announced as `message.sent` with `source: "phone"`.
+ *
+ * With the project's `auto_read` on, a customer's message gets its read
+ * receipt once stored and before it is announced, so a repeat of a message
+ * whose announcement did not go out queues it again (harmless: the number's
+ * queue keeps one per message).
  */
-import type { InboundMessage } from "../../shared/protocol.ts";
+import type { InboundMessage, ReadReceiptKey } from "../../shared/protocol.ts";
 import { newId, sha256Hex } from "../crypto.ts";
 import { db } from "../db/client.ts";
 import { findByWaId, findOutboundByWaId, findPoll, stored } from "../db/messages.ts";
@@ -46,10 +51,11 @@ import { canonicalJid, contactFor, identify, type Who } from "./identity.ts";
 import { bareJid, isGroup } from "./jids.ts";
 import { arrivedMedia } from "./media-store.ts";
 import { type ReceivedContent, messageFields } from "./message-payload.ts";
-import { storeReceived } from "./message-status.ts";
+import { markReadByNumber, storeReceived } from "./message-status.ts";
 import { receivedMentions } from "./mentions.ts";
 import { keywordOptOut } from "./privacy.ts";
 import { quotedMessageId } from "./quoted.ts";
+import { getSettings } from "./settings.ts";
 
 export type Scope = { project_id: string; instance_id: string };
 
@@ -62,6 +68,9 @@ export type Ledger = {
 
 export type Received = { message_id: string; duplicate: boolean };
 
+/** Queues a read receipt on the number's object (objects/read-receipts.ts). */
+export type AutoRead = (key: ReadReceiptKey) => void;
+
 /** The chat, who wrote, and who the message is with. */
 type Parties = {
   chat_jid: string;
@@ -71,7 +80,7 @@ type Parties = {
   conversation: ConversationRow | null;
 };
 
-export async function receiveMessage(env: Env, scope: Scope, msg: InboundMessage, ledger: Ledger): Promise<Received> {
+export async function receiveMessage(env: Env, scope: Scope, msg: InboundMessage, ledger: Ledger, autoRead?: AutoRead): Promise<Received> {
   const d1 = db(env.DB);
   const parties = await partiesOf(env, scope, msg);
   const chats = [...new Set([parties.chat_jid, bareJid(msg.chat_jid), ...(msg.chat_jid_alt ? [bareJid(msg.chat_jid_alt)] : [])])];
@@ -90,6 +99,11 @@ export async function receiveMessage(env: Env, scope: Scope, msg: InboundMessage
   if (!parties.group && !msg.from_me && parties.contact) {
     // Before the announcement: if this fails, the fleet's resend comes back here (the mark is still set).
     await keywordOptOut(env, scope.project_id, parties.contact, message);
+  }
+  if (!msg.from_me && autoRead && (await getSettings(env, scope.project_id)).auto_read) {
+    // As WhatsApp addressed it: the chat and, in a group, the participant it came from.
+    autoRead({ chat_jid: bareJid(msg.chat_jid), wa_message_id: msg.wa_message_id, participant: parties.group ? msg.sender_jid : null });
+    await markReadByNumber(d1, scope.project_id, [message.id]);
   }
   if (!parties.group) {
     // The number the customer wrote to is the one that answers them (reference 000).
@@ -216,6 +230,7 @@ async function buildRow(env: Env, scope: Scope, msg: InboundMessage, parties: Pa
     media_id: null,
     from_me: msg.from_me,
     edited_at: null,
+    read_at: null,
     created_at: now,
     updated_at: now,
   };

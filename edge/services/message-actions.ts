@@ -10,7 +10,7 @@
  * windows, and a queued edit could leave after the window closed, or after
  * the client moved on believing it done. Synchronous, the client learns the
  * outcome (done, or why not) in the answer, and a number that is offline is
- * a 503 to retry, with nothing stored. Each carries a WhatsApp id derived
+ * a 409 `not_connected` (with Retry-After) to retry, with nothing stored. Each carries a WhatsApp id derived
  * from what it does (wa-ids.ts), so a retry after a lost answer is the same
  * WhatsApp message.
  */
@@ -31,7 +31,7 @@ import { derivedWaMessageId } from "./wa-ids.ts";
 export const EDIT_WINDOW_MS = 15 * 60_000;
 /** How long after it was sent WhatsApp lets its sender delete a message for everyone: 2 days and 12 hours. */
 export const REVOKE_WINDOW_MS = (2 * 24 + 12) * 3_600_000;
-/** What a 503 `not_connected` tells the client to wait: a dropped number is usually back within seconds. */
+/** What a 409 `not_connected` tells the client to wait: a dropped number is usually back within seconds. */
 const RECONNECT_RETRY_S = 15;
 
 const conflict = (code: string, message: string) => new ApiError(409, code, message);
@@ -143,7 +143,7 @@ async function act<M extends "message.edit" | "message.revoke">(env: Env, instan
   switch (outcome.code) {
     case "not_connected":
     case "fleet_unavailable":
-      throw new RetryLater(503, "not_connected", RECONNECT_RETRY_S, "the number is not connected to WhatsApp right now; nothing was done, try again once it is", {
+      throw new RetryLater(409, "not_connected", RECONNECT_RETRY_S, "the number is not connected to WhatsApp right now; nothing was done, try again once it is", {
         instance_id: instanceId,
       });
     case "server_error":

@@ -25,7 +25,8 @@
  * - a client's cancel or delete, and a revoke WhatsApp reports: `canceled`,
  *   `deleted`.
  * A message's body changes only by an edit (`recordEdit`), never once it is
- * deleted or before it was sent.
+ * deleted or before it was sent. A received message is stamped `read_at`
+ * once its number read it (`markReadByNumber`): its status stays `received`.
  * The other writes file a message under its contact and conversation
  * (sent-messages.ts, identity.ts) or free its Idempotency-Key (idempotency.ts).
  */
@@ -41,6 +42,7 @@ import {
   moveMessages,
   releaseIdempotencyKey,
   stampConversation,
+  stampRead,
 } from "../db/messages.ts";
 import type { MessageRow } from "../db/schema/index.ts";
 
@@ -126,6 +128,13 @@ export const releaseKey = (d1: Db, projectId: string, id: string) => releaseIdem
  * and WhatsApp id, so a resend inserts nothing.
  */
 export const storeReceived = (d1: Db, row: MessageRow & { status: "received" | "sent" }) => insertReceived(d1, row);
+
+/**
+ * The number read these received messages: their read receipts are queued
+ * on its object (read-receipts.ts), so none is receipted twice. A message
+ * already stamped keeps its first time.
+ */
+export const markReadByNumber = (d1: Db, projectId: string, ids: string[], at = new Date().toISOString()) => stampRead(d1, projectId, ids, at);
 
 // ------------------------------------------------------------ where a message is filed
 

@@ -122,6 +122,7 @@ export async function sendMessage(env: Env, projectId: string, request: SendRequ
     media_id: null,
     from_me: false,
     edited_at: null,
+    read_at: null,
     created_at: new Date().toISOString(),
     updated_at: new Date().toISOString(),
   };

@@ -32,6 +32,11 @@ const LookupsHourly = z.number().int().min(1).max(10_000).openapi({
     "Phone numbers each number may ask WhatsApp about per UTC hour (`POST /numbers/check` and the sends' own lookups of numbers not in the recipient cache); bulk lookups are a known cause of bans. Past it: 429 `rate_limited` with `Retry-After`.",
 });
 
+const AutoRead = z.boolean().openapi({
+  description:
+    "true: every message a customer sends gets its WhatsApp read receipt (blue ticks) as soon as it is stored, without `POST /conversations/{jid}/read`. Messages written on the number's own phone get none.",
+});
+
 const DEFAULT_OPTOUT_KEYWORDS = ["STOP", "SAIR", "PARAR", "CANCELAR", "UNSUBSCRIBE"];
 const OptoutKeywords = z
   .array(z.string().trim().min(1).max(64))
@@ -76,6 +81,7 @@ export const Settings = z
     alert_url: AlertUrl.nullable().default(null),
     optout_keywords: OptoutKeywords.default(DEFAULT_OPTOUT_KEYWORDS),
     default_country: DefaultCountry.nullable().default(null),
+    auto_read: AutoRead.default(false),
   })
   .refine((s) => s.pacing.min_gap_ms <= s.pacing.max_gap_ms, {
     path: ["pacing", "max_gap_ms"],
@@ -110,6 +116,7 @@ export const SettingsPatch = z
     alert_url: AlertUrl.nullable(),
     optout_keywords: OptoutKeywords,
     default_country: DefaultCountry.nullable(),
+    auto_read: AutoRead,
     /** An action, not a setting: never stored. */
     rotate_alert_secret: z.boolean().openapi({
       description: "true: the alert URL gets a new signing secret, in this answer's `alert_secret` (once); the old one stops at once.",

@@ -6,7 +6,16 @@ import { z } from "zod";
 import { Hello, InstanceList, LeaseDenied, LeaseGranted, StatusEvent } from "./instance.ts";
 import { InboundMessage, LidMapping, MAX_MAPPINGS_PER_EVENT } from "./inbound.ts";
 import { EditableType, MessageStatusEvent, OutboundContent, QuotedMessage } from "./outbound.ts";
-import { BlockAction, GROUP_JID, WhatsAppGroup } from "./whatsapp.ts";
+import {
+  BlockAction,
+  ChatState,
+  GROUP_JID,
+  MAX_PRESENCE_SUBSCRIPTIONS,
+  MAX_RECEIPTS_PER_CALL,
+  PresenceUpdate,
+  ReadReceiptKey,
+  WhatsAppGroup,
+} from "./whatsapp.ts";
 
 /** One-way events, by name, with the schema of their `data`. */
 export const Events = {
@@ -28,6 +37,8 @@ export const Events = {
   "lid.mappings": z.object({ mappings: z.array(LidMapping).min(1).max(MAX_MAPPINGS_PER_EVENT) }),
   /** The WhatsApp socket received nothing for `silent_ms` (no frames, no pongs) and was replaced; the edge counts these. */
   "socket.silent": z.object({ silent_ms: z.number().int().min(0) }),
+  /** Someone's presence, as the number heard it (it subscribed to them: `presence.subscribe`). */
+  "presence.update": PresenceUpdate,
 } as const;
 export type EventName = keyof typeof Events;
 export type EventData<E extends EventName> = z.infer<(typeof Events)[E]>;
@@ -158,6 +169,32 @@ export const Methods = {
   "groups.get": {
     params: z.object({ jid: z.string().regex(GROUP_JID) }),
     result: z.object({ group: WhatsAppGroup }),
+  },
+  /**
+   * Read receipts ("blue ticks") for received messages, sent as they are
+   * (repeating one is harmless to WhatsApp). Answered once they left the
+   * socket. Errors: `not_connected`, `read_failed`.
+   */
+  "messages.read": {
+    params: z.object({ keys: z.array(ReadReceiptKey).min(1).max(MAX_RECEIPTS_PER_CALL) }),
+    result: z.object({ read: z.number().int() }),
+  },
+  /** Shows "typing..." (`composing`), "recording audio..." or neither (`paused`) in a chat. Errors: `not_connected`, `presence_failed`. */
+  "presence.send": {
+    params: z.object({ jid: z.string().min(1), state: ChatState }),
+    result: z.object({}),
+  },
+  /**
+   * Asks WhatsApp for these people's presence (WhatsApp forgets it when the
+   * socket closes: the edge names them again after every connect), which
+   * comes back as `presence.update` events. `online`: the number shows
+   * itself available first (WhatsApp sends presence only to an online
+   * client); false with no `jids` makes it unavailable again.
+   * Errors: `not_connected`, `presence_failed`.
+   */
+  "presence.subscribe": {
+    params: z.object({ jids: z.array(z.string().min(1)).max(MAX_PRESENCE_SUBSCRIPTIONS), online: z.boolean() }),
+    result: z.object({ subscribed: z.number().int() }),
   },
   /**
    * fleet -> instance DO: one received message. Answered once the edge has

@@ -39,3 +39,38 @@ export const GROUP_JID = /^\d{5,20}(-\d{5,20})?@g\.us$/;
 /** A contact's presence as WhatsApp reports it (`composing` is typing); a number shows the last three in a chat. */
 export const PresenceState = z.enum(["available", "unavailable", "composing", "recording", "paused"]);
 export type PresenceState = z.infer<typeof PresenceState>;
+
+/** What a number may show in a chat (`presence.send`): typing, recording audio, or neither any more. */
+export const ChatState = PresenceState.extract(["composing", "recording", "paused"]);
+export type ChatState = z.infer<typeof ChatState>;
+
+/**
+ * One received message a read receipt names, as WhatsApp keys it: the chat,
+ * the message's id, and in a group who wrote it (`participant`).
+ */
+export const ReadReceiptKey = z.object({
+  chat_jid: z.string().min(1),
+  wa_message_id: z.string().min(1),
+  participant: z.string().min(1).nullable().default(null),
+});
+export type ReadReceiptKey = z.infer<typeof ReadReceiptKey>;
+
+/** Most receipts in one `messages.read` (one receipt node per chat and participant). */
+export const MAX_RECEIPTS_PER_CALL = 200;
+
+/** Most chats one `presence.subscribe` names (a number's subscriptions after a reconnect, in one call). */
+export const MAX_PRESENCE_SUBSCRIPTIONS = 256;
+
+/**
+ * What a number heard of someone's presence (Baileys' `presence.update`),
+ * one event per person: `jid` who (as WhatsApp named them: a phone JID or a
+ * LID), `chat_jid` where (the same, or a group), `last_seen` Unix seconds
+ * when WhatsApp says.
+ */
+export const PresenceUpdate = z.object({
+  jid: z.string().min(1),
+  chat_jid: z.string().min(1),
+  state: PresenceState,
+  last_seen: z.number().int().nullable(),
+});
+export type PresenceUpdate = z.infer<typeof PresenceUpdate>;

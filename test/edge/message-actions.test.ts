@@ -291,24 +291,24 @@ describe("DELETE /messages/{id}", () => {
 });
 
 describe("PATCH and DELETE /messages/{id}, either way", () => {
-  it("answer 503 not_connected with Retry-After while the number is offline, and store nothing", async () => {
+  it("answer 409 not_connected (as other commands to an offline number do) with Retry-After while the number is offline, and store nothing", async () => {
     const n = await number();
     const id = await n.sent();
     closeFleetSockets();
     await waitFor(async () => (await instanceOf(env, n.id).status())?.state !== "connected", 3_000, "the number to drop");
     for (const res of [await edit(n.key, id, { body: "offline" }), await remove(n.key, id)]) {
-      expect(res.status).toBe(503);
+      expect(res.status).toBe(409);
       expect(res.json.error.code).toBe("not_connected");
       expect(Number(res.headers.get("Retry-After"))).toBeGreaterThan(0);
     }
     const message = await messageOf(n.key, id);
     expect(message).toMatchObject({ status: "sent", edited_at: null, edits: [], content: { body: "Seu pedido sai hoje" } });
 
-    // A fleet whose socket just went away answers not_connected: the same 503.
+    // A fleet whose socket just went away answers not_connected: the same 409.
     const dropping = await number({ fleetAnswers: () => fail("not_connected") });
     const other = await dropping.sent();
-    expect((await edit(dropping.key, other, { body: "x" })).status).toBe(503);
-    expect((await remove(dropping.key, other)).status).toBe(503);
+    expect((await edit(dropping.key, other, { body: "x" })).status).toBe(409);
+    expect((await remove(dropping.key, other)).status).toBe(409);
     expect(await messageOf(dropping.key, other)).toMatchObject({ status: "sent", edits: [] });
   });
 

@@ -13,7 +13,13 @@ import { type FakeSocket, fakeSockets } from "./fake-socket.ts";
 import { type MemoryEdge, memoryEdge, pairedSession, until } from "./memory-edge.ts";
 import { testInbound } from "./inbound-harness.ts";
 
-export type OpenManager = { edge: MemoryEdge; manager: ConnectionManager; sock: FakeSocket };
+export type OpenManager = {
+  edge: MemoryEdge;
+  manager: ConnectionManager;
+  sock: FakeSocket;
+  /** Every socket the manager made, in order (a reconnect makes the next one). */
+  sockets: FakeSocket[];
+};
 
 export async function openManager(opts: {
   instanceId: string;
@@ -41,5 +47,5 @@ export async function openManager(opts: {
   await until(() => sockets.length === 1, 3_000, "a socket");
   sockets[0]!.open();
   await until(() => manager.status.state === "connected", 3_000, "connected");
-  return { edge, manager, sock: sockets[0]! };
+  return { edge, manager, sock: sockets[0]!, sockets };
 }

@@ -17,6 +17,7 @@ import {
   type USyncQueryResult,
   type UserFacingSocketConfig,
   type WAMessage,
+  type WAMessageKey,
   type WAPresence,
   assertNodeErrorFree,
   generateWAMessageFromContent,
@@ -117,6 +118,19 @@ export class FakeSocket implements SocketLike {
 
   async sendPresenceUpdate(type: WAPresence, jid?: string): Promise<void> {
     this.presences.push({ type, jid, at: Date.now() });
+  }
+
+  /** Read receipts asked for, as Baileys got the keys. */
+  reads: WAMessageKey[][] = [];
+  /** Presence subscriptions asked for, in order. */
+  presenceSubscriptions: string[] = [];
+
+  async readMessages(keys: WAMessageKey[]): Promise<void> {
+    this.reads.push(keys);
+  }
+
+  async presenceSubscribe(jid: string): Promise<void> {
+    this.presenceSubscriptions.push(jid);
   }
 
   async executeUSyncQuery(query: USyncQuery): Promise<USyncQueryResult | undefined> {

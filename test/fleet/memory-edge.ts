@@ -13,6 +13,7 @@ import {
   type LidMapping,
   type MessageStatusEvent,
   type Params,
+  type PresenceUpdate,
   ProtocolError,
   type Result,
   type RpcError,
@@ -39,6 +40,8 @@ export type MemoryEdge = {
   statuses: StatusEvent[];
   /** `message.status` events (receipts, server verdicts), in order. */
   messageStatuses: MessageStatusEvent[];
+  /** `presence.update` events: what the number heard of people's presence, in order. */
+  presences: PresenceUpdate[];
   /** `socket.silent` reports: how long each replaced socket had been silent, in ms. */
   silentSockets: number[];
   /** Every session.* request the edge received, in order. */
@@ -66,6 +69,7 @@ export function memoryEdge(existing?: Map<string, string>): MemoryEdge {
   const statuses: StatusEvent[] = [];
   const messageStatuses: MessageStatusEvent[] = [];
   const silentSockets: number[] = [];
+  const presences: PresenceUpdate[] = [];
   const requests: { method: string; params: unknown }[] = [];
   const fleetMethods: MethodHandlers = {};
   let released = 0;
@@ -130,6 +134,7 @@ export function memoryEdge(existing?: Map<string, string>): MemoryEdge {
       release: () => void released++,
       "message.status": (event) => void messageStatuses.push(event),
       "socket.silent": ({ silent_ms }) => void silentSockets.push(silent_ms),
+      "presence.update": (update) => void presences.push(update),
       "lid.mappings": ({ mappings }) => void arrivals.push({ kind: "lid.mappings", mappings }),
     },
   });
@@ -145,6 +150,7 @@ export function memoryEdge(existing?: Map<string, string>): MemoryEdge {
     entries,
     statuses,
     messageStatuses,
+    presences,
     silentSockets,
     requests,
     edge,

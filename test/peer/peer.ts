@@ -98,8 +98,12 @@ export type InboundInjection = {
   senderPn?: string;
 };
 
-/** A node the number's socket sent the peer (a receipt, an ack, a query), as the peer recorded it. */
-export type ClientNode = { tag: string; attrs: Record<string, string>; at: string };
+/**
+ * A node the number's socket sent the peer (a receipt, an ack, a query, a
+ * chatstate), as the peer recorded it, with its children's tags and attrs
+ * (a chatstate's `composing`, a receipt's `list`).
+ */
+export type ClientNode = { tag: string; attrs: Record<string, string>; children: { tag: string; attrs: Record<string, string> }[]; at: string };
 
 export type TestPeer = {
   server: StartedWhatsAppServer;
@@ -196,9 +200,12 @@ export async function startPeer(opts: {
 
 /** The peer records every node a client sends (`type: "api"`) before handling it. */
 function clientNodeOf(record: unknown): ClientNode | null {
-  const r = record as { type?: unknown; at?: unknown; body?: { tag?: unknown; attrs?: unknown } };
+  const r = record as { type?: unknown; at?: unknown; body?: RecordedNode };
   if (r?.type !== "api" || typeof r.body?.tag !== "string") return null;
-  return { tag: r.body.tag, attrs: (r.body.attrs ?? {}) as Record<string, string>, at: typeof r.at === "string" ? r.at : "" };
+  const children = (Array.isArray(r.body.content) ? (r.body.content as RecordedNode[]) : [])
+    .filter((child) => typeof child?.tag === "string")
+    .map((child) => ({ tag: child.tag!, attrs: child.attrs ?? {} }));
+  return { tag: r.body.tag, attrs: r.body.attrs ?? {}, children, at: typeof r.at === "string" ? r.at : "" };
 }
 
 type RecordedNode = { tag?: string; attrs?: Record<string, string>; content?: unknown };

@@ -62,6 +62,8 @@ export const messages = sqliteTable(
     from_me: integer("from_me", { mode: "boolean" }).notNull().default(false),
     /** When its body (a text, a caption) was last edited; its earlier bodies are in message_edits. */
     edited_at: text("edited_at"),
+    /** Received only: when the number read it (its WhatsApp read receipt was queued on the number's object); null while unread. */
+    read_at: text("read_at"),
     ...createdAndUpdated(),
   },
   (t) => [
@@ -79,6 +81,10 @@ export const messages = sqliteTable(
       .where(sql`reference IS NOT NULL`),
     // A conversation's history, newest first (GET /conversations/{jid}/messages).
     index("messages_conversation").on(t.project_id, t.conversation_id, t.created_at),
+    // A conversation's received messages not read yet: the read receipts POST /conversations/{jid}/read sends.
+    index("messages_unread")
+      .on(t.project_id, t.conversation_id, t.created_at)
+      .where(sql`direction = 'inbound' AND read_at IS NULL`),
     uniqueIndex("messages_idempotency")
       .on(t.project_id, t.idempotency_key)
       .where(sql`idempotency_key IS NOT NULL`),

@@ -1,0 +1,2 @@
+ALTER TABLE `messages` ADD `read_at` text;--> statement-breakpoint
+CREATE INDEX `messages_unread` ON `messages` (`project_id`,`conversation_id`,`created_at`) WHERE direction = 'inbound' AND read_at IS NULL;
