@@ -4,7 +4,7 @@
  * `GET /messages/{id}` for status and history, `GET /messages` to search. Forwarding is a 501.
  */
 import { OpenAPIHono, z } from "@hono/zod-openapi";
-import { MessageDirection, StoredMessageStatus } from "../enums.ts";
+import { MessageActor, MessageDirection, StoredMessageStatus } from "../enums.ts";
 import type { AppEnv } from "../env.ts";
 import { InboundType } from "../../shared/protocol.ts";
 import { CursorQuery, IdParam, cursorPaged, errorsOf, instant, json, jsonBody, operations } from "../schemas.ts";
@@ -66,16 +66,20 @@ const MessageFields = z
     quoted_id: z.string().nullable().openapi({ description: "The WhatsApp id this message replies or reacts to." }),
     media_id: z.string().nullable(),
     from_me: z.boolean().openapi({ description: "Written on the number's own phone app." }),
+    edited_at: z.string().nullable().openapi({ description: "When its body (a text, a caption) was last edited; null if never." }),
     created_at: z.string(),
     updated_at: z.string(),
   });
 
 const Message = MessageFields.extend({
   history: z.array(z.object({ status: z.string(), reason: z.string().nullable(), at: z.string() })),
+  edits: z
+    .array(z.object({ previous_body: z.string().nullable(), body: z.string(), by: MessageActor, at: z.string() }))
+    .openapi({ description: "Its edits, oldest first: the body before and after each, and who made it (`customer`, `phone`: the number's own phone app, `api`)." }),
 }).openapi("Message");
 
 const MessageSummary = MessageFields.openapi("MessageSummary", {
-  description: "A message as GET /messages/{id} shows it, without its status `history` (ask GET /messages/{id} for that).",
+  description: "A message as GET /messages/{id} shows it, without its status `history` and `edits` (ask GET /messages/{id} for those).",
 });
 
 const MESSAGE_TYPES = [...new Set<string>([...SEND_TYPES, ...InboundType.options])] as [string, ...string[]];

@@ -31,6 +31,8 @@
  *
  * Messages the number wrote from its own phone app (`from_me`) are ours:
  * stored as sent, announced as `message.sent` with `source: "phone"`.
+ * Edits and deletes for everyone come this way too, and change the message
+ * they name (received-edits.ts).
  */
 import type { InboundMessage } from "../../shared/protocol.ts";
 import { newId, sha256Hex } from "../crypto.ts";
@@ -50,6 +52,7 @@ import { storeReceived } from "./message-status.ts";
 import { receivedMentions } from "./mentions.ts";
 import { keywordOptOut } from "./privacy.ts";
 import { quotedMessageId } from "./quoted.ts";
+import { receiveChange } from "./received-edits.ts";
 
 export type Scope = { project_id: string; instance_id: string };
 
@@ -60,7 +63,8 @@ export type Ledger = {
   unmark(waMessageId: string): Promise<void>;
 };
 
-export type Received = { message_id: string; duplicate: boolean };
+/** `message_id`: the message stored, or the one an edit or revoke changed (null: one we do not have). */
+export type Received = { message_id: string | null; duplicate: boolean };
 
 /** The chat, who wrote, and who the message is with. */
 type Parties = {
@@ -72,6 +76,8 @@ type Parties = {
 };
 
 export async function receiveMessage(env: Env, scope: Scope, msg: InboundMessage, ledger: Ledger): Promise<Received> {
+  // An edit or a delete for everyone: it changes an earlier message, it is not one.
+  if (msg.type === "edit" || msg.type === "revoke") return receiveChange(env, scope, msg, ledger);
   const d1 = db(env.DB);
   const parties = await partiesOf(env, scope, msg);
   const chats = [...new Set([parties.chat_jid, bareJid(msg.chat_jid), ...(msg.chat_jid_alt ? [bareJid(msg.chat_jid_alt)] : [])])];

@@ -98,6 +98,27 @@ function sentTypeFields(type: string, c: Record<string, any>): Fields {
 export const bodyOf = (row: MessageRow): string | null =>
   isReceivedShape(row) ? ((row.content as ReceivedContent).body ?? null) : sentFields(row.type, row.content as Record<string, any>).body;
 
+/** Types whose body WhatsApp lets its author edit: a text, a caption. */
+const EDITABLE = new Set(["text", "image", "video", "document"]);
+
+/** The message's content with a new body (a text's, a caption), or null for a type whose body cannot be edited. */
+export function withBody(row: MessageRow, body: string): Record<string, unknown> | null {
+  if (!EDITABLE.has(row.type)) return null;
+  const content = row.content as Record<string, any>;
+  if (isReceivedShape(row) || row.type === "text") return { ...content, body };
+  return { ...content, media: { ...content.media, caption: body } };
+}
+
+/**
+ * What a received message keeps once its sender deleted it for everyone:
+ * when it arrived and where it sat in the chat, nothing of what it said
+ * (body, file, place, card, poll, vote, mentions).
+ */
+export function tombstone(content: ReceivedContent): ReceivedContent {
+  const { timestamp, offline, quoted_message_id } = content;
+  return { body: null, timestamp, ...(offline ? { offline } : {}), ...(quoted_message_id ? { quoted_message_id } : {}) };
+}
+
 /** Whether `content` is a received message's (ours store the request; phone-app messages store what WhatsApp gave). */
 const isReceivedShape = (row: MessageRow) => row.direction === "inbound" || row.from_me;
 

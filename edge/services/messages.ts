@@ -8,7 +8,7 @@ import type { OutboundContent } from "../../shared/protocol.ts";
 import { newId, seal } from "../crypto.ts";
 import { db } from "../db/client.ts";
 import { findInstance } from "../db/instances.ts";
-import { findMessage, statusHistory } from "../db/messages.ts";
+import { findMessage, messageEditsOf, statusHistory } from "../db/messages.ts";
 import type { MessageRow } from "../db/schema/index.ts";
 import type { Env } from "../env.ts";
 import { ApiError, notFound } from "../errors.ts";
@@ -166,7 +166,8 @@ export async function getMessage(env: Env, projectId: string, id: string) {
   const d1 = db(env.DB);
   const row = await findMessage(d1, projectId, id);
   if (!row) throw notFound("message");
-  return { ...messageView(row), history: await statusHistory(d1, id) };
+  const [history, edits] = await Promise.all([statusHistory(d1, id), messageEditsOf(d1, id)]);
+  return { ...messageView(row), history, edits };
 }
 
 /** The WhatsApp content of each part, what is stored of the request, and the secret part if any. */

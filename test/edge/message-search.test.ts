@@ -47,9 +47,10 @@ describe("finding a message still waiting to leave", () => {
     expect(queued.status).toBe(200);
     expect(ids(queued)).toEqual([other.json.id, waiting.json.id]);
     expect(queued.json.next_cursor).toBeNull();
-    // The item is GET /messages/{id} without its history.
-    const { history, ...one } = await messageOf(key, waiting.json.id);
+    // The item is GET /messages/{id} without its history and edits.
+    const { history, edits, ...one } = await messageOf(key, waiting.json.id);
     expect(history).toHaveLength(1);
+    expect(edits).toEqual([]);
     expect(queued.json.data[1]).toEqual(one);
     expect(queued.json.data[1]).toMatchObject({ status: "queued", instance_id: id, chat_jid: CUSTOMER_JID, reference: "order-981", wa_message_id: null });
 
