@@ -103,6 +103,22 @@ describe("a customer edits their message", () => {
     expect((await history(key, PHONE_JID)).map((m: any) => m.body)).toEqual(["Pedido 42"]);
   });
 
+  it("an earlier edit sent again after a later one (WhatsApp redelivering it) does not bring its text back", async () => {
+    const { key, fleet } = await setup();
+    const original = inboundMessage(PHONE_JID, { body: "v1" });
+    const { message_id } = await deliver(fleet.socket, original);
+    const first = change("edit", original.wa_message_id, PHONE_JID, { body: "v2" });
+    await deliver(fleet.socket, first);
+    await deliver(fleet.socket, change("edit", original.wa_message_id, PHONE_JID, { body: "v3" }));
+    expect(await deliver(fleet.socket, first)).toEqual({ message_id, duplicate: true });
+    const stored = await messageOf(key, message_id);
+    expect(stored.content.body).toBe("v3");
+    expect(stored.edits.map((e: any) => e.body)).toEqual(["v2", "v3"]);
+    await eventsUntil(key, (e) => ofType("message.edited")(e).length >= 2);
+    await settle();
+    expect(ofType("message.edited")(await eventsUntil(key, () => true)).map((e) => e.payload.body)).toEqual(["v2", "v3"]);
+  });
+
   it("finds the message under the other Brazilian form of the number, or under the customer's LID once its phone is known", async () => {
     const { key, fleet } = await setup();
     const original = inboundMessage(PHONE_JID, { body: "um" });
