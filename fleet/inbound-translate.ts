@@ -2,6 +2,14 @@
  * Received messages: one Baileys `messages.upsert` entry -> our
  * `InboundMessage`, or the reason it is not one.
  *
+ * Edits and deletes for everyone arrive as envelopes of their own: a
+ * `protocolMessage` (MESSAGE_EDIT with the new content in `editedMessage`,
+ * or REVOKE) whose `key` names the message it changes. Baileys reports them
+ * again as `messages.update` once it has processed them, but only the
+ * envelope passes the spool's hook before WhatsApp gets its receipt, so the
+ * envelope is what we translate: an `edit` or `revoke` with `target_id`,
+ * kept once by the envelope's own id like any received message.
+ *
  * Pure: downloading media and decrypting poll votes need the socket and the
  * edge, so the translation only says what to fetch (`media`) or decrypt
  * (`vote`) and the receiver does it. Nothing here logs, and callers log ids
@@ -21,7 +29,7 @@ import {
   proto,
   toNumber,
 } from "@whiskeysockets/baileys";
-import type { InboundMessage, InboundType } from "../shared/protocol.ts";
+import type { InboundMessage } from "../shared/protocol.ts";
 
 /** This number's own identities, as the socket knows them (`sock.user`). */
 export type Self = { jid: string | null; lid: string | null };
@@ -58,7 +66,7 @@ export type SkipReason =
   /** A broadcast list this number wrote to from the phone: no single chat to put it in. */
   | "own_broadcast"
   | "sent_by_us"
-  /** Revokes, edits, ephemeral settings, history sync notices, key shares. */
+  /** Ephemeral settings, history sync notices, key shares; an edit or revoke naming no message, an edit without text. */
   | "protocol"
   /** Only a group key distribution or context info: transport, not a message. */
   | "housekeeping"
@@ -102,7 +110,6 @@ export function translateInbound(msg: WAMessage, ctx: InboundContext): Translate
     if (msg.messageStubType === proto.WebMessageInfo.StubType.CIPHERTEXT) return { skip: "undecryptable", key };
     return { skip: msg.messageStubType ? "stub" : "undecryptable", key };
   }
-  if (content.protocolMessage) return { skip: "protocol", key };
   const kind = getContentType(content);
   if (!kind) {
     return { skip: content.senderKeyDistributionMessage || content.messageContextInfo ? "housekeeping" : "undecryptable", key };
@@ -125,13 +132,18 @@ export function translateInbound(msg: WAMessage, ctx: InboundContext): Translate
     contact: null,
     poll: null,
     poll_vote: null,
+    target_id: null,
   };
-  const typed = (type: InboundType, fields: Partial<InboundMessage> = {}): Translated => ({
+  const typed = (type: InboundMessage["type"], fields: Partial<InboundMessage> = {}): Translated => ({
     message: { ...base, type, ...fields },
     media: null,
     vote: null,
   });
 
+  if (content.protocolMessage) {
+    const change = changeOf(content.protocolMessage);
+    return change ? typed(change.type, change) : { skip: "protocol", key };
+  }
   const media = MEDIA[kind];
   if (media) {
     const inner = content[kind as keyof proto.IMessage] as proto.Message.IImageMessage &
@@ -210,6 +222,27 @@ export function translateInbound(msg: WAMessage, ctx: InboundContext): Translate
     default:
       return typed("unsupported");
   }
+}
+
+/** An edit or a revoke of an earlier message, or null for any other protocol message (or one naming no message). */
+function changeOf(protocol: proto.Message.IProtocolMessage): Pick<InboundMessage, "type" | "target_id" | "body"> | null {
+  const target = protocol.key?.id;
+  if (!target) return null;
+  const Type = proto.Message.ProtocolMessage.Type;
+  if (protocol.type === Type.REVOKE) return { type: "revoke", target_id: target, body: null };
+  if (protocol.type !== Type.MESSAGE_EDIT) return null;
+  const body = editableText(normalizeMessageContent(protocol.editedMessage));
+  return body === null ? null : { type: "edit", target_id: target, body };
+}
+
+/** The text of edited content: WhatsApp edits texts and captions only. */
+function editableText(content: proto.IMessage | undefined): string | null {
+  if (!content) return null;
+  if (typeof content.conversation === "string") return content.conversation;
+  const text = content.extendedTextMessage?.text;
+  if (typeof text === "string") return text;
+  const captioned = content.imageMessage ?? content.videoMessage ?? content.documentMessage;
+  return captioned ? (captioned.caption ?? "") : null;
 }
 
 type Identities = Pick<InboundMessage, "chat_jid" | "chat_jid_alt" | "sender_jid" | "sender_jid_alt">;

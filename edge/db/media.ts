@@ -24,3 +24,8 @@ export function mediaArrived(db: Db, projectId: string, id: string, patch: Pick<
     .set(patch)
     .where(ofProject(media, projectId, id));
 }
+
+/** A file's row, once its bytes are gone from the bucket. */
+export async function deleteMedia(db: Db, projectId: string, id: string) {
+  await db.delete(media).where(ofProject(media, projectId, id));
+}

@@ -1,5 +1,5 @@
 /** Storage for `messages` and `message_statuses`. Every query names the project. */
-import { type SQL, and, asc, desc, eq, gte, inArray, isNull, lt, notInArray, or, sql } from "drizzle-orm";
+import { type SQL, and, asc, desc, eq, gte, inArray, isNull, lt, not, notInArray, or, sql } from "drizzle-orm";
 import type { MessageActor } from "../enums.ts";
 import type { Db } from "./client.ts";
 import { first, ofProject } from "./scope.ts";
@@ -118,21 +118,26 @@ export async function advanceMessageStatus(
 /**
  * A new body for a message (its `content` as it now is) and the edit in its
  * history, in one batch, unless the message is in one of the `closed`
- * statuses. Returns the message as edited, or null when nothing was written.
+ * statuses, or (`wa_message_id`) that edit was already applied. Returns the
+ * message as edited, or null when nothing was written.
  */
 export async function editMessageBody(
   db: Db,
   projectId: string,
   id: string,
-  edit: { content: Record<string, unknown>; previous_body: string | null; body: string; by: MessageActor },
+  edit: { content: Record<string, unknown>; previous_body: string | null; body: string; by: MessageActor; wa_message_id?: string | null },
   closed: readonly MessageRow["status"][],
 ): Promise<MessageRow | null> {
   const at = new Date().toISOString();
+  const waId = edit.wa_message_id ?? null;
+  const applied = waId
+    ? sql`EXISTS (SELECT 1 FROM ${messageEdits} WHERE ${messageEdits.message_id} = ${id} AND ${messageEdits.wa_message_id} = ${waId})`
+    : undefined;
   const [[edited]] = await db.batch([
     db
       .update(messages)
       .set({ content: edit.content, edited_at: at, updated_at: at })
-      .where(and(eq(messages.project_id, projectId), eq(messages.id, id), notInArray(messages.status, [...closed])))
+      .where(and(eq(messages.project_id, projectId), eq(messages.id, id), notInArray(messages.status, [...closed]), applied && not(applied)))
       .returning(),
     db.insert(messageEdits).select(
       db
@@ -142,6 +147,7 @@ export async function editMessageBody(
           previous_body: sql<string | null>`${edit.previous_body}`.as("previous_body"),
           body: sql<string>`${edit.body}`.as("body"),
           by: sql<string>`${edit.by}`.as("by"),
+          wa_message_id: sql<string | null>`${waId}`.as("wa_message_id"),
           at: messages.edited_at,
         })
         .from(messages)
@@ -149,6 +155,17 @@ export async function editMessageBody(
     ),
   ]);
   return edited ?? null;
+}
+
+/** The edit of a message that WhatsApp reported under this id, if it was applied. */
+export async function findEditByWaId(db: Db, messageId: string, waMessageId: string) {
+  return first(
+    db
+      .select({ previous_body: messageEdits.previous_body, body: messageEdits.body, by: messageEdits.by, at: messageEdits.at })
+      .from(messageEdits)
+      .where(and(eq(messageEdits.message_id, messageId), eq(messageEdits.wa_message_id, waMessageId)))
+      .limit(1),
+  );
 }
 
 /** A message's edits, oldest first. */

@@ -36,6 +36,9 @@
  * receipt once stored and before it is announced, so a repeat of a message
  * whose announcement did not go out queues it again (harmless: the number's
  * queue keeps one per message).
+ *
+ * Edits and deletes for everyone come this way too, and change the message
+ * they name (received-edits.ts).
  */
 import type { InboundMessage, ReadReceiptKey } from "../../shared/protocol.ts";
 import { newId, sha256Hex } from "../crypto.ts";
@@ -55,6 +58,7 @@ import { markReadByNumber, storeReceived } from "./message-status.ts";
 import { receivedMentions } from "./mentions.ts";
 import { keywordOptOut } from "./privacy.ts";
 import { quotedMessageId } from "./quoted.ts";
+import { receiveChange } from "./received-edits.ts";
 import { getSettings } from "./settings.ts";
 
 export type Scope = { project_id: string; instance_id: string };
@@ -66,7 +70,8 @@ export type Ledger = {
   unmark(waMessageId: string): Promise<void>;
 };
 
-export type Received = { message_id: string; duplicate: boolean };
+/** `message_id`: the message stored, or the one an edit or revoke changed (null: one we do not have). */
+export type Received = { message_id: string | null; duplicate: boolean };
 
 /** Queues a read receipt on the number's object (objects/read-receipts.ts). */
 export type AutoRead = (key: ReadReceiptKey) => void;
@@ -81,6 +86,8 @@ type Parties = {
 };
 
 export async function receiveMessage(env: Env, scope: Scope, msg: InboundMessage, ledger: Ledger, autoRead?: AutoRead): Promise<Received> {
+  // An edit or a delete for everyone: it changes an earlier message, it is not one.
+  if (msg.type === "edit" || msg.type === "revoke") return receiveChange(env, scope, msg, ledger);
   const d1 = db(env.DB);
   const parties = await partiesOf(env, scope, msg);
   const chats = [...new Set([parties.chat_jid, bareJid(msg.chat_jid), ...(msg.chat_jid_alt ? [bareJid(msg.chat_jid_alt)] : [])])];

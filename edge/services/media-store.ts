@@ -16,7 +16,7 @@ import { AwsClient } from "aws4fetch";
 import type { InboundMedia } from "../../shared/protocol.ts";
 import { newId } from "../crypto.ts";
 import { db } from "../db/client.ts";
-import { findMedia, insertMedia, mediaArrived } from "../db/media.ts";
+import { deleteMedia, findMedia, insertMedia, mediaArrived } from "../db/media.ts";
 import type { MediaRow } from "../db/schema/index.ts";
 import type { Env } from "../env.ts";
 
@@ -93,6 +93,19 @@ export async function arrivedMedia(env: Env, projectId: string, media: InboundMe
   if (!object) return { error: "media_not_uploaded" } as const;
   const ref = { id: row.id, mime_type: media.mime_type, filename: media.filename ?? row.filename, size: object.size, ptt: media.ptt };
   return { ref, update: mediaArrived(d1, projectId, row.id, { size: ref.size, mime_type: ref.mime_type, filename: ref.filename }) } as const;
+}
+
+/**
+ * A received file its sender took back (deleted for everyone): out of the
+ * bucket, then its row, so a signed link to it answers 404 from then on.
+ * Nothing to do for a file already gone.
+ */
+export async function removeReceivedMedia(env: Env, projectId: string, mediaId: string): Promise<void> {
+  const d1 = db(env.DB);
+  const row = await findMedia(d1, projectId, mediaId);
+  if (!row) return;
+  await env.MEDIA.delete(row.r2_key);
+  await deleteMedia(d1, projectId, row.id);
 }
 
 const disposition = (filename: string | null) =>

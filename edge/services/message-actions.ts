@@ -64,7 +64,7 @@ export async function editMessage(env: Env, projectId: string, id: string, body:
     // The n-th edit to this body: the same id on a retry, another for a later edit back to it.
     edit_id: await derivedWaMessageId(`edit:${row.id}:${edits.length}:${body}`),
   });
-  const edited = await recordEdit(d1, projectId, id, { content: contentWithBody(row, body), previous_body: previous, body, by: "api" });
+  const edited = await recordEdit(d1, projectId, id, { content: contentWithBody(row, body)!, previous_body: previous, body, by: "api" });
   if (!edited) throw conflict("message_deleted", "the message was deleted for everyone while it was being edited");
   await publish(env, projectId, {
     type: "message.edited",

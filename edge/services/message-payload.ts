@@ -7,6 +7,7 @@
  * store the request (minus secrets: an OTP keeps only its masked code), which
  * is translated here.
  */
+import { EditableType } from "../../shared/protocol.ts";
 import type { MessageRow } from "../db/schema/index.ts";
 import type { Env } from "../env.ts";
 import { mediaLink } from "./media-links.ts";
@@ -98,12 +99,27 @@ function sentTypeFields(type: string, c: Record<string, any>): Fields {
 export const bodyOf = (row: MessageRow): string | null =>
   isReceivedShape(row) ? ((row.content as ReceivedContent).body ?? null) : sentFields(row.type, row.content as Record<string, any>).body;
 
-/** The message's `content` with its body (a text, a caption) replaced: what an edit stores. */
-export function contentWithBody(row: MessageRow, body: string): Record<string, unknown> {
+/**
+ * The message's `content` with its body (a text, a caption) replaced: what
+ * an edit stores. Null for a type whose body WhatsApp does not let its
+ * author edit.
+ */
+export function contentWithBody(row: MessageRow, body: string): Record<string, unknown> | null {
+  if (!EditableType.safeParse(row.type).success) return null;
   const content = row.content as Record<string, any>;
   if (isReceivedShape(row) || row.type === "text") return { ...content, body };
   // Our media sends keep the caption with the file's description.
   return { ...content, media: { ...content.media, caption: body } };
+}
+
+/**
+ * What a received message keeps once its sender deleted it for everyone:
+ * when it arrived and where it sat in the chat, nothing of what it said
+ * (body, file, place, card, poll, vote, mentions).
+ */
+export function tombstone(content: ReceivedContent): ReceivedContent {
+  const { timestamp, offline, quoted_message_id } = content;
+  return { body: null, timestamp, ...(offline ? { offline } : {}), ...(quoted_message_id ? { quoted_message_id } : {}) };
 }
 
 /** Whether `content` is a received message's (ours store the request; phone-app messages store what WhatsApp gave). */

@@ -100,13 +100,14 @@ export const cancelQueued = (d1: Db, projectId: string, id: string) => move(d1, 
 /**
  * A message's body was edited (by `by`): `content` is the message's content
  * with the new body. Null, and nothing written, when the message is not
- * editable (queued, failed, canceled, deleted).
+ * editable (queued, failed, canceled, deleted), or when the edit WhatsApp
+ * reported as `wa_message_id` was already applied (a repeat).
  */
 export const recordEdit = (
   d1: Db,
   projectId: string,
   id: string,
-  edit: { content: Record<string, unknown>; previous_body: string | null; body: string; by: MessageActor },
+  edit: { content: Record<string, unknown>; previous_body: string | null; body: string; by: MessageActor; wa_message_id?: string | null },
 ) => editMessageBody(d1, projectId, id, edit, NOT_EDITABLE);
 
 /**

@@ -1,7 +1,7 @@
 /**
  * A stored message as the API shows it (the `Message` schema): every column
  * but the secrets and the Idempotency-Key. GET /messages/{id} adds the
- * status history; GET /messages lists these as they are.
+ * status history and the edits; GET /messages lists these as they are.
  */
 import type { MessageRow } from "../db/schema/index.ts";
 import { waIdOf } from "./message-payload.ts";

@@ -21,6 +21,17 @@ export const InboundType = z.enum([
 ]);
 export type InboundType = z.infer<typeof InboundType>;
 
+/**
+ * What an envelope of WhatsApp's (a protocol message with its own WhatsApp id)
+ * does to a message received or sent earlier, named by `target_id`: the
+ * customer, or this number's own phone app (`from_me`), edited it (`body`
+ * is the new text or caption) or deleted it for everyone. Travels the
+ * received messages' path and is kept once by its own id, but is never a
+ * message itself.
+ */
+export const InboundChange = z.enum(["edit", "revoke"]);
+export type InboundChange = z.infer<typeof InboundChange>;
+
 /** A file received with a message, already in the private bucket (see `media.upload_url`). */
 export const InboundMedia = z.object({
   media_id: z.string(),
@@ -53,9 +64,11 @@ export const InboundMessage = z.object({
   from_me: z.boolean().default(false),
   /** Delivered while the number was offline (Baileys `append`), or replayed after a restart. */
   offline: z.boolean().default(false),
-  type: InboundType,
-  /** Text, caption, location name, contact name, reaction emoji, poll name. */
+  type: z.enum([...InboundType.options, ...InboundChange.options]),
+  /** Text, caption, location name, contact name, reaction emoji, poll name; an edit's new text or caption. */
   body: z.string().nullable().default(null),
+  /** An edit or a revoke: the WhatsApp id of the message it changes. */
+  target_id: z.string().min(1).nullable().default(null),
   /** The WhatsApp id of the message this one replies or reacts to. */
   quoted_id: z.string().nullable().default(null),
   /** The people it mentions (JIDs as WhatsApp gave them: phone JIDs or LIDs). */

@@ -200,11 +200,13 @@ export const Methods = {
    * fleet -> instance DO: one received message. Answered once the edge has
    * stored it (and queued its events), so the fleet holds a message until
    * then and resends it after a lost link; the edge drops repeats by
-   * WhatsApp id, so a resend is never a second message.
+   * WhatsApp id, so a resend is never a second message. An edit or a revoke
+   * answers the message it changed, or `message_id: null` when that message
+   * is not stored here (nothing was changed; the fleet lets go of it too).
    */
   "message.received": {
     params: InboundMessage,
-    result: z.object({ message_id: z.string(), duplicate: z.boolean() }),
+    result: z.object({ message_id: z.string().nullable(), duplicate: z.boolean() }),
   },
   /**
    * fleet -> instance DO: where to put a received file. The edge answers a

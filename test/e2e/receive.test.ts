@@ -160,6 +160,36 @@ describe("e2e: receiving", () => {
     expect(mine[0]).toMatchObject({ chat_jid: `${phone}@s.whatsapp.net`, contact: { jid: `${phone}@s.whatsapp.net`, lid } });
   });
 
+  it("a customer's edit and delete for everyone at the peer become message.edited and message.deleted; the message shows the new body, then no body", async () => {
+    const phone = customer();
+    const jid = `${phone}@s.whatsapp.net`;
+    const waId = await peer.inject({ chatJid: jid, senderJid: jid, text: "Quero 3 caixas", pushName: "Maria" });
+    const received = await receiver.waitForEvent((e) => e.type === "message.received" && e.payload?.wa_message_id === waId);
+    const id: string = received.payload.message_id;
+
+    await peer.inject({ chatJid: jid, senderJid: jid, edit: { targetId: waId, text: "Quero 4 caixas" }, pushName: "Maria" });
+    const edited = await receiver.waitForEvent((e) => e.type === "message.edited" && e.payload?.message_id === id);
+    expect(edited).toMatchObject({
+      instance_id: instanceId,
+      contact_id: received.contact_id,
+      conversation_id: received.conversation_id,
+      payload: { wa_message_id: waId, chat_jid: jid, direction: "inbound", by: "customer", previous_body: "Quero 3 caixas", body: "Quero 4 caixas" },
+    });
+    const afterEdit = await stack.api.call<any>("GET", `/messages/${id}`);
+    expect(afterEdit).toMatchObject({ status: "received", content: { body: "Quero 4 caixas" }, edited_at: edited.payload.edited_at });
+    expect(afterEdit.edits).toEqual([{ previous_body: "Quero 3 caixas", body: "Quero 4 caixas", by: "customer", at: edited.payload.edited_at }]);
+
+    await peer.inject({ chatJid: jid, senderJid: jid, revoke: { targetId: waId }, pushName: "Maria" });
+    const deleted = await receiver.waitForEvent((e) => e.type === "message.deleted" && e.payload?.message_id === id);
+    expect(deleted).toMatchObject({ instance_id: instanceId, payload: { wa_message_id: waId, chat_jid: jid, direction: "inbound", by: "customer" } });
+    const afterDelete = await stack.api.call<any>("GET", `/messages/${id}`);
+    expect(afterDelete).toMatchObject({ status: "deleted", reason: "deleted_by_customer", content: { body: null } });
+    const page = await stack.api.call<Page<{ id: string; status: string; body: string | null }>>("GET", `/conversations/${jid}/messages`);
+    expect(page.data.map((m) => [m.id, m.status, m.body])).toEqual([[id, "deleted", null]]);
+    // Each envelope changed the message once, and none became a message of its own.
+    expect(receiver.events().filter((e) => e.payload?.message_id === id).map((e) => e.type)).toEqual(["message.received", "message.edited", "message.deleted"]);
+  });
+
   it("SSE resumes from Last-Event-ID without gaps or repeats", async () => {
     const before = sse.lastId();
     sse.close();

@@ -95,18 +95,18 @@ describe("lid mappings through the connection manager (unit, around the socket)"
     expect(new Set(told(edge).map((p) => p.lid)).size).toBe(told(edge).length);
   });
 
-  it("a message the edge does not get (a revoke) still teaches its pair; our own messages' keys teach nothing", async () => {
+  it("a message the edge does not get (a disappearing-messages setting) still teaches its pair; our own messages' keys teach nothing", async () => {
     const { edge, sock } = await connected();
     sock.ev.emit("messages.upsert", {
       type: "notify",
       messages: [
-        { key: { remoteJid: LID, remoteJidAlt: PN, fromMe: false, id: "3A0REV" }, message: { protocolMessage: { type: 0, key: { id: "3A0OLD" } } } },
+        { key: { remoteJid: LID, remoteJidAlt: PN, fromMe: false, id: "3A0EPH" }, message: { protocolMessage: { type: 3, ephemeralExpiration: 86_400 } } },
         // Sent from the phone app: WhatsApp's alt JID on those can name us.
         { key: { remoteJid: lid(9), remoteJidAlt: "5511999990001@s.whatsapp.net", fromMe: true, id: "3EB0ME" }, message: { reactionMessage: { text: "👍", key: { id: "x" } } } },
       ],
     });
     await until(() => edge.stored.has("3EB0ME"), 3_000, "own reaction stored");
     expect(told(edge)).toEqual([{ lid: LID, pn: PN }]);
-    expect(edge.stored.has("3A0REV")).toBe(false);
+    expect(edge.stored.has("3A0EPH")).toBe(false);
   });
 });

@@ -3,7 +3,7 @@
  * `InboundMessage`. Contents go through a real protobuf encode/decode first,
  * so they look exactly as Baileys' decoder leaves them (Longs, unset fields).
  */
-import { type WAMessage, type WAMessageKey, proto } from "@whiskeysockets/baileys";
+import { type WAMessage, type WAMessageKey, generateWAMessageContent, proto } from "@whiskeysockets/baileys";
 import Long from "long";
 import { describe, expect, it } from "vitest";
 import { type InboundContext, translateInbound } from "../../fleet/inbound-translate.ts";
@@ -40,6 +40,9 @@ function translate(msg: WAMessage, over: Partial<InboundContext> = {}) {
   expect(InboundMessage.parse(result.message)).toEqual(result.message);
   return result;
 }
+
+/** Texts, edits and revokes upload nothing. */
+const noUpload = () => Promise.reject(new Error("nothing to upload"));
 
 const skipOf = (msg: WAMessage, over: Partial<InboundContext> = {}) => {
   const result = translateInbound(msg, ctx(over));
@@ -215,6 +218,60 @@ describe("inbound translator: who and where", () => {
   });
 });
 
+describe("inbound translator: edits and deletes for everyone", () => {
+  /** What the customer's own Baileys (or WhatsApp app) sends to change its message `3A0F00D1`: the key is theirs, fromMe. */
+  const theirKey = { remoteJid: SELF.jid, fromMe: true, id: "3A0F00D1" };
+  const envelope = { id: "3A0F00E2" };
+
+  it("a customer's edit, as Baileys builds one (MESSAGE_EDIT with the new text in editedMessage): an `edit` of the target, under the envelope's own id", async () => {
+    const content = await generateWAMessageContent({ text: "Pedido 42, não 41", edit: theirKey }, { upload: noUpload });
+    const { message, media, vote } = translate(received(content, envelope));
+    expect(message).toEqual(
+      inboundMessage(CUSTOMER, { wa_message_id: "3A0F00E2", timestamp: 1_750_000_123, type: "edit", target_id: "3A0F00D1", body: "Pedido 42, não 41" }),
+    );
+    expect(media).toBeNull();
+    expect(vote).toBeNull();
+  });
+
+  it("edits as newer apps wrap them (editedMessage around the protocol message), and a caption's edit", () => {
+    const P = proto.Message.ProtocolMessage.Type;
+    const wrapped = { editedMessage: { message: { protocolMessage: { type: P.MESSAGE_EDIT, key: theirKey, editedMessage: { extendedTextMessage: { text: "novo" } } } } } };
+    expect(translate(received(wrapped, envelope)).message).toMatchObject({ type: "edit", target_id: "3A0F00D1", body: "novo" });
+    const caption = { protocolMessage: { type: P.MESSAGE_EDIT, key: theirKey, editedMessage: { imageMessage: { caption: "legenda nova" } } } };
+    expect(translate(received(caption, envelope)).message).toMatchObject({ type: "edit", target_id: "3A0F00D1", body: "legenda nova", media: null });
+  });
+
+  it("a customer's delete for everyone, as Baileys builds one (REVOKE with the target's key): a `revoke` of the target, no body", async () => {
+    const content = await generateWAMessageContent({ delete: theirKey }, { upload: noUpload });
+    const { message } = translate(received(content, envelope));
+    expect(message).toEqual(
+      inboundMessage(CUSTOMER, { wa_message_id: "3A0F00E2", timestamp: 1_750_000_123, type: "revoke", target_id: "3A0F00D1", body: null }),
+    );
+  });
+
+  it("from the number's own phone app: from_me edits and revokes of our message; our own API's echoed envelope is left out", async () => {
+    const ours = { remoteJid: CUSTOMER, fromMe: true, id: "3EB0SENT" };
+    const phone = { id: "3EB0PHONEEDIT", fromMe: true };
+    const edit = translate(received(await generateWAMessageContent({ text: "corrigido", edit: ours }, { upload: noUpload }), phone)).message;
+    expect(edit).toMatchObject({ type: "edit", target_id: "3EB0SENT", body: "corrigido", from_me: true, chat_jid: CUSTOMER, sender_jid: "5511999990001@s.whatsapp.net" });
+    const revoke = translate(received(await generateWAMessageContent({ delete: ours }, { upload: noUpload }), { ...phone, id: "3EB0PHONEDEL" })).message;
+    expect(revoke).toMatchObject({ type: "revoke", target_id: "3EB0SENT", from_me: true, chat_jid: CUSTOMER });
+    const sentByUs = (id: string) => id === "3EB0APIEDIT";
+    expect(skipOf(received({ protocolMessage: { type: proto.Message.ProtocolMessage.Type.REVOKE, key: ours } }, { id: "3EB0APIEDIT", fromMe: true }), { sentByUs })).toBe(
+      "sent_by_us",
+    );
+  });
+
+  it("in a group: the participant who edited or deleted, the group as the chat", () => {
+    const P = proto.Message.ProtocolMessage.Type;
+    const key = { remoteJid: GROUP, fromMe: true, id: "3A0F00D1", participant: CUSTOMER_LID };
+    const { message } = translate(
+      received({ protocolMessage: { type: P.REVOKE, key } }, { remoteJid: GROUP, participant: CUSTOMER_LID, participantAlt: CUSTOMER, id: "3A0F00E3" }),
+    );
+    expect(message).toMatchObject({ type: "revoke", target_id: "3A0F00D1", chat_jid: GROUP, sender_jid: CUSTOMER_LID, sender_jid_alt: CUSTOMER });
+  });
+});
+
 describe("inbound translator: what is skipped", () => {
   it("our own API sends echoed back by Baileys; other own messages are kept", () => {
     const sentByUs = (id: string) => id === "3EB0OURS";
@@ -230,13 +287,18 @@ describe("inbound translator: what is skipped", () => {
     expect(skipOf(received({ conversation: "promo" }, { remoteJid: "1750000000@broadcast", participant: SELF.jid, fromMe: true }))).toBe("own_broadcast");
   });
 
-  it("protocol messages: revokes, edits, ephemeral settings, history sync notices", () => {
+  it("protocol messages: ephemeral settings, history sync notices; a revoke or edit naming no message, an edit with no text", () => {
     const P = proto.Message.ProtocolMessage.Type;
-    for (const type of [P.REVOKE, P.MESSAGE_EDIT, P.EPHEMERAL_SETTING, P.HISTORY_SYNC_NOTIFICATION]) {
+    for (const type of [P.EPHEMERAL_SETTING, P.HISTORY_SYNC_NOTIFICATION]) {
       expect(skipOf(received({ protocolMessage: { type, key: { id: "3EB0OLD" } } }))).toBe("protocol");
     }
     // Inside a disappearing-message wrapper too.
     expect(skipOf(received({ ephemeralMessage: { message: { protocolMessage: { type: P.REVOKE } } } }))).toBe("protocol");
+    expect(skipOf(received({ protocolMessage: { type: P.MESSAGE_EDIT, key: {}, editedMessage: { conversation: "x" } } }))).toBe("protocol");
+    expect(skipOf(received({ protocolMessage: { type: P.MESSAGE_EDIT, key: { id: "3EB0OLD" } } }))).toBe("protocol");
+    expect(skipOf(received({ protocolMessage: { type: P.MESSAGE_EDIT, key: { id: "3EB0OLD" }, editedMessage: { reactionMessage: { text: "👍" } } } }))).toBe(
+      "protocol",
+    );
   });
 
   it("key distribution alone is transport; a message without content is a decryption failure or a stub", () => {

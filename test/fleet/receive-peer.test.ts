@@ -170,6 +170,24 @@ describe("receiving from a real WhatsApp peer", () => {
     expect(pairAt).toBeLessThan(messageAt);
   });
 
+  it("a customer's edit and delete for everyone reach the edge as an edit and a revoke of that message, each under its own id and acknowledged, neither a message of its own", async () => {
+    const original = await peer.inject({ chatJid: CUSTOMER, senderJid: CUSTOMER, text: "pedido 41", pushName: "Maria Souza" });
+    await until(() => edge.stored.has(original), 10_000, "the original stored");
+    const edit = await peer.inject({ chatJid: CUSTOMER, senderJid: CUSTOMER, edit: { targetId: original, text: "pedido 42" }, pushName: "Maria Souza" });
+    await until(() => edge.stored.has(edit), 10_000, "the edit delivered");
+    expect(edge.stored.get(edit)).toMatchObject({ wa_message_id: edit, type: "edit", target_id: original, body: "pedido 42", chat_jid: CUSTOMER, sender_jid: CUSTOMER, from_me: false });
+    const revoke = await peer.inject({ chatJid: CUSTOMER, senderJid: CUSTOMER, revoke: { targetId: original }, pushName: "Maria Souza" });
+    await until(() => edge.stored.has(revoke), 10_000, "the revoke delivered");
+    expect(edge.stored.get(revoke)).toMatchObject({ wa_message_id: revoke, type: "revoke", target_id: original, body: null, chat_jid: CUSTOMER, from_me: false });
+    // Neither envelope became a message of its own, and the original was not sent again.
+    expect(receivedCalls(original)).toHaveLength(1);
+    for (const id of [edit, revoke]) {
+      expect(receivedCalls(id)).toHaveLength(1);
+      await until(() => peer.acknowledged(id), 5_000, `the receipt of ${id}`);
+    }
+    expect(logs()).not.toContain("pedido 42");
+  });
+
   it("the edge failing (an error answer, then a link drop that loses its answer): the message arrives once, and is not sent again after the ack", async () => {
     edge.receivedFaults.push({ error: { code: "internal", message: "D1_ERROR: storage busy" } }, "lose_answer");
     const id = await peer.inject({ chatJid: CUSTOMER, senderJid: CUSTOMER, text: "mensagem teimosa", pushName: "Maria Souza" });

@@ -15,6 +15,10 @@
  *    (`plaintext`, base64) for every message type, not only plain text;
  *  - an injected message from a LID sender can name the phone behind it
  *    (`senderPn`), sent as WhatsApp does: `sender_pn` with `addressing_mode="lid"`;
+ *  - an injection can edit or delete for everyone an earlier injected message
+ *    of the same sender (`edit: { targetId, text }`, `revoke: { targetId }`),
+ *    sent as WhatsApp does: a `protocolMessage` with the target's key, type
+ *    MESSAGE_EDIT with the new content in `editedMessage`, or REVOKE;
  *  - like WhatsApp, an injected message is kept until the number's socket
  *    answers it: one nacked (an `ack` with `error`, a retry receipt), or left
  *    unanswered when the socket closes, is delivered again, marked `offline`,
@@ -92,6 +96,10 @@ export type InboundInjection = {
   senderJid: string;
   text?: string;
   audio?: { contentBase64: string; mimeType: string; ptt?: boolean };
+  /** Edits the sender's earlier message `targetId` (its WhatsApp id) to `text`. */
+  edit?: { targetId: string; text: string };
+  /** Deletes the sender's earlier message `targetId` for everyone. */
+  revoke?: { targetId: string };
   pushName?: string;
   messageId?: string;
   /** With a `<digits>@lid` sender: the phone JID behind it. */

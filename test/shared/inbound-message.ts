@@ -25,6 +25,7 @@ export function inboundMessage(chat: string, fields: Record<string, unknown> = {
     contact: null,
     poll: null,
     poll_vote: null,
+    target_id: null,
     ...fields,
   };
 }

@@ -116,9 +116,16 @@ export const messageEdits = sqliteTable(
     previous_body: text("previous_body"),
     body: text("body").notNull(),
     by: text("by", { enum: enumValues(MessageActor) }).notNull(),
+    /** The WhatsApp id of the edit itself, when WhatsApp reported it (a received edit's envelope): applied once. */
+    wa_message_id: text("wa_message_id"),
     at: timestamp("at"),
   },
-  (t) => [index("message_edits_message").on(t.message_id, t.id)],
+  (t) => [
+    index("message_edits_message").on(t.message_id, t.id),
+    uniqueIndex("message_edits_wa")
+      .on(t.message_id, t.wa_message_id)
+      .where(sql`wa_message_id IS NOT NULL`),
+  ],
 );
 
 /** Received files in the private bucket. Outbound files are keyed by message and need no row. */
