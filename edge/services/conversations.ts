@@ -26,7 +26,7 @@ import {
   updateConversation,
 } from "../db/conversations.ts";
 import { pnForLid } from "../db/lid-map.ts";
-import { conversationMessages } from "../db/messages.ts";
+import { conversationMessages } from "../db/message-lists.ts";
 import type { ContactRow, ConversationRow, MessageRow } from "../db/schema/index.ts";
 import type { Env } from "../env.ts";
 import { ApiError, notFound } from "../errors.ts";

@@ -7,7 +7,7 @@
  */
 import { db } from "../db/client.ts";
 import { lidsForPns, pnForLid } from "../db/lid-map.ts";
-import { type MessageFilter, searchMessages } from "../db/messages.ts";
+import { type MessageFilter, searchMessages } from "../db/message-lists.ts";
 import { StoredMessageStatus } from "../enums.ts";
 import type { Env } from "../env.ts";
 import { ApiError } from "../errors.ts";

@@ -11,7 +11,7 @@
 import { db } from "../db/client.ts";
 import { contactEventsPage } from "../db/contact-events.ts";
 import { findConversation } from "../db/conversations.ts";
-import { conversationMessages } from "../db/messages.ts";
+import { conversationMessages } from "../db/message-lists.ts";
 import type { ContactEventRow, MessageRow } from "../db/schema/index.ts";
 import type { Env } from "../env.ts";
 import { contactEvent, recordContactEvents } from "./contact-events.ts";

@@ -8,7 +8,7 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { db } from "../../edge/db/client.ts";
-import { searchStatements } from "../../edge/db/messages.ts";
+import { searchStatements } from "../../edge/db/message-lists.ts";
 import { call, connectedFleet, deliver, inboundMessage, messageOf, newInstance, newProject, noPacing, projectWithNumber, useFleetSockets, waitFor, walk } from "./helpers.ts";
 
 useFleetSockets();
