@@ -2,8 +2,8 @@
  * The layers above one number's socket lifecycle, one module each, as
  * Baileys splits `src/Socket/`: receiving (inbound-receiver.ts), pairing
  * (pairing.ts), sending (outbound-sender.ts), queries
- * (whatsapp-queries.ts) and chat signals: read receipts and presence
- * (chat-signals.ts). They are made once per number and outlive its
+ * (whatsapp-queries.ts), chat signals: read receipts and presence
+ * (chat-signals.ts), and group administration (group-admin.ts). They are made once per number and outlive its
  * sockets; they see the socket of the moment (`Sockets`, wa-socket.ts) and
  * what pairing needs of the lifecycle (`PairingLifecycle`), never the
  * lifecycle's state.
@@ -17,6 +17,7 @@ import { ChatSignals } from "./chat-signals.ts";
 import type { SessionCipher } from "./cipher.ts";
 import { DEFAULT_QR_LIMIT } from "./config.ts";
 import type { EdgeLink } from "./edge-link.ts";
+import { GroupAdmin } from "./group-admin.ts";
 import { InboundReceiver } from "./inbound-receiver.ts";
 import type { InboundSpool } from "./inbound-spool.ts";
 import type { FetchMedia } from "./outbound-media.ts";
@@ -54,6 +55,7 @@ export class NumberLayers {
   readonly sender: OutboundSender;
   readonly queries: WhatsAppQueries;
   readonly signals: ChatSignals;
+  readonly groups: GroupAdmin;
   /** The commands the edge can call on this number. */
   readonly methods: MethodHandlers;
 
@@ -65,6 +67,7 @@ export class NumberLayers {
     this.sender = new OutboundSender({ instanceId, sockets, link, cipher, fetchMedia: opts.fetchMedia, inbound: this.inbound, logger });
     this.queries = new WhatsAppQueries({ sockets, logger });
     this.signals = new ChatSignals({ sockets, link, logger });
+    this.groups = new GroupAdmin({ sockets, link, logger });
     this.methods = {
       "instance.restart": () => lifecycle.restart(),
       "instance.logout": () => lifecycle.logout(),
@@ -72,6 +75,7 @@ export class NumberLayers {
       ...this.sender.methods,
       ...this.queries.methods,
       ...this.signals.methods,
+      ...this.groups.methods,
       echo: ({ at }) => ({ at }),
     };
   }

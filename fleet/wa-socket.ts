@@ -22,6 +22,7 @@ import makeWASocket, {
   type WAMessageKey,
   type WAMessageUpdate,
   type WAPresence,
+  type WASocket,
   type proto,
 } from "@whiskeysockets/baileys";
 import type { Logger } from "pino";
@@ -49,6 +50,10 @@ export type SocketLike = {
     on(event: "contacts.update", listener: (contacts: Partial<Contact>[]) => void): void;
     // Presence of the people the number subscribed to (presence-watch.ts).
     on(event: "presence.update", listener: (update: BaileysEventMap["presence.update"]) => void): void;
+    // Changes to the number's groups (group-admin.ts).
+    on(event: "groups.update", listener: (updates: BaileysEventMap["groups.update"]) => void): void;
+    on(event: "groups.upsert", listener: (groups: BaileysEventMap["groups.upsert"]) => void): void;
+    on(event: "group-participants.update", listener: (update: BaileysEventMap["group-participants.update"]) => void): void;
   };
   readonly user?: Contact;
   /** Asks the sender's phone to upload a received file again when WhatsApp no longer has it. */
@@ -71,7 +76,19 @@ export type SocketLike = {
   groupMetadata(jid: string): Promise<GroupMetadata>;
   /** Baileys' frame emitter: server acks of our messages come through it, and every frame (liveness.ts). */
   ws: AckSource & FrameSource;
-};
+} & Pick<WASocket, GroupAdminFunctions>;
+
+/** Baileys' group administration, as group-admin.ts uses it. */
+type GroupAdminFunctions =
+  | "groupCreate"
+  | "groupUpdateSubject"
+  | "groupUpdateDescription"
+  | "groupSettingUpdate"
+  | "groupParticipantsUpdate"
+  | "groupInviteCode"
+  | "groupRevokeInvite"
+  | "groupAcceptInvite"
+  | "groupLeave";
 
 export type MakeSocket = (config: UserFacingSocketConfig) => SocketLike;
 

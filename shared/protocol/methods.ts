@@ -10,8 +10,14 @@ import {
   BlockAction,
   ChatState,
   GROUP_JID,
+  GroupChanges,
+  GroupParticipantsChanged,
+  GroupUpdated,
+  MAX_GROUP_PARTICIPANTS,
   MAX_PRESENCE_SUBSCRIPTIONS,
   MAX_RECEIPTS_PER_CALL,
+  ParticipantAction,
+  ParticipantResult,
   PresenceUpdate,
   ReadReceiptKey,
   WhatsAppGroup,
@@ -39,6 +45,10 @@ export const Events = {
   "socket.silent": z.object({ silent_ms: z.number().int().min(0) }),
   /** Someone's presence, as the number heard it (it subscribed to them: `presence.subscribe`). */
   "presence.update": PresenceUpdate,
+  /** A group the number is in changed its subject, description or settings. */
+  "group.updated": GroupUpdated,
+  /** People were added to, removed from, promoted or demoted in a group the number is in. */
+  "group.participants": GroupParticipantsChanged,
 } as const;
 export type EventName = keyof typeof Events;
 export type EventData<E extends EventName> = z.infer<(typeof Events)[E]>;
@@ -169,6 +179,46 @@ export const Methods = {
   "groups.get": {
     params: z.object({ jid: z.string().regex(GROUP_JID) }),
     result: z.object({ group: WhatsAppGroup }),
+  },
+  /**
+   * Group administration. Each names the group by `jid`; the number must be
+   * in it (`not_group_member` otherwise, and for a group WhatsApp hides from
+   * it), and for admin actions an admin of it (`not_group_admin`: checked in
+   * the group's metadata before WhatsApp is asked, and WhatsApp's own
+   * refusal reads the same). Also `group_not_found`, `not_connected`,
+   * `groups_failed`.
+   */
+  "groups.create": {
+    params: z.object({ subject: z.string().min(1).max(100), participants: z.array(z.string().min(1)).max(MAX_GROUP_PARTICIPANTS) }),
+    result: z.object({ group: WhatsAppGroup }),
+  },
+  /** Changes what `changes` names, then answers the group as it is now. */
+  "groups.update": {
+    params: z.object({ jid: z.string().regex(GROUP_JID), changes: GroupChanges }),
+    result: z.object({ group: WhatsAppGroup }),
+  },
+  /** One action for each person named; WhatsApp answers per person. */
+  "groups.participants": {
+    params: z.object({
+      jid: z.string().regex(GROUP_JID),
+      action: ParticipantAction,
+      participants: z.array(z.string().min(1)).min(1).max(MAX_GROUP_PARTICIPANTS),
+    }),
+    result: z.object({ results: z.array(ParticipantResult) }),
+  },
+  /** The group's invite code; `revoke`: a new one, the old link stops working. Admins only. */
+  "groups.invite": {
+    params: z.object({ jid: z.string().regex(GROUP_JID), revoke: z.boolean() }),
+    result: z.object({ code: z.string() }),
+  },
+  /** Joins by invite code. Errors: `invite_invalid` (no such code, or revoked), `group_full`. */
+  "groups.join": {
+    params: z.object({ code: z.string().min(1) }),
+    result: z.object({ jid: z.string() }),
+  },
+  "groups.leave": {
+    params: z.object({ jid: z.string().regex(GROUP_JID) }),
+    result: z.object({}),
   },
   /**
    * Read receipts ("blue ticks") for received messages, sent as they are

@@ -74,3 +74,66 @@ export const PresenceUpdate = z.object({
   last_seen: z.number().int().nullable(),
 });
 export type PresenceUpdate = z.infer<typeof PresenceUpdate>;
+
+/** What `groups.participants` does to each person named. */
+export const ParticipantAction = z.enum(["add", "remove", "promote", "demote"]);
+export type ParticipantAction = z.infer<typeof ParticipantAction>;
+
+/**
+ * WhatsApp's answer for one person of a `groups.participants` change, as a
+ * stable code: `ok`, or why WhatsApp refused (`status` keeps its own number).
+ */
+export const ParticipantOutcome = z.enum([
+  "ok",
+  /** 403: their privacy settings let only contacts add them (an invite link reaches them). */
+  "privacy_restricted",
+  /** 409: already in the group (add) */
+  "already_member",
+  /** 408: they left the group lately and cannot be added back yet. */
+  "recently_left",
+  /** 404: not on WhatsApp, or not in the group (remove, promote, demote). */
+  "not_found",
+  /** 406/500 and anything else WhatsApp answered. */
+  "refused",
+]);
+export type ParticipantOutcome = z.infer<typeof ParticipantOutcome>;
+
+export const ParticipantResult = z.object({
+  jid: z.string(),
+  outcome: ParticipantOutcome,
+  /** WhatsApp's own status for this person (200 when done). */
+  status: z.number().int(),
+});
+export type ParticipantResult = z.infer<typeof ParticipantResult>;
+
+/** Most people one `groups.participants` or `groups.create` names (WhatsApp's groups hold 1024). */
+export const MAX_GROUP_PARTICIPANTS = 256;
+
+/** A change to a group's info or settings (`groups.update`); absent fields stay as they are. */
+export const GroupChanges = z.object({
+  subject: z.string().min(1).max(100).optional(),
+  /** null clears it. */
+  description: z.string().max(2048).nullable().optional(),
+  /** Only admins may send. */
+  announce: z.boolean().optional(),
+  /** Only admins may edit the group's info. */
+  restrict: z.boolean().optional(),
+});
+export type GroupChanges = z.infer<typeof GroupChanges>;
+
+/**
+ * A change to a group a number is in, as it heard it (Baileys'
+ * `groups.update`): only the fields that changed; `by` who changed it,
+ * when WhatsApp says (phone JID when known, else LID).
+ */
+export const GroupUpdated = GroupChanges.extend({ jid: z.string(), by: z.string().nullable() });
+export type GroupUpdated = z.infer<typeof GroupUpdated>;
+
+/** People added to, removed from, promoted or demoted in a group a number is in (Baileys' `group-participants.update`). */
+export const GroupParticipantsChanged = z.object({
+  jid: z.string(),
+  action: z.enum(["added", "removed", "promoted", "demoted"]),
+  participants: z.array(z.string()).min(1),
+  by: z.string().nullable(),
+});
+export type GroupParticipantsChanged = z.infer<typeof GroupParticipantsChanged>;

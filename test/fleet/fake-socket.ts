@@ -145,6 +145,17 @@ export class FakeSocket implements SocketLike {
     else this.blockList.delete(jid);
   }
 
+  // Group administration is tested on Baileys' own functions (group-admin.test.ts), not on this fake.
+  declare groupCreate: SocketLike["groupCreate"];
+  declare groupUpdateSubject: SocketLike["groupUpdateSubject"];
+  declare groupUpdateDescription: SocketLike["groupUpdateDescription"];
+  declare groupSettingUpdate: SocketLike["groupSettingUpdate"];
+  declare groupParticipantsUpdate: SocketLike["groupParticipantsUpdate"];
+  declare groupInviteCode: SocketLike["groupInviteCode"];
+  declare groupRevokeInvite: SocketLike["groupRevokeInvite"];
+  declare groupAcceptInvite: SocketLike["groupAcceptInvite"];
+  declare groupLeave: SocketLike["groupLeave"];
+
   async groupFetchAllParticipating(): Promise<{ [jid: string]: GroupMetadata }> {
     this.#maybeFail();
     return { ...this.groups };
