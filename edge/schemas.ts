@@ -84,6 +84,7 @@ const error = (description: string) => ({ description, content: { "application/j
 export const errors = {
   400: error("Bad input; `details.field` names the field"),
   401: error("Missing or invalid credentials"),
+  403: error("The number may not do this (e.g. `not_group_admin`: it is not an admin of the group); `details.field` names the field"),
   404: error("No such resource in this project"),
   409: error("The resource is not in a state that allows this"),
   413: error("The file or body is over its size limit"),

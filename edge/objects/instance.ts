@@ -34,6 +34,7 @@ import {
 } from "../../shared/protocol.ts";
 import { RpcPeer } from "../../shared/rpc.ts";
 import type { Env } from "../env.ts";
+import { publishGroupParticipants, publishGroupUpdated } from "../services/group-events.ts";
 import { learnMappings } from "../services/identity.ts";
 import { receiveMessage } from "../services/inbound.ts";
 import { MediaUnavailable, uploadTicket } from "../services/media-store.ts";
@@ -344,6 +345,14 @@ export class InstanceObject extends DurableObject<Env> {
         "presence.update": async (update) => {
           const meta = await this.#meta();
           if (meta) await this.#presence.heard(meta, update);
+        },
+        "group.updated": async (update) => {
+          const meta = await this.#meta();
+          if (meta) await publishGroupUpdated(this.env, meta, update);
+        },
+        "group.participants": async (change) => {
+          const meta = await this.#meta();
+          if (meta) await publishGroupParticipants(this.env, meta, change);
         },
       },
       methods: {

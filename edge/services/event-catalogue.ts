@@ -10,7 +10,7 @@
  * fails that check.
  */
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
-import { DisconnectReason, InstanceState, PresenceState } from "../../shared/protocol.ts";
+import { DisconnectReason, GroupParticipantsChanged, InstanceState, PresenceState } from "../../shared/protocol.ts";
 import { MessageActor, MessageDirection, StoredMessageStatus } from "../enums.ts";
 
 const nullable = (description: string) => z.string().nullable().openapi({ description });
@@ -141,6 +141,32 @@ const FIELDS = {
         jid: z.string(),
         state: PresenceState,
         last_seen: z.string().nullable().openapi({ description: "When they were last online, if they share it." }),
+      }),
+    },
+  },
+  "group.updated": {
+    description:
+      "A WhatsApp group one of the project's numbers is in changed its subject, description or settings. Only what changed is present; `by` who changed it (a phone JID when known, else a LID).",
+    fields: {
+      payload: z.strictObject({
+        jid: z.string().openapi({ description: "The group." }),
+        subject: z.string().optional(),
+        description: z.string().nullable().optional().openapi({ description: "null: removed." }),
+        only_admins_send: z.boolean().optional(),
+        only_admins_edit: z.boolean().optional(),
+        by: z.string().nullable(),
+      }),
+    },
+  },
+  "group.participants": {
+    description:
+      "People were added to, removed from (or left), promoted in or demoted in a WhatsApp group one of the project's numbers is in. People and `by` are phone JIDs when known, else LIDs.",
+    fields: {
+      payload: z.strictObject({
+        jid: z.string().openapi({ description: "The group." }),
+        action: GroupParticipantsChanged.shape.action,
+        participants: z.array(z.string()),
+        by: z.string().nullable().openapi({ description: "Who did it; the participant themselves when they joined or left." }),
       }),
     },
   },

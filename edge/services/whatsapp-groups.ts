@@ -45,12 +45,7 @@ export async function getWhatsAppGroup(env: Env, projectId: string, instanceId: 
 export async function groupSender(env: Env, projectId: string, groupJid: string, poolId: string | null): Promise<string> {
   const d1 = db(env.DB);
   if (poolId && !(await findPool(d1, projectId, poolId))) throw new ApiError(404, "not_found", "pool not found", { field: "pool_id" });
-  const [connected, recent] = await Promise.all([
-    connectedInstances(d1, projectId, poolId ?? undefined),
-    recentNumbersInChat(d1, projectId, groupJid),
-  ]);
-  const usable = new Set(connected.map((row) => row.id));
-  const member = recent.find((id) => usable.has(id));
+  const member = await connectedMember(env, projectId, groupJid, poolId);
   if (member) return member;
   throw new ApiError(
     400,
@@ -58,4 +53,15 @@ export async function groupSender(env: Env, projectId: string, groupJid: string,
     "instance_id: a WhatsApp group takes messages only from its members, and no connected number of this project has been seen in it; name the number with instance_id",
     { field: "instance_id" },
   );
+}
+
+/** The connected number of the project that most lately heard from the group or got a message into it, if any. */
+export async function connectedMember(env: Env, projectId: string, groupJid: string, poolId: string | null = null): Promise<string | null> {
+  const d1 = db(env.DB);
+  const [connected, recent] = await Promise.all([
+    connectedInstances(d1, projectId, poolId ?? undefined),
+    recentNumbersInChat(d1, projectId, groupJid),
+  ]);
+  const usable = new Set(connected.map((row) => row.id));
+  return recent.find((id) => usable.has(id)) ?? null;
 }
