@@ -50,6 +50,8 @@ export type InstanceKeys = {
   gap_ms: number;
   /** The chats whose presence the number watches, named again on every connect (presence.ts). */
   presence_subscriptions: string[];
+  /** Each WhatsApp group's subject as the number last heard it, by group JID (group-subjects.ts). */
+  group_subjects: Record<string, string>;
   /** A received message stored in D1 but not announced yet, and since when (inbound-dedup.ts). */
   [unannounced: `inbound:${string}`]: number;
 };

@@ -45,6 +45,7 @@ import { INSTANCE_TABLES, type InstanceMeta, type InstanceStorage, type Status }
 import { Lease, closeSocket } from "./lease.ts";
 import { LookupBudget } from "./lookup-budget.ts";
 import type { OutboxItem } from "./outbox.ts";
+import { GroupSubjects } from "./group-subjects.ts";
 import { PresenceWatch, type Subscribed } from "./presence.ts";
 import { ReadReceipts } from "./read-receipts.ts";
 import { Sender } from "./sender.ts";
@@ -73,6 +74,7 @@ export class InstanceObject extends DurableObject<Env> {
   readonly #lookups: LookupBudget;
   readonly #receipts: ReadReceipts;
   readonly #presence: PresenceWatch;
+  readonly #groups: GroupSubjects;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -90,6 +92,7 @@ export class InstanceObject extends DurableObject<Env> {
     };
     this.#receipts = new ReadReceipts({ ctx, readyFleet });
     this.#presence = new PresenceWatch(env, this.#storage, readyFleet);
+    this.#groups = new GroupSubjects(this.#storage, readyFleet);
     this.#sender = new Sender({
       ctx,
       env,
@@ -347,6 +350,7 @@ export class InstanceObject extends DurableObject<Env> {
           if (meta) await this.#presence.heard(meta, update);
         },
         "group.updated": async (update) => {
+          if (update.subject !== undefined) await this.#groups.remember(update.jid, update.subject);
           const meta = await this.#meta();
           if (meta) await publishGroupUpdated(this.env, meta, update);
         },
@@ -435,6 +439,7 @@ export class InstanceObject extends DurableObject<Env> {
     const scope = await this.#scope();
     await this.#learning;
     const autoRead = (key: ReadReceiptKey) => this.#receipts.add([key]);
-    return this.#inbound.once(message.wa_message_id, () => receiveMessage(this.env, scope, message, this.#inbound, autoRead));
+    const groupSubject = (jid: string) => this.#groups.subjectOf(jid);
+    return this.#inbound.once(message.wa_message_id, () => receiveMessage(this.env, scope, message, this.#inbound, autoRead, groupSubject));
   }
 }

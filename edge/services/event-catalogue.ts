@@ -82,7 +82,18 @@ const FIELDS = {
     fields: {
       sender: z.strictObject({ jid: z.string(), lid: z.string().nullable(), name: z.string().nullable() }),
       ...correlation,
-      payload: z.strictObject({ ...ids, from: z.string(), ...contentFields }),
+      payload: z.strictObject({
+        ...ids,
+        from: z.string(),
+        ...contentFields,
+        group: z
+          .strictObject({
+            jid: z.string(),
+            subject: z.string().nullable().openapi({ description: "As the number last heard it; null while unknown." }),
+          })
+          .optional()
+          .openapi({ description: "In a WhatsApp group: which one (`from` is the group too; `sender` is the participant who wrote)." }),
+      }),
     },
   },
   "message.sent": {

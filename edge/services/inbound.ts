@@ -85,7 +85,17 @@ type Parties = {
   conversation: ConversationRow | null;
 };
 
-export async function receiveMessage(env: Env, scope: Scope, msg: InboundMessage, ledger: Ledger, autoRead?: AutoRead): Promise<Received> {
+/** A group's subject as the number last heard it, without asking WhatsApp per message (objects/group-subjects.ts). */
+export type GroupSubject = (groupJid: string) => Promise<string | null>;
+
+export async function receiveMessage(
+  env: Env,
+  scope: Scope,
+  msg: InboundMessage,
+  ledger: Ledger,
+  autoRead?: AutoRead,
+  groupSubject?: GroupSubject,
+): Promise<Received> {
   // An edit or a delete for everyone: it changes an earlier message, it is not one.
   if (msg.type === "edit" || msg.type === "revoke") return receiveChange(env, scope, msg, ledger);
   const d1 = db(env.DB);
@@ -118,7 +128,8 @@ export async function receiveMessage(env: Env, scope: Scope, msg: InboundMessage
   }
   // The `reference` of our message this one answers: how the client finds its own record (reference 004).
   const quoted = msg.quoted_id ? await findOutboundByWaId(d1, scope.project_id, msg.quoted_id, chats) : undefined;
-  await publish(env, scope.project_id, await eventOf(env, scope, msg, parties, message, quoted?.reference ?? null));
+  const group = parties.group && !msg.from_me ? { jid: parties.chat_jid, subject: (await groupSubject?.(parties.chat_jid)) ?? null } : null;
+  await publish(env, scope.project_id, await eventOf(env, scope, msg, parties, message, quoted?.reference ?? null, group));
   await ledger.unmark(msg.wa_message_id);
   return { message_id: message.id, duplicate: !fresh };
 }
@@ -265,6 +276,7 @@ async function eventOf(
   parties: Parties,
   row: MessageRow,
   reference: string | null,
+  group: { jid: string; subject: string | null } | null,
 ): Promise<NewEvent> {
   const fields = await messageFields(env, row);
   const ids = { contact_id: row.contact_id, conversation_id: row.conversation_id, reference };
@@ -283,6 +295,6 @@ async function eventOf(
     instance_id: scope.instance_id,
     sender: { jid: parties.sender.jid, lid: who.lid ?? parties.contact?.lid ?? null, name: msg.push_name ?? parties.contact?.name ?? null },
     ...ids,
-    payload: { ...base, ...fields, from: row.chat_jid },
+    payload: { ...base, ...fields, from: row.chat_jid, ...(group && { group }) },
   };
 }

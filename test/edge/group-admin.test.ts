@@ -282,3 +282,35 @@ describe("the API document", () => {
     }
   });
 });
+
+describe("received group messages", () => {
+  it("carry group {jid, subject} and the participant as sender; the subject is asked of the number once per group, then follows group.updated", async () => {
+    const { key, id } = await projectWithNumber();
+    const asked: string[] = [];
+    const { socket } = await connectedFleet(id, {
+      methods: {
+        "groups.get": (params) => {
+          asked.push(params.jid);
+          return { group: salesGroup };
+        },
+      },
+    });
+    await deliver(socket, inboundMessage(SALES, { sender_jid: ADMIN, push_name: "Ana", body: "bom dia" }));
+    await deliver(socket, inboundMessage(SALES, { sender_jid: CUSTOMER, push_name: "Caio", body: "oi" }));
+    socket.event("group.updated", { jid: SALES, subject: "Vendas RJ", by: ADMIN });
+    await eventsUntil(key, (e) => e.some((x: any) => x.type === "group.updated"));
+    await deliver(socket, inboundMessage(SALES, { sender_jid: ADMIN, body: "novo nome" }));
+    // A one-to-one message has no group.
+    await deliver(socket, inboundMessage(CUSTOMER, { body: "direto" }));
+
+    const received = (events: any[]) => events.filter((e) => e.type === "message.received");
+    const events = received(await eventsUntil(key, (e) => received(e).length >= 4));
+    expect(events.map((e) => [e.sender.jid, e.payload.from, e.payload.group])).toEqual([
+      [ADMIN, SALES, { jid: SALES, subject: "Vendas SP" }],
+      [CUSTOMER, SALES, { jid: SALES, subject: "Vendas SP" }],
+      [ADMIN, SALES, { jid: SALES, subject: "Vendas RJ" }],
+      [CUSTOMER, CUSTOMER, undefined],
+    ]);
+    expect(asked).toEqual([SALES]);
+  });
+});
