@@ -9,13 +9,17 @@
  * `instance_id`.
  *
  * The number is the one the client names, or else the connected number of
- * the project most lately seen in the group (as sends to groups pick one).
- * A group no number of the project is seen in is 404: another project's
- * group is no different from none.
+ * the project most lately seen in the group (as sends to groups pick one),
+ * or else the first of a few connected numbers that WhatsApp says is in it
+ * (a group just created or joined has no messages yet). A group none of
+ * them is in is 404: another project's group is no different from none.
  */
 import type { GroupChanges, ParticipantAction, Result, WhatsAppGroup } from "../../shared/protocol.ts";
+import { db } from "../db/client.ts";
+import { connectedInstances } from "../db/instances.ts";
 import type { Env } from "../env.ts";
 import { ApiError } from "../errors.ts";
+import { instanceOf } from "../objects/stubs.ts";
 import { type CommandFailures, command } from "./instances.ts";
 import { isGroup } from "./jids.ts";
 import { addresseeOf, resolveRecipients } from "./recipients.ts";
@@ -37,15 +41,22 @@ const failures: CommandFailures = {
 
 type Driven<T> = T & { instance_id: string };
 
+/** How many connected numbers are asked whether they are in a group no number was seen in (one query each, at once). */
+const MEMBERS_ASKED = 5;
+
 /** The number that drives `jid`: the one named (the project's, else 404), or a connected member. */
 async function driver(env: Env, projectId: string, jid: string, instanceId: string | undefined): Promise<string> {
   if (instanceId) return (await projectInstance(env, projectId, instanceId)).id;
   const member = await connectedMember(env, projectId, jid);
   if (member) return member;
+  const numbers = (await connectedInstances(db(env.DB), projectId)).slice(0, MEMBERS_ASKED);
+  const answers = await Promise.all(numbers.map((row) => instanceOf(env, row.id).command("groups.get", { jid })));
+  const inGroup = numbers.find((_, i) => answers[i]!.ok);
+  if (inGroup) return inGroup.id;
   throw new ApiError(
     404,
     "not_found",
-    "jid: no connected number of this project is known to be in this group; name one that is with instance_id",
+    "jid: no connected number of this project is in this group (or seen in it); name one that is with instance_id",
     { field: "jid" },
   );
 }

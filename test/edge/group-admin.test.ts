@@ -17,8 +17,11 @@ const ADMIN = "5511911112222@s.whatsapp.net";
 
 type Asked = { method: string; params: any };
 
-/** A fleet whose number is an admin of the sales group (or a plain member: `admin: false`), recording what it was asked. */
-async function adminFleet(instanceId: string, opts: { admin?: boolean; fleetId?: string } = {}) {
+/**
+ * A fleet whose number is an admin of the sales group (a plain member: `admin: false`; not in it: `member: false`),
+ * recording what it was asked to do (reading the group, `groups.get`, is not recorded).
+ */
+async function adminFleet(instanceId: string, opts: { admin?: boolean; member?: boolean; fleetId?: string } = {}) {
   const asked: Asked[] = [];
   const admin = opts.admin ?? true;
   const inSales = (params: any, answer: () => unknown) => {
@@ -36,6 +39,8 @@ async function adminFleet(instanceId: string, opts: { admin?: boolean; fleetId?:
     fleetId: opts.fleetId,
     onWhatsApp: { "5511955556666": CUSTOMER, "5511977778888": "5511977778888@s.whatsapp.net" },
     methods: {
+      "groups.get": (params) =>
+        params.jid === SALES && opts.member !== false ? { group: salesGroup } : fail("group_not_found", `this number is not in the group ${params.jid}`),
       "groups.create": (params) => {
         asked.push({ method: "groups.create", params });
         return { group: { ...salesGroup, subject: params.subject } };
@@ -150,20 +155,34 @@ describe("administering WhatsApp groups at /groups", () => {
     ]);
   });
 
-  it("without instance_id, the connected number seen in the group drives it; no number of the project seen there is 404 naming jid", async () => {
+  it("without instance_id, the connected number seen in the group drives it, else one WhatsApp says is in it; none is 404 naming jid", async () => {
     const { key, id } = await projectWithNumber();
     const other = await newInstance(key, "n2");
-    const fleet = await adminFleet(id, { fleetId: "fleet-member" });
-    const bystander = await adminFleet(other.id, { fleetId: "fleet-bystander" });
-    const before = await send(key, "PATCH", `/groups/${SALES}`, { subject: "Vendas RJ" });
-    expect(before.status).toBe(404);
-    expect(before.json.error).toMatchObject({ code: "not_found", details: { field: "jid" } });
+    const third = await newInstance(key, "n3");
+    const bystander = await adminFleet(other.id, { fleetId: "fleet-bystander", member: false });
+    // A number WhatsApp says is in the group, though nothing was heard there yet (it just created it).
+    await connectedFleet(third.id, {
+      fleetId: "fleet-creator",
+      methods: {
+        "groups.get": (params) => (params.jid === SALES ? { group: salesGroup } : fail("group_not_found", `WhatsApp has no group ${params.jid}`)),
+        "groups.update": () => ({ group: salesGroup }),
+      },
+    });
+    const first = await send(key, "PATCH", `/groups/${SALES}`, { subject: "Vendas RJ" });
+    expect(first.status).toBe(200);
+    expect(first.json.instance_id).toBe(third.id);
+    const OTHER = "120363000000000099@g.us";
+    const none = await send(key, "PATCH", `/groups/${OTHER}`, { subject: "Vendas RJ" });
+    expect(none.status).toBe(404);
+    expect(none.json.error).toMatchObject({ code: "not_found", details: { field: "jid" } });
 
-    await deliver(fleet.socket, inboundMessage(SALES, { sender_jid: ADMIN, body: "bom dia" }));
+    // Heard from the group: that number drives it, nobody is asked.
+    const member = await adminFleet(id, { fleetId: "fleet-member" });
+    await deliver(member.socket, inboundMessage(SALES, { sender_jid: ADMIN, body: "bom dia" }));
     const res = await send(key, "PATCH", `/groups/${SALES}`, { subject: "Vendas RJ" });
     expect(res.status).toBe(200);
     expect(res.json.instance_id).toBe(id);
-    expect(fleet.asked.map((a) => a.method)).toEqual(["groups.update"]);
+    expect(member.asked.map((a) => a.method)).toEqual(["groups.update"]);
     expect(bystander.asked).toEqual([]);
   });
 });
@@ -192,7 +211,7 @@ describe("administering WhatsApp groups: refusals", () => {
   it("another project's number or group is 404; bad input is 400 naming the field and never reaches the fleet", async () => {
     const { key, id } = await projectWithNumber();
     const theirs = await projectWithNumber();
-    const fleet = await adminFleet(id);
+    const fleet = await adminFleet(id, { member: false });
     const theirFleet = await adminFleet(theirs.id, { fleetId: "fleet-theirs" });
     await deliver(theirFleet.socket, inboundMessage(SALES, { sender_jid: ADMIN }));
     // Their number is in the group; nobody of ours is known there.
