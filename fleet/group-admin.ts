@@ -14,9 +14,9 @@
 import { type BaileysEventMap, type GroupParticipant as BaileysParticipant, isLidUser, isPnUser, jidNormalizedUser } from "@whiskeysockets/baileys";
 import type { Logger } from "pino";
 import {
+  type EventData,
   type GroupChanges,
   type GroupParticipantsChanged,
-  type GroupUpdated,
   type ParticipantAction,
   type ParticipantOutcome,
   ProtocolError,
@@ -59,8 +59,6 @@ export class GroupAdmin {
   #sockets: Sockets;
   #link: EdgeLink;
   #logger: Logger;
-  /** Each group's subject as last heard (metadata, changes): what inbound group messages are labelled with. */
-  readonly #subjects = new Map<string, string>();
 
   constructor(opts: { sockets: Sockets; link: EdgeLink; logger: Logger }) {
     this.#sockets = opts.sockets;
@@ -73,24 +71,15 @@ export class GroupAdmin {
     sock.ev.on("groups.update", (updates) => {
       if (this.#sockets.current() === sock) for (const update of updates) this.#groupUpdated(update);
     });
-    sock.ev.on("groups.upsert", (groups) => {
-      for (const group of groups) if (group.id && group.subject !== undefined) this.#subjects.set(group.id, group.subject);
-    });
     sock.ev.on("group-participants.update", (update) => {
       if (this.#sockets.current() === sock) this.#participantsChanged(update);
     });
-  }
-
-  /** The group's subject as last heard, without asking WhatsApp. */
-  subjectOf(jid: string): string | null {
-    return this.#subjects.get(jid) ?? null;
   }
 
   async create(subject: string, participants: string[]): Promise<Result<"groups.create">> {
     const group = await this.#ask("create", { participants: participants.length }, (err) => groupError(err), async (sock) =>
       wireGroup(await sock.groupCreate(subject, participants.map((jid) => jidNormalizedUser(jid)))),
     );
-    this.#subjects.set(group.jid, group.subject);
     this.#logger.info({ participants: group.participants.length }, "group created");
     return { group };
   }
@@ -106,7 +95,6 @@ export class GroupAdmin {
       if (changes.restrict !== undefined) await sock.groupSettingUpdate(jid, changes.restrict ? "locked" : "unlocked");
       return wireGroup(await sock.groupMetadata(jid));
     });
-    this.#subjects.set(group.jid, group.subject);
     return { group };
   }
 
@@ -147,7 +135,6 @@ export class GroupAdmin {
   async leave(jid: string): Promise<Result<"groups.leave">> {
     await this.#asMember(jid);
     await this.#ask("leave", {}, (err) => groupError(err, jid), (sock) => sock.groupLeave(jid));
-    this.#subjects.delete(jid);
     this.#logger.info("group left");
     return {};
   }
@@ -158,7 +145,6 @@ export class GroupAdmin {
       const group = wireGroup(await sock.groupMetadata(jid));
       return { group, me: findMe(group, sock) };
     });
-    this.#subjects.set(group.jid, group.subject);
     if (!me) throw new ProtocolError("not_group_member", `this number is not in the group ${jid}`);
     return { group, me };
   }
@@ -174,7 +160,6 @@ export class GroupAdmin {
 
   #groupUpdated(update: BaileysEventMap["groups.update"][number]): void {
     if (!update.id) return;
-    if (typeof update.subject === "string") this.#subjects.set(update.id, update.subject);
     // Changes carry who made them; whole groups (Baileys re-emits every group it fetches) do not, and are no news.
     if (!("author" in update)) return;
     const changes: GroupChanges = {};
@@ -193,9 +178,9 @@ export class GroupAdmin {
     this.#emit("group.participants", { jid: update.id, action, participants, by: actor(update.author, update.authorPn) });
   }
 
-  #emit(event: "group.updated" | "group.participants", data: GroupUpdated | GroupParticipantsChanged): void {
+  #emit<E extends "group.updated" | "group.participants">(event: E, data: EventData<E>): void {
     try {
-      this.#link.emit(event, data as never);
+      this.#link.emit(event, data);
     } catch (err) {
       this.#logger.warn({ event, err: errorText(err) }, "group event not sent");
     }

@@ -52,7 +52,6 @@ export type SocketLike = {
     on(event: "presence.update", listener: (update: BaileysEventMap["presence.update"]) => void): void;
     // Changes to the number's groups (group-admin.ts).
     on(event: "groups.update", listener: (updates: BaileysEventMap["groups.update"]) => void): void;
-    on(event: "groups.upsert", listener: (groups: BaileysEventMap["groups.upsert"]) => void): void;
     on(event: "group-participants.update", listener: (update: BaileysEventMap["group-participants.update"]) => void): void;
   };
   readonly user?: Contact;
