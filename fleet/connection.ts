@@ -235,6 +235,7 @@ export class ConnectionManager {
       sock.ev.on("connection.update", (update) => void this.#onUpdate(generation, sock, update));
       this.layers.inbound.attach(sock);
       this.layers.signals.attach(sock);
+      this.layers.calls.attach(sock);
       this.#logger.info(
         { fresh: store.fresh, version: this.#settings.versions.current().join("."), proxy: redactProxyUrl(this.#proxyUrl) },
         "socket started",

@@ -2,9 +2,9 @@
  * The layers above one number's socket lifecycle, one module each, as
  * Baileys splits `src/Socket/`: receiving (inbound-receiver.ts), pairing
  * (pairing.ts), sending (outbound-sender.ts), queries
- * (whatsapp-queries.ts) and chat signals: read receipts and presence
- * (chat-signals.ts). They are made once per number and outlive its
- * sockets; they see the socket of the moment (`Sockets`, wa-socket.ts) and
+ * (whatsapp-queries.ts), chat signals: read receipts and presence
+ * (chat-signals.ts), and calls (calls.ts). They are made once per number
+ * and outlive its sockets; they see the socket of the moment (`Sockets`, wa-socket.ts) and
  * what pairing needs of the lifecycle (`PairingLifecycle`), never the
  * lifecycle's state.
  *
@@ -13,6 +13,7 @@
  */
 import type { Logger } from "pino";
 import type { MethodHandlers } from "../shared/rpc.ts";
+import { Calls } from "./calls.ts";
 import { ChatSignals } from "./chat-signals.ts";
 import type { SessionCipher } from "./cipher.ts";
 import { DEFAULT_QR_LIMIT } from "./config.ts";
@@ -54,6 +55,7 @@ export class NumberLayers {
   readonly sender: OutboundSender;
   readonly queries: WhatsAppQueries;
   readonly signals: ChatSignals;
+  readonly calls: Calls;
   /** The commands the edge can call on this number. */
   readonly methods: MethodHandlers;
 
@@ -65,6 +67,7 @@ export class NumberLayers {
     this.sender = new OutboundSender({ instanceId, sockets, link, cipher, fetchMedia: opts.fetchMedia, inbound: this.inbound, logger });
     this.queries = new WhatsAppQueries({ sockets, logger });
     this.signals = new ChatSignals({ sockets, link, logger });
+    this.calls = new Calls({ sockets, link, logger });
     this.methods = {
       "instance.restart": () => lifecycle.restart(),
       "instance.logout": () => lifecycle.logout(),
@@ -72,6 +75,7 @@ export class NumberLayers {
       ...this.sender.methods,
       ...this.queries.methods,
       ...this.signals.methods,
+      ...this.calls.methods,
       echo: ({ at }) => ({ at }),
     };
   }

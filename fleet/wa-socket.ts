@@ -49,6 +49,8 @@ export type SocketLike = {
     on(event: "contacts.update", listener: (contacts: Partial<Contact>[]) => void): void;
     // Presence of the people the number subscribed to (presence-watch.ts).
     on(event: "presence.update", listener: (update: BaileysEventMap["presence.update"]) => void): void;
+    // Calls to the number (calls.ts).
+    on(event: "call", listener: (calls: BaileysEventMap["call"]) => void): void;
   };
   readonly user?: Contact;
   /** Asks the sender's phone to upload a received file again when WhatsApp no longer has it. */
@@ -64,6 +66,8 @@ export type SocketLike = {
   readMessages(keys: WAMessageKey[]): Promise<void>;
   /** Asks WhatsApp for someone's presence until the socket closes. */
   presenceSubscribe(jid: string): Promise<void>;
+  /** Declines a call ringing the number. */
+  rejectCall(callId: string, callFrom: string): Promise<void>;
   executeUSyncQuery(query: USyncQuery): Promise<USyncQueryResult | undefined>;
   // WhatsApp groups and the block list (see whatsapp-queries.ts).
   updateBlockStatus(jid: string, action: "block" | "unblock"): Promise<void>;
