@@ -32,13 +32,18 @@
  * Messages the number wrote from its own phone app (`from_me`) are ours:
  * stored as sent, announced as `message.sent` with `source: "phone"`.
  *
- * With the project's `auto_read` on, a customer's message gets its read
- * receipt once stored and before it is announced, so a repeat of a message
+ * With `auto_read` on (the number's own setting, else the project's), a
+ * customer's message gets its read receipt once stored and before it is announced, so a repeat of a message
  * whose announcement did not go out queues it again (harmless: the number's
  * queue keeps one per message).
  *
  * Edits and deletes for everyone come this way too, and change the message
  * they name (received-edits.ts).
+ *
+ * A number set to `ignore_groups` drops what comes from groups here, before
+ * anything is stored: the fleet got it and WhatsApp its receipt (so it is
+ * not resent), and this answers it as a message we do not keep
+ * (`message_id: null`), which the fleet lets go of.
  */
 import type { InboundMessage, ReadReceiptKey } from "../../shared/protocol.ts";
 import { newId, sha256Hex } from "../crypto.ts";
@@ -59,6 +64,7 @@ import { receivedMentions } from "./mentions.ts";
 import { keywordOptOut } from "./privacy.ts";
 import { quotedMessageId } from "./quoted.ts";
 import { receiveChange } from "./received-edits.ts";
+import { type NumberSettings, autoReads } from "./number-settings.ts";
 import { getSettings } from "./settings.ts";
 
 export type Scope = { project_id: string; instance_id: string };
@@ -76,6 +82,9 @@ export type Received = { message_id: string | null; duplicate: boolean };
 /** Queues a read receipt on the number's object (objects/read-receipts.ts). */
 export type AutoRead = (key: ReadReceiptKey) => void;
 
+/** What the number that received it does with a message: its settings, and how it sends a read receipt. */
+export type Behaviour = { number: NumberSettings; autoRead: AutoRead };
+
 /** The chat, who wrote, and who the message is with. */
 type Parties = {
   chat_jid: string;
@@ -85,7 +94,8 @@ type Parties = {
   conversation: ConversationRow | null;
 };
 
-export async function receiveMessage(env: Env, scope: Scope, msg: InboundMessage, ledger: Ledger, autoRead?: AutoRead): Promise<Received> {
+export async function receiveMessage(env: Env, scope: Scope, msg: InboundMessage, ledger: Ledger, behaviour?: Behaviour): Promise<Received> {
+  if (behaviour?.number.ignore_groups && isGroup(bareJid(msg.chat_jid))) return { message_id: null, duplicate: false };
   // An edit or a delete for everyone: it changes an earlier message, it is not one.
   if (msg.type === "edit" || msg.type === "revoke") return receiveChange(env, scope, msg, ledger);
   const d1 = db(env.DB);
@@ -107,9 +117,9 @@ export async function receiveMessage(env: Env, scope: Scope, msg: InboundMessage
     // Before the announcement: if this fails, the fleet's resend comes back here (the mark is still set).
     await keywordOptOut(env, scope.project_id, parties.contact, message);
   }
-  if (!msg.from_me && autoRead && (await getSettings(env, scope.project_id)).auto_read) {
+  if (!msg.from_me && behaviour && autoReads(behaviour.number, await getSettings(env, scope.project_id))) {
     // As WhatsApp addressed it: the chat and, in a group, the participant it came from.
-    autoRead({ chat_jid: bareJid(msg.chat_jid), wa_message_id: msg.wa_message_id, participant: parties.group ? msg.sender_jid : null });
+    behaviour.autoRead({ chat_jid: bareJid(msg.chat_jid), wa_message_id: msg.wa_message_id, participant: parties.group ? msg.sender_jid : null });
     await markReadByNumber(d1, scope.project_id, [message.id]);
   }
   if (!parties.group) {
