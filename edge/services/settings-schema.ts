@@ -128,7 +128,7 @@ export const SettingsPatch = z
     optout_keywords: OptoutKeywords,
     default_country: DefaultCountry.nullable(),
     auto_read: AutoRead,
-    calls: z.object({ reject: CallsReject, message: CallsMessage.nullable() }).partial(),
+    calls: z.strictObject({ reject: CallsReject, message: CallsMessage.nullable() }).partial(),
     /** An action, not a setting: never stored. */
     rotate_alert_secret: z.boolean().openapi({
       description: "true: the alert URL gets a new signing secret, in this answer's `alert_secret` (once); the old one stops at once.",
