@@ -20,7 +20,14 @@ async function setup(calls?: { reject?: boolean; message?: string | null }) {
   if (calls) expect((await call("/settings", { method: "PATCH", token: key, body: { calls } })).status).toBe(200);
   const instance = await newInstance(key);
   const rejects: any[] = [];
-  const fleet = await connectedFleet(instance.id, { methods: { "call.reject": (params) => void rejects.push(params) ?? {} } });
+  const fleet = await connectedFleet(instance.id, {
+    methods: {
+      "call.reject": (params) => {
+        rejects.push(params);
+        return {};
+      },
+    },
+  });
   return { key, id: instance.id, fleet, rejects };
 }
 
