@@ -41,8 +41,9 @@
  * they name (received-edits.ts).
  *
  * A number set to `ignore_groups` drops what comes from groups here, before
- * anything is stored: the fleet got it and WhatsApp its receipt (so it is
- * not resent), and this answers it as a message we do not keep
+ * anything is stored (a file the fleet already put in the bucket is
+ * removed): the fleet got it and WhatsApp its receipt (so it is not
+ * resent), and this answers it as a message we do not keep
  * (`message_id: null`), which the fleet lets go of.
  */
 import type { InboundMessage, ReadReceiptKey } from "../../shared/protocol.ts";
@@ -57,7 +58,7 @@ import { conversationFor, touchConversation } from "./conversations.ts";
 import { type NewEvent, publish } from "./events.ts";
 import { canonicalJid, contactFor, identify, type Who } from "./identity.ts";
 import { bareJid, isGroup } from "./jids.ts";
-import { arrivedMedia } from "./media-store.ts";
+import { arrivedMedia, removeReceivedMedia } from "./media-store.ts";
 import { type ReceivedContent, messageFields } from "./message-payload.ts";
 import { markReadByNumber, storeReceived } from "./message-status.ts";
 import { receivedMentions } from "./mentions.ts";
@@ -95,7 +96,11 @@ type Parties = {
 };
 
 export async function receiveMessage(env: Env, scope: Scope, msg: InboundMessage, ledger: Ledger, behaviour?: Behaviour): Promise<Received> {
-  if (behaviour?.number.ignore_groups && isGroup(bareJid(msg.chat_jid))) return { message_id: null, duplicate: false };
+  if (behaviour?.number.ignore_groups && isGroup(bareJid(msg.chat_jid))) {
+    // The fleet stored its file before asking: nothing will ever link to it.
+    if (msg.media) await removeReceivedMedia(env, scope.project_id, msg.media.media_id);
+    return { message_id: null, duplicate: false };
+  }
   // An edit or a delete for everyone: it changes an earlier message, it is not one.
   if (msg.type === "edit" || msg.type === "revoke") return receiveChange(env, scope, msg, ledger);
   const d1 = db(env.DB);

@@ -189,7 +189,9 @@ export const Methods = {
    * socket closes: the edge names them again after every connect), which
    * comes back as `presence.update` events. `online`: the number shows
    * itself available first (WhatsApp sends presence only to an online
-   * client); false with no `jids` makes it unavailable again.
+   * client; an `always_online` number is told so with no `jids`); false
+   * with no `jids` makes it unavailable again. The edge alone decides which
+   * (edge/objects/presence.ts).
    * Errors: `not_connected`, `presence_failed`.
    */
   "presence.subscribe": {

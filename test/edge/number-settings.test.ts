@@ -6,7 +6,10 @@
  */
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { db } from "../../edge/db/client.ts";
+import { findMedia } from "../../edge/db/media.ts";
 import { instanceOf } from "../../edge/objects/stubs.ts";
+import { uploadTicket } from "../../edge/services/media-store.ts";
 import { call, connectedFleet, deliver, eventsUntil, inboundMessage, newInstance, newProject, noPacing, useFleetSockets, waitFor } from "./helpers.ts";
 
 const PHONE_JID = "5511988887777@s.whatsapp.net";
@@ -35,10 +38,19 @@ async function numberOn(instanceId: string) {
 }
 
 async function setup() {
-  const { api_key: key } = await newProject();
+  const { api_key: key, id: projectId } = await newProject();
   await noPacing(key);
   const instance = await newInstance(key);
-  return { key, id: instance.id, number: await numberOn(instance.id) };
+  return { key, projectId, id: instance.id, number: await numberOn(instance.id) };
+}
+
+/** A received file the fleet put in the bucket (its presigned PUT, done straight on the bucket: the runner serves no S3 endpoint). */
+async function uploaded(projectId: string, instanceId: string) {
+  const s3 = { POMBO_R2_S3_ENDPOINT: "http://127.0.0.1:9/r2", POMBO_R2_ACCESS_KEY_ID: "k", POMBO_R2_SECRET_ACCESS_KEY: "s", POMBO_R2_BUCKET: "pombo-media" };
+  const ticket = await uploadTicket({ ...env, ...s3 }, { project_id: projectId, instance_id: instanceId }, { mime_type: "image/jpeg", size: 3 });
+  const file = (await findMedia(db(env.DB), projectId, ticket.media_id))!;
+  await env.MEDIA.put(file.r2_key, new Uint8Array([1, 2, 3]));
+  return file;
 }
 
 const patch = (key: string, id: string, body: unknown) => call(`/instances/${id}`, { method: "PATCH", token: key, body });
@@ -83,12 +95,36 @@ describe("PATCH /instances/{id}", () => {
   });
 });
 
+describe("the API document", () => {
+  it("declares PATCH /instances/{id} with its body and errors, the settings in GET, the project's calls setting and the call.received webhook", async () => {
+    const doc = (await call("/openapi.json")).json;
+    const patchOp = doc.paths["/instances/{id}"].patch;
+    expect(Object.keys(patchOp.responses).sort()).toEqual(["200", "400", "401", "404"]);
+    expect(patchOp.requestBody.content["application/json"].schema.$ref).toBe("#/components/schemas/UpdateInstance");
+    expect(Object.keys(doc.components.schemas.NumberSettings.properties).sort()).toEqual(["always_online", "auto_read", "ignore_groups"]);
+    expect(doc.paths["/instances/{id}"].get.responses["200"].content["application/json"].schema.$ref).toBe("#/components/schemas/InstanceDetail");
+    expect(Object.keys(doc.components.schemas.Settings.properties.calls.properties).sort()).toEqual(["message", "reject"]);
+    expect(doc.webhooks["call.received"]).toBeDefined();
+  });
+});
+
 describe("ignore_groups", () => {
   it("a group message to a number that ignores groups is neither stored nor announced; its one-to-one messages are, and groups come back when it is turned off", async () => {
-    const { key, id, number } = await setup();
+    const { key, projectId, id, number } = await setup();
     await patch(key, id, { settings: { ignore_groups: true } });
     const inGroup = inboundMessage(GROUP, { sender_jid: OTHER_JID, body: "bom dia, grupo" });
     expect(await deliver(number.socket, inGroup)).toEqual({ message_id: null, duplicate: false });
+    // A group photo the fleet already put in the bucket is not kept either.
+    const file = await uploaded(projectId, id);
+    const photo = inboundMessage(GROUP, {
+      sender_jid: OTHER_JID,
+      type: "image",
+      body: null,
+      media: { media_id: file.id, mime_type: "image/jpeg", filename: null, size: 3, ptt: false },
+    });
+    expect(await deliver(number.socket, photo)).toEqual({ message_id: null, duplicate: false });
+    expect(await env.MEDIA.head(file.r2_key)).toBeNull();
+    expect(await findMedia(db(env.DB), projectId, file.id)).toBeUndefined();
     const direct = await deliver(number.socket, inboundMessage(PHONE_JID, { body: "oi" }));
     expect(direct.message_id).toEqual(expect.any(String));
 
