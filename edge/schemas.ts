@@ -6,6 +6,7 @@
 import { type RouteConfig, createRoute, z } from "@hono/zod-openapi";
 import { DisconnectReason, InstanceState } from "../shared/protocol.ts";
 import { MessageDirection } from "./enums.ts";
+import { NumberSettings } from "./services/number-settings.ts";
 
 export const ErrorSchema = z
   .object({
@@ -74,6 +75,9 @@ export const InstanceSchema = z
     updated_at: z.string(),
   })
   .openapi("Instance");
+
+/** One instance as `GET /instances/{id}` shows it: with how it behaves. */
+export const InstanceDetailSchema = InstanceSchema.extend({ settings: NumberSettings }).openapi("InstanceDetail");
 
 /**
  * The error answers routes declare, each described once. A route lists its

@@ -236,6 +236,7 @@ export class ConnectionManager {
       this.layers.inbound.attach(sock);
       this.layers.signals.attach(sock);
       this.layers.groups.attach(sock);
+      this.layers.calls.attach(sock);
       this.#logger.info(
         { fresh: store.fresh, version: this.#settings.versions.current().join("."), proxy: redactProxyUrl(this.#proxyUrl) },
         "socket started",

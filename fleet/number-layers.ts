@@ -3,8 +3,9 @@
  * Baileys splits `src/Socket/`: receiving (inbound-receiver.ts), pairing
  * (pairing.ts), sending (outbound-sender.ts), queries
  * (whatsapp-queries.ts), chat signals: read receipts and presence
- * (chat-signals.ts), and group administration (group-admin.ts). They are made once per number and outlive its
- * sockets; they see the socket of the moment (`Sockets`, wa-socket.ts) and
+ * (chat-signals.ts), group administration (group-admin.ts) and calls
+ * (calls.ts). They are made once per number and outlive its sockets; they
+ * see the socket of the moment (`Sockets`, wa-socket.ts) and
  * what pairing needs of the lifecycle (`PairingLifecycle`), never the
  * lifecycle's state.
  *
@@ -13,6 +14,7 @@
  */
 import type { Logger } from "pino";
 import type { MethodHandlers } from "../shared/rpc.ts";
+import { Calls } from "./calls.ts";
 import { ChatSignals } from "./chat-signals.ts";
 import type { SessionCipher } from "./cipher.ts";
 import { DEFAULT_QR_LIMIT } from "./config.ts";
@@ -56,6 +58,7 @@ export class NumberLayers {
   readonly queries: WhatsAppQueries;
   readonly signals: ChatSignals;
   readonly groups: GroupAdmin;
+  readonly calls: Calls;
   /** The commands the edge can call on this number. */
   readonly methods: MethodHandlers;
 
@@ -68,6 +71,7 @@ export class NumberLayers {
     this.queries = new WhatsAppQueries({ sockets, logger });
     this.signals = new ChatSignals({ sockets, link, logger });
     this.groups = new GroupAdmin({ sockets, link, logger });
+    this.calls = new Calls({ sockets, link, logger });
     this.methods = {
       "instance.restart": () => lifecycle.restart(),
       "instance.logout": () => lifecycle.logout(),
@@ -76,6 +80,7 @@ export class NumberLayers {
       ...this.queries.methods,
       ...this.signals.methods,
       ...this.groups.methods,
+      ...this.calls.methods,
       echo: ({ at }) => ({ at }),
     };
   }

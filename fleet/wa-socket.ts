@@ -53,6 +53,8 @@ export type SocketLike = {
     // Changes to the number's groups (group-admin.ts).
     on(event: "groups.update", listener: (updates: BaileysEventMap["groups.update"]) => void): void;
     on(event: "group-participants.update", listener: (update: BaileysEventMap["group-participants.update"]) => void): void;
+    // Calls to the number (calls.ts).
+    on(event: "call", listener: (calls: BaileysEventMap["call"]) => void): void;
   };
   readonly user?: Contact;
   /** Asks the sender's phone to upload a received file again when WhatsApp no longer has it. */
@@ -68,6 +70,8 @@ export type SocketLike = {
   readMessages(keys: WAMessageKey[]): Promise<void>;
   /** Asks WhatsApp for someone's presence until the socket closes. */
   presenceSubscribe(jid: string): Promise<void>;
+  /** Declines a call ringing the number. */
+  rejectCall(callId: string, callFrom: string): Promise<void>;
   executeUSyncQuery(query: USyncQuery): Promise<USyncQueryResult | undefined>;
   // WhatsApp groups and the block list (see whatsapp-queries.ts).
   updateBlockStatus(jid: string, action: "block" | "unblock"): Promise<void>;

@@ -7,6 +7,8 @@
 import type { StatusEvent } from "../../shared/protocol.ts";
 import type { Incident } from "../services/health.ts";
 import type { Usage } from "../services/pacing.ts";
+import type { Announced as CallAnnounced } from "../services/calls.ts";
+import type { NumberSettings } from "../services/number-settings.ts";
 import type { Settings } from "../services/settings-schema.ts";
 import type { Announced } from "./instance-events.ts";
 import type { LookupUsage } from "./lookup-budget.ts";
@@ -52,13 +54,18 @@ export type InstanceKeys = {
   presence_subscriptions: string[];
   /** Each WhatsApp group's subject as the number last heard it, by group JID (group-subjects.ts). */
   group_subjects: Record<string, string>;
+  /** How this number behaves beside its project's settings (`PATCH /instances/{id}`, services/number-settings.ts). */
+  number_settings: NumberSettings;
   /** A received message stored in D1 but not announced yet, and since when (inbound-dedup.ts). */
   [unannounced: `inbound:${string}`]: number;
+  /** A call to the number, by its call id: what was done about it, and whether it was announced (services/calls.ts). */
+  [call: `call:${string}`]: CallAnnounced;
 };
 
 export type InstanceStorage = TypedStorage<InstanceKeys>;
 
 export const unannouncedKey = (waMessageId: string) => `inbound:${waMessageId}` as const;
+export const callKey = (callId: string) => `call:${callId}` as const;
 
 /** The number's session, its send queue, what its sends did until D1 has it, and read receipts until WhatsApp has them. */
 export const INSTANCE_TABLES = [SessionTable.table, Outbox.table, Journal.table, ReadReceipts.table];

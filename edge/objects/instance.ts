@@ -10,7 +10,9 @@
  * - the live status (state, reason, QR), mirrored to D1 for listing;
  * - received messages, stored and announced once (inbound-dedup.ts);
  * - read receipts until WhatsApp has them (read-receipts.ts), and whose
- *   presence the number watches (presence.ts).
+ *   presence the number watches (presence.ts);
+ * - calls to the number, acted on and announced once (services/calls.ts),
+ *   and how the number behaves (`number_settings`, services/number-settings.ts).
  *
  * What it stores is listed in instance-storage.ts. Pings are answered by the
  * runtime without waking the object (hibernation auto-response), so an idle
@@ -20,6 +22,7 @@ import { DurableObject } from "cloudflare:workers";
 import {
   CloseCode,
   type InboundMessage,
+  type IncomingCall,
   LEASE_TTL_MS,
   type LidMapping,
   type MethodName,
@@ -35,13 +38,15 @@ import {
 import { RpcPeer } from "../../shared/rpc.ts";
 import type { Env } from "../env.ts";
 import { publishGroupParticipants, publishGroupUpdated } from "../services/group-events.ts";
+import { type CallLedger, receiveCall } from "../services/calls.ts";
 import { learnMappings } from "../services/identity.ts";
 import { receiveMessage } from "../services/inbound.ts";
 import { MediaUnavailable, uploadTicket } from "../services/media-store.ts";
+import { type NumberSettings, type NumberSettingsPatch, defaultNumberSettings } from "../services/number-settings.ts";
 import type { Settings } from "../services/settings-schema.ts";
 import { InboundDedup } from "./inbound-dedup.ts";
 import { INITIAL_STATUS, InstanceStatus, parkedReason } from "./instance-status.ts";
-import { INSTANCE_TABLES, type InstanceMeta, type InstanceStorage, type Status } from "./instance-storage.ts";
+import { INSTANCE_TABLES, type InstanceMeta, type InstanceStorage, type Status, callKey } from "./instance-storage.ts";
 import { Lease, closeSocket } from "./lease.ts";
 import { LookupBudget } from "./lookup-budget.ts";
 import type { OutboxItem } from "./outbox.ts";
@@ -91,7 +96,7 @@ export class InstanceObject extends DurableObject<Env> {
       return holder && (await this.status())?.state === "connected" ? this.#peer(holder) : null;
     };
     this.#receipts = new ReadReceipts({ ctx, readyFleet });
-    this.#presence = new PresenceWatch(env, this.#storage, readyFleet);
+    this.#presence = new PresenceWatch(env, this.#storage, readyFleet, async () => (await this.numberSettings())?.always_online ?? false);
     this.#groups = new GroupSubjects(this.#storage, readyFleet);
     this.#sender = new Sender({
       ctx,
@@ -158,6 +163,24 @@ export class InstanceObject extends DurableObject<Env> {
 
   async presenceSubscriptions(): Promise<string[]> {
     return this.#presence.subscriptions();
+  }
+
+  // ------------------------------------------------------------ how the number behaves
+
+  /** Its settings (defaults where never set); null for no instance. */
+  async numberSettings(): Promise<NumberSettings | null> {
+    if (!(await this.#meta())) return null;
+    return { ...defaultNumberSettings(), ...(await this.#storage.get("number_settings")) };
+  }
+
+  /** Changes some; each acts at once (always_online is shown to WhatsApp now if the number is online). Null for no instance. */
+  async changeNumberSettings(patch: NumberSettingsPatch): Promise<NumberSettings | null> {
+    const current = await this.numberSettings();
+    if (!current) return null;
+    const next = { ...current, ...patch };
+    await this.#storage.put("number_settings", next);
+    if (next.always_online !== current.always_online) await this.#presence.alwaysOnline(next.always_online);
+    return next;
   }
 
   // ------------------------------------------------------------ called by the Worker
@@ -364,6 +387,7 @@ export class InstanceObject extends DurableObject<Env> {
         "session.set": ({ entries }) => ({ written: this.#session.set(entries) }),
         "session.clear": () => ({ cleared: this.#session.clear() }),
         "message.received": (message) => this.#receive(message),
+        "call.received": (call) => this.#call(ws, call),
         "media.upload_url": (file) => this.#uploadTicket(file),
       },
     });
@@ -439,7 +463,26 @@ export class InstanceObject extends DurableObject<Env> {
     const scope = await this.#scope();
     await this.#learning;
     const autoRead = (key: ReadReceiptKey) => this.#receipts.add([key]);
-    const groupSubject = (jid: string) => this.#groups.subjectOf(jid);
-    return this.#inbound.once(message.wa_message_id, () => receiveMessage(this.env, scope, message, this.#inbound, autoRead, groupSubject));
+    const number = (await this.numberSettings()) ?? defaultNumberSettings();
+    return this.#inbound.once(message.wa_message_id, () => receiveMessage(this.env, scope, message, this.#inbound, { number, autoRead, groupSubject: (jid) => this.#groups.subjectOf(jid) }));
+  }
+
+  /** A call to the number: declined through the fleet that reported it when the project says so, then announced once. */
+  async #call(ws: WebSocket, call: IncomingCall): Promise<Result<"call.received">> {
+    const scope = await this.#scope();
+    const ledger: CallLedger = {
+      get: (callId) => this.#storage.get(callKey(callId)),
+      put: (callId, done) => this.#storage.put(callKey(callId), done),
+    };
+    const reject = async ({ call_id, from }: IncomingCall) => {
+      try {
+        await this.#peer(ws).call("call.reject", { call_id, from }, 20_000);
+        return true;
+      } catch (err) {
+        console.warn(`instance ${scope.instance_id}: call ${call_id} not rejected:`, err instanceof Error ? err.message : err);
+        return false;
+      }
+    };
+    return receiveCall(this.env, scope, call, ledger, reject);
   }
 }

@@ -5,9 +5,13 @@
  * WhatsApp forgets a subscription when the socket closes, so the number
  * names its chats again every time it comes online, whichever fleet process
  * runs it then: a subscription lasts until it is deleted or the number is
- * logged out, across reconnects, fleet restarts and lease moves. While it
- * has any, the number shows itself online (WhatsApp sends presence only to
- * an online client).
+ * logged out, across reconnects, fleet restarts and lease moves.
+ *
+ * This is also the one place that decides whether the number shows itself
+ * online: while it has any subscription (WhatsApp sends presence only to an
+ * online client), or always with its `always_online` setting
+ * (services/number-settings.ts); otherwise it stays offline, so the phone
+ * keeps its notifications.
  *
  * What the fleet hears (`presence.update`) becomes the project's
  * `presence.update` event for the chats subscribed to, with the person's
@@ -31,11 +35,14 @@ export class PresenceWatch {
   readonly #storage: InstanceStorage;
   /** The live lease holder's peer when the number is connected, else null. */
   readonly #readyFleet: () => Promise<RpcPeer | null>;
+  /** The number's `always_online` setting. */
+  readonly #alwaysOnline: () => Promise<boolean>;
 
-  constructor(env: Env, storage: InstanceStorage, readyFleet: () => Promise<RpcPeer | null>) {
+  constructor(env: Env, storage: InstanceStorage, readyFleet: () => Promise<RpcPeer | null>, alwaysOnline: () => Promise<boolean>) {
     this.#env = env;
     this.#storage = storage;
     this.#readyFleet = readyFleet;
+    this.#alwaysOnline = alwaysOnline;
   }
 
   async subscriptions(): Promise<string[]> {
@@ -54,20 +61,26 @@ export class PresenceWatch {
     return { ok: true, subscriptions: watched.length };
   }
 
-  /** Stops watching `jid`; the number goes back offline when it watches nobody. False when it was not watched. */
+  /** Stops watching `jid`; the number goes back offline when it watches nobody (and is not always online). False when it was not watched. */
   async unsubscribe(jid: string): Promise<boolean> {
     const current = await this.subscriptions();
     if (!current.includes(jid)) return false;
     const rest = current.filter((j) => j !== jid);
     await this.#storage.put("presence_subscriptions", rest);
-    if (rest.length === 0) await this.#tell([], false);
+    if (rest.length === 0 && !(await this.#alwaysOnline())) await this.#tell([], false);
     return true;
   }
 
-  /** The number came online: WhatsApp has forgotten its subscriptions. */
+  /** The number came online: WhatsApp has forgotten its subscriptions, and shows it offline. */
   async connected(): Promise<void> {
     const jids = await this.subscriptions();
-    if (jids.length > 0) await this.#tell(jids, true);
+    if (jids.length > 0 || (await this.#alwaysOnline())) await this.#tell(jids, true);
+  }
+
+  /** `always_online` changed: online now, or offline unless subscriptions still need it. */
+  async alwaysOnline(on: boolean): Promise<void> {
+    if (on) await this.#tell([], true);
+    else if ((await this.subscriptions()).length === 0) await this.#tell([], false);
   }
 
   /** Logged out: whoever pairs the number next starts with no subscriptions. */

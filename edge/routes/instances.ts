@@ -1,8 +1,9 @@
 /** /instances: one per WhatsApp number. Thin: validate, call the service, answer. */
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../env.ts";
-import { IdParam, InstanceSchema, creating, errorsOf, json, jsonBody, listing, operations, reading } from "../schemas.ts";
+import { IdParam, InstanceDetailSchema, InstanceSchema, creating, errorsOf, json, jsonBody, listing, operations, reading } from "../schemas.ts";
 import * as instances from "../services/instances.ts";
+import { NumberSettingsPatch } from "../services/number-settings.ts";
 import { PHONE_RULE } from "../services/phone-input.ts";
 
 const route = operations(["Instances"]);
@@ -17,6 +18,13 @@ const CreateInstance = z
     proxy_url: ProxyUrl.nullish(),
   })
   .openapi("CreateInstance");
+
+const UpdateInstance = z
+  .strictObject({
+    settings: NumberSettingsPatch.openapi({ description: "How this number behaves; what is left out stays. Each takes effect at once, with no reconnect." }),
+  })
+  .partial()
+  .openapi("UpdateInstance");
 
 const PairingCodeBody = z.object({
   phone: z.string().trim().min(3).max(40).openapi({ example: "+5511988887777", description: `The number being paired. ${PHONE_RULE}` }),
@@ -56,8 +64,18 @@ export const instanceRoutes = new OpenAPIHono<AppEnv>()
     async (c) => c.json(await instances.instancesPage(c.env, c.var.projectId, c.req.valid("query")), 200),
   )
   .openapi(
-    route.get("/{id}", "Get an instance", reading(InstanceSchema, "The instance")),
-    async (c) => c.json(await instances.getInstance(c.env, c.var.projectId, c.req.valid("param").id), 200),
+    route.get("/{id}", "Get an instance", reading(InstanceDetailSchema, "The instance, with its settings")),
+    async (c) => c.json(await instances.instanceDetail(c.env, c.var.projectId, c.req.valid("param").id), 200),
+  )
+  .openapi(
+    route.patch("/{id}", "Change how an instance behaves: ignore groups, always online, auto read", {
+      request: { ...byId, body: jsonBody(UpdateInstance) },
+      responses: { 200: json(InstanceDetailSchema, "The instance, with its settings"), ...errorsOf(400, 404) },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      return c.json(await instances.updateInstance(c.env, c.var.projectId, id, c.req.valid("json")), 200);
+    },
   )
   .openapi(
     route.delete("/{id}", "Delete an instance: logs out and wipes its session", {

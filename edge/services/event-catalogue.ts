@@ -181,6 +181,23 @@ const FIELDS = {
       }),
     },
   },
+  "call.received": {
+    description:
+      "Someone called a number. With the project's `calls.reject` on, the call was declined at once and, with `calls.message`, answered with that text (a message of its own, `reference` `call:<call_id>`).",
+    fields: {
+      payload: z.strictObject({
+        call_id: z.string().openapi({ description: "WhatsApp's id of the call." }),
+        from: z.string().openapi({ description: "Who called: their phone JID (a LID resolved where known)." }),
+        video: z.boolean(),
+        group: z.boolean().openapi({ description: "A group call." }),
+        group_jid: z.string().nullable().openapi({ description: "A group call's group, when WhatsApp names it." }),
+        timestamp: z.number().int().openapi({ description: "When the call was offered, in Unix seconds." }),
+        offline: z.boolean().openapi({ description: "Delivered while the number was offline: the call was over, so it was neither rejected nor answered." }),
+        rejected: z.boolean().openapi({ description: "The number declined the call (`calls.reject`)." }),
+        message_id: z.string().nullable().openapi({ description: "The answer text sent to the caller (`calls.message`), a message of its own; null when none was sent." }),
+      }),
+    },
+  },
   "instance.qr": { description: "A new QR to pair the number.", fields: { payload: InstancePayload } },
   "instance.connected": { description: "The number came online.", fields: { payload: InstancePayload } },
   "instance.disconnected": {

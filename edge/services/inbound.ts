@@ -32,13 +32,19 @@
  * Messages the number wrote from its own phone app (`from_me`) are ours:
  * stored as sent, announced as `message.sent` with `source: "phone"`.
  *
- * With the project's `auto_read` on, a customer's message gets its read
- * receipt once stored and before it is announced, so a repeat of a message
+ * With `auto_read` on (the number's own setting, else the project's), a
+ * customer's message gets its read receipt once stored and before it is announced, so a repeat of a message
  * whose announcement did not go out queues it again (harmless: the number's
  * queue keeps one per message).
  *
  * Edits and deletes for everyone come this way too, and change the message
  * they name (received-edits.ts).
+ *
+ * A number set to `ignore_groups` drops what comes from groups here, before
+ * anything is stored (a file the fleet already put in the bucket is
+ * removed): the fleet got it and WhatsApp its receipt (so it is not
+ * resent), and this answers it as a message we do not keep
+ * (`message_id: null`), which the fleet lets go of.
  */
 import type { InboundMessage, ReadReceiptKey } from "../../shared/protocol.ts";
 import { newId, sha256Hex } from "../crypto.ts";
@@ -52,13 +58,14 @@ import { conversationFor, touchConversation } from "./conversations.ts";
 import { type NewEvent, publish } from "./events.ts";
 import { canonicalJid, contactFor, identify, type Who } from "./identity.ts";
 import { bareJid, isGroup } from "./jids.ts";
-import { arrivedMedia } from "./media-store.ts";
+import { arrivedMedia, removeReceivedMedia } from "./media-store.ts";
 import { type ReceivedContent, messageFields } from "./message-payload.ts";
 import { markReadByNumber, storeReceived } from "./message-status.ts";
 import { receivedMentions } from "./mentions.ts";
 import { keywordOptOut } from "./privacy.ts";
 import { quotedMessageId } from "./quoted.ts";
 import { receiveChange } from "./received-edits.ts";
+import { type NumberSettings, autoReads } from "./number-settings.ts";
 import { getSettings } from "./settings.ts";
 
 export type Scope = { project_id: string; instance_id: string };
@@ -76,6 +83,9 @@ export type Received = { message_id: string | null; duplicate: boolean };
 /** Queues a read receipt on the number's object (objects/read-receipts.ts). */
 export type AutoRead = (key: ReadReceiptKey) => void;
 
+/** What the number that received it does with a message: its settings, and how it sends a read receipt. */
+export type Behaviour = { number: NumberSettings; autoRead: AutoRead; groupSubject?: GroupSubject };
+
 /** The chat, who wrote, and who the message is with. */
 type Parties = {
   chat_jid: string;
@@ -88,14 +98,12 @@ type Parties = {
 /** A group's subject as the number last heard it, without asking WhatsApp per message (objects/group-subjects.ts). */
 export type GroupSubject = (groupJid: string) => Promise<string | null>;
 
-export async function receiveMessage(
-  env: Env,
-  scope: Scope,
-  msg: InboundMessage,
-  ledger: Ledger,
-  autoRead?: AutoRead,
-  groupSubject?: GroupSubject,
-): Promise<Received> {
+export async function receiveMessage(env: Env, scope: Scope, msg: InboundMessage, ledger: Ledger, behaviour?: Behaviour): Promise<Received> {
+  if (behaviour?.number.ignore_groups && isGroup(bareJid(msg.chat_jid))) {
+    // The fleet stored its file before asking: nothing will ever link to it.
+    if (msg.media) await removeReceivedMedia(env, scope.project_id, msg.media.media_id);
+    return { message_id: null, duplicate: false };
+  }
   // An edit or a delete for everyone: it changes an earlier message, it is not one.
   if (msg.type === "edit" || msg.type === "revoke") return receiveChange(env, scope, msg, ledger);
   const d1 = db(env.DB);
@@ -117,9 +125,9 @@ export async function receiveMessage(
     // Before the announcement: if this fails, the fleet's resend comes back here (the mark is still set).
     await keywordOptOut(env, scope.project_id, parties.contact, message);
   }
-  if (!msg.from_me && autoRead && (await getSettings(env, scope.project_id)).auto_read) {
+  if (!msg.from_me && behaviour && autoReads(behaviour.number, await getSettings(env, scope.project_id))) {
     // As WhatsApp addressed it: the chat and, in a group, the participant it came from.
-    autoRead({ chat_jid: bareJid(msg.chat_jid), wa_message_id: msg.wa_message_id, participant: parties.group ? msg.sender_jid : null });
+    behaviour.autoRead({ chat_jid: bareJid(msg.chat_jid), wa_message_id: msg.wa_message_id, participant: parties.group ? msg.sender_jid : null });
     await markReadByNumber(d1, scope.project_id, [message.id]);
   }
   if (!parties.group) {
@@ -128,7 +136,7 @@ export async function receiveMessage(
   }
   // The `reference` of our message this one answers: how the client finds its own record (reference 004).
   const quoted = msg.quoted_id ? await findOutboundByWaId(d1, scope.project_id, msg.quoted_id, chats) : undefined;
-  const group = parties.group && !msg.from_me ? { jid: parties.chat_jid, subject: (await groupSubject?.(parties.chat_jid)) ?? null } : null;
+  const group = parties.group && !msg.from_me ? { jid: parties.chat_jid, subject: (await behaviour?.groupSubject?.(parties.chat_jid)) ?? null } : null;
   await publish(env, scope.project_id, await eventOf(env, scope, msg, parties, message, quoted?.reference ?? null, group));
   await ledger.unmark(msg.wa_message_id);
   return { message_id: message.id, duplicate: !fresh };

@@ -19,6 +19,7 @@ import { directoryOf, instanceOf } from "../objects/stubs.ts";
 import { checkUrlField } from "./destinations.ts";
 import { type Warming, dayKey, warmingOf } from "./pacing.ts";
 import { projectPhone } from "./phone-input.ts";
+import type { NumberSettings, NumberSettingsPatch } from "./number-settings.ts";
 import { getSettings } from "./settings.ts";
 import type { Settings } from "./settings-schema.ts";
 
@@ -57,6 +58,21 @@ export async function getInstance(env: Env, projectId: string, id: string): Prom
   const row = await findInstance(db(env.DB), projectId, id);
   if (!row) throw notFound("instance");
   return present(row, await getSettings(env, projectId));
+}
+
+/** One instance with how it behaves (its settings live in its Durable Object). */
+export async function instanceDetail(env: Env, projectId: string, id: string): Promise<Instance & { settings: NumberSettings }> {
+  const instance = await getInstance(env, projectId, id);
+  const settings = await instanceOf(env, id).numberSettings();
+  if (!settings) throw notFound("instance");
+  return { ...instance, settings };
+}
+
+/** `PATCH /instances/{id}`: its settings, each acting at once (pushed to the connected number where WhatsApp needs it). */
+export async function updateInstance(env: Env, projectId: string, id: string, patch: { settings?: NumberSettingsPatch }) {
+  await getInstance(env, projectId, id);
+  if (patch.settings && !(await instanceOf(env, id).changeNumberSettings(patch.settings))) throw notFound("instance");
+  return instanceDetail(env, projectId, id);
 }
 
 export async function instancesPage(env: Env, projectId: string, page: Page) {

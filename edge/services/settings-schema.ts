@@ -37,6 +37,15 @@ const AutoRead = z.boolean().openapi({
     "true: every message a customer sends gets its WhatsApp read receipt (blue ticks) as soon as it is stored, without `POST /conversations/{jid}/read`. Messages written on the number's own phone get none.",
 });
 
+const CallsReject = z.boolean().openapi({
+  description: "true: every call to the project's numbers is declined at once (the caller sees it rejected); `call.received` says so in `rejected`.",
+});
+const CallsMessage = z.string().trim().min(1).max(4096).openapi({
+  example: "We can't take calls on this number. Please write to us here.",
+  description:
+    "With `reject`: the text the caller gets after their call is declined, sent by the number they called through the send path (queued and paced like any send, `reference` `call:<call id>`). Null: no text.",
+});
+
 const DEFAULT_OPTOUT_KEYWORDS = ["STOP", "SAIR", "PARAR", "CANCELAR", "UNSUBSCRIBE"];
 const OptoutKeywords = z
   .array(z.string().trim().min(1).max(64))
@@ -82,6 +91,8 @@ export const Settings = z
     optout_keywords: OptoutKeywords.default(DEFAULT_OPTOUT_KEYWORDS),
     default_country: DefaultCountry.nullable().default(null),
     auto_read: AutoRead.default(false),
+    /** What happens to calls to the project's numbers (all are reported as `call.received`). */
+    calls: z.object({ reject: CallsReject.default(false), message: CallsMessage.nullable().default(null) }).prefault({}),
   })
   .refine((s) => s.pacing.min_gap_ms <= s.pacing.max_gap_ms, {
     path: ["pacing", "max_gap_ms"],
@@ -117,6 +128,7 @@ export const SettingsPatch = z
     optout_keywords: OptoutKeywords,
     default_country: DefaultCountry.nullable(),
     auto_read: AutoRead,
+    calls: z.strictObject({ reject: CallsReject, message: CallsMessage.nullable() }).partial(),
     /** An action, not a setting: never stored. */
     rotate_alert_secret: z.boolean().openapi({
       description: "true: the alert URL gets a new signing secret, in this answer's `alert_secret` (once); the old one stops at once.",

@@ -41,6 +41,7 @@ export async function patchSettings(env: Env, projectId: string, { rotate_alert_
     ...patch,
     pacing: { ...current.pacing, ...patch.pacing },
     caps: { ...current.caps, ...patch.caps },
+    calls: { ...current.calls, ...patch.calls },
   };
   const parsed = Settings.safeParse(merged);
   if (!parsed.success) throw validationError(parsed.error, "json");

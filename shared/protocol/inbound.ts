@@ -111,3 +111,23 @@ export const SpooledMessage = z.object({
   mappings: z.array(LidMapping).max(MAX_MAPPINGS_PER_EVENT).default([]),
 });
 export type SpooledMessage = z.input<typeof SpooledMessage>;
+
+/**
+ * Someone called the number (Baileys' `call` event, status `offer`). `from`
+ * is the caller as WhatsApp named them (a phone JID or a LID, with the phone
+ * in `from_alt` when WhatsApp gave it); the edge picks the canonical one.
+ */
+export const IncomingCall = z.object({
+  call_id: z.string().min(1).max(128),
+  from: z.string().min(1),
+  from_alt: z.string().nullable().default(null),
+  video: z.boolean().default(false),
+  group: z.boolean().default(false),
+  /** A group call: the group's JID, when WhatsApp named it. */
+  group_jid: z.string().nullable().default(null),
+  /** Unix seconds, as WhatsApp stamped the offer. */
+  timestamp: z.number().int(),
+  /** Delivered while the number was offline: the call is over by now. */
+  offline: z.boolean().default(false),
+});
+export type IncomingCall = z.infer<typeof IncomingCall>;

@@ -4,7 +4,7 @@
  */
 import { z } from "zod";
 import { Hello, InstanceList, LeaseDenied, LeaseGranted, StatusEvent } from "./instance.ts";
-import { InboundMessage, LidMapping, MAX_MAPPINGS_PER_EVENT } from "./inbound.ts";
+import { InboundMessage, IncomingCall, LidMapping, MAX_MAPPINGS_PER_EVENT } from "./inbound.ts";
 import { EditableType, MessageStatusEvent, OutboundContent, QuotedMessage } from "./outbound.ts";
 import {
   BlockAction,
@@ -239,12 +239,33 @@ export const Methods = {
    * socket closes: the edge names them again after every connect), which
    * comes back as `presence.update` events. `online`: the number shows
    * itself available first (WhatsApp sends presence only to an online
-   * client); false with no `jids` makes it unavailable again.
+   * client; an `always_online` number is told so with no `jids`); false
+   * with no `jids` makes it unavailable again. The edge alone decides which
+   * (edge/objects/presence.ts).
    * Errors: `not_connected`, `presence_failed`.
    */
   "presence.subscribe": {
     params: z.object({ jids: z.array(z.string().min(1)).max(MAX_PRESENCE_SUBSCRIPTIONS), online: z.boolean() }),
     result: z.object({ subscribed: z.number().int() }),
+  },
+  /**
+   * Rejects a call ringing the number (Baileys `rejectCall`): the caller sees
+   * it declined. Errors: `not_connected`, `reject_failed`.
+   */
+  "call.reject": {
+    params: z.object({ call_id: z.string().min(1), from: z.string().min(1) }),
+    result: z.object({}),
+  },
+  /**
+   * fleet -> instance DO: someone called the number. Answered once the
+   * edge acted on it (rejected it through `call.reject` when the project
+   * says so, queued its answer text) and announced it (`call.received`), so
+   * the fleet repeats it until answered; a repeat of a call id is
+   * `duplicate` and announces nothing.
+   */
+  "call.received": {
+    params: IncomingCall,
+    result: z.object({ rejected: z.boolean(), message_id: z.string().nullable(), duplicate: z.boolean() }),
   },
   /**
    * fleet -> instance DO: one received message. Answered once the edge has

@@ -133,6 +133,13 @@ export class FakeSocket implements SocketLike {
     this.presenceSubscriptions.push(jid);
   }
 
+  /** Calls declined, in order. */
+  rejectedCalls: { callId: string; from: string }[] = [];
+
+  async rejectCall(callId: string, from: string): Promise<void> {
+    this.rejectedCalls.push({ callId, from });
+  }
+
   async executeUSyncQuery(query: USyncQuery): Promise<USyncQueryResult | undefined> {
     this.queries.push(query);
     return this.usyncAnswer;

@@ -10,6 +10,7 @@ import type { MethodHandlers } from "../../shared/rpc.ts";
 import { RpcPeer } from "../../shared/rpc.ts";
 import {
   type InboundMessage,
+  type IncomingCall,
   type LidMapping,
   type MessageStatusEvent,
   type Params,
@@ -59,6 +60,8 @@ export type MemoryEdge = {
   /** Answers `media.upload_url`; unset, the edge has nowhere to put files (`media_unavailable`). */
   uploadTarget: ((params: Params<"media.upload_url">) => Result<"media.upload_url">) | null;
   uploadRequests: Params<"media.upload_url">[];
+  /** Every `call.received` the edge got, repeats included, in order. */
+  calls: IncomingCall[];
   /** Drops the link: calls in flight fail as `closed`, frames go nowhere until `restore()`. */
   cut(): void;
   restore(): void;
@@ -78,6 +81,7 @@ export function memoryEdge(existing?: Map<string, string>): MemoryEdge {
   const stored = new Map<string, InboundMessage>();
   const receivedFaults: ReceivedFault[] = [];
   const uploadRequests: Params<"media.upload_url">[] = [];
+  const calls: IncomingCall[] = [];
   const cut = () => {
     down = true;
     link.failAll("memory link cut");
@@ -123,6 +127,11 @@ export function memoryEdge(existing?: Map<string, string>): MemoryEdge {
         }
         return { message_id: `msg_${message.wa_message_id}`, duplicate };
       },
+      "call.received": (call) => {
+        const duplicate = calls.some((c) => c.call_id === call.call_id);
+        calls.push(call);
+        return { rejected: false, message_id: null, duplicate };
+      },
       "media.upload_url": (params) => {
         uploadRequests.push(params);
         if (!result.uploadTarget) throw new ProtocolError("media_unavailable", "no bucket in this test");
@@ -163,6 +172,7 @@ export function memoryEdge(existing?: Map<string, string>): MemoryEdge {
     receivedFaults,
     uploadTarget: null,
     uploadRequests,
+    calls,
     cut,
     restore: () => {
       down = false;

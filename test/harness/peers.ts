@@ -42,6 +42,8 @@ export interface Peer extends NumberPeer {
   waitForAccepted: TestPeer["waitForAccepted"];
   /** Puts a message on the number's socket, as if a customer sent it. Resolves with its WhatsApp id. */
   inject: TestPeer["inject"];
+  /** Rings the number (a call offer). */
+  offerCall: TestPeer["offerCall"];
   /** What the number's socket told the peer (receipts, acks), in order: what WhatsApp knows it took. */
   clientNodes: TestPeer["clientNodes"];
   /** Whether the number's client acknowledged a received message (WhatsApp will not send it again). */
@@ -98,6 +100,7 @@ export async function startPeers(
               accepted: peer.accepted,
               waitForAccepted: peer.waitForAccepted,
               inject: peer.inject,
+              offerCall: peer.offerCall,
               clientNodes: peer.clientNodes,
               acknowledged: peer.acknowledged,
             };

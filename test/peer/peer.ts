@@ -24,6 +24,9 @@
  *    unanswered when the socket closes, is delivered again, marked `offline`,
  *    when the number next connects. The stock peer forgot a message once it
  *    was written to a socket.
+ *  - a call can ring the number (`offerCall`): a `<call><offer call-id=...>`
+ *    as WhatsApp sends it, and the number's reject (a `<call><reject>` it
+ *    sends, in `clientNodes()`) is answered with an ack, as WhatsApp does.
  *
  * What the peer accepts end to end (decrypted and recorded): text, location,
  * contact, reaction, poll. It cannot take media (its media_conn names
@@ -106,6 +109,9 @@ export type InboundInjection = {
   senderPn?: string;
 };
 
+/** A call offer: `from` is the caller's JID (a phone JID or a LID, then `callerPn` names the phone). */
+export type CallOffer = { from: string; callId: string; video?: boolean; groupJid?: string; callerPn?: string };
+
 /**
  * A node the number's socket sent the peer (a receipt, an ack, a query, a
  * chatstate), as the peer recorded it, with its children's tags and attrs
@@ -128,6 +134,8 @@ export type TestPeer = {
   waitForAccepted(predicate: (message: AcceptedMessage) => boolean, timeoutMs?: number): Promise<AcceptedMessage>;
   /** Puts a message on the number's socket, as if a customer sent it. Resolves with its WhatsApp id. */
   inject(message: InboundInjection): Promise<string>;
+  /** Rings the number: a voice (or video) call from `from`. Resolves with how many of the number's sockets got the offer. */
+  offerCall(offer: CallOffer): Promise<number>;
   /**
    * Every node the number's socket sent, in arrival order: what WhatsApp
    * would know of it. A message the number took is a `receipt` with its id
@@ -196,6 +204,16 @@ export async function startPeer(opts: {
       const text = await res.text();
       if (res.status !== 200) throw new Error(`the peer refused the inbound message: ${res.status} ${text}`);
       return (JSON.parse(text) as { message: { key: { id: string } } }).message.key.id;
+    },
+    offerCall: async (offer) => {
+      const res = await fetch(server.manifest.endpoints.adminInboundUrl.replace(/\/inbound$/, "/call"), {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-crabline-admin-token": server.manifest.adminToken },
+        body: JSON.stringify(offer),
+      });
+      const text = await res.text();
+      if (res.status !== 200) throw new Error(`the peer refused the call: ${res.status} ${text}`);
+      return (JSON.parse(text) as { delivered: number }).delivered;
     },
     clientNodes: () => [...clientNodes],
     acknowledged: (id) => acknowledged.has(id),
