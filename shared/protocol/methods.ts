@@ -5,7 +5,7 @@
 import { z } from "zod";
 import { Hello, InstanceList, LeaseDenied, LeaseGranted, StatusEvent } from "./instance.ts";
 import { InboundMessage, LidMapping, MAX_MAPPINGS_PER_EVENT } from "./inbound.ts";
-import { EditableType, MessageStatusEvent, OutboundContent, QuotedMessage } from "./outbound.ts";
+import { EditableType, MessageStatusEvent, OutboundContent, QuotedMessage, StatusPost } from "./outbound.ts";
 import {
   BlockAction,
   ChatState,
@@ -94,6 +94,8 @@ export const Methods = {
       content: OutboundContent,
       /** A reply: the message quoted (absent from older edges, ignored by older fleets). */
       quoted: QuotedMessage.nullable().default(null),
+      /** A status post (`chat_jid` is `status@broadcast`): its audience and looks. */
+      status: StatusPost.nullable().default(null),
       typing_ms: z.number().int().min(0).max(30_000).default(0),
     }),
     result: z.object({
