@@ -46,6 +46,8 @@ export interface Peer extends NumberPeer {
   clientNodes: TestPeer["clientNodes"];
   /** Whether the number's client acknowledged a received message (WhatsApp will not send it again). */
   acknowledged: TestPeer["acknowledged"];
+  /** The devices a status post carried its sender key to. */
+  statusKeyRecipients: TestPeer["statusKeyRecipients"];
 }
 
 export interface Peers extends PeerSet<Peer> {
@@ -100,6 +102,7 @@ export async function startPeers(
               inject: peer.inject,
               clientNodes: peer.clientNodes,
               acknowledged: peer.acknowledged,
+              statusKeyRecipients: peer.statusKeyRecipients,
             };
           }),
         );
