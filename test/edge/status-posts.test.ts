@@ -36,7 +36,7 @@ describe("posting a status: bad input", () => {
     [{ instance_id: "x", body: "x".repeat(701) }, 400, "body"],
   ])("%j -> %i naming %s", async (body, status, field) => {
     const { key, id } = await setup();
-    const res = await post(key, "text", { ...body, ...(body.instance_id ? { instance_id: id } : {}) });
+    const res = await post(key, "text", { ...body, ...("instance_id" in body ? { instance_id: id } : {}) });
     expect(res.status, JSON.stringify(res.json)).toBe(status);
     expect(res.json.error.details.field).toBe(field);
     expect(await instanceOf(env, id).queueSize()).toBe(0);
