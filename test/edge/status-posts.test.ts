@@ -26,15 +26,15 @@ async function customerWrites(socket: Parameters<typeof deliver>[0], jid: string
 
 describe("posting a status: bad input", () => {
   it.each([
-    [{ body: "hi" }, 400, "instance_id"],
-    [{ instance_id: "x", body: "hi", audience: ["+5511988887777", "not a phone"] }, 400, "audience[1]"],
-    [{ instance_id: "x", body: "hi", audience: ["120363041234567890@g.us"] }, 400, "audience[0]"],
-    [{ instance_id: "x", body: "hi", audience: [] }, 400, "audience"],
-    [{ instance_id: "x", body: "hi", background_color: "green" }, 400, "background_color"],
-    [{ instance_id: "x", body: "hi", background_color: "#12345" }, 400, "background_color"],
-    [{ instance_id: "x", body: "hi", font: "comic_sans" }, 400, "font"],
-    [{ instance_id: "x", body: "x".repeat(701) }, 400, "body"],
-  ])("%j -> %i naming %s", async (body, status, field) => {
+    ["no instance_id", { body: "hi" }, 400, "instance_id"],
+    ["an audience entry that is no phone", { instance_id: "x", body: "hi", audience: ["+5511988887777", "not a phone"] }, 400, "audience[1]"],
+    ["a group in the audience", { instance_id: "x", body: "hi", audience: ["120363041234567890@g.us"] }, 400, "audience[0]"],
+    ["an empty audience", { instance_id: "x", body: "hi", audience: [] }, 400, "audience"],
+    ["a colour by name", { instance_id: "x", body: "hi", background_color: "green" }, 400, "background_color"],
+    ["a colour of 5 digits", { instance_id: "x", body: "hi", background_color: "#12345" }, 400, "background_color"],
+    ["a font WhatsApp has not", { instance_id: "x", body: "hi", font: "comic_sans" }, 400, "font"],
+    ["a text past 700 characters", { instance_id: "x", body: "x".repeat(701) }, 400, "body"],
+  ])("%s -> %i naming the field", async (_what, body, status, field) => {
     const { key, id } = await setup();
     const res = await post(key, "text", { ...body, ...("instance_id" in body ? { instance_id: id } : {}) });
     expect(res.status, JSON.stringify(res.json)).toBe(status);
@@ -145,5 +145,20 @@ describe("posting a status", () => {
       content: { type: "image", mimetype: "image/png", caption: "menu", media_id: expect.any(String) },
       status: { audience: [MARIA], background_color: null, font: null },
     });
+  });
+});
+
+describe("the OpenAPI document", () => {
+  it("has each status route with its body (fonts named, colour pattern), its answer and its errors", async () => {
+    const doc = (await call("/openapi.json")).json;
+    for (const type of ["text", "image", "video", "audio"]) {
+      const op = doc.paths[`/status/${type}`]?.post;
+      expect(op, type).toBeDefined();
+      expect(Object.keys(op.responses)).toEqual(expect.arrayContaining(["202", "400", "401", "404", "422"]));
+    }
+    const body = JSON.stringify(doc.paths["/status/text"].post.requestBody);
+    for (const font of ["system", "fb_script", "courierprime_bold"]) expect(body).toContain(font);
+    expect(body).toContain("background_color");
+    expect(JSON.stringify(doc.components.schemas.StatusAccepted)).toContain("audience_size");
   });
 });
