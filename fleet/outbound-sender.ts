@@ -170,15 +170,19 @@ export class OutboundSender {
 
   /** Deletes our message's parts for everyone, one revoke each, in order; answered once WhatsApp acknowledged them all. */
   async revoke(params: RevokeParams): Promise<Result<"message.revoke">> {
-    const { chat_jid, parts } = params;
+    const { chat_jid, parts, status } = params;
     const log = { wa_message_ids: parts.map((p) => p.wa_message_id) };
     try {
-      assertSendableJid(chat_jid);
+      // A status is deleted as it was posted: to its audience.
+      const audience = status ? { statusJidList: statusOptions(chat_jid, status).statusJidList } : {};
+      if (!status) assertSendableJid(chat_jid);
       const sock = this.#sockets.open();
       for (const { wa_message_id, revoke_id } of parts) {
         // Baileys echoes what sendMessage sends back as a received message: not a revoke made on the phone.
         this.#opts.inbound.rememberSent(revoke_id);
-        await this.#acked(revoke_id, SEND_TIMEOUT_MS, () => sock.sendMessage(chat_jid, { delete: ownKey(chat_jid, wa_message_id) }, { messageId: revoke_id }));
+        await this.#acked(revoke_id, SEND_TIMEOUT_MS, () =>
+          sock.sendMessage(chat_jid, { delete: ownKey(chat_jid, wa_message_id) }, { messageId: revoke_id, ...audience }),
+        );
       }
       this.#logger.info(log, "message revoked");
       return { revoked: parts.length };

@@ -169,7 +169,7 @@ export class Sender {
           chat_jid: item.chat_jid,
           content,
           quoted: part.quoted ?? null,
-          status: part.status ?? null,
+          ...(part.status ? { status: part.status } : {}),
           // Typing shows in a chat; a status has none.
           typing_ms: content.type === "text" && item.next_part === 0 && !part.status ? typingMs(settings, content.text) : 0,
         },

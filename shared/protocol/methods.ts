@@ -137,6 +137,8 @@ export const Methods = {
     params: z.object({
       chat_jid: z.string(),
       parts: z.array(z.object({ wa_message_id: z.string().min(1), revoke_id: z.string().min(1) })).min(1).max(10),
+      /** A status post's delete goes to the audience the post went to. */
+      status: StatusPost.nullable().default(null),
     }),
     result: z.object({ revoked: z.number().int() }),
   },

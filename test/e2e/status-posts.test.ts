@@ -7,6 +7,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Peer } from "../harness/peers.ts";
+import { summarize } from "../peer/decode.ts";
 import { useStack } from "../harness/use-stack.ts";
 import { waitFor } from "../harness/waits.ts";
 
@@ -75,5 +76,11 @@ describe("e2e: status posts", () => {
     const again = await peer.waitForAccepted((m) => m.id === secondSent.wa_message_id, 10_000);
     expect(again.message.extendedTextMessage?.text).toBe("Fechado hoje");
     expect(peer.statusKeyRecipients(again.id).map((jid) => jid.replace(/:\d+@/, "@"))).toEqual([maria]);
+
+    // Deleted: its audience gets WhatsApp's revoke of that post.
+    await stack.api.call("DELETE", `/messages/${second.id}`, undefined, 200);
+    const revoke = await peer.waitForAccepted((m) => m.message.protocolMessage?.key?.id === again.id, 10_000);
+    expect(revoke.to).toBe("status@broadcast");
+    expect(summarize(revoke.message)).toEqual({ type: "revoke", target: { id: again.id, from_me: true, remote_jid: "status@broadcast" } });
   });
 });

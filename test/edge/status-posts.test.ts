@@ -148,6 +148,31 @@ describe("posting a status", () => {
   });
 });
 
+describe("a sent status", () => {
+  it("is deleted for everyone to the audience it was posted to, and cannot be edited", async () => {
+    const { key, id } = await setup();
+    const revokes: any[] = [];
+    await connectedFleet(id, { methods: { "message.revoke": (params) => (revokes.push(params), { revoked: params.parts.length }) } });
+    const res = await post(key, "text", { instance_id: id, body: "Só hoje", audience: [MARIA] });
+    await waitFor(async () => (await messageOf(key, res.json.id)).status === "sent", 3_000, "sent");
+
+    const edit = await call(`/messages/${res.json.id}`, { method: "PATCH", token: key, body: { body: "Só amanhã" } });
+    expect(edit.status).toBe(409);
+    expect(edit.json.error.code).toBe("not_editable");
+
+    const deleted = await call(`/messages/${res.json.id}`, { method: "DELETE", token: key });
+    expect(deleted.status, JSON.stringify(deleted.json)).toBe(200);
+    expect(deleted.json.status).toBe("deleted");
+    expect(revokes).toEqual([
+      {
+        chat_jid: "status@broadcast",
+        parts: [{ wa_message_id: deleted.json.wa_message_id, revoke_id: expect.any(String) }],
+        status: { audience: [MARIA], background_color: null, font: null },
+      },
+    ]);
+  });
+});
+
 describe("the OpenAPI document", () => {
   it("has each status route with its body (fonts named, colour pattern), its answer and its errors", async () => {
     const doc = (await call("/openapi.json")).json;

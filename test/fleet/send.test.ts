@@ -354,6 +354,20 @@ describe("status posts (unit, around the socket: the peer takes no media uploads
     expect(sock.sent).toEqual([]);
   });
 
+  it("a status is deleted for everyone to its audience", async () => {
+    const { edge, sock } = await connected();
+    const status = { audience: [CHAT], background_color: "#FF0000", font: "system_bold" as const };
+    const parts = [{ wa_message_id: "3EB0STORY", revoke_id: "3EB0STORYDEL" }];
+    expect(await edge.edge.call("message.revoke", { chat_jid: "status@broadcast", parts, status })).toEqual({ revoked: 1 });
+    expect(sock.sent).toEqual([
+      expect.objectContaining({
+        jid: "status@broadcast",
+        content: { delete: { remoteJid: "status@broadcast", fromMe: true, id: "3EB0STORY" } },
+        options: { messageId: "3EB0STORYDEL", statusJidList: [CHAT] },
+      }),
+    ]);
+  });
+
   it("every font the API names is one of WhatsApp's", () => {
     for (const name of StatusFont.options) expect(typeof STATUS_FONTS[name], name).toBe("number");
     expect(STATUS_FONTS.courierprime_bold).toBe(proto.Message.ExtendedTextMessage.FontType.COURIERPRIME_BOLD);
