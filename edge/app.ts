@@ -20,10 +20,12 @@ import { numberRoutes } from "./routes/numbers.ts";
 import { notSupportedRoutes } from "./routes/not-supported.ts";
 import { poolRoutes } from "./routes/pools.ts";
 import { settingsRoutes } from "./routes/settings.ts";
+import { statusRoutes } from "./routes/status-posts.ts";
 import { suppressionRoutes } from "./routes/suppressions.ts";
 import { contactGroupRoutes, tagRoutes } from "./routes/tags-and-contact-groups.ts";
 import { webhookRoutes } from "./routes/webhooks.ts";
 import { documentEvents } from "./services/event-catalogue.ts";
+import { STATUS_TYPES } from "./services/status-request.ts";
 import { whatsappBlockRoutes } from "./routes/whatsapp-block.ts";
 import { whatsappGroupRoutes } from "./routes/whatsapp-groups.ts";
 
@@ -33,7 +35,10 @@ const MAX_MEDIA_BODY_BYTES = 44 * 1024 * 1024;
 /** A 10,000-row contact import at up to about 1 KB a row. */
 const MAX_IMPORT_BODY_BYTES = 10 * 1024 * 1024;
 // Media may come inline as base64: those routes take bodies the size of their largest file.
-const MEDIA_SENDS = new Set(MediaType.options.map((type) => `/messages/${type}`));
+const MEDIA_SENDS = new Set([
+  ...MediaType.options.map((type) => `/messages/${type}`),
+  ...STATUS_TYPES.filter((type) => type !== "text").map((type) => `/status/${type}`),
+]);
 
 const DOCUMENT = {
   openapi: "3.1.0",
@@ -90,6 +95,7 @@ export function createApp() {
     .mount("/suppressions", suppressionRoutes)
     .mount("/groups", whatsappGroupRoutes)
     .mount("/numbers", numberRoutes)
+    .mount("/status", statusRoutes)
     .mount("/labels", notSupportedRoutes)
     .mount("/calls", notSupportedRoutes);
 

@@ -19,7 +19,16 @@ import {
   proto,
   toNumber,
 } from "@whiskeysockets/baileys";
-import { type EditableType, type OutboundContent, ProtocolError, type QuotedMessage, type Result } from "../shared/protocol.ts";
+import {
+  type EditableType,
+  type OutboundContent,
+  ProtocolError,
+  type QuotedMessage,
+  type Result,
+  STATUS_JID,
+  StatusFont,
+  type StatusPost,
+} from "../shared/protocol.ts";
 import { errorText } from "./errors.ts";
 import type { FetchMedia } from "./outbound-media.ts";
 
@@ -44,6 +53,35 @@ export function assertSendableJid(jid: string): void {
   if (!decoded?.user || !SENDABLE_SERVERS.has(decoded.server)) {
     throw new ProtocolError("invalid_content", "chat_jid is not a WhatsApp user, group or channel JID");
   }
+}
+
+/** People a status can be shown to: phone or LID JIDs. */
+const AUDIENCE_SERVERS = new Set(["s.whatsapp.net", "lid"]);
+
+/** WhatsApp's number for each font we name (Baileys' FontType, by name). */
+export const STATUS_FONTS: Record<StatusFont, proto.Message.ExtendedTextMessage.FontType> = Object.fromEntries(
+  StatusFont.options.map(
+    (name) => [name, proto.Message.ExtendedTextMessage.FontType[name.toUpperCase() as keyof typeof proto.Message.ExtendedTextMessage.FontType]],
+  ),
+) as Record<StatusFont, proto.Message.ExtendedTextMessage.FontType>;
+
+/**
+ * The `sendMessage` options that make a message a status post: Baileys'
+ * relayMessage sends `status@broadcast` as a group message, encrypted with
+ * a sender key distributed to each device of `statusJidList`. Colour and
+ * font apply to texts (Baileys puts them on the extendedTextMessage).
+ */
+export function statusOptions(chatJid: string, status: StatusPost): { statusJidList: string[]; backgroundColor?: string; font?: number } {
+  if (chatJid !== STATUS_JID) throw new ProtocolError("invalid_content", "a status post goes to status@broadcast");
+  for (const jid of status.audience) {
+    const decoded = jidDecode(jid);
+    if (!decoded?.user || !AUDIENCE_SERVERS.has(decoded.server)) throw new ProtocolError("invalid_content", "a status audience holds people's JIDs only");
+  }
+  return {
+    statusJidList: status.audience,
+    ...(status.background_color ? { backgroundColor: status.background_color } : {}),
+    ...(status.font ? { font: STATUS_FONTS[status.font] } : {}),
+  };
 }
 
 /**

@@ -23,7 +23,17 @@ import { withTimeout } from "./deadlines.ts";
 import type { EdgeLink } from "./edge-link.ts";
 import { errorText } from "./errors.ts";
 import type { InboundReceiver } from "./inbound-receiver.ts";
-import { assertSendableJid, classifySendError, editMessage, ownKey, presenceFor, quotedFor, sendResult, toBaileysContent } from "./outbound-content.ts";
+import {
+  assertSendableJid,
+  classifySendError,
+  editMessage,
+  ownKey,
+  presenceFor,
+  quotedFor,
+  sendResult,
+  statusOptions,
+  toBaileysContent,
+} from "./outbound-content.ts";
 import type { FetchMedia } from "./outbound-media.ts";
 import { ServerAcks } from "./server-acks.ts";
 import { StatusSteps, statusFromMessageUpdate, statusFromReceiptUpdate } from "./statuses.ts";
@@ -101,10 +111,11 @@ export class OutboundSender {
   }
 
   async send(params: SendParams): Promise<Result<"message.send">> {
-    const { message_id, wa_message_id, chat_jid, content, quoted, typing_ms: typingMs } = params;
-    const log = { message_id, wa_message_id, type: content.type, ...(quoted ? { quoted_id: quoted.id } : {}) };
+    const { message_id, wa_message_id, chat_jid, content, quoted, status, typing_ms: typingMs } = params;
+    const log = { message_id, wa_message_id, type: content.type, ...(quoted ? { quoted_id: quoted.id } : {}), ...(status ? { audience: status.audience.length } : {}) };
     try {
-      assertSendableJid(chat_jid);
+      const statusPost = status ? statusOptions(chat_jid, status) : null;
+      if (!statusPost) assertSendableJid(chat_jid);
       const sock = this.#sockets.open();
       const payload = await toBaileysContent(content, {
         chatJid: chat_jid,
@@ -114,14 +125,20 @@ export class OutboundSender {
       });
       // Baileys echoes our own send back as a received message: it must not reach the edge as one.
       this.#opts.inbound.rememberSent(wa_message_id);
-      const presence = typingMs > 0 ? presenceFor(content) : null;
+      // Nobody watches a status being typed.
+      const presence = typingMs > 0 && !statusPost ? presenceFor(content) : null;
       if (presence) await this.#showPresence(sock, presence, chat_jid, typingMs);
       if (!this.#sockets.isOpen(sock)) {
         throw new ProtocolError("not_connected", "the WhatsApp socket went away before the send");
       }
-      const timeoutMs = MEDIA_TYPES.has(content.type) ? MEDIA_SEND_TIMEOUT_MS : SEND_TIMEOUT_MS;
+      // A status is encrypted for every device of its audience: as long as a media send.
+      const timeoutMs = MEDIA_TYPES.has(content.type) || statusPost ? MEDIA_SEND_TIMEOUT_MS : SEND_TIMEOUT_MS;
       const sent = await this.#acked(wa_message_id, timeoutMs, () =>
-        sock.sendMessage(chat_jid, payload, { messageId: wa_message_id, ...(quoted ? { quoted: quotedFor(quoted, chat_jid) } : {}) }),
+        sock.sendMessage(chat_jid, payload, {
+          messageId: wa_message_id,
+          ...(quoted ? { quoted: quotedFor(quoted, chat_jid) } : {}),
+          ...statusPost,
+        }),
       );
       const result = sendResult(sent, wa_message_id);
       this.#logger.info(log, "message sent");
@@ -153,15 +170,19 @@ export class OutboundSender {
 
   /** Deletes our message's parts for everyone, one revoke each, in order; answered once WhatsApp acknowledged them all. */
   async revoke(params: RevokeParams): Promise<Result<"message.revoke">> {
-    const { chat_jid, parts } = params;
+    const { chat_jid, parts, status } = params;
     const log = { wa_message_ids: parts.map((p) => p.wa_message_id) };
     try {
-      assertSendableJid(chat_jid);
+      // A status is deleted as it was posted: to its audience.
+      const audience = status ? { statusJidList: statusOptions(chat_jid, status).statusJidList } : {};
+      if (!status) assertSendableJid(chat_jid);
       const sock = this.#sockets.open();
       for (const { wa_message_id, revoke_id } of parts) {
         // Baileys echoes what sendMessage sends back as a received message: not a revoke made on the phone.
         this.#opts.inbound.rememberSent(revoke_id);
-        await this.#acked(revoke_id, SEND_TIMEOUT_MS, () => sock.sendMessage(chat_jid, { delete: ownKey(chat_jid, wa_message_id) }, { messageId: revoke_id }));
+        await this.#acked(revoke_id, SEND_TIMEOUT_MS, () =>
+          sock.sendMessage(chat_jid, { delete: ownKey(chat_jid, wa_message_id) }, { messageId: revoke_id, ...audience }),
+        );
       }
       this.#logger.info(log, "message revoked");
       return { revoked: parts.length };

@@ -111,3 +111,14 @@ export async function listConversations(db: Db, projectId: string, opts: { insta
     .orderBy(desc(conversations.last_message_at), desc(conversations.id))
     .limit(opts.limit);
 }
+
+/** The chats whose customers talk to this number now (it is their sticky number), most recently active first. */
+export async function chatsOfNumber(db: Db, projectId: string, instanceId: string, limit: number): Promise<string[]> {
+  const rows = await db
+    .select({ chat_jid: conversations.chat_jid })
+    .from(conversations)
+    .where(and(eq(conversations.project_id, projectId), eq(conversations.instance_id, instanceId), isNotNull(conversations.last_message_at)))
+    .orderBy(desc(conversations.last_message_at))
+    .limit(limit);
+  return rows.map((row) => row.chat_jid);
+}

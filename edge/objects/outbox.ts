@@ -4,7 +4,7 @@
  * (an OTP has two), and each part's WhatsApp id is fixed when the message is
  * accepted, so a part retried after a crash is the same message to WhatsApp.
  */
-import type { OutboundContent, QuotedMessage } from "../../shared/protocol.ts";
+import type { OutboundContent, QuotedMessage, StatusPost } from "../../shared/protocol.ts";
 import { SqlTable, type SqlTableSpec } from "./sql-table.ts";
 
 export type OutboxPart = {
@@ -14,6 +14,8 @@ export type OutboxPart = {
   sealed?: string;
   /** A reply's first part: the message it quotes. */
   quoted?: QuotedMessage;
+  /** A status post: who sees it, and how a text looks. */
+  status?: StatusPost;
 };
 
 export type OutboxItem = {

@@ -169,7 +169,9 @@ export class Sender {
           chat_jid: item.chat_jid,
           content,
           quoted: part.quoted ?? null,
-          typing_ms: content.type === "text" && item.next_part === 0 ? typingMs(settings, content.text) : 0,
+          ...(part.status ? { status: part.status } : {}),
+          // Typing shows in a chat; a status has none.
+          typing_ms: content.type === "text" && item.next_part === 0 && !part.status ? typingMs(settings, content.text) : 0,
         },
         SEND_TIMEOUT_MS,
       );

@@ -38,7 +38,7 @@ const summaries: Record<SendType, string> = {
   otp: "Send a one-time code: a context text, then the bare code",
 };
 
-const Accepted = z
+export const Accepted = z
   .object({
     id: z.string(),
     status: z.literal("queued"),
@@ -117,7 +117,7 @@ const SearchQuery = CursorQuery.extend({
   until: instant("Created before"),
 });
 
-const IdempotencyHeader = z.object({
+export const IdempotencyHeader = z.object({
   "idempotency-key": z
     .string()
     .min(1)

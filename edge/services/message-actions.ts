@@ -14,7 +14,7 @@
  * from what it does (wa-ids.ts), so a retry after a lost answer is the same
  * WhatsApp message.
  */
-import { EditableType, type Params, type Result } from "../../shared/protocol.ts";
+import { EditableType, type Params, type Result, STATUS_JID, type StatusPost } from "../../shared/protocol.ts";
 import { db } from "../db/client.ts";
 import { findMessage, messageEditsOf } from "../db/messages.ts";
 import type { MessageRow } from "../db/schema/index.ts";
@@ -46,6 +46,7 @@ export async function editMessage(env: Env, projectId: string, id: string, body:
   if (row.status === "deleted") throw conflict("message_deleted", "the message was deleted for everyone; there is nothing to edit");
   if (!ON_WHATSAPP.includes(row.status)) throw notSent(row, "edited");
   const type = EditableType.safeParse(row.type);
+  if (row.chat_jid === STATUS_JID) throw conflict("not_editable", "WhatsApp does not let a status be edited; delete it and post another");
   if (!type.success) {
     throw conflict("not_editable", `a ${row.type} message has no text WhatsApp lets you edit; texts and the captions of images, videos and documents can be`);
   }
@@ -103,6 +104,7 @@ export async function deleteMessage(env: Env, projectId: string, id: string) {
   await act(env, sent.instance_id, "message.revoke", {
     chat_jid: sent.chat_jid,
     parts: await Promise.all(parts.map(async (waId) => ({ wa_message_id: waId, revoke_id: await derivedWaMessageId(`revoke:${sent.id}:${waId}`) }))),
+    ...(sent.chat_jid === STATUS_JID ? { status: sent.content.status as StatusPost } : {}),
   });
   const deleted = await markDeleted(d1, projectId, id, "api");
   if (deleted) {

@@ -15,7 +15,7 @@ import { ApiError, notFound } from "../errors.ts";
 import type { OutboxPart } from "../objects/outbox.ts";
 import { instanceOf } from "../objects/stubs.ts";
 import { earlierSend, fingerprintOf } from "./idempotency.ts";
-import { storeMedia } from "./media.ts";
+import { type MediaInput, type MediaType, storeMedia } from "./media.ts";
 import { mentionsOf } from "./mentions.ts";
 import { menuText } from "./menus.ts";
 import { acceptMessage, notQueued } from "./message-status.ts";
@@ -37,16 +37,12 @@ export type Accepted = { id: string; status: "queued"; instance_id: string; chat
 export type SendOutcome = { accepted: Accepted; replayed: boolean };
 
 export async function sendMessage(env: Env, projectId: string, request: SendRequest, idempotencyKey?: string): Promise<SendOutcome> {
-  const d1 = db(env.DB);
   if (request.type === "otp" && !env.POMBO_DATA_KEY) {
     throw new ApiError(503, "otp_unavailable", "OTP sends need POMBO_DATA_KEY set on the edge");
   }
   const { type, ...body } = request;
-  const fingerprint = idempotencyKey ? await fingerprintOf(env, type, body) : null;
-  if (idempotencyKey) {
-    const earlier = await earlierSend(d1, projectId, idempotencyKey, fingerprint!);
-    if (earlier) return { accepted: accepted(earlier), replayed: true };
-  }
+  const idempotency = await idempotencyOf(env, projectId, type, body, idempotencyKey);
+  if (idempotency?.earlier) return { accepted: accepted(idempotency.earlier), replayed: true };
   // Stored and stamped as keys are (lowercase); a bad one is a 400 before anything else.
   request = { ...request, tags: request.tags && entryKeys(request.tags, "tags"), groups: request.groups && entryKeys(request.groups, "groups") };
   const settings = await getSettings(env, projectId);
@@ -94,23 +90,64 @@ export async function sendMessage(env: Env, projectId: string, request: SendRequ
     await stampRecipient(env, projectId, selection.instance_id, recipient.chat_jid, { tags: request.tags, groups: request.groups, message_id: id });
   }
 
-  const row: MessageRow & { status: "queued" } = {
+  const row = queuedRow({
     id,
     project_id: projectId,
     instance_id: selection.instance_id,
     chat_jid: recipient.chat_jid,
-    direction: "outbound",
     type: request.type,
     content: quoted ? { ...stored, quoted_message_id: quoted.message_id } : stored,
-    status: "queued",
-    reason: null,
     reference: request.reference ?? null,
-    idempotency_key: idempotencyKey ?? null,
-    idempotency_fingerprint: fingerprint,
-    wa_message_id: parts.at(-1)!.wa_message_id,
-    wa_message_ids: parts.map((p) => p.wa_message_id),
     tags: request.tags ?? null,
     groups: request.groups ?? null,
+    quoted_id: quoted?.wa_message_id ?? null,
+    parts,
+    idempotency,
+  });
+  return queueMessage(env, row, parts, settings, idempotency);
+}
+
+/** An Idempotency-Key's fingerprint of this request, and the message it already made if any; null without a key. */
+export async function idempotencyOf(
+  env: Env,
+  projectId: string,
+  type: string,
+  body: object,
+  key: string | undefined,
+): Promise<{ key: string; fingerprint: string; earlier: MessageRow | null } | null> {
+  if (!key) return null;
+  const fingerprint = await fingerprintOf(env, type, body);
+  return { key, fingerprint, earlier: await earlierSend(db(env.DB), projectId, key, fingerprint) };
+}
+
+type Idempotency = Awaited<ReturnType<typeof idempotencyOf>>;
+
+/** A new outbound message, queued, as D1 keeps it: what the send decided, everything else still unknown. */
+export function queuedRow(fields: {
+  id: string;
+  project_id: string;
+  instance_id: string;
+  chat_jid: string;
+  type: string;
+  content: Record<string, unknown>;
+  reference: string | null;
+  tags: string[] | null;
+  groups: string[] | null;
+  quoted_id: string | null;
+  parts: OutboxPart[];
+  idempotency: Idempotency;
+}): MessageRow & { status: "queued" } {
+  const { parts, idempotency, ...given } = fields;
+  const now = new Date().toISOString();
+  return {
+    ...given,
+    direction: "outbound",
+    status: "queued",
+    reason: null,
+    idempotency_key: idempotency?.key ?? null,
+    idempotency_fingerprint: idempotency?.fingerprint ?? null,
+    wa_message_id: parts.at(-1)!.wa_message_id,
+    wa_message_ids: parts.map((p) => p.wa_message_id),
     message_secret: null,
     poll_message: null,
     sent_at: null,
@@ -118,42 +155,56 @@ export async function sendMessage(env: Env, projectId: string, request: SendRequ
     contact_id: null,
     conversation_id: null,
     sender_jid: null,
-    quoted_id: quoted?.wa_message_id ?? null,
     media_id: null,
     from_me: false,
     edited_at: null,
     read_at: null,
-    created_at: new Date().toISOString(),
-    updated_at: new Date().toISOString(),
+    created_at: now,
+    updated_at: now,
   };
+}
+
+/**
+ * Stores the message as `queued`, then puts it on its number's outbox, and
+ * only then is it accepted; one that could not be queued is marked so and
+ * answered 503. Two requests racing with one Idempotency-Key: the loser
+ * answers as a retry of the winner.
+ */
+export async function queueMessage(
+  env: Env,
+  row: MessageRow & { status: "queued" },
+  parts: OutboxPart[],
+  settings: Settings,
+  idempotency: Idempotency,
+): Promise<SendOutcome> {
+  const d1 = db(env.DB);
   try {
     await acceptMessage(d1, row);
   } catch (err) {
-    // Two requests with one Idempotency-Key raced: the other one won; answer as a retry of it (or 422 when they differ).
-    const winner = idempotencyKey ? await earlierSend(d1, projectId, idempotencyKey, fingerprint!) : null;
+    const winner = idempotency ? await earlierSend(d1, row.project_id, idempotency.key, idempotency.fingerprint) : null;
     if (winner) return { accepted: accepted(winner), replayed: true };
     throw err;
   }
   try {
-    await instanceOf(env, selection.instance_id).enqueue(
+    await instanceOf(env, row.instance_id).enqueue(
       {
-        message_id: id,
-        project_id: projectId,
-        chat_jid: recipient.chat_jid,
+        message_id: row.id,
+        project_id: row.project_id,
+        chat_jid: row.chat_jid,
         parts,
         expires_at: Date.now() + settings.message_ttl_hours * 3_600_000,
       },
       settings,
     );
   } catch (err) {
-    await notQueued(d1, projectId, id);
-    console.error(`message ${id}: could not be queued:`, err instanceof Error ? err.message : err);
+    await notQueued(d1, row.project_id, row.id);
+    console.error(`message ${row.id}: could not be queued:`, err instanceof Error ? err.message : err);
     throw new ApiError(503, "unavailable", "the message could not be queued; it was not accepted, send it again");
   }
   return { accepted: accepted(row), replayed: false };
 }
 
-const accepted = (row: MessageRow): Accepted => ({
+export const accepted = (row: MessageRow): Accepted => ({
   id: row.id,
   status: "queued",
   instance_id: row.instance_id,
@@ -186,19 +237,8 @@ async function build(
     case "document":
     case "audio":
     case "sticker": {
-      const file = await storeMedia(env, projectId, request.type, request.media);
-      // Captions go on images, videos and documents only; ptt (voice note) on audio only.
-      const caption = request.type === "audio" || request.type === "sticker" ? null : (request.media.caption ?? null);
-      const ptt = request.type === "audio" && request.media.ptt === true;
-      const content: OutboundContent = {
-        type: request.type,
-        media_id: file.media_id,
-        mimetype: file.mimetype,
-        filename: request.media.filename ?? null,
-        caption,
-        ptt,
-      };
-      return { contents: [content], stored: { media: { ...file, caption, ptt } } };
+      const { content, stored } = await mediaPart(env, projectId, request.type, request.media);
+      return { contents: [content], stored };
     }
     case "location": {
       const { latitude, longitude, name = null, address = null } = request;
@@ -246,6 +286,21 @@ async function build(
       };
     }
   }
+}
+
+/** A file to send: stored in R2, and the part that carries it. */
+export async function mediaPart(
+  env: Env,
+  projectId: string,
+  type: MediaType,
+  media: MediaInput & { caption?: string; ptt?: boolean },
+): Promise<{ content: OutboundContent; stored: Record<string, unknown> }> {
+  const file = await storeMedia(env, projectId, type, media);
+  // Captions go on images, videos and documents only; ptt (voice note) on audio only.
+  const caption = type === "audio" || type === "sticker" ? null : (media.caption ?? null);
+  const ptt = type === "audio" && media.ptt === true;
+  const content: OutboundContent = { type, media_id: file.media_id, mimetype: file.mimetype, filename: media.filename ?? null, caption, ptt };
+  return { content, stored: { media: { ...file, caption, ptt } } };
 }
 
 /** The sending number's own phone, known once it has connected. */

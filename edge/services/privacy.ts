@@ -148,3 +148,29 @@ function refusalOf(statuses: ContactStatus[], reasons: string[]): keyof typeof r
   if (statuses.includes("blocked") || reasons.length > 0) return "recipient_suppressed";
   return null;
 }
+
+/**
+ * The people among `jids` (phone JIDs and LIDs) nothing may be sent to, by
+ * the same rule as `assertSendable`: a status post leaves them out rather than
+ * refusing the whole audience. Two queries, whatever the list's length.
+ */
+export async function unsendableOf(env: Env, projectId: string, jids: string[]): Promise<Set<string>> {
+  const d1 = db(env.DB);
+  const lids = jids.filter((jid) => isLid(jid));
+  const phonesOf = new Map(
+    jids.map((jid) => {
+      const phone = phoneFromJid(jid);
+      return [jid, phone ? phoneVariants(phone) : []] as const;
+    }),
+  );
+  const phones = [...phonesOf.values()].flat();
+  const [contacts, listed] = await Promise.all([findContacts(d1, projectId, phones, lids), findSuppressions(d1, projectId, phones)]);
+  const refused = new Set<string>();
+  for (const contact of contacts) {
+    if (!refusalOf([contact.status], [])) continue;
+    if (contact.phone) refused.add(contact.phone);
+    if (contact.lid) refused.add(contact.lid);
+  }
+  for (const entry of listed) refused.add(entry.phone);
+  return new Set(jids.filter((jid) => refused.has(jid) || (phonesOf.get(jid) ?? []).some((phone) => refused.has(phone))));
+}

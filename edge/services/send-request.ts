@@ -26,7 +26,7 @@ export const SendCommon = z.object({
     }),
 });
 
-const Media = z
+export const Media = z
   .object({
     url: z.url({ protocol: /^https?$/ }).optional(),
     base64: z.string().min(1).optional(),

@@ -5,6 +5,7 @@
  * message. The counterpart of inbound.ts for what the numbers send; the
  * send journal (objects/sender.ts) calls it before announcing the message.
  */
+import { STATUS_JID } from "../../shared/protocol.ts";
 import { db } from "../db/client.ts";
 import type { MessageRow } from "../db/schema/index.ts";
 import type { Env } from "../env.ts";
@@ -16,9 +17,9 @@ import { joinConversation } from "./message-status.ts";
 
 export type Link = { contact_id: string; conversation_id: string };
 
-/** Files the message under its contact and conversation; null for a group chat, which has no conversation here. */
+/** Files the message under its contact and conversation; null for a group chat or a status post, which have no conversation here. */
 export async function recordSent(env: Env, projectId: string, row: MessageRow): Promise<Link | null> {
-  if (isGroup(row.chat_jid)) return null;
+  if (isGroup(row.chat_jid) || row.chat_jid === STATUS_JID) return null;
   const who = await identify(env, projectId, row.instance_id, [row.chat_jid]);
   const contact = await contactFor(env, projectId, row.instance_id, who, { source: "outbound", name: null });
   if (!contact) return null;

@@ -5,7 +5,7 @@
 import { z } from "zod";
 import { Hello, InstanceList, LeaseDenied, LeaseGranted, StatusEvent } from "./instance.ts";
 import { InboundMessage, IncomingCall, LidMapping, MAX_MAPPINGS_PER_EVENT } from "./inbound.ts";
-import { EditableType, MessageStatusEvent, OutboundContent, QuotedMessage } from "./outbound.ts";
+import { EditableType, MessageStatusEvent, OutboundContent, QuotedMessage, StatusPost } from "./outbound.ts";
 import {
   BlockAction,
   ChatState,
@@ -104,6 +104,8 @@ export const Methods = {
       content: OutboundContent,
       /** A reply: the message quoted (absent from older edges, ignored by older fleets). */
       quoted: QuotedMessage.nullable().default(null),
+      /** A status post (`chat_jid` is `status@broadcast`): its audience and looks. */
+      status: StatusPost.nullable().default(null),
       typing_ms: z.number().int().min(0).max(30_000).default(0),
     }),
     result: z.object({
@@ -145,6 +147,8 @@ export const Methods = {
     params: z.object({
       chat_jid: z.string(),
       parts: z.array(z.object({ wa_message_id: z.string().min(1), revoke_id: z.string().min(1) })).min(1).max(10),
+      /** A status post's delete goes to the audience the post went to. */
+      status: StatusPost.nullable().default(null),
     }),
     result: z.object({ revoked: z.number().int() }),
   },

@@ -71,6 +71,40 @@ export const QuotedMessage = z.object({
 });
 export type QuotedMessage = z.infer<typeof QuotedMessage>;
 
+/**
+ * A status (story): the fonts a text status may be written in, as Baileys'
+ * `proto.Message.ExtendedTextMessage.FontType` names them (lowercased); the
+ * fleet maps each to WhatsApp's number.
+ */
+export const StatusFont = z.enum([
+  "system",
+  "system_text",
+  "fb_script",
+  "system_bold",
+  "morningbreeze_regular",
+  "calistoga_regular",
+  "exo2_extrabold",
+  "courierprime_bold",
+]);
+export type StatusFont = z.infer<typeof StatusFont>;
+
+/** `#RRGGBB`, or `#AARRGGBB` (alpha first, as WhatsApp's ARGB). */
+export const STATUS_COLOR = /^#(?:[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$/;
+
+/**
+ * A message to `status@broadcast` is a status post: who sees it (phone or
+ * LID JIDs; WhatsApp encrypts it for each of their devices) and, for texts,
+ * how it looks.
+ */
+export const StatusPost = z.object({
+  audience: z.array(z.string()).min(1),
+  background_color: z.string().regex(STATUS_COLOR).nullable().default(null),
+  font: StatusFont.nullable().default(null),
+});
+export type StatusPost = z.infer<typeof StatusPost>;
+
+export const STATUS_JID = "status@broadcast";
+
 /** The messages WhatsApp lets their sender edit: texts, and the captions of images, videos and documents. */
 export const EditableType = z.enum(["text", "image", "video", "document"]);
 export type EditableType = z.infer<typeof EditableType>;

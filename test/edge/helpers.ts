@@ -200,7 +200,7 @@ export async function joinDirectory(fleetId: string, capacity = 0) {
   return { socket, first };
 }
 
-export type SendFrame = { message_id: string; wa_message_id: string; chat_jid: string; content: any; quoted: any; typing_ms: number };
+export type SendFrame = { message_id: string; wa_message_id: string; chat_jid: string; content: any; quoted: any; status: any; typing_ms: number };
 
 /**
  * A fleet process running `instanceId` with the number connected, speaking the

@@ -11,7 +11,8 @@ import { SessionCipher } from "../../fleet/cipher.ts";
 import { ConnectionManager } from "../../fleet/connection.ts";
 import { edgeMediaFetcher } from "../../fleet/outbound-media.ts";
 import { WaVersionSource } from "../../fleet/wa-version.ts";
-import { type Params, ProtocolError } from "../../shared/protocol.ts";
+import { type Params, ProtocolError, StatusFont } from "../../shared/protocol.ts";
+import { STATUS_FONTS } from "../../fleet/outbound-content.ts";
 import { fakeSockets } from "./fake-socket.ts";
 import { type MediaEdge, startMediaEdge } from "./media-edge.ts";
 import { memoryEdge, pairedSession } from "./memory-edge.ts";
@@ -319,5 +320,56 @@ describe("contacts.resolve (unit, around the socket)", () => {
     ]);
     expect(sock.queries).toHaveLength(1);
     expect(sock.queries[0]!.users.map((u) => u.phone)).toEqual(["+551188887777", "+5511911112222"]);
+  });
+});
+
+describe("status posts (unit, around the socket: the peer takes no media uploads)", () => {
+  it("an image status goes to status@broadcast with its audience as Baileys' statusJidList, and nobody sees typing", async () => {
+    const { sock, send } = await connected();
+    media.files.set("proj_1/med_story", Buffer.from([0xff, 0xd8, 0xff, 0xe0, 9]));
+    await send({
+      wa_message_id: "3EB0STORY",
+      chat_jid: "status@broadcast",
+      content: { type: "image", media_id: "proj_1/med_story", mimetype: "image/jpeg", caption: "Cardápio novo" },
+      status: { audience: [CHAT, "123456789012345@lid"], background_color: null, font: null },
+      typing_ms: 50,
+    });
+    expect(sock.sent).toHaveLength(1);
+    expect(sock.sent[0]).toMatchObject({
+      jid: "status@broadcast",
+      content: { image: Buffer.from([0xff, 0xd8, 0xff, 0xe0, 9]), mimetype: "image/jpeg", caption: "Cardápio novo" },
+      options: { messageId: "3EB0STORY", statusJidList: [CHAT, "123456789012345@lid"] },
+    });
+    expect(sock.sent[0]!.options).not.toHaveProperty("backgroundColor");
+    expect(sock.presences).toEqual([]);
+  });
+
+  it("refuses, as invalid_content, a status elsewhere than status@broadcast, an audience with a group, and status@broadcast without an audience", async () => {
+    const { sock, send } = await connected();
+    const text = { type: "text" as const, text: "Hoje abrimos às 10h" };
+    const status = { audience: [CHAT], background_color: null, font: null };
+    expect(await errorCode(send({ chat_jid: CHAT, content: text, status }))).toBe("invalid_content");
+    expect(await errorCode(send({ chat_jid: "status@broadcast", content: text, status: { ...status, audience: [GROUP] } }))).toBe("invalid_content");
+    expect(await errorCode(send({ chat_jid: "status@broadcast", content: text }))).toBe("invalid_content");
+    expect(sock.sent).toEqual([]);
+  });
+
+  it("a status is deleted for everyone to its audience", async () => {
+    const { edge, sock } = await connected();
+    const status = { audience: [CHAT], background_color: "#FF0000", font: "system_bold" as const };
+    const parts = [{ wa_message_id: "3EB0STORY", revoke_id: "3EB0STORYDEL" }];
+    expect(await edge.edge.call("message.revoke", { chat_jid: "status@broadcast", parts, status })).toEqual({ revoked: 1 });
+    expect(sock.sent).toEqual([
+      expect.objectContaining({
+        jid: "status@broadcast",
+        content: { delete: { remoteJid: "status@broadcast", fromMe: true, id: "3EB0STORY" } },
+        options: { messageId: "3EB0STORYDEL", statusJidList: [CHAT] },
+      }),
+    ]);
+  });
+
+  it("every font the API names is one of WhatsApp's", () => {
+    for (const name of StatusFont.options) expect(typeof STATUS_FONTS[name], name).toBe("number");
+    expect(STATUS_FONTS.courierprime_bold).toBe(proto.Message.ExtendedTextMessage.FontType.COURIERPRIME_BOLD);
   });
 });

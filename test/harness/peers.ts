@@ -48,6 +48,8 @@ export interface Peer extends NumberPeer {
   clientNodes: TestPeer["clientNodes"];
   /** Whether the number's client acknowledged a received message (WhatsApp will not send it again). */
   acknowledged: TestPeer["acknowledged"];
+  /** The devices a status post carried its sender key to. */
+  statusKeyRecipients: TestPeer["statusKeyRecipients"];
 }
 
 export interface Peers extends PeerSet<Peer> {
@@ -103,6 +105,7 @@ export async function startPeers(
               offerCall: peer.offerCall,
               clientNodes: peer.clientNodes,
               acknowledged: peer.acknowledged,
+              statusKeyRecipients: peer.statusKeyRecipients,
             };
           }),
         );

@@ -28,8 +28,12 @@
  *    as WhatsApp sends it, and the number's reject (a `<call><reject>` it
  *    sends, in `clientNodes()`) is answered with an ack, as WhatsApp does.
  *
+ *  - a status post (a send to `status@broadcast`) is accepted and recorded:
+ *    its sender-key distribution decrypted, its `skmsg` raw, which
+ *    `status-posts.ts` opens.
+ *
  * What the peer accepts end to end (decrypted and recorded): text, location,
- * contact, reaction, poll. It cannot take media (its media_conn names
+ * contact, reaction, poll, and text status posts. It cannot take media (its media_conn names
  * https://127.0.0.1:443, where nothing listens) nor group sends (no skmsg).
  */
 import { type StartedWhatsAppServer, startWhatsAppServer } from "@openclaw/crabline";
@@ -38,6 +42,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GrowingList } from "../harness/waits.ts";
 import { type AcceptedMessage, acceptedFromRecord } from "./decode.ts";
+import { StatusPosts, isStatusRecord, keyRecipients } from "./status-posts.ts";
 
 export type LookupAnswer = { exists: boolean; jid: string };
 
@@ -144,6 +149,8 @@ export type TestPeer = {
   clientNodes(): ClientNode[];
   /** Whether the client acknowledged (receipt or ack) the received message with this id: WhatsApp will not send it again. */
   acknowledged(id: string): boolean;
+  /** The devices the status post `id` carried its sender key to (those that did not have it yet). */
+  statusKeyRecipients(id: string): string[];
   close(): Promise<void>;
 };
 
@@ -166,6 +173,8 @@ export async function startPeer(opts: {
   const clientNodes: ClientNode[] = [];
   const acknowledged = new Set<string>();
   const growing = new GrowingList(() => accepted);
+  const statuses = new StatusPosts();
+  const statusKeyRecipients = new Map<string, string[]>();
   const server = await startWhatsAppServer({
     selfJid,
     recorderPath,
@@ -175,6 +184,18 @@ export async function startPeer(opts: {
       const node = clientNodeOf(event);
       if (node) clientNodes.push(node);
       for (const id of acknowledgedIds(event)) acknowledged.add(id);
+      if (isStatusRecord(event)) {
+        statusKeyRecipients.set(event.body.attrs?.id ?? "", keyRecipients(event));
+        // Opened with the sender key its audience was given: a moment later, in order.
+        void statuses.open(event).then(
+          (message) => {
+            accepted.push(message);
+            growing.grew();
+          },
+          (err: unknown) => console.error("test peer: a status post could not be opened:", err),
+        );
+        return;
+      }
       const message = acceptedFromRecord(event);
       if (!message) return;
       accepted.push(message);
@@ -216,6 +237,7 @@ export async function startPeer(opts: {
       return (JSON.parse(text) as { delivered: number }).delivered;
     },
     clientNodes: () => [...clientNodes],
+    statusKeyRecipients: (id) => statusKeyRecipients.get(id) ?? [],
     acknowledged: (id) => acknowledged.has(id),
     close: async () => {
       await server.close();
