@@ -2,8 +2,8 @@
  * The layers above one number's socket lifecycle, one module each, as
  * Baileys splits `src/Socket/`: receiving (inbound-receiver.ts), pairing
  * (pairing.ts), sending (outbound-sender.ts), queries
- * (whatsapp-queries.ts) and chat signals: read receipts and presence
- * (chat-signals.ts). They are made once per number and outlive its
+ * (whatsapp-queries.ts), chat signals: read receipts and presence
+ * (chat-signals.ts), and profiles (profile.ts). They are made once per number and outlive its
  * sockets; they see the socket of the moment (`Sockets`, wa-socket.ts) and
  * what pairing needs of the lifecycle (`PairingLifecycle`), never the
  * lifecycle's state.
@@ -21,7 +21,9 @@ import { InboundReceiver } from "./inbound-receiver.ts";
 import type { InboundSpool } from "./inbound-spool.ts";
 import type { FetchMedia } from "./outbound-media.ts";
 import { OutboundSender } from "./outbound-sender.ts";
+import type { MediaHosts } from "./inbound-media.ts";
 import { Pairing, type PairingLifecycle } from "./pairing.ts";
+import { Profiles } from "./profile.ts";
 import type { Sockets } from "./wa-socket.ts";
 import { WhatsAppQueries } from "./whatsapp-queries.ts";
 
@@ -38,6 +40,8 @@ export type LayerOptions = {
   spool: InboundSpool;
   /** QRs an unpaired number shows before pairing expires (see DEFAULT_QR_LIMIT in config.ts). */
   qrLimit?: number;
+  /** Where profile pictures may be downloaded from (default: WhatsApp's hosts, public addresses). */
+  mediaHosts?: MediaHosts;
 };
 
 /** What the layers may ask of the lifecycle below them. */
@@ -54,6 +58,7 @@ export class NumberLayers {
   readonly sender: OutboundSender;
   readonly queries: WhatsAppQueries;
   readonly signals: ChatSignals;
+  readonly profiles: Profiles;
   /** The commands the edge can call on this number. */
   readonly methods: MethodHandlers;
 
@@ -65,6 +70,7 @@ export class NumberLayers {
     this.sender = new OutboundSender({ instanceId, sockets, link, cipher, fetchMedia: opts.fetchMedia, inbound: this.inbound, logger });
     this.queries = new WhatsAppQueries({ sockets, logger });
     this.signals = new ChatSignals({ sockets, link, logger });
+    this.profiles = new Profiles({ sockets, logger, fetchMedia: opts.fetchMedia, mediaHosts: opts.mediaHosts });
     this.methods = {
       "instance.restart": () => lifecycle.restart(),
       "instance.logout": () => lifecycle.logout(),
@@ -72,6 +78,7 @@ export class NumberLayers {
       ...this.sender.methods,
       ...this.queries.methods,
       ...this.signals.methods,
+      ...this.profiles.methods,
       echo: ({ at }) => ({ at }),
     };
   }

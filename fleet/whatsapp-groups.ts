@@ -53,7 +53,7 @@ function wireParticipant(p: BaileysParticipant): GroupParticipant {
  * `assertNodeErrorFree` puts it in `data` (its status stays 500), group
  * metadata parsing in `output.statusCode`.
  */
-function whatsAppCode(err: unknown): number | null {
+export function whatsAppCode(err: unknown): number | null {
   const boom = err as { isBoom?: boolean; data?: unknown; output?: { statusCode?: number } } | null;
   if (!boom?.isBoom) return null;
   if (typeof boom.data === "number") return boom.data;
