@@ -19,6 +19,7 @@ import { messageRoutes } from "./routes/messages.ts";
 import { numberRoutes } from "./routes/numbers.ts";
 import { notSupportedRoutes } from "./routes/not-supported.ts";
 import { poolRoutes } from "./routes/pools.ts";
+import { contactProfileRoutes, instanceProfileRoutes } from "./routes/profile.ts";
 import { settingsRoutes } from "./routes/settings.ts";
 import { suppressionRoutes } from "./routes/suppressions.ts";
 import { contactGroupRoutes, tagRoutes } from "./routes/tags-and-contact-groups.ts";
@@ -77,14 +78,14 @@ export function createApp() {
   audience(app, "admin").mount("/admin", adminRoutes);
   audience(app, "fleet").mount("/fleet", fleetRoutes);
   audience(app, "project")
-    .mount("/instances", instanceRoutes)
+    .mount("/instances", instanceRoutes, instanceProfileRoutes)
     .mount("/messages", messageRoutes)
     .mount("/pools", poolRoutes)
     .mount("/settings", settingsRoutes)
     .mount("/webhooks", webhookRoutes)
     .mount("/events", eventRoutes)
     .mount("/conversations", conversationRoutes)
-    .mount("/contacts", contactRoutes, contactActionRoutes, whatsappBlockRoutes)
+    .mount("/contacts", contactRoutes, contactActionRoutes, whatsappBlockRoutes, contactProfileRoutes)
     .mount("/tags", tagRoutes)
     .mount("/contact-groups", contactGroupRoutes)
     .mount("/suppressions", suppressionRoutes)

@@ -46,6 +46,7 @@ import { LookupBudget } from "./lookup-budget.ts";
 import type { OutboxItem } from "./outbox.ts";
 import { PresenceWatch, type Subscribed } from "./presence.ts";
 import { ReadReceipts } from "./read-receipts.ts";
+import { AvatarFetches } from "./avatars.ts";
 import { Sender } from "./sender.ts";
 import { SessionTable } from "./session-table.ts";
 import { createTables } from "./sql-table.ts";
@@ -72,6 +73,7 @@ export class InstanceObject extends DurableObject<Env> {
   readonly #lookups: LookupBudget;
   readonly #receipts: ReadReceipts;
   readonly #presence: PresenceWatch;
+  readonly #avatars: AvatarFetches;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -89,6 +91,7 @@ export class InstanceObject extends DurableObject<Env> {
     };
     this.#receipts = new ReadReceipts({ ctx, readyFleet });
     this.#presence = new PresenceWatch(env, this.#storage, readyFleet);
+    this.#avatars = new AvatarFetches({ ctx, env, readyFleet, scope: () => this.#scope() });
     this.#sender = new Sender({
       ctx,
       env,
@@ -121,13 +124,14 @@ export class InstanceObject extends DurableObject<Env> {
   }
 
   async alarm(): Promise<void> {
-    await Promise.all([this.#sender.alarm(), this.#receipts.send()]);
+    await Promise.all([this.#sender.alarm(), this.#receipts.send(), this.#avatars.fetchAll()]);
   }
 
-  /** The number came online: its queue and its read receipts may move, and WhatsApp forgot its presence subscriptions. */
+  /** The number came online: its queue, read receipts and avatar fetches may move, and WhatsApp forgot its presence subscriptions. */
   #connected(): void {
     this.#sender.wake();
     this.#receipts.wake();
+    this.#avatars.wake();
     this.ctx.waitUntil(this.#presence.connected());
   }
 
@@ -425,7 +429,7 @@ export class InstanceObject extends DurableObject<Env> {
   async #receive(message: InboundMessage): Promise<Result<"message.received">> {
     const scope = await this.#scope();
     await this.#learning;
-    const autoRead = (key: ReadReceiptKey) => this.#receipts.add([key]);
-    return this.#inbound.once(message.wa_message_id, () => receiveMessage(this.env, scope, message, this.#inbound, autoRead));
+    const hooks = { autoRead: (key: ReadReceiptKey) => this.#receipts.add([key]), fetchAvatar: (contact: { contact_id: string; jid: string }) => this.#avatars.add(contact) };
+    return this.#inbound.once(message.wa_message_id, () => receiveMessage(this.env, scope, message, this.#inbound, hooks));
   }
 }

@@ -141,11 +141,11 @@ export async function createContact(env: Env, projectId: string, input: CreateCo
   if (input.tags?.length || input.groups?.length) {
     await applyKeys(env, projectId, row, { tag: { add: input.tags }, group: { add: input.groups } }, "api");
   }
-  return contactViewOf(d1, projectId, row);
+  return contactViewOf(env, projectId, row);
 }
 
 export async function getContact(env: Env, projectId: string, id: string): Promise<ContactView> {
-  return contactViewOf(db(env.DB), projectId, await contactOrThrow(env, projectId, id));
+  return contactViewOf(env, projectId, await contactOrThrow(env, projectId, id));
 }
 
 /**
@@ -177,7 +177,7 @@ export async function updateContactProfile(env: Env, projectId: string, id: stri
     statements.push(change.write, recordContactEvents(d1, [change.event]));
   }
   const [first, ...rest] = statements;
-  if (!first) return contactViewOf(d1, projectId, contact);
+  if (!first) return contactViewOf(env, projectId, contact);
   try {
     await d1.batch([first, ...rest]);
   } catch (err) {
@@ -288,5 +288,5 @@ export async function contactsPage(env: Env, projectId: string, q: ContactQuery)
   const d1 = db(env.DB);
   const page = { limit: q.limit, offset: q.offset };
   const { rows, total } = await listContacts(d1, projectId, filterOf(q), q.sort, page);
-  return paged(await contactViews(d1, projectId, rows), total, page);
+  return paged(await contactViews(env, projectId, rows), total, page);
 }

@@ -47,6 +47,7 @@ import { findByWaId, findOutboundByWaId, findPoll, stored } from "../db/messages
 import type { ContactRow, ConversationRow, MessageRow } from "../db/schema/index.ts";
 import type { Env } from "../env.ts";
 import { affinityOf } from "../objects/stubs.ts";
+import { avatarDue, avatarJid } from "./contact-avatars.ts";
 import { touchContact } from "./contact-store.ts";
 import { conversationFor, touchConversation } from "./conversations.ts";
 import { type NewEvent, publish } from "./events.ts";
@@ -76,6 +77,9 @@ export type Received = { message_id: string | null; duplicate: boolean };
 /** Queues a read receipt on the number's object (objects/read-receipts.ts). */
 export type AutoRead = (key: ReadReceiptKey) => void;
 
+/** What the number's object does for a received message beyond storing it: read receipts (`auto_read`) and contact pictures to fetch. */
+export type InboundHooks = { autoRead?: AutoRead; fetchAvatar?: (contact: { contact_id: string; jid: string }) => void };
+
 /** The chat, who wrote, and who the message is with. */
 type Parties = {
   chat_jid: string;
@@ -85,7 +89,8 @@ type Parties = {
   conversation: ConversationRow | null;
 };
 
-export async function receiveMessage(env: Env, scope: Scope, msg: InboundMessage, ledger: Ledger, autoRead?: AutoRead): Promise<Received> {
+export async function receiveMessage(env: Env, scope: Scope, msg: InboundMessage, ledger: Ledger, hooks: InboundHooks = {}): Promise<Received> {
+  const { autoRead, fetchAvatar } = hooks;
   // An edit or a delete for everyone: it changes an earlier message, it is not one.
   if (msg.type === "edit" || msg.type === "revoke") return receiveChange(env, scope, msg, ledger);
   const d1 = db(env.DB);
@@ -103,6 +108,11 @@ export async function receiveMessage(env: Env, scope: Scope, msg: InboundMessage
     return { message_id: message.id, duplicate: true };
   }
 
+  if (!parties.group && parties.contact && fetchAvatar && avatarDue(parties.contact)) {
+    const jid = avatarJid(parties.contact);
+    // Queued in the number's object and fetched after this message is answered (objects/avatars.ts).
+    if (jid) fetchAvatar({ contact_id: parties.contact.id, jid });
+  }
   if (!parties.group && !msg.from_me && parties.contact) {
     // Before the announcement: if this fails, the fleet's resend comes back here (the mark is still set).
     await keywordOptOut(env, scope.project_id, parties.contact, message);
