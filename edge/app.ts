@@ -35,6 +35,9 @@ const MAX_MEDIA_BODY_BYTES = 44 * 1024 * 1024;
 const MAX_IMPORT_BODY_BYTES = 10 * 1024 * 1024;
 // Media may come inline as base64: those routes take bodies the size of their largest file.
 const MEDIA_SENDS = new Set(MediaType.options.map((type) => `/messages/${type}`));
+/** A number's new profile picture: the largest image (5 MB) as base64, with room. */
+const MAX_PICTURE_BODY_BYTES = 8 * 1024 * 1024;
+const PROFILE = /^\/instances\/[^/]+\/profile$/;
 
 const DOCUMENT = {
   openapi: "3.1.0",
@@ -63,7 +66,8 @@ export function createApp() {
         throw new ApiError(413, "payload_too_large", `request bodies here are limited to ${maxSize} bytes`);
       },
     });
-  const maxBody = (path: string) => (MEDIA_SENDS.has(path) ? MAX_MEDIA_BODY_BYTES : path === "/contacts/import" ? MAX_IMPORT_BODY_BYTES : MAX_BODY_BYTES);
+  const maxBody = (path: string) =>
+    MEDIA_SENDS.has(path) ? MAX_MEDIA_BODY_BYTES : path === "/contacts/import" ? MAX_IMPORT_BODY_BYTES : PROFILE.test(path) ? MAX_PICTURE_BODY_BYTES : MAX_BODY_BYTES;
   app.use("*", (c, next) => limit(maxBody(c.req.path))(c, next));
 
   // Public: the only routes that answer without credentials.
