@@ -24,6 +24,11 @@
  *    unanswered when the socket closes, is delivered again, marked `offline`,
  *    when the number next connects. The stock peer forgot a message once it
  *    was written to a socket.
+ *  - the number's own "about" (Baileys' `updateProfileStatus`, an iq
+ *    `status` set) is kept by the server, across reconnects, and usync
+ *    status queries (`fetchStatus`) answer it as WhatsApp does:
+ *    `<status t="...">text</status>` on the user; a user with none gets no
+ *    status node. The stock peer acknowledged the set and answered nothing.
  *
  * What the peer accepts end to end (decrypted and recorded): text, location,
  * contact, reaction, poll. It cannot take media (its media_conn names
