@@ -100,6 +100,7 @@ export class InstanceObject extends DurableObject<Env> {
       readyFleet,
       incident: (kind) => this.#status.incident(kind),
       mirror: async (patch) => this.#status.mirror({ ...patch, health: await this.#status.health() }),
+      fetchAvatar: (contact) => this.#avatars.add(contact),
     });
   }
 

@@ -33,6 +33,7 @@ import { waIdOf } from "../services/message-payload.ts";
 import { applyReceipt, cancelQueued, markFailed, markSent } from "../services/message-status.ts";
 import { countSend, nextGapMs, nextSendAt, type Usage, typingMs } from "../services/pacing.ts";
 import { recordSent } from "../services/sent-messages.ts";
+import { avatarDue, avatarJid } from "../services/contact-avatars.ts";
 import { type Settings, defaultSettings } from "../services/settings-schema.ts";
 import { wakeAt } from "./alarm.ts";
 import type { InstanceStorage } from "./instance-storage.ts";
@@ -50,6 +51,8 @@ export type SenderHost = {
   readyFleet(): Promise<RpcPeer | null>;
   incident(kind: IncidentKind): Promise<void>;
   mirror(patch: InstanceStatusPatch): Promise<void>;
+  /** A contact this number wrote to whose picture is due (objects/avatars.ts). */
+  fetchAvatar(contact: { contact_id: string; jid: string }): void;
 };
 
 const SEND_TIMEOUT_MS = 60_000;
@@ -355,6 +358,8 @@ export class Sender {
     const env = this.#host.env;
     if (row.status === "sent") {
       const link = await recordSent(env, row.project_id, row);
+      const jid = link && avatarDue(link.contact) ? avatarJid(link.contact) : null;
+      if (jid) this.#host.fetchAvatar({ contact_id: link!.contact_id, jid });
       await publish(env, row.project_id, {
         type: "message.sent",
         instance_id: row.instance_id,

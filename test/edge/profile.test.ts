@@ -196,6 +196,16 @@ describe("contacts' avatars", () => {
     expect(new URL(again.avatar_url).pathname).toBe(link.pathname);
   });
 
+  it("a customer first written to by the API gets their picture once the message is sent", async () => {
+    const { key, projectId, id } = await projectWithNumber();
+    const fleet = await profileFleet(id, { pictures: { [CUSTOMER]: JPEG } });
+    const sent = await call("/messages/text", { method: "POST", token: key, body: { to: CUSTOMER, body: "Seu pedido saiu" } });
+    expect(sent.status).toBe(202);
+    await waitFor(async () => (await env.DB.prepare("SELECT id FROM contacts WHERE project_id = ? AND jid = ?").bind(projectId, CUSTOMER).first()) !== null);
+    await waitForAvatar(key, await contactIdOf(projectId));
+    expect(fleet.asked.filter((a) => a.method === "profile.picture").map((a) => a.params)).toEqual([{ jid: CUSTOMER }]);
+  });
+
   it("a person whose privacy hides their photo keeps null, and is not asked again until stale", async () => {
     const { key, projectId, id } = await projectWithNumber();
     const fleet = await profileFleet(id);
