@@ -4,9 +4,9 @@
  * bucket because WhatsApp's own picture links expire, and shown as a signed
  * link like received media (media-links.ts).
  *
- * When: a contact is due when a number hears from them (inbound.ts) and the
- * picture was never asked for, or was asked for more than AVATAR_STALE_MS
- * ago. The number's object queues the person (objects/avatars.ts) and asks
+ * When: a contact is due when a number hears from them (inbound.ts) or
+ * has sent them a message (objects/sender.ts) and the picture was never
+ * asked for, or was asked for more than AVATAR_STALE_MS ago. The number's object queues the person (objects/avatars.ts) and asks
  * its fleet in the background, so a received message waits for none of it.
  * A person whose privacy hides their photo from the number keeps `null`.
  *
@@ -48,7 +48,12 @@ export async function saveAvatar(env: Env, scope: { project_id: string; instance
   const bytes = picture.base64 ? Uint8Array.from(atob(picture.base64), (c) => c.charCodeAt(0)) : null;
   const mediaId = bytes && bytes.byteLength > 0 ? await storeAvatarFile(env, scope, bytes, picture.mime_type ?? "image/jpeg") : null;
   await setContactAvatar(d1, scope.project_id, contactId, { avatar_media_id: mediaId, avatar_checked_at: new Date().toISOString() });
-  if (contact.avatar_media_id) await removeReceivedMedia(env, scope.project_id, contact.avatar_media_id);
+  await forgetAvatar(env, scope.project_id, contact);
+}
+
+/** The stored picture's file and row, for a contact that no longer shows it (replaced, or the contact deleted). */
+export async function forgetAvatar(env: Env, projectId: string, contact: Pick<ContactRow, "avatar_media_id">): Promise<void> {
+  if (contact.avatar_media_id) await removeReceivedMedia(env, projectId, contact.avatar_media_id);
 }
 
 /** The API's `avatar_url`: a signed link to the stored picture, valid MEDIA_URL_TTL seconds; null without one. */

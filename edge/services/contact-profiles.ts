@@ -23,6 +23,7 @@ import { paged } from "../db/pagination.ts";
 import type { ContactRow } from "../db/schema/index.ts";
 import type { Env } from "../env.ts";
 import { ApiError } from "../errors.ts";
+import { forgetAvatar } from "./contact-avatars.ts";
 import { recordContactEvents } from "./contact-events.ts";
 import { SETTABLE_STATUSES, changeStatus, initialStatus, listedReason, refusedChange } from "./contact-status.ts";
 import { type ContactEdit, addContact, contactOfPhone, contactOrThrow, editContact, removeContactRow } from "./contact-store.ts";
@@ -196,12 +197,14 @@ export async function updateContactProfile(env: Env, projectId: string, id: stri
  * and its conversation. Its messages stay (GET /messages/{id} still finds
  * them), and so does any suppression-list entry for its phone: forgetting a
  * contact must not make an opted-out number messageable again. A later
- * message from the number starts a new contact and conversation.
+ * message from the number starts a new contact and conversation. Their
+ * stored WhatsApp picture goes with them.
  */
 export async function removeContact(env: Env, projectId: string, id: string): Promise<void> {
   const d1 = db(env.DB);
   const contact = await contactOrThrow(env, projectId, id);
   await d1.batch([removeContactRow(d1, projectId, contact.id), ...(await forgetConversation(d1, projectId, contact.id))]);
+  await forgetAvatar(env, projectId, contact);
 }
 
 // ------------------------------------------------------------ GET /contacts

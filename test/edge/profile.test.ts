@@ -243,6 +243,20 @@ describe("contacts' avatars", () => {
     expect((await call(new URL(first.avatar_url).pathname + new URL(first.avatar_url).search)).status).toBe(404);
   });
 
+  it("deleting the contact deletes their stored picture: its link answers 404", async () => {
+    const { key, projectId, id } = await projectWithNumber();
+    const fleet = await profileFleet(id, { pictures: { [CUSTOMER]: JPEG } });
+    await deliver(fleet.socket, inboundMessage(CUSTOMER));
+    const contactId = await contactIdOf(projectId);
+    const link = new URL((await waitForAvatar(key, contactId)).avatar_url);
+    const mediaId = link.pathname.split("/").pop()!;
+    const { r2_key } = (await env.DB.prepare("SELECT r2_key FROM media WHERE id = ?").bind(mediaId).first<{ r2_key: string }>())!;
+    expect(await env.MEDIA.head(r2_key)).not.toBeNull();
+    expect((await call(`/contacts/${contactId}`, { method: "DELETE", token: key })).status).toBe(204);
+    expect(await env.MEDIA.head(r2_key)).toBeNull();
+    expect((await call(link.pathname + link.search)).status).toBe(404);
+  });
+
   it("a number that is offline fetches the picture once it is back", async () => {
     const { key, projectId, id } = await projectWithNumber();
     const fleet = await profileFleet(id, { pictures: { [CUSTOMER]: JPEG } });
