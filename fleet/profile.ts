@@ -90,6 +90,7 @@ export class Profiles {
     const url = await this.#pictureUrl(target);
     if (!url) return { jid: target, base64: null, mime_type: null };
     const bytes = await this.#download(url);
+    // WhatsApp serves profile pictures as JPEG (Baileys makes them so on upload, as WhatsApp's apps do).
     return { jid: target, base64: bytes.toString("base64"), mime_type: "image/jpeg" };
   }
 
@@ -103,14 +104,18 @@ export class Profiles {
     return { jid, name, about: about?.status || null, about_set_at: about?.status ? setAt : null, picture_url };
   }
 
-  /** WhatsApp's link to the full-size picture; null when there is none (404) or privacy hides it (401, 403). */
-  async #pictureUrl(jid: string): Promise<string | null> {
-    try {
-      return (await this.#ask("picture", { ask: (sock) => sock.profilePictureUrl(jid, "image") })) ?? null;
-    } catch (err) {
-      if (err instanceof ProtocolError && err.code === "no_picture") return null;
-      throw err;
-    }
+  /** WhatsApp's link to the full-size picture; null when there is none (404) or privacy hides it (401, 403): an answer, not a failure. */
+  #pictureUrl(jid: string): Promise<string | null> {
+    return this.#ask("picture", {
+      ask: async (sock) => {
+        try {
+          return (await sock.profilePictureUrl(jid, "image")) ?? null;
+        } catch (err) {
+          if (NO_PICTURE.has(whatsAppCode(err) ?? 0)) return null;
+          throw err;
+        }
+      },
+    });
   }
 
   async #download(url: string): Promise<Buffer> {
@@ -163,12 +168,10 @@ function personJid(jid: string): string {
   return target;
 }
 
-/** No picture (404) and a picture hidden by privacy (401, 403) read the same: none to show. */
-const profileError = (what: string) => (err: unknown) => {
-  const code = whatsAppCode(err);
-  if (what === "picture" && (code === 404 || code === 401 || code === 403)) return new ProtocolError("no_picture", errorText(err));
-  return new ProtocolError("profile_failed", `${what}: ${errorText(err)}`);
-};
+/** WhatsApp's answers to a picture query that mean "none to show": item-not-found, and not-authorized / forbidden (privacy). */
+const NO_PICTURE = new Set([404, 401, 403]);
+
+const profileError = (what: string) => (err: unknown) => new ProtocolError("profile_failed", `${what}: ${errorText(err)}`);
 
 /** Baileys reads the image (sharp or jimp) before it asks WhatsApp: a file it cannot read is the client's. */
 function pictureError(err: unknown): ProtocolError {

@@ -20,8 +20,10 @@ import { SqlTable, type SqlTableSpec } from "./sql-table.ts";
 
 const CALL_TIMEOUT_MS = 20_000;
 const RETRY_MAX_MS = 15 * 60_000;
-/** Most contacts waiting: a flood of first contacts must not grow the object without bound (they are asked again when stale). */
+/** Most contacts waiting: a flood of first contacts must not grow the object without bound (one left out is queued by their next message). */
 const MAX_WAITING = 1_000;
+/** Failed fetches of one contact before it leaves the queue (their next message queues them again). */
+const MAX_ATTEMPTS = 5;
 
 export type AvatarsHost = {
   ctx: DurableObjectState;
@@ -38,7 +40,8 @@ export class AvatarFetches extends SqlTable {
     name: "avatar_fetches",
     columns: `contact_id TEXT PRIMARY KEY,
       jid TEXT NOT NULL,
-      queued_at INTEGER NOT NULL`,
+      queued_at INTEGER NOT NULL,
+      attempts INTEGER NOT NULL DEFAULT 0`,
   };
 
   readonly #host: AvatarsHost;
@@ -61,7 +64,11 @@ export class AvatarFetches extends SqlTable {
     this.#host.ctx.waitUntil(this.fetchAll());
   }
 
-  /** Fetches every waiting picture, oldest first, one at a time; stops (and retries on the alarm) when the fleet cannot. */
+  /**
+   * Fetches every waiting picture, oldest first, one at a time; stops (and
+   * retries on the alarm) when the fleet cannot. A contact that failed goes
+   * to the back, so one picture that cannot be had never holds up the rest.
+   */
   async fetchAll(): Promise<void> {
     if (this.#fetching) return;
     this.#fetching = true;
@@ -78,6 +85,7 @@ export class AvatarFetches extends SqlTable {
             this.#done(next.contact_id);
             continue;
           }
+          this.#failed(next.contact_id);
           await this.#retryLater(err);
           return;
         }
@@ -87,6 +95,11 @@ export class AvatarFetches extends SqlTable {
     } finally {
       this.#fetching = false;
     }
+  }
+
+  #failed(contactId: string): void {
+    this.sql.exec("UPDATE avatar_fetches SET attempts = attempts + 1, queued_at = ? WHERE contact_id = ?", Date.now(), contactId);
+    this.sql.exec("DELETE FROM avatar_fetches WHERE contact_id = ? AND attempts >= ?", contactId, MAX_ATTEMPTS);
   }
 
   #done(contactId: string): void {

@@ -5,9 +5,10 @@
  * the peer in test/e2e/profile.test.ts): the number's own profile, a
  * contact's, and contacts' avatars kept in the bucket behind signed links.
  */
-import { env } from "cloudflare:test";
+import { env, runDurableObjectAlarm } from "cloudflare:test";
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { instanceOf } from "../../edge/objects/stubs.ts";
 import { AVATAR_STALE_MS } from "../../edge/services/contact-avatars.ts";
 import { call, closeFleetSockets, connectedFleet, deliver, fail, inboundMessage, newInstance, newProject, projectWithNumber, useFleetSockets, waitFor } from "./helpers.ts";
 
@@ -241,6 +242,29 @@ describe("contacts' avatars", () => {
     // The old file and its row are gone: its links answer 404.
     expect(await env.DB.prepare("SELECT COUNT(*) AS n FROM media WHERE id = ?").bind(oldMedia).first("n")).toBe(0);
     expect((await call(new URL(first.avatar_url).pathname + new URL(first.avatar_url).search)).status).toBe(404);
+  });
+
+  it("a picture that cannot be had goes to the back of the queue, so the next contact's is fetched on the retry", async () => {
+    const { key, projectId, id } = await projectWithNumber();
+    const BROKEN = "5511977776666@s.whatsapp.net";
+    const asked: string[] = [];
+    const fleet = await connectedFleet(id, {
+      methods: {
+        "profile.picture": ({ jid }) => {
+          asked.push(jid);
+          return jid === BROKEN ? fail("picture_failed", "WhatsApp's CDN answered 500") : { jid, base64: JPEG, mime_type: "image/jpeg" };
+        },
+      },
+    });
+    await deliver(fleet.socket, inboundMessage(BROKEN));
+    await waitFor(() => asked.length === 1, 3_000, "first attempt");
+    await deliver(fleet.socket, inboundMessage(CUSTOMER));
+    // Queued behind the broken one, which failed again first: both wait for the object's alarm.
+    await waitFor(() => asked.length === 2, 3_000, "second attempt");
+    expect(asked).toEqual([BROKEN, BROKEN]);
+    expect(await runDurableObjectAlarm(instanceOf(env, id))).toBe(true);
+    await waitForAvatar(key, await contactIdOf(projectId));
+    expect(asked.slice(0, 3)).toEqual([BROKEN, BROKEN, CUSTOMER]);
   });
 
   it("deleting the contact deletes their stored picture: its link answers 404", async () => {
