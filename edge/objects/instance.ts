@@ -35,9 +35,10 @@ import {
 import { RpcPeer } from "../../shared/rpc.ts";
 import type { Env } from "../env.ts";
 import { learnMappings } from "../services/identity.ts";
-import { receiveMessage } from "../services/inbound.ts";
+import { type InboundHooks, receiveMessage } from "../services/inbound.ts";
 import { MediaUnavailable, uploadTicket } from "../services/media-store.ts";
 import type { Settings } from "../services/settings-schema.ts";
+import { AvatarFetches } from "./avatars.ts";
 import { InboundDedup } from "./inbound-dedup.ts";
 import { INITIAL_STATUS, InstanceStatus, parkedReason } from "./instance-status.ts";
 import { INSTANCE_TABLES, type InstanceMeta, type InstanceStorage, type Status } from "./instance-storage.ts";
@@ -46,7 +47,6 @@ import { LookupBudget } from "./lookup-budget.ts";
 import type { OutboxItem } from "./outbox.ts";
 import { PresenceWatch, type Subscribed } from "./presence.ts";
 import { ReadReceipts } from "./read-receipts.ts";
-import { AvatarFetches } from "./avatars.ts";
 import { Sender } from "./sender.ts";
 import { SessionTable } from "./session-table.ts";
 import { createTables } from "./sql-table.ts";
@@ -430,7 +430,10 @@ export class InstanceObject extends DurableObject<Env> {
   async #receive(message: InboundMessage): Promise<Result<"message.received">> {
     const scope = await this.#scope();
     await this.#learning;
-    const hooks = { autoRead: (key: ReadReceiptKey) => this.#receipts.add([key]), fetchAvatar: (contact: { contact_id: string; jid: string }) => this.#avatars.add(contact) };
+    const hooks: InboundHooks = {
+      autoRead: (key) => this.#receipts.add([key]),
+      fetchAvatar: (contact) => this.#avatars.add(contact),
+    };
     return this.#inbound.once(message.wa_message_id, () => receiveMessage(this.env, scope, message, this.#inbound, hooks));
   }
 }
