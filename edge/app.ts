@@ -19,6 +19,7 @@ import { messageRoutes } from "./routes/messages.ts";
 import { numberRoutes } from "./routes/numbers.ts";
 import { notSupportedRoutes } from "./routes/not-supported.ts";
 import { poolRoutes } from "./routes/pools.ts";
+import { contactProfileRoutes, instanceProfileRoutes } from "./routes/profile.ts";
 import { settingsRoutes } from "./routes/settings.ts";
 import { statusRoutes } from "./routes/status-posts.ts";
 import { suppressionRoutes } from "./routes/suppressions.ts";
@@ -39,6 +40,9 @@ const MEDIA_SENDS = new Set([
   ...MediaType.options.map((type) => `/messages/${type}`),
   ...STATUS_TYPES.filter((type) => type !== "text").map((type) => `/status/${type}`),
 ]);
+/** A number's new profile picture: the largest image (5 MB) as base64, with room. */
+const MAX_PICTURE_BODY_BYTES = 8 * 1024 * 1024;
+const PROFILE = /^\/instances\/[^/]+\/profile$/;
 
 const DOCUMENT = {
   openapi: "3.1.0",
@@ -67,7 +71,8 @@ export function createApp() {
         throw new ApiError(413, "payload_too_large", `request bodies here are limited to ${maxSize} bytes`);
       },
     });
-  const maxBody = (path: string) => (MEDIA_SENDS.has(path) ? MAX_MEDIA_BODY_BYTES : path === "/contacts/import" ? MAX_IMPORT_BODY_BYTES : MAX_BODY_BYTES);
+  const maxBody = (path: string) =>
+    MEDIA_SENDS.has(path) ? MAX_MEDIA_BODY_BYTES : path === "/contacts/import" ? MAX_IMPORT_BODY_BYTES : PROFILE.test(path) ? MAX_PICTURE_BODY_BYTES : MAX_BODY_BYTES;
   app.use("*", (c, next) => limit(maxBody(c.req.path))(c, next));
 
   // Public: the only routes that answer without credentials.
@@ -82,14 +87,14 @@ export function createApp() {
   audience(app, "admin").mount("/admin", adminRoutes);
   audience(app, "fleet").mount("/fleet", fleetRoutes);
   audience(app, "project")
-    .mount("/instances", instanceRoutes)
+    .mount("/instances", instanceRoutes, instanceProfileRoutes)
     .mount("/messages", messageRoutes)
     .mount("/pools", poolRoutes)
     .mount("/settings", settingsRoutes)
     .mount("/webhooks", webhookRoutes)
     .mount("/events", eventRoutes)
     .mount("/conversations", conversationRoutes)
-    .mount("/contacts", contactRoutes, contactActionRoutes, whatsappBlockRoutes)
+    .mount("/contacts", contactRoutes, contactActionRoutes, whatsappBlockRoutes, contactProfileRoutes)
     .mount("/tags", tagRoutes)
     .mount("/contact-groups", contactGroupRoutes)
     .mount("/suppressions", suppressionRoutes)

@@ -20,6 +20,7 @@ import { settleWithin } from "./deadlines.ts";
 import { DirectoryClient } from "./directory-client.ts";
 import { edgeCourier } from "./inbound-courier.ts";
 import { InboundDrainer } from "./inbound-drainer.ts";
+import type { MediaHosts } from "./inbound-media.ts";
 import { inboundPreparer } from "./inbound-prepare.ts";
 import { InboundSpool } from "./inbound-spool.ts";
 import { InstanceLink } from "./instance-link.ts";
@@ -50,6 +51,11 @@ export class Fleet {
   #cipher: SessionCipher;
   #versions: WaVersionSource;
   #fetchMedia: FetchMedia;
+  /** Where received files and profile pictures come from. A test server (waUrl) serves them from wherever it runs; WhatsApp's come from its own hosts. */
+  get #mediaHosts(): MediaHosts {
+    const { config } = this.#opts;
+    return { anyHost: Boolean(config.waUrl), allowPrivate: config.allowPrivateNetworks };
+  }
   #instances = new Map<string, Running>();
   #directory: DirectoryClient;
   #spool: InboundSpool;
@@ -85,8 +91,7 @@ export class Fleet {
         cipher: this.#cipher,
         courier,
         logger: opts.logger,
-        // A test server (waUrl) serves its media from wherever it runs; WhatsApp's come from its own hosts.
-        mediaHosts: { anyHost: Boolean(config.waUrl), allowPrivate: config.allowPrivateNetworks },
+        mediaHosts: this.#mediaHosts,
         reupload: (id) => this.#instances.get(id)?.manager.mediaReupload(),
       }),
     });
@@ -189,6 +194,7 @@ export class Fleet {
       allowPrivateNetworks: config.allowPrivateNetworks,
       makeSocket: this.#opts.makeSocket,
       fetchMedia: this.#fetchMedia,
+      mediaHosts: this.#mediaHosts,
       spool: this.#spool,
     });
     link.serve(manager.methods);

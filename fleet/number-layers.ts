@@ -3,9 +3,9 @@
  * Baileys splits `src/Socket/`: receiving (inbound-receiver.ts), pairing
  * (pairing.ts), sending (outbound-sender.ts), queries
  * (whatsapp-queries.ts), chat signals: read receipts and presence
- * (chat-signals.ts), group administration (group-admin.ts) and calls
- * (calls.ts). They are made once per number and outlive its sockets; they
- * see the socket of the moment (`Sockets`, wa-socket.ts) and
+ * (chat-signals.ts), group administration (group-admin.ts), calls
+ * (calls.ts) and profiles (profile.ts). They are made once per number and
+ * outlive its sockets; they see the socket of the moment (`Sockets`, wa-socket.ts) and
  * what pairing needs of the lifecycle (`PairingLifecycle`), never the
  * lifecycle's state.
  *
@@ -24,7 +24,9 @@ import { InboundReceiver } from "./inbound-receiver.ts";
 import type { InboundSpool } from "./inbound-spool.ts";
 import type { FetchMedia } from "./outbound-media.ts";
 import { OutboundSender } from "./outbound-sender.ts";
+import type { MediaHosts } from "./inbound-media.ts";
 import { Pairing, type PairingLifecycle } from "./pairing.ts";
+import { Profiles } from "./profile.ts";
 import type { Sockets } from "./wa-socket.ts";
 import { WhatsAppQueries } from "./whatsapp-queries.ts";
 
@@ -41,6 +43,8 @@ export type LayerOptions = {
   spool: InboundSpool;
   /** QRs an unpaired number shows before pairing expires (see DEFAULT_QR_LIMIT in config.ts). */
   qrLimit?: number;
+  /** Where profile pictures may be downloaded from (default: WhatsApp's hosts, public addresses). */
+  mediaHosts?: MediaHosts;
 };
 
 /** What the layers may ask of the lifecycle below them. */
@@ -59,6 +63,7 @@ export class NumberLayers {
   readonly signals: ChatSignals;
   readonly groups: GroupAdmin;
   readonly calls: Calls;
+  readonly profiles: Profiles;
   /** The commands the edge can call on this number. */
   readonly methods: MethodHandlers;
 
@@ -72,6 +77,7 @@ export class NumberLayers {
     this.signals = new ChatSignals({ sockets, link, logger });
     this.groups = new GroupAdmin({ sockets, link, logger });
     this.calls = new Calls({ sockets, link, logger });
+    this.profiles = new Profiles({ sockets, logger, fetchMedia: opts.fetchMedia, mediaHosts: opts.mediaHosts });
     this.methods = {
       "instance.restart": () => lifecycle.restart(),
       "instance.logout": () => lifecycle.logout(),
@@ -81,6 +87,7 @@ export class NumberLayers {
       ...this.signals.methods,
       ...this.groups.methods,
       ...this.calls.methods,
+      ...this.profiles.methods,
       echo: ({ at }) => ({ at }),
     };
   }

@@ -77,6 +77,13 @@ export type SocketLike = {
   updateBlockStatus(jid: string, action: "block" | "unblock"): Promise<void>;
   groupFetchAllParticipating(): Promise<{ [jid: string]: GroupMetadata }>;
   groupMetadata(jid: string): Promise<GroupMetadata>;
+  // Profiles (see profile.ts).
+  updateProfileName(name: string): Promise<void>;
+  updateProfileStatus(status: string): Promise<void>;
+  updateProfilePicture(jid: string, content: Buffer): Promise<void>;
+  removeProfilePicture(jid: string): Promise<void>;
+  fetchStatus(...jids: string[]): Promise<USyncQueryResult["list"] | undefined>;
+  profilePictureUrl(jid: string, type?: "preview" | "image"): Promise<string | undefined>;
   /** Baileys' frame emitter: server acks of our messages come through it, and every frame (liveness.ts). */
   ws: AckSource & FrameSource;
 } & Pick<WASocket, GroupAdminFunctions>;

@@ -17,7 +17,7 @@
  * This module is the one both sides import; the schemas live by area in
  * `protocol/`: `frames.ts` (the envelope), `instance.ts` (lease and status),
  * `outbound.ts` (sends and their statuses), `inbound.ts` (received messages,
- * the spool), `whatsapp.ts` (groups, blocks) and `methods.ts` (the events and
+ * the spool), `whatsapp.ts` (groups, blocks, profiles) and `methods.ts` (the events and
  * methods by name).
  */
 export * from "./protocol/frames.ts";

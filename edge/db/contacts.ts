@@ -95,6 +95,14 @@ export function updateContact(
     .where(ofProject(contacts, projectId, id));
 }
 
+/** The contact's stored WhatsApp picture, and when it was last asked for. */
+export function setContactAvatar(db: Db, projectId: string, id: string, avatar: Pick<ContactRow, "avatar_media_id" | "avatar_checked_at">) {
+  return db
+    .update(contacts)
+    .set({ ...avatar, updated_at: new Date().toISOString() })
+    .where(ofProject(contacts, projectId, id));
+}
+
 export function deleteContact(db: Db, projectId: string, id: string) {
   return db.delete(contacts).where(ofProject(contacts, projectId, id));
 }

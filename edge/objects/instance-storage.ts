@@ -12,6 +12,7 @@ import type { NumberSettings } from "../services/number-settings.ts";
 import type { Settings } from "../services/settings-schema.ts";
 import type { Announced } from "./instance-events.ts";
 import type { LookupUsage } from "./lookup-budget.ts";
+import { AvatarFetches } from "./avatars.ts";
 import { Outbox } from "./outbox.ts";
 import { ReadReceipts } from "./read-receipts.ts";
 import { Journal } from "./records.ts";
@@ -67,5 +68,5 @@ export type InstanceStorage = TypedStorage<InstanceKeys>;
 export const unannouncedKey = (waMessageId: string) => `inbound:${waMessageId}` as const;
 export const callKey = (callId: string) => `call:${callId}` as const;
 
-/** The number's session, its send queue, what its sends did until D1 has it, and read receipts until WhatsApp has them. */
-export const INSTANCE_TABLES = [SessionTable.table, Outbox.table, Journal.table, ReadReceipts.table];
+/** The number's session, its send queue, what its sends did until D1 has it, read receipts until WhatsApp has them, and contacts whose picture to fetch. */
+export const INSTANCE_TABLES = [SessionTable.table, Outbox.table, Journal.table, ReadReceipts.table, AvatarFetches.table];

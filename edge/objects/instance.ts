@@ -40,10 +40,11 @@ import type { Env } from "../env.ts";
 import { publishGroupParticipants, publishGroupUpdated } from "../services/group-events.ts";
 import { type CallLedger, receiveCall } from "../services/calls.ts";
 import { learnMappings } from "../services/identity.ts";
-import { receiveMessage } from "../services/inbound.ts";
+import { type InboundHooks, receiveMessage } from "../services/inbound.ts";
 import { MediaUnavailable, uploadTicket } from "../services/media-store.ts";
 import { type NumberSettings, type NumberSettingsPatch, defaultNumberSettings } from "../services/number-settings.ts";
 import type { Settings } from "../services/settings-schema.ts";
+import { AvatarFetches } from "./avatars.ts";
 import { InboundDedup } from "./inbound-dedup.ts";
 import { INITIAL_STATUS, InstanceStatus, parkedReason } from "./instance-status.ts";
 import { INSTANCE_TABLES, type InstanceMeta, type InstanceStorage, type Status, callKey } from "./instance-storage.ts";
@@ -80,6 +81,7 @@ export class InstanceObject extends DurableObject<Env> {
   readonly #receipts: ReadReceipts;
   readonly #presence: PresenceWatch;
   readonly #groups: GroupSubjects;
+  readonly #avatars: AvatarFetches;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -98,6 +100,7 @@ export class InstanceObject extends DurableObject<Env> {
     this.#receipts = new ReadReceipts({ ctx, readyFleet });
     this.#presence = new PresenceWatch(env, this.#storage, readyFleet, async () => (await this.numberSettings())?.always_online ?? false);
     this.#groups = new GroupSubjects(this.#storage, readyFleet);
+    this.#avatars = new AvatarFetches({ ctx, env, readyFleet, scope: () => this.#scope() });
     this.#sender = new Sender({
       ctx,
       env,
@@ -106,6 +109,7 @@ export class InstanceObject extends DurableObject<Env> {
       readyFleet,
       incident: (kind) => this.#status.incident(kind),
       mirror: async (patch) => this.#status.mirror({ ...patch, health: await this.#status.health() }),
+      fetchAvatar: (contact) => this.#avatars.add(contact),
     });
   }
 
@@ -130,13 +134,14 @@ export class InstanceObject extends DurableObject<Env> {
   }
 
   async alarm(): Promise<void> {
-    await Promise.all([this.#sender.alarm(), this.#receipts.send()]);
+    await Promise.all([this.#sender.alarm(), this.#receipts.send(), this.#avatars.fetchAll()]);
   }
 
-  /** The number came online: its queue and its read receipts may move, and WhatsApp forgot its presence subscriptions. */
+  /** The number came online: its queue, read receipts and avatar fetches may move, and WhatsApp forgot its presence subscriptions. */
   #connected(): void {
     this.#sender.wake();
     this.#receipts.wake();
+    this.#avatars.wake();
     this.ctx.waitUntil(this.#presence.connected());
   }
 
@@ -462,9 +467,13 @@ export class InstanceObject extends DurableObject<Env> {
   async #receive(message: InboundMessage): Promise<Result<"message.received">> {
     const scope = await this.#scope();
     await this.#learning;
-    const autoRead = (key: ReadReceiptKey) => this.#receipts.add([key]);
-    const number = (await this.numberSettings()) ?? defaultNumberSettings();
-    return this.#inbound.once(message.wa_message_id, () => receiveMessage(this.env, scope, message, this.#inbound, { number, autoRead, groupSubject: (jid) => this.#groups.subjectOf(jid) }));
+    const hooks: InboundHooks = {
+      number: (await this.numberSettings()) ?? defaultNumberSettings(),
+      autoRead: (key) => this.#receipts.add([key]),
+      groupSubject: (jid) => this.#groups.subjectOf(jid),
+      fetchAvatar: (contact) => this.#avatars.add(contact),
+    };
+    return this.#inbound.once(message.wa_message_id, () => receiveMessage(this.env, scope, message, this.#inbound, hooks));
   }
 
   /** A call to the number: declined through the fleet that reported it when the project says so, then announced once. */

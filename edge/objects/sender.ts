@@ -26,6 +26,7 @@ import { db } from "../db/client.ts";
 import type { InstanceStatusPatch } from "../db/instances.ts";
 import type { MessageRow } from "../db/schema/index.ts";
 import type { Env } from "../env.ts";
+import { avatarDue, avatarJid } from "../services/contact-avatars.ts";
 import { expiryRows, mediaKeysOf, scheduleExpiry } from "../services/media-retention.ts";
 import { publish } from "../services/events.ts";
 import type { IncidentKind } from "../services/health.ts";
@@ -50,6 +51,8 @@ export type SenderHost = {
   readyFleet(): Promise<RpcPeer | null>;
   incident(kind: IncidentKind): Promise<void>;
   mirror(patch: InstanceStatusPatch): Promise<void>;
+  /** A contact this number wrote to whose picture is due (objects/avatars.ts). */
+  fetchAvatar(contact: { contact_id: string; jid: string }): void;
 };
 
 const SEND_TIMEOUT_MS = 60_000;
@@ -357,6 +360,8 @@ export class Sender {
     const env = this.#host.env;
     if (row.status === "sent") {
       const link = await recordSent(env, row.project_id, row);
+      const jid = link && avatarDue(link.contact) ? avatarJid(link.contact) : null;
+      if (jid) this.#host.fetchAvatar({ contact_id: link!.contact_id, jid });
       await publish(env, row.project_id, {
         type: "message.sent",
         instance_id: row.instance_id,

@@ -23,6 +23,7 @@ import { paged } from "../db/pagination.ts";
 import type { ContactRow } from "../db/schema/index.ts";
 import type { Env } from "../env.ts";
 import { ApiError } from "../errors.ts";
+import { forgetAvatar } from "./contact-avatars.ts";
 import { recordContactEvents } from "./contact-events.ts";
 import { SETTABLE_STATUSES, changeStatus, initialStatus, listedReason, refusedChange } from "./contact-status.ts";
 import { type ContactEdit, addContact, contactOfPhone, contactOrThrow, editContact, removeContactRow } from "./contact-store.ts";
@@ -141,11 +142,11 @@ export async function createContact(env: Env, projectId: string, input: CreateCo
   if (input.tags?.length || input.groups?.length) {
     await applyKeys(env, projectId, row, { tag: { add: input.tags }, group: { add: input.groups } }, "api");
   }
-  return contactViewOf(d1, projectId, row);
+  return contactViewOf(env, projectId, row);
 }
 
 export async function getContact(env: Env, projectId: string, id: string): Promise<ContactView> {
-  return contactViewOf(db(env.DB), projectId, await contactOrThrow(env, projectId, id));
+  return contactViewOf(env, projectId, await contactOrThrow(env, projectId, id));
 }
 
 /**
@@ -177,7 +178,7 @@ export async function updateContactProfile(env: Env, projectId: string, id: stri
     statements.push(change.write, recordContactEvents(d1, [change.event]));
   }
   const [first, ...rest] = statements;
-  if (!first) return contactViewOf(d1, projectId, contact);
+  if (!first) return contactViewOf(env, projectId, contact);
   try {
     await d1.batch([first, ...rest]);
   } catch (err) {
@@ -196,12 +197,14 @@ export async function updateContactProfile(env: Env, projectId: string, id: stri
  * and its conversation. Its messages stay (GET /messages/{id} still finds
  * them), and so does any suppression-list entry for its phone: forgetting a
  * contact must not make an opted-out number messageable again. A later
- * message from the number starts a new contact and conversation.
+ * message from the number starts a new contact and conversation. Their
+ * stored WhatsApp picture goes with them.
  */
 export async function removeContact(env: Env, projectId: string, id: string): Promise<void> {
   const d1 = db(env.DB);
   const contact = await contactOrThrow(env, projectId, id);
   await d1.batch([removeContactRow(d1, projectId, contact.id), ...(await forgetConversation(d1, projectId, contact.id))]);
+  await forgetAvatar(env, projectId, contact);
 }
 
 // ------------------------------------------------------------ GET /contacts
@@ -288,5 +291,5 @@ export async function contactsPage(env: Env, projectId: string, q: ContactQuery)
   const d1 = db(env.DB);
   const page = { limit: q.limit, offset: q.offset };
   const { rows, total } = await listContacts(d1, projectId, filterOf(q), q.sort, page);
-  return paged(await contactViews(d1, projectId, rows), total, page);
+  return paged(await contactViews(env, projectId, rows), total, page);
 }

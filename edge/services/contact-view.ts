@@ -4,10 +4,12 @@
  * keys of its tags and contact groups.
  */
 import { z } from "@hono/zod-openapi";
-import type { Db } from "../db/client.ts";
+import { db } from "../db/client.ts";
 import { contactKeys } from "../db/contacts.ts";
 import type { ContactRow } from "../db/schema/index.ts";
 import { ContactSource, ContactStatus } from "../enums.ts";
+import type { Env } from "../env.ts";
+import { avatarUrl } from "./contact-avatars.ts";
 
 export const CONTACT_STATUSES = ContactStatus.options;
 export const ADDRESS_FIELDS = ["street", "number", "complement", "district", "city", "state", "zip", "country"] as const;
@@ -34,7 +36,10 @@ export const ContactSchema = z
     instance_id: z.string().nullable().openapi({ description: "The number that last talked to this contact." }),
     message_count: z.number().int(),
     last_message_at: z.string().nullable(),
-    avatar_url: z.string().nullable(),
+    avatar_url: z.string().nullable().openapi({
+      description:
+        "The person's WhatsApp picture, as a signed link like received media's (valid `MEDIA_URL_TTL`, signed afresh on every read). Fetched in the background when a number first hears from them and again once a week; null until then, or when they have none or their privacy hides it.",
+    }),
     tags: z.array(z.string()).openapi({ example: ["hot-lead"], description: "Tag keys." }),
     groups: z.array(z.string()).openapi({ example: ["onboarding"], description: "Contact-group keys (CRM segments, not WhatsApp groups)." }),
     created_at: z.string(),
@@ -47,7 +52,7 @@ export type ContactView = z.infer<typeof ContactSchema>;
 /** The `address_<field>` column of each address field. */
 export const addressColumn = (field: AddressField) => `address_${field}` as const;
 
-export function contactView(row: ContactRow, tags: string[], groups: string[]): ContactView {
+export function contactView(row: ContactRow, tags: string[], groups: string[], avatar_url: string | null): ContactView {
   return {
     id: row.id,
     phone: row.phone,
@@ -64,7 +69,7 @@ export function contactView(row: ContactRow, tags: string[], groups: string[]): 
     instance_id: row.instance_id,
     message_count: row.message_count,
     last_message_at: row.last_message_at,
-    avatar_url: row.avatar_url,
+    avatar_url,
     tags,
     groups,
     created_at: row.created_at,
@@ -73,12 +78,12 @@ export function contactView(row: ContactRow, tags: string[], groups: string[]): 
 }
 
 /** Several contacts with their tag and group keys, read in one round trip. */
-export async function contactViews(d1: Db, projectId: string, rows: ContactRow[]): Promise<ContactView[]> {
-  const keys = await contactKeys(d1, projectId, rows.map((r) => r.id));
-  return rows.map((r) => contactView(r, keys.tags.get(r.id) ?? [], keys.groups.get(r.id) ?? []));
+export async function contactViews(env: Env, projectId: string, rows: ContactRow[]): Promise<ContactView[]> {
+  const [keys, avatars] = await Promise.all([contactKeys(db(env.DB), projectId, rows.map((r) => r.id)), Promise.all(rows.map((r) => avatarUrl(env, r)))]);
+  return rows.map((r, i) => contactView(r, keys.tags.get(r.id) ?? [], keys.groups.get(r.id) ?? [], avatars[i]!));
 }
 
-export async function contactViewOf(d1: Db, projectId: string, row: ContactRow): Promise<ContactView> {
-  const [view] = await contactViews(d1, projectId, [row]);
+export async function contactViewOf(env: Env, projectId: string, row: ContactRow): Promise<ContactView> {
+  const [view] = await contactViews(env, projectId, [row]);
   return view!;
 }

@@ -53,6 +53,7 @@ import { findByWaId, findOutboundByWaId, findPoll, stored } from "../db/messages
 import type { ContactRow, ConversationRow, MessageRow } from "../db/schema/index.ts";
 import type { Env } from "../env.ts";
 import { affinityOf } from "../objects/stubs.ts";
+import { avatarDue, avatarJid } from "./contact-avatars.ts";
 import { touchContact } from "./contact-store.ts";
 import { conversationFor, touchConversation } from "./conversations.ts";
 import { type NewEvent, publish } from "./events.ts";
@@ -65,7 +66,7 @@ import { receivedMentions } from "./mentions.ts";
 import { keywordOptOut } from "./privacy.ts";
 import { quotedMessageId } from "./quoted.ts";
 import { receiveChange } from "./received-edits.ts";
-import { type NumberSettings, autoReads } from "./number-settings.ts";
+import { type NumberSettings, autoReads, defaultNumberSettings } from "./number-settings.ts";
 import { getSettings } from "./settings.ts";
 
 export type Scope = { project_id: string; instance_id: string };
@@ -83,8 +84,17 @@ export type Received = { message_id: string | null; duplicate: boolean };
 /** Queues a read receipt on the number's object (objects/read-receipts.ts). */
 export type AutoRead = (key: ReadReceiptKey) => void;
 
-/** What the number that received it does with a message: its settings, and how it sends a read receipt. */
-export type Behaviour = { number: NumberSettings; autoRead: AutoRead; groupSubject?: GroupSubject };
+/**
+ * What the number's object brings to a received message: its own settings
+ * (`ignore_groups`, `auto_read`), how it queues a read receipt, its groups'
+ * subjects, and contact pictures to fetch.
+ */
+export type InboundHooks = {
+  number?: NumberSettings;
+  autoRead?: AutoRead;
+  groupSubject?: GroupSubject;
+  fetchAvatar?: (contact: { contact_id: string; jid: string }) => void;
+};
 
 /** The chat, who wrote, and who the message is with. */
 type Parties = {
@@ -98,8 +108,9 @@ type Parties = {
 /** A group's subject as the number last heard it, without asking WhatsApp per message (objects/group-subjects.ts). */
 export type GroupSubject = (groupJid: string) => Promise<string | null>;
 
-export async function receiveMessage(env: Env, scope: Scope, msg: InboundMessage, ledger: Ledger, behaviour?: Behaviour): Promise<Received> {
-  if (behaviour?.number.ignore_groups && isGroup(bareJid(msg.chat_jid))) {
+export async function receiveMessage(env: Env, scope: Scope, msg: InboundMessage, ledger: Ledger, hooks: InboundHooks = {}): Promise<Received> {
+  const { number, autoRead, groupSubject, fetchAvatar } = hooks;
+  if (number?.ignore_groups && isGroup(bareJid(msg.chat_jid))) {
     // The fleet stored its file before asking: nothing will ever link to it.
     if (msg.media) await removeReceivedMedia(env, scope.project_id, msg.media.media_id);
     return { message_id: null, duplicate: false };
@@ -121,13 +132,18 @@ export async function receiveMessage(env: Env, scope: Scope, msg: InboundMessage
     return { message_id: message.id, duplicate: true };
   }
 
+  if (!parties.group && parties.contact && fetchAvatar && avatarDue(parties.contact)) {
+    const jid = avatarJid(parties.contact);
+    // Queued in the number's object and fetched after this message is answered (objects/avatars.ts).
+    if (jid) fetchAvatar({ contact_id: parties.contact.id, jid });
+  }
   if (!parties.group && !msg.from_me && parties.contact) {
     // Before the announcement: if this fails, the fleet's resend comes back here (the mark is still set).
     await keywordOptOut(env, scope.project_id, parties.contact, message);
   }
-  if (!msg.from_me && behaviour && autoReads(behaviour.number, await getSettings(env, scope.project_id))) {
+  if (!msg.from_me && autoRead && autoReads(number ?? defaultNumberSettings(), await getSettings(env, scope.project_id))) {
     // As WhatsApp addressed it: the chat and, in a group, the participant it came from.
-    behaviour.autoRead({ chat_jid: bareJid(msg.chat_jid), wa_message_id: msg.wa_message_id, participant: parties.group ? msg.sender_jid : null });
+    autoRead({ chat_jid: bareJid(msg.chat_jid), wa_message_id: msg.wa_message_id, participant: parties.group ? msg.sender_jid : null });
     await markReadByNumber(d1, scope.project_id, [message.id]);
   }
   if (!parties.group) {
@@ -136,7 +152,7 @@ export async function receiveMessage(env: Env, scope: Scope, msg: InboundMessage
   }
   // The `reference` of our message this one answers: how the client finds its own record (reference 004).
   const quoted = msg.quoted_id ? await findOutboundByWaId(d1, scope.project_id, msg.quoted_id, chats) : undefined;
-  const group = parties.group && !msg.from_me ? { jid: parties.chat_jid, subject: (await behaviour?.groupSubject?.(parties.chat_jid)) ?? null } : null;
+  const group = parties.group && !msg.from_me ? { jid: parties.chat_jid, subject: (await groupSubject?.(parties.chat_jid)) ?? null } : null;
   await publish(env, scope.project_id, await eventOf(env, scope, msg, parties, message, quoted?.reference ?? null, group));
   await ledger.unmark(msg.wa_message_id);
   return { message_id: message.id, duplicate: !fresh };

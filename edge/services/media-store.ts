@@ -95,6 +95,21 @@ export async function arrivedMedia(env: Env, projectId: string, media: InboundMe
   return { ref, update: mediaArrived(d1, projectId, row.id, { size: ref.size, mime_type: ref.mime_type, filename: ref.filename }) } as const;
 }
 
+export const avatarKey = (projectId: string, mediaId: string) => `avatars/${segment(projectId)}/${segment(mediaId)}`;
+
+/**
+ * A contact's WhatsApp picture, put in the bucket by the edge itself (the
+ * fleet hands over its few kilobytes in the answer to `profile.picture`),
+ * with its row, so a signed link (media-links.ts) reaches it like any file.
+ */
+export async function storeAvatarFile(env: Env, scope: { project_id: string; instance_id: string }, bytes: Uint8Array, mimeType: string): Promise<string> {
+  const id = newId();
+  const key = avatarKey(scope.project_id, id);
+  await env.MEDIA.put(key, bytes, { httpMetadata: { contentType: mimeType } });
+  await insertMedia(db(env.DB), { ...scope, id, r2_key: key, mime_type: mimeType, filename: null, size: bytes.byteLength });
+  return id;
+}
+
 /**
  * A received file its sender took back (deleted for everyone): out of the
  * bucket, then its row, so a signed link to it answers 404 from then on.

@@ -31,10 +31,11 @@ export type StoredMedia = { media_id: string; mimetype: string; filename: string
 const fieldError = (status: 400 | 413, code: string, message: string, field: string) =>
   new ApiError(status, code, message, { field });
 
-export async function storeMedia(env: Env, projectId: string, type: MediaType, input: MediaInput): Promise<StoredMedia> {
+/** `field`: what errors name (a send's `media`, a profile's `picture`). */
+export async function storeMedia(env: Env, projectId: string, type: MediaType, input: MediaInput, field = "media"): Promise<StoredMedia> {
   const rule = MEDIA_RULES[type];
-  const { bytes, contentType } = await readInput(env, input, rule.maxBytes);
-  if (bytes.byteLength === 0) throw fieldError(400, "invalid_media", "the file is empty", "media");
+  const { bytes, contentType } = await readInput(env, input, rule.maxBytes, field);
+  if (bytes.byteLength === 0) throw fieldError(400, "invalid_media", "the file is empty", field);
 
   // What the bytes are beats what anyone says they are; a document may be anything.
   const sniffed = (await fileTypeFromBuffer(bytes))?.mime ?? null;
@@ -42,7 +43,7 @@ export async function storeMedia(env: Env, projectId: string, type: MediaType, i
   const mimetype = type === "document" ? (declared ?? sniffed ?? "application/octet-stream") : normalizeAudio(sniffed ?? declared);
   // The rule is on the type itself; parameters (`codecs=opus`) stay on what WhatsApp is told.
   if (!mimetype || !rule.mimetypes.test(mimetype.split(";")[0]!.trim())) {
-    throw fieldError(400, "unsupported_media_type", `${type} must be ${rule.mimetypes.source}, got ${mimetype ?? "unknown"}`, "media");
+    throw fieldError(400, "unsupported_media_type", `${type} must be ${rule.mimetypes.source}, got ${mimetype ?? "unknown"}`, field);
   }
 
   const mediaId = newId();
@@ -65,26 +66,26 @@ function normalizeAudio(mime: string | null): string | null {
   return mime;
 }
 
-async function readInput(env: Env, input: MediaInput, maxBytes: number) {
+async function readInput(env: Env, input: MediaInput, maxBytes: number, field: string) {
   if (input.base64 !== undefined) {
     // 4 base64 characters carry 3 bytes: refuse before decoding a huge string.
     if ((input.base64.length * 3) / 4 > maxBytes + 3) {
-      throw fieldError(413, "media_too_large", `the file is over the ${maxBytes}-byte limit`, "media.base64");
+      throw fieldError(413, "media_too_large", `the file is over the ${maxBytes}-byte limit`, `${field}.base64`);
     }
     const clean = input.base64.replace(/^data:[^,]*,/, "").replace(/\s/g, "");
     let binary: string;
     try {
       binary = atob(clean);
     } catch {
-      throw fieldError(400, "invalid_media", "media.base64 is not valid base64", "media.base64");
+      throw fieldError(400, "invalid_media", `${field}.base64 is not valid base64`, `${field}.base64`);
     }
     return { bytes: Uint8Array.from(binary, (c) => c.charCodeAt(0)), contentType: null };
   }
   try {
     return await safeFetch(env, input.url!, { maxBytes });
   } catch (err) {
-    if (!(err instanceof FetchRefused)) throw destinationApiError(err, "media.url", "url_not_allowed");
-    if (err.code === "too_large") throw fieldError(413, "media_too_large", err.message, "media.url");
-    throw fieldError(400, "media_unreachable", err.message, "media.url");
+    if (!(err instanceof FetchRefused)) throw destinationApiError(err, `${field}.url`, "url_not_allowed");
+    if (err.code === "too_large") throw fieldError(413, "media_too_large", err.message, `${field}.url`);
+    throw fieldError(400, "media_unreachable", err.message, `${field}.url`);
   }
 }

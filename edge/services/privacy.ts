@@ -47,7 +47,7 @@ export async function contactPrivacy(env: Env, projectId: string, contactId: str
   const target = { contact, phone: contact.phone };
   if (action === "optin") await release(env, projectId, target, "api");
   else await suppress(env, projectId, target, { reason: action === "optout" ? "optout" : "manual", source: "api", actor: "api", note });
-  return contactViewOf(db(env.DB), projectId, await contactOrThrow(env, projectId, contactId));
+  return contactViewOf(env, projectId, await contactOrThrow(env, projectId, contactId));
 }
 
 // ------------------------------------------------------------ the suppression list

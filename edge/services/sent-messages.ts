@@ -7,7 +7,7 @@
  */
 import { STATUS_JID } from "../../shared/protocol.ts";
 import { db } from "../db/client.ts";
-import type { MessageRow } from "../db/schema/index.ts";
+import type { ContactRow, MessageRow } from "../db/schema/index.ts";
 import type { Env } from "../env.ts";
 import { touchContact } from "./contact-store.ts";
 import { conversationFor, touchConversation } from "./conversations.ts";
@@ -15,7 +15,7 @@ import { contactFor, identify } from "./identity.ts";
 import { isGroup } from "./jids.ts";
 import { joinConversation } from "./message-status.ts";
 
-export type Link = { contact_id: string; conversation_id: string };
+export type Link = { contact_id: string; conversation_id: string; contact: ContactRow };
 
 /** Files the message under its contact and conversation; null for a group chat or a status post, which have no conversation here. */
 export async function recordSent(env: Env, projectId: string, row: MessageRow): Promise<Link | null> {
@@ -32,5 +32,5 @@ export async function recordSent(env: Env, projectId: string, row: MessageRow): 
     touchContact(d1, projectId, contact.id, { at, instance_id: row.instance_id }),
     touchConversation(d1, projectId, conversation.id, { message_id: row.id, at, instance_id: row.instance_id, inbound: false }),
   ]);
-  return { contact_id: contact.id, conversation_id: conversation.id };
+  return { contact_id: contact.id, conversation_id: conversation.id, contact };
 }

@@ -222,7 +222,7 @@ export async function changeContactKeys(env: Env, projectId: string, contactId: 
   }
   const contact = await contactOrThrow(env, projectId, contactId);
   await applyKeys(env, projectId, contact, { [kind]: change }, "api");
-  return contactViewOf(db(env.DB), projectId, await contactOrThrow(env, projectId, contactId));
+  return contactViewOf(env, projectId, await contactOrThrow(env, projectId, contactId));
 }
 
 /**

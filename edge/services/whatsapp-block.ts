@@ -52,7 +52,7 @@ export async function setWhatsAppBlock(env: Env, projectId: string, who: string,
   return { jid: result.jid, blocked: result.blocked, instance_id: number };
 }
 
-type Person = { jid: string; contact: ContactRow | undefined };
+export type Person = { jid: string; contact: ContactRow | undefined };
 
 async function personOf(env: Env, projectId: string, who: string): Promise<Person> {
   const input = who.trim();
@@ -80,8 +80,8 @@ async function personOf(env: Env, projectId: string, who: string): Promise<Perso
   return { jid, contact };
 }
 
-/** The number that talks to this person, if it is connected: a block is that number's. */
-async function numberOf(env: Env, projectId: string, person: Person): Promise<string> {
+/** The number that talks to this person, if it is connected: a block is that number's, and their profile is seen through it. */
+export async function numberOf(env: Env, projectId: string, person: Person): Promise<string> {
   const d1 = db(env.DB);
   const sticky = await affinityOf(env, projectId, person.jid).get();
   const ids = [...new Set([sticky, person.contact?.instance_id].filter((id): id is string => Boolean(id)))];
@@ -89,7 +89,7 @@ async function numberOf(env: Env, projectId: string, person: Person): Promise<st
   const connected = known.find((row) => row.state === "connected");
   if (connected) return connected.id;
   if (known.length === 0) {
-    throw new ApiError(400, "instance_id_required", `instance_id: no number of this project talks to ${person.jid} yet; name the number whose block list to change`, {
+    throw new ApiError(400, "instance_id_required", `instance_id: no number of this project talks to ${person.jid} yet; name the number to do it through`, {
       field: "instance_id",
     });
   }

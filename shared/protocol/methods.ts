@@ -18,9 +18,13 @@ import {
   MAX_RECEIPTS_PER_CALL,
   ParticipantAction,
   ParticipantResult,
+  PROFILE_ABOUT_MAX,
+  PROFILE_NAME_MAX,
+  PictureBytes,
   PresenceUpdate,
   ReadReceiptKey,
   WhatsAppGroup,
+  WhatsAppProfile,
 } from "./whatsapp.ts";
 
 /** One-way events, by name, with the schema of their `data`. */
@@ -183,6 +187,41 @@ export const Methods = {
   "groups.get": {
     params: z.object({ jid: z.string().regex(GROUP_JID) }),
     result: z.object({ group: WhatsAppGroup }),
+  },
+  /** The number's own profile. Errors: `not_connected`, `profile_failed`. */
+  "profile.get": {
+    params: z.object({}),
+    result: z.object({ profile: WhatsAppProfile }),
+  },
+  /**
+   * Changes the number's own profile: what is given changes, in this order
+   * (name, about, picture), and the profile as WhatsApp then has it is the
+   * answer. `picture`: a stored image (`media_id`, as `message.send`'s
+   * media) to set, or null to remove it. Errors: `not_connected`,
+   * `media_unavailable`, `invalid_picture` (not an image WhatsApp takes),
+   * `profile_failed` (the message says which part).
+   */
+  "profile.set": {
+    params: z.object({
+      name: z.string().min(1).max(PROFILE_NAME_MAX).optional(),
+      about: z.string().max(PROFILE_ABOUT_MAX).optional(),
+      picture: z.object({ media_id: z.string().min(1) }).nullable().optional(),
+    }),
+    result: z.object({ profile: WhatsAppProfile }),
+  },
+  /** Someone's profile as this number may see it (`jid`: a phone JID or a LID). Errors: `not_connected`, `invalid_jid`, `profile_failed`. */
+  "profile.contact": {
+    params: z.object({ jid: z.string().min(1) }),
+    result: z.object({ profile: WhatsAppProfile }),
+  },
+  /**
+   * Someone's picture, downloaded from WhatsApp's CDN by the fleet, for the
+   * contact's stored avatar. Errors: `not_connected`, `invalid_jid`,
+   * `picture_failed` (WhatsApp or its CDN failed: try again later).
+   */
+  "profile.picture": {
+    params: z.object({ jid: z.string().min(1) }),
+    result: PictureBytes,
   },
   /**
    * Group administration. Each names the group by `jid`; the number must be

@@ -1,4 +1,4 @@
-/** What the edge asks of WhatsApp itself through a number: its groups and its block list. */
+/** What the edge asks of WhatsApp itself through a number: its groups, its block list and profiles. */
 import { z } from "zod";
 
 /** One member of a WhatsApp group: `jid` is the phone JID when known, else the LID. */
@@ -137,3 +137,36 @@ export const GroupParticipantsChanged = z.object({
   by: z.string().nullable(),
 });
 export type GroupParticipantsChanged = z.infer<typeof GroupParticipantsChanged>;
+
+/**
+ * A WhatsApp profile as a number sees it: the display name (the number's
+ * own only: WhatsApp does not hand out other people's), the "about" text
+ * and when it was set, and WhatsApp's link to the picture. Each is null when
+ * there is none or the person's privacy settings hide it. The picture link
+ * is WhatsApp's own and expires (hours to days): use it now, do not keep it.
+ */
+export const WhatsAppProfile = z.object({
+  jid: z.string(),
+  name: z.string().nullable(),
+  about: z.string().nullable(),
+  /** ISO 8601; null when WhatsApp does not say. */
+  about_set_at: z.string().nullable(),
+  picture_url: z.string().nullable(),
+});
+export type WhatsAppProfile = z.infer<typeof WhatsAppProfile>;
+
+/** WhatsApp's limits on a number's own profile (its apps refuse longer). */
+export const PROFILE_NAME_MAX = 25;
+export const PROFILE_ABOUT_MAX = 139;
+
+/**
+ * A picture fetched for a contact's avatar (`profile.picture`): the JPEG
+ * bytes in base64, or null when the person has none or their privacy hides
+ * it from this number.
+ */
+export const PictureBytes = z.object({
+  jid: z.string(),
+  base64: z.string().nullable(),
+  mime_type: z.string().nullable(),
+});
+export const MAX_AVATAR_BYTES = 512 * 1024;

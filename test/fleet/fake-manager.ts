@@ -7,7 +7,7 @@
 import type { Contact } from "@whiskeysockets/baileys";
 import pino, { type Logger } from "pino";
 import type { SessionCipher } from "../../fleet/cipher.ts";
-import { ConnectionManager } from "../../fleet/connection.ts";
+import { ConnectionManager, type ConnectionManagerOptions } from "../../fleet/connection.ts";
 import { WaVersionSource } from "../../fleet/wa-version.ts";
 import { type FakeSocket, fakeSockets } from "./fake-socket.ts";
 import { type MemoryEdge, memoryEdge, pairedSession, until } from "./memory-edge.ts";
@@ -27,6 +27,8 @@ export async function openManager(opts: {
   /** The account: `creds.me`. */
   me: Contact;
   logger?: Logger;
+  /** What the number's layers fetch with: the edge's media, and which hosts files may come from. */
+  layers?: Pick<ConnectionManagerOptions, "fetchMedia" | "mediaHosts">;
 }): Promise<OpenManager> {
   const logger = opts.logger ?? pino({ level: "silent" });
   const edge = memoryEdge(pairedSession(opts.cipher, opts.instanceId, opts.me));
@@ -41,6 +43,7 @@ export async function openManager(opts: {
     fireInitQueries: false,
     makeSocket,
     spool: testInbound({ link: edge.link, cipher: opts.cipher, logger }).spool,
+    ...opts.layers,
   });
   edge.serve(manager.methods);
   manager.leaseGranted({ instance_id: opts.instanceId, ttl_ms: 15_000, config: { name: opts.instanceId, proxy_url: null } });

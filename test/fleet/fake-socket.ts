@@ -2,7 +2,7 @@
  * A stand-in for a Baileys socket, for the connection manager's reactions to
  * things the loopback WhatsApp peer cannot produce (QR pairing, bans, 440,
  * 515, 405, media uploads, group sends, receipts, group metadata, the block
- * list). Tests drive it by emitting events as Baileys would, and read what
+ * list, profile pictures). Tests drive it by emitting events as Baileys would, and read what
  * was sent from `sent` / `presences`.
  */
 import { EventEmitter } from "node:events";
@@ -175,6 +175,48 @@ export class FakeSocket implements SocketLike {
     if (group) return group;
     assertNodeErrorFree({ tag: "iq", attrs: { type: "error" }, content: [{ tag: "error", attrs: { code: "404", text: "item-not-found" } }] });
     throw new Error("unreachable");
+  }
+
+  /** People's "about" texts, by JID, as WhatsApp answers `fetchStatus`. */
+  abouts = new Map<string, string>();
+  /** People's picture links, by JID; "hidden": their privacy hides it (WhatsApp's 401). None: no picture (404). */
+  pictures = new Map<string, string | "hidden">();
+  /** Profile changes asked of WhatsApp, in order: what the number's own profile was told. */
+  profileChanges: ({ name: string } | { about: string } | { picture: Buffer; jid: string } | { removePicture: string })[] = [];
+
+  async updateProfileName(name: string): Promise<void> {
+    this.#maybeFail();
+    this.profileChanges.push({ name });
+  }
+
+  async updateProfileStatus(about: string): Promise<void> {
+    this.#maybeFail();
+    this.profileChanges.push({ about });
+    if (this.user) this.abouts.set(this.user.id.replace(/:\d+@/, "@"), about);
+  }
+
+  async updateProfilePicture(jid: string, picture: Buffer): Promise<void> {
+    this.#maybeFail();
+    this.profileChanges.push({ picture, jid });
+  }
+
+  async removeProfilePicture(jid: string): Promise<void> {
+    this.#maybeFail();
+    this.profileChanges.push({ removePicture: jid });
+  }
+
+  async fetchStatus(...jids: string[]): Promise<USyncQueryResult["list"]> {
+    return jids.map((id) => ({ id, status: this.abouts.has(id) ? { status: this.abouts.get(id)!, setAt: new Date(1_790_000_000_000) } : null }));
+  }
+
+  /** Answers as WhatsApp does: the link, or an iq error Baileys throws (401 hidden, 404 none). */
+  async profilePictureUrl(jid: string): Promise<string | undefined> {
+    this.#maybeFail();
+    const picture = this.pictures.get(jid);
+    if (picture && picture !== "hidden") return picture;
+    const [code, text] = picture === "hidden" ? ["401", "not-authorized"] : ["404", "item-not-found"];
+    assertNodeErrorFree({ tag: "iq", attrs: { type: "error" }, content: [{ tag: "error", attrs: { code, text } }] });
+    return undefined;
   }
 
   #maybeFail(): void {

@@ -32,6 +32,12 @@
  *    its sender-key distribution decrypted, its `skmsg` raw, which
  *    `status-posts.ts` opens.
  *
+ *  - the number's own "about" (Baileys' `updateProfileStatus`, an iq
+ *    `status` set) is kept by the server, across reconnects, and usync
+ *    status queries (`fetchStatus`) answer it as WhatsApp does:
+ *    `<status t="...">text</status>` on the user; a user with none gets no
+ *    status node. The stock peer acknowledged the set and answered nothing.
+ *
  * What the peer accepts end to end (decrypted and recorded): text, location,
  * contact, reaction, poll, and text status posts. It cannot take media (its media_conn names
  * https://127.0.0.1:443, where nothing listens) nor group sends (no skmsg).

@@ -26,7 +26,12 @@ export const contacts = sqliteTable(
     name: text("name"),
     /** The name was given by a client (API, import): WhatsApp push names no longer replace it. */
     name_manual: integer("name_manual", { mode: "boolean" }).notNull().default(false),
+    /** Unused: the API's `avatar_url` is a signed link to `avatar_media_id`, made when it is shown. */
     avatar_url: text("avatar_url"),
+    /** The contact's WhatsApp picture in the private bucket (a `media` row); null: none, hidden, or not fetched yet. */
+    avatar_media_id: text("avatar_media_id"),
+    /** When a number last asked WhatsApp for the picture (services/contact-avatars.ts decides when it is stale). */
+    avatar_checked_at: text("avatar_checked_at"),
     /** The number that last talked to this contact. */
     instance_id: text("instance_id"),
     message_count: integer("message_count").notNull().default(0),

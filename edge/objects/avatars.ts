@@ -1,0 +1,120 @@
+/**
+ * Contacts whose WhatsApp picture one number is to fetch
+ * (services/contact-avatars.ts says who is due), in its Durable Object's
+ * SQLite. Queuing one is a single local insert, so the received message that
+ * found the contact due waits for nothing; the fetch runs after it, in the
+ * background (`ctx.waitUntil`), when the number comes online, and on the
+ * object's alarm after a failure. A row leaves once its answer is stored,
+ * so a picture is asked for again after an eviction or a fleet restart.
+ *
+ * In the object rather than a queue: only this number may ask (it is the
+ * one that talks to the person), only while it is connected, and the
+ * object already knows both and wakes when the number comes back.
+ */
+import { ProtocolError } from "../../shared/protocol.ts";
+import type { RpcPeer } from "../../shared/rpc.ts";
+import type { Env } from "../env.ts";
+import { saveAvatar } from "../services/contact-avatars.ts";
+import { wakeAt } from "./alarm.ts";
+import { SqlTable, type SqlTableSpec } from "./sql-table.ts";
+
+const CALL_TIMEOUT_MS = 20_000;
+const RETRY_MAX_MS = 15 * 60_000;
+/** Most contacts waiting: a flood of first contacts must not grow the object without bound (one left out is queued by their next message). */
+const MAX_WAITING = 1_000;
+/** Failed fetches of one contact before it leaves the queue (their next message queues them again). */
+const MAX_ATTEMPTS = 5;
+
+export type AvatarsHost = {
+  ctx: DurableObjectState;
+  env: Env;
+  scope(): Promise<{ project_id: string; instance_id: string }>;
+  /** The live lease holder's peer when the number is connected, else null. */
+  readyFleet(): Promise<RpcPeer | null>;
+};
+
+type Row = { contact_id: string; jid: string };
+
+export class AvatarFetches extends SqlTable {
+  static readonly table: SqlTableSpec = {
+    name: "avatar_fetches",
+    columns: `contact_id TEXT PRIMARY KEY,
+      jid TEXT NOT NULL,
+      queued_at INTEGER NOT NULL,
+      attempts INTEGER NOT NULL DEFAULT 0`,
+  };
+
+  readonly #host: AvatarsHost;
+  #fetching = false;
+  #failures = 0;
+
+  constructor(host: AvatarsHost) {
+    super(host.ctx.storage.sql, AvatarFetches.table);
+    this.#host = host;
+  }
+
+  /** Queues a contact (one already waiting stays as it is) and fetches in the background if the number is online. */
+  add(contact: Row): void {
+    if (this.size() >= MAX_WAITING) return;
+    this.sql.exec("INSERT OR IGNORE INTO avatar_fetches (contact_id, jid, queued_at) VALUES (?, ?, ?)", contact.contact_id, contact.jid, Date.now());
+    this.wake();
+  }
+
+  wake(): void {
+    this.#host.ctx.waitUntil(this.fetchAll());
+  }
+
+  /**
+   * Fetches every waiting picture, oldest first, one at a time; stops (and
+   * retries on the alarm) when the fleet cannot. A contact that failed goes
+   * to the back, so one picture that cannot be had never holds up the rest.
+   */
+  async fetchAll(): Promise<void> {
+    if (this.#fetching) return;
+    this.#fetching = true;
+    try {
+      for (let next = this.#oldest(); next; next = this.#oldest()) {
+        const fleet = await this.#host.readyFleet();
+        if (!fleet) return;
+        try {
+          const picture = await fleet.call("profile.picture", { jid: next.jid }, CALL_TIMEOUT_MS);
+          await saveAvatar(this.#host.env, await this.#host.scope(), next.contact_id, picture);
+        } catch (err) {
+          // A JID WhatsApp cannot have a picture for is not worth asking again.
+          if (err instanceof ProtocolError && err.code === "invalid_jid") {
+            this.#done(next.contact_id);
+            continue;
+          }
+          this.#failed(next.contact_id);
+          await this.#retryLater(err);
+          return;
+        }
+        this.#failures = 0;
+        this.#done(next.contact_id);
+      }
+    } finally {
+      this.#fetching = false;
+    }
+  }
+
+  #failed(contactId: string): void {
+    this.sql.exec("UPDATE avatar_fetches SET attempts = attempts + 1, queued_at = ? WHERE contact_id = ?", Date.now(), contactId);
+    this.sql.exec("DELETE FROM avatar_fetches WHERE contact_id = ? AND attempts >= ?", contactId, MAX_ATTEMPTS);
+  }
+
+  #done(contactId: string): void {
+    this.sql.exec("DELETE FROM avatar_fetches WHERE contact_id = ?", contactId);
+  }
+
+  #oldest(): Row | undefined {
+    return this.sql.exec<Row>("SELECT contact_id, jid FROM avatar_fetches ORDER BY queued_at LIMIT 1").toArray()[0];
+  }
+
+  async #retryLater(err: unknown): Promise<void> {
+    this.#failures++;
+    const delay = Math.min(RETRY_MAX_MS, 5_000 * 2 ** (this.#failures - 1));
+    const code = err instanceof ProtocolError ? err.code : "failed";
+    console.warn(`avatars: the fleet did not fetch a picture (${code}); ${this.size()} waiting, again in ${delay} ms`);
+    await wakeAt(this.#host.ctx.storage, Date.now() + delay);
+  }
+}
