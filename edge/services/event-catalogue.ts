@@ -17,7 +17,7 @@ const nullable = (description: string) => z.string().nullable().openapi({ descri
 
 /** Correlation ids every message event carries (reference 004): usable when no phone is present. */
 const correlation = {
-  contact_id: nullable("The customer, once the message is filed under one. Null in groups until the participant is a contact."),
+  contact_id: nullable("The customer (in a group, the participant who wrote), once the message is filed under one."),
   conversation_id: nullable("The customer's one conversation across all numbers; null in groups."),
   reference: nullable("The `reference` the client gave our message (or the message this one replies or reacts to)."),
 };

@@ -206,8 +206,9 @@ async function partiesOf(env: Env, scope: Scope, msg: InboundMessage): Promise<P
   const chat = bareJid(msg.chat_jid);
   if (isGroup(chat)) {
     const who = await identify(env, scope.project_id, scope.instance_id, [msg.sender_jid, msg.sender_jid_alt]);
-    // Groups are issue 5's: a participant is named by their contact if they have one, and none is created.
-    const contact = msg.from_me ? null : await contactFor(env, scope.project_id, scope.instance_id, who);
+    // A participant is a contact like a one-to-one customer (same LID and 9th-digit rules), but the
+    // group is no conversation of theirs, nor their number's sticky one.
+    const contact = msg.from_me ? null : await contactFor(env, scope.project_id, scope.instance_id, who, { source: "inbound", name: msg.push_name });
     return { chat_jid: chat, group: true, sender: { jid: canonicalJid(who, bareJid(msg.sender_jid)), who }, contact, conversation: null };
   }
   // One-to-one: the chat is the customer; the sender is them too, unless we wrote it.

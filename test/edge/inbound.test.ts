@@ -348,6 +348,22 @@ describe("messages that are not a customer writing to us", () => {
     expect(await affinityOf(env, projectId, PHONE_JID).get()).toBeNull();
     expect(event.instance_id).toBe(id);
   });
+
+  it("makes a group participant a contact under the canonical rules: the LID's phone, one contact for both Brazilian forms, and the same contact when they write one-to-one", async () => {
+    const { key, fleet } = await setup();
+    const group = "120363025246125888@g.us";
+    await deliver(fleet.socket, inboundMessage(group, { sender_jid: LID, sender_jid_alt: PHONE_8_JID, push_name: "Maria", body: "no grupo" }));
+    const [inGroup] = ofType("message.received")(await eventsUntil(key, (e) => ofType("message.received")(e).length >= 1));
+    expect(inGroup.contact_id).not.toBeNull();
+    const contact = (await call(`/contacts/${inGroup.contact_id}`, { token: key })).json;
+    expect(contact).toMatchObject({ lid: LID, name: "Maria", source: "inbound" });
+    expect([PHONE_JID, PHONE_8_JID]).toContain(contact.jid);
+    // The same person, one-to-one, under the other form of the number: the same contact, now with a conversation.
+    await deliver(fleet.socket, inboundMessage(PHONE_JID, { body: "no privado" }));
+    const events = ofType("message.received")(await eventsUntil(key, (e) => ofType("message.received")(e).length >= 2));
+    expect(events[1]!.contact_id).toBe(inGroup.contact_id);
+    expect((await call("/contacts", { token: key })).json.data).toHaveLength(1);
+  });
 });
 
 describe("events about our own messages", () => {
