@@ -13,11 +13,13 @@ import type { ChatState } from "../../shared/protocol.ts";
 import { db } from "../db/client.ts";
 import { findInstance } from "../db/instances.ts";
 import type { Env } from "../env.ts";
-import { ApiError } from "../errors.ts";
+import { ApiError, notFound } from "../errors.ts";
 import { affinityOf, instanceOf } from "../objects/stubs.ts";
 import { findConversationByJid } from "./conversations.ts";
 import { command } from "./instances.ts";
-import { bareJid, isLid, isPhoneJid } from "./jids.ts";
+import { isLid, isPhoneJid } from "./jids.ts";
+import { addresseeOf, resolveRecipients } from "./recipients.ts";
+import { getSettings } from "./settings.ts";
 import { projectInstance } from "./whatsapp-groups.ts";
 
 type Chat = { jid: string; instance_id: string };
@@ -47,8 +49,9 @@ export async function unsubscribePresence(env: Env, projectId: string, jid: stri
 }
 
 /**
- * The chat (the conversation's JID) and the number. A person's JID with no
- * conversation yet is taken as written when the number is named.
+ * The chat (the conversation's JID) and the number. Someone with no
+ * conversation yet is found as a send's `to` would be (a phone in any form,
+ * or their JID) when the number is named.
  */
 async function chatOf(env: Env, projectId: string, jid: string, instanceId?: string): Promise<Chat> {
   if (instanceId) await projectInstance(env, projectId, instanceId);
@@ -56,9 +59,8 @@ async function chatOf(env: Env, projectId: string, jid: string, instanceId?: str
   try {
     conversation = await findConversationByJid(env, projectId, jid);
   } catch (err) {
-    const person = bareJid(jid.trim());
-    if (instanceId && err instanceof ApiError && err.status === 404 && (isPhoneJid(person) || isLid(person))) return { jid: person, instance_id: instanceId };
-    throw err;
+    if (!(instanceId && err instanceof ApiError && err.status === 404)) throw err;
+    return { jid: await personOf(env, projectId, jid), instance_id: instanceId };
   }
   if (instanceId) return { jid: conversation.chat_jid, instance_id: instanceId };
   const d1 = db(env.DB);
@@ -69,4 +71,12 @@ async function chatOf(env: Env, projectId: string, jid: string, instanceId?: str
   throw new ApiError(400, "instance_id_required", `instance_id: no number of this project talks to ${conversation.chat_jid} any more; name one`, {
     field: "instance_id",
   });
+}
+
+/** A person the project never talked to, as a send's `to` finds them; a group is no person. */
+async function personOf(env: Env, projectId: string, jid: string): Promise<string> {
+  const to = addresseeOf(jid, (await getSettings(env, projectId)).default_country, "jid");
+  const [person] = await resolveRecipients(env, projectId, [{ to, field: "jid" }]);
+  if (!isPhoneJid(person!.chat_jid) && !isLid(person!.chat_jid)) throw notFound("conversation");
+  return person!.chat_jid;
 }

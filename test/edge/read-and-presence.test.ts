@@ -25,7 +25,8 @@ import {
 
 const PHONE = "5511988887777";
 const PHONE_JID = `${PHONE}@s.whatsapp.net`;
-const OTHER_JID = "5511977776666@s.whatsapp.net";
+const OTHER = "5511977776666";
+const OTHER_JID = `${OTHER}@s.whatsapp.net`;
 const LID = "123456789012345@lid";
 const GROUP = "120363041234567890@g.us";
 
@@ -38,7 +39,7 @@ async function numberOn(instanceId: string, answer: { read?: () => unknown; pres
   const seen: Recorded = { reads: [], presences: [], subscriptions: [] };
   const fleet = await connectedFleet(instanceId, {
     fleetId,
-    onWhatsApp: { [PHONE]: PHONE_JID },
+    onWhatsApp: { [PHONE]: PHONE_JID, [OTHER]: OTHER_JID },
     methods: {
       "messages.read": (params) => {
         const failure = answer.read?.();
@@ -193,6 +194,10 @@ describe("presence", () => {
     const named = await post(key, `/conversations/${OTHER_JID}/presence`, { state: "recording", instance_id: id });
     expect(named.status).toBe(200);
     expect(number.presences.at(-1)).toEqual({ jid: OTHER_JID, state: "recording" });
+    // Named as a phone, in any form, as a send's `to` would be.
+    const byPhone = await post(key, `/conversations/${encodeURIComponent("+55 (11) 97777-6666")}/presence`, { state: "paused", instance_id: id });
+    expect(byPhone.status).toBe(200);
+    expect(number.presences.at(-1)).toEqual({ jid: OTHER_JID, state: "paused" });
 
     for (const [body, field] of [
       [{}, "state"],
