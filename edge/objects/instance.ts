@@ -14,6 +14,10 @@
  * - calls to the number, acted on and announced once (services/calls.ts),
  *   and how the number behaves (`number_settings`, services/number-settings.ts).
  *
+ * This class is the facade: the Worker's calls, and the wiring of its parts.
+ * What the fleet sends over its link (and the spooled messages it posts over
+ * HTTP) is routed in fleet-link.ts.
+ *
  * What it stores is listed in instance-storage.ts. Pings are answered by the
  * runtime without waking the object (hibernation auto-response), so an idle
  * connected number costs nothing here.
@@ -22,36 +26,26 @@ import { DurableObject } from "cloudflare:workers";
 import {
   CloseCode,
   type InboundMessage,
-  type IncomingCall,
-  LEASE_TTL_MS,
   type LidMapping,
   type MethodName,
   type ReadReceiptKey,
   PING,
   PONG,
-  PROTOCOL_VERSION,
   type Params,
   ProtocolError,
-  type Result,
-  eventFrame,
 } from "../../shared/protocol.ts";
-import { RpcPeer } from "../../shared/rpc.ts";
 import type { Env } from "../env.ts";
-import { publishGroupParticipants, publishGroupUpdated } from "../services/group-events.ts";
-import { type CallLedger, receiveCall } from "../services/calls.ts";
-import { learnMappings } from "../services/identity.ts";
-import { type InboundHooks, receiveMessage } from "../services/inbound.ts";
-import { MediaUnavailable, uploadTicket } from "../services/media-store.ts";
 import { type NumberSettings, type NumberSettingsPatch, defaultNumberSettings } from "../services/number-settings.ts";
 import type { Settings } from "../services/settings-schema.ts";
 import { AvatarFetches } from "./avatars.ts";
+import { type CommandResult, FleetLink } from "./fleet-link.ts";
+import { GroupSubjects } from "./group-subjects.ts";
 import { InboundDedup } from "./inbound-dedup.ts";
-import { INITIAL_STATUS, InstanceStatus, parkedReason } from "./instance-status.ts";
-import { INSTANCE_TABLES, type InstanceMeta, type InstanceStorage, type Status, callKey } from "./instance-storage.ts";
+import { INITIAL_STATUS, InstanceStatus } from "./instance-status.ts";
+import { INSTANCE_TABLES, type InstanceMeta, type InstanceStorage, type Status } from "./instance-storage.ts";
 import { Lease, closeSocket } from "./lease.ts";
 import { LookupBudget } from "./lookup-budget.ts";
 import type { OutboxItem } from "./outbox.ts";
-import { GroupSubjects } from "./group-subjects.ts";
 import { PresenceWatch, type Subscribed } from "./presence.ts";
 import { ReadReceipts } from "./read-receipts.ts";
 import { Sender } from "./sender.ts";
@@ -59,19 +53,14 @@ import { SessionTable } from "./session-table.ts";
 import { createTables } from "./sql-table.ts";
 import { TypedStorage } from "./typed-storage.ts";
 
-export type CommandResult<M extends MethodName> =
-  | { ok: true; result: Result<M> }
-  | { ok: false; code: string; message: string };
+export type { CommandResult } from "./fleet-link.ts";
 
 /** A phone lookup's outcome: the fleet's answer, or why not (`rate_limited`: the hour's budget is spent). */
 export type LookupResult = CommandResult<"contacts.resolve"> | { ok: false; code: "rate_limited"; message: string; retry_after_s: number };
 
 export class InstanceObject extends DurableObject<Env> {
-  #peers = new Map<WebSocket, RpcPeer>();
-  /** LID mappings being learned, in arrival order; received messages wait for them. */
-  #learning: Promise<void> = Promise.resolve();
-
   readonly #storage: InstanceStorage;
+  readonly #link: FleetLink;
   readonly #lease: Lease;
   readonly #session: SessionTable;
   readonly #status: InstanceStatus;
@@ -95,7 +84,7 @@ export class InstanceObject extends DurableObject<Env> {
     this.#lookups = new LookupBudget(this.#storage);
     const readyFleet = async () => {
       const holder = this.#lease.liveHolder();
-      return holder && (await this.status())?.state === "connected" ? this.#peer(holder) : null;
+      return holder && (await this.status())?.state === "connected" ? this.#link.peer(holder) : null;
     };
     this.#receipts = new ReadReceipts({ ctx, readyFleet });
     this.#presence = new PresenceWatch(env, this.#storage, readyFleet, async () => (await this.numberSettings())?.always_online ?? false);
@@ -110,6 +99,22 @@ export class InstanceObject extends DurableObject<Env> {
       incident: (kind) => this.#status.incident(kind),
       mirror: async (patch) => this.#status.mirror({ ...patch, health: await this.#status.health() }),
       fetchAvatar: (contact) => this.#avatars.add(contact),
+    });
+    this.#link = new FleetLink({
+      ctx,
+      env,
+      storage: this.#storage,
+      lease: this.#lease,
+      session: this.#session,
+      status: this.#status,
+      inbound: this.#inbound,
+      sender: this.#sender,
+      receipts: this.#receipts,
+      presence: this.#presence,
+      groups: this.#groups,
+      avatars: this.#avatars,
+      numberSettings: () => this.numberSettings(),
+      scope: () => this.#scope(),
     });
   }
 
@@ -208,7 +213,7 @@ export class InstanceObject extends DurableObject<Env> {
     const holder = this.#lease.liveHolder() ?? (waitMs > 0 ? await this.#lease.waitForHolder(waitMs) : undefined);
     if (!holder) return { ok: false, code: "fleet_unavailable", message: "no fleet process is running this instance" };
     try {
-      return { ok: true, result: await this.#peer(holder).call(method, params, 25_000) };
+      return { ok: true, result: await this.#link.peer(holder).call(method, params, 25_000) };
     } catch (err) {
       const code = err instanceof ProtocolError ? err.code : "failed";
       return { ok: false, code, message: err instanceof Error ? err.message : String(err) };
@@ -267,137 +272,23 @@ export class InstanceObject extends DurableObject<Env> {
     createTables(this.ctx.storage.sql, INSTANCE_TABLES);
   }
 
-  // ------------------------------------------------------------ the fleet's WebSocket
+  // ------------------------------------------------------------ the fleet's WebSocket (fleet-link.ts)
 
   async fetch(request: Request): Promise<Response> {
-    if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
-      return new Response("expected a WebSocket upgrade", { status: 426 });
-    }
-    const url = new URL(request.url);
-    const fleetId = url.searchParams.get("fleet_id");
-    const meta = await this.#meta();
-    if (!meta) return new Response("no such instance", { status: 404 });
-    if (!fleetId) return new Response("fleet_id is required", { status: 400 });
-
-    const { 0: client, 1: server } = new WebSocketPair();
-    if (Number(url.searchParams.get("v") ?? PROTOCOL_VERSION) !== PROTOCOL_VERSION) {
-      server.accept();
-      server.close(CloseCode.badVersion, `this edge speaks protocol v${PROTOCOL_VERSION}`);
-      return new Response(null, { status: 101, webSocket: client });
-    }
-
-    const retryAfter = await this.#lease.blockedFor(fleetId);
-    if (retryAfter > 0) {
-      // Not hibernatable on purpose: this socket lives for one frame.
-      server.accept();
-      server.send(eventFrame("lease.denied", { retry_after_ms: retryAfter, holder: await this.#lease.holderId() }));
-      server.close(CloseCode.leaseHeld, "lease held by another fleet process");
-      return new Response(null, { status: 101, webSocket: client });
-    }
-
-    await this.#lease.grant(server, fleetId);
-    const parked = parkedReason(await this.status());
-    server.send(
-      eventFrame("lease.granted", {
-        instance_id: meta.instance_id,
-        ttl_ms: LEASE_TTL_MS,
-        config: { name: meta.name, proxy_url: meta.proxy_url, ...(parked ? { parked } : {}) },
-      }),
-    );
-    await this.#status.mirror({ fleet_id: fleetId });
-    this.#lease.granted();
-    this.#sender.wake();
-    return new Response(null, { status: 101, webSocket: client });
+    return this.#link.accept(request);
   }
 
   async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
-    if (!this.#lease.isHolder(ws)) return closeSocket(ws, CloseCode.leaseHeld, "not the lease holder");
-    if (typeof message !== "string") return closeSocket(ws, 1003, "text frames only");
-    try {
-      await this.#peer(ws).receive(message);
-    } catch (err) {
-      // A frame we cannot read is the fleet's bug; say so in the logs, keep the link.
-      console.warn(`instance ${this.ctx.id}: dropped a frame:`, err instanceof Error ? err.message : err);
-    }
+    await this.#link.message(ws, message);
   }
 
   async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
-    await this.#onSocketGone(ws);
+    await this.#link.gone(ws);
     closeSocket(ws, code === 1005 || code === 1006 ? 1000 : code, reason);
   }
 
   async webSocketError(ws: WebSocket): Promise<void> {
-    await this.#onSocketGone(ws);
-  }
-
-  // ------------------------------------------------------------ lease
-
-  async #onSocketGone(ws: WebSocket): Promise<void> {
-    this.#peers.get(ws)?.failAll("fleet link closed");
-    this.#peers.delete(ws);
-    const fleetId = await this.#lease.lapse(ws);
-    if (fleetId) await this.#status.markGone(fleetId);
-  }
-
-  /** The holder let go cleanly (drain, revoke). */
-  async #release(ws: WebSocket): Promise<void> {
-    const fleetId = await this.#lease.release(ws);
-    if (!fleetId) return;
-    await this.#status.markGone(fleetId);
-    closeSocket(ws, CloseCode.normal, "released");
-  }
-
-  // ------------------------------------------------------------ frames from the fleet
-
-  #peer(ws: WebSocket): RpcPeer {
-    let peer = this.#peers.get(ws);
-    if (peer) return peer;
-    peer = new RpcPeer({
-      send: (text) => ws.send(text),
-      events: {
-        status: async (data) => {
-          await this.#status.apply(data, this.#lease.fleetOf(ws));
-          if (data.state === "disconnected" && data.reason === "logged_out") await this.#presence.forget();
-        },
-        release: () => this.#release(ws),
-        "message.status": async (data) => {
-          const meta = await this.#meta();
-          if (meta) this.#sender.onStatus(data, meta.project_id);
-        },
-        "socket.silent": async ({ silent_ms }) => {
-          const meta = await this.#meta();
-          if (!meta) return;
-          const count = ((await this.#storage.get("dead_sockets")) ?? 0) + 1;
-          await this.#storage.put("dead_sockets", count);
-          await this.#status.mirror({ dead_socket_reconnects: count });
-          console.warn(`instance ${meta.instance_id}: WhatsApp socket silent for ${silent_ms} ms, replaced (${count} so far)`);
-        },
-        "lid.mappings": ({ mappings }) => this.#learn(mappings),
-        "presence.update": async (update) => {
-          const meta = await this.#meta();
-          if (meta) await this.#presence.heard(meta, update);
-        },
-        "group.updated": async (update) => {
-          if (update.subject !== undefined) await this.#groups.remember(update.jid, update.subject);
-          const meta = await this.#meta();
-          if (meta) await publishGroupUpdated(this.env, meta, update);
-        },
-        "group.participants": async (change) => {
-          const meta = await this.#meta();
-          if (meta) await publishGroupParticipants(this.env, meta, change);
-        },
-      },
-      methods: {
-        "session.get": ({ keys }) => ({ values: this.#session.get(keys) }),
-        "session.set": ({ entries }) => ({ written: this.#session.set(entries) }),
-        "session.clear": () => ({ cleared: this.#session.clear() }),
-        "message.received": (message) => this.#receive(message),
-        "call.received": (call) => this.#call(ws, call),
-        "media.upload_url": (file) => this.#uploadTicket(file),
-      },
-    });
-    this.#peers.set(ws, peer);
-    return peer;
+    await this.#link.gone(ws);
   }
 
   // ------------------------------------------------------------ received messages over HTTP
@@ -410,47 +301,12 @@ export class InstanceObject extends DurableObject<Env> {
    * the same message.
    */
   async receivedFromSpool(message: InboundMessage, mappings: LidMapping[]): Promise<CommandResult<"message.received">> {
-    return this.#answer(async () => {
-      await this.#scope();
-      // As on the link, a pair that fails to be learned (logged) does not hold the message back.
-      if (mappings.length > 0) await this.#learn(mappings).catch(() => {});
-      return this.#receive(message);
-    });
+    return this.#link.receivedFromSpool(message, mappings);
   }
 
   /** Where such a fleet puts a received file: `POST /fleet/instances/{id}/media-upload-url`. */
   async uploadTicketFor(file: Params<"media.upload_url">): Promise<CommandResult<"media.upload_url">> {
-    return this.#answer(() => this.#uploadTicket(file));
-  }
-
-  /** Errors cross the RPC boundary as codes: a thrown ProtocolError would arrive without its own. */
-  async #answer<M extends MethodName>(work: () => Promise<Result<M>>): Promise<CommandResult<M>> {
-    try {
-      return { ok: true, result: await work() };
-    } catch (err) {
-      if (!(err instanceof ProtocolError)) throw err;
-      return { ok: false, code: err.code, message: err.message };
-    }
-  }
-
-  /** LID pairs, learned in arrival order: the fleet sends a message's pairs just before it, and the message waits for them. */
-  async #learn(mappings: LidMapping[]): Promise<void> {
-    const meta = await this.#meta();
-    if (!meta) return;
-    const learned = this.#learning.then(() => learnMappings(this.env, meta.project_id, meta.instance_id, mappings));
-    this.#learning = learned.catch((err: unknown) => {
-      console.error(`instance ${meta.instance_id}: learning LID mappings failed:`, err instanceof Error ? err.message : err);
-    });
-    await learned;
-  }
-
-  async #uploadTicket(file: Params<"media.upload_url">): Promise<Result<"media.upload_url">> {
-    try {
-      return await uploadTicket(this.env, await this.#scope(), file);
-    } catch (err) {
-      if (err instanceof MediaUnavailable) throw new ProtocolError(err.code, err.message);
-      throw err;
-    }
+    return this.#link.uploadTicketFor(file);
   }
 
   #meta(): Promise<InstanceMeta | undefined> {
@@ -461,37 +317,5 @@ export class InstanceObject extends DurableObject<Env> {
     const meta = await this.#meta();
     if (!meta) throw new ProtocolError("not_found", "no such instance");
     return meta;
-  }
-
-  /** Stores one received message and announces it; answered only then, so the fleet can let go of it. */
-  async #receive(message: InboundMessage): Promise<Result<"message.received">> {
-    const scope = await this.#scope();
-    await this.#learning;
-    const hooks: InboundHooks = {
-      number: (await this.numberSettings()) ?? defaultNumberSettings(),
-      autoRead: (key) => this.#receipts.add([key]),
-      groupSubject: (jid) => this.#groups.subjectOf(jid),
-      fetchAvatar: (contact) => this.#avatars.add(contact),
-    };
-    return this.#inbound.once(message.wa_message_id, () => receiveMessage(this.env, scope, message, this.#inbound, hooks));
-  }
-
-  /** A call to the number: declined through the fleet that reported it when the project says so, then announced once. */
-  async #call(ws: WebSocket, call: IncomingCall): Promise<Result<"call.received">> {
-    const scope = await this.#scope();
-    const ledger: CallLedger = {
-      get: (callId) => this.#storage.get(callKey(callId)),
-      put: (callId, done) => this.#storage.put(callKey(callId), done),
-    };
-    const reject = async ({ call_id, from }: IncomingCall) => {
-      try {
-        await this.#peer(ws).call("call.reject", { call_id, from }, 20_000);
-        return true;
-      } catch (err) {
-        console.warn(`instance ${scope.instance_id}: call ${call_id} not rejected:`, err instanceof Error ? err.message : err);
-        return false;
-      }
-    };
-    return receiveCall(this.env, scope, call, ledger, reject);
   }
 }
