@@ -49,7 +49,21 @@ const DOCUMENT = {
   info: {
     title: "Pombo",
     version: "0.1.0",
-    description: "A multi-number WhatsApp gateway. Errors are `{ error: { code, message, details? } }`.",
+    description: [
+      "A multi-number WhatsApp gateway.",
+      "",
+      "## Authentication",
+      "Every call carries a project API key: `Authorization: Bearer pb_live_...`.",
+      "The first key is printed once when a project is created (`npm start` prints the `default` project's);",
+      "more come from `POST /admin/projects/{id}/keys` with the operator's token (`POMBO_ADMIN_TOKEN`).",
+      "Browsers open `GET /events` with a single-use token from `POST /events/token` instead, since EventSource cannot send headers.",
+      "",
+      "```",
+      "curl http://127.0.0.1:8787/instances -H \"Authorization: Bearer $POMBO_API_KEY\"",
+      "```",
+      "",
+      "Errors are `{ error: { code, message, details? } }`; `details.field` names the field at fault.",
+    ].join("\n"),
   },
 };
 
@@ -79,7 +93,8 @@ export function createApp() {
   app.get("/health", (c) => c.json({ ok: true }));
   documentEvents(app.openAPIRegistry);
   app.get("/openapi.json", (c) => c.json(app.getOpenAPI31Document(DOCUMENT)));
-  app.get("/docs", Scalar({ url: "/openapi.json", pageTitle: "Pombo API" }));
+  // The reference UI's script is served from the Worker's static assets (scripts/build-assets.ts): /docs works offline.
+  app.get("/docs", Scalar({ url: "/openapi.json", pageTitle: "Pombo API", cdn: "/docs/scalar.js" }));
   // A received file's signed link: the signature is the credential, so it works in a webhook consumer's browser.
   audience(app, "public").mount("/media", mediaRoutes);
 
@@ -92,7 +107,6 @@ export function createApp() {
     .mount("/pools", poolRoutes)
     .mount("/settings", settingsRoutes)
     .mount("/webhooks", webhookRoutes)
-    .mount("/events", eventRoutes)
     .mount("/conversations", conversationRoutes)
     .mount("/contacts", contactRoutes, contactActionRoutes, whatsappBlockRoutes, contactProfileRoutes)
     .mount("/tags", tagRoutes)
@@ -103,6 +117,7 @@ export function createApp() {
     .mount("/status", statusRoutes)
     .mount("/labels", notSupportedRoutes)
     .mount("/calls", notSupportedRoutes);
+  audience(app, "stream").mount("/events", eventRoutes);
 
   // A path no route answers still has its body held to the same rules before its 404.
   app.use("*", bodyGuard);

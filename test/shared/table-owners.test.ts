@@ -30,6 +30,7 @@ const OWNERS: Record<string, { owner: string; except?: Record<string, string> }>
   "tags-and-contact-groups.ts": { owner: "services/tags-and-contact-groups.ts" },
   "conversations.ts": { owner: "services/conversations.ts" },
   "lid-map.ts": { owner: "services/identity.ts" },
+  "stream-tokens.ts": { owner: "services/stream-tokens.ts" },
   "webhooks.ts": {
     owner: "services/webhooks.ts",
     except: { insertDeliveries: "objects/hub.ts", recordAttempts: "services/webhook-delivery.ts", markDead: "services/webhook-delivery.ts" },
