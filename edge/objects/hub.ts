@@ -17,8 +17,8 @@
  * the alarm (hourly while events flow). A client resuming from an id older
  * than that gets an `event: gap` frame first, then what is left.
  *
- * It also counts what it has logged, per type, since the object was made
- * (`published`, kept past the log's trimming): the operator's
+ * It also counts what it logs, per type (`published`, which the trimming
+ * never lowers; a hub made before it counts from then on): the operator's
  * `pombo_events_total` (GET /admin/metrics).
  */
 import { DurableObject } from "cloudflare:workers";
@@ -372,7 +372,7 @@ export class EventHub extends DurableObject<Env> {
     }, HEARTBEAT_MS);
   }
 
-  /** Events logged since this object was made, per type (none yet: an empty record). */
+  /** Events logged, per type, since the object began counting (none yet: an empty record). */
   async publishedCounts(): Promise<Record<string, number>> {
     const rows = this.#sql.exec<{ type: string; count: number }>("SELECT type, count FROM published").toArray();
     return Object.fromEntries(rows.map((r) => [r.type, r.count]));

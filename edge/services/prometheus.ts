@@ -18,8 +18,8 @@
  *   canceled), behind the object only while the send journal waits for D1;
  * - webhook backlog: `webhook_deliveries` still `pending` or `retrying`;
  * - events per type: each project's EventHub counts what it logs (a counter
- *   since the hub was made, unlike its 72-hour log, which is trimmed), asked
- *   a few projects at a time.
+ *   the trimming of its 72-hour log never lowers), asked a few projects at a
+ *   time.
  */
 import pLimit from "p-limit";
 import { Counter, Gauge, Registry } from "prom-client";
@@ -68,7 +68,7 @@ export async function exposition(env: Env): Promise<Exposition> {
   });
   const published = new Counter({
     name: "pombo_events_total",
-    help: "Events published, per project and type, since the project's event hub was made",
+    help: "Events published, per project and type, as the project's event hub counted them",
     labelNames: ["project_id", "type"],
     registers,
   });
