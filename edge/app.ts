@@ -8,11 +8,13 @@ import type { AppEnv } from "./env.ts";
 import { ApiError, errorResponse, onError, validationError } from "./errors.ts";
 import { bodyGuard } from "./request-body.ts";
 import { adminRoutes } from "./routes/admin.ts";
+import { adminMetricsRoutes } from "./routes/admin-metrics.ts";
 import { contactActionRoutes } from "./routes/contact-actions.ts";
 import { contactRoutes } from "./routes/contacts.ts";
 import { conversationRoutes } from "./routes/conversations.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { fleetRoutes } from "./routes/fleet.ts";
+import { healthRoutes } from "./routes/health.ts";
 import { instanceRoutes } from "./routes/instances.ts";
 import { mediaRoutes } from "./routes/media.ts";
 import { messageRoutes } from "./routes/messages.ts";
@@ -90,7 +92,7 @@ export function createApp() {
   app.use("*", (c, next) => limit(maxBody(c.req.path))(c, next));
 
   // Public: the only routes that answer without credentials.
-  app.get("/health", (c) => c.json({ ok: true }));
+  app.route("/", healthRoutes);
   documentEvents(app.openAPIRegistry);
   app.get("/openapi.json", (c) => c.json(app.getOpenAPI31Document(DOCUMENT)));
   // The reference UI's script is served from the Worker's static assets (scripts/build-assets.ts): /docs works offline.
@@ -99,7 +101,7 @@ export function createApp() {
   audience(app, "public").mount("/media", mediaRoutes);
 
   // Everything else, each prefix behind its audience's credential.
-  audience(app, "admin").mount("/admin", adminRoutes);
+  audience(app, "admin").mount("/admin", adminRoutes, adminMetricsRoutes);
   audience(app, "fleet").mount("/fleet", fleetRoutes);
   audience(app, "project")
     .mount("/instances", instanceRoutes, instanceProfileRoutes)

@@ -42,6 +42,9 @@ export type FleetConfig = {
   spoolMaxRows: number;
   /** Free disk below which they wait too. */
   spoolMinFreeMb: number;
+  /** Where `/metrics` and `/health` are served (metrics.ts); null port: not at all. */
+  metricsPort: number | null;
+  metricsHost: string;
 };
 
 export class ConfigError extends Error {
@@ -78,6 +81,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FleetConfig {
   const spoolMinFreeMb = wholeNumber(env.POMBO_FLEET_SPOOL_MIN_FREE_MB, 64, "POMBO_FLEET_SPOOL_MIN_FREE_MB", 0);
   const waSilenceMs = wholeNumber(env.POMBO_WA_SILENCE_MS, DEFAULT_SILENCE_MS, "POMBO_WA_SILENCE_MS", 1_000);
   const qrLimit = wholeNumber(env.POMBO_QR_LIMIT, DEFAULT_QR_LIMIT, "POMBO_QR_LIMIT", 1);
+  const metricsPort = env.POMBO_METRICS_PORT?.trim() ? wholeNumber(env.POMBO_METRICS_PORT, 0, "POMBO_METRICS_PORT", 1) : null;
+  if (metricsPort !== null && metricsPort > 65_535) throw new ConfigError(`POMBO_METRICS_PORT must be a port number (1-65535), got "${env.POMBO_METRICS_PORT}"`);
   const logLevel = env.POMBO_LOG_LEVEL?.trim() || "warn";
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`POMBO_LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}`);
 
@@ -101,6 +106,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FleetConfig {
     dataDir: resolve(env.POMBO_FLEET_DATA_DIR?.trim() || DEFAULT_DATA_DIR),
     spoolMaxRows,
     spoolMinFreeMb,
+    metricsPort,
+    // Loopback unless asked: the numbers' states are nobody else's business.
+    metricsHost: env.POMBO_METRICS_HOST?.trim() || "127.0.0.1",
   };
 }
 

@@ -34,6 +34,7 @@ import type { MethodHandlers } from "../shared/rpc.ts";
 import { type LeaseGranted, ProtocolError, type StatusEvent } from "../shared/protocol.ts";
 import type { EdgeLink } from "./edge-link.ts";
 import { errorText } from "./errors.ts";
+import type { ReconnectCounter } from "./metrics.ts";
 import { selfOf } from "./inbound-receiver.ts";
 import { SilenceWatch, hardClose, silentClose } from "./liveness.ts";
 import { type LayerOptions, NumberLayers } from "./number-layers.ts";
@@ -48,6 +49,8 @@ export type ConnectionManagerOptions = Omit<SocketOptions, "link"> &
   LayerOptions & {
     /** Backoff jitter source (tests pin it). */
     random?: () => number;
+    /** Told of each reconnect after a close (the process's metrics). */
+    reconnects?: ReconnectCounter;
   };
 
 export class ConnectionManager {
@@ -61,6 +64,7 @@ export class ConnectionManager {
   #logger: Logger;
   #settings: SocketSettings;
   #reconnects: ReconnectSchedule;
+  #counter: ReconnectCounter | undefined;
 
   #wantRunning = true;
   #leased = false;
@@ -81,6 +85,7 @@ export class ConnectionManager {
     this.#logger = logger;
     this.#settings = socketSettings(opts);
     this.#reconnects = new ReconnectSchedule({ random: opts.random ?? Math.random, logger });
+    this.#counter = opts.reconnects;
     this.#silence = new SilenceWatch({ silenceMs: this.#settings.silenceMs, onSilent: (ms) => this.#onSilent(ms) });
     const sockets: Sockets = {
       current: () => this.#sock,
@@ -310,7 +315,7 @@ export class ConnectionManager {
       await this.#settings.versions.refresh();
       if (generation !== this.#generation) return;
     }
-    this.#scheduleReconnect(action.delay);
+    this.#scheduleReconnect(action.delay, { closeCode: code });
   }
 
   /** Nobody scanned the last `qrLimit` QRs: stop until asked again (restart, a QR or a pairing code). */
@@ -336,8 +341,9 @@ export class ConnectionManager {
     void this.#onClose(silentClose(silentMs));
   }
 
-  #scheduleReconnect(delay: ReconnectDelay): void {
+  #scheduleReconnect(delay: ReconnectDelay, after?: { closeCode: number | null }): void {
     if (!this.#leased || !this.#wantRunning) return this.#reconnects.clear();
+    if (after) this.#counter?.reconnecting(after.closeCode);
     this.#reconnects.schedule(delay, () => void this.#start());
   }
 

@@ -202,6 +202,12 @@ async function waitForHealth(edge: Child): Promise<void> {
     try {
       const res = await fetch(`${edgeUrl}/health`, { signal: AbortSignal.timeout(2_000) });
       if (res.status === 200) return;
+      // Serving, but short of a secret (e.g. no POMBO_DATA_KEY: no OTP sends): say which, and go on.
+      const health = res.status === 503 ? ((await res.json().catch(() => null)) as { d1?: { ok: boolean }; missing?: string[] } | null) : null;
+      if (health?.d1?.ok && health.missing?.length) {
+        say(`the edge is missing ${health.missing.join(", ")} (put it in .env; see .env.example); starting anyway`);
+        return;
+      }
     } catch {
       /* not up yet */
     }

@@ -16,6 +16,7 @@ describe("fleet config", () => {
     expect(a).toMatchObject({ edgeUrl: "http://127.0.0.1:8787", waUrl: null, capacity: 0, logLevel: "warn", waInitQueries: true });
     expect(a).toMatchObject({ waSilenceMs: 45_000, qrLimit: 30 });
     expect(a).toMatchObject({ allowPrivateNetworks: false });
+    expect(a).toMatchObject({ metricsPort: null, metricsHost: "127.0.0.1" });
     expect(a.waVersion).toEqual(DEFAULT_CONNECTION_CONFIG.version);
     expect(a.fleetId).toContain(String(process.pid));
     expect(a.fleetId).not.toBe(b.fleetId);
@@ -34,6 +35,8 @@ describe("fleet config", () => {
       POMBO_WA_SILENCE_MS: "20000",
       POMBO_QR_LIMIT: "5",
       POMBO_ALLOW_PRIVATE_NETWORKS: "true",
+      POMBO_METRICS_PORT: "9464",
+      POMBO_METRICS_HOST: "0.0.0.0",
     });
     expect(config).toMatchObject({
       edgeUrl: "https://edge.example.com",
@@ -45,6 +48,8 @@ describe("fleet config", () => {
       waSilenceMs: 20_000,
       qrLimit: 5,
       allowPrivateNetworks: true,
+      metricsPort: 9464,
+      metricsHost: "0.0.0.0",
     });
     expect(waUrlFor(config, "inst_42")).toBe("ws://127.0.0.1:9000/wa/inst_42");
     expect(waUrlFor(loadConfig(required), "inst_42")).toBeUndefined();
@@ -57,5 +62,6 @@ describe("fleet config", () => {
     expect(() => loadConfig({ ...required, POMBO_LOG_LEVEL: "loud" })).toThrow(ConfigError);
     expect(() => loadConfig({ ...required, POMBO_WA_SILENCE_MS: "500" })).toThrow(/POMBO_WA_SILENCE_MS/);
     expect(() => loadConfig({ ...required, POMBO_QR_LIMIT: "0" })).toThrow(/POMBO_QR_LIMIT/);
+    for (const port of ["0", "70000", "http"]) expect(() => loadConfig({ ...required, POMBO_METRICS_PORT: port })).toThrow(/POMBO_METRICS_PORT/);
   });
 });
