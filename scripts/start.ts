@@ -29,6 +29,7 @@ import { constants } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { localEdgeUrl, portOf } from "../fleet/edge-url.ts";
 import { loadedEnvFile } from "./load-env.ts";
 import { startLocalDoh } from "./local-doh.ts";
 import { edgeVarsFileArgs, localEdgeVars, WRANGLER_ENV_FILE_ENV } from "./local-edge-vars.ts";
@@ -65,9 +66,11 @@ const say = (line: string) => process.stdout.write(`[pombo] ${line}\n`);
 
 const envFile = loadedEnvFile;
 const env = process.env;
-const port = Number(env.PORT || "8787");
-if (!Number.isInteger(port) || port < 1 || port > 65535) {
-  process.stderr.write(`pombo: PORT must be a port number, got "${env.PORT}"\n`);
+let port: number;
+try {
+  port = portOf(env);
+} catch (err) {
+  process.stderr.write(`pombo: ${(err as Error).message}\n`);
   process.exit(2);
 }
 for (const name of ["POMBO_ADMIN_TOKEN", "POMBO_FLEET_TOKEN", "POMBO_SESSION_KEY"]) {
@@ -78,7 +81,8 @@ for (const name of ["POMBO_ADMIN_TOKEN", "POMBO_FLEET_TOKEN", "POMBO_SESSION_KEY
 }
 const adminToken = env.POMBO_ADMIN_TOKEN!.trim();
 const fleetToken = env.POMBO_FLEET_TOKEN!.trim();
-const edgeUrl = `http://127.0.0.1:${port}`;
+// The edge this run serves; `npm run fleet` and `fleet:qr` derive the same URL from PORT.
+const edgeUrl = localEdgeUrl(port);
 
 /** Those of these that are set, for the edge's env file. */
 const optionalVars = (names: string[]) => Object.fromEntries(names.flatMap((name) => (env[name]?.trim() ? [[name, env[name]!.trim()]] : [])));
