@@ -28,6 +28,7 @@ export function textLine(record: LogRecord, level: string): string | null {
   parts.push(record.msg ?? "");
   for (const [key, value] of Object.entries(record)) {
     if (OMITTED.has(key) || value === null || value === undefined) continue;
+    if (key === "state" && record.msg === `status ${value}`) continue; // "status connecting state=connecting"
     parts.push(`${key}=${fieldText(key, value)}`);
   }
   return parts.join(" ");
