@@ -38,7 +38,10 @@ export async function showQr(instanceId: string, env: NodeJS.ProcessEnv, opts: Q
   const { edgeUrl, edgeUrlFrom, fleetToken } = loadEdgeConfig(env);
   const out = opts.out ?? process.stdout;
   const err = opts.err ?? process.stderr;
+  // The first look starts an expired pairing again (the operator asked for a QR, as GET /qr does);
+  // the later ones only look, so a pairing that expires while we watch stops us.
   const url = `${edgeUrl}/fleet/instances/${encodeURIComponent(instanceId)}/qr`;
+  let looked = false;
   const curlAuth = `-H "Authorization: Bearer $POMBO_API_KEY"`;
   const offlineS = Math.round(opts.offlineTimeoutMs / 1000);
   let shownQr: string | null = null;
@@ -63,7 +66,7 @@ export async function showQr(instanceId: string, env: NodeJS.ProcessEnv, opts: Q
     if (!first) await sleep(opts.pollIntervalMs ?? POLL_INTERVAL_MS);
     let res: Response;
     try {
-      res = await fetch(url, { headers: { Authorization: `Bearer ${fleetToken}` }, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+      res = await fetch(looked ? `${url}?restart=false` : url, { headers: { Authorization: `Bearer ${fleetToken}` }, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
     } catch (e) {
       unreachable(fetchFailure(e));
       continue;
@@ -81,6 +84,7 @@ export async function showQr(instanceId: string, env: NodeJS.ProcessEnv, opts: Q
     }
     if (!res.ok) throw new QrStop(`the edge at ${edgeUrl} answered ${res.status}: ${(await res.text()).slice(0, 300)}`);
     const view = (await res.json()) as QrView;
+    looked = true;
     if (shownProblem) err.write(`${instanceId}: reached the edge at ${edgeUrl}\n`);
     offlineSince = null;
     shownProblem = null;
@@ -94,7 +98,7 @@ export async function showQr(instanceId: string, env: NodeJS.ProcessEnv, opts: Q
       throw new QrStop(`${instanceId} is logged out of WhatsApp, so it shows no QR. For a new QR, restart it, then run this again:\n  ${restart}`);
     }
     if (view.state === "disconnected" && view.reason === "pairing_expired") {
-      throw new QrStop(`${instanceId}: pairing expired (nobody scanned its QRs). For a new QR, restart it, then run this again:\n  ${restart}`);
+      throw new QrStop(`${instanceId}: pairing expired (nobody scanned its QRs). For a new QR, run this again (it starts pairing again), or:\n  ${restart}`);
     }
     if (view.state === "disconnected" && view.reason === "banned") {
       throw new QrStop(`${instanceId} is banned by WhatsApp: there is no QR to scan`);

@@ -114,19 +114,37 @@ describe("fleet/cli.ts qr", () => {
     expect(err).toBe(`pombo fleet:qr: the edge at ${edge.url} refused POMBO_FLEET_TOKEN (401): use the token the edge was given\n`);
   });
 
-  it("a logged-out instance stops with exit 1 and the restart that gets a new QR; so does one whose pairing expired", async () => {
+  it("a logged-out instance stops with exit 1 and the restart that gets a new QR; so does one whose pairing expires while it watches (only its first look may restart pairing)", async () => {
     let reason = "logged_out";
-    const edge = await fakeEdge((_req, res) => answer(res, 200, { state: "disconnected", reason, qr: null, qr_png: null }));
+    const urls: string[] = [];
+    const edge = await fakeEdge((req, res) => {
+      urls.push(req.url ?? "");
+      answer(res, 200, { state: "disconnected", reason, qr: null, qr_png: null });
+    });
     const restart = `curl -s -X POST ${edge.url}/instances/inst_out/restart -H "Authorization: Bearer $POMBO_API_KEY"`;
 
     const loggedOut = await fleetQr(["inst_out"], { POMBO_EDGE_URL: edge.url });
     expect(loggedOut.code).toBe(1);
     expect(loggedOut.err).toBe(`pombo fleet:qr: inst_out is logged out of WhatsApp, so it shows no QR. For a new QR, restart it, then run this again:\n  ${restart}\n`);
 
-    reason = "pairing_expired";
-    const expired = await fleetQr(["inst_out"], { POMBO_EDGE_URL: edge.url });
+    // The edge restarts an expired pairing on the first look; it expires again while the QRs go unscanned.
+    const views = [
+      { state: "qr_pending", reason: null, qr: "2@first,abc", qr_png: null },
+      { state: "qr_pending", reason: null, qr: "2@second,abc", qr_png: null },
+      { state: "disconnected", reason: "pairing_expired", qr: null, qr_png: null },
+    ];
+    urls.length = 0;
+    const watching = await fakeEdge((req, res) => {
+      urls.push(req.url ?? "");
+      answer(res, 200, views[Math.min(urls.length - 1, views.length - 1)]);
+    });
+    const expired = await fleetQr(["inst_out"], { POMBO_EDGE_URL: watching.url });
     expect(expired.code).toBe(1);
-    expect(expired.err).toBe(`pombo fleet:qr: inst_out: pairing expired (nobody scanned its QRs). For a new QR, restart it, then run this again:\n  ${restart}\n`);
+    expect(expired.out.match(/Scan with WhatsApp/g)).toHaveLength(2);
+    expect(expired.err).toBe(
+      `pombo fleet:qr: inst_out: pairing expired (nobody scanned its QRs). For a new QR, run this again (it starts pairing again), or:\n  ${restart.replaceAll(edge.url, watching.url)}\n`,
+    );
+    expect(urls).toEqual(["/fleet/instances/inst_out/qr", "/fleet/instances/inst_out/qr?restart=false", "/fleet/instances/inst_out/qr?restart=false"]);
   });
 
   it("a bad --offline-timeout or a missing instance id is a usage error (exit 2)", async () => {
