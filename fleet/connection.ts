@@ -39,7 +39,7 @@ import { selfOf } from "./inbound-receiver.ts";
 import { SilenceWatch, hardClose, silentClose } from "./liveness.ts";
 import { type LayerOptions, NumberLayers } from "./number-layers.ts";
 import { redactProxyUrl } from "./proxy.ts";
-import { type ReconnectDelay, ReconnectSchedule } from "./reconnect.ts";
+import { type ReconnectCause, type ReconnectDelay, ReconnectSchedule } from "./reconnect.ts";
 import { CREDS_KEY, type SessionStore, sealValue } from "./session-store.ts";
 import { closeCodeOf, emptyStatus, statusFromConnectionUpdate } from "./statuses.ts";
 import { type NumberSocket, type SocketLike, type SocketOptions, type SocketSettings, type Sockets, endNumberSocket, logOutNumberSocket, makeNumberSocket, socketSettings } from "./wa-socket.ts";
@@ -242,7 +242,7 @@ export class ConnectionManager {
       this.layers.signals.attach(sock);
       this.layers.groups.attach(sock);
       this.layers.calls.attach(sock);
-      this.#logger.info(
+      this.#logger[this.#reconnects.retrying ? "debug" : "info"](
         { fresh: store.fresh, version: this.#settings.versions.current().join("."), proxy: redactProxyUrl(this.#proxyUrl) },
         "socket started",
       );
@@ -251,7 +251,7 @@ export class ConnectionManager {
       made?.store.close();
       if (generation !== this.#generation) return;
       this.#logger.error({ err: errorText(err) }, "socket could not start");
-      this.#scheduleReconnect("backoff");
+      this.#scheduleReconnect("backoff", { err: errorText(err) });
     } finally {
       if (generation === this.#generation) this.#starting = false;
     }
@@ -315,7 +315,8 @@ export class ConnectionManager {
       await this.#settings.versions.refresh();
       if (generation !== this.#generation) return;
     }
-    this.#scheduleReconnect(action.delay, { closeCode: code });
+    const error = update.lastDisconnect?.error;
+    this.#scheduleReconnect(action.delay, { close_code: code, reason: action.reason, ...(error ? { err: errorText(error) } : {}) });
   }
 
   /** Nobody scanned the last `qrLimit` QRs: stop until asked again (restart, a QR or a pairing code). */
@@ -341,10 +342,11 @@ export class ConnectionManager {
     void this.#onClose(silentClose(silentMs));
   }
 
-  #scheduleReconnect(delay: ReconnectDelay, after?: { closeCode: number | null }): void {
+  #scheduleReconnect(delay: ReconnectDelay, cause?: ReconnectCause): void {
     if (!this.#leased || !this.#wantRunning) return this.#reconnects.clear();
-    if (after) this.#counter?.reconnecting(after.closeCode);
-    this.#reconnects.schedule(delay, () => void this.#start());
+    // A socket that failed to start (no close) is not a reconnect by close code.
+    if (cause?.close_code !== undefined) this.#counter?.reconnecting(cause.close_code);
+    this.#reconnects.schedule(delay, () => void this.#start(), cause);
   }
 
   /** Forgets the current socket so its events are ignored from now on; the caller ends it. */
@@ -371,7 +373,9 @@ export class ConnectionManager {
     const next = reason ? { ...status, reason } : status;
     if (JSON.stringify(next) === JSON.stringify(this.#status)) return;
     this.#status = next;
-    this.#logger.info(
+    // A retry's connecting and its transient close are in its "reconnect scheduled" line already.
+    const retryStep = this.#reconnects.retrying && (next.state === "connecting" || (next.state === "disconnected" && next.reason === "transient"));
+    this.#logger[retryStep ? "debug" : "info"](
       { state: next.state, reason: next.reason, close_code: next.close_code, jid: next.jid },
       `status ${next.state}`,
     );

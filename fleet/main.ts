@@ -26,7 +26,7 @@ export async function runFleet(env: NodeJS.ProcessEnv = process.env): Promise<Fl
     }
     throw err;
   }
-  const logger = createLogger(config.logLevel, { fleet_id: config.fleetId });
+  const logger = createLogger(config.logLevel, { fleet_id: config.fleetId }, config.logFormat);
   guardConsole(logger);
   let fleet: Fleet;
   try {

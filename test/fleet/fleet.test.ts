@@ -43,6 +43,7 @@ function config(overrides: Partial<FleetConfig> = {}): FleetConfig {
     fleetId: "fleet-test-1",
     capacity: 50,
     logLevel: "silent",
+    logFormat: "json",
     waInitQueries: true,
     waSilenceMs: 45_000,
     qrLimit: 30,
