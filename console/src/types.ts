@@ -119,6 +119,8 @@ export interface WebhookAttempt {
   attempt: number;
   status_code: number | null;
   error: string | null;
+  /** The start of a failed answer's body. */
+  response_body: string | null;
   duration_ms: number;
   at: string;
 }

@@ -111,6 +111,8 @@ describe("console: webhooks", () => {
     await row.getByRole("link").click();
     const firstAttempt = page.locator('tr.attempts tr[data-attempt="1"]');
     expect(await firstAttempt.textContent()).toContain("HTTP 500");
+    // What the endpoint said, so the operator sees why it refused.
+    expect(await firstAttempt.locator('[data-field="response-body"]').textContent()).toBe("failing on purpose");
     await page.evaluate("window.scrollTo(0, 0)");
     await browser.screenshot("deliveries");
 

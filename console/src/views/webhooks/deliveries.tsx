@@ -136,6 +136,7 @@ function Attempts({ delivery }: { delivery: WebhookDelivery }) {
             <th>#</th>
             <th>When</th>
             <th>Answer</th>
+            <th>What the endpoint said</th>
             <th>Took</th>
           </tr>
         </thead>
@@ -147,6 +148,7 @@ function Attempts({ delivery }: { delivery: WebhookDelivery }) {
                 <Time iso={a.at} />
               </td>
               <td class="wrap">{answer({ last_status_code: a.status_code, last_error: a.error })}</td>
+              <td class="wrap" data-field="response-body">{a.response_body ? <code>{a.response_body}</code> : <span class="muted">—</span>}</td>
               <td>{a.duration_ms} ms</td>
             </tr>
           ))}
