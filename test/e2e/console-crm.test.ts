@@ -23,6 +23,7 @@ const receiver = new WebhookReceiver();
 let browser: ConsoleBrowser;
 let peer: Peer;
 let webhookId: string;
+let firstSecret: string;
 let seq = 0;
 
 /** A customer on WhatsApp: digits and JID. */
@@ -80,6 +81,7 @@ describe("console: webhooks", () => {
     expect(await page.evaluate("navigator.clipboard.readText()")).toBe(secret);
     // The secret the page showed is the endpoint's: deliveries signed with it verify.
     receiver.secret = secret;
+    firstSecret = secret;
 
     const { data } = await stack.api.call<{ data: Record<string, unknown>[] }>("GET", "/webhooks");
     expect(data).toHaveLength(1);
@@ -130,6 +132,35 @@ describe("console: webhooks", () => {
     const delivery = data.find((d) => d.event_id === event.id)!;
     expect(delivery).toMatchObject({ status: "delivered", attempts: 2 });
     expect(delivery.history.map((a) => a.status_code)).toEqual([500, 200]);
+  });
+
+  it("rotates the secret (the new one, shown once, signs what follows), disables and re-enables the endpoint, and deletes it after asking", async () => {
+    const { page } = browser;
+    await page.getByRole("button", { name: "Rotate secret" }).click();
+    const shown = page.locator("input[data-secret]");
+    await shown.waitFor();
+    const rotated = await shown.inputValue();
+    expect(rotated).toMatch(/^whsec_/);
+    expect(rotated).not.toBe(firstSecret);
+    await page.getByRole("button", { name: "I have stored it" }).click();
+    expect(await shown.count()).toBe(0);
+    receiver.secret = rotated;
+    const who = customer();
+    await customerWrites(who.jid, "Segunda mensagem");
+    const event = await receiver.waitForEvent((e) => e.payload?.body === "Segunda mensagem");
+    expect(receiver.deliveries.find((d) => d.id === event.id)?.valid).toBe(true);
+
+    await page.getByRole("button", { name: "Disable" }).click();
+    await page.locator('hgroup [data-value="disabled"]').waitFor();
+    expect(await page.locator("hgroup").textContent()).toContain("nothing is sent to it");
+    expect((await stack.api.call<{ enabled: boolean }>("GET", `/webhooks/${webhookId}`)).enabled).toBe(false);
+    await page.getByRole("button", { name: "Enable again" }).click();
+    await page.locator('hgroup [data-value="enabled"]').waitFor();
+    expect((await stack.api.call<{ enabled: boolean }>("GET", `/webhooks/${webhookId}`)).enabled).toBe(true);
+
+    await page.getByRole("button", { name: "Delete" }).click();
+    await page.getByText("No endpoints yet").waitFor();
+    expect((await stack.api.raw("GET", `/webhooks/${webhookId}`)).status).toBe(404);
   });
 });
 
