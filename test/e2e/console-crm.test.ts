@@ -176,6 +176,10 @@ describe("console: contacts", () => {
     await row.waitFor();
     expect(await row.textContent()).toContain(`+${who.phone}`);
     expect(await row.locator(".badge").textContent()).toBe("active");
+    // Someone new writes while the list is open: they appear without a reload.
+    const next = customer();
+    await customerWrites(next.jid, "Oi!");
+    await page.locator("tr[data-contact]", { hasText: `+${next.phone}` }).waitFor({ timeout: 15_000 });
     await browser.screenshot("contacts");
 
     await row.getByRole("link").click();

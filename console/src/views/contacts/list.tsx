@@ -1,11 +1,15 @@
 /** The CRM list: filters (search, status, tag, group, sort) kept in the hash, and pages of 50. */
+import { useEffect, useRef } from "preact/hooks";
 import { allPages, api } from "../../api.ts";
+import { useEvents } from "../../events.ts";
 import { href } from "../../router.ts";
 import type { Contact, ContactKey, OffsetPage } from "../../types.ts";
 import { Badge, ErrorNote, Time, useLoad } from "../../ui.tsx";
 import { CONTACT_STATUSES, Chip, displayName, hrefWithQuery } from "./common.tsx";
 
 const PAGE = 50;
+/** A busy project hears many messages a second: the list is read again at most this often. */
+const LIVE_MS = 3_000;
 const FILTERS = ["search", "status", "tags", "groups", "sort"] as const;
 
 export function ContactList({ query }: { query: URLSearchParams }) {
@@ -15,6 +19,7 @@ export function ContactList({ query }: { query: URLSearchParams }) {
   const contacts = useLoad(() => api<OffsetPage<Contact>>("/contacts", { query: { ...filters, limit: PAGE, offset } }), [key]);
   const tags = useLoad(() => allPages<ContactKey>("/tags"), []);
   const groups = useLoad(() => allPages<ContactKey>("/contact-groups"), []);
+  useLiveReload(offset === 0 ? contacts.reload : null);
 
   const apply = (e: Event) => {
     e.preventDefault();
@@ -127,4 +132,22 @@ export function ContactList({ query }: { query: URLSearchParams }) {
       )}
     </>
   );
+}
+
+/** Reads the first page again when someone writes (a new contact, a new last message), at most every LIVE_MS. */
+function useLiveReload(reload: (() => void) | null) {
+  const timer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
+  const last = useRef(0);
+  useEffect(() => () => clearTimeout(timer.current), []);
+  useEvents(["message.received"], () => {
+    if (!reload || timer.current) return;
+    timer.current = setTimeout(
+      () => {
+        timer.current = undefined;
+        last.current = Date.now();
+        reload();
+      },
+      Math.max(0, last.current + LIVE_MS - Date.now()),
+    );
+  });
 }

@@ -1,6 +1,7 @@
 /** One webhook endpoint: its health and settings, re-enable, rotate the secret, delete; and its recent deliveries. */
 import { useState } from "preact/hooks";
 import { api } from "../../api.ts";
+import { useEvents } from "../../events.ts";
 import { href, navigate } from "../../router.ts";
 import type { Webhook } from "../../types.ts";
 import { Action, ErrorNote, Time, useLoad } from "../../ui.tsx";
@@ -12,6 +13,9 @@ import { SecretOnce } from "./secret.tsx";
 export function WebhookEndpoint({ id }: { id: string }) {
   const hook = useLoad(() => api<Webhook>(`/webhooks/${encodeURIComponent(id)}`), [id]);
   const [secret, setSecret] = useState<string | null>(null);
+  useEvents(["webhook.disabled"], (e) => {
+    if ((e.payload as { webhook_id?: string } | undefined)?.webhook_id === id) hook.reload();
+  });
   const patch = async (body: Record<string, unknown>) => {
     const { secret: shown, ...after } = await api<Webhook>(`/webhooks/${id}`, { method: "PATCH", body });
     hook.set(() => after);

@@ -1,6 +1,7 @@
 /** The project's webhook endpoints, and a form to add one (its secret shown once). */
 import { useState } from "preact/hooks";
 import { allPages, api } from "../../api.ts";
+import { useEvents } from "../../events.ts";
 import { href } from "../../router.ts";
 import type { Webhook } from "../../types.ts";
 import { ErrorNote, Time, useLoad } from "../../ui.tsx";
@@ -11,6 +12,7 @@ import { SecretOnce } from "./secret.tsx";
 export function WebhookList() {
   const hooks = useLoad(() => allPages<Webhook>("/webhooks"), []);
   const [created, setCreated] = useState<Webhook | null>(null);
+  useEvents(["webhook.disabled"], () => hooks.reload());
   return (
     <section>
       <h2>Webhooks</h2>
