@@ -2,7 +2,7 @@
 import { useState } from "preact/hooks";
 import { api } from "../../api.ts";
 import type { OffsetPage, Suppression } from "../../types.ts";
-import { Action, ErrorNote, Time, useLoad } from "../../ui.tsx";
+import { Action, ErrorNote, Time, useLoad, useSubmit } from "../../ui.tsx";
 
 const PAGE = 100;
 
@@ -92,22 +92,11 @@ export function SuppressionList() {
 
 function AddSuppression({ onAdded }: { onAdded: () => void }) {
   const [form, setForm] = useState({ phone: "", reason: "manual", note: "" });
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>();
-  const submit = async (e: Event) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(undefined);
-    try {
-      await api("/suppressions", { method: "POST", body: { phone: form.phone, reason: form.reason, ...(form.note.trim() ? { note: form.note.trim() } : {}) } });
-      setForm({ phone: "", reason: "manual", note: "" });
-      onAdded();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
-  };
+  const { busy, error, submit } = useSubmit(async () => {
+    await api("/suppressions", { method: "POST", body: { phone: form.phone, reason: form.reason, ...(form.note.trim() ? { note: form.note.trim() } : {}) } });
+    setForm({ phone: "", reason: "manual", note: "" });
+    onAdded();
+  });
   return (
     <form class="toolbar" onSubmit={submit} aria-label="Suppress a number">
       <input

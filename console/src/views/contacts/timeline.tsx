@@ -2,7 +2,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { api } from "../../api.ts";
 import type { Page, TimelineEntry } from "../../types.ts";
-import { Badge, ErrorNote, Time } from "../../ui.tsx";
+import { Badge, ErrorNote, Time, useSubmit } from "../../ui.tsx";
 
 const ACTORS: Record<string, string> = {
   contact: "the contact",
@@ -113,22 +113,11 @@ export function Timeline({ contactId, version }: { contactId: string; version: n
 
 function NoteForm({ contactId, onAdded }: { contactId: string; onAdded: (note: TimelineEntry) => void }) {
   const [body, setBody] = useState("");
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>();
-  const submit = async (e: Event) => {
-    e.preventDefault();
+  const { busy, error, submit } = useSubmit(async () => {
     if (!body.trim()) return;
-    setBusy(true);
-    setError(undefined);
-    try {
-      onAdded(await api<TimelineEntry>(`/contacts/${contactId}/notes`, { method: "POST", body: { body } }));
-      setBody("");
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
-  };
+    onAdded(await api<TimelineEntry>(`/contacts/${contactId}/notes`, { method: "POST", body: { body } }));
+    setBody("");
+  });
   return (
     <form onSubmit={submit}>
       <textarea

@@ -4,7 +4,7 @@ import { api } from "../../api.ts";
 import { useEvents } from "../../events.ts";
 import { href, navigate } from "../../router.ts";
 import type { Webhook } from "../../types.ts";
-import { Action, ErrorNote, Time, useLoad } from "../../ui.tsx";
+import { Action, ErrorNote, Time, useLoad, useSubmit } from "../../ui.tsx";
 import { Deliveries } from "./deliveries.tsx";
 import { EventFilters } from "./event-filters.tsx";
 import { EndpointHealth } from "./health.tsx";
@@ -95,20 +95,7 @@ export function WebhookEndpoint({ id }: { id: string }) {
 
 function EditEndpoint({ hook, onSave }: { hook: Webhook; onSave: (body: Record<string, unknown>) => Promise<void> }) {
   const [form, setForm] = useState({ url: hook.url, description: hook.description ?? "", events: hook.events });
-  const [error, setError] = useState<unknown>();
-  const [busy, setBusy] = useState(false);
-  const submit = async (e: Event) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(undefined);
-    try {
-      await onSave({ url: form.url, events: form.events, description: form.description.trim() || null });
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
-  };
+  const { busy, error, submit } = useSubmit(() => onSave({ url: form.url, events: form.events, description: form.description.trim() || null }));
   return (
     <details>
       <summary>Edit URL, events and description</summary>

@@ -4,7 +4,7 @@ import { allPages, api } from "../../api.ts";
 import { useEvents } from "../../events.ts";
 import { href } from "../../router.ts";
 import type { Webhook } from "../../types.ts";
-import { ErrorNote, Time, useLoad } from "../../ui.tsx";
+import { ErrorNote, Time, useLoad, useSubmit } from "../../ui.tsx";
 import { EventFilters } from "./event-filters.tsx";
 import { EndpointHealth } from "./health.tsx";
 import { SecretOnce } from "./secret.tsx";
@@ -76,24 +76,13 @@ function NewEndpoint({ onCreated }: { onCreated: (hook: Webhook) => void }) {
   const [url, setUrl] = useState("");
   const [description, setDescription] = useState("");
   const [events, setEvents] = useState<string[]>(["*"]);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>();
-  const submit = async (e: Event) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(undefined);
-    try {
-      const hook = await api<Webhook>("/webhooks", { method: "POST", body: { url, events, ...(description.trim() ? { description: description.trim() } : {}) } });
-      setUrl("");
-      setDescription("");
-      setEvents(["*"]);
-      onCreated(hook);
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
-  };
+  const { busy, error, submit } = useSubmit(async () => {
+    const hook = await api<Webhook>("/webhooks", { method: "POST", body: { url, events, ...(description.trim() ? { description: description.trim() } : {}) } });
+    setUrl("");
+    setDescription("");
+    setEvents(["*"]);
+    onCreated(hook);
+  });
   return (
     <form onSubmit={submit} aria-label="New endpoint">
       <label>
