@@ -109,3 +109,22 @@ export function Badge({ value }: { value: string }) {
   const tone = TONE[value];
   return <span class={`badge${tone ? ` ${tone}` : ""}`} data-value={value}>{value}</span>;
 }
+
+/** A form's submit: busy while it runs, its error kept to show beside the form (ErrorNote). */
+export function useSubmit(run: () => Promise<unknown>) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>();
+  const submit = async (e?: Event) => {
+    e?.preventDefault();
+    setBusy(true);
+    setError(undefined);
+    try {
+      await run();
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { busy, error, submit };
+}

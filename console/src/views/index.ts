@@ -5,8 +5,10 @@
 import type { FunctionComponent } from "preact";
 import type { Route } from "../router.ts";
 import type { Role } from "../session.ts";
+import { ContactsView } from "./contacts.tsx";
 import { FleetsView } from "./fleets.tsx";
 import { NumbersView } from "./numbers.tsx";
+import { WebhooksView } from "./webhooks.tsx";
 
 export interface View {
   path: string;
@@ -17,5 +19,7 @@ export interface View {
 
 export const VIEWS: View[] = [
   { path: "numbers", title: "Numbers", role: "project", component: NumbersView },
+  { path: "contacts", title: "Contacts", role: "project", component: ContactsView },
+  { path: "webhooks", title: "Webhooks", role: "project", component: WebhooksView },
   { path: "fleets", title: "Fleets", role: "admin", component: FleetsView },
 ];

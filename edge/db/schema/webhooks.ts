@@ -69,6 +69,8 @@ export const webhookAttempts = sqliteTable(
     /** Null when no HTTP answer came (refused, timeout). */
     status_code: integer("status_code"),
     error: text("error"),
+    /** The start of a failed answer's body, so an operator sees why the endpoint refused it; null on success. */
+    response_body: text("response_body"),
     duration_ms: integer("duration_ms").notNull(),
     at: timestamp("at"),
   },
