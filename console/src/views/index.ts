@@ -6,6 +6,8 @@ import type { FunctionComponent } from "preact";
 import type { Route } from "../router.ts";
 import type { Role } from "../session.ts";
 import { FleetsView } from "./fleets.tsx";
+import { InboxView } from "./inbox.tsx";
+import { MessagesView } from "./messages.tsx";
 import { NumbersView } from "./numbers.tsx";
 
 export interface View {
@@ -17,5 +19,7 @@ export interface View {
 
 export const VIEWS: View[] = [
   { path: "numbers", title: "Numbers", role: "project", component: NumbersView },
+  { path: "inbox", title: "Inbox", role: "project", component: InboxView },
+  { path: "messages", title: "Messages", role: "project", component: MessagesView },
   { path: "fleets", title: "Fleets", role: "admin", component: FleetsView },
 ];
