@@ -62,6 +62,14 @@ describe("console: inbox", () => {
     expect(await row().locator('[data-field="unread"]').textContent()).toBe("1");
     expect(await row().locator('[data-field="window"]').textContent()).toMatch(/open.*2[34] h \d+ min left/);
     expect(await samePage()).toBe(true);
+
+    // Filtered to the other number, the conversation is not there; back to every number, it is.
+    const filter = page.getByLabel("Only conversations held by this number");
+    await filter.selectOption(numbers[0]!.id);
+    await page.getByText("No conversations on this number yet.").waitFor();
+    expect(await row().count()).toBe(0);
+    await filter.selectOption("");
+    await row().waitFor();
     await browser.screenshot("inbox");
   });
 
@@ -84,6 +92,9 @@ describe("console: inbox", () => {
     expect(await mine.getAttribute("data-status")).toBe("queued");
     expect(await mine.locator("blockquote.quoted").textContent()).toBe("Olá, meu pedido chegou?");
     await expect.poll(() => mine.getAttribute("data-status"), { timeout: 30_000 }).toBe("sent");
+    // The list moved on too: the reply is the last message, and nothing is unread once answered.
+    await expect.poll(() => row().textContent()).toContain(`You: ${reply}`);
+    expect(await row().locator('[data-field="unread"]').textContent()).toBe("0");
     expect(await samePage()).toBe(true);
     await browser.screenshot("conversation");
 

@@ -62,10 +62,15 @@ export function InboxView({ route }: { route: Route }) {
                 <tr key={c.id} data-conversation={c.chat_jid} aria-current={c.chat_jid === openJid ? "true" : undefined}>
                   <td>
                     <a href={href("inbox", c.chat_jid)}>{c.contact.name ?? c.contact.phone ?? c.chat_jid}</a>
+                    {c.contact.name && c.contact.phone && (
+                      <>
+                        <br />
+                        <small class="muted">{c.contact.phone}</small>
+                      </>
+                    )}
                     <br />
-                    <small class="muted">
-                      {c.contact.name && c.contact.phone ? `${c.contact.phone} · ` : ""}
-                      {numbers.nameOf(c.instance_id)}
+                    <small class="muted" title="The number that talks to this customer">
+                      ☎ {numbers.nameOf(c.instance_id)}
                     </small>
                   </td>
                   <td class="wrap">
