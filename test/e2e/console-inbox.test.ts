@@ -11,6 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ConsoleBrowser, openBrowser, signIn } from "../harness/browser.ts";
 import type { Instance } from "../harness/client.ts";
 import type { Peer } from "../harness/peers.ts";
+import { summarize } from "../peer/decode.ts";
+import { encryptVote } from "../peer/poll-vote.ts";
 import { useStack } from "../harness/use-stack.ts";
 import { waitFor } from "../harness/waits.ts";
 
@@ -96,7 +98,6 @@ describe("console: inbox", () => {
     await expect.poll(() => row().textContent()).toContain(`You: ${reply}`);
     expect(await row().locator('[data-field="unread"]').textContent()).toBe("0");
     expect(await samePage()).toBe(true);
-    await browser.screenshot("conversation");
 
     const got = await peer.waitForAccepted((m) => m.to === customerJid, 10_000);
     expect(got.message.extendedTextMessage?.text).toBe(reply);
@@ -107,7 +108,7 @@ describe("console: inbox", () => {
     expect(stored).toMatchObject({ instance_id: number.id, status: "sent" });
   });
 
-  it("shows a voice note the customer sends as a player whose signed link serves the recording, and a poll with its options", async () => {
+  it("shows a voice note the customer sends as a player whose signed link serves the recording, and a poll with the customer's vote counted", async () => {
     const { page } = browser;
     const audio = Buffer.from(Array.from({ length: 2048 }, (_, i) => (i * 31 + 7) % 256));
     await peer.inject({ chatJid: customerJid, senderJid: customerJid, audio: { contentBase64: audio.toString("base64"), mimeType: "audio/ogg; codecs=opus", ptt: true } });
@@ -123,6 +124,20 @@ describe("console: inbox", () => {
     await poll.waitFor({ timeout: 15_000 });
     expect(await poll.locator("li[data-option]").evaluateAll((items) => items.map((li) => li.getAttribute("data-option")))).toEqual(["Manhã", "Tarde"]);
     expect(await poll.locator('[data-field="votes"]').allTextContents()).toEqual(["0", "0"]);
+
+    // The customer votes, then changes their mind: the poll counts their latest vote only, live.
+    const sent = await peer.waitForAccepted((m) => m.to === customerJid && summarize(m.message).type === "poll");
+    const { message_secret } = summarize(sent.message) as { message_secret: string };
+    const vote = async (options: string[]) => {
+      const v = encryptVote({ secret: Buffer.from(message_secret, "base64"), pollId: sent.id, creator: peer.selfJid, voter: customerJid, options });
+      await peer.inject({ chatJid: customerJid, senderJid: customerJid, pollVote: { pollId: sent.id, encPayload: v.enc_payload.toString("base64"), encIv: v.enc_iv.toString("base64") } });
+    };
+    await vote(["Manhã"]);
+    await expect.poll(() => poll.locator('[data-field="votes"]').allTextContents(), { timeout: 15_000 }).toEqual(["1", "0"]);
+    await vote(["Tarde"]);
+    await expect.poll(() => poll.locator('[data-field="votes"]').allTextContents(), { timeout: 15_000 }).toEqual(["0", "1"]);
+    expect(await poll.textContent()).toContain("1 vote");
+    await browser.screenshot("conversation");
   });
 
   it("marks the conversation read: its unread count goes to 0 on screen and in the API, and the customer gets the read receipt", async () => {
