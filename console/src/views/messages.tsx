@@ -69,7 +69,7 @@ function MessageSearch({ filters, numbers }: { filters: Filters; numbers: Number
                 <small>{numbers.nameOf(m.instance_id)}</small>
               </td>
               <td>
-                <small>{m.chat_jid}</small>
+                <small title={m.chat_jid}>{chatOf(m.chat_jid)}</small>
               </td>
               <td>{m.direction === "inbound" ? "in" : "out"}</td>
               <td>{m.type}</td>
@@ -171,6 +171,9 @@ function SearchForm({ filters, numbers }: { filters: Filters; numbers: Numbers }
     </form>
   );
 }
+
+/** A customer's phone JID reads as their phone; groups and LIDs stay as they are. */
+const chatOf = (jid: string) => (/^\d+@s\.whatsapp\.net$/.test(jid) ? `+${jid.split("@")[0]}` : jid);
 
 const clip = (text: string) => (text.length > 90 ? `${text.slice(0, 87)}…` : text);
 
