@@ -111,7 +111,7 @@ describe("console: inbox", () => {
   it("shows a voice note the customer sends as a player whose signed link serves the recording, and a poll with the customer's vote counted", async () => {
     const { page } = browser;
     const audio = Buffer.from(Array.from({ length: 2048 }, (_, i) => (i * 31 + 7) % 256));
-    await peer.inject({ chatJid: customerJid, senderJid: customerJid, audio: { contentBase64: audio.toString("base64"), mimeType: "audio/ogg; codecs=opus", ptt: true } });
+    await peer.inject({ chatJid: customerJid, senderJid: customerJid, pushName: "Maria", audio: { contentBase64: audio.toString("base64"), mimeType: "audio/ogg; codecs=opus", ptt: true } });
     const player = page.locator("article.bubble.in audio");
     await player.waitFor({ timeout: 15_000 });
     const src = (await player.getAttribute("src"))!;
@@ -130,7 +130,7 @@ describe("console: inbox", () => {
     const { message_secret } = summarize(sent.message) as { message_secret: string };
     const vote = async (options: string[]) => {
       const v = encryptVote({ secret: Buffer.from(message_secret, "base64"), pollId: sent.id, creator: peer.selfJid, voter: customerJid, options });
-      await peer.inject({ chatJid: customerJid, senderJid: customerJid, pollVote: { pollId: sent.id, encPayload: v.enc_payload.toString("base64"), encIv: v.enc_iv.toString("base64") } });
+      await peer.inject({ chatJid: customerJid, senderJid: customerJid, pushName: "Maria", pollVote: { pollId: sent.id, encPayload: v.enc_payload.toString("base64"), encIv: v.enc_iv.toString("base64") } });
     };
     await vote(["Manhã"]);
     await expect.poll(() => poll.locator('[data-field="votes"]').allTextContents(), { timeout: 15_000 }).toEqual(["1", "0"]);
@@ -142,7 +142,7 @@ describe("console: inbox", () => {
 
   it("marks the conversation read: its unread count goes to 0 on screen and in the API, and the customer gets the read receipt", async () => {
     const { page } = browser;
-    await peer.inject({ chatJid: customerJid, senderJid: customerJid, text: "Obrigada!" });
+    await peer.inject({ chatJid: customerJid, senderJid: customerJid, pushName: "Maria", text: "Obrigada!" });
     await expect.poll(() => row().locator('[data-field="unread"]').textContent(), { timeout: 15_000 }).not.toBe("0");
     await page.locator("article.conversation").getByRole("button", { name: "Mark read" }).click();
     await expect.poll(() => row().locator('[data-field="unread"]').textContent()).toBe("0");

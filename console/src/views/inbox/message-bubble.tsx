@@ -81,7 +81,7 @@ function Content({ message: m, quoted, votes }: { message: ConversationMessage; 
     case "location":
       return (
         <p class="body">
-          📍 {m.location?.name ?? "A location"}
+          Location: {m.location?.name ?? "unnamed"}
           {m.location?.address ? `, ${m.location.address}` : ""}{" "}
           <span class="muted">
             ({m.location?.latitude}, {m.location?.longitude})
@@ -89,7 +89,7 @@ function Content({ message: m, quoted, votes }: { message: ConversationMessage; 
         </p>
       );
     case "contact":
-      return <p class="body">👤 Contact card: {m.contact?.display_name ?? m.body ?? "unnamed"}</p>;
+      return <p class="body">Contact card: {m.contact?.display_name ?? m.body ?? "unnamed"}</p>;
     case "reaction":
       return (
         <p class="body">
@@ -99,7 +99,7 @@ function Content({ message: m, quoted, votes }: { message: ConversationMessage; 
     case "poll":
       return <Poll message={m} votes={votes} />;
     case "poll_vote":
-      return <p class="body muted">🗳 Voted: {m.poll_vote?.selected.join(", ") || "(no option)"}</p>;
+      return <p class="body muted">Voted: {m.poll_vote?.selected.join(", ") || "(no option)"}</p>;
     case "otp":
       return <p class="body">One-time code {m.code_masked ?? ""}</p>;
     default:
@@ -110,13 +110,13 @@ function Content({ message: m, quoted, votes }: { message: ConversationMessage; 
 function Media({ media, type }: { media: MediaRef; type: string }) {
   const label = `${media.filename ?? media.mime_type} · ${size(media.size)}`;
   // Our own sends keep the file's description only: the client has the file.
-  if (!media.url) return <p class="muted">📎 {label}</p>;
+  if (!media.url) return <p class="muted">File: {label}</p>;
   if (type === "image" || type === "sticker") return <img class="media" src={media.url} alt={media.filename ?? type} loading="lazy" />;
   if (type === "audio") return <audio class="media" controls preload="none" src={media.url} title={media.ptt ? "Voice note" : label} />;
   if (type === "video") return <video class="media" controls preload="metadata" src={media.url} />;
   return (
     <p>
-      📄{" "}
+      Document:{" "}
       <a href={media.url} target="_blank" rel="noreferrer">
         {label}
       </a>
@@ -130,7 +130,7 @@ function Poll({ message: m, votes }: { message: ConversationMessage; votes?: Map
   return (
     <div class="poll" data-poll={m.wa_message_id ?? ""}>
       <p class="body">
-        📊 <strong>{m.poll.name}</strong>{" "}
+        Poll: <strong>{m.poll.name}</strong>{" "}
         <small class="muted">
           {m.poll.selectable_count === 1 ? "one choice" : m.poll.selectable_count === 0 ? "any number of choices" : `up to ${m.poll.selectable_count} choices`} · {total}{" "}
           vote{total === 1 ? "" : "s"}
@@ -141,7 +141,11 @@ function Poll({ message: m, votes }: { message: ConversationMessage; votes?: Map
           const count = votes?.get(option) ?? 0;
           return (
             <li key={option} data-option={option}>
-              {option} <progress value={count} max={Math.max(total, 1)} /> <span data-field="votes">{count}</span>
+              {option}{" "}
+              <span class="bar" aria-hidden="true">
+                <span style={{ width: `${total ? (100 * count) / total : 0}%` }} />
+              </span>{" "}
+              <span data-field="votes">{count}</span>
             </li>
           );
         })}

@@ -24,7 +24,8 @@ export function timeLeft(ms: number): string {
 export function WindowNote({ conversation: c, short }: { conversation: Conversation; short?: boolean }) {
   const now = useNow(30_000);
   if (!c.window_expires_at) return <>{short ? "never opened" : "24-hour window closed: the customer has not written yet."}</>;
-  const left = Date.parse(c.window_expires_at) - now;
+  // Never more than the 24 hours it lasts, whatever the clocks say.
+  const left = Math.min(Date.parse(c.window_expires_at) - now, 24 * 3_600_000);
   if (left <= 0) return <>{short ? "closed" : "24-hour window closed: it reopens when the customer writes again."}</>;
   return <>{short ? `${timeLeft(left)} left` : `24-hour window open: ${timeLeft(left)} left to reply.`}</>;
 }
