@@ -140,3 +140,87 @@ export interface WebhookDelivery {
   updated_at: string;
   history: WebhookAttempt[];
 }
+
+// ---- Inbox and Messages (cinbox)
+
+export type MessageStatus = "queued" | "sent" | "delivered" | "read" | "played" | "failed" | "received" | "canceled" | "deleted";
+
+/** GET /conversations: a customer's one conversation across the project's numbers. */
+export interface Conversation {
+  id: string;
+  chat_jid: string;
+  contact: { id: string; phone: string | null; jid: string | null; lid: string | null; name: string | null };
+  instance_id: string | null;
+  last_message: { id: string; type: string; direction: "inbound" | "outbound"; body: string | null; status: MessageStatus; created_at: string } | null;
+  unread_count: number;
+  last_message_at: string | null;
+  last_inbound_at: string | null;
+  window_expires_at: string | null;
+  window_open: boolean;
+  created_at: string;
+}
+
+export interface MediaRef {
+  id?: string;
+  /** Received files only: a signed, expiring link. */
+  url?: string;
+  mime_type: string;
+  filename: string | null;
+  size: number;
+  ptt?: boolean;
+}
+
+/** GET /conversations/{jid}/messages: a message in reference 002's shape. */
+export interface ConversationMessage {
+  id: string;
+  direction: "inbound" | "outbound";
+  status: MessageStatus;
+  /** Why it failed or was deleted. */
+  reason: string | null;
+  instance_id: string;
+  chat_jid: string;
+  wa_message_id: string | null;
+  reference: string | null;
+  type: string;
+  body: string | null;
+  source?: "phone";
+  quoted_id?: string;
+  quoted_message_id?: string;
+  media?: MediaRef;
+  media_error?: string;
+  location?: { latitude: number; longitude: number; name: string | null; address: string | null };
+  contact?: { display_name: string | null; vcard: string | null };
+  poll?: { name: string; options: string[]; selectable_count: number };
+  poll_vote?: { poll_message_id: string; selected: string[] };
+  code_masked?: string;
+  created_at: string;
+}
+
+/** GET /messages items (MessageSummary). */
+export interface MessageSummary {
+  id: string;
+  instance_id: string;
+  chat_jid: string;
+  direction: "inbound" | "outbound";
+  type: string;
+  content: Record<string, unknown>;
+  status: MessageStatus;
+  reason: string | null;
+  reference: string | null;
+  wa_message_id: string | null;
+  sent_at: string | null;
+  contact_id: string | null;
+  conversation_id: string | null;
+  quoted_id: string | null;
+  from_me: boolean;
+  edited_at: string | null;
+  read_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** GET /messages/{id}. */
+export interface MessageDetail extends MessageSummary {
+  history: { status: string; reason: string | null; at: string }[];
+  edits: { previous_body: string | null; body: string; by: "api" | "customer" | "phone"; at: string }[];
+}

@@ -19,6 +19,10 @@
  *    of the same sender (`edit: { targetId, text }`, `revoke: { targetId }`),
  *    sent as WhatsApp does: a `protocolMessage` with the target's key, type
  *    MESSAGE_EDIT with the new content in `editedMessage`, or REVOKE;
+ *  - an injection can vote on a poll the number sent (`pollVote`), sent as
+ *    WhatsApp does: a `pollUpdateMessage` naming the poll, with the vote
+ *    encrypted by the caller (`poll-vote.ts`; the poll's secret is in what
+ *    the peer accepted);
  *  - like WhatsApp, an injected message is kept until the number's socket
  *    answers it: one nacked (an `ack` with `error`, a retry receipt), or left
  *    unanswered when the socket closes, is delivered again, marked `offline`,
@@ -114,6 +118,8 @@ export type InboundInjection = {
   edit?: { targetId: string; text: string };
   /** Deletes the sender's earlier message `targetId` for everyone. */
   revoke?: { targetId: string };
+  /** Votes on the number's poll `pollId`: the vote encrypted as the voter's client does (poll-vote.ts), base64. */
+  pollVote?: { pollId: string; encPayload: string; encIv: string };
   pushName?: string;
   messageId?: string;
   /** With a `<digits>@lid` sender: the phone JID behind it. */

@@ -7,6 +7,8 @@ import type { Route } from "../router.ts";
 import type { Role } from "../session.ts";
 import { ContactsView } from "./contacts.tsx";
 import { FleetsView } from "./fleets.tsx";
+import { InboxView } from "./inbox.tsx";
+import { MessagesView } from "./messages.tsx";
 import { NumbersView } from "./numbers.tsx";
 import { WebhooksView } from "./webhooks.tsx";
 
@@ -19,6 +21,8 @@ export interface View {
 
 export const VIEWS: View[] = [
   { path: "numbers", title: "Numbers", role: "project", component: NumbersView },
+  { path: "inbox", title: "Inbox", role: "project", component: InboxView },
+  { path: "messages", title: "Messages", role: "project", component: MessagesView },
   { path: "contacts", title: "Contacts", role: "project", component: ContactsView },
   { path: "webhooks", title: "Webhooks", role: "project", component: WebhooksView },
   { path: "fleets", title: "Fleets", role: "admin", component: FleetsView },
