@@ -7,6 +7,8 @@ import type { Route } from "../router.ts";
 import type { Role } from "../session.ts";
 import { FleetsView } from "./fleets.tsx";
 import { NumbersView } from "./numbers.tsx";
+import { ProjectsView } from "./projects.tsx";
+import { SettingsView } from "./settings.tsx";
 
 export interface View {
   path: string;
@@ -17,5 +19,7 @@ export interface View {
 
 export const VIEWS: View[] = [
   { path: "numbers", title: "Numbers", role: "project", component: NumbersView },
+  { path: "settings", title: "Settings", role: "project", component: SettingsView },
   { path: "fleets", title: "Fleets", role: "admin", component: FleetsView },
+  { path: "projects", title: "Projects", role: "admin", component: ProjectsView },
 ];

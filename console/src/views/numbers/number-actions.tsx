@@ -1,0 +1,43 @@
+/** What an operator does to a number: pair, restart, log out, delete (the last two after a confirmation). */
+import { api } from "../../api.ts";
+import { href, navigate } from "../../router.ts";
+import type { Instance } from "../../types.ts";
+import { Action } from "../../ui.tsx";
+
+const path = (n: Instance, action = "") => `/instances/${encodeURIComponent(n.id)}${action}`;
+
+export function NumberActions({ number: n, onChanged, compact }: { number: Instance; onChanged: () => void; compact?: boolean }) {
+  const paired = n.state === "connected" || n.phone !== null;
+  return (
+    <div class="toolbar actions" role="group">
+      {!paired && (
+        <a href={href("numbers", n.id, "pair")} role="button" class={compact ? "outline" : undefined}>
+          Pair
+        </a>
+      )}
+      <Action class="outline secondary" onRun={() => api(path(n, "/restart"), { method: "POST" }).then(onChanged)}>
+        Restart
+      </Action>
+      {paired && (
+        <Action
+          class="outline secondary"
+          confirm={`Log ${n.name} out of WhatsApp? Its session is wiped and the phone must pair it again.`}
+          onRun={() => api(path(n, "/logout"), { method: "POST" }).then(onChanged)}
+        >
+          Log out
+        </Action>
+      )}
+      <Action
+        class="outline contrast"
+        confirm={`Delete ${n.name}? It is logged out of WhatsApp and removed with its session; this cannot be undone.`}
+        onRun={async () => {
+          await api(path(n), { method: "DELETE" });
+          if (compact) onChanged();
+          else navigate("numbers");
+        }}
+      >
+        Delete
+      </Action>
+    </div>
+  );
+}
