@@ -10,6 +10,7 @@ import type { Route } from "../router.ts";
 import type { Instance, ProjectSettings } from "../types.ts";
 import { Badge, ErrorNote, Time, useLoad } from "../ui.tsx";
 import { CreateNumber } from "./numbers/create-number.tsx";
+import { useFollowConnecting } from "./numbers/follow.ts";
 import { INSTANCE_EVENTS, closeMeaning, healthTone, stateMeaning } from "./numbers/meanings.ts";
 import { NumberActions } from "./numbers/number-actions.tsx";
 import { NumberPage } from "./numbers/number-page.tsx";
@@ -40,6 +41,7 @@ function NumbersTable() {
   useEvents(INSTANCE_EVENTS, (event) => {
     if (event.instance_id) void reloadRow(event.instance_id);
   });
+  useFollowConnecting(numbers.data, (id) => void reloadRow(id));
 
   const threshold = settings.data?.health_threshold ?? 40;
   const needle = filter.trim().toLowerCase();

@@ -5,6 +5,7 @@ import { useEvents } from "../../events.ts";
 import { href } from "../../router.ts";
 import type { InstanceDetail, NumberSettings } from "../../types.ts";
 import { Action, Badge, ErrorNote, Time, useLoad } from "../../ui.tsx";
+import { useFollowConnecting } from "./follow.ts";
 import { INSTANCE_EVENTS, closeMeaning, stateMeaning } from "./meanings.ts";
 import { NumberActions } from "./number-actions.tsx";
 import { Pairing } from "./pairing.tsx";
@@ -13,6 +14,7 @@ export function NumberPage({ id, pairing }: { id: string; pairing: boolean }) {
   const path = `/instances/${encodeURIComponent(id)}`;
   const number = useLoad(() => api<InstanceDetail>(path), [id]);
   useEvents(INSTANCE_EVENTS, (event) => event.instance_id === id && number.reload());
+  useFollowConnecting(number.data, number.reload);
   // Once shown, pairing stays on the page: its "connected" is the news the operator waits for.
   const [showPairing, setShowPairing] = useState(pairing);
   const n = number.data;
