@@ -41,7 +41,7 @@ export function ProjectsView({ route }: { route: Route }) {
           <Action onRun={create}>Create project</Action>
         </fieldset>
       </form>
-      <div class="split">
+      <div class="split projects">
         <table>
           <thead>
             <tr>

@@ -6,11 +6,13 @@ import { Action } from "../../ui.tsx";
 
 const path = (n: Instance, action = "") => `/instances/${encodeURIComponent(n.id)}${action}`;
 
-export function NumberActions({ number: n, onChanged, compact }: { number: Instance; onChanged: () => void; compact?: boolean }) {
+/** `compact`: a table row's buttons (after a delete the table drops the row; the page goes back to the table). `pairing`: the pairing view is shown already, so no "Pair" link. */
+export function NumberActions(props: { number: Instance; onChanged: () => void; compact?: boolean; pairing?: boolean }) {
+  const { number: n, onChanged, compact } = props;
   const paired = n.state === "connected" || n.phone !== null;
   return (
-    <div class="toolbar actions" role="group">
-      {!paired && (
+    <div class="toolbar actions">
+      {!paired && !props.pairing && (
         <a href={href("numbers", n.id, "pair")} role="button" class={compact ? "outline" : undefined}>
           Pair
         </a>
