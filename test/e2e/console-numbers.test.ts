@@ -144,6 +144,16 @@ describe("pairing", () => {
     expect(Number(await page.locator("[data-countdown]").getAttribute("data-countdown"))).toBeGreaterThan(0);
   });
 
+  it("asks for a pairing code from the same view and shows it big, as the phone's 'link with phone number' wants it", async () => {
+    const { page } = browser;
+    await page.getByLabel("Phone being paired").fill("+55 11 98888-7777");
+    await page.getByRole("button", { name: "Get a code" }).click();
+    const code = page.locator(".pairing-code");
+    await code.waitFor({ timeout: 30_000 });
+    expect(await code.getAttribute("data-code")).toMatch(/^[A-Z0-9]{8}$/);
+    expect(await code.textContent()).toMatch(/^[A-Z0-9]{4}-[A-Z0-9]{4}$/);
+  });
+
   it("deletes the number from the console after a confirmation; the API no longer knows it", async () => {
     const { page } = browser;
     page.once("dialog", (dialog) => void dialog.accept());
