@@ -11,6 +11,8 @@
  * `instance.qr`, and the page draws it. Nobody can scan it (the peer has no
  * phone), so pairing itself never completes here.
  */
+import http from "node:http";
+import net from "node:net";
 import jsQR from "jsqr";
 import { PNG } from "pngjs";
 import type { Page } from "playwright-core";
@@ -37,6 +39,36 @@ afterAll(async () => {
 });
 
 const row = (page: Page, id: string) => page.locator(`tr[data-instance="${id}"]`);
+
+/** An HTTP CONNECT proxy on loopback that records where each tunnel went. */
+async function connectProxy() {
+  const tunnels: string[] = [];
+  const sockets = new Set<net.Socket>();
+  const server = http.createServer((_, res) => res.writeHead(405).end());
+  server.on("connect", (req: http.IncomingMessage, client: net.Socket, head: Buffer) => {
+    tunnels.push(req.url ?? "");
+    const [host, port] = (req.url ?? "").split(":");
+    const upstream = net.connect(Number(port), host, () => {
+      client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
+      upstream.write(head);
+      upstream.pipe(client).pipe(upstream);
+    });
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on("error", () => {});
+      s.on("close", () => sockets.delete(s));
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+    tunnels,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
 
 /** Reads the QR drawn on the page's canvas, from a screenshot of it, as a phone's camera would. */
 async function decodeShownQr(page: Page): Promise<string | null> {
@@ -98,6 +130,47 @@ describe("numbers", () => {
       .poll(async () => (await stack.api.call<{ settings: { ignore_groups: boolean } }>("GET", `/instances/${number.id}`)).settings.ignore_groups)
       .toBe(true);
     await browser.screenshot("number");
+  });
+});
+
+describe("proxy", () => {
+  it("sets a number's proxy from its page: the fleet reconnects through it at once; clearing it reconnects directly", async () => {
+    const { page } = browser;
+    const proxy = await connectProxy();
+    try {
+      const socketsBefore = stack.proxy.connectionsTotal(number.id);
+      await page.locator('input[name="proxy_url"]').fill(proxy.url);
+      await page.getByRole("button", { name: "Save proxy" }).click();
+      // The WhatsApp connection now goes through the proxy, and the number is back online on it.
+      const instance = await waitFor(
+        async () => {
+          const i = await stack.api.call<Instance>("GET", `/instances/${number.id}`);
+          if (proxy.tunnels.length === 0 || i.state !== "connected" || stack.proxy.liveCount(number.id) !== 1) throw new Error(`${i.state}, ${proxy.tunnels.length} tunnels`);
+          return i;
+        },
+        30_000,
+        { what: "the number connected through its new proxy" },
+      );
+      expect(instance.proxy_url).toBe(proxy.url);
+      expect(proxy.tunnels[0]).toBe(`127.0.0.1:${stack.proxy.port}`);
+      expect(stack.proxy.connectionsTotal(number.id)).toBe(socketsBefore + 1);
+      await expect.poll(() => page.locator("table.details").textContent()).toContain(proxy.url);
+
+      page.once("dialog", (dialog) => void dialog.accept());
+      await page.getByRole("button", { name: "Clear proxy" }).click();
+      await waitFor(
+        async () => {
+          const i = await stack.api.call<Instance>("GET", `/instances/${number.id}`);
+          if (i.proxy_url !== null || i.state !== "connected" || stack.proxy.connectionsTotal(number.id) !== socketsBefore + 2) throw new Error(i.state);
+          return true;
+        },
+        30_000,
+        { what: "the number connected directly again" },
+      );
+      expect(proxy.tunnels).toHaveLength(1);
+    } finally {
+      await proxy.close();
+    }
   });
 });
 
@@ -232,6 +305,22 @@ describe("admin", () => {
     await expect.poll(() => secondRow.textContent()).toContain("revoked");
     expect((await second.raw("GET", "/settings")).status).toBe(401);
     expect((await new Client(stack.edge.url, firstKey).raw("GET", "/settings")).status).toBe(200);
+  });
+});
+
+describe("log out", () => {
+  it("logs a number out from its row after a confirmation; the row says what that means and offers pairing", async () => {
+    const { page } = browser;
+    await page.goto(`${stack.edge.url}/console/#/numbers`);
+    const r = row(page, number.id);
+    page.once("dialog", (dialog) => void dialog.accept());
+    await r.getByRole("button", { name: "Log out" }).click();
+    await expect.poll(() => r.locator('[data-field="state"] .badge').allTextContents(), { timeout: 30_000 }).toEqual(["disconnected", "logged_out"]);
+    expect(await r.locator('[data-field="state"]').textContent()).toContain("Pair it again");
+    expect(await r.getByRole("link", { name: "Pair" }).count()).toBe(1);
+    expect(await r.locator('[data-field="close"]').textContent()).toContain("401 logged out");
+    const after = await stack.api.call<Instance>("GET", `/instances/${number.id}`);
+    expect(after).toMatchObject({ state: "disconnected", reason: "logged_out" });
   });
 
   it("loaded nothing from outside this machine and threw no script errors", () => {
