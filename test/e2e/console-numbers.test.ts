@@ -317,7 +317,8 @@ describe("log out", () => {
     await r.getByRole("button", { name: "Log out" }).click();
     await expect.poll(() => r.locator('[data-field="state"] .badge').allTextContents(), { timeout: 30_000 }).toEqual(["disconnected", "logged_out"]);
     expect(await r.locator('[data-field="state"]').textContent()).toContain("Pair it again");
-    expect(await r.getByRole("link", { name: "Pair" }).count()).toBe(1);
+    expect(await r.getByRole("button", { name: "Pair", exact: true }).getAttribute("href")).toBe(`#/numbers/${number.id}/pair`);
+    expect(await r.getByRole("button", { name: "Log out" }).count()).toBe(0);
     expect(await r.locator('[data-field="close"]').textContent()).toContain("401 logged out");
     const after = await stack.api.call<Instance>("GET", `/instances/${number.id}`);
     expect(after).toMatchObject({ state: "disconnected", reason: "logged_out" });

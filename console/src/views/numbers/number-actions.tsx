@@ -9,7 +9,8 @@ const path = (n: Instance, action = "") => `/instances/${encodeURIComponent(n.id
 /** `compact`: a table row's buttons (after a delete the table drops the row; the page goes back to the table). `pairing`: the pairing view is shown already, so no "Pair" link. */
 export function NumberActions(props: { number: Instance; onChanged: () => void; compact?: boolean; pairing?: boolean }) {
   const { number: n, onChanged, compact } = props;
-  const paired = n.state === "connected" || n.phone !== null;
+  // Logged out and expired pairings keep the phone they had, but need the phone again.
+  const paired = n.state === "connected" || (n.phone !== null && n.state !== "qr_pending" && n.reason !== "logged_out" && n.reason !== "pairing_expired");
   return (
     <div class="toolbar actions">
       {!paired && !props.pairing && (
