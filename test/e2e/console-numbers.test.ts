@@ -271,6 +271,27 @@ describe("settings", () => {
     expect((await stack.api.call<{ health_threshold: number }>("GET", "/settings")).health_threshold).toBe(55);
     await browser.screenshot("settings");
   });
+
+  it("shows the alert URL's signing secret once when the URL is set, and a new one when asked", async () => {
+    const { page } = browser;
+    await page.locator('input[name="health_threshold"]').fill("55");
+    await page.locator('input[name="alert_url"]').fill("http://127.0.0.1:9/alerts");
+    await page.getByRole("button", { name: "Save settings" }).click();
+    const secret = page.locator("input[data-secret]");
+    await secret.waitFor();
+    const first = await secret.inputValue();
+    expect(first.length).toBeGreaterThan(20);
+    expect((await stack.api.call<{ alert_url: string }>("GET", "/settings")).alert_url).toBe("http://127.0.0.1:9/alerts");
+    await page.getByRole("button", { name: "I have stored it" }).click();
+    await expect.poll(() => secret.count()).toBe(0);
+
+    await page.getByRole("button", { name: "New alert secret" }).click();
+    await secret.waitFor();
+    expect(await secret.inputValue()).not.toBe(first);
+    await page.reload();
+    await page.locator('input[name="alert_url"]').waitFor();
+    expect(await secret.count()).toBe(0);
+  });
 });
 
 describe("admin", () => {

@@ -26,13 +26,14 @@ function NumbersTable() {
   const [filter, setFilter] = useState("");
 
   /** One row read again (an event named it, or an action changed it); a number gone from the API leaves the table. */
+  const showRow = (fresh: Instance) =>
+    numbers.set((rows) => {
+      if (!rows) return rows;
+      return rows.some((r) => r.id === fresh.id) ? rows.map((r) => (r.id === fresh.id ? fresh : r)) : [fresh, ...rows];
+    });
   const reloadRow = async (id: string) => {
     try {
-      const fresh = await api<Instance>(`/instances/${encodeURIComponent(id)}`);
-      numbers.set((rows) => {
-        if (!rows) return rows;
-        return rows.some((r) => r.id === id) ? rows.map((r) => (r.id === id ? fresh : r)) : [fresh, ...rows];
-      });
+      showRow(await api<Instance>(`/instances/${encodeURIComponent(id)}`));
     } catch (err) {
       if (err instanceof ApiError && err.status === 404) numbers.set((rows) => rows?.filter((r) => r.id !== id));
     }
@@ -123,7 +124,7 @@ function NumbersTable() {
                   )}
                 </td>
                 <td>
-                  <NumberActions number={n} compact onChanged={() => reloadRow(n.id)} />
+                  <NumberActions number={n} compact onChanged={(updated) => (updated ? showRow(updated) : reloadRow(n.id))} />
                 </td>
               </tr>
             ))}

@@ -7,7 +7,8 @@ import { Action } from "../../ui.tsx";
 const path = (n: Instance, action = "") => `/instances/${encodeURIComponent(n.id)}${action}`;
 
 /** `compact`: a table row's buttons (after a delete the table drops the row; the page goes back to the table). `pairing`: the pairing view is shown already, so no "Pair" link. */
-export function NumberActions(props: { number: Instance; onChanged: () => void; compact?: boolean; pairing?: boolean }) {
+/** `onChanged` gets the number as the API answered the action (restart, log out), or nothing after a delete. */
+export function NumberActions(props: { number: Instance; onChanged: (updated?: Instance) => void; compact?: boolean; pairing?: boolean }) {
   const { number: n, onChanged, compact } = props;
   // Logged out and expired pairings keep the phone they had, but need the phone again.
   const paired = n.state === "connected" || (n.phone !== null && n.state !== "qr_pending" && n.reason !== "logged_out" && n.reason !== "pairing_expired");
@@ -18,14 +19,14 @@ export function NumberActions(props: { number: Instance; onChanged: () => void; 
           Pair
         </a>
       )}
-      <Action class="outline secondary" onRun={() => api(path(n, "/restart"), { method: "POST" }).then(onChanged)}>
+      <Action class="outline secondary" onRun={() => api<Instance>(path(n, "/restart"), { method: "POST" }).then(onChanged)}>
         Restart
       </Action>
       {paired && (
         <Action
           class="outline secondary"
           confirm={`Log ${n.name} out of WhatsApp? Its session is wiped and the phone must pair it again.`}
-          onRun={() => api(path(n, "/logout"), { method: "POST" }).then(onChanged)}
+          onRun={() => api<Instance>(path(n, "/logout"), { method: "POST" }).then(onChanged)}
         >
           Log out
         </Action>

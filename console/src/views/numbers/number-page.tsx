@@ -41,7 +41,7 @@ export function NumberPage({ id, pairing }: { id: string; pairing: boolean }) {
               <Badge value={n.state} /> {n.reason && <Badge value={n.reason} />} <span data-field="meaning">{stateMeaning(n)}</span>
             </p>
           </hgroup>
-          <NumberActions number={n} onChanged={number.reload} pairing={showPairing} />
+          <NumberActions number={n} onChanged={() => number.reload()} pairing={showPairing} />
           {showPairing && <Pairing number={n} onChanged={number.reload} />}
           <div class="grid">
             <article>

@@ -14,11 +14,12 @@ import { REASONS } from "./meanings.ts";
 const PAIRING_EVENTS = ["instance.qr", "instance.connected", "instance.disconnected", "instance.logged_out", "instance.banned"];
 
 /**
- * How long a QR lives. Baileys gives the first ref of a connection 60 s and
- * each later one 20 s (socket.ts, `pair-device`: `timeout = forceResetTimer ?
- * 20_000 : 60_000`...). An event says when the fleet saw the QR, not which of
+ * How long a QR lives. Baileys shows the first ref of a `pair-device` 60 s
+ * and each later one 20 s (Socket/socket.js: `qrMs = qrTimeout || 60000`,
+ * then `|| 20000`). An event says when the fleet saw the QR, not which of
  * them it is: a QR arriving within a minute and a bit of the previous one
- * is a rotation (20 s), any other the first of a new connection (60 s).
+ * is taken for a rotation (20 s), any other for the first of a connection
+ * (60 s). One read from GET /qr has no time: no countdown until the next.
  */
 const FIRST_QR_MS = 60_000;
 const NEXT_QR_MS = 20_000;
@@ -33,20 +34,25 @@ interface Qr {
   serial: number;
 }
 
+/** Why pairing stopped and waits for the operator; a transient drop is not one (the fleet retries by itself). */
+const endedBy = (reason: Instance["reason"]) => (reason && reason !== "transient" ? reason : null);
+
 export function Pairing({ number, onChanged }: { number: Instance; onChanged: () => void }) {
   const [qr, setQr] = useState<Qr | null>(null);
   const [qrError, setQrError] = useState<unknown>();
   const [connected, setConnected] = useState(number.state === "connected");
-  const [ended, setEnded] = useState<Instance["reason"]>(number.state === "disconnected" ? number.reason : null);
+  const [ended, setEnded] = useState<Instance["reason"]>(endedBy(number.reason));
 
-  useEffect(() => {
-    // The QR showing now, if pairing is under way; later ones come as events.
-    if (number.state !== "qr_pending") return;
+  /** The QR showing now, if pairing is under way (409: none now); later ones come as events. */
+  const showCurrentQr = () =>
     api<{ qr: string }>(`/instances/${encodeURIComponent(number.id)}/qr`).then(
-      (r) => setQr((old) => old ?? { text: r.qr, at: null, lifetimeMs: NEXT_QR_MS, serial: 1 }),
+      (r) => setQr((old) => (old?.text === r.qr ? old : { text: r.qr, at: null, lifetimeMs: NEXT_QR_MS, serial: (old?.serial ?? 0) + 1 })),
       (err) => !(err instanceof ApiError && err.status === 409) && setQrError(err),
     );
-  }, [number.id]);
+  // Read once the stream is live, so a QR that came before it is not missed; and whenever the page sees pairing begin.
+  useEffect(() => {
+    if (number.state === "qr_pending") void showCurrentQr();
+  }, [number.id, number.state]);
 
   useEvents(PAIRING_EVENTS, (event: PomboEvent) => {
     if (event.instance_id !== number.id) return;
@@ -54,21 +60,28 @@ export function Pairing({ number, onChanged }: { number: Instance; onChanged: ()
     if (event.type === "instance.qr" && payload?.qr) {
       const at = Date.parse(event.created_at);
       setEnded(null);
-      setQr((old) => ({
-        text: payload.qr!,
-        at,
-        lifetimeMs: old?.at != null && at - old.at < ROTATION_GAP_MS ? NEXT_QR_MS : FIRST_QR_MS,
-        serial: (old?.serial ?? 0) + 1,
-      }));
+      setQr((old): Qr =>
+        // The one already shown (read from GET /qr, or this event again after a resume): at most its time is news.
+        old && old.text === payload.qr
+          ? old.at === null
+            ? { ...old, at, lifetimeMs: FIRST_QR_MS }
+            : old
+          : {
+              text: payload.qr!,
+              at,
+              lifetimeMs: old?.at != null && at - old.at < ROTATION_GAP_MS ? NEXT_QR_MS : FIRST_QR_MS,
+              serial: (old?.serial ?? 0) + 1,
+            },
+      );
     } else if (event.type === "instance.connected") {
       setConnected(true);
       setQr(null);
-    } else if (payload?.reason && payload.reason !== "transient") {
-      setEnded(payload.reason);
+    } else if (endedBy(payload?.reason ?? null)) {
+      setEnded(payload!.reason!);
       setQr(null);
     }
     onChanged();
-  });
+  }, (stream) => stream === "live" && void showCurrentQr());
 
   if (connected) {
     return (
