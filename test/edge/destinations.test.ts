@@ -239,4 +239,10 @@ describe("PATCH /instances/{id} proxy_url: a number's proxy set, changed or clea
     const third = await connectInstance(id, "fleet-proxy");
     expect(await third.next()).toMatchObject({ event: "lease.granted", data: { config: { proxy_url: null } } });
   });
+
+  it("is in the OpenAPI document, with the 400 it answers", async () => {
+    const doc = (await call("/openapi.json")).json;
+    expect(doc.components.schemas.UpdateInstance.properties.proxy_url.description).toContain("Private addresses are refused");
+    expect(doc.paths["/instances/{id}"].patch.responses["400"]).toBeDefined();
+  });
 });
