@@ -129,6 +129,8 @@ describe("numbers", () => {
     await expect
       .poll(async () => (await stack.api.call<{ settings: { ignore_groups: boolean } }>("GET", `/instances/${number.id}`)).settings.ignore_groups)
       .toBe(true);
+    await page.reload();
+    await expect.poll(() => page.getByLabel("Ignore group messages").isChecked()).toBe(true);
     await browser.screenshot("number");
   });
 });

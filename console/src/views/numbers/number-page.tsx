@@ -58,7 +58,13 @@ export function NumberPage({ id, pairing }: { id: string; pairing: boolean }) {
                   </Row>
                   <Row label="Fleet process">{n.fleet_id ?? "none"}</Row>
                   <Row label="Last close">
-                    {n.last_close_code === null ? "—" : `${n.last_close_code}: ${closeMeaning(n.last_close_code)}`} <Time iso={n.last_close_at} />
+                    {n.last_close_code === null ? (
+                      "—"
+                    ) : (
+                      <>
+                        {n.last_close_code}: {closeMeaning(n.last_close_code)} <Time iso={n.last_close_at} />
+                      </>
+                    )}
                   </Row>
                   <Row label="Proxy">{n.proxy_url ?? "none"}</Row>
                   <Row label="Created">
