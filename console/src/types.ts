@@ -224,3 +224,44 @@ export interface MessageDetail extends MessageSummary {
   history: { status: string; reason: string | null; at: string }[];
   edits: { previous_body: string | null; body: string; by: "api" | "customer" | "phone"; at: string }[];
 }
+
+// --- numbers, settings, admin (cnumbers)
+
+export interface NumberSettings {
+  ignore_groups: boolean;
+  always_online: boolean;
+  auto_read: boolean | null;
+}
+
+export type InstanceDetail = Instance & { settings: NumberSettings };
+
+/** GET /settings (the OpenAPI `Settings`); the form reads only what it shows. */
+export interface ProjectSettings {
+  warming_days: number;
+  warming_first_day_limit: number;
+  warming_growth: number;
+  pacing: { enabled: boolean; min_gap_ms: number; max_gap_ms: number; typing: boolean };
+  caps: { hourly: number; daily: number; lookups_hourly: number };
+  rotation: string;
+  language: string;
+  health_threshold: number;
+  message_ttl_hours: number;
+  alert_url: string | null;
+  optout_keywords: string[];
+  default_country: string | null;
+  auto_read: boolean;
+  calls: { reject: boolean; message: string | null };
+}
+
+export interface Project {
+  id: string;
+  name: string;
+  created_at: string;
+}
+
+export interface ApiKeyInfo {
+  id: string;
+  prefix: string;
+  created_at: string;
+  revoked_at: string | null;
+}

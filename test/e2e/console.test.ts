@@ -39,7 +39,7 @@ describe("console", () => {
   it("shows the connected number with its health, state and fleet process", async () => {
     const { page } = browser;
     const row = page.locator(`tr[data-instance="${number.id}"]`);
-    await expect.poll(() => row.locator(".badge").textContent()).toBe("connected");
+    await expect.poll(() => row.locator('[data-field="state"] .badge').first().textContent()).toBe("connected");
     expect(await row.locator('[data-field="health"]').textContent()).toBe(String(number.health));
     expect(await row.textContent()).toContain(stack.fleets[0]!.fleetId);
     await browser.screenshot("numbers");

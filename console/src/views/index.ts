@@ -11,6 +11,8 @@ import { InboxView } from "./inbox.tsx";
 import { MessagesView } from "./messages.tsx";
 import { NumbersView } from "./numbers.tsx";
 import { WebhooksView } from "./webhooks.tsx";
+import { ProjectsView } from "./projects.tsx";
+import { SettingsView } from "./settings.tsx";
 
 export interface View {
   path: string;
@@ -25,5 +27,7 @@ export const VIEWS: View[] = [
   { path: "messages", title: "Messages", role: "project", component: MessagesView },
   { path: "contacts", title: "Contacts", role: "project", component: ContactsView },
   { path: "webhooks", title: "Webhooks", role: "project", component: WebhooksView },
+  { path: "settings", title: "Settings", role: "project", component: SettingsView },
   { path: "fleets", title: "Fleets", role: "admin", component: FleetsView },
+  { path: "projects", title: "Projects", role: "admin", component: ProjectsView },
 ];
