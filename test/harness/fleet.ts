@@ -17,6 +17,8 @@ export interface FleetOptions {
   env?: Record<string, string>;
   /** Extra node flags, e.g. `--expose-gc`. */
   nodeArgs?: string[];
+  /** Another install of the fleet: node runs `args` (e.g. the image's CMD) in `cwd`; default: this repo's fleet/main.ts. */
+  app?: { cwd: string; args: string[] };
 }
 
 export interface Fleet {
@@ -54,8 +56,8 @@ export function startFleet(opts: FleetOptions): Fleet {
   };
   const { child, exited } = spawnLogged(
     process.execPath,
-    [...(opts.nodeArgs ?? []), path.join(ROOT, "fleet/main.ts")],
-    { env, logPath },
+    [...(opts.nodeArgs ?? []), ...(opts.app?.args ?? [path.join(ROOT, "fleet/main.ts")])],
+    { env, logPath, cwd: opts.app?.cwd },
   );
   let running = true;
   void exited.then(() => (running = false));
