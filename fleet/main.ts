@@ -13,7 +13,8 @@ import { createLogger } from "./logger.ts";
 import { errorText } from "./errors.ts";
 import { serveMetrics } from "./metrics.ts";
 
-const DRAIN_DEADLINE_MS = 5_000;
+/** A drain that takes longer exits anyway; the stop timeouts of deploy/ and compose.yaml leave room for it. */
+export const DRAIN_DEADLINE_MS = 5_000;
 
 export async function runFleet(env: NodeJS.ProcessEnv = process.env): Promise<Fleet> {
   let config;
