@@ -83,6 +83,9 @@ describe("e2e: the fleet installed as its image installs it (production dependen
     const [instance] = await stack.connectNumbers(1, { timeoutMs: 60_000, fleetId: fleet.fleetId });
     const peer = stack.peers.peers[0]!;
     await waitFor(() => healthcheck() === 0, 15_000, { what: "the image's health check to pass" });
+    // A figure for README "Run the fleet", not a bound: the production install's process with one number.
+    const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${fleet.pid}/status`, "utf8"))?.[1];
+    console.log(`production install, 1 connected number: RSS ${(Number(rss) / 1024).toFixed(1)} MB`);
 
     await stack.api.call("PATCH", "/settings", { pacing: { enabled: false }, warming_days: 0 });
     const customer = "5511977700001";
