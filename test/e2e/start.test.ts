@@ -22,7 +22,7 @@ const SECRETS = {
   POMBO_ADMIN_TOKEN: "start-test-admin-$ecret#1",
   POMBO_FLEET_TOKEN: "start-test-fleet-secret-2",
   POMBO_DATA_KEY: "start-test-data-key-secret-3",
-  POMBO_SESSION_KEY: "start-test-session-key-secret-4",
+  POMBO_SESSION_KEY: "start-test-session-key-secret-4-of-32+",
 };
 const SECRET_VALUES = [...Object.values(SECRETS), LOCAL_R2_CREDENTIALS.secretAccessKey];
 
