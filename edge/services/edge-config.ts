@@ -9,8 +9,8 @@
  * development, where only missing settings count and the local example
  * values work.
  */
+// No import of the Worker's Env: `npm run deploy` imports this module in Node (edge-status.ts checks the names against Env).
 import { randomSecretProblem } from "../../shared/secret-rules.ts";
-import type { Env } from "../env.ts";
 
 /**
  * Without these the edge cannot do its job: /admin and /fleet are closed
@@ -24,12 +24,14 @@ export const REQUIRED_SECRETS = [
   "POMBO_R2_S3_ENDPOINT",
   "POMBO_R2_ACCESS_KEY_ID",
   "POMBO_R2_SECRET_ACCESS_KEY",
-] as const satisfies readonly (keyof Env)[];
+] as const;
 
 export type RequiredSecret = (typeof REQUIRED_SECRETS)[number];
+/** The part of the Worker's Env these rules read. */
+type Settings = { POMBO_ENV?: string } & Partial<Record<RequiredSecret, string>>;
 
 export const PRODUCTION = "production";
-export const isProduction = (env: Pick<Env, "POMBO_ENV">) => env.POMBO_ENV?.trim().toLowerCase() === PRODUCTION;
+export const isProduction = (env: Settings) => env.POMBO_ENV?.trim().toLowerCase() === PRODUCTION;
 
 /** An S3 key is printable and unspaced; these lengths only catch a truncated paste (R2's are longer). */
 const s3Key = (min: number) => (value: string) =>
@@ -66,7 +68,7 @@ export function settingProblem(name: RequiredSecret, value: string | undefined):
 export type ConfigProblems = { missing: RequiredSecret[]; malformed: RequiredSecret[] };
 
 /** Missing settings always; malformed ones only in production, where development's example values do not do. */
-export function configProblems(env: Env): ConfigProblems {
+export function configProblems(env: Settings): ConfigProblems {
   const missing = REQUIRED_SECRETS.filter((name) => !env[name]?.trim());
   const malformed = isProduction(env) ? REQUIRED_SECRETS.filter((name) => env[name]?.trim() && settingProblem(name, env[name])) : [];
   return { missing, malformed };

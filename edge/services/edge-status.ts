@@ -8,7 +8,10 @@ import { connectedCount } from "../db/operator-facts.ts";
 import { db } from "../db/client.ts";
 import type { Env } from "../env.ts";
 import { directoryOf } from "../objects/stubs.ts";
-import { configProblems, type RequiredSecret } from "./edge-config.ts";
+import { configProblems, REQUIRED_SECRETS, type RequiredSecret } from "./edge-config.ts";
+
+// Every required secret is a setting the Worker declares.
+REQUIRED_SECRETS satisfies readonly (keyof Env)[];
 
 export type EdgeStatus = {
   ok: boolean;
