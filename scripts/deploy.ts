@@ -50,7 +50,12 @@ async function deploy(args: { dryRun: boolean; secretsFile?: string; config: str
   say(`Worker "${config.workerName}", compatibility date ${config.raw.compatibility_date}; D1 ${config.database.name} (${config.database.migrations} migrations), R2 ${config.bucket}, queues ${config.queues.join(", ")}`);
 
   begin("secrets", "checking the Worker's secrets (values are never printed)");
-  const source = readSecrets(args.secretsFile);
+  let source;
+  try {
+    source = readSecrets(args.secretsFile);
+  } catch (err) {
+    throw new Refused(`cannot read --secrets-file: ${(err as Error).message}`);
+  }
   source.warnings.forEach((w) => say(`warning: ${w}`));
   const check = checkSecrets(source.values);
   for (const name of check.ok) say(`ok       ${name}`);

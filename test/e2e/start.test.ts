@@ -6,7 +6,7 @@
  * harness's own edge, which the benchmarks use too.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -203,6 +203,8 @@ describe("e2e: npm start survives a hard kill", () => {
     trees.push(tree);
     expect(tree.length).toBeGreaterThanOrEqual(5);
     for (const p of tree) for (const secret of SECRET_VALUES) expect(p.cmdline, `pid ${p.pid}`).not.toContain(secret);
+    // They went through a file only its owner can read.
+    expect(statSync(path.join(localDir, "edge.env")).mode & 0o777).toBe(0o600);
     // The edge still got its secrets: the admin token works.
     expect((await new AdminClient(`http://127.0.0.1:${s.port}`, SECRETS.POMBO_ADMIN_TOKEN).listProjects()).total).toBe(1);
 
