@@ -7,8 +7,11 @@ import { spawn } from "node:child_process";
 import path from "node:path";
 import { ROOT } from "./paths.ts";
 
-/** Run on this Node (the project's 24), whatever `node` is first on PATH: wrangler refuses Node 20. */
-const WRANGLER = path.join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
+/**
+ * Run on this Node (the project's 24), whatever `node` is first on PATH: wrangler refuses Node 20.
+ * POMBO_DEPLOY_WRANGLER swaps in another script (test/harness/fake-wrangler.ts: no account here).
+ */
+const WRANGLER = process.env.POMBO_DEPLOY_WRANGLER || path.join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
 
 /** Keeps wrangler from calling home for what needs no account, and from asking questions. */
 export const OFFLINE_ENV = {

@@ -110,3 +110,51 @@ describe("npm run deploy -- --dry-run", () => {
     expect(run.out).not.toContain("[2/9]");
   });
 });
+
+describe("npm run deploy, against a fake wrangler (no Cloudflare account here: test/harness/fake-wrangler.ts records the calls)", () => {
+  type State = { d1: { uuid: string; name: string }[]; buckets: string[]; queues: string[]; secrets: string[]; calls: { args: string[]; stdin: string }[] };
+  const stateFile = () => path.join(dir, "account.json");
+  const account = (): State => JSON.parse(readFileSync(stateFile(), "utf8"));
+  const fake = () => ({ POMBO_DEPLOY_WRANGLER: path.join(ROOT, "test", "harness", "fake-wrangler.ts"), FAKE_WRANGLER_STATE: stateFile() });
+  const verbs = (s: State) => s.calls.map((call) => call.args.filter((arg) => !arg.startsWith("-") && !arg.includes("/")).slice(0, 2).join(" "));
+
+  it("creates what is missing, migrates, sets the secrets on stdin only, deploys; run again it creates nothing and keeps the secrets", async () => {
+    writeFileSync(stateFile(), JSON.stringify({ d1: [], buckets: [], queues: ["pombo-webhooks"], secrets: [], calls: [] }));
+    const first = await deploy([], { ...SECRETS, CLOUDFLARE_ACCOUNT_ID: ACCOUNT_ID, ...fake() });
+    expect(first.code, first.err + first.out).toBe(0);
+    let s = account();
+    expect(s.d1).toEqual([{ uuid: "d1-uuid-1", name: "pombo" }]);
+    expect(s.buckets).toEqual(["pombo-media"]);
+    expect(s.queues).toEqual(["pombo-webhooks", "pombo-webhooks-dlq"]);
+    expect(s.secrets.sort()).toEqual([...Object.keys(SECRETS), "POMBO_R2_S3_ENDPOINT"].sort());
+    // Migrations before the secrets and the new code; the bundle was checked before the account was touched.
+    expect(verbs(s)).toEqual(["deploy", "d1 list", "d1 create", "d1 list", "r2 bucket", "r2 bucket", "queues info", "queues info", "queues create", "queues info", "d1 migrations", "secret bulk", "deploy"]);
+    expect(first.out).toMatch(/created D1 database pombo \(id d1-uuid-1\)/);
+    expect(first.out).toMatch(/exists  queue pombo-webhooks \(id queue-id-pombo-webhooks\)/);
+    const bulk = s.calls.find((call) => call.args[1] === "bulk")!;
+    expect(JSON.parse(bulk.stdin)).toMatchObject({ POMBO_DATA_KEY: SECRETS.POMBO_DATA_KEY, POMBO_R2_S3_ENDPOINT: `https://${ACCOUNT_ID}.r2.cloudflarestorage.com` });
+    for (const call of s.calls) for (const value of Object.values(SECRETS)) expect(call.args.join(" ")).not.toContain(value);
+    for (const value of Object.values(SECRETS)) expect(first.out + first.err).not.toContain(value);
+    const generated = readFileSync(path.join(ROOT, ".pombo", "deploy", "wrangler.jsonc"), "utf8");
+    expect(JSON.parse(generated.replace(/^\/\/.*\n/, "")).d1_databases[0].database_id).toBe("d1-uuid-1");
+    expect(readFileSync(path.join(ROOT, "wrangler.toml"), "utf8")).not.toContain("d1-uuid-1");
+
+    // An upgrade: no secrets given, everything exists.
+    const again = await deploy([], fake());
+    expect(again.code, again.err + again.out).toBe(0);
+    s = account();
+    expect(s.d1).toHaveLength(1);
+    expect(again.out).not.toMatch(/^\s+created /m);
+    expect(again.out).toContain("kept as set on the Worker: POMBO_ADMIN_TOKEN");
+    expect(s.calls.filter((call) => call.args[1] === "bulk")).toHaveLength(1);
+    expect(s.calls.at(-1)!.args[0]).toBe("deploy");
+  });
+
+  it("a first deploy without the secrets stops before touching the account, naming each one missing", async () => {
+    writeFileSync(stateFile(), JSON.stringify({ d1: [], buckets: [], queues: [], secrets: [], calls: [] }));
+    const run = await deploy([], { POMBO_ADMIN_TOKEN: SECRETS.POMBO_ADMIN_TOKEN, ...fake() });
+    expect(run.code).toBe(1);
+    expect(run.err).toMatch(/missing: POMBO_FLEET_TOKEN, POMBO_DATA_KEY, POMBO_R2_S3_ENDPOINT, POMBO_R2_ACCESS_KEY_ID, POMBO_R2_SECRET_ACCESS_KEY: not given/);
+    expect(verbs(account())).toEqual(["secret list"]);
+  });
+});
