@@ -269,6 +269,13 @@ describe("e2e: npm start survives a hard kill", () => {
     expect(readdirSync(localDir).sort()).toEqual(["fleet", "state"]);
   });
 
+  it("a weak POMBO_SESSION_KEY stops npm start before anything starts, in one line saying the format and not the value", async () => {
+    const weak = "weak-session-key";
+    const s = npmStart(mkdtempSync(path.join(tmpdir(), "pombo-start-weak-")), await freePort(), { POMBO_SESSION_KEY: weak });
+    expect(await s.exited).toBe(2);
+    expect(s.output()).toBe("pombo: POMBO_SESSION_KEY has 16 characters; it must be a random string of at least 32 characters, e.g. `openssl rand -base64 32`\n");
+  });
+
   it("the e2e harness's edge (also the benchmarks') gets its variables without putting them on wrangler's command line", async () => {
     const edge = await startEdge({ adminToken: SECRETS.POMBO_ADMIN_TOKEN, fleetToken: SECRETS.POMBO_FLEET_TOKEN });
     try {
