@@ -34,7 +34,9 @@ let step = 0;
 const begin = (name: string, what: string) => process.stdout.write(`[${++step}/${STEPS}] ${name}: ${what}\n`);
 const rel = (p: string) => path.relative(ROOT, p) || ".";
 /** Wrangler's own lines, indented under the step. */
-const relay = (text: string) => text.trim() && text.trim().split("\n").forEach((line) => say(`| ${line}`));
+function relay(text: string) {
+  for (const line of text.trim().split("\n")) if (line) say(`| ${line}`);
+}
 
 async function deploy(args: { dryRun: boolean; secretsFile?: string; config: string }) {
   process.stdout.write(args.dryRun ? "pombo deploy --dry-run: checks and builds only; nothing leaves this machine\n" : "pombo deploy\n");
