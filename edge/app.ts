@@ -6,6 +6,7 @@ import { MediaType } from "../shared/protocol.ts";
 import { audience, securitySchemes } from "./audiences.ts";
 import type { AppEnv } from "./env.ts";
 import { ApiError, errorResponse, onError, validationError } from "./errors.ts";
+import { refuseMisconfigured } from "./misconfigured.ts";
 import { bodyGuard } from "./request-body.ts";
 import { adminRoutes } from "./routes/admin.ts";
 import { adminMetricsRoutes } from "./routes/admin-metrics.ts";
@@ -93,6 +94,8 @@ export function createApp() {
 
   // Public: the only routes that answer without credentials.
   app.route("/", healthRoutes);
+  // Production with a secret missing or malformed serves nothing but /health, which says which.
+  app.use("*", refuseMisconfigured);
   documentEvents(app.openAPIRegistry);
   app.get("/openapi.json", (c) => c.json(app.getOpenAPI31Document(DOCUMENT)));
   // The reference UI's script is served from the Worker's static assets (scripts/build-assets.ts): /docs works offline.

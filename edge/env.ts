@@ -21,6 +21,8 @@ export type Env = {
   POMBO_FLEET_TOKEN?: string;
   /** Encrypts secrets that must wait in a queue (OTP codes). Unset: OTP sends are refused. */
   POMBO_DATA_KEY?: string;
+  /** "production" (set by `npm run deploy`): the edge refuses to serve while a required secret is missing or malformed (services/edge-config.ts). Else development. */
+  POMBO_ENV?: string;
   /** "true" lets media, webhook, alert and proxy URLs point at private and loopback addresses (local testing). */
   POMBO_ALLOW_PRIVATE_NETWORKS?: string;
   /** DNS over HTTPS endpoint (JSON API) names in client URLs are resolved with (default Cloudflare's). */

@@ -12,6 +12,7 @@ import { edgeUrlOf } from "./edge-url.ts";
 import { DEFAULT_SILENCE_MS } from "./liveness.ts";
 import { LOG_FORMATS, type LogFormat } from "./logger.ts";
 import { allowsPrivateNetworks } from "../shared/net-policy.ts";
+import { randomSecretProblem } from "../shared/secret-rules.ts";
 
 export type FleetConfig = {
   /** Base URL of the edge Worker, without a trailing slash. */
@@ -94,7 +95,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, stdoutIsTty = B
   return {
     edgeUrl: edgeUrlFrom(env).url,
     fleetToken: required("POMBO_FLEET_TOKEN"),
-    sessionKey: required("POMBO_SESSION_KEY"),
+    sessionKey: sessionKeyOf(env.POMBO_SESSION_KEY),
     waUrl: env.POMBO_WA_URL?.trim() || null,
     waVersion: parseWaVersion(env.POMBO_WA_VERSION),
     // Random suffix: two processes restarted with the same pid on one host must
@@ -137,6 +138,18 @@ function edgeUrlFrom(env: NodeJS.ProcessEnv): { url: string; from: string } {
     if (err instanceof RangeError) throw new ConfigError(err.message);
     throw err;
   }
+}
+
+/**
+ * Every session and spooled message is sealed under keys derived from it
+ * (cipher.ts), so a guessable one gives away every number. The .env.example
+ * value passes: `npm start` runs with it, and the fleet cannot tell a laptop
+ * from production (the edge refuses its own example values there).
+ */
+function sessionKeyOf(value: string | undefined): string {
+  const problem = randomSecretProblem(value, { allowExample: true });
+  if (problem) throw new ConfigError(`POMBO_SESSION_KEY ${problem} (the same on every fleet process: sessions sealed under one key open only with it)`);
+  return value!.trim();
 }
 
 /** "2.3000.1043857760" -> [2, 3000, 1043857760]; empty -> the version bundled with Baileys. */

@@ -33,6 +33,7 @@ import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { localEdgeUrl, portOf } from "../fleet/edge-url.ts";
+import { randomSecretProblem } from "../shared/secret-rules.ts";
 import { loadedEnvFile } from "./load-env.ts";
 import { startLocalDoh } from "./local-doh.ts";
 import { edgeVarsFileArgs, localEdgeVars, WRANGLER_ENV_FILE_ENV } from "./local-edge-vars.ts";
@@ -87,6 +88,12 @@ for (const name of ["POMBO_ADMIN_TOKEN", "POMBO_FLEET_TOKEN", "POMBO_SESSION_KEY
     process.stderr.write(`pombo: ${name} is not set (put it in .env; see .env.example)\n`);
     process.exit(2);
   }
+}
+// The fleet would refuse it too, but only after the edge started: say it first, as the fleet does.
+const sessionKeyProblem = randomSecretProblem(env.POMBO_SESSION_KEY, { allowExample: true });
+if (sessionKeyProblem) {
+  process.stderr.write(`pombo: POMBO_SESSION_KEY ${sessionKeyProblem}\n`);
+  process.exit(2);
 }
 const adminToken = env.POMBO_ADMIN_TOKEN!.trim();
 const fleetToken = env.POMBO_FLEET_TOKEN!.trim();

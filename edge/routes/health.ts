@@ -2,13 +2,17 @@
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../env.ts";
 import { json } from "../schemas.ts";
-import { REQUIRED_SECRETS, edgeStatus } from "../services/edge-status.ts";
+import { REQUIRED_SECRETS } from "../services/edge-config.ts";
+import { edgeStatus } from "../services/edge-status.ts";
 
 const Health = z
   .object({
     ok: z.boolean().openapi({ description: "Configured and D1 answers: the status is 200." }),
     configured: z.boolean(),
     missing: z.array(z.enum(REQUIRED_SECRETS)).openapi({ description: "Required secrets the edge does not have (names only)." }),
+    malformed: z.array(z.enum(REQUIRED_SECRETS)).openapi({
+      description: "In production (`POMBO_ENV=production`), required secrets that are set but unusable: too short or not random, the .env.example value, or an R2 endpoint that is not https (names only). While any is missing or malformed, every other route answers 503 `edge_misconfigured`.",
+    }),
     d1: z.object({ ok: z.boolean(), latency_ms: z.number().int().nullable().openapi({ description: "A small query's round trip." }) }),
     fleets: z.number().int().nullable().openapi({ description: "Fleet processes linked now (null: the directory did not answer)." }),
     connected_numbers: z.number().int().nullable().openapi({ description: "Numbers connected to WhatsApp now, over all projects." }),
@@ -25,7 +29,7 @@ export const healthRoutes = new OpenAPIHono<AppEnv>().openapi(
     security: [],
     responses: {
       200: json(Health, "Configured, and D1 answers"),
-      503: json(Health, "A required secret is missing (`missing` names it) or D1 does not answer"),
+      503: json(Health, "A required secret is missing or, in production, malformed (`missing`, `malformed` name it), or D1 does not answer"),
     },
   }),
   async (c) => {

@@ -1,39 +1,32 @@
 /**
  * What `/health` says about the edge, to anyone: whether it is configured,
  * whether D1 answers (and how fast), and how many fleet processes and
- * connected numbers there are. Counts and secret NAMES only: nothing of any
+ * connected numbers there are (edge-config.ts says what configured means). Counts and secret NAMES only: nothing of any
  * project (no ids, no names) and no value of any setting.
  */
 import { connectedCount } from "../db/operator-facts.ts";
 import { db } from "../db/client.ts";
 import type { Env } from "../env.ts";
 import { directoryOf } from "../objects/stubs.ts";
+import { configProblems, REQUIRED_SECRETS, type RequiredSecret } from "./edge-config.ts";
 
-/**
- * Without these the edge cannot do its job: /admin and /fleet are closed
- * without their tokens, OTP sends need the data key, and received media
- * needs the R2 keys to presign with.
- */
-export const REQUIRED_SECRETS = [
-  "POMBO_ADMIN_TOKEN",
-  "POMBO_FLEET_TOKEN",
-  "POMBO_DATA_KEY",
-  "POMBO_R2_S3_ENDPOINT",
-  "POMBO_R2_ACCESS_KEY_ID",
-  "POMBO_R2_SECRET_ACCESS_KEY",
-] as const satisfies readonly (keyof Env)[];
+// Every required secret is a setting the Worker declares.
+REQUIRED_SECRETS satisfies readonly (keyof Env)[];
 
 export type EdgeStatus = {
   ok: boolean;
   configured: boolean;
-  missing: (typeof REQUIRED_SECRETS)[number][];
+  missing: RequiredSecret[];
+  /** In production only: set, but not usable (too short, not random, the example value, not an https URL). */
+  malformed: RequiredSecret[];
   d1: { ok: boolean; latency_ms: number | null };
   fleets: number | null;
   connected_numbers: number | null;
 };
 
 export async function edgeStatus(env: Env): Promise<EdgeStatus> {
-  const missing = REQUIRED_SECRETS.filter((name) => !env[name]?.trim());
+  const { missing, malformed } = configProblems(env);
+  const configured = missing.length === 0 && malformed.length === 0;
   const started = Date.now();
   const [connected, fleets] = await Promise.all([
     connectedCount(db(env.DB)).then(
@@ -52,9 +45,10 @@ export async function edgeStatus(env: Env): Promise<EdgeStatus> {
       ),
   ]);
   return {
-    ok: missing.length === 0 && connected !== null,
-    configured: missing.length === 0,
+    ok: configured && connected !== null,
+    configured,
     missing,
+    malformed,
     d1: { ok: connected !== null, latency_ms: connected?.latency_ms ?? null },
     fleets,
     connected_numbers: connected?.n ?? null,

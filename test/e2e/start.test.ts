@@ -6,7 +6,7 @@
  * harness's own edge, which the benchmarks use too.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -22,7 +22,7 @@ const SECRETS = {
   POMBO_ADMIN_TOKEN: "start-test-admin-$ecret#1",
   POMBO_FLEET_TOKEN: "start-test-fleet-secret-2",
   POMBO_DATA_KEY: "start-test-data-key-secret-3",
-  POMBO_SESSION_KEY: "start-test-session-key-secret-4",
+  POMBO_SESSION_KEY: "start-test-session-key-secret-4-of-32+",
 };
 const SECRET_VALUES = [...Object.values(SECRETS), LOCAL_R2_CREDENTIALS.secretAccessKey];
 
@@ -203,6 +203,8 @@ describe("e2e: npm start survives a hard kill", () => {
     trees.push(tree);
     expect(tree.length).toBeGreaterThanOrEqual(5);
     for (const p of tree) for (const secret of SECRET_VALUES) expect(p.cmdline, `pid ${p.pid}`).not.toContain(secret);
+    // They went through a file only its owner can read.
+    expect(statSync(path.join(localDir, "edge.env")).mode & 0o777).toBe(0o600);
     // The edge still got its secrets: the admin token works.
     expect((await new AdminClient(`http://127.0.0.1:${s.port}`, SECRETS.POMBO_ADMIN_TOKEN).listProjects()).total).toBe(1);
 
@@ -265,6 +267,13 @@ describe("e2e: npm start survives a hard kill", () => {
     expect(await third.exited).toBe(0);
     // The run's record and the edge's secrets file are gone; the state and the fleet's spool stay.
     expect(readdirSync(localDir).sort()).toEqual(["fleet", "state"]);
+  });
+
+  it("a weak POMBO_SESSION_KEY stops npm start before anything starts, in one line saying the format and not the value", async () => {
+    const weak = "weak-session-key";
+    const s = npmStart(mkdtempSync(path.join(tmpdir(), "pombo-start-weak-")), await freePort(), { POMBO_SESSION_KEY: weak });
+    expect(await s.exited).toBe(2);
+    expect(s.output()).toBe("pombo: POMBO_SESSION_KEY has 16 characters; it must be a random string of at least 32 characters, e.g. `openssl rand -base64 32`\n");
   });
 
   it("the e2e harness's edge (also the benchmarks') gets its variables without putting them on wrangler's command line", async () => {

@@ -41,6 +41,7 @@ describe("GET /health", () => {
       ok: true,
       configured: true,
       missing: [],
+      malformed: [],
       d1: { ok: true, latency_ms: expect.any(Number) },
       fleets: 1,
       connected_numbers: 1,

@@ -1,13 +1,54 @@
 import { DEFAULT_CONNECTION_CONFIG } from "@whiskeysockets/baileys";
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig, waUrlFor } from "../../fleet/config.ts";
 
-const required = { POMBO_FLEET_TOKEN: "t", POMBO_SESSION_KEY: "k" };
+const SESSION_KEY = "fleet-config-session-key-0123456789";
+const required = { POMBO_FLEET_TOKEN: "t", POMBO_SESSION_KEY: SESSION_KEY };
 
 describe("fleet config", () => {
   it("needs the fleet token and the session key", () => {
-    expect(() => loadConfig({ POMBO_SESSION_KEY: "k" })).toThrow(ConfigError);
+    expect(() => loadConfig({ POMBO_SESSION_KEY: SESSION_KEY })).toThrow(ConfigError);
     expect(() => loadConfig({ POMBO_FLEET_TOKEN: "t" })).toThrow(ConfigError);
+  });
+
+  it("refuses a POMBO_SESSION_KEY that is short, spaced or not random, saying the format it needs and never its value", () => {
+    for (const [key, why] of [
+      ["", /POMBO_SESSION_KEY is missing/],
+      ["k", /POMBO_SESSION_KEY has 1 characters; it must be a random string of at least 32 characters, e\.g\. `openssl rand -base64 32`/],
+      ["correct horse battery staple 1234", /POMBO_SESSION_KEY contains whitespace/],
+      ["ab".repeat(20), /POMBO_SESSION_KEY uses only 2 distinct characters/],
+    ] as const) {
+      let message = "";
+      try {
+        loadConfig({ ...required, POMBO_SESSION_KEY: key });
+      } catch (err) {
+        expect(err).toBeInstanceOf(ConfigError);
+        message = (err as Error).message;
+      }
+      expect(message).toMatch(why);
+      expect(message).not.toContain("\n");
+      if (key.length > 1) expect(message).not.toContain(key);
+    }
+    // What npm start and the e2e harness run with.
+    expect(loadConfig({ ...required, POMBO_SESSION_KEY: "pombo-local-session-key-change-me" }).sessionKey).toBe("pombo-local-session-key-change-me");
+    expect(loadConfig({ ...required, POMBO_SESSION_KEY: " e2e-session-key-0123456789abcdef " }).sessionKey).toBe("e2e-session-key-0123456789abcdef");
+  });
+
+  it("a fleet process given a weak POMBO_SESSION_KEY exits 1 before connecting, with one line saying the format", () => {
+    const root = fileURLToPath(new URL("../..", import.meta.url));
+    const weak = "short-session-key";
+    const run = spawnSync(`${root}/node_modules/.bin/node`, ["fleet/main.ts"], {
+      cwd: root,
+      // Nothing listens on port 9: a process that got past its config would hang retrying, not exit.
+      env: { PATH: process.env.PATH, POMBO_EDGE_URL: "http://127.0.0.1:9", POMBO_FLEET_TOKEN: "t", POMBO_SESSION_KEY: weak },
+      encoding: "utf8",
+      timeout: 20_000,
+    });
+    expect(run.status).toBe(1);
+    expect(run.stderr.trim().split("\n")).toEqual([expect.stringMatching(/^pombo fleet: POMBO_SESSION_KEY has 17 characters; it must be a random string of at least 32 characters/)]);
+    expect(run.stdout + run.stderr).not.toContain(weak);
   });
 
   it("defaults: local edge, Baileys' bundled WA version, no capacity limit, warn logs, init queries on, private networks refused, a unique fleet id", () => {

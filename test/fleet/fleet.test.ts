@@ -16,7 +16,7 @@ import { until } from "./memory-edge.ts";
 import { parseScrape, sampleOf } from "../shared/prometheus-text.ts";
 
 const silent = pino({ level: "silent" });
-const SESSION_KEY = "fleet test session key";
+const SESSION_KEY = "fleet-test-session-key-0123456789abcdef";
 
 let edge: FakeEdge;
 let fleets: Fleet[] = [];
