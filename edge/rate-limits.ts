@@ -15,11 +15,14 @@
 import ipaddr from "ipaddr.js";
 import { RateLimited } from "./errors.ts";
 
+/** A Rate Limiting binding, as much of it as this uses (written out: test/shared reads this file outside the Workers types). */
+type Limiter = { limit(options: { key: string }): Promise<{ success: boolean }> };
+
 /** The period of both bindings, in seconds (Cloudflare takes 10 or 60). */
 export const RATE_LIMIT_PERIOD_S = 10;
 
 /** Counts one request for `key`; past the binding's budget, 429 `rate_limited`. */
-export async function spend(limiter: RateLimit, key: string, message: string): Promise<void> {
+export async function spend(limiter: Limiter, key: string, message: string): Promise<void> {
   const { success } = await limiter.limit({ key });
   if (!success) throw new RateLimited(RATE_LIMIT_PERIOD_S, message);
 }
@@ -44,7 +47,7 @@ export function checkBadKeyBudget(address: string): void {
 }
 
 /** After a lookup found no key: counts it against the address. */
-export async function spendBadKey(limiter: RateLimit, address: string): Promise<void> {
+export async function spendBadKey(limiter: Limiter, address: string): Promise<void> {
   const { success } = await limiter.limit({ key: address });
   if (success) return;
   if (overBudget.size > 10_000) overBudget.clear();
