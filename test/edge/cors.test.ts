@@ -80,6 +80,13 @@ describe("CORS", () => {
     expect((await call("/settings", { token: project.api_key })).json.cors_origins).toEqual([APP, "http://localhost:3000"]);
   });
 
+  it("shows cors_origins in the API document, in the settings and their PATCH", async () => {
+    const { schemas } = (await call("/openapi.json")).json.components;
+    for (const name of ["Settings", "SettingsPatch"]) {
+      expect(schemas[name].properties.cors_origins, name).toMatchObject({ type: "array", items: { type: "string" }, maxItems: 50 });
+    }
+  });
+
   it("leaves same-origin calls (the console) as they were", async () => {
     const project = await projectAllowing(APP);
     const res = await call("/instances", { token: project.api_key, headers: { Origin: "http://pombo.test" } });
