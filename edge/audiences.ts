@@ -5,10 +5,10 @@
  * credential check before anything else on every path under that prefix,
  * whether a route answers it or not: a route added to a mounted group
  * cannot be served without the credential (a CORS preflight, which no
- * browser sends a credential with, is answered before it: cors.ts). Bodies are read only after it
- * (request-body.ts). Each operation in the OpenAPI document names its
- * audience's scheme and its 401. test/edge/access.test.ts walks every
- * route and holds this.
+ * browser sends a credential with, is answered before it: cors.ts). Bodies
+ * are read only after it (request-body.ts). Each operation in the OpenAPI
+ * document names its audience's scheme, its 401 and, for project keys, its
+ * 429. test/edge/access.test.ts walks every route and holds this.
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Hono, MiddlewareHandler } from "hono";

@@ -110,6 +110,12 @@ describe("per-key rate limits", () => {
     expect((await call("/instances", { headers: from("198.51.100.2", project.api_key) })).status).toBe(200);
   });
 
+  it("counts made-up stream tokens against the address as unknown keys", async () => {
+    const { limited } = await untilLimited((i) => call(`/events?stream_token=pb_st_madeup${i}`, { headers: { "CF-Connecting-IP": "192.0.2.55" } }), BAD_KEY_BUDGET);
+    expect(limited.json.error.code).toBe("rate_limited");
+    expect((await call("/events?stream_token=pb_st_madeup", { headers: { "CF-Connecting-IP": "192.0.2.56" } })).status).toBe(401);
+  });
+
   it("counts an IPv6 client by its /64: made-up keys from neighbouring addresses share one budget", async () => {
     const address = (i: number) => `2001:db8:0:42::${(i + 1).toString(16)}`;
     const { limited } = await untilLimited((i) => call("/instances", { headers: { Authorization: `Bearer ${unknownKey(i)}`, "CF-Connecting-IP": address(i) } }), BAD_KEY_BUDGET);
