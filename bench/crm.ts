@@ -37,7 +37,7 @@ import { ProjectClient } from "../test/harness/client.ts";
 import { d1Execute, type Edge } from "../test/harness/edge.ts";
 import { stats } from "../test/harness/figures.ts";
 import { ROOT } from "../test/harness/processes.ts";
-import { type Stack, startStack } from "../test/harness/stack.ts";
+import { BENCH_KEY_BUDGET, type Stack, startStack } from "../test/harness/stack.ts";
 
 /**
  * The service's own SQL builder, run here in Node. Loaded by path: the edge's
@@ -211,7 +211,7 @@ onInterrupt(log, cleanup);
 try {
   log(`N=${N} contacts, ${R} requests per query; D1 state in ${stateDir}`);
   // No numbers: an edge and two projects.
-  stack = await startStack("bench-crm", 0, { persistTo: stateDir });
+  stack = await startStack("bench-crm", 0, { persistTo: stateDir, keyBudget: BENCH_KEY_BUDGET });
   const { edge, admin, api } = stack;
   log(`logs in ${stack.logDir}`);
   const neighbour = new ProjectClient(edge.url, (await admin.createProject("bench-crm-neighbour")).api_key);

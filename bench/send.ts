@@ -60,7 +60,7 @@ import { duplicates, stats } from "../test/harness/figures.ts";
 import { type ArrivalLog, type Arrival, PeerProcesses } from "../test/harness/peer-processes.ts";
 import { makeCreds } from "../test/harness/peers.ts";
 import { openLoop, pool } from "../test/harness/schedule.ts";
-import { type Stack, startStack } from "../test/harness/stack.ts";
+import { BENCH_KEY_BUDGET, type Stack, startStack } from "../test/harness/stack.ts";
 import { sleep, waitFor } from "../test/harness/waits.ts";
 import { inspectorPortOf, startEdgeProfile, writeEdgeProfile } from "./edge-profiler.ts";
 import { cpuMeter, groupCpuByName, groupCpuSeconds, groupThreadCpu, machineCpuSeconds, pidCpuSeconds, selfCpuSeconds, threadDelta } from "./proc-usage.ts";
@@ -206,7 +206,7 @@ await runBench(log, { timeoutMs: OVERALL_TIMEOUT_MS, cleanup, diagnostics: () =>
   log(`N=${N} M=${M} concurrency=${CONCURRENCY} customers=${CUSTOMERS}`);
   // --edge-tmpfs: the edge's local D1 / Durable Object state on /dev/shm (no disk flushes).
   edgeState = opts["edge-tmpfs"] ? mkdtempSync("/dev/shm/pombo-bench-edge-") : undefined;
-  stack = await startStack("bench-send", await PeerProcesses.start(N, PEER_PROCESSES), { persistTo: edgeState });
+  stack = await startStack("bench-send", await PeerProcesses.start(N, PEER_PROCESSES), { persistTo: edgeState, keyBudget: BENCH_KEY_BUDGET });
   const { edge, peers, proxy, api } = stack;
   log(`${N} peers up in ${Math.min(N, PEER_PROCESSES)} process(es), edge on ${edge.url}, logs in ${stack.logDir}`);
 

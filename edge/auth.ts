@@ -12,6 +12,7 @@ import { db } from "./db/client.ts";
 import { projectForKeyHash } from "./db/api-keys.ts";
 import type { AppEnv, Env } from "./env.ts";
 import { ApiError } from "./errors.ts";
+import { checkBadKeyBudget, clientAddress, spend, spendBadKey } from "./rate-limits.ts";
 import { redeemStreamToken } from "./services/stream-tokens.ts";
 
 function bearer(header: string | undefined): string | undefined {
@@ -30,16 +31,24 @@ const unauthorized = (message: string) => new ApiError(401, "unauthorized", mess
 const KEY_CACHE_MS = 10_000;
 const knownKeys = new Map<string, { projectId: string; until: number }>();
 
-async function projectOfKey(env: Env, key: string): Promise<string | undefined> {
+/**
+ * The key's budget is spent before anything else (rate-limits.ts), cached or
+ * not: a limited request never reaches D1. A key not cached is looked up only
+ * if its address is not over its budget of unknown keys.
+ */
+async function projectOfKey(env: Env, key: string, address: string): Promise<string | undefined> {
   const hash = await sha256Hex(key);
+  await spend(env.KEY_RATE_LIMIT, hash, "too many requests with this API key: slow down, then try again after Retry-After");
   const known = knownKeys.get(hash);
   if (known && known.until > Date.now()) return known.projectId;
+  checkBadKeyBudget(address);
   const projectId = await projectForKeyHash(db(env.DB), hash);
   if (projectId) {
     if (knownKeys.size > 10_000) knownKeys.clear();
     knownKeys.set(hash, { projectId, until: Date.now() + KEY_CACHE_MS });
   } else {
     knownKeys.delete(hash);
+    await spendBadKey(env.BAD_KEY_RATE_LIMIT, address);
   }
   return projectId;
 }
@@ -54,7 +63,7 @@ export const projectAuth = createMiddleware<AppEnv>(async (c, next) => {
   const key = bearer(c.req.header("Authorization"));
   if (!key) throw unauthorized("send your API key as `Authorization: Bearer pb_live_...`");
   if (!key.startsWith(API_KEY_PREFIX)) throw unauthorized("invalid API key");
-  const projectId = await projectOfKey(c.env, key);
+  const projectId = await projectOfKey(c.env, key, clientAddress(c.req.header("CF-Connecting-IP")));
   if (!projectId) throw unauthorized("invalid or revoked API key");
   const claimed = c.req.header("X-Project-Id");
   if (claimed !== undefined && claimed !== projectId) {
@@ -71,7 +80,11 @@ export const projectAuth = createMiddleware<AppEnv>(async (c, next) => {
 export const streamAuth = createMiddleware<AppEnv>(async (c, next) => {
   const token = c.req.method === "GET" ? c.req.query("stream_token") : undefined;
   if (token === undefined) return projectAuth(c, next);
+  // Made-up tokens count against the address as unknown keys do.
+  const address = clientAddress(c.req.header("CF-Connecting-IP"));
+  checkBadKeyBudget(address);
   const projectId = await redeemStreamToken(db(c.env.DB), token);
+  if (!projectId) await spendBadKey(c.env.BAD_KEY_RATE_LIMIT, address);
   if (!projectId) throw unauthorized("invalid, expired or already used stream token: get a new one from POST /events/token");
   c.set("projectId", projectId);
   await next();

@@ -15,6 +15,10 @@ export type Env = {
   MEDIA: R2Bucket;
   /** Webhook deliveries: one message per (event, webhook), retried with backoff. */
   WEBHOOKS: Queue<DeliveryJob>;
+  /** Requests per API key (rate-limits.ts; limit and period in wrangler.toml). */
+  KEY_RATE_LIMIT: RateLimit;
+  /** Unknown or revoked keys, and made-up stream tokens, per client address. */
+  BAD_KEY_RATE_LIMIT: RateLimit;
   /** Operator secret for /admin. Unset means /admin is closed. */
   POMBO_ADMIN_TOKEN?: string;
   /** Shared secret fleet processes present on /fleet. Unset means /fleet is closed. */

@@ -95,7 +95,7 @@ export const errors = {
   415: error("The body's Content-Type is not one this route takes (`details.accepted` names those it does)"),
   422: error("Understood, but cannot be done (e.g. not_on_whatsapp)"),
   429: {
-    ...error("A budget is spent (`rate_limited`, e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees"),
+    ...error("A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees"),
     headers: z.object({ "Retry-After": z.string().openapi({ description: "Seconds until the budget frees", example: "1260" }) }),
   },
   501: error("Not supported by a non-official WhatsApp number"),

@@ -46,6 +46,30 @@ const CallsMessage = z.string().trim().min(1).max(4096).openapi({
     "With `reject`: the text the caller gets after their call is declined, sent by the number they called through the send path (queued and paced like any send, `reference` `call:<call id>`). Null: no text.",
 });
 
+/** A browser origin exactly as browsers send it: `https://app.example.com`, a port only if not the default. */
+const CorsOrigin = z
+  .string()
+  .trim()
+  .max(2048)
+  .transform((text, ctx) => {
+    const url = URL.parse(text);
+    const bare = url && /^https?:$/.test(url.protocol) && !url.username && !url.password && !url.hostname.includes("*") && url.pathname === "/" && !url.search && !url.hash && !text.endsWith("#") && !text.endsWith("?");
+    if (!url || !bare) {
+      ctx.addIssue({ code: "custom", message: "must be an origin: http(s), a host and maybe a port, no path, e.g. https://app.example.com (no wildcards)" });
+      return z.NEVER;
+    }
+    return url.origin;
+  })
+  .openapi({ type: "string", example: "https://app.example.com" });
+const CorsOrigins = z
+  .array(CorsOrigin)
+  .max(50)
+  .openapi({
+    example: ["https://app.example.com"],
+    description:
+      "Browser origins whose pages may read this project's API answers (CORS). Written as origins (scheme, host, port if not the default); there is no wildcard: each site that holds one of the project's keys is named. Empty (the default): no page of another origin can read an answer.",
+  });
+
 const DEFAULT_OPTOUT_KEYWORDS = ["STOP", "SAIR", "PARAR", "CANCELAR", "UNSUBSCRIBE"];
 const OptoutKeywords = z
   .array(z.string().trim().min(1).max(64))
@@ -93,6 +117,7 @@ export const Settings = z
     auto_read: AutoRead.default(false),
     /** What happens to calls to the project's numbers (all are reported as `call.received`). */
     calls: z.object({ reject: CallsReject.default(false), message: CallsMessage.nullable().default(null) }).prefault({}),
+    cors_origins: CorsOrigins.default([]),
   })
   .refine((s) => s.pacing.min_gap_ms <= s.pacing.max_gap_ms, {
     path: ["pacing", "max_gap_ms"],
@@ -129,6 +154,7 @@ export const SettingsPatch = z
     default_country: DefaultCountry.nullable(),
     auto_read: AutoRead,
     calls: z.strictObject({ reject: CallsReject, message: CallsMessage.nullable() }).partial(),
+    cors_origins: CorsOrigins,
     /** An action, not a setting: never stored. */
     rotate_alert_secret: z.boolean().openapi({
       description: "true: the alert URL gets a new signing secret, in this answer's `alert_secret` (once); the old one stops at once.",

@@ -3,7 +3,7 @@
  * Object state (migrated first), with its variables in a 0600 file rather
  * than on a command line, a local DNS over HTTPS resolver, and a health wait.
  */
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { startLocalDoh } from "../../scripts/local-doh.ts";
@@ -41,6 +41,11 @@ export interface EdgeOptions {
   port?: number;
   /** Wrangler config; the repo's wrangler.toml by default. */
   config?: string;
+  /**
+   * Requests per API key per window (`KEY_RATE_LIMIT`), in place of the
+   * config's: benchmarks raise it, to measure the pipeline, not the budget.
+   */
+  keyBudget?: number;
   startTimeoutMs?: number;
 }
 
@@ -65,6 +70,20 @@ export interface Edge {
   kill(): Promise<void>;
 }
 
+/**
+ * The config with KEY_RATE_LIMIT's limit replaced, written next to it (its
+ * paths are relative to where it lies; .gitignore has these); removed on stop.
+ */
+function withKeyBudget(config: string, budget: number | undefined): string {
+  if (budget === undefined) return config;
+  const text = readFileSync(config, "utf8");
+  const changed = text.replace(/(name = "KEY_RATE_LIMIT"[^[]*?limit = )\d+/, `$1${budget}`);
+  if (changed === text) throw new Error(`${config}: no KEY_RATE_LIMIT limit to raise`);
+  const copy = path.join(path.dirname(config), `.wrangler-harness-${process.pid}-${Date.now()}.toml`);
+  writeFileSync(copy, changed);
+  return copy;
+}
+
 export async function startEdge(opts: EdgeOptions = {}): Promise<Edge> {
   const adminToken = opts.adminToken ?? "e2e-admin-token";
   const fleetToken = opts.fleetToken ?? "e2e-fleet-token";
@@ -73,7 +92,7 @@ export async function startEdge(opts: EdgeOptions = {}): Promise<Edge> {
   const logDir = opts.logDir ?? mkdtempSync(path.join(tmpdir(), "pombo-logs-"));
   mkdirSync(logDir, { recursive: true });
   const logPath = path.join(logDir, "edge.log");
-  const config = opts.config ?? path.join(ROOT, "wrangler.toml");
+  const config = withKeyBudget(opts.config ?? path.join(ROOT, "wrangler.toml"), opts.keyBudget);
   const env = wranglerEnv();
 
   await runCommand(
@@ -133,6 +152,7 @@ export async function startEdge(opts: EdgeOptions = {}): Promise<Edge> {
     // workerd children may outlive wrangler for a moment; make sure the group is gone.
     killGroup(child.pid!, "SIGKILL");
     rmSync(varsDir, { recursive: true, force: true });
+    if (opts.keyBudget !== undefined) rmSync(config, { force: true });
     await doh.close();
     if (ownState) rmSync(persistTo, { recursive: true, force: true });
   };

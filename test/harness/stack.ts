@@ -69,6 +69,9 @@ export interface Stack<P extends PeerSet = Peers> {
   stop(): Promise<void>;
 }
 
+/** The API key's request budget (wrangler.toml) would cap a benchmark flat out: they raise it to this, to measure the pipeline. */
+export const BENCH_KEY_BUDGET = 100_000;
+
 export interface StackOptions {
   /** Extra variables for the edge (e.g. webhook retry settings). */
   edgeVars?: Record<string, string>;
@@ -76,6 +79,8 @@ export interface StackOptions {
   fleetEnv?: Record<string, string>;
   /** The edge's state directory, the caller's (kept on stop); by default one of the stack's own, removed on stop. */
   persistTo?: string;
+  /** Requests per API key per window, in place of wrangler.toml's (benchmarks). */
+  keyBudget?: number;
 }
 
 /**
@@ -93,7 +98,7 @@ export async function startStack(name: string, peerSet: number | PeerSet, stackO
   const persistTo = stackOpts.persistTo ?? mkdtempSync(path.join(tmpdir(), "pombo-edge-"));
   let edge: Edge;
   try {
-    edge = await startEdge({ logDir, persistTo, vars: stackOpts.edgeVars });
+    edge = await startEdge({ logDir, persistTo, vars: stackOpts.edgeVars, keyBudget: stackOpts.keyBudget });
   } catch (err) {
     await proxy.close();
     await peers.close();
@@ -180,7 +185,7 @@ export async function startStack(name: string, peerSet: number | PeerSet, stackO
     async restartEdge() {
       const old = stack.edge;
       await old.stop();
-      stack.edge = await startEdge({ logDir, persistTo, port: old.port, vars: stackOpts.edgeVars });
+      stack.edge = await startEdge({ logDir, persistTo, port: old.port, vars: stackOpts.edgeVars, keyBudget: stackOpts.keyBudget });
       return stack.edge;
     },
     keepLogs: process.env.POMBO_E2E_KEEP_LOGS === "1",
