@@ -88,11 +88,13 @@ const error = (description: string) => ({ description, content: { "application/j
 export const errors = {
   400: error("Bad input; `details.field` names the field"),
   401: error("Missing or invalid credentials"),
-  403: error("The number may not do this (e.g. `not_group_admin`: it is not an admin of the group); `details.field` names the field"),
+  403: error(
+    "Not allowed: `project_mismatch` (`X-Project-Id` names another project than the key's), or the number may not do this (e.g. `not_group_admin`: it is not an admin of the group); `details.field` names the field",
+  ),
   404: error("No such resource in this project"),
   409: error("The resource is not in a state that allows this"),
   413: error("The file or body is over its size limit"),
-  415: error("The body's Content-Type is not one this route takes (`details.accepted` names those it does)"),
+  415: error("The body's Content-Type is not one this route takes (`details.accepted` names those it does), or its charset is not UTF-8"),
   422: error("Understood, but cannot be done (e.g. not_on_whatsapp)"),
   429: {
     ...error("A budget is spent (`rate_limited`, e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees"),
@@ -106,7 +108,9 @@ export const errors = {
   504: error("The number's fleet did not answer in time"),
 } as const;
 
-export const errorsOf = <S extends keyof typeof errors>(...statuses: S[]) =>
+export type ErrorStatus = keyof typeof errors;
+
+export const errorsOf = <S extends ErrorStatus>(...statuses: S[]) =>
   Object.fromEntries(statuses.map((status) => [status, errors[status]])) as Pick<typeof errors, S>;
 
 export const json = <T extends z.ZodType>(schema: T, description: string) => ({
