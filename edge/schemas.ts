@@ -81,8 +81,9 @@ export const InstanceDetailSchema = InstanceSchema.extend({ settings: NumberSett
 
 /**
  * The error answers routes declare, each described once. A route lists its
- * own with `...errorsOf(400, 404)`; the 401 is declared by the audience it
- * is mounted under (audiences.ts), which is what answers it.
+ * own with `...errorsOf(400, 404)`; what answers before the route (the
+ * credential's 401/403, a body's 400/413/415, a query's 400) is declared by
+ * the audience it is mounted under (audiences.ts).
  */
 const error = (description: string) => ({ description, content: { "application/json": { schema: ErrorSchema } } });
 export const errors = {
