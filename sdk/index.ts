@@ -9,7 +9,9 @@ import type { paths } from "./schema.d.ts";
 export type { components, operations, paths } from "./schema.d.ts";
 export type PomboClient = Client<paths>;
 
-/** A client for one project: every call carries `apiKey` (`pb_live_...`). */
-export function createPomboClient(baseUrl: string, apiKey: string, options: Omit<ClientOptions, "baseUrl"> = {}): PomboClient {
+type Options = Omit<ClientOptions, "baseUrl" | "headers"> & { headers?: Record<string, string> };
+
+/** A client for one project: every call carries `apiKey` (`pb_live_...`). `options` reach openapi-fetch (a custom `fetch`, more headers). */
+export function createPomboClient(baseUrl: string, apiKey: string, options: Options = {}): PomboClient {
   return createClient<paths>({ ...options, baseUrl, headers: { ...options.headers, Authorization: `Bearer ${apiKey}` } });
 }
