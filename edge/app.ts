@@ -3,10 +3,11 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import { Scalar } from "@scalar/hono-api-reference";
 import { bodyLimit } from "hono/body-limit";
 import { MediaType } from "../shared/protocol.ts";
-import { audience, securitySchemes } from "./audiences.ts";
+import { audience } from "./audiences.ts";
 import type { AppEnv } from "./env.ts";
 import { ApiError, errorResponse, onError, validationError } from "./errors.ts";
 import { refuseMisconfigured } from "./misconfigured.ts";
+import { serveDocument } from "./openapi.ts";
 import { bodyGuard } from "./request-body.ts";
 import { adminRoutes } from "./routes/admin.ts";
 import { adminMetricsRoutes } from "./routes/admin-metrics.ts";
@@ -47,32 +48,6 @@ const MEDIA_SENDS = new Set([
 const MAX_PICTURE_BODY_BYTES = 8 * 1024 * 1024;
 const PROFILE = /^\/instances\/[^/]+\/profile$/;
 
-const DOCUMENT = {
-  openapi: "3.1.0",
-  info: {
-    title: "Pombo",
-    version: "0.1.0",
-    description: [
-      "A multi-number WhatsApp gateway.",
-      "",
-      "## Authentication",
-      "Every call carries a project API key: `Authorization: Bearer pb_live_...`.",
-      "The first key is printed once when a project is created (`npm start` prints the `default` project's);",
-      "more come from `POST /admin/projects/{id}/keys` with the operator's token (`POMBO_ADMIN_TOKEN`).",
-      "Browsers open `GET /events` with a single-use token from `POST /events/token` instead, since EventSource cannot send headers.",
-      "",
-      "```",
-      "curl http://127.0.0.1:8787/instances -H \"Authorization: Bearer $POMBO_API_KEY\"",
-      "```",
-      "",
-      "Each API key has a request budget per few seconds, set by the operator: past it, 429 `rate_limited` with `Retry-After`.",
-      "Browser apps on other origins are allowed per project with `cors_origins` in `PATCH /settings`.",
-      "",
-      "Errors are `{ error: { code, message, details? } }`; `details.field` names the field at fault.",
-    ].join("\n"),
-  },
-};
-
 export function createApp() {
   const app = new OpenAPIHono<AppEnv>({
     // Every schema failure becomes our 400, naming the field.
@@ -100,7 +75,7 @@ export function createApp() {
   // Production with a secret missing or malformed serves nothing but /health, which says which.
   app.use("*", refuseMisconfigured);
   documentEvents(app.openAPIRegistry);
-  app.get("/openapi.json", (c) => c.json(app.getOpenAPI31Document(DOCUMENT)));
+  serveDocument(app);
   // The reference UI's script is served from the Worker's static assets (scripts/build-assets.ts): /docs works offline.
   app.get("/docs", Scalar({ url: "/openapi.json", pageTitle: "Pombo API", cdn: "/docs/scalar.js" }));
   // A received file's signed link: the signature is the credential, so it works in a webhook consumer's browser.
@@ -130,6 +105,5 @@ export function createApp() {
   // A path no route answers still has its body held to the same rules before its 404.
   app.use("*", bodyGuard);
 
-  for (const [name, scheme] of Object.entries(securitySchemes)) app.openAPIRegistry.registerComponent("securitySchemes", name, scheme);
   return app;
 }

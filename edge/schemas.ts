@@ -81,18 +81,21 @@ export const InstanceDetailSchema = InstanceSchema.extend({ settings: NumberSett
 
 /**
  * The error answers routes declare, each described once. A route lists its
- * own with `...errorsOf(400, 404)`; the 401 is declared by the audience it
- * is mounted under (audiences.ts), which is what answers it.
+ * own with `...errorsOf(400, 404)`; what answers before the route (the
+ * credential's 401/403, a body's 400/413/415, a query's 400) is declared by
+ * the audience it is mounted under (audiences.ts).
  */
 const error = (description: string) => ({ description, content: { "application/json": { schema: ErrorSchema } } });
 export const errors = {
   400: error("Bad input; `details.field` names the field"),
   401: error("Missing or invalid credentials"),
-  403: error("The number may not do this (e.g. `not_group_admin`: it is not an admin of the group); `details.field` names the field"),
+  403: error(
+    "Not allowed: `project_mismatch` (`X-Project-Id` names another project than the key's), or the number may not do this (e.g. `not_group_admin`: it is not an admin of the group); `details.field` names the field",
+  ),
   404: error("No such resource in this project"),
   409: error("The resource is not in a state that allows this"),
   413: error("The file or body is over its size limit"),
-  415: error("The body's Content-Type is not one this route takes (`details.accepted` names those it does)"),
+  415: error("The body's Content-Type is not one this route takes (`details.accepted` names those it does), or its charset is not UTF-8"),
   422: error("Understood, but cannot be done (e.g. not_on_whatsapp)"),
   429: {
     ...error("A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees"),
@@ -106,7 +109,9 @@ export const errors = {
   504: error("The number's fleet did not answer in time"),
 } as const;
 
-export const errorsOf = <S extends keyof typeof errors>(...statuses: S[]) =>
+export type ErrorStatus = keyof typeof errors;
+
+export const errorsOf = <S extends ErrorStatus>(...statuses: S[]) =>
   Object.fromEntries(statuses.map((status) => [status, errors[status]])) as Pick<typeof errors, S>;
 
 export const json = <T extends z.ZodType>(schema: T, description: string) => ({

@@ -70,7 +70,7 @@ export const adminRoutes = new OpenAPIHono<AppEnv>()
   .openapi(
     route.post("/instances/{id}/ping", "Time one edge -> fleet -> edge frame round trip for an instance", {
       request: { params: IdParam },
-      responses: { 200: json(z.object({ rtt_ms: z.number() }), "Round trip"), ...errorsOf(409) },
+      responses: { 200: json(z.object({ rtt_ms: z.number() }), "Round trip"), ...errorsOf(404, 409) },
     }),
     async (c) => c.json(await pingFleet(c.env, c.req.valid("param").id), 200),
   );

@@ -72,13 +72,15 @@ export const contactActionRoutes = new OpenAPIHono<AppEnv>()
     async (c) => c.json(await addNote(c.env, c.var.projectId, c.req.valid("param").id, c.req.valid("json").body), 201),
   );
 
-const keyRoutes: [EntryKind, string, string][] = [
-  ["tag", "tags", "Add and remove tags by key"],
-  ["group", "groups", "Add and remove contact groups by key (CRM segments, not WhatsApp groups)"],
+// Named here: the derived `postContactGroups` is already POST /contact-groups's.
+const keyRoutes: [EntryKind, string, string, string][] = [
+  ["tag", "tags", "changeContactTags", "Add and remove tags by key"],
+  ["group", "groups", "changeContactGroups", "Add and remove contact groups by key (CRM segments, not WhatsApp groups)"],
 ];
-for (const [kind, segment, summary] of keyRoutes) {
+for (const [kind, segment, operationId, summary] of keyRoutes) {
   contactActionRoutes.openapi(
     route.post(`/{id}/${segment}`, summary, {
+      operationId,
       request: { params: IdParam, body: jsonBody(Change) },
       responses: { ...contactAnswer, ...errorsOf(400) },
     }),

@@ -254,6 +254,8 @@ export function documentEvents(registry: OpenAPIHono["openAPIRegistry"]): void {
       summary: FIELDS[type].description,
       description:
         "Signed per Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`). Any 2xx acknowledges it; anything else is retried with backoff. The same event arrives on `GET /events`.",
+      tags: ["Webhooks"],
+      security: [{ webhookSignature: [] }],
       request: { body: { content: { "application/json": { schema: EVENT_SCHEMAS[type] } } } },
       responses: { 200: { description: "Acknowledged" } },
     });

@@ -60,11 +60,12 @@ describe("authentication by default", () => {
     projectKey = (await newProject("access")).api_key;
   });
 
-  it("names a scheme on every operation in the document: the media link and /health alone are public, /admin takes the admin token", () => {
+  it("names a scheme on every operation in the document: the media link and /health alone are public, /admin takes the admin token, GET /events also a stream token", () => {
     expect(operations.length).toBeGreaterThan(70);
     for (const op of operations) {
       const name = `${op.method} ${op.path}`;
       if (PUBLIC_OPERATIONS.includes(name)) expect(op.security, name).toEqual([]);
+      else if (name === "GET /events") expect(op.security, name).toEqual([...API_KEY, { streamToken: [] }]);
       else expect(op.security, name).toEqual(op.path.startsWith("/admin/") ? ADMIN_TOKEN : API_KEY);
       // The credential's refusal is documented wherever one is asked for.
       expect(op.responses["401"] !== undefined, name).toBe(op.security !== undefined && op.security.length > 0);

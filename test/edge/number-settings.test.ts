@@ -99,7 +99,7 @@ describe("the API document", () => {
   it("declares PATCH /instances/{id} with its body and errors, the settings in GET, the project's calls setting and the call.received webhook", async () => {
     const doc = (await call("/openapi.json")).json;
     const patchOp = doc.paths["/instances/{id}"].patch;
-    expect(Object.keys(patchOp.responses).sort()).toEqual(["200", "400", "401", "404", "429"]);
+    expect(Object.keys(patchOp.responses).sort()).toEqual(["200", "400", "401", "403", "404", "413", "415", "429"]);
     expect(patchOp.requestBody.content["application/json"].schema.$ref).toBe("#/components/schemas/UpdateInstance");
     expect(Object.keys(doc.components.schemas.NumberSettings.properties).sort()).toEqual(["always_online", "auto_read", "ignore_groups"]);
     expect(doc.paths["/instances/{id}"].get.responses["200"].content["application/json"].schema.$ref).toBe("#/components/schemas/InstanceDetail");

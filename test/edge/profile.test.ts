@@ -143,8 +143,8 @@ describe("the OpenAPI document", () => {
   it("documents the profile routes with their bodies and errors", async () => {
     const doc = (await call("/openapi.json")).json;
     const own = doc.paths["/instances/{id}/profile"];
-    expect(Object.keys(own.get.responses).sort()).toEqual(["200", "401", "404", "409", "429", "504"]);
-    expect(Object.keys(own.patch.responses).sort()).toEqual(["200", "400", "401", "404", "409", "413", "429", "504"]);
+    expect(Object.keys(own.get.responses).sort()).toEqual(["200", "401", "403", "404", "409", "429", "504"]);
+    expect(Object.keys(own.patch.responses).sort()).toEqual(["200", "400", "401", "403", "404", "409", "413", "415", "429", "504"]);
     expect(Object.keys(doc.components.schemas.InstanceProfileChange.properties).sort()).toEqual(["about", "name", "picture"]);
     expect(doc.paths["/contacts/{id}/profile"].get.parameters.map((p: any) => p.name).sort()).toEqual(["id", "instance_id"]);
     expect(doc.components.schemas.Contact.properties.avatar_url.description).toMatch(/signed link/);
