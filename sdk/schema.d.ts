@@ -2098,6 +2098,8 @@ export interface components {
             configured: boolean;
             /** @description Required secrets the edge does not have (names only). */
             missing: ("POMBO_ADMIN_TOKEN" | "POMBO_FLEET_TOKEN" | "POMBO_DATA_KEY" | "POMBO_R2_S3_ENDPOINT" | "POMBO_R2_ACCESS_KEY_ID" | "POMBO_R2_SECRET_ACCESS_KEY")[];
+            /** @description In production (`POMBO_ENV=production`), required secrets that are set but unusable: too short or not random, the .env.example value, or an R2 endpoint that is not https (names only). While any is missing or malformed, every other route answers 503 `edge_misconfigured`. */
+            malformed: ("POMBO_ADMIN_TOKEN" | "POMBO_FLEET_TOKEN" | "POMBO_DATA_KEY" | "POMBO_R2_S3_ENDPOINT" | "POMBO_R2_ACCESS_KEY_ID" | "POMBO_R2_SECRET_ACCESS_KEY")[];
             d1: {
                 ok: boolean;
                 /** @description A small query's round trip. */
@@ -2505,6 +2507,14 @@ export interface components {
                  */
                 message: string | null;
             };
+            /**
+             * @description Browser origins whose pages may read this project's API answers (CORS). Written as origins (scheme, host, port if not the default); there is no wildcard: each site that holds one of the project's keys is named. Empty (the default): no page of another origin can read an answer.
+             * @default []
+             * @example [
+             *       "https://app.example.com"
+             *     ]
+             */
+            cors_origins: string[];
         };
         SettingsChanged: components["schemas"]["Settings"] & {
             /** @description The alert URL's signing secret, set only when this change created the alert endpoint or rotated its secret: shown once. */
@@ -2564,6 +2574,13 @@ export interface components {
                  */
                 message?: string | null;
             };
+            /**
+             * @description Browser origins whose pages may read this project's API answers (CORS). Written as origins (scheme, host, port if not the default); there is no wildcard: each site that holds one of the project's keys is named. Empty (the default): no page of another origin can read an answer.
+             * @example [
+             *       "https://app.example.com"
+             *     ]
+             */
+            cors_origins?: string[];
             /** @description true: the alert URL gets a new signing secret, in this answer's `alert_secret` (once); the old one stops at once. */
             rotate_alert_secret?: boolean;
         };
@@ -3180,7 +3197,7 @@ export interface operations {
                     "application/json": components["schemas"]["Health"];
                 };
             };
-            /** @description A required secret is missing (`missing` names it) or D1 does not answer */
+            /** @description A required secret is missing or, in production, malformed (`missing`, `malformed` name it), or D1 does not answer */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3669,6 +3686,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget frees */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     postInstances: {
@@ -3738,6 +3766,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget frees */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getInstance: {
@@ -3787,6 +3826,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget frees */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     deleteInstance: {
@@ -3828,6 +3878,17 @@ export interface operations {
             /** @description No such resource in this project */
             404: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget frees */
+                    "Retry-After": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3914,6 +3975,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget frees */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     postInstanceRestart: {
@@ -3972,6 +4044,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget frees */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     postInstanceLogout: {
@@ -4015,6 +4098,17 @@ export interface operations {
             /** @description No such resource in this project */
             404: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget frees */
+                    "Retry-After": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4080,6 +4174,17 @@ export interface operations {
             /** @description The resource is not in a state that allows this */
             409: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget frees */
+                    "Retry-After": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4184,6 +4289,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget frees */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     postInstanceSession: {
@@ -4273,6 +4389,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget frees */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getInstanceProfile: {
@@ -4325,6 +4452,17 @@ export interface operations {
             /** @description The resource is not in a state that allows this */
             409: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget frees */
+                    "Retry-After": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4423,6 +4561,17 @@ export interface operations {
             /** @description The body's Content-Type is not one this route takes (`details.accepted` names those it does), or its charset is not UTF-8 */
             415: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget frees */
+                    "Retry-After": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4567,7 +4716,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A budget is spent (`rate_limited`, e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
             429: {
                 headers: {
                     /** @description Seconds until the budget frees */
@@ -4716,7 +4865,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A budget is spent (`rate_limited`, e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
             429: {
                 headers: {
                     /** @description Seconds until the budget frees */
@@ -4865,7 +5014,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A budget is spent (`rate_limited`, e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
             429: {
                 headers: {
                     /** @description Seconds until the budget frees */
@@ -5014,7 +5163,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A budget is spent (`rate_limited`, e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
             429: {
                 headers: {
                     /** @description Seconds until the budget frees */
@@ -5156,7 +5305,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A budget is spent (`rate_limited`, e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
             429: {
                 headers: {
                     /** @description Seconds until the budget frees */
@@ -5298,7 +5447,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A budget is spent (`rate_limited`, e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
             429: {
                 headers: {
                     /** @description Seconds until the budget frees */
@@ -5434,7 +5583,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A budget is spent (`rate_limited`, e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
             429: {
                 headers: {
                     /** @description Seconds until the budget frees */
@@ -5571,7 +5720,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A budget is spent (`rate_limited`, e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
             429: {
                 headers: {
                     /** @description Seconds until the budget frees */
@@ -5706,7 +5855,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A budget is spent (`rate_limited`, e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
             429: {
                 headers: {
                     /** @description Seconds until the budget frees */
@@ -5841,7 +5990,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A budget is spent (`rate_limited`, e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
             429: {
                 headers: {
                     /** @description Seconds until the budget frees */
@@ -5980,7 +6129,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A budget is spent (`rate_limited`, e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
             429: {
                 headers: {
                     /** @description Seconds until the budget frees */
@@ -6124,7 +6273,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A budget is spent (`rate_limited`, e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
             429: {
                 headers: {
                     /** @description Seconds until the budget frees */
@@ -6259,7 +6408,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A budget is spent (`rate_limited`, e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
             429: {
                 headers: {
                     /** @description Seconds until the budget frees */
@@ -6338,6 +6487,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget frees */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getMessage: {
@@ -6381,6 +6541,17 @@ export interface operations {
             /** @description No such resource in this project */
             404: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget frees */
+                    "Retry-After": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6448,6 +6619,17 @@ export interface operations {
             /** @description Understood, but cannot be done (e.g. not_on_whatsapp) */
             422: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget frees */
+                    "Retry-After": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6561,6 +6743,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget frees */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description The number's fleet did not answer in time */
             504: {
                 headers: {
@@ -6628,6 +6821,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget frees */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getPools: {
@@ -6677,6 +6881,17 @@ export interface operations {
             /** @description Not allowed: `project_mismatch` (`X-Project-Id` names another project than the key's), or the number may not do this (e.g. `not_group_admin`: it is not an admin of the group); `details.field` names the field */
             403: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget frees */
+                    "Retry-After": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6761,6 +6976,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget frees */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getPool: {
@@ -6810,6 +7036,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget frees */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     deletePool: {
@@ -6851,6 +7088,17 @@ export interface operations {
             /** @description No such resource in this project */
             404: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget frees */
+                    "Retry-After": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6946,6 +7194,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget frees */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getSettings: {
@@ -6978,6 +7237,17 @@ export interface operations {
             /** @description Not allowed: `project_mismatch` (`X-Project-Id` names another project than the key's), or the number may not do this (e.g. `not_group_admin`: it is not an admin of the group); `details.field` names the field */
             403: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget frees */
+                    "Retry-After": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7053,6 +7323,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget frees */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getWebhooks: {
@@ -7102,6 +7383,17 @@ export interface operations {
             /** @description Not allowed: `project_mismatch` (`X-Project-Id` names another project than the key's), or the number may not do this (e.g. `not_group_admin`: it is not an admin of the group); `details.field` names the field */
             403: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget frees */
+                    "Retry-After": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7197,6 +7489,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget frees */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getWebhook: {
@@ -7240,6 +7543,17 @@ export interface operations {
             /** @description No such resource in this project */
             404: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget frees */
+                    "Retry-After": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7296,6 +7610,17 @@ export interface operations {
             /** @description The resource is not in a state that allows this */
             409: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget frees */
+                    "Retry-After": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7432,6 +7757,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget frees */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getWebhookDeliveries: {
@@ -7492,6 +7828,17 @@ export interface operations {
             /** @description No such resource in this project */
             404: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget frees */
+                    "Retry-After": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7561,6 +7908,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget frees */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getConversations: {
@@ -7611,6 +7969,17 @@ export interface operations {
             /** @description Not allowed: `project_mismatch` (`X-Project-Id` names another project than the key's), or the number may not do this (e.g. `not_group_admin`: it is not an admin of the group); `details.field` names the field */
             403: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget frees */
+                    "Retry-After": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7683,6 +8052,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget frees */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     postConversationRead: {
@@ -7736,6 +8116,17 @@ export interface operations {
             /** @description No such resource in this project */
             404: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget frees */
+                    "Retry-After": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7826,6 +8217,17 @@ export interface operations {
             /** @description The body's Content-Type is not one this route takes (`details.accepted` names those it does), or its charset is not UTF-8 */
             415: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget frees */
+                    "Retry-After": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7931,6 +8333,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget frees */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     deleteConversationPresenceSubscribe: {
@@ -7987,6 +8400,17 @@ export interface operations {
             /** @description No such resource in this project */
             404: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget frees */
+                    "Retry-After": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8060,6 +8484,17 @@ export interface operations {
             /** @description The body's Content-Type is not one this route takes (`details.accepted` names those it does), or its charset is not UTF-8 */
             415: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget frees */
+                    "Retry-After": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8155,6 +8590,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget frees */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     postContacts: {
@@ -8233,6 +8679,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget frees */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getContact: {
@@ -8282,6 +8739,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget frees */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     deleteContact: {
@@ -8323,6 +8791,17 @@ export interface operations {
             /** @description No such resource in this project */
             404: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget frees */
+                    "Retry-After": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8418,6 +8897,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget frees */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getContactHistory: {
@@ -8474,6 +8964,17 @@ export interface operations {
             /** @description No such resource in this project */
             404: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget frees */
+                    "Retry-After": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8556,6 +9057,17 @@ export interface operations {
             /** @description The body's Content-Type is not one this route takes (`details.accepted` names those it does), or its charset is not UTF-8 */
             415: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget frees */
+                    "Retry-After": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8653,6 +9165,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget frees */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     changeContactGroups: {
@@ -8738,6 +9261,17 @@ export interface operations {
             /** @description The body's Content-Type is not one this route takes (`details.accepted` names those it does), or its charset is not UTF-8 */
             415: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget frees */
+                    "Retry-After": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8830,6 +9364,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget frees */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     postContactSuppress: {
@@ -8916,6 +9461,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget frees */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     postContactOptin: {
@@ -8959,6 +9515,17 @@ export interface operations {
             /** @description No such resource in this project */
             404: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget frees */
+                    "Retry-After": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9064,7 +9631,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A budget is spent (`rate_limited`, e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
             429: {
                 headers: {
                     /** @description Seconds until the budget frees */
@@ -9183,7 +9750,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A budget is spent (`rate_limited`, e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
             429: {
                 headers: {
                     /** @description Seconds until the budget frees */
@@ -9282,7 +9849,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A budget is spent (`rate_limited`, e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
             429: {
                 headers: {
                     /** @description Seconds until the budget frees */
@@ -9351,6 +9918,17 @@ export interface operations {
             /** @description Not allowed: `project_mismatch` (`X-Project-Id` names another project than the key's), or the number may not do this (e.g. `not_group_admin`: it is not an admin of the group); `details.field` names the field */
             403: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget frees */
+                    "Retry-After": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9448,6 +10026,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget frees */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     deleteTag: {
@@ -9489,6 +10078,17 @@ export interface operations {
             /** @description No such resource in this project */
             404: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget frees */
+                    "Retry-After": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9580,6 +10180,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget frees */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getContactGroups: {
@@ -9629,6 +10240,17 @@ export interface operations {
             /** @description Not allowed: `project_mismatch` (`X-Project-Id` names another project than the key's), or the number may not do this (e.g. `not_group_admin`: it is not an admin of the group); `details.field` names the field */
             403: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget frees */
+                    "Retry-After": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9726,6 +10348,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget frees */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     deleteContactGroup: {
@@ -9767,6 +10400,17 @@ export interface operations {
             /** @description No such resource in this project */
             404: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget frees */
+                    "Retry-After": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9858,6 +10502,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget frees */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getSuppressions: {
@@ -9907,6 +10562,17 @@ export interface operations {
             /** @description Not allowed: `project_mismatch` (`X-Project-Id` names another project than the key's), or the number may not do this (e.g. `not_group_admin`: it is not an admin of the group); `details.field` names the field */
             403: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget frees */
+                    "Retry-After": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -10004,6 +10670,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget frees */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     deleteSuppressions: {
@@ -10055,6 +10732,17 @@ export interface operations {
             /** @description No such resource in this project */
             404: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget frees */
+                    "Retry-After": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -10125,6 +10813,17 @@ export interface operations {
             /** @description The resource is not in a state that allows this */
             409: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget frees */
+                    "Retry-After": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -10236,7 +10935,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A budget is spent (`rate_limited`, e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
             429: {
                 headers: {
                     /** @description Seconds until the budget frees */
@@ -10347,6 +11046,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget frees */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description The number's fleet did not answer in time */
             504: {
                 headers: {
@@ -10420,6 +11130,17 @@ export interface operations {
             /** @description The resource is not in a state that allows this */
             409: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget frees */
+                    "Retry-After": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -10533,7 +11254,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A budget is spent (`rate_limited`, e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
             429: {
                 headers: {
                     /** @description Seconds until the budget frees */
@@ -10651,7 +11372,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A budget is spent (`rate_limited`, e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
             429: {
                 headers: {
                     /** @description Seconds until the budget frees */
@@ -10741,6 +11462,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget frees */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description The number's fleet did not answer in time */
             504: {
                 headers: {
@@ -10814,6 +11546,17 @@ export interface operations {
             /** @description The resource is not in a state that allows this */
             409: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget frees */
+                    "Retry-After": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -10924,6 +11667,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget frees */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description The number's fleet did not answer in time */
             504: {
                 headers: {
@@ -11022,7 +11776,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A budget is spent (`rate_limited`, e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
             429: {
                 headers: {
                     /** @description Seconds until the budget frees */
@@ -11156,7 +11910,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A budget is spent (`rate_limited`, e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
             429: {
                 headers: {
                     /** @description Seconds until the budget frees */
@@ -11281,7 +12035,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A budget is spent (`rate_limited`, e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
             429: {
                 headers: {
                     /** @description Seconds until the budget frees */
@@ -11406,7 +12160,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A budget is spent (`rate_limited`, e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
             429: {
                 headers: {
                     /** @description Seconds until the budget frees */
@@ -11531,7 +12285,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A budget is spent (`rate_limited`, e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
             429: {
                 headers: {
                     /** @description Seconds until the budget frees */
@@ -11574,6 +12328,17 @@ export interface operations {
             /** @description Not allowed: `project_mismatch` (`X-Project-Id` names another project than the key's), or the number may not do this (e.g. `not_group_admin`: it is not an admin of the group); `details.field` names the field */
             403: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget frees */
+                    "Retry-After": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -11630,6 +12395,17 @@ export interface operations {
             /** @description Not allowed: `project_mismatch` (`X-Project-Id` names another project than the key's), or the number may not do this (e.g. `not_group_admin`: it is not an admin of the group); `details.field` names the field */
             403: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget frees */
+                    "Retry-After": string;
                     [name: string]: unknown;
                 };
                 content: {
