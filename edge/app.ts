@@ -16,6 +16,7 @@ import { fleetRoutes } from "./routes/fleet.ts";
 import { instanceRoutes } from "./routes/instances.ts";
 import { mediaRoutes } from "./routes/media.ts";
 import { messageRoutes } from "./routes/messages.ts";
+import { metricsRoutes } from "./routes/metrics.ts";
 import { numberRoutes } from "./routes/numbers.ts";
 import { notSupportedRoutes } from "./routes/not-supported.ts";
 import { poolRoutes } from "./routes/pools.ts";
@@ -101,6 +102,7 @@ export function createApp() {
     .mount("/groups", whatsappGroupRoutes)
     .mount("/numbers", numberRoutes)
     .mount("/status", statusRoutes)
+    .mount("/metrics", metricsRoutes)
     .mount("/labels", notSupportedRoutes)
     .mount("/calls", notSupportedRoutes);
 

@@ -1,0 +1,136 @@
+/**
+ * Storage for `metric_counts` and `metric_failures` (schema/metrics.ts):
+ * the upsert that counts a fact, for the batch that records the fact, and
+ * the reads of GET /metrics. Every query names the project.
+ */
+import { type SQL, asc, eq, getTableColumns, sql } from "drizzle-orm";
+import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
+import type { Db } from "./client.ts";
+import { COUNTERS, type Counter, LATENCY_BOUNDS_MS, instances, latencyColumn, metricCounts, metricFailures } from "./schema/index.ts";
+
+const HOUR_S = 3_600;
+const DAY_S = 86_400;
+
+const TABLES = { metric_counts: metricCounts, metric_failures: metricFailures };
+type Table = keyof typeof TABLES;
+
+/**
+ * What one fact counts. `from` is the FROM and WHERE of the rows it is
+ * counted for (each row once; none, nothing is counted), so the count
+ * holds only if the write it goes with does: the batch's condition,
+ * checked by SQLite in the same batch. Without `from`, it counts once.
+ */
+export type Fact = {
+  project_id: SQL | string;
+  /** Null: the project's row only (a fact of no number). */
+  instance_id: SQL | string | null;
+  /** More columns of each source row, for `keys` and `adds` to read as `f.<name>`. */
+  fields?: Record<string, SQL>;
+  from?: SQL;
+  /** More key columns (metric_failures' reason). */
+  keys?: Record<string, SQL>;
+  /** Columns and what each adds: a number, or an expression of `f.*`. */
+  adds: Record<string, SQL | number>;
+};
+
+const id = (name: string) => sql.raw(`"${name}"`);
+const list = (parts: SQL[]) => sql.join(parts, sql`, `);
+const BUCKET_KEY = ["project_id", "instance_id", "grain", "start"];
+
+/**
+ * One INSERT ... SELECT that adds `fact` to three rows: its number's hour
+ * and day, and the project's hour (see schema/metrics.ts). One statement,
+ * so counting costs a batch one more and no round trip.
+ */
+export function countFact(db: Db, table: Table, fact: Fact, at = Date.now()) {
+  const now = Math.floor(at / 1000);
+  const hour = now - (now % HOUR_S);
+  const day = now - (now % DAY_S);
+  const columns = getTableColumns(TABLES[table]) as Record<string, SQLiteColumn>;
+  const value = (v: SQL | number | undefined) => (v === undefined ? sql.raw("0") : typeof v === "number" ? sql.raw(String(v)) : v);
+  // Every column in table order (drizzle's rule for INSERT ... SELECT).
+  const selected = Object.keys(columns).map((name) => {
+    if (name === "project_id") return sql`f.project_id`;
+    if (name === "instance_id") return sql`CASE s.k WHEN 2 THEN '' ELSE f.instance_id END`;
+    if (name === "grain") return sql`CASE s.k WHEN 1 THEN 'day' ELSE 'hour' END`;
+    if (name === "start") return sql`CASE s.k WHEN 1 THEN ${day} ELSE ${hour} END`;
+    return fact.keys?.[name] ?? value(fact.adds[name]);
+  });
+  const fields = Object.entries(fact.fields ?? {}).map(([name, expr]) => sql`, ${expr} AS ${id(name)}`);
+  const adds = Object.keys(fact.adds);
+  return db
+    .insert(TABLES[table])
+    .select(
+      sql`SELECT ${list(selected)}
+        FROM (SELECT ${fact.project_id} AS project_id, ${fact.instance_id} AS instance_id${sql.join(fields)} ${fact.from ?? sql``}) f
+        JOIN (SELECT 0 AS k UNION ALL SELECT 1 UNION ALL SELECT 2) s ON s.k = 2 OR f.instance_id IS NOT NULL
+        WHERE true`,
+    )
+    .onConflictDoUpdate({
+      target: [...BUCKET_KEY, ...Object.keys(fact.keys ?? {})].map((name) => columns[name]!),
+      set: Object.fromEntries(adds.map((a) => [a, sql`${columns[a]!} + excluded.${id(a)}`])),
+    });
+}
+
+// ------------------------------------------------------------ reads
+
+/** The columns summed on every read: the counters and the latency histogram. */
+const SUMMED = [...COUNTERS, ...LATENCY_BOUNDS_MS.map((_, i) => latencyColumn(i))];
+const sums = sql.raw(SUMMED.map((c) => `SUM("${c}") AS "${c}"`).join(", "));
+
+export type CountsRow = Record<Counter | `latency_${number}`, number>;
+export type FailureRow = { reason: string; count: number };
+
+/**
+ * One number's (or, with `instanceId` '', the project's) hour rows of
+ * [from, to) in seconds, with its failures: what a series is built from.
+ */
+export async function hourRows(db: Db, projectId: string, instanceId: string, from: number, to: number) {
+  const scope = sql`project_id = ${projectId} AND instance_id = ${instanceId} AND grain = 'hour' AND start >= ${from} AND start < ${to}`;
+  // Side by side, not in a batch: drizzle's D1 batch cannot bind a raw query's parameters.
+  const [counts, failures] = await Promise.all([
+    db.all<CountsRow & { start: number }>(sql`SELECT start, ${sql.raw(SUMMED.map((c) => `"${c}"`).join(", "))} FROM metric_counts WHERE ${scope}`),
+    db.all<FailureRow & { start: number }>(sql`SELECT start, reason, count FROM metric_failures WHERE ${scope}`),
+  ]);
+  return { counts, failures };
+}
+
+/**
+ * Every number's totals over [from, to) in seconds: whole UTC days from day
+ * rows, the hours at either end from hour rows, so 30 days of 1,000
+ * numbers read about 30,000 rows, not 720,000.
+ */
+export async function numberTotals(db: Db, projectId: string, from: number, to: number) {
+  const firstDay = Math.ceil(from / DAY_S) * DAY_S;
+  const lastDay = Math.floor(to / DAY_S) * DAY_S;
+  // Each part of the range with its grain: [grain, start, end).
+  const parts: [string, number, number][] =
+    firstDay < lastDay
+      ? [
+          ["day", firstDay, lastDay],
+          ["hour", from, firstDay],
+          ["hour", lastDay, to],
+        ]
+      : [["hour", from, to]];
+  const within = (table: string, columns: SQL) =>
+    sql.join(
+      parts
+        .filter(([, start, end]) => start < end)
+        .map(
+          ([grain, start, end]) =>
+            sql`SELECT instance_id, ${columns} FROM ${id(table)} WHERE project_id = ${projectId} AND grain = ${grain} AND start >= ${start} AND start < ${end} AND instance_id <> ''`,
+        ),
+      sql` UNION ALL `,
+    );
+  const [counts, failures, numbers] = await Promise.all([
+    db.all<CountsRow & { instance_id: string }>(
+      sql`SELECT instance_id, ${sums} FROM (${within("metric_counts", sql.raw(SUMMED.map((c) => `"${c}"`).join(", ")))}) GROUP BY instance_id`,
+    ),
+    db.all<FailureRow & { instance_id: string }>(
+      sql`SELECT instance_id, reason, SUM(count) AS count FROM (${within("metric_failures", sql`reason, count`)}) GROUP BY instance_id, reason`,
+    ),
+    // The project's numbers, to name them and to show the ones that counted nothing.
+    db.select({ id: instances.id, name: instances.name }).from(instances).where(eq(instances.project_id, projectId)).orderBy(asc(instances.created_at)),
+  ]);
+  return { counts, failures, numbers };
+}
