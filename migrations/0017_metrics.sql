@@ -1,3 +1,4 @@
+-- WITHOUT ROWID is written by hand (drizzle-kit cannot declare it): see edge/db/schema/metrics.ts.
 CREATE TABLE `metric_counts` (
 	`project_id` text NOT NULL,
 	`instance_id` text NOT NULL,
@@ -30,11 +31,10 @@ CREATE TABLE `metric_counts` (
 	`latency_15` integer DEFAULT 0 NOT NULL,
 	`latency_16` integer DEFAULT 0 NOT NULL,
 	`latency_17` integer DEFAULT 0 NOT NULL,
-	PRIMARY KEY(`project_id`, `grain`, `start`, `instance_id`),
+	PRIMARY KEY(`project_id`, `grain`, `instance_id`, `start`),
 	FOREIGN KEY (`project_id`) REFERENCES `projects`(`id`) ON UPDATE no action ON DELETE cascade
-);
+) WITHOUT ROWID;
 --> statement-breakpoint
-CREATE INDEX `metric_counts_scope` ON `metric_counts` (`project_id`,`instance_id`,`grain`,`start`);--> statement-breakpoint
 CREATE TABLE `metric_failures` (
 	`project_id` text NOT NULL,
 	`instance_id` text NOT NULL,
@@ -42,8 +42,6 @@ CREATE TABLE `metric_failures` (
 	`start` integer NOT NULL,
 	`reason` text NOT NULL,
 	`count` integer DEFAULT 0 NOT NULL,
-	PRIMARY KEY(`project_id`, `grain`, `start`, `instance_id`, `reason`),
+	PRIMARY KEY(`project_id`, `grain`, `instance_id`, `start`, `reason`),
 	FOREIGN KEY (`project_id`) REFERENCES `projects`(`id`) ON UPDATE no action ON DELETE cascade
-);
---> statement-breakpoint
-CREATE INDEX `metric_failures_scope` ON `metric_failures` (`project_id`,`instance_id`,`grain`,`start`);
+) WITHOUT ROWID;

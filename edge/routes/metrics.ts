@@ -7,8 +7,8 @@ import { BUCKETS, MAX_RANGE_DAYS, metricsReport } from "../services/metrics-repo
 const route = operations(["Metrics"]);
 
 const MetricsQuery = z.object({
-  from: instant("Start of the range, rounded down to the hour. Default: 24 hours before `to`"),
-  to: instant("End of the range (excluded), rounded up to the hour. Default: now"),
+  from: instant("Start of the range, rounded down to the hour (`bucket=day`: the UTC day). Default: 24 hours before `to`"),
+  to: instant("End of the range (excluded), rounded up to the hour (`bucket=day`: the UTC day). Default: now"),
   bucket: z.enum(BUCKETS).default("hour").openapi({ description: "The series' step: UTC hours or UTC days." }),
   instance_id: z.string().min(1).max(100).optional().openapi({ description: "One number's counters. Default: the whole project, and each number's totals." }),
 });
@@ -43,9 +43,9 @@ const Metrics = z
     series: z.array(Figures.extend({ start: z.string().openapi({ example: "2026-12-04T13:00:00Z" }) })).openapi({ description: "Every bucket of the range, oldest first, empty ones included." }),
     totals: Figures,
     numbers: z
-      .array(Figures.extend({ instance_id: z.string(), name: z.string().nullable() }))
+      .array(Figures.omit({ latency_ms: true, failed_by_reason: true }).extend({ instance_id: z.string(), name: z.string() }))
       .optional()
-      .openapi({ description: "Without `instance_id`: each number's totals for the range (a deleted number that counted in it has no name)." }),
+      .openapi({ description: "Without `instance_id`: each of the project's numbers' totals for the range, in creation order (latency and failure reasons: ask with `instance_id`). A deleted number's counts stay in the project's." }),
   })
   .openapi("Metrics");
 

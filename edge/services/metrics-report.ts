@@ -74,15 +74,21 @@ export function percentile(histogram: number[], q: number): number | null {
 
 const badRange = (code: string, message: string, field: "from" | "to") => new ApiError(400, code, message, { field });
 
-/** The hours the query covers, [from, to) in ms: `to` rounded up to the hour (default: now's), `from` down (default: 24 h before). */
+/**
+ * The range the query covers, [from, to) in ms, rounded out to its
+ * buckets: hours, or UTC days (so a day's figures are the whole day's, and
+ * each number's totals come from day rows alone). Default: the 24 hours
+ * up to now.
+ */
 function rangeOf(query: MetricsQuery, now = Date.now()): { from: number; to: number } {
-  const to = Math.ceil((query.to ? Date.parse(query.to) : now) / HOUR_MS) * HOUR_MS || HOUR_MS;
+  const to = Math.ceil((query.to ? Date.parse(query.to) : now) / HOUR_MS) * HOUR_MS;
   const from = Math.floor((query.from ? Date.parse(query.from) : to - DAY_MS) / HOUR_MS) * HOUR_MS;
   if (from >= to) throw badRange("invalid_range", "from must be before to", "from");
   if (to - from > MAX_RANGE_DAYS * DAY_MS) {
     throw badRange("range_too_long", `a range is at most ${MAX_RANGE_DAYS} days; ask for longer ones in parts`, "from");
   }
-  return { from, to };
+  if (query.bucket === "hour") return { from, to };
+  return { from: Math.floor(from / DAY_MS) * DAY_MS, to: Math.ceil(to / DAY_MS) * DAY_MS };
 }
 
 const iso = (ms: number) => new Date(ms).toISOString().replace(".000Z", "Z");
@@ -125,12 +131,13 @@ export async function metricsReport(env: Env, projectId: string, query: MetricsQ
   };
 }
 
-/** Each number's totals: the project's numbers in creation order, then deleted ones that still counted in the range. */
+/** Each of the project's numbers' totals, in creation order. */
 function numbersOf({ counts, failures, numbers }: Awaited<ReturnType<typeof numberTotals>>) {
-  const tallies = new Map<string, Tally>(numbers.map((n) => [n.id, new Tally()]));
-  const tally = (id: string) => tallies.get(id) ?? tallies.set(id, new Tally()).get(id)!;
-  for (const row of counts) tally(row.instance_id).add(row);
-  for (const row of failures) tally(row.instance_id).fail(row);
-  const names = new Map(numbers.map((n) => [n.id, n.name]));
-  return [...tallies].map(([instance_id, t]) => ({ instance_id, name: names.get(instance_id) ?? null, ...t.figures() }));
+  const counted = new Map(counts.map((row) => [row.instance_id, row]));
+  const failed = new Map(failures.map((row) => [row.instance_id, Number(row.failed)]));
+  return numbers.map((n) => {
+    const row = counted.get(n.id);
+    const figures = Object.fromEntries(COUNTERS.map((c) => [c, Number(row?.[c] ?? 0)])) as Record<Counter, number>;
+    return { instance_id: n.id, name: n.name, ...figures, failed: failed.get(n.id) ?? 0 };
+  });
 }
