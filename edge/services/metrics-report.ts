@@ -132,12 +132,10 @@ export async function metricsReport(env: Env, projectId: string, query: MetricsQ
 }
 
 /** Each of the project's numbers' totals, in creation order. */
-function numbersOf({ counts, failures, numbers }: Awaited<ReturnType<typeof numberTotals>>) {
-  const counted = new Map(counts.map((row) => [row.instance_id, row]));
-  const failed = new Map(failures.map((row) => [row.instance_id, Number(row.failed)]));
+function numbersOf({ numbers, totals }: Awaited<ReturnType<typeof numberTotals>>) {
   return numbers.map((n) => {
-    const row = counted.get(n.id);
-    const figures = Object.fromEntries(COUNTERS.map((c) => [c, Number(row?.[c] ?? 0)])) as Record<Counter, number>;
-    return { instance_id: n.id, name: n.name, ...figures, failed: failed.get(n.id) ?? 0 };
+    const total = totals.get(n.id) ?? {};
+    const figures = Object.fromEntries(COUNTERS.map((c) => [c, total[c] ?? 0])) as Record<Counter, number>;
+    return { instance_id: n.id, name: n.name, ...figures, failed: total.count ?? 0 };
   });
 }
