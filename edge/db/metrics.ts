@@ -24,52 +24,73 @@ export type Fact = {
   project_id: SQL | string;
   /** Null: the project's row only (a fact of no number). */
   instance_id: SQL | string | null;
-  /** More columns of each source row, for `keys` and `adds` to read as `f.<name>`. */
+  /** More columns of each source row, for `adds` to read as `f.<name>`. */
   fields?: Record<string, SQL>;
   from?: SQL;
-  /** More key columns (metric_failures' reason). */
+  /** More key columns and their values (metric_failures' reason). */
   keys?: Record<string, SQL>;
-  /** Columns and what each adds: a number, or an expression of `f.*`. */
-  adds: Record<string, SQL | number>;
+  /** Columns and what each adds: a number, or an SQL expression of `f.*` written in code (never a client's text). */
+  adds: Record<string, string | number>;
 };
 
 const id = (name: string) => sql.raw(`"${name}"`);
-const list = (parts: SQL[]) => sql.join(parts, sql`, `);
 const BUCKET_KEY = ["project_id", "instance_id", "grain", "start"];
+
+/** The parts of a count's statement that depend only on its shape (table, key columns, what it adds), built once per shape. */
+type Shape = { before: SQL; between: SQL; after: SQL; target: SQLiteColumn[]; set: Record<string, SQL> };
+const shapes = new Map<string, Shape>();
+
+function shapeOf(table: Table, keys: string[], adds: Record<string, string | number>): Shape {
+  const name = `${table}|${keys.join()}|${Object.entries(adds).join(";")}`;
+  let shape = shapes.get(name);
+  if (!shape) {
+    const columns = getTableColumns(TABLES[table]) as Record<string, SQLiteColumn>;
+    // Every column in table order (drizzle's rule for INSERT ... SELECT); `start` and the key columns are bound per fact.
+    const text = (column: string) =>
+      column === "project_id"
+        ? "f.project_id"
+        : column === "instance_id"
+          ? "CASE s.k WHEN 2 THEN '' ELSE f.instance_id END"
+          : column === "grain"
+            ? "CASE s.k WHEN 1 THEN 'day' ELSE 'hour' END"
+            : String(adds[column] ?? 0);
+    const names = Object.keys(columns);
+    const startAt = names.indexOf("start");
+    const rest = names.slice(startAt + 1).filter((c) => !keys.includes(c));
+    shape = {
+      before: sql.raw(`SELECT ${names.slice(0, startAt).map(text).join(", ")}, `),
+      between: sql.raw(keys.length ? ", " : ""),
+      after: sql.raw(`, ${rest.map(text).join(", ")} FROM `),
+      target: [...BUCKET_KEY, ...keys].map((column) => columns[column]!),
+      set: Object.fromEntries(Object.keys(adds).map((a) => [a, sql.raw(`"${table}"."${a}" + excluded."${a}"`)])),
+    };
+    shapes.set(name, shape);
+  }
+  return shape;
+}
 
 /**
  * One INSERT ... SELECT that adds `fact` to three rows: its number's hour
  * and day, and the project's hour (see schema/metrics.ts). One statement,
- * so counting costs a batch one more and no round trip.
+ * so counting costs a batch one more and no round trip; its text is built
+ * once per shape, so a count costs the Worker little more than its values.
  */
 export function countFact(db: Db, table: Table, fact: Fact, at = Date.now()) {
   const now = Math.floor(at / 1000);
   const hour = now - (now % HOUR_S);
   const day = now - (now % DAY_S);
-  const columns = getTableColumns(TABLES[table]) as Record<string, SQLiteColumn>;
-  const value = (v: SQL | number | undefined) => (v === undefined ? sql.raw("0") : typeof v === "number" ? sql.raw(String(v)) : v);
-  // Every column in table order (drizzle's rule for INSERT ... SELECT).
-  const selected = Object.keys(columns).map((name) => {
-    if (name === "project_id") return sql`f.project_id`;
-    if (name === "instance_id") return sql`CASE s.k WHEN 2 THEN '' ELSE f.instance_id END`;
-    if (name === "grain") return sql`CASE s.k WHEN 1 THEN 'day' ELSE 'hour' END`;
-    if (name === "start") return sql`CASE s.k WHEN 1 THEN ${day} ELSE ${hour} END`;
-    return fact.keys?.[name] ?? value(fact.adds[name]);
-  });
+  const keys = Object.keys(fact.keys ?? {});
+  const shape = shapeOf(table, keys, fact.adds);
   const fields = Object.entries(fact.fields ?? {}).map(([name, expr]) => sql`, ${expr} AS ${id(name)}`);
-  const adds = Object.keys(fact.adds);
   return db
     .insert(TABLES[table])
     .select(
-      sql`SELECT ${list(selected)}
-        FROM (SELECT ${fact.project_id} AS project_id, ${fact.instance_id} AS instance_id${sql.join(fields)} ${fact.from ?? sql``}) f
+      sql`${shape.before}CASE s.k WHEN 1 THEN ${day} ELSE ${hour} END${shape.between}${sql.join(keys.map((k) => fact.keys![k]!), sql`, `)}${shape.after}
+        (SELECT ${fact.project_id} AS project_id, ${fact.instance_id} AS instance_id${sql.join(fields)} ${fact.from ?? sql``}) f
         JOIN (SELECT 0 AS k UNION ALL SELECT 1 UNION ALL SELECT 2) s ON s.k = 2 OR f.instance_id IS NOT NULL
         WHERE true`,
     )
-    .onConflictDoUpdate({
-      target: [...BUCKET_KEY, ...Object.keys(fact.keys ?? {})].map((name) => columns[name]!),
-      set: Object.fromEntries(adds.map((a) => [a, sql`${columns[a]!} + excluded.${id(a)}`])),
-    });
+    .onConflictDoUpdate({ target: shape.target, set: shape.set });
 }
 
 // ------------------------------------------------------------ reads

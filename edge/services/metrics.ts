@@ -29,13 +29,27 @@ type Status = MessageRow["status"];
 const STEPS = ["queued", "sent", "delivered", "read", "played"] as const satisfies readonly Status[];
 type Step = Exclude<(typeof STEPS)[number], "queued">;
 const isStep = (s: Status): s is Step => s !== "queued" && (STEPS as readonly Status[]).includes(s);
+/**
+ * What a move to each step adds: every step up to it that the message had
+ * not reached yet (`f.was` is its status before the move).
+ */
+const STEP_ADDS = Object.fromEntries(
+  STEPS.slice(1).map((target, t) => [
+    target,
+    Object.fromEntries(STEPS.slice(1, t + 2).map((step) => [step, `(f.was IN (${STEPS.slice(0, STEPS.indexOf(step)).map((s) => `'${s}'`).join(", ")}))`])),
+  ]),
+) as Record<Step, Record<string, string>>;
 
 /** The latency bucket of the send being moved, in ms since it was accepted (schema/metrics.ts). */
-const latencyBucket = (sentAt: string) => {
-  const ms = sql`(julianday(${sentAt}) - julianday(${messages.created_at})) * 86400000.0`;
-  const whens = LATENCY_BOUNDS_MS.slice(0, -1).map((bound, i) => `WHEN ms < ${bound} THEN ${i}`);
-  return sql`(SELECT CASE ${sql.raw(whens.join(" "))} ELSE ${sql.raw(String(LATENCY_BOUNDS_MS.length - 1))} END FROM (SELECT ${ms} AS ms))`;
-};
+const BUCKET_OF_MS = sql.raw(
+  `CASE ${LATENCY_BOUNDS_MS.slice(0, -1)
+    .map((bound, i) => `WHEN ms < ${bound} THEN ${i}`)
+    .join(" ")} ELSE ${LATENCY_BOUNDS_MS.length - 1} END`,
+);
+const latencyBucket = (sentAt: string) =>
+  sql`(SELECT ${BUCKET_OF_MS} FROM (SELECT (julianday(${sentAt}) - julianday(${messages.created_at})) * 86400000.0 AS ms))`;
+/** What a send counts into the histogram: 1 in its bucket's column. */
+const LATENCY_ADDS = Object.fromEntries(LATENCY_BOUNDS_MS.map((_, i) => [latencyColumn(i), `(f.bucket = ${i})`]));
 
 /**
  * Counts a message's status move, for the move's batch, placed BEFORE the
@@ -51,19 +65,12 @@ export function countMove(d1: Db, move: { status: Status; reason?: string | null
     return countFact(d1, "metric_failures", { ...source, keys: { reason: sql`${move.reason ?? "unknown"}` }, adds: { count: 1 } });
   }
   if (!isStep(move.status)) return null;
-  const target = STEPS.indexOf(move.status);
-  const adds: Record<string, SQL | number> = {};
-  // Each step up to the target that the message had not reached yet (its status before the move is `f.was`).
-  for (const step of STEPS.slice(1, target + 1)) {
-    const before = STEPS.slice(0, STEPS.indexOf(step)).map((s) => `'${s}'`);
-    adds[step] = sql.raw(`(f.was IN (${before.join(", ")}))`);
-  }
   const fields: Record<string, SQL> = { was: sql`${messages.status}` };
   if (move.status === "sent" && move.sent_at) {
     fields.bucket = latencyBucket(move.sent_at);
-    LATENCY_BOUNDS_MS.forEach((_, i) => (adds[latencyColumn(i)] = sql.raw(`(f.bucket = ${i})`)));
+    return countFact(d1, "metric_counts", { ...source, fields, adds: { ...STEP_ADDS.sent, ...LATENCY_ADDS } });
   }
-  return countFact(d1, "metric_counts", { ...source, fields, adds });
+  return countFact(d1, "metric_counts", { ...source, fields, adds: STEP_ADDS[move.status] });
 }
 
 /** Counts a received message, for the batch that stores it, after its insert: nothing when that insert was a resend's. */
