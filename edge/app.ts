@@ -8,11 +8,13 @@ import type { AppEnv } from "./env.ts";
 import { ApiError, errorResponse, onError, validationError } from "./errors.ts";
 import { bodyGuard } from "./request-body.ts";
 import { adminRoutes } from "./routes/admin.ts";
+import { adminMetricsRoutes } from "./routes/admin-metrics.ts";
 import { contactActionRoutes } from "./routes/contact-actions.ts";
 import { contactRoutes } from "./routes/contacts.ts";
 import { conversationRoutes } from "./routes/conversations.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { fleetRoutes } from "./routes/fleet.ts";
+import { healthRoutes } from "./routes/health.ts";
 import { instanceRoutes } from "./routes/instances.ts";
 import { mediaRoutes } from "./routes/media.ts";
 import { messageRoutes } from "./routes/messages.ts";
@@ -50,7 +52,21 @@ const DOCUMENT = {
   info: {
     title: "Pombo",
     version: "0.1.0",
-    description: "A multi-number WhatsApp gateway. Errors are `{ error: { code, message, details? } }`.",
+    description: [
+      "A multi-number WhatsApp gateway.",
+      "",
+      "## Authentication",
+      "Every call carries a project API key: `Authorization: Bearer pb_live_...`.",
+      "The first key is printed once when a project is created (`npm start` prints the `default` project's);",
+      "more come from `POST /admin/projects/{id}/keys` with the operator's token (`POMBO_ADMIN_TOKEN`).",
+      "Browsers open `GET /events` with a single-use token from `POST /events/token` instead, since EventSource cannot send headers.",
+      "",
+      "```",
+      "curl http://127.0.0.1:8787/instances -H \"Authorization: Bearer $POMBO_API_KEY\"",
+      "```",
+      "",
+      "Errors are `{ error: { code, message, details? } }`; `details.field` names the field at fault.",
+    ].join("\n"),
   },
 };
 
@@ -77,15 +93,16 @@ export function createApp() {
   app.use("*", (c, next) => limit(maxBody(c.req.path))(c, next));
 
   // Public: the only routes that answer without credentials.
-  app.get("/health", (c) => c.json({ ok: true }));
+  app.route("/", healthRoutes);
   documentEvents(app.openAPIRegistry);
   app.get("/openapi.json", (c) => c.json(app.getOpenAPI31Document(DOCUMENT)));
-  app.get("/docs", Scalar({ url: "/openapi.json", pageTitle: "Pombo API" }));
+  // The reference UI's script is served from the Worker's static assets (scripts/build-assets.ts): /docs works offline.
+  app.get("/docs", Scalar({ url: "/openapi.json", pageTitle: "Pombo API", cdn: "/docs/scalar.js" }));
   // A received file's signed link: the signature is the credential, so it works in a webhook consumer's browser.
   audience(app, "public").mount("/media", mediaRoutes);
 
   // Everything else, each prefix behind its audience's credential.
-  audience(app, "admin").mount("/admin", adminRoutes);
+  audience(app, "admin").mount("/admin", adminRoutes, adminMetricsRoutes);
   audience(app, "fleet").mount("/fleet", fleetRoutes);
   audience(app, "project")
     .mount("/instances", instanceRoutes, instanceProfileRoutes)
@@ -93,7 +110,6 @@ export function createApp() {
     .mount("/pools", poolRoutes)
     .mount("/settings", settingsRoutes)
     .mount("/webhooks", webhookRoutes)
-    .mount("/events", eventRoutes)
     .mount("/conversations", conversationRoutes)
     .mount("/contacts", contactRoutes, contactActionRoutes, whatsappBlockRoutes, contactProfileRoutes)
     .mount("/tags", tagRoutes)
@@ -105,6 +121,7 @@ export function createApp() {
     .mount("/metrics", metricsRoutes)
     .mount("/labels", notSupportedRoutes)
     .mount("/calls", notSupportedRoutes);
+  audience(app, "stream").mount("/events", eventRoutes);
 
   // A path no route answers still has its body held to the same rules before its 404.
   app.use("*", bodyGuard);

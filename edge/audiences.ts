@@ -11,7 +11,7 @@
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Hono, MiddlewareHandler } from "hono";
-import { adminAuth, fleetAuth, projectAuth } from "./auth.ts";
+import { adminAuth, fleetAuth, projectAuth, streamAuth } from "./auth.ts";
 import type { AppEnv } from "./env.ts";
 import { bodyGuard } from "./request-body.ts";
 import { errors } from "./schemas.ts";
@@ -29,6 +29,8 @@ const AUDIENCES = {
   public: { auth: null, security: [] },
   /** API clients with a project's key; every query is then scoped to that project. */
   project: { auth: projectAuth, security: [{ apiKey: [] }] },
+  /** The event stream: a project's key, or on `GET` a single-use stream token (browsers' EventSource sends no headers). */
+  stream: { auth: streamAuth, security: [{ apiKey: [] }] },
   /** The operator, with POMBO_ADMIN_TOKEN. */
   admin: { auth: adminAuth, security: [{ adminToken: [] }] },
   /** Fleet processes, with POMBO_FLEET_TOKEN. Their routes are not in the document. */

@@ -1,6 +1,8 @@
 /**
  * Who is calling. Three kinds of caller, three secrets:
  * - API clients: `Bearer pb_live_...`, a project's key (stored as a hash);
+ *   a browser opening the event stream may show a single-use stream token
+ *   instead (services/stream-tokens.ts);
  * - operators: `Bearer $POMBO_ADMIN_TOKEN`, for /admin;
  * - fleet processes: `Bearer $POMBO_FLEET_TOKEN`, for /fleet.
  */
@@ -10,6 +12,7 @@ import { db } from "./db/client.ts";
 import { projectForKeyHash } from "./db/api-keys.ts";
 import type { AppEnv, Env } from "./env.ts";
 import { ApiError } from "./errors.ts";
+import { redeemStreamToken } from "./services/stream-tokens.ts";
 
 function bearer(header: string | undefined): string | undefined {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? "");
@@ -57,6 +60,19 @@ export const projectAuth = createMiddleware<AppEnv>(async (c, next) => {
   if (claimed !== undefined && claimed !== projectId) {
     throw new ApiError(403, "project_mismatch", "X-Project-Id does not match the API key's project");
   }
+  c.set("projectId", projectId);
+  await next();
+});
+
+/**
+ * `GET` with `?stream_token=` (what a browser's EventSource can send) spends
+ * that token; anything else needs the API key as usual.
+ */
+export const streamAuth = createMiddleware<AppEnv>(async (c, next) => {
+  const token = c.req.method === "GET" ? c.req.query("stream_token") : undefined;
+  if (token === undefined) return projectAuth(c, next);
+  const projectId = await redeemStreamToken(db(c.env.DB), token);
+  if (!projectId) throw unauthorized("invalid, expired or already used stream token: get a new one from POST /events/token");
   c.set("projectId", projectId);
   await next();
 });

@@ -1,52 +1,43 @@
 /**
  * Operator commands.
  *
- *   node fleet/cli.ts qr <instance_id>   show the instance's pairing QR in the terminal
+ *   node fleet/cli.ts qr <instance_id> [--offline-timeout <seconds>]
+ *                                        show the instance's pairing QR in the terminal (qr-watch.ts)
  *   node fleet/cli.ts [run]              start a fleet process (same as fleet/main.ts)
  *
- * `qr` polls the edge rather than the fleet: whichever fleet process holds
- * the number, the edge has its latest QR.
+ * What goes wrong is said in one line on stderr with a non-zero exit, never
+ * as a stack trace.
  */
-import QRCode from "qrcode";
-import { ConfigError, loadEdgeConfig } from "./config.ts";
+import { parseArgs } from "node:util";
+import { ConfigError } from "./config.ts";
 import { errorText } from "./errors.ts";
+import { DEFAULT_OFFLINE_TIMEOUT_S, QrStop, showQr } from "./qr-watch.ts";
 
-const POLL_INTERVAL_MS = 2_000;
+const QR_USAGE = "usage: npm run fleet:qr -- <instance_id> [--offline-timeout <seconds>]";
 
-type QrView = { state: string; qr: string | null; qr_png?: string | null };
-
-export async function showQr(instanceId: string, env: NodeJS.ProcessEnv = process.env): Promise<void> {
-  const { edgeUrl, fleetToken } = loadEdgeConfig(env);
-  const url = `${edgeUrl}/fleet/instances/${encodeURIComponent(instanceId)}/qr`;
-  let shownQr: string | null = null;
-  let shownState: string | null = null;
-  let shownError: string | null = null;
-
-  for (;;) {
-    try {
-      const res = await fetch(url, { headers: { Authorization: `Bearer ${fleetToken}` } });
-      if (!res.ok) throw new Error(`edge answered ${res.status} ${res.statusText}`);
-      const view = (await res.json()) as QrView;
-      shownError = null;
-      if (view.state === "connected") {
-        process.stdout.write(`${instanceId}: connected\n`);
-        return;
-      }
-      if (view.qr && view.qr !== shownQr) {
-        shownQr = view.qr;
-        const art = await QRCode.toString(view.qr, { type: "terminal", small: true });
-        process.stdout.write(`\n${art}\nScan with WhatsApp > Linked devices (${instanceId}, ${view.state})\n`);
-      } else if (view.state !== shownState && !view.qr) {
-        process.stdout.write(`${instanceId}: ${view.state}, waiting for a QR...\n`);
-      }
-      shownState = view.state;
-    } catch (err) {
-      const text = errorText(err);
-      // Say it once, then keep trying quietly: the edge may just be starting.
-      if (text !== shownError) process.stderr.write(`${instanceId}: ${text} (retrying)\n`);
-      shownError = text;
-    }
-    await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS));
+async function qr(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, allowPositionals: true, options: { "offline-timeout": { type: "string" } } });
+  } catch (err) {
+    process.stderr.write(`pombo fleet:qr: ${errorText(err)}\n${QR_USAGE}\n`);
+    return 2;
+  }
+  const [instanceId, ...extra] = parsed.positionals;
+  const timeoutText = parsed.values["offline-timeout"];
+  const timeoutS = timeoutText === undefined ? DEFAULT_OFFLINE_TIMEOUT_S : Number(timeoutText);
+  if (!instanceId || extra.length || !Number.isFinite(timeoutS) || timeoutS <= 0) {
+    if (timeoutText !== undefined && !(timeoutS > 0)) process.stderr.write(`pombo fleet:qr: --offline-timeout must be a number of seconds above 0, got "${timeoutText}"\n`);
+    process.stderr.write(`${QR_USAGE}\n`);
+    return 2;
+  }
+  try {
+    await showQr(instanceId, process.env, { offlineTimeoutMs: timeoutS * 1000 });
+    return 0;
+  } catch (err) {
+    // Anything else is a bug, but the operator still gets one line, not a stack.
+    process.stderr.write(`pombo fleet:qr: ${err instanceof QrStop || err instanceof ConfigError ? err.message : `unexpected error: ${errorText(err)}`}\n`);
+    return 1;
   }
 }
 
@@ -57,24 +48,8 @@ async function main(argv: string[]): Promise<void> {
     await runFleet();
     return;
   }
-  if (command === "qr") {
-    const instanceId = rest[0];
-    if (!instanceId) {
-      process.stderr.write("usage: node fleet/cli.ts qr <instance_id>\n");
-      process.exit(2);
-    }
-    try {
-      await showQr(instanceId);
-    } catch (err) {
-      if (err instanceof ConfigError) {
-        process.stderr.write(`pombo fleet: ${err.message}\n`);
-        process.exit(1);
-      }
-      throw err;
-    }
-    process.exit(0);
-  }
-  process.stderr.write("usage: node fleet/cli.ts [run] | qr <instance_id>\n");
+  if (command === "qr") process.exit(await qr(rest));
+  process.stderr.write("usage: node fleet/cli.ts [run] | qr <instance_id> [--offline-timeout <seconds>]\n");
   process.exit(2);
 }
 

@@ -8,7 +8,9 @@ import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { resolve } from "node:path";
 import { DEFAULT_CONNECTION_CONFIG, type WAVersion } from "@whiskeysockets/baileys";
+import { edgeUrlOf } from "./edge-url.ts";
 import { DEFAULT_SILENCE_MS } from "./liveness.ts";
+import { LOG_FORMATS, type LogFormat } from "./logger.ts";
 import { allowsPrivateNetworks } from "../shared/net-policy.ts";
 
 export type FleetConfig = {
@@ -26,6 +28,8 @@ export type FleetConfig = {
   /** Most instances this process wants to run; 0 = no limit. Told to the directory in `hello`. */
   capacity: number;
   logLevel: string;
+  /** JSON lines, or short text lines for a person (POMBO_LOG_FORMAT; default: text on a terminal, else JSON). */
+  logFormat: LogFormat;
   /** Whether Baileys runs its init queries (props, blocklist, privacy) after connecting. */
   waInitQueries: boolean;
   /** A WhatsApp socket that receives nothing this long (ms) is replaced. */
@@ -42,6 +46,9 @@ export type FleetConfig = {
   spoolMaxRows: number;
   /** Free disk below which they wait too. */
   spoolMinFreeMb: number;
+  /** Where `/metrics` and `/health` are served (metrics.ts); null port: not at all. */
+  metricsPort: number | null;
+  metricsHost: string;
 };
 
 export class ConfigError extends Error {
@@ -51,7 +58,6 @@ export class ConfigError extends Error {
   }
 }
 
-const DEFAULT_EDGE_URL = "http://127.0.0.1:8787";
 /** Relative to the working directory, next to `npm start`'s local state. */
 const DEFAULT_DATA_DIR = ".pombo/fleet";
 /**
@@ -64,7 +70,7 @@ const DEFAULT_DATA_DIR = ".pombo/fleet";
 export const DEFAULT_QR_LIMIT = 30;
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): FleetConfig {
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, stdoutIsTty = Boolean(process.stdout.isTTY)): FleetConfig {
   const required = (name: string): string => {
     const value = env[name]?.trim();
     if (!value) throw new ConfigError(`${name} is required`);
@@ -78,11 +84,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FleetConfig {
   const spoolMinFreeMb = wholeNumber(env.POMBO_FLEET_SPOOL_MIN_FREE_MB, 64, "POMBO_FLEET_SPOOL_MIN_FREE_MB", 0);
   const waSilenceMs = wholeNumber(env.POMBO_WA_SILENCE_MS, DEFAULT_SILENCE_MS, "POMBO_WA_SILENCE_MS", 1_000);
   const qrLimit = wholeNumber(env.POMBO_QR_LIMIT, DEFAULT_QR_LIMIT, "POMBO_QR_LIMIT", 1);
+  const metricsPort = env.POMBO_METRICS_PORT?.trim() ? wholeNumber(env.POMBO_METRICS_PORT, 0, "POMBO_METRICS_PORT", 1) : null;
+  if (metricsPort !== null && metricsPort > 65_535) throw new ConfigError(`POMBO_METRICS_PORT must be a port number (1-65535), got "${env.POMBO_METRICS_PORT}"`);
   const logLevel = env.POMBO_LOG_LEVEL?.trim() || "warn";
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`POMBO_LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}`);
+  const logFormat = (env.POMBO_LOG_FORMAT?.trim() || (stdoutIsTty ? "text" : "json")) as LogFormat;
+  if (!LOG_FORMATS.includes(logFormat)) throw new ConfigError(`POMBO_LOG_FORMAT must be one of ${LOG_FORMATS.join(", ")}, got "${env.POMBO_LOG_FORMAT}"`);
 
   return {
-    edgeUrl: (env.POMBO_EDGE_URL?.trim() || DEFAULT_EDGE_URL).replace(/\/+$/, ""),
+    edgeUrl: edgeUrlFrom(env).url,
     fleetToken: required("POMBO_FLEET_TOKEN"),
     sessionKey: required("POMBO_SESSION_KEY"),
     waUrl: env.POMBO_WA_URL?.trim() || null,
@@ -92,6 +102,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FleetConfig {
     fleetId: env.POMBO_FLEET_ID?.trim() || `${host}-${pid}-${randomBytes(3).toString("hex")}`,
     capacity,
     logLevel,
+    logFormat,
     waInitQueries: parseBool(env.POMBO_WA_INIT_QUERIES, true, "POMBO_WA_INIT_QUERIES"),
     waSilenceMs,
     qrLimit,
@@ -101,14 +112,31 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FleetConfig {
     dataDir: resolve(env.POMBO_FLEET_DATA_DIR?.trim() || DEFAULT_DATA_DIR),
     spoolMaxRows,
     spoolMinFreeMb,
+    metricsPort,
+    // Loopback unless asked: the numbers' states are nobody else's business.
+    metricsHost: env.POMBO_METRICS_HOST?.trim() || "127.0.0.1",
   };
 }
 
-/** Just what talking to the edge needs (the QR command has no use for the session key). */
-export function loadEdgeConfig(env: NodeJS.ProcessEnv = process.env): Pick<FleetConfig, "edgeUrl" | "fleetToken"> {
+/**
+ * Just what talking to the edge needs (the QR command has no use for the
+ * session key), and where the edge URL came from, for its messages.
+ */
+export function loadEdgeConfig(env: NodeJS.ProcessEnv = process.env): Pick<FleetConfig, "edgeUrl" | "fleetToken"> & { edgeUrlFrom: string } {
   const fleetToken = env.POMBO_FLEET_TOKEN?.trim();
   if (!fleetToken) throw new ConfigError("POMBO_FLEET_TOKEN is required");
-  return { edgeUrl: (env.POMBO_EDGE_URL?.trim() || DEFAULT_EDGE_URL).replace(/\/+$/, ""), fleetToken };
+  const { url, from } = edgeUrlFrom(env);
+  return { edgeUrl: url, edgeUrlFrom: from, fleetToken };
+}
+
+/** POMBO_EDGE_URL, else the local edge on PORT, as `npm start` runs it (edge-url.ts). */
+function edgeUrlFrom(env: NodeJS.ProcessEnv): { url: string; from: string } {
+  try {
+    return edgeUrlOf(env);
+  } catch (err) {
+    if (err instanceof RangeError) throw new ConfigError(err.message);
+    throw err;
+  }
 }
 
 /** "2.3000.1043857760" -> [2, 3000, 1043857760]; empty -> the version bundled with Baileys. */

@@ -34,11 +34,12 @@ import type { MethodHandlers } from "../shared/rpc.ts";
 import { type LeaseGranted, ProtocolError, type StatusEvent } from "../shared/protocol.ts";
 import type { EdgeLink } from "./edge-link.ts";
 import { errorText } from "./errors.ts";
+import type { ReconnectCounter } from "./metrics.ts";
 import { selfOf } from "./inbound-receiver.ts";
 import { SilenceWatch, hardClose, silentClose } from "./liveness.ts";
 import { type LayerOptions, NumberLayers } from "./number-layers.ts";
 import { redactProxyUrl } from "./proxy.ts";
-import { type ReconnectDelay, ReconnectSchedule } from "./reconnect.ts";
+import { type ReconnectCause, type ReconnectDelay, ReconnectSchedule } from "./reconnect.ts";
 import { CREDS_KEY, type SessionStore, sealValue } from "./session-store.ts";
 import { closeCodeOf, emptyStatus, statusFromConnectionUpdate } from "./statuses.ts";
 import { type NumberSocket, type SocketLike, type SocketOptions, type SocketSettings, type Sockets, endNumberSocket, logOutNumberSocket, makeNumberSocket, socketSettings } from "./wa-socket.ts";
@@ -48,6 +49,8 @@ export type ConnectionManagerOptions = Omit<SocketOptions, "link"> &
   LayerOptions & {
     /** Backoff jitter source (tests pin it). */
     random?: () => number;
+    /** Told of each reconnect after a close (the process's metrics). */
+    reconnects?: ReconnectCounter;
   };
 
 export class ConnectionManager {
@@ -61,6 +64,7 @@ export class ConnectionManager {
   #logger: Logger;
   #settings: SocketSettings;
   #reconnects: ReconnectSchedule;
+  #counter: ReconnectCounter | undefined;
 
   #wantRunning = true;
   #leased = false;
@@ -81,6 +85,7 @@ export class ConnectionManager {
     this.#logger = logger;
     this.#settings = socketSettings(opts);
     this.#reconnects = new ReconnectSchedule({ random: opts.random ?? Math.random, logger });
+    this.#counter = opts.reconnects;
     this.#silence = new SilenceWatch({ silenceMs: this.#settings.silenceMs, onSilent: (ms) => this.#onSilent(ms) });
     const sockets: Sockets = {
       current: () => this.#sock,
@@ -237,7 +242,7 @@ export class ConnectionManager {
       this.layers.signals.attach(sock);
       this.layers.groups.attach(sock);
       this.layers.calls.attach(sock);
-      this.#logger.info(
+      this.#logger[this.#reconnects.retrying ? "debug" : "info"](
         { fresh: store.fresh, version: this.#settings.versions.current().join("."), proxy: redactProxyUrl(this.#proxyUrl) },
         "socket started",
       );
@@ -246,7 +251,7 @@ export class ConnectionManager {
       made?.store.close();
       if (generation !== this.#generation) return;
       this.#logger.error({ err: errorText(err) }, "socket could not start");
-      this.#scheduleReconnect("backoff");
+      this.#scheduleReconnect("backoff", { err: errorText(err) });
     } finally {
       if (generation === this.#generation) this.#starting = false;
     }
@@ -310,7 +315,8 @@ export class ConnectionManager {
       await this.#settings.versions.refresh();
       if (generation !== this.#generation) return;
     }
-    this.#scheduleReconnect(action.delay);
+    const error = update.lastDisconnect?.error;
+    this.#scheduleReconnect(action.delay, { close_code: code, reason: action.reason, ...(error ? { err: errorText(error) } : {}) });
   }
 
   /** Nobody scanned the last `qrLimit` QRs: stop until asked again (restart, a QR or a pairing code). */
@@ -336,9 +342,11 @@ export class ConnectionManager {
     void this.#onClose(silentClose(silentMs));
   }
 
-  #scheduleReconnect(delay: ReconnectDelay): void {
+  #scheduleReconnect(delay: ReconnectDelay, cause?: ReconnectCause): void {
     if (!this.#leased || !this.#wantRunning) return this.#reconnects.clear();
-    this.#reconnects.schedule(delay, () => void this.#start());
+    // A socket that failed to start (no close) is not a reconnect by close code.
+    if (cause?.close_code !== undefined) this.#counter?.reconnecting(cause.close_code);
+    this.#reconnects.schedule(delay, () => void this.#start(), cause);
   }
 
   /** Forgets the current socket so its events are ignored from now on; the caller ends it. */
@@ -365,7 +373,9 @@ export class ConnectionManager {
     const next = reason ? { ...status, reason } : status;
     if (JSON.stringify(next) === JSON.stringify(this.#status)) return;
     this.#status = next;
-    this.#logger.info(
+    // A retry's connecting and its transient close are in its "reconnect scheduled" line already.
+    const retryStep = this.#reconnects.retrying && (next.state === "connecting" || (next.state === "disconnected" && next.reason === "transient"));
+    this.#logger[retryStep ? "debug" : "info"](
       { state: next.state, reason: next.reason, close_code: next.close_code, jid: next.jid },
       `status ${next.state}`,
     );

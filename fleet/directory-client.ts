@@ -85,6 +85,7 @@ export class DirectoryClient {
     if (this.#closed) return;
     const ws = (this.#opts.openSocket ?? openEdgeSocket)(edgeSocketUrl(this.#opts.edgeUrl, "/fleet/connect"), this.#opts.token);
     this.#ws = ws;
+    let error: string | null = null;
     ws.on("open", () => {
       if (ws !== this.#ws) return;
       this.#attempt = 0;
@@ -107,10 +108,14 @@ export class DirectoryClient {
       this.#stopPinging();
       if (this.#closed) return;
       const delay = backoffDelay(this.#attempt++, RECONNECT);
-      this.#opts.logger.warn({ code, reason: reason.toString(), retry_in_ms: delay }, "directory link closed");
+      // One line per attempt: the error (ECONNREFUSED, ...) that closed the link is in it.
+      this.#opts.logger.warn({ code, reason: reason.toString(), ...(error ? { err: error } : {}), retry_in_ms: delay }, "directory link closed");
       this.#retryTimer = setTimeout(() => this.#connect(), delay);
     });
-    ws.on("error", (err) => this.#opts.logger.warn({ err: err.message }, "directory link error"));
+    ws.on("error", (err) => {
+      error = err.message;
+      this.#opts.logger.debug({ err: err.message }, "directory link error");
+    });
   }
 
   #startPinging(ws: WebSocket): void {

@@ -24,6 +24,7 @@ import type { MediaHosts } from "./inbound-media.ts";
 import { inboundPreparer } from "./inbound-prepare.ts";
 import { InboundSpool } from "./inbound-spool.ts";
 import { InstanceLink } from "./instance-link.ts";
+import { FleetMetrics } from "./metrics.ts";
 import { type FetchMedia, edgeMediaFetcher } from "./outbound-media.ts";
 import type { MakeSocket } from "./wa-socket.ts";
 import { WaVersionSource } from "./wa-version.ts";
@@ -46,6 +47,8 @@ const SPOOL_DRAIN_MS = 2_000;
 const MB = 1024 * 1024;
 
 export class Fleet {
+  /** What this process counts and holds, for `/metrics` (main.ts serves it when asked). */
+  readonly metrics: FleetMetrics;
   #opts: FleetOptions;
   #logger: Logger;
   #cipher: SessionCipher;
@@ -106,6 +109,12 @@ export class Fleet {
       },
       onRevoke: (ids) => void this.revoke(ids),
       openSocket: opts.openSocket,
+    });
+    this.metrics = new FleetMetrics({
+      openSockets: () => [...this.#instances.values()].filter((r) => r.manager.status.state === "connected").length,
+      numbers: () => this.#instances.size,
+      spoolRows: () => (this.#spool.closed ? 0 : this.#spool.size),
+      linked: () => this.#directory.connected,
     });
   }
 
@@ -196,8 +205,9 @@ export class Fleet {
       fetchMedia: this.#fetchMedia,
       mediaHosts: this.#mediaHosts,
       spool: this.#spool,
+      reconnects: this.metrics,
     });
-    link.serve(manager.methods);
+    link.serve(this.metrics.countingSends(manager.methods));
     this.#instances.set(id, { link, manager });
     logger.info("instance assigned");
     link.start();

@@ -212,11 +212,14 @@ export class InstanceLink implements EdgeLink {
       if (ws !== this.#ws || isBinary) return;
       void this.#onFrame(data.toString());
     });
+    let error: string | null = null;
     ws.on("close", (code, reason) => {
-      if (ws === this.#ws) this.#onClose(code, reason.toString());
+      if (ws === this.#ws) this.#onClose(code, reason.toString(), error);
     });
     ws.on("error", (err) => {
-      this.#opts.logger.warn({ err: err.message }, "instance link error");
+      // Said with the close it causes, in one line.
+      error = err.message;
+      this.#opts.logger.debug({ err: err.message }, "instance link error");
     });
   }
 
@@ -249,13 +252,13 @@ export class InstanceLink implements EdgeLink {
     this.#opts.logger.info({ holder: denied.holder, retry_after_ms: denied.retry_after_ms }, "lease denied");
   }
 
-  #onClose(code: number, reason: string): void {
+  #onClose(code: number, reason: string, error: string | null): void {
     this.#ws = null;
     this.#granted = false;
     this.#clock.stopPinging();
     this.#peer.failAll(`instance link closed (${code})`);
     if (this.#closed) return;
-    this.#opts.logger.info({ code, reason, lease_held: this.#clock.held }, "instance link closed");
+    this.#opts.logger[error ? "warn" : "info"]({ code, reason, ...(error ? { err: error } : {}), lease_held: this.#clock.held }, "instance link closed");
     switch (code) {
       case CloseCode.deleted:
         return this.#end("deleted");

@@ -4,18 +4,25 @@
  *
  * Nothing secret is ever passed to a log call; the redaction below is only a
  * safety net for fields that must never reach a log line even by mistake.
+ *
+ * `format`: JSON lines (pipelines) or short text lines (a person; log-text.ts).
  */
 import pino, { type Logger } from "pino";
+import { textDestination } from "./log-text.ts";
 
-export function createLogger(level: string, base: Record<string, unknown> = {}): Logger {
-  return pino({
+export type LogFormat = "json" | "text";
+export const LOG_FORMATS: readonly LogFormat[] = ["json", "text"];
+
+export function createLogger(level: string, base: Record<string, unknown> = {}, format: LogFormat = "json"): Logger {
+  const options = {
     level,
     base: { pid: process.pid, ...base },
     redact: {
       paths: ["token", "fleetToken", "sessionKey", "creds", "keys", "headers.authorization", "*.creds", "*.keys"],
       censor: "[redacted]",
     },
-  });
+  };
+  return format === "text" ? pino(options, textDestination(level)) : pino(options);
 }
 
 /**

@@ -11,6 +11,7 @@ import { guardConsole } from "./console-guard.ts";
 import { Fleet } from "./fleet.ts";
 import { createLogger } from "./logger.ts";
 import { errorText } from "./errors.ts";
+import { serveMetrics } from "./metrics.ts";
 
 const DRAIN_DEADLINE_MS = 5_000;
 
@@ -25,7 +26,7 @@ export async function runFleet(env: NodeJS.ProcessEnv = process.env): Promise<Fl
     }
     throw err;
   }
-  const logger = createLogger(config.logLevel, { fleet_id: config.fleetId });
+  const logger = createLogger(config.logLevel, { fleet_id: config.fleetId }, config.logFormat);
   guardConsole(logger);
   let fleet: Fleet;
   try {
@@ -34,6 +35,16 @@ export async function runFleet(env: NodeJS.ProcessEnv = process.env): Promise<Fl
     // The spool is where received messages wait: without it the process must not take numbers.
     process.stderr.write(`pombo fleet: cannot open the inbound spool in ${config.dataDir}: ${errorText(err)}\n`);
     process.exit(1);
+  }
+
+  if (config.metricsPort !== null) {
+    try {
+      await serveMetrics(fleet.metrics, { host: config.metricsHost, port: config.metricsPort, logger });
+    } catch (err) {
+      // A health check that cannot reach the process would restart it forever: say so before taking any number.
+      process.stderr.write(`pombo fleet: cannot serve metrics on ${config.metricsHost}:${config.metricsPort}: ${errorText(err)}\n`);
+      process.exit(1);
+    }
   }
 
   let draining = false;

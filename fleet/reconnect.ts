@@ -6,6 +6,10 @@
  * past that, and for `backoff` and `slow`, the wait grows with each attempt.
  * A connection that stayed open long enough was healthy: the count starts
  * over.
+ *
+ * Each attempt is one info line ("reconnect scheduled", with the close that
+ * caused it); while the number is retrying, the attempt's own steps (socket
+ * started, connecting, closed again) log at debug (`retrying`).
  */
 import type { Logger } from "pino";
 import { BACKOFF, type CloseAction, backoffDelay } from "./close-codes.ts";
@@ -17,6 +21,9 @@ const MAX_IMMEDIATE_RECONNECTS = 3;
 
 export type ReconnectDelay = Extract<CloseAction, { reconnect: true }>["delay"];
 
+/** What ended the last attempt, for its log line. */
+export type ReconnectCause = { close_code?: number | null; reason?: string | null; err?: string };
+
 export class ReconnectSchedule {
   #random: () => number;
   #logger: Logger;
@@ -24,6 +31,7 @@ export class ReconnectSchedule {
   #immediateStreak = 0;
   #openedAt: number | null = null;
   #timer: ReturnType<typeof setTimeout> | null = null;
+  #retrying = false;
 
   constructor(opts: { random: () => number; logger: Logger }) {
     this.#random = opts.random;
@@ -35,9 +43,15 @@ export class ReconnectSchedule {
     return this.#timer !== null;
   }
 
+  /** A reconnect was scheduled and no socket has opened since (nor did a command start afresh). */
+  get retrying(): boolean {
+    return this.#retrying;
+  }
+
   /** The socket opened. */
   opened(): void {
     this.#openedAt = Date.now();
+    this.#retrying = false;
   }
 
   /** The socket closed by itself: if it had been open long enough, the count starts over. */
@@ -57,6 +71,7 @@ export class ReconnectSchedule {
   /** Backoff from its first step again (a restart, an imported session). */
   resetBackoff(): void {
     this.#attempt = 0;
+    this.#retrying = false;
   }
 
   /** Immediate reconnects allowed again (a restart). */
@@ -65,16 +80,17 @@ export class ReconnectSchedule {
   }
 
   /** Calls `start` after the wait `delay` asks for (at once for `now`, while the streak allows). */
-  schedule(delay: ReconnectDelay, start: () => void): void {
+  schedule(delay: ReconnectDelay, start: () => void, cause: ReconnectCause = {}): void {
     this.clear();
+    this.#retrying = true;
     if (delay === "now" && this.#immediateStreak < MAX_IMMEDIATE_RECONNECTS) {
       this.#immediateStreak++;
-      this.#logger.info("reconnecting now");
+      this.#logger.info(cause, "reconnecting now");
       start();
       return;
     }
     const ms = backoffDelay(this.#attempt++, BACKOFF[delay === "slow" ? "slow" : "backoff"], this.#random);
-    this.#logger.info({ in_ms: ms, attempt: this.#attempt }, "reconnect scheduled");
+    this.#logger.info({ attempt: this.#attempt, in_ms: ms, ...cause }, "reconnect scheduled");
     this.#timer = setTimeout(() => {
       this.#timer = null;
       start();

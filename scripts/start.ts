@@ -4,11 +4,14 @@
  *  1. Loads `.env` (or `.env.example` when there is no `.env`); variables
  *     already in the environment win.
  *  2. Applies the D1 migrations to the local state in `.pombo/state`
- *     (`npm start -- --fresh` wipes that state first).
+ *     (`npm start -- --fresh` wipes that state first), and says so in one
+ *     line (wrangler's own output, a table per migration, only on failure).
  *  3. Runs the edge (`wrangler dev`) on PORT and waits for /health.
- *  4. On a fresh state creates a project named "default" and prints its API
- *     key once.
- *  5. Starts one fleet process pointed at the edge.
+ *  4. Starts one fleet process pointed at the edge, its log as text lines.
+ *  5. On a fresh state creates a project named "default". Once the fleet is
+ *     linked and the children's start-up output has settled, prints its API
+ *     key once, last, where a newcomer sees it (or, on later starts, how to
+ *     make a new key).
  *
  * Output lines are prefixed with [edge] / [fleet]. Ctrl-C (SIGINT), SIGTERM or
  * SIGHUP drains the fleet, then stops the edge. If either child dies, the other
@@ -23,12 +26,13 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdirSync, rmSync } from "node:fs";
+import { mkdirSync, readdirSync, rmSync } from "node:fs";
 import net from "node:net";
 import { constants } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { localEdgeUrl, portOf } from "../fleet/edge-url.ts";
 import { loadedEnvFile } from "./load-env.ts";
 import { startLocalDoh } from "./local-doh.ts";
 import { edgeVarsFileArgs, localEdgeVars, WRANGLER_ENV_FILE_ENV } from "./local-edge-vars.ts";
@@ -37,7 +41,13 @@ import { clearStaleRun, procStat, RUN_ID_VAR, writeRunRecord, type RunRecord } f
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const WRANGLER = path.join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
 const SUPERVISE = path.join(ROOT, "scripts", "supervise.ts");
+const MIGRATIONS_DIR = path.join(ROOT, "migrations");
 const HEALTH_TIMEOUT_MS = 90_000;
+/** How long the fleet may take to link to the edge before the banner is printed anyway. */
+const FLEET_LINK_TIMEOUT_MS = 20_000;
+/** The children's output is settled once they said nothing this long (waiting at most SETTLE_MAX_MS). */
+const QUIET_MS = 750;
+const SETTLE_MAX_MS = 5_000;
 const FLEET_STOP_MS = 10_000;
 const EDGE_STOP_MS = 5_000;
 
@@ -65,9 +75,11 @@ const say = (line: string) => process.stdout.write(`[pombo] ${line}\n`);
 
 const envFile = loadedEnvFile;
 const env = process.env;
-const port = Number(env.PORT || "8787");
-if (!Number.isInteger(port) || port < 1 || port > 65535) {
-  process.stderr.write(`pombo: PORT must be a port number, got "${env.PORT}"\n`);
+let port: number;
+try {
+  port = portOf(env);
+} catch (err) {
+  process.stderr.write(`pombo: ${(err as Error).message}\n`);
   process.exit(2);
 }
 for (const name of ["POMBO_ADMIN_TOKEN", "POMBO_FLEET_TOKEN", "POMBO_SESSION_KEY"]) {
@@ -78,7 +90,8 @@ for (const name of ["POMBO_ADMIN_TOKEN", "POMBO_FLEET_TOKEN", "POMBO_SESSION_KEY
 }
 const adminToken = env.POMBO_ADMIN_TOKEN!.trim();
 const fleetToken = env.POMBO_FLEET_TOKEN!.trim();
-const edgeUrl = `http://127.0.0.1:${port}`;
+// The edge this run serves; `npm run fleet` and `fleet:qr` derive the same URL from PORT.
+const edgeUrl = localEdgeUrl(port);
 
 /** Those of these that are set, for the edge's env file. */
 const optionalVars = (names: string[]) => Object.fromEntries(names.flatMap((name) => (env[name]?.trim() ? [[name, env[name]!.trim()]] : [])));
@@ -103,12 +116,19 @@ const run: RunRecord = { pid: process.pid, started: procStat(process.pid)!.start
 
 type Child = { name: string; proc: ChildProcess; exited: Promise<number | null>; done: boolean };
 
-function prefixLines(stream: NodeJS.ReadableStream | null, prefix: string, out: NodeJS.WriteStream) {
+/** When a child last printed something: the banner waits for a quiet moment. */
+let lastChildOutputAt = Date.now();
+
+function eachLine(stream: NodeJS.ReadableStream | null, onLine: (line: string) => void) {
   if (!stream) return;
-  createInterface({ input: stream, crlfDelay: Infinity }).on("line", (line) => out.write(`${prefix} ${line}\n`));
+  createInterface({ input: stream, crlfDelay: Infinity }).on("line", (line) => {
+    lastChildOutputAt = Date.now();
+    onLine(line);
+  });
 }
 
-function startChild(name: string, argv: string[], childEnv: NodeJS.ProcessEnv, graceMs: number): Child {
+/** `onLine`: where its output goes instead of our stdout/stderr with a [name] prefix. */
+function startChild(name: string, argv: string[], childEnv: NodeJS.ProcessEnv, graceMs: number, onLine?: (line: string) => void): Child {
   // Own process group, led by the supervisor: signals reach wrangler's workerd
   // children too, and a terminal Ctrl-C reaches only us, so the stop order
   // stays ours. The stdin pipe is the supervisor's line to us: never written,
@@ -123,8 +143,8 @@ function startChild(name: string, argv: string[], childEnv: NodeJS.ProcessEnv, g
     run.groups.push({ name, pgid: proc.pid });
     writeRunRecord(RUN_FILE, run);
   }
-  prefixLines(proc.stdout, `[${name}]`, process.stdout);
-  prefixLines(proc.stderr, `[${name}]`, process.stderr);
+  eachLine(proc.stdout, onLine ?? ((line) => process.stdout.write(`[${name}] ${line}\n`)));
+  eachLine(proc.stderr, onLine ?? ((line) => process.stderr.write(`[${name}] ${line}\n`)));
   const child: Child = { name, proc, done: false, exited: Promise.resolve(null) };
   child.exited = new Promise((resolve) => {
     proc.once("exit", (code, signal) => {
@@ -165,10 +185,22 @@ async function stopChild(child: Child | undefined, graceMs: number): Promise<voi
   signalGroup(child, "SIGKILL"); // stragglers in the group (workerd)
 }
 
-async function runToEnd(argv: string[], what: string): Promise<void> {
-  const child = startChild("edge", argv, wranglerEnv, EDGE_STOP_MS);
+/**
+ * `wrangler d1 migrations apply` reprints its whole table after each
+ * migration it applies (17 tables on a fresh state): kept back, and shown
+ * only if it fails. One line says what happened.
+ */
+async function applyMigrations(): Promise<void> {
+  const lines: string[] = [];
+  const child = startChild("edge", [WRANGLER, "d1", "migrations", "apply", "DB", "--local", "--persist-to", STATE_DIR], wranglerEnv, EDGE_STOP_MS, (line) => lines.push(line));
   const code = await child.exited;
-  if (code !== 0) throw new Error(`${what} failed (exit ${code})`);
+  if (code !== 0) {
+    for (const line of lines) process.stderr.write(`[edge] ${line}\n`);
+    throw new Error(`database migrations failed (exit ${code})`);
+  }
+  const total = readdirSync(MIGRATIONS_DIR).filter((name) => name.endsWith(".sql")).length;
+  const applied = Number(/About to apply (\d+) migration/.exec(lines.join("\n"))?.[1] ?? 0);
+  say(`database: ${total} migrations, ${applied ? `${applied} applied now` : "none new to apply"}`);
 }
 
 function portInUse(p: number): Promise<boolean> {
@@ -202,6 +234,12 @@ async function waitForHealth(edge: Child): Promise<void> {
     try {
       const res = await fetch(`${edgeUrl}/health`, { signal: AbortSignal.timeout(2_000) });
       if (res.status === 200) return;
+      // Serving, but short of a secret (e.g. no POMBO_DATA_KEY: no OTP sends): say which, and go on.
+      const health = res.status === 503 ? ((await res.json().catch(() => null)) as { d1?: { ok: boolean }; missing?: string[] } | null) : null;
+      if (health?.d1?.ok && health.missing?.length) {
+        say(`the edge is missing ${health.missing.join(", ")} (put it in .env; see .env.example); starting anyway`);
+        return;
+      }
     } catch {
       /* not up yet */
     }
@@ -210,21 +248,43 @@ async function waitForHealth(edge: Child): Promise<void> {
   throw new Error(`the edge did not answer ${edgeUrl}/health within ${HEALTH_TIMEOUT_MS / 1000}s`);
 }
 
-async function ensureProject(): Promise<void> {
+/** Until the fleet process is linked to the edge (false: not within the timeout). */
+async function waitForFleetLink(fleetChild: Child): Promise<boolean> {
+  const deadline = Date.now() + FLEET_LINK_TIMEOUT_MS;
+  // Each look is a line in the edge's log: not too often (a fleet takes a few seconds to start).
+  while (Date.now() < deadline && !fleetChild.done) {
+    await new Promise((r) => setTimeout(r, 1_000));
+    const fleets = await admin<{ data: unknown[] }>("GET", "/admin/fleets").catch(() => null);
+    if (fleets?.status === 200 && fleets.body.data.length > 0) return true;
+  }
+  return false;
+}
+
+/** Until the children said nothing for QUIET_MS (at most SETTLE_MAX_MS): what we print then is not buried. */
+async function outputSettled(): Promise<void> {
+  const deadline = Date.now() + SETTLE_MAX_MS;
+  while (Date.now() - lastChildOutputAt < QUIET_MS && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+}
+
+/** Makes the "default" project on a fresh state; answers what to print about it: its key once, or how to make one. */
+async function ensureProject(): Promise<string> {
   const list = await admin<{ total: number; data: { id: string; name: string }[] }>("GET", "/admin/projects?limit=1");
   if (list.status !== 200) throw new Error(`GET /admin/projects answered ${list.status}: ${JSON.stringify(list.body)}`);
   if (list.body.total > 0 || list.body.data.length > 0) {
     const first = list.body.data[0]!;
-    say(`a project already exists ("${first.name}", id ${first.id}); its API key was printed when it was created.`);
-    say(`to make a new key for it (POMBO_ADMIN_TOKEN is in ${envFile ?? "your environment"}):`);
-    say(`  curl -s -X POST ${edgeUrl}/admin/projects/${first.id}/keys -H "Authorization: Bearer $POMBO_ADMIN_TOKEN"`);
-    return;
+    return [
+      `a project already exists ("${first.name}", id ${first.id}); its API key was printed when it was created.`,
+      `to make a new key for it (POMBO_ADMIN_TOKEN is in ${envFile ?? "your environment"}):`,
+      `  curl -s -X POST ${edgeUrl}/admin/projects/${first.id}/keys -H "Authorization: Bearer $POMBO_ADMIN_TOKEN"`,
+    ]
+      .map((line) => `[pombo] ${line}\n`)
+      .join("");
   }
   const created = await admin<{ id: string; name: string; api_key: string }>("POST", "/admin/projects", { name: "default" });
   if (created.status !== 201) throw new Error(`POST /admin/projects answered ${created.status}: ${JSON.stringify(created.body)}`);
   const { id, api_key } = created.body;
   const bar = "=".repeat(72);
-  process.stdout.write(
+  return (
     [
       "",
       bar,
@@ -240,7 +300,7 @@ async function ensureProject(): Promise<void> {
       `  API reference: ${edgeUrl}/docs`,
       bar,
       "",
-    ].join("\n") + "\n",
+    ].join("\n") + "\n"
   );
 }
 
@@ -297,7 +357,7 @@ try {
   mkdirSync(STATE_DIR, { recursive: true });
 
   say("applying database migrations");
-  await runToEnd([WRANGLER, "d1", "migrations", "apply", "DB", "--local", "--persist-to", STATE_DIR], "migrations");
+  await applyMigrations();
 
   // The edge resolves client URLs' names like this machine does (an operator's POMBO_DOH_URL wins).
   const dohUrl = env.POMBO_DOH_URL?.trim() || (await startLocalDoh()).url;
@@ -330,20 +390,24 @@ try {
   await waitForHealth(edge);
   say(`edge is up: ${edgeUrl}`);
 
-  await ensureProject();
-
   say("starting a fleet process");
   fleet = startChild("fleet", [path.join(ROOT, "fleet", "main.ts")], {
     ...env,
     POMBO_EDGE_URL: edgeUrl,
     POMBO_LOG_LEVEL: env.POMBO_LOG_LEVEL || "info",
+    // Read by a person here: short lines (POMBO_LOG_FORMAT=json keeps pino's JSON).
+    POMBO_LOG_FORMAT: env.POMBO_LOG_FORMAT || "text",
     // The inbound spool lives with the rest of the local state (POMBO_LOCAL_DIR).
     POMBO_FLEET_DATA_DIR: env.POMBO_FLEET_DATA_DIR || path.join(LOCAL_DIR, "fleet"),
   }, FLEET_STOP_MS);
   void fleet.exited.then((code) => {
     if (!stopping) void shutdown(code || 1, `the fleet exited (code ${code})`);
   });
-  say("ready. Ctrl-C stops everything.");
+  const linked = await waitForFleetLink(fleet);
+  const project = await ensureProject();
+  await outputSettled();
+  if (!linked) say(`the fleet has not linked to the edge within ${FLEET_LINK_TIMEOUT_MS / 1000}s; its lines above say why`);
+  process.stdout.write(`[pombo] ready. Ctrl-C stops everything.\n${project}`);
 } catch (err) {
   process.stderr.write(`[pombo] ${(err as Error).message}\n`);
   await shutdown(1, "start-up failed");

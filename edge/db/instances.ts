@@ -49,6 +49,14 @@ export async function updateInstanceStatus(db: Db, projectId: string, id: string
     .where(ofProject(instances, projectId, id));
 }
 
+/** The proxy its WhatsApp traffic goes through (null: none). */
+export async function setInstanceProxy(db: Db, projectId: string, id: string, proxyUrl: string | null) {
+  await db
+    .update(instances)
+    .set({ proxy_url: proxyUrl, updated_at: new Date().toISOString() })
+    .where(ofProject(instances, projectId, id));
+}
+
 export async function deleteInstance(db: Db, projectId: string, id: string): Promise<boolean> {
   const rows = await db
     .delete(instances)

@@ -94,7 +94,7 @@ export async function insertDeliveries(db: Db, rows: NewDelivery[]) {
 }
 
 export type DeliveryPublic = Omit<DeliveryRow, "project_id" | "body"> & {
-  history: { attempt: number; status_code: number | null; error: string | null; duration_ms: number; at: string }[];
+  history: { attempt: number; status_code: number | null; error: string | null; response_body: string | null; duration_ms: number; at: string }[];
 };
 
 /** A webhook's deliveries, newest first, each with its attempts in order. */
@@ -179,6 +179,8 @@ export type AttemptRecord = {
   ok: boolean;
   status_code: number | null;
   error: string | null;
+  /** The start of a failed answer's body. */
+  response_body: string | null;
   duration_ms: number;
   /** When the queue will try again (failures only). */
   next_attempt_at: string | null;
@@ -198,6 +200,7 @@ export async function recordAttempts(db: Db, records: AttemptRecord[], count?: (
       attempt: r.attempt,
       status_code: r.status_code,
       error: r.error,
+      response_body: r.response_body,
       duration_ms: r.duration_ms,
       at,
     }),

@@ -16,6 +16,10 @@
  * Retention: the log keeps 72 hours and at most 100,000 events, trimmed by
  * the alarm (hourly while events flow). A client resuming from an id older
  * than that gets an `event: gap` frame first, then what is left.
+ *
+ * It also counts what it logs, per type (`published`, which the trimming
+ * never lowers; a hub made before it counts from then on): the operator's
+ * `pombo_events_total` (GET /admin/metrics).
  */
 import { DurableObject } from "cloudflare:workers";
 import { db } from "../db/client.ts";
@@ -79,6 +83,8 @@ const TABLES: SqlTableSpec[] = [
   },
   /** How far the log was trimmed (`trimmed_through`). */
   { name: "meta", columns: "key TEXT PRIMARY KEY, value INTEGER NOT NULL" },
+  /** Events logged per type, ever: a counter the log's trimming does not lower. */
+  { name: "published", columns: "type TEXT PRIMARY KEY, count INTEGER NOT NULL" },
 ];
 
 export class EventHub extends DurableObject<Env> {
@@ -115,6 +121,7 @@ export class EventHub extends DurableObject<Env> {
           .toArray();
         if (!row) continue; // published before: already logged and routed
         logged.push({ seq: row.seq, type: event.type, body });
+        this.#sql.exec("INSERT INTO published (type, count) VALUES (?, 1) ON CONFLICT (type) DO UPDATE SET count = count + 1", event.type);
         for (const hook of hooks) {
           if (!matchesFilter(hook.events, event.type)) continue;
           const delivery: OutboxRow = {
@@ -363,6 +370,12 @@ export class EventHub extends DurableObject<Env> {
     this.#heartbeat = setInterval(() => {
       for (const listener of this.#listeners) this.#write(listener, ": keep-alive\n\n");
     }, HEARTBEAT_MS);
+  }
+
+  /** Events logged, per type, since the object began counting (none yet: an empty record). */
+  async publishedCounts(): Promise<Record<string, number>> {
+    const rows = this.#sql.exec<{ type: string; count: number }>("SELECT type, count FROM published").toArray();
+    return Object.fromEntries(rows.map((r) => [r.type, r.count]));
   }
 
   /** How many SSE streams are open (for tests and diagnostics). */

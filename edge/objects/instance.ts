@@ -193,6 +193,19 @@ export class InstanceObject extends DurableObject<Env> {
     return next;
   }
 
+  /**
+   * A new proxy (null: none). The fleet reads it from its grant, so the link
+   * holding the number is closed: the fleet links again at once, and a grant
+   * with another proxy restarts its socket through it. False for no instance.
+   */
+  async changeProxy(proxyUrl: string | null): Promise<boolean> {
+    const meta = await this.#meta();
+    if (!meta) return false;
+    await this.#storage.put("meta", { ...meta, proxy_url: proxyUrl });
+    if (meta.proxy_url !== proxyUrl) this.#lease.dropAll(CloseCode.normal, "proxy changed");
+    return true;
+  }
+
   // ------------------------------------------------------------ called by the Worker
 
   async init(meta: InstanceMeta): Promise<void> {

@@ -69,6 +69,7 @@ const HistoryMessage = z
     id: z.string(),
     direction: DirectionInboundFirst,
     status: StoredMessageStatus,
+    reason: z.string().nullable().openapi({ description: "Why it failed or was deleted (as GET /messages/{id} says); null otherwise." }),
     instance_id: z.string(),
     chat_jid: z.string(),
     wa_message_id: z.string().nullable().openapi({ description: "Sends: only once sent." }),

@@ -1,14 +1,32 @@
-/** /events: the project's events, live, as Server-Sent Events. */
+/** /events: the project's events, live, as Server-Sent Events, and the tokens browsers open them with. */
 import { OpenAPIHono, z } from "@hono/zod-openapi";
+import { db } from "../db/client.ts";
 import type { AppEnv } from "../env.ts";
-import { errorsOf, operations } from "../schemas.ts";
+import { errorsOf, json, operations } from "../schemas.ts";
 import { openEventStream } from "../services/event-stream.ts";
+import { issueStreamToken, STREAM_TOKEN_TTL_MS } from "../services/stream-tokens.ts";
 
 const route = operations(["Events"]);
 
 const EventId = z.string().regex(/^\d{1,15}$/, "expected the numeric id of an event frame");
 
-export const eventRoutes = new OpenAPIHono<AppEnv>().openapi(
+const StreamToken = z
+  .object({
+    token: z.string().openapi({ example: "pb_st_...", description: "Pass as `GET /events?stream_token=`. Good for one connection." }),
+    expires_at: z.string().openapi({ description: `Unused, it expires ${STREAM_TOKEN_TTL_MS / 1000} seconds after it was made.` }),
+  })
+  .openapi("StreamToken");
+
+export const eventRoutes = new OpenAPIHono<AppEnv>()
+  .openapi(
+    route.post("/token", "A single-use token that opens the event stream from a browser", {
+      description:
+        "EventSource cannot send an Authorization header, and an API key in a URL would land in logs and history. A page that holds the key asks for one of these and opens `/events?stream_token=<token>`; each reconnect asks for a new one (with `last_event_id`, nothing is missed).",
+      responses: { 201: json(StreamToken, "The token") },
+    }),
+    async (c) => c.json(await issueStreamToken(db(c.env.DB), c.var.projectId), 201),
+  )
+  .openapi(
   route.get("/", "Stream the project's events (Server-Sent Events)", {
     description: [
       "Each event is one frame: `id: <seq>`, `event: <type>`, `data: <the event, as webhooks get it>`.",
@@ -16,9 +34,15 @@ export const eventRoutes = new OpenAPIHono<AppEnv>().openapi(
       "every event after that id still in the 72-hour log is replayed, then the stream goes live, with no gap and no repeat.",
       "If some of the missed events are past retention, an `event: gap` frame says so first.",
       "A `: keep-alive` comment comes every 15 seconds. Media links are signed when each frame leaves.",
+      "A browser, whose EventSource cannot send headers, passes `?stream_token=` from `POST /events/token` instead of the API key.",
     ].join(" "),
     request: {
       query: z.object({
+        stream_token: z
+          .string()
+          .max(100)
+          .optional()
+          .openapi({ description: "Instead of the Authorization header: a token from `POST /events/token`, good for one connection." }),
         last_event_id: EventId.optional().openapi({ description: "Resume after this id (the header wins when both are given)." }),
         types: z
           .string()

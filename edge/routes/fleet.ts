@@ -16,8 +16,11 @@ import { mediaKeyOf } from "../services/media.ts";
 export const fleetRoutes = new Hono<AppEnv>()
   .get("/connect", (c) => directoryOf(c.env).fetch(c.req.raw))
   .get("/instances/:id/connect", (c) => instanceOf(c.env, c.req.param("id")).fetch(c.req.raw))
+  // As GET /instances/{id}/qr: an expired pairing starts again. `?restart=false` (fleet:qr's
+  // later polls) only looks, so a terminal left open does not keep a number pairing forever.
   .get("/instances/:id/qr", async (c) => {
-    const { status } = await statusForQr(c.env, c.req.param("id"));
+    const id = c.req.param("id");
+    const status = c.req.query("restart") === "false" ? await instanceOf(c.env, id).status() : (await statusForQr(c.env, id)).status;
     if (!status) throw notFound("instance");
     return c.json({ state: status.state, reason: status.reason, qr: status.qr, qr_png: status.qr_png });
   })

@@ -22,6 +22,9 @@ const CreateInstance = z
 const UpdateInstance = z
   .strictObject({
     settings: NumberSettingsPatch.openapi({ description: "How this number behaves; what is left out stays. Each takes effect at once, with no reconnect." }),
+    proxy_url: ProxyUrl.nullable().openapi({
+      description: "The proxy its WhatsApp traffic goes through; null: none. The number reconnects through it at once. Private addresses are refused as at creation.",
+    }),
   })
   .partial()
   .openapi("UpdateInstance");
@@ -68,7 +71,7 @@ export const instanceRoutes = new OpenAPIHono<AppEnv>()
     async (c) => c.json(await instances.instanceDetail(c.env, c.var.projectId, c.req.valid("param").id), 200),
   )
   .openapi(
-    route.patch("/{id}", "Change how an instance behaves: ignore groups, always online, auto read", {
+    route.patch("/{id}", "Change how an instance behaves (ignore groups, always online, auto read) or its proxy", {
       request: { ...byId, body: jsonBody(UpdateInstance) },
       responses: { 200: json(InstanceDetailSchema, "The instance, with its settings"), ...errorsOf(400, 404) },
     }),

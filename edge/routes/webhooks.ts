@@ -63,6 +63,10 @@ const Attempt = z.object({
   attempt: z.number().int(),
   status_code: z.number().int().nullable().openapi({ description: "Null when no HTTP answer came (refused, timeout)." }),
   error: z.string().nullable(),
+  response_body: z.string().nullable().openapi({
+    example: "upstream timeout",
+    description: "The start (up to 500 characters) of a failed answer's body, as the endpoint sent it; null on success or when no answer came.",
+  }),
   duration_ms: z.number().int(),
   at: z.string(),
 });

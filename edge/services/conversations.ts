@@ -205,6 +205,7 @@ export async function historyEntry(env: Env, row: MessageRow) {
     id: row.id,
     direction: row.direction,
     status: row.status,
+    reason: row.reason,
     instance_id: row.instance_id,
     chat_jid: row.chat_jid,
     wa_message_id: waIdOf(row),

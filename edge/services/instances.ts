@@ -10,7 +10,7 @@
 import type { MethodName, Params, Result } from "../../shared/protocol.ts";
 import { newId } from "../crypto.ts";
 import { db } from "../db/client.ts";
-import { deleteInstance, findInstance, insertInstance, listInstances } from "../db/instances.ts";
+import { deleteInstance, findInstance, insertInstance, listInstances, setInstanceProxy } from "../db/instances.ts";
 import type { Page } from "../db/pagination.ts";
 import type { InstanceRow } from "../db/schema/index.ts";
 import type { Env } from "../env.ts";
@@ -68,9 +68,24 @@ export async function instanceDetail(env: Env, projectId: string, id: string): P
   return { ...instance, settings };
 }
 
-/** `PATCH /instances/{id}`: its settings, each acting at once (pushed to the connected number where WhatsApp needs it). */
-export async function updateInstance(env: Env, projectId: string, id: string, patch: { settings?: NumberSettingsPatch }) {
+/**
+ * `PATCH /instances/{id}`: its settings, each acting at once (pushed to the
+ * connected number where WhatsApp needs it), and its proxy (the number
+ * reconnects through the new one at once).
+ */
+export async function updateInstance(
+  env: Env,
+  projectId: string,
+  id: string,
+  patch: { settings?: NumberSettingsPatch; proxy_url?: string | null },
+) {
   await getInstance(env, projectId, id);
+  if (patch.proxy_url !== undefined) {
+    // The same policy as at creation: the fleet dials it from inside its network.
+    if (patch.proxy_url) await checkUrlField(env, new URL(patch.proxy_url), "proxy_url");
+    await setInstanceProxy(db(env.DB), projectId, id, patch.proxy_url);
+    if (!(await instanceOf(env, id).changeProxy(patch.proxy_url))) throw notFound("instance");
+  }
   if (patch.settings && !(await instanceOf(env, id).changeNumberSettings(patch.settings))) throw notFound("instance");
   return instanceDetail(env, projectId, id);
 }

@@ -46,6 +46,8 @@ export type DeliveryJob = { delivery_id: string; project_id: string };
 
 const MAX_DELAY_S = 43_200;
 const TIMEOUT_MS = 10_000;
+/** How much of a failed answer's body an attempt keeps. */
+const RESPONSE_BODY_CHARS = 500;
 const USER_AGENT = "Pombo-Webhooks/1.0 (+https://www.standardwebhooks.com)";
 const DEFAULT_BASE_S = 10;
 const DEFAULT_DISABLE_AFTER_H = 72;
@@ -119,33 +121,34 @@ async function attempt(env: Env, message: Message<DeliveryJob>, row: DeliveryJob
       ok: answer.ok,
       status_code: answer.status,
       error: answer.error,
+      response_body: answer.body,
       duration_ms: Date.now() - started,
       next_attempt_at: retryIn === undefined ? null : new Date(Date.now() + retryIn * 1000).toISOString(),
     },
   };
 }
 
-type Answer = { ok: boolean; status: number | null; error: string | null };
+type Answer = { ok: boolean; status: number | null; error: string | null; body: string | null };
 
 async function post(env: Env, row: DeliveryJobRow): Promise<Answer> {
   let url: URL;
   try {
     url = new URL(row.webhook.url);
   } catch {
-    return { ok: false, status: null, error: "bad_url" };
+    return { ok: false, status: null, error: "bad_url", body: null };
   }
   // Checked again at send time: the name may lead elsewhere now, or the operator setting changed.
   try {
     await checkDestination(env, url.hostname);
   } catch (err) {
     if (!(err instanceof DestinationRefused)) throw err;
-    return { ok: false, status: null, error: `${err.code}: ${err.message}`.slice(0, 500) };
+    return { ok: false, status: null, error: `${err.code}: ${err.message}`.slice(0, 500), body: null };
   }
   let signer: Webhook;
   try {
     signer = await signerFor(env, row.webhook);
   } catch {
-    return { ok: false, status: null, error: "secret_unavailable" };
+    return { ok: false, status: null, error: "secret_unavailable", body: null };
   }
   const parsed = JSON.parse(row.body);
   const event = await withFreshMediaLinks(env, parsed);
@@ -166,13 +169,38 @@ async function post(env: Env, row: DeliveryJobRow): Promise<Answer> {
         "webhook-signature": signer.sign(row.event_id, now, payload),
       },
     });
-    await response.body?.cancel();
     const ok = response.status >= 200 && response.status < 300;
-    return { ok, status: response.status, error: ok ? null : `HTTP ${response.status}` };
+    // A success's body says nothing worth keeping; a failure's often says why.
+    let body: string | null = null;
+    if (ok) await response.body?.cancel();
+    else body = await startOf(response);
+    return { ok, status: response.status, error: ok ? null : `HTTP ${response.status}`, body };
   } catch (err) {
-    if (signal.aborted) return { ok: false, status: null, error: `timeout: no answer within ${TIMEOUT_MS / 1000} s` };
-    return { ok: false, status: null, error: `unreachable: ${err instanceof Error ? err.message : String(err)}`.slice(0, 500) };
+    if (signal.aborted) return { ok: false, status: null, error: `timeout: no answer within ${TIMEOUT_MS / 1000} s`, body: null };
+    return { ok: false, status: null, error: `unreachable: ${err instanceof Error ? err.message : String(err)}`.slice(0, 500), body: null };
   }
+}
+
+/** The first RESPONSE_BODY_CHARS characters of an answer, read no further than needed; null when empty or unreadable. */
+async function startOf(response: Response): Promise<string | null> {
+  const reader = response.body?.getReader();
+  if (!reader) return null;
+  const decoder = new TextDecoder();
+  let text = "";
+  try {
+    // Four bytes per character at most: enough bytes for the characters kept.
+    for (let bytes = 0; bytes < RESPONSE_BODY_CHARS * 4; ) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      bytes += value.byteLength;
+      text += decoder.decode(value, { stream: true });
+    }
+    await reader.cancel();
+  } catch {
+    // The answer broke off: keep what came.
+  }
+  const kept = text.trim().slice(0, RESPONSE_BODY_CHARS);
+  return kept === "" ? null : kept;
 }
 
 /** Unsealing derives a key: keep the signer per sealed secret (a rotated secret seals differently). */

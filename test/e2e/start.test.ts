@@ -89,7 +89,7 @@ interface Start {
 const started: Start[] = [];
 const trees: Proc[][] = [];
 
-function npmStart(localDir: string, port: number): Start {
+function npmStart(localDir: string, port: number, env: NodeJS.ProcessEnv = {}): Start {
   const proc = spawn(process.execPath, [path.join(ROOT, "scripts/start.ts")], {
     cwd: ROOT,
     env: {
@@ -101,6 +101,7 @@ function npmStart(localDir: string, port: number): Start {
       POMBO_EDGE_URL: `http://127.0.0.1:${port}`,
       POMBO_ALLOW_PRIVATE_NETWORKS: "false",
       POMBO_LOG_LEVEL: "warn",
+      ...env,
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -160,9 +161,43 @@ describe("e2e: npm start survives a hard kill", () => {
     rmSync(localDir, { recursive: true, force: true });
   });
 
-  it("no command line in npm start's process tree shows the admin token, fleet token, data key, session key or R2 secret; SIGKILL of npm start then takes edge and fleet down within 15 s and frees the port", async () => {
-    const s = npmStart(localDir, await freePort());
+  it("what a newcomer sees: one line for the migrations, the key banner last once the fleet's start-up lines are out, a number that cannot reach WhatsApp retrying in one short line per attempt; no command line in npm start's process tree shows the admin token, fleet token, data key, session key or R2 secret; SIGKILL of npm start then takes edge and fleet down within 15 s and frees the port", async () => {
+    // WhatsApp where nothing listens: the instance keeps retrying with reason transient, as offline.
+    const waPort = await freePort();
+    const s = npmStart(localDir, await freePort(), { POMBO_LOG_LEVEL: "", POMBO_WA_URL: `ws://127.0.0.1:${waPort}/ws` });
     await ready(s);
+    await sleep(1_000); // what comes next is not start-up output
+    const out = s.output();
+    const migrations = readdirSync(path.join(ROOT, "migrations")).filter((f) => f.endsWith(".sql")).length;
+    expect(out.match(/database: /g)).toHaveLength(1);
+    expect(out).toContain(`[pombo] database: ${migrations} migrations, ${migrations} applied now\n`);
+    expect(out).not.toMatch(/[┌│└]/); // wrangler's tables
+    // The banner, then nothing: the edge's and the fleet's start-up lines all came before it.
+    const bar = "=".repeat(72);
+    expect(out.trimEnd().endsWith(bar)).toBe(true);
+    const banner = out.indexOf('Project "default" created');
+    for (const line of ["[pombo] starting a fleet process", "[fleet]", "directory connected", "[edge] [wrangler:info] Ready on", "[pombo] ready. Ctrl-C stops everything."]) {
+      expect(out.indexOf(line), line).toBeGreaterThan(-1);
+      expect(out.lastIndexOf(line), line).toBeLessThan(banner);
+    }
+
+    const apiKey = /pb_live_\w+/.exec(out)![0];
+    const created = await fetch(`http://127.0.0.1:${s.port}/instances`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
+      body: JSON.stringify({ name: "offline" }),
+    });
+    const { id } = (await created.json()) as { id: string };
+    const retry = (attempt: number) =>
+      new RegExp(`^\\[fleet\\] \\d\\d:\\d\\d:\\d\\d ${id.slice(0, 8)} reconnect scheduled attempt=${attempt} in_ms=\\d+ close_code=\\d+ reason=transient err="[^"\\n]*ECONNREFUSED[^"\\n]*"$`, "m");
+    await waitFor(() => retry(3).test(s.output()), 30_000, { what: "the third reconnect line" });
+    const after = s.output().slice(out.length);
+    for (const attempt of [1, 2, 3]) expect(after).toMatch(retry(attempt));
+    // Each attempt is that line alone: no JSON, no stack trace, no per-attempt status lines after the first.
+    expect(after).not.toMatch(/^\[fleet\] \{/m);
+    expect(after).not.toMatch(/^\[fleet\]\s+at /m);
+    expect(after).not.toContain("trace");
+    expect(after.match(/status connecting/g)).toHaveLength(1);
     expect(await health(s.port)).toBe(200);
     const tree = await treeWithFleet(s);
     trees.push(tree);
@@ -211,8 +246,15 @@ describe("e2e: npm start survives a hard kill", () => {
     expect(orphans.some(isFleet)).toBe(true);
     expect(await portFree(port)).toBe(false);
 
-    const third = npmStart(localDir, port);
+    const third = npmStart(localDir, port, { POMBO_LOG_LEVEL: "" });
     await ready(third);
+    // Said once the fleet is linked and its start-up lines are out.
+    const linkedAt = third.output().indexOf("[fleet] ");
+    expect(linkedAt).toBeGreaterThan(-1);
+    expect(third.output().indexOf("directory connected")).toBeGreaterThan(linkedAt);
+    expect(third.output().indexOf("a project already exists")).toBeGreaterThan(third.output().indexOf("directory connected"));
+    expect(third.output()).toContain("[pombo] database: ");
+    expect(third.output()).toContain(" migrations, none new to apply\n");
     expect(third.output()).toMatch(/a previous run \(pid \d+\) died and left \d+ process\(es\) behind/);
     expect(tree.filter(running)).toEqual([]);
     expect(await health(port)).toBe(200);
@@ -221,7 +263,8 @@ describe("e2e: npm start survives a hard kill", () => {
 
     third.proc.kill("SIGINT");
     expect(await third.exited).toBe(0);
-    expect(readdirSync(localDir).sort()).toEqual(["state"]);
+    // The run's record and the edge's secrets file are gone; the state and the fleet's spool stay.
+    expect(readdirSync(localDir).sort()).toEqual(["fleet", "state"]);
   });
 
   it("the e2e harness's edge (also the benchmarks') gets its variables without putting them on wrangler's command line", async () => {

@@ -4,7 +4,7 @@
  * number's fleet socket, and sends through the API.
  */
 import { describe, expect, it } from "vitest";
-import { call, connectedFleet, deliver, eventsUntil, inboundMessage, messageOf, newInstance, newProject, noPacing, useFleetSockets, waitFor, walk } from "./helpers.ts";
+import { call, connectedFleet, deliver, eventsUntil, fail, inboundMessage, messageOf, newInstance, newProject, noPacing, useFleetSockets, waitFor, walk } from "./helpers.ts";
 
 useFleetSockets();
 
@@ -105,6 +105,24 @@ describe("a conversation's messages", () => {
     const res = await call("/messages/text", { method: "POST", token: key, body: { to: jidOf(1), body: "on its way", instance_id: instance.id } });
     const [queued] = (await get(key, `/conversations/${jidOf(1)}/messages`)).json.data;
     expect(queued).toMatchObject({ id: res.json.id, status: "queued", wa_message_id: null, body: "on its way" });
+  });
+
+  it("shows why a send failed, as GET /messages/{id} does, and no reason for the others", async () => {
+    const { api_key: key } = await newProject();
+    await noPacing(key);
+    const instance = await newInstance(key);
+    const fleet = await connectedFleet(instance.id, { answer: (frame) => (frame.content?.text === "broken" ? fail("invalid_content") : undefined) });
+    await deliver(fleet.socket, inboundMessage(jidOf(1)));
+    const send = async (body: string) =>
+      (await call("/messages/text", { method: "POST", token: key, body: { to: jidOf(1), body, instance_id: instance.id } })).json.id as string;
+    const broken = await send("broken");
+    await waitFor(async () => (await messageOf(key, broken)).status === "failed", 3_000, "failed");
+    const fine = await send("fine");
+    await waitFor(async () => (await messageOf(key, fine)).status === "sent", 3_000, "sent");
+    const history = (await get(key, `/conversations/${jidOf(1)}/messages`)).json.data;
+    expect(history.find((m: { id: string }) => m.id === broken)).toMatchObject({ status: "failed", reason: "invalid_content" });
+    expect(history.find((m: { id: string }) => m.id === fine)).toMatchObject({ status: "sent", reason: null });
+    expect(history.find((m: { direction: string }) => m.direction === "inbound")).toMatchObject({ status: "received", reason: null });
   });
 
   it("answers 400 naming the parameter for a bad limit, cursor or JID, and 404 for a customer with no conversation", async () => {

@@ -11,7 +11,7 @@ import { createInstance } from "../../edge/services/instances.ts";
 import { storeMedia } from "../../edge/services/media.ts";
 import { createWebhook } from "../../edge/services/webhooks.ts";
 import { disconnectedEvent } from "./event-fixtures.ts";
-import { call, connectedFleet, newInstance, newProject, noPacing, useFleetSockets, waitFor } from "./helpers.ts";
+import { call, connectInstance, connectedFleet, newInstance, newProject, noPacing, useFleetSockets, waitFor } from "./helpers.ts";
 
 useFleetSockets();
 
@@ -199,5 +199,50 @@ describe("proxy_url: the fleet would dial it, so it gets the same policy", () =>
     expect(res.status).toBe(201);
     const allowed = await createInstance(ALLOWED, projectId, { name: "lab", proxy_url: "socks5://127.0.0.1:1080" });
     expect(allowed.proxy_url).toBe("socks5://127.0.0.1:1080");
+  });
+});
+
+describe("PATCH /instances/{id} proxy_url: a number's proxy set, changed or cleared", () => {
+  it("refuses a loopback, private or inside-resolving proxy as creation does, and keeps the old one", async () => {
+    const { api_key: key } = await newProject();
+    const { id } = await newInstance(key);
+    const inside = await nameFor("proxy", { a: ["10.1.2.3"] });
+    for (const proxy_url of ["socks5://127.0.0.1:1080", "http://10.0.0.5:3128", `socks5://${inside}:1080`]) {
+      const res = await call(`/instances/${id}`, { method: "PATCH", token: key, body: { proxy_url } });
+      expect(res.status, proxy_url).toBe(400);
+      expect(res.json.error).toMatchObject({ code: "private_address", details: { field: "proxy_url" } });
+    }
+    const bad = await call(`/instances/${id}`, { method: "PATCH", token: key, body: { proxy_url: "ftp://proxy.example" } });
+    expect(bad.status).toBe(400);
+    expect(bad.json.error.details.field).toBe("proxy_url");
+    expect((await call(`/instances/${id}`, { token: key })).json.proxy_url).toBeNull();
+  });
+
+  it("hands the new proxy to the fleet holding the number at once: its link is closed and the next grant carries it; null clears it", async () => {
+    const { api_key: key } = await newProject();
+    const { id } = await newInstance(key);
+    const { socket } = await connectedFleet(id, { fleetId: "fleet-proxy" });
+    const outside = await nameFor("proxy", { a: ["93.184.215.14"] });
+    const proxy = `socks5://u:p@${outside}:1080`;
+
+    const res = await call(`/instances/${id}`, { method: "PATCH", token: key, body: { proxy_url: proxy } });
+    expect(res.status).toBe(200);
+    expect(res.json.proxy_url).toBe(proxy);
+    expect(await socket.closed).toMatchObject({ code: 1000, reason: "proxy changed" });
+    const again = await connectInstance(id, "fleet-proxy");
+    expect(await again.next()).toMatchObject({ event: "lease.granted", data: { config: { proxy_url: proxy } } });
+    expect((await call("/instances", { token: key })).json.data[0].proxy_url).toBe(proxy);
+
+    const cleared = await call(`/instances/${id}`, { method: "PATCH", token: key, body: { proxy_url: null } });
+    expect(cleared.json.proxy_url).toBeNull();
+    await again.closed;
+    const third = await connectInstance(id, "fleet-proxy");
+    expect(await third.next()).toMatchObject({ event: "lease.granted", data: { config: { proxy_url: null } } });
+  });
+
+  it("is in the OpenAPI document, with the 400 it answers", async () => {
+    const doc = (await call("/openapi.json")).json;
+    expect(doc.components.schemas.UpdateInstance.properties.proxy_url.description).toContain("Private addresses are refused");
+    expect(doc.paths["/instances/{id}"].patch.responses["400"]).toBeDefined();
   });
 });

@@ -16,10 +16,14 @@ import { call, newProject, waitFor } from "./helpers.ts";
 type Frame = { id: string | undefined; event: string | undefined; data: any };
 
 /** An SSE client over the Worker's fetch: frames as they arrive, and the comments (heartbeats) apart. */
-async function listen(key: string, opts: { lastEventId?: string; query?: string; paused?: boolean } = {}) {
+async function listen(key: string | null, opts: { lastEventId?: string; query?: string; paused?: boolean } = {}) {
   const res = await exports.default.fetch(
     new Request(`http://pombo.test/events${opts.query ?? ""}`, {
-      headers: { authorization: `Bearer ${key}`, accept: "text/event-stream", ...(opts.lastEventId ? { "last-event-id": opts.lastEventId } : {}) },
+      headers: {
+        ...(key ? { authorization: `Bearer ${key}` } : {}),
+        accept: "text/event-stream",
+        ...(opts.lastEventId ? { "last-event-id": opts.lastEventId } : {}),
+      },
     }),
   );
   if (res.status !== 200 || !res.body) throw new Error(`GET /events: ${res.status} ${await res.text()}`);
@@ -170,12 +174,61 @@ describe("GET /events", () => {
   });
 });
 
+describe("stream tokens (browsers: EventSource sends no headers)", () => {
+  const streamToken = async (key: string) => {
+    const res = await call("/events/token", { method: "POST", token: key, body: {} });
+    expect(res.status).toBe(201);
+    return res.json as { token: string; expires_at: string };
+  };
+
+  it("opens the project's stream once, with no key in the request, and only that project's", async () => {
+    const a = await project();
+    const b = await project();
+    const { token, expires_at } = await streamToken(b.key);
+    expect(token).toMatch(/^pb_st_\w{43}$/);
+    expect(Date.parse(expires_at) - Date.now()).toBeGreaterThan(50_000);
+    const sse = await listen(null, { query: `?stream_token=${token}` });
+    await publish(env, a.id, receivedEvent("for a"));
+    await publish(env, b.id, receivedEvent("for b"));
+    expect(bodies(await sse.until(1))).toEqual(["for b"]);
+    await sse.close();
+    const again = await call(`/events?stream_token=${token}`);
+    expect(again.status).toBe(401);
+    expect(again.json.error.message).toMatch(/POST \/events\/token/);
+  });
+
+  it("refuses an expired or made-up token, and is no credential anywhere but the stream's GET", async () => {
+    const { id, key } = await project();
+    const { issueStreamToken } = await import("../../edge/services/stream-tokens.ts");
+    const { db } = await import("../../edge/db/client.ts");
+    const expired = await issueStreamToken(db(env.DB), id, Date.now() - 61_000);
+    expect((await call(`/events?stream_token=${expired.token}`)).status).toBe(401);
+    expect((await call(`/events?stream_token=pb_st_${"x".repeat(43)}`)).status).toBe(401);
+    const { token } = await streamToken(key);
+    expect((await call(`/events/token?stream_token=${token}`, { method: "POST", body: {} })).status).toBe(401);
+    expect((await call("/instances", { token })).status).toBe(401);
+    expect((await call(`/instances?stream_token=${token}`)).status).toBe(401);
+  });
+
+  it("keeps only a hash of each token, and clears a project's expired ones", async () => {
+    const { id, key } = await project();
+    const { issueStreamToken } = await import("../../edge/services/stream-tokens.ts");
+    const { db } = await import("../../edge/db/client.ts");
+    await issueStreamToken(db(env.DB), id, Date.now() - 120_000);
+    const { token } = await streamToken(key);
+    const rows = await env.DB.prepare("SELECT * FROM stream_tokens WHERE project_id = ?").bind(id).all();
+    expect(rows.results).toHaveLength(1);
+    expect(JSON.stringify(rows.results)).not.toContain(token);
+    expect(JSON.stringify(rows.results)).not.toContain(token.slice(6));
+  });
+});
+
 describe("the API document", () => {
   it("documents the stream as text/event-stream, and the webhook routes", async () => {
     const doc = (await call("/openapi.json")).json;
     const stream = doc.paths["/events"].get;
     expect(Object.keys(stream.responses[200].content)).toEqual(["text/event-stream"]);
-    expect(stream.parameters.map((p: { name: string }) => p.name).sort()).toEqual(["last-event-id", "last_event_id", "types"]);
+    expect(stream.parameters.map((p: { name: string }) => p.name).sort()).toEqual(["last-event-id", "last_event_id", "stream_token", "types"]);
     for (const path of ["/webhooks", "/webhooks/{id}", "/webhooks/{id}/deliveries", "/webhooks/{id}/deliveries/{delivery_id}/replay"]) {
       expect(doc.paths[path], path).toBeDefined();
     }

@@ -164,6 +164,13 @@ describe("pairing_expired", () => {
     expect(cli.status).toBe(200);
     expect(cli.json).toMatchObject({ state: "connecting", qr: null });
     expect(asked).toEqual(["instance.restart", "instance.restart"]);
+
+    // Its later polls only look: a pairing that expires while it watches stays expired.
+    await report(fleet, [{ state: "disconnected", reason: "pairing_expired" }]);
+    const watching = await call(`/fleet/instances/${id}/qr?restart=false`, { token: FLEET });
+    expect(watching.status).toBe(200);
+    expect(watching.json).toMatchObject({ state: "disconnected", reason: "pairing_expired", qr: null });
+    expect(asked).toEqual(["instance.restart", "instance.restart"]);
   });
 });
 

@@ -78,6 +78,7 @@ describe("bad input gets a clear 4xx naming the field, never a 500", () => {
     const page = await call("/docs");
     expect(page.status).toBe(200);
     expect(page.headers.get("content-type")).toContain("text/html");
-    expect((await call("/health")).json).toEqual({ ok: true });
+    // Its body says what it checked (health.test.ts); this suite's edge lacks the R2 keys, so it is not ok.
+    expect((await call("/health")).json).toMatchObject({ ok: false, configured: false, d1: { ok: true } });
   });
 });

@@ -11,7 +11,8 @@ const root = (path: string) => fileURLToPath(new URL(`../../${path}`, import.met
  * any other `*.test` host, logged as `<host>/<path>`) are recorded and
  * answered with the status set for <name> (200 unless set; a 3xx points
  * elsewhere, to show redirects are not followed, or where the test said):
- *   PUT http://hooks.test/__status/<name>  body "503" -> later answers are 503
+ *   PUT http://hooks.test/__status/<name>  body "503" -> later answers are 503 (body "down")
+ *                                          body "503 <text>" -> 503 with that body
  *                                          body "302 http://x.test/y" -> a redirect there
  *   GET http://hooks.test/__log/<name>     -> [{ method, headers, body, at }]
  * `http://doh.test/dns-query` is the edge's DNS over HTTPS resolver
@@ -24,7 +25,7 @@ const root = (path: string) => fileURLToPath(new URL(`../../${path}`, import.met
  */
 type Hit = { method: string; headers: Record<string, string>; body: string; at: number };
 const hits = new Map<string, Hit[]>();
-const statuses = new Map<string, { status: number; location?: string }>();
+const statuses = new Map<string, { status: number; location?: string; body?: string }>();
 
 type DnsEntry = { a?: string[]; aaaa?: string[]; ttl?: number; status?: number; http?: number };
 const PUBLIC = { a: ["93.184.215.14"], aaaa: ["2606:2800:21f:cb07:6820:80da:af6b:8b2c"], ttl: 60 };
@@ -56,9 +57,12 @@ async function hooks(request: Request): Promise<Response> {
   }
   const [, first, ...rest] = url.pathname.split("/");
   if (url.hostname === "hooks.test" && first === "__status") {
-    // "<status>" or "<status> <location>" (a 3xx to that location).
-    const [status, location] = (await request.text()).split(" ");
-    statuses.set(rest.join("/"), { status: Number(status), location });
+    // "<status>", "<status> <location>" (a 3xx to that location) or "<status> <body>" (a failure saying this).
+    const text = await request.text();
+    const space = text.indexOf(" ");
+    const status = Number(space < 0 ? text : text.slice(0, space));
+    const extra = space < 0 ? undefined : text.slice(space + 1);
+    statuses.set(rest.join("/"), status >= 300 && status < 400 ? { status, location: extra } : { status, body: extra });
     return new Response("ok");
   }
   if (url.hostname === "hooks.test" && first === "__log") return Response.json(hits.get(rest.join("/")) ?? []);
@@ -67,9 +71,9 @@ async function hooks(request: Request): Promise<Response> {
   const list = hits.get(name) ?? [];
   hits.set(name, list);
   list.push({ method: request.method, headers: Object.fromEntries(request.headers), body: await request.text(), at: Date.now() });
-  const { status, location = "http://hooks.test/elsewhere" } = statuses.get(name) ?? { status: 200 };
+  const { status, location = "http://hooks.test/elsewhere", body = "down" } = statuses.get(name) ?? { status: 200 };
   if (status >= 300 && status < 400) return new Response(null, { status, headers: { location } });
-  return new Response(status < 300 ? "ok" : "down", { status });
+  return new Response(status < 300 ? "ok" : body, { status });
 }
 
 export default defineProject(async () => ({

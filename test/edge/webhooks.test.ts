@@ -19,7 +19,8 @@ type Hit = { method: string; headers: Record<string, string>; body: string; at: 
 const endpoint = (label: string) => `${label}-${crypto.randomUUID().slice(0, 8)}`;
 const hookUrl = (name: string) => `http://hooks.test/${name}`;
 const hitsOf = async (name: string): Promise<Hit[]> => (await fetch(`http://hooks.test/__log/${name}`)).json();
-const answerWith = (name: string, status: number) => fetch(`http://hooks.test/__status/${name}`, { method: "PUT", body: String(status) });
+/** `status`: a number, or "<status> <body>" for a failure that says something. */
+const answerWith = (name: string, status: number | string) => fetch(`http://hooks.test/__status/${name}`, { method: "PUT", body: String(status) });
 const SECRET = `whsec_${btoa(String.fromCharCode(...new Uint8Array(32).map((_, i) => (i * 7 + 3) % 256)))}`;
 
 async function hitsAtLeast(name: string, n: number, timeoutMs = 8_000): Promise<Hit[]> {
@@ -40,7 +41,7 @@ async function addHook(key: string, body: Record<string, unknown>) {
 }
 
 /** An endpoint answering `status`, and one event's first attempt at it, logged. */
-async function failingHook(label: string, status: number) {
+async function failingHook(label: string, status: number | string) {
   const { id: projectId, key } = await project();
   const name = endpoint(label);
   await answerWith(name, status);
@@ -152,7 +153,9 @@ describe("delivering", () => {
     await waitFor(async () => (await deliveries(key, hook.id))[0]?.status === "delivered", 3_000, "delivered");
     const [delivery] = await deliveries(key, hook.id);
     expect(delivery).toMatchObject({ event_id: event!.id, event_type: "message.received", attempts: 1, last_status_code: 200 });
-    expect(delivery.history).toEqual([{ attempt: 1, status_code: 200, error: null, duration_ms: expect.any(Number), at: expect.any(String) }]);
+    expect(delivery.history).toEqual([
+      { attempt: 1, status_code: 200, error: null, response_body: null, duration_ms: expect.any(Number), at: expect.any(String) },
+    ]);
     const after = await call(`/webhooks/${hook.id}`, { token: key });
     expect(after.json.last_success_at).toEqual(expect.any(String));
   });
@@ -204,6 +207,17 @@ describe("delivering", () => {
     const healthy = (await call(`/webhooks/${hook.id}`, { token: key })).json;
     expect(healthy.failing_since).toBeNull();
     expect(healthy.last_success_at).toEqual(expect.any(String));
+  });
+
+  it("keeps the start of a failed answer's body on its attempt, so the operator sees why the endpoint refused it", async () => {
+    const { key, hook, delivery } = await failingHook("why", `500 {"error":"database locked"}`);
+    expect(delivery.history[0]).toMatchObject({ status_code: 500, error: "HTTP 500", response_body: '{"error":"database locked"}' });
+    await call(`/webhooks/${hook.id}`, { method: "DELETE", token: key });
+
+    // A long answer is cut to its first 500 characters.
+    const long = await failingHook("long", `502 ${"é".repeat(400)}${"x".repeat(5_000)}`);
+    expect(long.delivery.history[0].response_body).toBe(`${"é".repeat(400)}${"x".repeat(100)}`);
+    await call(`/webhooks/${long.hook.id}`, { method: "DELETE", token: long.key });
   });
 
   it("does not follow redirects: a 3xx is a failed attempt", async () => {

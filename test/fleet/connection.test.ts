@@ -1,12 +1,13 @@
 import { BufferJSON, type WAVersion, initAuthCreds } from "@whiskeysockets/baileys";
 import { HttpsProxyAgent } from "https-proxy-agent";
 import { SocksProxyAgent } from "socks-proxy-agent";
-import pino from "pino";
+import pino, { type Logger } from "pino";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { SessionCipher } from "../../fleet/cipher.ts";
 import { ConnectionManager } from "../../fleet/connection.ts";
 import { WaVersionSource } from "../../fleet/wa-version.ts";
 import type { LeaseGranted } from "../../shared/protocol.ts";
+import { captureLogs } from "./captured-logs.ts";
 import { fakeSockets } from "./fake-socket.ts";
 import { memoryEdge, pairedSession } from "./memory-edge.ts";
 import { testInbound } from "./inbound-harness.ts";
@@ -34,7 +35,8 @@ function setup({
   silenceMs,
   qrLimit,
   allowPrivateNetworks,
-}: { entries?: Map<string, string>; versions?: WaVersionSource; silenceMs?: number; qrLimit?: number; allowPrivateNetworks?: boolean } = {}) {
+  logger = silent,
+}: { entries?: Map<string, string>; versions?: WaVersionSource; silenceMs?: number; qrLimit?: number; allowPrivateNetworks?: boolean; logger?: Logger } = {}) {
   const edge = memoryEdge(entries);
   const { sockets, makeSocket } = fakeSockets();
   const fetchLatest = vi.fn(async () => ({ version: LATEST, isLatest: true }));
@@ -44,7 +46,7 @@ function setup({
     link: edge.link,
     cipher,
     versions: source,
-    logger: silent,
+    logger,
     fireInitQueries: true,
     allowPrivateNetworks,
     makeSocket,
@@ -162,6 +164,37 @@ describe("connection manager (unit, around the socket)", () => {
     await vi.advanceTimersByTimeAsync(1_000);
     await flush();
     expect(sockets).toHaveLength(2);
+  });
+
+  it("a number that keeps failing to reach WhatsApp logs each retry as one info line, \"reconnect scheduled\" with its close code, reason and error; the retry's own steps are debug; connecting again is info", async () => {
+    const { logger, logs } = captureLogs("info");
+    vi.useFakeTimers(FAKE);
+    const { sockets, manager } = setup({ entries: pairedEntries(), logger });
+    const records = () => logs().trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>);
+    manager.leaseGranted(grant);
+    await flush();
+    sockets[0]!.close(408);
+    await flush();
+    // The first failure: its steps at info, then the first retry.
+    expect(records().map((r) => r.msg)).toEqual(["socket started", "status disconnected", "reconnect scheduled"]);
+    for (const attempt of [2, 3, 4]) {
+      const before = records().length;
+      await vi.advanceTimersByTimeAsync(records().at(-1)!.in_ms as number);
+      await flush();
+      expect(sockets).toHaveLength(attempt);
+      sockets.at(-1)!.close(408);
+      await flush();
+      expect(records().slice(before)).toEqual([
+        expect.objectContaining({ msg: "reconnect scheduled", attempt, close_code: 408, reason: "transient", err: "closed 408" }),
+      ]);
+    }
+    await vi.advanceTimersByTimeAsync(records().at(-1)!.in_ms as number);
+    await flush();
+    expect(sockets).toHaveLength(5);
+    const before = records().length;
+    sockets.at(-1)!.open();
+    await flush();
+    expect(records().slice(before).map((r) => r.msg)).toEqual(["status connected"]);
   });
 
   it("515 (unit, around the socket: the test peer never asks for a restart): reconnects immediately", async () => {

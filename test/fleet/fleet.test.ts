@@ -5,23 +5,29 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { SessionCipher } from "../../fleet/cipher.ts";
 import type { FleetConfig } from "../../fleet/config.ts";
 import { Fleet } from "../../fleet/fleet.ts";
+import { type MetricsServer, serveMetrics } from "../../fleet/metrics.ts";
 import { sealValue } from "../../fleet/session-store.ts";
 import { initAuthCreds } from "@whiskeysockets/baileys";
 import { type FakeEdge, startFakeEdge } from "./fake-edge.ts";
 import { fakeSockets } from "./fake-socket.ts";
 import { spoolDir } from "./inbound-harness.ts";
+import { freePort } from "../harness/processes.ts";
 import { until } from "./memory-edge.ts";
+import { parseScrape, sampleOf } from "../shared/prometheus-text.ts";
 
 const silent = pino({ level: "silent" });
 const SESSION_KEY = "fleet test session key";
 
 let edge: FakeEdge;
 let fleets: Fleet[] = [];
+let servers: MetricsServer[] = [];
 
 beforeEach(async () => {
   edge = await startFakeEdge();
 });
 afterEach(async () => {
+  await Promise.all(servers.map((s) => s.close()));
+  servers = [];
   await Promise.all(fleets.map((f) => f.drain()));
   fleets = [];
   await edge.close();
@@ -37,6 +43,7 @@ function config(overrides: Partial<FleetConfig> = {}): FleetConfig {
     fleetId: "fleet-test-1",
     capacity: 50,
     logLevel: "silent",
+    logFormat: "json",
     waInitQueries: true,
     waSilenceMs: 45_000,
     qrLimit: 30,
@@ -46,6 +53,8 @@ function config(overrides: Partial<FleetConfig> = {}): FleetConfig {
     dataDir: spoolDir(),
     spoolMaxRows: 100_000,
     spoolMinFreeMb: 0,
+    metricsPort: null,
+    metricsHost: "127.0.0.1",
     ...overrides,
   };
 }
@@ -175,6 +184,88 @@ describe("fleet process", () => {
   });
 });
 
+describe("the metrics port (metrics.ts)", () => {
+  /** The fleet's /metrics and /health on a free loopback port. */
+  async function served(fleet: Fleet) {
+    const server = await serveMetrics(fleet.metrics, { host: "127.0.0.1", port: 0, logger: silent });
+    servers.push(server);
+    const scrape = async () => {
+      const res = await fetch(`${server.url}/metrics`);
+      expect(res.status).toBe(200);
+      expect(res.headers.get("content-type")).toBe("text/plain; version=0.0.4; charset=utf-8");
+      return parseScrape(await res.text());
+    };
+    const health = async () => {
+      const res = await fetch(`${server.url}/health`);
+      return { status: res.status, body: await res.json() };
+    };
+    return { scrape, health };
+  }
+
+  it("serves Prometheus text: open sockets and sends in flight move, a reconnect counts under its close code, process memory and CPU are there", async () => {
+    const { fleet, sockets } = await fleetRunning("inst_m");
+    const { scrape } = await served(fleet);
+    let metrics = await scrape();
+    expect(sampleOf(metrics, "pombo_fleet_numbers")).toBe(1);
+    expect(sampleOf(metrics, "pombo_fleet_open_sockets")).toBe(0);
+    expect(sampleOf(metrics, "pombo_fleet_reconnects_total", { close_code: "428" })).toBeUndefined();
+    expect(sampleOf(metrics, "process_resident_memory_bytes")).toBeGreaterThan(0);
+    expect(metrics.get("process_cpu_seconds_total")?.type).toBe("COUNTER");
+
+    const sock = sockets[0]!;
+    sock.open();
+    await until(() => fleet.metrics.facts.openSockets() === 1, 3_000, "connected");
+    expect(sampleOf(await scrape(), "pombo_fleet_open_sockets")).toBe(1);
+
+    // WhatsApp holds its ack: the send stays in flight until the socket drops.
+    sock.ack = "hold";
+    const sent = edge.instance("inst_m").peer!.call("message.send", {
+      message_id: "msg_1",
+      wa_message_id: "3EB0METRICS1",
+      chat_jid: "5511988887777@s.whatsapp.net",
+      content: { type: "text", text: "oi" },
+    });
+    await until(() => sock.sent.length === 1, 3_000, "the send on the socket");
+    expect(sampleOf(await scrape(), "pombo_fleet_sends_in_flight")).toBe(1);
+
+    sock.close(428);
+    await expect(sent).rejects.toMatchObject({ code: "not_connected" });
+    metrics = await scrape();
+    expect(sampleOf(metrics, "pombo_fleet_sends_in_flight")).toBe(0);
+    expect(sampleOf(metrics, "pombo_fleet_open_sockets")).toBe(0);
+    expect(metrics.get("pombo_fleet_reconnects_total")?.type).toBe("COUNTER");
+    expect(sampleOf(metrics, "pombo_fleet_reconnects_total", { close_code: "428" })).toBe(1);
+  });
+
+  it("counts the received messages waiting in the spool while the edge cannot store them", async () => {
+    const { fleet, sockets } = await fleetRunning("inst_sp");
+    const { scrape } = await served(fleet);
+    sockets[0]!.open();
+    edge.instance("inst_sp").failReceived = true;
+    sockets[0]!.ev.emit("messages.upsert", {
+      type: "notify",
+      messages: [{ key: { remoteJid: "5511988887777@s.whatsapp.net", id: "3EB0SPOOLED", fromMe: false }, messageTimestamp: 1_750_000_000, message: { conversation: "oi" } }],
+    });
+    await until(() => edge.instance("inst_sp").receivedVia.length > 0, 3_000, "a first attempt");
+    expect(sampleOf(await scrape(), "pombo_fleet_inbound_spool_rows")).toBe(1);
+    edge.instance("inst_sp").failReceived = false;
+    await until(() => edge.instance("inst_sp").stored.has("3EB0SPOOLED"), 10_000, "stored");
+    await until(() => fleet.metrics.facts.spoolRows() === 0, 3_000, "spool empty");
+    expect(sampleOf(await scrape(), "pombo_fleet_inbound_spool_rows")).toBe(0);
+  });
+
+  it("/health: 200 while linked to the edge, 503 while not", async () => {
+    const { fleet } = await fleetRunning("inst_h");
+    const linked = await (await served(fleet)).health();
+    expect(linked).toEqual({ status: 200, body: { ok: true, linked: true, numbers: 1, open_sockets: 0 } });
+
+    // Nothing listens on port 9: this one never links.
+    const { fleet: alone } = startFleet({ edgeUrl: "http://127.0.0.1:9", fleetId: "fleet-test-alone" });
+    const unlinked = await (await served(alone)).health();
+    expect(unlinked).toEqual({ status: 503, body: { ok: false, linked: false, numbers: 0, open_sockets: 0 } });
+  });
+});
+
 describe("fleet/main.ts", () => {
   it("exits 0 within a few seconds of SIGTERM, releasing its lease, and logs no secrets", async () => {
     const root = fileURLToPath(new URL("../..", import.meta.url));
@@ -211,6 +302,35 @@ describe("fleet/main.ts", () => {
       expect(output).not.toContain(edge.token);
       expect(output).not.toContain(SESSION_KEY);
       if (process.env.SHOW_CHILD_LOG) console.log(output);
+    } finally {
+      child.kill("SIGKILL");
+    }
+  });
+
+  it("serves /metrics and /health on POMBO_METRICS_PORT, on loopback", async () => {
+    const root = fileURLToPath(new URL("../..", import.meta.url));
+    const port = await freePort();
+    const child = spawn(`${root}/node_modules/.bin/node`, ["fleet/main.ts"], {
+      cwd: root,
+      env: {
+        PATH: process.env.PATH,
+        POMBO_EDGE_URL: edge.url,
+        POMBO_FLEET_TOKEN: edge.token,
+        POMBO_SESSION_KEY: SESSION_KEY,
+        POMBO_FLEET_ID: "fleet-metrics-test",
+        POMBO_FLEET_DATA_DIR: spoolDir(),
+        POMBO_METRICS_PORT: String(port),
+      },
+      stdio: "ignore",
+    });
+    try {
+      await until(() => edge.hellos.length === 1, 10_000, "hello from the child");
+      const health = await fetch(`http://127.0.0.1:${port}/health`);
+      expect(health.status).toBe(200);
+      expect(await health.json()).toMatchObject({ ok: true, linked: true });
+      const metrics = parseScrape(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
+      expect(sampleOf(metrics, "pombo_fleet_edge_linked")).toBe(1);
+      expect(sampleOf(metrics, "process_resident_memory_bytes")).toBeGreaterThan(0);
     } finally {
       child.kill("SIGKILL");
     }

@@ -1,12 +1,10 @@
 /**
- * Poll votes, unit-tested around the socket: the loopback peer cannot vote.
- * Each vote here is encrypted the way a WhatsApp client does it (the mirror
- * of Baileys' `decryptPollVote`), with node's crypto only, so a mistake in
- * how we derive the poll's secret or pick the JIDs shows up as a vote that
- * does not decrypt.
+ * Poll votes, unit-tested around the socket: every pairing of creator and
+ * voter forms, which the loopback peer cannot produce (its votes, in
+ * test/e2e/console-inbox.test.ts, use the phone JIDs only). Each vote is
+ * encrypted the way a WhatsApp client does it (test/peer/poll-vote.ts).
  */
-import { createCipheriv, createHash, createHmac, randomBytes } from "node:crypto";
-import { proto } from "@whiskeysockets/baileys";
+import { createHash, randomBytes } from "node:crypto";
 import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { SessionCipher } from "../../fleet/cipher.ts";
@@ -14,6 +12,7 @@ import type { ConnectionManager } from "../../fleet/connection.ts";
 import { pollVoteHashes } from "../../fleet/poll-votes.ts";
 import { openManager } from "./fake-manager.ts";
 import { until } from "./memory-edge.ts";
+import { encryptVote } from "../peer/poll-vote.ts";
 
 const silent = pino({ level: "silent" });
 const cipher = new SessionCipher("poll vote session key");
@@ -26,23 +25,10 @@ const POLL_ID = "3EB0P0110001";
 
 const sha256 = (text: string) => createHash("sha256").update(text).digest();
 
-/** What a voter's client sends: the chosen options' hashes, encrypted for (poll, creator, voter). */
-function encryptVote(opts: { secret: Uint8Array; pollId: string; creator: string; voter: string; options: string[] }) {
-  const sign = Buffer.concat([Buffer.from(opts.pollId), Buffer.from(opts.creator), Buffer.from(opts.voter), Buffer.from("Poll Vote"), Buffer.from([1])]);
-  const key0 = createHmac("sha256", Buffer.alloc(32)).update(opts.secret).digest();
-  const key = createHmac("sha256", key0).update(sign).digest();
-  const iv = randomBytes(12);
-  const aes = createCipheriv("aes-256-gcm", key, iv);
-  aes.setAAD(Buffer.from(`${opts.pollId}\0${opts.voter}`));
-  const plain = proto.Message.PollVoteMessage.encode({ selectedOptions: opts.options.map(sha256) }).finish();
-  const payload = Buffer.concat([aes.update(plain), aes.final(), aes.getAuthTag()]);
-  return { poll_message_id: opts.pollId, enc_payload: payload, enc_iv: iv };
-}
-
 const secret = cipher.messageSecret(instanceId, POLL_ID);
 const hex = (text: string) => sha256(text).toString("hex");
 
-describe("poll votes (unit, around the socket: the peer cannot vote)", () => {
+describe("poll votes (unit, around the socket: the peer votes with phone JIDs only)", () => {
   it("decrypts whichever forms the voter's client used for creator and voter", () => {
     const parties = { secret, creators: [OWN_PN, OWN_LID], voters: [CUSTOMER_LID, CUSTOMER] };
     for (const [creator, voter] of [
@@ -73,7 +59,7 @@ describe("poll votes (unit, around the socket: the peer cannot vote)", () => {
   });
 });
 
-describe("poll votes through the connection manager (unit, around the socket: the peer cannot vote)", () => {
+describe("poll votes through the connection manager (unit, around the socket)", () => {
   const managers: ConnectionManager[] = [];
   afterEach(async () => {
     await Promise.all(managers.splice(0).map((m) => m.stop()));

@@ -44,6 +44,8 @@ export interface Peer extends NumberPeer {
   inject: TestPeer["inject"];
   /** Rings the number (a call offer). */
   offerCall: TestPeer["offerCall"];
+  /** Fresh pairing refs to the clients pairing with this number (a new QR each). */
+  sendPairDevice: TestPeer["sendPairDevice"];
   /** What the number's socket told the peer (receipts, acks), in order: what WhatsApp knows it took. */
   clientNodes: TestPeer["clientNodes"];
   /** Whether the number's client acknowledged a received message (WhatsApp will not send it again). */
@@ -103,6 +105,7 @@ export async function startPeers(
               waitForAccepted: peer.waitForAccepted,
               inject: peer.inject,
               offerCall: peer.offerCall,
+              sendPairDevice: peer.sendPairDevice,
               clientNodes: peer.clientNodes,
               acknowledged: peer.acknowledged,
               statusKeyRecipients: peer.statusKeyRecipients,

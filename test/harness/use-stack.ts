@@ -1,6 +1,6 @@
 /** The stack of one end-to-end test file, tied to vitest's hooks. */
 import { afterAll, afterEach, beforeAll } from "vitest";
-import { type Stack, startStack } from "./stack.ts";
+import { type Stack, type StackOptions, startStack } from "./stack.ts";
 
 /**
  * One stack for a whole test file: started before its tests, stopped after,
@@ -8,10 +8,10 @@ import { type Stack, startStack } from "./stack.ts";
  * The stack exists only once `beforeAll` ran, so what this returns stands in
  * for it: the file's hooks and tests use it as the stack itself.
  */
-export function useStack(name: string, peerCount: number): Stack {
+export function useStack(name: string, peerCount: number, opts?: StackOptions): Stack {
   let stack: Stack | undefined;
   beforeAll(async () => {
-    stack = await startStack(name, peerCount);
+    stack = await startStack(name, peerCount, opts);
   });
   afterEach((ctx) => {
     if (ctx.task.result?.state === "fail" && stack) console.error(stack.diagnostics());

@@ -3,7 +3,8 @@
  * inbound benchmark: it checks every delivery's Standard Webhooks signature
  * with the `standardwebhooks` library (as a receiver would), records it with
  * its arrival time, and can be taken down (port closed, connections
- * refused) and brought back on the same port. `undocumented()` checks what
+ * refused) and brought back on the same port, or told to fail (answer 500
+ * while up). `undocumented()` checks what
  * it got against the events the API document describes.
  */
 import http from "node:http";
@@ -22,6 +23,8 @@ export type Delivery = {
   body: string;
   event: any;
   receivedAt: number;
+  /** The HTTP status the receiver answered with. */
+  answered: number;
 };
 
 /** What a receiver got for the messages it expected (see `WebhookReceiver.tally`). */
@@ -44,6 +47,8 @@ export class WebhookReceiver {
   #port = 0;
   #verifier: Webhook | null = null;
   readonly #events = new GrowingList(() => this.events());
+  /** While set, every delivery is answered with this status (an endpoint that is up but failing); null answers as a receiver would. */
+  failWith: number | null = null;
 
   /** The secret the edge gave when the webhook was created (shown once). */
   set secret(secret: string) {
@@ -87,6 +92,7 @@ export class WebhookReceiver {
         } catch {
           /* recorded as is */
         }
+        const answered = this.failWith ?? (valid ? 200 : 401);
         this.deliveries.push({
           id: headers["webhook-id"],
           timestamp: Number(headers["webhook-timestamp"]),
@@ -94,8 +100,10 @@ export class WebhookReceiver {
           body,
           event,
           receivedAt: Date.now(),
+          answered,
         });
-        res.writeHead(valid ? 200 : 401, { "content-type": "text/plain" }).end(valid ? "ok" : "bad signature");
+        const text = answered === 200 ? "ok" : answered === 401 ? "bad signature" : "failing on purpose";
+        res.writeHead(answered, { "content-type": "text/plain" }).end(text);
         this.#events.grew();
       });
     });

@@ -19,6 +19,10 @@
  *    of the same sender (`edit: { targetId, text }`, `revoke: { targetId }`),
  *    sent as WhatsApp does: a `protocolMessage` with the target's key, type
  *    MESSAGE_EDIT with the new content in `editedMessage`, or REVOKE;
+ *  - an injection can vote on a poll the number sent (`pollVote`), sent as
+ *    WhatsApp does: a `pollUpdateMessage` naming the poll, with the vote
+ *    encrypted by the caller (`poll-vote.ts`; the poll's secret is in what
+ *    the peer accepted);
  *  - like WhatsApp, an injected message is kept until the number's socket
  *    answers it: one nacked (an `ack` with `error`, a retry receipt), or left
  *    unanswered when the socket closes, is delivered again, marked `offline`,
@@ -27,6 +31,11 @@
  *  - a call can ring the number (`offerCall`): a `<call><offer call-id=...>`
  *    as WhatsApp sends it, and the number's reject (a `<call><reject>` it
  *    sends, in `clientNodes()`) is answered with an ack, as WhatsApp does.
+ *
+ *  - a client with no account yet (fresh creds: its handshake registers
+ *    instead of logging in) is sent WhatsApp's `pair-device` IQ with refs,
+ *    so Baileys shows real pairing QRs; `sendPairDevice` sends fresh refs
+ *    (a new QR at once). Nobody can scan them: pairing never completes.
  *
  *  - a status post (a send to `status@broadcast`) is accepted and recorded:
  *    its sender-key distribution decrypted, its `skmsg` raw, which
@@ -114,6 +123,8 @@ export type InboundInjection = {
   edit?: { targetId: string; text: string };
   /** Deletes the sender's earlier message `targetId` for everyone. */
   revoke?: { targetId: string };
+  /** Votes on the number's poll `pollId`: the vote encrypted as the voter's client does (poll-vote.ts), base64. */
+  pollVote?: { pollId: string; encPayload: string; encIv: string };
   pushName?: string;
   messageId?: string;
   /** With a `<digits>@lid` sender: the phone JID behind it. */
@@ -147,6 +158,8 @@ export type TestPeer = {
   inject(message: InboundInjection): Promise<string>;
   /** Rings the number: a voice (or video) call from `from`. Resolves with how many of the number's sockets got the offer. */
   offerCall(offer: CallOffer): Promise<number>;
+  /** Fresh `pair-device` refs to every client pairing now (each shows a new QR at once). Resolves with the refs, one list per client. */
+  sendPairDevice(): Promise<string[][]>;
   /**
    * Every node the number's socket sent, in arrival order: what WhatsApp
    * would know of it. A message the number took is a `receipt` with its id
@@ -241,6 +254,15 @@ export async function startPeer(opts: {
       const text = await res.text();
       if (res.status !== 200) throw new Error(`the peer refused the call: ${res.status} ${text}`);
       return (JSON.parse(text) as { delivered: number }).delivered;
+    },
+    sendPairDevice: async () => {
+      const res = await fetch(server.manifest.endpoints.adminInboundUrl.replace(/\/inbound$/, "/pair-device"), {
+        method: "POST",
+        headers: { "x-crabline-admin-token": server.manifest.adminToken },
+      });
+      const text = await res.text();
+      if (res.status !== 200) throw new Error(`the peer refused pair-device: ${res.status} ${text}`);
+      return (JSON.parse(text) as { refs: string[][] }).refs;
     },
     clientNodes: () => [...clientNodes],
     statusKeyRecipients: (id) => statusKeyRecipients.get(id) ?? [],

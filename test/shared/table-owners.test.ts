@@ -32,6 +32,7 @@ const OWNERS: Record<string, { owner: string; except?: Record<string, string> }>
   "lid-map.ts": { owner: "services/identity.ts" },
   // Counters: one writer each, in the batches of the facts they count.
   "metrics.ts": { owner: "services/metrics.ts" },
+  "stream-tokens.ts": { owner: "services/stream-tokens.ts" },
   "webhooks.ts": {
     owner: "services/webhooks.ts",
     except: { insertDeliveries: "objects/hub.ts", recordAttempts: "services/webhook-delivery.ts", markDead: "services/webhook-delivery.ts" },

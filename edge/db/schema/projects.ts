@@ -33,6 +33,22 @@ export const apiKeys = sqliteTable(
   (t) => [uniqueIndex("api_keys_hash").on(t.key_hash), index("api_keys_project").on(t.project_id)],
 );
 
+/**
+ * Single-use tokens that let a browser open the project's event stream
+ * (`POST /events/token`, then `GET /events?stream_token=`), where EventSource
+ * cannot send the API key. Only a hash is kept; a token lives a minute.
+ */
+export const streamTokens = sqliteTable(
+  "stream_tokens",
+  {
+    token_hash: text("token_hash").primaryKey(),
+    project_id: projectId(),
+    /** Unix milliseconds. */
+    expires_at: integer("expires_at").notNull(),
+  },
+  (t) => [index("stream_tokens_project").on(t.project_id, t.expires_at)],
+);
+
 /** Per-project settings as one JSON document (validated by the settings service), plus the rotation cursor. */
 export const projectSettings = sqliteTable("project_settings", {
   project_id: text("project_id")

@@ -1,4 +1,5 @@
 /** Where a project's events go, and each delivery's attempts. */
+import { sql } from "drizzle-orm";
 import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import { createdAndUpdated, enumValues, timestamp } from "./columns.ts";
 import { projectRow } from "./projects.ts";
@@ -50,6 +51,10 @@ export const webhookDeliveries = sqliteTable(
   (t) => [
     uniqueIndex("webhook_deliveries_event").on(t.webhook_id, t.event_id),
     index("webhook_deliveries_list").on(t.project_id, t.webhook_id, t.created_at),
+    // The backlog (GET /admin/metrics) counts the few deliveries still open, not every one ever made.
+    index("webhook_deliveries_backlog")
+      .on(t.status, t.project_id)
+      .where(sql`${t.status} IN ('pending', 'retrying')`),
   ],
 );
 
@@ -64,6 +69,8 @@ export const webhookAttempts = sqliteTable(
     /** Null when no HTTP answer came (refused, timeout). */
     status_code: integer("status_code"),
     error: text("error"),
+    /** The start of a failed answer's body, so an operator sees why the endpoint refused it; null on success. */
+    response_body: text("response_body"),
     duration_ms: integer("duration_ms").notNull(),
     at: timestamp("at"),
   },

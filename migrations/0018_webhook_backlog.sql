@@ -1,0 +1,1 @@
+CREATE INDEX `webhook_deliveries_backlog` ON `webhook_deliveries` (`status`,`project_id`) WHERE "webhook_deliveries"."status" IN ('pending', 'retrying');
