@@ -23,6 +23,7 @@
  * stretches with the load, the CPU per request does not. Target: p95 < 100 ms.
  *
  * Options: --numbers N (1000)  --days D (30)  --requests R (100)  --json  --keep
+ *          --edge-profile=<file>  CPU profile of the edge's Worker isolate per case (<file>.a, .b, .c), summary on stderr
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
@@ -32,14 +33,16 @@ import { ProjectClient } from "../test/harness/client.ts";
 import { d1Execute, type Edge } from "../test/harness/edge.ts";
 import { quantile } from "../test/harness/figures.ts";
 import { type Stack, startStack } from "../test/harness/stack.ts";
+import { inspectorPortOf, startEdgeProfile, writeEdgeProfile } from "./edge-profiler.ts";
 import { groupCpuByName, selfCpuSeconds } from "./proc-usage.ts";
 
-const opts = commandLine("usage: npm run bench:metrics -- [--numbers 1000] [--days 30] [--requests 100] [--json] [--keep]\n", {
+const opts = commandLine("usage: npm run bench:metrics -- [--numbers 1000] [--days 30] [--requests 100] [--json] [--keep] [--edge-profile=<file>]\n", {
   numbers: { type: "string", default: "1000" },
   days: { type: "string", default: "30" },
   requests: { type: "string", default: "100" },
   json: { type: "boolean", default: false },
   keep: { type: "boolean", default: false },
+  "edge-profile": { type: "string", default: "" },
 });
 const N = int("numbers", opts.numbers!, 1);
 const DAYS = int("days", opts.days!, 1);
@@ -151,7 +154,9 @@ try {
   const results = [];
   for (const [name, query] of cases) {
     log(`measuring ${name}, ${R} requests`);
+    const profile = opts["edge-profile"] ? await startEdgeProfile(inspectorPortOf(edge.pid)) : null;
     const r = await measure(edge, api, query);
+    if (profile) await writeEdgeProfile(log, await profile.stop(), name, `${opts["edge-profile"]}.${name.slice(1, 2)}.cpuprofile`);
     if (!query.includes("instance_id")) {
       if (r.answer.totals.sent !== mine!.sent || r.answer.totals.failed !== mine!.failed) throw new Error(`${name}: totals ${JSON.stringify(r.answer.totals)} do not match the seed`);
       if (r.answer.numbers?.length !== N) throw new Error(`${name}: ${r.answer.numbers?.length} numbers, not ${N}`);

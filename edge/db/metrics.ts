@@ -96,21 +96,28 @@ export function countFact(db: Db, table: Table, fact: Fact, at = Date.now()) {
 // ------------------------------------------------------------ reads
 
 /** A series' columns: the counters and the latency histogram. */
-const SERIES = sql.raw([...COUNTERS, ...LATENCY_BOUNDS_MS.map((_, i) => latencyColumn(i))].map((c) => `"${c}"`).join(", "));
+const SERIES_COLUMNS = [...COUNTERS, ...LATENCY_BOUNDS_MS.map((_, i) => latencyColumn(i))];
+const SERIES = sql.raw(SERIES_COLUMNS.map((c) => `"${c}"`).join(", "));
+const SERIES_SUMS = sql.raw(SERIES_COLUMNS.map((c) => `SUM("${c}") AS "${c}"`).join(", "));
 
 export type CountsRow = Record<Counter | `latency_${number}`, number>;
 export type FailureRow = { reason: string; count: number };
 
 /**
- * One number's (or, with `instanceId` '', the project's) hour rows of
- * [from, to) in seconds, with its failures: what a series is built from.
+ * One number's (or, with `instanceId` '', the project's) series over
+ * [from, to) in seconds, by `step` seconds (an hour or a day): its hour rows,
+ * summed per step by SQLite when a step holds more than one, so a 30-day
+ * series by day brings 30 rows to the Worker, not 720. With its failures.
  */
-export async function hourRows(db: Db, projectId: string, instanceId: string, from: number, to: number) {
+export async function seriesRows(db: Db, projectId: string, instanceId: string, from: number, to: number, step: number) {
   const scope = sql`project_id = ${projectId} AND grain = 'hour' AND instance_id = ${instanceId} AND start >= ${from} AND start < ${to}`;
+  const bucket = sql.raw(`start - start % ${Math.floor(step)}`);
   // Side by side, not in a batch: drizzle's D1 batch cannot bind a raw query's parameters.
   const [counts, failures] = await Promise.all([
-    db.all<CountsRow & { start: number }>(sql`SELECT start, ${SERIES} FROM metric_counts WHERE ${scope}`),
-    db.all<FailureRow & { start: number }>(sql`SELECT start, reason, count FROM metric_failures WHERE ${scope}`),
+    step === HOUR_S
+      ? db.all<CountsRow & { start: number }>(sql`SELECT start, ${SERIES} FROM metric_counts WHERE ${scope}`)
+      : db.all<CountsRow & { start: number }>(sql`SELECT ${bucket} AS start, ${SERIES_SUMS} FROM metric_counts WHERE ${scope} GROUP BY 1`),
+    db.all<FailureRow & { start: number }>(sql`SELECT ${bucket} AS start, reason, SUM(count) AS count FROM metric_failures WHERE ${scope} GROUP BY 1, 2`),
   ]);
   return { counts, failures };
 }
@@ -118,10 +125,9 @@ export async function hourRows(db: Db, projectId: string, instanceId: string, fr
 /**
  * Each of the project's numbers' counters and failures (no latency, no
  * reasons: those are one number's query) over [from, to) in seconds: whole
- * UTC days from day rows, the hours at either end from hour rows. Each part
- * is summed by SQLite as it reads it (a number's rows lie together, so no
- * sort), and the parts are added up here: 30 whole days of 1,000 numbers
- * read 30,000 rows, not 720,000.
+ * UTC days from day rows, the hours at either end from hour rows: 30 whole
+ * days of 1,000 numbers read 30,000 rows, not 720,000, and bring the Worker
+ * a row a number.
  */
 export async function numberTotals(db: Db, projectId: string, from: number, to: number) {
   const firstDay = Math.ceil(from / DAY_S) * DAY_S;
@@ -137,25 +143,28 @@ export async function numberTotals(db: Db, projectId: string, from: number, to: 
       : [["hour", from, to]]
   ).filter(([, start, end]) => start < end) as [string, number, number][];
   const projectNumbers = sql`SELECT ${instances.id} FROM ${instances} WHERE ${instances.project_id} = ${projectId}`;
-  const sums = (table: string, columns: string[]) =>
-    parts.map(([grain, start, end]) =>
-      db.all<Record<string, number> & { instance_id: string }>(
-        sql`SELECT instance_id, ${sql.raw(columns.map((c) => `SUM("${c}") AS "${c}"`).join(", "))} FROM ${id(table)}
-            WHERE project_id = ${projectId} AND grain = ${grain} AND instance_id IN (${projectNumbers}) AND start >= ${start} AND start < ${end}
-            GROUP BY instance_id`,
-      ),
+  const sums = (columns: string[]) => sql.raw(columns.map((c) => `SUM("${c}") AS "${c}"`).join(", "));
+  // Each part summed per number as SQLite reads it (no sort), then the parts' sums (a few rows a number) added up.
+  const totalsOf = (table: string, columns: string[]) =>
+    db.all<Record<string, number> & { instance_id: string }>(
+      sql`SELECT instance_id, ${sums(columns)} FROM (${sql.join(
+        parts.map(
+          ([grain, start, end]) =>
+            sql`SELECT instance_id, ${sums(columns)} FROM ${id(table)}
+                WHERE project_id = ${projectId} AND grain = ${grain} AND instance_id IN (${projectNumbers}) AND start >= ${start} AND start < ${end}
+                GROUP BY instance_id`,
+        ),
+        sql` UNION ALL `,
+      )}) GROUP BY instance_id`,
     );
-  const [numbers, ...partSums] = await Promise.all([
+  const [numbers, counts, failures] = await Promise.all([
     // The project's numbers, to name them and to show the ones that counted nothing (a deleted number's counts stay in the project's).
     db.select({ id: instances.id, name: instances.name }).from(instances).where(eq(instances.project_id, projectId)).orderBy(asc(instances.created_at)),
-    ...sums("metric_counts", [...COUNTERS]),
+    totalsOf("metric_counts", [...COUNTERS]),
     // Failures by number only: by reason too would sort every row (a number's rows lie by time, not reason).
-    ...sums("metric_failures", ["count"]),
+    totalsOf("metric_failures", ["count"]),
   ]);
-  const totals = new Map<string, Record<string, number>>();
-  for (const row of partSums.flat()) {
-    const total = totals.get(row.instance_id) ?? totals.set(row.instance_id, {}).get(row.instance_id)!;
-    for (const key in row) if (key !== "instance_id") total[key] = (total[key] ?? 0) + Number(row[key]);
-  }
+  const totals = new Map<string, Record<string, number>>(counts.map((row) => [row.instance_id, row]));
+  for (const row of failures) totals.set(row.instance_id, { ...totals.get(row.instance_id), count: row.count });
   return { numbers, totals: totals as Map<string, Partial<Record<Counter | "count", number>>> };
 }

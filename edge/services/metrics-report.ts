@@ -4,7 +4,7 @@
  * each number's totals. Latency percentiles come from the summed histogram.
  */
 import { db } from "../db/client.ts";
-import { type CountsRow, type FailureRow, hourRows, numberTotals } from "../db/metrics.ts";
+import { type CountsRow, type FailureRow, numberTotals, seriesRows } from "../db/metrics.ts";
 import { COUNTERS, type Counter, LATENCY_BOUNDS_MS, latencyColumn } from "../db/schema/index.ts";
 import { findInstance } from "../db/instances.ts";
 import type { Env } from "../env.ts";
@@ -100,13 +100,13 @@ export async function metricsReport(env: Env, projectId: string, query: MetricsQ
     throw new ApiError(404, "not_found", "instance not found", { field: "instance_id" });
   }
   const [fromS, toS] = [from / 1000, to / 1000];
+  const step = query.bucket === "day" ? DAY_MS : HOUR_MS;
   const [rows, perNumber] = await Promise.all([
-    hourRows(d1, projectId, query.instance_id ?? "", fromS, toS),
+    seriesRows(d1, projectId, query.instance_id ?? "", fromS, toS, step / 1000),
     query.instance_id ? null : numberTotals(d1, projectId, fromS, toS),
   ]);
 
   // Every bucket of the range, empty ones too: a chart's x axis.
-  const step = query.bucket === "day" ? DAY_MS : HOUR_MS;
   const bucketOf = (startS: number) => Math.floor((startS * 1000) / step) * step;
   const series = new Map<number, Tally>();
   for (let t = bucketOf(fromS); t < to; t += step) series.set(t, new Tally());
