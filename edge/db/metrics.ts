@@ -3,7 +3,7 @@
  * the upsert that counts a fact, for the batch that records the fact, and
  * the reads of GET /metrics. Every query names the project.
  */
-import { type SQL, asc, eq, getTableColumns, sql } from "drizzle-orm";
+import { type SQL, getTableColumns, sql } from "drizzle-orm";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { Db } from "./client.ts";
 import { COUNTERS, type Counter, LATENCY_BOUNDS_MS, instances, latencyColumn, metricCounts, metricFailures } from "./schema/index.ts";
@@ -104,6 +104,19 @@ export type CountsRow = Record<Counter | `latency_${number}`, number>;
 export type FailureRow = { reason: string; count: number };
 
 /**
+ * The rows of `query` (its `columns`), packed by SQLite into one JSON text
+ * and unpacked here: a D1 answer of many rows costs the Worker per value
+ * (most of a metrics read), one text costs one JSON.parse.
+ */
+async function packed<T extends Record<string, unknown>>(db: Db, query: SQL, columns: readonly string[]): Promise<T[]> {
+  const [row] = await db.all<{ rows: string }>(
+    sql`SELECT json_group_array(json_array(${sql.raw(columns.map((c) => `"${c}"`).join(", "))})) AS rows FROM (${query})`,
+  );
+  const arrays = JSON.parse(row?.rows ?? "[]") as unknown[][];
+  return arrays.map((values) => Object.fromEntries(columns.map((c, i) => [c, values[i]])) as T);
+}
+
+/**
  * One number's (or, with `instanceId` '', the project's) series over
  * [from, to) in seconds, by `step` seconds (an hour or a day): its hour rows,
  * summed per step by SQLite when a step holds more than one, so a 30-day
@@ -114,9 +127,13 @@ export async function seriesRows(db: Db, projectId: string, instanceId: string, 
   const bucket = sql.raw(`start - start % ${Math.floor(step)}`);
   // Side by side, not in a batch: drizzle's D1 batch cannot bind a raw query's parameters.
   const [counts, failures] = await Promise.all([
-    step === HOUR_S
-      ? db.all<CountsRow & { start: number }>(sql`SELECT start, ${SERIES} FROM metric_counts WHERE ${scope}`)
-      : db.all<CountsRow & { start: number }>(sql`SELECT ${bucket} AS start, ${SERIES_SUMS} FROM metric_counts WHERE ${scope} GROUP BY 1`),
+    packed<CountsRow & { start: number }>(
+      db,
+      step === HOUR_S
+        ? sql`SELECT start, ${SERIES} FROM metric_counts WHERE ${scope}`
+        : sql`SELECT ${bucket} AS start, ${SERIES_SUMS} FROM metric_counts WHERE ${scope} GROUP BY 1`,
+      ["start", ...SERIES_COLUMNS],
+    ),
     db.all<FailureRow & { start: number }>(sql`SELECT ${bucket} AS start, reason, SUM(count) AS count FROM metric_failures WHERE ${scope} GROUP BY 1, 2`),
   ]);
   return { counts, failures };
@@ -126,8 +143,7 @@ export async function seriesRows(db: Db, projectId: string, instanceId: string, 
  * Each of the project's numbers' counters and failures (no latency, no
  * reasons: those are one number's query) over [from, to) in seconds: whole
  * UTC days from day rows, the hours at either end from hour rows: 30 whole
- * days of 1,000 numbers read 30,000 rows, not 720,000, and bring the Worker
- * a row a number.
+ * days of 1,000 numbers read 30,000 rows, not 720,000. In creation order.
  */
 export async function numberTotals(db: Db, projectId: string, from: number, to: number) {
   const firstDay = Math.ceil(from / DAY_S) * DAY_S;
@@ -146,25 +162,24 @@ export async function numberTotals(db: Db, projectId: string, from: number, to: 
   const sums = (columns: string[]) => sql.raw(columns.map((c) => `SUM("${c}") AS "${c}"`).join(", "));
   // Each part summed per number as SQLite reads it (no sort), then the parts' sums (a few rows a number) added up.
   const totalsOf = (table: string, columns: string[]) =>
-    db.all<Record<string, number> & { instance_id: string }>(
-      sql`SELECT instance_id, ${sums(columns)} FROM (${sql.join(
-        parts.map(
-          ([grain, start, end]) =>
-            sql`SELECT instance_id, ${sums(columns)} FROM ${id(table)}
-                WHERE project_id = ${projectId} AND grain = ${grain} AND instance_id IN (${projectNumbers}) AND start >= ${start} AND start < ${end}
-                GROUP BY instance_id`,
-        ),
-        sql` UNION ALL `,
-      )}) GROUP BY instance_id`,
-    );
-  const [numbers, counts, failures] = await Promise.all([
-    // The project's numbers, to name them and to show the ones that counted nothing (a deleted number's counts stay in the project's).
-    db.select({ id: instances.id, name: instances.name }).from(instances).where(eq(instances.project_id, projectId)).orderBy(asc(instances.created_at)),
-    totalsOf("metric_counts", [...COUNTERS]),
-    // Failures by number only: by reason too would sort every row (a number's rows lie by time, not reason).
-    totalsOf("metric_failures", ["count"]),
-  ]);
-  const totals = new Map<string, Record<string, number>>(counts.map((row) => [row.instance_id, row]));
-  for (const row of failures) totals.set(row.instance_id, { ...totals.get(row.instance_id), count: row.count });
-  return { numbers, totals: totals as Map<string, Partial<Record<Counter | "count", number>>> };
+    sql`SELECT instance_id, ${sums(columns)} FROM (${sql.join(
+      parts.map(
+        ([grain, start, end]) =>
+          sql`SELECT instance_id, ${sums(columns)} FROM ${id(table)}
+              WHERE project_id = ${projectId} AND grain = ${grain} AND instance_id IN (${projectNumbers}) AND start >= ${start} AND start < ${end}
+              GROUP BY instance_id`,
+      ),
+      sql` UNION ALL `,
+    )}) GROUP BY instance_id`;
+  // The project's numbers (named, and shown when they counted nothing; a deleted number's counts stay in the project's), with their sums.
+  const rows = await packed<Record<Counter | "failed", number | null> & { id: string; name: string; created_at: string }>(
+    db,
+    sql`SELECT i.id, i.name, i.created_at, ${sql.raw(COUNTERS.map((c) => `c."${c}"`).join(", "))}, f.count AS failed
+        FROM ${instances} i
+        LEFT JOIN (${totalsOf("metric_counts", [...COUNTERS])}) c ON c.instance_id = i.id
+        LEFT JOIN (${totalsOf("metric_failures", ["count"])}) f ON f.instance_id = i.id
+        WHERE i.project_id = ${projectId}`,
+    ["id", "name", "created_at", ...COUNTERS, "failed"],
+  );
+  return rows.sort((a, b) => a.created_at.localeCompare(b.created_at) || a.id.localeCompare(b.id));
 }

@@ -132,10 +132,10 @@ export async function metricsReport(env: Env, projectId: string, query: MetricsQ
 }
 
 /** Each of the project's numbers' totals, in creation order. */
-function numbersOf({ numbers, totals }: Awaited<ReturnType<typeof numberTotals>>) {
-  return numbers.map((n) => {
-    const total = totals.get(n.id) ?? {};
-    const figures = Object.fromEntries(COUNTERS.map((c) => [c, total[c] ?? 0])) as Record<Counter, number>;
-    return { instance_id: n.id, name: n.name, ...figures, failed: total.count ?? 0 };
-  });
-}
+const numbersOf = (rows: Awaited<ReturnType<typeof numberTotals>>) =>
+  rows.map((row) => ({
+    instance_id: row.id,
+    name: row.name,
+    ...(Object.fromEntries(COUNTERS.map((c) => [c, row[c] ?? 0])) as Record<Counter, number>),
+    failed: row.failed ?? 0,
+  }));
