@@ -20,6 +20,7 @@ import { healthRoutes } from "./routes/health.ts";
 import { instanceRoutes } from "./routes/instances.ts";
 import { mediaRoutes } from "./routes/media.ts";
 import { messageRoutes } from "./routes/messages.ts";
+import { metricsRoutes } from "./routes/metrics.ts";
 import { numberRoutes } from "./routes/numbers.ts";
 import { notSupportedRoutes } from "./routes/not-supported.ts";
 import { poolRoutes } from "./routes/pools.ts";
@@ -98,6 +99,7 @@ export function createApp() {
     .mount("/groups", whatsappGroupRoutes)
     .mount("/numbers", numberRoutes)
     .mount("/status", statusRoutes)
+    .mount("/metrics", metricsRoutes)
     .mount("/labels", notSupportedRoutes)
     .mount("/calls", notSupportedRoutes);
   audience(app, "stream").mount("/events", eventRoutes);

@@ -265,3 +265,33 @@ export interface ApiKeyInfo {
   created_at: string;
   revoked_at: string | null;
 }
+
+// ---- Metrics (GET /metrics)
+
+export interface MetricsCounters {
+  sent: number;
+  delivered: number;
+  read: number;
+  played: number;
+  failed: number;
+  received: number;
+  opt_outs: number;
+  webhooks_delivered: number;
+  webhooks_failed: number;
+  webhook_attempts_failed: number;
+}
+
+export interface MetricsFigures extends MetricsCounters {
+  failed_by_reason: Record<string, number>;
+  latency_ms: { p50: number | null; p95: number | null };
+}
+
+export interface Metrics {
+  from: string;
+  to: string;
+  bucket: "hour" | "day";
+  instance_id: string | null;
+  series: (MetricsFigures & { start: string })[];
+  totals: MetricsFigures;
+  numbers?: (MetricsCounters & { instance_id: string; name: string })[];
+}

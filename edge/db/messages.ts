@@ -1,5 +1,6 @@
 /** Storage for `messages`, `message_statuses` and `message_edits`. Every query names the project. Lists of messages: message-lists.ts. */
-import { and, asc, desc, eq, inArray, isNull, not, notInArray, or, sql } from "drizzle-orm";
+import { type SQL, and, asc, desc, eq, inArray, isNull, not, notInArray, or, sql } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
 import type { MessageActor } from "../enums.ts";
 import type { Db } from "./client.ts";
 import { first, ofProject } from "./scope.ts";
@@ -93,14 +94,18 @@ export async function advanceMessageStatus(
     status: MessageRow["status"];
   },
   from: readonly MessageRow["status"][],
+  /** A statement that counts the move (services/metrics.ts), given the update's condition; it runs first, in the batch. */
+  count?: (movable: SQL) => BatchItem<"sqlite"> | null,
 ): Promise<MessageRow | null> {
   const at = new Date().toISOString();
+  const movable = and(eq(messages.project_id, projectId), eq(messages.id, id), inArray(messages.status, [...from]))!;
+  const counted = count?.(movable);
   // One batch, so a move is never without its history step (a retried write finds the message moved, or not at all).
-  const [[moved]] = await db.batch([
+  const statements: [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]] = [
     db
       .update(messages)
       .set({ ...patch, updated_at: at })
-      .where(and(eq(messages.project_id, projectId), eq(messages.id, id), inArray(messages.status, [...from])))
+      .where(movable)
       .returning(),
     // Only if the update above moved it: the row then carries this step's status and time.
     db.insert(messageStatuses).select(
@@ -110,7 +115,11 @@ export async function advanceMessageStatus(
         .from(messages)
         .where(and(eq(messages.id, id), eq(messages.status, patch.status), eq(messages.updated_at, at))),
     ),
-  ]);
+  ];
+  // The count first: it reads the message's status before the update moves it.
+  if (counted) statements.unshift(counted);
+  const results = await db.batch(statements);
+  const [moved] = results[counted ? 1 : 0] as MessageRow[];
   return moved ?? null;
 }
 

@@ -1,5 +1,6 @@
 /** Storage for `webhooks`, `webhook_deliveries` and `webhook_attempts`. Every query names the project. */
-import { and, asc, desc, eq, sql } from "drizzle-orm";
+import { type SQL, and, asc, desc, eq, sql } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
 import type { Db } from "./client.ts";
 import { first, ofProject } from "./scope.ts";
 import { inList } from "./lists.ts";
@@ -190,10 +191,10 @@ export type AttemptRecord = {
  * state, and each endpoint's health (`failing_since` set by the first
  * failure after a success, cleared by the next success).
  */
-export async function recordAttempts(db: Db, records: AttemptRecord[]) {
+export async function recordAttempts(db: Db, records: AttemptRecord[], count?: (ok: boolean, which: SQL) => BatchItem<"sqlite">) {
   if (records.length === 0) return;
   const at = now();
-  const statements = records.flatMap((r) => [
+  const statements: BatchItem<"sqlite">[] = records.flatMap((r) => [
     db.insert(webhookAttempts).values({
       delivery_id: r.delivery_id,
       attempt: r.attempt,
@@ -222,17 +223,25 @@ export async function recordAttempts(db: Db, records: AttemptRecord[]) {
           .set({ failing_since: sql`coalesce(${webhooks.failing_since}, ${at})` })
           .where(eq(webhooks.id, r.webhook_id)),
   ]);
+  // The attempts' outcomes counted (services/metrics.ts): the ones that delivered, the ones to retry.
+  for (const ok of [true, false]) {
+    const ids = records.filter((r) => r.ok === ok).map((r) => r.delivery_id);
+    if (count && ids.length > 0) statements.push(count(ok, inList(webhookDeliveries.id, ids)));
+  }
   const [first, ...rest] = statements;
   await db.batch([first!, ...rest]);
 }
 
 /** Gives up on deliveries (dead letters, disabled endpoints); a delivered one stays delivered. */
-export async function markDead(db: Db, ids: string[], reason?: string) {
+export async function markDead(db: Db, ids: string[], reason?: string, count?: (which: SQL) => BatchItem<"sqlite">) {
   if (ids.length === 0) return;
-  await db
+  const update = db
     .update(webhookDeliveries)
     .set({ status: "dead", next_attempt_at: null, updated_at: now(), ...(reason ? { last_error: reason } : {}) })
     .where(and(inList(webhookDeliveries.id, ids), sql`${webhookDeliveries.status} <> 'delivered'`));
+  // Counted first, as given up, those not dead already (a dead letter of a disabled endpoint's delivery is not a second failure).
+  if (count) await db.batch([count(and(inList(webhookDeliveries.id, ids), sql`${webhookDeliveries.status} NOT IN ('delivered', 'dead')`)!), update]);
+  else await update;
 }
 
 /** Turns off an endpoint that is still on; false if it was already off (another batch got there first). */

@@ -32,6 +32,7 @@ import type { ContactStatus, SuppressionSource } from "../enums.ts";
 import type { Env } from "../env.ts";
 import { ApiError } from "../errors.ts";
 import { type Actor, contactEvent, recordContactEvents } from "./contact-events.ts";
+import { countOptOut } from "./metrics.ts";
 
 export type { ContactStatus, SuppressionSource };
 
@@ -120,6 +121,9 @@ export async function suppress(env: Env, projectId: string, target: Target, how:
     }
     statements.push(recordContactEvents(d1, events));
   }
+  // A phone or contact that was not opted out is now: one opt-out, on the number that talks to them.
+  const optedOut = how.reason === "optout" && statements.length > 0 && (listed?.reason !== "optout" || (contact && contact.status !== "opted_out"));
+  if (optedOut) statements.push(countOptOut(d1, projectId, contact?.instance_id ?? null));
   const [first, ...rest] = statements;
   if (first) await d1.batch([first, ...rest]);
 }

@@ -177,7 +177,7 @@ async function store(env: Env, scope: Scope, msg: InboundMessage, parties: Parti
 
   const at = row.created_at;
   const onlyIf = stored(row.id);
-  const [insert, history] = storeReceived(d1, row);
+  const [insert, history, counted] = storeReceived(d1, row);
   const touches = [];
   if (parties.contact && !parties.group) {
     const name = msg.from_me ? null : msg.push_name;
@@ -195,7 +195,7 @@ async function store(env: Env, scope: Scope, msg: InboundMessage, parties: Parti
     );
   }
   if (media?.update) touches.push(media.update);
-  const [inserted] = await d1.batch([insert, history, ...touches]);
+  const [inserted] = await d1.batch([insert, history, counted, ...touches]);
   if (inserted.length > 0) return { message: row, fresh: true };
   const first = await findByWaId(d1, scope.project_id, scope.instance_id, msg.wa_message_id, "inbound");
   if (!first) throw new Error(`message ${msg.wa_message_id} was neither stored nor found`);

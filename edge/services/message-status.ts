@@ -45,6 +45,7 @@ import {
   stampRead,
 } from "../db/messages.ts";
 import type { MessageRow } from "../db/schema/index.ts";
+import { countMove, countReceived } from "./metrics.ts";
 
 export type MessageStatus = MessageRow["status"];
 
@@ -66,8 +67,9 @@ const NOT_EDITABLE: readonly MessageStatus[] = ["queued", "failed", "canceled", 
 
 type Move = Parameters<typeof advanceMessageStatus>[3];
 
-/** The message as it is after the move, or null when it is already past it (nothing is written). */
-const move = (d1: Db, projectId: string, id: string, patch: Move) => advanceMessageStatus(d1, projectId, id, patch, FROM[patch.status]);
+/** The message as it is after the move, or null when it is already past it (nothing is written, nothing counted). */
+const move = (d1: Db, projectId: string, id: string, patch: Move) =>
+  advanceMessageStatus(d1, projectId, id, patch, FROM[patch.status], (movable) => countMove(d1, patch, movable));
 
 // ------------------------------------------------------------ ours
 
@@ -126,9 +128,10 @@ export const releaseKey = (d1: Db, projectId: string, id: string) => releaseIdem
 /**
  * A received message (or one written on the number's own phone, `sent`)
  * and its first history step, for inbound's batch; stored once per number
- * and WhatsApp id, so a resend inserts nothing.
+ * and WhatsApp id, so a resend inserts nothing (and counts nothing: the
+ * third statement counts it as received, when it is).
  */
-export const storeReceived = (d1: Db, row: MessageRow & { status: "received" | "sent" }) => insertReceived(d1, row);
+export const storeReceived = (d1: Db, row: MessageRow & { status: "received" | "sent" }) => [...insertReceived(d1, row), countReceived(d1, row.id)] as const;
 
 /**
  * The number read these received messages: their read receipts are queued

@@ -37,6 +37,7 @@ import { type AttemptRecord, type DeliveryJobRow, deliveriesForJobs, markDead, r
 import type { Env } from "../env.ts";
 import { publish } from "./events.ts";
 import { withFreshMediaLinks } from "./media-links.ts";
+import { countDeliveries } from "./metrics.ts";
 import { DestinationRefused, checkDestination } from "./destinations.ts";
 import { disableFailingWebhook, secretContext } from "./webhooks.ts";
 
@@ -78,11 +79,13 @@ export async function handleQueueBatch(batch: MessageBatch<DeliveryJob>, env: En
   await recordAttempts(
     d1,
     outcomes.flatMap((o) => (o.record ? [o.record] : [])),
+    (ok, which) => countDeliveries(d1, ok ? "webhooks_delivered" : "webhook_attempts_failed", which),
   );
   await markDead(
     d1,
     outcomes.flatMap((o) => (o.gone ? [o.gone] : [])),
     "webhook disabled",
+    (which) => countDeliveries(d1, "webhooks_failed", which),
   );
   for (const { message, retryIn } of outcomes) {
     if (retryIn === undefined) message.ack();
@@ -231,6 +234,8 @@ async function deadLetters(batch: MessageBatch<DeliveryJob>, env: Env): Promise<
   await markDead(
     d1,
     mine.map((row) => row.id),
+    undefined,
+    (which) => countDeliveries(d1, "webhooks_failed", which),
   );
   const disableAfterMs = numberVar(env.POMBO_WEBHOOK_DISABLE_AFTER_H, DEFAULT_DISABLE_AFTER_H) * 3_600_000;
   const endpoints = new Map(mine.map((row) => [row.webhook.id, row]));

@@ -102,6 +102,10 @@ describe("e2e: sending", () => {
       emoji: "❤️",
       target: { id: text.wa_message_id, from_me: true },
     });
+    // GET /metrics counts what this number sent (the suite's first sends), with their accept->sent latency.
+    const metrics = await stack.api.call<{ totals: { sent: number; failed: number; latency_ms: { p50: number | null } } }>("GET", `/metrics?instance_id=${ids[0]}`);
+    expect(metrics.totals).toMatchObject({ sent: cases.length + 2, failed: 0 });
+    expect(metrics.totals.latency_ms.p50).toBeGreaterThan(0);
   });
 
   it("sends a reply as a WhatsApp reply quoting the original (ours or the customer's), and a contact card of the sending number's own phone", async () => {

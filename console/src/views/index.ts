@@ -9,6 +9,7 @@ import { ContactsView } from "./contacts.tsx";
 import { FleetsView } from "./fleets.tsx";
 import { InboxView } from "./inbox.tsx";
 import { MessagesView } from "./messages.tsx";
+import { MetricsView } from "./metrics.tsx";
 import { NumbersView } from "./numbers.tsx";
 import { WebhooksView } from "./webhooks.tsx";
 import { ProjectsView } from "./projects.tsx";
@@ -27,6 +28,7 @@ export const VIEWS: View[] = [
   { path: "messages", title: "Messages", role: "project", component: MessagesView },
   { path: "contacts", title: "Contacts", role: "project", component: ContactsView },
   { path: "webhooks", title: "Webhooks", role: "project", component: WebhooksView },
+  { path: "metrics", title: "Metrics", role: "project", component: MetricsView },
   { path: "settings", title: "Settings", role: "project", component: SettingsView },
   { path: "fleets", title: "Fleets", role: "admin", component: FleetsView },
   { path: "projects", title: "Projects", role: "admin", component: ProjectsView },

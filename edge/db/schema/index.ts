@@ -6,3 +6,4 @@ export * from "./projects.ts";
 export * from "./messages.ts";
 export * from "./contacts.ts";
 export * from "./webhooks.ts";
+export * from "./metrics.ts";

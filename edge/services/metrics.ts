@@ -1,0 +1,101 @@
+/**
+ * Owner of the metrics counters (`metric_counts`, `metric_failures`): the
+ * one module that writes them. Each counter has one writer here, called by
+ * the module where its fact happens, as one more statement of the batch
+ * that records the fact, so it counts exactly when that write happens (a
+ * stale status step, a resent message, a repeated opt-out count nothing)
+ * and costs no round trip:
+ *
+ *   sent, delivered, read, played   a message's status move (message-status.ts)
+ *   failed, by reason               the same, to `failed` (metric_failures)
+ *   latency                         the move to `sent`: sent_at - created_at
+ *   received                        a received message stored (inbound.ts)
+ *   opt_outs                        a phone or contact newly opted out (contact-status.ts)
+ *   webhooks_delivered              a delivery's attempt answered 2xx (webhook-delivery.ts)
+ *   webhook_attempts_failed         any other attempt (it is retried)
+ *   webhooks_failed                 a delivery given up: dead letter or endpoint disabled
+ *
+ * Reading them: metrics-report.ts.
+ */
+import type { BatchItem } from "drizzle-orm/batch";
+import { type SQL, sql } from "drizzle-orm";
+import type { Db } from "../db/client.ts";
+import { countFact } from "../db/metrics.ts";
+import { LATENCY_BOUNDS_MS, type MessageRow, latencyColumn, messages, webhookDeliveries } from "../db/schema/index.ts";
+
+type Status = MessageRow["status"];
+
+/** Delivery steps in order: reaching one counts every step the message skipped on its way (a `read` receipt before `delivered`). */
+const STEPS = ["queued", "sent", "delivered", "read", "played"] as const satisfies readonly Status[];
+type Step = Exclude<(typeof STEPS)[number], "queued">;
+const isStep = (s: Status): s is Step => s !== "queued" && (STEPS as readonly Status[]).includes(s);
+/**
+ * What a move to each step adds: every step up to it that the message had
+ * not reached yet (`f.was` is its status before the move).
+ */
+const STEP_ADDS = Object.fromEntries(
+  STEPS.slice(1).map((target, t) => [
+    target,
+    Object.fromEntries(STEPS.slice(1, t + 2).map((step) => [step, `(f.was IN (${STEPS.slice(0, STEPS.indexOf(step)).map((s) => `'${s}'`).join(", ")}))`])),
+  ]),
+) as Record<Step, Record<string, string>>;
+
+/** The latency bucket of the send being moved, in ms since it was accepted (schema/metrics.ts). */
+const BUCKET_OF_MS = sql.raw(
+  `CASE ${LATENCY_BOUNDS_MS.slice(0, -1)
+    .map((bound, i) => `WHEN ms < ${bound} THEN ${i}`)
+    .join(" ")} ELSE ${LATENCY_BOUNDS_MS.length - 1} END`,
+);
+const latencyBucket = (sentAt: string) =>
+  sql`(SELECT ${BUCKET_OF_MS} FROM (SELECT (julianday(${sentAt}) - julianday(${messages.created_at})) * 86400000.0 AS ms))`;
+/** What a send counts into the histogram: 1 in its bucket's column. */
+const LATENCY_ADDS = Object.fromEntries(LATENCY_BOUNDS_MS.map((_, i) => [latencyColumn(i), `(f.bucket = ${i})`]));
+
+/**
+ * Counts a message's status move, for the move's batch, placed BEFORE the
+ * update: `movable` is the update's own condition (this message, in a
+ * status it may move from), so the rows counted are exactly the ones the
+ * update then moves, with their status before the move. Null: nothing of
+ * this move is counted (canceled, deleted).
+ */
+export function countMove(d1: Db, move: { status: Status; reason?: string | null; sent_at?: string | null }, movable: SQL): BatchItem<"sqlite"> | null {
+  const from = sql`FROM ${messages} WHERE ${movable}`;
+  const source = { project_id: sql`${messages.project_id}`, instance_id: sql`${messages.instance_id}`, from };
+  if (move.status === "failed") {
+    return countFact(d1, "metric_failures", { ...source, keys: { reason: sql`${move.reason ?? "unknown"}` }, adds: { count: 1 } });
+  }
+  if (!isStep(move.status)) return null;
+  const fields: Record<string, SQL> = { was: sql`${messages.status}` };
+  if (move.status === "sent" && move.sent_at) {
+    fields.bucket = latencyBucket(move.sent_at);
+    return countFact(d1, "metric_counts", { ...source, fields, adds: { ...STEP_ADDS.sent, ...LATENCY_ADDS } });
+  }
+  return countFact(d1, "metric_counts", { ...source, fields, adds: STEP_ADDS[move.status] });
+}
+
+/** Counts a received message, for the batch that stores it, after its insert: nothing when that insert was a resend's. */
+export const countReceived = (d1: Db, id: string) =>
+  countFact(d1, "metric_counts", {
+    project_id: sql`${messages.project_id}`,
+    instance_id: sql`${messages.instance_id}`,
+    from: sql`FROM ${messages} WHERE ${messages.id} = ${id} AND ${messages.status} = 'received'`,
+    adds: { received: 1 },
+  });
+
+/** Counts an opt-out, on the number that talks to the person (none known: the project's only). */
+export const countOptOut = (d1: Db, projectId: string, instanceId: string | null) =>
+  countFact(d1, "metric_counts", { project_id: projectId, instance_id: instanceId, adds: { opt_outs: 1 } });
+
+export type DeliveryOutcome = "webhooks_delivered" | "webhook_attempts_failed" | "webhooks_failed";
+
+/**
+ * Counts webhook deliveries (the rows `which` selects), each on the number
+ * its event is about, for the batch that records their outcome.
+ */
+export const countDeliveries = (d1: Db, outcome: DeliveryOutcome, which: SQL) =>
+  countFact(d1, "metric_counts", {
+    project_id: sql`${webhookDeliveries.project_id}`,
+    instance_id: sql`json_extract(${webhookDeliveries.body}, '$.instance_id')`,
+    from: sql`FROM ${webhookDeliveries} WHERE ${which}`,
+    adds: { [outcome]: 1 },
+  });
