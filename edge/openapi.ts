@@ -26,6 +26,7 @@ const TAGS: Record<string, string> = {
   "WhatsApp groups": "WhatsApp groups a number is in: create, join, change, participants, invites.",
   Numbers: "Whether phone numbers are on WhatsApp.",
   Status: "Status posts (stories) a number publishes.",
+  Metrics: "Counters per number and for the project, per hour or day: sent, delivered, read, failed by reason, received, opt-outs, webhooks, latency.",
   Events: "The live event stream (Server-Sent Events); the same events reach webhooks.",
 };
 

@@ -1321,6 +1321,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Counters per hour or day, for the project or one number
+         * @description Sent, delivered, read, played, failed (by reason), received, opt-outs, webhook outcomes and accept-to-sent latency (p50, p95), counted as they happen, per hour. A range is at most 92 days (400 `range_too_long`); `from` after `to` is 400 `invalid_range`. Another project's `instance_id` is 404.
+         */
+        get: operations["getMetrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/events/token": {
         parameters: {
             query?: never;
@@ -3160,6 +3180,83 @@ export interface components {
         StatusAccepted: components["schemas"]["Accepted"] & {
             /** @description How many people it is shown to, after leaving out opted-out, suppressed and blocked ones. */
             audience_size: number;
+        };
+        Metrics: {
+            /** @example 2026-12-04T13:00:00Z */
+            from: string;
+            /** @example 2026-12-05T13:00:00Z */
+            to: string;
+            /** @enum {string} */
+            bucket: "hour" | "day";
+            instance_id: string | null;
+            /** @description Every bucket of the range, oldest first, empty ones included. */
+            series: (components["schemas"]["MetricsFigures"] & {
+                /** @example 2026-12-04T13:00:00Z */
+                start: string;
+            })[];
+            totals: components["schemas"]["MetricsFigures"];
+            /** @description Without `instance_id`: each of the project's numbers' totals for the range, in creation order (latency and failure reasons: ask with `instance_id`). A deleted number's counts stay in the project's. */
+            numbers?: {
+                /** @description Sends WhatsApp took */
+                sent: number;
+                /** @description Sends delivered to the recipient's phone */
+                delivered: number;
+                /** @description Sends the recipient read */
+                read: number;
+                /** @description Voice notes and videos the recipient played */
+                played: number;
+                /** @description Sends that failed (the sum of `failed_by_reason`) */
+                failed: number;
+                /** @description Messages received from customers (not those written on the number's own phone) */
+                received: number;
+                /** @description People who opted out (a keyword, or the API), counted on the number that talks to them */
+                opt_outs: number;
+                /** @description Webhook deliveries answered 2xx */
+                webhooks_delivered: number;
+                /** @description Webhook deliveries given up on (retries used up, or the endpoint disabled) */
+                webhooks_failed: number;
+                /** @description Webhook attempts that failed and were retried */
+                webhook_attempts_failed: number;
+                instance_id: string;
+                name: string;
+            }[];
+        };
+        MetricsFigures: {
+            /** @description Sends WhatsApp took */
+            sent: number;
+            /** @description Sends delivered to the recipient's phone */
+            delivered: number;
+            /** @description Sends the recipient read */
+            read: number;
+            /** @description Voice notes and videos the recipient played */
+            played: number;
+            /** @description Sends that failed (the sum of `failed_by_reason`) */
+            failed: number;
+            /**
+             * @description Failed sends by the message's `reason`
+             * @example {
+             *       "expired": 2,
+             *       "server_error_463": 1
+             *     }
+             */
+            failed_by_reason: {
+                [key: string]: number;
+            };
+            /** @description Messages received from customers (not those written on the number's own phone) */
+            received: number;
+            /** @description People who opted out (a keyword, or the API), counted on the number that talks to them */
+            opt_outs: number;
+            /** @description Webhook deliveries answered 2xx */
+            webhooks_delivered: number;
+            /** @description Webhook deliveries given up on (retries used up, or the endpoint disabled) */
+            webhooks_failed: number;
+            /** @description Webhook attempts that failed and were retried */
+            webhook_attempts_failed: number;
+            /** @description Accept-to-sent time of the sends counted as `sent`, from a histogram with 1-2-5 steps (100 ms to 6 h): each within its bucket. Null with no sends. */
+            latency_ms: {
+                p50: number | null;
+                p95: number | null;
+            };
         };
         StreamToken: {
             /**
@@ -12278,6 +12375,82 @@ export interface operations {
             };
             /** @description Understood, but cannot be done (e.g. not_on_whatsapp) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A budget is spent (`rate_limited`: the API key's requests, or e.g. a number's hourly phone lookups); nothing was done. `Retry-After` says when it frees */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget frees */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getMetrics: {
+        parameters: {
+            query?: {
+                /** @description Start of the range, rounded down to the hour (`bucket=day`: the UTC day). Default: 24 hours before `to` (RFC 3339). */
+                from?: string;
+                /** @description End of the range (excluded), rounded up to the hour (`bucket=day`: the UTC day). Default: now (RFC 3339). */
+                to?: string;
+                /** @description The series' step: UTC hours or UTC days. */
+                bucket?: "hour" | "day";
+                /** @description One number's counters. Default: the whole project, and each number's totals. */
+                instance_id?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The series, the range's totals and, for the project, each number's totals */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Metrics"];
+                };
+            };
+            /** @description Bad input; `details.field` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed: `project_mismatch` (`X-Project-Id` names another project than the key's), or the number may not do this (e.g. `not_group_admin`: it is not an admin of the group); `details.field` names the field */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource in this project */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
