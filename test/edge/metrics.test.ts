@@ -245,7 +245,7 @@ describe("the OpenAPI document", () => {
     const doc = (await call("/openapi.json")).json;
     const op = doc.paths["/metrics"].get;
     expect(op.parameters.map((p: any) => p.name).sort()).toEqual(["bucket", "from", "instance_id", "to"]);
-    expect(Object.keys(op.responses).sort()).toEqual(["200", "400", "401", "404"]);
+    expect(Object.keys(op.responses).sort()).toEqual(["200", "400", "401", "403", "404", "429"]);
     expect(doc.components.schemas.Metrics.properties).toHaveProperty("numbers");
     expect(doc.components.schemas.MetricsFigures.properties).toHaveProperty("failed_by_reason");
   });
