@@ -1,5 +1,6 @@
 /** The Worker's HTTP surface: middleware, who may call which routes, the OpenAPI document and its reference page. */
 import { OpenAPIHono } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import { Scalar } from "@scalar/hono-api-reference";
 import { bodyLimit } from "hono/body-limit";
 import { MediaType } from "../shared/protocol.ts";
@@ -79,6 +80,12 @@ export function createApp() {
   serveDocument(app);
   // The reference UI's script is served from the Worker's static assets (scripts/build-assets.ts): /docs works offline.
   app.get("/docs", Scalar({ url: "/openapi.json", pageTitle: "Pombo API", cdn: "/docs/scalar.js" }));
+  // The static assets themselves: public files (the console asks for its key once loaded). Every request
+  // reaches the Worker first (wrangler.toml's run_worker_first), which hands these paths to the assets.
+  const asset = (c: Context<AppEnv>) => c.env.ASSETS.fetch(c.req.raw);
+  app.get("/console", asset);
+  app.get("/console/*", asset);
+  app.get("/docs/scalar.js", asset);
   // A received file's signed link: the signature is the credential, so it works in a webhook consumer's browser.
   audience(app, "public").mount("/media", mediaRoutes);
 

@@ -13,6 +13,8 @@ export type Env = {
   /** One per project: the event log for SSE resume, live SSE fan-out, and webhook dispatch. */
   EVENTS: DurableObjectNamespace<EventHub>;
   MEDIA: R2Bucket;
+  /** The console and the reference UI's script (wrangler.toml `[assets]`, built by scripts/build-assets.ts). */
+  ASSETS: Fetcher;
   /** Webhook deliveries: one message per (event, webhook), retried with backoff. */
   WEBHOOKS: Queue<DeliveryJob>;
   /** Requests per API key (rate-limits.ts; limit and period in wrangler.toml). */

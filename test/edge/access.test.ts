@@ -13,7 +13,7 @@ import { ADMIN, FLEET, call, newProject } from "./helpers.ts";
 /** The operations that answer without credentials, as the document lists them. */
 const PUBLIC_OPERATIONS = ["GET /media/{id}", "GET /health"];
 /** Entries of the route table that answer without credentials: the three outside the document, and the media link's. */
-const PUBLIC_ROUTES = ["GET /health", "GET /openapi.json", "GET /docs", "GET /media/:id", "ALL /media/*"];
+const PUBLIC_ROUTES = ["GET /health", "GET /openapi.json", "GET /docs", "GET /console", "GET /console/*", "GET /docs/scalar.js", "GET /media/:id", "ALL /media/*"];
 
 const API_KEY = [{ apiKey: [] }];
 const ADMIN_TOKEN = [{ adminToken: [] }];
