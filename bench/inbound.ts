@@ -11,7 +11,9 @@
  *
  * Prints p50/p99/max, how many messages never arrived (lost), how many
  * arrived as two different events (duplicated) and how many deliveries were
- * retries of one event (same `webhook-id`, which receivers drop).
+ * retries of one event (same `webhook-id`, which receivers drop), and the
+ * edge's CPU per received message (workerd, from the start of the injection
+ * until the last webhook: storing, the event hub, the queue and deliveries).
  */
 import { commandLine, int, onInterrupt, REPORT_OPTIONS } from "../test/harness/cli.ts";
 import { stats } from "../test/harness/figures.ts";
@@ -20,6 +22,7 @@ import { type Stack, startStack } from "../test/harness/stack.ts";
 import { waitFor } from "../test/harness/waits.ts";
 import { WebhookReceiver } from "../test/harness/webhook-receiver.ts";
 import { inspectorPortOf, startEdgeProfile, writeEdgeProfile } from "./edge-profiler.ts";
+import { cpuMeter, groupCpuByName, groupCpuSeconds, machineCpuSeconds } from "./proc-usage.ts";
 
 // The peers' signal library logs sessions with console.log: keep stdout for the report.
 for (const k of ["log", "info", "debug", "warn"] as const) console[k] = () => {};
@@ -60,7 +63,7 @@ try {
   stack = await startStack("bench-inbound", N);
   const { edge, peers } = stack;
   log(`logs in ${stack.logDir}`);
-  stack.fleet({ fleetId: "bench-fleet", logLevel: process.env.POMBO_LOG_LEVEL ?? "warn" });
+  const fleet = stack.fleet({ fleetId: "bench-fleet", logLevel: process.env.POMBO_LOG_LEVEL ?? "warn" });
   await receiver.subscribe(stack.api, ["message.received"]);
 
   const instances = await stack.createInstances(N, { concurrency: 8 });
@@ -99,6 +102,12 @@ try {
   refused = 0;
 
   const edgeProfile = opts["edge-profile"] ? await startEdgeProfile(inspectorPortOf(edge.pid)) : null;
+  const cpu = cpuMeter({
+    edge_workerd: () => groupCpuByName(edge.pid).workerd ?? 0,
+    edge_wrangler: () => groupCpuSeconds(edge.pid) - (groupCpuByName(edge.pid).workerd ?? 0),
+    fleet: () => groupCpuSeconds(fleet.pid),
+    machine: machineCpuSeconds,
+  });
   log(`injecting ${M} messages at ${RATE}/s (open loop)`);
   const start = performance.now();
   await openLoop(M, RATE, (i) => inject(i));
@@ -110,6 +119,7 @@ try {
     () => log("drain timed out: counting what arrived"),
   );
 
+  const cpuUsed = cpu.stop();
   if (edgeProfile) await writeEdgeProfile(log, await edgeProfile.stop(), "inbound", opts["edge-profile"]!);
 
   // ------------------------------------------------------------ figures
@@ -125,6 +135,8 @@ try {
   const duplicated = tally.duplicated.length;
   const retried = tally.retried;
   const invalid = tally.invalid;
+  const delivered = tally.first.size;
+  const msPer = (seconds: number) => (delivered > 0 ? (1000 * seconds) / delivered : NaN);
   const report = {
     numbers: N,
     messages: expected,
@@ -138,6 +150,9 @@ try {
     retried_deliveries_same_webhook_id: retried,
     bad_signatures: invalid,
     refused_by_peers: refused,
+    edge_cpu_ms_per_received: Number(f(msPer(cpuUsed.edge_workerd!), 2)),
+    fleet_cpu_ms_per_received: Number(f(msPer(cpuUsed.fleet!), 2)),
+    cpu_seconds: cpuUsed,
   };
   if (opts.json) process.stdout.write(JSON.stringify(report) + "\n");
   else {
@@ -147,6 +162,7 @@ try {
         `  latency   p50 ${f(s.p50)} ms   p99 ${f(s.p99)} ms   max ${f(s.max)} ms   mean ${f(s.mean)} ms`,
         `    customer -> event published (peer, fleet, edge, D1): p50 ${f(toPublish.p50)} ms, p99 ${f(toPublish.p99)} ms`,
         `    published -> webhook received (hub, queue, delivery): p50 ${f(afterPublish.p50)} ms, p99 ${f(afterPublish.p99)} ms`,
+        `  edge CPU per received message: ${f(msPer(cpuUsed.edge_workerd!), 2)} ms (workerd ${f(cpuUsed.edge_workerd!, 2)} s for ${delivered} delivered; wrangler ${f(cpuUsed.edge_wrangler!, 2)} s)   fleet ${f(msPer(cpuUsed.fleet!), 2)} ms per message`,
         `  lost ${lost}   duplicated events ${duplicated}   retried deliveries (same webhook-id) ${retried}   bad signatures ${invalid}`,
         `  target: 0 lost, p99 < 250 ms -> ${lost === 0 && s.p99 < 250 ? "met" : "NOT met"}`,
         "",

@@ -4,6 +4,8 @@
  * sending its receipt comes again on the client's next connection, marked
  * offline (Baileys upserts it as `append`). Without this, a crash test would
  * count as Pombo's loss what WhatsApp itself would have delivered again.
+ * What a connection never answered goes to the number's connection that is
+ * open, even one that opened before the peer saw the old one close.
  * (patches/@openclaw+crabline+0.1.27.patch; used by `npm run chaos`.)
  */
 import type { WAMessage } from "@whiskeysockets/baileys";
@@ -63,6 +65,23 @@ describe("test peer: unacknowledged inbound messages", () => {
     await until(() => second.received.some((r) => r.msg.key.id === id), 10_000, "the redelivery");
     const again = second.received.find((r) => r.msg.key.id === id)!;
     expect(again.msg.message?.conversation).toBe("did you get this?");
+    expect(again.type).toBe("append");
+    second.client.close();
+  });
+
+  it("a message left unanswered by a connection that dies after the number's next one opened reaches the open one", async () => {
+    // Under load a number's new socket can open before the peer has seen its old one close
+    // (bench:inbound at 60/s): what the old one never answered must not wait for yet another connection.
+    const first = await connect();
+    tcpOf(first.client).pause();
+    const id = await peer.inject({ chatJid: CUSTOMER, senderJid: CUSTOMER, text: "still there?" });
+    await new Promise((r) => setTimeout(r, 300));
+    const second = await connect();
+    tcpOf(first.client).destroy();
+
+    await until(() => second.received.some((r) => r.msg.key.id === id), 10_000, "the redelivery to the open connection");
+    const again = second.received.find((r) => r.msg.key.id === id)!;
+    expect(again.msg.message?.conversation).toBe("still there?");
     expect(again.type).toBe("append");
     second.client.close();
   });
