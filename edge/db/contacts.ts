@@ -12,11 +12,15 @@ export type NewContact = typeof contacts.$inferInsert;
 /** Contacts holding any of these phones (`+<digits>`) or LIDs. */
 export async function findContacts(db: Db, projectId: string, phones: string[], lids: string[]): Promise<ContactRow[]> {
   if (phones.length === 0 && lids.length === 0) return [];
-  return db
+  return contactsQuery(db, projectId, phones, lids);
+}
+
+/** The same lookup as a query, for a batch (with no phone and no LID it finds nothing). */
+export const contactsQuery = (db: Db, projectId: string, phones: string[], lids: string[]) =>
+  db
     .select()
     .from(contacts)
     .where(and(eq(contacts.project_id, projectId), sql`(${inList(contacts.phone, phones)} OR ${inList(contacts.lid, lids)})`));
-}
 
 export async function findContact(db: Db, projectId: string, id: string): Promise<ContactRow | undefined> {
   return first(db.select().from(contacts).where(ofProject(contacts, projectId, id)).limit(1));

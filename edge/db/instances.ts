@@ -42,8 +42,9 @@ export async function listInstances(db: Db, projectId: string, page: Page) {
   return pageOf(db, instances, eq(instances.project_id, projectId), [desc(instances.created_at), desc(instances.id)], page);
 }
 
-export async function updateInstanceStatus(db: Db, projectId: string, id: string, patch: InstanceStatusPatch) {
-  await db
+/** The write, to await or to put in a batch. */
+export function updateInstanceStatus(db: Db, projectId: string, id: string, patch: InstanceStatusPatch) {
+  return db
     .update(instances)
     .set({ ...patch, updated_at: new Date().toISOString() })
     .where(ofProject(instances, projectId, id));

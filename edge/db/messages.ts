@@ -96,6 +96,8 @@ export async function advanceMessageStatus(
   from: readonly MessageRow["status"][],
   /** A statement that counts the move (services/metrics.ts), given the update's condition; it runs first, in the batch. */
   count?: (movable: SQL) => BatchItem<"sqlite"> | null,
+  /** Other writes of the same moment, after the move in its batch (they land whether or not the message moved). */
+  also: BatchItem<"sqlite">[] = [],
 ): Promise<MessageRow | null> {
   const at = new Date().toISOString();
   const movable = and(eq(messages.project_id, projectId), eq(messages.id, id), inArray(messages.status, [...from]))!;
@@ -118,6 +120,7 @@ export async function advanceMessageStatus(
   ];
   // The count first: it reads the message's status before the update moves it.
   if (counted) statements.unshift(counted);
+  statements.push(...also);
   const results = await db.batch(statements);
   const [moved] = results[counted ? 1 : 0] as MessageRow[];
   return moved ?? null;

@@ -11,11 +11,15 @@ const phoneIn = (phones: string[]) => inList(suppressions.phone, phones);
 /** Entries for any of these phones (`+<digits>`): one primary-key lookup per phone. */
 export async function findSuppressions(db: Db, projectId: string, phones: string[]): Promise<SuppressionRow[]> {
   if (phones.length === 0) return [];
-  return db
+  return suppressionsQuery(db, projectId, phones);
+}
+
+/** The same lookup as a query, for a batch. */
+export const suppressionsQuery = (db: Db, projectId: string, phones: string[]) =>
+  db
     .select()
     .from(suppressions)
     .where(and(eq(suppressions.project_id, projectId), phoneIn(phones)));
-}
 
 export async function listSuppressions(db: Db, projectId: string, page: { limit: number; offset: number }) {
   const mine = eq(suppressions.project_id, projectId);

@@ -5,6 +5,7 @@
  * this is their only writer), counts what it costs the number's health, and
  * announces it when it is news (instance-events.ts says which changes are).
  */
+import type { BatchItem } from "drizzle-orm/batch";
 import { phoneFromJid } from "../../shared/jid.ts";
 import type { DisconnectReason, StatusEvent } from "../../shared/protocol.ts";
 import { db } from "../db/client.ts";
@@ -109,6 +110,16 @@ export class InstanceStatus {
   async mirror(patch: InstanceStatusPatch): Promise<void> {
     const meta = await this.#storage.get("meta");
     if (meta) await this.#write(meta, patch);
+  }
+
+  /**
+   * The same write, for a caller's batch (a send's move to `sent` carries the
+   * counters); none before the number has its row. In an array: a query is
+   * thenable, so an async function returning it bare would run it.
+   */
+  async mirrorWrites(patch: InstanceStatusPatch): Promise<BatchItem<"sqlite">[]> {
+    const meta = await this.#storage.get("meta");
+    return meta ? [updateInstanceStatus(db(this.#env.DB), meta.project_id, meta.instance_id, patch)] : [];
   }
 
   /** Publishes an `instance.*` event (see instance-events.ts for which changes are news). */

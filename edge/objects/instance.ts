@@ -97,7 +97,7 @@ export class InstanceObject extends DurableObject<Env> {
       instanceId: async () => (await this.#meta())?.instance_id ?? null,
       readyFleet,
       incident: (kind) => this.#status.incident(kind),
-      mirror: async (patch) => this.#status.mirror({ ...patch, health: await this.#status.health() }),
+      mirrorWrites: async (patch) => this.#status.mirrorWrites({ ...patch, health: await this.#status.health() }),
       fetchAvatar: (contact) => this.#avatars.add(contact),
     });
     this.#link = new FleetLink({

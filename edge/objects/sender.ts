@@ -19,6 +19,7 @@
  * it to the fleet: from then until its answer it is in flight, and once one
  * part has left it is partly sent, so neither is canceled.
  */
+import type { BatchItem } from "drizzle-orm/batch";
 import { ProtocolError, type MessageStatusEvent, type OutboundContent } from "../../shared/protocol.ts";
 import type { RpcPeer } from "../../shared/rpc.ts";
 import { unseal } from "../crypto.ts";
@@ -50,7 +51,8 @@ export type SenderHost = {
   /** The live lease holder's peer when the number is connected, else null. */
   readyFleet(): Promise<RpcPeer | null>;
   incident(kind: IncidentKind): Promise<void>;
-  mirror(patch: InstanceStatusPatch): Promise<void>;
+  /** The D1 write mirroring these columns of the number's row, for the batch of a send's move (none: no row yet). */
+  mirrorWrites(patch: InstanceStatusPatch): Promise<BatchItem<"sqlite">[]>;
   /** A contact this number wrote to whose picture is due (objects/avatars.ts). */
   fetchAvatar(contact: { contact_id: string; jid: string }): void;
 };
@@ -324,15 +326,17 @@ export class Sender {
   async #write(record: Exclude<SendRecord, { kind: "announce" }>): Promise<MessageRow | null> {
     const d1 = db(this.#host.env.DB);
     if (record.kind === "sent") {
-      // The counters first: setting them again is harmless, and the message's move must be the last write (its row is announced).
+      // The counters ride in the move's batch (one round trip); setting them again on a retry is harmless.
       const { usage } = record;
-      await this.#host.mirror({ sent_today: usage.day_count, sent_day: usage.day, last_sent_at: new Date(usage.last_sent_at).toISOString() });
+      const counters = await this.#host.mirrorWrites({ sent_today: usage.day_count, sent_day: usage.day, last_sent_at: new Date(usage.last_sent_at).toISOString() });
       await scheduleExpiry(this.#host.env, record.media_expiry ?? []);
-      return markSent(d1, record.project_id, record.message_id, {
-        sent_at: record.sent_at,
-        message_secret: record.message_secret,
-        poll_message: record.poll_message,
-      });
+      return markSent(
+        d1,
+        record.project_id,
+        record.message_id,
+        { sent_at: record.sent_at, message_secret: record.message_secret, poll_message: record.poll_message },
+        counters,
+      );
     }
     if (record.kind === "failed") {
       await scheduleExpiry(this.#host.env, record.media_expiry ?? []);

@@ -30,6 +30,7 @@
  * The other writes file a message under its contact and conversation
  * (sent-messages.ts, identity.ts) or free its Idempotency-Key (idempotency.ts).
  */
+import type { BatchItem } from "drizzle-orm/batch";
 import type { MessageStatusEvent } from "../../shared/protocol.ts";
 import type { MessageActor } from "../enums.ts";
 import type { Db } from "../db/client.ts";
@@ -68,8 +69,8 @@ const NOT_EDITABLE: readonly MessageStatus[] = ["queued", "failed", "canceled", 
 type Move = Parameters<typeof advanceMessageStatus>[3];
 
 /** The message as it is after the move, or null when it is already past it (nothing is written, nothing counted). */
-const move = (d1: Db, projectId: string, id: string, patch: Move) =>
-  advanceMessageStatus(d1, projectId, id, patch, FROM[patch.status], (movable) => countMove(d1, patch, movable));
+const move = (d1: Db, projectId: string, id: string, patch: Move, also: BatchItem<"sqlite">[] = []) =>
+  advanceMessageStatus(d1, projectId, id, patch, FROM[patch.status], (movable) => countMove(d1, patch, movable), also);
 
 // ------------------------------------------------------------ ours
 
@@ -79,9 +80,14 @@ export const acceptMessage = (d1: Db, row: MessageRow & { status: "queued" }) =>
 /** The number's queue refused an accepted send: it fails as `enqueue_failed`, and its Idempotency-Key may be used again. */
 export const notQueued = (d1: Db, projectId: string, id: string) => move(d1, projectId, id, { status: "failed", reason: "enqueue_failed" });
 
-/** WhatsApp took the message. */
-export const markSent = (d1: Db, projectId: string, id: string, sent: Pick<MessageRow, "sent_at" | "message_secret" | "poll_message">) =>
-  move(d1, projectId, id, { status: "sent", ...sent });
+/** WhatsApp took the message; `also`: other writes of that moment (the number's counters), in the same batch. */
+export const markSent = (
+  d1: Db,
+  projectId: string,
+  id: string,
+  sent: Pick<MessageRow, "sent_at" | "message_secret" | "poll_message">,
+  also: BatchItem<"sqlite">[] = [],
+) => move(d1, projectId, id, { status: "sent", ...sent }, also);
 
 /** The message will not leave (or WhatsApp refused it), for this reason. */
 export const markFailed = (d1: Db, projectId: string, id: string, reason: string) => move(d1, projectId, id, { status: "failed", reason });

@@ -11,11 +11,11 @@
 import { phoneFromJid } from "../../shared/jid.ts";
 import { phoneVariants } from "./phone.ts";
 import { db } from "../db/client.ts";
-import { findContacts } from "../db/contacts.ts";
+import { contactsQuery, findContacts } from "../db/contacts.ts";
 import { pnForLid } from "../db/lid-map.ts";
 import { paged } from "../db/pagination.ts";
 import type { ContactRow, MessageRow, SuppressionRow } from "../db/schema/index.ts";
-import { findSuppressions, listSuppressions } from "../db/suppressions.ts";
+import { findSuppressions, listSuppressions, suppressionsQuery } from "../db/suppressions.ts";
 import type { Env } from "../env.ts";
 import { ApiError, notFound } from "../errors.ts";
 import { type ContactStatus, type SuppressionSource, release, suppress } from "./contact-status.ts";
@@ -134,11 +134,11 @@ export async function assertSendable(env: Env, projectId: string, to: Addressee)
   }
   const phones = phone ? phoneVariants(phone) : [];
   if (phones.length === 0 && !lid) return;
-  // Two primary-key/unique-index lookups, in parallel: the accept path's only cost for this.
-  const [contacts, listed] = await Promise.all([
-    findContacts(d1, projectId, phones, lid ? [lid] : []),
-    findSuppressions(d1, projectId, phones),
-  ]);
+  // Two primary-key/unique-index lookups in one D1 round trip: the accept path's only cost for this.
+  const [contacts, listed] =
+    phones.length === 0
+      ? [await findContacts(d1, projectId, [], [lid!]), []]
+      : await d1.batch([contactsQuery(d1, projectId, phones, lid ? [lid] : []), suppressionsQuery(d1, projectId, phones)]);
   const code = refusalOf(contacts.map((c) => c.status), listed.map((s) => s.reason));
   if (code) throw new ApiError(422, code, refusals[code], { field: "to" });
 }

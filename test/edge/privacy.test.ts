@@ -5,7 +5,10 @@
  * Durable Objects; the fleet is the test's WebSocket, which records every
  * send and every phone lookup the edge makes.
  */
+import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import type { Env } from "../../edge/env.ts";
+import { assertSendable } from "../../edge/services/privacy.ts";
 import { CUSTOMER, CUSTOMER_8, CUSTOMER_JID, type CrmProject, api, crmProject, customerWrites, sendText, timelineOf } from "./crm-fixtures.ts";
 import { deliver, inboundMessage, newProject, useFleetSockets, waitFor } from "./helpers.ts";
 
@@ -304,5 +307,43 @@ describe("keyword opt-out", () => {
     const res = await sendText(project.key, { to: CUSTOMER_8 });
     expect(res.status).toBe(422);
     expect(res.json.error.details.field).toBe("to");
+  });
+});
+
+describe("the cost of the check on every send", () => {
+  /** env with a D1 that counts its round trips: each batch, and each statement run alone. */
+  function countingEnv() {
+    const trips = { count: 0 };
+    const run = (stmt: D1PreparedStatement): D1PreparedStatement =>
+      new Proxy(stmt, {
+        get(target, prop) {
+          const value = Reflect.get(target, prop, target);
+          if (typeof value !== "function") return value;
+          if (prop === "bind") return (...args: unknown[]) => run(value.apply(target, args));
+          if (["all", "raw", "run", "first"].includes(String(prop))) trips.count++;
+          return value.bind(target);
+        },
+      });
+    const DB = new Proxy(env.DB, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop, target);
+        if (prop === "prepare") return (query: string) => run(value.call(target, query));
+        if (prop === "batch") return (statements: D1PreparedStatement[]) => (trips.count++, value.call(target, statements));
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    return { env: { ...env, DB } as unknown as Env, trips };
+  }
+
+  it("checks a phone's contact and the suppression list in one D1 round trip, and still refuses a listed phone", async () => {
+    const project = await crmProject();
+    const counted = countingEnv();
+    await assertSendable(counted.env, project.projectId, { phone: CUSTOMER });
+    expect(counted.trips.count).toBe(1);
+
+    await api(project.key, "POST", "/suppressions", { phone: CUSTOMER_8, reason: "manual" });
+    const again = countingEnv();
+    await expect(assertSendable(again.env, project.projectId, { phone: CUSTOMER })).rejects.toMatchObject({ code: "recipient_suppressed" });
+    expect(again.trips.count).toBe(1);
   });
 });
