@@ -1,30 +1,20 @@
 /**
- * The API's shapes as the console reads them: a subset of the OpenAPI
- * document's schemas (`/openapi.json`), named as there.
+ * The API's shapes as the console reads them. Where the OpenAPI document
+ * names a schema, the type is the one generated into sdk/schema.d.ts (held
+ * to the served document by its drift tests), so the console follows the
+ * API; the rest are shapes the document leaves open (a message's content,
+ * a webhook's once-shown secret) or the console's own.
  */
+import type { components } from "../../sdk/schema.d.ts";
+
+type Schemas = components["schemas"];
+
 export interface Page<T> {
   data: T[];
   next_cursor?: string | null;
 }
 
-export interface Instance {
-  id: string;
-  name: string;
-  state: "qr_pending" | "connecting" | "connected" | "disconnected";
-  reason: "transient" | "logged_out" | "banned" | "pairing_expired" | null;
-  proxy_url: string | null;
-  jid: string | null;
-  phone: string | null;
-  push_name: string | null;
-  last_close_code: number | null;
-  last_close_at: string | null;
-  fleet_id: string | null;
-  health: number;
-  sent_today: number;
-  last_sent_at: string | null;
-  warming: { day: number; daily_limit: number; sent_today: number; ends_at: string } | null;
-  created_at: string;
-}
+export type Instance = Schemas["Instance"];
 
 export interface Fleet {
   fleet_id: string;
@@ -48,39 +38,9 @@ export interface OffsetPage<T> {
 
 export type ContactStatus = "active" | "pending_validation" | "opted_out" | "blocked" | "unreachable";
 
-export interface Contact {
-  id: string;
-  phone: string | null;
-  jid: string | null;
-  lid: string | null;
-  name: string | null;
-  email: string | null;
-  document: string | null;
-  document_type: string | null;
-  address: Record<string, string | null>;
-  status: ContactStatus;
-  opted_out_at: string | null;
-  source: string;
-  instance_id: string | null;
-  message_count: number;
-  last_message_at: string | null;
-  avatar_url: string | null;
-  tags: string[];
-  groups: string[];
-  created_at: string;
-  updated_at: string;
-}
+export type Contact = Schemas["Contact"];
 
-export interface TimelineEntry {
-  id: string;
-  kind: "message" | "event";
-  type: string;
-  direction?: "inbound" | "outbound";
-  status?: string;
-  actor: string;
-  payload: Record<string, unknown>;
-  created_at: string;
-}
+export type TimelineEntry = Schemas["TimelineEntry"];
 
 /** A tag or a contact group (the CRM's two dictionaries). */
 export interface ContactKey {
@@ -91,13 +51,7 @@ export interface ContactKey {
   count: number;
 }
 
-export interface Suppression {
-  phone: string;
-  reason: string;
-  note: string | null;
-  source: "api" | "admin" | "contact" | "system";
-  created_at: string;
-}
+export type Suppression = Schemas["Suppression"];
 
 export interface Webhook {
   id: string;
@@ -125,40 +79,13 @@ export interface WebhookAttempt {
   at: string;
 }
 
-export interface WebhookDelivery {
-  id: string;
-  webhook_id: string;
-  event_id: string;
-  event_type: string;
-  status: "pending" | "delivered" | "retrying" | "dead";
-  attempts: number;
-  last_status_code: number | null;
-  last_error: string | null;
-  next_attempt_at: string | null;
-  delivered_at: string | null;
-  created_at: string;
-  updated_at: string;
-  history: WebhookAttempt[];
-}
+export type WebhookDelivery = Schemas["WebhookDelivery"];
 
 // ---- Inbox and Messages (cinbox)
 
 export type MessageStatus = "queued" | "sent" | "delivered" | "read" | "played" | "failed" | "received" | "canceled" | "deleted";
 
-/** GET /conversations: a customer's one conversation across the project's numbers. */
-export interface Conversation {
-  id: string;
-  chat_jid: string;
-  contact: { id: string; phone: string | null; jid: string | null; lid: string | null; name: string | null };
-  instance_id: string | null;
-  last_message: { id: string; type: string; direction: "inbound" | "outbound"; body: string | null; status: MessageStatus; created_at: string } | null;
-  unread_count: number;
-  last_message_at: string | null;
-  last_inbound_at: string | null;
-  window_expires_at: string | null;
-  window_open: boolean;
-  created_at: string;
-}
+export type Conversation = Schemas["Conversation"];
 
 export interface MediaRef {
   id?: string;
@@ -196,28 +123,7 @@ export interface ConversationMessage {
   created_at: string;
 }
 
-/** GET /messages items (MessageSummary). */
-export interface MessageSummary {
-  id: string;
-  instance_id: string;
-  chat_jid: string;
-  direction: "inbound" | "outbound";
-  type: string;
-  content: Record<string, unknown>;
-  status: MessageStatus;
-  reason: string | null;
-  reference: string | null;
-  wa_message_id: string | null;
-  sent_at: string | null;
-  contact_id: string | null;
-  conversation_id: string | null;
-  quoted_id: string | null;
-  from_me: boolean;
-  edited_at: string | null;
-  read_at: string | null;
-  created_at: string;
-  updated_at: string;
-}
+export type MessageSummary = Schemas["MessageSummary"];
 
 /** GET /messages/{id}. */
 export interface MessageDetail extends MessageSummary {
@@ -227,11 +133,7 @@ export interface MessageDetail extends MessageSummary {
 
 // --- numbers, settings, admin (cnumbers)
 
-export interface NumberSettings {
-  ignore_groups: boolean;
-  always_online: boolean;
-  auto_read: boolean | null;
-}
+export type NumberSettings = Schemas["NumberSettings"];
 
 export type InstanceDetail = Instance & { settings: NumberSettings };
 
@@ -253,11 +155,7 @@ export interface ProjectSettings {
   calls: { reject: boolean; message: string | null };
 }
 
-export interface Project {
-  id: string;
-  name: string;
-  created_at: string;
-}
+export type Project = Schemas["Project"];
 
 export interface ApiKeyInfo {
   id: string;
@@ -281,17 +179,6 @@ export interface MetricsCounters {
   webhook_attempts_failed: number;
 }
 
-export interface MetricsFigures extends MetricsCounters {
-  failed_by_reason: Record<string, number>;
-  latency_ms: { p50: number | null; p95: number | null };
-}
+export type MetricsFigures = Schemas["MetricsFigures"];
 
-export interface Metrics {
-  from: string;
-  to: string;
-  bucket: "hour" | "day";
-  instance_id: string | null;
-  series: (MetricsFigures & { start: string })[];
-  totals: MetricsFigures;
-  numbers?: (MetricsCounters & { instance_id: string; name: string })[];
-}
+export type Metrics = Schemas["Metrics"];
