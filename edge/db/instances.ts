@@ -35,8 +35,11 @@ export async function insertInstance(db: Db, row: { id: string; project_id: stri
 }
 
 export async function findInstance(db: Db, projectId: string, id: string) {
-  return first(db.select().from(instances).where(ofProject(instances, projectId, id)).limit(1));
+  return first(instanceQuery(db, projectId, id));
 }
+
+/** The same lookup as a query (zero or one row), for a batch. */
+export const instanceQuery = (db: Db, projectId: string, id: string) => db.select().from(instances).where(ofProject(instances, projectId, id)).limit(1);
 
 export async function listInstances(db: Db, projectId: string, page: Page) {
   return pageOf(db, instances, eq(instances.project_id, projectId), [desc(instances.created_at), desc(instances.id)], page);
@@ -68,6 +71,11 @@ export async function deleteInstance(db: Db, projectId: string, id: string): Pro
 
 /** The project's connected numbers (optionally only a pool's): what rotation chooses from. */
 export async function connectedInstances(db: Db, projectId: string, poolId?: string) {
+  return connectedInstancesQuery(db, projectId, poolId);
+}
+
+/** The same lookup as a query, for a batch. */
+export function connectedInstancesQuery(db: Db, projectId: string, poolId?: string) {
   const connected = and(eq(instances.project_id, projectId), eq(instances.state, "connected"));
   const where = poolId
     ? and(

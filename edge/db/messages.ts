@@ -22,8 +22,12 @@ export async function findMessage(db: Db, projectId: string, id: string): Promis
 }
 
 export async function findByIdempotencyKey(db: Db, projectId: string, key: string) {
-  return first(db.select().from(messages).where(and(eq(messages.project_id, projectId), eq(messages.idempotency_key, key))).limit(1));
+  return first(idempotencyKeyQuery(db, projectId, key));
 }
+
+/** The same lookup as a query (zero or one row), for a batch. */
+export const idempotencyKeyQuery = (db: Db, projectId: string, key: string) =>
+  db.select().from(messages).where(and(eq(messages.project_id, projectId), eq(messages.idempotency_key, key))).limit(1);
 
 /** Frees a message's Idempotency-Key for a new request (the message itself stays). */
 export async function releaseIdempotencyKey(db: Db, projectId: string, id: string) {

@@ -4,10 +4,16 @@ import type { Db } from "./client.ts";
 import { inList } from "./lists.ts";
 import { recipients } from "./schema/index.ts";
 
+export type RecipientRow = typeof recipients.$inferSelect;
+
 export async function findRecipients(db: Db, projectId: string, phones: string[]) {
   if (phones.length === 0) return [];
-  return db.select().from(recipients).where(and(eq(recipients.project_id, projectId), inList(recipients.phone, phones)));
+  return recipientsQuery(db, projectId, phones);
 }
+
+/** The same lookup as a query, for a batch. */
+export const recipientsQuery = (db: Db, projectId: string, phones: string[]) =>
+  db.select().from(recipients).where(and(eq(recipients.project_id, projectId), inList(recipients.phone, phones)));
 
 export async function saveRecipients(db: Db, projectId: string, rows: { phone: string; jid: string | null }[]) {
   const checked_at = new Date().toISOString();

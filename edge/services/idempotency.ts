@@ -59,7 +59,11 @@ const reused = () =>
  * message was not accepted). 422 when it was used for another request.
  */
 export async function earlierSend(d1: Db, projectId: string, key: string, fingerprint: string): Promise<MessageRow | null> {
-  const earlier = await findByIdempotencyKey(d1, projectId, key);
+  return earlierSendOf(d1, projectId, await findByIdempotencyKey(d1, projectId, key), fingerprint);
+}
+
+/** `earlierSend` for a key's message read already (a caller's batch: `idempotencyKeyQuery`). */
+export async function earlierSendOf(d1: Db, projectId: string, earlier: MessageRow | undefined, fingerprint: string): Promise<MessageRow | null> {
   if (!earlier) return null;
   const expired = Date.parse(earlier.created_at) < Date.now() - KEY_TTL_HOURS * 3_600_000;
   const refused = earlier.status === "failed" && earlier.reason === "enqueue_failed";

@@ -8,24 +8,26 @@ import type { OutboundContent } from "../../shared/protocol.ts";
 import { newId, seal } from "../crypto.ts";
 import { db } from "../db/client.ts";
 import { findInstance } from "../db/instances.ts";
-import { findMessage, messageEditsOf, statusHistory } from "../db/messages.ts";
+import { findMessage, idempotencyKeyQuery, messageEditsOf, statusHistory } from "../db/messages.ts";
+import { Reads } from "../db/reads.ts";
 import type { MessageRow } from "../db/schema/index.ts";
 import type { Env } from "../env.ts";
 import { ApiError, notFound } from "../errors.ts";
 import type { OutboxPart } from "../objects/outbox.ts";
 import { instanceOf } from "../objects/stubs.ts";
-import { earlierSend, fingerprintOf } from "./idempotency.ts";
+import { earlierSend, earlierSendOf, fingerprintOf } from "./idempotency.ts";
 import { type MediaInput, type MediaType, storeMedia } from "./media.ts";
+import { isGroup } from "./jids.ts";
 import { mentionsOf } from "./mentions.ts";
 import { menuText } from "./menus.ts";
 import { acceptMessage, notQueued } from "./message-status.ts";
 import { messageView } from "./message-view.ts";
 import { maskCode, otpText } from "./otp.ts";
 import { phoneOf } from "./phone-input.ts";
-import { assertSendable } from "./privacy.ts";
+import { sendableCheck } from "./privacy.ts";
 import { type Quoted, quotedMessage } from "./quoted.ts";
-import { addresseeOf, resolveRecipient } from "./recipients.ts";
-import { selectNumber } from "./selector.ts";
+import { type Addressee, type Recipient, addresseeOf, recipientsRead } from "./recipients.ts";
+import { selectNumber, selectionRead } from "./selector.ts";
 import type { SendRequest } from "./send-request.ts";
 import type { Settings } from "./settings-schema.ts";
 import { getSettings } from "./settings.ts";
@@ -41,32 +43,63 @@ export async function sendMessage(env: Env, projectId: string, request: SendRequ
     throw new ApiError(503, "otp_unavailable", "OTP sends need POMBO_DATA_KEY set on the edge");
   }
   const { type, ...body } = request;
-  const idempotency = await idempotencyOf(env, projectId, type, body, idempotencyKey);
+  const d1 = db(env.DB);
+  const settings = await getSettings(env, projectId);
+  // One reading of `to` for every check: no spelling of a suppressed number gets past the list.
+  let to: Addressee;
+  try {
+    to = addresseeOf(request.to, settings.default_country);
+  } catch (err) {
+    // A retry answers its first result whatever changed since (default_country); a new request is refused as it always was.
+    const idempotency = await idempotencyOf(env, projectId, type, body, idempotencyKey);
+    if (idempotency?.earlier) return { accepted: accepted(idempotency.earlier), replayed: true };
+    entryKeys(request.tags ?? [], "tags");
+    entryKeys(request.groups ?? [], "groups");
+    throw err;
+  }
+
+  // Every independent read of the accept in one D1 round trip (each table's query is its owner's), checked below in the order of their errors.
+  const reads = new Reads();
+  const fingerprint = idempotencyKey ? await fingerprintOf(env, type, body) : "";
+  const keyed = idempotencyKey ? reads.add(idempotencyKeyQuery(d1, projectId, idempotencyKey)) : null;
+  // Opted-out, blocked and suppressed people get nothing: refused before WhatsApp is even asked who they are.
+  const refuseUnsendable = await sendableCheck(d1, projectId, to, reads);
+  const recipients = recipientsRead(env, projectId, [{ to, field: "to" }], reads);
+  // A reply's number is the quoted message's, known only once that is read.
+  const known =
+    request.quoted_message_id === undefined || request.instance_id
+      ? selectionRead(d1, projectId, { instance_id: request.instance_id, pool_id: request.pool_id, group: to.jid !== undefined && isGroup(to.jid) }, reads)
+      : {};
+  await reads.run(d1);
+
+  const idempotency = keyed && { key: idempotencyKey!, fingerprint, earlier: await earlierSendOf(d1, projectId, keyed()[0], fingerprint) };
   if (idempotency?.earlier) return { accepted: accepted(idempotency.earlier), replayed: true };
   // Stored and stamped as keys are (lowercase); a bad one is a 400 before anything else.
   request = { ...request, tags: request.tags && entryKeys(request.tags, "tags"), groups: request.groups && entryKeys(request.groups, "groups") };
-  const settings = await getSettings(env, projectId);
-  // One reading of `to` for every check: no spelling of a suppressed number gets past the list.
-  const to = addresseeOf(request.to, settings.default_country);
   if (request.type === "contact" && request.contact_phone !== undefined) {
     // The card's number is a WhatsApp account (its waid): read like a recipient, never guessed into another country.
     request = { ...request, contact_phone: phoneOf(request.contact_phone, "contact_phone", settings.default_country) };
   }
-  // Opted-out, blocked and suppressed people get nothing: refused before WhatsApp is even asked who they are.
-  await assertSendable(env, projectId, to);
-  const recipient = await resolveRecipient(env, projectId, to);
+  refuseUnsendable();
+  const [recipient] = (await recipients()) as [Recipient];
   const mentioned = await mentionsOf(env, projectId, settings.default_country, "mentions" in request ? request.mentions : undefined, recipient.chat_jid);
   const quoted =
     request.quoted_message_id === undefined
       ? null
       : await quotedMessage(env, projectId, request.quoted_message_id, recipient.chat_jid, request.instance_id);
-  const selection = await selectNumber(env, projectId, settings, {
-    // A reply or a reaction belongs in the chat of the number that has the message.
-    instance_id: request.instance_id ?? quoted?.instance_id ?? null,
-    pool_id: request.pool_id,
-    sticky: request.sticky ?? true,
-    chat_jid: recipient.chat_jid,
-  });
+  const selection = await selectNumber(
+    env,
+    projectId,
+    settings,
+    {
+      // A reply or a reaction belongs in the chat of the number that has the message.
+      instance_id: request.instance_id ?? quoted?.instance_id ?? null,
+      pool_id: request.pool_id,
+      sticky: request.sticky ?? true,
+      chat_jid: recipient.chat_jid,
+    },
+    known,
+  );
 
   const id = newId();
   const { contents, stored, secret } = await build(env, projectId, request, settings, selection.instance_id, quoted);

@@ -10,10 +10,11 @@
  */
 import { phoneFromJid } from "../../shared/jid.ts";
 import { phoneVariants } from "./phone.ts";
-import { db } from "../db/client.ts";
+import { type Db, db } from "../db/client.ts";
 import { contactsQuery, findContacts } from "../db/contacts.ts";
 import { pnForLid } from "../db/lid-map.ts";
 import { paged } from "../db/pagination.ts";
+import { Reads } from "../db/reads.ts";
 import type { ContactRow, MessageRow, SuppressionRow } from "../db/schema/index.ts";
 import { findSuppressions, listSuppressions, suppressionsQuery } from "../db/suppressions.ts";
 import type { Env } from "../env.ts";
@@ -119,10 +120,23 @@ const refusals = {
  */
 export async function assertSendable(env: Env, projectId: string, to: Addressee): Promise<void> {
   const d1 = db(env.DB);
+  const reads = new Reads();
+  const check = await sendableCheck(d1, projectId, to, reads);
+  await reads.run(d1);
+  check();
+}
+
+/**
+ * `assertSendable` in two steps, for a caller that batches its reads: the
+ * lookups join `reads` (a contact and the list: primary-key and unique-index
+ * lookups; a LID's phone is read first), and the function returned refuses
+ * once they ran.
+ */
+export async function sendableCheck(d1: Db, projectId: string, to: Addressee, reads: Reads): Promise<() => void> {
   let phone: string | null = null;
   let lid: string | null = null;
   if (to.jid !== undefined) {
-    if (isGroup(to.jid)) return;
+    if (isGroup(to.jid)) return () => {};
     if (isLid(to.jid)) {
       lid = to.jid;
       phone = phoneFromJid(await pnForLid(d1, projectId, to.jid));
@@ -133,14 +147,13 @@ export async function assertSendable(env: Env, projectId: string, to: Addressee)
     phone = to.phone;
   }
   const phones = phone ? phoneVariants(phone) : [];
-  if (phones.length === 0 && !lid) return;
-  // Two primary-key/unique-index lookups in one D1 round trip: the accept path's only cost for this.
-  const [contacts, listed] =
-    phones.length === 0
-      ? [await findContacts(d1, projectId, [], [lid!]), []]
-      : await d1.batch([contactsQuery(d1, projectId, phones, lid ? [lid] : []), suppressionsQuery(d1, projectId, phones)]);
-  const code = refusalOf(contacts.map((c) => c.status), listed.map((s) => s.reason));
-  if (code) throw new ApiError(422, code, refusals[code], { field: "to" });
+  if (phones.length === 0 && !lid) return () => {};
+  const contacts = reads.add(contactsQuery(d1, projectId, phones, lid ? [lid] : []));
+  const listed: () => SuppressionRow[] = phones.length === 0 ? () => [] : reads.add(suppressionsQuery(d1, projectId, phones));
+  return () => {
+    const code = refusalOf(contacts().map((c) => c.status), listed().map((s) => s.reason));
+    if (code) throw new ApiError(422, code, refusals[code], { field: "to" });
+  };
 }
 
 function refusalOf(statuses: ContactStatus[], reasons: string[]): keyof typeof refusals | null {

@@ -12,7 +12,8 @@ import { phoneVariants } from "./phone.ts";
 import type { Result } from "../../shared/protocol.ts";
 import { db } from "../db/client.ts";
 import { connectedInstances } from "../db/instances.ts";
-import { findRecipients, saveRecipients } from "../db/recipients.ts";
+import { Reads } from "../db/reads.ts";
+import { type RecipientRow, findRecipients, recipientsQuery, saveRecipients } from "../db/recipients.ts";
 import type { Env } from "../env.ts";
 import { ApiError, RateLimited } from "../errors.ts";
 import { instanceOf } from "../objects/stubs.ts";
@@ -57,17 +58,32 @@ export async function resolveRecipient(env: Env, projectId: string, to: Addresse
 
 /** Several at once (a text's mentions): the phones not cached are asked of WhatsApp in one query. */
 export async function resolveRecipients(env: Env, projectId: string, wanted: { to: Addressee; field: string }[]): Promise<Recipient[]> {
+  const reads = new Reads();
+  const resolve = recipientsRead(env, projectId, wanted, reads);
+  await reads.run(db(env.DB));
+  return resolve();
+}
+
+/**
+ * `resolveRecipients` in two steps, for a caller that batches its reads: the
+ * cache lookup joins `reads`, and the function returned resolves once they
+ * ran (asking WhatsApp about the phones not cached).
+ */
+export function recipientsRead(env: Env, projectId: string, wanted: { to: Addressee; field: string }[], reads: Reads): () => Promise<Recipient[]> {
   const phones = wanted.flatMap(({ to }) => (to.jid === undefined ? [to.phone] : []));
-  const askers = async () => (await connectedInstances(db(env.DB), projectId)).map((i) => i.id);
-  const answers = phones.length === 0 ? new Map() : await lookUpPhones(env, projectId, phones, askers);
-  return wanted.map(({ to, field }) => {
-    if (to.jid !== undefined) return { chat_jid: to.jid, phone: null };
-    // No connected number to ask: address the number as written; the send itself will tell.
-    if (!answers) return { chat_jid: `${to.phone.slice(1)}@s.whatsapp.net`, phone: to.phone };
-    const jid = answers.get(to.phone);
-    if (!jid) throw notOnWhatsApp(to.phone, field);
-    return { chat_jid: jid, phone: to.phone };
-  });
+  const cached = phones.length === 0 ? null : reads.add(recipientsQuery(db(env.DB), projectId, phones));
+  return async () => {
+    const askers = async () => (await connectedInstances(db(env.DB), projectId)).map((i) => i.id);
+    const answers = cached === null ? new Map() : await lookUpPhones(env, projectId, phones, askers, cached());
+    return wanted.map(({ to, field }) => {
+      if (to.jid !== undefined) return { chat_jid: to.jid, phone: null };
+      // No connected number to ask: address the number as written; the send itself will tell.
+      if (!answers) return { chat_jid: `${to.phone.slice(1)}@s.whatsapp.net`, phone: to.phone };
+      const jid = answers.get(to.phone);
+      if (!jid) throw notOnWhatsApp(to.phone, field);
+      return { chat_jid: jid, phone: to.phone };
+    });
+  };
 }
 
 /** Each phone's account: its JID, or null when it is not on WhatsApp. */
@@ -78,12 +94,19 @@ export type PhoneAnswers = Map<string, string | null>;
  * fresh, the rest in one query through the first of `askers` (numbers, in the
  * order to try them) whose fleet answers and whose lookup budget holds the
  * whole batch; then cached. Null when no number could ask; 429 when the
- * numbers that could are all out of budget.
+ * numbers that could are all out of budget. `cached`: the cache's rows for
+ * `phones`, when the caller has read them already.
  */
-export async function lookUpPhones(env: Env, projectId: string, phones: string[], askers: () => Promise<string[]>): Promise<PhoneAnswers | null> {
+export async function lookUpPhones(
+  env: Env,
+  projectId: string,
+  phones: string[],
+  askers: () => Promise<string[]>,
+  cached?: RecipientRow[],
+): Promise<PhoneAnswers | null> {
   const answers: PhoneAnswers = new Map();
   const now = Date.now();
-  for (const row of await findRecipients(db(env.DB), projectId, phones)) {
+  for (const row of cached ?? (await findRecipients(db(env.DB), projectId, phones))) {
     const age = now - Date.parse(row.checked_at);
     if (age < (row.jid ? FOUND_TTL_MS : NOT_FOUND_TTL_MS)) answers.set(row.phone, row.jid);
   }

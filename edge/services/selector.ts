@@ -14,8 +14,10 @@
  * prefers warmed numbers with room left today, and falls back to warming ones.
  * Owner of the rotation cursors (`rr_cursor` of `pools` and `project_settings`).
  */
-import { db } from "../db/client.ts";
-import { type RotationCandidate, connectedInstances, findInstance } from "../db/instances.ts";
+import { type Db, db } from "../db/client.ts";
+import { type RotationCandidate, connectedInstances, connectedInstancesQuery, findInstance, instanceQuery } from "../db/instances.ts";
+import type { Reads } from "../db/reads.ts";
+import type { InstanceRow } from "../db/schema/index.ts";
 import { advancePoolCursor, findPool } from "../db/pools.ts";
 import { advanceProjectCursor } from "../db/settings.ts";
 import type { Env } from "../env.ts";
@@ -33,12 +35,28 @@ export type SelectInput = { instance_id?: string | null; pool_id?: string | null
 export const noNumber = () =>
   new ApiError(409, "no_number_available", "no connected, healthy number can send right now");
 
-export async function selectNumber(env: Env, projectId: string, settings: Settings, input: SelectInput): Promise<Selection> {
+/**
+ * The D1 reads `selectNumber` makes for `input`, joined to a caller's batch
+ * and handed back to it as `known`: the pinned number, or the project's
+ * connected numbers. Nothing for a group or a pool (their rules read more).
+ */
+export function selectionRead(d1: Db, projectId: string, input: { instance_id?: string | null; pool_id?: string | null; group: boolean }, reads: Reads): Known {
+  if (input.instance_id) {
+    const rows = reads.add(instanceQuery(d1, projectId, input.instance_id));
+    return { instance: () => rows()[0] };
+  }
+  if (input.group || input.pool_id) return {};
+  return { connected: reads.add(connectedInstancesQuery(d1, projectId)) };
+}
+
+/** Rows `selectNumber` would read, read already (see selectionRead). */
+export type Known = { instance?: () => InstanceRow | undefined; connected?: () => RotationCandidate[] };
+
+export async function selectNumber(env: Env, projectId: string, settings: Settings, input: SelectInput, known: Known = {}): Promise<Selection> {
   const d1 = db(env.DB);
   if (input.instance_id) {
-    if (!(await findInstance(d1, projectId, input.instance_id))) {
-      throw new ApiError(404, "not_found", "instance not found", { field: "instance_id" });
-    }
+    const instance = known.instance ? known.instance() : await findInstance(d1, projectId, input.instance_id);
+    if (!instance) throw new ApiError(404, "not_found", "instance not found", { field: "instance_id" });
     return { instance_id: input.instance_id, via: "instance_id" };
   }
   if (isGroup(input.chat_jid)) {
@@ -52,7 +70,7 @@ export async function selectNumber(env: Env, projectId: string, settings: Settin
     const id = await rotate(usable, pool.strategy, settings, () => advancePoolCursor(d1, projectId, pool.id));
     return { instance_id: id, via: "pool" };
   }
-  const usable = healthy(await connectedInstances(d1, projectId), settings);
+  const usable = healthy(known.connected ? known.connected() : await connectedInstances(d1, projectId), settings);
   if (usable.length === 0) throw noNumber();
   const pick = () => rotate(usable, settings.rotation, settings, () => advanceProjectCursor(d1, projectId));
   if (!input.sticky) return { instance_id: await pick(), via: "rotation" };
