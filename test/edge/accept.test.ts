@@ -1,0 +1,64 @@
+/**
+ * What accepting a send costs and keeps (issue 15): the accept's independent
+ * D1 reads travel as one batch, and every answer a client relies on stays as
+ * it was. Real D1 and Durable Objects; the fleet is the test's WebSocket.
+ */
+import { env } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { sendMessage } from "../../edge/services/messages.ts";
+import { sendRequest } from "../../edge/services/send-request.ts";
+import { getSettings } from "../../edge/services/settings.ts";
+import { CUSTOMER, CUSTOMER_JID, api, crmProject, sendText } from "./crm-fixtures.ts";
+import { call, countingEnv, useFleetSockets, waitFor } from "./helpers.ts";
+
+useFleetSockets();
+
+const text = (body: string) => sendRequest("text", { to: CUSTOMER, body, sticky: true });
+
+describe("the cost of an accepted send", () => {
+  it("a sticky text to a customer looked up before costs two D1 round trips (its reads, then the message), with an Idempotency-Key too; its retry one", async () => {
+    const project = await crmProject();
+    // The first send looks the customer up on WhatsApp and sticks them to the number; settings are cached per isolate.
+    expect((await sendText(project.key, { to: CUSTOMER })).status).toBe(202);
+    await getSettings(env, project.projectId);
+
+    const plain = countingEnv();
+    const second = await sendMessage(plain.env, project.projectId, text("second"));
+    expect(second.accepted).toMatchObject({ status: "queued", instance_id: project.instanceId, chat_jid: CUSTOMER_JID });
+    expect(plain.trips.count).toBe(2);
+
+    const keyed = countingEnv();
+    const third = await sendMessage(keyed.env, project.projectId, text("third"), "order-981");
+    expect(third.replayed).toBe(false);
+    expect(keyed.trips.count).toBe(2);
+
+    const retry = countingEnv();
+    const again = await sendMessage(retry.env, project.projectId, text("third"), "order-981");
+    expect(again).toEqual({ accepted: third.accepted, replayed: true });
+    expect(retry.trips.count).toBe(1);
+
+    // Accepted means stored and queued: both reach the fleet, once each.
+    await waitFor(() => project.fleet.sends.length === 3, 3_000, "three sends");
+    expect(project.fleet.sends.map((s) => s.message_id).slice(1)).toEqual([second.accepted.id, third.accepted.id]);
+  });
+
+  it("reads batched together are still checked in order: a retry answers its first result after the customer opted out, a new request is refused", async () => {
+    const project = await crmProject();
+    const first = await call("/messages/text", { method: "POST", token: project.key, body: { to: CUSTOMER, body: "Oi" }, headers: { "Idempotency-Key": "k-1" } });
+    expect(first.status).toBe(202);
+    expect((await api(project.key, "POST", "/suppressions", { phone: CUSTOMER, reason: "optout" })).status).toBe(201);
+
+    const retry = await call("/messages/text", { method: "POST", token: project.key, body: { to: CUSTOMER, body: "Oi" }, headers: { "Idempotency-Key": "k-1" } });
+    expect(retry.status).toBe(202);
+    expect(retry.headers.get("Idempotent-Replayed")).toBe("true");
+    expect(retry.json.id).toBe(first.json.id);
+
+    const other = await call("/messages/text", { method: "POST", token: project.key, body: { to: CUSTOMER, body: "Oi" }, headers: { "Idempotency-Key": "k-2" } });
+    expect(other.status).toBe(422);
+    expect(other.json.error).toMatchObject({ code: "recipient_opted_out", details: { field: "to" } });
+    // A key used for another request is still refused before anything else is looked at.
+    const reused = await call("/messages/text", { method: "POST", token: project.key, body: { to: CUSTOMER, body: "Hello" }, headers: { "Idempotency-Key": "k-1" } });
+    expect(reused.status).toBe(422);
+    expect(reused.json.error.code).toBe("idempotency_key_reused");
+  });
+});
