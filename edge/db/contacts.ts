@@ -1,9 +1,10 @@
 /** Storage for `contacts`: one row per person the project talks to. Every query names the project. */
 import { type SQL, and, count, eq, getTableColumns, gte, inArray, isNotNull, isNull, lt, sql } from "drizzle-orm";
-import { SQLiteAsyncDialect, type SQLiteColumn } from "drizzle-orm/sqlite-core";
+import { QueryBuilder, SQLiteAsyncDialect, type SQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { Db } from "./client.ts";
 import { first, ofProject } from "./scope.ts";
 import { inList } from "./lists.ts";
+import { inListOf, prepared } from "./reads.ts";
 import { type ContactRow, contactGroupMembers, contactGroups, contactTags, contacts, tags } from "./schema/index.ts";
 
 export type NewContact = typeof contacts.$inferInsert;
@@ -15,12 +16,22 @@ export async function findContacts(db: Db, projectId: string, phones: string[], 
   return contactsQuery(db, projectId, phones, lids);
 }
 
-/** The same lookup as a query, for a batch (with no phone and no LID it finds nothing). */
-export const contactsQuery = (db: Db, projectId: string, phones: string[], lids: string[]) =>
+const contactsQuery = (db: Db, projectId: string, phones: string[], lids: string[]) =>
   db
     .select()
     .from(contacts)
     .where(and(eq(contacts.project_id, projectId), sql`(${inList(contacts.phone, phones)} OR ${inList(contacts.lid, lids)})`));
+
+const statusesRead = prepared<Pick<ContactRow, "status">, { project_id: string; phones: string; lids: string }>(
+  new QueryBuilder()
+    .select({ status: contacts.status })
+    .from(contacts)
+    .where(and(eq(contacts.project_id, sql.placeholder("project_id")), sql`(${inListOf(contacts.phone, "phones")} OR ${inListOf(contacts.lid, "lids")})`)),
+);
+
+/** The statuses of the contacts `findContacts` finds, as a read for a batch (db/reads.ts): all a send's refusal needs. */
+export const contactStatusesRead = (d1: D1Database, projectId: string, phones: string[], lids: string[]) =>
+  statusesRead(d1, { project_id: projectId, phones: JSON.stringify(phones), lids: JSON.stringify(lids) });
 
 export async function findContact(db: Db, projectId: string, id: string): Promise<ContactRow | undefined> {
   return first(db.select().from(contacts).where(ofProject(contacts, projectId, id)).limit(1));

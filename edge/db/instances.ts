@@ -2,10 +2,12 @@
  * Storage for `instances`. Every read and write names the project: no caller
  * can reach another project's row by guessing an id.
  */
-import { and, desc, eq, inArray } from "drizzle-orm";
+import { and, desc, eq, inArray, sql } from "drizzle-orm";
+import { QueryBuilder } from "drizzle-orm/sqlite-core";
 import type { Db } from "./client.ts";
 import { first, ofProject } from "./scope.ts";
 import { type Page, pageOf } from "./pagination.ts";
+import { prepared } from "./reads.ts";
 import { type InstanceRow, instances, poolMembers } from "./schema/index.ts";
 
 export type InstanceStatusPatch = Partial<
@@ -38,8 +40,17 @@ export async function findInstance(db: Db, projectId: string, id: string) {
   return first(instanceQuery(db, projectId, id));
 }
 
-/** The same lookup as a query (zero or one row), for a batch. */
-export const instanceQuery = (db: Db, projectId: string, id: string) => db.select().from(instances).where(ofProject(instances, projectId, id)).limit(1);
+const instanceQuery = (db: Db, projectId: string, id: string) => db.select().from(instances).where(ofProject(instances, projectId, id)).limit(1);
+
+const existsRead = prepared<{ id: string }, { project_id: string; id: string }>(
+  new QueryBuilder()
+    .select({ id: instances.id })
+    .from(instances)
+    .where(and(eq(instances.project_id, sql.placeholder("project_id")), eq(instances.id, sql.placeholder("id")))),
+);
+
+/** Whether the project has this number, as a read for a batch (db/reads.ts): a row, or none. */
+export const instanceExistsRead = (d1: D1Database, projectId: string, id: string) => existsRead(d1, { project_id: projectId, id });
 
 export async function listInstances(db: Db, projectId: string, page: Page) {
   return pageOf(db, instances, eq(instances.project_id, projectId), [desc(instances.created_at), desc(instances.id)], page);
@@ -70,12 +81,16 @@ export async function deleteInstance(db: Db, projectId: string, id: string): Pro
 }
 
 /** The project's connected numbers (optionally only a pool's): what rotation chooses from. */
-export async function connectedInstances(db: Db, projectId: string, poolId?: string) {
-  return connectedInstancesQuery(db, projectId, poolId);
-}
+const rotationColumns = {
+  id: instances.id,
+  health: instances.health,
+  first_connected_at: instances.first_connected_at,
+  sent_today: instances.sent_today,
+  sent_day: instances.sent_day,
+  last_sent_at: instances.last_sent_at,
+};
 
-/** The same lookup as a query, for a batch. */
-export function connectedInstancesQuery(db: Db, projectId: string, poolId?: string) {
+export async function connectedInstances(db: Db, projectId: string, poolId?: string) {
   const connected = and(eq(instances.project_id, projectId), eq(instances.state, "connected"));
   const where = poolId
     ? and(
@@ -83,19 +98,19 @@ export function connectedInstancesQuery(db: Db, projectId: string, poolId?: stri
         inArray(instances.id, db.select({ id: poolMembers.instance_id }).from(poolMembers).where(eq(poolMembers.pool_id, poolId))),
       )
     : connected;
-  return db
-    .select({
-      id: instances.id,
-      health: instances.health,
-      first_connected_at: instances.first_connected_at,
-      sent_today: instances.sent_today,
-      sent_day: instances.sent_day,
-      last_sent_at: instances.last_sent_at,
-    })
-    .from(instances)
-    .where(where)
-    .orderBy(instances.id);
+  return db.select(rotationColumns).from(instances).where(where).orderBy(instances.id);
 }
+
+const connectedRead = prepared<RotationCandidate, { project_id: string }>(
+  new QueryBuilder()
+    .select(rotationColumns)
+    .from(instances)
+    .where(and(eq(instances.project_id, sql.placeholder("project_id")), eq(instances.state, "connected")))
+    .orderBy(instances.id),
+);
+
+/** The project's `connectedInstances` (no pool), as a read for a batch (db/reads.ts). */
+export const connectedInstancesRead = (d1: D1Database, projectId: string) => connectedRead(d1, { project_id: projectId });
 
 export type RotationCandidate = Awaited<ReturnType<typeof connectedInstances>>[number];
 

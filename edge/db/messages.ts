@@ -1,9 +1,11 @@
 /** Storage for `messages`, `message_statuses` and `message_edits`. Every query names the project. Lists of messages: message-lists.ts. */
 import { type SQL, and, asc, desc, eq, inArray, isNull, not, notInArray, or, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
+import { QueryBuilder } from "drizzle-orm/sqlite-core";
 import type { MessageActor } from "../enums.ts";
 import type { Db } from "./client.ts";
 import { first, ofProject } from "./scope.ts";
+import { prepared } from "./reads.ts";
 import { inList } from "./lists.ts";
 import { type MessageRow, messageEdits, messageStatuses, messages } from "./schema/index.ts";
 
@@ -25,9 +27,31 @@ export async function findByIdempotencyKey(db: Db, projectId: string, key: strin
   return first(idempotencyKeyQuery(db, projectId, key));
 }
 
-/** The same lookup as a query (zero or one row), for a batch. */
-export const idempotencyKeyQuery = (db: Db, projectId: string, key: string) =>
+const idempotencyKeyQuery = (db: Db, projectId: string, key: string) =>
   db.select().from(messages).where(and(eq(messages.project_id, projectId), eq(messages.idempotency_key, key))).limit(1);
+
+/** What an Idempotency-Key's retry needs of the message the key made: to judge the key, and to answer as the first time. */
+export type KeyedSend = Pick<MessageRow, "id" | "instance_id" | "chat_jid" | "reference" | "status" | "reason" | "idempotency_fingerprint" | "created_at">;
+
+const keyedRead = prepared<KeyedSend, { project_id: string; key: string }>(
+  new QueryBuilder()
+    .select({
+      id: messages.id,
+      instance_id: messages.instance_id,
+      chat_jid: messages.chat_jid,
+      reference: messages.reference,
+      status: messages.status,
+      reason: messages.reason,
+      idempotency_fingerprint: messages.idempotency_fingerprint,
+      created_at: messages.created_at,
+    })
+    .from(messages)
+    .where(and(eq(messages.project_id, sql.placeholder("project_id")), eq(messages.idempotency_key, sql.placeholder("key"))))
+    .limit(1),
+);
+
+/** `findByIdempotencyKey` as a read for a batch (db/reads.ts): zero or one row. */
+export const keyedSendRead = (d1: D1Database, projectId: string, key: string) => keyedRead(d1, { project_id: projectId, key });
 
 /** Frees a message's Idempotency-Key for a new request (the message itself stays). */
 export async function releaseIdempotencyKey(db: Db, projectId: string, id: string) {

@@ -1,7 +1,9 @@
 /** Storage for `suppressions`: the numbers a project must never message. Every query names the project. */
-import { and, count, desc, eq } from "drizzle-orm";
+import { and, count, desc, eq, sql } from "drizzle-orm";
+import { QueryBuilder } from "drizzle-orm/sqlite-core";
 import type { Db } from "./client.ts";
 import { inList } from "./lists.ts";
+import { inListOf, prepared } from "./reads.ts";
 import { type SuppressionRow, suppressions } from "./schema/index.ts";
 
 export type NewSuppression = typeof suppressions.$inferInsert;
@@ -14,12 +16,22 @@ export async function findSuppressions(db: Db, projectId: string, phones: string
   return suppressionsQuery(db, projectId, phones);
 }
 
-/** The same lookup as a query, for a batch. */
-export const suppressionsQuery = (db: Db, projectId: string, phones: string[]) =>
+const suppressionsQuery = (db: Db, projectId: string, phones: string[]) =>
   db
     .select()
     .from(suppressions)
     .where(and(eq(suppressions.project_id, projectId), phoneIn(phones)));
+
+const reasonsRead = prepared<Pick<SuppressionRow, "reason">, { project_id: string; phones: string }>(
+  new QueryBuilder()
+    .select({ reason: suppressions.reason })
+    .from(suppressions)
+    .where(and(eq(suppressions.project_id, sql.placeholder("project_id")), inListOf(suppressions.phone, "phones"))),
+);
+
+/** The reasons of the entries `findSuppressions` finds, as a read for a batch (db/reads.ts): all a send's refusal needs. */
+export const suppressionReasonsRead = (d1: D1Database, projectId: string, phones: string[]) =>
+  reasonsRead(d1, { project_id: projectId, phones: JSON.stringify(phones) });
 
 export async function listSuppressions(db: Db, projectId: string, page: { limit: number; offset: number }) {
   const mine = eq(suppressions.project_id, projectId);

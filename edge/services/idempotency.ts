@@ -16,7 +16,7 @@
  */
 import { keyedHashHex, sha256Hex } from "../crypto.ts";
 import type { Db } from "../db/client.ts";
-import { findByIdempotencyKey } from "../db/messages.ts";
+import { type KeyedSend, findByIdempotencyKey } from "../db/messages.ts";
 import type { MessageRow } from "../db/schema/index.ts";
 import type { Env } from "../env.ts";
 import { ApiError } from "../errors.ts";
@@ -62,8 +62,8 @@ export async function earlierSend(d1: Db, projectId: string, key: string, finger
   return earlierSendOf(d1, projectId, await findByIdempotencyKey(d1, projectId, key), fingerprint);
 }
 
-/** `earlierSend` for a key's message read already (a caller's batch: `idempotencyKeyQuery`). */
-export async function earlierSendOf(d1: Db, projectId: string, earlier: MessageRow | undefined, fingerprint: string): Promise<MessageRow | null> {
+/** `earlierSend` for a key's message read already (a caller's batch: `keyedSendRead`). */
+export async function earlierSendOf<Row extends KeyedSend>(d1: Db, projectId: string, earlier: Row | undefined, fingerprint: string): Promise<Row | null> {
   if (!earlier) return null;
   const expired = Date.parse(earlier.created_at) < Date.now() - KEY_TTL_HOURS * 3_600_000;
   const refused = earlier.status === "failed" && earlier.reason === "enqueue_failed";

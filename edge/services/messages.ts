@@ -8,7 +8,7 @@ import type { OutboundContent } from "../../shared/protocol.ts";
 import { newId, seal } from "../crypto.ts";
 import { db } from "../db/client.ts";
 import { findInstance } from "../db/instances.ts";
-import { findMessage, idempotencyKeyQuery, messageEditsOf, statusHistory } from "../db/messages.ts";
+import { findMessage, keyedSendRead, messageEditsOf, statusHistory } from "../db/messages.ts";
 import { Reads } from "../db/reads.ts";
 import type { MessageRow } from "../db/schema/index.ts";
 import type { Env } from "../env.ts";
@@ -61,16 +61,16 @@ export async function sendMessage(env: Env, projectId: string, request: SendRequ
   // Every independent read of the accept in one D1 round trip (each table's query is its owner's), checked below in the order of their errors.
   const reads = new Reads();
   const fingerprint = idempotencyKey ? await fingerprintOf(env, type, body) : "";
-  const keyed = idempotencyKey ? reads.add(idempotencyKeyQuery(d1, projectId, idempotencyKey)) : null;
+  const keyed = idempotencyKey ? reads.add(keyedSendRead(env.DB, projectId, idempotencyKey)) : null;
   // Opted-out, blocked and suppressed people get nothing: refused before WhatsApp is even asked who they are.
-  const refuseUnsendable = await sendableCheck(d1, projectId, to, reads);
+  const refuseUnsendable = await sendableCheck(env, projectId, to, reads);
   const recipients = recipientsRead(env, projectId, [{ to, field: "to" }], reads);
   // A reply's number is the quoted message's, known only once that is read.
   const known =
     request.quoted_message_id === undefined || request.instance_id
-      ? selectionRead(d1, projectId, { instance_id: request.instance_id, pool_id: request.pool_id, group: to.jid !== undefined && isGroup(to.jid) }, reads)
+      ? selectionRead(env, projectId, { instance_id: request.instance_id, pool_id: request.pool_id, group: to.jid !== undefined && isGroup(to.jid) }, reads)
       : {};
-  await reads.run(d1);
+  await reads.run(env.DB);
 
   const idempotency = keyed && { key: idempotencyKey!, fingerprint, earlier: await earlierSendOf(d1, projectId, keyed()[0], fingerprint) };
   if (idempotency?.earlier) return { accepted: accepted(idempotency.earlier), replayed: true };
@@ -153,7 +153,8 @@ export async function idempotencyOf(
   return { key, fingerprint, earlier: await earlierSend(db(env.DB), projectId, key, fingerprint) };
 }
 
-type Idempotency = Awaited<ReturnType<typeof idempotencyOf>>;
+/** What a message keeps of its Idempotency-Key; null without one. */
+type Idempotency = { key: string; fingerprint: string } | null;
 
 /** A new outbound message, queued, as D1 keeps it: what the send decided, everything else still unknown. */
 export function queuedRow(fields: {
@@ -237,7 +238,7 @@ export async function queueMessage(
   return { accepted: accepted(row), replayed: false };
 }
 
-export const accepted = (row: MessageRow): Accepted => ({
+export const accepted = (row: Pick<MessageRow, "id" | "instance_id" | "chat_jid" | "reference">): Accepted => ({
   id: row.id,
   status: "queued",
   instance_id: row.instance_id,

@@ -10,13 +10,13 @@
  */
 import { phoneFromJid } from "../../shared/jid.ts";
 import { phoneVariants } from "./phone.ts";
-import { type Db, db } from "../db/client.ts";
-import { contactsQuery, findContacts } from "../db/contacts.ts";
+import { db } from "../db/client.ts";
+import { contactStatusesRead, findContacts } from "../db/contacts.ts";
 import { pnForLid } from "../db/lid-map.ts";
 import { paged } from "../db/pagination.ts";
 import { Reads } from "../db/reads.ts";
 import type { ContactRow, MessageRow, SuppressionRow } from "../db/schema/index.ts";
-import { findSuppressions, listSuppressions, suppressionsQuery } from "../db/suppressions.ts";
+import { findSuppressions, listSuppressions, suppressionReasonsRead } from "../db/suppressions.ts";
 import type { Env } from "../env.ts";
 import { ApiError, notFound } from "../errors.ts";
 import { type ContactStatus, type SuppressionSource, release, suppress } from "./contact-status.ts";
@@ -119,10 +119,9 @@ const refusals = {
  * people: they pass.
  */
 export async function assertSendable(env: Env, projectId: string, to: Addressee): Promise<void> {
-  const d1 = db(env.DB);
   const reads = new Reads();
-  const check = await sendableCheck(d1, projectId, to, reads);
-  await reads.run(d1);
+  const check = await sendableCheck(env, projectId, to, reads);
+  await reads.run(env.DB);
   check();
 }
 
@@ -132,14 +131,14 @@ export async function assertSendable(env: Env, projectId: string, to: Addressee)
  * lookups; a LID's phone is read first), and the function returned refuses
  * once they ran.
  */
-export async function sendableCheck(d1: Db, projectId: string, to: Addressee, reads: Reads): Promise<() => void> {
+export async function sendableCheck(env: Env, projectId: string, to: Addressee, reads: Reads): Promise<() => void> {
   let phone: string | null = null;
   let lid: string | null = null;
   if (to.jid !== undefined) {
     if (isGroup(to.jid)) return () => {};
     if (isLid(to.jid)) {
       lid = to.jid;
-      phone = phoneFromJid(await pnForLid(d1, projectId, to.jid));
+      phone = phoneFromJid(await pnForLid(db(env.DB), projectId, to.jid));
     } else {
       phone = phoneFromJid(to.jid);
     }
@@ -148,8 +147,8 @@ export async function sendableCheck(d1: Db, projectId: string, to: Addressee, re
   }
   const phones = phone ? phoneVariants(phone) : [];
   if (phones.length === 0 && !lid) return () => {};
-  const contacts = reads.add(contactsQuery(d1, projectId, phones, lid ? [lid] : []));
-  const listed: () => SuppressionRow[] = phones.length === 0 ? () => [] : reads.add(suppressionsQuery(d1, projectId, phones));
+  const contacts = reads.add(contactStatusesRead(env.DB, projectId, phones, lid ? [lid] : []));
+  const listed = phones.length === 0 ? () => [] : reads.add(suppressionReasonsRead(env.DB, projectId, phones));
   return () => {
     const code = refusalOf(contacts().map((c) => c.status), listed().map((s) => s.reason));
     if (code) throw new ApiError(422, code, refusals[code], { field: "to" });

@@ -13,7 +13,7 @@ import type { Result } from "../../shared/protocol.ts";
 import { db } from "../db/client.ts";
 import { connectedInstances } from "../db/instances.ts";
 import { Reads } from "../db/reads.ts";
-import { type RecipientRow, findRecipients, recipientsQuery, saveRecipients } from "../db/recipients.ts";
+import { type CachedRecipient, cachedRecipientsRead, findRecipients, saveRecipients } from "../db/recipients.ts";
 import type { Env } from "../env.ts";
 import { ApiError, RateLimited } from "../errors.ts";
 import { instanceOf } from "../objects/stubs.ts";
@@ -60,7 +60,7 @@ export async function resolveRecipient(env: Env, projectId: string, to: Addresse
 export async function resolveRecipients(env: Env, projectId: string, wanted: { to: Addressee; field: string }[]): Promise<Recipient[]> {
   const reads = new Reads();
   const resolve = recipientsRead(env, projectId, wanted, reads);
-  await reads.run(db(env.DB));
+  await reads.run(env.DB);
   return resolve();
 }
 
@@ -71,7 +71,7 @@ export async function resolveRecipients(env: Env, projectId: string, wanted: { t
  */
 export function recipientsRead(env: Env, projectId: string, wanted: { to: Addressee; field: string }[], reads: Reads): () => Promise<Recipient[]> {
   const phones = wanted.flatMap(({ to }) => (to.jid === undefined ? [to.phone] : []));
-  const cached = phones.length === 0 ? null : reads.add(recipientsQuery(db(env.DB), projectId, phones));
+  const cached = phones.length === 0 ? null : reads.add(cachedRecipientsRead(env.DB, projectId, phones));
   return async () => {
     const askers = async () => (await connectedInstances(db(env.DB), projectId)).map((i) => i.id);
     const answers = cached === null ? new Map() : await lookUpPhones(env, projectId, phones, askers, cached());
@@ -102,7 +102,7 @@ export async function lookUpPhones(
   projectId: string,
   phones: string[],
   askers: () => Promise<string[]>,
-  cached?: RecipientRow[],
+  cached?: CachedRecipient[],
 ): Promise<PhoneAnswers | null> {
   const answers: PhoneAnswers = new Map();
   const now = Date.now();

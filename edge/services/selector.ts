@@ -14,10 +14,9 @@
  * prefers warmed numbers with room left today, and falls back to warming ones.
  * Owner of the rotation cursors (`rr_cursor` of `pools` and `project_settings`).
  */
-import { type Db, db } from "../db/client.ts";
-import { type RotationCandidate, connectedInstances, connectedInstancesQuery, findInstance, instanceQuery } from "../db/instances.ts";
+import { db } from "../db/client.ts";
+import { type RotationCandidate, connectedInstances, connectedInstancesRead, findInstance, instanceExistsRead } from "../db/instances.ts";
 import type { Reads } from "../db/reads.ts";
-import type { InstanceRow } from "../db/schema/index.ts";
 import { advancePoolCursor, findPool } from "../db/pools.ts";
 import { advanceProjectCursor } from "../db/settings.ts";
 import type { Env } from "../env.ts";
@@ -40,23 +39,23 @@ export const noNumber = () =>
  * and handed back to it as `known`: the pinned number, or the project's
  * connected numbers. Nothing for a group or a pool (their rules read more).
  */
-export function selectionRead(d1: Db, projectId: string, input: { instance_id?: string | null; pool_id?: string | null; group: boolean }, reads: Reads): Known {
+export function selectionRead(env: Env, projectId: string, input: { instance_id?: string | null; pool_id?: string | null; group: boolean }, reads: Reads): Known {
   if (input.instance_id) {
-    const rows = reads.add(instanceQuery(d1, projectId, input.instance_id));
-    return { instance: () => rows()[0] };
+    const rows = reads.add(instanceExistsRead(env.DB, projectId, input.instance_id));
+    return { pinned: () => rows().length > 0 };
   }
   if (input.group || input.pool_id) return {};
-  return { connected: reads.add(connectedInstancesQuery(d1, projectId)) };
+  return { connected: reads.add(connectedInstancesRead(env.DB, projectId)) };
 }
 
-/** Rows `selectNumber` would read, read already (see selectionRead). */
-export type Known = { instance?: () => InstanceRow | undefined; connected?: () => RotationCandidate[] };
+/** What `selectNumber` would read, read already (see selectionRead): whether the pinned number is the project's, or its connected numbers. */
+export type Known = { pinned?: () => boolean; connected?: () => RotationCandidate[] };
 
 export async function selectNumber(env: Env, projectId: string, settings: Settings, input: SelectInput, known: Known = {}): Promise<Selection> {
   const d1 = db(env.DB);
   if (input.instance_id) {
-    const instance = known.instance ? known.instance() : await findInstance(d1, projectId, input.instance_id);
-    if (!instance) throw new ApiError(404, "not_found", "instance not found", { field: "instance_id" });
+    const pinned = known.pinned ? known.pinned() : (await findInstance(d1, projectId, input.instance_id)) !== undefined;
+    if (!pinned) throw new ApiError(404, "not_found", "instance not found", { field: "instance_id" });
     return { instance_id: input.instance_id, via: "instance_id" };
   }
   if (isGroup(input.chat_jid)) {
