@@ -17,7 +17,6 @@ import type { OutboxPart } from "../objects/outbox.ts";
 import { instanceOf } from "../objects/stubs.ts";
 import { earlierSend, earlierSendOf, fingerprintOf } from "./idempotency.ts";
 import { type MediaInput, type MediaType, storeMedia } from "./media.ts";
-import { isGroup } from "./jids.ts";
 import { mentionsOf } from "./mentions.ts";
 import { menuText } from "./menus.ts";
 import { acceptMessage, notQueued } from "./message-status.ts";
@@ -68,7 +67,7 @@ export async function sendMessage(env: Env, projectId: string, request: SendRequ
   // A reply's number is the quoted message's, known only once that is read.
   const known =
     request.quoted_message_id === undefined || request.instance_id
-      ? selectionRead(env, projectId, { instance_id: request.instance_id, pool_id: request.pool_id, group: to.jid !== undefined && isGroup(to.jid) }, reads)
+      ? selectionRead(env, projectId, { instance_id: request.instance_id, pool_id: request.pool_id, sticky: request.sticky ?? true, chat_jid: to.jid ?? null }, reads)
       : {};
   await reads.run(env.DB);
 

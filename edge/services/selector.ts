@@ -35,21 +35,42 @@ export const noNumber = () =>
   new ApiError(409, "no_number_available", "no connected, healthy number can send right now");
 
 /**
- * The D1 reads `selectNumber` makes for `input`, joined to a caller's batch
- * and handed back to it as `known`: the pinned number, or the project's
- * connected numbers. Nothing for a group or a pool (their rules read more).
+ * What `selectNumber` reads for `input`, started before it runs and handed
+ * back to it as `known`: the pinned number, or the project's connected
+ * numbers, as reads joined to a caller's batch; and the chat's sticky number
+ * when the chat is known already (a JID), asked of its object meanwhile, so
+ * that hop overlaps the batch. Nothing for a group or a pool (their rules
+ * read more). `chat_jid`: null while the chat is still to be looked up.
  */
-export function selectionRead(env: Env, projectId: string, input: { instance_id?: string | null; pool_id?: string | null; group: boolean }, reads: Reads): Known {
+export function selectionRead(
+  env: Env,
+  projectId: string,
+  input: { instance_id?: string | null; pool_id?: string | null; sticky: boolean; chat_jid: string | null },
+  reads: Reads,
+): Known {
   if (input.instance_id) {
     const rows = reads.add(instanceExistsRead(env.DB, projectId, input.instance_id));
     return { pinned: () => rows().length > 0 };
   }
-  if (input.group || input.pool_id) return {};
-  return { connected: reads.add(connectedInstancesRead(env.DB, projectId)) };
+  if ((input.chat_jid && isGroup(input.chat_jid)) || input.pool_id) return {};
+  const connected = reads.add(connectedInstancesRead(env.DB, projectId));
+  if (!input.sticky || !input.chat_jid) return { connected };
+  const stuck = affinityOf(env, projectId, input.chat_jid).get();
+  // Awaited by selectNumber, unless the send is refused first: then its failure is nobody's.
+  stuck.catch(() => {});
+  return { connected, stuck: { chat_jid: input.chat_jid, number: () => stuck } };
 }
 
-/** What `selectNumber` would read, read already (see selectionRead): whether the pinned number is the project's, or its connected numbers. */
-export type Known = { pinned?: () => boolean; connected?: () => RotationCandidate[] };
+/**
+ * What `selectNumber` would read, read already (see selectionRead): whether
+ * the pinned number is the project's, the connected numbers, the number a
+ * chat is stuck to.
+ */
+export type Known = {
+  pinned?: () => boolean;
+  connected?: () => RotationCandidate[];
+  stuck?: { chat_jid: string; number: () => Promise<string | null> };
+};
 
 export async function selectNumber(env: Env, projectId: string, settings: Settings, input: SelectInput, known: Known = {}): Promise<Selection> {
   const d1 = db(env.DB);
@@ -76,7 +97,9 @@ export async function selectNumber(env: Env, projectId: string, settings: Settin
 
   const affinity = affinityOf(env, projectId, input.chat_jid);
   const ids = usable.map((i) => i.id);
-  const stuck = await affinity.current(ids);
+  // (affinity.current's rule, on the number read ahead.)
+  const ahead = known.stuck?.chat_jid === input.chat_jid ? await known.stuck.number() : undefined;
+  const stuck = ahead === undefined ? await affinity.current(ids) : ahead && ids.includes(ahead) ? ahead : null;
   if (stuck) return { instance_id: stuck, via: "sticky" };
   // Several first sends may race here: the affinity object keeps the first pick for all of them.
   return { instance_id: await affinity.stick(await pick(), ids), via: "rotation" };

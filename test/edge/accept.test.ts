@@ -9,7 +9,7 @@ import { sendMessage } from "../../edge/services/messages.ts";
 import { sendRequest } from "../../edge/services/send-request.ts";
 import { getSettings } from "../../edge/services/settings.ts";
 import { CUSTOMER, CUSTOMER_JID, api, crmProject, sendText } from "./crm-fixtures.ts";
-import { call, countingEnv, useFleetSockets, waitFor } from "./helpers.ts";
+import { call, connectedFleet, countingEnv, deliver, inboundMessage, newInstance, newProject, noPacing, useFleetSockets, waitFor } from "./helpers.ts";
 
 useFleetSockets();
 
@@ -60,5 +60,23 @@ describe("the cost of an accepted send", () => {
     const reused = await call("/messages/text", { method: "POST", token: project.key, body: { to: CUSTOMER, body: "Hello" }, headers: { "Idempotency-Key": "k-1" } });
     expect(reused.status).toBe(422);
     expect(reused.json.error.code).toBe("idempotency_key_reused");
+  });
+
+  it("a send to a JID follows the customer to the number they last wrote to (the sticky number is asked while the batch reads)", async () => {
+    const { api_key: key } = await newProject();
+    await noPacing(key);
+    const [a, b] = [await newInstance(key, "a"), await newInstance(key, "b")];
+    const fleets = {
+      [a.id]: await connectedFleet(a.id, { jid: "5511900000001:1@s.whatsapp.net" }),
+      [b.id]: await connectedFleet(b.id, { jid: "5511900000002:1@s.whatsapp.net" }),
+    };
+    const viaOf = async () => (await call("/messages/text", { method: "POST", token: key, body: { to: CUSTOMER_JID, body: "Oi" } })).json.instance_id as string;
+    const first = await viaOf();
+    expect(await viaOf()).toBe(first);
+    const other = first === a.id ? b.id : a.id;
+    await deliver(fleets[other]!.socket, inboundMessage(CUSTOMER_JID));
+    expect(await viaOf()).toBe(other);
+    await deliver(fleets[first]!.socket, inboundMessage(CUSTOMER_JID));
+    expect(await viaOf()).toBe(first);
   });
 });
