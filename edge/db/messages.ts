@@ -1,5 +1,5 @@
 /** Storage for `messages`, `message_statuses` and `message_edits`. Every query names the project. Lists of messages: message-lists.ts. */
-import { type SQL, and, asc, desc, eq, getTableColumns, getTableName, inArray, isNull, not, notInArray, or, sql } from "drizzle-orm";
+import { type SQL, and, asc, desc, eq, inArray, isNull, not, notInArray, or, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { QueryBuilder } from "drizzle-orm/sqlite-core";
 import type { MessageActor } from "../enums.ts";
@@ -11,20 +11,12 @@ import { type MessageRow, messageEdits, messageStatuses, messages } from "./sche
 
 export type NewMessage = typeof messages.$inferInsert;
 
-const messageColumns = Object.entries(getTableColumns(messages));
-const quoted = (name: string) => `"${name}"`;
-// Every send writes these two: their SQL text is built once, and a send only binds (drizzle would build it each time).
-const INSERT_MESSAGE = `INSERT INTO ${quoted(getTableName(messages))} (${messageColumns.map(([, c]) => quoted(c.name)).join(", ")}) VALUES (${messageColumns.map(() => "?").join(", ")})`;
-const INSERT_FIRST_STATUS = `INSERT INTO ${quoted(getTableName(messageStatuses))} (${[messageStatuses.message_id, messageStatuses.status, messageStatuses.reason].map((c) => quoted(c.name)).join(", ")}) VALUES (?, ?, ?)`;
-
-/** The message (every column given) and its first history entry, together. */
-export async function insertMessage(db: Db, row: MessageRow) {
-  const d1 = db.$client;
-  const values = messageColumns.map(([key, column]) => {
-    const value = row[key as keyof MessageRow];
-    return value === null ? null : column.mapToDriverValue(value);
-  });
-  await d1.batch([d1.prepare(INSERT_MESSAGE).bind(...values), d1.prepare(INSERT_FIRST_STATUS).bind(row.id, row.status, row.reason)]);
+/** The message and its first history entry, together. */
+export async function insertMessage(db: Db, row: NewMessage) {
+  await db.batch([
+    db.insert(messages).values(row),
+    db.insert(messageStatuses).values({ message_id: row.id, status: row.status, reason: row.reason ?? null }),
+  ]);
 }
 
 export async function findMessage(db: Db, projectId: string, id: string): Promise<MessageRow | undefined> {
