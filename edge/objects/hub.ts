@@ -1,17 +1,21 @@
 /**
  * One project's events: the log SSE resumes from, the live SSE streams, and
- * the start of every webhook delivery. One object per project
- * (`hubOf(env, projectId)`, stubs.ts), so events get one order (the log's
- * `seq`, which is the SSE `id`) and many listeners cost one fan-out.
+ * the start of every webhook delivery. One object per project, or per share
+ * of its numbers when the project's events are sharded
+ * (services/event-shards.ts; `hubOf(env, projectId, shard)`, stubs.ts), so
+ * events get one order (the log's `seq`, which the SSE `id` is made of) and
+ * many listeners cost one fan-out.
  *
  * Publishing, in one synchronous write to this object's SQLite: each event
  * goes into the log (once: the event id is unique), and each (event,
- * matching webhook) into a small outbox. Then the delivery rows go to D1 in
- * one batch and their jobs to the WEBHOOKS queue in one send; the outbox
- * rows are dropped once both are done. If D1 or the queue fails, the
- * outbox keeps the deliveries and an alarm sends them again until they
- * leave, so nothing accepted is lost, even if the object dies mid-way
- * (the alarm is set before the deliveries leave).
+ * matching webhook) into a small outbox. That is what makes it durable, and
+ * `publish` returns then. The delivery rows go to D1 and their jobs to the
+ * WEBHOOKS queue after it, off the publisher's path: the deliveries of every
+ * publish that came in meanwhile leave together, in one D1 batch and one
+ * queue send; the outbox rows are dropped once both are done. If D1 or the
+ * queue fails, the outbox keeps the deliveries and an alarm sends them again
+ * until they leave, so nothing accepted is lost, even if the object dies
+ * mid-way (the alarm is set before `publish` returns).
  *
  * Retention: the log keeps 72 hours and at most 100,000 events, trimmed by
  * the alarm (hourly while events flow). A client resuming from an id older
@@ -42,6 +46,8 @@ const REPLAY_PAGE = 200;
 /** A listener this far behind (bytes waiting) is dropped; it can resume with Last-Event-ID. */
 const MAX_BUFFERED = 4 * 1024 * 1024;
 const QUEUE_SEND_MAX = 100;
+/** Deliveries per D1 batch when publishes pile up while one batch is out. */
+const DISPATCH_MAX = 500;
 
 type Hook = { id: string; events: string[] };
 type Logged = { seq: number; type: string; body: string };
@@ -94,6 +100,11 @@ export class EventHub extends DurableObject<Env> {
   #heartbeat: ReturnType<typeof setInterval> | null = null;
   /** The alarm as last set by this instance; undefined until read. */
   #alarmAt: number | null | undefined;
+  /** Deliveries published and not yet handed to D1 and the queue, and whether a hand-over runs. */
+  #toDispatch: OutboxRow[] = [];
+  #dispatching = false;
+  /** Their ids, so the alarm leaves them to the hand-over already under way. */
+  #inFlight = new Set<string>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -147,7 +158,29 @@ export class EventHub extends DurableObject<Env> {
     if (logged.length === 0) return;
     await this.#alarmBy(outbox.length > 0 ? now + RESEND_AFTER_MS : now + TRIM_EVERY_MS);
     this.#fanOut(logged);
-    await this.#dispatch(outbox);
+    if (outbox.length > 0) this.#handOver(outbox);
+  }
+
+  /** Queues deliveries for D1 and the queue; those published while a batch is out leave with the next one. */
+  #handOver(rows: OutboxRow[]): void {
+    for (const row of rows) {
+      this.#toDispatch.push(row);
+      this.#inFlight.add(row.delivery_id);
+    }
+    if (this.#dispatching) return;
+    this.#dispatching = true;
+    const drain = async () => {
+      try {
+        while (this.#toDispatch.length > 0) {
+          const batch = this.#toDispatch.splice(0, DISPATCH_MAX);
+          await this.#dispatch(batch);
+          for (const row of batch) this.#inFlight.delete(row.delivery_id);
+        }
+      } finally {
+        this.#dispatching = false;
+      }
+    };
+    this.ctx.waitUntil(drain());
   }
 
   /** The project's endpoints changed: read them again before the next event. */
@@ -209,7 +242,8 @@ export class EventHub extends DurableObject<Env> {
          FROM outbox o JOIN events e ON e.id = o.event_id WHERE o.created_at <= ? ORDER BY o.created_at LIMIT 500`,
         Date.now() - RESEND_AFTER_MS,
       )
-      .toArray();
+      .toArray()
+      .filter((row) => !this.#inFlight.has(row.delivery_id));
     const sent = await this.#dispatch(stale);
     this.#trim(Date.now());
     const any = (table: string) => this.#sql.exec(`SELECT 1 FROM ${table} LIMIT 1`).toArray().length > 0;
@@ -275,6 +309,11 @@ export class EventHub extends DurableObject<Env> {
     return new Response(stream, {
       headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", "x-accel-buffering": "no" },
     });
+  }
+
+  /** The log's newest seq: where a stream that starts live now would begin (GET /events over several hubs). */
+  async newestSeq(): Promise<number> {
+    return this.#newestSeq();
   }
 
   #newestSeq(): number {
