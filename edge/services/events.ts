@@ -11,14 +11,16 @@
  *     ...the type's own fields (event-catalogue.ts says which)
  *   }
  *
- * Producers call `publish`; the project's EventHub Durable Object keeps the
- * log (SSE resume), fans out to live SSE streams, and queues one webhook
- * delivery per matching endpoint. `publish` returns once all of that is
- * durable, so a caller that got past it has not lost the event.
+ * Producers call `publish`; the project's EventHub Durable Object (the one of
+ * the event's number: event-shards.ts) keeps the log (SSE resume), fans out to
+ * live SSE streams, and queues one webhook delivery per matching endpoint.
+ * `publish` returns once all of that is durable, so a caller that got past it
+ * has not lost the event.
  */
 import type { Env } from "../env.ts";
 import { hubOf } from "../objects/stubs.ts";
 import type { EventFields, EventType } from "./event-catalogue.ts";
+import { eventShards, shardOf } from "./event-shards.ts";
 
 export { EVENT_TYPES, type EventFields, type EventType } from "./event-catalogue.ts";
 
@@ -38,7 +40,16 @@ export async function publish(env: Env, projectId: string, ...events: NewEvent[]
   if (events.length === 0) return [];
   const created_at = new Date().toISOString();
   const built = events.map((e) => ({ id: `evt_${crypto.randomUUID().replaceAll("-", "")}`, created_at, ...e }) as PomboEvent);
-  await hubOf(env, projectId).publish(projectId, built);
+  const shards = eventShards(env);
+  if (shards === 1) await hubOf(env, projectId).publish(projectId, built);
+  else {
+    const byShard = new Map<number, PomboEvent[]>();
+    for (const e of built) {
+      const shard = shardOf(e.instance_id, shards);
+      byShard.set(shard, [...(byShard.get(shard) ?? []), e]);
+    }
+    await Promise.all([...byShard].map(([shard, events]) => hubOf(env, projectId, shard).publish(projectId, events)));
+  }
   return built;
 }
 
