@@ -29,7 +29,7 @@ import { DurableObject } from "cloudflare:workers";
 import { db } from "../db/client.ts";
 import { enabledFilters, insertDeliveries } from "../db/webhooks.ts";
 import type { Env } from "../env.ts";
-import { type PomboEvent, matchesFilter } from "../services/events.ts";
+import { type PomboEvent, type SealedEvent, matchesFilter } from "../services/events.ts";
 import { withFreshMediaLinks } from "../services/media-links.ts";
 import type { DeliveryJob } from "../services/webhook-delivery.ts";
 import { type SqlTableSpec, createTables } from "./sql-table.ts";
@@ -113,14 +113,14 @@ export class EventHub extends DurableObject<Env> {
   }
 
   /** Logs, streams and queues these events; resolves once they are durable here (see the header). */
-  async publish(projectId: string, events: PomboEvent[]): Promise<void> {
+  async publish(projectId: string, events: SealedEvent[]): Promise<void> {
     const hooks = await this.#routes(projectId);
     const now = Date.now();
     const logged: Logged[] = [];
     const outbox: OutboxRow[] = [];
     this.ctx.storage.transactionSync(() => {
       for (const event of events) {
-        const body = JSON.stringify(event);
+        const { body } = event;
         const [row] = this.#sql
           .exec<{ seq: number }>(
             "INSERT INTO events (id, type, body, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING RETURNING seq",

@@ -280,8 +280,9 @@ describe("the event log", () => {
     const { id: projectId, key } = await project();
     await call("/webhooks", { method: "POST", token: key, body: { url: "http://hooks.test/once-only" } });
     const event = { id: "evt_fixed_1", created_at: new Date().toISOString(), ...disconnectedEvent("inst-1") } as PomboEvent;
-    await hubOf(env, projectId).publish(projectId, [event]);
-    await hubOf(env, projectId).publish(projectId, [event, event]);
+    const sealed = { id: event.id, type: event.type, body: JSON.stringify(event) };
+    await hubOf(env, projectId).publish(projectId, [sealed]);
+    await hubOf(env, projectId).publish(projectId, [sealed, sealed]);
     const sse = await listen(key, { lastEventId: "0" });
     await sse.until(1);
     await publish(env, projectId, receivedEvent("marker"));
