@@ -5,15 +5,13 @@
  */
 import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { exports } from "cloudflare:workers";
-import { createParser } from "eventsource-parser";
 import { describe, expect, it } from "vitest";
 import type { EventHub } from "../../edge/objects/hub.ts";
 import { hubOf } from "../../edge/objects/stubs.ts";
 import { EVENT_TYPES, type PomboEvent, publish } from "../../edge/services/events.ts";
 import { disconnectedEvent, instanceEvent, receivedEvent } from "./event-fixtures.ts";
 import { call, newProject, waitFor } from "./helpers.ts";
-
-type Frame = { id: string | undefined; event: string | undefined; data: any };
+import { type Frame, readFrames } from "./sse.ts";
 
 /** An SSE client over the Worker's fetch: frames as they arrive, and the comments (heartbeats) apart. */
 async function listen(key: string | null, opts: { lastEventId?: string; query?: string; paused?: boolean } = {}) {
@@ -27,37 +25,7 @@ async function listen(key: string | null, opts: { lastEventId?: string; query?: 
     }),
   );
   if (res.status !== 200 || !res.body) throw new Error(`GET /events: ${res.status} ${await res.text()}`);
-  const frames: Frame[] = [];
-  const parser = createParser({
-    onEvent: (e) => frames.push({ id: e.id, event: e.event, data: JSON.parse(e.data) }),
-  });
-  const reader = res.body.getReader();
-  const decoder = new TextDecoder();
-  let resume!: () => void;
-  const reading = opts.paused ? new Promise<void>((r) => (resume = r)) : Promise.resolve();
-  void (async () => {
-    await reading;
-    try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) return;
-        parser.feed(decoder.decode(value, { stream: true }));
-      }
-    } catch {
-      // cancelled
-    }
-  })();
-  return {
-    res,
-    frames,
-    async until(n: number, what = `${n} frames`) {
-      await waitFor(() => frames.length >= n, 3_000, what);
-      return frames;
-    },
-    /** A paused listener (a slow client) starts reading now. */
-    resume: () => resume(),
-    close: () => reader.cancel(),
-  };
+  return readFrames(res, { paused: opts.paused });
 }
 
 async function project() {
