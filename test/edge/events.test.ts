@@ -274,6 +274,39 @@ describe("the event log", () => {
     expect(kept2).toBe(1);
   });
 
+  it("answers the publisher once the event is logged, while D1 is still taking its deliveries, which then leave", async () => {
+    const { id: projectId, key } = await project();
+    await call("/webhooks", { method: "POST", token: key, body: { url: "http://hooks.test/slow-d1" } });
+    const stub = hubOf(env, projectId);
+    await publish(env, projectId, disconnectedEvent("inst-0")); // the hub has read the endpoints
+    // D1 takes batches only when the test says so.
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const slow = new Proxy(env.DB, {
+      get(target, key) {
+        if (key === "batch") return async (statements: D1PreparedStatement[]) => (await gate, target.batch(statements));
+        const value = Reflect.get(target, key);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    await runInDurableObject(stub, (instance: EventHub) => {
+      (instance as unknown as { env: typeof env }).env = { ...env, DB: slow };
+    });
+    const answered = publish(env, projectId, disconnectedEvent("inst-1")).then(([e]) => e!);
+    const event = await Promise.race([answered, new Promise<never>((_, reject) => setTimeout(() => reject(new Error("publish waited for D1")), 2_000))]);
+    const deliveries = () => env.DB.prepare("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE event_id = ?").bind(event.id).first("n");
+    expect(await deliveries()).toBe(0);
+    expect(await runInDurableObject(stub, (_i, state) => state.storage.sql.exec("SELECT COUNT(*) AS n FROM outbox").one().n)).toBe(1);
+    release();
+    await waitFor(async () => (await deliveries()) === 1, 3_000, "the delivery in D1");
+    await waitFor(async () => ((await (await fetch("http://hooks.test/__log/slow-d1")).json()) as unknown[]).length === 2, 5_000, "both deliveries");
+    await waitFor(
+      async () => (await runInDurableObject(stub, (_i, state) => state.storage.sql.exec("SELECT COUNT(*) AS n FROM outbox").one().n)) === 0,
+      3_000,
+      "an empty outbox",
+    );
+  });
+
   it("keeps deliveries the queue refused, and its alarm sends them later", async () => {
     const { id: projectId, key } = await project();
     const hook = (await call("/webhooks", { method: "POST", token: key, body: { url: "http://hooks.test/after-outage" } })).json;
