@@ -64,14 +64,14 @@ export async function deleteWebhook(db: Db, projectId: string, id: string): Prom
  * (event, endpoint), and building that INSERT ... SELECT was the largest
  * part of the hub's CPU (bench/profiles/hub-2026-12.md).
  */
-const INSERT_DELIVERY = `INSERT INTO webhook_deliveries (id, project_id, webhook_id, event_id, event_type, body, status, attempts, created_at, updated_at)
-  SELECT ?1, project_id, id, ?2, ?3, ?4, 'pending', 0, ?5, ?5 FROM webhooks WHERE project_id = ?6 AND id = ?7
-  ON CONFLICT DO NOTHING`;
-
 export async function insertDeliveries(db: Db, rows: NewDelivery[]) {
   if (rows.length === 0) return;
   const at = now();
-  const insert = db.$client.prepare(INSERT_DELIVERY);
+  const insert = db.$client.prepare(
+    `INSERT INTO webhook_deliveries (id, project_id, webhook_id, event_id, event_type, body, status, attempts, created_at, updated_at)
+     SELECT ?1, project_id, id, ?2, ?3, ?4, 'pending', 0, ?5, ?5 FROM webhooks WHERE project_id = ?6 AND id = ?7
+     ON CONFLICT DO NOTHING`,
+  );
   await db.$client.batch(rows.map((r) => insert.bind(r.id, r.event_id, r.event_type, r.body, at, r.project_id, r.webhook_id)));
 }
 
