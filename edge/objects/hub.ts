@@ -1,7 +1,7 @@
 /**
  * One project's events: the log SSE resumes from, the live SSE streams
- * (hub-streams.ts), and the start of every webhook delivery. One object per project, or per share
- * of its numbers when the project's events are sharded
+ * (hub-streams.ts), and the start of every webhook delivery. One object per
+ * project, or per share of its numbers when its events are sharded
  * (services/event-shards.ts; `hubOf(env, projectId, shard)`, stubs.ts), so
  * events get one order (the log's `seq`, which the SSE `id` is made of) and
  * many listeners cost one fan-out.

@@ -7,7 +7,7 @@
  */
 import type { Env } from "../env.ts";
 import { ApiError } from "../errors.ts";
-import { hubOf } from "../objects/stubs.ts";
+import { hubOf, hubsOf } from "../objects/stubs.ts";
 import { cursorsOf, eventIdOf, eventShards } from "./event-shards.ts";
 import { isKnownFilter } from "./webhooks.ts";
 
@@ -41,7 +41,7 @@ export async function openEventStream(env: Env, projectId: string, { lastEventId
     // The hub's stream is the answer's body: the client leaving cancels it, and the hub forgets the listener.
     return hubOf(env, projectId).fetch(new Request(url, { signal }));
   }
-  const hubs = Array.from({ length: shards }, (_, k) => hubOf(env, projectId, k));
+  const hubs = hubsOf(env, projectId);
   // Without an id the stream starts live; each hub's newest seq is then where its part of the id starts.
   const cursors = lastEventId !== undefined ? cursorsOf(lastEventId, shards) : await Promise.all(hubs.map((hub) => hub.newestSeq()));
   const streams = await Promise.all(
