@@ -14,9 +14,11 @@
  * the hub), publish -> SSE p50/p99 (event `created_at` to arrival at each
  * stream), publish -> webhook p50/p99, and the edge's workerd CPU per event
  * (the step's publishing, streaming and webhook deliveries, divided by its
- * events). Then the first rate whose p99 (publish or SSE) passes 250 ms: the
- * hub's capacity on this machine. Every stream is checked for each number's
- * order, and for events missing or repeated.
+ * events), beside the CPU other jobs on the machine took meanwhile (which
+ * stretches every latency). Then the first rate whose p99 (publish or SSE)
+ * passes 250 ms: the hub's capacity on this machine (the ramp stops past
+ * 1 s). Every stream is checked for each number's order, and for events
+ * missing or repeated.
  *
  * `--shards K` sets POMBO_EVENT_SHARDS (a Worker without sharding ignores it).
  * `--edge-profile=<file>` writes a CPU profile of the Worker isolate over all steps.
