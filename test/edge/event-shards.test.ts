@@ -5,7 +5,7 @@
  * through the service the route calls (`openEventStream`), with the setting
  * raised in the env it is given, as the Worker's own env keeps the default.
  */
-import { env, runInDurableObject } from "cloudflare:test";
+import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { hubOf } from "../../edge/objects/stubs.ts";
@@ -117,6 +117,23 @@ describe("a project's events over several hubs", () => {
     expect(bodiesOf(frames).filter((b) => b.startsWith("inst-a "))).toEqual(["inst-a 1", "inst-a 2"]);
     expect(new Set(frames.map((f) => f.data.id)).size).toBe(2 + NUMBERS.length);
     resumed.abort.abort();
+  });
+
+  it("says which hub lost events past retention with a gap frame, then replays what every hub has left", async () => {
+    const { id: projectId } = await newProject();
+    await publishRounds(SHARDED, projectId, 0, 2);
+    // Hub 2's first round ages past the 72-hour retention, and its alarm trims it.
+    const hub2 = hubOf(env, projectId, 2);
+    await runInDurableObject(hub2, (_hub, state) => {
+      state.storage.sql.exec("UPDATE events SET created_at = ? WHERE seq <= 3", Date.now() - 73 * 3_600_000);
+    });
+    await runDurableObjectAlarm(hub2);
+    const sse = await open(SHARDED, projectId, "0.0.0.0");
+    const frames = await sse.until(1 + NUMBERS.length * 2 - 3);
+    expect(frames.filter((f) => f.event === "gap")).toEqual([{ id: undefined, event: "gap", data: { last_event_id: "0.0.0.0", shard: 2, resumed_after: 3 } }]);
+    expect(bodiesOf(frames)).toHaveLength(NUMBERS.length * 2 - 3);
+    expectEachNumberInOrder(frames);
+    sse.abort.abort();
   });
 
   it("forgets the client on every hub when it leaves", async () => {
