@@ -52,6 +52,8 @@ export type Env = {
   POMBO_WEBHOOK_RETRY_MAX_S?: string;
   /** An endpoint failing this many hours without a success is disabled (default 72). */
   POMBO_WEBHOOK_DISABLE_AFTER_H?: string;
+  /** Event hubs per project (services/event-shards.ts; default 1, at most 64). Raise it, never lower it. */
+  POMBO_EVENT_SHARDS?: string;
 };
 
 /** What middleware puts on the request context. */

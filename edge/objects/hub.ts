@@ -1,17 +1,21 @@
 /**
- * One project's events: the log SSE resumes from, the live SSE streams, and
- * the start of every webhook delivery. One object per project
- * (`hubOf(env, projectId)`, stubs.ts), so events get one order (the log's
- * `seq`, which is the SSE `id`) and many listeners cost one fan-out.
+ * One project's events: the log SSE resumes from, the live SSE streams
+ * (hub-streams.ts), and the start of every webhook delivery. One object per
+ * project, or per share of its numbers when its events are sharded
+ * (services/event-shards.ts; `hubOf(env, projectId, shard)`, stubs.ts), so
+ * events get one order (the log's `seq`, which the SSE `id` is made of) and
+ * many listeners cost one fan-out.
  *
  * Publishing, in one synchronous write to this object's SQLite: each event
  * goes into the log (once: the event id is unique), and each (event,
- * matching webhook) into a small outbox. Then the delivery rows go to D1 in
- * one batch and their jobs to the WEBHOOKS queue in one send; the outbox
- * rows are dropped once both are done. If D1 or the queue fails, the
- * outbox keeps the deliveries and an alarm sends them again until they
- * leave, so nothing accepted is lost, even if the object dies mid-way
- * (the alarm is set before the deliveries leave).
+ * matching webhook) into a small outbox. That is what makes it durable, and
+ * `publish` returns then. The delivery rows go to D1 and their jobs to the
+ * WEBHOOKS queue after it, off the publisher's path: the deliveries of every
+ * publish that came in meanwhile leave together, in one D1 batch and one
+ * queue send; the outbox rows are dropped once both are done. If D1 or the
+ * queue fails, the outbox keeps the deliveries and an alarm sends them again
+ * until they leave, so nothing accepted is lost, even if the object dies
+ * mid-way (the alarm is set before `publish` returns).
  *
  * Retention: the log keeps 72 hours and at most 100,000 events, trimmed by
  * the alarm (hourly while events flow). A client resuming from an id older
@@ -25,9 +29,9 @@ import { DurableObject } from "cloudflare:workers";
 import { db } from "../db/client.ts";
 import { enabledFilters, insertDeliveries } from "../db/webhooks.ts";
 import type { Env } from "../env.ts";
-import { type PomboEvent, matchesFilter } from "../services/events.ts";
-import { withFreshMediaLinks } from "../services/media-links.ts";
+import { type SealedEvent, matchesFilter } from "../services/events.ts";
 import type { DeliveryJob } from "../services/webhook-delivery.ts";
+import { EventStreams, type Logged } from "./hub-streams.ts";
 import { type SqlTableSpec, createTables } from "./sql-table.ts";
 
 const RETENTION_MS = 72 * 3_600_000;
@@ -37,30 +41,12 @@ const TRIM_EVERY_MS = 3_600_000;
 const RESEND_AFTER_MS = 10_000;
 /** Backstop for a missed invalidation (another isolate's write): endpoints are re-read this often. */
 const HOOKS_TTL_MS = 30_000;
-const HEARTBEAT_MS = 15_000;
-const REPLAY_PAGE = 200;
-/** A listener this far behind (bytes waiting) is dropped; it can resume with Last-Event-ID. */
-const MAX_BUFFERED = 4 * 1024 * 1024;
 const QUEUE_SEND_MAX = 100;
+/** Deliveries per D1 batch when publishes pile up while one batch is out. */
+const DISPATCH_MAX = 500;
 
 type Hook = { id: string; events: string[] };
-type Logged = { seq: number; type: string; body: string };
 type OutboxRow = { delivery_id: string; project_id: string; webhook_id: string; event_id: string; event_type: string; body: string };
-
-type Listener = {
-  controller: ReadableStreamDefaultController<Uint8Array>;
-  types: string[] | null;
-  /** The last seq this listener has been given (or skipped by its filter). */
-  cursor: number;
-  /** False while it replays the log: live events reach it through the replay. */
-  live: boolean;
-  closed: boolean;
-  /** Frames leave in order, each after its media links are signed. */
-  chain: Promise<void>;
-  wake?: () => void;
-};
-
-const encoder = new TextEncoder();
 
 const TABLES: SqlTableSpec[] = [
   {
@@ -90,26 +76,36 @@ const TABLES: SqlTableSpec[] = [
 export class EventHub extends DurableObject<Env> {
   #sql: SqlStorage;
   #hooks: { list: Promise<Hook[]>; until: number } | null = null;
-  #listeners = new Set<Listener>();
-  #heartbeat: ReturnType<typeof setInterval> | null = null;
+  #streams: EventStreams;
   /** The alarm as last set by this instance; undefined until read. */
   #alarmAt: number | null | undefined;
+  /** Deliveries published and not yet handed to D1 and the queue, and whether a hand-over runs. */
+  #toDispatch: OutboxRow[] = [];
+  #dispatching = false;
+  /** Their ids, so the alarm leaves them to the hand-over already under way. */
+  #inFlight = new Set<string>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.#sql = ctx.storage.sql;
     createTables(this.#sql, TABLES);
+    this.#streams = new EventStreams(env, {
+      newestSeq: () => this.#newestSeq(),
+      trimmedThrough: () => this.#trimmedThrough(),
+      after: (seq, limit) =>
+        this.#sql.exec<Logged>("SELECT seq, type, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?", seq, limit).toArray(),
+    });
   }
 
   /** Logs, streams and queues these events; resolves once they are durable here (see the header). */
-  async publish(projectId: string, events: PomboEvent[]): Promise<void> {
+  async publish(projectId: string, events: SealedEvent[]): Promise<void> {
     const hooks = await this.#routes(projectId);
     const now = Date.now();
     const logged: Logged[] = [];
     const outbox: OutboxRow[] = [];
     this.ctx.storage.transactionSync(() => {
       for (const event of events) {
-        const body = JSON.stringify(event);
+        const { body } = event;
         const [row] = this.#sql
           .exec<{ seq: number }>(
             "INSERT INTO events (id, type, body, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING RETURNING seq",
@@ -146,8 +142,30 @@ export class EventHub extends DurableObject<Env> {
     });
     if (logged.length === 0) return;
     await this.#alarmBy(outbox.length > 0 ? now + RESEND_AFTER_MS : now + TRIM_EVERY_MS);
-    this.#fanOut(logged);
-    await this.#dispatch(outbox);
+    this.#streams.fanOut(logged);
+    if (outbox.length > 0) this.#handOver(outbox);
+  }
+
+  /** Queues deliveries for D1 and the queue; those published while a batch is out leave with the next one. */
+  #handOver(rows: OutboxRow[]): void {
+    for (const row of rows) {
+      this.#toDispatch.push(row);
+      this.#inFlight.add(row.delivery_id);
+    }
+    if (this.#dispatching) return;
+    this.#dispatching = true;
+    const drain = async () => {
+      try {
+        while (this.#toDispatch.length > 0) {
+          const batch = this.#toDispatch.splice(0, DISPATCH_MAX);
+          await this.#dispatch(batch);
+          for (const row of batch) this.#inFlight.delete(row.delivery_id);
+        }
+      } finally {
+        this.#dispatching = false;
+      }
+    };
+    this.ctx.waitUntil(drain());
   }
 
   /** The project's endpoints changed: read them again before the next event. */
@@ -209,7 +227,8 @@ export class EventHub extends DurableObject<Env> {
          FROM outbox o JOIN events e ON e.id = o.event_id WHERE o.created_at <= ? ORDER BY o.created_at LIMIT 500`,
         Date.now() - RESEND_AFTER_MS,
       )
-      .toArray();
+      .toArray()
+      .filter((row) => !this.#inFlight.has(row.delivery_id));
     const sent = await this.#dispatch(stale);
     this.#trim(Date.now());
     const any = (table: string) => this.#sql.exec(`SELECT 1 FROM ${table} LIMIT 1`).toArray().length > 0;
@@ -234,142 +253,21 @@ export class EventHub extends DurableObject<Env> {
     return row?.value ?? 0;
   }
 
-  /**
-   * An SSE stream (GET /events, forwarded here). `after`: the Last-Event-ID
-   * to resume from; `types`: filters like `message.*`. Replays the log after
-   * `after`, then goes live with no gap and no repeat: a listener takes live
-   * events only once its replay has caught up with the log, and the log is
-   * written before any event is fanned out.
-   */
+  /** An SSE stream (GET /events, forwarded here): `after`, the seq to resume from; `types`, filters like `message.*`. */
   async fetch(request: Request): Promise<Response> {
     const params = new URL(request.url).searchParams;
     const after = params.has("after") ? Number(params.get("after")) : null;
     const types = params.get("types")?.split(",").filter(Boolean) ?? null;
-    let listener!: Listener;
-    const stream = new ReadableStream<Uint8Array>(
-      {
-        start: (controller) => {
-          listener = { controller, types: types?.length ? types : null, cursor: 0, live: false, closed: false, chain: Promise.resolve() };
-        },
-        pull: () => listener.wake?.(),
-        cancel: () => this.#drop(listener),
-      },
-      { highWaterMark: 64 * 1024, size: (chunk) => chunk.byteLength },
-    );
-    this.#write(listener, "retry: 3000\n\n");
-    if (after === null) {
-      listener.cursor = this.#newestSeq();
-      listener.live = true;
-    } else {
-      // An id from beyond the log (another store, a reset) resumes from what the log has.
-      listener.cursor = Math.min(after, this.#newestSeq());
-      const trimmed = this.#trimmedThrough();
-      if (after < trimmed) {
-        // Some events after `after` are gone: say so, then give what is left.
-        this.#write(listener, `event: gap\ndata: ${JSON.stringify({ last_event_id: after, resumed_after: trimmed })}\n\n`);
-      }
-      listener.chain = this.#replay(listener).catch(() => this.#drop(listener));
-    }
-    this.#listeners.add(listener);
-    this.#startHeartbeat();
-    return new Response(stream, {
-      headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", "x-accel-buffering": "no" },
-    });
+    return this.#streams.open(after, types?.length ? types : null);
+  }
+
+  /** The log's newest seq: where a stream that starts live now would begin (GET /events over several hubs). */
+  async newestSeq(): Promise<number> {
+    return this.#newestSeq();
   }
 
   #newestSeq(): number {
     return this.#sql.exec<{ seq: number | null }>("SELECT MAX(seq) AS seq FROM events").one().seq ?? 0;
-  }
-
-  async #replay(listener: Listener): Promise<void> {
-    for (;;) {
-      const rows = this.#sql
-        .exec<Logged>("SELECT seq, type, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?", listener.cursor, REPLAY_PAGE)
-        .toArray();
-      if (rows.length === 0) {
-        // Caught up, in the same turn as the empty read: from here on, live events are this listener's.
-        listener.live = true;
-        return;
-      }
-      for (const row of rows) {
-        if (listener.closed) return;
-        listener.cursor = row.seq;
-        if (this.#wants(listener, row.type)) this.#write(listener, await this.#frame(row));
-      }
-      await this.#drained(listener);
-    }
-  }
-
-  #wants(listener: Listener, type: string): boolean {
-    return listener.types === null || matchesFilter(listener.types, type);
-  }
-
-  #fanOut(logged: Logged[]): void {
-    const frames = new Map<number, Promise<string>>();
-    for (const listener of this.#listeners) {
-      if (!listener.live) continue;
-      for (const row of logged) {
-        if (row.seq <= listener.cursor) continue;
-        listener.cursor = row.seq;
-        if (!this.#wants(listener, row.type)) continue;
-        let frame = frames.get(row.seq);
-        if (!frame) frames.set(row.seq, (frame = this.#frame(row)));
-        listener.chain = listener.chain.then(async () => this.#write(listener, await frame)).catch(() => this.#drop(listener));
-      }
-    }
-  }
-
-  /** `id: <seq>`, `event: <type>`, `data: <event>`, with media links signed now. */
-  async #frame(row: Logged): Promise<string> {
-    const event = JSON.parse(row.body) as PomboEvent;
-    // Without POMBO_DATA_KEY no link can be signed: the event still goes out, as stored.
-    const fresh = await withFreshMediaLinks(this.env, event).catch(() => event);
-    return `id: ${row.seq}\nevent: ${row.type}\ndata: ${fresh === event ? row.body : JSON.stringify(fresh)}\n\n`;
-  }
-
-  #write(listener: Listener, text: string): void {
-    if (listener.closed) return;
-    try {
-      listener.controller.enqueue(encoder.encode(text));
-      if ((listener.controller.desiredSize ?? 0) < -MAX_BUFFERED) this.#drop(listener);
-    } catch {
-      this.#drop(listener);
-    }
-  }
-
-  /** Waits until the client has read what the replay queued (or has gone). */
-  async #drained(listener: Listener): Promise<void> {
-    while (!listener.closed && (listener.controller.desiredSize ?? 1) <= 0) {
-      await new Promise<void>((resolve) => {
-        listener.wake = resolve;
-        setTimeout(resolve, 250);
-      });
-    }
-  }
-
-  #drop(listener: Listener): void {
-    if (!listener.closed) {
-      try {
-        listener.controller.close();
-      } catch {
-        // cancelled by the client: nothing to close
-      }
-    }
-    listener.closed = true;
-    listener.wake?.();
-    this.#listeners.delete(listener);
-    if (this.#listeners.size === 0 && this.#heartbeat) {
-      clearInterval(this.#heartbeat);
-      this.#heartbeat = null;
-    }
-  }
-
-  #startHeartbeat(): void {
-    if (this.#heartbeat) return;
-    // A comment line: keeps proxies from closing an idle stream, and finds clients that left.
-    this.#heartbeat = setInterval(() => {
-      for (const listener of this.#listeners) this.#write(listener, ": keep-alive\n\n");
-    }, HEARTBEAT_MS);
   }
 
   /** Events logged, per type, since the object began counting (none yet: an empty record). */
@@ -380,6 +278,6 @@ export class EventHub extends DurableObject<Env> {
 
   /** How many SSE streams are open (for tests and diagnostics). */
   async listenerCount(): Promise<number> {
-    return this.#listeners.size;
+    return this.#streams.size;
   }
 }

@@ -5,12 +5,21 @@
  * `idFromName` itself.
  */
 import type { Env } from "../env.ts";
+import { eventShards } from "../services/event-shards.ts";
 
 /** The number's own object (objects/instance.ts): lease, status, session, send queue. */
 export const instanceOf = (env: Env, instanceId: string) => env.INSTANCE.get(env.INSTANCE.idFromName(instanceId));
 
-/** The project's event hub (objects/hub.ts): event log, SSE, the start of webhook deliveries. */
-export const hubOf = (env: Env, projectId: string) => env.EVENTS.get(env.EVENTS.idFromName(projectId));
+/**
+ * One of the project's event hubs (objects/hub.ts): event log, SSE, the start
+ * of webhook deliveries. Hub 0 keeps the project's id as its name (the one
+ * hub a project had before they were sharded: services/event-shards.ts).
+ */
+export const hubOf = (env: Env, projectId: string, shard = 0) =>
+  env.EVENTS.get(env.EVENTS.idFromName(shard === 0 ? projectId : `${projectId}#${shard}`));
+
+/** Every event hub of the project, hub 0 first. */
+export const hubsOf = (env: Env, projectId: string) => Array.from({ length: eventShards(env) }, (_, k) => hubOf(env, projectId, k));
 
 /**
  * Which number talks to one contact (objects/affinity.ts). `chatJid`: the

@@ -3,12 +3,16 @@ import { OpenAPIHono, z } from "@hono/zod-openapi";
 import { db } from "../db/client.ts";
 import type { AppEnv } from "../env.ts";
 import { errorsOf, json, operations } from "../schemas.ts";
+import { EVENT_ID_PATTERN } from "../services/event-shards.ts";
 import { openEventStream } from "../services/event-stream.ts";
 import { issueStreamToken, STREAM_TOKEN_TTL_MS } from "../services/stream-tokens.ts";
 
 const route = operations(["Events"]);
 
-const EventId = z.string().regex(/^\d{1,15}$/, "expected the numeric id of an event frame");
+const EventId = z
+  .string()
+  .regex(EVENT_ID_PATTERN, "expected the id of an event frame (digits, or digit groups joined by dots)")
+  .openapi({ example: "42" });
 
 const StreamToken = z
   .object({
@@ -29,7 +33,9 @@ export const eventRoutes = new OpenAPIHono<AppEnv>()
   .openapi(
   route.get("/", "Stream the project's events (Server-Sent Events)", {
     description: [
-      "Each event is one frame: `id: <seq>`, `event: <type>`, `data: <the event, as webhooks get it>`.",
+      "Each event is one frame: `id: <position>`, `event: <type>`, `data: <the event, as webhooks get it>`.",
+      "The position is a number that grows with each frame (`42`) or, where the deployment spreads a project's events over several hubs (`POMBO_EVENT_SHARDS`), one such number per hub joined by dots (`42.0.17.5`): treat it as opaque and hand it back as it came.",
+      "Each number's events keep their order; events of different numbers may interleave differently on two streams.",
       "Resume after a drop with the `Last-Event-ID` header (browsers' EventSource sends it) or `?last_event_id=`:",
       "every event after that id still in the 72-hour log is replayed, then the stream goes live, with no gap and no repeat.",
       "If some of the missed events are past retention, an `event: gap` frame says so first.",

@@ -27,7 +27,7 @@ import { InstanceState } from "../../shared/protocol.ts";
 import { db } from "../db/client.ts";
 import { instanceFigures, openDeliveries, projectIds, queuedPerInstance } from "../db/operator-facts.ts";
 import type { Env } from "../env.ts";
-import { directoryOf, hubOf } from "../objects/stubs.ts";
+import { directoryOf, hubsOf } from "../objects/stubs.ts";
 
 /** Event hubs asked at once: enough to keep a scrape short, few enough not to crowd the Worker's subrequests. */
 const HUBS_AT_ONCE = 8;
@@ -98,7 +98,10 @@ async function eventCounts(env: Env, projects: string[]): Promise<Map<string, Re
   const limit = pLimit(HUBS_AT_ONCE);
   const counts = await limit.map(projects, async (id) => {
     try {
-      return [id, await hubOf(env, id).publishedCounts()] as const;
+      const perHub = await Promise.all(hubsOf(env, id).map((hub) => hub.publishedCounts()));
+      const sum: Record<string, number> = {};
+      for (const counts of perHub) for (const [type, n] of Object.entries(counts)) sum[type] = (sum[type] ?? 0) + n;
+      return [id, sum] as const;
     } catch (err) {
       console.warn(`metrics: the event hub of a project did not answer: ${err instanceof Error ? err.message : err}`);
       return null;

@@ -30,7 +30,7 @@ import {
 } from "../db/webhooks.ts";
 import type { Env } from "../env.ts";
 import { ApiError, notFound } from "../errors.ts";
-import { hubOf } from "../objects/stubs.ts";
+import { hubsOf } from "../objects/stubs.ts";
 import { EVENT_TYPES } from "./events.ts";
 import { checkUrlField } from "./destinations.ts";
 
@@ -103,7 +103,9 @@ export function toPublic(row: WebhookRow) {
 }
 
 /** The hub routes from a cached copy of the endpoints: tell it they changed. */
-const changed = (env: Env, projectId: string) => hubOf(env, projectId).invalidate();
+const changed = async (env: Env, projectId: string) => {
+  await Promise.all(hubsOf(env, projectId).map((hub) => hub.invalidate()));
+};
 
 async function create(env: Env, projectId: string, input: WebhookInput, kind: WebhookRow["kind"]) {
   await checkWebhookUrl(env, input.url, kind === "alert" ? "alert_url" : "url");

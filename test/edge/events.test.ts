@@ -5,15 +5,13 @@
  */
 import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { exports } from "cloudflare:workers";
-import { createParser } from "eventsource-parser";
 import { describe, expect, it } from "vitest";
 import type { EventHub } from "../../edge/objects/hub.ts";
 import { hubOf } from "../../edge/objects/stubs.ts";
 import { EVENT_TYPES, type PomboEvent, publish } from "../../edge/services/events.ts";
 import { disconnectedEvent, instanceEvent, receivedEvent } from "./event-fixtures.ts";
 import { call, newProject, waitFor } from "./helpers.ts";
-
-type Frame = { id: string | undefined; event: string | undefined; data: any };
+import { type Frame, readFrames } from "./sse.ts";
 
 /** An SSE client over the Worker's fetch: frames as they arrive, and the comments (heartbeats) apart. */
 async function listen(key: string | null, opts: { lastEventId?: string; query?: string; paused?: boolean } = {}) {
@@ -27,37 +25,7 @@ async function listen(key: string | null, opts: { lastEventId?: string; query?: 
     }),
   );
   if (res.status !== 200 || !res.body) throw new Error(`GET /events: ${res.status} ${await res.text()}`);
-  const frames: Frame[] = [];
-  const parser = createParser({
-    onEvent: (e) => frames.push({ id: e.id, event: e.event, data: JSON.parse(e.data) }),
-  });
-  const reader = res.body.getReader();
-  const decoder = new TextDecoder();
-  let resume!: () => void;
-  const reading = opts.paused ? new Promise<void>((r) => (resume = r)) : Promise.resolve();
-  void (async () => {
-    await reading;
-    try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) return;
-        parser.feed(decoder.decode(value, { stream: true }));
-      }
-    } catch {
-      // cancelled
-    }
-  })();
-  return {
-    res,
-    frames,
-    async until(n: number, what = `${n} frames`) {
-      await waitFor(() => frames.length >= n, 3_000, what);
-      return frames;
-    },
-    /** A paused listener (a slow client) starts reading now. */
-    resume: () => resume(),
-    close: () => reader.cancel(),
-  };
+  return readFrames(res, { paused: opts.paused });
 }
 
 async function project() {
@@ -280,8 +248,9 @@ describe("the event log", () => {
     const { id: projectId, key } = await project();
     await call("/webhooks", { method: "POST", token: key, body: { url: "http://hooks.test/once-only" } });
     const event = { id: "evt_fixed_1", created_at: new Date().toISOString(), ...disconnectedEvent("inst-1") } as PomboEvent;
-    await hubOf(env, projectId).publish(projectId, [event]);
-    await hubOf(env, projectId).publish(projectId, [event, event]);
+    const sealed = { id: event.id, type: event.type, body: JSON.stringify(event) };
+    await hubOf(env, projectId).publish(projectId, [sealed]);
+    await hubOf(env, projectId).publish(projectId, [sealed, sealed]);
     const sse = await listen(key, { lastEventId: "0" });
     await sse.until(1);
     await publish(env, projectId, receivedEvent("marker"));
@@ -303,6 +272,39 @@ describe("the event log", () => {
     expect(waiting).toBe(0);
     const kept2 = await env.DB.prepare("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE webhook_id = ? AND event_id = ?").bind(kept.id, event!.id).first("n");
     expect(kept2).toBe(1);
+  });
+
+  it("answers the publisher once the event is logged, while D1 is still taking its deliveries, which then leave", async () => {
+    const { id: projectId, key } = await project();
+    await call("/webhooks", { method: "POST", token: key, body: { url: "http://hooks.test/slow-d1" } });
+    const stub = hubOf(env, projectId);
+    await publish(env, projectId, disconnectedEvent("inst-0")); // the hub has read the endpoints
+    // D1 takes batches only when the test says so.
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const slow = new Proxy(env.DB, {
+      get(target, key) {
+        if (key === "batch") return async (statements: D1PreparedStatement[]) => (await gate, target.batch(statements));
+        const value = Reflect.get(target, key);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    await runInDurableObject(stub, (instance: EventHub) => {
+      (instance as unknown as { env: typeof env }).env = { ...env, DB: slow };
+    });
+    const answered = publish(env, projectId, disconnectedEvent("inst-1")).then(([e]) => e!);
+    const event = await Promise.race([answered, new Promise<never>((_, reject) => setTimeout(() => reject(new Error("publish waited for D1")), 2_000))]);
+    const deliveries = () => env.DB.prepare("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE event_id = ?").bind(event.id).first("n");
+    expect(await deliveries()).toBe(0);
+    expect(await runInDurableObject(stub, (_i, state) => state.storage.sql.exec("SELECT COUNT(*) AS n FROM outbox").one().n)).toBe(1);
+    release();
+    await waitFor(async () => (await deliveries()) === 1, 3_000, "the delivery in D1");
+    await waitFor(async () => ((await (await fetch("http://hooks.test/__log/slow-d1")).json()) as unknown[]).length === 2, 5_000, "both deliveries");
+    await waitFor(
+      async () => (await runInDurableObject(stub, (_i, state) => state.storage.sql.exec("SELECT COUNT(*) AS n FROM outbox").one().n)) === 0,
+      3_000,
+      "an empty outbox",
+    );
   });
 
   it("keeps deliveries the queue refused, and its alarm sends them later", async () => {
