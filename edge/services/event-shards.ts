@@ -19,13 +19,15 @@
  * (their order holds within each hub; across the change, a number's events
  * in flight in both may interleave); lowering it would orphan the last hubs'
  * logs, so don't.
+ *
+ * Plain TypeScript with no Worker types, so the end-to-end suites can ask
+ * which hub a number's events go to.
  */
-import type { Env } from "../env.ts";
 
 export const MAX_EVENT_SHARDS = 64;
 
 /** Hubs per project, from POMBO_EVENT_SHARDS (1 when unset or not a whole number from 1 to 64). */
-export function eventShards(env: Env): number {
+export function eventShards(env: { POMBO_EVENT_SHARDS?: string }): number {
   const n = Number(env.POMBO_EVENT_SHARDS ?? 1);
   return Number.isInteger(n) && n >= 1 && n <= MAX_EVENT_SHARDS ? n : 1;
 }
