@@ -17,10 +17,14 @@ export async function findContacts(db: Db, projectId: string, phones: string[], 
 
 /** The same lookup as a query, for a batch (with no phone and no LID it finds nothing). */
 export const contactsQuery = (db: Db, projectId: string, phones: string[], lids: string[]) =>
-  db
-    .select()
-    .from(contacts)
-    .where(and(eq(contacts.project_id, projectId), sql`(${inList(contacts.phone, phones)} OR ${inList(contacts.lid, lids)})`));
+  db.select().from(contacts).where(holding(projectId, phones, lids));
+
+/** The ids of the same contacts, as a subquery (conversations.ts finds their conversations in the same round trip). */
+export const contactIdsQuery = (db: Db, projectId: string, phones: string[], lids: string[]) =>
+  db.select({ id: contacts.id }).from(contacts).where(holding(projectId, phones, lids));
+
+const holding = (projectId: string, phones: string[], lids: string[]) =>
+  and(eq(contacts.project_id, projectId), sql`(${inList(contacts.phone, phones)} OR ${inList(contacts.lid, lids)})`);
 
 export async function findContact(db: Db, projectId: string, id: string): Promise<ContactRow | undefined> {
   return first(db.select().from(contacts).where(ofProject(contacts, projectId, id)).limit(1));
