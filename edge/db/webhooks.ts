@@ -62,35 +62,14 @@ export async function deleteWebhook(db: Db, projectId: string, id: string): Prom
 export async function insertDeliveries(db: Db, rows: NewDelivery[]) {
   if (rows.length === 0) return;
   const at = now();
-  // INSERT ... SELECT from the webhook's own row (drizzle wants every column, in order): no row, no delivery.
-  const value = <T>(v: T, name: string) => sql<T>`${v}`.as(name);
-  const [first, ...rest] = rows.map((r) =>
-    db
-      .insert(webhookDeliveries)
-      .select(
-        db
-          .select({
-            id: value(r.id, "id"),
-            project_id: webhooks.project_id,
-            webhook_id: webhooks.id,
-            event_id: value(r.event_id, "event_id"),
-            event_type: value(r.event_type, "event_type"),
-            body: value(r.body, "body"),
-            status: value("pending" as const, "status"),
-            attempts: value(0, "attempts"),
-            last_status_code: value(null, "last_status_code"),
-            last_error: value(null, "last_error"),
-            next_attempt_at: value(null, "next_attempt_at"),
-            delivered_at: value(null, "delivered_at"),
-            created_at: value(at, "created_at"),
-            updated_at: value(at, "updated_at"),
-          })
-          .from(webhooks)
-          .where(ofProject(webhooks, r.project_id, r.webhook_id)),
-      )
-      .onConflictDoNothing(),
+  // Written by hand: the hub runs this for every event it routes, and drizzle built this INSERT ... SELECT
+  // afresh for each row. It selects from the webhook's own row: no row, no delivery.
+  const insert = db.$client.prepare(
+    `INSERT INTO webhook_deliveries (id, project_id, webhook_id, event_id, event_type, body, status, attempts, created_at, updated_at)
+     SELECT ?1, project_id, id, ?2, ?3, ?4, 'pending', 0, ?5, ?5 FROM webhooks WHERE project_id = ?6 AND id = ?7
+     ON CONFLICT DO NOTHING`,
   );
-  await db.batch([first!, ...rest]);
+  await db.$client.batch(rows.map((r) => insert.bind(r.id, r.event_id, r.event_type, r.body, at, r.project_id, r.webhook_id)));
 }
 
 export type DeliveryPublic = Omit<DeliveryRow, "project_id" | "body"> & {

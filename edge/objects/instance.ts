@@ -76,8 +76,8 @@ export class InstanceObject extends DurableObject<Env> {
     super(ctx, env);
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING, PONG));
     createTables(ctx.storage.sql, INSTANCE_TABLES);
-    // `meta` is read on every frame of the fleet link and every send; written at creation and on a proxy change.
-    this.#storage = new TypedStorage(ctx.storage, ["meta"]);
+    // Read on every frame of the fleet link, every received message and every send; written at creation and on a change.
+    this.#storage = new TypedStorage(ctx.storage, ["meta", "number_settings"]);
     this.#lease = new Lease(ctx, this.#storage);
     this.#session = new SessionTable(ctx.storage);
     this.#status = new InstanceStatus(env, this.#storage, () => this.#connected());
