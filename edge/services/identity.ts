@@ -93,9 +93,9 @@ export async function contactWithConversation(
   who: Who,
   create: { source: ContactRow["source"]; name: string | null },
 ): Promise<{ contact: ContactRow | null; conversation: ConversationRow | null }> {
-  const { contact, conversations } = await personOf(env, projectId, instanceId, who, create, true);
+  const { contact, conversations, created } = await personOf(env, projectId, instanceId, who, create, true);
   if (!contact) return { contact: null, conversation: null };
-  const conversation = conversations.find((c) => c.contact_id === contact.id) ?? (await conversationFor(env, projectId, contact, instanceId));
+  const conversation = conversations.find((c) => c.contact_id === contact.id) ?? (await conversationFor(env, projectId, contact, instanceId, created));
   return { contact, conversation };
 }
 
@@ -107,7 +107,7 @@ async function personOf(
   who: Who,
   create: { source: ContactRow["source"]; name: string | null } | undefined,
   withConversations: boolean,
-): Promise<{ contact: ContactRow | null; conversations: ConversationRow[] }> {
+): Promise<{ contact: ContactRow | null; conversations: ConversationRow[]; created?: boolean }> {
   const d1 = db(env.DB);
   const phones = phoneVariantsOf(who.pn);
   const lids = who.lid ? [who.lid] : [];
@@ -139,7 +139,7 @@ async function personOf(
     instance_id: instanceId,
     source: create.source,
   });
-  if (inserted) return { contact: inserted, conversations: [] };
+  if (inserted) return { contact: inserted, conversations: [], created: true };
   // A concurrent first message created it.
   const [winner] = await findContacts(d1, projectId, phones, lids);
   return { contact: winner ?? null, conversations: [] };

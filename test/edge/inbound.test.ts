@@ -175,11 +175,14 @@ describe("the cost of a received message", () => {
     return { marked: async (id) => marks.has(id), mark: async (id) => void marks.add(id), unmark: async (id) => void marks.delete(id) };
   };
 
-  it("costs a customer's next message two D1 round trips: their contact and conversation in one, the message and what it changes in the other", async () => {
+  it("costs a new customer's first message four D1 round trips and their next one two: contact and conversation found in one, the message and what it changes in the other", async () => {
     const { key, projectId, id } = await setup();
     const scope = { project_id: projectId, instance_id: id };
     const ledger = memoryLedger();
-    const first = await receiveMessage(env, scope, InboundMessage.parse(inboundMessage(PHONE_JID, { body: "primeira" })), ledger);
+    const firstCount = countingEnv();
+    // Looked up (nothing), the contact created, its conversation created (nothing to look for first), the message stored.
+    const first = await receiveMessage(firstCount.env, scope, InboundMessage.parse(inboundMessage(PHONE_JID, { body: "primeira" })), ledger);
+    expect(firstCount.trips.count).toBe(4);
     const counted = countingEnv();
     const next = await receiveMessage(counted.env, scope, InboundMessage.parse(inboundMessage(PHONE_8_JID, { body: "segunda" })), ledger);
     expect(next.duplicate).toBe(false);
