@@ -48,7 +48,7 @@ export class Lease {
   async grant(server: WebSocket, fleetId: string): Promise<void> {
     this.dropAll(CloseCode.leaseHeld, "lease moved");
     this.#ctx.acceptWebSocket(server);
-    attach(server, { fleet_id: fleetId, holder: true, granted_at: Date.now() });
+    server.serializeAttachment({ fleet_id: fleetId, holder: true, granted_at: Date.now() } satisfies Attachment);
     await this.#storage.put("lease", { fleet_id: fleetId, expires_at: null });
   }
 
@@ -134,29 +134,9 @@ export function closeSocket(ws: WebSocket, code: number, reason: string): void {
   }
 }
 
-/**
- * Each socket's attachment, as last written here: `isHolder` runs on every
- * frame, and deserializing the attachment each time cost more than the rest
- * of the check. A socket the object meets after waking from hibernation is
- * not in it yet: its stored attachment is read once.
- */
-const attachments = new WeakMap<WebSocket, Attachment | null>();
-
-function attachmentOf(ws: WebSocket): Attachment | null {
-  let attachment = attachments.get(ws);
-  if (attachment === undefined) {
-    attachment = ws.deserializeAttachment() as Attachment | null;
-    attachments.set(ws, attachment);
-  }
-  return attachment;
-}
-
-function attach(ws: WebSocket, attachment: Attachment): void {
-  ws.serializeAttachment(attachment);
-  attachments.set(ws, attachment);
-}
+const attachmentOf = (ws: WebSocket) => ws.deserializeAttachment() as Attachment | null;
 
 function setAttachment(ws: WebSocket, patch: Partial<Attachment>): void {
   const current = attachmentOf(ws);
-  if (current) attach(ws, { ...current, ...patch });
+  if (current) ws.serializeAttachment({ ...current, ...patch });
 }
