@@ -16,11 +16,16 @@ export async function findContacts(db: Db, projectId: string, phones: string[], 
   return contactsQuery(db, projectId, phones, lids);
 }
 
-const contactsQuery = (db: Db, projectId: string, phones: string[], lids: string[]) =>
-  db
-    .select()
-    .from(contacts)
-    .where(and(eq(contacts.project_id, projectId), sql`(${inList(contacts.phone, phones)} OR ${inList(contacts.lid, lids)})`));
+/** The same lookup as a query, for a batch (with no phone and no LID it finds nothing). */
+export const contactsQuery = (db: Db, projectId: string, phones: string[], lids: string[]) =>
+  db.select().from(contacts).where(holding(projectId, phones, lids));
+
+/** The ids of the same contacts, as a subquery (conversations.ts finds their conversations in the same round trip). */
+export const contactIdsQuery = (db: Db, projectId: string, phones: string[], lids: string[]) =>
+  db.select({ id: contacts.id }).from(contacts).where(holding(projectId, phones, lids));
+
+const holding = (projectId: string, phones: string[], lids: string[]) =>
+  and(eq(contacts.project_id, projectId), sql`(${inList(contacts.phone, phones)} OR ${inList(contacts.lid, lids)})`);
 
 const statusesRead = prepared<Pick<ContactRow, "status">, { project_id: string; phones: string; lids: string }>(
   new QueryBuilder()

@@ -1,5 +1,5 @@
 /** Storage for `conversations`: one per contact across all numbers. Every query names the project. */
-import { type SQL, and, desc, eq, isNotNull, lt, lte, or, sql } from "drizzle-orm";
+import { type SQL, type SQLWrapper, and, desc, eq, inArray, isNotNull, lt, lte, or, sql } from "drizzle-orm";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { Db } from "./client.ts";
 import { first, ofProject } from "./scope.ts";
@@ -25,6 +25,13 @@ export async function conversationsOfContacts(db: Db, projectId: string, contact
     .from(conversations)
     .where(and(eq(conversations.project_id, projectId), inList(conversations.contact_id, contactIds)));
 }
+
+/** The same for contacts a subquery names, as a query for a batch. */
+export const conversationsOfContactsQuery = (db: Db, projectId: string, contactIds: SQLWrapper) =>
+  db
+    .select()
+    .from(conversations)
+    .where(and(eq(conversations.project_id, projectId), inArray(conversations.contact_id, contactIds)));
 
 /** Inserts unless the contact (or chat) already has one (a concurrent first message); returns the row if inserted. */
 export async function insertConversation(db: Db, row: NewConversation): Promise<ConversationRow | undefined> {

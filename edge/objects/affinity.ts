@@ -32,9 +32,13 @@ export class ContactAffinity extends DurableObject<Env> {
     return candidate;
   }
 
-  /** An inbound message, or a pinned send, makes that number the contact's. */
+  /**
+   * An inbound message, or a pinned send, makes that number the contact's.
+   * Written only when it changes: a customer mostly writes to the number
+   * they wrote to before, and a read costs far less than a write.
+   */
   async set(instanceId: string): Promise<void> {
-    await this.#storage.put("instance_id", instanceId);
+    if ((await this.#storage.get("instance_id")) !== instanceId) await this.#storage.put("instance_id", instanceId);
   }
 
   async get(): Promise<string | null> {

@@ -76,7 +76,8 @@ export class InstanceObject extends DurableObject<Env> {
     super(ctx, env);
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING, PONG));
     createTables(ctx.storage.sql, INSTANCE_TABLES);
-    this.#storage = new TypedStorage(ctx.storage);
+    // Read on every frame of the fleet link, every received message and every send; written at creation and on a change.
+    this.#storage = new TypedStorage(ctx.storage, ["meta", "number_settings"]);
     this.#lease = new Lease(ctx, this.#storage);
     this.#session = new SessionTable(ctx.storage);
     this.#status = new InstanceStatus(env, this.#storage, () => this.#connected());
@@ -281,6 +282,7 @@ export class InstanceObject extends DurableObject<Env> {
   async destroy(): Promise<void> {
     this.#lease.dropAll(CloseCode.deleted, "instance deleted");
     await this.ctx.storage.deleteAll();
+    this.#storage.forget();
     // deleteAll dropped the tables as well; work still in flight here (a send, a drain) finds them empty.
     createTables(this.ctx.storage.sql, INSTANCE_TABLES);
   }

@@ -36,10 +36,14 @@ import { projectPhone } from "./phone-input.ts";
 
 const WINDOW_MS = 24 * 3_600_000;
 
-/** The contact's one conversation, created on its first message. */
-export async function conversationFor(env: Env, projectId: string, contact: ContactRow, instanceId: string): Promise<ConversationRow> {
+/**
+ * The contact's one conversation, created on its first message. `fresh`: the
+ * contact was created just now, so there is none to look for first (a
+ * concurrent first message's is found after the insert).
+ */
+export async function conversationFor(env: Env, projectId: string, contact: ContactRow, instanceId: string, fresh = false): Promise<ConversationRow> {
   const d1 = db(env.DB);
-  const existing = await findConversation(d1, projectId, { contact_id: contact.id });
+  const existing = fresh ? undefined : await findConversation(d1, projectId, { contact_id: contact.id });
   if (existing) return existing;
   const chat_jid = contact.jid ?? contact.lid!;
   const inserted = await insertConversation(d1, { id: newId(), project_id: projectId, contact_id: contact.id, chat_jid, instance_id: instanceId });

@@ -17,8 +17,8 @@ import type { BatchItem } from "drizzle-orm/batch";
 import { phoneFromJid } from "../../shared/jid.ts";
 import { phoneVariants } from "./phone.ts";
 import { type Db, db } from "../db/client.ts";
-import { findContacts } from "../db/contacts.ts";
-import { conversationsOfContacts } from "../db/conversations.ts";
+import { contactIdsQuery, contactsQuery, findContacts } from "../db/contacts.ts";
+import { conversationsOfContacts, conversationsOfContactsQuery } from "../db/conversations.ts";
 import { type Mapping, pnForLid, upsertMappings } from "../db/lid-map.ts";
 import type { ContactRow, ConversationRow } from "../db/schema/index.ts";
 import type { Env } from "../env.ts";
@@ -26,7 +26,7 @@ import { newId } from "../crypto.ts";
 import { affinityOf } from "../objects/stubs.ts";
 import { mergedStatus } from "./contact-status.ts";
 import { addContact, mergeContacts, setLid, takePhone } from "./contact-store.ts";
-import { mergeConversations, rekeyConversation } from "./conversations.ts";
+import { conversationFor, mergeConversations, rekeyConversation } from "./conversations.ts";
 import { type NewEvent, publish } from "./events.ts";
 import { bareJid, isLid, isPhoneJid } from "./jids.ts";
 import { moveToContact } from "./message-status.ts";
@@ -78,23 +78,57 @@ export async function contactFor(
   who: Who,
   create?: { source: ContactRow["source"]; name: string | null },
 ): Promise<ContactRow | null> {
+  return (await personOf(env, projectId, instanceId, who, create, false)).contact;
+}
+
+/**
+ * The person's contact and their one conversation, as `contactFor` and
+ * `conversationFor` give them, both created on the first message. A
+ * customer writing again (the common case) costs one D1 round trip for both.
+ */
+export async function contactWithConversation(
+  env: Env,
+  projectId: string,
+  instanceId: string,
+  who: Who,
+  create: { source: ContactRow["source"]; name: string | null },
+): Promise<{ contact: ContactRow | null; conversation: ConversationRow | null }> {
+  const { contact, conversations, created } = await personOf(env, projectId, instanceId, who, create, true);
+  if (!contact) return { contact: null, conversation: null };
+  const conversation = conversations.find((c) => c.contact_id === contact.id) ?? (await conversationFor(env, projectId, contact, instanceId, created));
+  return { contact, conversation };
+}
+
+/** The person's contact, and (`withConversations`) the conversations of the contacts found, read in the same batch. */
+async function personOf(
+  env: Env,
+  projectId: string,
+  instanceId: string,
+  who: Who,
+  create: { source: ContactRow["source"]; name: string | null } | undefined,
+  withConversations: boolean,
+): Promise<{ contact: ContactRow | null; conversations: ConversationRow[]; created?: boolean }> {
   const d1 = db(env.DB);
   const phones = phoneVariantsOf(who.pn);
   const lids = who.lid ? [who.lid] : [];
-  let rows = await findContacts(d1, projectId, phones, lids);
+  const find = async (): Promise<[ContactRow[], ConversationRow[]]> => {
+    if (!withConversations || (phones.length === 0 && lids.length === 0)) return [await findContacts(d1, projectId, phones, lids), []];
+    return d1.batch([contactsQuery(d1, projectId, phones, lids), conversationsOfContactsQuery(d1, projectId, contactIdsQuery(d1, projectId, phones, lids))]);
+  };
+  let [rows, conversations] = await find();
   if (rows.length > 0 && who.pn && who.lid && !settled(rows, who)) {
     await learnMappings(env, projectId, instanceId, [{ lid: who.lid, pn: who.pn }]);
-    rows = await findContacts(d1, projectId, phones, lids);
+    [rows, conversations] = await find();
   }
   const found = rows.find((r) => r.phone !== null && phones.includes(r.phone)) ?? rows.find((r) => r.lid === who.lid);
   if (found && found.jid === null && found.phone !== null && who.pn && phones.includes(found.phone)) {
     // Entered by hand (API, import): WhatsApp now names the number, so the contact takes WhatsApp's form of it.
     const confirmed = takePhone(d1, projectId, found, who.pn);
     await confirmed.write;
-    return confirmed.row;
+    return { contact: confirmed.row, conversations };
   }
-  if (found) return found;
-  if (!create || (!who.pn && !who.lid)) return null;
+  if (found) return { contact: found, conversations };
+  if (!create || (!who.pn && !who.lid)) return { contact: null, conversations: [] };
   const inserted = await addContact(d1, {
     id: newId(),
     project_id: projectId,
@@ -105,10 +139,10 @@ export async function contactFor(
     instance_id: instanceId,
     source: create.source,
   });
-  if (inserted) return inserted;
+  if (inserted) return { contact: inserted, conversations: [], created: true };
   // A concurrent first message created it.
   const [winner] = await findContacts(d1, projectId, phones, lids);
-  return winner ?? null;
+  return { contact: winner ?? null, conversations: [] };
 }
 
 // ------------------------------------------------------------ LID mappings

@@ -55,9 +55,9 @@ import type { Env } from "../env.ts";
 import { affinityOf } from "../objects/stubs.ts";
 import { avatarDue, avatarJid } from "./contact-avatars.ts";
 import { touchContact } from "./contact-store.ts";
-import { conversationFor, touchConversation } from "./conversations.ts";
+import { touchConversation } from "./conversations.ts";
 import { type NewEvent, publish } from "./events.ts";
-import { canonicalJid, contactFor, identify, type Who } from "./identity.ts";
+import { canonicalJid, contactFor, contactWithConversation, identify, type Who } from "./identity.ts";
 import { bareJid, isGroup } from "./jids.ts";
 import { arrivedMedia, removeReceivedMedia } from "./media-store.ts";
 import { type ReceivedContent, messageFields } from "./message-payload.ts";
@@ -214,11 +214,10 @@ async function partiesOf(env: Env, scope: Scope, msg: InboundMessage): Promise<P
   // One-to-one: the chat is the customer; the sender is them too, unless we wrote it.
   const jids = [msg.chat_jid, msg.chat_jid_alt, ...(msg.from_me ? [] : [msg.sender_jid, msg.sender_jid_alt])];
   const who = await identify(env, scope.project_id, scope.instance_id, jids);
-  const contact = await contactFor(env, scope.project_id, scope.instance_id, who, {
+  const { contact, conversation } = await contactWithConversation(env, scope.project_id, scope.instance_id, who, {
     source: msg.from_me ? "outbound" : "inbound",
     name: msg.from_me ? null : msg.push_name,
   });
-  const conversation = contact ? await conversationFor(env, scope.project_id, contact, scope.instance_id) : null;
   const chat_jid = conversation?.chat_jid ?? canonicalJid(who, chat);
   return { chat_jid, group: false, sender: { jid: chat_jid, who }, contact, conversation };
 }

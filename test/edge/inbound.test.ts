@@ -9,11 +9,14 @@ import { describe, expect, it } from "vitest";
 import { sha256Hex } from "../../edge/crypto.ts";
 import { unannouncedKey } from "../../edge/objects/instance-storage.ts";
 import { affinityOf, instanceOf } from "../../edge/objects/stubs.ts";
+import { type Ledger, receiveMessage } from "../../edge/services/inbound.ts";
+import { InboundMessage } from "../../shared/protocol.ts";
 import {
   call,
   useFleetSockets,
   connectInstance,
   connectedFleet,
+  countingEnv,
   deliver,
   eventsUntil,
   fail,
@@ -162,6 +165,35 @@ describe("receiving a message", () => {
       via[name] = res.json.instance_id;
     }
     expect(via).toEqual({ x: b.id, y: a.id, z: a.id });
+  });
+});
+
+describe("the cost of a received message", () => {
+  /** The number's "stored, not announced" marks, in memory (objects/inbound-dedup.ts keeps them in the object). */
+  const memoryLedger = (): Ledger => {
+    const marks = new Set<string>();
+    return { marked: async (id) => marks.has(id), mark: async (id) => void marks.add(id), unmark: async (id) => void marks.delete(id) };
+  };
+
+  it("costs a new customer's first message four D1 round trips and their next one two: contact and conversation found in one, the message and what it changes in the other", async () => {
+    const { key, projectId, id } = await setup();
+    const scope = { project_id: projectId, instance_id: id };
+    const ledger = memoryLedger();
+    const firstCount = countingEnv();
+    // Looked up (nothing), the contact created, its conversation created (nothing to look for first), the message stored.
+    const first = await receiveMessage(firstCount.env, scope, InboundMessage.parse(inboundMessage(PHONE_JID, { body: "primeira" })), ledger);
+    expect(firstCount.trips.count).toBe(4);
+    const counted = countingEnv();
+    const next = await receiveMessage(counted.env, scope, InboundMessage.parse(inboundMessage(PHONE_8_JID, { body: "segunda" })), ledger);
+    expect(next.duplicate).toBe(false);
+    expect(counted.trips.count).toBe(2);
+
+    // The same contact and conversation as the first message (found by the other Brazilian form), and both announced.
+    const [a, b] = await Promise.all([messageOf(key, first.message_id!), messageOf(key, next.message_id!)]);
+    expect(b).toMatchObject({ contact_id: a.contact_id, conversation_id: a.conversation_id, chat_jid: PHONE_JID });
+    expect((await conversations(key)).data).toMatchObject([{ id: a.conversation_id, unread_count: 2 }]);
+    const events = await eventsUntil(key, (e) => ofType("message.received")(e).length >= 2);
+    expect(ofType("message.received")(events).map((e) => e.payload.body)).toEqual(["primeira", "segunda"]);
   });
 });
 

@@ -64,4 +64,23 @@ describe("RpcPeer", () => {
       code: "bad_frame",
     });
   });
+
+  it("rejects an envelope that is not an event, a request or an answer as the protocol spells them", async () => {
+    const peer = new RpcPeer({ send: () => {}, events: { status: () => {} }, methods: { echo: ({ at }) => ({ at }) } });
+    const bad = [
+      [],
+      "frame",
+      { t: "evt", event: "status", data: {} },
+      { v: 1, t: "evt", event: 7, data: {} },
+      { v: 1, t: "req", method: "echo", params: { at: 1 } },
+      { v: 1, t: "req", id: 1.5, method: "echo", params: { at: 1 } },
+      { v: 1, t: "req", id: 1, params: { at: 1 } },
+      { v: 1, t: "res", id: 1, ok: false, error: { code: "x" } },
+      { v: 1, t: "res", id: 1, ok: "yes", result: {} },
+      { v: 1, t: "ping" },
+    ];
+    for (const frame of bad) await expect(peer.receive(JSON.stringify(frame)), JSON.stringify(frame)).rejects.toMatchObject({ code: "bad_frame" });
+    // An answer nobody waits for is dropped quietly, ok or not.
+    await expect(peer.receive(JSON.stringify({ v: 1, t: "res", id: 99, ok: false, error: { code: "x", message: "y" } }))).resolves.toBeUndefined();
+  });
 });
