@@ -110,6 +110,8 @@ const ARRIVAL_TIMEOUT_MS = 60_000 + M * 100;
 const STALL_MS = 30_000;
 /** Issue 15's throughput target: the pipeline at this share of raw Baileys, sequential (one in flight per number). */
 const THROUGHPUT_TARGET = 0.8;
+/** Issue 15: edge CPU per sent message, in ms. */
+const EDGE_CPU_TARGET_MS = 6;
 /** Hard ceiling for the whole run. */
 const OVERALL_TIMEOUT_MS = 180_000 + CONNECT_TIMEOUT_MS + 3 * ARRIVAL_TIMEOUT_MS;
 
@@ -520,10 +522,13 @@ await runBench(log, { timeoutMs: OVERALL_TIMEOUT_MS, cleanup, diagnostics: () =>
   const pSpread = spread(perPeerPipeline);
   const wall = (x: number) => `${f(x, 2)} s CPU`;
   const pipelineWall = (lastPipelineArrival - pipelineStart) / 1000;
+  // The headline: what the edge (every Worker isolate and Durable Object, and locally the D1/R2/queue simulators in the same workerd) spends per message sent.
+  const edgeCpuPerSent = (1000 * cpuPipelineUsed.edge_workerd!) / Math.max(1, accepted.length);
   const meets = {
     // A pipeline that loses messages does not meet a throughput target, whatever its rate.
     throughput: Number.isFinite(ratio) ? ratio >= THROUGHPUT_TARGET && lost === 0 : null,
     accept_p99: PROBE_MESSAGES > 0 && probeRejected === 0 && probe.p99 < 50,
+    edge_cpu: edgeCpuPerSent <= EDGE_CPU_TARGET_MS,
   };
   const yesNo = (v: boolean | null) => (v === null ? "n/a" : v ? "met" : "NOT met");
 
@@ -537,6 +542,7 @@ await runBench(log, { timeoutMs: OVERALL_TIMEOUT_MS, cleanup, diagnostics: () =>
           `    accept latency     ms p50 ${f(probe.p50)} | p99 ${f(probe.p99)} | max ${f(probe.max)}  (request start -> 202; ${probeRejected} refused)`,
         ]
       : []),
+    `  edge CPU per sent   ${f(edgeCpuPerSent, 2)} ms  (workerd ${f(cpuPipelineUsed.edge_workerd!, 2)} s for ${accepted.length} accepted: accept, send, receipts, events)`,
     SPLIT ? "  pipeline, split (--split): accept everything with the queues held, then drain" : "  pipeline (API -> edge -> fleet -> peer)",
     `    accepted           ${accepted.length}/${M} (${rejected} refused) in ${f(acceptSeconds, 2)} s: ${f(acceptRate)} req/s`,
     `    accept latency     ms p50 ${f(acceptLatency.p50)} | p99 ${f(acceptLatency.p99)} | max ${f(acceptLatency.max)}  (request start -> 202, ${CONCURRENCY} clients flat out: includes queueing)`,
@@ -564,7 +570,7 @@ await runBench(log, { timeoutMs: OVERALL_TIMEOUT_MS, cleanup, diagnostics: () =>
       `    CPU                raw senders ${wall(r.cpu.raw!)} | peers ${wall(r.cpu.peers!)} | bench (proxy) ${wall(r.cpu.bench!)} | edge (idle) ${wall(r.cpu.edge!)}  over ${f(r.seconds, 2)} s wall; ${machineLine(r.cpu, r.seconds)}`,
     ]),
     seq ? `  pipeline / raw      ${f(ratio * 100)}%${lost ? " (pipeline delivered only)" : ""} of raw sequential${par ? `; raw ${RAW_WINDOW ? `window ${RAW_WINDOW}` : "unlimited"}: ${Number.isFinite(par.rate) ? `${f((pipelineRate / par.rate) * 100)}%` : "n/a (it lost messages)"}` : ""}` : "  pipeline / raw      n/a (--no-raw)",
-    `  targets              pipeline >= ${f(THROUGHPUT_TARGET * 100, 0)}% of raw sequential: ${yesNo(meets.throughput)}${lost ? " (messages lost)" : ""}; accept p99 < 50 ms at ${PROBE_RATE} req/s: ${yesNo(meets.accept_p99)} (${f(probe.p99)} ms)`,
+    `  targets              pipeline >= ${f(THROUGHPUT_TARGET * 100, 0)}% of raw sequential: ${yesNo(meets.throughput)}${lost ? " (messages lost)" : ""}; accept p99 < 50 ms at ${PROBE_RATE} req/s: ${yesNo(meets.accept_p99)} (${f(probe.p99)} ms); edge CPU <= ${EDGE_CPU_TARGET_MS} ms per sent: ${yesNo(meets.edge_cpu)}`,
     ...(notes.length ? ["  notes", ...notes.map((x) => `    - ${x}`)] : []),
     ...(failures.length ? ["  FAILURES", ...failures.map((x) => `    - ${x}`)] : []),
     "",
@@ -597,6 +603,7 @@ await runBench(log, { timeoutMs: OVERALL_TIMEOUT_MS, cleanup, diagnostics: () =>
         spread: pSpread,
         reconnects: reconnectTotal,
         cpu_seconds: cpuPipelineUsed,
+        edge_cpu_ms_per_sent: edgeCpuPerSent,
         edge_busiest_threads: Object.fromEntries(edgeThreads),
       },
       raw: rawResults.map((r) => ({
