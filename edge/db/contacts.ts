@@ -22,6 +22,14 @@ export const contactsQuery = (db: Db, projectId: string, phones: string[], lids:
     .from(contacts)
     .where(and(eq(contacts.project_id, projectId), sql`(${inList(contacts.phone, phones)} OR ${inList(contacts.lid, lids)})`));
 
+/**
+ * As a subquery: the id of the one contact holding any of these phones,
+ * if exactly one does and WhatsApp has confirmed its phone (its `jid`);
+ * else NULL. What identity.ts would find for a phone JID without writing.
+ */
+export const confirmedContactId = (projectId: string, phones: string[]): SQL =>
+  sql`(SELECT CASE WHEN count(*) = 1 AND max(${contacts.jid}) IS NOT NULL THEN max(${contacts.id}) END FROM ${contacts} WHERE ${contacts.project_id} = ${projectId} AND ${inList(contacts.phone, phones)})`;
+
 export async function findContact(db: Db, projectId: string, id: string): Promise<ContactRow | undefined> {
   return first(db.select().from(contacts).where(ofProject(contacts, projectId, id)).limit(1));
 }
@@ -63,7 +71,8 @@ export async function insertContactsFrom(db: Db, rows: (NewContact & { id: strin
 export function contactTouched(
   db: Db,
   projectId: string,
-  id: string,
+  /** The contact's id, or a subquery that finds it (confirmedContactId). */
+  id: string | SQL,
   touch: { at: string; instance_id: string; name?: string | null; onlyIf?: SQL },
 ) {
   return db

@@ -18,6 +18,10 @@ export async function findConversation(db: Db, projectId: string, where: { conta
   return first(db.select().from(conversations).where(and(eq(conversations.project_id, projectId), match)).limit(1));
 }
 
+/** As a subquery: the id of the conversation of the contact `contactId` names (a subquery too), or NULL. */
+export const conversationIdOf = (projectId: string, contactId: SQL): SQL =>
+  sql`(SELECT ${conversations.id} FROM ${conversations} WHERE ${conversations.project_id} = ${projectId} AND ${conversations.contact_id} = ${contactId})`;
+
 export async function conversationsOfContacts(db: Db, projectId: string, contactIds: string[]): Promise<ConversationRow[]> {
   if (contactIds.length === 0) return [];
   return db
@@ -41,7 +45,8 @@ export async function insertConversation(db: Db, row: NewConversation): Promise<
 export function conversationTouched(
   db: Db,
   projectId: string,
-  id: string,
+  /** The conversation's id, or a subquery that finds it (conversationIdOf). */
+  id: string | SQL,
   touch: {
     message_id: string;
     at: string;

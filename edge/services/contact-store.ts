@@ -63,7 +63,7 @@ export const removeContactRow = (d1: Db, projectId: string, id: string) => delet
  * them last, and (inbound) the name they go by, which never replaces one a
  * client gave. `onlyIf` ties it to a message insert that may be a repeat.
  */
-export const touchContact = (d1: Db, projectId: string, id: string, touch: Parameters<typeof contactTouched>[3]) =>
+export const touchContact = (d1: Db, projectId: string, id: Parameters<typeof contactTouched>[2], touch: Parameters<typeof contactTouched>[3]) =>
   contactTouched(d1, projectId, id, touch);
 
 // ------------------------------------------------------------ who is who (identity.ts decides)

@@ -55,7 +55,7 @@ export async function conversationFor(env: Env, projectId: string, contact: Cont
  * and the customer's 24-hour window restarts; ours, nothing is unread any
  * more. The last message only moves forward in time.
  */
-export const touchConversation = (d1: Db, projectId: string, id: string, touch: Parameters<typeof conversationTouched>[3]) =>
+export const touchConversation = (d1: Db, projectId: string, id: Parameters<typeof conversationTouched>[2], touch: Parameters<typeof conversationTouched>[3]) =>
   conversationTouched(d1, projectId, id, touch);
 
 /** The contact learned its phone: its conversation is keyed on the phone JID now. For a batch. */

@@ -2,6 +2,7 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { exports } from "cloudflare:workers";
 import { afterAll, afterEach, expect } from "vitest";
+import type { Env } from "../../edge/env.ts";
 import { directoryOf, instanceOf } from "../../edge/objects/stubs.ts";
 
 export const ADMIN = "test-admin-token";
@@ -352,4 +353,28 @@ export async function walk(key: string, path: string, limit: number) {
     pages++;
   } while (cursor && pages < 50);
   return { seen, pages };
+}
+
+/** env with a D1 that counts its round trips: each batch, and each statement run alone. */
+export function countingEnv() {
+  const trips = { count: 0 };
+  const run = (stmt: D1PreparedStatement): D1PreparedStatement =>
+    new Proxy(stmt, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop, target);
+        if (typeof value !== "function") return value;
+        if (prop === "bind") return (...args: unknown[]) => run(value.apply(target, args));
+        if (["all", "raw", "run", "first"].includes(String(prop))) trips.count++;
+        return value.bind(target);
+      },
+    });
+  const DB = new Proxy(env.DB, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop, target);
+      if (prop === "prepare") return (query: string) => run(value.call(target, query));
+      if (prop === "batch") return (statements: D1PreparedStatement[]) => (trips.count++, value.call(target, statements));
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  return { env: { ...env, DB } as unknown as Env, trips };
 }

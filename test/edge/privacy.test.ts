@@ -7,10 +7,9 @@
  */
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import type { Env } from "../../edge/env.ts";
 import { assertSendable } from "../../edge/services/privacy.ts";
 import { CUSTOMER, CUSTOMER_8, CUSTOMER_JID, type CrmProject, api, crmProject, customerWrites, sendText, timelineOf } from "./crm-fixtures.ts";
-import { deliver, inboundMessage, newProject, useFleetSockets, waitFor } from "./helpers.ts";
+import { countingEnv, deliver, inboundMessage, newProject, useFleetSockets, waitFor } from "./helpers.ts";
 
 useFleetSockets();
 
@@ -311,30 +310,6 @@ describe("keyword opt-out", () => {
 });
 
 describe("the cost of the check on every send", () => {
-  /** env with a D1 that counts its round trips: each batch, and each statement run alone. */
-  function countingEnv() {
-    const trips = { count: 0 };
-    const run = (stmt: D1PreparedStatement): D1PreparedStatement =>
-      new Proxy(stmt, {
-        get(target, prop) {
-          const value = Reflect.get(target, prop, target);
-          if (typeof value !== "function") return value;
-          if (prop === "bind") return (...args: unknown[]) => run(value.apply(target, args));
-          if (["all", "raw", "run", "first"].includes(String(prop))) trips.count++;
-          return value.bind(target);
-        },
-      });
-    const DB = new Proxy(env.DB, {
-      get(target, prop) {
-        const value = Reflect.get(target, prop, target);
-        if (prop === "prepare") return (query: string) => run(value.call(target, query));
-        if (prop === "batch") return (statements: D1PreparedStatement[]) => (trips.count++, value.call(target, statements));
-        return typeof value === "function" ? value.bind(target) : value;
-      },
-    });
-    return { env: { ...env, DB } as unknown as Env, trips };
-  }
-
   it("checks a phone's contact and the suppression list in one D1 round trip, and still refuses a listed phone", async () => {
     const project = await crmProject();
     const counted = countingEnv();
