@@ -304,14 +304,11 @@ export class Sender {
   async #apply(entry: JournalEntry): Promise<boolean> {
     const { seq, record } = entry;
     try {
-      if (record.kind === "announce") {
-        await this.#announce(record);
-        this.journal.remove(seq);
-        return true;
-      }
-      const announce = await this.#write(record);
-      if (announce) this.journal.replace(seq, announce);
-      else this.journal.remove(seq);
+      const announce = record.kind === "announce" ? record : await this.#write(record);
+      // Written: kept as such (a crash before its event must neither write it again nor lose the event), announced from memory.
+      if (announce && announce !== record) this.journal.replace(seq, announce);
+      if (announce) await this.#announce(announce);
+      this.journal.remove(seq);
       return true;
     } catch (err) {
       const attempts = this.journal.failed(seq);
