@@ -3,7 +3,7 @@ import { type SQL, and, count, eq, getTableColumns, gte, inArray, isNotNull, isN
 import { SQLiteAsyncDialect, type SQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { Db } from "./client.ts";
 import { first, ofProject } from "./scope.ts";
-import { inList } from "./lists.ts";
+import { inList, rowSelect } from "./lists.ts";
 import { type ContactRow, contactGroupMembers, contactGroups, contactTags, contacts, tags } from "./schema/index.ts";
 
 export type NewContact = typeof contacts.$inferInsert;
@@ -29,6 +29,18 @@ export const contactsQuery = (db: Db, projectId: string, phones: string[], lids:
  */
 export const confirmedContactId = (projectId: string, phones: string[]): SQL =>
   sql`(SELECT CASE WHEN count(*) = 1 AND max(${contacts.jid}) IS NOT NULL THEN max(${contacts.id}) END FROM ${contacts} WHERE ${contacts.project_id} = ${projectId} AND ${inList(contacts.phone, phones)})`;
+
+/**
+ * A new contact for a batch, unless `onlyIf` fails or a contact holds any of
+ * `phones` already (a concurrent first message: nothing either).
+ */
+export const insertContactIfNew = (db: Db, row: NewContact, phones: string[], onlyIf: SQL) =>
+  db
+    .insert(contacts)
+    .select(
+      sql`${rowSelect(contacts, row)} WHERE ${onlyIf} AND NOT EXISTS (SELECT 1 FROM ${contacts} WHERE ${contacts.project_id} = ${row.project_id} AND ${inList(contacts.phone, phones)})`,
+    )
+    .onConflictDoNothing();
 
 export async function findContact(db: Db, projectId: string, id: string): Promise<ContactRow | undefined> {
   return first(db.select().from(contacts).where(ofProject(contacts, projectId, id)).limit(1));

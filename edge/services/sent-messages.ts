@@ -4,12 +4,13 @@
  * the last message and has nothing unread, and its contact counts one more
  * message. The counterpart of inbound.ts for what the numbers send.
  *
- * The common case (a phone chat whose contact WhatsApp confirmed and whose
- * conversation exists) is filed in the move to `sent`'s own batch
- * (`fileInMove`), found there by subqueries: one D1 round trip for the move
- * and its filing. Any other (the first message to someone, a LID, a phone
- * entered by hand) is filed by `recordSent` after the move, before the send
- * journal (objects/sender.ts) announces it.
+ * A message to a phone chat is filed in the move to `sent`'s own batch
+ * (`fileInMove`): its contact and conversation are found there by
+ * subqueries, or created if this is the first word, so the move and its
+ * filing are one D1 round trip. What that cannot settle (a LID chat, a
+ * phone entered by hand that WhatsApp now confirms, two contacts for the
+ * two forms of a Brazilian number) is filed by `recordSent` after the move,
+ * before the send journal (objects/sender.ts) announces it.
  */
 import { type SQL, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
@@ -21,8 +22,9 @@ import { conversationIdOf } from "../db/conversations.ts";
 import { messageExists } from "../db/messages.ts";
 import type { ContactRow, MessageRow } from "../db/schema/index.ts";
 import type { Env } from "../env.ts";
-import { touchContact } from "./contact-store.ts";
-import { conversationFor, touchConversation } from "./conversations.ts";
+import { newId } from "../crypto.ts";
+import { addContactIfNew, touchContact } from "./contact-store.ts";
+import { conversationFor, startConversationIfNew, touchConversation } from "./conversations.ts";
 import { contactFor, identify } from "./identity.ts";
 import { bareJid, isGroup, isPhoneJid } from "./jids.ts";
 import { joinConversation, joinFoundConversation } from "./message-status.ts";
@@ -50,29 +52,39 @@ export async function recordSent(env: Env, projectId: string, row: MessageRow): 
 
 /**
  * The filing of a message to a phone chat, for the move to `sent`'s batch
- * (markSent's `also`): the message joins the conversation, the contact and
- * the conversation are touched, each only if the batch moved the message
- * and the contact (one, phone confirmed) and its conversation exist, so the
- * three land together or not at all. Null: not a phone chat.
+ * (markSent's `also`), every statement only if the batch moved the message:
+ * the person's contact and conversation are created if nobody holds the
+ * phone yet; then, if exactly one contact holds it (phone confirmed) and it
+ * has its conversation, the message joins it and both are touched, the
+ * three together or not at all. Null: not a phone chat.
  * `filed(results)` reads the batch's answer: the link and the contact when
  * they landed; null means recordSent must file it.
  */
 export function fileInMove(d1: Db, projectId: string, send: { message_id: string; chat_jid: string; instance_id: string }) {
   const phone = isPhoneJid(send.chat_jid) ? phoneFromJid(bareJid(send.chat_jid)) : null;
   if (!phone) return null;
-  const contactId = confirmedContactId(projectId, phoneVariants(phone));
+  const phones = phoneVariants(phone);
+  const contactId = confirmedContactId(projectId, phones);
   const conversationId = conversationIdOf(projectId, contactId);
   const at = new Date().toISOString();
   const writes = (moved: SQL): BatchItem<"sqlite">[] => {
     const linked = messageExists(moved);
     return [
+      // The first message to this person: their contact and conversation, as contactFor and conversationFor would create them.
+      addContactIfNew(
+        d1,
+        { id: newId(), project_id: projectId, phone, jid: bareJid(send.chat_jid), lid: null, name: null, instance_id: send.instance_id, source: "outbound" },
+        phones,
+        linked,
+      ),
+      startConversationIfNew(d1, { id: newId(), project_id: projectId, instance_id: send.instance_id }, contactId, linked),
       joinFoundConversation(d1, projectId, moved, { contact_id: contactId, conversation_id: conversationId }),
       touchContact(d1, projectId, contactId, { at, instance_id: send.instance_id, onlyIf: sql`${linked} AND ${conversationId} IS NOT NULL` }).returning(),
       touchConversation(d1, projectId, conversationId, { message_id: send.message_id, at, instance_id: send.instance_id, inbound: false, onlyIf: linked }),
     ];
   };
   const filed = (results: unknown[]): Link | null => {
-    const [[link], [contact]] = results as [{ contact_id: string; conversation_id: string }[], ContactRow[]];
+    const [, , [link], [contact]] = results as [unknown, unknown, { contact_id: string; conversation_id: string }[], ContactRow[]];
     return link && contact ? { contact_id: link.contact_id, conversation_id: link.conversation_id, contact } : null;
   };
   return { writes, filed };

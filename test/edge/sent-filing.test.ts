@@ -32,20 +32,20 @@ const sentAt = () => new Date().toISOString();
 const sent = () => ({ sent_at: sentAt(), message_secret: null, poll_message: null });
 
 describe("the move to sent and its filing", () => {
-  it("files a text to a known customer in the move's one D1 round trip; a first message is filed after it; a repeated move writes nothing", async () => {
+  it("files a text in the move's one D1 round trip, creating the contact and conversation on the first; a repeated move writes nothing", async () => {
     const { key, projectId, id } = await projectWithNumber();
     // No fleet: the sends stay queued, and the journal's D1 writes are called here as the sender calls them.
     const first = (await sendText(key, id, "first")).json.id as string;
     const second = (await sendText(key, id, "second")).json.id as string;
 
-    // The first message to this customer: no contact yet, so nothing is filed in the move, and recordSent creates both.
+    // The first message to this customer: its contact and conversation are created in the move's batch.
     const moveFirst = fileInMove(db(env.DB), projectId, { message_id: first, chat_jid: CUSTOMER_JID, instance_id: id })!;
     const one = await markSent(db(env.DB), projectId, first, sent(), moveFirst.writes);
     expect(one.moved?.status).toBe("sent");
-    expect(moveFirst.filed(one.also)).toBeNull();
-    expect(await messageLink(first)).toEqual({ contact_id: null, conversation_id: null });
-    const link = await recordSent(env, projectId, one.moved!);
-    expect(link).not.toBeNull();
+    const link = moveFirst.filed(one.also);
+    expect(link).toMatchObject({ contact: { phone: "+5511988887777", jid: CUSTOMER_JID, source: "outbound", message_count: 1 } });
+    expect(await messageLink(first)).toEqual({ contact_id: link!.contact_id, conversation_id: link!.conversation_id });
+    expect(await conversationRow(projectId)).toMatchObject({ id: link!.conversation_id, contact_id: link!.contact_id, last_message_id: first });
 
     // The second: one round trip moves it, stamps it, counts it on the contact, and makes it the conversation's last.
     const counted = countingEnv();
@@ -69,6 +69,22 @@ describe("the move to sent and its filing", () => {
     expect((await contactRow(projectId)).results).toMatchObject([{ message_count: 2 }]);
     expect(await conversationRow(projectId)).toEqual(conversation);
     expect((await messageOf(key, second)).history.map((h: { status: string }) => h.status)).toEqual(["queued", "sent"]);
+  }, 30_000);
+
+  it("leaves a contact entered by hand to be confirmed after the move (it takes WhatsApp's JID), and files the message there", async () => {
+    const { key, projectId, id } = await projectWithNumber();
+    const created = await call("/contacts", { method: "POST", token: key, body: { phone: "+5511988887777", name: "Ana" } });
+    expect(created.status).toBe(201);
+    const message = (await sendText(key, id, "hello Ana")).json.id as string;
+    const filing = fileInMove(db(env.DB), projectId, { message_id: message, chat_jid: CUSTOMER_JID, instance_id: id })!;
+    const moved = await markSent(db(env.DB), projectId, message, sent(), filing.writes);
+    expect(filing.filed(moved.also)).toBeNull();
+    expect(await messageLink(message)).toEqual({ contact_id: null, conversation_id: null });
+    expect((await contactRow(projectId)).results).toMatchObject([{ id: created.json.id, message_count: 0 }]);
+    const link = await recordSent(env, projectId, moved.moved!);
+    expect(link).toMatchObject({ contact_id: created.json.id, contact: { jid: CUSTOMER_JID, name: "Ana" } });
+    expect((await contactRow(projectId)).results).toMatchObject([{ id: created.json.id, message_count: 1 }]);
+    expect(await messageLink(message)).toEqual({ contact_id: created.json.id, conversation_id: link!.conversation_id });
   }, 30_000);
 
   it("announces each text to a known customer with its contact and conversation, and keeps the conversation on the last one", async () => {
