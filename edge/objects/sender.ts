@@ -368,6 +368,13 @@ export class Sender {
     return { kind: "announce", row: { ...moved, contact_id: link.contact_id, conversation_id: link.conversation_id }, filed: true };
   }
 
+  /** The filing the move's batch could not settle (sent-messages.ts `recordSent`), before the message is announced. */
+  async #fileAfterMove(row: MessageRow): Promise<Link | null> {
+    const link = await recordSent(this.#host.env, row.project_id, row);
+    if (link) this.#avatarIfDue(link);
+    return link;
+  }
+
   /** A contact this number wrote to whose picture is due is fetched (objects/avatars.ts). */
   #avatarIfDue(link: Link): void {
     const jid = avatarDue(link.contact) ? avatarJid(link.contact) : null;
@@ -382,12 +389,8 @@ export class Sender {
   async #announce({ row, filed }: Extract<SendRecord, { kind: "announce" }>): Promise<void> {
     const env = this.#host.env;
     if (row.status === "sent") {
-      let link: Pick<Link, "contact_id" | "conversation_id"> | null = filed ? { contact_id: row.contact_id!, conversation_id: row.conversation_id! } : null;
-      if (!filed) {
-        const recorded = await recordSent(env, row.project_id, row);
-        if (recorded) this.#avatarIfDue(recorded);
-        link = recorded;
-      }
+      // Filed in the move's batch, or here: a LID chat, a contact entered by hand, a record written before filing moved there.
+      const link = filed ? { contact_id: row.contact_id!, conversation_id: row.conversation_id! } : await this.#fileAfterMove(row);
       await publish(env, row.project_id, {
         type: "message.sent",
         instance_id: row.instance_id,
