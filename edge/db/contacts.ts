@@ -3,7 +3,7 @@ import { type SQL, and, count, eq, getTableColumns, gte, inArray, isNotNull, isN
 import { QueryBuilder, SQLiteAsyncDialect, type SQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { Db } from "./client.ts";
 import { first, ofProject } from "./scope.ts";
-import { inList } from "./lists.ts";
+import { inList, rowSelect } from "./lists.ts";
 import { inListOf, prepared } from "./reads.ts";
 import { type ContactRow, contactGroupMembers, contactGroups, contactTags, contacts, tags } from "./schema/index.ts";
 
@@ -37,6 +37,26 @@ const statusesRead = prepared<Pick<ContactRow, "status">, { project_id: string; 
 /** The statuses of the contacts `findContacts` finds, as a read for a batch (db/reads.ts): all a send's refusal needs. */
 export const contactStatusesRead = (d1: D1Database, projectId: string, phones: string[], lids: string[]) =>
   statusesRead(d1, { project_id: projectId, phones: JSON.stringify(phones), lids: JSON.stringify(lids) });
+
+/**
+ * As a subquery: the id of the one contact holding any of these phones,
+ * if exactly one does and WhatsApp has confirmed its phone (its `jid`);
+ * else NULL. What identity.ts would find for a phone JID without writing.
+ */
+export const confirmedContactId = (projectId: string, phones: string[]): SQL =>
+  sql`(SELECT CASE WHEN count(*) = 1 AND max(${contacts.jid}) IS NOT NULL THEN max(${contacts.id}) END FROM ${contacts} WHERE ${contacts.project_id} = ${projectId} AND ${inList(contacts.phone, phones)})`;
+
+/**
+ * A new contact for a batch, unless `onlyIf` fails or a contact holds any of
+ * `phones` already (a concurrent first message: nothing either).
+ */
+export const insertContactIfNew = (db: Db, row: NewContact, phones: string[], onlyIf: SQL) =>
+  db
+    .insert(contacts)
+    .select(
+      sql`${rowSelect(contacts, row)} WHERE ${onlyIf} AND NOT EXISTS (SELECT 1 FROM ${contacts} WHERE ${contacts.project_id} = ${row.project_id} AND ${inList(contacts.phone, phones)})`,
+    )
+    .onConflictDoNothing();
 
 export async function findContact(db: Db, projectId: string, id: string): Promise<ContactRow | undefined> {
   return first(db.select().from(contacts).where(ofProject(contacts, projectId, id)).limit(1));
@@ -79,7 +99,8 @@ export async function insertContactsFrom(db: Db, rows: (NewContact & { id: strin
 export function contactTouched(
   db: Db,
   projectId: string,
-  id: string,
+  /** The contact's id, or a subquery that finds it (confirmedContactId). */
+  id: string | SQL,
   touch: { at: string; instance_id: string; name?: string | null; onlyIf?: SQL },
 ) {
   return db

@@ -3,7 +3,7 @@ import { type SQL, type SQLWrapper, and, desc, eq, inArray, isNotNull, lt, lte, 
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { Db } from "./client.ts";
 import { first, ofProject } from "./scope.ts";
-import { inList } from "./lists.ts";
+import { inList, rowSelect } from "./lists.ts";
 import { type ConversationRow, contacts, conversations, messages } from "./schema/index.ts";
 
 export type NewConversation = typeof conversations.$inferInsert;
@@ -17,6 +17,25 @@ export async function findConversation(db: Db, projectId: string, where: { conta
   const match = "contact_id" in where ? eq(conversations.contact_id, where.contact_id) : eq(conversations.chat_jid, where.chat_jid);
   return first(db.select().from(conversations).where(and(eq(conversations.project_id, projectId), match)).limit(1));
 }
+
+/** As a subquery: the id of the conversation of the contact `contactId` names (a subquery too), or NULL. */
+export const conversationIdOf = (projectId: string, contactId: SQL): SQL =>
+  sql`(SELECT ${conversations.id} FROM ${conversations} WHERE ${conversations.project_id} = ${projectId} AND ${conversations.contact_id} = ${contactId})`;
+
+/**
+ * A new conversation for a batch, for the contact `contactId` names (a
+ * subquery), keyed on its phone JID, unless `onlyIf` fails, there is no
+ * such contact, or it has a conversation (or its chat one) already.
+ */
+export const insertConversationIfNew = (db: Db, row: { id: string; project_id: string; instance_id: string }, contactId: SQL, onlyIf: SQL) =>
+  db
+    .insert(conversations)
+    .select(
+      sql`${rowSelect(conversations, { ...row, contact_id: sql`${contacts.id}`, chat_jid: sql`${contacts.jid}` })} FROM ${contacts}
+          WHERE ${contacts.id} = ${contactId} AND ${contacts.jid} IS NOT NULL AND ${onlyIf}
+          AND NOT EXISTS (SELECT 1 FROM ${conversations} WHERE ${conversations.project_id} = ${row.project_id} AND ${conversations.contact_id} = ${contacts.id})`,
+    )
+    .onConflictDoNothing();
 
 export async function conversationsOfContacts(db: Db, projectId: string, contactIds: string[]): Promise<ConversationRow[]> {
   if (contactIds.length === 0) return [];
@@ -48,7 +67,8 @@ export async function insertConversation(db: Db, row: NewConversation): Promise<
 export function conversationTouched(
   db: Db,
   projectId: string,
-  id: string,
+  /** The conversation's id, or a subquery that finds it (conversationIdOf). */
+  id: string | SQL,
   touch: {
     message_id: string;
     at: string;

@@ -109,6 +109,12 @@ export async function statusHistory(db: Db, messageId: string) {
     .orderBy(asc(messageStatuses.id));
 }
 
+/** Which message a move is about: its id, or a subquery naming it (a receipt's WhatsApp id, see `byWaId`). */
+export type MessageRef = string | SQL;
+
+/** A move's batch and what it gave: the message as moved (null: it was not movable), and the results of the `also` statements. */
+export type Advanced = { moved: MessageRow | null; also: unknown[] };
+
 /**
  * Moves a message to `patch.status` if it is in one of the `from` statuses,
  * and records the step in its history. Returns the message as it is now,
@@ -117,18 +123,25 @@ export async function statusHistory(db: Db, messageId: string) {
 export async function advanceMessageStatus(
   db: Db,
   projectId: string,
-  id: string,
+  id: MessageRef,
   patch: Partial<Pick<MessageRow, "reason" | "message_secret" | "poll_message" | "sent_at" | "wa_message_id" | "content" | "media_id">> & {
     status: MessageRow["status"];
   },
   from: readonly MessageRow["status"][],
   /** A statement that counts the move (services/metrics.ts), given the update's condition; it runs first, in the batch. */
   count?: (movable: SQL) => BatchItem<"sqlite"> | null,
-  /** Other writes of the same moment, after the move in its batch (they land whether or not the message moved). */
-  also: BatchItem<"sqlite">[] = [],
-): Promise<MessageRow | null> {
+  /**
+   * Other writes of the same moment, after the move in its batch. A plain
+   * list lands whether or not the message moved; a function is given the
+   * condition (on `messages`) that holds for the message only if this batch
+   * moved it, to make its statements depend on the move.
+   */
+  also: BatchItem<"sqlite">[] | ((moved: SQL) => BatchItem<"sqlite">[]) = [],
+): Promise<Advanced> {
   const at = new Date().toISOString();
   const movable = and(eq(messages.project_id, projectId), eq(messages.id, id), inArray(messages.status, [...from]))!;
+  // The row carries this step's status and time only if the update moved it, in this batch.
+  const moved = and(eq(messages.id, id), eq(messages.status, patch.status), eq(messages.updated_at, at))!;
   const counted = count?.(movable);
   // One batch, so a move is never without its history step (a retried write finds the message moved, or not at all).
   const statements: [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]] = [
@@ -137,22 +150,30 @@ export async function advanceMessageStatus(
       .set({ ...patch, updated_at: at })
       .where(movable)
       .returning(),
-    // Only if the update above moved it: the row then carries this step's status and time.
     db.insert(messageStatuses).select(
       db
         // Every column in table order (drizzle's rule); a null id takes the next autoincrement value.
         .select({ id: sql<number>`null`.as("id"), message_id: messages.id, status: messages.status, reason: sql<string | null>`${patch.reason ?? null}`.as("reason"), at: messages.updated_at })
         .from(messages)
-        .where(and(eq(messages.id, id), eq(messages.status, patch.status), eq(messages.updated_at, at))),
+        .where(moved),
     ),
   ];
   // The count first: it reads the message's status before the update moves it.
   if (counted) statements.unshift(counted);
-  statements.push(...also);
+  const others = typeof also === "function" ? also(moved) : also;
+  statements.push(...others);
   const results = await db.batch(statements);
-  const [moved] = results[counted ? 1 : 0] as MessageRow[];
-  return moved ?? null;
+  const first = counted ? 1 : 0;
+  const [row] = results[first] as MessageRow[];
+  return { moved: row ?? null, also: results.slice(first + 2) };
 }
+
+/** True when a message matches `where` (a condition on `messages`), for a statement on another table. */
+export const messageExists = (where: SQL) => sql`EXISTS (SELECT 1 FROM ${messages} WHERE ${where})`;
+
+/** The id of this number's message with this WhatsApp id (one it sent), as a subquery: what a receipt names. */
+export const byWaId = (projectId: string, instanceId: string, waMessageId: string): SQL =>
+  sql`(SELECT ${messages.id} FROM ${messages} WHERE ${messages.project_id} = ${projectId} AND ${messages.instance_id} = ${instanceId} AND ${messages.wa_message_id} = ${waMessageId} AND ${messages.direction} = 'outbound' LIMIT 1)`;
 
 /**
  * A new body for a message (its `content` as it now is) and the edit in its
@@ -303,6 +324,19 @@ export function stampConversation(db: Db, projectId: string, id: string, link: {
     .update(messages)
     .set(link)
     .where(ofProject(messages, projectId, id));
+}
+
+/**
+ * The same for a batch that finds the link as it writes (subqueries): only
+ * where `where` holds and the conversation was found. Returns the link when
+ * it was written.
+ */
+export function stampFoundConversation(db: Db, projectId: string, where: SQL, link: { contact_id: SQL; conversation_id: SQL }) {
+  return db
+    .update(messages)
+    .set(link)
+    .where(and(eq(messages.project_id, projectId), where, sql`${link.conversation_id} IS NOT NULL`))
+    .returning({ contact_id: messages.contact_id, conversation_id: messages.conversation_id });
 }
 
 /**

@@ -22,6 +22,8 @@ export type SendRecord =
       message_secret: string | null;
       poll_message: string | null;
       usage: Usage;
+      /** Its chat, to file it in the move's batch (absent in entries written before it was recorded: filed after the move). */
+      chat_jid?: string;
       /** Its files, to delete once kept long enough (media-retention.ts). */
       media_expiry?: MediaExpiry[];
     }
@@ -30,8 +32,8 @@ export type SendRecord =
   | { kind: "canceled"; project_id: string; message_id: string; media_expiry?: MediaExpiry[] }
   /** A receipt or a late server verdict, by WhatsApp id. */
   | { kind: "receipt"; project_id: string; event: MessageStatusEvent }
-  /** Written to D1; the project is still to hear of it (an event). */
-  | { kind: "announce"; row: MessageRow };
+  /** Written to D1; the project is still to hear of it (an event). `filed`: a sent message joined its conversation in the move's batch. */
+  | { kind: "announce"; row: MessageRow; filed?: boolean };
 
 export type JournalEntry = { seq: number; record: SendRecord; attempts: number };
 

@@ -34,7 +34,7 @@ import type { IncidentKind } from "../services/health.ts";
 import { waIdOf } from "../services/message-payload.ts";
 import { applyReceipt, cancelQueued, markFailed, markSent } from "../services/message-status.ts";
 import { countSend, nextGapMs, nextSendAt, type Usage, typingMs } from "../services/pacing.ts";
-import { recordSent } from "../services/sent-messages.ts";
+import { type Link, fileInMove, recordSent } from "../services/sent-messages.ts";
 import { type Settings, defaultSettings } from "../services/settings-schema.ts";
 import { wakeAt } from "./alarm.ts";
 import type { InstanceStorage } from "./instance-storage.ts";
@@ -191,6 +191,7 @@ export class Sender {
         kind: "sent",
         project_id: item.project_id,
         message_id: item.message_id,
+        chat_jid: item.chat_jid,
         sent_at: new Date(result.timestamp * 1000).toISOString(),
         message_secret: result.message_secret,
         poll_message: result.poll_message,
@@ -303,14 +304,11 @@ export class Sender {
   async #apply(entry: JournalEntry): Promise<boolean> {
     const { seq, record } = entry;
     try {
-      if (record.kind === "announce") {
-        await this.#announce(record.row);
-        this.journal.remove(seq);
-        return true;
-      }
-      const row = await this.#write(record);
-      if (row) this.journal.replace(seq, { kind: "announce", row });
-      else this.journal.remove(seq);
+      const announce = record.kind === "announce" ? record : await this.#write(record);
+      // Written: kept as such (a crash before its event must neither write it again nor lose the event), announced from memory.
+      if (announce && announce !== record) this.journal.replace(seq, announce);
+      if (announce) await this.#announce(announce);
+      this.journal.remove(seq);
       return true;
     } catch (err) {
       const attempts = this.journal.failed(seq);
@@ -322,29 +320,18 @@ export class Sender {
     }
   }
 
-  /** The D1 side of a record: the message row it moved, or null when there was nothing to move. */
-  async #write(record: Exclude<SendRecord, { kind: "announce" }>): Promise<MessageRow | null> {
+  /** The D1 side of a record: its announcement (the message row it moved), or null when there was nothing to move. */
+  async #write(record: Exclude<SendRecord, { kind: "announce" }>): Promise<Extract<SendRecord, { kind: "announce" }> | null> {
     const d1 = db(this.#host.env.DB);
-    if (record.kind === "sent") {
-      // The counters ride in the move's batch (one round trip); setting them again on a retry is harmless.
-      const { usage } = record;
-      const counters = await this.#host.mirrorWrites({ sent_today: usage.day_count, sent_day: usage.day, last_sent_at: new Date(usage.last_sent_at).toISOString() });
-      await scheduleExpiry(this.#host.env, record.media_expiry ?? []);
-      return markSent(
-        d1,
-        record.project_id,
-        record.message_id,
-        { sent_at: record.sent_at, message_secret: record.message_secret, poll_message: record.poll_message },
-        counters,
-      );
-    }
+    const announce = (row: MessageRow | null) => (row ? { kind: "announce" as const, row } : null);
+    if (record.kind === "sent") return this.#writeSent(record);
     if (record.kind === "failed") {
       await scheduleExpiry(this.#host.env, record.media_expiry ?? []);
-      return markFailed(d1, record.project_id, record.message_id, record.reason);
+      return announce(await markFailed(d1, record.project_id, record.message_id, record.reason));
     }
     if (record.kind === "canceled") {
       await scheduleExpiry(this.#host.env, record.media_expiry ?? []);
-      return cancelQueued(d1, record.project_id, record.message_id);
+      return announce(await cancelQueued(d1, record.project_id, record.message_id));
     }
     const { event } = record;
     const instanceId = await this.#host.instanceId();
@@ -352,7 +339,46 @@ export class Sender {
     const moved = await applyReceipt(d1, record.project_id, instanceId, event);
     // 463 and friends: WhatsApp refused the message; the number is in trouble (counted once, as it moved).
     if (moved?.status === "failed") await this.#host.incident("server_error").catch(() => {});
-    return moved;
+    return announce(moved);
+  }
+
+  /**
+   * The move to `sent`, in one D1 batch with the number's counters (setting
+   * them again on a retry is harmless) and, in the common case, the
+   * message's filing under its contact and conversation (sent-messages.ts).
+   */
+  async #writeSent(record: Extract<SendRecord, { kind: "sent" }>): Promise<Extract<SendRecord, { kind: "announce" }> | null> {
+    const d1 = db(this.#host.env.DB);
+    const { usage } = record;
+    const counters = await this.#host.mirrorWrites({ sent_today: usage.day_count, sent_day: usage.day, last_sent_at: new Date(usage.last_sent_at).toISOString() });
+    const instanceId = record.chat_jid ? await this.#host.instanceId() : null;
+    const filing = record.chat_jid && instanceId ? fileInMove(d1, record.project_id, { message_id: record.message_id, chat_jid: record.chat_jid, instance_id: instanceId }) : null;
+    await scheduleExpiry(this.#host.env, record.media_expiry ?? []);
+    const { moved, also } = await markSent(
+      d1,
+      record.project_id,
+      record.message_id,
+      { sent_at: record.sent_at, message_secret: record.message_secret, poll_message: record.poll_message },
+      (movedNow) => [...counters, ...(filing?.writes(movedNow) ?? [])],
+    );
+    if (!moved) return null;
+    const link = filing?.filed(also.slice(counters.length)) ?? null;
+    if (!link) return { kind: "announce", row: moved };
+    this.#avatarIfDue(link);
+    return { kind: "announce", row: { ...moved, contact_id: link.contact_id, conversation_id: link.conversation_id }, filed: true };
+  }
+
+  /** The filing the move's batch could not settle (sent-messages.ts `recordSent`), before the message is announced. */
+  async #fileAfterMove(row: MessageRow): Promise<Link | null> {
+    const link = await recordSent(this.#host.env, row.project_id, row);
+    if (link) this.#avatarIfDue(link);
+    return link;
+  }
+
+  /** A contact this number wrote to whose picture is due is fetched (objects/avatars.ts). */
+  #avatarIfDue(link: Link): void {
+    const jid = avatarDue(link.contact) ? avatarJid(link.contact) : null;
+    if (jid) this.#host.fetchAvatar({ contact_id: link.contact_id, jid });
   }
 
   /**
@@ -360,12 +386,11 @@ export class Sender {
    * (it joins its customer's conversation then), else `message.status`.
    * Events carry ids and statuses only: never content, so never an OTP code.
    */
-  async #announce(row: MessageRow): Promise<void> {
+  async #announce({ row, filed }: Extract<SendRecord, { kind: "announce" }>): Promise<void> {
     const env = this.#host.env;
     if (row.status === "sent") {
-      const link = await recordSent(env, row.project_id, row);
-      const jid = link && avatarDue(link.contact) ? avatarJid(link.contact) : null;
-      if (jid) this.#host.fetchAvatar({ contact_id: link!.contact_id, jid });
+      // Filed in the move's batch, or here: a LID chat, a contact entered by hand, a record written before filing moved there.
+      const link = filed ? { contact_id: row.contact_id!, conversation_id: row.conversation_id! } : await this.#fileAfterMove(row);
       await publish(env, row.project_id, {
         type: "message.sent",
         instance_id: row.instance_id,

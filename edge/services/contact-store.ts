@@ -6,6 +6,7 @@
  * may write is contact-profiles.ts's and contact-import.ts's, and a message
  * says how active a contact is; each of them calls here for the write.
  */
+import type { SQL } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { phoneFromJid } from "../../shared/jid.ts";
 import { phoneVariants } from "./phone.ts";
@@ -18,6 +19,7 @@ import {
   findContact,
   findContacts,
   insertContact,
+  insertContactIfNew,
   insertContactsFrom,
   updateContact,
 } from "../db/contacts.ts";
@@ -44,6 +46,9 @@ export async function contactOfPhone(d1: Db, projectId: string, phone: string, e
 /** A new contact, unless its phone or LID has one already (a concurrent first message): the row if inserted. */
 export const addContact = (d1: Db, row: NewContact) => insertContact(d1, row);
 
+/** A new contact for a batch, unless `onlyIf` fails or one holds any of `phones` (sent-messages.ts files a first message so). */
+export const addContactIfNew = (d1: Db, row: NewContact, phones: string[], onlyIf: SQL) => insertContactIfNew(d1, row, phones, onlyIf);
+
 /** Many new contacts in one statement; a row whose phone has a contact is left out. Returns the ids inserted. */
 export const addContacts = (d1: Db, rows: (NewContact & { id: string })[]) => insertContactsFrom(d1, rows);
 
@@ -63,7 +68,7 @@ export const removeContactRow = (d1: Db, projectId: string, id: string) => delet
  * them last, and (inbound) the name they go by, which never replaces one a
  * client gave. `onlyIf` ties it to a message insert that may be a repeat.
  */
-export const touchContact = (d1: Db, projectId: string, id: string, touch: Parameters<typeof contactTouched>[3]) =>
+export const touchContact = (d1: Db, projectId: string, id: Parameters<typeof contactTouched>[2], touch: Parameters<typeof contactTouched>[3]) =>
   contactTouched(d1, projectId, id, touch);
 
 // ------------------------------------------------------------ who is who (identity.ts decides)

@@ -10,6 +10,7 @@
  * sent-messages.ts), rekeyed or merged when identity.ts joins a LID to its
  * phone, read by a client, and forgotten with its contact.
  */
+import type { SQL } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { phoneVariants } from "./phone.ts";
 import { newId } from "../crypto.ts";
@@ -21,6 +22,7 @@ import {
   deleteConversation,
   findConversation,
   insertConversation,
+  insertConversationIfNew,
   listConversations,
   markRead,
   updateConversation,
@@ -55,11 +57,18 @@ export async function conversationFor(env: Env, projectId: string, contact: Cont
 }
 
 /**
+ * The first message to a contact starts its conversation, for a batch: the
+ * contact `contactId` names (a subquery), unless `onlyIf` fails or it has one.
+ */
+export const startConversationIfNew = (d1: Db, row: { id: string; project_id: string; instance_id: string }, contactId: SQL, onlyIf: SQL) =>
+  insertConversationIfNew(d1, row, contactId, onlyIf);
+
+/**
  * A message joined the conversation, for a batch: inbound, one more unread
  * and the customer's 24-hour window restarts; ours, nothing is unread any
  * more. The last message only moves forward in time.
  */
-export const touchConversation = (d1: Db, projectId: string, id: string, touch: Parameters<typeof conversationTouched>[3]) =>
+export const touchConversation = (d1: Db, projectId: string, id: Parameters<typeof conversationTouched>[2], touch: Parameters<typeof conversationTouched>[3]) =>
   conversationTouched(d1, projectId, id, touch);
 
 /** The contact learned its phone: its conversation is keyed on the phone JID now. For a batch. */

@@ -30,19 +30,21 @@
  * The other writes file a message under its contact and conversation
  * (sent-messages.ts, identity.ts) or free its Idempotency-Key (idempotency.ts).
  */
-import type { BatchItem } from "drizzle-orm/batch";
+import type { SQL } from "drizzle-orm";
 import type { MessageStatusEvent } from "../../shared/protocol.ts";
 import type { MessageActor } from "../enums.ts";
 import type { Db } from "../db/client.ts";
 import {
+  type MessageRef,
   advanceMessageStatus,
+  byWaId,
   editMessageBody,
-  findByWaId,
   insertMessage,
   insertReceived,
   moveMessages,
   releaseIdempotencyKey,
   stampConversation,
+  stampFoundConversation,
   stampRead,
 } from "../db/messages.ts";
 import type { MessageRow } from "../db/schema/index.ts";
@@ -67,10 +69,14 @@ const FROM: Record<MessageStatus, readonly MessageStatus[]> = {
 const NOT_EDITABLE: readonly MessageStatus[] = ["queued", "failed", "canceled", "deleted"];
 
 type Move = Parameters<typeof advanceMessageStatus>[3];
+type Also = Parameters<typeof advanceMessageStatus>[6];
 
-/** The message as it is after the move, or null when it is already past it (nothing is written, nothing counted). */
-const move = (d1: Db, projectId: string, id: string, patch: Move, also: BatchItem<"sqlite">[] = []) =>
+/** The move's batch: the message as it is after the move (null when it is already past it: nothing is written, nothing counted), and what `also` gave. */
+const moveWith = (d1: Db, projectId: string, id: MessageRef, patch: Move, also?: Also) =>
   advanceMessageStatus(d1, projectId, id, patch, FROM[patch.status], (movable) => countMove(d1, patch, movable), also);
+
+/** The message as it is after the move, or null when it is already past it. */
+const move = async (d1: Db, projectId: string, id: MessageRef, patch: Move) => (await moveWith(d1, projectId, id, patch)).moved;
 
 // ------------------------------------------------------------ ours
 
@@ -80,24 +86,28 @@ export const acceptMessage = (d1: Db, row: MessageRow & { status: "queued" }) =>
 /** The number's queue refused an accepted send: it fails as `enqueue_failed`, and its Idempotency-Key may be used again. */
 export const notQueued = (d1: Db, projectId: string, id: string) => move(d1, projectId, id, { status: "failed", reason: "enqueue_failed" });
 
-/** WhatsApp took the message; `also`: other writes of that moment (the number's counters), in the same batch. */
+/**
+ * WhatsApp took the message. `also`: other writes of that moment in the
+ * same batch (the number's counters; the message's filing, made to depend
+ * on the move: sent-messages.ts), whose results come back beside the row.
+ */
 export const markSent = (
   d1: Db,
   projectId: string,
   id: string,
   sent: Pick<MessageRow, "sent_at" | "message_secret" | "poll_message">,
-  also: BatchItem<"sqlite">[] = [],
-) => move(d1, projectId, id, { status: "sent", ...sent }, also);
+  also: Also = [],
+) => moveWith(d1, projectId, id, { status: "sent", ...sent }, also);
 
 /** The message will not leave (or WhatsApp refused it), for this reason. */
 export const markFailed = (d1: Db, projectId: string, id: string, reason: string) => move(d1, projectId, id, { status: "failed", reason });
 
 /** What WhatsApp said of a message this number sent (a receipt, or a late refusal); the message as moved, or null. */
 export async function applyReceipt(d1: Db, projectId: string, instanceId: string, event: MessageStatusEvent): Promise<MessageRow | null> {
-  const message = await findByWaId(d1, projectId, instanceId, event.wa_message_id);
-  if (!message) return null;
-  if (event.status !== "failed") return move(d1, projectId, message.id, { status: event.status });
-  return markFailed(d1, projectId, message.id, `server_error_${event.error_code ?? "unknown"}`);
+  // Found by its WhatsApp id inside the move's own statements: a receipt costs one D1 round trip.
+  const message = byWaId(projectId, instanceId, event.wa_message_id);
+  if (event.status !== "failed") return move(d1, projectId, message, { status: event.status });
+  return move(d1, projectId, message, { status: "failed", reason: `server_error_${event.error_code ?? "unknown"}` });
 }
 
 /** A queued send is called off: it never leaves. Null when it is no longer queued. */
@@ -151,6 +161,10 @@ export const markReadByNumber = (d1: Db, projectId: string, ids: string[], at = 
 /** A sent message joins its contact's conversation, for a batch. */
 export const joinConversation = (d1: Db, projectId: string, id: string, link: { contact_id: string; conversation_id: string }) =>
   stampConversation(d1, projectId, id, link);
+
+/** The same where `where` holds and the link's subqueries found a conversation, for the move's batch; its RETURNING is the link. */
+export const joinFoundConversation = (d1: Db, projectId: string, where: SQL, link: { contact_id: SQL; conversation_id: SQL }) =>
+  stampFoundConversation(d1, projectId, where, link);
 
 /**
  * A LID's messages follow it to the phone's contact and chat JID once the

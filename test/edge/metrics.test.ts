@@ -100,7 +100,7 @@ describe("what a number sends", () => {
       const sent = await sendText(key, id, `after ${ms} ms`);
       const message = await messageOf(key, sent.json.id);
       const sentAt = new Date(Date.parse(message.created_at) + ms).toISOString();
-      expect(await markSent(db(env.DB), projectId, sent.json.id, { sent_at: sentAt, message_secret: null, poll_message: null })).not.toBeNull();
+      expect((await markSent(db(env.DB), projectId, sent.json.id, { sent_at: sentAt, message_secret: null, poll_message: null })).moved).not.toBeNull();
     }
     const { totals } = await metrics(key);
     expect(totals.sent).toBe(20);
