@@ -23,7 +23,7 @@ import { type Mapping, pnForLid, upsertMappings } from "../db/lid-map.ts";
 import type { ContactRow, ConversationRow } from "../db/schema/index.ts";
 import type { Env } from "../env.ts";
 import { newId } from "../crypto.ts";
-import { affinityOf } from "../objects/stubs.ts";
+import { passOn } from "./chat-numbers.ts";
 import { mergedStatus } from "./contact-status.ts";
 import { addContact, mergeContacts, setLid, takePhone } from "./contact-store.ts";
 import { conversationFor, mergeConversations, rekeyConversation } from "./conversations.ts";
@@ -194,10 +194,7 @@ export async function learnMappings(env: Env, projectId: string, instanceId: str
   const [first, ...rest] = step.statements;
   if (first) await d1.batch([first, ...rest]);
   // The number that talked to the LID keeps talking to the phone.
-  for (const [from, to] of step.affinity) {
-    const stuck = await affinityOf(env, projectId, from).get();
-    if (stuck) await affinityOf(env, projectId, to).set(stuck);
-  }
+  for (const [from, to] of step.affinity) await passOn(env, projectId, from, to);
   if (step.events.length > 0) await publish(env, projectId, ...step.events);
 }
 

@@ -52,7 +52,7 @@ import { db } from "../db/client.ts";
 import { findByWaId, findOutboundByWaId, findPoll, stored } from "../db/messages.ts";
 import type { ContactRow, ConversationRow, MessageRow } from "../db/schema/index.ts";
 import type { Env } from "../env.ts";
-import { affinityOf } from "../objects/stubs.ts";
+import { wroteTo } from "./chat-numbers.ts";
 import { avatarDue, avatarJid } from "./contact-avatars.ts";
 import { touchContact } from "./contact-store.ts";
 import { touchConversation } from "./conversations.ts";
@@ -146,10 +146,6 @@ export async function receiveMessage(env: Env, scope: Scope, msg: InboundMessage
     autoRead({ chat_jid: bareJid(msg.chat_jid), wa_message_id: msg.wa_message_id, participant: parties.group ? msg.sender_jid : null });
     await markReadByNumber(d1, scope.project_id, [message.id]);
   }
-  if (!parties.group) {
-    // The number the customer wrote to is the one that answers them (reference 000).
-    await affinityOf(env, scope.project_id, message.chat_jid).set(scope.instance_id);
-  }
   // The `reference` of our message this one answers: how the client finds its own record (reference 004).
   const quoted = msg.quoted_id ? await findOutboundByWaId(d1, scope.project_id, msg.quoted_id, chats) : undefined;
   const group = parties.group && !msg.from_me ? { jid: parties.chat_jid, subject: (await groupSubject?.(parties.chat_jid)) ?? null } : null;
@@ -194,6 +190,8 @@ async function store(env: Env, scope: Scope, msg: InboundMessage, parties: Parti
       }),
     );
   }
+  // The number the customer wrote to is the one that answers them (reference 000).
+  if (!parties.group) touches.push(wroteTo(d1, scope.project_id, row.chat_jid, scope.instance_id, onlyIf));
   if (media?.update) touches.push(media.update);
   const [inserted] = await d1.batch([insert, history, counted, ...touches]);
   if (inserted.length > 0) return { message: row, fresh: true };

@@ -67,7 +67,7 @@ export async function sendMessage(env: Env, projectId: string, request: SendRequ
   // A reply's number is the quoted message's, known only once that is read.
   const known =
     request.quoted_message_id === undefined || request.instance_id
-      ? selectionRead(env, projectId, { instance_id: request.instance_id, pool_id: request.pool_id, sticky: request.sticky ?? true, chat_jid: to.jid ?? null }, reads)
+      ? selectionRead(env, projectId, { instance_id: request.instance_id, pool_id: request.pool_id, sticky: request.sticky ?? true, chat_jid: to.jid ?? null, phone: to.phone ?? null }, reads)
       : {};
   await reads.run(env.DB);
 

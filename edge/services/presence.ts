@@ -14,7 +14,8 @@ import { db } from "../db/client.ts";
 import { findInstance } from "../db/instances.ts";
 import type { Env } from "../env.ts";
 import { ApiError, notFound } from "../errors.ts";
-import { affinityOf, instanceOf } from "../objects/stubs.ts";
+import { instanceOf } from "../objects/stubs.ts";
+import { numberOfChat } from "./chat-numbers.ts";
 import { findConversationByJid } from "./conversations.ts";
 import { command } from "./instances.ts";
 import { isLid, isPhoneJid } from "./jids.ts";
@@ -64,7 +65,7 @@ async function chatOf(env: Env, projectId: string, jid: string, instanceId?: str
   }
   if (instanceId) return { jid: conversation.chat_jid, instance_id: instanceId };
   const d1 = db(env.DB);
-  const sticky = await affinityOf(env, projectId, conversation.chat_jid).get();
+  const sticky = await numberOfChat(env, projectId, conversation.chat_jid);
   for (const candidate of new Set([sticky, conversation.instance_id])) {
     if (candidate && (await findInstance(d1, projectId, candidate))) return { jid: conversation.chat_jid, instance_id: candidate };
   }

@@ -15,13 +15,14 @@
  * Owner of the rotation cursors (`rr_cursor` of `pools` and `project_settings`).
  */
 import { db } from "../db/client.ts";
+import { type ChatNumber, chatNumberRead, findChatNumber } from "../db/chat-numbers.ts";
 import { type RotationCandidate, connectedInstances, connectedInstancesRead, findInstance, instanceExistsRead } from "../db/instances.ts";
 import type { Reads } from "../db/reads.ts";
 import { advancePoolCursor, findPool } from "../db/pools.ts";
 import { advanceProjectCursor } from "../db/settings.ts";
 import type { Env } from "../env.ts";
 import { ApiError } from "../errors.ts";
-import { affinityOf } from "../objects/stubs.ts";
+import { legacyNumber, stick } from "./chat-numbers.ts";
 import { isGroup } from "./jids.ts";
 import { dailyLimit, dayKey, warmingOf } from "./pacing.ts";
 import type { Settings, Strategy } from "./settings-schema.ts";
@@ -37,15 +38,15 @@ export const noNumber = () =>
 /**
  * What `selectNumber` reads for `input`, started before it runs and handed
  * back to it as `known`: the pinned number, or the project's connected
- * numbers, as reads joined to a caller's batch; and the chat's sticky number
- * when the chat is known already (a JID), asked of its object meanwhile, so
- * that hop overlaps the batch. Nothing for a group or a pool (their rules
- * read more). `chat_jid`: null while the chat is still to be looked up.
+ * numbers, and the chat's sticky number, as reads joined to a caller's
+ * batch. Nothing for a group or a pool (their rules read more). `chat_jid`:
+ * null while the chat is still to be looked up from `phone` (then its row is
+ * read by the JID the recipients cache holds for the phone).
  */
 export function selectionRead(
   env: Env,
   projectId: string,
-  input: { instance_id?: string | null; pool_id?: string | null; sticky: boolean; chat_jid: string | null },
+  input: { instance_id?: string | null; pool_id?: string | null; sticky: boolean; chat_jid: string | null; phone?: string | null },
   reads: Reads,
 ): Known {
   if (input.instance_id) {
@@ -54,22 +55,20 @@ export function selectionRead(
   }
   if ((input.chat_jid && isGroup(input.chat_jid)) || input.pool_id) return {};
   const connected = reads.add(connectedInstancesRead(env.DB, projectId));
-  if (!input.sticky || !input.chat_jid) return { connected };
-  const stuck = affinityOf(env, projectId, input.chat_jid).get();
-  // Awaited by selectNumber, unless the send is refused first: then its failure is nobody's.
-  stuck.catch(() => {});
-  return { connected, stuck: { chat_jid: input.chat_jid, number: () => stuck } };
+  if (!input.sticky || !(input.chat_jid || input.phone)) return { connected };
+  const to = input.chat_jid ? { jid: input.chat_jid } : { phone: input.phone! };
+  return { connected, stuck: reads.add(chatNumberRead(env.DB, projectId, to)) };
 }
 
 /**
  * What `selectNumber` would read, read already (see selectionRead): whether
- * the pinned number is the project's, the connected numbers, the number a
- * chat is stuck to.
+ * the pinned number is the project's, the connected numbers, the row of
+ * the chat's sticky number (none: no row, or the phone's JID was not cached).
  */
 export type Known = {
   pinned?: () => boolean;
   connected?: () => RotationCandidate[];
-  stuck?: { chat_jid: string; number: () => Promise<string | null> };
+  stuck?: () => ChatNumber[];
 };
 
 export async function selectNumber(env: Env, projectId: string, settings: Settings, input: SelectInput, known: Known = {}): Promise<Selection> {
@@ -95,14 +94,15 @@ export async function selectNumber(env: Env, projectId: string, settings: Settin
   const pick = () => rotate(usable, settings.rotation, settings, () => advanceProjectCursor(d1, projectId));
   if (!input.sticky) return { instance_id: await pick(), via: "rotation" };
 
-  const affinity = affinityOf(env, projectId, input.chat_jid);
   const ids = usable.map((i) => i.id);
-  // (affinity.current's rule, on the number read ahead.)
-  const ahead = known.stuck?.chat_jid === input.chat_jid ? await known.stuck.number() : undefined;
-  const stuck = ahead === undefined ? await affinity.current(ids) : ahead && ids.includes(ahead) ? ahead : null;
-  if (stuck) return { instance_id: stuck, via: "sticky" };
-  // Several first sends may race here: the affinity object keeps the first pick for all of them.
-  return { instance_id: await affinity.stick(await pick(), ids), via: "rotation" };
+  const row = known.stuck?.().find((r) => r.chat_jid === input.chat_jid);
+  const number = row ? row.instance_id : await findChatNumber(env.DB, projectId, input.chat_jid);
+  if (number && ids.includes(number)) return { instance_id: number, via: "sticky" };
+  // No row: a chat stuck before chat_numbers existed has its number in its object (asked once: stick writes the row).
+  const legacy = number ? null : await legacyNumber(env, projectId, input.chat_jid);
+  if (legacy && ids.includes(legacy)) return { instance_id: await stick(env, projectId, input.chat_jid, legacy, ids), via: "sticky" };
+  // Several first sends may race here: one transaction each, so the first pick is every one's.
+  return { instance_id: await stick(env, projectId, input.chat_jid, await pick(), ids), via: "rotation" };
 }
 
 /**

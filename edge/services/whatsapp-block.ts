@@ -15,7 +15,7 @@ import { findInstance } from "../db/instances.ts";
 import type { ContactRow } from "../db/schema/index.ts";
 import type { Env } from "../env.ts";
 import { ApiError } from "../errors.ts";
-import { affinityOf } from "../objects/stubs.ts";
+import { numberOfChat } from "./chat-numbers.ts";
 import { contactEvent, recordContactEvents } from "./contact-events.ts";
 import { type CommandFailures, command } from "./instances.ts";
 import { bareJid, isLid } from "./jids.ts";
@@ -83,7 +83,7 @@ async function personOf(env: Env, projectId: string, who: string): Promise<Perso
 /** The number that talks to this person, if it is connected: a block is that number's, and their profile is seen through it. */
 export async function numberOf(env: Env, projectId: string, person: Person): Promise<string> {
   const d1 = db(env.DB);
-  const sticky = await affinityOf(env, projectId, person.jid).get();
+  const sticky = await numberOfChat(env, projectId, person.jid);
   const ids = [...new Set([sticky, person.contact?.instance_id].filter((id): id is string => Boolean(id)))];
   const known = (await Promise.all(ids.map((id) => findInstance(d1, projectId, id)))).filter((row) => row !== undefined);
   const connected = known.find((row) => row.state === "connected");

@@ -250,7 +250,7 @@ export async function connectedFleet(
   return { socket, sends, lookups };
 }
 
-/** `env` with a D1 that counts its round trips: each batch, and each statement run alone. */
+/** `env` with a D1 that counts its round trips (each batch, and each statement run alone), and counts the legacy sticky-number objects reached. */
 export function countingEnv() {
   const trips = { count: 0 };
   const run = (stmt: D1PreparedStatement): D1PreparedStatement =>
@@ -271,7 +271,16 @@ export function countingEnv() {
       return typeof value === "function" ? value.bind(target) : value;
     },
   });
-  return { env: { ...env, DB } as unknown as Env, trips };
+  // Durable Object stubs of the sticky number's legacy objects handed out (objects/affinity.ts).
+  const affinity = { count: 0 };
+  const AFFINITY = new Proxy(env.AFFINITY, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop, target);
+      if (prop === "get") return (...args: unknown[]) => (affinity.count++, value.apply(target, args));
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  return { env: { ...env, DB, AFFINITY } as unknown as Env, trips, affinity };
 }
 
 export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs = 3_000, what = "condition") {

@@ -8,7 +8,8 @@ import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { sha256Hex } from "../../edge/crypto.ts";
 import { unannouncedKey } from "../../edge/objects/instance-storage.ts";
-import { affinityOf, instanceOf } from "../../edge/objects/stubs.ts";
+import { findChatNumber } from "../../edge/db/chat-numbers.ts";
+import { instanceOf } from "../../edge/objects/stubs.ts";
 import { type Ledger, receiveMessage } from "../../edge/services/inbound.ts";
 import { InboundMessage } from "../../shared/protocol.ts";
 import {
@@ -187,6 +188,7 @@ describe("the cost of a received message", () => {
     const next = await receiveMessage(counted.env, scope, InboundMessage.parse(inboundMessage(PHONE_8_JID, { body: "segunda" })), ledger);
     expect(next.duplicate).toBe(false);
     expect(counted.trips.count).toBe(2);
+    expect(firstCount.affinity.count + counted.affinity.count).toBe(0);
 
     // The same contact and conversation as the first message (found by the other Brazilian form), and both announced.
     const [a, b] = await Promise.all([messageOf(key, first.message_id!), messageOf(key, next.message_id!)]);
@@ -194,6 +196,24 @@ describe("the cost of a received message", () => {
     expect((await conversations(key)).data).toMatchObject([{ id: a.conversation_id, unread_count: 2 }]);
     const events = await eventsUntil(key, (e) => ofType("message.received")(e).length >= 2);
     expect(ofType("message.received")(events).map((e) => e.payload.body)).toEqual(["primeira", "segunda"]);
+  });
+
+  it("moves the chat to the number the customer wrote to in the batch that stores the message, with no Durable Object; a repeat of an older message does not move it back", async () => {
+    const { key, projectId, id } = await setup();
+    const other = await newInstance(key, "n2");
+    const ledger = memoryLedger();
+    const older = InboundMessage.parse(inboundMessage(PHONE_JID, { body: "para o primeiro" }));
+    await receiveMessage(env, { project_id: projectId, instance_id: id }, older, ledger);
+    expect(await findChatNumber(env.DB, projectId, PHONE_JID)).toBe(id);
+
+    const counted = countingEnv();
+    await receiveMessage(counted.env, { project_id: projectId, instance_id: other.id }, InboundMessage.parse(inboundMessage(PHONE_JID, { body: "para o outro" })), ledger);
+    expect([counted.trips.count, counted.affinity.count]).toEqual([2, 0]);
+    expect(await findChatNumber(env.DB, projectId, PHONE_JID)).toBe(other.id);
+
+    // WhatsApp redelivers the first message to its number: already stored, it changes nothing.
+    expect((await receiveMessage(env, { project_id: projectId, instance_id: id }, older, ledger)).duplicate).toBe(true);
+    expect(await findChatNumber(env.DB, projectId, PHONE_JID)).toBe(other.id);
   });
 });
 
@@ -232,7 +252,7 @@ describe("canonical identity: LIDs", () => {
       expect((await history(key, jid)).data).toMatchObject([{ id: first.message_id, chat_jid: PHONE_JID, from: PHONE_JID }]);
     }
     // The number that talked to the LID keeps the customer.
-    expect(await affinityOf(env, projectId, PHONE_JID).get()).toBe(id);
+    expect(await findChatNumber(env.DB, projectId, PHONE_JID)).toBe(id);
   });
 
   it("merges a LID-only contact into the phone's contact when the mapping shows they are one person", async () => {
@@ -377,7 +397,7 @@ describe("messages that are not a customer writing to us", () => {
     const [event] = ofType("message.received")(await eventsUntil(key, (e) => ofType("message.received")(e).length >= 1));
     expect(event).toMatchObject({ sender: { jid: PHONE_JID, lid: LID, name: "Maria" }, conversation_id: null, payload: { from: group, body: "bom dia, grupo" } });
     // The group's number is not the participant's sticky number.
-    expect(await affinityOf(env, projectId, PHONE_JID).get()).toBeNull();
+    expect(await findChatNumber(env.DB, projectId, PHONE_JID)).toBeNull();
     expect(event.instance_id).toBe(id);
   });
 

@@ -30,6 +30,7 @@ const OWNERS: Record<string, { owner: string; except?: Record<string, string> }>
   "tags-and-contact-groups.ts": { owner: "services/tags-and-contact-groups.ts" },
   "conversations.ts": { owner: "services/conversations.ts" },
   "lid-map.ts": { owner: "services/identity.ts" },
+  "chat-numbers.ts": { owner: "services/chat-numbers.ts" },
   // Counters: one writer each, in the batches of the facts they count.
   "metrics.ts": { owner: "services/metrics.ts" },
   "stream-tokens.ts": { owner: "services/stream-tokens.ts" },

@@ -1,7 +1,8 @@
 /**
  * The people the project talks to: contacts, their timeline, the suppression
  * list, what each LID stands for, the CRM's tags and contact groups
- * (segments, not WhatsApp groups), and each person's one conversation.
+ * (segments, not WhatsApp groups), each person's one conversation, and the
+ * number each chat talks to.
  */
 import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
@@ -197,6 +198,23 @@ export const conversations = sqliteTable(
     index("conversations_recent").on(t.project_id, t.last_message_at),
     index("conversations_instance").on(t.project_id, t.instance_id, t.last_message_at),
   ],
+);
+
+/**
+ * Which number talks to a chat (its sticky number, reference 000): the
+ * accept reads it in its batch, a received 1:1 message moves it. Keyed by
+ * chat, not contact: a first send knows only the JID. The migration makes it
+ * WITHOUT ROWID (drizzle cannot say so): one seek reads the row in place.
+ */
+export const chatNumbers = sqliteTable(
+  "chat_numbers",
+  {
+    project_id: projectId(),
+    chat_jid: text("chat_jid").notNull(),
+    instance_id: text("instance_id").notNull(),
+    updated_at: text("updated_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.project_id, t.chat_jid] })],
 );
 
 export type ContactRow = typeof contacts.$inferSelect;

@@ -1,0 +1,44 @@
+/**
+ * The number each chat talks to, its sticky number (reference 000): owner of
+ * `chat_numbers` (db/chat-numbers.ts). A sticky send reads it in the accept's
+ * batch (selector.ts) and, for a chat with no usable number, sticks its pick
+ * in one transaction; a received 1:1 message makes the number written to the
+ * chat's, in the batch that stores it (inbound.ts); a LID that turns out to
+ * be a phone passes its number on (identity.ts). No Durable Object on any of
+ * these paths.
+ *
+ * Chats stuck before the table existed have their number in their
+ * ContactAffinity object only (objects/affinity.ts): a chat the table has no
+ * row for asks its object once, and what it says is written here.
+ */
+import { backfillChatNumber, findChatNumber, setChatNumber, stickChat } from "../db/chat-numbers.ts";
+import { type Db, db } from "../db/client.ts";
+import type { SQL } from "drizzle-orm";
+import type { Env } from "../env.ts";
+import { affinityOf } from "../objects/stubs.ts";
+
+/** What the chat's legacy object holds (null: nothing), copied into the table when it holds a number. */
+export async function legacyNumber(env: Env, projectId: string, chatJid: string): Promise<string | null> {
+  const number = await affinityOf(env, projectId, chatJid).get();
+  if (number) await backfillChatNumber(db(env.DB), projectId, chatJid, number);
+  return number;
+}
+
+/** The chat's number, whatever its state: the table's, else its legacy object's. */
+export async function numberOfChat(env: Env, projectId: string, chatJid: string): Promise<string | null> {
+  return (await findChatNumber(env.DB, projectId, chatJid)) ?? (await legacyNumber(env, projectId, chatJid));
+}
+
+/** See stickChat: `candidate` unless the chat has one of `usable` already; the chat's number after. */
+export const stick = (env: Env, projectId: string, chatJid: string, candidate: string, usable: string[]) =>
+  stickChat(env.DB, projectId, chatJid, candidate, usable);
+
+/** For the batch that stores a received 1:1 message (`onlyIf`: the message was stored): the number written to is the chat's now. */
+export const wroteTo = (d1: Db, projectId: string, chatJid: string, instanceId: string, onlyIf: SQL) =>
+  setChatNumber(d1, projectId, chatJid, instanceId, onlyIf);
+
+/** The number that talked to chat `from` keeps talking to chat `to` (the same person, under another JID). */
+export async function passOn(env: Env, projectId: string, from: string, to: string): Promise<void> {
+  const number = await numberOfChat(env, projectId, from);
+  if (number) await setChatNumber(db(env.DB), projectId, to, number);
+}
