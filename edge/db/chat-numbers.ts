@@ -4,39 +4,30 @@
  * accept's read and its stick are written by hand, their text fixed at load:
  * they run on every sticky send.
  */
-import { type SQL, and, eq, sql } from "drizzle-orm";
-import { QueryBuilder } from "drizzle-orm/sqlite-core";
+import { type SQL, sql } from "drizzle-orm";
 import type { Db } from "./client.ts";
-import { prepared } from "./reads.ts";
-import { chatNumbers, recipients } from "./schema/index.ts";
+import type { Bound } from "./reads.ts";
+import { chatNumbers } from "./schema/index.ts";
 
-export type ChatNumber = { chat_jid: string; instance_id: string };
+/** The chat a read looked for (null: a phone the recipients cache has no JID for) and its number (null: no row). */
+export type ChatNumber = { chat_jid: string | null; instance_id: string | null };
 
-/** The chat's row by its JID, or by the JID the recipients cache holds for a phone. */
-const chatRead = prepared<ChatNumber, { project_id: string; jid: string | null; phone: string | null }>(
-  new QueryBuilder()
-    .select({ chat_jid: chatNumbers.chat_jid, instance_id: chatNumbers.instance_id })
-    .from(chatNumbers)
-    .where(
-      and(
-        eq(chatNumbers.project_id, sql.placeholder("project_id")),
-        sql`${chatNumbers.chat_jid} IN (${sql.placeholder("jid")}, (SELECT ${recipients.jid} FROM ${recipients} WHERE ${recipients.project_id} = ${sql.placeholder("project_id")} AND ${recipients.phone} = ${sql.placeholder("phone")}))`,
-      ),
-    ),
-);
+/** One row always: the chat (`?2`, else the cached JID of the phone `?3`) and its number, if it has a row. */
+const CHAT_READ = `SELECT j.jid AS chat_jid, c.instance_id AS instance_id
+  FROM (SELECT COALESCE(?2, (SELECT jid FROM recipients WHERE project_id = ?1 AND phone = ?3)) AS jid) j
+  LEFT JOIN chat_numbers c ON c.project_id = ?1 AND c.chat_jid = j.jid`;
 
 /**
- * The chat's row, as a read for a batch (db/reads.ts): `to` is a JID, or a
- * phone whose JID is then the cached one (the caller compares `chat_jid`
- * with the JID the send resolved to).
+ * The chat's number, as a read for a batch (db/reads.ts): `to` is a JID, or a
+ * phone, looked for under the JID the recipients cache holds for it (the
+ * caller compares `chat_jid` with the JID the send resolved to).
  */
-export const chatNumberRead = (d1: D1Database, projectId: string, to: { jid?: string; phone?: string }) =>
-  chatRead(d1, { project_id: projectId, jid: to.jid ?? null, phone: to.phone ?? null });
+export const chatNumberRead = (d1: D1Database, projectId: string, to: { jid?: string; phone?: string }): Bound<ChatNumber> =>
+  d1.prepare(CHAT_READ).bind(projectId, to.jid ?? null, to.phone ?? null);
 
 /** The number the chat talks to, if the table has it. */
 export async function findChatNumber(d1: D1Database, projectId: string, chatJid: string): Promise<string | null> {
-  const { results } = await chatNumberRead(d1, projectId, { jid: chatJid }).all<ChatNumber>();
-  return results[0]?.instance_id ?? null;
+  return (await chatNumberRead(d1, projectId, { jid: chatJid }).first<ChatNumber>())?.instance_id ?? null;
 }
 
 const STICK = `INSERT INTO chat_numbers (project_id, chat_jid, instance_id, updated_at) VALUES (?1, ?2, ?3, ?4)

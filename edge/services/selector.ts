@@ -62,8 +62,8 @@ export function selectionRead(
 
 /**
  * What `selectNumber` would read, read already (see selectionRead): whether
- * the pinned number is the project's, the connected numbers, the row of
- * the chat's sticky number (none: no row, or the phone's JID was not cached).
+ * the pinned number is the project's, the connected numbers, the chat's
+ * sticky number (db/chat-numbers.ts `chatNumberRead`).
  */
 export type Known = {
   pinned?: () => boolean;
@@ -95,6 +95,7 @@ export async function selectNumber(env: Env, projectId: string, settings: Settin
   if (!input.sticky) return { instance_id: await pick(), via: "rotation" };
 
   const ids = usable.map((i) => i.id);
+  // Read ahead unless the phone's JID was not cached (or WhatsApp gave another): then read now.
   const row = known.stuck?.().find((r) => r.chat_jid === input.chat_jid);
   const number = row ? row.instance_id : await findChatNumber(env.DB, projectId, input.chat_jid);
   if (number && ids.includes(number)) return { instance_id: number, via: "sticky" };
