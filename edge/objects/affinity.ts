@@ -1,9 +1,11 @@
 /**
- * Which number talks to one contact: one small Durable Object per
- * (project, contact JID), reached through `affinityOf` (stubs.ts). Being a
- * single writer is the whole point: two hundred concurrent first messages to
- * a new contact all ask this object, one at a time, and all get the same
- * number.
+ * Which number talked to one contact before `chat_numbers` (D1) held it:
+ * one small Durable Object per (project, contact JID), reached through
+ * `affinityOf` (stubs.ts). Kept only so that chats stuck on an existing
+ * deployment keep their number: services/chat-numbers.ts asks a chat's
+ * object once, when the table has no row for it, and copies its answer into
+ * the table. Nothing writes here any more; it can go once deployments have
+ * run a while on the table.
  */
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env.ts";
