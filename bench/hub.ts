@@ -5,7 +5,8 @@
  * Worker under wrangler dev. Events enter through `publish()` as the send and
  * receive paths call it, from a bench-only route of a bench-only Worker entry
  * (bench/hub-worker.ts: the real Worker plus that route; production has no
- * such door), one event per publish, spread over --numbers numbers. N SSE
+ * such door), one event per publish, spread over --numbers numbers, each
+ * number's one after another as its instance object publishes them. N SSE
  * streams (`GET /events`) and M webhook endpoints (through the queue, signed,
  * on loopback) take every event.
  *
@@ -129,10 +130,18 @@ try {
   for (let i = 0; i < LISTENERS; i++) streams.push(await listen(edge, project.api_key));
 
   const counter = new Map<string, number>();
-  const publishOne = async (i: number, samples?: { rtt: number[]; wait: number[] }) => {
+  // A number's events come from its one instance object, which publishes them one after another: so does
+  // the bench (its per-number order check would otherwise count two overlapping requests, which no producer makes).
+  const previous = new Map<string, Promise<unknown>>();
+  const publishOne = (i: number, samples?: { rtt: number[]; wait: number[] }): Promise<string> => {
     const instance = `inst-${i % NUMBERS}`;
     const n = counter.get(instance) ?? 0;
     counter.set(instance, n + 1);
+    const sent = (previous.get(instance) ?? Promise.resolve()).then(() => publishAs(instance, n, samples));
+    previous.set(instance, sent.catch(() => {}));
+    return sent;
+  };
+  const publishAs = async (instance: string, n: number, samples?: { rtt: number[]; wait: number[] }) => {
     const event = {
       type: "message.received",
       instance_id: instance,
