@@ -385,7 +385,7 @@ try {
         POMBO_ADMIN_TOKEN: adminToken,
         POMBO_FLEET_TOKEN: fleetToken,
         ...localEdgeVars(env.POMBO_PUBLIC_URL?.trim() || edgeUrl, dohUrl),
-        ...optionalVars(["POMBO_DATA_KEY", "POMBO_ALLOW_PRIVATE_NETWORKS", "MEDIA_URL_TTL", "POMBO_WEBHOOK_RETRY_BASE_S", "POMBO_WEBHOOK_RETRY_MAX_S"]),
+        ...optionalVars(["POMBO_DATA_KEY", "POMBO_ALLOW_PRIVATE_NETWORKS", "MEDIA_URL_TTL", "POMBO_WEBHOOK_RETRY_BASE_S", "POMBO_WEBHOOK_RETRY_MAX_S", "POMBO_EVENT_SHARDS"]),
       }),
     ],
     { ...wranglerEnv, ...WRANGLER_ENV_FILE_ENV },
