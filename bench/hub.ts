@@ -37,7 +37,7 @@ import { BENCH_KEY_BUDGET } from "../test/harness/stack.ts";
 import { waitFor } from "../test/harness/waits.ts";
 import { WebhookReceiver } from "../test/harness/webhook-receiver.ts";
 import { inspectorPortOf, startEdgeProfile, writeEdgeProfile } from "./edge-profiler.ts";
-import { cpuMeter, groupCpuByName, groupCpuSeconds, machineCpuSeconds, selfCpuSeconds } from "./proc-usage.ts";
+import { cpuMeter, edgeWorkerdCpu, groupCpuSeconds, machineCpuSeconds, selfCpuSeconds } from "./proc-usage.ts";
 
 const usage =
   "usage: npm run bench:hub -- [--shards 1] [--listeners 2] [--webhooks 1] [--rates 100,200,400,800,1600] [--seconds 8] [--numbers 500] [--json] [--keep-logs] [--edge-profile=<file>]\n";
@@ -194,7 +194,8 @@ try {
     const ids: string[] = [];
     let failed = 0;
     const cpu = cpuMeter({
-      edge_workerd: () => groupCpuByName(edge!.pid).workerd ?? 0,
+      // The runtime only: wrangler's dev proxy in front of it is not the edge (proc-usage.ts edgeWorkerdCpu).
+      edge_workerd: () => edgeWorkerdCpu(edge!.pid, Number(new URL(edge!.url).port)).runtime,
       edge_all: () => groupCpuSeconds(edge!.pid),
       bench: selfCpuSeconds,
       machine: machineCpuSeconds,

@@ -41,6 +41,38 @@ export function groupCpuByName(pgid: number): Record<string, number> {
   return out;
 }
 
+/**
+ * The edge's workerd CPU seconds, split in two. `wrangler dev` runs the Worker
+ * in one workerd process (the runtime: every isolate and Durable Object, and
+ * the D1, R2 and queue simulators) and puts a second workerd on the public
+ * port in front of it: its dev proxy, which holds requests while the Worker
+ * reloads and relays every request and WebSocket frame. Cloudflare runs no such
+ * proxy, so the edge's own figure is the runtime's. The proxy is the workerd
+ * whose entry socket is `publicPort`; if none is found, all counts as runtime.
+ */
+export function edgeWorkerdCpu(pgid: number, publicPort: number): { runtime: number; devProxy: number } {
+  const out = { runtime: 0, devProxy: 0 };
+  const entry = new RegExp(`^--socket-addr=entry=.*:${publicPort}$`);
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    let stat: string;
+    let args: string[];
+    try {
+      stat = readFileSync(`/proc/${name}/stat`, "utf8");
+      if (stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")) !== "workerd") continue;
+      args = readFileSync(`/proc/${name}/cmdline`, "utf8").split("\0");
+    } catch {
+      continue;
+    }
+    const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (Number(rest[2]) !== pgid) continue;
+    const seconds = (Number(rest[11]) + Number(rest[12])) / TICKS;
+    if (args.some((a) => entry.test(a))) out.devProxy += seconds;
+    else out.runtime += seconds;
+  }
+  return out;
+}
+
 /** CPU seconds (user + system) used so far by process `pid` (NaN once it is gone). */
 export function pidCpuSeconds(pid: number): number {
   try {

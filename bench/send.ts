@@ -63,7 +63,7 @@ import { openLoop, pool } from "../test/harness/schedule.ts";
 import { BENCH_KEY_BUDGET, type Stack, startStack } from "../test/harness/stack.ts";
 import { sleep, waitFor } from "../test/harness/waits.ts";
 import { inspectorPortOf, startEdgeProfile, writeEdgeProfile } from "./edge-profiler.ts";
-import { cpuMeter, groupCpuByName, groupCpuSeconds, groupThreadCpu, machineCpuSeconds, pidCpuSeconds, selfCpuSeconds, threadDelta } from "./proc-usage.ts";
+import { cpuMeter, edgeWorkerdCpu, groupCpuByName, groupCpuSeconds, groupThreadCpu, machineCpuSeconds, pidCpuSeconds, selfCpuSeconds, threadDelta } from "./proc-usage.ts";
 import { type RawPlan, type RawDone, RawSender } from "./raw-sender-process.ts";
 
 // The peers' signal library logs sessions with console.log: keep stdout for the report.
@@ -275,8 +275,10 @@ await runBench(log, { timeoutMs: OVERALL_TIMEOUT_MS, cleanup, diagnostics: () =>
   const bodyIndex = new Map(pipelineBodies.map((b, i) => [b, i]));
   let rejected = 0;
   let firstRejection = "";
+  const edgePort = Number(new URL(edge.url).port);
   const cpuPipeline = cpuMeter({
-    edge_workerd: () => groupCpuByName(edge.pid).workerd ?? 0,
+    edge_workerd: () => edgeWorkerdCpu(edge.pid, edgePort).runtime,
+    edge_devproxy: () => edgeWorkerdCpu(edge.pid, edgePort).devProxy,
     edge_wrangler: () => groupCpuSeconds(edge.pid) - (groupCpuByName(edge.pid).workerd ?? 0),
     fleet: () => groupCpuSeconds(fleet.pid),
     peers: peersCpu,
@@ -522,7 +524,8 @@ await runBench(log, { timeoutMs: OVERALL_TIMEOUT_MS, cleanup, diagnostics: () =>
   const pSpread = spread(perPeerPipeline);
   const wall = (x: number) => `${f(x, 2)} s CPU`;
   const pipelineWall = (lastPipelineArrival - pipelineStart) / 1000;
-  // The headline: what the edge (every Worker isolate and Durable Object, and locally the D1/R2/queue simulators in the same workerd) spends per message sent.
+  // The headline: what the edge (every Worker isolate and Durable Object, and locally the D1/R2/queue simulators in the same workerd) spends per message sent;
+  // wrangler's dev proxy in front of it is shown apart (proc-usage.ts edgeWorkerdCpu).
   const edgeCpuPerSent = (1000 * cpuPipelineUsed.edge_workerd!) / Math.max(1, accepted.length);
   const meets = {
     // A pipeline that loses messages does not meet a throughput target, whatever its rate.
@@ -542,7 +545,8 @@ await runBench(log, { timeoutMs: OVERALL_TIMEOUT_MS, cleanup, diagnostics: () =>
           `    accept latency     ms p50 ${f(probe.p50)} | p99 ${f(probe.p99)} | max ${f(probe.max)}  (request start -> 202; ${probeRejected} refused)`,
         ]
       : []),
-    `  edge CPU per sent   ${f(edgeCpuPerSent, 2)} ms  (workerd ${f(cpuPipelineUsed.edge_workerd!, 2)} s for ${accepted.length} accepted: accept, send, receipts, events)`,
+    `  edge CPU per sent   ${f(edgeCpuPerSent, 2)} ms  (workerd runtime ${f(cpuPipelineUsed.edge_workerd!, 2)} s for ${accepted.length} accepted: accept, send, receipts, events; ` +
+      `+ ${f((1000 * cpuPipelineUsed.edge_devproxy!) / Math.max(1, accepted.length), 2)} ms in wrangler's dev proxy, which Cloudflare does not run)`,
     SPLIT ? "  pipeline, split (--split): accept everything with the queues held, then drain" : "  pipeline (API -> edge -> fleet -> peer)",
     `    accepted           ${accepted.length}/${M} (${rejected} refused) in ${f(acceptSeconds, 2)} s: ${f(acceptRate)} req/s`,
     `    accept latency     ms p50 ${f(acceptLatency.p50)} | p99 ${f(acceptLatency.p99)} | max ${f(acceptLatency.max)}  (request start -> 202, ${CONCURRENCY} clients flat out: includes queueing)`,
@@ -554,10 +558,10 @@ await runBench(log, { timeoutMs: OVERALL_TIMEOUT_MS, cleanup, diagnostics: () =>
     `    API status         ${apiSent}/${accepted.length} "sent" (${lostButSent} of them never arrived), ${idMismatch} WhatsApp id mismatches`,
     `    spread             per number min ${pSpread.min} | max ${pSpread.max}`,
     `    reconnects         ${reconnectTotal} new WhatsApp connection(s) during the phase (${reconnects.filter((x) => x > 0).length} numbers)`,
-    `    CPU                edge: workerd ${wall(cpuPipelineUsed.edge_workerd!)}, wrangler ${wall(cpuPipelineUsed.edge_wrangler!)} | fleet ${wall(cpuPipelineUsed.fleet!)} | peers ${wall(cpuPipelineUsed.peers!)} | bench (proxy+client) ${wall(cpuPipelineUsed.bench!)}  over ${f(pipelineWall, 2)} s wall; ${machineLine(cpuPipelineUsed, pipelineWall)}`,
+    `    CPU                edge: workerd ${wall(cpuPipelineUsed.edge_workerd!)}, dev proxy ${wall(cpuPipelineUsed.edge_devproxy!)}, wrangler ${wall(cpuPipelineUsed.edge_wrangler!)} | fleet ${wall(cpuPipelineUsed.fleet!)} | peers ${wall(cpuPipelineUsed.peers!)} | bench (proxy+client) ${wall(cpuPipelineUsed.bench!)}  over ${f(pipelineWall, 2)} s wall; ${machineLine(cpuPipelineUsed, pipelineWall)}`,
     ...(cpuAcceptOnly
       ? [
-          `    CPU, accepts only  edge: workerd ${wall(cpuAcceptOnly.edge_workerd!)}, wrangler ${wall(cpuAcceptOnly.edge_wrangler!)} | fleet ${wall(cpuAcceptOnly.fleet!)} | peers ${wall(cpuAcceptOnly.peers!)} | bench ${wall(cpuAcceptOnly.bench!)} over ${f(acceptSeconds, 2)} s; ` +
+          `    CPU, accepts only  edge: workerd ${wall(cpuAcceptOnly.edge_workerd!)}, dev proxy ${wall(cpuAcceptOnly.edge_devproxy!)}, wrangler ${wall(cpuAcceptOnly.edge_wrangler!)} | fleet ${wall(cpuAcceptOnly.fleet!)} | peers ${wall(cpuAcceptOnly.peers!)} | bench ${wall(cpuAcceptOnly.bench!)} over ${f(acceptSeconds, 2)} s; ` +
             `busiest edge thread ${f(edgeThreadsAcceptOnly[0]?.[1] ?? NaN, 2)} s (${f((100 * (edgeThreadsAcceptOnly[0]?.[1] ?? NaN)) / acceptSeconds, 0)}%)`,
         ]
       : []),
