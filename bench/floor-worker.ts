@@ -1,0 +1,56 @@
+/**
+ * The Worker `bench:floor` runs: nothing of Pombo, only the platform
+ * operations Pombo's paths are made of, each repeated `n` times in one
+ * request, so that their cost in the local workerd can be read apart from
+ * Pombo's own code. Exists only for that bench (bench/floor.ts writes its config).
+ */
+import { DurableObject } from "cloudflare:workers";
+
+export class FloorObject extends DurableObject {
+  constructor(ctx: DurableObjectState, env: unknown) {
+    super(ctx, env as never);
+    ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS kv (k TEXT PRIMARY KEY, v TEXT)");
+  }
+  ping(x: string): string {
+    return x;
+  }
+  write(x: string): string {
+    this.ctx.storage.sql.exec("INSERT OR REPLACE INTO kv VALUES (?, ?)", x, x);
+    return x;
+  }
+  /** Three writes, each after an await: three commits, as code that awaits between writes makes. */
+  async writeThrice(x: string): Promise<string> {
+    for (let i = 0; i < 3; i++) {
+      await scheduler.wait(0);
+      this.ctx.storage.sql.exec("INSERT OR REPLACE INTO kv VALUES (?, ?)", `${x}.${i}`, x);
+    }
+    return x;
+  }
+}
+
+type Env = { DB: D1Database; OBJECT: DurableObjectNamespace<FloorObject> };
+
+const OPS: Record<string, (env: Env, i: number) => Promise<unknown>> = {
+  nothing: async () => undefined,
+  "d1 query": (env) => env.DB.prepare("SELECT 1 AS x").first(),
+  "d1 batch of 9 writes": (env, i) =>
+    env.DB.batch(Array.from({ length: 9 }, (_, j) => env.DB.prepare("INSERT OR REPLACE INTO m VALUES (?, ?, ?)").bind(`k${j}`, "x", i))),
+  "do call": (env, i) => env.OBJECT.get(env.OBJECT.idFromName(`o${i % 20}`)).ping("x"),
+  "do call + 1 write": (env, i) => env.OBJECT.get(env.OBJECT.idFromName(`o${i % 20}`)).write(`w${i}`),
+  "do call + 3 commits": (env, i) => env.OBJECT.get(env.OBJECT.idFromName(`o${i % 20}`)).writeThrice(`t${i}`),
+};
+
+export default {
+  async fetch(request: Request, env: Env): Promise<Response> {
+    const url = new URL(request.url);
+    if (url.pathname === "/setup") {
+      await env.DB.exec("CREATE TABLE IF NOT EXISTS m (id TEXT PRIMARY KEY, s TEXT, n INTEGER)");
+      return Response.json({ ops: Object.keys(OPS) });
+    }
+    const op = OPS[url.searchParams.get("op") ?? ""];
+    if (!op) return new Response("unknown op", { status: 404 });
+    const n = Number(url.searchParams.get("n") ?? 1);
+    for (let i = 0; i < n; i++) await op(env, i);
+    return new Response("ok");
+  },
+} satisfies ExportedHandler<Env>;
