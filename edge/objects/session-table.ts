@@ -31,16 +31,15 @@ export class SessionTable extends SqlTable {
 
   /** One Baileys `keys.set` call (null deletes a key): all of it lands, or none of it. */
   set(entries: Record<string, string | null>): number {
-    const all = Object.entries(entries);
-    // One key (the session a send just ratcheted, most often) is one statement, all-or-nothing by itself.
-    if (all.length === 1) this.#write(...all[0]!);
-    else this.#storage.transactionSync(() => all.forEach(([k, v]) => this.#write(k, v)));
-    return all.length;
-  }
-
-  #write(k: string, v: string | null): void {
-    if (v === null) this.sql.exec("DELETE FROM session WHERE k = ?", k);
-    else this.sql.exec("INSERT INTO session (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v", k, v);
+    return this.#storage.transactionSync(() => {
+      let written = 0;
+      for (const [k, v] of Object.entries(entries)) {
+        if (v === null) this.sql.exec("DELETE FROM session WHERE k = ?", k);
+        else this.sql.exec("INSERT INTO session (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v", k, v);
+        written++;
+      }
+      return written;
+    });
   }
 
   /** Forgets the session (a logout); how many keys went. */
