@@ -311,7 +311,7 @@ export class Sender {
         written = announce;
         // Written: kept as such (a crash before its event must neither write it again nor lose the event), announced from memory.
         // Not a `sent` record, the one every send makes: written again after a crash it moves nothing and announces the
-        // message D1 holds as sent (#writeSent), so its event is not lost either, and a send costs one storage commit less.
+        // message D1 holds as sent (#sentBefore), so its event is not lost either, and a send costs one storage commit less.
         if (record.kind !== "sent") this.journal.replace(seq, announce);
       }
       if (announce) await this.#announce(announce);
