@@ -76,8 +76,9 @@ export class InstanceObject extends DurableObject<Env> {
     super(ctx, env);
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING, PONG));
     createTables(ctx.storage.sql, INSTANCE_TABLES);
-    // Read on every frame of the fleet link, every received message and every send; written at creation and on a change.
-    this.#storage = new TypedStorage(ctx.storage, ["meta", "number_settings"]);
+    // Read on every frame of the fleet link, every received message and every send (the sender's pacing and counters, the
+    // number's status and health); written at creation, on a change, or once per send (`usage`, `gap_ms`): small values.
+    this.#storage = new TypedStorage(ctx.storage, ["meta", "number_settings", "status", "settings", "usage", "gap_ms", "first_connected_at", "incidents"]);
     this.#lease = new Lease(ctx, this.#storage);
     this.#session = new SessionTable(ctx.storage);
     this.#status = new InstanceStatus(env, this.#storage, () => this.#connected());

@@ -48,7 +48,7 @@ export class Lease {
   async grant(server: WebSocket, fleetId: string): Promise<void> {
     this.dropAll(CloseCode.leaseHeld, "lease moved");
     this.#ctx.acceptWebSocket(server);
-    server.serializeAttachment({ fleet_id: fleetId, holder: true, granted_at: Date.now() } satisfies Attachment);
+    attach(server, { fleet_id: fleetId, holder: true, granted_at: Date.now() });
     await this.#storage.put("lease", { fleet_id: fleetId, expires_at: null });
   }
 
@@ -134,9 +134,29 @@ export function closeSocket(ws: WebSocket, code: number, reason: string): void {
   }
 }
 
-const attachmentOf = (ws: WebSocket) => ws.deserializeAttachment() as Attachment | null;
+/**
+ * Each socket's attachment as last serialized, read on every frame
+ * (`isHolder`) without deserializing it each time. Written only through
+ * `attach`; a socket the object has not seen since it woke from hibernation
+ * (this map starts empty) is read from its serialized attachment once.
+ */
+const attachments = new WeakMap<WebSocket, Attachment | null>();
+
+function attachmentOf(ws: WebSocket): Attachment | null {
+  let attachment = attachments.get(ws);
+  if (attachment === undefined) {
+    attachment = ws.deserializeAttachment() as Attachment | null;
+    attachments.set(ws, attachment);
+  }
+  return attachment;
+}
+
+function attach(ws: WebSocket, attachment: Attachment): void {
+  ws.serializeAttachment(attachment);
+  attachments.set(ws, attachment);
+}
 
 function setAttachment(ws: WebSocket, patch: Partial<Attachment>): void {
   const current = attachmentOf(ws);
-  if (current) ws.serializeAttachment({ ...current, ...patch });
+  if (current) attach(ws, { ...current, ...patch });
 }

@@ -25,6 +25,7 @@ import type { RpcPeer } from "../../shared/rpc.ts";
 import { unseal } from "../crypto.ts";
 import { db } from "../db/client.ts";
 import type { InstanceStatusPatch } from "../db/instances.ts";
+import { findMessage } from "../db/messages.ts";
 import type { MessageRow } from "../db/schema/index.ts";
 import type { Env } from "../env.ts";
 import { avatarDue, avatarJid } from "../services/contact-avatars.ts";
@@ -303,14 +304,22 @@ export class Sender {
   /** One entry's next step; false (retry set) when D1 or the event hub refused it. */
   async #apply(entry: JournalEntry): Promise<boolean> {
     const { seq, record } = entry;
+    let written: Extract<SendRecord, { kind: "announce" }> | null = null;
     try {
       const announce = record.kind === "announce" ? record : await this.#write(record);
-      // Written: kept as such (a crash before its event must neither write it again nor lose the event), announced from memory.
-      if (announce && announce !== record) this.journal.replace(seq, announce);
+      if (announce && announce !== record) {
+        written = announce;
+        // Written: kept as such (a crash before its event must neither write it again nor lose the event), announced from memory.
+        // Not a `sent` record, the one every send makes: written again after a crash it moves nothing and announces the
+        // message D1 holds as sent (#sentBefore), so its event is not lost either, and a send costs one storage commit less.
+        if (record.kind !== "sent") this.journal.replace(seq, announce);
+      }
       if (announce) await this.#announce(announce);
       this.journal.remove(seq);
       return true;
     } catch (err) {
+      // Written, its event refused: the retry announces it, without writing it again.
+      if (written && record.kind === "sent") this.journal.replace(seq, written);
       const attempts = this.journal.failed(seq);
       const delay = Math.min(RECORD_RETRY_MAX_MS, 1_000 * 2 ** (attempts - 1));
       this.#retryAt = Date.now() + delay;
@@ -361,11 +370,23 @@ export class Sender {
       { sent_at: record.sent_at, message_secret: record.message_secret, poll_message: record.poll_message },
       (movedNow) => [...counters, ...(filing?.writes(movedNow) ?? [])],
     );
-    if (!moved) return null;
+    if (!moved) return this.#sentBefore(record);
     const link = filing?.filed(also.slice(counters.length)) ?? null;
     if (!link) return { kind: "announce", row: moved };
     this.#avatarIfDue(link);
     return { kind: "announce", row: { ...moved, contact_id: link.contact_id, conversation_id: link.conversation_id }, filed: true };
+  }
+
+  /**
+   * A `sent` record whose move found nothing to move: it was written before
+   * and its event may not have left (the object stopped in between, or D1's
+   * answer was lost). A message D1 holds as `sent` is announced, at worst
+   * twice, never lost; one that is not (canceled, gone) has nothing to announce.
+   */
+  async #sentBefore(record: Extract<SendRecord, { kind: "sent" }>): Promise<Extract<SendRecord, { kind: "announce" }> | null> {
+    const row = await findMessage(db(this.#host.env.DB), record.project_id, record.message_id);
+    if (row?.status !== "sent") return null;
+    return { kind: "announce", row, filed: row.contact_id !== null && row.conversation_id !== null };
   }
 
   /** The filing the move's batch could not settle (sent-messages.ts `recordSent`), before the message is announced. */

@@ -9,16 +9,37 @@
  *
  * Chats stuck before the table existed have their number in their
  * ContactAffinity object only (objects/affinity.ts): a chat the table has no
- * row for asks its object once, and what it says is written here.
+ * row for asks its object once, and what it says is written here. Only in
+ * projects that existed then (`projects.legacy_chat_numbers`).
  */
 import { backfillChatNumber, findChatNumber, setChatNumber, stickChat } from "../db/chat-numbers.ts";
 import { type Db, db } from "../db/client.ts";
+import { hasLegacyChatNumbers } from "../db/projects.ts";
 import type { SQL } from "drizzle-orm";
 import type { Env } from "../env.ts";
 import { affinityOf } from "../objects/stubs.ts";
 
-/** What the chat's legacy object holds (null: nothing), copied into the table when it holds a number. */
+/**
+ * Which projects may have legacy objects, per isolate. The fact never
+ * changes for a project (a project created since the table has none, and
+ * nothing writes those objects any more), so it is read once: a first send
+ * to a chat of a new project asks no object and no extra D1 query after that.
+ */
+const legacyProjects = new Map<string, boolean>();
+
+async function mayHaveLegacy(env: Env, projectId: string): Promise<boolean> {
+  let legacy = legacyProjects.get(projectId);
+  if (legacy === undefined) {
+    legacy = await hasLegacyChatNumbers(env.DB, projectId);
+    if (legacyProjects.size > 10_000) legacyProjects.clear();
+    legacyProjects.set(projectId, legacy);
+  }
+  return legacy;
+}
+
+/** What the chat's legacy object holds (null: nothing, or a project with no such objects), copied into the table when it holds a number. */
 export async function legacyNumber(env: Env, projectId: string, chatJid: string): Promise<string | null> {
+  if (!(await mayHaveLegacy(env, projectId))) return null;
   const number = await affinityOf(env, projectId, chatJid).get();
   if (number) await backfillChatNumber(db(env.DB), projectId, chatJid, number);
   return number;

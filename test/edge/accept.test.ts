@@ -95,7 +95,8 @@ describe("the cost of an accepted send", () => {
     const [a, b] = [await newInstance(key, "a"), await newInstance(key, "b")];
     await connectedFleet(a.id, { jid: "5511900000001:1@s.whatsapp.net" });
     await connectedFleet(b.id, { jid: "5511900000002:1@s.whatsapp.net" });
-    // As an older deployment left it: the number only in the chat's ContactAffinity object.
+    // As an older deployment left it: a project the migration found, the number only in the chat's ContactAffinity object.
+    await env.DB.prepare("UPDATE projects SET legacy_chat_numbers = 1 WHERE id = ?").bind(projectId).run();
     await affinityOf(env, projectId, CUSTOMER_JID).set(b.id);
     const request = () => sendRequest("text", { to: CUSTOMER_JID, body: "Oi", sticky: true });
 
@@ -108,5 +109,21 @@ describe("the cost of an accepted send", () => {
     const then = countingEnv();
     expect((await sendMessage(then.env, projectId, request())).accepted.instance_id).toBe(b.id);
     expect(then.affinity.count).toBe(0);
+  });
+
+  it("a project created since chat_numbers: the first send to each chat asks no legacy object, and the chat sticks to its number", async () => {
+    const { api_key: key, id: projectId } = await newProject();
+    await noPacing(key);
+    const a = await newInstance(key, "a");
+    await connectedFleet(a.id, { jid: "5511900000001:1@s.whatsapp.net" });
+    const request = (to: string) => sendRequest("text", { to, body: "Oi", sticky: true });
+
+    for (const chat of ["5511988887701@s.whatsapp.net", "5511988887702@s.whatsapp.net"]) {
+      const first = countingEnv();
+      expect((await sendMessage(first.env, projectId, request(chat))).accepted.instance_id).toBe(a.id);
+      expect(first.affinity.count).toBe(0);
+      const row = await env.DB.prepare("SELECT instance_id FROM chat_numbers WHERE project_id = ? AND chat_jid = ?").bind(projectId, chat).first();
+      expect(row).toEqual({ instance_id: a.id });
+    }
   });
 });

@@ -91,4 +91,24 @@ describe("records of sends while D1 refuses writes", () => {
     expect(await messageOf(key, second.json.id)).toMatchObject({ status: "failed", reason: "invalid_content" });
     expect(await journalSize(id)).toBe(0);
   }, 30_000);
+
+  it("a sent message whose move landed in D1 while its answer never reached the object (a crash, a lost reply) is still announced, once, when its record is retried", async () => {
+    const { key, id } = await setup();
+    const fleet = await connectedFleet(id);
+    await d1Refuses();
+    const res = await sendText(key, id, "answer lost");
+    expect(res.status).toBe(202);
+    await waitFor(async () => (await journalSize(id)) === 1, 3_000, "its record in the journal");
+    // What the object's write did before the object stopped (or its answer was lost): D1 has the message as sent.
+    await d1Works();
+    await env.DB.prepare("UPDATE messages SET status = 'sent', sent_at = ?, wa_message_id = ? WHERE id = ?")
+      .bind(new Date().toISOString(), fleet.sends[0]!.wa_message_id, res.json.id)
+      .run();
+
+    await runDurableObjectAlarm(instanceOf(env, id));
+    await waitFor(async () => (await journalSize(id)) === 0, 5_000, "the record to be drained");
+    const events = await eventsUntil(key, (es) => es.some((e) => e.type === "message.sent"));
+    expect(events.filter((e) => e.payload?.message_id === res.json.id).map((e) => e.type)).toEqual(["message.sent"]);
+    expect((await messageOf(key, res.json.id)).status).toBe("sent");
+  }, 30_000);
 });

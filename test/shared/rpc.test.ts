@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ProtocolError } from "../../shared/protocol.ts";
+import { Frame, ProtocolError, parseFrame } from "../../shared/protocol.ts";
 import { RpcPeer, type RpcPeerOptions } from "../../shared/rpc.ts";
 
 /** Two peers wired back to back, as the edge and a fleet are over a WebSocket. */
@@ -82,5 +82,42 @@ describe("RpcPeer", () => {
     for (const frame of bad) await expect(peer.receive(JSON.stringify(frame)), JSON.stringify(frame)).rejects.toMatchObject({ code: "bad_frame" });
     // An answer nobody waits for is dropped quietly, ok or not.
     await expect(peer.receive(JSON.stringify({ v: 1, t: "res", id: 99, ok: false, error: { code: "x", message: "y" } }))).resolves.toBeUndefined();
+  });
+
+  it("reads every frame exactly as the protocol's Frame schema does: the same fields (unknown ones dropped), the same refusals with the same message", () => {
+    const frames = [
+      { v: 1, t: "evt", event: "status", data: { state: "connected" }, extra: 1 },
+      { v: 1, t: "evt", event: "status" },
+      { v: 1, t: "evt", event: "status", data: null },
+      { v: 1, t: "req", id: 7, method: "session.set", params: { entries: { "session:1": "x", "pre-key:2": null } } },
+      { v: 1, t: "req", id: 7, method: "session.clear" },
+      { v: 1, t: "req", id: 2 ** 60, method: "echo", params: {} },
+      { v: 1, t: "res", id: 3, ok: true, result: { wa_message_id: "w", timestamp: 1 }, error: { code: "x", message: "y" } },
+      { v: 1, t: "res", id: 3, ok: true },
+      { v: 1, t: "res", id: 3, ok: false, error: { code: "server_error", message: "463", more: true } },
+      { v: 1, t: "res", id: 3, ok: false, error: { code: "x" } },
+      { v: 1, t: "res", id: 3, ok: false, result: {} },
+      { v: 1.5, t: "evt", event: "status", data: {} },
+      { v: "1", t: "evt", event: "status", data: {} },
+      { v: 1, t: "req", id: -4, method: "echo", params: {} },
+      { v: 1, t: "req", id: Number.MAX_SAFE_INTEGER + 2, method: "echo", params: {} },
+      { v: 1, t: "evt", event: ["status"], data: {} },
+      { v: 1, t: "pong" },
+      [1, "evt"],
+      null,
+      42,
+    ];
+    for (const frame of frames) {
+      const schema = Frame.safeParse(frame);
+      const read = (() => {
+        try {
+          return { ok: true, frame: parseFrame(JSON.stringify(frame)) };
+        } catch (err) {
+          return { ok: false, code: (err as ProtocolError).code, message: (err as ProtocolError).message };
+        }
+      })();
+      const expected = schema.success ? { ok: true, frame: schema.data } : { ok: false, code: "bad_frame", message: schema.error.message };
+      expect(read, JSON.stringify(frame)).toEqual(expected);
+    }
   });
 });

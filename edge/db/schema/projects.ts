@@ -8,6 +8,14 @@ export const projects = sqliteTable("projects", {
   id: text("id").primaryKey(),
   name: text("name").notNull(),
   created_at: timestamp("created_at"),
+  /**
+   * Its chats may have their sticky number in a ContactAffinity object
+   * (objects/affinity.ts), written before `chat_numbers` existed: true for
+   * the projects the table found (the column's default), false for every
+   * project created since (services/projects.ts), whose first sends then ask
+   * no object.
+   */
+  legacy_chat_numbers: integer("legacy_chat_numbers", { mode: "boolean" }).notNull().default(true),
 });
 
 /** The project a row belongs to: it goes when its project does. */

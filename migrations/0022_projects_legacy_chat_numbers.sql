@@ -1,0 +1,1 @@
+ALTER TABLE `projects` ADD `legacy_chat_numbers` integer DEFAULT true NOT NULL;
