@@ -4,6 +4,7 @@ import { QueryBuilder, SQLiteAsyncDialect, type SQLiteColumn } from "drizzle-orm
 import type { Db } from "./client.ts";
 import { first, ofProject } from "./scope.ts";
 import { inList, rowSelect } from "./lists.ts";
+import { storedText } from "./messages.ts";
 import { inListOf, prepared } from "./reads.ts";
 import { type ContactRow, contactGroupMembers, contactGroups, contactTags, contacts, tags } from "./schema/index.ts";
 
@@ -27,16 +28,33 @@ export const contactIdsQuery = (db: Db, projectId: string, phones: string[], lid
 const holding = (projectId: string, phones: string[], lids: string[]) =>
   and(eq(contacts.project_id, projectId), sql`(${inList(contacts.phone, phones)} OR ${inList(contacts.lid, lids)})`);
 
-const statusesRead = prepared<Pick<ContactRow, "status">, { project_id: string; phones: string; lids: string }>(
-  new QueryBuilder()
-    .select({ status: contacts.status })
-    .from(contacts)
-    .where(and(eq(contacts.project_id, sql.placeholder("project_id")), sql`(${inListOf(contacts.phone, "phones")} OR ${inListOf(contacts.lid, "lids")})`)),
-);
+/** What `holding` reads with its values as placeholders, for statements built once (db/reads.ts). */
+export type HoldingValues = { project_id: string; phones: string; lids: string };
+const holdingPlaced = and(eq(contacts.project_id, sql.placeholder("project_id")), sql`(${inListOf(contacts.phone, "phones")} OR ${inListOf(contacts.lid, "lids")})`);
+export const holdingValues = (projectId: string, phones: string[], lids: string[]): HoldingValues => ({
+  project_id: projectId,
+  phones: JSON.stringify(phones),
+  lids: JSON.stringify(lids),
+});
+
+const statusesRead = prepared<Pick<ContactRow, "status">, HoldingValues>(new QueryBuilder().select({ status: contacts.status }).from(contacts).where(holdingPlaced));
 
 /** The statuses of the contacts `findContacts` finds, as a read for a batch (db/reads.ts): all a send's refusal needs. */
 export const contactStatusesRead = (d1: D1Database, projectId: string, phones: string[], lids: string[]) =>
-  statusesRead(d1, { project_id: projectId, phones: JSON.stringify(phones), lids: JSON.stringify(lids) });
+  statusesRead(d1, holdingValues(projectId, phones, lids));
+
+/** The ids of the contacts `findContacts` finds, as a subquery with placeholders (HoldingValues), for a read built once. */
+export const contactIdsPlaced = new QueryBuilder().select({ id: contacts.id }).from(contacts).where(holdingPlaced);
+
+const contactsRead = prepared<Omit<ContactRow, "name_manual"> & { name_manual: number }, HoldingValues>(
+  new QueryBuilder().select().from(contacts).where(holdingPlaced),
+);
+
+/** `findContacts` as a read for a batch (db/reads.ts), its text built once: the receive path looks a customer up for every message. */
+export const contactsReadOf = (d1: D1Database, projectId: string, phones: string[], lids: string[]) => contactsRead(d1, holdingValues(projectId, phones, lids));
+
+/** A contact row as D1 gives it (booleans as 0/1), as drizzle would have given it. */
+export const contactOfRead = (row: Omit<ContactRow, "name_manual"> & { name_manual: number }): ContactRow => ({ ...row, name_manual: Boolean(row.name_manual) });
 
 /**
  * As a subquery: the id of the one contact holding any of these phones,
@@ -114,6 +132,21 @@ export function contactTouched(
       updated_at: new Date().toISOString(),
     })
     .where(and(eq(contacts.project_id, projectId), eq(contacts.id, id), touch.onlyIf));
+}
+
+/**
+ * `contactTouched` for the receive path's batch, its text fixed (no SQL built
+ * per message): one more message, from or to this contact, stored only if the
+ * message `storedId` was (a repeat touches nothing).
+ */
+export function contactTouchedIfStored(d1: D1Database, projectId: string, id: string, touch: { at: string; instance_id: string; name: string | null; storedId: string }) {
+  return d1
+    .prepare(
+      `UPDATE contacts SET message_count = message_count + 1, last_message_at = max(coalesce(last_message_at, ''), ?1), instance_id = ?2,
+         name = CASE WHEN ?3 IS NULL OR (name_manual AND name IS NOT NULL) THEN name ELSE ?3 END, updated_at = ?4
+       WHERE project_id = ?5 AND id = ?6 AND ${storedText(7)}`,
+    )
+    .bind(touch.at, touch.instance_id, touch.name || null, new Date().toISOString(), projectId, id, touch.storedId);
 }
 
 /** The columns a client edits on a contact (reference 001's profile). */

@@ -12,6 +12,7 @@ import { phoneFromJid } from "../../shared/jid.ts";
 import { phoneVariants } from "./phone.ts";
 import { type Db, db } from "../db/client.ts";
 import {
+  contactTouchedIfStored,
   type NewContact,
   type Profile,
   contactTouched,
@@ -70,6 +71,10 @@ export const removeContactRow = (d1: Db, projectId: string, id: string) => delet
  */
 export const touchContact = (d1: Db, projectId: string, id: Parameters<typeof contactTouched>[2], touch: Parameters<typeof contactTouched>[3]) =>
   contactTouched(d1, projectId, id, touch);
+
+/** The same for a received message's batch, as a statement whose text is fixed: only if the message `storedId` was stored. */
+export const touchContactByReceived = (d1: D1Database, projectId: string, id: string, touch: Parameters<typeof contactTouchedIfStored>[3]) =>
+  contactTouchedIfStored(d1, projectId, id, touch);
 
 // ------------------------------------------------------------ who is who (identity.ts decides)
 

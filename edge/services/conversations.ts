@@ -19,6 +19,7 @@ import { findContacts } from "../db/contacts.ts";
 import {
   type After,
   conversationTouched,
+  conversationTouchedIfStored,
   deleteConversation,
   findConversation,
   insertConversation,
@@ -70,6 +71,10 @@ export const startConversationIfNew = (d1: Db, row: { id: string; project_id: st
  */
 export const touchConversation = (d1: Db, projectId: string, id: Parameters<typeof conversationTouched>[2], touch: Parameters<typeof conversationTouched>[3]) =>
   conversationTouched(d1, projectId, id, touch);
+
+/** The same for a received message's batch, as a statement whose text is fixed: only if the message `storedId` was stored. */
+export const touchConversationByReceived = (d1: D1Database, projectId: string, id: string, touch: Parameters<typeof conversationTouchedIfStored>[3]) =>
+  conversationTouchedIfStored(d1, projectId, id, touch);
 
 /** The contact learned its phone: its conversation is keyed on the phone JID now. For a batch. */
 export const rekeyConversation = (d1: Db, projectId: string, id: string, chatJid: string) => updateConversation(d1, projectId, id, { chat_jid: chatJid });

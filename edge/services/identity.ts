@@ -17,8 +17,9 @@ import type { BatchItem } from "drizzle-orm/batch";
 import { phoneFromJid } from "../../shared/jid.ts";
 import { phoneVariants } from "./phone.ts";
 import { type Db, db } from "../db/client.ts";
-import { contactIdsQuery, contactsQuery, findContacts } from "../db/contacts.ts";
-import { conversationsOfContacts, conversationsOfContactsQuery } from "../db/conversations.ts";
+import { contactOfRead, contactsReadOf, findContacts } from "../db/contacts.ts";
+import { conversationsOfContacts, conversationsOfContactsRead } from "../db/conversations.ts";
+import { Reads } from "../db/reads.ts";
 import { type Mapping, pnForLid, upsertMappings } from "../db/lid-map.ts";
 import type { ContactRow, ConversationRow } from "../db/schema/index.ts";
 import type { Env } from "../env.ts";
@@ -113,7 +114,12 @@ async function personOf(
   const lids = who.lid ? [who.lid] : [];
   const find = async (): Promise<[ContactRow[], ConversationRow[]]> => {
     if (!withConversations || (phones.length === 0 && lids.length === 0)) return [await findContacts(d1, projectId, phones, lids), []];
-    return d1.batch([contactsQuery(d1, projectId, phones, lids), conversationsOfContactsQuery(d1, projectId, contactIdsQuery(d1, projectId, phones, lids))]);
+    // Both texts built once (a customer is looked up for every message they send).
+    const reads = new Reads();
+    const found = reads.add(contactsReadOf(env.DB, projectId, phones, lids));
+    const theirs = reads.add(conversationsOfContactsRead(env.DB, projectId, phones, lids));
+    await reads.run(env.DB);
+    return [found().map(contactOfRead), theirs()];
   };
   let [rows, conversations] = await find();
   if (rows.length > 0 && who.pn && who.lid && !settled(rows, who)) {

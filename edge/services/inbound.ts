@@ -48,14 +48,14 @@
  */
 import type { InboundMessage, ReadReceiptKey } from "../../shared/protocol.ts";
 import { newId, sha256Hex } from "../crypto.ts";
-import { db } from "../db/client.ts";
-import { findByWaId, findOutboundByWaId, findPoll, stored } from "../db/messages.ts";
+import { db, statementOf } from "../db/client.ts";
+import { findByWaId, findOutboundByWaId, findPoll } from "../db/messages.ts";
 import type { ContactRow, ConversationRow, MessageRow } from "../db/schema/index.ts";
 import type { Env } from "../env.ts";
 import { wroteTo } from "./chat-numbers.ts";
 import { avatarDue, avatarJid } from "./contact-avatars.ts";
-import { touchContact } from "./contact-store.ts";
-import { touchConversation } from "./conversations.ts";
+import { touchContactByReceived } from "./contact-store.ts";
+import { touchConversationByReceived } from "./conversations.ts";
 import { type NewEvent, publish } from "./events.ts";
 import { canonicalJid, contactFor, contactWithConversation, identify, type Who } from "./identity.ts";
 import { bareJid, isGroup } from "./jids.ts";
@@ -171,30 +171,29 @@ async function store(env: Env, scope: Scope, msg: InboundMessage, parties: Parti
     content.media_error = msg.media_error ?? media!.error;
   }
 
+  // Every statement's text is fixed (none built per message); each after the insert acts only if it stored the message.
   const at = row.created_at;
-  const onlyIf = stored(row.id);
-  const [insert, history, counted] = storeReceived(d1, row);
-  const touches = [];
+  const statements: D1PreparedStatement[] = [...storeReceived(d1, row)];
   if (parties.contact && !parties.group) {
     const name = msg.from_me ? null : msg.push_name;
-    touches.push(touchContact(d1, scope.project_id, parties.contact.id, { at, instance_id: scope.instance_id, name, onlyIf }));
+    statements.push(touchContactByReceived(env.DB, scope.project_id, parties.contact.id, { at, instance_id: scope.instance_id, name, storedId: row.id }));
   }
   if (parties.conversation) {
-    touches.push(
-      touchConversation(d1, scope.project_id, parties.conversation.id, {
+    statements.push(
+      touchConversationByReceived(env.DB, scope.project_id, parties.conversation.id, {
         message_id: row.id,
         at,
         instance_id: scope.instance_id,
         inbound: msg.from_me ? false : stampOf(msg.timestamp),
-        onlyIf,
+        storedId: row.id,
       }),
     );
   }
   // The number the customer wrote to is the one that answers them (reference 000).
-  if (!parties.group) touches.push(wroteTo(d1, scope.project_id, row.chat_jid, scope.instance_id, onlyIf));
-  if (media?.update) touches.push(media.update);
-  const [inserted] = await d1.batch([insert, history, counted, ...touches]);
-  if (inserted.length > 0) return { message: row, fresh: true };
+  if (!parties.group) statements.push(wroteTo(env.DB, scope.project_id, row.chat_jid, scope.instance_id, row.id));
+  if (media?.update) statements.push(statementOf(d1, media.update));
+  const [inserted] = await env.DB.batch(statements);
+  if (inserted!.results.length > 0) return { message: row, fresh: true };
   const first = await findByWaId(d1, scope.project_id, scope.instance_id, msg.wa_message_id, "inbound");
   if (!first) throw new Error(`message ${msg.wa_message_id} was neither stored nor found`);
   return { message: first, fresh: false };
