@@ -170,11 +170,20 @@ export function updateContact(
 }
 
 /** The contact's stored WhatsApp picture, and when it was last asked for. */
-export function setContactAvatar(db: Db, projectId: string, id: string, avatar: Pick<ContactRow, "avatar_media_id" | "avatar_checked_at">) {
-  return db
-    .update(contacts)
-    .set({ ...avatar, updated_at: new Date().toISOString() })
-    .where(ofProject(contacts, projectId, id));
+/** Sets a contact's avatar, in one round trip: the picture it had before (undefined: no such contact). */
+export async function setContactAvatar(
+  d1: D1Database,
+  projectId: string,
+  id: string,
+  avatar: Pick<ContactRow, "avatar_media_id" | "avatar_checked_at">,
+): Promise<Pick<ContactRow, "avatar_media_id"> | undefined> {
+  const [before] = await d1.batch<Pick<ContactRow, "avatar_media_id">>([
+    d1.prepare("SELECT avatar_media_id FROM contacts WHERE project_id = ?1 AND id = ?2").bind(projectId, id),
+    d1
+      .prepare("UPDATE contacts SET avatar_media_id = ?3, avatar_checked_at = ?4, updated_at = ?5 WHERE project_id = ?1 AND id = ?2")
+      .bind(projectId, id, avatar.avatar_media_id, avatar.avatar_checked_at, new Date().toISOString()),
+  ]);
+  return before!.results[0];
 }
 
 export function deleteContact(db: Db, projectId: string, id: string) {

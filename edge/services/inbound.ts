@@ -132,11 +132,6 @@ export async function receiveMessage(env: Env, scope: Scope, msg: InboundMessage
     return { message_id: message.id, duplicate: true };
   }
 
-  if (!parties.group && parties.contact && fetchAvatar && avatarDue(parties.contact)) {
-    const jid = avatarJid(parties.contact);
-    // Queued in the number's object and fetched after this message is answered (objects/avatars.ts).
-    if (jid) fetchAvatar({ contact_id: parties.contact.id, jid });
-  }
   if (!parties.group && !msg.from_me && parties.contact) {
     // Before the announcement: if this fails, the fleet's resend comes back here (the mark is still set).
     await keywordOptOut(env, scope.project_id, parties.contact, message);
@@ -150,6 +145,13 @@ export async function receiveMessage(env: Env, scope: Scope, msg: InboundMessage
   const quoted = msg.quoted_id ? await findOutboundByWaId(d1, scope.project_id, msg.quoted_id, chats) : undefined;
   const group = parties.group && !msg.from_me ? { jid: parties.chat_jid, subject: (await groupSubject?.(parties.chat_jid)) ?? null } : null;
   await publish(env, scope.project_id, await eventOf(env, scope, msg, parties, message, quoted?.reference ?? null, group));
+  if (!parties.group && parties.contact && fetchAvatar && avatarDue(parties.contact)) {
+    const jid = avatarJid(parties.contact);
+    // Queued in the number's object and fetched after this message is answered (objects/avatars.ts); in the same
+    // turn as the unmark, so both writes are one commit of the object's storage (a failed announcement queues
+    // nothing: the fleet's resend comes back here).
+    if (jid) fetchAvatar({ contact_id: parties.contact.id, jid });
+  }
   await ledger.unmark(msg.wa_message_id);
   return { message_id: message.id, duplicate: !fresh };
 }
