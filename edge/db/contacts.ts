@@ -82,9 +82,12 @@ export async function findContact(db: Db, projectId: string, id: string): Promis
 
 /** Inserts unless the phone or LID already has a contact (a concurrent first message); returns the row if inserted. */
 export async function insertContact(db: Db, row: NewContact): Promise<ContactRow | undefined> {
-  const [inserted] = await db.insert(contacts).values(row).onConflictDoNothing().returning();
+  const [inserted] = await contactInsert(db, row);
   return inserted;
 }
+
+/** The same, for a batch: its rows are the contact inserted, or none. */
+export const contactInsert = (db: Db, row: NewContact) => db.insert(contacts).values(row).onConflictDoNothing().returning();
 
 /** The columns a bulk insert sets; the others take their defaults. */
 const BULK_COLUMNS = [

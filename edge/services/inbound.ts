@@ -212,11 +212,10 @@ async function partiesOf(env: Env, scope: Scope, msg: InboundMessage): Promise<P
   }
   // One-to-one: the chat is the customer; the sender is them too, unless we wrote it.
   const jids = [msg.chat_jid, msg.chat_jid_alt, ...(msg.from_me ? [] : [msg.sender_jid, msg.sender_jid_alt])];
-  const who = await identify(env, scope.project_id, scope.instance_id, jids);
-  const { contact, conversation } = await contactWithConversation(env, scope.project_id, scope.instance_id, who, {
-    source: msg.from_me ? "outbound" : "inbound",
-    name: msg.from_me ? null : msg.push_name,
-  });
+  // A LID with its phone is checked against the LID map in the lookup's round trip, not one of its own.
+  const who = await identify(env, scope.project_id, scope.instance_id, jids, { pairLater: true });
+  const create = { source: msg.from_me ? ("outbound" as const) : ("inbound" as const), name: msg.from_me ? null : msg.push_name };
+  const { contact, conversation } = await contactWithConversation(env, scope.project_id, scope.instance_id, who, create, true);
   const chat_jid = conversation?.chat_jid ?? canonicalJid(who, chat);
   return { chat_jid, group: false, sender: { jid: chat_jid, who }, contact, conversation };
 }
