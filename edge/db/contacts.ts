@@ -5,7 +5,7 @@ import type { Db } from "./client.ts";
 import { first, ofProject } from "./scope.ts";
 import { inList, rowSelect } from "./lists.ts";
 import { storedText } from "./messages.ts";
-import { inListOf, prepared } from "./reads.ts";
+import { type Bound, inListOf, prepared } from "./reads.ts";
 import { type ContactRow, contactGroupMembers, contactGroups, contactTags, contacts, tags } from "./schema/index.ts";
 
 export type NewContact = typeof contacts.$inferInsert;
@@ -82,12 +82,25 @@ export async function findContact(db: Db, projectId: string, id: string): Promis
 
 /** Inserts unless the phone or LID already has a contact (a concurrent first message); returns the row if inserted. */
 export async function insertContact(db: Db, row: NewContact): Promise<ContactRow | undefined> {
-  const [inserted] = await contactInsert(db, row);
+  const [inserted] = await db.insert(contacts).values(row).onConflictDoNothing().returning();
   return inserted;
 }
 
-/** The same, for a batch: its rows are the contact inserted, or none. */
-export const contactInsert = (db: Db, row: NewContact) => db.insert(contacts).values(row).onConflictDoNothing().returning();
+/**
+ * The same for a new customer heard from (their first message), as a
+ * statement for a batch, its text fixed: its rows are the contact inserted
+ * (as D1 gives it: `contactOfRead`), or none.
+ */
+export const contactInsertStatement = (
+  d1: D1Database,
+  row: Pick<ContactRow, "id" | "project_id" | "phone" | "jid" | "lid" | "name" | "instance_id" | "source">,
+): Bound<Omit<ContactRow, "name_manual"> & { name_manual: number }> =>
+  d1
+    .prepare(
+      `INSERT INTO contacts (id, project_id, phone, jid, lid, name, instance_id, source) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+       ON CONFLICT DO NOTHING RETURNING *`,
+    )
+    .bind(row.id, row.project_id, row.phone, row.jid, row.lid, row.name, row.instance_id, row.source);
 
 /** The columns a bulk insert sets; the others take their defaults. */
 const BULK_COLUMNS = [

@@ -6,7 +6,7 @@ import type { Db } from "./client.ts";
 import { storedText } from "./messages.ts";
 import { first, ofProject } from "./scope.ts";
 import { inList, rowSelect } from "./lists.ts";
-import { prepared } from "./reads.ts";
+import { type Bound, prepared } from "./reads.ts";
 import { type ConversationRow, contacts, conversations, messages } from "./schema/index.ts";
 
 export type NewConversation = typeof conversations.$inferInsert;
@@ -39,6 +39,22 @@ export const insertConversationIfNew = (db: Db, row: { id: string; project_id: s
           AND NOT EXISTS (SELECT 1 FROM ${conversations} WHERE ${conversations.project_id} = ${row.project_id} AND ${conversations.contact_id} = ${contacts.id})`,
     )
     .onConflictDoNothing();
+
+/**
+ * `insertConversationIfNew` for a contact inserted in the same batch (a new
+ * customer's first message), its text fixed: keyed on the contact's phone
+ * JID; its rows are the conversation started, or none.
+ */
+export const conversationStartStatement = (d1: D1Database, row: { id: string; project_id: string; instance_id: string }, contactId: string): Bound<ConversationRow> =>
+  d1
+    .prepare(
+      `INSERT INTO conversations (id, project_id, contact_id, chat_jid, instance_id)
+       SELECT ?1, ?2, c.id, c.jid, ?3 FROM contacts c
+       WHERE c.project_id = ?2 AND c.id = ?4 AND c.jid IS NOT NULL
+         AND NOT EXISTS (SELECT 1 FROM conversations WHERE project_id = ?2 AND contact_id = c.id)
+       ON CONFLICT DO NOTHING RETURNING *`,
+    )
+    .bind(row.id, row.project_id, row.instance_id, contactId);
 
 export async function conversationsOfContacts(db: Db, projectId: string, contactIds: string[]): Promise<ConversationRow[]> {
   if (contactIds.length === 0) return [];

@@ -19,7 +19,7 @@ import {
   deleteContact,
   findContact,
   findContacts,
-  contactInsert,
+  contactInsertStatement,
   insertContact,
   insertContactIfNew,
   insertContactsFrom,
@@ -49,7 +49,7 @@ export async function contactOfPhone(d1: Db, projectId: string, phone: string, e
 export const addContact = (d1: Db, row: NewContact) => insertContact(d1, row);
 
 /** The same for a batch (identity.ts starts a new customer's conversation in it): its rows are the contact inserted, or none. */
-export const addContactInBatch = (d1: Db, row: NewContact) => contactInsert(d1, row);
+export const addContactInBatch = (d1: D1Database, row: Parameters<typeof contactInsertStatement>[1]) => contactInsertStatement(d1, row);
 
 /** A new contact for a batch, unless `onlyIf` fails or one holds any of `phones` (sent-messages.ts files a first message so). */
 export const addContactIfNew = (d1: Db, row: NewContact, phones: string[], onlyIf: SQL) => insertContactIfNew(d1, row, phones, onlyIf);

@@ -19,6 +19,7 @@ import { findContacts } from "../db/contacts.ts";
 import {
   type After,
   conversationTouched,
+  conversationStartStatement,
   conversationTouchedIfStored,
   deleteConversation,
   findConversation,
@@ -63,6 +64,10 @@ export async function conversationFor(env: Env, projectId: string, contact: Cont
  */
 export const startConversationIfNew = (d1: Db, row: { id: string; project_id: string; instance_id: string }, contactId: SQL, onlyIf: SQL) =>
   insertConversationIfNew(d1, row, contactId, onlyIf);
+
+/** The same for a contact inserted in the same batch (identity.ts, a new customer's first message): its rows are the conversation started, or none. */
+export const startConversationOf = (d1: D1Database, row: { id: string; project_id: string; instance_id: string }, contactId: string) =>
+  conversationStartStatement(d1, row, contactId);
 
 /**
  * A message joined the conversation, for a batch: inbound, one more unread

@@ -13,7 +13,6 @@
  * it decides about are written by their owners: contacts (contact-store.ts),
  * their status (contact-status.ts), conversations and messages.
  */
-import { sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { phoneFromJid } from "../../shared/jid.ts";
 import { phoneVariants } from "./phone.ts";
@@ -28,7 +27,7 @@ import { newId } from "../crypto.ts";
 import { passOn } from "./chat-numbers.ts";
 import { mergedStatus } from "./contact-status.ts";
 import { addContact, addContactInBatch, mergeContacts, setLid, takePhone } from "./contact-store.ts";
-import { conversationFor, mergeConversations, rekeyConversation, startConversationIfNew } from "./conversations.ts";
+import { conversationFor, mergeConversations, rekeyConversation, startConversationOf } from "./conversations.ts";
 import { type NewEvent, publish } from "./events.ts";
 import { bareJid, isLid, isPhoneJid } from "./jids.ts";
 import { moveToContact } from "./message-status.ts";
@@ -156,11 +155,12 @@ async function personOf(
   };
   if (withConversations && who.pn) {
     // A new customer's contact and conversation in one round trip: the conversation only if this contact was inserted.
-    const [[inserted], started] = await d1.batch([
-      addContactInBatch(d1, row),
-      startConversationIfNew(d1, { id: newId(), project_id: projectId, instance_id: instanceId }, sql`${row.id}`, sql`true`).returning(),
+    const [added, started] = await env.DB.batch([
+      addContactInBatch(env.DB, row),
+      startConversationOf(env.DB, { id: newId(), project_id: projectId, instance_id: instanceId }, row.id),
     ]);
-    if (inserted) return { contact: inserted, conversations: started, created: true };
+    const inserted = added!.results[0] as Parameters<typeof contactOfRead>[0] | undefined;
+    if (inserted) return { contact: contactOfRead(inserted), conversations: started!.results as ConversationRow[], created: true };
   } else {
     const inserted = await addContact(d1, row);
     if (inserted) return { contact: inserted, conversations: [], created: true };
