@@ -6,6 +6,7 @@
  */
 import { type SQL, sql } from "drizzle-orm";
 import type { Db } from "./client.ts";
+import { storedText } from "./messages.ts";
 import type { Bound } from "./reads.ts";
 import { chatNumbers } from "./schema/index.ts";
 
@@ -61,6 +62,16 @@ export const setChatNumber = (db: Db, projectId: string, chatJid: string, instan
       set: { instance_id: sql`excluded.instance_id`, updated_at: sql`excluded.updated_at` },
       setWhere: sql`${chatNumbers.instance_id} IS NOT excluded.instance_id`,
     });
+
+/** `setChatNumber` for the receive path's batch, its text fixed: only if the message `storedId` was stored. */
+export const setChatNumberIfStored = (d1: D1Database, projectId: string, chatJid: string, instanceId: string, storedId: string) =>
+  d1
+    .prepare(
+      `INSERT INTO chat_numbers (project_id, chat_jid, instance_id, updated_at) SELECT ?1, ?2, ?3, ?4 WHERE ${storedText(5)}
+       ON CONFLICT (project_id, chat_jid) DO UPDATE SET instance_id = excluded.instance_id, updated_at = excluded.updated_at
+       WHERE chat_numbers.instance_id IS NOT excluded.instance_id`,
+    )
+    .bind(projectId, chatJid, instanceId, new Date().toISOString(), storedId);
 
 /** Writes the number a chat had before this table (its legacy object's), unless the table has one already. */
 export const backfillChatNumber = (db: Db, projectId: string, chatJid: string, instanceId: string) =>

@@ -15,3 +15,12 @@ export function db(d1: D1Database): Db {
   }
   return instance;
 }
+
+/** A statement drizzle builds. */
+export type Buildable = { toSQL(): { sql: string; params: unknown[] } };
+
+/** A statement drizzle built, as the D1 statement it runs: for a batch of hand-written ones (`env.DB.batch`). */
+export function statementOf(d1: Db, query: Buildable): D1PreparedStatement {
+  const { sql, params } = query.toSQL();
+  return d1.$client.prepare(sql).bind(...params);
+}

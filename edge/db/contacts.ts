@@ -4,7 +4,8 @@ import { QueryBuilder, SQLiteAsyncDialect, type SQLiteColumn } from "drizzle-orm
 import type { Db } from "./client.ts";
 import { first, ofProject } from "./scope.ts";
 import { inList, rowSelect } from "./lists.ts";
-import { inListOf, prepared } from "./reads.ts";
+import { storedText } from "./messages.ts";
+import { type Bound, inListOf, prepared } from "./reads.ts";
 import { type ContactRow, contactGroupMembers, contactGroups, contactTags, contacts, tags } from "./schema/index.ts";
 
 export type NewContact = typeof contacts.$inferInsert;
@@ -27,16 +28,33 @@ export const contactIdsQuery = (db: Db, projectId: string, phones: string[], lid
 const holding = (projectId: string, phones: string[], lids: string[]) =>
   and(eq(contacts.project_id, projectId), sql`(${inList(contacts.phone, phones)} OR ${inList(contacts.lid, lids)})`);
 
-const statusesRead = prepared<Pick<ContactRow, "status">, { project_id: string; phones: string; lids: string }>(
-  new QueryBuilder()
-    .select({ status: contacts.status })
-    .from(contacts)
-    .where(and(eq(contacts.project_id, sql.placeholder("project_id")), sql`(${inListOf(contacts.phone, "phones")} OR ${inListOf(contacts.lid, "lids")})`)),
-);
+/** What `holding` reads with its values as placeholders, for statements built once (db/reads.ts). */
+export type HoldingValues = { project_id: string; phones: string; lids: string };
+const holdingPlaced = and(eq(contacts.project_id, sql.placeholder("project_id")), sql`(${inListOf(contacts.phone, "phones")} OR ${inListOf(contacts.lid, "lids")})`);
+export const holdingValues = (projectId: string, phones: string[], lids: string[]): HoldingValues => ({
+  project_id: projectId,
+  phones: JSON.stringify(phones),
+  lids: JSON.stringify(lids),
+});
+
+const statusesRead = prepared<Pick<ContactRow, "status">, HoldingValues>(new QueryBuilder().select({ status: contacts.status }).from(contacts).where(holdingPlaced));
 
 /** The statuses of the contacts `findContacts` finds, as a read for a batch (db/reads.ts): all a send's refusal needs. */
 export const contactStatusesRead = (d1: D1Database, projectId: string, phones: string[], lids: string[]) =>
-  statusesRead(d1, { project_id: projectId, phones: JSON.stringify(phones), lids: JSON.stringify(lids) });
+  statusesRead(d1, holdingValues(projectId, phones, lids));
+
+/** The ids of the contacts `findContacts` finds, as a subquery with placeholders (HoldingValues), for a read built once. */
+export const contactIdsPlaced = new QueryBuilder().select({ id: contacts.id }).from(contacts).where(holdingPlaced);
+
+const contactsRead = prepared<Omit<ContactRow, "name_manual"> & { name_manual: number }, HoldingValues>(
+  new QueryBuilder().select().from(contacts).where(holdingPlaced),
+);
+
+/** `findContacts` as a read for a batch (db/reads.ts), its text built once: the receive path looks a customer up for every message. */
+export const contactsReadOf = (d1: D1Database, projectId: string, phones: string[], lids: string[]) => contactsRead(d1, holdingValues(projectId, phones, lids));
+
+/** A contact row as D1 gives it (booleans as 0/1), as drizzle would have given it. */
+export const contactOfRead = (row: Omit<ContactRow, "name_manual"> & { name_manual: number }): ContactRow => ({ ...row, name_manual: Boolean(row.name_manual) });
 
 /**
  * As a subquery: the id of the one contact holding any of these phones,
@@ -67,6 +85,22 @@ export async function insertContact(db: Db, row: NewContact): Promise<ContactRow
   const [inserted] = await db.insert(contacts).values(row).onConflictDoNothing().returning();
   return inserted;
 }
+
+/**
+ * The same for a new customer heard from (their first message), as a
+ * statement for a batch, its text fixed: its rows are the contact inserted
+ * (as D1 gives it: `contactOfRead`), or none.
+ */
+export const contactInsertStatement = (
+  d1: D1Database,
+  row: Pick<ContactRow, "id" | "project_id" | "phone" | "jid" | "lid" | "name" | "instance_id" | "source">,
+): Bound<Omit<ContactRow, "name_manual"> & { name_manual: number }> =>
+  d1
+    .prepare(
+      `INSERT INTO contacts (id, project_id, phone, jid, lid, name, instance_id, source) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+       ON CONFLICT DO NOTHING RETURNING *`,
+    )
+    .bind(row.id, row.project_id, row.phone, row.jid, row.lid, row.name, row.instance_id, row.source);
 
 /** The columns a bulk insert sets; the others take their defaults. */
 const BULK_COLUMNS = [
@@ -116,6 +150,21 @@ export function contactTouched(
     .where(and(eq(contacts.project_id, projectId), eq(contacts.id, id), touch.onlyIf));
 }
 
+/**
+ * `contactTouched` for the receive path's batch, its text fixed (no SQL built
+ * per message): one more message, from or to this contact, stored only if the
+ * message `storedId` was (a repeat touches nothing).
+ */
+export function contactTouchedIfStored(d1: D1Database, projectId: string, id: string, touch: { at: string; instance_id: string; name: string | null; storedId: string }) {
+  return d1
+    .prepare(
+      `UPDATE contacts SET message_count = message_count + 1, last_message_at = max(coalesce(last_message_at, ''), ?1), instance_id = ?2,
+         name = CASE WHEN ?3 IS NULL OR (name_manual AND name IS NOT NULL) THEN name ELSE ?3 END, updated_at = ?4
+       WHERE project_id = ?5 AND id = ?6 AND ${storedText(7)}`,
+    )
+    .bind(touch.at, touch.instance_id, touch.name || null, new Date().toISOString(), projectId, id, touch.storedId);
+}
+
 /** The columns a client edits on a contact (reference 001's profile). */
 export type Profile = Pick<
   ContactRow,
@@ -137,11 +186,20 @@ export function updateContact(
 }
 
 /** The contact's stored WhatsApp picture, and when it was last asked for. */
-export function setContactAvatar(db: Db, projectId: string, id: string, avatar: Pick<ContactRow, "avatar_media_id" | "avatar_checked_at">) {
-  return db
-    .update(contacts)
-    .set({ ...avatar, updated_at: new Date().toISOString() })
-    .where(ofProject(contacts, projectId, id));
+/** Sets a contact's avatar, in one round trip: the picture it had before (undefined: no such contact). */
+export async function setContactAvatar(
+  d1: D1Database,
+  projectId: string,
+  id: string,
+  avatar: Pick<ContactRow, "avatar_media_id" | "avatar_checked_at">,
+): Promise<Pick<ContactRow, "avatar_media_id"> | undefined> {
+  const [before] = await d1.batch<Pick<ContactRow, "avatar_media_id">>([
+    d1.prepare("SELECT avatar_media_id FROM contacts WHERE project_id = ?1 AND id = ?2").bind(projectId, id),
+    d1
+      .prepare("UPDATE contacts SET avatar_media_id = ?3, avatar_checked_at = ?4, updated_at = ?5 WHERE project_id = ?1 AND id = ?2")
+      .bind(projectId, id, avatar.avatar_media_id, avatar.avatar_checked_at, new Date().toISOString()),
+  ]);
+  return before!.results[0];
 }
 
 export function deleteContact(db: Db, projectId: string, id: string) {

@@ -1,9 +1,12 @@
 /** Storage for `conversations`: one per contact across all numbers. Every query names the project. */
 import { type SQL, type SQLWrapper, and, desc, eq, inArray, isNotNull, lt, lte, or, sql } from "drizzle-orm";
-import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
+import { QueryBuilder, type SQLiteColumn } from "drizzle-orm/sqlite-core";
+import { type HoldingValues, contactIdsPlaced, holdingValues } from "./contacts.ts";
 import type { Db } from "./client.ts";
+import { storedText } from "./messages.ts";
 import { first, ofProject } from "./scope.ts";
 import { inList, rowSelect } from "./lists.ts";
+import { type Bound, prepared } from "./reads.ts";
 import { type ConversationRow, contacts, conversations, messages } from "./schema/index.ts";
 
 export type NewConversation = typeof conversations.$inferInsert;
@@ -37,6 +40,22 @@ export const insertConversationIfNew = (db: Db, row: { id: string; project_id: s
     )
     .onConflictDoNothing();
 
+/**
+ * `insertConversationIfNew` for a contact inserted in the same batch (a new
+ * customer's first message), its text fixed: keyed on the contact's phone
+ * JID; its rows are the conversation started, or none.
+ */
+export const conversationStartStatement = (d1: D1Database, row: { id: string; project_id: string; instance_id: string }, contactId: string): Bound<ConversationRow> =>
+  d1
+    .prepare(
+      `INSERT INTO conversations (id, project_id, contact_id, chat_jid, instance_id)
+       SELECT ?1, ?2, c.id, c.jid, ?3 FROM contacts c
+       WHERE c.project_id = ?2 AND c.id = ?4 AND c.jid IS NOT NULL
+         AND NOT EXISTS (SELECT 1 FROM conversations WHERE project_id = ?2 AND contact_id = c.id)
+       ON CONFLICT DO NOTHING RETURNING *`,
+    )
+    .bind(row.id, row.project_id, row.instance_id, contactId);
+
 export async function conversationsOfContacts(db: Db, projectId: string, contactIds: string[]): Promise<ConversationRow[]> {
   if (contactIds.length === 0) return [];
   return db
@@ -51,6 +70,17 @@ export const conversationsOfContactsQuery = (db: Db, projectId: string, contactI
     .select()
     .from(conversations)
     .where(and(eq(conversations.project_id, projectId), inArray(conversations.contact_id, contactIds)));
+
+const ofContactsRead = prepared<ConversationRow, HoldingValues>(
+  new QueryBuilder()
+    .select()
+    .from(conversations)
+    .where(and(eq(conversations.project_id, sql.placeholder("project_id")), inArray(conversations.contact_id, contactIdsPlaced))),
+);
+
+/** The conversations of the contacts `findContacts` finds, as a read for a batch (db/reads.ts), its text built once. */
+export const conversationsOfContactsRead = (d1: D1Database, projectId: string, phones: string[], lids: string[]) =>
+  ofContactsRead(d1, holdingValues(projectId, phones, lids));
 
 /** Inserts unless the contact (or chat) already has one (a concurrent first message); returns the row if inserted. */
 export async function insertConversation(db: Db, row: NewConversation): Promise<ConversationRow | undefined> {
@@ -92,6 +122,30 @@ export function conversationTouched(
       updated_at: new Date().toISOString(),
     })
     .where(and(eq(conversations.project_id, projectId), eq(conversations.id, id), touch.onlyIf));
+}
+
+/**
+ * `conversationTouched` for the receive path's batch, its text fixed (no SQL
+ * built per message), only if the message `storedId` was stored (a repeat
+ * touches nothing).
+ */
+export function conversationTouchedIfStored(
+  d1: D1Database,
+  projectId: string,
+  id: string,
+  touch: { message_id: string; at: string; instance_id: string; inbound: string | false; storedId: string },
+) {
+  return d1
+    .prepare(
+      `UPDATE conversations SET
+         last_message_id = CASE WHEN last_message_at IS NULL OR last_message_at <= ?1 THEN ?2 ELSE last_message_id END,
+         last_message_at = max(coalesce(last_message_at, ''), ?1), instance_id = ?3,
+         unread_count = CASE WHEN ?4 IS NULL THEN 0 ELSE unread_count + 1 END,
+         last_inbound_at = CASE WHEN ?4 IS NULL THEN last_inbound_at ELSE max(coalesce(last_inbound_at, ''), ?4) END,
+         updated_at = ?5
+       WHERE project_id = ?6 AND id = ?7 AND ${storedText(8)}`,
+    )
+    .bind(touch.at, touch.message_id, touch.instance_id, touch.inbound || null, new Date().toISOString(), projectId, id, touch.storedId);
 }
 
 export function updateConversation(

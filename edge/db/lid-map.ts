@@ -1,6 +1,7 @@
 /** Storage for `lid_map`: what WhatsApp told us each LID stands for, per project. */
 import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Db } from "./client.ts";
+import type { Bound } from "./reads.ts";
 import { lidMap } from "./schema/index.ts";
 
 export type Mapping = { lid: string; pn: string };
@@ -20,13 +21,12 @@ export function upsertMappings(db: Db, projectId: string, mappings: Mapping[]) {
 }
 
 export async function pnForLid(db: Db, projectId: string, lid: string): Promise<string | null> {
-  const [row] = await db
-    .select({ pn: lidMap.pn })
-    .from(lidMap)
-    .where(and(eq(lidMap.project_id, projectId), eq(lidMap.lid, lid)))
-    .limit(1);
-  return row?.pn ?? null;
+  return (await pnForLidRead(db.$client, projectId, lid).first<{ pn: string }>())?.pn ?? null;
 }
+
+/** The phone a LID stands for, as a read for a batch (db/reads.ts), its text fixed: a received message's lookup carries it. */
+export const pnForLidRead = (d1: D1Database, projectId: string, lid: string): Bound<{ pn: string }> =>
+  d1.prepare("SELECT pn FROM lid_map WHERE project_id = ?1 AND lid = ?2 LIMIT 1").bind(projectId, lid);
 
 /** The LIDs WhatsApp told us stand for any of these phone JIDs. */
 export async function lidsForPns(db: Db, projectId: string, pns: string[]): Promise<string[]> {

@@ -242,24 +242,49 @@ export async function messageEditsOf(db: Db, messageId: string) {
 /** True once the message with this id is stored: makes batch statements conditional on an insert that may have been a repeat. */
 export const stored = (id: string) => sql`EXISTS (SELECT 1 FROM ${messages} WHERE ${messages.id} = ${id})`;
 
+/** The text of `stored`, for a hand-written statement whose parameter `?n` is the message's id. */
+export const storedText = (n: number) => `EXISTS (SELECT 1 FROM messages WHERE id = ?${n})`;
+
 /**
  * A received message and its first history entry, for a batch. The insert
  * does nothing when this number already stored this WhatsApp message (the
  * unique inbound index): the fleet resends after a lost link or a restart.
+ * Written by hand, its text fixed: built by drizzle, these and the batch's
+ * other statements were the largest part of a received message's SQL
+ * building (bench/profiles/inbound-2026-12.md). The columns a received
+ * message never sets keep their defaults (null, or none).
  */
-export function insertReceived(db: Db, row: NewMessage) {
+export function insertReceived(d1: D1Database, row: MessageRow) {
   return [
-    db.insert(messages).values(row).onConflictDoNothing().returning({ id: messages.id }),
-    // Its history starts only if the message row is the new one.
-    db
-      .insert(messageStatuses)
-      .select(
-        db
-          // Every column in table order (drizzle's rule); a null id takes the next autoincrement value.
-          .select({ id: sql<number>`null`.as("id"), message_id: messages.id, status: messages.status, reason: messages.reason, at: messages.created_at })
-          .from(messages)
-          .where(eq(messages.id, row.id!)),
+    d1
+      .prepare(
+        `INSERT INTO messages (id, project_id, instance_id, chat_jid, direction, type, content, status, wa_message_id, sent_at,
+           contact_id, conversation_id, sender_jid, quoted_id, media_id, from_me, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
+         ON CONFLICT DO NOTHING RETURNING id`,
+      )
+      .bind(
+        row.id,
+        row.project_id,
+        row.instance_id,
+        row.chat_jid,
+        row.direction,
+        row.type,
+        JSON.stringify(row.content),
+        row.status,
+        row.wa_message_id,
+        row.sent_at,
+        row.contact_id,
+        row.conversation_id,
+        row.sender_jid,
+        row.quoted_id,
+        row.media_id,
+        row.from_me ? 1 : 0,
+        row.created_at,
+        row.updated_at,
       ),
+    // Its history starts only if the message row is the new one (the id is new to this attempt).
+    d1.prepare("INSERT INTO message_statuses (message_id, status, reason, at) SELECT id, status, reason, created_at FROM messages WHERE id = ?1").bind(row.id),
   ] as const;
 }
 

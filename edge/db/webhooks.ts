@@ -1,7 +1,7 @@
 /** Storage for `webhooks`, `webhook_deliveries` and `webhook_attempts`. Every query names the project. */
 import { type SQL, and, asc, desc, eq, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
-import type { Db } from "./client.ts";
+import { type Buildable, type Db, statementOf } from "./client.ts";
 import { first, ofProject } from "./scope.ts";
 import { inList } from "./lists.ts";
 import { type Page, pageOf, paged } from "./pagination.ts";
@@ -128,29 +128,27 @@ export type DeliveryJobRow = Pick<DeliveryRow, "id" | "project_id" | "event_id" 
   webhook: Pick<WebhookRow, "id" | "url" | "secret_sealed" | "enabled" | "failing_since">;
 };
 
-/** The deliveries a queue batch names, each with its endpoint, in one query. */
+/**
+ * The deliveries a queue batch names, each with its endpoint, in one query
+ * whose text is fixed (the consumer runs it for every batch).
+ */
 export async function deliveriesForJobs(db: Db, ids: string[]): Promise<Map<string, DeliveryJobRow>> {
   if (ids.length === 0) return new Map();
-  const rows = await db
-    .select({
-      id: webhookDeliveries.id,
-      project_id: webhookDeliveries.project_id,
-      event_id: webhookDeliveries.event_id,
-      body: webhookDeliveries.body,
-      status: webhookDeliveries.status,
-      attempts: webhookDeliveries.attempts,
-      webhook: {
-        id: webhooks.id,
-        url: webhooks.url,
-        secret_sealed: webhooks.secret_sealed,
-        enabled: webhooks.enabled,
-        failing_since: webhooks.failing_since,
-      },
-    })
-    .from(webhookDeliveries)
-    .innerJoin(webhooks, and(eq(webhooks.id, webhookDeliveries.webhook_id), eq(webhooks.project_id, webhookDeliveries.project_id)))
-    .where(inList(webhookDeliveries.id, [...new Set(ids)]));
-  return new Map(rows.map((r) => [r.id, r]));
+  const { results } = await db.$client
+    .prepare(
+      `SELECT d.id, d.project_id, d.event_id, d.body, d.status, d.attempts,
+         w.id AS webhook_id, w.url, w.secret_sealed, w.enabled, w.failing_since
+       FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id AND w.project_id = d.project_id
+       WHERE d.id IN (SELECT value FROM json_each(?1))`,
+    )
+    .bind(JSON.stringify([...new Set(ids)]))
+    .all<Omit<DeliveryJobRow, "webhook"> & { webhook_id: string; url: string; secret_sealed: string; enabled: number; failing_since: string | null }>();
+  return new Map(
+    results.map(({ webhook_id, url, secret_sealed, enabled, failing_since, ...r }) => [
+      r.id,
+      { ...r, webhook: { id: webhook_id, url, secret_sealed, enabled: Boolean(enabled), failing_since } },
+    ]),
+  );
 }
 
 /** What one attempt came to: an answer from the endpoint, or none. */
@@ -171,47 +169,47 @@ export type AttemptRecord = {
 /**
  * A batch's attempts, in one round trip: the attempt log, each delivery's
  * state, and each endpoint's health (`failing_since` set by the first
- * failure after a success, cleared by the next success).
+ * failure after a success, cleared by the next success). One statement for
+ * each of the three, whatever the batch's size (the rows travel as one JSON
+ * parameter; D1 allows 100 bound parameters per statement), their text
+ * fixed: the consumer records every delivery.
  */
-export async function recordAttempts(db: Db, records: AttemptRecord[], count?: (ok: boolean, which: SQL) => BatchItem<"sqlite">) {
+export async function recordAttempts(db: Db, records: AttemptRecord[], count?: (ok: boolean, which: SQL) => Buildable) {
   if (records.length === 0) return;
+  const d1 = db.$client;
   const at = now();
-  const statements: BatchItem<"sqlite">[] = records.flatMap((r) => [
-    db.insert(webhookAttempts).values({
-      delivery_id: r.delivery_id,
-      attempt: r.attempt,
-      status_code: r.status_code,
-      error: r.error,
-      response_body: r.response_body,
-      duration_ms: r.duration_ms,
-      at,
-    }),
-    db
-      .update(webhookDeliveries)
-      .set({
-        status: r.ok ? "delivered" : "retrying",
-        attempts: sql`${webhookDeliveries.attempts} + 1`,
-        last_status_code: r.status_code,
-        last_error: r.error,
-        next_attempt_at: r.next_attempt_at,
-        delivered_at: r.ok ? at : null,
-        updated_at: at,
-      })
-      .where(eq(webhookDeliveries.id, r.delivery_id)),
-    r.ok
-      ? db.update(webhooks).set({ failing_since: null, last_success_at: at }).where(eq(webhooks.id, r.webhook_id))
-      : db
-          .update(webhooks)
-          .set({ failing_since: sql`coalesce(${webhooks.failing_since}, ${at})` })
-          .where(eq(webhooks.id, r.webhook_id)),
-  ]);
+  // An endpoint's attempts in a batch ran side by side: its health is what the last one says, after any success among them.
+  const health = new Map<string, { last: boolean; any: boolean }>();
+  for (const r of records) health.set(r.webhook_id, { last: r.ok, any: r.ok || (health.get(r.webhook_id)?.any ?? false) });
+  const statements = [
+    d1
+      .prepare(
+        `INSERT INTO webhook_attempts (delivery_id, attempt, status_code, error, response_body, duration_ms, at)
+         SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, ?2 FROM json_each(?1)`,
+      )
+      .bind(JSON.stringify(records.map((r) => [r.delivery_id, r.attempt, r.status_code, r.error, r.response_body, r.duration_ms])), at),
+    d1
+      .prepare(
+        `UPDATE webhook_deliveries SET status = CASE WHEN r.value ->> 1 THEN 'delivered' ELSE 'retrying' END, attempts = attempts + 1,
+           last_status_code = r.value ->> 2, last_error = r.value ->> 3, next_attempt_at = r.value ->> 4,
+           delivered_at = CASE WHEN r.value ->> 1 THEN ?2 END, updated_at = ?2
+         FROM json_each(?1) r WHERE webhook_deliveries.id = r.value ->> 0`,
+      )
+      .bind(JSON.stringify(records.map((r) => [r.delivery_id, r.ok ? 1 : 0, r.status_code, r.error, r.next_attempt_at])), at),
+    d1
+      .prepare(
+        `UPDATE webhooks SET failing_since = CASE WHEN h.value ->> 1 THEN NULL WHEN h.value ->> 2 THEN ?2 ELSE coalesce(failing_since, ?2) END,
+           last_success_at = CASE WHEN h.value ->> 2 THEN ?2 ELSE last_success_at END
+         FROM json_each(?1) h WHERE webhooks.id = h.value ->> 0`,
+      )
+      .bind(JSON.stringify([...health].map(([id, h]) => [id, h.last ? 1 : 0, h.any ? 1 : 0])), at),
+  ];
   // The attempts' outcomes counted (services/metrics.ts): the ones that delivered, the ones to retry.
   for (const ok of [true, false]) {
     const ids = records.filter((r) => r.ok === ok).map((r) => r.delivery_id);
-    if (count && ids.length > 0) statements.push(count(ok, inList(webhookDeliveries.id, ids)));
+    if (count && ids.length > 0) statements.push(statementOf(db, count(ok, inList(webhookDeliveries.id, ids))));
   }
-  const [first, ...rest] = statements;
-  await db.batch([first!, ...rest]);
+  await d1.batch(statements);
 }
 
 /** Gives up on deliveries (dead letters, disabled endpoints); a delivered one stays delivered. */

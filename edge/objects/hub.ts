@@ -206,7 +206,8 @@ export class EventHub extends DurableObject<Env> {
       console.error(`event hub: ${rows.length} deliveries wait for the alarm:`, err instanceof Error ? err.message : err);
       return false;
     }
-    for (const row of rows) this.#sql.exec("DELETE FROM outbox WHERE delivery_id = ?", row.delivery_id);
+    // One statement for the batch (up to DISPATCH_MAX rows): one per row was a third of the hand-over's time in the inbound profile.
+    this.#sql.exec("DELETE FROM outbox WHERE delivery_id IN (SELECT value FROM json_each(?))", JSON.stringify(rows.map((r) => r.delivery_id)));
     return true;
   }
 

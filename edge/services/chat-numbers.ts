@@ -12,10 +12,9 @@
  * row for asks its object once, and what it says is written here. Only in
  * projects that existed then (`projects.legacy_chat_numbers`).
  */
-import { backfillChatNumber, findChatNumber, setChatNumber, stickChat } from "../db/chat-numbers.ts";
+import { backfillChatNumber, findChatNumber, setChatNumber, setChatNumberIfStored, stickChat } from "../db/chat-numbers.ts";
 import { type Db, db } from "../db/client.ts";
 import { hasLegacyChatNumbers } from "../db/projects.ts";
-import type { SQL } from "drizzle-orm";
 import type { Env } from "../env.ts";
 import { affinityOf } from "../objects/stubs.ts";
 
@@ -54,9 +53,9 @@ export async function numberOfChat(env: Env, projectId: string, chatJid: string)
 export const stick = (env: Env, projectId: string, chatJid: string, candidate: string, usable: string[]) =>
   stickChat(env.DB, projectId, chatJid, candidate, usable);
 
-/** For the batch that stores a received 1:1 message (`onlyIf`: the message was stored): the number written to is the chat's now. */
-export const wroteTo = (d1: Db, projectId: string, chatJid: string, instanceId: string, onlyIf: SQL) =>
-  setChatNumber(d1, projectId, chatJid, instanceId, onlyIf);
+/** For the batch that stores a received 1:1 message (if the message `storedId` was stored): the number written to is the chat's now. */
+export const wroteTo = (d1: D1Database, projectId: string, chatJid: string, instanceId: string, storedId: string) =>
+  setChatNumberIfStored(d1, projectId, chatJid, instanceId, storedId);
 
 /** The number that talked to chat `from` keeps talking to chat `to` (the same person, under another JID). */
 export async function passOn(env: Env, projectId: string, from: string, to: string): Promise<void> {

@@ -14,8 +14,7 @@
  * `avatar_checked_at`).
  */
 import type { Result } from "../../shared/protocol.ts";
-import { db } from "../db/client.ts";
-import { findContact, setContactAvatar } from "../db/contacts.ts";
+import { setContactAvatar } from "../db/contacts.ts";
 import type { ContactRow } from "../db/schema/index.ts";
 import type { Env } from "../env.ts";
 import { mediaLink } from "./media-links.ts";
@@ -42,13 +41,16 @@ export const avatarJid = (contact: Pick<ContactRow, "jid" | "lid">) => contact.j
  * (whose file and links die with it), and no picture clears it.
  */
 export async function saveAvatar(env: Env, scope: { project_id: string; instance_id: string }, contactId: string, picture: Result<"profile.picture">): Promise<void> {
-  const d1 = db(env.DB);
-  const contact = await findContact(d1, scope.project_id, contactId);
-  if (!contact) return;
   const bytes = picture.base64 ? Uint8Array.from(atob(picture.base64), (c) => c.charCodeAt(0)) : null;
   const mediaId = bytes && bytes.byteLength > 0 ? await storeAvatarFile(env, scope, bytes, picture.mime_type ?? "image/jpeg") : null;
-  await setContactAvatar(d1, scope.project_id, contactId, { avatar_media_id: mediaId, avatar_checked_at: new Date().toISOString() });
-  await forgetAvatar(env, scope.project_id, contact);
+  // The old picture read and the new one written in one round trip (every new customer's picture is asked for).
+  const before = await setContactAvatar(env.DB, scope.project_id, contactId, { avatar_media_id: mediaId, avatar_checked_at: new Date().toISOString() });
+  // The contact was deleted meanwhile: nothing links to the file.
+  if (!before) {
+    if (mediaId) await removeReceivedMedia(env, scope.project_id, mediaId);
+    return;
+  }
+  if (before.avatar_media_id !== mediaId) await forgetAvatar(env, scope.project_id, before);
 }
 
 /** The stored picture's file and row, for a contact that no longer shows it (replaced, or the contact deleted). */

@@ -12,12 +12,14 @@ import { phoneFromJid } from "../../shared/jid.ts";
 import { phoneVariants } from "./phone.ts";
 import { type Db, db } from "../db/client.ts";
 import {
+  contactTouchedIfStored,
   type NewContact,
   type Profile,
   contactTouched,
   deleteContact,
   findContact,
   findContacts,
+  contactInsertStatement,
   insertContact,
   insertContactIfNew,
   insertContactsFrom,
@@ -46,6 +48,9 @@ export async function contactOfPhone(d1: Db, projectId: string, phone: string, e
 /** A new contact, unless its phone or LID has one already (a concurrent first message): the row if inserted. */
 export const addContact = (d1: Db, row: NewContact) => insertContact(d1, row);
 
+/** The same for a batch (identity.ts starts a new customer's conversation in it): its rows are the contact inserted, or none. */
+export const addContactInBatch = (d1: D1Database, row: Parameters<typeof contactInsertStatement>[1]) => contactInsertStatement(d1, row);
+
 /** A new contact for a batch, unless `onlyIf` fails or one holds any of `phones` (sent-messages.ts files a first message so). */
 export const addContactIfNew = (d1: Db, row: NewContact, phones: string[], onlyIf: SQL) => insertContactIfNew(d1, row, phones, onlyIf);
 
@@ -70,6 +75,10 @@ export const removeContactRow = (d1: Db, projectId: string, id: string) => delet
  */
 export const touchContact = (d1: Db, projectId: string, id: Parameters<typeof contactTouched>[2], touch: Parameters<typeof contactTouched>[3]) =>
   contactTouched(d1, projectId, id, touch);
+
+/** The same for a received message's batch, as a statement whose text is fixed: only if the message `storedId` was stored. */
+export const touchContactByReceived = (d1: D1Database, projectId: string, id: string, touch: Parameters<typeof contactTouchedIfStored>[3]) =>
+  contactTouchedIfStored(d1, projectId, id, touch);
 
 // ------------------------------------------------------------ who is who (identity.ts decides)
 

@@ -19,6 +19,8 @@ import { findContacts } from "../db/contacts.ts";
 import {
   type After,
   conversationTouched,
+  conversationStartStatement,
+  conversationTouchedIfStored,
   deleteConversation,
   findConversation,
   insertConversation,
@@ -63,6 +65,10 @@ export async function conversationFor(env: Env, projectId: string, contact: Cont
 export const startConversationIfNew = (d1: Db, row: { id: string; project_id: string; instance_id: string }, contactId: SQL, onlyIf: SQL) =>
   insertConversationIfNew(d1, row, contactId, onlyIf);
 
+/** The same for a contact inserted in the same batch (identity.ts, a new customer's first message): its rows are the conversation started, or none. */
+export const startConversationOf = (d1: D1Database, row: { id: string; project_id: string; instance_id: string }, contactId: string) =>
+  conversationStartStatement(d1, row, contactId);
+
 /**
  * A message joined the conversation, for a batch: inbound, one more unread
  * and the customer's 24-hour window restarts; ours, nothing is unread any
@@ -70,6 +76,10 @@ export const startConversationIfNew = (d1: Db, row: { id: string; project_id: st
  */
 export const touchConversation = (d1: Db, projectId: string, id: Parameters<typeof conversationTouched>[2], touch: Parameters<typeof conversationTouched>[3]) =>
   conversationTouched(d1, projectId, id, touch);
+
+/** The same for a received message's batch, as a statement whose text is fixed: only if the message `storedId` was stored. */
+export const touchConversationByReceived = (d1: D1Database, projectId: string, id: string, touch: Parameters<typeof conversationTouchedIfStored>[3]) =>
+  conversationTouchedIfStored(d1, projectId, id, touch);
 
 /** The contact learned its phone: its conversation is keyed on the phone JID now. For a batch. */
 export const rekeyConversation = (d1: Db, projectId: string, id: string, chatJid: string) => updateConversation(d1, projectId, id, { chat_jid: chatJid });

@@ -17,16 +17,17 @@ import type { BatchItem } from "drizzle-orm/batch";
 import { phoneFromJid } from "../../shared/jid.ts";
 import { phoneVariants } from "./phone.ts";
 import { type Db, db } from "../db/client.ts";
-import { contactIdsQuery, contactsQuery, findContacts } from "../db/contacts.ts";
-import { conversationsOfContacts, conversationsOfContactsQuery } from "../db/conversations.ts";
-import { type Mapping, pnForLid, upsertMappings } from "../db/lid-map.ts";
+import { contactOfRead, contactsReadOf, findContacts } from "../db/contacts.ts";
+import { conversationsOfContacts, conversationsOfContactsRead } from "../db/conversations.ts";
+import { Reads } from "../db/reads.ts";
+import { type Mapping, pnForLid, pnForLidRead, upsertMappings } from "../db/lid-map.ts";
 import type { ContactRow, ConversationRow } from "../db/schema/index.ts";
 import type { Env } from "../env.ts";
 import { newId } from "../crypto.ts";
 import { passOn } from "./chat-numbers.ts";
 import { mergedStatus } from "./contact-status.ts";
-import { addContact, mergeContacts, setLid, takePhone } from "./contact-store.ts";
-import { conversationFor, mergeConversations, rekeyConversation } from "./conversations.ts";
+import { addContact, addContactInBatch, mergeContacts, setLid, takePhone } from "./contact-store.ts";
+import { conversationFor, mergeConversations, rekeyConversation, startConversationOf } from "./conversations.ts";
 import { type NewEvent, publish } from "./events.ts";
 import { bareJid, isLid, isPhoneJid } from "./jids.ts";
 import { moveToContact } from "./message-status.ts";
@@ -47,9 +48,11 @@ export const canonicalJid = (who: Who, fallback: string) => who.pn ?? who.lid ??
  * before (the LID map). A JID pair naming both a LID and a phone is itself
  * a mapping, learned on the way.
  */
-export async function identify(env: Env, projectId: string, instanceId: string, jids: (string | null)[]): Promise<Who> {
+export async function identify(env: Env, projectId: string, instanceId: string, jids: (string | null)[], opts: { pairLater?: boolean } = {}): Promise<Who> {
   const bare = jids.filter((j): j is string => !!j).map(bareJid);
   const who: Who = { pn: bare.find((j) => isPhoneJid(j)) ?? null, lid: bare.find((j) => isLid(j)) ?? null };
+  // `pairLater`: the caller's lookup checks the pair in its own round trip (contactWithConversation's `pairUnchecked`).
+  if (who.lid && who.pn && opts.pairLater) return who;
   if (who.lid && who.pn) {
     if ((await pnForLid(db(env.DB), projectId, who.lid)) !== who.pn) {
       await learnMappings(env, projectId, instanceId, [{ lid: who.lid, pn: who.pn }]);
@@ -92,8 +95,10 @@ export async function contactWithConversation(
   instanceId: string,
   who: Who,
   create: { source: ContactRow["source"]; name: string | null },
+  /** `who` names a LID and a phone that `identify` did not check against the LID map (`pairLater`): checked in the same round trip. */
+  pairUnchecked = false,
 ): Promise<{ contact: ContactRow | null; conversation: ConversationRow | null }> {
-  const { contact, conversations, created } = await personOf(env, projectId, instanceId, who, create, true);
+  const { contact, conversations, created } = await personOf(env, projectId, instanceId, who, create, true, pairUnchecked);
   if (!contact) return { contact: null, conversation: null };
   const conversation = conversations.find((c) => c.contact_id === contact.id) ?? (await conversationFor(env, projectId, contact, instanceId, created));
   return { contact, conversation };
@@ -107,17 +112,26 @@ async function personOf(
   who: Who,
   create: { source: ContactRow["source"]; name: string | null } | undefined,
   withConversations: boolean,
+  pairUnchecked = false,
 ): Promise<{ contact: ContactRow | null; conversations: ConversationRow[]; created?: boolean }> {
   const d1 = db(env.DB);
   const phones = phoneVariantsOf(who.pn);
   const lids = who.lid ? [who.lid] : [];
-  const find = async (): Promise<[ContactRow[], ConversationRow[]]> => {
-    if (!withConversations || (phones.length === 0 && lids.length === 0)) return [await findContacts(d1, projectId, phones, lids), []];
-    return d1.batch([contactsQuery(d1, projectId, phones, lids), conversationsOfContactsQuery(d1, projectId, contactIdsQuery(d1, projectId, phones, lids))]);
+  const pair = who.lid && who.pn ? { lid: who.lid, pn: who.pn } : null;
+  const find = async (): Promise<[ContactRow[], ConversationRow[], boolean]> => {
+    if (!withConversations || (phones.length === 0 && lids.length === 0)) return [await findContacts(d1, projectId, phones, lids), [], true];
+    // Every text built once (a customer is looked up for every message they send), the LID's phone with them.
+    const reads = new Reads();
+    const found = reads.add(contactsReadOf(env.DB, projectId, phones, lids));
+    const theirs = reads.add(conversationsOfContactsRead(env.DB, projectId, phones, lids));
+    const mapped = pairUnchecked && pair ? reads.add(pnForLidRead(env.DB, projectId, pair.lid)) : null;
+    await reads.run(env.DB);
+    return [found().map(contactOfRead), theirs(), !mapped || mapped()[0]?.pn === pair?.pn];
   };
-  let [rows, conversations] = await find();
-  if (rows.length > 0 && who.pn && who.lid && !settled(rows, who)) {
-    await learnMappings(env, projectId, instanceId, [{ lid: who.lid, pn: who.pn }]);
+  let [rows, conversations, pairKnown] = await find();
+  // A pair the LID map does not hold yet, or contacts that do not agree with it: learned (joining them), then looked up again.
+  if (pair && (!pairKnown || (rows.length > 0 && !settled(rows, who)))) {
+    await learnMappings(env, projectId, instanceId, [pair]);
     [rows, conversations] = await find();
   }
   const found = rows.find((r) => r.phone !== null && phones.includes(r.phone)) ?? rows.find((r) => r.lid === who.lid);
@@ -129,7 +143,7 @@ async function personOf(
   }
   if (found) return { contact: found, conversations };
   if (!create || (!who.pn && !who.lid)) return { contact: null, conversations: [] };
-  const inserted = await addContact(d1, {
+  const row = {
     id: newId(),
     project_id: projectId,
     phone: phoneFromJid(who.pn),
@@ -138,8 +152,19 @@ async function personOf(
     name: create.name,
     instance_id: instanceId,
     source: create.source,
-  });
-  if (inserted) return { contact: inserted, conversations: [], created: true };
+  };
+  if (withConversations && who.pn) {
+    // A new customer's contact and conversation in one round trip: the conversation only if this contact was inserted.
+    const [added, started] = await env.DB.batch([
+      addContactInBatch(env.DB, row),
+      startConversationOf(env.DB, { id: newId(), project_id: projectId, instance_id: instanceId }, row.id),
+    ]);
+    const inserted = added!.results[0] as Parameters<typeof contactOfRead>[0] | undefined;
+    if (inserted) return { contact: contactOfRead(inserted), conversations: started!.results as ConversationRow[], created: true };
+  } else {
+    const inserted = await addContact(d1, row);
+    if (inserted) return { contact: inserted, conversations: [], created: true };
+  }
   // A concurrent first message created it.
   const [winner] = await findContacts(d1, projectId, phones, lids);
   return { contact: winner ?? null, conversations: [] };

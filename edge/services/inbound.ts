@@ -48,14 +48,14 @@
  */
 import type { InboundMessage, ReadReceiptKey } from "../../shared/protocol.ts";
 import { newId, sha256Hex } from "../crypto.ts";
-import { db } from "../db/client.ts";
-import { findByWaId, findOutboundByWaId, findPoll, stored } from "../db/messages.ts";
+import { db, statementOf } from "../db/client.ts";
+import { findByWaId, findOutboundByWaId, findPoll } from "../db/messages.ts";
 import type { ContactRow, ConversationRow, MessageRow } from "../db/schema/index.ts";
 import type { Env } from "../env.ts";
 import { wroteTo } from "./chat-numbers.ts";
 import { avatarDue, avatarJid } from "./contact-avatars.ts";
-import { touchContact } from "./contact-store.ts";
-import { touchConversation } from "./conversations.ts";
+import { touchContactByReceived } from "./contact-store.ts";
+import { touchConversationByReceived } from "./conversations.ts";
 import { type NewEvent, publish } from "./events.ts";
 import { canonicalJid, contactFor, contactWithConversation, identify, type Who } from "./identity.ts";
 import { bareJid, isGroup } from "./jids.ts";
@@ -132,11 +132,6 @@ export async function receiveMessage(env: Env, scope: Scope, msg: InboundMessage
     return { message_id: message.id, duplicate: true };
   }
 
-  if (!parties.group && parties.contact && fetchAvatar && avatarDue(parties.contact)) {
-    const jid = avatarJid(parties.contact);
-    // Queued in the number's object and fetched after this message is answered (objects/avatars.ts).
-    if (jid) fetchAvatar({ contact_id: parties.contact.id, jid });
-  }
   if (!parties.group && !msg.from_me && parties.contact) {
     // Before the announcement: if this fails, the fleet's resend comes back here (the mark is still set).
     await keywordOptOut(env, scope.project_id, parties.contact, message);
@@ -150,6 +145,13 @@ export async function receiveMessage(env: Env, scope: Scope, msg: InboundMessage
   const quoted = msg.quoted_id ? await findOutboundByWaId(d1, scope.project_id, msg.quoted_id, chats) : undefined;
   const group = parties.group && !msg.from_me ? { jid: parties.chat_jid, subject: (await groupSubject?.(parties.chat_jid)) ?? null } : null;
   await publish(env, scope.project_id, await eventOf(env, scope, msg, parties, message, quoted?.reference ?? null, group));
+  if (!parties.group && parties.contact && fetchAvatar && avatarDue(parties.contact)) {
+    const jid = avatarJid(parties.contact);
+    // Queued in the number's object and fetched after this message is answered (objects/avatars.ts); in the same
+    // turn as the unmark, so both writes are one commit of the object's storage (a failed announcement queues
+    // nothing: the fleet's resend comes back here).
+    if (jid) fetchAvatar({ contact_id: parties.contact.id, jid });
+  }
   await ledger.unmark(msg.wa_message_id);
   return { message_id: message.id, duplicate: !fresh };
 }
@@ -171,30 +173,29 @@ async function store(env: Env, scope: Scope, msg: InboundMessage, parties: Parti
     content.media_error = msg.media_error ?? media!.error;
   }
 
+  // Every statement's text is fixed (none built per message); each after the insert acts only if it stored the message.
   const at = row.created_at;
-  const onlyIf = stored(row.id);
-  const [insert, history, counted] = storeReceived(d1, row);
-  const touches = [];
+  const statements: D1PreparedStatement[] = [...storeReceived(d1, row)];
   if (parties.contact && !parties.group) {
     const name = msg.from_me ? null : msg.push_name;
-    touches.push(touchContact(d1, scope.project_id, parties.contact.id, { at, instance_id: scope.instance_id, name, onlyIf }));
+    statements.push(touchContactByReceived(env.DB, scope.project_id, parties.contact.id, { at, instance_id: scope.instance_id, name, storedId: row.id }));
   }
   if (parties.conversation) {
-    touches.push(
-      touchConversation(d1, scope.project_id, parties.conversation.id, {
+    statements.push(
+      touchConversationByReceived(env.DB, scope.project_id, parties.conversation.id, {
         message_id: row.id,
         at,
         instance_id: scope.instance_id,
         inbound: msg.from_me ? false : stampOf(msg.timestamp),
-        onlyIf,
+        storedId: row.id,
       }),
     );
   }
   // The number the customer wrote to is the one that answers them (reference 000).
-  if (!parties.group) touches.push(wroteTo(d1, scope.project_id, row.chat_jid, scope.instance_id, onlyIf));
-  if (media?.update) touches.push(media.update);
-  const [inserted] = await d1.batch([insert, history, counted, ...touches]);
-  if (inserted.length > 0) return { message: row, fresh: true };
+  if (!parties.group) statements.push(wroteTo(env.DB, scope.project_id, row.chat_jid, scope.instance_id, row.id));
+  if (media?.update) statements.push(statementOf(d1, media.update));
+  const [inserted] = await env.DB.batch(statements);
+  if (inserted!.results.length > 0) return { message: row, fresh: true };
   const first = await findByWaId(d1, scope.project_id, scope.instance_id, msg.wa_message_id, "inbound");
   if (!first) throw new Error(`message ${msg.wa_message_id} was neither stored nor found`);
   return { message: first, fresh: false };
@@ -211,11 +212,10 @@ async function partiesOf(env: Env, scope: Scope, msg: InboundMessage): Promise<P
   }
   // One-to-one: the chat is the customer; the sender is them too, unless we wrote it.
   const jids = [msg.chat_jid, msg.chat_jid_alt, ...(msg.from_me ? [] : [msg.sender_jid, msg.sender_jid_alt])];
-  const who = await identify(env, scope.project_id, scope.instance_id, jids);
-  const { contact, conversation } = await contactWithConversation(env, scope.project_id, scope.instance_id, who, {
-    source: msg.from_me ? "outbound" : "inbound",
-    name: msg.from_me ? null : msg.push_name,
-  });
+  // A LID with its phone is checked against the LID map in the lookup's round trip, not one of its own.
+  const who = await identify(env, scope.project_id, scope.instance_id, jids, { pairLater: true });
+  const create = { source: msg.from_me ? ("outbound" as const) : ("inbound" as const), name: msg.from_me ? null : msg.push_name };
+  const { contact, conversation } = await contactWithConversation(env, scope.project_id, scope.instance_id, who, create, true);
   const chat_jid = conversation?.chat_jid ?? canonicalJid(who, chat);
   return { chat_jid, group: false, sender: { jid: chat_jid, who }, contact, conversation };
 }

@@ -147,7 +147,7 @@ export const releaseKey = (d1: Db, projectId: string, id: string) => releaseIdem
  * and WhatsApp id, so a resend inserts nothing (and counts nothing: the
  * third statement counts it as received, when it is).
  */
-export const storeReceived = (d1: Db, row: MessageRow & { status: "received" | "sent" }) => [...insertReceived(d1, row), countReceived(d1, row.id)] as const;
+export const storeReceived = (d1: Db, row: MessageRow & { status: "received" | "sent" }) => [...insertReceived(d1.$client, row), countReceived(d1, row.id)] as const;
 
 /**
  * The number read these received messages: their read receipts are queued

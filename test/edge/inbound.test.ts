@@ -176,14 +176,14 @@ describe("the cost of a received message", () => {
     return { marked: async (id) => marks.has(id), mark: async (id) => void marks.add(id), unmark: async (id) => void marks.delete(id) };
   };
 
-  it("costs a new customer's first message four D1 round trips and their next one two: contact and conversation found in one, the message and what it changes in the other", async () => {
+  it("costs a new customer's first message three D1 round trips and their next one two: contact and conversation found in one (created in one for a first message), the message and what it changes in the other", async () => {
     const { key, projectId, id } = await setup();
     const scope = { project_id: projectId, instance_id: id };
     const ledger = memoryLedger();
     const firstCount = countingEnv();
-    // Looked up (nothing), the contact created, its conversation created (nothing to look for first), the message stored.
+    // Looked up (nothing), the contact created with its conversation, the message stored.
     const first = await receiveMessage(firstCount.env, scope, InboundMessage.parse(inboundMessage(PHONE_JID, { body: "primeira" })), ledger);
-    expect(firstCount.trips.count).toBe(4);
+    expect(firstCount.trips.count).toBe(3);
     const counted = countingEnv();
     const next = await receiveMessage(counted.env, scope, InboundMessage.parse(inboundMessage(PHONE_8_JID, { body: "segunda" })), ledger);
     expect(next.duplicate).toBe(false);
@@ -196,6 +196,21 @@ describe("the cost of a received message", () => {
     expect((await conversations(key)).data).toMatchObject([{ id: a.conversation_id, unread_count: 2 }]);
     const events = await eventsUntil(key, (e) => ofType("message.received")(e).length >= 2);
     expect(ofType("message.received")(events).map((e) => e.payload.body)).toEqual(["primeira", "segunda"]);
+  });
+
+  it("costs a message from a LID with the phone alongside two D1 round trips once the pair is known: the LID map is read in the lookup's", async () => {
+    const { key, projectId, id } = await setup();
+    const scope = { project_id: projectId, instance_id: id };
+    const ledger = memoryLedger();
+    const byLid = (body: string) => InboundMessage.parse(inboundMessage(LID, { chat_jid_alt: PHONE_JID, sender_jid_alt: PHONE_JID, body }));
+    const first = await receiveMessage(env, scope, byLid("primeira"), ledger);
+    const counted = countingEnv();
+    const next = await receiveMessage(counted.env, scope, byLid("segunda"), ledger);
+    expect(next.duplicate).toBe(false);
+    expect(counted.trips.count).toBe(2);
+    // Filed as before: one contact and conversation, keyed on the phone.
+    const [a, b] = await Promise.all([messageOf(key, first.message_id!), messageOf(key, next.message_id!)]);
+    expect(b).toMatchObject({ contact_id: a.contact_id, conversation_id: a.conversation_id, chat_jid: PHONE_JID });
   });
 
   it("moves the chat to the number the customer wrote to in the batch that stores the message, with no Durable Object; a repeat of an older message does not move it back", async () => {

@@ -9,8 +9,8 @@ import { env, runDurableObjectAlarm } from "cloudflare:test";
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { instanceOf } from "../../edge/objects/stubs.ts";
-import { AVATAR_STALE_MS } from "../../edge/services/contact-avatars.ts";
-import { call, closeFleetSockets, connectedFleet, deliver, fail, inboundMessage, newInstance, newProject, projectWithNumber, useFleetSockets, waitFor } from "./helpers.ts";
+import { AVATAR_STALE_MS, saveAvatar } from "../../edge/services/contact-avatars.ts";
+import { call, closeFleetSockets, connectedFleet, countingEnv, deliver, fail, inboundMessage, newInstance, newProject, projectWithNumber, useFleetSockets, waitFor } from "./helpers.ts";
 
 useFleetSockets();
 
@@ -229,6 +229,23 @@ describe("contacts' avatars", () => {
     await deliver(fleet.socket, inboundMessage(CUSTOMER, { body: "de novo" }));
     await new Promise((r) => setTimeout(r, 200));
     expect(fleet.asked.filter((a) => a.method === "profile.picture")).toHaveLength(1);
+  });
+
+  it("costs a contact's fetched picture one D1 round trip, the old one read in it; a picture for a contact deleted meanwhile leaves no file", async () => {
+    const { projectId, id } = await projectWithNumber();
+    const fleet = await profileFleet(id);
+    await deliver(fleet.socket, inboundMessage(CUSTOMER));
+    const contactId = await contactIdOf(projectId);
+    await waitFor(async () => (await avatarRow(contactId))?.avatar_checked_at !== null, 3_000, "avatar checked");
+    const scope = { project_id: projectId, instance_id: id };
+    const counted = countingEnv();
+    await saveAvatar(counted.env, scope, contactId, { jid: CUSTOMER, base64: null, mime_type: null });
+    expect(counted.trips.count).toBe(1);
+
+    const files = () => env.DB.prepare("SELECT COUNT(*) AS n FROM media WHERE project_id = ?").bind(projectId).first<number>("n");
+    const before = await files();
+    await saveAvatar(env, scope, "ct_deleted_meanwhile", { jid: CUSTOMER, base64: JPEG, mime_type: "image/jpeg" });
+    expect(await files()).toBe(before);
   });
 
   it("a stale picture is fetched again on the next message, replacing the old file", async () => {

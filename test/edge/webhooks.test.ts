@@ -11,6 +11,8 @@ import wranglerToml from "../../wrangler.toml?raw";
 import { publish } from "../../edge/services/events.ts";
 import { retryDelaySeconds, handleQueueBatch, type DeliveryJob } from "../../edge/services/webhook-delivery.ts";
 import { createWebhook } from "../../edge/services/webhooks.ts";
+import { db } from "../../edge/db/client.ts";
+import { insertDeliveries } from "../../edge/db/webhooks.ts";
 import { disconnectedEvent, instanceEvent, receivedEvent } from "./event-fixtures.ts";
 import { call, newProject, waitFor } from "./helpers.ts";
 
@@ -364,6 +366,69 @@ describe("dead letters", () => {
     expect((await deliveries(key, hook.id))[0].status).toBe("dead");
     expect((await call(`/webhooks/${hook.id}`, { token: key })).json).toMatchObject({ enabled: true, disabled_reason: null });
     await call(`/webhooks/${hook.id}`, { method: "DELETE", token: key });
+  });
+});
+
+describe("the cost of a batch of deliveries", () => {
+  /** D1 as the consumer uses it: each round trip, as the number of statements it carries. */
+  const countingD1 = () => {
+    const trips: number[] = [];
+    const run = (stmt: D1PreparedStatement): D1PreparedStatement =>
+      new Proxy(stmt, {
+        get(target, prop) {
+          const value = Reflect.get(target, prop, target);
+          if (typeof value !== "function") return value;
+          if (prop === "bind") return (...args: unknown[]) => run(value.apply(target, args));
+          if (["all", "raw", "run", "first"].includes(String(prop))) trips.push(1);
+          return value.bind(target);
+        },
+      });
+    const DB = new Proxy(env.DB, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop, target);
+        if (prop === "prepare") return (query: string) => run(value.call(target, query));
+        if (prop === "batch") return (statements: D1PreparedStatement[]) => (trips.push(statements.length), value.call(target, statements));
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    return { env: { ...env, DB }, trips };
+  };
+
+  it("reads a batch of ten deliveries in one round trip and records them in one more of five statements: every attempt logged, each delivery's state, each endpoint's health once", async () => {
+    const { id: projectId, key } = await project();
+    const [okName, downName] = [endpoint("ok"), endpoint("down")];
+    await answerWith(downName, 503);
+    const [ok, down] = [await addHook(key, { url: hookUrl(okName) }), await addHook(key, { url: hookUrl(downName) })];
+    // Five events for both endpoints, written as the hub writes them, outside the queue (this test is the consumer).
+    const rows = Array.from({ length: 5 }, (_, i) => ({ id: `evt_cost_${projectId}_${i}`, body: receivedEvent(`n${i}`) })).flatMap((event) =>
+      [ok, down].map((hook) => ({
+        id: `dlv_${crypto.randomUUID().replaceAll("-", "")}`,
+        project_id: projectId,
+        webhook_id: hook.id,
+        event_id: event.id,
+        event_type: "message.received",
+        body: JSON.stringify({ id: event.id, created_at: new Date().toISOString(), ...event.body }),
+      })),
+    );
+    await insertDeliveries(db(env.DB), rows);
+    const batch = createMessageBatch<DeliveryJob>(
+      "pombo-webhooks",
+      rows.map((r, i) => ({ id: `m${i}`, timestamp: new Date(), attempts: 1, body: { delivery_id: r.id, project_id: projectId } })),
+    );
+    const counted = countingD1();
+    await handleQueueBatch(batch, counted.env);
+    expect(counted.trips).toEqual([1, 5]);
+
+    expect((await hitsOf(okName)).length).toBe(5);
+    const [good, bad] = await Promise.all([deliveries(key, ok.id), deliveries(key, down.id)]);
+    expect(good.map((d) => [d.status, d.attempts, d.last_status_code, d.history.length])).toEqual(Array(5).fill(["delivered", 1, 200, 1]));
+    expect(bad.map((d) => [d.status, d.attempts, d.last_status_code, d.last_error, d.history[0].status_code])).toEqual(
+      Array(5).fill(["retrying", 1, 503, "HTTP 503", 503]),
+    );
+    expect(bad.every((d) => d.next_attempt_at !== null && d.delivered_at === null)).toBe(true);
+    const [okHook, downHook] = await Promise.all([call(`/webhooks/${ok.id}`, { token: key }), call(`/webhooks/${down.id}`, { token: key })]);
+    expect(okHook.json).toMatchObject({ failing_since: null, last_success_at: expect.any(String) });
+    expect(downHook.json).toMatchObject({ failing_since: expect.any(String), last_success_at: null });
   });
 });
 
