@@ -6,7 +6,6 @@
  * may write is contact-profiles.ts's and contact-import.ts's, and a message
  * says how active a contact is; each of them calls here for the write.
  */
-import type { SQL } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { phoneFromJid } from "../../shared/jid.ts";
 import { phoneVariants } from "./phone.ts";
@@ -15,11 +14,12 @@ import {
   type NewContact,
   type Profile,
   contactTouched,
+  contactTouchedSql,
   deleteContact,
   findContact,
   findContacts,
   insertContact,
-  insertContactIfNew,
+  insertContactIfNewSql,
   insertContactsFrom,
   updateContact,
 } from "../db/contacts.ts";
@@ -46,8 +46,8 @@ export async function contactOfPhone(d1: Db, projectId: string, phone: string, e
 /** A new contact, unless its phone or LID has one already (a concurrent first message): the row if inserted. */
 export const addContact = (d1: Db, row: NewContact) => insertContact(d1, row);
 
-/** A new contact for a batch, unless `onlyIf` fails or one holds any of `phones` (sent-messages.ts files a first message so). */
-export const addContactIfNew = (d1: Db, row: NewContact, phones: string[], onlyIf: SQL) => insertContactIfNew(d1, row, phones, onlyIf);
+/** A new contact unless `onlyIf` fails or one holds any of its phone's forms, as SQL text for a statement written once (sent-messages.ts files a first message so). */
+export const addContactIfNewSql = (p: Parameters<typeof insertContactIfNewSql>[0]) => insertContactIfNewSql(p);
 
 /** Many new contacts in one statement; a row whose phone has a contact is left out. Returns the ids inserted. */
 export const addContacts = (d1: Db, rows: (NewContact & { id: string })[]) => insertContactsFrom(d1, rows);
@@ -70,6 +70,9 @@ export const removeContactRow = (d1: Db, projectId: string, id: string) => delet
  */
 export const touchContact = (d1: Db, projectId: string, id: Parameters<typeof contactTouched>[2], touch: Parameters<typeof contactTouched>[3]) =>
   contactTouched(d1, projectId, id, touch);
+
+/** The same for a message we sent, as SQL text for a statement written once (the move to `sent`'s batch). */
+export const touchContactSql = (p: Parameters<typeof contactTouchedSql>[0], returning: Parameters<typeof contactTouchedSql>[1]) => contactTouchedSql(p, returning);
 
 // ------------------------------------------------------------ who is who (identity.ts decides)
 

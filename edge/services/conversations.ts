@@ -10,7 +10,6 @@
  * sent-messages.ts), rekeyed or merged when identity.ts joins a LID to its
  * phone, read by a client, and forgotten with its contact.
  */
-import type { SQL } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { phoneVariants } from "./phone.ts";
 import { newId } from "../crypto.ts";
@@ -19,10 +18,11 @@ import { findContacts } from "../db/contacts.ts";
 import {
   type After,
   conversationTouched,
+  conversationTouchedSql,
   deleteConversation,
   findConversation,
   insertConversation,
-  insertConversationIfNew,
+  insertConversationIfNewSql,
   listConversations,
   markRead,
   updateConversation,
@@ -57,11 +57,11 @@ export async function conversationFor(env: Env, projectId: string, contact: Cont
 }
 
 /**
- * The first message to a contact starts its conversation, for a batch: the
- * contact `contactId` names (a subquery), unless `onlyIf` fails or it has one.
+ * The first message to a contact starts its conversation, as SQL text for a
+ * statement written once (the move to `sent`'s batch): the contact
+ * `contact_id` names (a subquery), unless `onlyIf` fails or it has one.
  */
-export const startConversationIfNew = (d1: Db, row: { id: string; project_id: string; instance_id: string }, contactId: SQL, onlyIf: SQL) =>
-  insertConversationIfNew(d1, row, contactId, onlyIf);
+export const startConversationIfNewSql = (p: Parameters<typeof insertConversationIfNewSql>[0]) => insertConversationIfNewSql(p);
 
 /**
  * A message joined the conversation, for a batch: inbound, one more unread
@@ -70,6 +70,9 @@ export const startConversationIfNew = (d1: Db, row: { id: string; project_id: st
  */
 export const touchConversation = (d1: Db, projectId: string, id: Parameters<typeof conversationTouched>[2], touch: Parameters<typeof conversationTouched>[3]) =>
   conversationTouched(d1, projectId, id, touch);
+
+/** The same for a message we sent, as SQL text for a statement written once (the move to `sent`'s batch). */
+export const touchConversationSql = (p: Parameters<typeof conversationTouchedSql>[0]) => conversationTouchedSql(p);
 
 /** The contact learned its phone: its conversation is keyed on the phone JID now. For a batch. */
 export const rekeyConversation = (d1: Db, projectId: string, id: string, chatJid: string) => updateConversation(d1, projectId, id, { chat_jid: chatJid });
