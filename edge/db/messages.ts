@@ -5,18 +5,19 @@ import type { MessageActor } from "../enums.ts";
 import type { Db } from "./client.ts";
 import { first, ofProject } from "./scope.ts";
 import { prepared } from "./reads.ts";
-import { driverValue, inConstants, readerOf, written, type Written } from "./written.ts";
+import { driverValue, inConstants, inserterOf, readerOf, written, type Written } from "./written.ts";
 import { inList } from "./lists.ts";
 import { type MessageRow, messageEdits, messageStatuses, messages } from "./schema/index.ts";
 
 export type NewMessage = typeof messages.$inferInsert;
 
-/** The message and its first history entry, together. */
+const messageInsert = inserterOf(messages);
+const firstStep = written("INSERT INTO message_statuses (message_id, status, reason) VALUES (?1, ?2, ?3)");
+
+/** The message and its first history entry, together: written once (db/written.ts), as every accepted send runs them. */
 export async function insertMessage(db: Db, row: NewMessage) {
-  await db.batch([
-    db.insert(messages).values(row),
-    db.insert(messageStatuses).values({ message_id: row.id, status: row.status, reason: row.reason ?? null }),
-  ]);
+  const d1 = db.$client;
+  await d1.batch([messageInsert(d1, row), firstStep(d1, [row.id, row.status, row.reason ?? null])]);
 }
 
 export async function findMessage(db: Db, projectId: string, id: string): Promise<MessageRow | undefined> {
