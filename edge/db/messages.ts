@@ -5,13 +5,24 @@ import type { MessageActor } from "../enums.ts";
 import type { Db } from "./client.ts";
 import { first, ofProject } from "./scope.ts";
 import { prepared } from "./reads.ts";
-import { driverValue, inConstants, inserterOf, readerOf, written, type Written } from "./written.ts";
+import { driverValue, inConstants, readerOf, written, type Written } from "./written.ts";
 import { inList } from "./lists.ts";
 import { type MessageRow, messageEdits, messageStatuses, messages } from "./schema/index.ts";
 
 export type NewMessage = typeof messages.$inferInsert;
 
-const messageInsert = inserterOf(messages);
+/** The message's INSERT, written once per set of columns the row gives (an accepted send's are always the same); the others take their defaults. */
+const messageInserts = new Map<string, Written>();
+function messageInsert(d1: D1Database, row: NewMessage): D1PreparedStatement {
+  const keys = Object.keys(row).filter((key) => row[key as keyof NewMessage] !== undefined);
+  const shape = keys.join();
+  let write = messageInserts.get(shape);
+  if (!write) {
+    write = written(`INSERT INTO messages (${keys.map((key) => `"${key}"`).join(", ")}) VALUES (${keys.map((_, i) => `?${i + 1}`).join(", ")})`);
+    messageInserts.set(shape, write);
+  }
+  return write(d1, keys.map((key) => driverValue(messages, key, row[key as keyof NewMessage])));
+}
 const firstStep = written("INSERT INTO message_statuses (message_id, status, reason) VALUES (?1, ?2, ?3)");
 
 /** The message and its first history entry, together: written once (db/written.ts), as every accepted send runs them. */

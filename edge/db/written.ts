@@ -1,6 +1,6 @@
 /**
  * Statements written once as SQL text, for the hottest writes (the move to
- * `sent` and its batch, a receipt's move): drizzle builds a statement's text
+ * `sent` and its batch, a receipt's move, the accept's insert): drizzle builds a statement's text
  * on every call (a tenth of the edge's CPU per send, bench/profiles/
  * send-2026-12.md), and its `.prepare()` cannot take placeholders inside a
  * batch. The table's owner module writes the text, each value an SQL
@@ -9,7 +9,7 @@
  * them, N its highest `?N`. Rows come back as D1 gives them: `readerOf`
  * maps them as drizzle would.
  */
-import { getTableColumns, getTableName } from "drizzle-orm";
+import { getTableColumns } from "drizzle-orm";
 import type { SQLiteColumn, SQLiteTable } from "drizzle-orm/sqlite-core";
 
 /** A statement written once: given the batch's values by role, a D1 statement bound to those it names. */
@@ -45,24 +45,3 @@ export function readerOf<T extends SQLiteTable>(table: T): (row: Record<string, 
 export const driverValue = (table: SQLiteTable, key: string, value: unknown) =>
   value === null || value === undefined ? null : (getTableColumns(table)[key] as SQLiteColumn).mapToDriverValue(value);
 
-/**
- * The INSERT of a row of `table`, written once per set of columns the row
- * gives (a caller's rows are mostly one set); the others take their
- * defaults, as drizzle's insert would leave them.
- */
-export function inserterOf<T extends SQLiteTable>(table: T): (d1: D1Database, row: T["$inferInsert"]) => D1PreparedStatement {
-  const columns = getTableColumns(table) as Record<string, SQLiteColumn>;
-  const texts = new Map<string, Written>();
-  return (d1, row) => {
-    const given = row as Record<string, unknown>;
-    const keys = Object.keys(given).filter((key) => given[key] !== undefined && columns[key]);
-    const shape = keys.join();
-    let write = texts.get(shape);
-    if (!write) {
-      const names = keys.map((key) => `"${columns[key]!.name}"`).join(", ");
-      write = written(`INSERT INTO "${getTableName(table)}" (${names}) VALUES (${keys.map((_, i) => `?${i + 1}`).join(", ")})`);
-      texts.set(shape, write);
-    }
-    return write(d1, keys.map((key) => (given[key] === null ? null : columns[key]!.mapToDriverValue(given[key]))));
-  };
-}
