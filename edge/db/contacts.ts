@@ -3,7 +3,7 @@ import { type SQL, and, count, eq, getTableColumns, gte, inArray, isNotNull, isN
 import { QueryBuilder, SQLiteAsyncDialect, type SQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { Db } from "./client.ts";
 import { first, ofProject } from "./scope.ts";
-import { inList, rowSelect } from "./lists.ts";
+import { inList } from "./lists.ts";
 import { storedText } from "./messages.ts";
 import { type Bound, inListOf, prepared } from "./reads.ts";
 import { type ContactRow, contactGroupMembers, contactGroups, contactTags, contacts, tags } from "./schema/index.ts";
@@ -60,21 +60,23 @@ export const contactOfRead = (row: Omit<ContactRow, "name_manual"> & { name_manu
  * As a subquery: the id of the one contact holding any of these phones,
  * if exactly one does and WhatsApp has confirmed its phone (its `jid`);
  * else NULL. What identity.ts would find for a phone JID without writing.
+ * SQL text for a statement written once; each argument an SQL expression
+ * (`phones`: a JSON list).
  */
-export const confirmedContactId = (projectId: string, phones: string[]): SQL =>
-  sql`(SELECT CASE WHEN count(*) = 1 AND max(${contacts.jid}) IS NOT NULL THEN max(${contacts.id}) END FROM ${contacts} WHERE ${contacts.project_id} = ${projectId} AND ${inList(contacts.phone, phones)})`;
+export const confirmedContactIdSql = (projectId: string, phones: string) =>
+  `(SELECT CASE WHEN count(*) = 1 AND max(contacts.jid) IS NOT NULL THEN max(contacts.id) END FROM contacts WHERE contacts.project_id = ${projectId} AND contacts.phone IN (SELECT value FROM json_each(${phones})))`;
 
 /**
- * A new contact for a batch, unless `onlyIf` fails or a contact holds any of
- * `phones` already (a concurrent first message: nothing either).
+ * A new contact of a phone, unless `onlyIf` fails or a contact holds any of
+ * `phones` (a JSON list of its forms) already (a concurrent first message:
+ * nothing either); the other columns take their defaults. SQL text for a
+ * statement written once; each argument an SQL expression.
  */
-export const insertContactIfNew = (db: Db, row: NewContact, phones: string[], onlyIf: SQL) =>
-  db
-    .insert(contacts)
-    .select(
-      sql`${rowSelect(contacts, row)} WHERE ${onlyIf} AND NOT EXISTS (SELECT 1 FROM ${contacts} WHERE ${contacts.project_id} = ${row.project_id} AND ${inList(contacts.phone, phones)})`,
-    )
-    .onConflictDoNothing();
+export const insertContactIfNewSql = (p: { id: string; project_id: string; phone: string; jid: string; instance_id: string; source: string; phones: string; onlyIf: string }) =>
+  `INSERT INTO contacts (id, project_id, phone, jid, instance_id, source)
+   SELECT ${p.id}, ${p.project_id}, ${p.phone}, ${p.jid}, ${p.instance_id}, ${p.source}
+   WHERE ${p.onlyIf} AND NOT EXISTS (SELECT 1 FROM contacts WHERE contacts.project_id = ${p.project_id} AND contacts.phone IN (SELECT value FROM json_each(${p.phones})))
+   ON CONFLICT DO NOTHING`;
 
 export async function findContact(db: Db, projectId: string, id: string): Promise<ContactRow | undefined> {
   return first(db.select().from(contacts).where(ofProject(contacts, projectId, id)).limit(1));
@@ -133,7 +135,7 @@ export async function insertContactsFrom(db: Db, rows: (NewContact & { id: strin
 export function contactTouched(
   db: Db,
   projectId: string,
-  /** The contact's id, or a subquery that finds it (confirmedContactId). */
+  /** The contact's id, or a subquery that finds it. */
   id: string | SQL,
   touch: { at: string; instance_id: string; name?: string | null; onlyIf?: SQL },
 ) {
@@ -164,6 +166,16 @@ export function contactTouchedIfStored(d1: D1Database, projectId: string, id: st
     )
     .bind(touch.at, touch.instance_id, touch.name || null, new Date().toISOString(), projectId, id, touch.storedId);
 }
+
+/**
+ * `contactTouched` for a message we sent, as SQL text for a statement
+ * written once, RETURNING `returning` (column names). Each argument an SQL
+ * expression (`id`: a subquery, `confirmedContactIdSql`).
+ */
+export const contactTouchedSql = (p: { project_id: string; id: string; at: string; instance_id: string; onlyIf: string }, returning: readonly (keyof ContactRow)[]) =>
+  `UPDATE contacts SET message_count = message_count + 1, last_message_at = max(coalesce(last_message_at, ''), ${p.at}), instance_id = ${p.instance_id}, updated_at = ${p.at}
+   WHERE contacts.project_id = ${p.project_id} AND contacts.id = ${p.id} AND ${p.onlyIf}
+   RETURNING ${returning.join(", ")}`;
 
 /** The columns a client edits on a contact (reference 001's profile). */
 export type Profile = Pick<

@@ -5,7 +5,7 @@ import { type HoldingValues, contactIdsPlaced, holdingValues } from "./contacts.
 import type { Db } from "./client.ts";
 import { storedText } from "./messages.ts";
 import { first, ofProject } from "./scope.ts";
-import { inList, rowSelect } from "./lists.ts";
+import { inList } from "./lists.ts";
 import { type Bound, prepared } from "./reads.ts";
 import { type ConversationRow, contacts, conversations, messages } from "./schema/index.ts";
 
@@ -21,24 +21,22 @@ export async function findConversation(db: Db, projectId: string, where: { conta
   return first(db.select().from(conversations).where(and(eq(conversations.project_id, projectId), match)).limit(1));
 }
 
-/** As a subquery: the id of the conversation of the contact `contactId` names (a subquery too), or NULL. */
-export const conversationIdOf = (projectId: string, contactId: SQL): SQL =>
-  sql`(SELECT ${conversations.id} FROM ${conversations} WHERE ${conversations.project_id} = ${projectId} AND ${conversations.contact_id} = ${contactId})`;
+/** As a subquery: the id of the conversation of the contact `contactId` names (a subquery too), or NULL. SQL text for a statement written once; each argument an SQL expression. */
+export const conversationIdOfSql = (projectId: string, contactId: string) =>
+  `(SELECT conversations.id FROM conversations WHERE conversations.project_id = ${projectId} AND conversations.contact_id = ${contactId})`;
 
 /**
- * A new conversation for a batch, for the contact `contactId` names (a
- * subquery), keyed on its phone JID, unless `onlyIf` fails, there is no
- * such contact, or it has a conversation (or its chat one) already.
+ * A new conversation for the contact `contact_id` names (a subquery), keyed
+ * on its phone JID, unless `onlyIf` fails, there is no such contact, or it
+ * has a conversation (or its chat one) already. SQL text for a statement
+ * written once; each argument an SQL expression.
  */
-export const insertConversationIfNew = (db: Db, row: { id: string; project_id: string; instance_id: string }, contactId: SQL, onlyIf: SQL) =>
-  db
-    .insert(conversations)
-    .select(
-      sql`${rowSelect(conversations, { ...row, contact_id: sql`${contacts.id}`, chat_jid: sql`${contacts.jid}` })} FROM ${contacts}
-          WHERE ${contacts.id} = ${contactId} AND ${contacts.jid} IS NOT NULL AND ${onlyIf}
-          AND NOT EXISTS (SELECT 1 FROM ${conversations} WHERE ${conversations.project_id} = ${row.project_id} AND ${conversations.contact_id} = ${contacts.id})`,
-    )
-    .onConflictDoNothing();
+export const insertConversationIfNewSql = (p: { id: string; project_id: string; instance_id: string; contact_id: string; onlyIf: string }) =>
+  `INSERT INTO conversations (id, project_id, contact_id, chat_jid, instance_id)
+   SELECT ${p.id}, ${p.project_id}, contacts.id, contacts.jid, ${p.instance_id} FROM contacts
+   WHERE contacts.id = ${p.contact_id} AND contacts.jid IS NOT NULL AND ${p.onlyIf}
+   AND NOT EXISTS (SELECT 1 FROM conversations WHERE conversations.project_id = ${p.project_id} AND conversations.contact_id = contacts.id)
+   ON CONFLICT DO NOTHING`;
 
 /**
  * `insertConversationIfNew` for a contact inserted in the same batch (a new
@@ -97,7 +95,7 @@ export async function insertConversation(db: Db, row: NewConversation): Promise<
 export function conversationTouched(
   db: Db,
   projectId: string,
-  /** The conversation's id, or a subquery that finds it (conversationIdOf). */
+  /** The conversation's id, or a subquery that finds it. */
   id: string | SQL,
   touch: {
     message_id: string;
@@ -147,6 +145,17 @@ export function conversationTouchedIfStored(
     )
     .bind(touch.at, touch.message_id, touch.instance_id, touch.inbound || null, new Date().toISOString(), projectId, id, touch.storedId);
 }
+
+/**
+ * `conversationTouched` for a message we sent (nothing is unread any more),
+ * as SQL text for a statement written once; each argument an SQL expression
+ * (`id`: a subquery, `conversationIdOfSql`).
+ */
+export const conversationTouchedSql = (p: { project_id: string; id: string; message_id: string; at: string; instance_id: string; onlyIf: string }) =>
+  `UPDATE conversations SET
+     last_message_id = CASE WHEN (last_message_at IS NULL OR last_message_at <= ${p.at}) THEN ${p.message_id} ELSE last_message_id END,
+     last_message_at = max(coalesce(last_message_at, ''), ${p.at}), instance_id = ${p.instance_id}, unread_count = 0, updated_at = ${p.at}
+   WHERE conversations.project_id = ${p.project_id} AND conversations.id = ${p.id} AND ${p.onlyIf}`;
 
 export function updateConversation(
   db: Db,

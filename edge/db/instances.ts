@@ -8,6 +8,7 @@ import type { Db } from "./client.ts";
 import { first, ofProject } from "./scope.ts";
 import { type Page, pageOf } from "./pagination.ts";
 import { prepared } from "./reads.ts";
+import { driverValue, written, type Written } from "./written.ts";
 import { type InstanceRow, instances, poolMembers } from "./schema/index.ts";
 
 export type InstanceStatusPatch = Partial<
@@ -56,12 +57,25 @@ export async function listInstances(db: Db, projectId: string, page: Page) {
   return pageOf(db, instances, eq(instances.project_id, projectId), [desc(instances.created_at), desc(instances.id)], page);
 }
 
-/** The write, to await or to put in a batch. */
-export function updateInstanceStatus(db: Db, projectId: string, id: string, patch: InstanceStatusPatch) {
-  return db
-    .update(instances)
-    .set({ ...patch, updated_at: new Date().toISOString() })
-    .where(ofProject(instances, projectId, id));
+/** The status write's text, per set of columns (a send's counters are one), written once: ?1 project, ?2 number, ?3 time, then the columns. */
+const statusWrites = new Map<string, Written>();
+
+/**
+ * The write, to `.run()` or to put in a D1 batch (a send's move to `sent`
+ * carries the counters): written once per set of columns, as it runs on
+ * every send.
+ */
+export function updateInstanceStatus(db: Db, projectId: string, id: string, patch: InstanceStatusPatch): D1PreparedStatement {
+  const keys = Object.keys(patch).filter((key) => patch[key as keyof InstanceStatusPatch] !== undefined);
+  const shape = keys.join();
+  let write = statusWrites.get(shape);
+  if (!write) {
+    const set = keys.map((key, i) => `"${key}" = ?${4 + i}, `).join("");
+    write = written(`UPDATE instances SET ${set}updated_at = ?3 WHERE project_id = ?1 AND id = ?2`);
+    statusWrites.set(shape, write);
+  }
+  const values = keys.map((key) => driverValue(instances, key, patch[key as keyof InstanceStatusPatch]));
+  return write(db.$client, [projectId, id, new Date().toISOString(), ...values]);
 }
 
 /** The proxy its WhatsApp traffic goes through (null: none). */

@@ -40,22 +40,3 @@ export function rowsOf<T extends SQLiteTable>(table: T, rows: readonly T["$infer
   });
   return sql`SELECT ${sql.join(picks, sql`, `)} FROM json_each(${JSON.stringify(data)}) ORDER BY key`;
 }
-
-/**
- * One row as the select list of an `INSERT ... SELECT` into `table`, for a
- * row that depends on other rows: each column in the table's order is the
- * value given (an SQL expression, or a value bound as drizzle would store
- * it), else its default, else NULL. The caller adds FROM and WHERE.
- */
-export function rowSelect<T extends SQLiteTable>(table: T, row: { [K in keyof T["$inferInsert"]]?: T["$inferInsert"][K] | SQL }): SQL {
-  const columns = Object.entries(getTableColumns(table)) as [string, SQLiteColumn][];
-  const picks = columns.map(([key, column]) => {
-    const given = (row as Record<string, unknown>)[key];
-    if (is(given, SQL)) return given;
-    const value = given === undefined && column.defaultFn ? column.defaultFn() : given;
-    if (value !== undefined) return sql`${value === null ? null : column.mapToDriverValue(value)}`;
-    if (!column.hasDefault || column.default === undefined) return sql`NULL`;
-    return is(column.default, SQL) ? column.default : sql`${column.default}`;
-  });
-  return sql`SELECT ${sql.join(picks, sql`, `)}`;
-}

@@ -1,22 +1,34 @@
 /** Storage for `messages`, `message_statuses` and `message_edits`. Every query names the project. Lists of messages: message-lists.ts. */
-import { type SQL, and, asc, desc, eq, inArray, isNull, not, notInArray, or, sql } from "drizzle-orm";
-import type { BatchItem } from "drizzle-orm/batch";
+import { and, asc, desc, eq, inArray, isNull, not, notInArray, or, sql } from "drizzle-orm";
 import { QueryBuilder } from "drizzle-orm/sqlite-core";
 import type { MessageActor } from "../enums.ts";
 import type { Db } from "./client.ts";
 import { first, ofProject } from "./scope.ts";
 import { prepared } from "./reads.ts";
+import { driverValue, inConstants, readerOf, written, type Written } from "./written.ts";
 import { inList } from "./lists.ts";
 import { type MessageRow, messageEdits, messageStatuses, messages } from "./schema/index.ts";
 
 export type NewMessage = typeof messages.$inferInsert;
 
-/** The message and its first history entry, together. */
+/** The message's INSERT, written once per set of columns the row gives (an accepted send's are always the same); the others take their defaults. */
+const messageInserts = new Map<string, Written>();
+function messageInsert(d1: D1Database, row: NewMessage): D1PreparedStatement {
+  const keys = Object.keys(row).filter((key) => row[key as keyof NewMessage] !== undefined);
+  const shape = keys.join();
+  let write = messageInserts.get(shape);
+  if (!write) {
+    write = written(`INSERT INTO messages (${keys.map((key) => `"${key}"`).join(", ")}) VALUES (${keys.map((_, i) => `?${i + 1}`).join(", ")})`);
+    messageInserts.set(shape, write);
+  }
+  return write(d1, keys.map((key) => driverValue(messages, key, row[key as keyof NewMessage])));
+}
+const firstStep = written("INSERT INTO message_statuses (message_id, status, reason) VALUES (?1, ?2, ?3)");
+
+/** The message and its first history entry, together: written once (db/written.ts), as every accepted send runs them. */
 export async function insertMessage(db: Db, row: NewMessage) {
-  await db.batch([
-    db.insert(messages).values(row),
-    db.insert(messageStatuses).values({ message_id: row.id, status: row.status, reason: row.reason ?? null }),
-  ]);
+  const d1 = db.$client;
+  await d1.batch([messageInsert(d1, row), firstStep(d1, [row.id, row.status, row.reason ?? null])]);
 }
 
 export async function findMessage(db: Db, projectId: string, id: string): Promise<MessageRow | undefined> {
@@ -109,11 +121,57 @@ export async function statusHistory(db: Db, messageId: string) {
     .orderBy(asc(messageStatuses.id));
 }
 
-/** Which message a move is about: its id, or a subquery naming it (a receipt's WhatsApp id, see `byWaId`). */
-export type MessageRef = string | SQL;
+/** Which message a move is about: its id, or this number's message with a WhatsApp id (what a receipt names, see `byWaId`). */
+export type MessageRef = string | { instance_id: string; wa_message_id: string };
 
-/** A move's batch and what it gave: the message as moved (null: it was not movable), and the results of the `also` statements. */
-export type Advanced = { moved: MessageRow | null; also: unknown[] };
+/** A move's batch and what it gave: the message as moved (null: it was not movable), and the D1 results of the `also` statements. */
+export type Advanced = { moved: MessageRow | null; also: D1Result[] };
+
+type Patch = Partial<Pick<MessageRow, "reason" | "message_secret" | "poll_message" | "sent_at" | "wa_message_id" | "content" | "media_id">> & {
+  status: MessageRow["status"];
+};
+
+/**
+ * What a move's count (services/metrics.ts `countMove`) is written with:
+ * the update's own condition, and the values it may use, as SQL text.
+ */
+export type MoveSql = { movable: string; hour: string; day: string; sent_at: string; reason: string };
+
+/**
+ * A move's statements, written once per shape (how the message is named,
+ * the status, the statuses it may move from, the columns it sets, whether
+ * it is counted). Their values, by role: ?1 project, ?2 message id (or
+ * WhatsApp id), ?3 number (by WhatsApp id), ?4 the move's time, ?5 status,
+ * ?6 reason, ?7 sent_at, ?8 hour, ?9 day, then the patch's columns.
+ */
+type MoveTexts = { count: Written | null; update: Written; history: Written };
+const moveTexts = new Map<string, MoveTexts>();
+const PATCH_AT = 10;
+
+function moveTextsOf(byWa: boolean, status: string, from: readonly string[], keys: string[], count?: (sql: MoveSql) => string | null): MoveTexts {
+  const shape = `${byWa}|${status}|${from.join()}|${keys.join()}|${count ? 1 : 0}`;
+  let texts = moveTexts.get(shape);
+  if (!texts) {
+    const ref = byWa ? "(SELECT id FROM messages WHERE project_id = ?1 AND instance_id = ?3 AND wa_message_id = ?2 AND direction = 'outbound' LIMIT 1)" : "?2";
+    const movable = `messages.project_id = ?1 AND messages.id = ${ref} AND ${inConstants("messages.status", from)}`;
+    const set = keys.map((key, i) => `"${key}" = ?${PATCH_AT + i}`).join(", ");
+    const counted = count?.({ movable, hour: "?8", day: "?9", sent_at: "?7", reason: "coalesce(?6, 'unknown')" });
+    texts = {
+      count: counted ? written(counted) : null,
+      update: written(`UPDATE messages SET status = ?5, ${set ? `${set}, ` : ""}updated_at = ?4 WHERE ${movable} RETURNING *`),
+      // The row carries this step's status and time only if the update moved it, in this batch.
+      history: written(
+        `INSERT INTO message_statuses (message_id, status, reason, at) SELECT id, status, ?6, updated_at FROM messages WHERE ${movedWhere({ id: ref, status: "?5", at: "?4" })}`,
+      ),
+    };
+    moveTexts.set(shape, texts);
+  }
+  return texts;
+}
+
+const readMessage = readerOf(messages);
+const HOUR_S = 3_600;
+const DAY_S = 86_400;
 
 /**
  * Moves a message to `patch.status` if it is in one of the `from` statuses,
@@ -124,56 +182,57 @@ export async function advanceMessageStatus(
   db: Db,
   projectId: string,
   id: MessageRef,
-  patch: Partial<Pick<MessageRow, "reason" | "message_secret" | "poll_message" | "sent_at" | "wa_message_id" | "content" | "media_id">> & {
-    status: MessageRow["status"];
-  },
+  patch: Patch,
   from: readonly MessageRow["status"][],
-  /** A statement that counts the move (services/metrics.ts), given the update's condition; it runs first, in the batch. */
-  count?: (movable: SQL) => BatchItem<"sqlite"> | null,
+  /**
+   * The statement that counts the move (services/metrics.ts), written with
+   * the update's condition; it runs first, in the batch. The same text for
+   * every move of a shape: it is asked once per shape.
+   */
+  count?: (sql: MoveSql) => string | null,
   /**
    * Other writes of the same moment, after the move in its batch. A plain
    * list lands whether or not the message moved; a function is given the
-   * condition (on `messages`) that holds for the message only if this batch
-   * moved it, to make its statements depend on the move.
+   * move's time, to make its statements depend on the move (`movedSql`).
    */
-  also: BatchItem<"sqlite">[] | ((moved: SQL) => BatchItem<"sqlite">[]) = [],
+  also: D1PreparedStatement[] | ((at: string) => D1PreparedStatement[]) = [],
 ): Promise<Advanced> {
   const at = new Date().toISOString();
-  const movable = and(eq(messages.project_id, projectId), eq(messages.id, id), inArray(messages.status, [...from]))!;
-  // The row carries this step's status and time only if the update moved it, in this batch.
-  const moved = and(eq(messages.id, id), eq(messages.status, patch.status), eq(messages.updated_at, at))!;
-  const counted = count?.(movable);
-  // One batch, so a move is never without its history step (a retried write finds the message moved, or not at all).
-  const statements: [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]] = [
-    db
-      .update(messages)
-      .set({ ...patch, updated_at: at })
-      .where(movable)
-      .returning(),
-    db.insert(messageStatuses).select(
-      db
-        // Every column in table order (drizzle's rule); a null id takes the next autoincrement value.
-        .select({ id: sql<number>`null`.as("id"), message_id: messages.id, status: messages.status, reason: sql<string | null>`${patch.reason ?? null}`.as("reason"), at: messages.updated_at })
-        .from(messages)
-        .where(moved),
-    ),
+  const now = Math.floor(Date.parse(at) / 1000);
+  const keys = Object.keys(patch).filter((key) => key !== "status" && patch[key as keyof Patch] !== undefined);
+  const texts = moveTextsOf(typeof id !== "string", patch.status, from, keys, count);
+  const values: unknown[] = [
+    projectId,
+    typeof id === "string" ? id : id.wa_message_id,
+    typeof id === "string" ? null : id.instance_id,
+    at,
+    patch.status,
+    patch.reason ?? null,
+    patch.sent_at ?? null,
+    now - (now % HOUR_S),
+    now - (now % DAY_S),
+    ...keys.map((key) => driverValue(messages, key, patch[key as keyof Patch])),
   ];
+  const d1 = db.$client;
+  // One batch, so a move is never without its history step (a retried write finds the message moved, or not at all).
   // The count first: it reads the message's status before the update moves it.
-  if (counted) statements.unshift(counted);
-  const others = typeof also === "function" ? also(moved) : also;
-  statements.push(...others);
-  const results = await db.batch(statements);
-  const first = counted ? 1 : 0;
-  const [row] = results[first] as MessageRow[];
-  return { moved: row ?? null, also: results.slice(first + 2) };
+  const statements = [texts.update(d1, values), texts.history(d1, values)];
+  if (texts.count) statements.unshift(texts.count(d1, values));
+  statements.push(...(typeof also === "function" ? also(at) : also));
+  const results = await d1.batch<Record<string, unknown>>(statements);
+  const first = texts.count ? 1 : 0;
+  const [row] = results[first]!.results;
+  return { moved: row ? readMessage(row) : null, also: results.slice(first + 2) };
 }
 
-/** True when a message matches `where` (a condition on `messages`), for a statement on another table. */
-export const messageExists = (where: SQL) => sql`EXISTS (SELECT 1 FROM ${messages} WHERE ${where})`;
+/** The condition (on `messages`) that holds only if a batch moved message `id` to `status` at `at` (the move stamps its time), as SQL text. */
+const movedWhere = (p: { id: string; status: string; at: string }) => `messages.id = ${p.id} AND messages.status = ${p.status} AND messages.updated_at = ${p.at}`;
 
-/** The id of this number's message with this WhatsApp id (one it sent), as a subquery: what a receipt names. */
-export const byWaId = (projectId: string, instanceId: string, waMessageId: string): SQL =>
-  sql`(SELECT ${messages.id} FROM ${messages} WHERE ${messages.project_id} = ${projectId} AND ${messages.instance_id} = ${instanceId} AND ${messages.wa_message_id} = ${waMessageId} AND ${messages.direction} = 'outbound' LIMIT 1)`;
+/** True only if the batch moved the message (see movedWhere), for a statement on another table written once; each argument an SQL expression. */
+export const movedSql = (p: { id: string; status: string; at: string }) => `EXISTS (SELECT 1 FROM messages WHERE ${movedWhere(p)})`;
+
+/** This number's message with this WhatsApp id (one it sent): what a receipt names. */
+export const byWaId = (instanceId: string, waMessageId: string): MessageRef => ({ instance_id: instanceId, wa_message_id: waMessageId });
 
 /**
  * A new body for a message (its `content` as it now is) and the edit in its
@@ -352,17 +411,15 @@ export function stampConversation(db: Db, projectId: string, id: string, link: {
 }
 
 /**
- * The same for a batch that finds the link as it writes (subqueries): only
- * where `where` holds and the conversation was found. Returns the link when
- * it was written.
+ * The same for the move to `sent`'s batch, which finds the link as it
+ * writes (subqueries), as SQL text for a statement written once: only if
+ * that batch moved the message and the conversation was found. Its
+ * RETURNING is the link when it was written. Each argument an SQL expression.
  */
-export function stampFoundConversation(db: Db, projectId: string, where: SQL, link: { contact_id: SQL; conversation_id: SQL }) {
-  return db
-    .update(messages)
-    .set(link)
-    .where(and(eq(messages.project_id, projectId), where, sql`${link.conversation_id} IS NOT NULL`))
-    .returning({ contact_id: messages.contact_id, conversation_id: messages.conversation_id });
-}
+export const stampFoundConversationSql = (p: { project_id: string; id: string; status: string; at: string; contact_id: string; conversation_id: string }) =>
+  `UPDATE messages SET contact_id = ${p.contact_id}, conversation_id = ${p.conversation_id}
+   WHERE messages.project_id = ${p.project_id} AND ${movedWhere(p)} AND ${p.conversation_id} IS NOT NULL
+   RETURNING contact_id, conversation_id`;
 
 /**
  * Moves messages to another contact and chat JID: a LID's messages once its

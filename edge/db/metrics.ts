@@ -37,7 +37,7 @@ const id = (name: string) => sql.raw(`"${name}"`);
 const BUCKET_KEY = ["project_id", "instance_id", "grain", "start"];
 
 /** The parts of a count's statement that depend only on its shape (table, key columns, what it adds), built once per shape. */
-type Shape = { before: SQL; between: SQL; after: SQL; target: SQLiteColumn[]; set: Record<string, SQL> };
+type Shape = { insert: string; before: string; between: string; after: string; target: SQLiteColumn[]; set: Record<string, SQL>; conflict: string };
 const shapes = new Map<string, Shape>();
 
 function shapeOf(table: Table, keys: string[], adds: Record<string, string | number>): Shape {
@@ -57,17 +57,26 @@ function shapeOf(table: Table, keys: string[], adds: Record<string, string | num
     const names = Object.keys(columns);
     const startAt = names.indexOf("start");
     const rest = names.slice(startAt + 1).filter((c) => !keys.includes(c));
+    const quoted = (list: string[]) => list.map((c) => `"${columns[c]!.name}"`).join(", ");
     shape = {
-      before: sql.raw(`SELECT ${names.slice(0, startAt).map(text).join(", ")}, `),
-      between: sql.raw(keys.length ? ", " : ""),
-      after: sql.raw(`, ${rest.map(text).join(", ")} FROM `),
+      insert: `INSERT INTO "${table}" (${quoted([...names.slice(0, startAt + 1), ...keys, ...rest])}) `,
+      before: `SELECT ${names.slice(0, startAt).map(text).join(", ")}, `,
+      between: keys.length ? ", " : "",
+      after: `, ${rest.map(text).join(", ")} FROM `,
       target: [...BUCKET_KEY, ...keys].map((column) => columns[column]!),
       set: Object.fromEntries(Object.keys(adds).map((a) => [a, sql.raw(`"${table}"."${a}" + excluded."${a}"`)])),
+      conflict: ` ON CONFLICT (${quoted([...BUCKET_KEY, ...keys])}) DO UPDATE SET ${Object.keys(adds)
+        .map((a) => `"${a}" = "${table}"."${a}" + excluded."${a}"`)
+        .join(", ")}`,
     };
     shapes.set(name, shape);
   }
   return shape;
 }
+
+/** The rows a fact is counted on (its number's hour and day, the project's hour): the SELECT's tail, after its source. */
+const FANOUT = `JOIN (SELECT 0 AS k UNION ALL SELECT 1 UNION ALL SELECT 2) s ON s.k = 2 OR f.instance_id IS NOT NULL
+        WHERE true`;
 
 /**
  * One INSERT ... SELECT that adds `fact` to three rows: its number's hour
@@ -85,12 +94,31 @@ export function countFact(db: Db, table: Table, fact: Fact, at = Date.now()) {
   return db
     .insert(TABLES[table])
     .select(
-      sql`${shape.before}CASE s.k WHEN 1 THEN ${day} ELSE ${hour} END${shape.between}${sql.join(keys.map((k) => fact.keys![k]!), sql`, `)}${shape.after}
+      sql`${sql.raw(shape.before)}CASE s.k WHEN 1 THEN ${day} ELSE ${hour} END${sql.raw(shape.between)}${sql.join(keys.map((k) => fact.keys![k]!), sql`, `)}${sql.raw(shape.after)}
         (SELECT ${fact.project_id} AS project_id, ${fact.instance_id} AS instance_id${sql.join(fields)} ${fact.from ?? sql``}) f
-        JOIN (SELECT 0 AS k UNION ALL SELECT 1 UNION ALL SELECT 2) s ON s.k = 2 OR f.instance_id IS NOT NULL
-        WHERE true`,
+        ${sql.raw(FANOUT)}`,
     )
     .onConflictDoUpdate({ target: shape.target, set: shape.set });
+}
+
+/**
+ * `countFact` as SQL text, for a statement written once (db/written.ts):
+ * each value an SQL expression the caller names (`?N`, a column of the
+ * source rows); `from` is the FROM and WHERE of the rows counted.
+ */
+export function countFactSql(
+  table: Table,
+  fact: { project_id: string; instance_id: string; fields?: Record<string, string>; from: string; keys?: Record<string, string>; adds: Record<string, string | number> },
+  start: { hour: string; day: string },
+): string {
+  const keys = Object.keys(fact.keys ?? {});
+  const shape = shapeOf(table, keys, fact.adds);
+  const fields = Object.entries(fact.fields ?? {})
+    .map(([name, expr]) => `, ${expr} AS "${name}"`)
+    .join("");
+  return `${shape.insert}${shape.before}CASE s.k WHEN 1 THEN ${start.day} ELSE ${start.hour} END${shape.between}${keys.map((k) => fact.keys![k]!).join(", ")}${shape.after}
+        (SELECT ${fact.project_id} AS project_id, ${fact.instance_id} AS instance_id${fields} ${fact.from}) f
+        ${FANOUT}${shape.conflict}`;
 }
 
 // ------------------------------------------------------------ reads

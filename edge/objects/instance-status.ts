@@ -5,7 +5,6 @@
  * this is their only writer), counts what it costs the number's health, and
  * announces it when it is news (instance-events.ts says which changes are).
  */
-import type { BatchItem } from "drizzle-orm/batch";
 import { phoneFromJid } from "../../shared/jid.ts";
 import type { DisconnectReason, StatusEvent } from "../../shared/protocol.ts";
 import { db } from "../db/client.ts";
@@ -114,10 +113,9 @@ export class InstanceStatus {
 
   /**
    * The same write, for a caller's batch (a send's move to `sent` carries the
-   * counters); none before the number has its row. In an array: a query is
-   * thenable, so an async function returning it bare would run it.
+   * counters); none before the number has its row.
    */
-  async mirrorWrites(patch: InstanceStatusPatch): Promise<BatchItem<"sqlite">[]> {
+  async mirrorWrites(patch: InstanceStatusPatch): Promise<D1PreparedStatement[]> {
     const meta = await this.#storage.get("meta");
     return meta ? [updateInstanceStatus(db(this.#env.DB), meta.project_id, meta.instance_id, patch)] : [];
   }
@@ -143,7 +141,7 @@ export class InstanceStatus {
   }
 
   async #write(meta: InstanceMeta, patch: InstanceStatusPatch): Promise<void> {
-    await updateInstanceStatus(db(this.#env.DB), meta.project_id, meta.instance_id, patch);
+    await updateInstanceStatus(db(this.#env.DB), meta.project_id, meta.instance_id, patch).run();
   }
 }
 

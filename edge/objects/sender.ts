@@ -19,7 +19,6 @@
  * it to the fleet: from then until its answer it is in flight, and once one
  * part has left it is partly sent, so neither is canceled.
  */
-import type { BatchItem } from "drizzle-orm/batch";
 import { ProtocolError, type MessageStatusEvent, type OutboundContent } from "../../shared/protocol.ts";
 import type { RpcPeer } from "../../shared/rpc.ts";
 import { unseal } from "../crypto.ts";
@@ -53,7 +52,7 @@ export type SenderHost = {
   readyFleet(): Promise<RpcPeer | null>;
   incident(kind: IncidentKind): Promise<void>;
   /** The D1 write mirroring these columns of the number's row, for the batch of a send's move (none: no row yet). */
-  mirrorWrites(patch: InstanceStatusPatch): Promise<BatchItem<"sqlite">[]>;
+  mirrorWrites(patch: InstanceStatusPatch): Promise<D1PreparedStatement[]>;
   /** A contact this number wrote to whose picture is due (objects/avatars.ts). */
   fetchAvatar(contact: { contact_id: string; jid: string }): void;
 };

@@ -6,7 +6,6 @@
  * may write is contact-profiles.ts's and contact-import.ts's, and a message
  * says how active a contact is; each of them calls here for the write.
  */
-import type { SQL } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { phoneFromJid } from "../../shared/jid.ts";
 import { phoneVariants } from "./phone.ts";
@@ -16,12 +15,13 @@ import {
   type NewContact,
   type Profile,
   contactTouched,
+  contactTouchedSql,
   deleteContact,
   findContact,
   findContacts,
   contactInsertStatement,
   insertContact,
-  insertContactIfNew,
+  insertContactIfNewSql,
   insertContactsFrom,
   updateContact,
 } from "../db/contacts.ts";
@@ -51,8 +51,8 @@ export const addContact = (d1: Db, row: NewContact) => insertContact(d1, row);
 /** The same for a batch (identity.ts starts a new customer's conversation in it): its rows are the contact inserted, or none. */
 export const addContactInBatch = (d1: D1Database, row: Parameters<typeof contactInsertStatement>[1]) => contactInsertStatement(d1, row);
 
-/** A new contact for a batch, unless `onlyIf` fails or one holds any of `phones` (sent-messages.ts files a first message so). */
-export const addContactIfNew = (d1: Db, row: NewContact, phones: string[], onlyIf: SQL) => insertContactIfNew(d1, row, phones, onlyIf);
+/** A new contact unless `onlyIf` fails or one holds any of its phone's forms, as SQL text for a statement written once (sent-messages.ts files a first message so). */
+export const addContactIfNewSql = (p: Parameters<typeof insertContactIfNewSql>[0]) => insertContactIfNewSql(p);
 
 /** Many new contacts in one statement; a row whose phone has a contact is left out. Returns the ids inserted. */
 export const addContacts = (d1: Db, rows: (NewContact & { id: string })[]) => insertContactsFrom(d1, rows);
@@ -79,6 +79,9 @@ export const touchContact = (d1: Db, projectId: string, id: Parameters<typeof co
 /** The same for a received message's batch, as a statement whose text is fixed: only if the message `storedId` was stored. */
 export const touchContactByReceived = (d1: D1Database, projectId: string, id: string, touch: Parameters<typeof contactTouchedIfStored>[3]) =>
   contactTouchedIfStored(d1, projectId, id, touch);
+
+/** The same for a message we sent, as SQL text for a statement written once (the move to `sent`'s batch). */
+export const touchContactSql = (p: Parameters<typeof contactTouchedSql>[0], returning: Parameters<typeof contactTouchedSql>[1]) => contactTouchedSql(p, returning);
 
 // ------------------------------------------------------------ who is who (identity.ts decides)
 

@@ -10,7 +10,6 @@
  * sent-messages.ts), rekeyed or merged when identity.ts joins a LID to its
  * phone, read by a client, and forgotten with its contact.
  */
-import type { SQL } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { phoneVariants } from "./phone.ts";
 import { newId } from "../crypto.ts";
@@ -21,10 +20,11 @@ import {
   conversationTouched,
   conversationStartStatement,
   conversationTouchedIfStored,
+  conversationTouchedSql,
   deleteConversation,
   findConversation,
   insertConversation,
-  insertConversationIfNew,
+  insertConversationIfNewSql,
   listConversations,
   markRead,
   updateConversation,
@@ -59,11 +59,11 @@ export async function conversationFor(env: Env, projectId: string, contact: Cont
 }
 
 /**
- * The first message to a contact starts its conversation, for a batch: the
- * contact `contactId` names (a subquery), unless `onlyIf` fails or it has one.
+ * The first message to a contact starts its conversation, as SQL text for a
+ * statement written once (the move to `sent`'s batch): the contact
+ * `contact_id` names (a subquery), unless `onlyIf` fails or it has one.
  */
-export const startConversationIfNew = (d1: Db, row: { id: string; project_id: string; instance_id: string }, contactId: SQL, onlyIf: SQL) =>
-  insertConversationIfNew(d1, row, contactId, onlyIf);
+export const startConversationIfNewSql = (p: Parameters<typeof insertConversationIfNewSql>[0]) => insertConversationIfNewSql(p);
 
 /** The same for a contact inserted in the same batch (identity.ts, a new customer's first message): its rows are the conversation started, or none. */
 export const startConversationOf = (d1: D1Database, row: { id: string; project_id: string; instance_id: string }, contactId: string) =>
@@ -80,6 +80,9 @@ export const touchConversation = (d1: Db, projectId: string, id: Parameters<type
 /** The same for a received message's batch, as a statement whose text is fixed: only if the message `storedId` was stored. */
 export const touchConversationByReceived = (d1: D1Database, projectId: string, id: string, touch: Parameters<typeof conversationTouchedIfStored>[3]) =>
   conversationTouchedIfStored(d1, projectId, id, touch);
+
+/** The same for a message we sent, as SQL text for a statement written once (the move to `sent`'s batch). */
+export const touchConversationSql = (p: Parameters<typeof conversationTouchedSql>[0]) => conversationTouchedSql(p);
 
 /** The contact learned its phone: its conversation is keyed on the phone JID now. For a batch. */
 export const rekeyConversation = (d1: Db, projectId: string, id: string, chatJid: string) => updateConversation(d1, projectId, id, { chat_jid: chatJid });

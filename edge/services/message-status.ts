@@ -30,7 +30,6 @@
  * The other writes file a message under its contact and conversation
  * (sent-messages.ts, identity.ts) or free its Idempotency-Key (idempotency.ts).
  */
-import type { SQL } from "drizzle-orm";
 import type { MessageStatusEvent } from "../../shared/protocol.ts";
 import type { MessageActor } from "../enums.ts";
 import type { Db } from "../db/client.ts";
@@ -44,7 +43,7 @@ import {
   moveMessages,
   releaseIdempotencyKey,
   stampConversation,
-  stampFoundConversation,
+  stampFoundConversationSql,
   stampRead,
 } from "../db/messages.ts";
 import type { MessageRow } from "../db/schema/index.ts";
@@ -73,7 +72,7 @@ type Also = Parameters<typeof advanceMessageStatus>[6];
 
 /** The move's batch: the message as it is after the move (null when it is already past it: nothing is written, nothing counted), and what `also` gave. */
 const moveWith = (d1: Db, projectId: string, id: MessageRef, patch: Move, also?: Also) =>
-  advanceMessageStatus(d1, projectId, id, patch, FROM[patch.status], (movable) => countMove(d1, patch, movable), also);
+  advanceMessageStatus(d1, projectId, id, patch, FROM[patch.status], (parts) => countMove(patch, parts), also);
 
 /** The message as it is after the move, or null when it is already past it. */
 const move = async (d1: Db, projectId: string, id: MessageRef, patch: Move) => (await moveWith(d1, projectId, id, patch)).moved;
@@ -105,7 +104,7 @@ export const markFailed = (d1: Db, projectId: string, id: string, reason: string
 /** What WhatsApp said of a message this number sent (a receipt, or a late refusal); the message as moved, or null. */
 export async function applyReceipt(d1: Db, projectId: string, instanceId: string, event: MessageStatusEvent): Promise<MessageRow | null> {
   // Found by its WhatsApp id inside the move's own statements: a receipt costs one D1 round trip.
-  const message = byWaId(projectId, instanceId, event.wa_message_id);
+  const message = byWaId(instanceId, event.wa_message_id);
   if (event.status !== "failed") return move(d1, projectId, message, { status: event.status });
   return move(d1, projectId, message, { status: "failed", reason: `server_error_${event.error_code ?? "unknown"}` });
 }
@@ -162,9 +161,8 @@ export const markReadByNumber = (d1: Db, projectId: string, ids: string[], at = 
 export const joinConversation = (d1: Db, projectId: string, id: string, link: { contact_id: string; conversation_id: string }) =>
   stampConversation(d1, projectId, id, link);
 
-/** The same where `where` holds and the link's subqueries found a conversation, for the move's batch; its RETURNING is the link. */
-export const joinFoundConversation = (d1: Db, projectId: string, where: SQL, link: { contact_id: SQL; conversation_id: SQL }) =>
-  stampFoundConversation(d1, projectId, where, link);
+/** The same as SQL text, for the move to `sent`'s batch: only if it moved the message and the link's subqueries found a conversation; its RETURNING is the link. */
+export const joinFoundConversationSql = (p: Parameters<typeof stampFoundConversationSql>[0]) => stampFoundConversationSql(p);
 
 /**
  * A LID's messages follow it to the phone's contact and chat JID once the

@@ -20,7 +20,8 @@
 import type { BatchItem } from "drizzle-orm/batch";
 import { type SQL, fillPlaceholders, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
-import { countFact } from "../db/metrics.ts";
+import { countFact, countFactSql } from "../db/metrics.ts";
+import type { MoveSql } from "../db/messages.ts";
 import { LATENCY_BOUNDS_MS, type MessageRow, latencyColumn, messages, webhookDeliveries } from "../db/schema/index.ts";
 
 type Status = MessageRow["status"];
@@ -40,37 +41,31 @@ const STEP_ADDS = Object.fromEntries(
   ]),
 ) as Record<Step, Record<string, string>>;
 
-/** The latency bucket of the send being moved, in ms since it was accepted (schema/metrics.ts). */
-const BUCKET_OF_MS = sql.raw(
-  `CASE ${LATENCY_BOUNDS_MS.slice(0, -1)
-    .map((bound, i) => `WHEN ms < ${bound} THEN ${i}`)
-    .join(" ")} ELSE ${LATENCY_BOUNDS_MS.length - 1} END`,
-);
-const latencyBucket = (sentAt: string) =>
-  sql`(SELECT ${BUCKET_OF_MS} FROM (SELECT (julianday(${sentAt}) - julianday(${messages.created_at})) * 86400000.0 AS ms))`;
+/** The latency bucket of the send being moved, in ms since it was accepted (schema/metrics.ts), `sentAt` an SQL expression. */
+const BUCKET_OF_MS = `CASE ${LATENCY_BOUNDS_MS.slice(0, -1)
+  .map((bound, i) => `WHEN ms < ${bound} THEN ${i}`)
+  .join(" ")} ELSE ${LATENCY_BOUNDS_MS.length - 1} END`;
+const latencyBucket = (sentAt: string) => `(SELECT ${BUCKET_OF_MS} FROM (SELECT (julianday(${sentAt}) - julianday(messages.created_at)) * 86400000.0 AS ms))`;
 /** What a send counts into the histogram: 1 in its bucket's column. */
 const LATENCY_ADDS = Object.fromEntries(LATENCY_BOUNDS_MS.map((_, i) => [latencyColumn(i), `(f.bucket = ${i})`]));
 
 /**
  * Counts a message's status move, for the move's batch, placed BEFORE the
- * update: `movable` is the update's own condition (this message, in a
+ * update: `parts.movable` is the update's own condition (this message, in a
  * status it may move from), so the rows counted are exactly the ones the
- * update then moves, with their status before the move. Null: nothing of
- * this move is counted (canceled, deleted).
+ * update then moves, with their status before the move. As SQL text,
+ * written once per shape of move (db/messages.ts `advanceMessageStatus`).
+ * Null: nothing of this move is counted (canceled, deleted).
  */
-export function countMove(d1: Db, move: { status: Status; reason?: string | null; sent_at?: string | null }, movable: SQL): BatchItem<"sqlite"> | null {
-  const from = sql`FROM ${messages} WHERE ${movable}`;
-  const source = { project_id: sql`${messages.project_id}`, instance_id: sql`${messages.instance_id}`, from };
-  if (move.status === "failed") {
-    return countFact(d1, "metric_failures", { ...source, keys: { reason: sql`${move.reason ?? "unknown"}` }, adds: { count: 1 } });
-  }
+export function countMove(move: { status: Status; sent_at?: string | null }, parts: MoveSql): string | null {
+  const source = { project_id: "messages.project_id", instance_id: "messages.instance_id", from: `FROM messages WHERE ${parts.movable}` };
+  if (move.status === "failed") return countFactSql("metric_failures", { ...source, keys: { reason: parts.reason }, adds: { count: 1 } }, parts);
   if (!isStep(move.status)) return null;
-  const fields: Record<string, SQL> = { was: sql`${messages.status}` };
+  const was = { was: "messages.status" };
   if (move.status === "sent" && move.sent_at) {
-    fields.bucket = latencyBucket(move.sent_at);
-    return countFact(d1, "metric_counts", { ...source, fields, adds: { ...STEP_ADDS.sent, ...LATENCY_ADDS } });
+    return countFactSql("metric_counts", { ...source, fields: { ...was, bucket: latencyBucket(parts.sent_at) }, adds: { ...STEP_ADDS.sent, ...LATENCY_ADDS } }, parts);
   }
-  return countFact(d1, "metric_counts", { ...source, fields, adds: STEP_ADDS[move.status] });
+  return countFactSql("metric_counts", { ...source, fields: was, adds: STEP_ADDS[move.status] }, parts);
 }
 
 /**

@@ -12,25 +12,25 @@
  * two forms of a Brazilian number) is filed by `recordSent` after the move,
  * before the send journal (objects/sender.ts) announces it.
  */
-import { type SQL, sql } from "drizzle-orm";
-import type { BatchItem } from "drizzle-orm/batch";
 import { phoneFromJid } from "../../shared/jid.ts";
 import { STATUS_JID } from "../../shared/protocol.ts";
 import { type Db, db } from "../db/client.ts";
-import { confirmedContactId } from "../db/contacts.ts";
-import { conversationIdOf } from "../db/conversations.ts";
-import { messageExists } from "../db/messages.ts";
-import type { ContactRow, MessageRow } from "../db/schema/index.ts";
+import { confirmedContactIdSql } from "../db/contacts.ts";
+import { conversationIdOfSql } from "../db/conversations.ts";
+import { movedSql } from "../db/messages.ts";
+import { type ContactRow, type MessageRow, contacts } from "../db/schema/index.ts";
+import { readerOf, written } from "../db/written.ts";
 import type { Env } from "../env.ts";
 import { newId } from "../crypto.ts";
-import { addContactIfNew, touchContact } from "./contact-store.ts";
-import { conversationFor, startConversationIfNew, touchConversation } from "./conversations.ts";
+import { addContactIfNewSql, touchContact, touchContactSql } from "./contact-store.ts";
+import { conversationFor, startConversationIfNewSql, touchConversation, touchConversationSql } from "./conversations.ts";
 import { contactFor, identify } from "./identity.ts";
 import { bareJid, isGroup, isPhoneJid } from "./jids.ts";
-import { joinConversation, joinFoundConversation } from "./message-status.ts";
+import { joinConversation, joinFoundConversationSql } from "./message-status.ts";
 import { phoneVariants } from "./phone.ts";
 
-export type Link = { contact_id: string; conversation_id: string; contact: ContactRow };
+/** Where a sent message was filed, and its contact as far as the sender reads it (who it is, whether its picture is due). */
+export type Link = { contact_id: string; conversation_id: string; contact: Pick<ContactRow, (typeof LINKED_CONTACT)[number]> };
 
 /** Files the message under its contact and conversation; null for a group chat or a status post, which have no conversation here. */
 export async function recordSent(env: Env, projectId: string, row: MessageRow): Promise<Link | null> {
@@ -51,6 +51,28 @@ export async function recordSent(env: Env, projectId: string, row: MessageRow): 
 }
 
 /**
+ * The filing's statements, written once (db/written.ts). Their values, by
+ * role: ?1 project, ?2 the phone's forms (JSON), ?3 the message, ?4 the
+ * move's time, ?5 the number, ?6 a new contact's id, ?7 its phone, ?8 its
+ * JID, ?9 a new conversation's id.
+ */
+const CONTACT = confirmedContactIdSql("?1", "?2");
+const CONVERSATION = conversationIdOfSql("?1", CONTACT);
+const SENT = { id: "?3", status: "'sent'", at: "?4" };
+const MOVED = movedSql(SENT);
+/** What the sender reads of the contact: who it is, and whether its picture is due (contact-avatars.ts). */
+const LINKED_CONTACT = ["id", "phone", "jid", "lid", "source", "message_count", "avatar_checked_at"] as const;
+const FILING = [
+  // The first message to this person: their contact and conversation, as contactFor and conversationFor would create them.
+  addContactIfNewSql({ id: "?6", project_id: "?1", phone: "?7", jid: "?8", instance_id: "?5", source: "'outbound'", phones: "?2", onlyIf: MOVED }),
+  startConversationIfNewSql({ id: "?9", project_id: "?1", instance_id: "?5", contact_id: CONTACT, onlyIf: MOVED }),
+  joinFoundConversationSql({ project_id: "?1", ...SENT, contact_id: CONTACT, conversation_id: CONVERSATION }),
+  touchContactSql({ project_id: "?1", id: CONTACT, at: "?4", instance_id: "?5", onlyIf: `${MOVED} AND ${CONVERSATION} IS NOT NULL` }, LINKED_CONTACT),
+  touchConversationSql({ project_id: "?1", id: CONVERSATION, message_id: "?3", at: "?4", instance_id: "?5", onlyIf: MOVED }),
+].map(written);
+const readContact = readerOf(contacts);
+
+/**
  * The filing of a message to a phone chat, for the move to `sent`'s batch
  * (markSent's `also`), every statement only if the batch moved the message:
  * the person's contact and conversation are created if nobody holds the
@@ -63,29 +85,15 @@ export async function recordSent(env: Env, projectId: string, row: MessageRow): 
 export function fileInMove(d1: Db, projectId: string, send: { message_id: string; chat_jid: string; instance_id: string }) {
   const phone = isPhoneJid(send.chat_jid) ? phoneFromJid(bareJid(send.chat_jid)) : null;
   if (!phone) return null;
-  const phones = phoneVariants(phone);
-  const contactId = confirmedContactId(projectId, phones);
-  const conversationId = conversationIdOf(projectId, contactId);
-  const at = new Date().toISOString();
-  const writes = (moved: SQL): BatchItem<"sqlite">[] => {
-    const linked = messageExists(moved);
-    return [
-      // The first message to this person: their contact and conversation, as contactFor and conversationFor would create them.
-      addContactIfNew(
-        d1,
-        { id: newId(), project_id: projectId, phone, jid: bareJid(send.chat_jid), lid: null, name: null, instance_id: send.instance_id, source: "outbound" },
-        phones,
-        linked,
-      ),
-      startConversationIfNew(d1, { id: newId(), project_id: projectId, instance_id: send.instance_id }, contactId, linked),
-      joinFoundConversation(d1, projectId, moved, { contact_id: contactId, conversation_id: conversationId }),
-      touchContact(d1, projectId, contactId, { at, instance_id: send.instance_id, onlyIf: sql`${linked} AND ${conversationId} IS NOT NULL` }).returning(),
-      touchConversation(d1, projectId, conversationId, { message_id: send.message_id, at, instance_id: send.instance_id, inbound: false, onlyIf: linked }),
-    ];
+  const phones = JSON.stringify(phoneVariants(phone));
+  const writes = (at: string): D1PreparedStatement[] => {
+    const values = [projectId, phones, send.message_id, at, send.instance_id, newId(), phone, bareJid(send.chat_jid), newId()];
+    return FILING.map((write) => write(d1.$client, values));
   };
-  const filed = (results: unknown[]): Link | null => {
-    const [, , [link], [contact]] = results as [unknown, unknown, { contact_id: string; conversation_id: string }[], ContactRow[]];
-    return link && contact ? { contact_id: link.contact_id, conversation_id: link.conversation_id, contact } : null;
+  const filed = (results: D1Result[]): Link | null => {
+    const link = results[2]?.results[0] as { contact_id: string; conversation_id: string } | undefined;
+    const contact = results[3]?.results[0] as Record<string, unknown> | undefined;
+    return link && contact ? { contact_id: link.contact_id, conversation_id: link.conversation_id, contact: readContact(contact) } : null;
   };
   return { writes, filed };
 }

@@ -157,9 +157,10 @@ describe("PATCH /messages/{id}", () => {
       expect(res.json.error.code).toBe(code);
     }
 
-    // Queued (its number offline), and then canceled.
+    // Queued (its number offline; pinned to it, so the send does not race the drop to find it still connected), and then canceled.
     closeFleetSockets();
-    const queued = await send(n.key, "text", { body: "waiting" });
+    await waitFor(async () => (await instanceOf(env, n.id).status())?.state !== "connected", 3_000, "the number to drop");
+    const queued = await send(n.key, "text", { body: "waiting", instance_id: n.id });
     expect((await edit(n.key, queued, { body: "x" })).json.error).toMatchObject({ code: "not_sent", message: expect.stringContaining("not been sent") });
     expect((await remove(n.key, queued)).json.status).toBe("canceled");
     expect((await edit(n.key, queued, { body: "x" })).json.error).toMatchObject({ code: "not_sent", message: expect.stringContaining("canceled") });
