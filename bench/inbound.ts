@@ -4,36 +4,56 @@
  * Inbound-to-webhook latency. N numbers run on one fleet against N loopback
  * WhatsApp peers; customers write to them at a steady rate (open loop: each
  * message leaves on schedule, whatever happened to the ones before), and a
- * webhook receiver on loopback checks every delivery's signature. The clock
- * starts when the customer's message is handed to the peer and stops when the
- * signed webhook for it arrives: fleet, edge (D1, Durable Objects, the event
- * hub), the queue and the HTTP delivery are all inside it.
+ * webhook receiver on loopback checks every delivery's signature.
+ *
+ * Where the peers run: a number's peer plays WhatsApp and every customer
+ * writing to that number, so it encrypts each received message (Signal, as
+ * the customer's phone does) before the number's socket gets it. With
+ * `--peer-processes P` (default 2) the numbers' peers run in P child
+ * processes (test/harness/peer-shard.ts) and this process keeps the clock,
+ * the webhook receiver and the report; `--peer-processes 0` runs them here,
+ * as before, for comparing the two.
+ *
+ * The clock starts in this process when it asks the peer to send the message
+ * (`sentAt`, just before the call to the peer or the line to its process) and
+ * stops when this process's webhook receiver has read the signed delivery
+ * for it (`receivedAt`, at the end of the request body, before answering):
+ * the peer's encryption, the fleet, the edge (D1, Durable Objects, the event
+ * hub), the queue, the HTTP delivery, and the waits in this process's own
+ * event loop at both ends are all inside it. The peer says when it had put
+ * the message on the number's socket (its own clock): the "asked -> on the
+ * socket" figure is the load generator's share.
  *
  * Prints p50/p99/max, how many messages never arrived (lost), how many
  * arrived as two different events (duplicated) and how many deliveries were
  * retries of one event (same `webhook-id`, which receivers drop), and the
  * edge's CPU per received message (workerd, from the start of the injection
- * until the last webhook: storing, the event hub, the queue and deliveries).
+ * until the last webhook: storing, the event hub, the queue and deliveries),
+ * and the CPU seconds of every process: edge, fleet, peers, this one.
  */
 import { commandLine, int, onInterrupt, REPORT_OPTIONS } from "../test/harness/cli.ts";
 import { stats } from "../test/harness/figures.ts";
+import { type Injected, PeerProcesses } from "../test/harness/peer-processes.ts";
+import type { PeerSet, Peers } from "../test/harness/peers.ts";
+import type { InboundInjection } from "../test/peer/peer.ts";
 import { openLoop, pool } from "../test/harness/schedule.ts";
 import { type Stack, startStack } from "../test/harness/stack.ts";
 import { waitFor } from "../test/harness/waits.ts";
 import { WebhookReceiver } from "../test/harness/webhook-receiver.ts";
 import { inspectorPortOf, startEdgeProfile, writeEdgeProfile } from "./edge-profiler.ts";
-import { cpuMeter, edgeWorkerdCpu, groupCpuByName, groupCpuSeconds, machineCpuSeconds, selfCpuSeconds } from "./proc-usage.ts";
+import { cpuMeter, edgeWorkerdCpu, groupCpuByName, groupCpuSeconds, machineCpuSeconds, pidCpuSeconds, selfCpuSeconds } from "./proc-usage.ts";
 
 // The peers' signal library logs sessions with console.log: keep stdout for the report.
 for (const k of ["log", "info", "debug", "warn"] as const) console[k] = () => {};
 
 const opts = commandLine(
-  "usage: npm run bench:inbound -- [--numbers 10] [--messages 5000] [--rate 50] [--customers 500] [--json] [--keep-logs] [--edge-profile=<file>]\n",
+  "usage: npm run bench:inbound -- [--numbers 10] [--messages 5000] [--rate 50] [--customers 500] [--peer-processes 2] [--json] [--keep-logs] [--edge-profile=<file>]\n",
   {
     numbers: { type: "string", default: "10" },
     messages: { type: "string", default: "5000" },
     rate: { type: "string", default: "50" },
     customers: { type: "string", default: "500" },
+    "peer-processes": { type: "string", default: "2" },
     ...REPORT_OPTIONS,
     "edge-profile": { type: "string", default: "" },
   },
@@ -42,6 +62,8 @@ const N = int("numbers", opts.numbers!, 1);
 const M = int("messages", opts.messages!, 1);
 const RATE = int("rate", opts.rate!, 1);
 const CUSTOMERS = Math.min(int("customers", opts.customers!, 1), 99_999);
+/** 0: the numbers' peers run in this process. */
+const PEER_PROCESSES = int("peer-processes", opts["peer-processes"]!, 0);
 const CONNECT_TIMEOUT_MS = 30_000 + N * 1_000;
 /** After the last message is handed over, how long stragglers may take. */
 const DRAIN_MS = 60_000;
@@ -51,7 +73,7 @@ const EDGE_CPU_TARGET_MS = 10;
 const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 const f = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : "n/a");
 
-let stack: Stack | undefined;
+let stack: Stack<PeerSet> | undefined;
 const receiver = new WebhookReceiver();
 
 async function cleanup() {
@@ -61,9 +83,15 @@ async function cleanup() {
 onInterrupt(log, cleanup);
 
 try {
-  log(`N=${N} M=${M} rate=${RATE}/s customers=${CUSTOMERS}`);
-  stack = await startStack("bench-inbound", N);
+  log(`N=${N} M=${M} rate=${RATE}/s customers=${CUSTOMERS} peer processes=${PEER_PROCESSES}`);
+  const shards = PEER_PROCESSES > 0 ? await PeerProcesses.start(N, PEER_PROCESSES) : null;
+  stack = shards ? await startStack("bench-inbound", shards) : await startStack("bench-inbound", N);
   const { edge, peers } = stack;
+  // Both resolve once the peer has put the message on the number's socket.
+  const injectVia: (peer: number, message: InboundInjection) => Promise<Injected> = shards
+    ? (peer, message) => shards.inject(peer, message)
+    : async (peer, message) => ({ waId: await (peers as Peers).peers[peer]!.inject(message), at: Date.now() });
+  const peersCpu = () => (shards?.pids() ?? []).reduce((a, pid) => a + (pidCpuSeconds(pid) || 0), 0);
   log(`logs in ${stack.logDir}`);
   const fleet = stack.fleet({ fleetId: "bench-fleet", logLevel: process.env.POMBO_LOG_LEVEL ?? "warn" });
   await receiver.subscribe(stack.api, ["message.received"]);
@@ -81,13 +109,16 @@ try {
   // Customer k writes to number k % N; each message's text is its index, so arrivals map back exactly.
   const customers = Array.from({ length: CUSTOMERS }, (_, k) => `5511944${String(k + 1).padStart(6, "0")}@s.whatsapp.net`);
   const sentAt = new Map<string, number>();
+  /** When the peer had put each message on the number's socket (the peer's clock). */
+  const onSocketAt = new Map<string, number>();
   let refused = 0;
   const inject = async (i: number, text = `bench ${i}`) => {
     const customer = customers[i % CUSTOMERS]!;
-    const peer = peers.peers[(i % CUSTOMERS) % N]!;
+    // The clock starts here (see the header).
     sentAt.set(text, performance.now() + performance.timeOrigin);
     try {
-      await peer.inject({ chatJid: customer, senderJid: customer, text, pushName: "Bench" });
+      const { at } = await injectVia((i % CUSTOMERS) % N, { chatJid: customer, senderJid: customer, text, pushName: "Bench" });
+      onSocketAt.set(text, at);
     } catch {
       refused++;
       sentAt.delete(text);
@@ -100,6 +131,7 @@ try {
   for (let i = 0; i < 50; i++) await inject(i % N, `warm-up ${i}`);
   await waitFor(() => receiver.events().length >= 50 - refused, 30_000, { what: "warm-up deliveries" });
   sentAt.clear();
+  onSocketAt.clear();
   receiver.deliveries.length = 0;
   refused = 0;
 
@@ -111,7 +143,9 @@ try {
     edge_devproxy: () => edgeWorkerdCpu(edge.pid, edgePort).devProxy,
     edge_wrangler: () => groupCpuSeconds(edge.pid) - (groupCpuByName(edge.pid).workerd ?? 0),
     fleet: () => groupCpuSeconds(fleet.pid),
-    // The peers and the webhook receiver run in this process.
+    // The numbers' peers in their processes (0 with --peer-processes 0: then they are in `bench`).
+    peers: peersCpu,
+    // The clock, the webhook receiver and the report (and the peers with --peer-processes 0).
     bench: selfCpuSeconds,
     machine: machineCpuSeconds,
   });
@@ -135,6 +169,7 @@ try {
   const s = stats(latency);
   // When the edge published each event (its `created_at`) splits the path into before and after the event hub.
   const publishedAt = (d: { event: any }) => Date.parse(d.event.created_at);
+  const toSocket = stats([...onSocketAt].map(([body, at]) => at - sentAt.get(body)!));
   const toPublish = stats([...tally.first].map(([body, d]) => publishedAt(d) - sentAt.get(body)!));
   const afterPublish = stats([...tally.first.values()].map((d) => d.receivedAt - publishedAt(d)));
   const lost = tally.lost.length;
@@ -144,14 +179,16 @@ try {
   const invalid = tally.invalid;
   const delivered = tally.first.size;
   // Other processes' CPU skews the figures on a shared machine: said beside them.
-  const outside = Math.max(0, cpuUsed.machine! - cpuUsed.edge_workerd! - cpuUsed.edge_devproxy! - cpuUsed.edge_wrangler! - cpuUsed.fleet! - cpuUsed.bench!);
+  const outside = Math.max(0, cpuUsed.machine! - cpuUsed.edge_workerd! - cpuUsed.edge_devproxy! - cpuUsed.edge_wrangler! - cpuUsed.fleet! - cpuUsed.peers! - cpuUsed.bench!);
   const msPer = (seconds: number) => (delivered > 0 ? (1000 * seconds) / delivered : NaN);
   const report = {
     numbers: N,
     messages: expected,
     rate_per_s: RATE,
+    peer_processes: PEER_PROCESSES,
     inject_seconds: Number(f(injectSeconds, 2)),
     latency_ms: { p50: s.p50, p99: s.p99, max: s.max, mean: Number(f(s.mean, 1)) },
+    asked_to_on_socket_ms: { p50: toSocket.p50, p99: toSocket.p99 },
     to_publish_ms: { p50: toPublish.p50, p99: toPublish.p99 },
     publish_to_webhook_ms: { p50: afterPublish.p50, p99: afterPublish.p99 },
     lost,
@@ -169,9 +206,11 @@ try {
       [
         `inbound -> webhook, ${N} numbers, ${expected} messages at ${RATE}/s (open loop, ${f(injectSeconds)} s):`,
         `  latency   p50 ${f(s.p50)} ms   p99 ${f(s.p99)} ms   max ${f(s.max)} ms   mean ${f(s.mean)} ms`,
+        `    asked -> on the number's socket (the peer, ${PEER_PROCESSES > 0 ? `${PEER_PROCESSES} processes` : "in this process"}): p50 ${f(toSocket.p50)} ms, p99 ${f(toSocket.p99)} ms`,
         `    customer -> event published (peer, fleet, edge, D1): p50 ${f(toPublish.p50)} ms, p99 ${f(toPublish.p99)} ms`,
         `    published -> webhook received (hub, queue, delivery): p50 ${f(afterPublish.p50)} ms, p99 ${f(afterPublish.p99)} ms`,
         `  edge CPU per received message: ${f(msPer(cpuUsed.edge_workerd!), 2)} ms (workerd runtime ${f(cpuUsed.edge_workerd!, 2)} s for ${delivered} delivered; + ${f(msPer(cpuUsed.edge_devproxy!), 2)} ms in wrangler's dev proxy, which Cloudflare does not run; wrangler ${f(cpuUsed.edge_wrangler!, 2)} s)   fleet ${f(msPer(cpuUsed.fleet!), 2)} ms per message`,
+        `  CPU seconds: edge workerd ${f(cpuUsed.edge_workerd!, 2)}, dev proxy ${f(cpuUsed.edge_devproxy!, 2)}, wrangler ${f(cpuUsed.edge_wrangler!, 2)}, fleet ${f(cpuUsed.fleet!, 2)}, peers ${f(cpuUsed.peers!, 2)}${PEER_PROCESSES > 0 ? "" : " (in bench)"}, bench ${f(cpuUsed.bench!, 2)}`,
         `  CPU outside our processes (kernel, other jobs): ${f(outside, 2)} s`,
         `  lost ${lost}   duplicated events ${duplicated}   retried deliveries (same webhook-id) ${retried}   bad signatures ${invalid}`,
         `  target: 0 lost, p99 < 250 ms -> ${lost === 0 && s.p99 < 250 ? "met" : "NOT met"}; edge CPU <= ${EDGE_CPU_TARGET_MS} ms per received -> ${msPer(cpuUsed.edge_workerd!) <= EDGE_CPU_TARGET_MS ? "met" : "NOT met"}`,

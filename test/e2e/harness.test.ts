@@ -1,8 +1,11 @@
 /**
  * The harness itself, without edge or fleet: the routing proxy takes a raw
- * Baileys socket to the right crabline peer, counts it, and refuses unknown ids.
+ * Baileys socket to the right crabline peer, counts it, and refuses unknown ids;
+ * peers in child processes (bench:inbound) put a customer's message on a number's socket.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { WAMessage } from "@whiskeysockets/baileys";
+import { PeerProcesses } from "../harness/peer-processes.ts";
 import { makeCreds, startPeers, type Peers } from "../harness/peers.ts";
 import { rawConnect } from "../harness/raw-baileys.ts";
 import { RoutingProxy } from "../harness/routing-proxy.ts";
@@ -48,5 +51,46 @@ describe("e2e harness: peers and routing proxy", () => {
     c.close();
     expect(proxy.liveCount("nope")).toBe(0);
     expect(proxy.events.some((e) => e.instanceId === "nope" && e.kind === "reject")).toBe(true);
+  });
+});
+
+describe("e2e harness: peers in child processes", () => {
+  let shards: PeerProcesses;
+  let proxy: RoutingProxy;
+
+  beforeAll(async () => {
+    shards = await PeerProcesses.start(3, 2);
+    proxy = await new RoutingProxy().start();
+  });
+  afterAll(async () => {
+    await proxy?.close();
+    await shards?.close();
+  });
+
+  it("injects a customer's message from the right child onto the number's socket, and says its id and when", async () => {
+    // Peer 2 is the second child's first: the global index must reach the right process and peer.
+    const peer = shards.peers[2]!;
+    proxy.route("inst_c", peer);
+    const sock = rawConnect(proxy.waUrl(shards.accessToken).replace("{instance_id}", "inst_c"), makeCreds(peer.phone));
+    const received: WAMessage[] = [];
+    sock.sock.ev.on("messages.upsert", ({ messages }) => received.push(...messages));
+    try {
+      await sock.opened;
+      const customer = "5511944000001@s.whatsapp.net";
+      const asked = Date.now();
+      const { waId, at } = await shards.inject(2, { chatJid: customer, senderJid: customer, text: "oi from a child", pushName: "Cliente" });
+      expect(at).toBeGreaterThanOrEqual(asked);
+      await waitFor(() => received.some((m) => m.key.id === waId), 10_000, { what: "the injected message on the socket" });
+      const m = received.find((m) => m.key.id === waId)!;
+      expect(m.key.remoteJid).toBe(customer);
+      expect(m.message?.conversation ?? m.message?.extendedTextMessage?.text).toBe("oi from a child");
+    } finally {
+      sock.close();
+    }
+  });
+
+  it("refuses to inject through a peer it does not have", async () => {
+    const c = "5511944000002@s.whatsapp.net";
+    await expect(shards.inject(3, { chatJid: c, senderJid: c, text: "x" })).rejects.toThrow(/no peer #3/);
   });
 });

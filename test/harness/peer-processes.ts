@@ -3,13 +3,16 @@
  * benchmarks: the peers' own CPU cost (crabline records every frame, decrypts
  * every message) is then nobody's ceiling but their own, and a fleet's RSS
  * or CPU is the fleet's alone. Global peer i is the i-th number, with the
- * phone `startPeers` would give it.
+ * phone `startPeers` would give it. `inject` has a number's peer write to it
+ * as a customer (bench:inbound): the peer encrypts every such message, so
+ * that cost leaves the bench's process too.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
+import type { InboundInjection } from "../peer/peer.ts";
 import type { NumberPeer, PeerSet } from "./peers.ts";
 import { ROOT } from "./processes.ts";
 
@@ -39,11 +42,18 @@ export class ArrivalLog {
   }
 }
 
+/** An injected message: its WhatsApp id, and when the peer had put it on the number's socket (ms since epoch, the peer's clock). */
+export type Injected = { waId: string; at: number };
+
+type Pending = { resolve: (i: Injected) => void; reject: (e: Error) => void };
+type Shard = { child: ChildProcess; exited: Promise<void>; dir: string; first: number; count: number; pending: Map<number, Pending> };
+
 export class PeerProcesses implements PeerSet {
   readonly peers: NumberPeer[] = [];
   accessToken = "";
   readonly arrivals = new ArrivalLog();
-  readonly #children: { child: ChildProcess; exited: Promise<void>; dir: string }[] = [];
+  readonly #children: Shard[] = [];
+  #nextId = 0;
 
   /** `n` peers over `processes` children (fewer if n is smaller). */
   static async start(n: number, processes = 1): Promise<PeerProcesses> {
@@ -67,8 +77,15 @@ export class PeerProcesses implements PeerSet {
       cwd: ROOT,
       stdio: ["pipe", "pipe", "inherit"],
     });
-    const exited = new Promise<void>((r) => child.once("exit", () => r()));
-    this.#children.push({ child, exited, dir });
+    const pending = new Map<number, Pending>();
+    const exited = new Promise<void>((r) =>
+      child.once("exit", (code) => {
+        for (const p of pending.values()) p.reject(new Error(`the peer shard exited (${code})`));
+        pending.clear();
+        r();
+      }),
+    );
+    this.#children.push({ child, exited, dir, first, count, pending });
     const manifest = await new Promise<{ accessToken: string; peers: NumberPeer[] }>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error("a peer shard did not start within 60 s")), 60_000);
       child.once("exit", (code) => reject(new Error(`a peer shard exited (${code})`)));
@@ -81,6 +98,12 @@ export class PeerProcesses implements PeerSet {
         } else if (msg.type === "arrival") {
           const a = msg as unknown as Arrival;
           this.arrivals.push({ ...a, peer: first + a.peer });
+        } else if (msg.type === "injected") {
+          const { id, waId, at, error } = msg as unknown as { id: number; waId?: string; at?: number; error?: string };
+          const p = pending.get(id);
+          pending.delete(id);
+          if (error !== undefined) p?.reject(new Error(error));
+          else p?.resolve({ waId: waId!, at: at! });
         }
       });
     });
@@ -91,6 +114,17 @@ export class PeerProcesses implements PeerSet {
   /** Puts these phones on WhatsApp for every shard's lookups. */
   register(phones: string[]): void {
     for (const { child } of this.#children) child.stdin!.write(JSON.stringify({ register: phones }) + "\n");
+  }
+
+  /** Has peer `peer` (global index) put `message` on its number's socket, as a customer writing to the number. */
+  inject(peer: number, message: InboundInjection): Promise<Injected> {
+    const shard = this.#children.find((s) => peer >= s.first && peer < s.first + s.count);
+    if (!shard) return Promise.reject(new Error(`no peer #${peer}: ${this.peers.length} peers`));
+    const id = this.#nextId++;
+    return new Promise<Injected>((resolve, reject) => {
+      shard.pending.set(id, { resolve, reject });
+      shard.child.stdin!.write(JSON.stringify({ inject: { id, peer: peer - shard.first, message } }) + "\n");
+    });
   }
 
   /** The peer processes' pids (for their CPU time). */

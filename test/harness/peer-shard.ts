@@ -12,13 +12,20 @@
  *   { type: "arrival", peer, waId, to, at, text }   one per message a peer decrypted
  *     (peer: index in this shard; at: the peer's own stamp, ms since epoch;
  *      text: the plain text, or null for other message types)
+ *   { type: "injected", id, waId, at } | { type: "injected", id, error }
+ *     the answer to an `inject` line (at: when the peer had put the message
+ *     on the number's socket, ms since epoch)
  * stdin lines { "register": ["<phone>", ...] } put numbers in the shard's
- * phone directory. Closes its peers and exits when stdin closes or on SIGTERM.
+ * phone directory; { "inject": { id, peer, message } } has peer `peer` (index
+ * in this shard) put `message` (an InboundInjection: a customer writing to
+ * the number) on its number's socket, encrypted as the customer's phone does.
+ * Closes its peers and exits when stdin closes or on SIGTERM.
  */
 import { rmSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { startPeers } from "./peers.ts";
 import { summarize } from "../peer/decode.ts";
+import type { InboundInjection } from "../peer/peer.ts";
 
 // libsignal logs sessions with console.log; stdout is our channel to the bench.
 for (const k of ["log", "info", "debug", "warn"] as const) console[k] = () => {};
@@ -45,10 +52,23 @@ process.on("SIGTERM", close);
 process.on("SIGINT", close);
 createInterface({ input: process.stdin })
   .on("line", (line) => {
-    const msg = JSON.parse(line) as { register?: string[] };
+    const msg = JSON.parse(line) as { register?: string[]; inject?: { id: number; peer: number; message: InboundInjection } };
     for (const phone of msg.register ?? []) peers.directory.register(phone);
+    if (msg.inject) inject(msg.inject);
   })
   .on("close", close);
+
+function inject({ id, peer, message }: { id: number; peer: number; message: InboundInjection }): void {
+  const target = peers.peers[peer];
+  if (!target) {
+    out({ type: "injected", id, error: `no peer #${peer} in this shard` });
+    return;
+  }
+  target.inject(message).then(
+    (waId) => out({ type: "injected", id, waId, at: Date.now() }),
+    (err: Error) => out({ type: "injected", id, error: err.message }),
+  );
+}
 
 out({
   type: "manifest",
