@@ -21,10 +21,6 @@ export async function findContacts(db: Db, projectId: string, phones: string[], 
 export const contactsQuery = (db: Db, projectId: string, phones: string[], lids: string[]) =>
   db.select().from(contacts).where(holding(projectId, phones, lids));
 
-/** The ids of the same contacts, as a subquery (conversations.ts finds their conversations in the same round trip). */
-export const contactIdsQuery = (db: Db, projectId: string, phones: string[], lids: string[]) =>
-  db.select({ id: contacts.id }).from(contacts).where(holding(projectId, phones, lids));
-
 const holding = (projectId: string, phones: string[], lids: string[]) =>
   and(eq(contacts.project_id, projectId), sql`(${inList(contacts.phone, phones)} OR ${inList(contacts.lid, lids)})`);
 

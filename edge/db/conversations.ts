@@ -1,5 +1,5 @@
 /** Storage for `conversations`: one per contact across all numbers. Every query names the project. */
-import { type SQL, type SQLWrapper, and, desc, eq, inArray, isNotNull, lt, lte, or, sql } from "drizzle-orm";
+import { type SQL, and, desc, eq, inArray, isNotNull, lt, lte, or, sql } from "drizzle-orm";
 import { QueryBuilder, type SQLiteColumn } from "drizzle-orm/sqlite-core";
 import { type HoldingValues, contactIdsPlaced, holdingValues } from "./contacts.ts";
 import type { Db } from "./client.ts";
@@ -61,13 +61,6 @@ export async function conversationsOfContacts(db: Db, projectId: string, contact
     .from(conversations)
     .where(and(eq(conversations.project_id, projectId), inList(conversations.contact_id, contactIds)));
 }
-
-/** The same for contacts a subquery names, as a query for a batch. */
-export const conversationsOfContactsQuery = (db: Db, projectId: string, contactIds: SQLWrapper) =>
-  db
-    .select()
-    .from(conversations)
-    .where(and(eq(conversations.project_id, projectId), inArray(conversations.contact_id, contactIds)));
 
 const ofContactsRead = prepared<ConversationRow, HoldingValues>(
   new QueryBuilder()
