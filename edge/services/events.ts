@@ -16,7 +16,23 @@
  * live SSE streams, and queues one webhook delivery per matching endpoint.
  * `publish` returns once all of that is durable, so a caller that got past it
  * has not lost the event.
+ *
+ * An event that announces a message's state has an id made from what it
+ * announces (`eventIdOf`: the project, the type, the message and its status,
+ * or the edit), not a random one. A producer that is not sure it announced
+ * something (the object stopped between publishing and remembering it, an
+ * answer was lost) simply publishes it again: the hub keeps one event per id
+ * (its log's unique key), so the repeat makes no second SSE line and no
+ * second webhook delivery, and nobody has to remember what went out. The
+ * hub keeps an id while it keeps the event (72 hours, at most 100,000
+ * events per hub: hub.ts); a repeat published after that is delivered again
+ * with the SAME id, i.e. the same `webhook-id`, which Standard Webhooks
+ * consumers dedupe on. A number's events all go to one hub (event-shards.ts),
+ * so a repeat meets its first on the same shard. Events that may
+ * legitimately happen twice for one message (reactions, group receipts per
+ * participant, anything else) keep a random id.
  */
+import { sha256Hex } from "../crypto.ts";
 import type { Env } from "../env.ts";
 import { hubOf } from "../objects/stubs.ts";
 import type { EventFields, EventType } from "./event-catalogue.ts";
@@ -46,7 +62,8 @@ export type NewEvent = { [T in EventType]: { type: T; instance_id: string | null
 export async function publish(env: Env, projectId: string, ...events: NewEvent[]): Promise<PomboEvent[]> {
   if (events.length === 0) return [];
   const created_at = new Date().toISOString();
-  const built = events.map((e) => ({ id: `evt_${crypto.randomUUID().replaceAll("-", "")}`, created_at, ...e }) as PomboEvent);
+  const ids = await Promise.all(events.map((e) => eventIdOf(projectId, e)));
+  const built = events.map((e, i) => ({ id: ids[i]!, created_at, ...e }) as PomboEvent);
   const sealed = built.map((e): SealedEvent => ({ id: e.id, type: e.type, body: JSON.stringify(e) }));
   const shards = eventShards(env);
   if (shards === 1) await hubOf(env, projectId).publish(projectId, sealed);
@@ -59,6 +76,34 @@ export async function publish(env: Env, projectId: string, ...events: NewEvent[]
     await Promise.all([...byShard].map(([shard, events]) => hubOf(env, projectId, shard).publish(projectId, events)));
   }
   return built;
+}
+
+/** The statuses a message reaches at most once, so one `message.status` each. */
+const ONCE_STATUSES: ReadonlySet<string> = new Set(["failed", "canceled", "delivered", "read", "played"]);
+
+/** What makes this event the only one of its kind, or null when two alike may both happen (a random id then). */
+function uniqueBy(e: NewEvent): string | null {
+  switch (e.type) {
+    case "message.received":
+    case "message.sent":
+      return e.payload.message_id;
+    case "message.status":
+      return ONCE_STATUSES.has(e.payload.status) ? `${e.payload.message_id}\n${e.payload.status}` : null;
+    case "message.edited":
+      // A message is edited many times; each edit has its own time (stored with it), author and body.
+      return `${e.payload.message_id}\n${e.payload.edited_at}\n${e.payload.by}\n${e.payload.body}`;
+    case "message.deleted":
+      return e.payload.message_id;
+    default:
+      return null;
+  }
+}
+
+/** The event's id: `evt_` and 32 hex digits, made from what it announces (see the header), else random. */
+export async function eventIdOf(projectId: string, e: NewEvent): Promise<string> {
+  const unique = uniqueBy(e);
+  if (unique === null) return `evt_${crypto.randomUUID().replaceAll("-", "")}`;
+  return `evt_${(await sha256Hex(`${projectId}\n${e.type}\n${unique}`)).slice(0, 32)}`;
 }
 
 /** Does a webhook's filter (`message.received`, `message.*`, `*`) take this event type? */
