@@ -263,7 +263,7 @@ export class FleetLink {
       groupSubject: (jid) => groups.subjectOf(jid),
       fetchAvatar: (contact) => avatars.add(contact),
     };
-    return inbound.once(message.wa_message_id, () => receiveMessage(env, scope, message, inbound, hooks));
+    return inbound.once(message.wa_message_id, () => receiveMessage(env, scope, message, hooks));
   }
 
   /** A call to the number: declined through the fleet that reported it when the project says so, then announced once. */

@@ -57,15 +57,12 @@ export type InstanceKeys = {
   group_subjects: Record<string, string>;
   /** How this number behaves beside its project's settings (`PATCH /instances/{id}`, services/number-settings.ts). */
   number_settings: NumberSettings;
-  /** A received message stored in D1 but not announced yet, and since when (inbound-dedup.ts). */
-  [unannounced: `inbound:${string}`]: number;
   /** A call to the number, by its call id: what was done about it, and whether it was announced (services/calls.ts). */
   [call: `call:${string}`]: CallAnnounced;
 };
 
 export type InstanceStorage = TypedStorage<InstanceKeys>;
 
-export const unannouncedKey = (waMessageId: string) => `inbound:${waMessageId}` as const;
 export const callKey = (callId: string) => `call:${callId}` as const;
 
 /** The number's session, its send queue, what its sends did until D1 has it, read receipts until WhatsApp has them, and contacts whose picture to fetch. */

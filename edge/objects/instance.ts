@@ -82,7 +82,7 @@ export class InstanceObject extends DurableObject<Env> {
     this.#lease = new Lease(ctx, this.#storage);
     this.#session = new SessionTable(ctx.storage);
     this.#status = new InstanceStatus(env, this.#storage, () => this.#connected());
-    this.#inbound = new InboundDedup(this.#storage);
+    this.#inbound = new InboundDedup();
     this.#lookups = new LookupBudget(this.#storage);
     const readyFleet = async () => {
       const holder = this.#lease.liveHolder();

@@ -10,10 +10,23 @@
  * index `messages_inbound_wa` (project, number, WhatsApp id) turns a second
  * insert into the first message's id (`duplicate: true`). A message written
  * from the number's phone (`from_me`: stored as outbound, outside that index)
- * is looked up by its WhatsApp id before it is stored. A message whose event
- * did not go out (the hub was unreachable, or the object died between
- * storing and publishing) keeps a mark in the number's Durable Object, so
- * its next repeat announces it; any other repeat announces nothing.
+ * is looked up by its WhatsApp id before it is stored.
+ *
+ * Announced once: every repeat of a stored message is announced again, and
+ * the event hub refuses it. The event's id is made from the message
+ * (services/events.ts), and the hub keeps one event per id, so a repeat
+ * makes no second SSE line and no second webhook delivery, while a message
+ * whose event did not go out (the hub was unreachable, the object died
+ * between storing and publishing) is announced by its repeat, which always
+ * comes: the fleet answers nothing until this returns, and its spool
+ * (fleet/inbound-spool.ts, inbound-drainer.ts) resends what is unanswered
+ * until it is. Nothing is remembered in the number's object for it (a
+ * "stored, not announced" mark cost two storage commits per message). The
+ * hub forgets an id after 72 hours or 100,000 newer events of its shard
+ * (objects/hub.ts); a repeat that comes after that (WhatsApp redelivering a
+ * message we took, a copy in an adopted spool file, long after) is delivered
+ * again with the same id, the same `webhook-id`, on which Standard Webhooks
+ * consumers dedupe.
  *
  * The other layers that drop repeats save work, or keep attempts that run at
  * the same time apart; none sees every path or remembers a message after it
@@ -26,16 +39,16 @@
  * - objects/inbound-dedup.ts runs one attempt per WhatsApp id at a time in
  *   the number's object, which every delivery of the number passes through:
  *   a repeat racing the first (over the link and over HTTP at once) waits for
- *   its answer, so the two never both announce, and the `from_me` lookup
+ *   its answer, so the two never both store, and the `from_me` lookup
  *   above is never raced.
  *
  * Messages the number wrote from its own phone app (`from_me`) are ours:
  * stored as sent, announced as `message.sent` with `source: "phone"`.
  *
  * With `auto_read` on (the number's own setting, else the project's), a
- * customer's message gets its read receipt once stored and before it is announced, so a repeat of a message
- * whose announcement did not go out queues it again (harmless: the number's
- * queue keeps one per message).
+ * customer's message gets its read receipt once stored and before it is announced, so a repeat
+ * queues it again (harmless: the number's queue keeps one per message, and WhatsApp takes a
+ * second receipt for a message as the first). The keyword opt-out is redone on a repeat too.
  *
  * Edits and deletes for everyone come this way too, and change the message
  * they name (received-edits.ts).
@@ -71,13 +84,6 @@ import { getSettings } from "./settings.ts";
 
 export type Scope = { project_id: string; instance_id: string };
 
-/** Where a number keeps "stored, not yet announced" marks, by WhatsApp id: its Durable Object (objects/inbound-dedup.ts). */
-export type Ledger = {
-  marked(waMessageId: string): Promise<boolean>;
-  mark(waMessageId: string): Promise<void>;
-  unmark(waMessageId: string): Promise<void>;
-};
-
 /** `message_id`: the message stored, or the one an edit or revoke changed (null: one we do not have). */
 export type Received = { message_id: string | null; duplicate: boolean };
 
@@ -108,7 +114,7 @@ type Parties = {
 /** A group's subject as the number last heard it, without asking WhatsApp per message (objects/group-subjects.ts). */
 export type GroupSubject = (groupJid: string) => Promise<string | null>;
 
-export async function receiveMessage(env: Env, scope: Scope, msg: InboundMessage, ledger: Ledger, hooks: InboundHooks = {}): Promise<Received> {
+export async function receiveMessage(env: Env, scope: Scope, msg: InboundMessage, hooks: InboundHooks = {}): Promise<Received> {
   const { number, autoRead, groupSubject, fetchAvatar } = hooks;
   if (number?.ignore_groups && isGroup(bareJid(msg.chat_jid))) {
     // The fleet stored its file before asking: nothing will ever link to it.
@@ -116,7 +122,7 @@ export async function receiveMessage(env: Env, scope: Scope, msg: InboundMessage
     return { message_id: null, duplicate: false };
   }
   // An edit or a delete for everyone: it changes an earlier message, it is not one.
-  if (msg.type === "edit" || msg.type === "revoke") return receiveChange(env, scope, msg, ledger);
+  if (msg.type === "edit" || msg.type === "revoke") return receiveChange(env, scope, msg);
   const d1 = db(env.DB);
   const parties = await partiesOf(env, scope, msg);
   const chats = [...new Set([parties.chat_jid, bareJid(msg.chat_jid), ...(msg.chat_jid_alt ? [bareJid(msg.chat_jid_alt)] : [])])];
@@ -124,16 +130,11 @@ export async function receiveMessage(env: Env, scope: Scope, msg: InboundMessage
   // Our own API sends come back this way too (WhatsApp echoes them to the number's devices); they were announced when they left.
   if (earlier && !earlier.from_me) return { message_id: earlier.id, duplicate: true };
 
-  const unannounced = await ledger.marked(msg.wa_message_id);
-  if (!unannounced) await ledger.mark(msg.wa_message_id);
+  // A repeat (`fresh` false) goes on like the first: its announcement is refused by the hub if the first's went out (header).
   const { message, fresh } = earlier ? { message: earlier, fresh: false } : await store(env, scope, msg, parties);
-  if (!fresh && !unannounced) {
-    await ledger.unmark(msg.wa_message_id);
-    return { message_id: message.id, duplicate: true };
-  }
 
   if (!parties.group && !msg.from_me && parties.contact) {
-    // Before the announcement: if this fails, the fleet's resend comes back here (the mark is still set).
+    // Before the announcement: if this fails, the fleet's resend comes back here.
     await keywordOptOut(env, scope.project_id, parties.contact, message);
   }
   if (!msg.from_me && autoRead && autoReads(number ?? defaultNumberSettings(), await getSettings(env, scope.project_id))) {
@@ -147,12 +148,10 @@ export async function receiveMessage(env: Env, scope: Scope, msg: InboundMessage
   await publish(env, scope.project_id, await eventOf(env, scope, msg, parties, message, quoted?.reference ?? null, group));
   if (!parties.group && parties.contact && fetchAvatar && avatarDue(parties.contact)) {
     const jid = avatarJid(parties.contact);
-    // Queued in the number's object and fetched after this message is answered (objects/avatars.ts); in the same
-    // turn as the unmark, so both writes are one commit of the object's storage (a failed announcement queues
-    // nothing: the fleet's resend comes back here).
+    // Queued in the number's object and fetched after this message is answered (objects/avatars.ts); after the
+    // announcement, so a failed one queues nothing (the fleet's resend comes back here).
     if (jid) fetchAvatar({ contact_id: parties.contact.id, jid });
   }
-  await ledger.unmark(msg.wa_message_id);
   return { message_id: message.id, duplicate: !fresh };
 }
 

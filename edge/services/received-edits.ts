@@ -14,9 +14,10 @@
  * the envelope is still taken, so the fleet lets go of it.
  *
  * Once: an edit is recorded with the envelope's id (message_edits.wa_message_id),
- * a delete is a status a message reaches once; the number's ledger marks an
- * envelope from before it is applied until it is announced, so a repeat
- * announces only what a dead attempt left unannounced.
+ * a delete is a status a message reaches once. A repeat announces what the
+ * first did again, with the same event id (made from the message and the
+ * edit: services/events.ts), so the hub refuses it unless the first attempt
+ * died before its event went out (services/inbound.ts says why that is enough).
  */
 import type { InboundMessage } from "../../shared/protocol.ts";
 import { db } from "../db/client.ts";
@@ -26,7 +27,7 @@ import type { MessageActor } from "../enums.ts";
 import type { Env } from "../env.ts";
 import { type NewEvent, publish } from "./events.ts";
 import { canonicalJid, contactFor, identify } from "./identity.ts";
-import type { Ledger, Received, Scope } from "./inbound.ts";
+import type { Received, Scope } from "./inbound.ts";
 import { bareJid, isGroup } from "./jids.ts";
 import { removeReceivedMedia } from "./media-store.ts";
 import { type ReceivedContent, bodyOf, contentWithBody, tombstone, waIdOf } from "./message-payload.ts";
@@ -35,7 +36,7 @@ import { markDeleted, recordEdit } from "./message-status.ts";
 /** What an envelope did, and the event that says so; `fresh` is false when an earlier attempt did it. */
 type Applied = { fresh: boolean; event: NewEvent };
 
-export async function receiveChange(env: Env, scope: Scope, msg: InboundMessage, ledger: Ledger): Promise<Received> {
+export async function receiveChange(env: Env, scope: Scope, msg: InboundMessage): Promise<Received> {
   const target = await targetOf(env, scope, msg);
   if (!target) {
     console.warn(
@@ -43,12 +44,9 @@ export async function receiveChange(env: Env, scope: Scope, msg: InboundMessage,
     );
     return { message_id: null, duplicate: false };
   }
-  const unannounced = await ledger.marked(msg.wa_message_id);
-  if (!unannounced) await ledger.mark(msg.wa_message_id);
   const applied = msg.type === "edit" ? await edit(env, scope, msg, target) : await revoke(env, scope, msg, target);
-  // Before the mark goes: if this fails, the fleet's resend comes back here and announces it.
-  if (applied && (applied.fresh || unannounced)) await publish(env, scope.project_id, applied.event);
-  await ledger.unmark(msg.wa_message_id);
+  // A repeat too: if the first's event went out, the hub refuses this one by its id.
+  if (applied) await publish(env, scope.project_id, applied.event);
   return { message_id: target.id, duplicate: !applied?.fresh };
 }
 

@@ -7,10 +7,9 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { sha256Hex } from "../../edge/crypto.ts";
-import { unannouncedKey } from "../../edge/objects/instance-storage.ts";
 import { findChatNumber } from "../../edge/db/chat-numbers.ts";
 import { instanceOf } from "../../edge/objects/stubs.ts";
-import { type Ledger, receiveMessage } from "../../edge/services/inbound.ts";
+import { receiveMessage } from "../../edge/services/inbound.ts";
 import { InboundMessage } from "../../shared/protocol.ts";
 import {
   call,
@@ -87,20 +86,43 @@ describe("receiving a message", () => {
     });
   });
 
-  it("announces a stored message on its resend when its event never went out (the object died between storing and publishing)", async () => {
-    const { key, id, fleet } = await setup();
+  it("a repeat of a message whose event went out makes no second event and no second webhook delivery, even where the object died before forgetting its old 'not announced' mark", async () => {
+    const { key, projectId, id, fleet } = await setup();
+    await call("/webhooks", { method: "POST", token: key, body: { url: "http://hooks.test/received-once" } });
     const message = inboundMessage(PHONE_JID, { body: "chegou?" });
     const first = await deliver(fleet.socket, message);
-    // The state such a death leaves: the message in D1, its "not announced yet" mark still in the number's storage.
-    await runInDurableObject(instanceOf(env, id), (_o, state) =>
-      state.storage.put(unannouncedKey(message.wa_message_id), Date.now()),
-    );
+    // What an object that died between publishing and clearing its mark left (numbers kept such marks until events had ids made from their messages).
+    await runInDurableObject(instanceOf(env, id), (_o, state) => state.storage.put(`inbound:${message.wa_message_id}`, Date.now()));
     expect(await deliver(fleet.socket, message)).toEqual({ message_id: first.message_id, duplicate: true });
     expect(await deliver(fleet.socket, message)).toEqual({ message_id: first.message_id, duplicate: true });
+    await eventsUntil(key, (e) => ofType("message.received")(e).length >= 1);
+    await deliver(fleet.socket, inboundMessage(PHONE_JID, { body: "marcador" }));
     const events = ofType("message.received")(await eventsUntil(key, (e) => ofType("message.received")(e).length >= 2));
-    // Announced again once (at least once beats never), and not on the next repeat.
-    expect(events.map((e) => e.payload.message_id)).toEqual([first.message_id, first.message_id]);
+    expect(events.map((e) => e.payload.body)).toEqual(["chegou?", "marcador"]);
+    const deliveries = () =>
+      env.DB.prepare("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE project_id = ? AND event_type = 'message.received'").bind(projectId).first<number>("n");
+    await waitFor(async () => (await deliveries()) === 2, 3_000, "both messages' deliveries");
+    expect(await deliveries()).toBe(2);
+  });
+
+  it("announces a stored message on its repeat when its event never went out (the hub refused it), exactly once overall", async () => {
+    const { key, projectId, id, fleet } = await setup();
+    const message = inboundMessage(PHONE_JID, { body: "guardada, não anunciada" });
+    // The message reaches D1, then the hub refuses its event: the fleet gets an error, keeps it and resends.
+    const hubDown = { ...env, EVENTS: { idFromName: () => { throw new Error("hub unreachable (test)"); } } } as unknown as typeof env;
+    await expect(receiveMessage(hubDown, { project_id: projectId, instance_id: id }, InboundMessage.parse(message))).rejects.toThrow("hub unreachable");
     expect((await history(key, PHONE_JID)).data).toHaveLength(1);
+
+    const again = await deliver(fleet.socket, message);
+    expect(again).toEqual({ message_id: expect.any(String), duplicate: true });
+    expect(await deliver(fleet.socket, message)).toEqual({ message_id: again.message_id, duplicate: true });
+    await deliver(fleet.socket, inboundMessage(PHONE_JID, { body: "marcador" }));
+    const events = ofType("message.received")(await eventsUntil(key, (e) => ofType("message.received")(e).length >= 2));
+    expect(events.map((e) => [e.payload.message_id, e.payload.body])).toEqual([
+      [again.message_id, "guardada, não anunciada"],
+      [expect.any(String), "marcador"],
+    ]);
+    expect((await history(key, PHONE_JID)).data).toHaveLength(2);
   });
 
   it("opens the customer's conversation: contact, number, unread count and the 24-hour window", async () => {
@@ -170,22 +192,15 @@ describe("receiving a message", () => {
 });
 
 describe("the cost of a received message", () => {
-  /** The number's "stored, not announced" marks, in memory (objects/inbound-dedup.ts keeps them in the object). */
-  const memoryLedger = (): Ledger => {
-    const marks = new Set<string>();
-    return { marked: async (id) => marks.has(id), mark: async (id) => void marks.add(id), unmark: async (id) => void marks.delete(id) };
-  };
-
   it("costs a new customer's first message three D1 round trips and their next one two: contact and conversation found in one (created in one for a first message), the message and what it changes in the other", async () => {
     const { key, projectId, id } = await setup();
     const scope = { project_id: projectId, instance_id: id };
-    const ledger = memoryLedger();
     const firstCount = countingEnv();
     // Looked up (nothing), the contact created with its conversation, the message stored.
-    const first = await receiveMessage(firstCount.env, scope, InboundMessage.parse(inboundMessage(PHONE_JID, { body: "primeira" })), ledger);
+    const first = await receiveMessage(firstCount.env, scope, InboundMessage.parse(inboundMessage(PHONE_JID, { body: "primeira" })));
     expect(firstCount.trips.count).toBe(3);
     const counted = countingEnv();
-    const next = await receiveMessage(counted.env, scope, InboundMessage.parse(inboundMessage(PHONE_8_JID, { body: "segunda" })), ledger);
+    const next = await receiveMessage(counted.env, scope, InboundMessage.parse(inboundMessage(PHONE_8_JID, { body: "segunda" })));
     expect(next.duplicate).toBe(false);
     expect(counted.trips.count).toBe(2);
     expect(firstCount.affinity.count + counted.affinity.count).toBe(0);
@@ -201,11 +216,10 @@ describe("the cost of a received message", () => {
   it("costs a message from a LID with the phone alongside two D1 round trips once the pair is known: the LID map is read in the lookup's", async () => {
     const { key, projectId, id } = await setup();
     const scope = { project_id: projectId, instance_id: id };
-    const ledger = memoryLedger();
     const byLid = (body: string) => InboundMessage.parse(inboundMessage(LID, { chat_jid_alt: PHONE_JID, sender_jid_alt: PHONE_JID, body }));
-    const first = await receiveMessage(env, scope, byLid("primeira"), ledger);
+    const first = await receiveMessage(env, scope, byLid("primeira"));
     const counted = countingEnv();
-    const next = await receiveMessage(counted.env, scope, byLid("segunda"), ledger);
+    const next = await receiveMessage(counted.env, scope, byLid("segunda"));
     expect(next.duplicate).toBe(false);
     expect(counted.trips.count).toBe(2);
     // Filed as before: one contact and conversation, keyed on the phone.
@@ -216,18 +230,17 @@ describe("the cost of a received message", () => {
   it("moves the chat to the number the customer wrote to in the batch that stores the message, with no Durable Object; a repeat of an older message does not move it back", async () => {
     const { key, projectId, id } = await setup();
     const other = await newInstance(key, "n2");
-    const ledger = memoryLedger();
     const older = InboundMessage.parse(inboundMessage(PHONE_JID, { body: "para o primeiro" }));
-    await receiveMessage(env, { project_id: projectId, instance_id: id }, older, ledger);
+    await receiveMessage(env, { project_id: projectId, instance_id: id }, older);
     expect(await findChatNumber(env.DB, projectId, PHONE_JID)).toBe(id);
 
     const counted = countingEnv();
-    await receiveMessage(counted.env, { project_id: projectId, instance_id: other.id }, InboundMessage.parse(inboundMessage(PHONE_JID, { body: "para o outro" })), ledger);
+    await receiveMessage(counted.env, { project_id: projectId, instance_id: other.id }, InboundMessage.parse(inboundMessage(PHONE_JID, { body: "para o outro" })));
     expect([counted.trips.count, counted.affinity.count]).toEqual([2, 0]);
     expect(await findChatNumber(env.DB, projectId, PHONE_JID)).toBe(other.id);
 
     // WhatsApp redelivers the first message to its number: already stored, it changes nothing.
-    expect((await receiveMessage(env, { project_id: projectId, instance_id: id }, older, ledger)).duplicate).toBe(true);
+    expect((await receiveMessage(env, { project_id: projectId, instance_id: id }, older)).duplicate).toBe(true);
     expect(await findChatNumber(env.DB, projectId, PHONE_JID)).toBe(other.id);
   });
 });

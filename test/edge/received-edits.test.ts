@@ -10,7 +10,6 @@ import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { db } from "../../edge/db/client.ts";
 import { findMedia } from "../../edge/db/media.ts";
-import { unannouncedKey } from "../../edge/objects/instance-storage.ts";
 import { instanceOf } from "../../edge/objects/stubs.ts";
 import { mediaLink } from "../../edge/services/media-links.ts";
 import { uploadTicket } from "../../edge/services/media-store.ts";
@@ -131,24 +130,25 @@ describe("a customer edits their message", () => {
     expect(edits).toEqual(["dois", "três"]);
   });
 
-  it("announces an edit again on its resend when its event never went out, and not on the next one", async () => {
+  it("a repeat of an edit whose event went out announces nothing more, even where the object died before forgetting its old 'not announced' mark", async () => {
     const { key, id, fleet } = await setup();
     const original = inboundMessage(PHONE_JID, { body: "antes" });
     await deliver(fleet.socket, original);
     const edit = change("edit", original.wa_message_id, PHONE_JID, { body: "depois" });
     await deliver(fleet.socket, edit);
-    // What a death between storing and publishing leaves: the edit applied, its mark still set.
-    await runInDurableObject(instanceOf(env, id), (_o, state) => state.storage.put(unannouncedKey(edit.wa_message_id), Date.now()));
+    // What an object that died between publishing and clearing its mark left (numbers kept such marks until events had ids made from what they announce).
+    await runInDurableObject(instanceOf(env, id), (_o, state) => state.storage.put(`inbound:${edit.wa_message_id}`, Date.now()));
     await deliver(fleet.socket, edit);
     await deliver(fleet.socket, edit);
+    await deliver(fleet.socket, change("edit", original.wa_message_id, PHONE_JID, { body: "marcador" }));
     await eventsUntil(key, (e) => ofType("message.edited")(e).length >= 2);
     await settle();
     const events = ofType("message.edited")(await eventsUntil(key, () => true));
     expect(events.map((e) => [e.payload.previous_body, e.payload.body])).toEqual([
       ["antes", "depois"],
-      ["antes", "depois"],
+      ["depois", "marcador"],
     ]);
-    expect((await messageOf(key, events[0].payload.message_id)).edits).toHaveLength(1);
+    expect((await messageOf(key, events[0].payload.message_id)).edits).toHaveLength(2);
   });
 });
 
