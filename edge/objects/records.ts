@@ -4,7 +4,8 @@
  * receipt, a failure, a cancel); it is written to this journal in the same step that
  * takes the message off the outbox, so a crash or a D1 outage between the
  * two never leaves a sent message `queued`. The sender drains the journal in
- * order and deletes an entry only once D1 has it.
+ * order; an entry D1 has and the project heard of is applied, and deleted
+ * with the next write the object makes anyway (sender.ts says why).
  */
 import type { MessageStatusEvent } from "../../shared/protocol.ts";
 import type { MediaExpiry } from "../db/media-expiry.ts";
@@ -53,8 +54,9 @@ export class Journal extends SqlTable {
     this.sql.exec("INSERT INTO send_records (record) VALUES (?)", JSON.stringify(record));
   }
 
-  head(): JournalEntry | null {
-    const [row] = this.sql.exec<Row>("SELECT seq, record, attempts FROM send_records ORDER BY seq LIMIT 1").toArray();
+  /** The oldest entry after `after` (the entries up to it are applied). */
+  head(after = 0): JournalEntry | null {
+    const [row] = this.sql.exec<Row>("SELECT seq, record, attempts FROM send_records WHERE seq > ? ORDER BY seq LIMIT 1", after).toArray();
     return row ? { seq: row.seq, record: JSON.parse(row.record) as SendRecord, attempts: row.attempts } : null;
   }
 
@@ -67,7 +69,8 @@ export class Journal extends SqlTable {
     return this.sql.exec<{ attempts: number }>("UPDATE send_records SET attempts = attempts + 1 WHERE seq = ? RETURNING attempts", seq).one().attempts;
   }
 
-  remove(seq: number): void {
-    this.sql.exec("DELETE FROM send_records WHERE seq = ?", seq);
+  /** Deletes the entries up to `seq` (applied). */
+  removeThrough(seq: number): void {
+    this.sql.exec("DELETE FROM send_records WHERE seq <= ?", seq);
   }
 }

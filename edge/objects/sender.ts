@@ -15,6 +15,16 @@
  * refuses is retried (alarm, backoff up to RECORD_RETRY_MAX_MS) until it lands.
  * Entries a crash interrupted are drained when the object next starts.
  *
+ * An entry written to D1 and announced is applied: remembered in memory
+ * (`#appliedThrough`; the drain runs in order, so the applied entries are
+ * the journal's oldest) and deleted in the same turn as the object's next
+ * write (the next record, enqueue or alarm), not in a storage commit of its
+ * own. One that a restart finds is applied again, harmlessly: its D1 write
+ * moves nothing, a `sent` one announces the message D1 holds as sent
+ * (#sentBefore), and the hub refuses that event, whose id is made from the
+ * message (services/events.ts). An idle number keeps at most the entries
+ * since its last write until its next write or alarm.
+ *
  * A client may call a queued message off (`cancel`) until the sender hands
  * it to the fleet: from then until its answer it is in flight, and once one
  * part has left it is partly sent, so neither is canceled.
@@ -77,6 +87,8 @@ export class Sender {
   #drained: Promise<void> = Promise.resolve();
   /** The message handed to the fleet and not yet answered. */
   #inFlight: string | null = null;
+  /** The journal's entries up to this seq are applied, still to delete with the next write (see the header). */
+  #appliedThrough = 0;
 
   constructor(host: SenderHost) {
     this.#host = host;
@@ -88,6 +100,7 @@ export class Sender {
 
   async enqueue(item: Omit<OutboxItem, "next_part" | "attempts" | "not_before">, settings: Settings): Promise<void> {
     await this.#keepSettings(settings);
+    this.#removeApplied();
     this.outbox.add(item);
     this.wake();
   }
@@ -113,6 +126,7 @@ export class Sender {
   /** The object's alarm: the time for a send, an expiry or a journal retry. */
   async alarm(): Promise<void> {
     this.#retryAt = 0;
+    this.#removeApplied();
     await this.pump();
   }
 
@@ -274,8 +288,17 @@ export class Sender {
   // ------------------------------------------------------------ the journal
 
   #record(record: SendRecord): void {
+    // Same turn, one commit: the applied entries go with the new one.
+    this.#removeApplied();
     this.journal.add(record);
     this.#drain();
+  }
+
+  /** Deletes the applied entries; called only beside a write the object makes anyway. */
+  #removeApplied(): void {
+    if (this.#appliedThrough === 0) return;
+    this.journal.removeThrough(this.#appliedThrough);
+    this.#appliedThrough = 0;
   }
 
   /** Writes the journal to D1, oldest first, in the background; one drain at a time. */
@@ -289,7 +312,7 @@ export class Sender {
     this.#draining = true;
     const run = async () => {
       try {
-        for (let entry = this.journal.head(); entry; entry = this.journal.head()) {
+        for (let entry = this.journal.head(this.#appliedThrough); entry; entry = this.journal.head(this.#appliedThrough)) {
           if (!(await this.#apply(entry))) return;
         }
       } finally {
@@ -314,7 +337,7 @@ export class Sender {
         if (record.kind !== "sent") this.journal.replace(seq, announce);
       }
       if (announce) await this.#announce(announce);
-      this.journal.remove(seq);
+      this.#appliedThrough = seq;
       return true;
     } catch (err) {
       // Written, its event refused: the retry announces it, without writing it again.
@@ -379,8 +402,10 @@ export class Sender {
   /**
    * A `sent` record whose move found nothing to move: it was written before
    * and its event may not have left (the object stopped in between, or D1's
-   * answer was lost). A message D1 holds as `sent` is announced, at worst
-   * twice, never lost; one that is not (canceled, gone) has nothing to announce.
+   * answer was lost), or it was applied and left for the next write when the
+   * object stopped. A message D1 holds as `sent` is announced again, never
+   * lost: the hub refuses the repeat by its id (services/events.ts); one that
+   * is not (canceled, gone) has nothing to announce.
    */
   async #sentBefore(record: Extract<SendRecord, { kind: "sent" }>): Promise<Extract<SendRecord, { kind: "announce" }> | null> {
     const row = await findMessage(db(this.#host.env.DB), record.project_id, record.message_id);

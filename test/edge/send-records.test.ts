@@ -27,6 +27,12 @@ const journalSize = (id: string) =>
     return table.length === 0 ? 0 : state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM send_records").one().n;
   });
 
+/** The journal once the object made its next write (here its alarm): entries applied are deleted with it. */
+const journalAfterNextWrite = async (id: string) => {
+  await runInDurableObject(instanceOf(env, id), (obj) => obj.alarm());
+  return journalSize(id);
+};
+
 async function setup() {
   const { api_key: key } = await newProject();
   await noPacing(key);
@@ -59,7 +65,7 @@ describe("records of sends while D1 refuses writes", () => {
     const message = await messageOf(key, res.json.id);
     expect(message.history.map((h: { status: string }) => h.status)).toEqual(["queued", "sent", "delivered"]);
     expect(message.wa_message_id).toBe(fleet.sends[0]!.wa_message_id);
-    expect(await journalSize(id)).toBe(0);
+    expect(await journalAfterNextWrite(id)).toBe(0);
     const events = await eventsUntil(key, (es) => es.some((e) => e.type === "message.status"));
     expect(events.filter((e) => e.payload?.message_id === res.json.id).map((e) => [e.type, e.payload.status])).toEqual([
       ["message.sent", "sent"],
@@ -89,7 +95,7 @@ describe("records of sends while D1 refuses writes", () => {
     await waitFor(async () => (await messageOf(key, third.json.id)).status === "sent", 5_000, "the records to land");
     expect((await messageOf(key, first.json.id)).status).toBe("sent");
     expect(await messageOf(key, second.json.id)).toMatchObject({ status: "failed", reason: "invalid_content" });
-    expect(await journalSize(id)).toBe(0);
+    expect(await journalAfterNextWrite(id)).toBe(0);
   }, 30_000);
 
   it("a sent message whose move landed in D1 while its answer never reached the object (a crash, a lost reply) is still announced, once, when its record is retried", async () => {
@@ -106,9 +112,44 @@ describe("records of sends while D1 refuses writes", () => {
       .run();
 
     await runDurableObjectAlarm(instanceOf(env, id));
-    await waitFor(async () => (await journalSize(id)) === 0, 5_000, "the record to be drained");
-    const events = await eventsUntil(key, (es) => es.some((e) => e.type === "message.sent"));
+    const events = await eventsUntil(key, (es) => es.some((e) => e.type === "message.sent"), 5_000);
+    expect(await journalAfterNextWrite(id)).toBe(0);
     expect(events.filter((e) => e.payload?.message_id === res.json.id).map((e) => e.type)).toEqual(["message.sent"]);
     expect((await messageOf(key, res.json.id)).status).toBe("sent");
+  }, 30_000);
+});
+
+describe("a send's record once written and announced", () => {
+  /** The object starting again on its storage, as after an eviction or a crash: nothing of the old one's memory. */
+  const restart = (id: string) =>
+    runInDurableObject(instanceOf(env, id), (obj, state) => new (obj.constructor as new (ctx: DurableObjectState, e: typeof env) => typeof obj)(state, env));
+
+  it("stays in the journal until the object's next write (no storage commit of its own), and a restart before that announces the message once: the hub refuses the replay by its event id", async () => {
+    const { key, id } = await setup();
+    const fleet = await connectedFleet(id);
+    const res = await sendText(key, id, "sent once");
+    await eventsUntil(key, (es) => es.some((e) => e.type === "message.sent" && e.payload.message_id === res.json.id));
+    // Written and announced: its entry is deleted with the next write, not on its own.
+    expect(await journalSize(id)).toBe(1);
+
+    // The object stops before that write: the one that starts finds the entry and applies it again.
+    const fresh = await restart(id);
+    await waitFor(
+      async () => {
+        await runInDurableObject(instanceOf(env, id), () => fresh.alarm());
+        return (await journalSize(id)) === 0;
+      },
+      5_000,
+      "the replayed entry to be deleted",
+    );
+    // A receipt later: the message moves on, and its `sent` is still the one event of its kind.
+    fleet.socket.event("message.status", { wa_message_id: fleet.sends[0]!.wa_message_id, chat_jid: CUSTOMER_JID, status: "delivered" });
+    const events = await eventsUntil(key, (es) => es.some((e) => e.type === "message.status"));
+    expect(events.filter((e) => e.payload?.message_id === res.json.id).map((e) => [e.type, e.payload.status])).toEqual([
+      ["message.sent", "sent"],
+      ["message.status", "delivered"],
+    ]);
+    // The delivered record applied, the sent one's entry deleted with it; the next write takes the rest.
+    expect(await journalAfterNextWrite(id)).toBe(0);
   }, 30_000);
 });
