@@ -28,7 +28,8 @@
  * events per hub: hub.ts); a repeat published after that is delivered again
  * with the SAME id, i.e. the same `webhook-id`, which Standard Webhooks
  * consumers dedupe on. A number's events all go to one hub (event-shards.ts),
- * so a repeat meets its first on the same shard. Events that may
+ * so a repeat meets its first on the same shard (while the project's count
+ * of hubs stays what it was). Events that may
  * legitimately happen twice for one message (reactions, group receipts per
  * participant, anything else) keep a random id.
  */

@@ -8,7 +8,7 @@ import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { EventHub } from "../../edge/objects/hub.ts";
 import { hubOf } from "../../edge/objects/stubs.ts";
-import { EVENT_TYPES, type PomboEvent, publish } from "../../edge/services/events.ts";
+import { EVENT_TYPES, type NewEvent, type PomboEvent, eventIdOf, publish } from "../../edge/services/events.ts";
 import { disconnectedEvent, instanceEvent, receivedEvent } from "./event-fixtures.ts";
 import { call, newProject, waitFor } from "./helpers.ts";
 import { type Frame, readFrames } from "./sse.ts";
@@ -258,6 +258,48 @@ describe("the event log", () => {
     const rows = await env.DB.prepare("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE event_id = ?").bind("evt_fixed_1").first("n");
     expect(rows).toBe(1);
     await sse.close();
+  });
+
+  it("gives an event announcing a message's state an id made from what it announces, so publishing it again delivers nothing more", async () => {
+    const { id: projectId, key } = await project();
+    await call("/webhooks", { method: "POST", token: key, body: { url: "http://hooks.test/by-message" } });
+    const received = receivedEvent("uma vez");
+    const [first] = await publish(env, projectId, received);
+    // Published again later (a repeat of the message, a replayed journal entry): its fields may differ, its id does not.
+    const [again] = await publish(env, projectId, { ...received, sender: { ...(received as any).sender, name: "Maria S." } } as NewEvent);
+    expect(first!.id).toMatch(/^evt_[0-9a-f]{32}$/);
+    expect(again!.id).toBe(first!.id);
+    await publish(env, projectId, receivedEvent("marcador"));
+    const sse = await listen(key, { lastEventId: "0" });
+    expect(bodies(await sse.until(2))).toEqual(["uma vez", "marcador"]);
+    await sse.close();
+    const deliveries = () => env.DB.prepare("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE event_id = ?").bind(first!.id).first<number>("n");
+    await waitFor(async () => (await deliveries()) === 1, 3_000, "its delivery");
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await deliveries()).toBe(1);
+  });
+
+  it("keeps the statuses of one message apart, one project's ids from another's, and random ids for what may happen twice", async () => {
+    const status = (status: string, message_id = "msg_1"): NewEvent =>
+      ({
+        type: "message.status",
+        instance_id: "inst-1",
+        contact_id: null,
+        conversation_id: null,
+        reference: null,
+        payload: { message_id, wa_message_id: "3EB0", status, reason: null, chat_jid: "5511988887777@s.whatsapp.net" },
+      }) as NewEvent;
+    const [delivered, read, otherRead, deliveredElsewhere] = await Promise.all([
+      eventIdOf("prj_a", status("delivered")),
+      eventIdOf("prj_a", status("read")),
+      eventIdOf("prj_a", status("read", "msg_2")),
+      eventIdOf("prj_b", status("delivered")),
+    ]);
+    expect(await eventIdOf("prj_a", status("delivered"))).toBe(delivered);
+    expect(new Set([delivered, read, otherRead, deliveredElsewhere]).size).toBe(4);
+    // A number's state changes again and again: each announcement is its own event.
+    const connected = instanceEvent("instance.connected", "inst-1");
+    expect(await eventIdOf("prj_a", connected)).not.toBe(await eventIdOf("prj_a", connected));
   });
 
   it("routes past an endpoint deleted behind its cache without holding up the others", async () => {
