@@ -22,8 +22,12 @@
  * own. One that a restart finds is applied again, harmlessly: its D1 write
  * moves nothing, a `sent` one announces the message D1 holds as sent
  * (#sentBefore), and the hub refuses that event, whose id is made from the
- * message (services/events.ts). An idle number keeps at most the entries
- * since its last write until its next write or alarm.
+ * message (services/events.ts). A number that makes no write within
+ * APPLIED_LINGER_MS deletes them in a commit of their own, as before: its
+ * object may hibernate next, and every wake would replay what it left
+ * (a D1 batch and a hub call, several times the commit saved). So the
+ * commit is saved where it counts, on a busy number: its next send's step,
+ * or the receipt that follows a send within a second or two.
  *
  * A client may call a queued message off (`cancel`) until the sender hands
  * it to the fleet: from then until its answer it is in flight, and once one
@@ -71,6 +75,8 @@ const SEND_TIMEOUT_MS = 60_000;
 const MAX_FAILED_ATTEMPTS = 5;
 /** Fleet answers that mean this message cannot be sent as it is (its content, its file, its parameters): retrying will not help. */
 const UNSENDABLE = new Set(["invalid_content", "media_unavailable", "bad_params"]);
+/** How long an applied journal entry waits for a write to ride on before it is deleted on its own (see the header). */
+const APPLIED_LINGER_MS = 2_000;
 /** A journal entry D1 refused is tried again after 1 s, doubling up to this. */
 const RECORD_RETRY_MAX_MS = 60_000;
 
@@ -89,6 +95,7 @@ export class Sender {
   #inFlight: string | null = null;
   /** The journal's entries up to this seq are applied, still to delete with the next write (see the header). */
   #appliedThrough = 0;
+  #lingering: ReturnType<typeof setTimeout> | null = null;
 
   constructor(host: SenderHost) {
     this.#host = host;
@@ -296,9 +303,19 @@ export class Sender {
 
   /** Deletes the applied entries; called only beside a write the object makes anyway. */
   #removeApplied(): void {
+    if (this.#lingering) clearTimeout(this.#lingering);
+    this.#lingering = null;
     if (this.#appliedThrough === 0) return;
     this.journal.removeThrough(this.#appliedThrough);
     this.#appliedThrough = 0;
+  }
+
+  #applied(seq: number): void {
+    this.#appliedThrough = seq;
+    this.#lingering ??= setTimeout(() => {
+      this.#lingering = null;
+      this.#removeApplied();
+    }, APPLIED_LINGER_MS);
   }
 
   /** Writes the journal to D1, oldest first, in the background; one drain at a time. */
@@ -337,7 +354,7 @@ export class Sender {
         if (record.kind !== "sent") this.journal.replace(seq, announce);
       }
       if (announce) await this.#announce(announce);
-      this.#appliedThrough = seq;
+      this.#applied(seq);
       return true;
     } catch (err) {
       // Written, its event refused: the retry announces it, without writing it again.

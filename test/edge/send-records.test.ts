@@ -124,6 +124,15 @@ describe("a send's record once written and announced", () => {
   const restart = (id: string) =>
     runInDurableObject(instanceOf(env, id), (obj, state) => new (obj.constructor as new (ctx: DurableObjectState, e: typeof env) => typeof obj)(state, env));
 
+  it("an idle number deletes its applied entry on its own within seconds, so a hibernating object has nothing to replay at every wake", async () => {
+    const { key, id } = await setup();
+    await connectedFleet(id);
+    const res = await sendText(key, id, "then nothing");
+    await eventsUntil(key, (es) => es.some((e) => e.type === "message.sent" && e.payload.message_id === res.json.id));
+    // No send, receipt or alarm follows: the entry goes with no write to ride on.
+    await waitFor(async () => (await journalSize(id)) === 0, 8_000, "the applied entry to be deleted without a later write");
+  }, 30_000);
+
   it("stays in the journal until the object's next write (no storage commit of its own), and a restart before that announces the message once: the hub refuses the replay by its event id", async () => {
     const { key, id } = await setup();
     const fleet = await connectedFleet(id);
