@@ -6,6 +6,7 @@ import { first, ofProject } from "./scope.ts";
 import { inList } from "./lists.ts";
 import { storedText } from "./messages.ts";
 import { type Bound, inListOf, prepared } from "./reads.ts";
+import { written } from "./written.ts";
 import { type ContactRow, contactGroupMembers, contactGroups, contactTags, contacts, tags } from "./schema/index.ts";
 
 export type NewContact = typeof contacts.$inferInsert;
@@ -68,9 +69,20 @@ export const confirmedContactIdSql = (projectId: string, phones: string) =>
  * nothing either); the other columns take their defaults. SQL text for a
  * statement written once; each argument an SQL expression.
  */
-export const insertContactIfNewSql = (p: { id: string; project_id: string; phone: string; jid: string; instance_id: string; source: string; phones: string; onlyIf: string }) =>
-  `INSERT INTO contacts (id, project_id, phone, jid, instance_id, source)
-   SELECT ${p.id}, ${p.project_id}, ${p.phone}, ${p.jid}, ${p.instance_id}, ${p.source}
+export const insertContactIfNewSql = (p: {
+  id: string;
+  project_id: string;
+  phone: string;
+  jid: string;
+  instance_id: string;
+  source: string;
+  /** The name they go by (a received message's push name); none when left out. */
+  name?: string;
+  phones: string;
+  onlyIf: string;
+}) =>
+  `INSERT INTO contacts (id, project_id, phone, jid, name, instance_id, source)
+   SELECT ${p.id}, ${p.project_id}, ${p.phone}, ${p.jid}, ${p.name ?? "NULL"}, ${p.instance_id}, ${p.source}
    WHERE ${p.onlyIf} AND NOT EXISTS (SELECT 1 FROM contacts WHERE contacts.project_id = ${p.project_id} AND contacts.phone IN (SELECT value FROM json_each(${p.phones})))
    ON CONFLICT DO NOTHING`;
 
@@ -149,18 +161,29 @@ export function contactTouched(
 }
 
 /**
- * `contactTouched` for the receive path's batch, its text fixed (no SQL built
- * per message): one more message, from or to this contact, stored only if the
- * message `storedId` was (a repeat touches nothing).
+ * `contactTouched` for a received message (or one written from the number's
+ * phone), as SQL text for a statement written once: one more message, and
+ * the push name `name` (NULL: none) unless a client named them. Each
+ * argument an SQL expression; `returning`: column names, or none.
+ */
+export const contactTouchedByReceivedSql = (
+  p: { project_id: string; id: string; at: string; instance_id: string; name: string; updated_at: string; onlyIf: string },
+  returning?: string,
+) =>
+  `UPDATE contacts SET message_count = message_count + 1, last_message_at = max(coalesce(last_message_at, ''), ${p.at}), instance_id = ${p.instance_id},
+     name = CASE WHEN ${p.name} IS NULL OR (name_manual AND name IS NOT NULL) THEN name ELSE ${p.name} END, updated_at = ${p.updated_at}
+   WHERE contacts.project_id = ${p.project_id} AND contacts.id = ${p.id} AND ${p.onlyIf}${returning ? ` RETURNING ${returning}` : ""}`;
+
+const touchedIfStored = written(
+  contactTouchedByReceivedSql({ at: "?1", instance_id: "?2", name: "?3", updated_at: "?4", project_id: "?5", id: "?6", onlyIf: storedText(7) }),
+);
+
+/**
+ * The same for the receive path's batch once its contact is known, stored
+ * only if the message `storedId` was (a repeat touches nothing).
  */
 export function contactTouchedIfStored(d1: D1Database, projectId: string, id: string, touch: { at: string; instance_id: string; name: string | null; storedId: string }) {
-  return d1
-    .prepare(
-      `UPDATE contacts SET message_count = message_count + 1, last_message_at = max(coalesce(last_message_at, ''), ?1), instance_id = ?2,
-         name = CASE WHEN ?3 IS NULL OR (name_manual AND name IS NOT NULL) THEN name ELSE ?3 END, updated_at = ?4
-       WHERE project_id = ?5 AND id = ?6 AND ${storedText(7)}`,
-    )
-    .bind(touch.at, touch.instance_id, touch.name || null, new Date().toISOString(), projectId, id, touch.storedId);
+  return touchedIfStored(d1, [touch.at, touch.instance_id, touch.name || null, new Date().toISOString(), projectId, id, touch.storedId]);
 }
 
 /**

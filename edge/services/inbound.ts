@@ -62,6 +62,8 @@ import { bareJid, isGroup } from "./jids.ts";
 import { arrivedMedia, removeReceivedMedia } from "./media-store.ts";
 import { type ReceivedContent, messageFields } from "./message-payload.ts";
 import { markReadByNumber, storeReceived } from "./message-status.ts";
+import { countReceived } from "./metrics.ts";
+import { plainCustomer, storeFiled } from "./received-filing.ts";
 import { receivedMentions } from "./mentions.ts";
 import { keywordOptOut } from "./privacy.ts";
 import { quotedMessageId } from "./quoted.ts";
@@ -118,19 +120,24 @@ export async function receiveMessage(env: Env, scope: Scope, msg: InboundMessage
   // An edit or a delete for everyone: it changes an earlier message, it is not one.
   if (msg.type === "edit" || msg.type === "revoke") return receiveChange(env, scope, msg, ledger);
   const d1 = db(env.DB);
-  const parties = await partiesOf(env, scope, msg);
-  const chats = [...new Set([parties.chat_jid, bareJid(msg.chat_jid), ...(msg.chat_jid_alt ? [bareJid(msg.chat_jid_alt)] : [])])];
-  const earlier = msg.from_me ? await findOutboundByWaId(d1, scope.project_id, msg.wa_message_id, chats) : undefined;
+  // A customer writing plainly is looked up as the message is stored (received-filing.ts); anyone else, first.
+  const pn = plainCustomer(msg);
+  let parties = pn ? null : await partiesOf(env, scope, msg);
+  const earlier = parties && msg.from_me ? await findOutboundByWaId(d1, scope.project_id, msg.wa_message_id, chatsOf(msg, parties)) : undefined;
   // Our own API sends come back this way too (WhatsApp echoes them to the number's devices); they were announced when they left.
   if (earlier && !earlier.from_me) return { message_id: earlier.id, duplicate: true };
 
   const unannounced = await ledger.marked(msg.wa_message_id);
   if (!unannounced) await ledger.mark(msg.wa_message_id);
-  const { message, fresh } = earlier ? { message: earlier, fresh: false } : await store(env, scope, msg, parties);
+  const filed = pn ? await storeFiledReceived(env, scope, msg, pn) : null;
+  const { message, fresh } =
+    filed ?? (earlier ? { message: earlier, fresh: false } : await store(env, scope, msg, (parties ??= await partiesOf(env, scope, msg))));
   if (!fresh && !unannounced) {
     await ledger.unmark(msg.wa_message_id);
     return { message_id: message.id, duplicate: true };
   }
+  parties ??= filed?.parties ?? (await partiesOf(env, scope, msg));
+  const chats = chatsOf(msg, parties);
 
   if (!parties.group && !msg.from_me && parties.contact) {
     // Before the announcement: if this fails, the fleet's resend comes back here (the mark is still set).
@@ -162,17 +169,7 @@ export async function receiveMessage(env: Env, scope: Scope, msg: InboundMessage
  */
 async function store(env: Env, scope: Scope, msg: InboundMessage, parties: Parties): Promise<{ message: MessageRow; fresh: boolean }> {
   const d1 = db(env.DB);
-  const row = await buildRow(env, scope, msg, parties);
-  const media = msg.media ? await arrivedMedia(env, scope.project_id, msg.media) : null;
-  const content = row.content as ReceivedContent;
-  if (media?.ref) {
-    content.media = media.ref;
-    row.media_id = media.ref.id;
-  } else if (media || msg.media_error) {
-    // The message still arrives, without its file, saying why.
-    content.media_error = msg.media_error ?? media!.error;
-  }
-
+  const { row, media } = await rowWithMedia(env, scope, msg, parties);
   // Every statement's text is fixed (none built per message); each after the insert acts only if it stored the message.
   const at = row.created_at;
   const statements: D1PreparedStatement[] = [...storeReceived(d1, row)];
@@ -200,6 +197,45 @@ async function store(env: Env, scope: Scope, msg: InboundMessage, parties: Parti
   if (!first) throw new Error(`message ${msg.wa_message_id} was neither stored nor found`);
   return { message: first, fresh: false };
 }
+
+/**
+ * A plain customer's message (received-filing.ts), stored and filed in one
+ * round trip: null when SQL could not file it (nothing was stored), and the
+ * general path (`store`) takes it. A repeat comes back as this number's
+ * first copy, without parties (a repeat to announce again looks them up).
+ */
+async function storeFiledReceived(env: Env, scope: Scope, msg: InboundMessage, pn: string) {
+  const d1 = db(env.DB);
+  const sender = { jid: pn, who: { pn, lid: null } };
+  // Its link is left empty: the batch finds it.
+  const { row, media } = await rowWithMedia(env, scope, msg, { chat_jid: pn, group: false, sender, contact: null, conversation: null });
+  const also = [countReceived(d1, row.id), ...(media?.update ? [statementOf(d1, media.update)] : [])];
+  const filed = await storeFiled(env.DB, row, { pn, push_name: msg.push_name, inbound: stampOf(msg.timestamp) }, also);
+  if (!filed?.fresh) return filed && { message: filed.message, fresh: false, parties: undefined };
+  const { message, contact, conversation } = filed;
+  const parties: Parties = { chat_jid: message.chat_jid, group: false, sender: { ...sender, jid: message.chat_jid }, contact, conversation };
+  return { message, fresh: true, parties };
+}
+
+/** The message's row, with its file when the fleet stored one (and the file's row's update, for the batch). */
+async function rowWithMedia(env: Env, scope: Scope, msg: InboundMessage, parties: Parties) {
+  const row = await buildRow(env, scope, msg, parties);
+  const media = msg.media ? await arrivedMedia(env, scope.project_id, msg.media) : null;
+  const content = row.content as ReceivedContent;
+  if (media?.ref) {
+    content.media = media.ref;
+    row.media_id = media.ref.id;
+  } else if (media || msg.media_error) {
+    // The message still arrives, without its file, saying why.
+    content.media_error = msg.media_error ?? media!.error;
+  }
+  return { row, media };
+}
+
+/** The chat's JIDs a message of ours may be filed under (the conversation's, and as WhatsApp named it). */
+const chatsOf = (msg: InboundMessage, parties: Parties) => [
+  ...new Set([parties.chat_jid, bareJid(msg.chat_jid), ...(msg.chat_jid_alt ? [bareJid(msg.chat_jid_alt)] : [])]),
+];
 
 async function partiesOf(env: Env, scope: Scope, msg: InboundMessage): Promise<Parties> {
   const chat = bareJid(msg.chat_jid);
