@@ -64,6 +64,19 @@ export const confirmedContactIdSql = (projectId: string, phones: string) =>
   `(SELECT CASE WHEN count(*) = 1 AND max(contacts.jid) IS NOT NULL THEN max(contacts.id) END FROM contacts WHERE contacts.project_id = ${projectId} AND contacts.phone IN (SELECT value FROM json_each(${phones})))`;
 
 /**
+ * As a subquery: the id of the contact a received message's phone (its
+ * forms, `phones`) and LID (`lid`, or NULL) name, when identity.ts would
+ * take it as it is: exactly one contact holds either, it holds the phone as
+ * WhatsApp confirmed it (its `jid`) and, given a LID, that LID, which
+ * `pairKnown` (an SQL condition) says stands for the phone; else NULL.
+ * SQL text for a statement written once; each argument an SQL expression.
+ */
+export const settledContactIdSql = (projectId: string, phones: string, lid: string, pairKnown: string) =>
+  `(SELECT CASE WHEN count(*) = 1 AND max(contacts.jid) IS NOT NULL AND max(contacts.phone) IN (SELECT value FROM json_each(${phones}))
+     AND (${lid} IS NULL OR (max(contacts.lid) = ${lid} AND ${pairKnown})) THEN max(contacts.id) END
+   FROM contacts WHERE contacts.project_id = ${projectId} AND (contacts.phone IN (SELECT value FROM json_each(${phones})) OR contacts.lid = ${lid}))`;
+
+/**
  * A new contact of a phone, unless `onlyIf` fails or a contact holds any of
  * `phones` (a JSON list of its forms) already (a concurrent first message:
  * nothing either); the other columns take their defaults. SQL text for a

@@ -121,15 +121,15 @@ export async function receiveMessage(env: Env, scope: Scope, msg: InboundMessage
   if (msg.type === "edit" || msg.type === "revoke") return receiveChange(env, scope, msg, ledger);
   const d1 = db(env.DB);
   // A customer writing plainly is looked up as the message is stored (received-filing.ts); anyone else, first.
-  const pn = plainCustomer(msg);
-  let parties = pn ? null : await partiesOf(env, scope, msg);
+  const plain = plainCustomer(msg);
+  let parties = plain ? null : await partiesOf(env, scope, msg);
   const earlier = parties && msg.from_me ? await findOutboundByWaId(d1, scope.project_id, msg.wa_message_id, chatsOf(msg, parties)) : undefined;
   // Our own API sends come back this way too (WhatsApp echoes them to the number's devices); they were announced when they left.
   if (earlier && !earlier.from_me) return { message_id: earlier.id, duplicate: true };
 
   const unannounced = await ledger.marked(msg.wa_message_id);
   if (!unannounced) await ledger.mark(msg.wa_message_id);
-  const filed = pn ? await storeFiledReceived(env, scope, msg, pn) : null;
+  const filed = plain ? await storeFiledReceived(env, scope, msg, plain) : null;
   const { message, fresh } =
     filed ?? (earlier ? { message: earlier, fresh: false } : await store(env, scope, msg, (parties ??= await partiesOf(env, scope, msg))));
   if (!fresh && !unannounced) {
@@ -204,13 +204,13 @@ async function store(env: Env, scope: Scope, msg: InboundMessage, parties: Parti
  * general path (`store`) takes it. A repeat comes back as this number's
  * first copy, without parties (a repeat to announce again looks them up).
  */
-async function storeFiledReceived(env: Env, scope: Scope, msg: InboundMessage, pn: string) {
+async function storeFiledReceived(env: Env, scope: Scope, msg: InboundMessage, who: { pn: string; lid: string | null }) {
   const d1 = db(env.DB);
-  const sender = { jid: pn, who: { pn, lid: null } };
+  const sender = { jid: who.pn, who };
   // Its link is left empty: the batch finds it.
-  const { row, media } = await rowWithMedia(env, scope, msg, { chat_jid: pn, group: false, sender, contact: null, conversation: null });
+  const { row, media } = await rowWithMedia(env, scope, msg, { chat_jid: who.pn, group: false, sender, contact: null, conversation: null });
   const also = [countReceived(d1, row.id), ...(media?.update ? [statementOf(d1, media.update)] : [])];
-  const filed = await storeFiled(env.DB, row, { pn, push_name: msg.push_name, inbound: stampOf(msg.timestamp) }, also);
+  const filed = await storeFiled(env.DB, row, { who, push_name: msg.push_name, inbound: stampOf(msg.timestamp) }, also);
   if (!filed?.fresh) return filed && { message: filed.message, fresh: false, parties: undefined };
   const { message, contact, conversation } = filed;
   const parties: Parties = { chat_jid: message.chat_jid, group: false, sender: { ...sender, jid: message.chat_jid }, contact, conversation };

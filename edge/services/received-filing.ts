@@ -2,27 +2,31 @@
  * A customer's message stored and filed in one D1 round trip: the receiving
  * counterpart of sent-messages.ts's `fileInMove`.
  *
- * A plain message (one-to-one, from the customer, who is named by phone JID
- * alone, quoting nothing) needs no identity work: its contact is the one
- * contact holding the phone (either Brazilian form) that WhatsApp has
- * confirmed, and its conversation is that contact's. So one batch finds
- * them by subqueries as it writes: the contact and conversation are created
- * if nobody holds the phone yet (a first message), the message is inserted
+ * A plain message (one-to-one, from the customer, who is named by phone JID,
+ * with a LID alongside or none, quoting nothing) needs no identity work: its
+ * contact is the one contact holding the phone (either Brazilian form) as
+ * WhatsApp confirmed it, and the LID if one came, which the LID map already
+ * pairs with the phone; its conversation is that contact's. So one batch
+ * finds them by subqueries as it writes: the contact and conversation are
+ * created if nobody holds the phone yet (a first message without a LID),
+ * the message is inserted
  * only if the conversation is found (a repeat of a message this number
  * stored inserts nothing: the unique inbound index), and the contact, the
  * conversation and the chat's number are touched only if the message was
  * (the link is read from the row just stored).
  *
  * What SQL cannot settle stores nothing here, and inbound.ts's general path
- * (identity.ts) takes the message as before: a LID (the LID map, merges), a
- * phone entered by hand that WhatsApp now confirms, two contacts for the two
+ * (identity.ts) takes the message as before: a LID alone (its phone is in
+ * the LID map), a pair the map does not hold or contacts it has not joined
+ * yet (learned, merged), the first message of a pair, a phone entered by hand that WhatsApp now confirms, two contacts for the two
  * forms of a Brazilian number, a chat whose conversation another contact
  * holds. Nothing is inserted before that path runs, so it inserts the one row.
  */
 import { phoneFromJid } from "../../shared/jid.ts";
 import type { InboundMessage } from "../../shared/protocol.ts";
-import { confirmedContactIdSql } from "../db/contacts.ts";
+import { settledContactIdSql } from "../db/contacts.ts";
 import { conversationOfContactFromSql } from "../db/conversations.ts";
+import { pairKnownSql } from "../db/lid-map.ts";
 import { receivedBeforeSql, storedColumnSql } from "../db/messages.ts";
 import { type ContactRow, type ConversationRow, type MessageRow, contacts, conversations, messages } from "../db/schema/index.ts";
 import { driverValue, readerOf, written } from "../db/written.ts";
@@ -35,16 +39,16 @@ import { storeReceivedFiledSql } from "./message-status.ts";
 import { phoneVariants } from "./phone.ts";
 
 /**
- * The customer's phone JID when the message is plain (see above), else null:
- * ours, a group's, a LID among its JIDs, a quote (whose message is looked
- * for in the conversation's chat, known only once it is found).
+ * Who the customer is when the message is plain (see above), as identity.ts
+ * reads its JIDs, else null: ours, a group's, no phone among its JIDs, a
+ * quote (its message is looked for in the conversation's chat, known only
+ * once the conversation is found).
  */
-export function plainCustomer(msg: InboundMessage): string | null {
+export function plainCustomer(msg: InboundMessage): { pn: string; lid: string | null } | null {
   if (msg.from_me || msg.quoted_id || isGroup(bareJid(msg.chat_jid))) return null;
   const jids = [msg.chat_jid, msg.chat_jid_alt, msg.sender_jid, msg.sender_jid_alt].filter((j): j is string => !!j).map(bareJid);
-  if (jids.some(isLid)) return null;
-  const pn = jids.find(isPhoneJid) ?? null;
-  return phoneFromJid(pn) ? pn : null;
+  const pn = jids.find(isPhoneJid);
+  return pn && phoneFromJid(pn) ? { pn, lid: jids.find(isLid) ?? null } : null;
 }
 
 /**
@@ -52,10 +56,10 @@ export function plainCustomer(msg: InboundMessage): string | null {
  * project, ?2 the number, ?3 the message, ?4 the phone's forms (JSON), ?5
  * its WhatsApp id, ?6 its type, ?7 its content (JSON), ?8 when it was
  * stored, ?9 the file, ?10 the push name, ?11 when the customer wrote it
- * (WhatsApp's time), ?12 a new contact's id, ?13 its phone, ?14 its JID,
- * ?15 a new conversation's id.
+ * (WhatsApp's time), ?12 a new contact's id, ?13 its phone, ?14 its JID
+ * (the customer's phone JID), ?15 a new conversation's id, ?16 the LID (or NULL).
  */
-const CONTACT = confirmedContactIdSql("?1", "?4");
+const CONTACT = settledContactIdSql("?1", "?4", "?16", pairKnownSql("?1", "?16", "?14"));
 const STORED = storedColumnSql("?3", "chat_jid");
 const [INSERT, HISTORY] = storeReceivedFiledSql({
   id: "?3",
@@ -74,7 +78,7 @@ const [INSERT, HISTORY] = storeReceivedFiledSql({
 });
 const FILING = [
   // A first message: the contact and conversation, as identity.ts would create them for a phone JID.
-  addContactIfNewSql({ id: "?12", project_id: "?1", phone: "?13", jid: "?14", name: "?10", instance_id: "?2", source: "'inbound'", phones: "?4", onlyIf: "1" }),
+  addContactIfNewSql({ id: "?12", project_id: "?1", phone: "?13", jid: "?14", name: "?10", instance_id: "?2", source: "'inbound'", phones: "?4", onlyIf: "?16 IS NULL" }),
   startConversationIfNewSql({ id: "?15", project_id: "?1", instance_id: "?2", contact_id: CONTACT, onlyIf: "1" }),
   INSERT,
   HISTORY,
@@ -100,7 +104,7 @@ const readConversation = readerOf(conversations);
 export type Filed = { message: MessageRow; fresh: true; contact: ContactRow; conversation: ConversationRow } | { message: MessageRow; fresh: false };
 
 /**
- * Stores `row` (a plain message from the customer `pn`, its link left
+ * Stores `row` (a plain message from the customer `who`, its link left
  * empty) filed under their contact and conversation, with `also` (the
  * statements of the same moment: its count, its file's) in the batch.
  * Null: not stored, and no copy of it either; the general path files it.
@@ -108,10 +112,11 @@ export type Filed = { message: MessageRow; fresh: true; contact: ContactRow; con
 export async function storeFiled(
   d1: D1Database,
   row: MessageRow,
-  filing: { pn: string; push_name: string | null; inbound: string },
+  filing: { who: { pn: string; lid: string | null }; push_name: string | null; inbound: string },
   also: D1PreparedStatement[],
 ): Promise<Filed | null> {
-  const phone = phoneFromJid(filing.pn)!;
+  const { pn, lid } = filing.who;
+  const phone = phoneFromJid(pn)!;
   const values = [
     row.project_id,
     row.instance_id,
@@ -126,8 +131,9 @@ export async function storeFiled(
     filing.inbound,
     newId(),
     phone,
-    filing.pn,
+    pn,
     newId(),
+    lid,
   ];
   const results = await d1.batch<Record<string, unknown>>([...FILING.map((write) => write(d1, values)), ...also, BEFORE(d1, values)]);
   const link = results[STORED_AT]!.results[0] as Pick<MessageRow, "chat_jid" | "contact_id" | "conversation_id" | "sender_jid"> | undefined;

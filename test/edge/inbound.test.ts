@@ -199,7 +199,7 @@ describe("the cost of a received message", () => {
     expect(ofType("message.received")(events).map((e) => e.payload.body)).toEqual(["primeira", "segunda"]);
   });
 
-  it("costs a message from a LID with the phone alongside two D1 round trips once the pair is known: the LID map is read in the lookup's", async () => {
+  it("costs a message from a LID with the phone alongside one D1 round trip once the pair is known and its contact holds both: the LID map is read in the batch that stores it", async () => {
     const { key, projectId, id } = await setup();
     const scope = { project_id: projectId, instance_id: id };
     const ledger = memoryLedger();
@@ -208,7 +208,7 @@ describe("the cost of a received message", () => {
     const counted = countingEnv();
     const next = await receiveMessage(counted.env, scope, byLid("segunda"), ledger);
     expect(next.duplicate).toBe(false);
-    expect(counted.trips.count).toBe(2);
+    expect(counted.trips.count).toBe(1);
     // Filed as before: one contact and conversation, keyed on the phone.
     const [a, b] = await Promise.all([messageOf(key, first.message_id!), messageOf(key, next.message_id!)]);
     expect(b).toMatchObject({ contact_id: a.contact_id, conversation_id: a.conversation_id, chat_jid: PHONE_JID });
@@ -377,6 +377,31 @@ describe("a customer's message stored and filed in one D1 round trip (the figure
     expect((await filed(projectId, byLid.message_id!)).message).toMatchObject({ contact_id: f.contact.id, conversation_id: f.conversation.id });
     const events = ofType("message.received")(await eventsUntil(key, (e) => ofType("message.received")(e).length >= 3));
     expect(events[2]).toMatchObject({ contact_id: f.contact.id, conversation_id: f.conversation.id, sender: { jid: PHONE_JID, lid: LID, name: "Maria" } });
+  });
+
+  it("a customer named by LID with their phone alongside: the first message learns the pair through identity.ts, the next is filed in one round trip with the LID on its event; a LID WhatsApp gave another phone goes through identity.ts again", async () => {
+    const { key, projectId, id, receive } = await receiving();
+    const pair = (phoneJid: string) => ({ chat_jid_alt: phoneJid, sender_jid_alt: phoneJid });
+    const first = await receive({ ...pair(PHONE_JID), body: "um" }, LID);
+    expect(first.trips).toBeGreaterThan(1);
+    const next = await receive({ ...pair(PHONE_JID), body: "dois", push_name: "Maria Lid" }, LID);
+    expect([next.duplicate, next.trips]).toEqual([false, 1]);
+    const f = await filed(projectId, next.message_id!);
+    expect(f.message).toMatchObject({ chat_jid: PHONE_JID, sender_jid: PHONE_JID });
+    expect(f.contact).toMatchObject({ phone: `+${PHONE}`, jid: PHONE_JID, lid: LID, name: "Maria Lid", message_count: 2, instance_id: id });
+    expect(f.conversation).toMatchObject({ chat_jid: PHONE_JID, unread_count: 2, last_message_id: next.message_id });
+    expect((await filed(projectId, first.message_id!)).message).toMatchObject({ contact_id: f.contact.id, conversation_id: f.conversation.id });
+    expect(f.chat_number).toBe(id);
+    const events = ofType("message.received")(await eventsUntil(key, (e) => ofType("message.received")(e).length >= 2));
+    expect(events[1]).toMatchObject({ contact_id: f.contact.id, conversation_id: f.conversation.id, sender: { jid: PHONE_JID, lid: LID, name: "Maria Lid" } });
+
+    const OTHER_JID = "5511977776666@s.whatsapp.net";
+    const moved = await receive({ ...pair(OTHER_JID), body: "outro" }, LID);
+    expect(moved.trips).toBeGreaterThan(1);
+    const m = await filed(projectId, moved.message_id!);
+    expect(m.contact).toMatchObject({ phone: "+5511977776666", lid: LID, message_count: 1 });
+    expect(m.conversation).toMatchObject({ chat_jid: OTHER_JID, unread_count: 1 });
+    expect((await filed(projectId, next.message_id!)).contact).toMatchObject({ id: f.contact.id, lid: null, message_count: 2 });
   });
 
   it("a contact entered by hand, its phone not confirmed by WhatsApp: SQL cannot file it, identity.ts confirms the phone and files it (no second row); the next message costs one round trip", async () => {
