@@ -63,6 +63,9 @@ export const contactOfRead = (row: Omit<ContactRow, "name_manual"> & { name_manu
 export const confirmedContactIdSql = (projectId: string, phones: string) =>
   `(SELECT CASE WHEN count(*) = 1 AND max(contacts.jid) IS NOT NULL THEN max(contacts.id) END FROM contacts WHERE contacts.project_id = ${projectId} AND contacts.phone IN (SELECT value FROM json_each(${phones})))`;
 
+/** The contacts holding `condition` (written on `contacts`), as a SELECT for statement text written once. */
+const holdersOf = (projectId: string, condition: string) => `SELECT id, phone, jid, lid FROM contacts WHERE contacts.project_id = ${projectId} AND ${condition}`;
+
 /**
  * As a subquery: the id of the contact a received message's phone (its
  * forms, `phones`) and LID (`lid`, or NULL) name, when identity.ts would
@@ -70,11 +73,13 @@ export const confirmedContactIdSql = (projectId: string, phones: string) =>
  * WhatsApp confirmed it (its `jid`) and, given a LID, that LID, which
  * `pairKnown` (an SQL condition) says stands for the phone; else NULL.
  * SQL text for a statement written once; each argument an SQL expression.
+ * A UNION of one lookup per unique index: for an OR of the two, SQLite's
+ * planner walks neither partial index and scans the project's contacts.
  */
 export const settledContactIdSql = (projectId: string, phones: string, lid: string, pairKnown: string) =>
-  `(SELECT CASE WHEN count(*) = 1 AND max(contacts.jid) IS NOT NULL AND max(contacts.phone) IN (SELECT value FROM json_each(${phones}))
-     AND (${lid} IS NULL OR (max(contacts.lid) = ${lid} AND ${pairKnown})) THEN max(contacts.id) END
-   FROM contacts WHERE contacts.project_id = ${projectId} AND (contacts.phone IN (SELECT value FROM json_each(${phones})) OR contacts.lid = ${lid}))`;
+  `(SELECT CASE WHEN count(*) = 1 AND max(c.jid) IS NOT NULL AND max(c.phone) IN (SELECT value FROM json_each(${phones}))
+     AND (${lid} IS NULL OR (max(c.lid) = ${lid} AND ${pairKnown})) THEN max(c.id) END
+   FROM (${holdersOf(projectId, `contacts.phone IN (SELECT value FROM json_each(${phones}))`)} UNION ${holdersOf(projectId, `contacts.lid = ${lid}`)}) c)`;
 
 /**
  * A new contact of a phone, unless `onlyIf` fails or a contact holds any of
