@@ -46,6 +46,7 @@
  * resent), and this answers it as a message we do not keep
  * (`message_id: null`), which the fleet lets go of.
  */
+import { phoneFromJid } from "../../shared/jid.ts";
 import type { InboundMessage, ReadReceiptKey } from "../../shared/protocol.ts";
 import { newId, sha256Hex } from "../crypto.ts";
 import { db, statementOf } from "../db/client.ts";
@@ -58,7 +59,8 @@ import { touchContactByReceived } from "./contact-store.ts";
 import { touchConversationByReceived } from "./conversations.ts";
 import { type NewEvent, publish } from "./events.ts";
 import { canonicalJid, contactFor, contactWithConversation, identify, type Who } from "./identity.ts";
-import { bareJid, isGroup } from "./jids.ts";
+import { bareJid, isGroup, phoneJid } from "./jids.ts";
+import { phoneVariants } from "./phone.ts";
 import { arrivedMedia, removeReceivedMedia } from "./media-store.ts";
 import { type ReceivedContent, messageFields } from "./message-payload.ts";
 import { markReadByNumber, storeReceived } from "./message-status.ts";
@@ -207,8 +209,9 @@ async function store(env: Env, scope: Scope, msg: InboundMessage, parties: Parti
 async function storeFiledReceived(env: Env, scope: Scope, msg: InboundMessage, who: { pn: string; lid: string | null }) {
   const d1 = db(env.DB);
   const sender = { jid: who.pn, who };
-  // Its link is left empty: the batch finds it.
-  const { row, media } = await rowWithMedia(env, scope, msg, { chat_jid: who.pn, group: false, sender, contact: null, conversation: null });
+  // Its link is left empty: the batch finds it. Its chat is one of the phone's forms (the conversation's key).
+  const chats = phoneVariants(phoneFromJid(who.pn)!).map(phoneJid);
+  const { row, media } = await rowWithMedia(env, scope, msg, { chat_jid: who.pn, group: false, sender, contact: null, conversation: null }, chats);
   const also = [countReceived(d1, row.id), ...(media?.update ? [statementOf(d1, media.update)] : [])];
   const filed = await storeFiled(env.DB, row, { who, push_name: msg.push_name, inbound: stampOf(msg.timestamp) }, also);
   if (!filed?.fresh) return filed && { message: filed.message, fresh: false, parties: undefined };
@@ -218,8 +221,8 @@ async function storeFiledReceived(env: Env, scope: Scope, msg: InboundMessage, w
 }
 
 /** The message's row, with its file when the fleet stored one (and the file's row's update, for the batch). */
-async function rowWithMedia(env: Env, scope: Scope, msg: InboundMessage, parties: Parties) {
-  const row = await buildRow(env, scope, msg, parties);
+async function rowWithMedia(env: Env, scope: Scope, msg: InboundMessage, parties: Parties, quoteChats?: string[]) {
+  const row = await buildRow(env, scope, msg, parties, quoteChats);
   const media = msg.media ? await arrivedMedia(env, scope.project_id, msg.media) : null;
   const content = row.content as ReceivedContent;
   if (media?.ref) {
@@ -262,7 +265,8 @@ function stampOf(timestamp: number): string {
   return ms > 0 && ms <= Date.now() + 60_000 ? new Date(ms).toISOString() : new Date().toISOString();
 }
 
-async function buildRow(env: Env, scope: Scope, msg: InboundMessage, parties: Parties): Promise<MessageRow & { status: "received" | "sent" }> {
+/** `quoteChats`: where the message it quotes may be (the chat, or every JID the customer's conversation may be keyed on while it is not found yet). */
+async function buildRow(env: Env, scope: Scope, msg: InboundMessage, parties: Parties, quoteChats = [parties.chat_jid]): Promise<MessageRow & { status: "received" | "sent" }> {
   const content: ReceivedContent = { body: msg.body, timestamp: msg.timestamp };
   if (msg.offline) content.offline = true;
   if (msg.location) content.location = msg.location;
@@ -272,7 +276,7 @@ async function buildRow(env: Env, scope: Scope, msg: InboundMessage, parties: Pa
     content.poll_vote = await resolveVote(env, scope.project_id, msg.poll_vote);
     content.body = content.poll_vote.selected.join(", ");
   }
-  const quoted = await quotedMessageId(env, scope.project_id, parties.chat_jid, msg.quoted_id);
+  const quoted = await quotedMessageId(env, scope.project_id, quoteChats, msg.quoted_id);
   if (quoted) content.quoted_message_id = quoted;
   if (msg.mentions.length) content.mentions = await receivedMentions(env, scope.project_id, scope.instance_id, msg.mentions);
   // Stored in the order received (the fleet relays each chat in order), to the millisecond;

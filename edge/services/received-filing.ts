@@ -3,7 +3,7 @@
  * counterpart of sent-messages.ts's `fileInMove`.
  *
  * A plain message (one-to-one, from the customer, who is named by phone JID,
- * with a LID alongside or none, quoting nothing) needs no identity work: its
+ * with a LID alongside or none) needs no identity work: its
  * contact is the one contact holding the phone (either Brazilian form) as
  * WhatsApp confirmed it, and the LID if one came, which the LID map already
  * pairs with the phone; its conversation is that contact's. So one batch
@@ -40,12 +40,10 @@ import { phoneVariants } from "./phone.ts";
 
 /**
  * Who the customer is when the message is plain (see above), as identity.ts
- * reads its JIDs, else null: ours, a group's, no phone among its JIDs, a
- * quote (its message is looked for in the conversation's chat, known only
- * once the conversation is found).
+ * reads its JIDs, else null: ours, a group's, no phone among its JIDs.
  */
 export function plainCustomer(msg: InboundMessage): { pn: string; lid: string | null } | null {
-  if (msg.from_me || msg.quoted_id || isGroup(bareJid(msg.chat_jid))) return null;
+  if (msg.from_me || isGroup(bareJid(msg.chat_jid))) return null;
   const jids = [msg.chat_jid, msg.chat_jid_alt, msg.sender_jid, msg.sender_jid_alt].filter((j): j is string => !!j).map(bareJid);
   const pn = jids.find(isPhoneJid);
   return pn && phoneFromJid(pn) ? { pn, lid: jids.find(isLid) ?? null } : null;
@@ -57,7 +55,8 @@ export function plainCustomer(msg: InboundMessage): { pn: string; lid: string | 
  * its WhatsApp id, ?6 its type, ?7 its content (JSON), ?8 when it was
  * stored, ?9 the file, ?10 the push name, ?11 when the customer wrote it
  * (WhatsApp's time), ?12 a new contact's id, ?13 its phone, ?14 its JID
- * (the customer's phone JID), ?15 a new conversation's id, ?16 the LID (or NULL).
+ * (the customer's phone JID), ?15 a new conversation's id, ?16 the LID (or
+ * NULL), ?17 the WhatsApp id of the message it quotes.
  */
 const CONTACT = settledContactIdSql("?1", "?4", "?16", pairKnownSql("?1", "?16", "?14"));
 const STORED = storedColumnSql("?3", "chat_jid");
@@ -68,7 +67,7 @@ const [INSERT, HISTORY] = storeReceivedFiledSql({
   type: "?6",
   content: "?7",
   wa_message_id: "?5",
-  quoted_id: "NULL",
+  quoted_id: "?17",
   media_id: "?9",
   at: "?8",
   chat_jid: "conversations.chat_jid",
@@ -134,6 +133,7 @@ export async function storeFiled(
     pn,
     newId(),
     lid,
+    row.quoted_id,
   ];
   const results = await d1.batch<Record<string, unknown>>([...FILING.map((write) => write(d1, values)), ...also, BEFORE(d1, values)]);
   const link = results[STORED_AT]!.results[0] as Pick<MessageRow, "chat_jid" | "contact_id" | "conversation_id" | "sender_jid"> | undefined;

@@ -404,6 +404,22 @@ describe("a customer's message stored and filed in one D1 round trip (the figure
     expect((await filed(projectId, next.message_id!)).contact).toMatchObject({ id: f.contact.id, lid: null, message_count: 2 });
   });
 
+  it("a reply to a message in the conversation's chat (keyed on the other Brazilian form): the quote found and stored, in three round trips (the quote, the batch, our reference) where it took four", async () => {
+    const { key, projectId, receive } = await receiving();
+    const quoted = await receive({ body: "sem o nove", wa_message_id: "WAQUOTED0001" }, PHONE_8_JID);
+    const reply = await receive({ body: "respondendo", quoted_id: "WAQUOTED0001" });
+    expect([reply.duplicate, reply.trips]).toEqual([false, 3]);
+    const stored = await env.DB.prepare("SELECT chat_jid, conversation_id, quoted_id, content FROM messages WHERE id = ?").bind(reply.message_id).first<any>();
+    expect({ ...stored, content: JSON.parse(stored.content) }).toMatchObject({
+      chat_jid: PHONE_8_JID,
+      conversation_id: (await filed(projectId, quoted.message_id!)).conversation.id,
+      quoted_id: "WAQUOTED0001",
+      content: { body: "respondendo", quoted_message_id: quoted.message_id },
+    });
+    const events = ofType("message.received")(await eventsUntil(key, (e) => ofType("message.received")(e).length >= 2));
+    expect(events[1].payload).toMatchObject({ from: PHONE_8_JID, quoted_id: "WAQUOTED0001", body: "respondendo" });
+  });
+
   it("a contact entered by hand, its phone not confirmed by WhatsApp: SQL cannot file it, identity.ts confirms the phone and files it (no second row); the next message costs one round trip", async () => {
     const { key, projectId, receive } = await receiving();
     const manual = (await call("/contacts", { method: "POST", token: key, body: { phone: `+${PHONE}`, name: "Ana" } })).json;
