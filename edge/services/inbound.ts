@@ -131,14 +131,15 @@ export async function receiveMessage(env: Env, scope: Scope, msg: InboundMessage
 
   const unannounced = await ledger.marked(msg.wa_message_id);
   if (!unannounced) await ledger.mark(msg.wa_message_id);
-  const filed = plain ? await storeFiledReceived(env, scope, msg, plain) : null;
+  const attempt = plain ? await storeFiledReceived(env, scope, msg, plain) : null;
   const { message, fresh } =
-    filed ?? (earlier ? { message: earlier, fresh: false } : await store(env, scope, msg, (parties ??= await partiesOf(env, scope, msg))));
+    attempt?.filed ??
+    (earlier ? { message: earlier, fresh: false } : await store(env, scope, msg, (parties ??= await partiesOf(env, scope, msg)), attempt?.built));
   if (!fresh && !unannounced) {
     await ledger.unmark(msg.wa_message_id);
     return { message_id: message.id, duplicate: true };
   }
-  parties ??= filed?.parties ?? (await partiesOf(env, scope, msg));
+  parties ??= attempt?.filed?.parties ?? (await partiesOf(env, scope, msg));
   const chats = chatsOf(msg, parties);
 
   if (!parties.group && !msg.from_me && parties.contact) {
@@ -168,10 +169,11 @@ export async function receiveMessage(env: Env, scope: Scope, msg: InboundMessage
 /**
  * Stores the message with what it changes (contact, conversation, file) in
  * one batch; `fresh` is false when this number had already stored it.
+ * `built`: its row as a plain attempt built it, filed under `parties` here.
  */
-async function store(env: Env, scope: Scope, msg: InboundMessage, parties: Parties): Promise<{ message: MessageRow; fresh: boolean }> {
+async function store(env: Env, scope: Scope, msg: InboundMessage, parties: Parties, built?: Built): Promise<{ message: MessageRow; fresh: boolean }> {
   const d1 = db(env.DB);
-  const { row, media } = await rowWithMedia(env, scope, msg, parties);
+  const { row, media } = built ? { ...built, row: { ...built.row, ...linkOf(msg, parties) } } : await rowWithMedia(env, scope, msg, parties);
   // Every statement's text is fixed (none built per message); each after the insert acts only if it stored the message.
   const at = row.created_at;
   const statements: D1PreparedStatement[] = [...storeReceived(d1, row)];
@@ -202,9 +204,10 @@ async function store(env: Env, scope: Scope, msg: InboundMessage, parties: Parti
 
 /**
  * A plain customer's message (received-filing.ts), stored and filed in one
- * round trip: null when SQL could not file it (nothing was stored), and the
- * general path (`store`) takes it. A repeat comes back as this number's
- * first copy, without parties (a repeat to announce again looks them up).
+ * round trip. `filed` null: SQL could not file it (nothing was stored), and
+ * the general path (`store`) takes it, with the row `built` here. A repeat
+ * comes back as this number's first copy, without parties (a repeat to
+ * announce again looks them up).
  */
 async function storeFiledReceived(env: Env, scope: Scope, msg: InboundMessage, who: { pn: string; lid: string | null }) {
   const d1 = db(env.DB);
@@ -214,11 +217,14 @@ async function storeFiledReceived(env: Env, scope: Scope, msg: InboundMessage, w
   const { row, media } = await rowWithMedia(env, scope, msg, { chat_jid: who.pn, group: false, sender, contact: null, conversation: null }, chats);
   const also = [countReceived(d1, row.id), ...(media?.update ? [statementOf(d1, media.update)] : [])];
   const filed = await storeFiled(env.DB, row, { who, push_name: msg.push_name, inbound: stampOf(msg.timestamp) }, also);
-  if (!filed?.fresh) return filed && { message: filed.message, fresh: false, parties: undefined };
+  const built = { row, media };
+  if (!filed?.fresh) return { built, filed: filed && { message: filed.message, fresh: false, parties: undefined } };
   const { message, contact, conversation } = filed;
   const parties: Parties = { chat_jid: message.chat_jid, group: false, sender: { ...sender, jid: message.chat_jid }, contact, conversation };
-  return { message, fresh: true, parties };
+  return { built, filed: { message, fresh: true, parties } };
 }
+
+type Built = Awaited<ReturnType<typeof rowWithMedia>>;
 
 /** The message's row, with its file when the fleet stored one (and the file's row's update, for the batch). */
 async function rowWithMedia(env: Env, scope: Scope, msg: InboundMessage, parties: Parties, quoteChats?: string[]) {
@@ -259,6 +265,14 @@ async function partiesOf(env: Env, scope: Scope, msg: InboundMessage): Promise<P
   return { chat_jid, group: false, sender: { jid: chat_jid, who }, contact, conversation };
 }
 
+/** Where the message is filed, and who wrote it (none: the number, from its phone). */
+const linkOf = (msg: InboundMessage, parties: Parties) => ({
+  chat_jid: parties.chat_jid,
+  contact_id: parties.contact?.id ?? null,
+  conversation_id: parties.conversation?.id ?? null,
+  sender_jid: msg.from_me ? null : parties.sender.jid,
+});
+
 /** WhatsApp's own time, unless it is nonsense (then now). */
 function stampOf(timestamp: number): string {
   const ms = timestamp * 1000;
@@ -286,7 +300,7 @@ async function buildRow(env: Env, scope: Scope, msg: InboundMessage, parties: Pa
     id: newId(),
     project_id: scope.project_id,
     instance_id: scope.instance_id,
-    chat_jid: parties.chat_jid,
+    ...linkOf(msg, parties),
     direction: msg.from_me ? "outbound" : "inbound",
     type: msg.type,
     content: content as Record<string, unknown>,
@@ -303,9 +317,6 @@ async function buildRow(env: Env, scope: Scope, msg: InboundMessage, parties: Pa
     message_secret: null,
     poll_message: null,
     sent_at: msg.from_me ? stampOf(msg.timestamp) : null,
-    contact_id: parties.contact?.id ?? null,
-    conversation_id: parties.conversation?.id ?? null,
-    sender_jid: msg.from_me ? null : parties.sender.jid,
     quoted_id: msg.quoted_id,
     media_id: null,
     from_me: msg.from_me,
