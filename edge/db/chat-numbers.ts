@@ -8,6 +8,7 @@ import { type SQL, sql } from "drizzle-orm";
 import type { Db } from "./client.ts";
 import { storedText } from "./messages.ts";
 import type { Bound } from "./reads.ts";
+import { written } from "./written.ts";
 import { chatNumbers } from "./schema/index.ts";
 
 /** The chat a read looked for (null: a phone the recipients cache has no JID for) and its number (null: no row). */
@@ -63,15 +64,20 @@ export const setChatNumber = (db: Db, projectId: string, chatJid: string, instan
       setWhere: sql`${chatNumbers.instance_id} IS NOT excluded.instance_id`,
     });
 
-/** `setChatNumber` for the receive path's batch, its text fixed: only if the message `storedId` was stored. */
+/**
+ * `setChatNumber` for the receive path's batch, as SQL text for a statement
+ * written once. Each argument an SQL expression (`chat_jid`: a subquery, say).
+ */
+export const chatNumberWrittenSql = (p: { project_id: string; chat_jid: string; instance_id: string; at: string; onlyIf: string }) =>
+  `INSERT INTO chat_numbers (project_id, chat_jid, instance_id, updated_at) SELECT ${p.project_id}, ${p.chat_jid}, ${p.instance_id}, ${p.at} WHERE ${p.onlyIf}
+   ON CONFLICT (project_id, chat_jid) DO UPDATE SET instance_id = excluded.instance_id, updated_at = excluded.updated_at
+   WHERE chat_numbers.instance_id IS NOT excluded.instance_id`;
+
+const setIfStored = written(chatNumberWrittenSql({ project_id: "?1", chat_jid: "?2", instance_id: "?3", at: "?4", onlyIf: storedText(5) }));
+
+/** The same with the chat known: only if the message `storedId` was stored. */
 export const setChatNumberIfStored = (d1: D1Database, projectId: string, chatJid: string, instanceId: string, storedId: string) =>
-  d1
-    .prepare(
-      `INSERT INTO chat_numbers (project_id, chat_jid, instance_id, updated_at) SELECT ?1, ?2, ?3, ?4 WHERE ${storedText(5)}
-       ON CONFLICT (project_id, chat_jid) DO UPDATE SET instance_id = excluded.instance_id, updated_at = excluded.updated_at
-       WHERE chat_numbers.instance_id IS NOT excluded.instance_id`,
-    )
-    .bind(projectId, chatJid, instanceId, new Date().toISOString(), storedId);
+  setIfStored(d1, [projectId, chatJid, instanceId, new Date().toISOString(), storedId]);
 
 /** Writes the number a chat had before this table (its legacy object's), unless the table has one already. */
 export const backfillChatNumber = (db: Db, projectId: string, chatJid: string, instanceId: string) =>

@@ -6,6 +6,7 @@ import { first, ofProject } from "./scope.ts";
 import { inList } from "./lists.ts";
 import { storedText } from "./messages.ts";
 import { type Bound, inListOf, prepared } from "./reads.ts";
+import { written } from "./written.ts";
 import { type ContactRow, contactGroupMembers, contactGroups, contactTags, contacts, tags } from "./schema/index.ts";
 
 export type NewContact = typeof contacts.$inferInsert;
@@ -62,15 +63,44 @@ export const contactOfRead = (row: Omit<ContactRow, "name_manual"> & { name_manu
 export const confirmedContactIdSql = (projectId: string, phones: string) =>
   `(SELECT CASE WHEN count(*) = 1 AND max(contacts.jid) IS NOT NULL THEN max(contacts.id) END FROM contacts WHERE contacts.project_id = ${projectId} AND contacts.phone IN (SELECT value FROM json_each(${phones})))`;
 
+/** The contacts holding `condition` (written on `contacts`), as a SELECT for statement text written once. */
+const holdersOf = (projectId: string, condition: string) => `SELECT id, phone, jid, lid FROM contacts WHERE contacts.project_id = ${projectId} AND ${condition}`;
+
+/**
+ * As a subquery: the id of the contact a received message's phone (its
+ * forms, `phones`) and LID (`lid`, or NULL) name, when identity.ts would
+ * take it as it is: exactly one contact holds either, it holds the phone as
+ * WhatsApp confirmed it (its `jid`) and, given a LID, that LID, which
+ * `pairKnown` (an SQL condition) says stands for the phone; else NULL.
+ * SQL text for a statement written once; each argument an SQL expression.
+ * A UNION of one lookup per unique index: for an OR of the two, SQLite's
+ * planner walks neither partial index and scans the project's contacts.
+ */
+export const settledContactIdSql = (projectId: string, phones: string, lid: string, pairKnown: string) =>
+  `(SELECT CASE WHEN count(*) = 1 AND max(c.jid) IS NOT NULL AND max(c.phone) IN (SELECT value FROM json_each(${phones}))
+     AND (${lid} IS NULL OR (max(c.lid) = ${lid} AND ${pairKnown})) THEN max(c.id) END
+   FROM (${holdersOf(projectId, `contacts.phone IN (SELECT value FROM json_each(${phones}))`)} UNION ${holdersOf(projectId, `contacts.lid = ${lid}`)}) c)`;
+
 /**
  * A new contact of a phone, unless `onlyIf` fails or a contact holds any of
  * `phones` (a JSON list of its forms) already (a concurrent first message:
  * nothing either); the other columns take their defaults. SQL text for a
  * statement written once; each argument an SQL expression.
  */
-export const insertContactIfNewSql = (p: { id: string; project_id: string; phone: string; jid: string; instance_id: string; source: string; phones: string; onlyIf: string }) =>
-  `INSERT INTO contacts (id, project_id, phone, jid, instance_id, source)
-   SELECT ${p.id}, ${p.project_id}, ${p.phone}, ${p.jid}, ${p.instance_id}, ${p.source}
+export const insertContactIfNewSql = (p: {
+  id: string;
+  project_id: string;
+  phone: string;
+  jid: string;
+  instance_id: string;
+  source: string;
+  /** The name they go by (a received message's push name); none when left out. */
+  name?: string;
+  phones: string;
+  onlyIf: string;
+}) =>
+  `INSERT INTO contacts (id, project_id, phone, jid, name, instance_id, source)
+   SELECT ${p.id}, ${p.project_id}, ${p.phone}, ${p.jid}, ${p.name ?? "NULL"}, ${p.instance_id}, ${p.source}
    WHERE ${p.onlyIf} AND NOT EXISTS (SELECT 1 FROM contacts WHERE contacts.project_id = ${p.project_id} AND contacts.phone IN (SELECT value FROM json_each(${p.phones})))
    ON CONFLICT DO NOTHING`;
 
@@ -149,18 +179,29 @@ export function contactTouched(
 }
 
 /**
- * `contactTouched` for the receive path's batch, its text fixed (no SQL built
- * per message): one more message, from or to this contact, stored only if the
- * message `storedId` was (a repeat touches nothing).
+ * `contactTouched` for a received message (or one written from the number's
+ * phone), as SQL text for a statement written once: one more message, and
+ * the push name `name` (NULL: none) unless a client named them. Each
+ * argument an SQL expression; `returning`: column names, or none.
+ */
+export const contactTouchedByReceivedSql = (
+  p: { project_id: string; id: string; at: string; instance_id: string; name: string; updated_at: string; onlyIf: string },
+  returning?: string,
+) =>
+  `UPDATE contacts SET message_count = message_count + 1, last_message_at = max(coalesce(last_message_at, ''), ${p.at}), instance_id = ${p.instance_id},
+     name = CASE WHEN ${p.name} IS NULL OR (name_manual AND name IS NOT NULL) THEN name ELSE ${p.name} END, updated_at = ${p.updated_at}
+   WHERE contacts.project_id = ${p.project_id} AND contacts.id = ${p.id} AND ${p.onlyIf}${returning ? ` RETURNING ${returning}` : ""}`;
+
+const touchedIfStored = written(
+  contactTouchedByReceivedSql({ at: "?1", instance_id: "?2", name: "?3", updated_at: "?4", project_id: "?5", id: "?6", onlyIf: storedText(7) }),
+);
+
+/**
+ * The same for the receive path's batch once its contact is known, stored
+ * only if the message `storedId` was (a repeat touches nothing).
  */
 export function contactTouchedIfStored(d1: D1Database, projectId: string, id: string, touch: { at: string; instance_id: string; name: string | null; storedId: string }) {
-  return d1
-    .prepare(
-      `UPDATE contacts SET message_count = message_count + 1, last_message_at = max(coalesce(last_message_at, ''), ?1), instance_id = ?2,
-         name = CASE WHEN ?3 IS NULL OR (name_manual AND name IS NOT NULL) THEN name ELSE ?3 END, updated_at = ?4
-       WHERE project_id = ?5 AND id = ?6 AND ${storedText(7)}`,
-    )
-    .bind(touch.at, touch.instance_id, touch.name || null, new Date().toISOString(), projectId, id, touch.storedId);
+  return touchedIfStored(d1, [touch.at, touch.instance_id, touch.name || null, new Date().toISOString(), projectId, id, touch.storedId]);
 }
 
 /**

@@ -7,6 +7,7 @@ import { storedText } from "./messages.ts";
 import { first, ofProject } from "./scope.ts";
 import { inList } from "./lists.ts";
 import { type Bound, prepared } from "./reads.ts";
+import { written } from "./written.ts";
 import { type ConversationRow, contacts, conversations, messages } from "./schema/index.ts";
 
 export type NewConversation = typeof conversations.$inferInsert;
@@ -116,28 +117,46 @@ export function conversationTouched(
 }
 
 /**
- * `conversationTouched` for the receive path's batch, its text fixed (no SQL
- * built per message), only if the message `storedId` was stored (a repeat
- * touches nothing).
+ * `conversationTouched` for a received message (or one written from the
+ * number's phone), as SQL text for a statement written once: `inbound` is
+ * when the customer wrote it (NULL: ours, so nothing is unread any more).
+ * Each argument an SQL expression; `returning`: column names, or none.
  */
+export const conversationTouchedByReceivedSql = (
+  p: { project_id: string; id: string; message_id: string; at: string; instance_id: string; inbound: string; updated_at: string; onlyIf: string },
+  returning?: string,
+) =>
+  `UPDATE conversations SET
+     last_message_id = CASE WHEN last_message_at IS NULL OR last_message_at <= ${p.at} THEN ${p.message_id} ELSE last_message_id END,
+     last_message_at = max(coalesce(last_message_at, ''), ${p.at}), instance_id = ${p.instance_id},
+     unread_count = CASE WHEN ${p.inbound} IS NULL THEN 0 ELSE unread_count + 1 END,
+     last_inbound_at = CASE WHEN ${p.inbound} IS NULL THEN last_inbound_at ELSE max(coalesce(last_inbound_at, ''), ${p.inbound}) END,
+     updated_at = ${p.updated_at}
+   WHERE conversations.project_id = ${p.project_id} AND conversations.id = ${p.id} AND ${p.onlyIf}${returning ? ` RETURNING ${returning}` : ""}`;
+
+const touchedIfStored = written(
+  conversationTouchedByReceivedSql({
+    at: "?1", message_id: "?2", instance_id: "?3", inbound: "?4", updated_at: "?5", project_id: "?6", id: "?7", onlyIf: storedText(8),
+  }),
+);
+
+/** The same for the receive path's batch once its conversation is known, only if the message `storedId` was stored (a repeat touches nothing). */
 export function conversationTouchedIfStored(
   d1: D1Database,
   projectId: string,
   id: string,
   touch: { message_id: string; at: string; instance_id: string; inbound: string | false; storedId: string },
 ) {
-  return d1
-    .prepare(
-      `UPDATE conversations SET
-         last_message_id = CASE WHEN last_message_at IS NULL OR last_message_at <= ?1 THEN ?2 ELSE last_message_id END,
-         last_message_at = max(coalesce(last_message_at, ''), ?1), instance_id = ?3,
-         unread_count = CASE WHEN ?4 IS NULL THEN 0 ELSE unread_count + 1 END,
-         last_inbound_at = CASE WHEN ?4 IS NULL THEN last_inbound_at ELSE max(coalesce(last_inbound_at, ''), ?4) END,
-         updated_at = ?5
-       WHERE project_id = ?6 AND id = ?7 AND ${storedText(8)}`,
-    )
-    .bind(touch.at, touch.message_id, touch.instance_id, touch.inbound || null, new Date().toISOString(), projectId, id, touch.storedId);
+  return touchedIfStored(d1, [touch.at, touch.message_id, touch.instance_id, touch.inbound || null, new Date().toISOString(), projectId, id, touch.storedId]);
 }
+
+/**
+ * The conversation of the contact `contactId` names (a subquery), as the
+ * FROM clause of a statement written once, which reads it as
+ * `conversations.<column>`: no row when there is none.
+ */
+export const conversationOfContactFromSql = (projectId: string, contactId: string) =>
+  `FROM conversations WHERE conversations.project_id = ${projectId} AND conversations.contact_id = ${contactId}`;
 
 /**
  * `conversationTouched` for a message we sent (nothing is unread any more),

@@ -28,6 +28,10 @@ export async function pnForLid(db: Db, projectId: string, lid: string): Promise<
 export const pnForLidRead = (d1: D1Database, projectId: string, lid: string): Bound<{ pn: string }> =>
   d1.prepare("SELECT pn FROM lid_map WHERE project_id = ?1 AND lid = ?2 LIMIT 1").bind(projectId, lid);
 
+/** True if WhatsApp told us the LID stands for this phone JID, as SQL text for a statement written once; each argument an SQL expression. */
+export const pairKnownSql = (projectId: string, lid: string, pn: string) =>
+  `EXISTS (SELECT 1 FROM lid_map WHERE lid_map.project_id = ${projectId} AND lid_map.lid = ${lid} AND lid_map.pn = ${pn})`;
+
 /** The LIDs WhatsApp told us stand for any of these phone JIDs. */
 export async function lidsForPns(db: Db, projectId: string, pns: string[]): Promise<string[]> {
   if (pns.length === 0) return [];

@@ -342,10 +342,62 @@ export function insertReceived(d1: D1Database, row: MessageRow) {
         row.created_at,
         row.updated_at,
       ),
-    // Its history starts only if the message row is the new one (the id is new to this attempt).
-    d1.prepare("INSERT INTO message_statuses (message_id, status, reason, at) SELECT id, status, reason, created_at FROM messages WHERE id = ?1").bind(row.id),
+    receivedHistory(d1, [row.id]),
   ] as const;
 }
+
+/**
+ * A received message's first history entry, as SQL text for a statement
+ * written once: only if the message `id` names (an SQL expression) is the
+ * new one, since its id is new to this attempt.
+ */
+export const receivedHistorySql = (id: string) =>
+  `INSERT INTO message_statuses (message_id, status, reason, at) SELECT id, status, reason, created_at FROM messages WHERE messages.id = ${id}`;
+const receivedHistory = written(receivedHistorySql("?1"));
+
+/**
+ * A received message stored only if its customer's conversation is found
+ * (`from`: a FROM clause giving `chat_jid`, `contact_id` and
+ * `conversation_id` as SQL expressions), as SQL text for a statement
+ * written once: the link is looked up as it is written, and a repeat of a
+ * message this number stored (the unique inbound index) stores nothing.
+ * Its rows: the link it was stored with, or none. Each argument an SQL
+ * expression; the columns left out keep their defaults.
+ */
+export const insertReceivedFiledSql = (p: {
+  id: string;
+  project_id: string;
+  instance_id: string;
+  type: string;
+  content: string;
+  wa_message_id: string;
+  quoted_id: string;
+  media_id: string;
+  at: string;
+  chat_jid: string;
+  contact_id: string;
+  conversation_id: string;
+  from: string;
+}) =>
+  `INSERT INTO messages (id, project_id, instance_id, chat_jid, direction, type, content, status, wa_message_id,
+     contact_id, conversation_id, sender_jid, quoted_id, media_id, created_at, updated_at)
+   SELECT ${p.id}, ${p.project_id}, ${p.instance_id}, ${p.chat_jid}, 'inbound', ${p.type}, ${p.content}, 'received', ${p.wa_message_id},
+     ${p.contact_id}, ${p.conversation_id}, ${p.chat_jid}, ${p.quoted_id}, ${p.media_id}, ${p.at}, ${p.at}
+   ${p.from}
+   ON CONFLICT DO NOTHING RETURNING chat_jid, contact_id, conversation_id, sender_jid`;
+
+/** As a subquery: a column of the message `id` names, NULL until it is stored. Each argument an SQL expression. */
+export const storedColumnSql = (id: string, column: "chat_jid" | "contact_id" | "conversation_id") =>
+  `(SELECT messages.${column} FROM messages WHERE messages.id = ${id})`;
+
+/**
+ * The message this number received under this WhatsApp id, unless it is
+ * `id` (the one this batch stored): a repeat's first copy. SQL text for a
+ * statement written once; each argument an SQL expression.
+ */
+export const receivedBeforeSql = (p: { project_id: string; instance_id: string; wa_message_id: string; id: string }) =>
+  `SELECT * FROM messages WHERE messages.project_id = ${p.project_id} AND messages.instance_id = ${p.instance_id}
+   AND messages.wa_message_id = ${p.wa_message_id} AND messages.direction = 'inbound' AND messages.id <> ${p.id}`;
 
 /**
  * Our message with this WhatsApp id, whichever part of it (an OTP is two

@@ -12,7 +12,7 @@
  * row for asks its object once, and what it says is written here. Only in
  * projects that existed then (`projects.legacy_chat_numbers`).
  */
-import { backfillChatNumber, findChatNumber, setChatNumber, setChatNumberIfStored, stickChat } from "../db/chat-numbers.ts";
+import { backfillChatNumber, chatNumberWrittenSql, findChatNumber, setChatNumber, setChatNumberIfStored, stickChat } from "../db/chat-numbers.ts";
 import { type Db, db } from "../db/client.ts";
 import { hasLegacyChatNumbers } from "../db/projects.ts";
 import type { Env } from "../env.ts";
@@ -56,6 +56,9 @@ export const stick = (env: Env, projectId: string, chatJid: string, candidate: s
 /** For the batch that stores a received 1:1 message (if the message `storedId` was stored): the number written to is the chat's now. */
 export const wroteTo = (d1: D1Database, projectId: string, chatJid: string, instanceId: string, storedId: string) =>
   setChatNumberIfStored(d1, projectId, chatJid, instanceId, storedId);
+
+/** The same as SQL text for a statement written once (received-filing.ts), the chat a subquery, say. */
+export const wroteToSql = (p: Parameters<typeof chatNumberWrittenSql>[0]) => chatNumberWrittenSql(p);
 
 /** The number that talked to chat `from` keeps talking to chat `to` (the same person, under another JID). */
 export async function passOn(env: Env, projectId: string, from: string, to: string): Promise<void> {

@@ -11,6 +11,7 @@ import { phoneFromJid } from "../../shared/jid.ts";
 import { phoneVariants } from "./phone.ts";
 import { type Db, db } from "../db/client.ts";
 import {
+  contactTouchedByReceivedSql,
   contactTouchedIfStored,
   type NewContact,
   type Profile,
@@ -79,6 +80,9 @@ export const touchContact = (d1: Db, projectId: string, id: Parameters<typeof co
 /** The same for a received message's batch, as a statement whose text is fixed: only if the message `storedId` was stored. */
 export const touchContactByReceived = (d1: D1Database, projectId: string, id: string, touch: Parameters<typeof contactTouchedIfStored>[3]) =>
   contactTouchedIfStored(d1, projectId, id, touch);
+
+/** The same as SQL text for a statement written once, the contact found as it is written (received-filing.ts). */
+export const touchContactByReceivedSql = (p: Parameters<typeof contactTouchedByReceivedSql>[0], returning?: string) => contactTouchedByReceivedSql(p, returning);
 
 /** The same for a message we sent, as SQL text for a statement written once (the move to `sent`'s batch). */
 export const touchContactSql = (p: Parameters<typeof contactTouchedSql>[0], returning: Parameters<typeof contactTouchedSql>[1]) => contactTouchedSql(p, returning);

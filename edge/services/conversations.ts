@@ -19,6 +19,7 @@ import {
   type After,
   conversationTouched,
   conversationStartStatement,
+  conversationTouchedByReceivedSql,
   conversationTouchedIfStored,
   conversationTouchedSql,
   deleteConversation,
@@ -80,6 +81,10 @@ export const touchConversation = (d1: Db, projectId: string, id: Parameters<type
 /** The same for a received message's batch, as a statement whose text is fixed: only if the message `storedId` was stored. */
 export const touchConversationByReceived = (d1: D1Database, projectId: string, id: string, touch: Parameters<typeof conversationTouchedIfStored>[3]) =>
   conversationTouchedIfStored(d1, projectId, id, touch);
+
+/** The same as SQL text for a statement written once, the conversation found as it is written (received-filing.ts). */
+export const touchConversationByReceivedSql = (p: Parameters<typeof conversationTouchedByReceivedSql>[0], returning?: string) =>
+  conversationTouchedByReceivedSql(p, returning);
 
 /** The same for a message we sent, as SQL text for a statement written once (the move to `sent`'s batch). */
 export const touchConversationSql = (p: Parameters<typeof conversationTouchedSql>[0]) => conversationTouchedSql(p);

@@ -59,6 +59,7 @@
  * resent), and this answers it as a message we do not keep
  * (`message_id: null`), which the fleet lets go of.
  */
+import { phoneFromJid } from "../../shared/jid.ts";
 import type { InboundMessage, ReadReceiptKey } from "../../shared/protocol.ts";
 import { newId, sha256Hex } from "../crypto.ts";
 import { db, statementOf } from "../db/client.ts";
@@ -71,10 +72,13 @@ import { touchContactByReceived } from "./contact-store.ts";
 import { touchConversationByReceived } from "./conversations.ts";
 import { type NewEvent, publish } from "./events.ts";
 import { canonicalJid, contactFor, contactWithConversation, identify, type Who } from "./identity.ts";
-import { bareJid, isGroup } from "./jids.ts";
+import { bareJid, isGroup, phoneJid } from "./jids.ts";
+import { phoneVariants } from "./phone.ts";
 import { arrivedMedia, removeReceivedMedia } from "./media-store.ts";
 import { type ReceivedContent, messageFields } from "./message-payload.ts";
 import { markReadByNumber, storeReceived } from "./message-status.ts";
+import { countReceived } from "./metrics.ts";
+import { plainCustomer, storeFiled } from "./received-filing.ts";
 import { receivedMentions } from "./mentions.ts";
 import { keywordOptOut } from "./privacy.ts";
 import { quotedMessageId } from "./quoted.ts";
@@ -124,14 +128,20 @@ export async function receiveMessage(env: Env, scope: Scope, msg: InboundMessage
   // An edit or a delete for everyone: it changes an earlier message, it is not one.
   if (msg.type === "edit" || msg.type === "revoke") return receiveChange(env, scope, msg);
   const d1 = db(env.DB);
-  const parties = await partiesOf(env, scope, msg);
-  const chats = [...new Set([parties.chat_jid, bareJid(msg.chat_jid), ...(msg.chat_jid_alt ? [bareJid(msg.chat_jid_alt)] : [])])];
-  const earlier = msg.from_me ? await findOutboundByWaId(d1, scope.project_id, msg.wa_message_id, chats) : undefined;
+  // A customer writing plainly is looked up as the message is stored (received-filing.ts); anyone else, first.
+  const plain = plainCustomer(msg);
+  let parties = plain ? null : await partiesOf(env, scope, msg);
+  const earlier = parties && msg.from_me ? await findOutboundByWaId(d1, scope.project_id, msg.wa_message_id, chatsOf(msg, parties)) : undefined;
   // Our own API sends come back this way too (WhatsApp echoes them to the number's devices); they were announced when they left.
   if (earlier && !earlier.from_me) return { message_id: earlier.id, duplicate: true };
 
   // A repeat (`fresh` false) goes on like the first: its announcement is refused by the hub if the first's went out (header).
-  const { message, fresh } = earlier ? { message: earlier, fresh: false } : await store(env, scope, msg, parties);
+  const attempt = plain ? await storeFiledReceived(env, scope, msg, plain) : null;
+  const { message, fresh } =
+    attempt?.filed ??
+    (earlier ? { message: earlier, fresh: false } : await store(env, scope, msg, (parties ??= await partiesOf(env, scope, msg)), attempt?.built));
+  parties ??= attempt?.filed?.parties ?? (await partiesOf(env, scope, msg));
+  const chats = chatsOf(msg, parties);
 
   if (!parties.group && !msg.from_me && parties.contact) {
     // Before the announcement: if this fails, the fleet's resend comes back here.
@@ -158,20 +168,11 @@ export async function receiveMessage(env: Env, scope: Scope, msg: InboundMessage
 /**
  * Stores the message with what it changes (contact, conversation, file) in
  * one batch; `fresh` is false when this number had already stored it.
+ * `built`: its row as a plain attempt built it, filed under `parties` here.
  */
-async function store(env: Env, scope: Scope, msg: InboundMessage, parties: Parties): Promise<{ message: MessageRow; fresh: boolean }> {
+async function store(env: Env, scope: Scope, msg: InboundMessage, parties: Parties, built?: Built): Promise<{ message: MessageRow; fresh: boolean }> {
   const d1 = db(env.DB);
-  const row = await buildRow(env, scope, msg, parties);
-  const media = msg.media ? await arrivedMedia(env, scope.project_id, msg.media) : null;
-  const content = row.content as ReceivedContent;
-  if (media?.ref) {
-    content.media = media.ref;
-    row.media_id = media.ref.id;
-  } else if (media || msg.media_error) {
-    // The message still arrives, without its file, saying why.
-    content.media_error = msg.media_error ?? media!.error;
-  }
-
+  const { row, media } = built ? { ...built, row: { ...built.row, ...linkOf(msg, parties) } } : await rowWithMedia(env, scope, msg, parties);
   // Every statement's text is fixed (none built per message); each after the insert acts only if it stored the message.
   const at = row.created_at;
   const statements: D1PreparedStatement[] = [...storeReceived(d1, row)];
@@ -200,6 +201,50 @@ async function store(env: Env, scope: Scope, msg: InboundMessage, parties: Parti
   return { message: first, fresh: false };
 }
 
+/**
+ * A plain customer's message (received-filing.ts), stored and filed in one
+ * round trip. `filed` null: SQL could not file it (nothing was stored), and
+ * the general path (`store`) takes it, with the row `built` here. A repeat
+ * comes back as this number's first copy, without parties (a repeat to
+ * announce again looks them up).
+ */
+async function storeFiledReceived(env: Env, scope: Scope, msg: InboundMessage, who: { pn: string; lid: string | null }) {
+  const d1 = db(env.DB);
+  const sender = { jid: who.pn, who };
+  // Its link is left empty: the batch finds it. Its chat is one of the phone's forms (the conversation's key).
+  const chats = phoneVariants(phoneFromJid(who.pn)!).map(phoneJid);
+  const { row, media } = await rowWithMedia(env, scope, msg, { chat_jid: who.pn, group: false, sender, contact: null, conversation: null }, chats);
+  const also = [countReceived(d1, row.id), ...(media?.update ? [statementOf(d1, media.update)] : [])];
+  const filed = await storeFiled(env.DB, row, { who, push_name: msg.push_name, inbound: stampOf(msg.timestamp) }, also);
+  const built = { row, media };
+  if (!filed?.fresh) return { built, filed: filed && { message: filed.message, fresh: false, parties: undefined } };
+  const { message, contact, conversation } = filed;
+  const parties: Parties = { chat_jid: message.chat_jid, group: false, sender: { ...sender, jid: message.chat_jid }, contact, conversation };
+  return { built, filed: { message, fresh: true, parties } };
+}
+
+type Built = Awaited<ReturnType<typeof rowWithMedia>>;
+
+/** The message's row, with its file when the fleet stored one (and the file's row's update, for the batch). */
+async function rowWithMedia(env: Env, scope: Scope, msg: InboundMessage, parties: Parties, quoteChats?: string[]) {
+  const row = await buildRow(env, scope, msg, parties, quoteChats);
+  const media = msg.media ? await arrivedMedia(env, scope.project_id, msg.media) : null;
+  const content = row.content as ReceivedContent;
+  if (media?.ref) {
+    content.media = media.ref;
+    row.media_id = media.ref.id;
+  } else if (media || msg.media_error) {
+    // The message still arrives, without its file, saying why.
+    content.media_error = msg.media_error ?? media!.error;
+  }
+  return { row, media };
+}
+
+/** The chat's JIDs a message of ours may be filed under (the conversation's, and as WhatsApp named it). */
+const chatsOf = (msg: InboundMessage, parties: Parties) => [
+  ...new Set([parties.chat_jid, bareJid(msg.chat_jid), ...(msg.chat_jid_alt ? [bareJid(msg.chat_jid_alt)] : [])]),
+];
+
 async function partiesOf(env: Env, scope: Scope, msg: InboundMessage): Promise<Parties> {
   const chat = bareJid(msg.chat_jid);
   if (isGroup(chat)) {
@@ -219,13 +264,22 @@ async function partiesOf(env: Env, scope: Scope, msg: InboundMessage): Promise<P
   return { chat_jid, group: false, sender: { jid: chat_jid, who }, contact, conversation };
 }
 
+/** Where the message is filed, and who wrote it (none: the number, from its phone). */
+const linkOf = (msg: InboundMessage, parties: Parties) => ({
+  chat_jid: parties.chat_jid,
+  contact_id: parties.contact?.id ?? null,
+  conversation_id: parties.conversation?.id ?? null,
+  sender_jid: msg.from_me ? null : parties.sender.jid,
+});
+
 /** WhatsApp's own time, unless it is nonsense (then now). */
 function stampOf(timestamp: number): string {
   const ms = timestamp * 1000;
   return ms > 0 && ms <= Date.now() + 60_000 ? new Date(ms).toISOString() : new Date().toISOString();
 }
 
-async function buildRow(env: Env, scope: Scope, msg: InboundMessage, parties: Parties): Promise<MessageRow & { status: "received" | "sent" }> {
+/** `quoteChats`: where the message it quotes may be (the chat, or every JID the customer's conversation may be keyed on while it is not found yet). */
+async function buildRow(env: Env, scope: Scope, msg: InboundMessage, parties: Parties, quoteChats = [parties.chat_jid]): Promise<MessageRow & { status: "received" | "sent" }> {
   const content: ReceivedContent = { body: msg.body, timestamp: msg.timestamp };
   if (msg.offline) content.offline = true;
   if (msg.location) content.location = msg.location;
@@ -235,7 +289,7 @@ async function buildRow(env: Env, scope: Scope, msg: InboundMessage, parties: Pa
     content.poll_vote = await resolveVote(env, scope.project_id, msg.poll_vote);
     content.body = content.poll_vote.selected.join(", ");
   }
-  const quoted = await quotedMessageId(env, scope.project_id, parties.chat_jid, msg.quoted_id);
+  const quoted = await quotedMessageId(env, scope.project_id, quoteChats, msg.quoted_id);
   if (quoted) content.quoted_message_id = quoted;
   if (msg.mentions.length) content.mentions = await receivedMentions(env, scope.project_id, scope.instance_id, msg.mentions);
   // Stored in the order received (the fleet relays each chat in order), to the millisecond;
@@ -245,7 +299,7 @@ async function buildRow(env: Env, scope: Scope, msg: InboundMessage, parties: Pa
     id: newId(),
     project_id: scope.project_id,
     instance_id: scope.instance_id,
-    chat_jid: parties.chat_jid,
+    ...linkOf(msg, parties),
     direction: msg.from_me ? "outbound" : "inbound",
     type: msg.type,
     content: content as Record<string, unknown>,
@@ -262,9 +316,6 @@ async function buildRow(env: Env, scope: Scope, msg: InboundMessage, parties: Pa
     message_secret: null,
     poll_message: null,
     sent_at: msg.from_me ? stampOf(msg.timestamp) : null,
-    contact_id: parties.contact?.id ?? null,
-    conversation_id: parties.conversation?.id ?? null,
-    sender_jid: msg.from_me ? null : parties.sender.jid,
     quoted_id: msg.quoted_id,
     media_id: null,
     from_me: msg.from_me,

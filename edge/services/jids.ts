@@ -15,3 +15,5 @@ export function bareJid(jid: string): string {
 export const isLid = (jid: string | null | undefined) => !!jid && jid.endsWith("@lid");
 export const isPhoneJid = (jid: string | null | undefined) => !!jid && jid.endsWith("@s.whatsapp.net");
 export const isGroup = (jid: string) => jid.endsWith("@g.us");
+/** `+<digits>` -> the phone JID WhatsApp would write for it. */
+export const phoneJid = (e164: string) => `${e164.slice(1)}@s.whatsapp.net`;

@@ -13,7 +13,7 @@ import type { Env } from "../env.ts";
 import { ApiError } from "../errors.ts";
 import { listOf } from "./contact-profiles.ts";
 import { cursorPage, decodeCursor } from "./conversations.ts";
-import { isGroup, isLid } from "./jids.ts";
+import { isGroup, isLid, phoneJid } from "./jids.ts";
 import { messageView } from "./message-view.ts";
 import { phoneVariants } from "./phone.ts";
 import { addresseeOf } from "./recipients.ts";
@@ -26,7 +26,6 @@ export type MessageQuery = Omit<MessageFilter, "statuses" | "chat_jids"> & {
   cursor?: string;
 };
 
-const phoneJid = (e164: string) => `${e164.slice(1)}@s.whatsapp.net`;
 
 /** Every chat JID the person or group `to` names may be stored under. */
 async function chatJidsOf(env: Env, projectId: string, to: string): Promise<string[]> {

@@ -40,7 +40,9 @@ import {
   editMessageBody,
   insertMessage,
   insertReceived,
+  insertReceivedFiledSql,
   moveMessages,
+  receivedHistorySql,
   releaseIdempotencyKey,
   stampConversation,
   stampFoundConversationSql,
@@ -147,6 +149,14 @@ export const releaseKey = (d1: Db, projectId: string, id: string) => releaseIdem
  * third statement counts it as received, when it is).
  */
 export const storeReceived = (d1: Db, row: MessageRow & { status: "received" | "sent" }) => [...insertReceived(d1.$client, row), countReceived(d1, row.id)] as const;
+
+/**
+ * The same for a customer's message filed as its conversation is found
+ * (received-filing.ts), as SQL text for statements written once: the
+ * insert (see insertReceivedFiledSql) and its first history entry; the
+ * count is `countReceived`'s.
+ */
+export const storeReceivedFiledSql = (p: Parameters<typeof insertReceivedFiledSql>[0]) => [insertReceivedFiledSql(p), receivedHistorySql(p.id)] as const;
 
 /**
  * The number read these received messages: their read receipts are queued

@@ -45,9 +45,9 @@ export async function quotedMessage(env: Env, projectId: string, ref: string, ch
   };
 }
 
-/** Our id of the message a received one quotes (a WhatsApp id), when we have it. */
-export async function quotedMessageId(env: Env, projectId: string, chatJid: string, waId: string | null): Promise<string | null> {
+/** Our id of the message a received one quotes (a WhatsApp id) in its chat (under any of `chatJids`), when we have it. */
+export async function quotedMessageId(env: Env, projectId: string, chatJids: string[], waId: string | null): Promise<string | null> {
   if (!waId) return null;
-  const row: MessageRow | undefined = await findInChat(db(env.DB), projectId, [chatJid], waId);
+  const row: MessageRow | undefined = await findInChat(db(env.DB), projectId, chatJids, waId);
   return row?.id ?? null;
 }

@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import { sha256Hex } from "../../edge/crypto.ts";
 import { findChatNumber } from "../../edge/db/chat-numbers.ts";
 import { instanceOf } from "../../edge/objects/stubs.ts";
+import { learnMappings } from "../../edge/services/identity.ts";
 import { receiveMessage } from "../../edge/services/inbound.ts";
 import { InboundMessage } from "../../shared/protocol.ts";
 import {
@@ -192,17 +193,17 @@ describe("receiving a message", () => {
 });
 
 describe("the cost of a received message", () => {
-  it("costs a new customer's first message three D1 round trips and their next one two: contact and conversation found in one (created in one for a first message), the message and what it changes in the other", async () => {
+  it("costs a new customer's first message one D1 round trip and their next one one: contact and conversation found (or created) by the batch that stores the message and what it changes", async () => {
     const { key, projectId, id } = await setup();
     const scope = { project_id: projectId, instance_id: id };
     const firstCount = countingEnv();
-    // Looked up (nothing), the contact created with its conversation, the message stored.
+    // The contact created with its conversation, the message stored, in one batch.
     const first = await receiveMessage(firstCount.env, scope, InboundMessage.parse(inboundMessage(PHONE_JID, { body: "primeira" })));
-    expect(firstCount.trips.count).toBe(3);
+    expect(firstCount.trips.count).toBe(1);
     const counted = countingEnv();
     const next = await receiveMessage(counted.env, scope, InboundMessage.parse(inboundMessage(PHONE_8_JID, { body: "segunda" })));
     expect(next.duplicate).toBe(false);
-    expect(counted.trips.count).toBe(2);
+    expect(counted.trips.count).toBe(1);
     expect(firstCount.affinity.count + counted.affinity.count).toBe(0);
 
     // The same contact and conversation as the first message (found by the other Brazilian form), and both announced.
@@ -213,7 +214,7 @@ describe("the cost of a received message", () => {
     expect(ofType("message.received")(events).map((e) => e.payload.body)).toEqual(["primeira", "segunda"]);
   });
 
-  it("costs a message from a LID with the phone alongside two D1 round trips once the pair is known: the LID map is read in the lookup's", async () => {
+  it("costs a message from a LID with the phone alongside one D1 round trip once the pair is known and its contact holds both: the LID map is read in the batch that stores it", async () => {
     const { key, projectId, id } = await setup();
     const scope = { project_id: projectId, instance_id: id };
     const byLid = (body: string) => InboundMessage.parse(inboundMessage(LID, { chat_jid_alt: PHONE_JID, sender_jid_alt: PHONE_JID, body }));
@@ -221,7 +222,7 @@ describe("the cost of a received message", () => {
     const counted = countingEnv();
     const next = await receiveMessage(counted.env, scope, byLid("segunda"));
     expect(next.duplicate).toBe(false);
-    expect(counted.trips.count).toBe(2);
+    expect(counted.trips.count).toBe(1);
     // Filed as before: one contact and conversation, keyed on the phone.
     const [a, b] = await Promise.all([messageOf(key, first.message_id!), messageOf(key, next.message_id!)]);
     expect(b).toMatchObject({ contact_id: a.contact_id, conversation_id: a.conversation_id, chat_jid: PHONE_JID });
@@ -236,13 +237,234 @@ describe("the cost of a received message", () => {
 
     const counted = countingEnv();
     await receiveMessage(counted.env, { project_id: projectId, instance_id: other.id }, InboundMessage.parse(inboundMessage(PHONE_JID, { body: "para o outro" })));
-    expect([counted.trips.count, counted.affinity.count]).toEqual([2, 0]);
+    expect([counted.trips.count, counted.affinity.count]).toEqual([1, 0]);
     expect(await findChatNumber(env.DB, projectId, PHONE_JID)).toBe(other.id);
 
     // WhatsApp redelivers the first message to its number: already stored, it changes nothing.
     expect((await receiveMessage(env, { project_id: projectId, instance_id: id }, older)).duplicate).toBe(true);
     expect(await findChatNumber(env.DB, projectId, PHONE_JID)).toBe(other.id);
   });
+});
+
+/** What a received message left in D1: its row's link, its contact's and conversation's figures, its history, the chat's number, the project's count. */
+async function filed(projectId: string, messageId: string) {
+  const row = (sql: string, ...values: unknown[]) => env.DB.prepare(sql).bind(...values).first<any>();
+  const message = await row("SELECT chat_jid, sender_jid, contact_id, conversation_id, direction, status, created_at FROM messages WHERE id = ?", messageId);
+  return {
+    message,
+    contact: await row(
+      "SELECT id, phone, jid, lid, name, source, instance_id, message_count, last_message_at FROM contacts WHERE project_id = ? AND id = ?",
+      projectId,
+      message.contact_id,
+    ),
+    conversation: await row(
+      "SELECT id, contact_id, chat_jid, instance_id, last_message_id, last_message_at, last_inbound_at, unread_count FROM conversations WHERE project_id = ? AND id = ?",
+      projectId,
+      message.conversation_id,
+    ),
+    history: (await env.DB.prepare("SELECT status FROM message_statuses WHERE message_id = ?").bind(messageId).all()).results,
+    chat_number: await findChatNumber(env.DB, projectId, message.chat_jid),
+    received: (await row("SELECT coalesce(sum(received), 0) AS n FROM metric_counts WHERE project_id = ? AND instance_id <> '' AND grain = 'day'", projectId)).n,
+  };
+}
+
+describe("a customer's message stored and filed in one D1 round trip (the figures as identity.ts's path leaves them)", () => {
+  const at = (seconds: number) => new Date(seconds * 1000).toISOString();
+
+  async function receiving() {
+    const { key, projectId, id } = await setup();
+    const scope = { project_id: projectId, instance_id: id };
+    const avatars: { contact_id: string; jid: string }[] = [];
+    const receive = async (fields: Record<string, unknown>, chat = PHONE_JID) => {
+      const counted = countingEnv();
+      const msg = InboundMessage.parse(inboundMessage(chat, fields));
+      const result = await receiveMessage(counted.env, scope, msg, { fetchAvatar: (c) => void avatars.push(c) });
+      return { ...result, trips: counted.trips.count, msg };
+    };
+    return { key, projectId, id, avatars, receive };
+  }
+
+  it("a first message: its contact and conversation created as identity.ts creates them, the chat's number and the avatar asked for, in one round trip", async () => {
+    const { key, projectId, id, avatars, receive } = await receiving();
+    const now = Math.floor(Date.now() / 1000);
+    const first = await receive({ body: "primeira", timestamp: now - 5 });
+    expect([first.duplicate, first.trips]).toEqual([false, 1]);
+    const f = await filed(projectId, first.message_id!);
+    expect(f.message).toMatchObject({ chat_jid: PHONE_JID, sender_jid: PHONE_JID, direction: "inbound", status: "received" });
+    expect(f.contact).toMatchObject({ phone: `+${PHONE}`, jid: PHONE_JID, lid: null, name: "Maria", source: "inbound", instance_id: id, message_count: 1 });
+    expect(f.contact.last_message_at).toBe(f.message.created_at);
+    expect(f.conversation).toEqual({
+      id: f.message.conversation_id,
+      contact_id: f.contact.id,
+      chat_jid: PHONE_JID,
+      instance_id: id,
+      last_message_id: first.message_id,
+      last_message_at: f.message.created_at,
+      last_inbound_at: at(now - 5),
+      unread_count: 1,
+    });
+    expect([f.history, f.chat_number, f.received]).toEqual([[{ status: "received" }], id, 1]);
+    expect(avatars).toEqual([{ contact_id: f.contact.id, jid: PHONE_JID }]);
+    const [event] = ofType("message.received")(await eventsUntil(key, (e) => ofType("message.received")(e).length >= 1));
+    expect(event).toMatchObject({
+      contact_id: f.contact.id,
+      conversation_id: f.conversation.id,
+      sender: { jid: PHONE_JID, lid: null, name: "Maria" },
+      payload: { message_id: first.message_id, from: PHONE_JID, body: "primeira" },
+    });
+  });
+
+  it("a customer writing again: one more message and unread, the newer push name, the last message, their window, in one round trip", async () => {
+    const { key, projectId, id, receive } = await receiving();
+    const now = Math.floor(Date.now() / 1000);
+    const first = await receive({ body: "um", timestamp: now - 60 });
+    const other = await newInstance(key, "n2");
+    // Written to the project's other number: the chat moves to it.
+    const again = await receiveMessage(countingEnv().env, { project_id: projectId, instance_id: other.id }, InboundMessage.parse(inboundMessage(PHONE_JID, { body: "dois", timestamp: now - 30, push_name: "Maria Silva" })));
+    const before = await filed(projectId, again.message_id!);
+    const third = await receive({ body: "três", timestamp: now - 10, push_name: null }, PHONE_8_JID);
+    expect([third.duplicate, third.trips]).toEqual([false, 1]);
+    const f = await filed(projectId, third.message_id!);
+    expect(f.message).toEqual({ ...before.message, sender_jid: PHONE_JID, created_at: f.message.created_at });
+    expect(f.contact).toEqual({ ...before.contact, name: "Maria Silva", instance_id: id, message_count: 3, last_message_at: f.message.created_at });
+    expect(f.conversation).toEqual({
+      ...before.conversation,
+      instance_id: id,
+      last_message_id: third.message_id,
+      last_message_at: f.message.created_at,
+      last_inbound_at: at(now - 10),
+      unread_count: 3,
+    });
+    expect([f.chat_number, f.received]).toEqual([id, 3]);
+    expect((await filed(projectId, first.message_id!)).message.conversation_id).toBe(f.conversation.id);
+    const events = ofType("message.received")(await eventsUntil(key, (e) => ofType("message.received")(e).length >= 3));
+    expect(events[2]).toMatchObject({
+      instance_id: id,
+      contact_id: f.contact.id,
+      conversation_id: f.conversation.id,
+      sender: { jid: PHONE_JID, lid: null, name: "Maria Silva" },
+      payload: { from: PHONE_JID, body: "três" },
+    });
+  });
+
+  it("a conversation the client read, its 24-hour window closed: the customer's message reopens it (one unread, the window from this message), in one round trip", async () => {
+    const { key, projectId, receive } = await receiving();
+    await receive({ body: "ontem" });
+    expect((await call(`/conversations/${PHONE_JID}/read`, { method: "POST", token: key })).status).toBe(200);
+    const twoDaysAgo = new Date(Date.now() - 2 * 86_400_000).toISOString();
+    await env.DB.prepare("UPDATE conversations SET last_inbound_at = ? WHERE project_id = ?").bind(twoDaysAgo, projectId).run();
+    expect((await conversations(key)).data[0]).toMatchObject({ unread_count: 0, window_open: false });
+    const now = Math.floor(Date.now() / 1000);
+    const again = await receive({ body: "voltei", timestamp: now });
+    expect(again.trips).toBe(1);
+    expect((await filed(projectId, again.message_id!)).conversation).toMatchObject({ unread_count: 1, last_message_id: again.message_id, last_inbound_at: at(now) });
+    expect((await conversations(key)).data[0]).toMatchObject({ unread_count: 1, window_open: true, last_message: { id: again.message_id } });
+  });
+
+  it("a contact deleted between two messages: the next one gets a new contact and conversation, as a first message does, in one round trip", async () => {
+    const { key, projectId, receive } = await receiving();
+    const first = await receive({ body: "antes" });
+    const gone = await filed(projectId, first.message_id!);
+    expect((await call(`/contacts/${gone.contact.id}`, { method: "DELETE", token: key })).status).toBe(204);
+    const next = await receive({ body: "depois" });
+    expect([next.duplicate, next.trips]).toEqual([false, 1]);
+    const f = await filed(projectId, next.message_id!);
+    expect(f.contact.id).not.toBe(gone.contact.id);
+    expect(f.conversation.id).not.toBe(gone.conversation.id);
+    expect(f.contact).toMatchObject({ phone: `+${PHONE}`, jid: PHONE_JID, message_count: 1, name: "Maria" });
+    expect(f.conversation).toMatchObject({ contact_id: f.contact.id, chat_jid: PHONE_JID, unread_count: 1, last_message_id: next.message_id });
+  });
+
+  it("a LID-only contact merged into the phone's between two messages: the next is filed under the merged contact and conversation, its LID on the event, in one round trip", async () => {
+    const { key, projectId, id, receive } = await receiving();
+    await receive({ body: "pelo telefone" });
+    const byLid = await receive({ body: "pelo lid", push_name: null }, LID);
+    expect(byLid.trips).toBeGreaterThan(1);
+    await learnMappings(env, projectId, id, [{ lid: LID, pn: PHONE_JID }]);
+    const next = await receive({ body: "de novo" });
+    expect(next.trips).toBe(1);
+    const f = await filed(projectId, next.message_id!);
+    expect(f.contact).toMatchObject({ phone: `+${PHONE}`, lid: LID, message_count: 3 });
+    expect(f.conversation).toMatchObject({ chat_jid: PHONE_JID, unread_count: 3, last_message_id: next.message_id });
+    expect((await filed(projectId, byLid.message_id!)).message).toMatchObject({ contact_id: f.contact.id, conversation_id: f.conversation.id });
+    const events = ofType("message.received")(await eventsUntil(key, (e) => ofType("message.received")(e).length >= 3));
+    expect(events[2]).toMatchObject({ contact_id: f.contact.id, conversation_id: f.conversation.id, sender: { jid: PHONE_JID, lid: LID, name: "Maria" } });
+  });
+
+  it("a customer named by LID with their phone alongside: the first message learns the pair through identity.ts, the next is filed in one round trip with the LID on its event; a LID WhatsApp gave another phone goes through identity.ts again", async () => {
+    const { key, projectId, id, receive } = await receiving();
+    const pair = (phoneJid: string) => ({ chat_jid_alt: phoneJid, sender_jid_alt: phoneJid });
+    const first = await receive({ ...pair(PHONE_JID), body: "um" }, LID);
+    expect(first.trips).toBeGreaterThan(1);
+    const next = await receive({ ...pair(PHONE_JID), body: "dois", push_name: "Maria Lid" }, LID);
+    expect([next.duplicate, next.trips]).toEqual([false, 1]);
+    const f = await filed(projectId, next.message_id!);
+    expect(f.message).toMatchObject({ chat_jid: PHONE_JID, sender_jid: PHONE_JID });
+    expect(f.contact).toMatchObject({ phone: `+${PHONE}`, jid: PHONE_JID, lid: LID, name: "Maria Lid", message_count: 2, instance_id: id });
+    expect(f.conversation).toMatchObject({ chat_jid: PHONE_JID, unread_count: 2, last_message_id: next.message_id });
+    expect((await filed(projectId, first.message_id!)).message).toMatchObject({ contact_id: f.contact.id, conversation_id: f.conversation.id });
+    expect(f.chat_number).toBe(id);
+    const events = ofType("message.received")(await eventsUntil(key, (e) => ofType("message.received")(e).length >= 2));
+    expect(events[1]).toMatchObject({ contact_id: f.contact.id, conversation_id: f.conversation.id, sender: { jid: PHONE_JID, lid: LID, name: "Maria Lid" } });
+
+    const OTHER_JID = "5511977776666@s.whatsapp.net";
+    const moved = await receive({ ...pair(OTHER_JID), body: "outro" }, LID);
+    expect(moved.trips).toBeGreaterThan(1);
+    const m = await filed(projectId, moved.message_id!);
+    expect(m.contact).toMatchObject({ phone: "+5511977776666", lid: LID, message_count: 1 });
+    expect(m.conversation).toMatchObject({ chat_jid: OTHER_JID, unread_count: 1 });
+    expect((await filed(projectId, next.message_id!)).contact).toMatchObject({ id: f.contact.id, lid: null, message_count: 2 });
+  });
+
+  it("a reply to a message in the conversation's chat (keyed on the other Brazilian form): the quote found and stored, in three round trips (the quote, the batch, our reference) where it took four", async () => {
+    const { key, projectId, receive } = await receiving();
+    const quoted = await receive({ body: "sem o nove", wa_message_id: "WAQUOTED0001" }, PHONE_8_JID);
+    const reply = await receive({ body: "respondendo", quoted_id: "WAQUOTED0001" });
+    expect([reply.duplicate, reply.trips]).toEqual([false, 3]);
+    const stored = await env.DB.prepare("SELECT chat_jid, conversation_id, quoted_id, content FROM messages WHERE id = ?").bind(reply.message_id).first<any>();
+    expect({ ...stored, content: JSON.parse(stored.content) }).toMatchObject({
+      chat_jid: PHONE_8_JID,
+      conversation_id: (await filed(projectId, quoted.message_id!)).conversation.id,
+      quoted_id: "WAQUOTED0001",
+      content: { body: "respondendo", quoted_message_id: quoted.message_id },
+    });
+    const events = ofType("message.received")(await eventsUntil(key, (e) => ofType("message.received")(e).length >= 2));
+    expect(events[1].payload).toMatchObject({ from: PHONE_8_JID, quoted_id: "WAQUOTED0001", body: "respondendo" });
+  });
+
+  it("a contact entered by hand, its phone not confirmed by WhatsApp: SQL cannot file it, identity.ts confirms the phone and files it (no second row); the next message costs one round trip", async () => {
+    const { key, projectId, receive } = await receiving();
+    const manual = (await call("/contacts", { method: "POST", token: key, body: { phone: `+${PHONE}`, name: "Ana" } })).json;
+    const first = await receive({ body: "oi" });
+    expect(first.trips).toBeGreaterThan(1);
+    const f = await filed(projectId, first.message_id!);
+    expect(f.contact).toMatchObject({ id: manual.id, jid: PHONE_JID, name: "Ana", message_count: 1 });
+    expect(f.conversation).toMatchObject({ contact_id: manual.id, unread_count: 1, last_message_id: first.message_id });
+    expect([f.history, f.received]).toEqual([[{ status: "received" }], 1]);
+    const next = await receive({ body: "oi de novo" });
+    expect(next.trips).toBe(1);
+    expect((await filed(projectId, next.message_id!)).contact).toMatchObject({ id: manual.id, name: "Ana", message_count: 2 });
+  });
+
+  it("a repeat: the first copy's id, no second row, nothing counted twice, in two round trips (the batch, then the customer looked up to announce it again); announced again with its contact and conversation, which the hub refuses as the event it already has", async () => {
+    const { key, projectId, receive } = await receiving();
+    const first = await receive({ body: "uma vez", wa_message_id: "WAREPEATED01" });
+    const repeat = await receive({ body: "uma vez", wa_message_id: "WAREPEATED01" });
+    expect([repeat.message_id, repeat.duplicate, repeat.trips]).toEqual([first.message_id, true, 2]);
+    const f = await filed(projectId, first.message_id!);
+    expect(f.contact.message_count).toBe(1);
+    expect(f.conversation.unread_count).toBe(1);
+    expect([f.history, f.received]).toEqual([[{ status: "received" }], 1]);
+    expect((await env.DB.prepare("SELECT count(*) AS n FROM messages WHERE wa_message_id = 'WAREPEATED01'").first<any>()).n).toBe(1);
+
+    // Both attempts announced it, with the contact and conversation it was filed under: one event.
+    const events = ofType("message.received")(await eventsUntil(key, (e) => ofType("message.received")(e).length >= 1));
+    expect(events.map((e) => [e.payload.message_id, e.contact_id, e.conversation_id, e.sender.jid])).toEqual([
+      [first.message_id, f.contact.id, f.conversation.id, PHONE_JID],
+    ]);
+    expect((await filed(projectId, first.message_id!)).conversation.unread_count).toBe(1);
+  });
+
 });
 
 describe("canonical identity: LIDs", () => {
