@@ -42,7 +42,7 @@ import { type Lease, closeSocket } from "./lease.ts";
 import type { PresenceWatch } from "./presence.ts";
 import type { ReadReceipts } from "./read-receipts.ts";
 import type { Sender } from "./sender.ts";
-import type { SessionTable } from "./session-table.ts";
+import { SessionTable } from "./session-table.ts";
 
 export type CommandResult<M extends MethodName> =
   | { ok: true; result: Result<M> }
@@ -158,6 +158,11 @@ export class FleetLink {
     const { env, storage, lease, session, status, sender, presence, groups } = this.#host;
     peer = new RpcPeer({
       send: (text) => ws.send(text),
+      // A send answered after the sender gave up on it: the send is retried, but the ratchet step it carries happened.
+      late: (method, result) => {
+        const entries = method === "message.send" ? SessionTable.entriesOf((result as { session?: unknown }).session) : null;
+        if (entries) session.set(entries);
+      },
       events: {
         status: async (data) => {
           await status.apply(data, lease.fleetOf(ws));
