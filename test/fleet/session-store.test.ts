@@ -225,7 +225,7 @@ describe("session store: a send's writes ride on its answer", () => {
     const edge = memoryEdge();
     const link = renewableLink(edge);
     const store = await openSessionStore({ link, cipher, instanceId });
-    const { session } = await store.sending(() => store.state.keys.set({ session: { x: Buffer.from("answered") } }));
+    const { session } = await store.sending(async () => void (await store.state.keys.set({ session: { x: Buffer.from("answered") } })));
     await leaveTurn();
     // The answer was lost with its link (the object restarted): the edge never stored it.
     expect(edge.entries.has("session:x")).toBe(false);
@@ -235,7 +235,7 @@ describe("session store: a send's writes ride on its answer", () => {
     expect(sets(edge).at(-1)).toEqual(session);
 
     // Another answer; then a reply to a call made after it left proves it stored: the next renewal writes nothing.
-    await store.sending(() => store.state.keys.set({ session: { y: Buffer.from("answered too") } }));
+    await store.sending(async () => void (await store.state.keys.set({ session: { y: Buffer.from("answered too") } })));
     await leaveTurn();
     await store.state.keys.get("session", ["z"]);
     const count = sets(edge).length;
@@ -248,7 +248,7 @@ describe("session store: a send's writes ride on its answer", () => {
     const edge = memoryEdge();
     const link = renewableLink(edge);
     const store = await openSessionStore({ link, cipher, instanceId });
-    await store.sending(() => store.state.keys.set({ session: { x: Buffer.from("answered") } }));
+    await store.sending(async () => void (await store.state.keys.set({ session: { x: Buffer.from("answered") } })));
     await leaveTurn();
     store.close();
     const count = sets(edge).length;
