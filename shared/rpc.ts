@@ -33,20 +33,20 @@ export type RpcPeerOptions = {
   events?: EventHandlers;
   /** Default time to wait for a response. */
   timeoutMs?: number;
-  /** A successful answer that came after its call gave up (timed out): what it carried may still matter (a send's session writes). */
-  late?: (method: MethodName, result: unknown) => void;
+  /**
+   * A successful answer nobody waits for (its call timed out, or this peer is
+   * new: the object restarted): what it carried may still matter (a send's
+   * session writes).
+   */
+  late?: (result: unknown) => void;
 };
 
 type Pending = { resolve: (value: unknown) => void; reject: (err: Error) => void; timer: ReturnType<typeof setTimeout> };
-/** How many timed-out calls' methods are remembered, for their late answers. */
-const MAX_TIMED_OUT = 64;
 
 export class RpcPeer {
   #opts: RpcPeerOptions;
   #nextId = 1;
   #pending = new Map<number, Pending>();
-  /** Calls that timed out, by id: their method, for a late answer (only kept with a `late` handler). */
-  #timedOut = new Map<number, MethodName>();
 
   constructor(opts: RpcPeerOptions) {
     this.#opts = opts;
@@ -61,10 +61,6 @@ export class RpcPeer {
     return new Promise<Result<M>>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#pending.delete(id);
-        if (this.#opts.late) {
-          this.#timedOut.set(id, method);
-          if (this.#timedOut.size > MAX_TIMED_OUT) this.#timedOut.delete(this.#timedOut.keys().next().value!);
-        }
         reject(new ProtocolError("timeout", `${method} got no answer in ${timeoutMs} ms`));
       }, timeoutMs);
       this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer });
@@ -84,10 +80,8 @@ export class RpcPeer {
     if (frame.t === "res") {
       const pending = this.#pending.get(frame.id);
       if (!pending) {
-        // Answered after its timeout: nothing waits for it any more, but what it carried may be wanted.
-        const method = this.#timedOut.get(frame.id);
-        this.#timedOut.delete(frame.id);
-        if (method && frame.ok) this.#opts.late?.(method, frame.result);
+        // Answered after its timeout (or before this peer existed): nothing waits for it, but what it carried may be wanted.
+        if (frame.ok) this.#opts.late?.(frame.result);
         return;
       }
       this.#pending.delete(frame.id);

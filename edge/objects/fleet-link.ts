@@ -158,9 +158,10 @@ export class FleetLink {
     const { env, storage, lease, session, status, sender, presence, groups } = this.#host;
     peer = new RpcPeer({
       send: (text) => ws.send(text),
-      // A send answered after the sender gave up on it: the send is retried, but the ratchet step it carries happened.
-      late: (method, result) => {
-        const entries = method === "message.send" ? SessionTable.entriesOf((result as { session?: unknown }).session) : null;
+      // A send answered after the sender gave up on it (timeout, or the object restarted meanwhile): the send will be
+      // retried, but the ratchet step its answer carries happened, and the fleet counts on it being stored.
+      late: (result) => {
+        const entries = SessionTable.entriesOf((result as { session?: unknown } | null)?.session);
         if (entries) session.set(entries);
       },
       events: {

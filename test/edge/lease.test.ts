@@ -188,6 +188,15 @@ describe("session storage through the edge", () => {
     expect(await stored()).toEqual({ "session:5511988887777.0": "v1.ratchet-step-1" });
   });
 
+  it("stores the session entries of a send's answer nobody waits for any more (the object restarted or gave up on it)", async () => {
+    const { id } = await setup();
+    const a = await connectInstance(id, "fleet-a");
+    await a.next();
+    a.send({ t: "res", id: 987_654, ok: true, result: { wa_message_id: "3EB0LATE", timestamp: 1, session: { "session:5511988887777.0": "v1.late-step" } } });
+    const read = await a.request("session.get", { keys: ["session:5511988887777.0"] });
+    expect(read.result.values).toEqual({ "session:5511988887777.0": "v1.late-step" });
+  });
+
   it("survives the fleet going away: a new holder reads what the old one wrote", async () => {
     const { id } = await setup();
     const a = await connectInstance(id, "fleet-a");
