@@ -53,6 +53,8 @@ import { KeyCache } from "./key-cache.ts";
 export const CREDS_KEY = "creds";
 /** The edge accepts at most this many keys per session.get. */
 const MAX_KEYS_PER_GET = 2_000;
+/** Past this many keys awaiting confirmation, an empty session.get (a round trip, no write) confirms them. */
+const MAX_UNCONFIRMED = 256;
 
 /** Session writes as `session.set` carries them: sealed text per slot key, null deletes. */
 export type SessionEntries = Record<string, string | null>;
@@ -183,6 +185,8 @@ export async function openSessionStore({ link, cipher, instanceId, logger }: Ses
     setImmediate(() => {
       answersOut = Math.max(answersOut, n);
       left();
+      // A number that only sends may make no other call for long: keep what waits for confirmation small.
+      if (unconfirmed.size >= MAX_UNCONFIRMED && !closed) void confirming("session.get", { keys: [] }).catch(() => undefined);
     });
   };
 

@@ -244,6 +244,22 @@ describe("session store: a send's writes ride on its answer", () => {
     expect(sets(edge).length).toBe(count);
   });
 
+  it("confirms what its answers carried with an empty session.get once many keys wait, so a number that only sends holds little", async () => {
+    const edge = memoryEdge();
+    const link = renewableLink(edge);
+    const store = await openSessionStore({ link, cipher, instanceId });
+    const gets = () => edge.requests.filter((r) => r.method === "session.get").length;
+    const before = gets();
+    const chats = Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`55119${i}.0`, Buffer.from(`chat ${i}`)]));
+    await store.sending(async () => void (await store.state.keys.set({ session: chats })));
+    await vi.waitFor(() => expect(gets() - before).toBe(1));
+    await leaveTurn();
+    const count = sets(edge).length;
+    link.renew();
+    await leaveTurn();
+    expect(sets(edge).length).toBe(count);
+  });
+
   it("drops unconfirmed entries once the store closed (the socket or the lease ended)", async () => {
     const edge = memoryEdge();
     const link = renewableLink(edge);
