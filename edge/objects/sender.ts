@@ -183,9 +183,9 @@ export class Sender {
         },
         SEND_TIMEOUT_MS,
       );
-      // The keys this send ratcheted (a fleet that carries none wrote them by session.set before answering). Written
-      // with no await on I/O before this step's other writes, so they commit together: the fleet counts any frame
-      // from us after this answer as proof they are stored (the output gate holds such frames until the commit).
+      // The keys this send ratcheted (a fleet that carries none wrote them by session.set before answering), written
+      // before anything here awaits I/O, so they commit with this step's other writes. The fleet takes our reply to
+      // any call it makes after this answer as proof they are stored: the output gate holds it until the commit.
       const keys = SessionTable.entriesOf(result.session);
       if (keys) this.#host.session.set(keys);
       if (item.next_part + 1 < item.parts.length) {
