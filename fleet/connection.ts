@@ -94,6 +94,7 @@ export class ConnectionManager {
         throw new ProtocolError("not_connected", `the number is ${this.#status.state}`);
       },
       isOpen: (sock) => this.#sock === sock && this.#status.state === "connected",
+      store: (sock) => (this.#sock === sock ? this.#store : null),
     };
     this.layers = new NumberLayers(opts, {
       sockets,

@@ -101,6 +101,8 @@ export class InstanceLink implements EdgeLink {
   #attempt = 0;
   #closed = false;
   #retryTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Told when the link is back with the lease still ours, before the calls that waited for it. */
+  #onRenewed = new Set<() => void>();
 
   constructor(opts: InstanceLinkOptions) {
     this.instanceId = opts.instanceId;
@@ -143,6 +145,16 @@ export class InstanceLink implements EdgeLink {
   /** The link is up and granted: a call made now goes out at once. */
   get granted(): boolean {
     return this.#granted;
+  }
+
+  /**
+   * `listener` runs each time the link is granted again while the lease was
+   * still ours, before any call that waited for the link goes out, so a call
+   * it makes is the first frame on the new link. Returns the unsubscribe.
+   */
+  onRenewed(listener: () => void): () => void {
+    this.#onRenewed.add(listener);
+    return () => this.#onRenewed.delete(listener);
   }
 
   async call<M extends MethodName>(method: M, params: Params<M>): Promise<Result<M>> {
@@ -239,6 +251,8 @@ export class InstanceLink implements EdgeLink {
     this.#attempt = 0;
     this.#clock.granted(grant.ttl_ms, this.#connectStartedAt, () => this.#ws);
     this.#opts.logger.info({ renewed, ttl_ms: grant.ttl_ms }, "lease granted");
+    // Its call's wait for the link ends before any waiter's: it was resolved first.
+    if (renewed) for (const listener of this.#onRenewed) listener();
     // Calls that waited for the link go out first, in the order they were made.
     const waiting = this.#waiters.splice(0);
     for (const waiter of waiting) waiter.resolve();

@@ -133,16 +133,20 @@ export class OutboundSender {
       }
       // A status is encrypted for every device of its audience: as long as a media send.
       const timeoutMs = MEDIA_TYPES.has(content.type) || statusPost ? MEDIA_SEND_TIMEOUT_MS : SEND_TIMEOUT_MS;
-      const sent = await this.#acked(wa_message_id, timeoutMs, () =>
-        sock.sendMessage(chat_jid, payload, {
-          messageId: wa_message_id,
-          ...(quoted ? { quoted: quotedFor(quoted, chat_jid) } : {}),
-          ...statusPost,
-        }),
-      );
+      const send = () =>
+        this.#acked(wa_message_id, timeoutMs, () =>
+          sock.sendMessage(chat_jid, payload, {
+            messageId: wa_message_id,
+            ...(quoted ? { quoted: quotedFor(quoted, chat_jid) } : {}),
+            ...statusPost,
+          }),
+        );
+      // The session writes of the send (its ratchet step) ride on this answer (session-store.ts).
+      const store = this.#sockets.store?.(sock);
+      const { value: sent, session } = store ? await store.sending(send) : { value: await send(), session: undefined };
       const result = sendResult(sent, wa_message_id);
       this.#logger.info(log, "message sent");
-      return result;
+      return session ? { ...result, session } : result;
     } catch (err) {
       throw this.#failed(log, err, "message not sent");
     }

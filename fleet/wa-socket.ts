@@ -110,6 +110,8 @@ export type Sockets = {
   open(): SocketLike;
   /** True while `sock` is the socket now and still open. */
   isOpen(sock: SocketLike): boolean;
+  /** The session store `sock` runs on, while it is the socket now (a send's writes ride on its answer). */
+  store?(sock: SocketLike): Pick<SessionStore, "sending"> | null;
 };
 
 /** What every socket of one number is made with. */

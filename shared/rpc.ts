@@ -33,6 +33,12 @@ export type RpcPeerOptions = {
   events?: EventHandlers;
   /** Default time to wait for a response. */
   timeoutMs?: number;
+  /**
+   * A successful answer nobody waits for (its call timed out, or this peer is
+   * new: the object restarted): what it carried may still matter (a send's
+   * session writes).
+   */
+  late?: (result: unknown) => void;
 };
 
 type Pending = { resolve: (value: unknown) => void; reject: (err: Error) => void; timer: ReturnType<typeof setTimeout> };
@@ -73,7 +79,11 @@ export class RpcPeer {
     const frame = parseFrame(text);
     if (frame.t === "res") {
       const pending = this.#pending.get(frame.id);
-      if (!pending) return; // answered after its timeout: nothing waits for it any more
+      if (!pending) {
+        // Answered after its timeout (or before this peer existed): nothing waits for it, but what it carried may be wanted.
+        if (frame.ok) this.#opts.late?.(frame.result);
+        return;
+      }
       this.#pending.delete(frame.id);
       clearTimeout(pending.timer);
       if (frame.ok) pending.resolve(frame.result);

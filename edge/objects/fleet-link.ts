@@ -42,7 +42,7 @@ import { type Lease, closeSocket } from "./lease.ts";
 import type { PresenceWatch } from "./presence.ts";
 import type { ReadReceipts } from "./read-receipts.ts";
 import type { Sender } from "./sender.ts";
-import type { SessionTable } from "./session-table.ts";
+import { SessionTable } from "./session-table.ts";
 
 export type CommandResult<M extends MethodName> =
   | { ok: true; result: Result<M> }
@@ -158,6 +158,12 @@ export class FleetLink {
     const { env, storage, lease, session, status, sender, presence, groups } = this.#host;
     peer = new RpcPeer({
       send: (text) => ws.send(text),
+      // A send answered after the sender gave up on it (timeout, or the object restarted meanwhile): the send will be
+      // retried, but the ratchet step its answer carries happened, and the fleet counts on it being stored.
+      late: (result) => {
+        const entries = SessionTable.entriesOf((result as { session?: unknown } | null)?.session);
+        if (entries) session.set(entries);
+      },
       events: {
         status: async (data) => {
           await status.apply(data, lease.fleetOf(ws));

@@ -101,6 +101,7 @@ export class InstanceObject extends DurableObject<Env> {
       incident: (kind) => this.#status.incident(kind),
       mirrorWrites: async (patch) => this.#status.mirrorWrites({ ...patch, health: await this.#status.health() }),
       fetchAvatar: (contact) => this.#avatars.add(contact),
+      session: this.#session,
     });
     this.#link = new FleetLink({
       ctx,

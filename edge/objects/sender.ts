@@ -52,6 +52,7 @@ import { type Link, fileInMove, recordSent } from "../services/sent-messages.ts"
 import { type Settings, defaultSettings } from "../services/settings-schema.ts";
 import { wakeAt } from "./alarm.ts";
 import type { InstanceStorage } from "./instance-storage.ts";
+import { SessionTable } from "./session-table.ts";
 import { Outbox, type OutboxItem, type OutboxPart } from "./outbox.ts";
 import { Journal, type JournalEntry, type SendRecord } from "./records.ts";
 
@@ -69,6 +70,8 @@ export type SenderHost = {
   mirrorWrites(patch: InstanceStatusPatch): Promise<D1PreparedStatement[]>;
   /** A contact this number wrote to whose picture is due (objects/avatars.ts). */
   fetchAvatar(contact: { contact_id: string; jid: string }): void;
+  /** The number's session, for the Signal keys a send's answer carries. */
+  session: Pick<SessionTable, "set">;
 };
 
 const SEND_TIMEOUT_MS = 60_000;
@@ -201,6 +204,11 @@ export class Sender {
         },
         SEND_TIMEOUT_MS,
       );
+      // The keys this send ratcheted (a fleet that carries none wrote them by session.set before answering), written
+      // before anything here awaits I/O, so they commit with this step's other writes. The fleet takes our reply to
+      // any call it makes after this answer as proof they are stored: the output gate holds it until the commit.
+      const keys = SessionTable.entriesOf(result.session);
+      if (keys) this.#host.session.set(keys);
       if (item.next_part + 1 < item.parts.length) {
         this.outbox.partSent(item.message_id, item.next_part + 1);
         return true;

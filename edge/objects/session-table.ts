@@ -42,6 +42,14 @@ export class SessionTable extends SqlTable {
     });
   }
 
+  /** The session writes a fleet's answer carries (a `message.send`'s `session`), checked by hand: null when there are none or they are not entries. */
+  static entriesOf(value: unknown): Record<string, string | null> | null {
+    if (typeof value !== "object" || value === null || Array.isArray(value)) return null;
+    const entries = value as Record<string, unknown>;
+    for (const key in entries) if (entries[key] !== null && typeof entries[key] !== "string") return null;
+    return Object.keys(entries).length ? (entries as Record<string, string | null>) : null;
+  }
+
   /** Forgets the session (a logout); how many keys went. */
   clear(): number {
     return this.sql.exec("DELETE FROM session").rowsWritten;

@@ -120,6 +120,13 @@ export const Methods = {
       message_secret: z.string().nullable().default(null),
       /** Polls: the creation message as BufferJSON, to resolve vote hashes later. */
       poll_message: z.string().nullable().default(null),
+      /**
+       * The session writes the send made (its chat's ratchet step), as
+       * `session.set`'s `entries`: stored in the answer's own step, so a send
+       * costs no `session.set` of its own. Absent from older fleets, which
+       * wrote them by `session.set` before answering.
+       */
+      session: SessionEntries.optional(),
     }),
   },
   /**

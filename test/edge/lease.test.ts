@@ -2,7 +2,7 @@ import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { LeaseRecord } from "../../edge/objects/instance-storage.ts";
 import { instanceOf } from "../../edge/objects/stubs.ts";
-import { ADMIN, call, connectInstance, newInstance, newProject, sessionCreds } from "./helpers.ts";
+import { ADMIN, call, connectInstance, connectedFleet, newInstance, newProject, noPacing, sessionCreds, waitFor } from "./helpers.ts";
 
 async function setup() {
   const { api_key } = await newProject();
@@ -157,6 +157,44 @@ describe("session storage through the edge", () => {
     await a.request("session.set", { entries: { "pre-key:1": null } });
     const read = await a.request("session.get", { keys: ["creds", "pre-key:1", "pre-key:2", "session:x"] });
     expect(read.result.values).toEqual({ creds: "v1.c", "pre-key:1": null, "pre-key:2": "v1.p2", "session:x": null });
+  });
+
+  it("stores the session writes a send's answer carries with the send's own step, no session.set needed; a fleet that carries none still works", async () => {
+    const { id, key } = await setup();
+    await noPacing(key);
+    const ratchet = { "session:5511988887777.0": "v1.ratchet-step-1", "pre-key:3": null };
+    const fleet = await connectedFleet(id, {
+      answer: (frame) =>
+        frame.content.text === "old fleet"
+          ? undefined
+          : { wa_message_id: frame.wa_message_id, timestamp: Math.floor(Date.now() / 1000), message_secret: null, poll_message: null, session: ratchet },
+    });
+    await fleet.socket.request("session.set", { entries: { "pre-key:3": "v1.p3", "session:5511988887777.0": "v1.ratchet-step-0" } });
+    const send = (body: string) => call("/messages/text", { method: "POST", token: key, body: { to: "5511988887777@s.whatsapp.net", body, instance_id: id } });
+    const stored = () =>
+      runInDurableObject(instanceOf(env, id), (_obj, state) =>
+        Object.fromEntries(state.storage.sql.exec<{ k: string; v: string }>("SELECT k, v FROM session").toArray().map((r) => [r.k, r.v])),
+      );
+
+    expect((await send("hello")).status).toBe(202);
+    await waitFor(async () => fleet.sends.length === 1 && (await instanceOf(env, id).queueSize()) === 0, 3_000, "the send answered");
+    // The message left the queue in the step that stored its keys: both are there, the fleet sent nothing else.
+    expect(await stored()).toEqual({ "session:5511988887777.0": "v1.ratchet-step-1" });
+    const read = await fleet.socket.request("session.get", { keys: ["session:5511988887777.0", "pre-key:3"] });
+    expect(read.result.values).toEqual({ "session:5511988887777.0": "v1.ratchet-step-1", "pre-key:3": null });
+
+    expect((await send("old fleet")).status).toBe(202);
+    await waitFor(async () => fleet.sends.length === 2 && (await instanceOf(env, id).queueSize()) === 0, 3_000, "the second send answered");
+    expect(await stored()).toEqual({ "session:5511988887777.0": "v1.ratchet-step-1" });
+  });
+
+  it("stores the session entries of a send's answer nobody waits for any more (the object restarted or gave up on it)", async () => {
+    const { id } = await setup();
+    const a = await connectInstance(id, "fleet-a");
+    await a.next();
+    a.send({ t: "res", id: 987_654, ok: true, result: { wa_message_id: "3EB0LATE", timestamp: 1, session: { "session:5511988887777.0": "v1.late-step" } } });
+    const read = await a.request("session.get", { keys: ["session:5511988887777.0"] });
+    expect(read.result.values).toEqual({ "session:5511988887777.0": "v1.late-step" });
   });
 
   it("survives the fleet going away: a new holder reads what the old one wrote", async () => {

@@ -93,6 +93,22 @@ describe("instance link and its lease", () => {
     expect(inst.statuses[1]!.state).toBe("connected");
   });
 
+  it("runs its renewal listeners first when the link is back with the lease still ours: their write lands before a call that waited", async () => {
+    const inst = edge.instance("inst_n");
+    const { link, grants } = openLink("inst_n");
+    await until(() => grants.length === 1, 3_000, "grant");
+    let renewals = 0;
+    link.onRenewed(() => {
+      renewals++;
+      void link.call("session.set", { entries: { "session:x.0": "v1.written-again" } });
+    });
+    inst.live!.close(1012, "service restart");
+    // Made while the link is down, after the write the listener will make: it is the newer one and must land last.
+    await link.call("session.set", { entries: { "session:x.0": "v1.newer" } });
+    expect(renewals).toBe(1);
+    expect(inst.entries.get("session:x.0")).toBe("v1.newer");
+  });
+
   it("keeps receipts that come while the link is down and delivers them once it is back", async () => {
     const inst = edge.instance("inst_r");
     const { link, grants } = openLink("inst_r");

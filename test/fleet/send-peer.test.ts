@@ -8,6 +8,7 @@ import { BufferJSON, proto } from "@whiskeysockets/baileys";
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SessionCipher } from "../../fleet/cipher.ts";
+import { openValue } from "../../fleet/session-store.ts";
 import { guardConsole } from "../../fleet/console-guard.ts";
 import type { ConnectionManager } from "../../fleet/connection.ts";
 import type { Params } from "../../shared/protocol.ts";
@@ -135,6 +136,21 @@ describe("message.send against a real WhatsApp peer", () => {
     expect(logs()).toContain('"msg":"message sent"');
     expect(logs()).not.toContain("482913");
     expect(logs()).not.toContain("Válido por 5 minutos");
+  });
+
+  it("carries a text's session writes (the chat's ratchet step) in its answer, with no session.set of its own", async () => {
+    const first = newId();
+    await send({ chat_jid: CONTACT, wa_message_id: first, content: { type: "text", text: "Primeira." } });
+    await peer.waitForAccepted((m) => m.id === first);
+    const setsBefore = edge.requests.filter((r) => r.method === "session.set").length;
+    const id = newId();
+    const answer = await send({ chat_jid: CONTACT, wa_message_id: id, content: { type: "text", text: "Segunda." } });
+    await peer.waitForAccepted((m) => m.id === id);
+    expect(edge.requests.filter((r) => r.method === "session.set").length - setsBefore).toBe(0);
+    // The contact's session moved on with this message: its new state is in the answer, sealed as a session.set carries it.
+    const sessionKeys = Object.keys(answer.session ?? {}).filter((k) => k.startsWith("session:5511988887777"));
+    expect(sessionKeys.length).toBeGreaterThan(0);
+    for (const key of sessionKeys) expect(openValue(cipher, instanceId, key, answer.session![key]!)).toBeTruthy();
   });
 
   it("shows typing for typing_ms before a text, then pauses, then sends", async () => {

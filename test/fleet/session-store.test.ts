@@ -1,7 +1,7 @@
 import { BufferJSON, type SignalDataTypeMap, initAuthCreds, proto } from "@whiskeysockets/baileys";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { CipherError, SessionCipher } from "../../fleet/cipher.ts";
-import { openSessionStore } from "../../fleet/session-store.ts";
+import { openSessionStore, openValue } from "../../fleet/session-store.ts";
 import { memoryEdge } from "./memory-edge.ts";
 
 const cipher = new SessionCipher("test session key");
@@ -150,5 +150,126 @@ describe("session store", () => {
     // A fresh store (another process, after a failover) asks the edge, which now has it.
     const next = await openSessionStore({ link: edge.link, cipher, instanceId });
     expect(Object.keys(await next.state.keys.get("tctoken", ["5511888880002@s.whatsapp.net"]))).toHaveLength(1);
+  });
+});
+
+describe("session store: a send's writes ride on its answer", () => {
+  /** The memory edge's link, with the instance link's `onRenewed` (the test says when the link came back). */
+  function renewableLink(edge: ReturnType<typeof memoryEdge>) {
+    let listener: (() => void) | null = null;
+    return {
+      call: edge.link.call.bind(edge.link) as typeof edge.link.call,
+      onRenewed: (l: () => void) => ((listener = l), () => (listener = null)),
+      renew: () => listener?.(),
+    };
+  }
+  const sets = (edge: ReturnType<typeof memoryEdge>) =>
+    edge.requests.filter((r) => r.method === "session.set").map((r) => (r.params as { entries: Record<string, string | null> }).entries);
+  const opened = (key: string, sealed: string | null | undefined) => Buffer.from(openValue(cipher, instanceId, key, sealed!) as Uint8Array).toString();
+  const leaveTurn = () => new Promise((resolve) => setImmediate(resolve));
+
+  it("sends no session.set while a send runs: reads see its writes, and the answer carries the newest value of each key (deletions too)", async () => {
+    const edge = memoryEdge();
+    const store = await openSessionStore({ link: edge.link, cipher, instanceId });
+    await store.state.keys.set({ "pre-key": { "7": { public: Buffer.alloc(32, 1), private: Buffer.alloc(32, 2) } } });
+    const before = sets(edge).length;
+    const { value, session } = await store.sending(async () => {
+      await store.state.keys.set({ session: { "5511888880002.0": Buffer.from("step 1") } });
+      await store.state.keys.set({ session: { "5511888880002.0": Buffer.from("step 2") }, "pre-key": { "7": null } });
+      const seen = await store.state.keys.get("session", ["5511888880002.0"]);
+      return Buffer.from(seen["5511888880002.0"] as Uint8Array).toString();
+    });
+    expect(value).toBe("step 2");
+    expect(sets(edge).length - before).toBe(0);
+    expect(Object.keys(session!).sort()).toEqual(["pre-key:7", "session:5511888880002.0"]);
+    expect(opened("session:5511888880002.0", session!["session:5511888880002.0"])).toBe("step 2");
+    expect(session!["pre-key:7"]).toBeNull();
+  });
+
+  it("hands the answer over only after earlier writes were answered, and holds later writes until it has left", async () => {
+    const edge = memoryEdge();
+    const order: string[] = [];
+    const slowLink = {
+      call: (async (method: "session.set", params: never) => {
+        if (method === "session.set") {
+          // Noted as the frame leaves; answered 30 ms later.
+          order.push(`session.set ${Object.keys((params as { entries: object }).entries).join(",")}`);
+          await new Promise((resolve) => setTimeout(resolve, 30));
+        }
+        return edge.link.call(method, params);
+      }) as typeof edge.link.call,
+    };
+    const store = await openSessionStore({ link: slowLink, cipher, instanceId });
+    const earlier = store.saveCreds(); // queued at once (a keys.set reaches the store a few microtasks later)
+    const answered = store.sending(async () => store.state.keys.set({ session: { b: Buffer.from("the send's") } })).then(() => order.push("answer"));
+    await answered;
+    // The answer leaves in the microtasks after it was handed over: a write made now goes out after it.
+    const later = store.saveCreds();
+    queueMicrotask(() => order.push("answer sent"));
+    await Promise.all([earlier, later]);
+    expect(order).toEqual(["session.set creds", "answer", "answer sent", "session.set creds"]);
+  });
+
+  it("writes a failed send's writes by session.set before its error goes on", async () => {
+    const edge = memoryEdge();
+    const store = await openSessionStore({ link: edge.link, cipher, instanceId });
+    const failed = store.sending(async () => {
+      await store.state.keys.set({ session: { "5511888880002.0": Buffer.from("ratcheted, then refused") } });
+      throw new Error("WhatsApp refused it");
+    });
+    await expect(failed).rejects.toThrow("WhatsApp refused it");
+    expect(opened("session:5511888880002.0", edge.entries.get("session:5511888880002.0"))).toBe("ratcheted, then refused");
+  });
+
+  it("writes an answer's entries again, first, when the link comes back with the lease still ours, until a later reply confirms them", async () => {
+    const edge = memoryEdge();
+    const link = renewableLink(edge);
+    const store = await openSessionStore({ link, cipher, instanceId });
+    const { session } = await store.sending(async () => void (await store.state.keys.set({ session: { x: Buffer.from("answered") } })));
+    await leaveTurn();
+    // The answer was lost with its link (the object restarted): the edge never stored it.
+    expect(edge.entries.has("session:x")).toBe(false);
+    link.renew();
+    await store.flush();
+    await vi.waitFor(() => expect(edge.entries.get("session:x")).toBe(session!["session:x"]));
+    expect(sets(edge).at(-1)).toEqual(session);
+
+    // Another answer; then a reply to a call made after it left proves it stored: the next renewal writes nothing.
+    await store.sending(async () => void (await store.state.keys.set({ session: { y: Buffer.from("answered too") } })));
+    await leaveTurn();
+    await store.state.keys.get("session", ["z"]);
+    const count = sets(edge).length;
+    link.renew();
+    await leaveTurn();
+    expect(sets(edge).length).toBe(count);
+  });
+
+  it("confirms what its answers carried with an empty session.get once many keys wait, so a number that only sends holds little", async () => {
+    const edge = memoryEdge();
+    const link = renewableLink(edge);
+    const store = await openSessionStore({ link, cipher, instanceId });
+    const gets = () => edge.requests.filter((r) => r.method === "session.get").length;
+    const before = gets();
+    const chats = Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`55119${i}.0`, Buffer.from(`chat ${i}`)]));
+    await store.sending(async () => void (await store.state.keys.set({ session: chats })));
+    await vi.waitFor(() => expect(gets() - before).toBe(1));
+    await leaveTurn();
+    const count = sets(edge).length;
+    link.renew();
+    await leaveTurn();
+    expect(sets(edge).length).toBe(count);
+  });
+
+  it("drops unconfirmed entries once the store closed (the socket or the lease ended)", async () => {
+    const edge = memoryEdge();
+    const link = renewableLink(edge);
+    const store = await openSessionStore({ link, cipher, instanceId });
+    await store.sending(async () => void (await store.state.keys.set({ session: { x: Buffer.from("answered") } })));
+    await leaveTurn();
+    store.close();
+    const count = sets(edge).length;
+    link.renew();
+    await leaveTurn();
+    expect(sets(edge).length).toBe(count);
   });
 });

@@ -54,6 +54,17 @@ describe("RpcPeer", () => {
     expect(silent.waiting).toBe(0);
   });
 
+  it("hands an answer nobody waits for (its call timed out) to `late` (a send's session writes must not be lost with it)", async () => {
+    const late: unknown[] = [];
+    let answer!: (text: string) => void;
+    const edge = new RpcPeer({ send: (t) => (answer = (result) => void edge.receive(JSON.stringify({ v: 1, t: "res", id: JSON.parse(t).id, ok: true, result: JSON.parse(result) }))), late: (r) => void late.push(r) });
+    const slow = edge.call("message.send", { message_id: "m", wa_message_id: "w", chat_jid: "c", content: { type: "text", text: "hi" } } as never, 20);
+    await expect(slow).rejects.toMatchObject({ code: "timeout" });
+    answer(JSON.stringify({ wa_message_id: "w", timestamp: 1, session: { "session:x.0": "v1.s" } }));
+    await new Promise((r) => setTimeout(r, 0));
+    expect(late).toEqual([{ wa_message_id: "w", timestamp: 1, session: { "session:x.0": "v1.s" } }]);
+  });
+
   it("rejects frames that are not the protocol, or another version of it", async () => {
     const peer = new RpcPeer({ send: () => {}, events: { status: () => {} } });
     await expect(peer.receive("not json")).rejects.toMatchObject({ code: "bad_frame" });
