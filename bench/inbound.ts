@@ -41,13 +41,14 @@ import { type Stack, startStack } from "../test/harness/stack.ts";
 import { waitFor } from "../test/harness/waits.ts";
 import { WebhookReceiver } from "../test/harness/webhook-receiver.ts";
 import { inspectorPortOf, startEdgeProfile, writeEdgeProfile } from "./edge-profiler.ts";
+import { deliveriesOf, fleetLogTimes, timelineReport, timelines, writeTimeline } from "./inbound-timeline.ts";
 import { cpuMeter, edgeWorkerdCpu, groupCpuByName, groupCpuSeconds, machineCpuSeconds, pidCpuSeconds, selfCpuSeconds } from "./proc-usage.ts";
 
 // The peers' signal library logs sessions with console.log: keep stdout for the report.
 for (const k of ["log", "info", "debug", "warn"] as const) console[k] = () => {};
 
 const opts = commandLine(
-  "usage: npm run bench:inbound -- [--numbers 10] [--messages 5000] [--rate 50] [--customers 500] [--peer-processes 2] [--json] [--keep-logs] [--edge-profile=<file>]\n",
+  "usage: npm run bench:inbound -- [--numbers 10] [--messages 5000] [--rate 50] [--customers 500] [--peer-processes 2] [--json] [--keep-logs] [--edge-profile=<file>] [--timeline] [--timeline-out=<file>]\n",
   {
     numbers: { type: "string", default: "10" },
     messages: { type: "string", default: "5000" },
@@ -56,6 +57,9 @@ const opts = commandLine(
     "peer-processes": { type: "string", default: "2" },
     ...REPORT_OPTIONS,
     "edge-profile": { type: "string", default: "" },
+    // Each message's stages (bench/inbound-timeline.ts); --timeline-out also writes them, one JSON line each.
+    timeline: { type: "boolean", default: false },
+    "timeline-out": { type: "string", default: "" },
   },
 );
 const N = int("numbers", opts.numbers!, 1);
@@ -93,8 +97,10 @@ try {
     : async (peer, message) => ({ waId: await (peers as Peers).peers[peer]!.inject(message), at: Date.now() });
   const peersCpu = () => (shards?.pids() ?? []).reduce((a, pid) => a + (pidCpuSeconds(pid) || 0), 0);
   log(`logs in ${stack.logDir}`);
-  const fleet = stack.fleet({ fleetId: "bench-fleet", logLevel: process.env.POMBO_LOG_LEVEL ?? "warn" });
-  await receiver.subscribe(stack.api, ["message.received"]);
+  // The timeline reads when each message was spooled from the fleet's log: two info lines per message.
+  const fleetLogLevel = process.env.POMBO_LOG_LEVEL ?? (opts.timeline || opts["timeline-out"] ? "info" : "warn");
+  const fleet = stack.fleet({ fleetId: "bench-fleet", logLevel: fleetLogLevel });
+  const hook = await receiver.subscribe(stack.api, ["message.received"]);
 
   const instances = await stack.createInstances(N, { concurrency: 8 });
   await pool(instances, 8, (inst, i) => stack!.importFor(inst, peers.peers[i]!));
@@ -111,14 +117,17 @@ try {
   const sentAt = new Map<string, number>();
   /** When the peer had put each message on the number's socket (the peer's clock). */
   const onSocketAt = new Map<string, number>();
+  /** Each message's WhatsApp id, by its text. */
+  const waIdOf = new Map<string, string>();
   let refused = 0;
   const inject = async (i: number, text = `bench ${i}`) => {
     const customer = customers[i % CUSTOMERS]!;
     // The clock starts here (see the header).
     sentAt.set(text, performance.now() + performance.timeOrigin);
     try {
-      const { at } = await injectVia((i % CUSTOMERS) % N, { chatJid: customer, senderJid: customer, text, pushName: "Bench" });
+      const { waId, at } = await injectVia((i % CUSTOMERS) % N, { chatJid: customer, senderJid: customer, text, pushName: "Bench" });
       onSocketAt.set(text, at);
+      waIdOf.set(text, waId);
     } catch {
       refused++;
       sentAt.delete(text);
@@ -151,12 +160,19 @@ try {
   });
   log(`injecting ${M} messages at ${RATE}/s (open loop)`);
   const start = performance.now();
+  const startedAt = performance.timeOrigin + start;
   await openLoop(M, RATE, (i) => inject(i));
   const injectSeconds = (performance.now() - start) / 1000;
   log(`injected in ${f(injectSeconds)} s (${refused} refused by the peers); draining`);
   const expected = sentAt.size;
   const arrivedBodies = () => new Set(receiver.events("message.received").map((e) => e.payload?.body));
-  await waitFor(() => [...sentAt.keys()].every((b) => arrivedBodies().has(b)), DRAIN_MS, { intervalMs: 250, what: "every message delivered" }).catch(
+  // The arrivals' set once per check: built per message, the check was quadratic and held this process's
+  // event loop (the webhook receiver's) for most of the drain.
+  const allArrived = () => {
+    const arrived = arrivedBodies();
+    return [...sentAt.keys()].every((b) => arrived.has(b));
+  };
+  await waitFor(allArrived, DRAIN_MS, { intervalMs: 250, what: "every message delivered" }).catch(
     () => log("drain timed out: counting what arrived"),
   );
 
@@ -217,6 +233,13 @@ try {
         "",
       ].join("\n"),
     );
+  }
+  if (opts.timeline || opts["timeline-out"]) {
+    const numberOf = (body: string) => (Number(body.replace("bench ", "")) % CUSTOMERS) % N;
+    const rows = await deliveriesOf(stack.api, hook.id);
+    const lines = timelines(tally.first, receiver.deliveries, sentAt, onSocketAt, numberOf, rows, waIdOf, fleetLogTimes(fleet.logPath));
+    if (opts["timeline-out"]) writeTimeline(opts["timeline-out"], lines);
+    (opts.json ? process.stderr : process.stdout).write(timelineReport(lines, startedAt).join("\n") + "\n");
   }
   if (lost > 0 || duplicated > 0 || invalid > 0) process.exitCode = 1;
 } catch (err) {
