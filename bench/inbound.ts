@@ -24,6 +24,12 @@
  * the message on the number's socket (its own clock): the "asked -> on the
  * socket" figure is the load generator's share.
  *
+ * Every measured customer's first message is in the measurement unless
+ * `--known-customers`: then each customer writes once during the warm-up,
+ * at the same rate, and the measured messages all come from customers the
+ * numbers already know (a business's steady state, where the default run
+ * starts with a wave of first contacts: 500 new customers in 8 s at 60/s).
+ *
  * Prints p50/p99/max, how many messages never arrived (lost), how many
  * arrived as two different events (duplicated) and how many deliveries were
  * retries of one event (same `webhook-id`, which receivers drop), and the
@@ -48,13 +54,14 @@ import { cpuMeter, edgeWorkerdCpu, groupCpuByName, groupCpuSeconds, machineCpuSe
 for (const k of ["log", "info", "debug", "warn"] as const) console[k] = () => {};
 
 const opts = commandLine(
-  "usage: npm run bench:inbound -- [--numbers 10] [--messages 5000] [--rate 50] [--customers 500] [--peer-processes 2] [--json] [--keep-logs] [--edge-profile=<file>] [--timeline] [--timeline-out=<file>]\n",
+  "usage: npm run bench:inbound -- [--numbers 10] [--messages 5000] [--rate 50] [--customers 500] [--peer-processes 2] [--known-customers] [--json] [--keep-logs] [--edge-profile=<file>] [--timeline] [--timeline-out=<file>]\n",
   {
     numbers: { type: "string", default: "10" },
     messages: { type: "string", default: "5000" },
     rate: { type: "string", default: "50" },
     customers: { type: "string", default: "500" },
     "peer-processes": { type: "string", default: "2" },
+    "known-customers": { type: "boolean", default: false },
     ...REPORT_OPTIONS,
     "edge-profile": { type: "string", default: "" },
     // Each message's stages (bench/inbound-timeline.ts); --timeline-out also writes them, one JSON line each.
@@ -135,10 +142,13 @@ try {
   };
 
   // Warm-up (not measured): wakes every number's Durable Object and the hub, and JIT-compiles the path.
-  // First contacts of the measured customers stay in the measurement: real customers write first messages too.
-  log("warm-up: 50 messages");
-  for (let i = 0; i < 50; i++) await inject(i % N, `warm-up ${i}`);
-  await waitFor(() => receiver.events().length >= 50 - refused, 30_000, { what: "warm-up deliveries" });
+  // First contacts of the measured customers stay in the measurement (real customers write first messages
+  // too), unless --known-customers: then every customer writes its first message here.
+  const warmUp = opts["known-customers"] ? CUSTOMERS : 50;
+  log(opts["known-customers"] ? `warm-up: a first message from each of the ${CUSTOMERS} customers at ${RATE}/s` : "warm-up: 50 messages");
+  if (opts["known-customers"]) await openLoop(CUSTOMERS, RATE, (i) => inject(i, `warm-up ${i}`));
+  else for (let i = 0; i < warmUp; i++) await inject(i % N, `warm-up ${i}`);
+  await waitFor(() => receiver.events().length >= warmUp - refused, 30_000 + (1000 * warmUp) / RATE, { what: "warm-up deliveries" });
   sentAt.clear();
   onSocketAt.clear();
   receiver.deliveries.length = 0;
@@ -202,6 +212,7 @@ try {
     messages: expected,
     rate_per_s: RATE,
     peer_processes: PEER_PROCESSES,
+    known_customers: opts["known-customers"]!,
     inject_seconds: Number(f(injectSeconds, 2)),
     latency_ms: { p50: s.p50, p99: s.p99, max: s.max, mean: Number(f(s.mean, 1)) },
     asked_to_on_socket_ms: { p50: toSocket.p50, p99: toSocket.p99 },
@@ -220,7 +231,7 @@ try {
   else {
     process.stdout.write(
       [
-        `inbound -> webhook, ${N} numbers, ${expected} messages at ${RATE}/s (open loop, ${f(injectSeconds)} s):`,
+        `inbound -> webhook, ${N} numbers, ${expected} messages at ${RATE}/s (open loop, ${f(injectSeconds)} s) from ${CUSTOMERS} customers, ${opts["known-customers"] ? "each known (wrote once in the warm-up)" : "first contacts included"}:`,
         `  latency   p50 ${f(s.p50)} ms   p99 ${f(s.p99)} ms   max ${f(s.max)} ms   mean ${f(s.mean)} ms`,
         `    asked -> on the number's socket (the peer, ${PEER_PROCESSES > 0 ? `${PEER_PROCESSES} processes` : "in this process"}): p50 ${f(toSocket.p50)} ms, p99 ${f(toSocket.p99)} ms`,
         `    customer -> event published (peer, fleet, edge, D1): p50 ${f(toPublish.p50)} ms, p99 ${f(toPublish.p99)} ms`,
