@@ -21,7 +21,7 @@ const OWNERS: Record<string, { owner: string; except?: Record<string, string> }>
   "instances.ts": { owner: "services/instances.ts", except: { updateInstanceStatus: "objects/instance-status.ts" } },
   "pools.ts": { owner: "services/pools.ts", except: { advancePoolCursor: "services/selector.ts" } },
   "recipients.ts": { owner: "services/recipients.ts" },
-  "messages.ts": { owner: "services/message-status.ts" },
+  "message-writes.ts": { owner: "services/message-status.ts" },
   "media.ts": { owner: "services/media-store.ts" },
   "media-expiry.ts": { owner: "services/media-retention.ts" },
   "contacts.ts": { owner: "services/contact-store.ts", except: { setContactStatus: "services/contact-status.ts", setContactAvatar: "services/contact-avatars.ts" } },
