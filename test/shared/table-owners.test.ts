@@ -24,7 +24,7 @@ const OWNERS: Record<string, { owner: string; except?: Record<string, string> }>
   "message-writes.ts": { owner: "services/message-status.ts" },
   "media.ts": { owner: "services/media-store.ts" },
   "media-expiry.ts": { owner: "services/media-retention.ts" },
-  "contacts.ts": { owner: "services/contact-store.ts", except: { setContactStatus: "services/contact-status.ts", setContactAvatar: "services/contact-avatars.ts" } },
+  "contact-writes.ts": { owner: "services/contact-store.ts", except: { setContactStatus: "services/contact-status.ts", setContactAvatar: "services/contact-avatars.ts" } },
   "suppressions.ts": { owner: "services/contact-status.ts" },
   "contact-events.ts": { owner: "services/contact-events.ts" },
   "tags-and-contact-groups.ts": { owner: "services/tags-and-contact-groups.ts" },
