@@ -45,7 +45,7 @@ import { BENCH_KEY_BUDGET, type Stack, startStack } from "../test/harness/stack.
  */
 type Built = { toSQL(): { sql: string; params: unknown[] } };
 const edgeModule = (file: string) => import(path.join(ROOT, file));
-const { contactListQueries } = (await edgeModule("edge/db/contacts.ts")) as {
+const { contactListQueries } = (await edgeModule("edge/db/contact-lists.ts")) as {
   contactListQueries(db: unknown, projectId: string, filter: unknown, sort: string, page: { limit: number; offset: number }): { plan: string; page: Built; total: Built };
 };
 const { filterOf } = (await edgeModule("edge/services/contact-profiles.ts")) as { filterOf(query: Record<string, unknown>): unknown };

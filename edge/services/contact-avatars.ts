@@ -14,7 +14,7 @@
  * `avatar_checked_at`).
  */
 import type { Result } from "../../shared/protocol.ts";
-import { setContactAvatar } from "../db/contacts.ts";
+import { setContactAvatar } from "../db/contact-writes.ts";
 import type { ContactRow } from "../db/schema/index.ts";
 import type { Env } from "../env.ts";
 import { mediaLink } from "./media-links.ts";

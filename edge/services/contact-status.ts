@@ -25,7 +25,7 @@
 import type { BatchItem } from "drizzle-orm/batch";
 import { phoneVariants } from "./phone.ts";
 import { type Db, db } from "../db/client.ts";
-import { setContactStatus } from "../db/contacts.ts";
+import { setContactStatus } from "../db/contact-writes.ts";
 import type { ContactRow } from "../db/schema/index.ts";
 import { deleteSuppressions, findSuppressions, upsertSuppression } from "../db/suppressions.ts";
 import type { ContactStatus, SuppressionSource } from "../enums.ts";

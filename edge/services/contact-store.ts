@@ -18,14 +18,13 @@ import {
   contactTouched,
   contactTouchedSql,
   deleteContact,
-  findContact,
-  findContacts,
   contactInsertStatement,
   insertContact,
   insertContactIfNewSql,
   insertContactsFrom,
   updateContact,
-} from "../db/contacts.ts";
+} from "../db/contact-writes.ts";
+import { findContact, findContacts } from "../db/contacts.ts";
 import type { ContactRow } from "../db/schema/index.ts";
 import type { Env } from "../env.ts";
 import { notFound } from "../errors.ts";

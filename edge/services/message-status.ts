@@ -47,7 +47,7 @@ import {
   stampConversation,
   stampFoundConversationSql,
   stampRead,
-} from "../db/messages.ts";
+} from "../db/message-writes.ts";
 import type { MessageRow } from "../db/schema/index.ts";
 import { countMove, countReceived } from "./metrics.ts";
 

@@ -21,7 +21,7 @@ import type { BatchItem } from "drizzle-orm/batch";
 import { type SQL, fillPlaceholders, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { countFact, countFactSql } from "../db/metrics.ts";
-import type { MoveSql } from "../db/messages.ts";
+import type { MoveSql } from "../db/message-writes.ts";
 import { LATENCY_BOUNDS_MS, type MessageRow, latencyColumn, messages, webhookDeliveries } from "../db/schema/index.ts";
 
 type Status = MessageRow["status"];
@@ -54,7 +54,7 @@ const LATENCY_ADDS = Object.fromEntries(LATENCY_BOUNDS_MS.map((_, i) => [latency
  * update: `parts.movable` is the update's own condition (this message, in a
  * status it may move from), so the rows counted are exactly the ones the
  * update then moves, with their status before the move. As SQL text,
- * written once per shape of move (db/messages.ts `advanceMessageStatus`).
+ * written once per shape of move (db/message-writes.ts `advanceMessageStatus`).
  * Null: nothing of this move is counted (canceled, deleted).
  */
 export function countMove(move: { status: Status; sent_at?: string | null }, parts: MoveSql): string | null {

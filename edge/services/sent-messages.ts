@@ -17,7 +17,7 @@ import { STATUS_JID } from "../../shared/protocol.ts";
 import { type Db, db } from "../db/client.ts";
 import { confirmedContactIdSql } from "../db/contacts.ts";
 import { conversationIdOfSql } from "../db/conversations.ts";
-import { movedSql } from "../db/messages.ts";
+import { movedSql } from "../db/message-writes.ts";
 import { type ContactRow, type MessageRow, contacts } from "../db/schema/index.ts";
 import { readerOf, written } from "../db/written.ts";
 import type { Env } from "../env.ts";
