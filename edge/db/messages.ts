@@ -117,8 +117,6 @@ export async function messageEditsOf(db: Db, messageId: string) {
 
 // ------------------------------------------------------------ the receive path
 
-/** True once the message with this id is stored: makes batch statements conditional on an insert that may have been a repeat. */
-export const stored = (id: string) => sql`EXISTS (SELECT 1 FROM ${messages} WHERE ${messages.id} = ${id})`;
 
 /** The text of `stored`, for a hand-written statement whose parameter `?n` is the message's id. */
 export const storedText = (n: number) => `EXISTS (SELECT 1 FROM messages WHERE id = ?${n})`;
