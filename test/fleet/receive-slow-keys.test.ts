@@ -80,6 +80,10 @@ describe("a number's keys at a slow edge (150 ms a round trip), against a real W
     // Every message was acknowledged to WhatsApp once spooled, and stored once.
     for (const id of ids) await until(() => peer.acknowledged(id), 5_000, `the receipt of ${id}`);
     expect(new Set(ids.map((id) => edge.stored.get(id)!.body))).toEqual(new Set(ids.map((_, k) => `primeira mensagem ${k}`)));
+    // The early lookups add no round trip: one read and one write of each customer's mapping, as before.
+    const lidCalls = (method: string) => edge.requests.filter((r) => r.method === method && JSON.stringify(r.params).includes("lid-mapping:55119777")).length;
+    expect(lidCalls("session.get")).toBe(CUSTOMERS);
+    expect(lidCalls("session.set")).toBe(CUSTOMERS);
     // The customers' key reads went to the edge together, not one at a time...
     expect(mostKeyCallsOut).toBeGreaterThan(1);
     // ...so the eight were stored well inside the time of their round trips one after another (they took
