@@ -82,6 +82,8 @@ describe("a number's keys at a slow edge (150 ms a round trip), against a real W
     expect(new Set(ids.map((id) => edge.stored.get(id)!.body))).toEqual(new Set(ids.map((_, k) => `primeira mensagem ${k}`)));
     // The early lookups add no round trip: one read and one write of each customer's mapping, as before.
     const lidCalls = (method: string) => edge.requests.filter((r) => r.method === method && JSON.stringify(r.params).includes("lid-mapping:55119777")).length;
+    // (The mapping writes are not awaited: they follow, one at a time, in order.)
+    await until(() => lidCalls("session.set") >= CUSTOMERS, 5_000, "every customer's mapping written");
     expect(lidCalls("session.get")).toBe(CUSTOMERS);
     expect(lidCalls("session.set")).toBe(CUSTOMERS);
     // The customers' key reads went to the edge together, not one at a time...
