@@ -8,6 +8,7 @@
  * called when the socket ends (through its session store, wa-socket.ts).
  */
 import type { CacheStore, SignalDataTypeMap, SignalKeyStore } from "@whiskeysockets/baileys";
+import { ReadsOut } from "./reads-out.ts";
 
 const DEFAULT_TTL_MS = 5 * 60_000;
 
@@ -82,9 +83,7 @@ export class KeyCache implements CacheStore {
  */
 export function cachedKeyStore(store: SignalKeyStore, cache: KeyCache): SignalKeyStore {
   const slot = (type: string, id: string) => `${type}.${id}`;
-  /** Slots with reads out (how many), and those of them written meanwhile. */
-  const reading = new Map<string, number>();
-  const rewritten = new Set<string>();
+  const reads = new ReadsOut();
   return {
     async get<T extends keyof SignalDataTypeMap>(type: T, ids: string[]) {
       const data: { [id: string]: SignalDataTypeMap[T] } = {};
@@ -96,28 +95,22 @@ export function cachedKeyStore(store: SignalKeyStore, cache: KeyCache): SignalKe
       }
       if (missing.length === 0) return data;
       const slots = missing.map((id) => slot(type, id));
-      for (const s of slots) reading.set(s, (reading.get(s) ?? 0) + 1);
+      reads.start(slots);
       try {
         const fetched = await store.get(type, missing);
         missing.forEach((id, i) => {
           const s = slots[i]!;
-          const written = rewritten.has(s) ? cache.get<SignalDataTypeMap[T]>(s) : undefined;
+          const rewritten = reads.writtenSince(s);
+          const written = rewritten ? cache.get<SignalDataTypeMap[T]>(s) : undefined;
           if (written !== undefined) data[id] = written;
           else if (fetched[id]) {
             data[id] = fetched[id];
-            if (!rewritten.has(s)) cache.set(s, fetched[id]);
+            if (!rewritten) cache.set(s, fetched[id]);
           }
         });
         return data;
       } finally {
-        for (const s of slots) {
-          const n = reading.get(s)! - 1;
-          if (n > 0) reading.set(s, n);
-          else {
-            reading.delete(s);
-            rewritten.delete(s);
-          }
-        }
+        reads.end(slots);
       }
     },
     async set(data) {
@@ -125,7 +118,7 @@ export function cachedKeyStore(store: SignalKeyStore, cache: KeyCache): SignalKe
         for (const [id, value] of Object.entries(data[type] ?? {})) {
           const s = slot(type, id);
           cache.set(s, value);
-          if (reading.has(s)) rewritten.add(s);
+          reads.wrote(s);
         }
       }
       await store.set(data);

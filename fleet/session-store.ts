@@ -49,6 +49,7 @@ import type { SessionCipher } from "./cipher.ts";
 import type { EdgeLink } from "./edge-link.ts";
 import { errorText } from "./errors.ts";
 import { KeyCache, cachedKeyStore } from "./key-cache.ts";
+import { ReadsOut } from "./reads-out.ts";
 
 export const CREDS_KEY = "creds";
 /** The edge accepts at most this many keys per session.get. */
@@ -133,9 +134,8 @@ export async function openSessionStore({ link, cipher, instanceId, logger }: Ses
     for (const [key, entry] of unconfirmed) if (entry.answer <= covers) unconfirmed.delete(key);
     return result;
   };
-  // Keys with a read out, and those of them written meanwhile: the read's "absent" is older than the write.
-  const reading = new Map<string, number>();
-  const writtenWhileRead = new Set<string>();
+  // A read's "absent" is older than a write of the key made while it was out.
+  const reads = new ReadsOut();
   // Chains one write behind the previous ones; the returned promise carries
   // this write's own outcome, while the chain itself never breaks.
   const enqueueWrite = (entries: SessionEntries, values?: Record<string, unknown>): Promise<void> => {
@@ -148,8 +148,8 @@ export async function openSessionStore({ link, cipher, instanceId, logger }: Ses
     const keys = Object.keys(entries);
     for (const key of keys) {
       if (entries[key] !== null) absent.delete(key);
-      // Held or sent, this write is newer than what a read out for the key will be answered.
-      if (reading.has(key)) writtenWhileRead.add(key);
+      // Held ones too: a send's answer can leave before a read that was out when it wrote comes back "absent".
+      reads.wrote(key);
     }
     if (sends > 0) {
       for (const key of keys) held.set(key, { sealed: entries[key]!, value: values?.[key] ?? null });
@@ -229,7 +229,7 @@ export async function openSessionStore({ link, cipher, instanceId, logger }: Ses
       for (let start = 0; start < wanted.length; start += MAX_KEYS_PER_GET) {
         const chunk = wanted.slice(start, start + MAX_KEYS_PER_GET);
         const keys = chunk.map((id) => slotKey(type, id));
-        for (const key of keys) reading.set(key, (reading.get(key) ?? 0) + 1);
+        reads.start(keys);
         try {
           const { values } = await confirming("session.get", { keys });
           chunk.forEach((id, i) => {
@@ -237,7 +237,7 @@ export async function openSessionStore({ link, cipher, instanceId, logger }: Ses
             const sealed = values[key];
             if (sealed == null) {
               // Absent until we write it: not if a write of ours is on its way, held, or was made while this read was out.
-              if (!inFlight.has(key) && !held.has(key) && !writtenWhileRead.has(key)) absent.add(key);
+              if (!inFlight.has(key) && !held.has(key) && !reads.writtenSince(key)) absent.add(key);
               return;
             }
             let value = openValue(cipher, instanceId, key, sealed);
@@ -246,14 +246,7 @@ export async function openSessionStore({ link, cipher, instanceId, logger }: Ses
             found[id] = value as SignalDataTypeMap[typeof type];
           });
         } finally {
-          for (const key of keys) {
-            const n = reading.get(key)! - 1;
-            if (n > 0) reading.set(key, n);
-            else {
-              reading.delete(key);
-              writtenWhileRead.delete(key);
-            }
-          }
+          reads.end(keys);
         }
       }
       return found;
