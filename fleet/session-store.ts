@@ -41,14 +41,15 @@ import {
   type SignalDataTypeMap,
   type SignalKeyStore,
   initAuthCreds,
-  makeCacheableSignalKeyStore,
   proto,
 } from "@whiskeysockets/baileys";
 import type { Logger } from "pino";
 import type { Params } from "../shared/protocol.ts";
 import type { SessionCipher } from "./cipher.ts";
 import type { EdgeLink } from "./edge-link.ts";
-import { KeyCache } from "./key-cache.ts";
+import { errorText } from "./errors.ts";
+import { KeyCache, cachedKeyStore } from "./key-cache.ts";
+import { ReadsOut } from "./reads-out.ts";
 
 export const CREDS_KEY = "creds";
 /** The edge accepts at most this many keys per session.get. */
@@ -133,6 +134,8 @@ export async function openSessionStore({ link, cipher, instanceId, logger }: Ses
     for (const [key, entry] of unconfirmed) if (entry.answer <= covers) unconfirmed.delete(key);
     return result;
   };
+  // A read's "absent" is older than a write of the key made while it was out.
+  const reads = new ReadsOut();
   // Chains one write behind the previous ones; the returned promise carries
   // this write's own outcome, while the chain itself never breaks.
   const enqueueWrite = (entries: SessionEntries, values?: Record<string, unknown>): Promise<void> => {
@@ -143,7 +146,11 @@ export async function openSessionStore({ link, cipher, instanceId, logger }: Ses
       return Promise.resolve();
     }
     const keys = Object.keys(entries);
-    for (const key of keys) if (entries[key] !== null) absent.delete(key);
+    for (const key of keys) {
+      if (entries[key] !== null) absent.delete(key);
+      // Held ones too: a send's answer can leave before a read that was out when it wrote comes back "absent".
+      reads.wrote(key);
+    }
     if (sends > 0) {
       for (const key of keys) held.set(key, { sealed: entries[key]!, value: values?.[key] ?? null });
       return Promise.resolve();
@@ -221,18 +228,25 @@ export async function openSessionStore({ link, cipher, instanceId, logger }: Ses
       if (wanted.some((id) => inFlight.has(slotKey(type, id)))) await tail; // read our own writes
       for (let start = 0; start < wanted.length; start += MAX_KEYS_PER_GET) {
         const chunk = wanted.slice(start, start + MAX_KEYS_PER_GET);
-        const { values } = await confirming("session.get", { keys: chunk.map((id) => slotKey(type, id)) });
-        for (const id of chunk) {
-          const key = slotKey(type, id);
-          const sealed = values[key];
-          if (sealed == null) {
-            if (!inFlight.has(key) && !held.has(key)) absent.add(key);
-            continue;
-          }
-          let value = openValue(cipher, instanceId, key, sealed);
-          // The one key type that must be a protobuf object, not plain JSON.
-          if (type === "app-state-sync-key") value = proto.Message.AppStateSyncKeyData.fromObject(value as object);
-          found[id] = value as SignalDataTypeMap[typeof type];
+        const keys = chunk.map((id) => slotKey(type, id));
+        reads.start(keys);
+        try {
+          const { values } = await confirming("session.get", { keys });
+          chunk.forEach((id, i) => {
+            const key = keys[i]!;
+            const sealed = values[key];
+            if (sealed == null) {
+              // Absent until we write it: not if a write of ours is on its way, held, or was made while this read was out.
+              if (!inFlight.has(key) && !held.has(key) && !reads.writtenSince(key)) absent.add(key);
+              return;
+            }
+            let value = openValue(cipher, instanceId, key, sealed);
+            // The one key type that must be a protobuf object, not plain JSON.
+            if (type === "app-state-sync-key") value = proto.Message.AppStateSyncKeyData.fromObject(value as object);
+            found[id] = value as SignalDataTypeMap[typeof type];
+          });
+        } finally {
+          reads.end(keys);
         }
       }
       return found;
@@ -247,7 +261,17 @@ export async function openSessionStore({ link, cipher, instanceId, logger }: Ses
           values[key] = value;
         }
       }
-      if (Object.keys(entries).length) await enqueueWrite(entries, values);
+      if (!Object.keys(entries).length) return;
+      const write = enqueueWrite(entries, values);
+      // LID <-> phone pairs are WhatsApp's facts, not ratchet state: one that never lands is asked for again
+      // (and the edge keeps its own copy, lid.mappings). Baileys writes them while it holds the socket's
+      // decrypt lock (a new customer's first message), so it is not kept waiting for the edge's answer:
+      // they still go out in order. See lid-prefetch.ts.
+      if (Object.keys(data).every((type) => type === "lid-mapping")) {
+        write.catch((err: unknown) => logger?.warn({ err: errorText(err) }, "LID mapping write failed: asked for again when needed"));
+        return;
+      }
+      await write;
     },
     async clear() {
       await tail;
@@ -258,7 +282,7 @@ export async function openSessionStore({ link, cipher, instanceId, logger }: Ses
 
   const cache = new KeyCache();
   return {
-    state: { creds, keys: makeCacheableSignalKeyStore(edgeKeys, logger, cache) },
+    state: { creds, keys: cachedKeyStore(edgeKeys, cache) },
     fresh,
     saveCreds: () => enqueueWrite({ [CREDS_KEY]: sealValue(cipher, instanceId, CREDS_KEY, creds) }),
     flush: () => tail.then(() => undefined),

@@ -28,6 +28,7 @@ import makeWASocket, {
 import type { Logger } from "pino";
 import { withTimeout } from "./deadlines.ts";
 import { errorText } from "./errors.ts";
+import { type LidLookupSocket, lookUpSendersEarly } from "./lid-prefetch.ts";
 import { DEFAULT_SILENCE_MS, type FrameSource, keepAliveFor } from "./liveness.ts";
 import { baileysLogger } from "./logger.ts";
 import { proxyAgent } from "./proxy.ts";
@@ -85,7 +86,9 @@ export type SocketLike = {
   fetchStatus(...jids: string[]): Promise<USyncQueryResult["list"] | undefined>;
   profilePictureUrl(jid: string, type?: "preview" | "image"): Promise<string | undefined>;
   /** Baileys' frame emitter: server acks of our messages come through it, and every frame (liveness.ts). */
-  ws: AckSource & FrameSource;
+  ws: AckSource & FrameSource & LidLookupSocket["ws"];
+  /** Baileys' LID mappings (lid-prefetch.ts); fakes leave it out. */
+  signalRepository?: LidLookupSocket["signalRepository"];
 } & Pick<WASocket, GroupAdminFunctions>;
 
 /** Baileys' group administration, as group-admin.ts uses it. */
@@ -185,6 +188,7 @@ export async function makeNumberSocket(
       ...(agent ? { agent, fetchAgent: agent } : {}),
       beforeMessageAck: (msg, type) => opts.beforeMessageAck(msg, type, sock),
     });
+    lookUpSendersEarly(sock, logger);
     return { sock, store };
   } catch (err) {
     store?.close();

@@ -260,6 +260,39 @@ describe("session store: a send's writes ride on its answer", () => {
     expect(sets(edge).length).toBe(count);
   });
 
+  it("a send writing keys while a read of them is out (no socket-wide lock across the edge's answer): that read sees the send's values, and so does a read after the cache let them go", async () => {
+    const edge = memoryEdge();
+    const seed = await openSessionStore({ link: edge.link, cipher, instanceId });
+    await seed.state.keys.set({ session: { y: Buffer.from("older y") } });
+    // The edge reads x and y at once but its answer comes only when the test says so.
+    let answerReads!: () => void;
+    const gate = new Promise<void>((resolve) => (answerReads = resolve));
+    const link = {
+      call: (async (method: "session.get", params: never) => {
+        const result = await edge.link.call(method, params);
+        if (method === "session.get" && (params as { keys: string[] }).keys.includes("session:x")) await gate;
+        return result;
+      }) as typeof edge.link.call,
+    };
+    const store = await openSessionStore({ link, cipher, instanceId });
+    const read = store.state.keys.get("session", ["x", "y"]);
+    await leaveTurn();
+    const { session } = await store.sending(async () => void (await store.state.keys.set({ session: { x: Buffer.from("new x"), y: Buffer.from("new y") } })));
+    await leaveTurn(); // the answer has left; the object stores what it carried
+    for (const [key, sealed] of Object.entries(session!)) edge.entries.set(key, sealed!);
+    answerReads(); // with what the edge held when the read reached it: no x, the older y
+    const text = (got: Record<string, unknown>) => Object.fromEntries(Object.entries(got).map(([id, v]) => [id, Buffer.from(v as Uint8Array).toString()]));
+    expect(text(await read)).toEqual({ x: "new x", y: "new y" });
+    // Minutes later the key cache has let them go: the store must ask the edge, not remember x as absent.
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      vi.setSystemTime(Date.now() + 10 * 60_000);
+      expect(text(await store.state.keys.get("session", ["x", "y"]))).toEqual({ x: "new x", y: "new y" });
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it("drops unconfirmed entries once the store closed (the socket or the lease ended)", async () => {
     const edge = memoryEdge();
     const link = renewableLink(edge);
