@@ -87,6 +87,9 @@ export type SessionStore = {
   close(): void;
 };
 
+/** The sealed values of a map of writes, as `session.set` carries them. */
+const sealedOf = (writes: ReadonlyMap<string, { sealed: string | null }>): SessionEntries => Object.fromEntries([...writes].map(([key, { sealed }]) => [key, sealed]));
+
 export function slotKey(type: keyof SignalDataTypeMap, id: string): string {
   return `${type}:${id}`;
 }
@@ -134,6 +137,10 @@ export async function openSessionStore({ link, cipher, instanceId, logger }: Ses
     for (const [key, entry] of unconfirmed) if (entry.answer <= covers) unconfirmed.delete(key);
     return result;
   };
+  // Stored by a write of ours: nothing left to confirm for these keys, unless a newer value came meanwhile.
+  const stored = (entries: SessionEntries) => {
+    for (const key of Object.keys(entries)) if (unconfirmed.get(key)?.sealed === entries[key]) unconfirmed.delete(key);
+  };
   // A read's "absent" is older than a write of the key made while it was out.
   const reads = new ReadsOut();
   // Chains one write behind the previous ones; the returned promise carries
@@ -161,18 +168,14 @@ export async function openSessionStore({ link, cipher, instanceId, logger }: Ses
       if (entry) entry.sealed = entries[key]!;
     }
     track(keys, 1);
-    const write = tail.then(() => confirming("session.set", { entries })).then(() => {
-      // Stored by this write: nothing left to confirm for these keys, unless a newer value came meanwhile.
-      for (const key of keys) if (unconfirmed.get(key)?.sealed === entries[key]) unconfirmed.delete(key);
-    });
+    const write = tail.then(() => confirming("session.set", { entries })).then(() => stored(entries));
     tail = write.catch(() => undefined).then(() => track(keys, -1));
     return write;
   };
   // What the sends held so far, taken (the next writes start a new set).
   const takeHeld = (): SessionEntries | undefined => {
     if (!held.size) return undefined;
-    const entries: SessionEntries = {};
-    for (const [key, { sealed }] of held) entries[key] = sealed;
+    const entries = sealedOf(held);
     held = new Map();
     return entries;
   };
@@ -200,13 +203,10 @@ export async function openSessionStore({ link, cipher, instanceId, logger }: Ses
   const unsubscribe = link.onRenewed?.(() => {
     // Called before any call that waited for the link: this write goes out first.
     if (closed || !unconfirmed.size) return;
-    const entries: SessionEntries = {};
-    for (const [key, { sealed }] of unconfirmed) entries[key] = sealed;
+    const entries = sealedOf(unconfirmed);
     logger?.info({ entries: unconfirmed.size }, "link back: writing session entries an answer may have lost");
     void confirming("session.set", { entries })
-      .then(() => {
-        for (const key of Object.keys(entries)) if (unconfirmed.get(key)?.sealed === entries[key]) unconfirmed.delete(key);
-      })
+      .then(() => stored(entries))
       .catch((err: unknown) => logger?.warn({ err: String(err) }, "session entries not written again"));
   });
 

@@ -250,27 +250,32 @@ export async function connectedFleet(
   return { socket, sends, lookups };
 }
 
-/** `env` with a D1 that counts its round trips (each batch, and each statement run alone), and counts the legacy sticky-number objects reached. */
-export function countingEnv() {
-  const trips = { count: 0 };
+/** `db` that tells `onTrip` of each round trip: a batch (with its count of statements), or a statement run alone (1). */
+export function countingD1(db: D1Database, onTrip: (statements: number) => void): D1Database {
   const run = (stmt: D1PreparedStatement): D1PreparedStatement =>
     new Proxy(stmt, {
       get(target, prop) {
         const value = Reflect.get(target, prop, target);
         if (typeof value !== "function") return value;
         if (prop === "bind") return (...args: unknown[]) => run(value.apply(target, args));
-        if (["all", "raw", "run", "first"].includes(String(prop))) trips.count++;
+        if (["all", "raw", "run", "first"].includes(String(prop))) onTrip(1);
         return value.bind(target);
       },
     });
-  const DB = new Proxy(env.DB, {
+  return new Proxy(db, {
     get(target, prop) {
       const value = Reflect.get(target, prop, target);
       if (prop === "prepare") return (query: string) => run(value.call(target, query));
-      if (prop === "batch") return (statements: D1PreparedStatement[]) => (trips.count++, value.call(target, statements));
+      if (prop === "batch") return (statements: D1PreparedStatement[]) => (onTrip(statements.length), value.call(target, statements));
       return typeof value === "function" ? value.bind(target) : value;
     },
   });
+}
+
+/** `env` with a D1 that counts its round trips (each batch, and each statement run alone), and counts the legacy sticky-number objects reached. */
+export function countingEnv() {
+  const trips = { count: 0 };
+  const DB = countingD1(env.DB, () => trips.count++);
   // Durable Object stubs of the sticky number's legacy objects handed out (objects/affinity.ts).
   const affinity = { count: 0 };
   const AFFINITY = new Proxy(env.AFFINITY, {

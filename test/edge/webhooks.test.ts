@@ -14,7 +14,7 @@ import { createWebhook } from "../../edge/services/webhooks.ts";
 import { db } from "../../edge/db/client.ts";
 import { insertDeliveries } from "../../edge/db/webhooks.ts";
 import { disconnectedEvent, instanceEvent, receivedEvent } from "./event-fixtures.ts";
-import { call, newProject, waitFor } from "./helpers.ts";
+import { call, countingD1, newProject, waitFor } from "./helpers.ts";
 
 type Hit = { method: string; headers: Record<string, string>; body: string; at: number };
 
@@ -371,27 +371,9 @@ describe("dead letters", () => {
 
 describe("the cost of a batch of deliveries", () => {
   /** D1 as the consumer uses it: each round trip, as the number of statements it carries. */
-  const countingD1 = () => {
+  const countingDB = () => {
     const trips: number[] = [];
-    const run = (stmt: D1PreparedStatement): D1PreparedStatement =>
-      new Proxy(stmt, {
-        get(target, prop) {
-          const value = Reflect.get(target, prop, target);
-          if (typeof value !== "function") return value;
-          if (prop === "bind") return (...args: unknown[]) => run(value.apply(target, args));
-          if (["all", "raw", "run", "first"].includes(String(prop))) trips.push(1);
-          return value.bind(target);
-        },
-      });
-    const DB = new Proxy(env.DB, {
-      get(target, prop) {
-        const value = Reflect.get(target, prop, target);
-        if (prop === "prepare") return (query: string) => run(value.call(target, query));
-        if (prop === "batch") return (statements: D1PreparedStatement[]) => (trips.push(statements.length), value.call(target, statements));
-        return typeof value === "function" ? value.bind(target) : value;
-      },
-    });
-    return { env: { ...env, DB }, trips };
+    return { env: { ...env, DB: countingD1(env.DB, (n) => trips.push(n)) }, trips };
   };
 
   it("reads a batch of ten deliveries in one round trip and records them in one more of five statements: every attempt logged, each delivery's state, each endpoint's health once", async () => {
@@ -415,7 +397,7 @@ describe("the cost of a batch of deliveries", () => {
       "pombo-webhooks",
       rows.map((r, i) => ({ id: `m${i}`, timestamp: new Date(), attempts: 1, body: { delivery_id: r.id, project_id: projectId } })),
     );
-    const counted = countingD1();
+    const counted = countingDB();
     await handleQueueBatch(batch, counted.env);
     expect(counted.trips).toEqual([1, 5]);
 
