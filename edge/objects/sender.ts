@@ -46,7 +46,7 @@ const UNSENDABLE = new Set(["invalid_content", "media_unavailable", "bad_params"
 
 export class Sender {
   readonly outbox: Outbox;
-  readonly records: RecordDrain;
+  readonly #records: RecordDrain;
   #host: SenderHost;
   #pumping = false;
   #settingsJson: string | null = null;
@@ -56,12 +56,12 @@ export class Sender {
   constructor(host: SenderHost) {
     this.#host = host;
     this.outbox = new Outbox(host.ctx.storage.sql);
-    this.records = new RecordDrain(host);
+    this.#records = new RecordDrain(host);
   }
 
   async enqueue(item: Omit<OutboxItem, "next_part" | "attempts" | "not_before">, settings: Settings): Promise<void> {
     await this.#keepSettings(settings);
-    this.records.removeApplied();
+    this.#records.removeApplied();
     this.outbox.add(item);
     this.wake();
   }
@@ -86,13 +86,13 @@ export class Sender {
 
   /** The object's alarm: the time for a send, an expiry or a journal retry. */
   async alarm(): Promise<void> {
-    this.records.retryNow();
-    this.records.removeApplied();
+    this.#records.retryNow();
+    this.#records.removeApplied();
     await this.pump();
   }
 
   async pump(): Promise<void> {
-    this.records.drain();
+    this.#records.drain();
     if (this.#pumping) return;
     this.#pumping = true;
     try {
@@ -167,7 +167,7 @@ export class Sender {
       const usage = await this.#countSend(settings);
       // Together (no await between): the message leaves the queue and its record enters the journal.
       this.outbox.remove(item.message_id);
-      this.records.record({
+      this.#records.record({
         kind: "sent",
         project_id: item.project_id,
         message_id: item.message_id,
@@ -227,8 +227,8 @@ export class Sender {
     if (!item) return "absent";
     if (item.next_part > 0) return "sending";
     this.outbox.remove(messageId);
-    this.records.record({ kind: "canceled", project_id: item.project_id, message_id: messageId, media_expiry: this.#mediaExpiry(item) });
-    await this.records.drained;
+    this.#records.record({ kind: "canceled", project_id: item.project_id, message_id: messageId, media_expiry: this.#mediaExpiry(item) });
+    await this.#records.drained;
     return "canceled";
   }
 
@@ -238,12 +238,12 @@ export class Sender {
    * before its message's "sent".
    */
   onStatus(event: MessageStatusEvent, projectId: string): void {
-    this.records.record({ kind: "receipt", project_id: projectId, event });
+    this.#records.record({ kind: "receipt", project_id: projectId, event });
   }
 
   async #fail(item: OutboxItem, reason: string): Promise<void> {
     this.outbox.remove(item.message_id);
-    this.records.record({ kind: "failed", project_id: item.project_id, message_id: item.message_id, reason, media_expiry: this.#mediaExpiry(item) });
+    this.#records.record({ kind: "failed", project_id: item.project_id, message_id: item.message_id, reason, media_expiry: this.#mediaExpiry(item) });
   }
 
   /** A message is final (sent, failed or canceled): its files are kept for a while, then deleted. */
