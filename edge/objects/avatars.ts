@@ -46,6 +46,7 @@ export class AvatarFetches extends SqlTable {
 
   readonly #host: AvatarsHost;
   #fetching = false;
+  #again = false;
   #failures = 0;
 
   constructor(host: AvatarsHost) {
@@ -70,8 +71,14 @@ export class AvatarFetches extends SqlTable {
    * to the back, so one picture that cannot be had never holds up the rest.
    */
   async fetchAll(): Promise<void> {
-    if (this.#fetching) return;
+    // A pass asked for while one runs (the alarm, the number coming back)
+    // runs after it: the one in flight may already be past what it was for.
+    if (this.#fetching) {
+      this.#again = true;
+      return;
+    }
     this.#fetching = true;
+    this.#again = false;
     try {
       for (let next = this.#oldest(); next; next = this.#oldest()) {
         const fleet = await this.#host.readyFleet();
@@ -94,6 +101,7 @@ export class AvatarFetches extends SqlTable {
       }
     } finally {
       this.#fetching = false;
+      if (this.#again) this.wake();
     }
   }
 
