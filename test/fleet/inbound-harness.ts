@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino, { type Logger } from "pino";
+import { afterAll } from "vitest";
 import type { SessionCipher } from "../../fleet/cipher.ts";
 import type { EdgeLink } from "../../fleet/edge-link.ts";
 import { edgeCourier } from "../../fleet/inbound-courier.ts";
@@ -20,11 +21,13 @@ import type { MediaHosts } from "../../fleet/inbound-media.ts";
 export type TestInbound = { dir: string; spool: InboundSpool; drainer: InboundDrainer; close(): void };
 
 const dirs: string[] = [];
-process.once("exit", () => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+// After each test file, not at process exit: vitest's workers outlive a file and are ended without an
+// `exit` event, which left one directory per spool in /tmp for good (thousands after a few runs).
+afterAll(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
-/** A fresh directory for spool files, removed when the test process exits. */
+/** A fresh directory for spool files, removed once the test file is done. */
 export function spoolDir(): string {
   const dir = mkdtempSync(join(tmpdir(), "pombo-spool-"));
   dirs.push(dir);
