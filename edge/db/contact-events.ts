@@ -1,5 +1,5 @@
 /** Storage for `contact_events`: the non-message half of a contact's timeline. Every query names the project. */
-import { and, desc, eq } from "drizzle-orm";
+import { and, desc, eq, sql } from "drizzle-orm";
 import type { Db } from "./client.ts";
 import { rowsOf } from "./lists.ts";
 import { type After, afterKey } from "./conversations.ts";
@@ -31,4 +31,21 @@ export async function contactEventsPage(
     )
     .orderBy(desc(contactEvents.created_at), desc(contactEvents.id))
     .limit(opts.limit);
+}
+
+/** Whether this received message already opted its contact out (a resend of it must not do it again). */
+export async function optedOutBy(db: Db, projectId: string, contactId: string, messageId: string): Promise<boolean> {
+  const [row] = await db
+    .select({ id: contactEvents.id })
+    .from(contactEvents)
+    .where(
+      and(
+        eq(contactEvents.project_id, projectId),
+        eq(contactEvents.contact_id, contactId),
+        eq(contactEvents.type, "opted_out"),
+        sql`${contactEvents.payload} ->> '$.message_id' = ${messageId}`,
+      ),
+    )
+    .limit(1);
+  return row !== undefined;
 }

@@ -11,6 +11,7 @@
 import { phoneFromJid } from "../../shared/jid.ts";
 import { phoneVariants } from "./phone.ts";
 import { db } from "../db/client.ts";
+import { optedOutBy } from "../db/contact-events.ts";
 import { contactStatusesRead, findContacts } from "../db/contacts.ts";
 import { pnForLid } from "../db/lid-map.ts";
 import { paged } from "../db/pagination.ts";
@@ -94,6 +95,9 @@ export async function keywordOptOut(env: Env, projectId: string, contact: Contac
   if (!word) return false;
   const { optout_keywords } = await getSettings(env, projectId);
   if (!optout_keywords.some((k) => foldWord(k) === word)) return false;
+  // A resend of a STOP that already counted (the fleet lost the answer) changes nothing: the customer
+  // may have been opted back in since, and only a new message of theirs may opt them out again.
+  if (await optedOutBy(db(env.DB), projectId, contact.id, message.id)) return true;
   await suppress(env, projectId, { contact, phone: contact.phone }, {
     reason: "optout",
     source: "contact",

@@ -262,6 +262,20 @@ describe("keyword opt-out", () => {
     expect((await events(project.key, contactId)).map((e) => e.type).sort()).toEqual(["opted_out", "status_changed"]);
   });
 
+  it("a STOP the fleet resends after the client opted the customer back in does not opt them out again", async () => {
+    const project = await crmProject();
+    const message = inboundMessage(CUSTOMER_JID, { body: "stop" });
+    await deliver(project.fleet.socket, message);
+    const { contactId } = await customerWrites(project, CUSTOMER_JID, { body: "oi de novo" });
+    expect((await api(project.key, "POST", `/contacts/${contactId}/optin`)).status).toBe(200);
+    // The same WhatsApp message again, as a fleet that lost the answer resends it.
+    await deliver(project.fleet.socket, message);
+    expect((await api(project.key, "POST", `/contacts/${contactId}/tags`, {})).json.status).toBe("active");
+    expect((await suppressions(project.key)).total).toBe(0);
+    expect((await events(project.key, contactId)).filter((e) => e.type === "opted_out")).toHaveLength(1);
+    expect((await sendText(project.key, { to: CUSTOMER })).status).toBe(202);
+  });
+
   it("uses the project's own optout_keywords: the defaults then no longer apply, and [] turns it off", async () => {
     const project = await crmProject();
     const { key } = project;
