@@ -13,8 +13,8 @@
 FROM node:24-slim AS install
 WORKDIR /app
 COPY package.json package-lock.json ./
-# Only the patches of production packages: Baileys acknowledges a message only after the fleet spooled it.
-COPY patches/@whiskeysockets+baileys+*.patch ./patches/
+# Only the patches of production packages: Baileys acknowledges a message only after the fleet spooled it; libsignal never prints session keys.
+COPY patches/@whiskeysockets+baileys+*.patch patches/libsignal+*.patch ./patches/
 # --ignore-scripts: the root postinstall builds the console with dev tools, and no production package needs its own script.
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 # patch-package is a devDependency: run the version package.json pins.

@@ -1,11 +1,13 @@
 /**
  * Keeps libraries' console output out of the logs, or at least their secrets.
  *
- * libsignal (under Baileys) prints whole Signal session records with
+ * libsignal (under Baileys) printed whole Signal session records with
  * `console.info("Closing session:", session)`: private ratchet keys, in
- * clear, on stdout. A fleet process must never log key material, so its
- * console is rerouted to the pino logger with only the string arguments
- * kept: the message survives, the objects do not.
+ * clear. patches/libsignal+6.0.0.patch stops that at the source (for every
+ * process: the fleet, the test peers); this stays as the net for whatever
+ * else a library prints. A fleet process must never log key material, so its
+ * console is rerouted to the pino logger (POMBO_LOG_LEVEL applies) with only
+ * the string arguments kept: the message survives, the objects do not.
  */
 import { format } from "node:util";
 import type { Logger } from "pino";

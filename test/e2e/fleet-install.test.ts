@@ -2,7 +2,7 @@
  * The fleet image's contents, without a container engine: the fleet is
  * installed into a clean folder as the Dockerfile installs it (the files it
  * copies, the RUN lines of its install stage: production dependencies only,
- * Baileys patched), started there with the image's CMD and ENV on the
+ * Baileys and libsignal patched), started there with the image's CMD and ENV on the
  * project's Node 24 (the image's Node), and connected to a local edge and a
  * WhatsApp-protocol peer. The image itself is not built here (no Docker
  * engine on this machine); its health check and stop signal are exercised
@@ -51,7 +51,7 @@ describe("e2e: the fleet installed as its image installs it (production dependen
     }).status;
   };
 
-  it("the folder holds the fleet, its production dependencies with Baileys patched, and no development tools", () => {
+  it("the folder holds the fleet, its production dependencies with Baileys and libsignal patched, and no development tools", () => {
     for (const src of ["fleet/main.ts", "shared/protocol.ts", "package.json", "node_modules/@whiskeysockets/baileys/package.json"]) {
       expect(existsSync(path.join(dir, src)), src).toBe(true);
     }
@@ -59,6 +59,9 @@ describe("e2e: the fleet installed as its image installs it (production dependen
     // The patch that makes Baileys wait for the spool before acknowledging a message (README "What survives what").
     const recv = readFileSync(path.join(dir, "node_modules/@whiskeysockets/baileys/lib/Socket/messages-recv.js"), "utf8");
     expect(recv).toContain("beforeMessageAck");
+    // The patch that keeps Signal session keys out of the log: libsignal says "Closing session" without the session.
+    const sessionRecord = readFileSync(path.join(dir, "node_modules/libsignal/src/session_record.js"), "utf8");
+    expect(sessionRecord).toContain('console.info("Closing session");');
     // Not a copy of the repo: nothing beyond what the Dockerfile copies.
     for (const absent of ["edge", "test", "scripts", "console", ".env.example", "wrangler.toml"]) {
       expect(existsSync(path.join(dir, absent)), absent).toBe(false);
