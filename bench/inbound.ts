@@ -48,7 +48,17 @@ import { waitFor } from "../test/harness/waits.ts";
 import { WebhookReceiver } from "../test/harness/webhook-receiver.ts";
 import { inspectorPortOf, startEdgeProfile, writeEdgeProfile } from "./edge-profiler.ts";
 import { deliveriesOf, fleetLogTimes, timelineReport, timelines, writeTimeline } from "./inbound-timeline.ts";
-import { cpuMeter, edgeWorkerdCpu, groupCpuByName, groupCpuSeconds, machineCpuSeconds, pidCpuSeconds, selfCpuSeconds } from "./proc-usage.ts";
+import {
+  cpuMeter,
+  cpuWindows,
+  edgeRuntimeWaitSeconds,
+  edgeWorkerdCpu,
+  groupCpuByName,
+  groupCpuSeconds,
+  machineCpuSeconds,
+  pidCpuSeconds,
+  selfCpuSeconds,
+} from "./proc-usage.ts";
 
 // The peers' signal library logs sessions with console.log: keep stdout for the report.
 for (const k of ["log", "info", "debug", "warn"] as const) console[k] = () => {};
@@ -168,6 +178,22 @@ try {
     bench: selfCpuSeconds,
     machine: machineCpuSeconds,
   });
+  // With the timeline, the same per 5 s window: whether a slow stretch is the machine out of cores (the edge's
+  // single runtime thread then waits for one) or the edge waiting on something else.
+  const windows =
+    opts.timeline || opts["timeline-out"]
+      ? cpuWindows(
+          {
+            seconds: () => performance.now() / 1000,
+            machine: machineCpuSeconds,
+            edge: () => edgeWorkerdCpu(edge.pid, edgePort).runtime,
+            peers: peersCpu,
+            fleet: () => groupCpuSeconds(fleet.pid),
+            edgeWaiting: () => edgeRuntimeWaitSeconds(edge.pid, edgePort),
+          },
+          5_000,
+        )
+      : null;
   log(`injecting ${M} messages at ${RATE}/s (open loop)`);
   const start = performance.now();
   const startedAt = performance.timeOrigin + start;
@@ -187,6 +213,7 @@ try {
   );
 
   const cpuUsed = cpu.stop();
+  const cpuByWindow = windows?.stop() ?? [];
   if (edgeProfile) await writeEdgeProfile(log, await edgeProfile.stop(), "inbound", opts["edge-profile"]!);
 
   // ------------------------------------------------------------ figures
@@ -250,7 +277,11 @@ try {
     const rows = await deliveriesOf(stack.api, hook.id);
     const lines = timelines(tally.first, receiver.deliveries, sentAt, onSocketAt, numberOf, rows, waIdOf, fleetLogTimes(fleet.logPath));
     if (opts["timeline-out"]) writeTimeline(opts["timeline-out"], lines);
-    (opts.json ? process.stderr : process.stdout).write(timelineReport(lines, startedAt).join("\n") + "\n");
+    const cores = (w: Record<string, number>, k: string) => f(w[k]! / w.seconds!, 2);
+    const cpuLine = `    cores busy by 5 s window (machine/edge workerd/peers/fleet; + the edge's thread runnable, waiting for a core): ${cpuByWindow
+      .map((w, i) => `${i * 5}s ${cores(w, "machine")}/${cores(w, "edge")}/${cores(w, "peers")}/${cores(w, "fleet")}+${cores(w, "edgeWaiting")}`)
+      .join("  ")}`;
+    (opts.json ? process.stderr : process.stdout).write([...timelineReport(lines, startedAt), cpuLine].join("\n") + "\n");
   }
   if (lost > 0 || duplicated > 0 || invalid > 0) process.exitCode = 1;
 } catch (err) {

@@ -52,6 +52,13 @@ export function groupCpuByName(pgid: number): Record<string, number> {
  */
 export function edgeWorkerdCpu(pgid: number, publicPort: number): { runtime: number; devProxy: number } {
   const out = { runtime: 0, devProxy: 0 };
+  for (const w of edgeWorkerds(pgid, publicPort)) out[w.devProxy ? "devProxy" : "runtime"] += w.seconds;
+  return out;
+}
+
+/** The edge's workerd processes (see edgeWorkerdCpu): pid, CPU seconds so far, and whether it is the dev proxy. */
+function edgeWorkerds(pgid: number, publicPort: number): { pid: string; seconds: number; devProxy: boolean }[] {
+  const out: { pid: string; seconds: number; devProxy: boolean }[] = [];
   const entry = new RegExp(`^--socket-addr=entry=.*:${publicPort}$`);
   for (const name of readdirSync("/proc")) {
     if (!/^\d+$/.test(name)) continue;
@@ -66,11 +73,25 @@ export function edgeWorkerdCpu(pgid: number, publicPort: number): { runtime: num
     }
     const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     if (Number(rest[2]) !== pgid) continue;
-    const seconds = (Number(rest[11]) + Number(rest[12])) / TICKS;
-    if (args.some((a) => entry.test(a))) out.devProxy += seconds;
-    else out.runtime += seconds;
+    out.push({ pid: name, seconds: (Number(rest[11]) + Number(rest[12])) / TICKS, devProxy: args.some((a) => entry.test(a)) });
   }
   return out;
+}
+
+/**
+ * Seconds the edge's runtime workerd (every isolate, Durable Object and
+ * simulator runs on its main thread) has spent runnable but waiting for a
+ * core (/proc/<pid>/task/<pid>/schedstat, 2nd field): when the machine is
+ * saturated, everything the edge does waits this long on top of its CPU.
+ */
+export function edgeRuntimeWaitSeconds(pgid: number, publicPort: number): number {
+  const runtime = edgeWorkerds(pgid, publicPort).find((w) => !w.devProxy);
+  if (!runtime) return NaN;
+  try {
+    return Number(readFileSync(`/proc/${runtime.pid}/task/${runtime.pid}/schedstat`, "utf8").split(" ")[1]) / 1e9;
+  } catch {
+    return NaN;
+  }
 }
 
 /** CPU seconds (user + system) used so far by process `pid` (NaN once it is gone). */
@@ -88,6 +109,24 @@ export function pidCpuSeconds(pid: number): number {
 export function selfCpuSeconds(): number {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1e6;
+}
+
+/**
+ * Samples named sources every `everyMs` until `stop()`, which gives what
+ * each used in every window, oldest first: where the machine's CPU went
+ * over a run, not only in total.
+ */
+export function cpuWindows(sources: Record<string, () => number>, everyMs: number) {
+  const read = () => Object.fromEntries(Object.entries(sources).map(([k, f]) => [k, f()]));
+  const samples = [read()];
+  const timer = setInterval(() => samples.push(read()), everyMs);
+  return {
+    stop(): Record<string, number>[] {
+      clearInterval(timer);
+      samples.push(read());
+      return samples.slice(1).map((now, i) => Object.fromEntries(Object.keys(sources).map((k) => [k, now[k]! - samples[i]![k]!])));
+    },
+  };
 }
 
 /** Starts a measurement over named sources; `stop()` gives the seconds each used since. */
