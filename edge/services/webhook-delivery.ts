@@ -75,17 +75,12 @@ export async function handleQueueBatch(batch: MessageBatch<DeliveryJob>, env: En
     batch.messages.map((m) => m.body.delivery_id),
   );
   const outcomes = await Promise.all(batch.messages.map((message) => attempt(env, message, rows.get(message.body.delivery_id))));
-  // One round trip for the whole batch's log; if it fails, the batch is retried (same webhook-ids).
+  // One round trip for the whole batch's log, with the deliveries of endpoints turned off; if it fails, the batch is retried (same webhook-ids).
   await recordAttempts(
     d1,
     outcomes.flatMap((o) => (o.record ? [o.record] : [])),
-    (ok, which) => countDeliveries(d1, ok ? "webhooks_delivered" : "webhook_attempts_failed", which),
-  );
-  await markDead(
-    d1,
-    outcomes.flatMap((o) => (o.gone ? [o.gone] : [])),
-    "webhook disabled",
-    (which) => countDeliveries(d1, "webhooks_failed", which),
+    countDeliveries,
+    { ids: outcomes.flatMap((o) => (o.gone ? [o.gone] : [])), reason: "webhook disabled" },
   );
   for (const { message, retryIn } of outcomes) {
     if (retryIn === undefined) message.ack();
@@ -235,7 +230,7 @@ async function deadLetters(batch: MessageBatch<DeliveryJob>, env: Env): Promise<
     d1,
     mine.map((row) => row.id),
     undefined,
-    (which) => countDeliveries(d1, "webhooks_failed", which),
+    countDeliveries,
   );
   const disableAfterMs = numberVar(env.POMBO_WEBHOOK_DISABLE_AFTER_H, DEFAULT_DISABLE_AFTER_H) * 3_600_000;
   const endpoints = new Map(mine.map((row) => [row.webhook.id, row]));
