@@ -30,8 +30,6 @@
  * (objects/hub.ts) creates the deliveries, pending; a replay
  * (webhooks.ts) makes one pending again.
  */
-import { Webhook } from "standardwebhooks";
-import { unseal } from "../crypto.ts";
 import { db } from "../db/client.ts";
 import { type AttemptRecord, type DeliveryJobRow, deliveriesForJobs, markDead, recordAttempts } from "../db/webhooks.ts";
 import type { Env } from "../env.ts";
@@ -39,7 +37,8 @@ import { publish } from "./events.ts";
 import { withFreshMediaLinks } from "./media-links.ts";
 import { countDeliveries } from "./metrics.ts";
 import { DestinationRefused, checkDestination } from "./destinations.ts";
-import { disableFailingWebhook, secretContext } from "./webhooks.ts";
+import { disableFailingWebhook } from "./webhooks.ts";
+import { type Signer, signerFor } from "./webhook-signer.ts";
 
 /** One queue message: deliver this delivery row. */
 export type DeliveryJob = { delivery_id: string; project_id: string };
@@ -139,7 +138,7 @@ async function post(env: Env, row: DeliveryJobRow): Promise<Answer> {
     if (!(err instanceof DestinationRefused)) throw err;
     return { ok: false, status: null, error: `${err.code}: ${err.message}`.slice(0, 500), body: null };
   }
-  let signer: Webhook;
+  let signer: Signer;
   try {
     signer = await signerFor(env, row.webhook);
   } catch {
@@ -161,7 +160,7 @@ async function post(env: Env, row: DeliveryJobRow): Promise<Answer> {
         "user-agent": USER_AGENT,
         "webhook-id": row.event_id,
         "webhook-timestamp": String(Math.floor(now.getTime() / 1000)),
-        "webhook-signature": signer.sign(row.event_id, now, payload),
+        "webhook-signature": await signer(row.event_id, now, payload),
       },
     });
     const ok = response.status >= 200 && response.status < 300;
@@ -196,21 +195,6 @@ async function startOf(response: Response): Promise<string | null> {
   }
   const kept = text.trim().slice(0, RESPONSE_BODY_CHARS);
   return kept === "" ? null : kept;
-}
-
-/** Unsealing derives a key: keep the signer per sealed secret (a rotated secret seals differently). */
-const signers = new Map<string, Promise<Webhook>>();
-
-function signerFor(env: Env, webhook: DeliveryJobRow["webhook"]): Promise<Webhook> {
-  let signer = signers.get(webhook.secret_sealed);
-  if (!signer) {
-    if (!env.POMBO_DATA_KEY) return Promise.reject(new Error("POMBO_DATA_KEY is not set"));
-    if (signers.size > 1_000) signers.clear();
-    signer = unseal(env.POMBO_DATA_KEY, secretContext(webhook.id), webhook.secret_sealed).then((secret) => new Webhook(secret));
-    signer.catch(() => signers.delete(webhook.secret_sealed));
-    signers.set(webhook.secret_sealed, signer);
-  }
-  return signer;
 }
 
 /**

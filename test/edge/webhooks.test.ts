@@ -11,6 +11,7 @@ import wranglerToml from "../../wrangler.toml?raw";
 import { publish } from "../../edge/services/events.ts";
 import { retryDelaySeconds, handleQueueBatch, type DeliveryJob } from "../../edge/services/webhook-delivery.ts";
 import { createWebhook } from "../../edge/services/webhooks.ts";
+import { signerOf } from "../../edge/services/webhook-signer.ts";
 import { db } from "../../edge/db/client.ts";
 import { insertDeliveries } from "../../edge/db/webhooks.ts";
 import { disconnectedEvent, instanceEvent, receivedEvent } from "./event-fixtures.ts";
@@ -162,6 +163,14 @@ describe("delivering", () => {
     expect(after.json.last_success_at).toEqual(expect.any(String));
   });
 
+  it("signs as standardwebhooks' own sign does, for any body (Web Crypto's HMAC, not the library's JavaScript one)", async () => {
+    const sign = await signerOf(SECRET);
+    const at = new Date(1_765_000_000_123);
+    for (const body of ["{}", JSON.stringify({ text: "Olá, ação! 🎉 \u0000 \n" }), "x".repeat(70_000)]) {
+      expect(await sign("evt_1", at, body)).toBe(new Webhook(SECRET).sign("evt_1", at, body));
+    }
+  });
+
   it("routes by filter: exact names, wildcards and *", async () => {
     const { id: projectId, key } = await project();
     const messages = await addHook(key, { url: hookUrl(endpoint("m")), events: ["message.*"] });
@@ -280,6 +289,22 @@ describe("changing endpoints", () => {
     expect((await call(`/webhooks/${hook.id}`, { token: key })).status).toBe(404);
     await publish(env, projectId, receivedEvent("after delete"));
     expect(await env.DB.prepare("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE webhook_id = ?").bind(hook.id).first("n")).toBe(0);
+  });
+
+  it("signs with the new secret from the first delivery after a rotation, though the old one had signed a delivery just before (signers kept across batches)", async () => {
+    const { id: projectId, key } = await project();
+    const name = endpoint("rotating");
+    const hook = await addHook(key, { url: hookUrl(name), events: ["message.received"] });
+    await publish(env, projectId, receivedEvent("before rotation"));
+    const [before] = await hitsAtLeast(name, 1);
+    expect(() => new Webhook(hook.secret).verify(before!.body, before!.headers)).not.toThrow();
+
+    const rotated = await call(`/webhooks/${hook.id}`, { method: "PATCH", token: key, body: { rotate_secret: true } });
+    await publish(env, projectId, receivedEvent("right after rotation"));
+    const after = (await hitsAtLeast(name, 2))[1]!;
+    expect(after.body).toContain("right after rotation");
+    expect(() => new Webhook(rotated.json.secret).verify(after.body, after.headers)).not.toThrow();
+    expect(() => new Webhook(hook.secret).verify(after.body, after.headers)).toThrow(/signature/i);
   });
 
   it("pages the list", async () => {
