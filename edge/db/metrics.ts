@@ -85,9 +85,7 @@ const FANOUT = `JOIN (SELECT 0 AS k UNION ALL SELECT 1 UNION ALL SELECT 2) s ON 
  * once per shape, so a count costs the Worker little more than its values.
  */
 export function countFact(db: Db, table: Table, fact: Fact, at = Date.now()) {
-  const now = Math.floor(at / 1000);
-  const hour = now - (now % HOUR_S);
-  const day = now - (now % DAY_S);
+  const { hour, day } = bucketStarts(at);
   const keys = Object.keys(fact.keys ?? {});
   const shape = shapeOf(table, keys, fact.adds);
   const fields = Object.entries(fact.fields ?? {}).map(([name, expr]) => sql`, ${expr} AS ${id(name)}`);
@@ -99,6 +97,12 @@ export function countFact(db: Db, table: Table, fact: Fact, at = Date.now()) {
         ${sql.raw(FANOUT)}`,
     )
     .onConflictDoUpdate({ target: shape.target, set: shape.set });
+}
+
+/** The starts, in seconds, of the hour and the day a fact at `at` (ms) is counted in: the values of a count's `hour` and `day`. */
+export function bucketStarts(at = Date.now()): { hour: number; day: number } {
+  const now = Math.floor(at / 1000);
+  return { hour: now - (now % HOUR_S), day: now - (now % DAY_S) };
 }
 
 /**

@@ -1,10 +1,11 @@
 /** Storage for `webhooks`, `webhook_deliveries` and `webhook_attempts`. Every query names the project. */
-import { type SQL, and, asc, desc, eq, sql } from "drizzle-orm";
-import type { BatchItem } from "drizzle-orm/batch";
-import { type Buildable, type Db, statementOf } from "./client.ts";
+import { and, asc, desc, eq } from "drizzle-orm";
+import type { Db } from "./client.ts";
+import { bucketStarts } from "./metrics.ts";
 import { first, ofProject } from "./scope.ts";
 import { inList } from "./lists.ts";
 import { type Page, pageOf, paged } from "./pagination.ts";
+import { type Written, written } from "./written.ts";
 import { type DeliveryRow, type WebhookRow, webhookAttempts, webhookDeliveries, webhooks } from "./schema/index.ts";
 
 export type NewWebhook = typeof webhooks.$inferInsert;
@@ -167,61 +168,122 @@ export type AttemptRecord = {
 };
 
 /**
- * A batch's attempts, in one round trip: the attempt log, each delivery's
- * state, and each endpoint's health (`failing_since` set by the first
- * failure after a success, cleared by the next success). One statement for
- * each of the three, whatever the batch's size (the rows travel as one JSON
- * parameter; D1 allows 100 bound parameters per statement), their text
- * fixed: the consumer records every delivery.
+ * What a delivery count (services/metrics.ts `countDeliveries`) is written
+ * with, as SQL text: `rows`, the FROM and WHERE of the deliveries counted
+ * (each once); what each adds to which outcome (0 or 1); the values holding
+ * the hour and the day counted in.
  */
-export async function recordAttempts(db: Db, records: AttemptRecord[], count?: (ok: boolean, which: SQL) => Buildable) {
-  if (records.length === 0) return;
-  const d1 = db.$client;
-  const at = now();
+export type DeliveryCountSql = {
+  rows: string;
+  adds: Partial<Record<"webhooks_delivered" | "webhook_attempts_failed" | "webhooks_failed", string>>;
+  hour: string;
+  day: string;
+};
+/** A delivery count's text, given its parts. */
+export type DeliveryCount = (parts: DeliveryCountSql) => string;
+
+/**
+ * The consumer's writes, each text fixed and written once (db/written.ts;
+ * a count's once per counter): the consumer records every delivery, and
+ * drizzle would build each statement afresh. The rows travel as one JSON
+ * parameter (D1 allows 100 bound parameters per statement), so a batch of
+ * any size is the same few statements. Values by role: ?1 the rows, ?2 the
+ * time, ?3 the hour and ?4 the day counted in, ?5 a reason.
+ */
+const ATTEMPT_LOG = written(
+  `INSERT INTO webhook_attempts (delivery_id, attempt, status_code, error, response_body, duration_ms, at)
+   SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, ?2 FROM json_each(?1)`,
+);
+/** ?1: [delivery id, ok (0/1), status code, error, next attempt at] for each attempt. */
+const DELIVERY_STATES = written(
+  `UPDATE webhook_deliveries SET status = CASE WHEN r.value ->> 1 THEN 'delivered' ELSE 'retrying' END, attempts = attempts + 1,
+     last_status_code = r.value ->> 2, last_error = r.value ->> 3, next_attempt_at = r.value ->> 4,
+     delivered_at = CASE WHEN r.value ->> 1 THEN ?2 END, updated_at = ?2
+   FROM json_each(?1) r WHERE webhook_deliveries.id = r.value ->> 0`,
+);
+/** ?1: [webhook id, its last attempt ok, any attempt ok] for each endpoint. */
+const ENDPOINT_HEALTH = written(
+  `UPDATE webhooks SET failing_since = CASE WHEN h.value ->> 1 THEN NULL WHEN h.value ->> 2 THEN ?2 ELSE coalesce(failing_since, ?2) END,
+     last_success_at = CASE WHEN h.value ->> 2 THEN ?2 ELSE last_success_at END
+   FROM json_each(?1) h WHERE webhooks.id = h.value ->> 0`,
+);
+/** The deliveries DELIVERY_STATES' ?1 names, counted as delivered if an attempt of theirs in it did, as failed if one did not. */
+const outcomeOf = (ok: boolean) =>
+  `EXISTS (SELECT 1 FROM json_each(?1) r WHERE r.value ->> 0 = webhook_deliveries.id AND r.value ->> 1 = ${ok ? 1 : 0})`;
+const ATTEMPTS_COUNTED: DeliveryCountSql = {
+  rows: "FROM webhook_deliveries WHERE webhook_deliveries.id IN (SELECT value ->> 0 FROM json_each(?1))",
+  adds: { webhooks_delivered: outcomeOf(true), webhook_attempts_failed: outcomeOf(false) },
+  hour: "?3",
+  day: "?4",
+};
+/** ?1: the ids given up. A delivered one stays delivered. */
+const GIVE_UP = written(
+  `UPDATE webhook_deliveries SET status = 'dead', next_attempt_at = NULL, updated_at = ?2, last_error = coalesce(?5, last_error)
+   WHERE id IN (SELECT value FROM json_each(?1)) AND status <> 'delivered'`,
+);
+/** Counted first, as given up, those not dead already (a dead letter of a disabled endpoint's delivery is not a second failure). */
+const GIVEN_UP_COUNTED: DeliveryCountSql = {
+  rows: "FROM webhook_deliveries WHERE id IN (SELECT value FROM json_each(?1)) AND status NOT IN ('delivered', 'dead')",
+  adds: { webhooks_failed: "1" },
+  hour: "?3",
+  day: "?4",
+};
+/** Each count's statement, written on its first use. */
+const counts = new WeakMap<DeliveryCount, Map<DeliveryCountSql, Written>>();
+function counted(count: DeliveryCount, parts: DeliveryCountSql): Written {
+  let texts = counts.get(count);
+  if (!texts) counts.set(count, (texts = new Map()));
+  let text = texts.get(parts);
+  if (!text) texts.set(parts, (text = written(count(parts))));
+  return text;
+}
+
+function attemptStatements(d1: D1Database, records: AttemptRecord[], at: string, values: readonly unknown[], count?: DeliveryCount) {
+  if (records.length === 0) return [];
   // An endpoint's attempts in a batch ran side by side: its health is what the last one says, after any success among them.
   const health = new Map<string, { last: boolean; any: boolean }>();
   for (const r of records) health.set(r.webhook_id, { last: r.ok, any: r.ok || (health.get(r.webhook_id)?.any ?? false) });
-  const statements = [
-    d1
-      .prepare(
-        `INSERT INTO webhook_attempts (delivery_id, attempt, status_code, error, response_body, duration_ms, at)
-         SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, ?2 FROM json_each(?1)`,
-      )
-      .bind(JSON.stringify(records.map((r) => [r.delivery_id, r.attempt, r.status_code, r.error, r.response_body, r.duration_ms])), at),
-    d1
-      .prepare(
-        `UPDATE webhook_deliveries SET status = CASE WHEN r.value ->> 1 THEN 'delivered' ELSE 'retrying' END, attempts = attempts + 1,
-           last_status_code = r.value ->> 2, last_error = r.value ->> 3, next_attempt_at = r.value ->> 4,
-           delivered_at = CASE WHEN r.value ->> 1 THEN ?2 END, updated_at = ?2
-         FROM json_each(?1) r WHERE webhook_deliveries.id = r.value ->> 0`,
-      )
-      .bind(JSON.stringify(records.map((r) => [r.delivery_id, r.ok ? 1 : 0, r.status_code, r.error, r.next_attempt_at])), at),
-    d1
-      .prepare(
-        `UPDATE webhooks SET failing_since = CASE WHEN h.value ->> 1 THEN NULL WHEN h.value ->> 2 THEN ?2 ELSE coalesce(failing_since, ?2) END,
-           last_success_at = CASE WHEN h.value ->> 2 THEN ?2 ELSE last_success_at END
-         FROM json_each(?1) h WHERE webhooks.id = h.value ->> 0`,
-      )
-      .bind(JSON.stringify([...health].map(([id, h]) => [id, h.last ? 1 : 0, h.any ? 1 : 0])), at),
+  const states = [JSON.stringify(records.map((r) => [r.delivery_id, r.ok ? 1 : 0, r.status_code, r.error, r.next_attempt_at])), at, ...values];
+  return [
+    ATTEMPT_LOG(d1, [JSON.stringify(records.map((r) => [r.delivery_id, r.attempt, r.status_code, r.error, r.response_body, r.duration_ms])), at]),
+    DELIVERY_STATES(d1, states),
+    ENDPOINT_HEALTH(d1, [JSON.stringify([...health].map(([id, h]) => [id, h.last ? 1 : 0, h.any ? 1 : 0])), at]),
+    // The attempts' outcomes counted (services/metrics.ts): the ones that delivered, the ones to retry.
+    ...(count ? [counted(count, ATTEMPTS_COUNTED)(d1, states)] : []),
   ];
-  // The attempts' outcomes counted (services/metrics.ts): the ones that delivered, the ones to retry.
-  for (const ok of [true, false]) {
-    const ids = records.filter((r) => r.ok === ok).map((r) => r.delivery_id);
-    if (count && ids.length > 0) statements.push(statementOf(db, count(ok, inList(webhookDeliveries.id, ids))));
-  }
-  await d1.batch(statements);
+}
+
+function deadStatements(d1: D1Database, ids: string[], at: string, values: readonly unknown[], reason?: string, count?: DeliveryCount) {
+  if (ids.length === 0) return [];
+  const given = [JSON.stringify(ids), at, ...values, reason ?? null];
+  return [...(count ? [counted(count, GIVEN_UP_COUNTED)(d1, given)] : []), GIVE_UP(d1, given)];
+}
+
+/** The values after ?2 of a batch counted now: the hour and the day. */
+const countedAt = () => {
+  const { hour, day } = bucketStarts();
+  return [hour, day];
+};
+
+/**
+ * A batch's attempts, in one round trip: the attempt log, each delivery's
+ * state, each endpoint's health (`failing_since` set by the first failure
+ * after a success, cleared by the next success) and their counts; with the
+ * deliveries of endpoints turned off meanwhile (`gone`), given up as
+ * `markDead` does, in the same round trip.
+ */
+export async function recordAttempts(db: Db, records: AttemptRecord[], count?: DeliveryCount, gone: { ids: string[]; reason: string } = { ids: [], reason: "" }) {
+  const d1 = db.$client;
+  const at = now();
+  const values = countedAt();
+  const statements = [...attemptStatements(d1, records, at, values, count), ...deadStatements(d1, gone.ids, at, values, gone.reason, count)];
+  if (statements.length > 0) await d1.batch(statements);
 }
 
 /** Gives up on deliveries (dead letters, disabled endpoints); a delivered one stays delivered. */
-export async function markDead(db: Db, ids: string[], reason?: string, count?: (which: SQL) => BatchItem<"sqlite">) {
-  if (ids.length === 0) return;
-  const update = db
-    .update(webhookDeliveries)
-    .set({ status: "dead", next_attempt_at: null, updated_at: now(), ...(reason ? { last_error: reason } : {}) })
-    .where(and(inList(webhookDeliveries.id, ids), sql`${webhookDeliveries.status} <> 'delivered'`));
-  // Counted first, as given up, those not dead already (a dead letter of a disabled endpoint's delivery is not a second failure).
-  if (count) await db.batch([count(and(inList(webhookDeliveries.id, ids), sql`${webhookDeliveries.status} NOT IN ('delivered', 'dead')`)!), update]);
-  else await update;
+export async function markDead(db: Db, ids: string[], reason?: string, count?: DeliveryCount) {
+  const statements = deadStatements(db.$client, ids, now(), countedAt(), reason, count);
+  if (statements.length > 0) await db.$client.batch(statements);
 }
 
 /** Turns off an endpoint that is still on; false if it was already off (another batch got there first). */

@@ -17,12 +17,12 @@
  *
  * Reading them: metrics-report.ts.
  */
-import type { BatchItem } from "drizzle-orm/batch";
-import { type SQL, fillPlaceholders, sql } from "drizzle-orm";
+import { fillPlaceholders, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { countFact, countFactSql } from "../db/metrics.ts";
 import type { MoveSql } from "../db/message-writes.ts";
-import { LATENCY_BOUNDS_MS, type MessageRow, latencyColumn, messages, webhookDeliveries } from "../db/schema/index.ts";
+import type { DeliveryCountSql } from "../db/webhooks.ts";
+import { LATENCY_BOUNDS_MS, type MessageRow, latencyColumn, messages } from "../db/schema/index.ts";
 
 type Status = MessageRow["status"];
 
@@ -94,16 +94,21 @@ let receivedCount: { hour: number; text: string; params: unknown[] } | undefined
 export const countOptOut = (d1: Db, projectId: string, instanceId: string | null) =>
   countFact(d1, "metric_counts", { project_id: projectId, instance_id: instanceId, adds: { opt_outs: 1 } });
 
-export type DeliveryOutcome = "webhooks_delivered" | "webhook_attempts_failed" | "webhooks_failed";
-
 /**
- * Counts webhook deliveries (the rows `which` selects), each on the number
- * its event is about, for the batch that records their outcome.
+ * Counts webhook deliveries, each on the number its event is about, for the
+ * batch that records their outcome: as SQL text, written once by
+ * db/webhooks.ts, which names the rows counted and what each adds to which
+ * outcome (an SQL expression, 0 or 1).
  */
-export const countDeliveries = (d1: Db, outcome: DeliveryOutcome, which: SQL) =>
-  countFact(d1, "metric_counts", {
-    project_id: sql`${webhookDeliveries.project_id}`,
-    instance_id: sql`json_extract(${webhookDeliveries.body}, '$.instance_id')`,
-    from: sql`FROM ${webhookDeliveries} WHERE ${which}`,
-    adds: { [outcome]: 1 },
-  });
+export const countDeliveries = (parts: DeliveryCountSql) =>
+  countFactSql(
+    "metric_counts",
+    {
+      project_id: "webhook_deliveries.project_id",
+      instance_id: "json_extract(webhook_deliveries.body, '$.instance_id')",
+      fields: parts.adds,
+      from: parts.rows,
+      adds: Object.fromEntries(Object.keys(parts.adds).map((outcome) => [outcome, `f."${outcome}"`])),
+    },
+    parts,
+  );

@@ -30,8 +30,6 @@
  * (objects/hub.ts) creates the deliveries, pending; a replay
  * (webhooks.ts) makes one pending again.
  */
-import { Webhook } from "standardwebhooks";
-import { unseal } from "../crypto.ts";
 import { db } from "../db/client.ts";
 import { type AttemptRecord, type DeliveryJobRow, deliveriesForJobs, markDead, recordAttempts } from "../db/webhooks.ts";
 import type { Env } from "../env.ts";
@@ -39,7 +37,8 @@ import { publish } from "./events.ts";
 import { withFreshMediaLinks } from "./media-links.ts";
 import { countDeliveries } from "./metrics.ts";
 import { DestinationRefused, checkDestination } from "./destinations.ts";
-import { disableFailingWebhook, secretContext } from "./webhooks.ts";
+import { disableFailingWebhook } from "./webhooks.ts";
+import { type Signer, signerFor } from "./webhook-signer.ts";
 
 /** One queue message: deliver this delivery row. */
 export type DeliveryJob = { delivery_id: string; project_id: string };
@@ -75,17 +74,12 @@ export async function handleQueueBatch(batch: MessageBatch<DeliveryJob>, env: En
     batch.messages.map((m) => m.body.delivery_id),
   );
   const outcomes = await Promise.all(batch.messages.map((message) => attempt(env, message, rows.get(message.body.delivery_id))));
-  // One round trip for the whole batch's log; if it fails, the batch is retried (same webhook-ids).
+  // One round trip for the whole batch's log, with the deliveries of endpoints turned off; if it fails, the batch is retried (same webhook-ids).
   await recordAttempts(
     d1,
     outcomes.flatMap((o) => (o.record ? [o.record] : [])),
-    (ok, which) => countDeliveries(d1, ok ? "webhooks_delivered" : "webhook_attempts_failed", which),
-  );
-  await markDead(
-    d1,
-    outcomes.flatMap((o) => (o.gone ? [o.gone] : [])),
-    "webhook disabled",
-    (which) => countDeliveries(d1, "webhooks_failed", which),
+    countDeliveries,
+    { ids: outcomes.flatMap((o) => (o.gone ? [o.gone] : [])), reason: "webhook disabled" },
   );
   for (const { message, retryIn } of outcomes) {
     if (retryIn === undefined) message.ack();
@@ -144,7 +138,7 @@ async function post(env: Env, row: DeliveryJobRow): Promise<Answer> {
     if (!(err instanceof DestinationRefused)) throw err;
     return { ok: false, status: null, error: `${err.code}: ${err.message}`.slice(0, 500), body: null };
   }
-  let signer: Webhook;
+  let signer: Signer;
   try {
     signer = await signerFor(env, row.webhook);
   } catch {
@@ -166,7 +160,7 @@ async function post(env: Env, row: DeliveryJobRow): Promise<Answer> {
         "user-agent": USER_AGENT,
         "webhook-id": row.event_id,
         "webhook-timestamp": String(Math.floor(now.getTime() / 1000)),
-        "webhook-signature": signer.sign(row.event_id, now, payload),
+        "webhook-signature": await signer(row.event_id, now, payload),
       },
     });
     const ok = response.status >= 200 && response.status < 300;
@@ -203,21 +197,6 @@ async function startOf(response: Response): Promise<string | null> {
   return kept === "" ? null : kept;
 }
 
-/** Unsealing derives a key: keep the signer per sealed secret (a rotated secret seals differently). */
-const signers = new Map<string, Promise<Webhook>>();
-
-function signerFor(env: Env, webhook: DeliveryJobRow["webhook"]): Promise<Webhook> {
-  let signer = signers.get(webhook.secret_sealed);
-  if (!signer) {
-    if (!env.POMBO_DATA_KEY) return Promise.reject(new Error("POMBO_DATA_KEY is not set"));
-    if (signers.size > 1_000) signers.clear();
-    signer = unseal(env.POMBO_DATA_KEY, secretContext(webhook.id), webhook.secret_sealed).then((secret) => new Webhook(secret));
-    signer.catch(() => signers.delete(webhook.secret_sealed));
-    signers.set(webhook.secret_sealed, signer);
-  }
-  return signer;
-}
-
 /**
  * Dead letters: deliveries that used up their retries. Each is marked dead
  * (a replay can still send it); an endpoint failing for longer than
@@ -235,7 +214,7 @@ async function deadLetters(batch: MessageBatch<DeliveryJob>, env: Env): Promise<
     d1,
     mine.map((row) => row.id),
     undefined,
-    (which) => countDeliveries(d1, "webhooks_failed", which),
+    countDeliveries,
   );
   const disableAfterMs = numberVar(env.POMBO_WEBHOOK_DISABLE_AFTER_H, DEFAULT_DISABLE_AFTER_H) * 3_600_000;
   const endpoints = new Map(mine.map((row) => [row.webhook.id, row]));

@@ -37,7 +37,7 @@ import { checkUrlField } from "./destinations.ts";
 /** The project's alert URL (settings) hears only about numbers dropping (reference 003). */
 export const ALERT_EVENTS = ["instance.disconnected", "instance.logged_out", "instance.banned"];
 
-const SECRET_PREFIX = "whsec_";
+export const SECRET_PREFIX = "whsec_";
 
 export type WebhookInput = { url: string; events: string[]; secret?: string; description?: string | null };
 export type WebhookChange = Partial<Omit<WebhookInput, "secret">> & { enabled?: boolean; rotate_secret?: boolean };

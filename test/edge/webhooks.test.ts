@@ -11,6 +11,7 @@ import wranglerToml from "../../wrangler.toml?raw";
 import { publish } from "../../edge/services/events.ts";
 import { retryDelaySeconds, handleQueueBatch, type DeliveryJob } from "../../edge/services/webhook-delivery.ts";
 import { createWebhook } from "../../edge/services/webhooks.ts";
+import { signerOf } from "../../edge/services/webhook-signer.ts";
 import { db } from "../../edge/db/client.ts";
 import { insertDeliveries } from "../../edge/db/webhooks.ts";
 import { disconnectedEvent, instanceEvent, receivedEvent } from "./event-fixtures.ts";
@@ -162,6 +163,14 @@ describe("delivering", () => {
     expect(after.json.last_success_at).toEqual(expect.any(String));
   });
 
+  it("signs as standardwebhooks' own sign does, for any body (Web Crypto's HMAC, not the library's JavaScript one)", async () => {
+    const sign = await signerOf(SECRET);
+    const at = new Date(1_765_000_000_123);
+    for (const body of ["{}", JSON.stringify({ text: "Olá, ação! 🎉 \u0000 \n" }), "x".repeat(70_000)]) {
+      expect(await sign("evt_1", at, body)).toBe(new Webhook(SECRET).sign("evt_1", at, body));
+    }
+  });
+
   it("routes by filter: exact names, wildcards and *", async () => {
     const { id: projectId, key } = await project();
     const messages = await addHook(key, { url: hookUrl(endpoint("m")), events: ["message.*"] });
@@ -282,6 +291,22 @@ describe("changing endpoints", () => {
     expect(await env.DB.prepare("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE webhook_id = ?").bind(hook.id).first("n")).toBe(0);
   });
 
+  it("signs with the new secret from the first delivery after a rotation, though the old one had signed a delivery just before (signers kept across batches)", async () => {
+    const { id: projectId, key } = await project();
+    const name = endpoint("rotating");
+    const hook = await addHook(key, { url: hookUrl(name), events: ["message.received"] });
+    await publish(env, projectId, receivedEvent("before rotation"));
+    const [before] = await hitsAtLeast(name, 1);
+    expect(() => new Webhook(hook.secret).verify(before!.body, before!.headers)).not.toThrow();
+
+    const rotated = await call(`/webhooks/${hook.id}`, { method: "PATCH", token: key, body: { rotate_secret: true } });
+    await publish(env, projectId, receivedEvent("right after rotation"));
+    const after = (await hitsAtLeast(name, 2))[1]!;
+    expect(after.body).toContain("right after rotation");
+    expect(() => new Webhook(rotated.json.secret).verify(after.body, after.headers)).not.toThrow();
+    expect(() => new Webhook(hook.secret).verify(after.body, after.headers)).toThrow(/signature/i);
+  });
+
   it("pages the list", async () => {
     const { key } = await project();
     for (let i = 0; i < 3; i++) await addHook(key, { url: hookUrl(`page-${i}`) });
@@ -376,14 +401,10 @@ describe("the cost of a batch of deliveries", () => {
     return { env: { ...env, DB: countingD1(env.DB, (n) => trips.push(n)) }, trips };
   };
 
-  it("reads a batch of ten deliveries in one round trip and records them in one more of five statements: every attempt logged, each delivery's state, each endpoint's health once", async () => {
-    const { id: projectId, key } = await project();
-    const [okName, downName] = [endpoint("ok"), endpoint("down")];
-    await answerWith(downName, 503);
-    const [ok, down] = [await addHook(key, { url: hookUrl(okName) }), await addHook(key, { url: hookUrl(downName) })];
-    // Five events for both endpoints, written as the hub writes them, outside the queue (this test is the consumer).
-    const rows = Array.from({ length: 5 }, (_, i) => ({ id: `evt_cost_${projectId}_${i}`, body: receivedEvent(`n${i}`) })).flatMap((event) =>
-      [ok, down].map((hook) => ({
+  /** `perHook` events for each endpoint, written as the hub writes them, outside the queue (these tests are the consumer), and a batch naming them all. */
+  async function deliveriesFor(projectId: string, hooks: { id: string }[], perHook: number) {
+    const rows = Array.from({ length: perHook }, (_, i) => ({ id: `evt_cost_${projectId}_${i}`, body: receivedEvent(`n${i}`) })).flatMap((event) =>
+      hooks.map((hook) => ({
         id: `dlv_${crypto.randomUUID().replaceAll("-", "")}`,
         project_id: projectId,
         webhook_id: hook.id,
@@ -393,13 +414,37 @@ describe("the cost of a batch of deliveries", () => {
       })),
     );
     await insertDeliveries(db(env.DB), rows);
-    const batch = createMessageBatch<DeliveryJob>(
-      "pombo-webhooks",
-      rows.map((r, i) => ({ id: `m${i}`, timestamp: new Date(), attempts: 1, body: { delivery_id: r.id, project_id: projectId } })),
+    const batch = () =>
+      createMessageBatch<DeliveryJob>(
+        "pombo-webhooks",
+        rows.map((r, i) => ({ id: `m${i}`, timestamp: new Date(), attempts: 1, body: { delivery_id: r.id, project_id: projectId } })),
+      );
+    return { rows, batch };
+  }
+
+  /** The project's counters of webhook deliveries, by row (the project's hour, the number's hour and day; fixtures' events are about number inst-1), summed across a change of hour. */
+  const countersOf = async (projectId: string) =>
+    Object.fromEntries(
+      (
+        await env.DB.prepare(
+          `SELECT CASE instance_id WHEN '' THEN 'project' ELSE instance_id END || ':' || grain AS row,
+             SUM(webhooks_delivered) AS delivered, SUM(webhook_attempts_failed) AS attempts_failed, SUM(webhooks_failed) AS failed
+           FROM metric_counts WHERE project_id = ? GROUP BY 1`,
+        )
+          .bind(projectId)
+          .all<{ row: string; delivered: number; attempts_failed: number; failed: number }>()
+      ).results.map(({ row, ...counts }) => [row, counts]),
     );
+
+  it("reads a batch of ten deliveries in one round trip and records them in one more of four statements: every attempt logged, each delivery's state, each endpoint's health once, the counts in one", async () => {
+    const { id: projectId, key } = await project();
+    const [okName, downName] = [endpoint("ok"), endpoint("down")];
+    await answerWith(downName, 503);
+    const [ok, down] = [await addHook(key, { url: hookUrl(okName) }), await addHook(key, { url: hookUrl(downName) })];
+    const { batch } = await deliveriesFor(projectId, [ok, down], 5);
     const counted = countingDB();
-    await handleQueueBatch(batch, counted.env);
-    expect(counted.trips).toEqual([1, 5]);
+    await handleQueueBatch(batch(), counted.env);
+    expect(counted.trips).toEqual([1, 4]);
 
     expect((await hitsOf(okName)).length).toBe(5);
     const [good, bad] = await Promise.all([deliveries(key, ok.id), deliveries(key, down.id)]);
@@ -411,6 +456,42 @@ describe("the cost of a batch of deliveries", () => {
     const [okHook, downHook] = await Promise.all([call(`/webhooks/${ok.id}`, { token: key }), call(`/webhooks/${down.id}`, { token: key })]);
     expect(okHook.json).toMatchObject({ failing_since: null, last_success_at: expect.any(String) });
     expect(downHook.json).toMatchObject({ failing_since: expect.any(String), last_success_at: null });
+    const each = { delivered: 5, attempts_failed: 5, failed: 0 };
+    expect(await countersOf(projectId)).toEqual({ "project:hour": each, "inst-1:hour": each, "inst-1:day": each });
+  });
+
+  it("gives up a disabled endpoint's deliveries in the same round trip as the batch's attempts, counting each outcome once, again nothing for what is settled", async () => {
+    const { id: projectId, key } = await project();
+    const [okName, downName, offName] = [endpoint("ok"), endpoint("down"), endpoint("off")];
+    await answerWith(downName, 500);
+    const hooks = [await addHook(key, { url: hookUrl(okName) }), await addHook(key, { url: hookUrl(downName) }), await addHook(key, { url: hookUrl(offName) })];
+    const [ok, down, off] = hooks as [(typeof hooks)[0], (typeof hooks)[0], (typeof hooks)[0]];
+    const { batch } = await deliveriesFor(projectId, hooks, 2);
+    // Turned off after its deliveries were queued: they get nothing more.
+    await call(`/webhooks/${off.id}`, { method: "PATCH", token: key, body: { enabled: false } });
+
+    const first = countingDB();
+    await handleQueueBatch(batch(), first.env);
+    expect(first.trips).toEqual([1, 6]);
+    expect((await hitsOf(offName)).length).toBe(0);
+    const [good, bad, gone] = await Promise.all(hooks.map((h) => deliveries(key, h.id)));
+    expect(good!.map((d) => [d.status, d.attempts])).toEqual(Array(2).fill(["delivered", 1]));
+    expect(bad!.map((d) => [d.status, d.attempts, d.last_error])).toEqual(Array(2).fill(["retrying", 1, "HTTP 500"]));
+    expect(gone!.map((d) => [d.status, d.attempts, d.last_error, d.next_attempt_at, d.history.length])).toEqual(Array(2).fill(["dead", 0, "webhook disabled", null, 0]));
+    expect((await call(`/webhooks/${ok.id}`, { token: key })).json).toMatchObject({ failing_since: null, last_success_at: expect.any(String) });
+    expect((await call(`/webhooks/${down.id}`, { token: key })).json).toMatchObject({ failing_since: expect.any(String), last_success_at: null });
+    expect((await call(`/webhooks/${off.id}`, { token: key })).json).toMatchObject({ failing_since: null, last_success_at: null });
+    let each = { delivered: 2, attempts_failed: 2, failed: 2 };
+    expect(await countersOf(projectId)).toEqual({ "project:hour": each, "inst-1:hour": each, "inst-1:day": each });
+
+    // The same messages again (Queues delivers at least once): only the failing endpoint is tried again, and counted again.
+    const again = countingDB();
+    await handleQueueBatch(batch(), again.env);
+    expect(again.trips).toEqual([1, 4]);
+    expect((await hitsOf(okName)).length).toBe(2);
+    expect((await deliveries(key, down.id)).map((d) => d.attempts)).toEqual([2, 2]);
+    each = { delivered: 2, attempts_failed: 4, failed: 2 };
+    expect(await countersOf(projectId)).toEqual({ "project:hour": each, "inst-1:hour": each, "inst-1:day": each });
   });
 });
 
