@@ -333,9 +333,10 @@ describe("contacts' avatars", () => {
     const fleet = await profileFleet(id, { pictures: Object.fromEntries(PEOPLE.map((jid) => [jid, JPEG])) });
     const pictures = () => fleet.asked.filter((a) => a.method === "profile.picture").map((a) => a.params.jid);
     for (const jid of PEOPLE) await deliver(fleet.socket, inboundMessage(jid));
-    await waitFor(async () => (await waiting(id)) === 3, 3_000, "three queued");
+    await waitFor(async () => (await env.DB.prepare("SELECT COUNT(*) AS n FROM contacts WHERE project_id = ?").bind(projectId).first<number>("n")) === 3, 3_000, "three contacts");
     await new Promise((r) => setTimeout(r, 200));
     expect(pictures()).toEqual([]);
+    expect(await waiting(id)).toBe(3);
     // The object's alarm is what fetches: set for a gap after the first was queued.
     const stub = instanceOf(env, id);
     const alarm = await runInDurableObject(stub, (_o, state) => state.storage.getAlarm());
