@@ -87,7 +87,7 @@ export class Profiles {
   /** Someone's picture bytes, or null when they have none or hide it from this number. */
   async picture(jid: string): Promise<Result<"profile.picture">> {
     const target = personJid(jid);
-    const url = await this.#pictureUrl(target);
+    const url = await this.#pictureUrl(target, pictureQueryError);
     if (!url) return { jid: target, base64: null, mime_type: null };
     const bytes = await this.#download(url);
     // WhatsApp serves profile pictures as JPEG (Baileys makes them so on upload, as WhatsApp's apps do).
@@ -105,8 +105,9 @@ export class Profiles {
   }
 
   /** WhatsApp's link to the full-size picture; null when there is none (404) or privacy hides it (401, 403): an answer, not a failure. */
-  #pictureUrl(jid: string): Promise<string | null> {
+  #pictureUrl(jid: string, error?: (err: unknown) => ProtocolError): Promise<string | null> {
     return this.#ask("picture", {
+      error,
       ask: async (sock) => {
         try {
           return (await sock.profilePictureUrl(jid, "image")) ?? null;
@@ -172,6 +173,12 @@ function personJid(jid: string): string {
 const NO_PICTURE = new Set([404, 401, 403]);
 
 const profileError = (what: string) => (err: unknown) => new ProtocolError("profile_failed", `${what}: ${errorText(err)}`);
+
+/** WhatsApp's `rate-overlimit` (Baileys: a Boom with data 429) to the picture query is its own code: the edge backs off for minutes on it. */
+function pictureQueryError(err: unknown): ProtocolError {
+  if (whatsAppCode(err) === 429) return new ProtocolError("rate_overlimit", `picture: ${errorText(err)}`);
+  return profileError("picture")(err);
+}
 
 /** Baileys reads the image (sharp or jimp) before it asks WhatsApp: a file it cannot read is the client's. */
 function pictureError(err: unknown): ProtocolError {

@@ -2,10 +2,12 @@
  * Contacts whose WhatsApp picture one number is to fetch
  * (services/contact-avatars.ts says who is due), in its Durable Object's
  * SQLite. Queuing one is a single local insert, so the received message that
- * found the contact due waits for nothing; the fetch runs after it, in the
- * background (`ctx.waitUntil`), when the number comes online, and on the
- * object's alarm after a failure. A row leaves once its answer is stored,
- * so a picture is asked for again after an eviction or a fleet restart.
+ * found the contact due waits for nothing; the fetch runs later, on the
+ * object's alarm, one picture per AVATAR_GAP_MS (services/contact-avatars.ts
+ * says why), so a wave of first contacts reaches WhatsApp as a slow trickle
+ * rather than a burst of picture queries. A row leaves once its answer is
+ * stored, so a picture is asked for again after an eviction or a fleet
+ * restart.
  *
  * In the object rather than a queue: only this number may ask (it is the
  * one that talks to the person), only while it is connected, and the
@@ -14,7 +16,8 @@
 import { ProtocolError } from "../../shared/protocol.ts";
 import type { RpcPeer } from "../../shared/rpc.ts";
 import type { Env } from "../env.ts";
-import { saveAvatar } from "../services/contact-avatars.ts";
+import { AVATAR_GAP_MS, saveAvatar } from "../services/contact-avatars.ts";
+import type { InstanceStorage } from "./instance-storage.ts";
 import { wakeAt } from "./alarm.ts";
 import { SqlTable, type SqlTableSpec } from "./sql-table.ts";
 
@@ -24,16 +27,25 @@ const RETRY_MAX_MS = 15 * 60_000;
 const MAX_WAITING = 1_000;
 /** Failed fetches of one contact before it leaves the queue (their next message queues them again). */
 const MAX_ATTEMPTS = 5;
+/**
+ * WhatsApp answered `rate-overlimit`: it is telling the number to slow down,
+ * and asking again soon is the pattern that gets numbers flagged, so the
+ * backoff starts minutes out rather than seconds.
+ */
+const OVERLIMIT_BACKOFF_MS = 2 * 60_000;
 
 export type AvatarsHost = {
   ctx: DurableObjectState;
   env: Env;
+  /** Holds `avatars_not_before`, so the pace survives an eviction. */
+  storage: InstanceStorage;
   scope(): Promise<{ project_id: string; instance_id: string }>;
   /** The live lease holder's peer when the number is connected, else null. */
   readyFleet(): Promise<RpcPeer | null>;
 };
 
 type Row = { contact_id: string; jid: string };
+type Waiting = Row & { queued_at: number };
 
 export class AvatarFetches extends SqlTable {
   static readonly table: SqlTableSpec = {
@@ -54,11 +66,13 @@ export class AvatarFetches extends SqlTable {
     this.#host = host;
   }
 
-  /** Queues a contact (one already waiting stays as it is) and fetches in the background if the number is online. */
+  /** Queues a contact (one already waiting stays as it is); its picture is asked for no sooner than AVATAR_GAP_MS from now. */
   add(contact: Row): void {
     if (this.size() >= MAX_WAITING) return;
-    this.sql.exec("INSERT OR IGNORE INTO avatar_fetches (contact_id, jid, queued_at) VALUES (?, ?, ?)", contact.contact_id, contact.jid, Date.now());
-    this.wake();
+    const now = Date.now();
+    this.sql.exec("INSERT OR IGNORE INTO avatar_fetches (contact_id, jid, queued_at) VALUES (?, ?, ?)", contact.contact_id, contact.jid, now);
+    // Nothing to ask yet: the alarm's pass looks at the pace then (an earlier alarm re-arms for it).
+    this.#host.ctx.waitUntil(wakeAt(this.#host.ctx.storage, now + AVATAR_GAP_MS));
   }
 
   wake(): void {
@@ -66,9 +80,11 @@ export class AvatarFetches extends SqlTable {
   }
 
   /**
-   * Fetches every waiting picture, oldest first, one at a time; stops (and
-   * retries on the alarm) when the fleet cannot. A contact that failed goes
-   * to the back, so one picture that cannot be had never holds up the rest.
+   * Fetches what is due, oldest first, one at a time and AVATAR_GAP_MS
+   * apart; what is not due yet is left to the object's alarm, set for when
+   * it is. Stops (and retries on the alarm, after a backoff) when the fleet
+   * cannot. A contact that failed goes to the back, so one picture that
+   * cannot be had never holds up the rest.
    */
   async fetchAll(): Promise<void> {
     // A pass asked for while one runs (the alarm, the number coming back)
@@ -81,23 +97,29 @@ export class AvatarFetches extends SqlTable {
     this.#again = false;
     try {
       for (let next = this.#oldest(); next; next = this.#oldest()) {
+        const dueAt = Math.max(next.queued_at + AVATAR_GAP_MS, (await this.#host.storage.get("avatars_not_before")) ?? 0);
+        if (dueAt > Date.now()) {
+          await wakeAt(this.#host.ctx.storage, dueAt);
+          return;
+        }
         const fleet = await this.#host.readyFleet();
+        // Offline: the number coming online wakes us.
         if (!fleet) return;
         try {
           const picture = await fleet.call("profile.picture", { jid: next.jid }, CALL_TIMEOUT_MS);
           await saveAvatar(this.#host.env, await this.#host.scope(), next.contact_id, picture);
         } catch (err) {
-          // A JID WhatsApp cannot have a picture for is not worth asking again.
+          // A JID WhatsApp cannot have a picture for is not worth asking again (the fleet refused it without asking).
           if (err instanceof ProtocolError && err.code === "invalid_jid") {
             this.#done(next.contact_id);
             continue;
           }
-          this.#failed(next.contact_id);
-          await this.#retryLater(err);
+          await this.#retryLater(next.contact_id, err);
           return;
         }
         this.#failures = 0;
         this.#done(next.contact_id);
+        void this.#host.storage.put("avatars_not_before", Date.now() + AVATAR_GAP_MS);
       }
     } finally {
       this.#fetching = false;
@@ -114,15 +136,23 @@ export class AvatarFetches extends SqlTable {
     this.sql.exec("DELETE FROM avatar_fetches WHERE contact_id = ?", contactId);
   }
 
-  #oldest(): Row | undefined {
-    return this.sql.exec<Row>("SELECT contact_id, jid FROM avatar_fetches ORDER BY queued_at LIMIT 1").toArray()[0];
+  #oldest(): Waiting | undefined {
+    return this.sql.exec<Waiting>("SELECT contact_id, jid, queued_at FROM avatar_fetches ORDER BY queued_at LIMIT 1").toArray()[0];
   }
 
-  async #retryLater(err: unknown): Promise<void> {
-    this.#failures++;
-    const delay = Math.min(RETRY_MAX_MS, 5_000 * 2 ** (this.#failures - 1));
+  /**
+   * No picture is asked for before the backoff ends, whoever is queued
+   * meanwhile. Over the limit, the contact keeps its place and its attempts:
+   * WhatsApp refused the number, not this picture.
+   */
+  async #retryLater(contactId: string, err: unknown): Promise<void> {
     const code = err instanceof ProtocolError ? err.code : "failed";
+    const overlimit = code === "rate_overlimit";
+    if (!overlimit) this.#failed(contactId);
+    this.#failures++;
+    const delay = Math.min(RETRY_MAX_MS, (overlimit ? OVERLIMIT_BACKOFF_MS : 5_000) * 2 ** (this.#failures - 1));
     console.warn(`avatars: the fleet did not fetch a picture (${code}); ${this.size()} waiting, again in ${delay} ms`);
-    await wakeAt(this.#host.ctx.storage, Date.now() + delay);
+    const at = Date.now() + delay;
+    await Promise.all([this.#host.storage.put("avatars_not_before", at), wakeAt(this.#host.ctx.storage, at)]);
   }
 }

@@ -57,6 +57,8 @@ export type InstanceKeys = {
   group_subjects: Record<string, string>;
   /** How this number behaves beside its project's settings (`PATCH /instances/{id}`, services/number-settings.ts). */
   number_settings: NumberSettings;
+  /** No contact's picture is asked of WhatsApp before this (ms since the epoch): the pace and the backoff (avatars.ts). */
+  avatars_not_before: number;
   /** A call to the number, by its call id: what was done about it, and whether it was announced (services/calls.ts). */
   [call: `call:${string}`]: CallAnnounced;
 };

@@ -91,7 +91,7 @@ export class InstanceObject extends DurableObject<Env> {
     this.#receipts = new ReadReceipts({ ctx, readyFleet });
     this.#presence = new PresenceWatch(env, this.#storage, readyFleet, async () => (await this.numberSettings())?.always_online ?? false);
     this.#groups = new GroupSubjects(this.#storage, readyFleet);
-    this.#avatars = new AvatarFetches({ ctx, env, readyFleet, scope: () => this.#scope() });
+    this.#avatars = new AvatarFetches({ ctx, env, storage: this.#storage, readyFleet, scope: () => this.#scope() });
     this.#sender = new Sender({
       ctx,
       env,

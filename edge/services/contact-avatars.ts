@@ -27,6 +27,17 @@ import { removeReceivedMedia, storeAvatarFile } from "./media-store.ts";
  */
 export const AVATAR_STALE_MS = 7 * 24 * 3_600_000;
 
+/**
+ * One number asks WhatsApp for at most one picture per gap, and a contact's
+ * first ask waits that long after they are queued: WhatsApp rate-limits
+ * picture queries (`rate-overlimit`) and a burst of them is a bot's pattern,
+ * while nobody needs a new contact's face within seconds. 3 s spreads a
+ * campaign's 50 replies on a number over a few minutes (20 a minute), keeps
+ * the fetches out of the first-contact wave's busiest seconds, and still
+ * shows a face before most people read their second message.
+ */
+export const AVATAR_GAP_MS = 3_000;
+
 /** A contact whose picture should be asked for now: never asked, or asked too long ago. */
 export function avatarDue(contact: Pick<ContactRow, "avatar_checked_at">, now = Date.now()): boolean {
   const checked = contact.avatar_checked_at ? Date.parse(contact.avatar_checked_at) : Number.NaN;

@@ -224,7 +224,8 @@ export const Methods = {
   /**
    * Someone's picture, downloaded from WhatsApp's CDN by the fleet, for the
    * contact's stored avatar. Errors: `not_connected`, `invalid_jid`,
-   * `picture_failed` (WhatsApp or its CDN failed: try again later).
+   * `picture_failed` (WhatsApp or its CDN failed: try again later),
+   * `rate_overlimit` (WhatsApp answered rate-overlimit: slow down).
    */
   "profile.picture": {
     params: z.object({ jid: z.string().min(1) }),

@@ -1,4 +1,4 @@
-import { env, runInDurableObject } from "cloudflare:test";
+import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { instanceOf } from "../../edge/objects/stubs.ts";
 import { healthScore, recordIncident } from "../../edge/services/health.ts";
@@ -80,7 +80,13 @@ describe("a number paces its own queue", () => {
     expect(fleet.sends[0]!.typing_ms).toBeGreaterThanOrEqual(800);
     await new Promise((r) => setTimeout(r, 200));
     expect((await messageOf(key, b.json.id)).status).toBe("queued");
-    const alarm = await runInDurableObject(instanceOf(env, id), (_o, state) => state.storage.getAlarm());
+    // The new contact's picture fetch (objects/avatars.ts) shares the object's one alarm, set for its own pace
+    // a few seconds out: out of the way, the alarm rings early (harmless), and what it is set for next is the send's.
+    const stub = instanceOf(env, id);
+    await runInDurableObject(stub, (_o, state) => void state.storage.sql.exec("DELETE FROM avatar_fetches"));
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect((await messageOf(key, b.json.id)).status).toBe("queued");
+    const alarm = await runInDurableObject(stub, (_o, state) => state.storage.getAlarm());
     expect(alarm! - Date.now()).toBeGreaterThan(55_000);
     expect(alarm! - Date.now()).toBeLessThanOrEqual(60_000);
     const instance = (await call(`/instances/${id}`, { token: key })).json;

@@ -9,7 +9,7 @@ import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test"
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { instanceOf } from "../../edge/objects/stubs.ts";
-import { AVATAR_STALE_MS, saveAvatar } from "../../edge/services/contact-avatars.ts";
+import { AVATAR_GAP_MS, AVATAR_STALE_MS, saveAvatar } from "../../edge/services/contact-avatars.ts";
 import { call, closeFleetSockets, connectedFleet, countingEnv, deliver, fail, inboundMessage, newInstance, newProject, projectWithNumber, useFleetSockets, waitFor } from "./helpers.ts";
 
 useFleetSockets();
@@ -193,6 +193,7 @@ describe("contacts' avatars", () => {
     const fleet = await profileFleet(id, { pictures: { [CUSTOMER]: JPEG } });
     await deliver(fleet.socket, inboundMessage(CUSTOMER));
     const contactId = await contactIdOf(projectId);
+    await gapPasses(id);
     const contact = await waitForAvatar(key, contactId);
     expect(fleet.asked.filter((a) => a.method === "profile.picture").map((a) => a.params)).toEqual([{ jid: CUSTOMER }]);
     const link = new URL(contact.avatar_url);
@@ -215,6 +216,7 @@ describe("contacts' avatars", () => {
     const sent = await call("/messages/text", { method: "POST", token: key, body: { to: CUSTOMER, body: "Seu pedido saiu" } });
     expect(sent.status).toBe(202);
     await waitFor(async () => (await env.DB.prepare("SELECT id FROM contacts WHERE project_id = ? AND jid = ?").bind(projectId, CUSTOMER).first()) !== null);
+    await gapPasses(id);
     await waitForAvatar(key, await contactIdOf(projectId));
     expect(fleet.asked.filter((a) => a.method === "profile.picture").map((a) => a.params)).toEqual([{ jid: CUSTOMER }]);
   });
@@ -224,6 +226,7 @@ describe("contacts' avatars", () => {
     const fleet = await profileFleet(id);
     await deliver(fleet.socket, inboundMessage(CUSTOMER));
     const contactId = await contactIdOf(projectId);
+    await gapPasses(id);
     await waitFor(async () => (await avatarRow(contactId))?.avatar_checked_at !== null, 3_000, "avatar checked");
     expect((await call(`/contacts/${contactId}`, { token: key })).json.avatar_url).toBeNull();
     await deliver(fleet.socket, inboundMessage(CUSTOMER, { body: "de novo" }));
@@ -236,6 +239,7 @@ describe("contacts' avatars", () => {
     const fleet = await profileFleet(id);
     await deliver(fleet.socket, inboundMessage(CUSTOMER));
     const contactId = await contactIdOf(projectId);
+    await gapPasses(id);
     await waitFor(async () => (await avatarRow(contactId))?.avatar_checked_at !== null, 3_000, "avatar checked");
     const scope = { project_id: projectId, instance_id: id };
     const counted = countingEnv();
@@ -253,6 +257,7 @@ describe("contacts' avatars", () => {
     const fleet = await profileFleet(id, { pictures: { [CUSTOMER]: JPEG } });
     await deliver(fleet.socket, inboundMessage(CUSTOMER));
     const contactId = await contactIdOf(projectId);
+    await gapPasses(id);
     const first = await waitForAvatar(key, contactId);
     const oldMedia = new URL(first.avatar_url).pathname.split("/").pop()!;
 
@@ -264,6 +269,7 @@ describe("contacts' avatars", () => {
 
     await setCheckedAt(contactId, Date.now() - AVATAR_STALE_MS - 60_000);
     await deliver(fleet.socket, inboundMessage(CUSTOMER, { body: "voltei" }));
+    await gapPasses(id);
     await waitFor(() => fleet.asked.filter((a) => a.method === "profile.picture").length === 2, 3_000, "second fetch");
     await waitFor(async () => (await avatarRow(contactId))?.avatar_media_id !== oldMedia, 3_000, "new avatar");
     const row = await avatarRow(contactId);
@@ -279,12 +285,9 @@ describe("contacts' avatars", () => {
     const asked: string[] = [];
     const fleet = await connectedFleet(id, {
       methods: {
-        "profile.picture": async ({ jid }) => {
+        "profile.picture": ({ jid }) => {
           asked.push(jid);
-          if (jid !== BROKEN) return { jid, base64: JPEG, mime_type: "image/jpeg" };
-          // Slow to fail, so the alarm below comes while the pass is in flight.
-          await new Promise((r) => setTimeout(r, 150));
-          return fail("picture_failed", "WhatsApp's CDN answered 500");
+          return jid === BROKEN ? fail("picture_failed", "WhatsApp's CDN answered 500") : { jid, base64: JPEG, mime_type: "image/jpeg" };
         },
       },
     });
@@ -292,15 +295,21 @@ describe("contacts' avatars", () => {
     const attempts = () =>
       runInDurableObject(stub, (_o, state) => state.storage.sql.exec<{ attempts: number }>("SELECT attempts FROM avatar_fetches WHERE jid = ?", BROKEN).toArray()[0]?.attempts);
     await deliver(fleet.socket, inboundMessage(BROKEN));
-    await waitFor(async () => (await attempts()) === 1, 3_000, "first failure recorded");
+    await gapPasses(id);
+    expect(await attempts()).toBe(1);
+    // Queued during the backoff: asked for no sooner than it ends (pacing; before it, a new contact started a pass at once).
     await deliver(fleet.socket, inboundMessage(CUSTOMER));
-    // Queued behind the broken one, which failed again first: both wait for the object's alarm.
-    await waitFor(() => asked.length === 2, 3_000, "second attempt");
+    await waitFor(async () => (await waiting(id)) === 2, 3_000, "second contact queued");
+    await new Promise((r) => setTimeout(r, 200));
+    expect(asked).toEqual([BROKEN]);
+    // The backoff (5 s) passes: the broken one, still the oldest, fails again and goes behind the other.
+    await gapPasses(id, 5_000);
     expect(asked).toEqual([BROKEN, BROKEN]);
-    // The alarm comes while the second pass waits for the fleet: it runs once that pass ends.
-    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(await attempts()).toBe(2);
+    // The next backoff (10 s) passes: the other contact's picture is fetched.
+    await gapPasses(id, 10_000);
     await waitForAvatar(key, await contactIdOf(projectId));
-    expect(asked.slice(0, 3)).toEqual([BROKEN, BROKEN, CUSTOMER]);
+    expect(asked).toEqual([BROKEN, BROKEN, CUSTOMER]);
   });
 
   it("deleting the contact deletes their stored picture: its link answers 404", async () => {
@@ -308,6 +317,7 @@ describe("contacts' avatars", () => {
     const fleet = await profileFleet(id, { pictures: { [CUSTOMER]: JPEG } });
     await deliver(fleet.socket, inboundMessage(CUSTOMER));
     const contactId = await contactIdOf(projectId);
+    await gapPasses(id);
     const link = new URL((await waitForAvatar(key, contactId)).avatar_url);
     const mediaId = link.pathname.split("/").pop()!;
     const { r2_key } = (await env.DB.prepare("SELECT r2_key FROM media WHERE id = ?").bind(mediaId).first<{ r2_key: string }>())!;
@@ -317,6 +327,64 @@ describe("contacts' avatars", () => {
     expect((await call(link.pathname + link.search)).status).toBe(404);
   });
 
+  it("three contacts writing at once: one picture asked for per AVATAR_GAP_MS, the first only a gap after they were queued, and all three stored", async () => {
+    const { key, projectId, id } = await projectWithNumber();
+    const PEOPLE = [CUSTOMER, "5511966665555@s.whatsapp.net", "5511955554444@s.whatsapp.net"];
+    const fleet = await profileFleet(id, { pictures: Object.fromEntries(PEOPLE.map((jid) => [jid, JPEG])) });
+    const pictures = () => fleet.asked.filter((a) => a.method === "profile.picture").map((a) => a.params.jid);
+    for (const jid of PEOPLE) await deliver(fleet.socket, inboundMessage(jid));
+    await waitFor(async () => (await env.DB.prepare("SELECT COUNT(*) AS n FROM contacts WHERE project_id = ?").bind(projectId).first<number>("n")) === 3, 3_000, "three contacts");
+    await new Promise((r) => setTimeout(r, 200));
+    expect(pictures()).toEqual([]);
+    expect(await waiting(id)).toBe(3);
+    // The object's alarm is what fetches: set for a gap after the first was queued.
+    const stub = instanceOf(env, id);
+    const alarm = await runInDurableObject(stub, (_o, state) => state.storage.getAlarm());
+    expect(alarm! - Date.now()).toBeGreaterThan(AVATAR_GAP_MS - 1_000);
+
+    await gapPasses(id);
+    expect(pictures()).toHaveLength(1);
+    // The alarm coming again before the next gap asks for nothing (waking early is harmless).
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(pictures()).toHaveLength(1);
+    await gapPasses(id);
+    expect(pictures()).toHaveLength(2);
+    await gapPasses(id);
+    expect(pictures().sort()).toEqual([...PEOPLE].sort());
+    expect(await waiting(id)).toBe(0);
+    for (const jid of PEOPLE) {
+      const row = await env.DB.prepare("SELECT id FROM contacts WHERE project_id = ? AND jid = ?").bind(projectId, jid).first<{ id: string }>();
+      await waitForAvatar(key, row!.id);
+    }
+  });
+
+  it("WhatsApp's rate-overlimit holds every picture back for minutes; the contact keeps its place and its attempts", async () => {
+    const { key, projectId, id } = await projectWithNumber();
+    const asked: string[] = [];
+    let overlimit = true;
+    const fleet = await connectedFleet(id, {
+      methods: {
+        "profile.picture": ({ jid }) => {
+          asked.push(jid);
+          return overlimit ? fail("rate_overlimit", "picture: rate-overlimit") : { jid, base64: JPEG, mime_type: "image/jpeg" };
+        },
+      },
+    });
+    await deliver(fleet.socket, inboundMessage(CUSTOMER));
+    await gapPasses(id);
+    expect(asked).toEqual([CUSTOMER]);
+    const stub = instanceOf(env, id);
+    const row = () => runInDurableObject(stub, (_o, state) => state.storage.sql.exec<{ attempts: number }>("SELECT attempts FROM avatar_fetches").toArray()[0]);
+    expect(await row()).toEqual({ attempts: 0 });
+    // An ordinary failure's backoff (5 s) is not enough after WhatsApp said slow down.
+    await gapPasses(id, 5_000);
+    expect(asked).toHaveLength(1);
+    overlimit = false;
+    await gapPasses(id, 2 * 60_000);
+    expect(asked).toEqual([CUSTOMER, CUSTOMER]);
+    await waitForAvatar(key, await contactIdOf(projectId));
+  });
+
   it("a number that is offline fetches the picture once it is back", async () => {
     const { key, projectId, id } = await projectWithNumber();
     const fleet = await profileFleet(id, { pictures: { [CUSTOMER]: JPEG } });
@@ -324,8 +392,10 @@ describe("contacts' avatars", () => {
     await waitFor(async () => (await call(`/instances/${id}`, { token: key })).json.state === "disconnected");
     await deliver(fleet.socket, inboundMessage(CUSTOMER));
     const contactId = await contactIdOf(projectId);
-    await new Promise((r) => setTimeout(r, 200));
+    // Due, but the number is away: nothing is asked, and nobody is forgotten.
+    await gapPasses(id);
     expect(fleet.asked.filter((a) => a.method === "profile.picture")).toEqual([]);
+    expect(await waiting(id)).toBe(1);
     fleet.socket.event("status", { state: "connected", jid: "5511900000001:1@s.whatsapp.net" });
     await waitForAvatar(key, contactId);
   });
@@ -341,6 +411,25 @@ const avatarRow = (contactId: string) =>
 
 const setCheckedAt = (contactId: string, at: number) =>
   env.DB.prepare("UPDATE contacts SET avatar_checked_at = ? WHERE id = ?").bind(new Date(at).toISOString(), contactId).run();
+
+/** Contacts in the number's avatar queue. */
+const waiting = (id: string) => runInDurableObject(instanceOf(env, id), (_o, state) => state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM avatar_fetches").one().n);
+
+/**
+ * `ms` pass for the number's avatar queue (its contacts' queuing times and
+ * its pace moved back by it), then its alarm rings: how the tests wait out
+ * AVATAR_GAP_MS and a backoff without sleeping through them.
+ */
+async function gapPasses(id: string, ms = AVATAR_GAP_MS): Promise<void> {
+  const stub = instanceOf(env, id);
+  await waitFor(() => runInDurableObject(stub, async (_o, state) => (await state.storage.getAlarm()) !== null), 3_000, "the object's alarm set");
+  await runInDurableObject(stub, async (_o, state) => {
+    state.storage.sql.exec("UPDATE avatar_fetches SET queued_at = queued_at - ?", ms);
+    const notBefore = await state.storage.get<number>("avatars_not_before");
+    if (notBefore !== undefined) await state.storage.put("avatars_not_before", notBefore - ms);
+  });
+  expect(await runDurableObjectAlarm(stub)).toBe(true);
+}
 
 async function waitForAvatar(key: string, contactId: string) {
   let contact: any;

@@ -9,6 +9,7 @@
  */
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { assertNodeErrorFree } from "@whiskeysockets/baileys";
 import { afterEach, describe, expect, it } from "vitest";
 import { SessionCipher } from "../../fleet/cipher.ts";
 import type { ConnectionManager, ConnectionManagerOptions } from "../../fleet/connection.ts";
@@ -44,6 +45,16 @@ async function pictureServer() {
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   servers.push(server);
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v/t61/pic.jpg?oe=1`, requests };
+}
+
+/** What Baileys throws for an iq WhatsApp answered with an error (`assertNodeErrorFree`). */
+function whatsAppRefusal(code: string, text: string): Error {
+  try {
+    assertNodeErrorFree({ tag: "iq", attrs: { type: "error" }, content: [{ tag: "error", attrs: { code, text } }] });
+  } catch (err) {
+    return err as Error;
+  }
+  throw new Error("assertNodeErrorFree threw nothing");
 }
 
 const errorOf = async (promise: Promise<unknown>) => {
@@ -130,6 +141,14 @@ describe("profiles (unit, around the socket: the peer has no pictures and no app
     expect(await call("profile.picture", { jid: CUSTOMER })).toEqual({ jid: CUSTOMER, base64: null, mime_type: null });
     sock.pictures.delete(CUSTOMER);
     expect(await call("profile.picture", { jid: CUSTOMER })).toEqual({ jid: CUSTOMER, base64: null, mime_type: null });
+  });
+
+  it("profile.picture: WhatsApp's rate-overlimit is rate_overlimit (the edge backs off for minutes), other refusals stay profile_failed", async () => {
+    const { sock, call } = await connected({ mediaHosts: { anyHost: true, allowPrivate: true } });
+    sock.failNextQuery = whatsAppRefusal("429", "rate-overlimit");
+    expect(await errorOf(call("profile.picture", { jid: CUSTOMER }))).toBe("rate_overlimit: picture: rate-overlimit");
+    sock.failNextQuery = whatsAppRefusal("500", "internal-server-error");
+    expect(await errorOf(call("profile.picture", { jid: CUSTOMER }))).toMatch(/^profile_failed: picture: internal-server-error/);
   });
 
   it("profile.picture fetches only from WhatsApp's hosts, and never from a private address unless allowed", async () => {
