@@ -68,9 +68,17 @@ export class AvatarFetches extends SqlTable {
 
   /** Queues a contact (one already waiting stays as it is); its picture is asked for no sooner than AVATAR_GAP_MS from now. */
   add(contact: Row): void {
-    if (this.size() >= MAX_WAITING) return;
     const now = Date.now();
-    this.sql.exec("INSERT OR IGNORE INTO avatar_fetches (contact_id, jid, queued_at) VALUES (?, ?, ?)", contact.contact_id, contact.jid, now);
+    // A contact stays due until their picture is stored, so every message of theirs until then lands here:
+    // one statement, and nothing more when they already wait (or the queue is full).
+    const queued = this.sql.exec(
+      "INSERT OR IGNORE INTO avatar_fetches (contact_id, jid, queued_at) SELECT ?1, ?2, ?3 WHERE (SELECT COUNT(*) FROM avatar_fetches) < ?4",
+      contact.contact_id,
+      contact.jid,
+      now,
+      MAX_WAITING,
+    ).rowsWritten;
+    if (queued === 0) return;
     // Nothing to ask yet: the alarm's pass looks at the pace then (an earlier alarm re-arms for it).
     this.#host.ctx.waitUntil(wakeAt(this.#host.ctx.storage, now + AVATAR_GAP_MS));
   }
