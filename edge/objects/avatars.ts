@@ -59,6 +59,7 @@ export class AvatarFetches extends SqlTable {
   readonly #host: AvatarsHost;
   #fetching = false;
   #again = false;
+  #waiting: Set<string> | null = null;
   #failures = 0;
 
   constructor(host: AvatarsHost) {
@@ -68,19 +69,21 @@ export class AvatarFetches extends SqlTable {
 
   /** Queues a contact (one already waiting stays as it is); its picture is asked for no sooner than AVATAR_GAP_MS from now. */
   add(contact: Row): void {
-    const now = Date.now();
     // A contact stays due until their picture is stored, so every message of theirs until then lands here:
-    // one statement, and nothing more when they already wait (or the queue is full).
-    const queued = this.sql.exec(
-      "INSERT OR IGNORE INTO avatar_fetches (contact_id, jid, queued_at) SELECT ?1, ?2, ?3 WHERE (SELECT COUNT(*) FROM avatar_fetches) < ?4",
-      contact.contact_id,
-      contact.jid,
-      now,
-      MAX_WAITING,
-    ).rowsWritten;
-    if (queued === 0) return;
+    // one already waiting costs nothing (a statement, even one that writes nothing, is a storage commit).
+    const waiting = this.#waitingIds();
+    if (waiting.has(contact.contact_id) || waiting.size >= MAX_WAITING) return;
+    const now = Date.now();
+    this.sql.exec("INSERT OR IGNORE INTO avatar_fetches (contact_id, jid, queued_at) VALUES (?, ?, ?)", contact.contact_id, contact.jid, now);
+    waiting.add(contact.contact_id);
     // Nothing to ask yet: the alarm's pass looks at the pace then (an earlier alarm re-arms for it).
     this.#host.ctx.waitUntil(wakeAt(this.#host.ctx.storage, now + AVATAR_GAP_MS));
+  }
+
+  /** Who waits, read once per object's life and then kept with the table (at most MAX_WAITING ids). */
+  #waitingIds(): Set<string> {
+    this.#waiting ??= new Set(this.sql.exec<{ contact_id: string }>("SELECT contact_id FROM avatar_fetches").toArray().map((r) => r.contact_id));
+    return this.#waiting;
   }
 
   wake(): void {
@@ -137,11 +140,13 @@ export class AvatarFetches extends SqlTable {
 
   #failed(contactId: string): void {
     this.sql.exec("UPDATE avatar_fetches SET attempts = attempts + 1, queued_at = ? WHERE contact_id = ?", Date.now(), contactId);
-    this.sql.exec("DELETE FROM avatar_fetches WHERE contact_id = ? AND attempts >= ?", contactId, MAX_ATTEMPTS);
+    const gone = this.sql.exec("DELETE FROM avatar_fetches WHERE contact_id = ? AND attempts >= ?", contactId, MAX_ATTEMPTS).rowsWritten;
+    if (gone > 0) this.#waiting?.delete(contactId);
   }
 
   #done(contactId: string): void {
     this.sql.exec("DELETE FROM avatar_fetches WHERE contact_id = ?", contactId);
+    this.#waiting?.delete(contactId);
   }
 
   #oldest(): Waiting | undefined {
