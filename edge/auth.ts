@@ -37,7 +37,7 @@ const knownKeys = new Map<string, { projectId: string; until: number }>();
  * if its address is not over its budget of unknown keys.
  */
 async function projectOfKey(env: Env, key: string, address: string): Promise<string | undefined> {
-  const hash = await sha256Hex(key);
+  const hash = sha256Hex(key);
   await spend(env.KEY_RATE_LIMIT, hash, "too many requests with this API key: slow down, then try again after Retry-After");
   const known = knownKeys.get(hash);
   if (known && known.until > Date.now()) return known.projectId;

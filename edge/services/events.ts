@@ -63,7 +63,7 @@ export type NewEvent = { [T in EventType]: { type: T; instance_id: string | null
 export async function publish(env: Env, projectId: string, ...events: NewEvent[]): Promise<PomboEvent[]> {
   if (events.length === 0) return [];
   const created_at = new Date().toISOString();
-  const ids = await Promise.all(events.map((e) => eventIdOf(projectId, e)));
+  const ids = events.map((e) => eventIdOf(projectId, e));
   const built = events.map((e, i) => ({ id: ids[i]!, created_at, ...e }) as PomboEvent);
   const sealed = built.map((e): SealedEvent => ({ id: e.id, type: e.type, body: JSON.stringify(e) }));
   const shards = eventShards(env);
@@ -101,10 +101,10 @@ function uniqueBy(e: NewEvent): string | null {
 }
 
 /** The event's id: `evt_` and 32 hex digits, made from what it announces (see the header), else random. */
-export async function eventIdOf(projectId: string, e: NewEvent): Promise<string> {
+export function eventIdOf(projectId: string, e: NewEvent): string {
   const unique = uniqueBy(e);
   if (unique === null) return `evt_${crypto.randomUUID().replaceAll("-", "")}`;
-  return `evt_${(await sha256Hex(`${projectId}\n${e.type}\n${unique}`)).slice(0, 32)}`;
+  return `evt_${sha256Hex(`${projectId}\n${e.type}\n${unique}`).slice(0, 32)}`;
 }
 
 /** Does a webhook's filter (`message.received`, `message.*`, `*`) take this event type? */

@@ -42,7 +42,7 @@ function canonical(value: unknown): unknown {
  */
 export async function fingerprintOf(env: Env, type: string, body: object): Promise<string> {
   const text = JSON.stringify(canonical({ route: type, body }));
-  return type === "otp" ? `h1:${await keyedHashHex(env.POMBO_DATA_KEY!, "pombo-idempotency", text)}` : `s1:${await sha256Hex(text)}`;
+  return type === "otp" ? `h1:${await keyedHashHex(env.POMBO_DATA_KEY!, "pombo-idempotency", text)}` : `s1:${sha256Hex(text)}`;
 }
 
 const reused = () =>

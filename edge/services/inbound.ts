@@ -336,7 +336,7 @@ async function resolveVote(env: Env, projectId: string, vote: NonNullable<Inboun
   const poll = await findPoll(db(env.DB), projectId, vote.poll_message_id);
   const content = (poll?.content ?? {}) as { options?: string[]; poll?: { options?: string[] } };
   const options = content.options ?? content.poll?.options ?? [];
-  const byHash = new Map(await Promise.all(options.map(async (name) => [await sha256Hex(name), name] as const)));
+  const byHash = new Map(options.map((name) => [sha256Hex(name), name] as const));
   const selected = vote.selected_hashes.map((h) => byHash.get(h)).filter((name): name is string => name !== undefined);
   return { poll_message_id: vote.poll_message_id, selected };
 }

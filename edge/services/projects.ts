@@ -16,7 +16,7 @@ async function newKey(projectId: string) {
     id: newId(),
     project_id: projectId,
     prefix: apiKey.slice(0, API_KEY_PREFIX.length + 6),
-    key_hash: await sha256Hex(apiKey),
+    key_hash: sha256Hex(apiKey),
   };
   return { apiKey, row };
 }

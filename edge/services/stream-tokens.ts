@@ -14,12 +14,12 @@ export const STREAM_TOKEN_TTL_MS = 60_000;
 export async function issueStreamToken(db: Db, projectId: string, now = Date.now()) {
   const token = STREAM_TOKEN_PREFIX + randomToken(43);
   const expires_at = now + STREAM_TOKEN_TTL_MS;
-  await insertStreamToken(db, { token_hash: await sha256Hex(token), project_id: projectId, expires_at }, now);
+  await insertStreamToken(db, { token_hash: sha256Hex(token), project_id: projectId, expires_at }, now);
   return { token, expires_at: new Date(expires_at).toISOString() };
 }
 
 /** The project the token was issued for, or undefined when it is unknown, spent or expired. */
 export async function redeemStreamToken(db: Db, token: string, now = Date.now()): Promise<string | undefined> {
   if (!token.startsWith(STREAM_TOKEN_PREFIX)) return undefined;
-  return spendStreamToken(db, await sha256Hex(token), now);
+  return spendStreamToken(db, sha256Hex(token), now);
 }
