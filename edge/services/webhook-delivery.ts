@@ -160,7 +160,7 @@ async function post(env: Env, row: DeliveryJobRow): Promise<Answer> {
         "user-agent": USER_AGENT,
         "webhook-id": row.event_id,
         "webhook-timestamp": String(Math.floor(now.getTime() / 1000)),
-        "webhook-signature": await signer(row.event_id, now, payload),
+        "webhook-signature": signer(row.event_id, now, payload),
       },
     });
     const ok = response.status >= 200 && response.status < 300;

@@ -1,28 +1,24 @@
 /**
  * Standard Webhooks signatures for deliveries (webhook-delivery.ts): `v1,`
  * and the base64 HMAC-SHA-256 of `<webhook-id>.<webhook-timestamp>.<body>`
- * under the endpoint's secret. Signed by Web Crypto, natively:
- * standardwebhooks' `sign` computes its HMAC in JavaScript (15% of a
- * delivery's `post` in the Worker's profile). Receivers verify with that
- * library (test/edge/webhooks.test.ts).
+ * under the endpoint's secret. Signed natively and synchronously by
+ * node:crypto, as crypto.ts hashes: standardwebhooks' `sign` computes its
+ * HMAC in JavaScript (15% of a delivery's `post` in the Worker's profile).
+ * Receivers verify with that library (test/edge/webhooks.test.ts).
  */
+import { Buffer } from "node:buffer";
+import { createHmac } from "node:crypto";
 import { unseal } from "../crypto.ts";
 import type { Env } from "../env.ts";
 import { SECRET_PREFIX, secretContext } from "./webhooks.ts";
 
 /** A delivery's `webhook-signature`, for its id, time and body. */
-export type Signer = (id: string, at: Date, payload: string) => Promise<string>;
+export type Signer = (id: string, at: Date, payload: string) => string;
 
-const encoder = new TextEncoder();
-
-/** The signer of a secret as Standard Webhooks writes it (`whsec_<base64>`): its key imported once. */
-export async function signerOf(secret: string): Promise<Signer> {
-  const raw = Uint8Array.from(atob(secret.startsWith(SECRET_PREFIX) ? secret.slice(SECRET_PREFIX.length) : secret), (c) => c.charCodeAt(0));
-  const key = await crypto.subtle.importKey("raw", raw, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-  return async (id, at, payload) => {
-    const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, encoder.encode(`${id}.${Math.floor(at.getTime() / 1000)}.${payload}`)));
-    return `v1,${btoa(String.fromCharCode(...mac))}`;
-  };
+/** The signer of a secret as Standard Webhooks writes it (`whsec_<base64>`). */
+export function signerOf(secret: string): Signer {
+  const key = Buffer.from(secret.startsWith(SECRET_PREFIX) ? secret.slice(SECRET_PREFIX.length) : secret, "base64");
+  return (id, at, payload) => `v1,${createHmac("sha256", key).update(`${id}.${Math.floor(at.getTime() / 1000)}.${payload}`).digest("base64")}`;
 }
 
 /**
