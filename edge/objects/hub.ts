@@ -12,10 +12,21 @@
  * `publish` returns then. The delivery rows go to D1 and their jobs to the
  * WEBHOOKS queue after it, off the publisher's path: the deliveries of every
  * publish that came in meanwhile leave together, in one D1 batch and one
- * queue send; the outbox rows are dropped once both are done. If D1 or the
- * queue fails, the outbox keeps the deliveries and an alarm sends them again
- * until they leave, so nothing accepted is lost, even if the object dies
- * mid-way (the alarm is set before `publish` returns).
+ * queue send. If D1 or the queue fails, the outbox keeps the deliveries and
+ * an alarm sends them again until they leave, so nothing accepted is lost,
+ * even if the object dies mid-way (the alarm is set before `publish` returns).
+ *
+ * Rows that left are done: remembered in memory (the alarm leaves them be)
+ * and deleted in the next publish's transaction, not in a storage commit of
+ * their own (one per hand-over, about one per received message at 60/s). A
+ * hub that publishes nothing within DONE_LINGER_MS deletes them on its own,
+ * in one statement, so an idle hub keeps no done rows for long. Done rows a
+ * restart finds (an eviction or a crash within that time) are sent again by
+ * the alarm, harmlessly: D1 keeps one delivery per (webhook, event), so the
+ * insert adds nothing (db/webhooks.ts `insertDeliveries`), and the consumer
+ * skips the repeated job of a delivery already delivered
+ * (services/webhook-delivery.ts); one still retrying may be tried once more,
+ * with the same `webhook-id`, as after a crash before this change.
  *
  * Retention: the log keeps 72 hours and at most 100,000 events, trimmed by
  * the alarm (hourly while events flow). A client resuming from an id older
@@ -44,6 +55,8 @@ const HOOKS_TTL_MS = 30_000;
 const QUEUE_SEND_MAX = 100;
 /** Deliveries per D1 batch when publishes pile up while one batch is out. */
 const DISPATCH_MAX = 500;
+/** How long done outbox rows wait for a publish to ride on before they are deleted on their own (see the header). */
+const DONE_LINGER_MS = 2_000;
 
 type Hook = { id: string; events: string[] };
 type OutboxRow = { delivery_id: string; project_id: string; webhook_id: string; event_id: string; event_type: string; body: string };
@@ -84,6 +97,9 @@ export class EventHub extends DurableObject<Env> {
   #dispatching = false;
   /** Their ids, so the alarm leaves them to the hand-over already under way. */
   #inFlight = new Set<string>();
+  /** Outbox rows handed over, still to delete with the next write (see the header); the alarm leaves them be too. */
+  #done = new Set<string>();
+  #lingering: ReturnType<typeof setTimeout> | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -139,6 +155,8 @@ export class EventHub extends DurableObject<Env> {
           outbox.push(delivery);
         }
       }
+      // Last, so a transaction that failed before it forgets none of them.
+      this.#removeDone();
     });
     if (logged.length === 0) return;
     await this.#alarmBy(outbox.length > 0 ? now + RESEND_AFTER_MS : now + TRIM_EVERY_MS);
@@ -206,9 +224,22 @@ export class EventHub extends DurableObject<Env> {
       console.error(`event hub: ${rows.length} deliveries wait for the alarm:`, err instanceof Error ? err.message : err);
       return false;
     }
-    // One statement for the batch (up to DISPATCH_MAX rows): one per row was a third of the hand-over's time in the inbound profile.
-    this.#sql.exec("DELETE FROM outbox WHERE delivery_id IN (SELECT value FROM json_each(?))", JSON.stringify(rows.map((r) => r.delivery_id)));
+    for (const row of rows) this.#done.add(row.delivery_id);
+    this.#lingering ??= setTimeout(() => {
+      this.#lingering = null;
+      this.#removeDone();
+    }, DONE_LINGER_MS);
     return true;
+  }
+
+  /** Deletes the done outbox rows; called beside a write the hub makes anyway, or by the linger. */
+  #removeDone(): void {
+    if (this.#lingering) clearTimeout(this.#lingering);
+    this.#lingering = null;
+    if (this.#done.size === 0) return;
+    // One statement for them all: one per row was a third of the hand-over's time in the inbound profile.
+    this.#sql.exec("DELETE FROM outbox WHERE delivery_id IN (SELECT value FROM json_each(?))", JSON.stringify([...this.#done]));
+    this.#done.clear();
   }
 
   async #alarmBy(at: number): Promise<void> {
@@ -229,8 +260,10 @@ export class EventHub extends DurableObject<Env> {
         Date.now() - RESEND_AFTER_MS,
       )
       .toArray()
-      .filter((row) => !this.#inFlight.has(row.delivery_id));
+      .filter((row) => !this.#inFlight.has(row.delivery_id) && !this.#done.has(row.delivery_id));
     const sent = await this.#dispatch(stale);
+    // In the trim's turn: one commit; and what is left in the outbox is then what still has to leave.
+    this.#removeDone();
     this.#trim(Date.now());
     const any = (table: string) => this.#sql.exec(`SELECT 1 FROM ${table} LIMIT 1`).toArray().length > 0;
     if (any("outbox")) await this.#alarmBy(Date.now() + (sent ? RESEND_AFTER_MS : 3 * RESEND_AFTER_MS));
@@ -275,6 +308,12 @@ export class EventHub extends DurableObject<Env> {
   async publishedCounts(): Promise<Record<string, number>> {
     const rows = this.#sql.exec<{ type: string; count: number }>("SELECT type, count FROM published").toArray();
     return Object.fromEntries(rows.map((r) => [r.type, r.count]));
+  }
+
+  /** Deliveries in the outbox: all of them, and those done (left, still to delete). For tests and diagnostics. */
+  async outboxSize(): Promise<{ rows: number; done: number }> {
+    const rows = this.#sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM outbox").one().n;
+    return { rows, done: this.#done.size };
   }
 
   /** How many SSE streams are open (for tests and diagnostics). */

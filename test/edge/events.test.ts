@@ -310,8 +310,9 @@ describe("the event log", () => {
     // Deleted without the hub hearing of it (as from another isolate, before the cache expires).
     await env.DB.prepare("DELETE FROM webhooks WHERE id = ?").bind(gone.id).run();
     const [event] = await publish(env, projectId, disconnectedEvent("inst-2"));
-    const waiting = await runInDurableObject(hubOf(env, projectId), (_i, state) => state.storage.sql.exec("SELECT COUNT(*) AS n FROM outbox").one().n);
-    expect(waiting).toBe(0);
+    // Both left (the deleted endpoint's with no row in D1): what the outbox holds is done, deleted with the next write.
+    const { rows, done } = await hubOf(env, projectId).outboxSize();
+    expect(rows - done).toBe(0);
     const kept2 = await env.DB.prepare("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE webhook_id = ? AND event_id = ?").bind(kept.id, event!.id).first("n");
     expect(kept2).toBe(1);
   });
@@ -343,9 +344,12 @@ describe("the event log", () => {
     await waitFor(async () => (await deliveries()) === 1, 3_000, "the delivery in D1");
     await waitFor(async () => ((await (await fetch("http://hooks.test/__log/slow-d1")).json()) as unknown[]).length === 2, 5_000, "both deliveries");
     await waitFor(
-      async () => (await runInDurableObject(stub, (_i, state) => state.storage.sql.exec("SELECT COUNT(*) AS n FROM outbox").one().n)) === 0,
+      async () => {
+        const { rows, done } = await stub.outboxSize();
+        return rows === done;
+      },
       3_000,
-      "an empty outbox",
+      "nothing left waiting in the outbox",
     );
   });
 
