@@ -25,8 +25,10 @@
  * the alarm, harmlessly: D1 keeps one delivery per (webhook, event), so the
  * insert adds nothing (db/webhooks.ts `insertDeliveries`), and the consumer
  * skips the repeated job of a delivery already delivered
- * (services/webhook-delivery.ts); one still retrying may be tried once more,
- * with the same `webhook-id`, as after a crash before this change.
+ * (services/webhook-delivery.ts). One not delivered yet (its endpoint
+ * failing) gets a second job, so attempts beyond the schedule, all with the
+ * same `webhook-id`: as after a crash between the queue send and the delete,
+ * before; only the window is longer (seconds, not milliseconds).
  *
  * Retention: the log keeps 72 hours and at most 100,000 events, trimmed by
  * the alarm (hourly while events flow). A client resuming from an id older
@@ -224,12 +226,17 @@ export class EventHub extends DurableObject<Env> {
       console.error(`event hub: ${rows.length} deliveries wait for the alarm:`, err instanceof Error ? err.message : err);
       return false;
     }
+    this.#left(rows);
+    return true;
+  }
+
+  /** These deliveries left: their rows are deleted with the hub's next write, or on their own after DONE_LINGER_MS. */
+  #left(rows: OutboxRow[]): void {
     for (const row of rows) this.#done.add(row.delivery_id);
     this.#lingering ??= setTimeout(() => {
       this.#lingering = null;
       this.#removeDone();
     }, DONE_LINGER_MS);
-    return true;
   }
 
   /** Deletes the done outbox rows; called beside a write the hub makes anyway, or by the linger. */
