@@ -9,13 +9,16 @@
  * Publishing, in one synchronous write to this object's SQLite: each event
  * goes into the log (once: the event id is unique), and each (event,
  * matching webhook) into a small outbox. That is what makes it durable, and
- * `publish` returns then. The delivery rows go to D1 and their jobs to the
- * WEBHOOKS queue after it, off the publisher's path: the deliveries of every
- * publish that came in meanwhile leave together, in one D1 batch and one
- * queue send; the outbox rows are dropped once both are done. If D1 or the
- * queue fails, the outbox keeps the deliveries and an alarm sends them again
- * until they leave, so nothing accepted is lost, even if the object dies
- * mid-way (the alarm is set before `publish` returns).
+ * `publish` returns then. The deliveries go to the WEBHOOKS queue after it,
+ * off the publisher's path, each job carrying its delivery
+ * (services/delivery-jobs.ts): D1 learns of it from the consumer, with its
+ * first attempt. The deliveries of every publish that came in meanwhile
+ * leave together, in one queue send (one D1 batch first for the rare ones
+ * too big to carry, whose rows the hub writes, pending); the outbox rows are
+ * dropped once they left. If D1 or the queue fails, the outbox keeps the
+ * deliveries and an alarm sends them again until they leave, so nothing
+ * accepted is lost, even if the object dies mid-way (the alarm is set before
+ * `publish` returns).
  *
  * Retention: the log keeps 72 hours and at most 100,000 events, trimmed by
  * the alarm (hourly while events flow). A client resuming from an id older
@@ -27,10 +30,10 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { db } from "../db/client.ts";
-import { enabledFilters, insertDeliveries } from "../db/webhooks.ts";
+import { type NewDelivery, enabledFilters, insertDeliveries } from "../db/webhooks.ts";
 import type { Env } from "../env.ts";
 import { type SealedEvent, matchesFilter } from "../services/events.ts";
-import type { DeliveryJob } from "../services/webhook-delivery.ts";
+import { type DeliveryJob, jobFor, sendJobs } from "../services/delivery-jobs.ts";
 import { EventStreams, type Logged } from "./hub-streams.ts";
 import { type SqlTableSpec, createTables } from "./sql-table.ts";
 
@@ -41,12 +44,12 @@ const TRIM_EVERY_MS = 3_600_000;
 const RESEND_AFTER_MS = 10_000;
 /** Backstop for a missed invalidation (another isolate's write): endpoints are re-read this often. */
 const HOOKS_TTL_MS = 30_000;
-const QUEUE_SEND_MAX = 100;
-/** Deliveries per D1 batch when publishes pile up while one batch is out. */
+/** Deliveries per hand-over when publishes pile up while one is out. */
 const DISPATCH_MAX = 500;
 
 type Hook = { id: string; events: string[] };
-type OutboxRow = { delivery_id: string; project_id: string; webhook_id: string; event_id: string; event_type: string; body: string };
+/** `created_at`: when it was published (ms). */
+type OutboxRow = { delivery_id: string; project_id: string; webhook_id: string; event_id: string; event_type: string; body: string; created_at: number };
 
 const TABLES: SqlTableSpec[] = [
   {
@@ -127,6 +130,7 @@ export class EventHub extends DurableObject<Env> {
             event_id: event.id,
             event_type: event.type,
             body,
+            created_at: now,
           };
           this.#sql.exec(
             "INSERT INTO outbox (delivery_id, project_id, webhook_id, event_id, created_at) VALUES (?, ?, ?, ?, ?)",
@@ -146,7 +150,7 @@ export class EventHub extends DurableObject<Env> {
     if (outbox.length > 0) this.#handOver(outbox);
   }
 
-  /** Queues deliveries for D1 and the queue; those published while a batch is out leave with the next one. */
+  /** Queues deliveries for the queue; those published while a hand-over is out leave with the next one. */
   #handOver(rows: OutboxRow[]): void {
     for (const row of rows) {
       this.#toDispatch.push(row);
@@ -182,26 +186,20 @@ export class EventHub extends DurableObject<Env> {
     return this.#hooks.list;
   }
 
-  /** Delivery rows to D1, jobs to the queue, then out of the outbox. A failure leaves them for the alarm. */
+  /** Jobs to the queue (rows to D1 first for those too big to carry), then out of the outbox. A failure leaves them for the alarm. */
   async #dispatch(rows: OutboxRow[]): Promise<boolean> {
     if (rows.length === 0) return true;
+    const jobs: DeliveryJob[] = [];
+    const tooBig: NewDelivery[] = [];
+    for (const { delivery_id: id, project_id, webhook_id, event_id, event_type, body, created_at } of rows) {
+      const delivery = { id, project_id, webhook_id, event_id, event_type, body };
+      const { job, carried } = jobFor(delivery, new Date(created_at).toISOString());
+      jobs.push(job);
+      if (!carried) tooBig.push(delivery);
+    }
     try {
-      await insertDeliveries(
-        db(this.env.DB),
-        rows.map(({ delivery_id, project_id, webhook_id, event_id, event_type, body }) => ({
-          id: delivery_id,
-          project_id,
-          webhook_id,
-          event_id,
-          event_type,
-          body,
-        })),
-      );
-      for (let i = 0; i < rows.length; i += QUEUE_SEND_MAX) {
-        await this.env.WEBHOOKS.sendBatch(
-          rows.slice(i, i + QUEUE_SEND_MAX).map((r) => ({ body: { delivery_id: r.delivery_id, project_id: r.project_id } satisfies DeliveryJob })),
-        );
-      }
+      if (tooBig.length > 0) await insertDeliveries(db(this.env.DB), tooBig);
+      await sendJobs(this.env.WEBHOOKS, jobs);
     } catch (err) {
       console.error(`event hub: ${rows.length} deliveries wait for the alarm:`, err instanceof Error ? err.message : err);
       return false;
@@ -224,7 +222,7 @@ export class EventHub extends DurableObject<Env> {
     this.#alarmAt = null;
     const stale = this.#sql
       .exec<OutboxRow>(
-        `SELECT o.delivery_id, o.project_id, o.webhook_id, o.event_id, e.type AS event_type, e.body
+        `SELECT o.delivery_id, o.project_id, o.webhook_id, o.event_id, e.type AS event_type, e.body, o.created_at
          FROM outbox o JOIN events e ON e.id = o.event_id WHERE o.created_at <= ? ORDER BY o.created_at LIMIT 500`,
         Date.now() - RESEND_AFTER_MS,
       )

@@ -177,8 +177,9 @@ describe("delivering", () => {
     const drops = await addHook(key, { url: hookUrl(endpoint("d")), events: ["instance.disconnected", "instance.banned"] });
     const all = await addHook(key, { url: hookUrl(endpoint("all")) });
     await publish(env, projectId, receivedEvent("hello"), instanceEvent("instance.connected", "i-1"), disconnectedEvent("i-1"));
-    // Deliveries exist once publish returns: they are the routing record.
+    // A delivery is logged from its first attempt (they leave together: one hand-over, one queue batch).
     const types = async (id: string) => (await deliveries(key, id)).map((d) => d.event_type).sort();
+    await waitFor(async () => (await types(all.id)).length === 3, 5_000, "the deliveries logged");
     expect(await types(messages.id)).toEqual(["message.received"]);
     expect(await types(drops.id)).toEqual(["instance.disconnected"]);
     expect(await types(all.id)).toEqual(["instance.connected", "instance.disconnected", "message.received"]);
@@ -265,6 +266,9 @@ describe("changing endpoints", () => {
     const { id: projectId, key } = await project();
     const name = endpoint("change");
     const hook = await addHook(key, { url: hookUrl(name), events: ["instance.*"] });
+    // Takes what is published below: once it has an event, that event's other deliveries have been through the queue too.
+    const witness = endpoint("witness");
+    await addHook(key, { url: hookUrl(witness), events: ["message.received"] });
 
     const rotated = await call(`/webhooks/${hook.id}`, { method: "PATCH", token: key, body: { rotate_secret: true, events: ["message.received"] } });
     expect(rotated.status).toBe(200);
@@ -283,11 +287,15 @@ describe("changing endpoints", () => {
     const off = await call(`/webhooks/${hook.id}`, { method: "PATCH", token: key, body: { enabled: false } });
     expect(off.json.enabled).toBe(false);
     await publish(env, projectId, receivedEvent("while disabled"));
+    await hitsAtLeast(witness, 2);
     expect(await deliveries(key, hook.id)).toHaveLength(1);
+    expect(await hitsOf(name)).toHaveLength(1);
 
     expect((await call(`/webhooks/${hook.id}`, { method: "DELETE", token: key })).status).toBe(204);
     expect((await call(`/webhooks/${hook.id}`, { token: key })).status).toBe(404);
     await publish(env, projectId, receivedEvent("after delete"));
+    await hitsAtLeast(witness, 3);
+    expect(await hitsOf(name)).toHaveLength(1);
     expect(await env.DB.prepare("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE webhook_id = ?").bind(hook.id).first("n")).toBe(0);
   });
 
@@ -320,6 +328,7 @@ describe("changing endpoints", () => {
     const b = await project();
     const hook = await addHook(a.key, { url: hookUrl(endpoint("mine")) });
     await publish(env, a.id, receivedEvent("for a"));
+    await waitFor(async () => (await deliveries(a.key, hook.id)).length === 1, 5_000, "a's delivery");
     const [delivery] = await deliveries(a.key, hook.id);
 
     expect((await call("/webhooks", { token: b.key })).json.data).toEqual([]);
@@ -328,8 +337,11 @@ describe("changing endpoints", () => {
     expect((await call(`/webhooks/${hook.id}`, { method: "DELETE", token: b.key })).status).toBe(404);
     expect((await call(`/webhooks/${hook.id}/deliveries`, { token: b.key })).status).toBe(404);
     expect((await call(`/webhooks/${hook.id}/deliveries/${delivery.id}/replay`, { method: "POST", token: b.key })).status).toBe(404);
-    // b's events never reach a's endpoint.
+    // b's events never reach a's endpoint (b's own has had them).
+    const theirs = endpoint("theirs");
+    await addHook(b.key, { url: hookUrl(theirs) });
     await publish(env, b.id, receivedEvent("for b"));
+    await hitsAtLeast(theirs, 1);
     expect(await deliveries(a.key, hook.id)).toHaveLength(1);
     expect((await call(`/webhooks/${hook.id}`, { token: a.key })).json.enabled).toBe(true);
   });
