@@ -7,6 +7,7 @@ import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test"
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { EventHub } from "../../edge/objects/hub.ts";
+import type { DeliveryJob } from "../../edge/services/delivery-jobs.ts";
 import { hubOf } from "../../edge/objects/stubs.ts";
 import { EVENT_TYPES, type NewEvent, type PomboEvent, eventIdOf, publish } from "../../edge/services/events.ts";
 import { disconnectedEvent, instanceEvent, receivedEvent } from "./event-fixtures.ts";
@@ -328,7 +329,7 @@ describe("the event log", () => {
     const gate = new Promise<void>((resolve) => (release = resolve));
     const slow = new Proxy(env.WEBHOOKS, {
       get(target, key) {
-        if (key === "sendBatch") return async (messages: MessageSendRequest[]) => (await gate, target.sendBatch(messages));
+        if (key === "sendBatch") return async (messages: MessageSendRequest<DeliveryJob>[]) => (await gate, target.sendBatch(messages));
         const value = Reflect.get(target, key);
         return typeof value === "function" ? value.bind(target) : value;
       },
