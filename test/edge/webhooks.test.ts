@@ -561,13 +561,13 @@ describe("deliveries carried in their queue jobs", () => {
     const { id: projectId, key } = await project();
     const name = endpoint("twice");
     const hook = await addHook(key, { url: hookUrl(name) });
-    const [{ job }] = carriedJobs(projectId, [hook]) as [{ job: DeliveryJob }];
+    const { job } = carriedJobs(projectId, [hook])[0]!;
     await handleQueueBatch(batchOf([job]), env);
     await handleQueueBatch(batchOf([job]), env);
     expect(await hitsOf(name)).toHaveLength(1);
     expect((await deliveries(key, hook.id)).map((d) => [d.id, d.status, d.attempts, d.history.length])).toEqual([[job.delivery_id, "delivered", 1, 1]]);
 
-    const [{ job: other }] = carriedJobs(projectId, [hook]) as [{ job: DeliveryJob }];
+    const { job: other } = carriedJobs(projectId, [hook])[0]!;
     await handleQueueBatch(batchOf([other, other]), env);
     expect(await hitsOf(name)).toHaveLength(2);
     expect((await deliveries(key, hook.id)).find((d) => d.id === other.delivery_id)).toMatchObject({ status: "delivered", attempts: 1 });
@@ -621,7 +621,7 @@ describe("deliveries carried in their queue jobs", () => {
   it("a carried job dead-lettered before any attempt was logged is logged dead", async () => {
     const { id: projectId, key } = await project();
     const hook = await addHook(key, { url: hookUrl(endpoint("never")) });
-    const [{ job }] = carriedJobs(projectId, [hook]) as [{ job: DeliveryJob }];
+    const { job } = carriedJobs(projectId, [hook])[0]!;
     await handleQueueBatch(batchOf([job], "pombo-webhooks-dlq"), env);
     expect((await deliveries(key, hook.id)).map((d) => [d.id, d.status, d.attempts])).toEqual([[job.delivery_id, "dead", 0]]);
   });
