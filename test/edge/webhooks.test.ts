@@ -573,6 +573,18 @@ describe("deliveries carried in their queue jobs", () => {
     expect((await deliveries(key, hook.id)).find((d) => d.id === other.delivery_id)).toMatchObject({ status: "delivered", attempts: 1 });
   });
 
+  it("a job carrying an event the endpoint already has a delivery of, under another id (published again through another hub), sends nothing", async () => {
+    const { id: projectId, key } = await project();
+    const name = endpoint("same-event");
+    const hook = await addHook(key, { url: hookUrl(name) });
+    const { job } = carriedJobs(projectId, [hook])[0]!;
+    await handleQueueBatch(batchOf([job]), env);
+    const again = { ...job, delivery_id: `dlv_${crypto.randomUUID().replaceAll("-", "")}` };
+    await handleQueueBatch(batchOf([again]), env);
+    expect(await hitsOf(name)).toHaveLength(1);
+    expect((await deliveries(key, hook.id)).map((d) => [d.id, d.attempts])).toEqual([[job.delivery_id, 1]]);
+  });
+
   it("reads a batch of carried deliveries in one round trip and records them in one more, the rows created first; the same jobs again create nothing", async () => {
     const { id: projectId, key } = await project();
     const [okName, downName] = [endpoint("ok"), endpoint("down")];
