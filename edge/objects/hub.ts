@@ -48,8 +48,7 @@ const HOOKS_TTL_MS = 30_000;
 const DISPATCH_MAX = 500;
 
 type Hook = { id: string; events: string[] };
-/** `created_at`: when it was published (ms). */
-type OutboxRow = { delivery_id: string; project_id: string; webhook_id: string; event_id: string; event_type: string; body: string; created_at: number };
+type OutboxRow = { delivery_id: string; project_id: string; webhook_id: string; event_id: string; event_type: string; body: string };
 
 const TABLES: SqlTableSpec[] = [
   {
@@ -130,7 +129,6 @@ export class EventHub extends DurableObject<Env> {
             event_id: event.id,
             event_type: event.type,
             body,
-            created_at: now,
           };
           this.#sql.exec(
             "INSERT INTO outbox (delivery_id, project_id, webhook_id, event_id, created_at) VALUES (?, ?, ?, ?, ?)",
@@ -191,9 +189,11 @@ export class EventHub extends DurableObject<Env> {
     if (rows.length === 0) return true;
     const jobs: DeliveryJob[] = [];
     const tooBig: NewDelivery[] = [];
-    for (const { delivery_id: id, project_id, webhook_id, event_id, event_type, body, created_at } of rows) {
+    // The row's created_at, as when the hub wrote it: when the delivery was handed to the queue.
+    const queuedAt = new Date().toISOString();
+    for (const { delivery_id: id, project_id, webhook_id, event_id, event_type, body } of rows) {
       const delivery = { id, project_id, webhook_id, event_id, event_type, body };
-      const { job, carried } = jobFor(delivery, new Date(created_at).toISOString());
+      const { job, carried } = jobFor(delivery, queuedAt);
       jobs.push(job);
       if (!carried) tooBig.push(delivery);
     }
@@ -222,7 +222,7 @@ export class EventHub extends DurableObject<Env> {
     this.#alarmAt = null;
     const stale = this.#sql
       .exec<OutboxRow>(
-        `SELECT o.delivery_id, o.project_id, o.webhook_id, o.event_id, e.type AS event_type, e.body, o.created_at
+        `SELECT o.delivery_id, o.project_id, o.webhook_id, o.event_id, e.type AS event_type, e.body
          FROM outbox o JOIN events e ON e.id = o.event_id WHERE o.created_at <= ? ORDER BY o.created_at LIMIT 500`,
         Date.now() - RESEND_AFTER_MS,
       )
