@@ -11,7 +11,8 @@
  *   published   the event's `created_at`: the edge stored the message and
  *               hands the event to the hub (fleet, spool, link, receive, D1)
  *   queued      its webhook delivery row's `created_at`: the hub logged the
- *               event and handed the delivery to D1 and the queue
+ *               event and handed the delivery to the queue (the job carries
+ *               that time; the consumer writes the row with the first attempt)
  *   attempted   the first attempt's start (its `at`, written once the
  *               consumer's batch was done, less its `duration_ms`): the
  *               queue's wait and the consumer's read

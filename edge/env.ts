@@ -2,7 +2,7 @@ import type { ContactAffinity } from "./objects/affinity.ts";
 import type { FleetDirectory } from "./objects/directory.ts";
 import type { EventHub } from "./objects/hub.ts";
 import type { InstanceObject } from "./objects/instance.ts";
-import type { DeliveryJob } from "./services/webhook-delivery.ts";
+import type { DeliveryJob } from "./services/delivery-jobs.ts";
 
 /** Bindings and variables of the Worker (see wrangler.toml). */
 export type Env = {

@@ -55,7 +55,8 @@ export async function deleteWebhook(db: Db, projectId: string, id: string): Prom
 }
 
 /**
- * Deliveries for events the hub accepted, in one round trip. The same
+ * Deliveries too big to travel in their queue job (services/delivery-jobs.ts),
+ * written by the hub before it queues them, in one round trip. The same
  * (webhook, event) twice is kept once, so the hub may send a batch again
  * after a failure without doubling anything; a webhook deleted meanwhile
  * just gets no row (its queue message then finds nothing to do): each row is
@@ -125,31 +126,47 @@ export async function reopenDelivery(db: Db, projectId: string, id: string) {
     .where(and(eq(webhookDeliveries.project_id, projectId), eq(webhookDeliveries.id, id)));
 }
 
-export type DeliveryJobRow = Pick<DeliveryRow, "id" | "project_id" | "event_id" | "body" | "status" | "attempts"> & {
-  webhook: Pick<WebhookRow, "id" | "url" | "secret_sealed" | "enabled" | "failing_since">;
-};
+export type StoredDelivery = Pick<DeliveryRow, "id" | "project_id" | "event_id" | "body" | "status" | "attempts">;
+export type Endpoint = Pick<WebhookRow, "id" | "url" | "secret_sealed" | "enabled" | "failing_since">;
+export type DeliveryJobRow = StoredDelivery & { webhook: Endpoint };
+
+/** A queue job as the consumer's read takes it: its delivery's id, and where a delivery it carries goes. */
+export type JobKey = { id: string; project_id?: string; webhook_id?: string; event_id?: string };
 
 /**
- * The deliveries a queue batch names, each with its endpoint, in one query
- * whose text is fixed (the consumer runs it for every batch).
+ * What a queue batch's jobs need, in one query whose text is fixed (the
+ * consumer runs it for every batch): for each job, its endpoint as it is
+ * now and its delivery's row if there is one (a job the queue hands over
+ * again, a retry, a replay, a job by id). A job that carries its delivery
+ * finds the row by (endpoint, event) too, so a second delivery of the same
+ * event to the same endpoint is seen as the first one's. A job whose
+ * endpoint is gone, or whose row is gone with no endpoint named, is left out.
  */
-export async function deliveriesForJobs(db: Db, ids: string[]): Promise<Map<string, DeliveryJobRow>> {
-  if (ids.length === 0) return new Map();
+export async function deliveriesForJobs(db: Db, jobs: JobKey[]): Promise<Map<string, { webhook: Endpoint; delivery: StoredDelivery | null }>> {
+  if (jobs.length === 0) return new Map();
+  const keys = [...new Map(jobs.map((j) => [j.id, [j.id, j.webhook_id ?? null, j.project_id ?? null, j.event_id ?? null]])).values()];
   const { results } = await db.$client
     .prepare(
-      `SELECT d.id, d.project_id, d.event_id, d.body, d.status, d.attempts,
+      `SELECT j.value ->> 0 AS job, d.id, d.project_id, d.event_id, d.body, d.status, d.attempts,
          w.id AS webhook_id, w.url, w.secret_sealed, w.enabled, w.failing_since
-       FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id AND w.project_id = d.project_id
-       WHERE d.id IN (SELECT value FROM json_each(?1))`,
+       FROM json_each(?1) j
+       LEFT JOIN webhook_deliveries d ON d.id = j.value ->> 0 OR (d.webhook_id = j.value ->> 1 AND d.event_id = j.value ->> 3)
+       JOIN webhooks w ON w.id = coalesce(d.webhook_id, j.value ->> 1) AND w.project_id = coalesce(d.project_id, j.value ->> 2)`,
     )
-    .bind(JSON.stringify([...new Set(ids)]))
-    .all<Omit<DeliveryJobRow, "webhook"> & { webhook_id: string; url: string; secret_sealed: string; enabled: number; failing_since: string | null }>();
-  return new Map(
-    results.map(({ webhook_id, url, secret_sealed, enabled, failing_since, ...r }) => [
-      r.id,
-      { ...r, webhook: { id: webhook_id, url, secret_sealed, enabled: Boolean(enabled), failing_since } },
-    ]),
-  );
+    .bind(JSON.stringify(keys))
+    .all<
+      { job: string; webhook_id: string; url: string; secret_sealed: string; enabled: number; failing_since: string | null } & {
+        [K in keyof StoredDelivery]: StoredDelivery[K] | null;
+      }
+    >();
+  const found = new Map<string, { webhook: Endpoint; delivery: StoredDelivery | null }>();
+  for (const { job, webhook_id, url, secret_sealed, enabled, failing_since, id, project_id, event_id, body, status, attempts } of results) {
+    const delivery = id === null ? null : ({ id, project_id, event_id, body, status, attempts } as StoredDelivery);
+    // The job's own row first, if the same event's also matched.
+    if (found.get(job)?.delivery?.id === job) continue;
+    found.set(job, { webhook: { id: webhook_id, url, secret_sealed, enabled: Boolean(enabled), failing_since }, delivery });
+  }
+  return found;
 }
 
 /** What one attempt came to: an answer from the endpoint, or none. */
@@ -194,6 +211,21 @@ const ATTEMPT_LOG = written(
   `INSERT INTO webhook_attempts (delivery_id, attempt, status_code, error, response_body, duration_ms, at)
    SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, ?2 FROM json_each(?1)`,
 );
+/**
+ * ?1: [id, webhook id, project id, event id, event type, body, created at]
+ * for each delivery a queue job carried (services/delivery-jobs.ts), made
+ * pending here, in its first attempt's batch, for the statements after it
+ * to record as they do any delivery; from the endpoint's own row, so one
+ * deleted meanwhile gets none. A row already there stays as it is.
+ */
+const CREATE_CARRIED = written(
+  `INSERT INTO webhook_deliveries (id, project_id, webhook_id, event_id, event_type, body, status, attempts, created_at, updated_at)
+   SELECT r.value ->> 0, w.project_id, w.id, r.value ->> 3, r.value ->> 4, r.value ->> 5, 'pending', 0, r.value ->> 6, ?2
+   FROM json_each(?1) r JOIN webhooks w ON w.id = r.value ->> 1 AND w.project_id = r.value ->> 2 WHERE true
+   ON CONFLICT DO NOTHING`,
+);
+/** Bodies' UTF-16 units per CREATE_CARRIED: its one parameter stays well under D1's 2 MB a value. */
+const CREATE_CHUNK_UNITS = 300_000;
 /** ?1: [delivery id, ok (0/1), status code, error, next attempt at] for each attempt. */
 const DELIVERY_STATES = written(
   `UPDATE webhook_deliveries SET status = CASE WHEN r.value ->> 1 THEN 'delivered' ELSE 'retrying' END, attempts = attempts + 1,
@@ -238,6 +270,25 @@ function counted(count: DeliveryCount, parts: DeliveryCountSql): Written {
   return text;
 }
 
+/** A delivery that came in its queue job, written by the batch that first records it. */
+export type CarriedRow = NewDelivery & { created_at: string };
+
+function createStatements(d1: D1Database, rows: CarriedRow[], at: string) {
+  const chunks: CarriedRow[][] = [];
+  let units = Infinity;
+  for (const row of rows) {
+    if (units + row.body.length > CREATE_CHUNK_UNITS) {
+      chunks.push([]);
+      units = 0;
+    }
+    chunks.at(-1)!.push(row);
+    units += row.body.length;
+  }
+  return chunks.map((chunk) =>
+    CREATE_CARRIED(d1, [JSON.stringify(chunk.map((r) => [r.id, r.webhook_id, r.project_id, r.event_id, r.event_type, r.body, r.created_at])), at]),
+  );
+}
+
 function attemptStatements(d1: D1Database, records: AttemptRecord[], at: string, values: readonly unknown[], count?: DeliveryCount) {
   if (records.length === 0) return [];
   // An endpoint's attempts in a batch ran side by side: its health is what the last one says, after any success among them.
@@ -266,23 +317,35 @@ const countedAt = () => {
 };
 
 /**
- * A batch's attempts, in one round trip: the attempt log, each delivery's
- * state, each endpoint's health (`failing_since` set by the first failure
- * after a success, cleared by the next success) and their counts; with the
+ * A batch's attempts, in one round trip: the rows of deliveries that came
+ * in their jobs (`created`, first), the attempt log, each delivery's state,
+ * each endpoint's health (`failing_since` set by the first failure after a
+ * success, cleared by the next success) and their counts; with the
  * deliveries of endpoints turned off meanwhile (`gone`), given up as
  * `markDead` does, in the same round trip.
  */
-export async function recordAttempts(db: Db, records: AttemptRecord[], count?: DeliveryCount, gone: { ids: string[]; reason: string } = { ids: [], reason: "" }) {
+export async function recordAttempts(
+  db: Db,
+  records: AttemptRecord[],
+  count?: DeliveryCount,
+  gone: { ids: string[]; reason: string } = { ids: [], reason: "" },
+  created: CarriedRow[] = [],
+) {
   const d1 = db.$client;
   const at = now();
   const values = countedAt();
-  const statements = [...attemptStatements(d1, records, at, values, count), ...deadStatements(d1, gone.ids, at, values, gone.reason, count)];
+  const statements = [
+    ...createStatements(d1, created, at),
+    ...attemptStatements(d1, records, at, values, count),
+    ...deadStatements(d1, gone.ids, at, values, gone.reason, count),
+  ];
   if (statements.length > 0) await d1.batch(statements);
 }
 
-/** Gives up on deliveries (dead letters, disabled endpoints); a delivered one stays delivered. */
-export async function markDead(db: Db, ids: string[], reason?: string, count?: DeliveryCount) {
-  const statements = deadStatements(db.$client, ids, now(), countedAt(), reason, count);
+/** Gives up on deliveries (dead letters, disabled endpoints), creating those that came in their jobs (`created`); a delivered one stays delivered. */
+export async function markDead(db: Db, ids: string[], reason?: string, count?: DeliveryCount, created: CarriedRow[] = []) {
+  const at = now();
+  const statements = [...createStatements(db.$client, created, at), ...deadStatements(db.$client, ids, at, countedAt(), reason, count)];
   if (statements.length > 0) await db.$client.batch(statements);
 }
 

@@ -9,12 +9,15 @@
  * Publishing, in one synchronous write to this object's SQLite: each event
  * goes into the log (once: the event id is unique), and each (event,
  * matching webhook) into a small outbox. That is what makes it durable, and
- * `publish` returns then. The delivery rows go to D1 and their jobs to the
- * WEBHOOKS queue after it, off the publisher's path: the deliveries of every
- * publish that came in meanwhile leave together, in one D1 batch and one
- * queue send. If D1 or the queue fails, the outbox keeps the deliveries and
- * an alarm sends them again until they leave, so nothing accepted is lost,
- * even if the object dies mid-way (the alarm is set before `publish` returns).
+ * `publish` returns then. The deliveries go to the WEBHOOKS queue after it,
+ * off the publisher's path, each job carrying its delivery
+ * (services/delivery-jobs.ts): D1 learns of it from the consumer, with its
+ * first attempt. The deliveries of every publish that came in meanwhile
+ * leave together, in one queue send (one D1 batch first for the rare ones
+ * too big to carry, whose rows the hub writes, pending). If D1 or the queue
+ * fails, the outbox keeps the deliveries and an alarm sends them again until
+ * they leave, so nothing accepted is lost, even if the object dies mid-way
+ * (the alarm is set before `publish` returns).
  *
  * Rows that left are done: remembered in memory (the alarm leaves them be)
  * and deleted in the next publish's transaction, not in a storage commit of
@@ -22,9 +25,8 @@
  * hub that publishes nothing within DONE_LINGER_MS deletes them on its own,
  * in one statement, so an idle hub keeps no done rows for long. Done rows a
  * restart finds (an eviction or a crash within that time) are sent again by
- * the alarm, harmlessly: D1 keeps one delivery per (webhook, event), so the
- * insert adds nothing (db/webhooks.ts `insertDeliveries`), and the consumer
- * skips the repeated job of a delivery already delivered
+ * the alarm, harmlessly: the consumer finds the delivery's row (by id, or by
+ * webhook and event) and skips one already delivered
  * (services/webhook-delivery.ts). One not delivered yet (its endpoint
  * failing) gets a second job, so attempts beyond the schedule, all with the
  * same `webhook-id`: as after a crash between the queue send and the delete,
@@ -40,10 +42,10 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { db } from "../db/client.ts";
-import { enabledFilters, insertDeliveries } from "../db/webhooks.ts";
+import { type NewDelivery, enabledFilters, insertDeliveries } from "../db/webhooks.ts";
 import type { Env } from "../env.ts";
 import { type SealedEvent, matchesFilter } from "../services/events.ts";
-import type { DeliveryJob } from "../services/webhook-delivery.ts";
+import { type DeliveryJob, jobFor, sendJobs } from "../services/delivery-jobs.ts";
 import { EventStreams, type Logged } from "./hub-streams.ts";
 import { type SqlTableSpec, createTables } from "./sql-table.ts";
 
@@ -54,8 +56,7 @@ const TRIM_EVERY_MS = 3_600_000;
 const RESEND_AFTER_MS = 10_000;
 /** Backstop for a missed invalidation (another isolate's write): endpoints are re-read this often. */
 const HOOKS_TTL_MS = 30_000;
-const QUEUE_SEND_MAX = 100;
-/** Deliveries per D1 batch when publishes pile up while one batch is out. */
+/** Deliveries per hand-over when publishes pile up while one is out. */
 const DISPATCH_MAX = 500;
 /** How long done outbox rows wait for a publish to ride on before they are deleted on their own (see the header). */
 const DONE_LINGER_MS = 2_000;
@@ -166,7 +167,7 @@ export class EventHub extends DurableObject<Env> {
     if (outbox.length > 0) this.#handOver(outbox);
   }
 
-  /** Queues deliveries for D1 and the queue; those published while a batch is out leave with the next one. */
+  /** Queues deliveries for the queue; those published while a hand-over is out leave with the next one. */
   #handOver(rows: OutboxRow[]): void {
     for (const row of rows) {
       this.#toDispatch.push(row);
@@ -202,26 +203,22 @@ export class EventHub extends DurableObject<Env> {
     return this.#hooks.list;
   }
 
-  /** Delivery rows to D1, jobs to the queue, then out of the outbox. A failure leaves them for the alarm. */
+  /** Jobs to the queue (rows to D1 first for those too big to carry), then out of the outbox. A failure leaves them for the alarm. */
   async #dispatch(rows: OutboxRow[]): Promise<boolean> {
     if (rows.length === 0) return true;
+    const jobs: DeliveryJob[] = [];
+    const tooBig: NewDelivery[] = [];
+    // The row's created_at, as when the hub wrote it: when the delivery was handed to the queue.
+    const queuedAt = new Date().toISOString();
+    for (const { delivery_id: id, project_id, webhook_id, event_id, event_type, body } of rows) {
+      const delivery = { id, project_id, webhook_id, event_id, event_type, body };
+      const { job, carried } = jobFor(delivery, queuedAt);
+      jobs.push(job);
+      if (!carried) tooBig.push(delivery);
+    }
     try {
-      await insertDeliveries(
-        db(this.env.DB),
-        rows.map(({ delivery_id, project_id, webhook_id, event_id, event_type, body }) => ({
-          id: delivery_id,
-          project_id,
-          webhook_id,
-          event_id,
-          event_type,
-          body,
-        })),
-      );
-      for (let i = 0; i < rows.length; i += QUEUE_SEND_MAX) {
-        await this.env.WEBHOOKS.sendBatch(
-          rows.slice(i, i + QUEUE_SEND_MAX).map((r) => ({ body: { delivery_id: r.delivery_id, project_id: r.project_id } satisfies DeliveryJob })),
-        );
-      }
+      if (tooBig.length > 0) await insertDeliveries(db(this.env.DB), tooBig);
+      await sendJobs(this.env.WEBHOOKS, jobs);
     } catch (err) {
       console.error(`event hub: ${rows.length} deliveries wait for the alarm:`, err instanceof Error ? err.message : err);
       return false;

@@ -2,7 +2,13 @@
  * Delivers webhooks: the consumer of `pombo-webhooks` and of its dead-letter
  * queue `pombo-webhooks-dlq` (one handler, told apart by `batch.queue`).
  *
- * Each message names one delivery row. The body is the stored event with
+ * Each message names one delivery, and usually carries it (delivery-jobs.ts):
+ * its row in D1 is then made by the batch that records its first attempt
+ * (or gives it up), and from then on the row is the truth, whatever the
+ * message carries. Each batch reads D1 once (every job's endpoint as it is
+ * now, so a disabled or deleted endpoint gets nothing and a rotated secret
+ * signs, and any row already there, so what is delivered or dead is not
+ * sent again) and writes it once. The body is the stored event with
  * its media links signed afresh, signed per Standard Webhooks with the
  * endpoint's secret; `webhook-id` is the event id, the same on every retry
  * and replay, so receivers can drop repeats. A 2xx answer delivers it; any
@@ -26,12 +32,13 @@
  * above the longest outage the endpoints must ride out.
  *
  * Owner of a delivery's status and attempts (`webhook_deliveries`,
- * `webhook_attempts`) and of an endpoint's health. The event hub
- * (objects/hub.ts) creates the deliveries, pending; a replay
+ * `webhook_attempts`) and of an endpoint's health, and the writer of the
+ * rows of deliveries that came in their jobs. The event hub
+ * (objects/hub.ts) writes, pending, only those too big to carry; a replay
  * (webhooks.ts) makes one pending again.
  */
-import { db } from "../db/client.ts";
-import { type AttemptRecord, type DeliveryJobRow, deliveriesForJobs, markDead, recordAttempts } from "../db/webhooks.ts";
+import { type Db, db } from "../db/client.ts";
+import { type AttemptRecord, type CarriedRow, type DeliveryJobRow, deliveriesForJobs, markDead, recordAttempts } from "../db/webhooks.ts";
 import type { Env } from "../env.ts";
 import { publish } from "./events.ts";
 import { withFreshMediaLinks } from "./media-links.ts";
@@ -39,9 +46,9 @@ import { countDeliveries } from "./metrics.ts";
 import { DestinationRefused, checkDestination } from "./destinations.ts";
 import { disableFailingWebhook } from "./webhooks.ts";
 import { type Signer, signerFor } from "./webhook-signer.ts";
+import type { DeliveryJob } from "./delivery-jobs.ts";
 
-/** One queue message: deliver this delivery row. */
-export type DeliveryJob = { delivery_id: string; project_id: string };
+export type { DeliveryJob };
 
 const MAX_DELAY_S = 43_200;
 const TIMEOUT_MS = 10_000;
@@ -66,20 +73,55 @@ export function retryDelaySeconds(attempt: number, baseS: number, random = Math.
   return Math.min(cap, Math.ceil(ceiling * (0.5 + random / 2)));
 }
 
+/** A job's delivery: its row, or the one it carries (`carried`, to write with its first record). */
+type Target = DeliveryJobRow & { carried?: CarriedRow };
+
+/** The batch's deliveries, by id, in one read: each job's endpoint now, and its row if it has one. */
+async function targetsOf(d1: Db, messages: readonly Message<DeliveryJob>[]): Promise<Map<string, Target>> {
+  const found = await deliveriesForJobs(
+    d1,
+    messages.map(({ body: { delivery_id: id, project_id, delivery } }) => ({ id, project_id, webhook_id: delivery?.webhook_id, event_id: delivery?.event_id })),
+  );
+  const targets = new Map<string, Target>();
+  for (const { body: job } of messages) {
+    const { webhook, delivery: stored } = found.get(job.delivery_id) ?? {};
+    if (!webhook) continue;
+    if (stored) targets.set(job.delivery_id, { ...stored, webhook });
+    else if (job.delivery) {
+      // No row yet: the job carries it (only such a job finds its endpoint without one).
+      const carried = { id: job.delivery_id, project_id: job.project_id, ...job.delivery };
+      targets.set(job.delivery_id, { ...carried, status: "pending", attempts: 0, webhook, carried });
+    }
+  }
+  return targets;
+}
+
+/** The target of this message, if it is its own (not another project's, nor a second delivery of the same event to the endpoint). */
+function targetOf(targets: Map<string, Target>, { delivery_id, project_id }: DeliveryJob): Target | undefined {
+  const target = targets.get(delivery_id);
+  return target && target.id === delivery_id && target.project_id === project_id ? target : undefined;
+}
+
 export async function handleQueueBatch(batch: MessageBatch<DeliveryJob>, env: Env): Promise<void> {
   if (batch.queue.endsWith("-dlq")) return deadLetters(batch, env);
   const d1 = db(env.DB);
-  const rows = await deliveriesForJobs(
-    d1,
-    batch.messages.map((m) => m.body.delivery_id),
+  const targets = await targetsOf(d1, batch.messages);
+  // Queues delivers at least once: a delivery named twice in one batch is tried once.
+  const tried = new Set<string>();
+  const outcomes = await Promise.all(
+    batch.messages.map((message) => {
+      const first = !tried.has(message.body.delivery_id);
+      tried.add(message.body.delivery_id);
+      return attempt(env, message, first ? targetOf(targets, message.body) : undefined);
+    }),
   );
-  const outcomes = await Promise.all(batch.messages.map((message) => attempt(env, message, rows.get(message.body.delivery_id))));
-  // One round trip for the whole batch's log, with the deliveries of endpoints turned off; if it fails, the batch is retried (same webhook-ids).
+  // One round trip for the whole batch's log, with the deliveries of endpoints turned off, creating the rows of those carried; if it fails, the batch is retried (same webhook-ids).
   await recordAttempts(
     d1,
     outcomes.flatMap((o) => (o.record ? [o.record] : [])),
     countDeliveries,
     { ids: outcomes.flatMap((o) => (o.gone ? [o.gone] : [])), reason: "webhook disabled" },
+    outcomes.flatMap((o) => (o.create ? [o.create] : [])),
   );
   for (const { message, retryIn } of outcomes) {
     if (retryIn === undefined) message.ack();
@@ -87,13 +129,13 @@ export async function handleQueueBatch(batch: MessageBatch<DeliveryJob>, env: En
   }
 }
 
-type Outcome = { message: Message<DeliveryJob>; record?: AttemptRecord; retryIn?: number; gone?: string };
+type Outcome = { message: Message<DeliveryJob>; record?: AttemptRecord; retryIn?: number; gone?: string; create?: CarriedRow };
 
-async function attempt(env: Env, message: Message<DeliveryJob>, row: DeliveryJobRow | undefined): Promise<Outcome> {
-  // Deleted with its webhook, or named for another project: nothing to do.
-  if (!row || row.project_id !== message.body.project_id) return { message };
+async function attempt(env: Env, message: Message<DeliveryJob>, row: Target | undefined): Promise<Outcome> {
+  // Deleted with its webhook, named for another project, or tried by another message: nothing to do.
+  if (!row) return { message };
   if (row.status === "delivered" || row.status === "dead") return { message };
-  if (!row.webhook.enabled) return { message, gone: row.id };
+  if (!row.webhook.enabled) return { message, gone: row.id, create: row.carried };
   const started = Date.now();
   const answer = await post(env, row);
   const number = row.attempts + 1;
@@ -108,6 +150,7 @@ async function attempt(env: Env, message: Message<DeliveryJob>, row: DeliveryJob
   return {
     message,
     retryIn,
+    create: row.carried,
     record: {
       delivery_id: row.id,
       webhook_id: row.webhook.id,
@@ -205,19 +248,22 @@ async function startOf(response: Response): Promise<string | null> {
  */
 async function deadLetters(batch: MessageBatch<DeliveryJob>, env: Env): Promise<void> {
   const d1 = db(env.DB);
-  const rows = await deliveriesForJobs(
-    d1,
-    batch.messages.map((m) => m.body.delivery_id),
-  );
-  const mine = [...rows.values()].filter((row) => batch.messages.some((m) => m.body.delivery_id === row.id && m.body.project_id === row.project_id));
+  const targets = await targetsOf(d1, batch.messages);
+  const mine = new Map<string, Target>();
+  for (const { body } of batch.messages) {
+    const target = targetOf(targets, body);
+    if (target) mine.set(target.id, target);
+  }
+  const rows = [...mine.values()];
   await markDead(
     d1,
-    mine.map((row) => row.id),
+    rows.map((row) => row.id),
     undefined,
     countDeliveries,
+    rows.flatMap((row) => (row.carried ? [row.carried] : [])),
   );
   const disableAfterMs = numberVar(env.POMBO_WEBHOOK_DISABLE_AFTER_H, DEFAULT_DISABLE_AFTER_H) * 3_600_000;
-  const endpoints = new Map(mine.map((row) => [row.webhook.id, row]));
+  const endpoints = new Map(rows.map((row) => [row.webhook.id, row]));
   for (const row of endpoints.values()) {
     const since = row.webhook.failing_since ? Date.parse(row.webhook.failing_since) : NaN;
     if (!row.webhook.enabled || !(Date.now() - since > disableAfterMs)) continue;

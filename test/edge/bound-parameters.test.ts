@@ -47,7 +47,7 @@ describe("lists longer than D1's 100 bound parameters", () => {
   it(`the queue consumer's lookups (a batch's deliveries, giving up on them) take ${N} ids`, async () => {
     const { ids } = await webhookWithDeliveries(N);
     const d1 = db(env.DB);
-    expect((await deliveriesForJobs(d1, ids)).size).toBe(N);
+    expect((await deliveriesForJobs(d1, ids.map((id) => ({ id })))).size).toBe(N);
     await markDead(d1, ids, "test");
     const dead = await env.DB.prepare("SELECT count(*) AS n FROM webhook_deliveries WHERE status = 'dead' AND id LIKE ?").bind(`${ids[0]!.slice(0, -4)}%`).first<{ n: number }>();
     expect(dead!.n).toBe(N);

@@ -4,7 +4,7 @@
  * vitest.config.ts (`http://hooks.test/<name>`). Events are produced with
  * `publish()`, as the receive path does.
  */
-import { createExecutionContext, env, getQueueResult, createMessageBatch } from "cloudflare:test";
+import { createExecutionContext, env, getQueueResult, createMessageBatch, runInDurableObject } from "cloudflare:test";
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
 import wranglerToml from "../../wrangler.toml?raw";
@@ -14,6 +14,9 @@ import { createWebhook } from "../../edge/services/webhooks.ts";
 import { signerOf } from "../../edge/services/webhook-signer.ts";
 import { db } from "../../edge/db/client.ts";
 import { insertDeliveries } from "../../edge/db/webhooks.ts";
+import type { EventHub } from "../../edge/objects/hub.ts";
+import { hubOf } from "../../edge/objects/stubs.ts";
+import { jobFor } from "../../edge/services/delivery-jobs.ts";
 import { disconnectedEvent, instanceEvent, receivedEvent } from "./event-fixtures.ts";
 import { call, countingD1, newProject, waitFor } from "./helpers.ts";
 
@@ -177,8 +180,9 @@ describe("delivering", () => {
     const drops = await addHook(key, { url: hookUrl(endpoint("d")), events: ["instance.disconnected", "instance.banned"] });
     const all = await addHook(key, { url: hookUrl(endpoint("all")) });
     await publish(env, projectId, receivedEvent("hello"), instanceEvent("instance.connected", "i-1"), disconnectedEvent("i-1"));
-    // Deliveries exist once publish returns: they are the routing record.
+    // A delivery is logged from its first attempt (they leave together: one hand-over, one queue batch).
     const types = async (id: string) => (await deliveries(key, id)).map((d) => d.event_type).sort();
+    await waitFor(async () => (await types(all.id)).length === 3, 5_000, "the deliveries logged");
     expect(await types(messages.id)).toEqual(["message.received"]);
     expect(await types(drops.id)).toEqual(["instance.disconnected"]);
     expect(await types(all.id)).toEqual(["instance.connected", "instance.disconnected", "message.received"]);
@@ -265,6 +269,9 @@ describe("changing endpoints", () => {
     const { id: projectId, key } = await project();
     const name = endpoint("change");
     const hook = await addHook(key, { url: hookUrl(name), events: ["instance.*"] });
+    // Takes what is published below: once it has an event, that event's other deliveries have been through the queue too.
+    const witness = endpoint("witness");
+    await addHook(key, { url: hookUrl(witness), events: ["message.received"] });
 
     const rotated = await call(`/webhooks/${hook.id}`, { method: "PATCH", token: key, body: { rotate_secret: true, events: ["message.received"] } });
     expect(rotated.status).toBe(200);
@@ -283,11 +290,15 @@ describe("changing endpoints", () => {
     const off = await call(`/webhooks/${hook.id}`, { method: "PATCH", token: key, body: { enabled: false } });
     expect(off.json.enabled).toBe(false);
     await publish(env, projectId, receivedEvent("while disabled"));
+    await hitsAtLeast(witness, 2);
     expect(await deliveries(key, hook.id)).toHaveLength(1);
+    expect(await hitsOf(name)).toHaveLength(1);
 
     expect((await call(`/webhooks/${hook.id}`, { method: "DELETE", token: key })).status).toBe(204);
     expect((await call(`/webhooks/${hook.id}`, { token: key })).status).toBe(404);
     await publish(env, projectId, receivedEvent("after delete"));
+    await hitsAtLeast(witness, 3);
+    expect(await hitsOf(name)).toHaveLength(1);
     expect(await env.DB.prepare("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE webhook_id = ?").bind(hook.id).first("n")).toBe(0);
   });
 
@@ -320,6 +331,7 @@ describe("changing endpoints", () => {
     const b = await project();
     const hook = await addHook(a.key, { url: hookUrl(endpoint("mine")) });
     await publish(env, a.id, receivedEvent("for a"));
+    await waitFor(async () => (await deliveries(a.key, hook.id)).length === 1, 5_000, "a's delivery");
     const [delivery] = await deliveries(a.key, hook.id);
 
     expect((await call("/webhooks", { token: b.key })).json.data).toEqual([]);
@@ -328,8 +340,11 @@ describe("changing endpoints", () => {
     expect((await call(`/webhooks/${hook.id}`, { method: "DELETE", token: b.key })).status).toBe(404);
     expect((await call(`/webhooks/${hook.id}/deliveries`, { token: b.key })).status).toBe(404);
     expect((await call(`/webhooks/${hook.id}/deliveries/${delivery.id}/replay`, { method: "POST", token: b.key })).status).toBe(404);
-    // b's events never reach a's endpoint.
+    // b's events never reach a's endpoint (b's own has had them).
+    const theirs = endpoint("theirs");
+    await addHook(b.key, { url: hookUrl(theirs) });
     await publish(env, b.id, receivedEvent("for b"));
+    await hitsAtLeast(theirs, 1);
     expect(await deliveries(a.key, hook.id)).toHaveLength(1);
     expect((await call(`/webhooks/${hook.id}`, { token: a.key })).json.enabled).toBe(true);
   });
@@ -394,12 +409,13 @@ describe("dead letters", () => {
   });
 });
 
+/** D1 as the consumer (or the hub) uses it: each round trip, as the number of statements it carries. */
+const countingDB = () => {
+  const trips: number[] = [];
+  return { env: { ...env, DB: countingD1(env.DB, (n) => trips.push(n)) }, trips };
+};
+
 describe("the cost of a batch of deliveries", () => {
-  /** D1 as the consumer uses it: each round trip, as the number of statements it carries. */
-  const countingDB = () => {
-    const trips: number[] = [];
-    return { env: { ...env, DB: countingD1(env.DB, (n) => trips.push(n)) }, trips };
-  };
 
   /** `perHook` events for each endpoint, written as the hub writes them, outside the queue (these tests are the consumer), and a batch naming them all. */
   async function deliveriesFor(projectId: string, hooks: { id: string }[], perHook: number) {
@@ -492,6 +508,152 @@ describe("the cost of a batch of deliveries", () => {
     expect((await deliveries(key, down.id)).map((d) => d.attempts)).toEqual([2, 2]);
     each = { delivered: 2, attempts_failed: 4, failed: 2 };
     expect(await countersOf(projectId)).toEqual({ "project:hour": each, "inst-1:hour": each, "inst-1:day": each });
+  });
+});
+
+describe("deliveries carried in their queue jobs", () => {
+  /** A job for each endpoint, made as the hub makes them, carrying one new event's delivery. */
+  function carriedJobs(projectId: string, hooks: { id: string }[], text = "carried") {
+    const event = { id: `evt_${crypto.randomUUID().replaceAll("-", "")}`, created_at: new Date().toISOString(), ...receivedEvent(text) };
+    return hooks.map((hook) => {
+      const delivery = {
+        id: `dlv_${crypto.randomUUID().replaceAll("-", "")}`,
+        project_id: projectId,
+        webhook_id: hook.id,
+        event_id: event.id,
+        event_type: event.type,
+        body: JSON.stringify(event),
+      };
+      const { job, carried } = jobFor(delivery, event.created_at);
+      expect(carried).toBe(true);
+      return { job, event };
+    });
+  }
+  const batchOf = (jobs: DeliveryJob[], queue = "pombo-webhooks") =>
+    createMessageBatch<DeliveryJob>(
+      queue,
+      jobs.map((body, i) => ({ id: `m${i}-${crypto.randomUUID()}`, timestamp: new Date(), attempts: 1, body })),
+    );
+
+  it("the hub queues a delivery with no D1 round trip; its row appears with its first attempt, as before", async () => {
+    const { id: projectId, key } = await project();
+    const name = endpoint("carried");
+    const hook = await addHook(key, { url: hookUrl(name), secret: SECRET });
+    await publish(env, projectId, disconnectedEvent("i-0")); // the hub has read the endpoints
+    await hitsAtLeast(name, 1);
+    const hub = countingDB();
+    await runInDurableObject(hubOf(env, projectId), (instance: EventHub) => {
+      (instance as unknown as { env: typeof env }).env = hub.env;
+    });
+    const [event] = await publish(env, projectId, receivedEvent("no D1 on the way"));
+    const [, hit] = await hitsAtLeast(name, 2);
+    expect(hub.trips).toEqual([]);
+    expect(hit!.headers["webhook-id"]).toBe(event!.id);
+    expect(new Webhook(SECRET).verify(hit!.body, hit!.headers)).toEqual(event);
+    await waitFor(async () => (await deliveries(key, hook.id)).length === 2, 3_000, "the delivery logged");
+    const [delivery] = await deliveries(key, hook.id);
+    expect(delivery).toMatchObject({ event_id: event!.id, event_type: "message.received", status: "delivered", attempts: 1, last_status_code: 200 });
+    expect(delivery.history).toHaveLength(1);
+    expect(Date.parse(delivery.created_at)).toBeLessThanOrEqual(Date.parse(delivery.history[0].at));
+  });
+
+  it("a job the queue hands over twice (attempts 1 both times) posts once; twice in one batch, once too", async () => {
+    const { id: projectId, key } = await project();
+    const name = endpoint("twice");
+    const hook = await addHook(key, { url: hookUrl(name) });
+    const { job } = carriedJobs(projectId, [hook])[0]!;
+    await handleQueueBatch(batchOf([job]), env);
+    await handleQueueBatch(batchOf([job]), env);
+    expect(await hitsOf(name)).toHaveLength(1);
+    expect((await deliveries(key, hook.id)).map((d) => [d.id, d.status, d.attempts, d.history.length])).toEqual([[job.delivery_id, "delivered", 1, 1]]);
+
+    const { job: other } = carriedJobs(projectId, [hook])[0]!;
+    await handleQueueBatch(batchOf([other, other]), env);
+    expect(await hitsOf(name)).toHaveLength(2);
+    expect((await deliveries(key, hook.id)).find((d) => d.id === other.delivery_id)).toMatchObject({ status: "delivered", attempts: 1 });
+  });
+
+  it("a job carrying an event the endpoint already has a delivery of, under another id (published again through another hub), sends nothing", async () => {
+    const { id: projectId, key } = await project();
+    const name = endpoint("same-event");
+    const hook = await addHook(key, { url: hookUrl(name) });
+    const { job } = carriedJobs(projectId, [hook])[0]!;
+    await handleQueueBatch(batchOf([job]), env);
+    const again = { ...job, delivery_id: `dlv_${crypto.randomUUID().replaceAll("-", "")}` };
+    await handleQueueBatch(batchOf([again]), env);
+    expect(await hitsOf(name)).toHaveLength(1);
+    expect((await deliveries(key, hook.id)).map((d) => [d.id, d.attempts])).toEqual([[job.delivery_id, 1]]);
+  });
+
+  it("reads a batch of carried deliveries in one round trip and records them in one more, the rows created first; the same jobs again create nothing", async () => {
+    const { id: projectId, key } = await project();
+    const [okName, downName] = [endpoint("ok"), endpoint("down")];
+    await answerWith(downName, 503);
+    const hooks = [await addHook(key, { url: hookUrl(okName) }), await addHook(key, { url: hookUrl(downName) })];
+    const jobs = [1, 2, 3].flatMap((n) => carriedJobs(projectId, hooks, `n${n}`).map((c) => c.job));
+    const first = countingDB();
+    await handleQueueBatch(batchOf(jobs), first.env);
+    expect(first.trips).toEqual([1, 5]);
+    const [good, bad] = await Promise.all(hooks.map((h) => deliveries(key, h.id)));
+    expect(good!.map((d) => [d.status, d.attempts, d.history.length])).toEqual(Array(3).fill(["delivered", 1, 1]));
+    expect(bad!.map((d) => [d.status, d.attempts, d.last_error])).toEqual(Array(3).fill(["retrying", 1, "HTTP 503"]));
+
+    // Retried: the rows are the truth now (attempt 2 of the failing ones; the delivered ones are not sent again).
+    const again = countingDB();
+    await handleQueueBatch(batchOf(jobs), again.env);
+    expect(again.trips).toEqual([1, 4]);
+    expect(await hitsOf(okName)).toHaveLength(3);
+    expect((await deliveries(key, hooks[1]!.id)).map((d) => d.attempts)).toEqual([2, 2, 2]);
+  });
+
+  it("an endpoint disabled after the event gets nothing (its delivery logged dead), a deleted one nothing at all, a rotated secret signs", async () => {
+    const { id: projectId, key } = await project();
+    const [offName, goneName, newName] = [endpoint("off"), endpoint("gone"), endpoint("rotated")];
+    const [off, gone, rotated] = [
+      await addHook(key, { url: hookUrl(offName) }),
+      await addHook(key, { url: hookUrl(goneName) }),
+      await addHook(key, { url: hookUrl(newName), secret: SECRET }),
+    ];
+    const jobs = carriedJobs(projectId, [off, gone, rotated]);
+    // Between the event and the consumer:
+    await call(`/webhooks/${off.id}`, { method: "PATCH", token: key, body: { enabled: false } });
+    await call(`/webhooks/${gone.id}`, { method: "DELETE", token: key });
+    const rotation = await call(`/webhooks/${rotated.id}`, { method: "PATCH", token: key, body: { rotate_secret: true } });
+
+    await handleQueueBatch(batchOf(jobs.map((j) => j.job)), env);
+    expect(await hitsOf(offName)).toEqual([]);
+    expect(await hitsOf(goneName)).toEqual([]);
+    expect((await deliveries(key, off.id)).map((d) => [d.status, d.attempts, d.last_error])).toEqual([["dead", 0, "webhook disabled"]]);
+    expect(await env.DB.prepare("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE webhook_id = ?").bind(gone.id).first("n")).toBe(0);
+    const [hit] = await hitsOf(newName);
+    expect(new Webhook(rotation.json.secret).verify(hit!.body, hit!.headers)).toEqual(jobs[2]!.event);
+    expect(() => new Webhook(SECRET).verify(hit!.body, hit!.headers)).toThrow(/signature/i);
+  });
+
+  it("a carried job dead-lettered before any attempt was logged is logged dead", async () => {
+    const { id: projectId, key } = await project();
+    const hook = await addHook(key, { url: hookUrl(endpoint("never")) });
+    const { job } = carriedJobs(projectId, [hook])[0]!;
+    await handleQueueBatch(batchOf([job], "pombo-webhooks-dlq"), env);
+    expect((await deliveries(key, hook.id)).map((d) => [d.id, d.status, d.attempts])).toEqual([[job.delivery_id, "dead", 0]]);
+  });
+
+  it("a body too big for a queue message still goes out (its row written by the hub first, the job by id)", async () => {
+    const { id: projectId, key } = await project();
+    const name = endpoint("big");
+    const hook = await addHook(key, { url: hookUrl(name), secret: SECRET });
+    const [event] = await publish(env, projectId, receivedEvent("x".repeat(150_000)));
+    const [hit] = await hitsAtLeast(name, 1);
+    expect(new Webhook(SECRET).verify(hit!.body, hit!.headers)).toEqual(event);
+    await waitFor(async () => (await deliveries(key, hook.id))[0]?.status === "delivered", 3_000, "delivered");
+  });
+
+  it("one big event to five endpoints goes out to all five: the jobs are split across sends to stay within a send's 256 KB", async () => {
+    const { id: projectId, key } = await project();
+    const names = Array.from({ length: 5 }, (_, i) => endpoint(`wide${i}`));
+    for (const name of names) await addHook(key, { url: hookUrl(name) });
+    const [event] = await publish(env, projectId, receivedEvent("y".repeat(60_000)));
+    for (const name of names) expect(JSON.parse((await hitsAtLeast(name, 1))[0]!.body)).toEqual(event);
   });
 });
 
