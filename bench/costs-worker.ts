@@ -78,6 +78,7 @@ const event: NewEvent = {
 const built = { id: eventIdOf(PROJECT, event), created_at: "2026-12-06T02:30:00.000Z", ...event };
 const sealed: SealedEvent[] = [{ id: built.id, type: built.type, body: JSON.stringify(built) }];
 const pair: SealedEvent[] = [sealed[0]!, { ...sealed[0]!, id: `${built.id.slice(0, -1)}0` }];
+const eight: SealedEvent[] = Array.from({ length: 8 }, (_, i) => ({ ...sealed[0]!, id: `${built.id.slice(0, -1)}${i}` }));
 const tiny: SealedEvent[] = [{ id: built.id, type: built.type, body: "{}" }];
 
 let sink = 0;
@@ -125,6 +126,8 @@ const DO: Record<string, (env: Env, cached: ReturnType<typeof hub>) => Promise<u
   // What coalescing would save: two messages' events in one call, against two calls at once.
   "do->do publish, 2 events in 1 call, per pair": (_env, stub) => stub.publish(PROJECT, pair),
   "do->do publish, 2 calls at once, per pair": (_env, stub) => Promise.all([stub.publish(PROJECT, sealed), stub.publish(PROJECT, sealed)]),
+  "do->do publish, 8 events in 1 call, per 8": (_env, stub) => stub.publish(PROJECT, eight),
+  "do->do publish, 8 calls at once, per 8": (_env, stub) => Promise.all(eight.map((e) => stub.publish(PROJECT, [e]))),
   "hubOf (idFromName + get), no call": (env) => hubOf(env as unknown as PomboEnv, PROJECT),
 };
 
