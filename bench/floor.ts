@@ -12,83 +12,35 @@
  * `--ops` times one after another: the runtime workerd apart from wrangler's
  * dev proxy (proc-usage.ts edgeWorkerdCpu).
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import { wranglerEnv } from "../test/harness/edge.ts";
-import { commandLine, int, printReport, REPORT_OPTIONS, runBench } from "../test/harness/cli.ts";
-import { freePort, killGroup, ROOT, spawnLogged } from "../test/harness/processes.ts";
-import { waitFor } from "../test/harness/waits.ts";
-import { edgeWorkerdCpu } from "./proc-usage.ts";
+import { commandLine, int, printReport, REPORT_OPTIONS } from "../test/harness/cli.ts";
+import { measureOps, withBenchWorker } from "./bench-worker.ts";
 
 const opts = commandLine("usage: npm run bench:floor -- [--ops 2000] [--json]\n", { ops: { type: "string", default: "2000" }, ...REPORT_OPTIONS });
 const OPS = int("--ops", opts.ops!, 100);
 const log = (line: string) => process.stderr.write(`[floor] ${line}\n`);
 const f = (x: number, d = 3) => x.toFixed(d);
 
-const dir = mkdtempSync(path.join(tmpdir(), "pombo-bench-floor-"));
-let wrangler: { pid: number } | undefined;
-
-await runBench(
+await withBenchWorker<{ ops: string[] }>(
+  "floor",
+  "bench/floor-worker.ts",
+  [
+    'compatibility_date = "2025-09-01"',
+    "[[d1_databases]]",
+    'binding = "DB"',
+    'database_name = "floor"',
+    'database_id = "00000000-0000-0000-0000-000000000001"',
+    "[[durable_objects.bindings]]",
+    'name = "OBJECT"',
+    'class_name = "FloorObject"',
+    "[[migrations]]",
+    'tag = "v1"',
+    'new_sqlite_classes = ["FloorObject"]',
+  ],
   log,
-  {
-    timeoutMs: 600_000,
-    cleanup: async () => {
-      if (wrangler) killGroup(wrangler.pid, "SIGTERM");
-      rmSync(dir, { recursive: true, force: true });
-    },
-    diagnostics: () => `wrangler's log: ${path.join(dir, "wrangler.log")}`,
-  },
-  async () => {
-    writeFileSync(
-      path.join(dir, "wrangler.toml"),
-      [
-        'name = "pombo-floor"',
-        `main = ${JSON.stringify(path.join(ROOT, "bench/floor-worker.ts"))}`,
-        'compatibility_date = "2025-09-01"',
-        "[[d1_databases]]",
-        'binding = "DB"',
-        'database_name = "floor"',
-        'database_id = "00000000-0000-0000-0000-000000000001"',
-        "[[durable_objects.bindings]]",
-        'name = "OBJECT"',
-        'class_name = "FloorObject"',
-        "[[migrations]]",
-        'tag = "v1"',
-        'new_sqlite_classes = ["FloorObject"]',
-        "",
-      ].join("\n"),
-    );
-    const port = await freePort();
-    const child = spawnLogged(
-      path.join(ROOT, "node_modules/wrangler/bin/wrangler.js"),
-      ["dev", "--config", path.join(dir, "wrangler.toml"), "--port", String(port), "--ip", "127.0.0.1", "--persist-to", path.join(dir, "state"), "--log-level", "warn"],
-      { env: wranglerEnv(), logPath: path.join(dir, "wrangler.log"), cwd: dir },
-    );
-    wrangler = { pid: child.child.pid! };
-    const base = `http://127.0.0.1:${port}`;
-    let ops: string[] = [];
-    await waitFor(
-      async () => {
-        try {
-          const res = await fetch(`${base}/setup`);
-          if (res.ok) ops = ((await res.json()) as { ops: string[] }).ops;
-          return res.ok;
-        } catch {
-          return false;
-        }
-      },
-      60_000,
-      { what: "wrangler dev" },
-    );
-    const cpu = () => edgeWorkerdCpu(wrangler!.pid, port);
-    const measure = async (run: () => Promise<unknown>, count: number) => {
-      const a = cpu();
-      const t = performance.now();
-      await run();
-      const b = cpu();
-      return { runtime: (1000 * (b.runtime - a.runtime)) / count, proxy: (1000 * (b.devProxy - a.devProxy)) / count, wall: (performance.now() - t) / count };
-    };
+  async (worker) => {
+    const { base, setup } = worker;
+    const ops = setup.ops;
+    const measure = (run: () => Promise<unknown>, count: number) => measureOps(worker, run, count);
     const rows: { what: string; runtime: number; proxy: number; wall: number }[] = [];
     // An HTTP request that does nothing: what every API call pays before any route runs.
     rows.push({

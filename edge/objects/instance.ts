@@ -35,6 +35,7 @@ import {
   ProtocolError,
 } from "../../shared/protocol.ts";
 import type { Env } from "../env.ts";
+import { EventBatcher } from "../services/events.ts";
 import { type NumberSettings, type NumberSettingsPatch, defaultNumberSettings } from "../services/number-settings.ts";
 import type { Settings } from "../services/settings-schema.ts";
 import { AvatarFetches } from "./avatars.ts";
@@ -71,6 +72,7 @@ export class InstanceObject extends DurableObject<Env> {
   readonly #presence: PresenceWatch;
   readonly #groups: GroupSubjects;
   readonly #avatars: AvatarFetches;
+  readonly #events: EventBatcher;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -91,6 +93,7 @@ export class InstanceObject extends DurableObject<Env> {
     this.#receipts = new ReadReceipts({ ctx, readyFleet });
     this.#presence = new PresenceWatch(env, this.#storage, readyFleet, async () => (await this.numberSettings())?.always_online ?? false);
     this.#groups = new GroupSubjects(this.#storage, readyFleet);
+    this.#events = new EventBatcher(env);
     this.#avatars = new AvatarFetches({ ctx, env, storage: this.#storage, readyFleet, scope: () => this.#scope() });
     this.#sender = new Sender({
       ctx,
@@ -116,6 +119,7 @@ export class InstanceObject extends DurableObject<Env> {
       presence: this.#presence,
       groups: this.#groups,
       avatars: this.#avatars,
+      events: this.#events,
       numberSettings: () => this.numberSettings(),
       scope: () => this.#scope(),
     });
