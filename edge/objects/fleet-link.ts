@@ -29,7 +29,6 @@ import { RpcPeer } from "../../shared/rpc.ts";
 import type { Env } from "../env.ts";
 import { type CallLedger, receiveCall } from "../services/calls.ts";
 import { publishGroupParticipants, publishGroupUpdated } from "../services/group-events.ts";
-import type { EventBatcher } from "../services/events.ts";
 import { learnMappings } from "../services/identity.ts";
 import { type InboundHooks, receiveMessage } from "../services/inbound.ts";
 import { MediaUnavailable, uploadTicket } from "../services/media-store.ts";
@@ -63,7 +62,6 @@ export type FleetLinkHost = {
   presence: PresenceWatch;
   groups: GroupSubjects;
   avatars: AvatarFetches;
-  events: EventBatcher;
   /** The number's settings (null for no instance), which a received message obeys. */
   numberSettings(): Promise<NumberSettings | null>;
   scope(): Promise<{ project_id: string; instance_id: string }>;
@@ -262,7 +260,7 @@ export class FleetLink {
 
   /** Stores one received message and announces it; answered only then, so the fleet can let go of it. */
   async #receive(message: InboundMessage): Promise<Result<"message.received">> {
-    const { env, inbound, receipts, groups, avatars, events } = this.#host;
+    const { env, inbound, receipts, groups, avatars } = this.#host;
     const scope = await this.#host.scope();
     await this.#learning;
     const hooks: InboundHooks = {
@@ -270,7 +268,6 @@ export class FleetLink {
       autoRead: (key) => receipts.add([key]),
       groupSubject: (jid) => groups.subjectOf(jid),
       fetchAvatar: (contact) => avatars.add(contact),
-      publish: events.publish,
     };
     return inbound.once(message.wa_message_id, () => receiveMessage(env, scope, message, hooks));
   }

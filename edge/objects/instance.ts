@@ -35,7 +35,6 @@ import {
   ProtocolError,
 } from "../../shared/protocol.ts";
 import type { Env } from "../env.ts";
-import { EventBatcher } from "../services/events.ts";
 import { type NumberSettings, type NumberSettingsPatch, defaultNumberSettings } from "../services/number-settings.ts";
 import type { Settings } from "../services/settings-schema.ts";
 import { AvatarFetches } from "./avatars.ts";
@@ -72,7 +71,6 @@ export class InstanceObject extends DurableObject<Env> {
   readonly #presence: PresenceWatch;
   readonly #groups: GroupSubjects;
   readonly #avatars: AvatarFetches;
-  readonly #events: EventBatcher;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -93,7 +91,6 @@ export class InstanceObject extends DurableObject<Env> {
     this.#receipts = new ReadReceipts({ ctx, readyFleet });
     this.#presence = new PresenceWatch(env, this.#storage, readyFleet, async () => (await this.numberSettings())?.always_online ?? false);
     this.#groups = new GroupSubjects(this.#storage, readyFleet);
-    this.#events = new EventBatcher(env);
     this.#avatars = new AvatarFetches({ ctx, env, storage: this.#storage, readyFleet, scope: () => this.#scope() });
     this.#sender = new Sender({
       ctx,
@@ -119,7 +116,6 @@ export class InstanceObject extends DurableObject<Env> {
       presence: this.#presence,
       groups: this.#groups,
       avatars: this.#avatars,
-      events: this.#events,
       numberSettings: () => this.numberSettings(),
       scope: () => this.#scope(),
     });

@@ -61,90 +61,22 @@ export type NewEvent = { [T in EventType]: { type: T; instance_id: string | null
 
 /** Builds the event (id, created_at) and hands it to the project's hub; resolves once it is durable. */
 export async function publish(env: Env, projectId: string, ...events: NewEvent[]): Promise<PomboEvent[]> {
-  const { built, byShard } = seal(env, projectId, events);
-  await Promise.all([...byShard].map(([shard, sealed]) => hubOf(env, projectId, shard).publish(projectId, sealed)));
-  return built;
-}
-
-/** The events built (ids, one created_at) and sealed, grouped by the hub each goes to. */
-function seal(env: Env, projectId: string, events: NewEvent[]): { built: PomboEvent[]; byShard: Map<number, SealedEvent[]> } {
+  if (events.length === 0) return [];
   const created_at = new Date().toISOString();
-  const built = events.map((e) => ({ id: eventIdOf(projectId, e), created_at, ...e }) as PomboEvent);
+  const ids = events.map((e) => eventIdOf(projectId, e));
+  const built = events.map((e, i) => ({ id: ids[i]!, created_at, ...e }) as PomboEvent);
+  const sealed = built.map((e): SealedEvent => ({ id: e.id, type: e.type, body: JSON.stringify(e) }));
   const shards = eventShards(env);
-  const byShard = new Map<number, SealedEvent[]>();
-  for (const e of built) {
-    const shard = shards === 1 ? 0 : shardOf(e.instance_id, shards);
-    byShard.set(shard, [...(byShard.get(shard) ?? []), { id: e.id, type: e.type, body: JSON.stringify(e) }]);
-  }
-  return { built, byShard };
-}
-
-/** Events per call to a hub at most, however many pile up behind one call. */
-const MAX_BATCH = 100;
-
-type Waiting = { events: SealedEvent[]; resolve: () => void; reject: (err: unknown) => void };
-
-/**
- * `publish` for one Durable Object (the number's): what it publishes while
- * its call to a hub is out waits, and goes in that hub's next call together
- * with whatever else came meanwhile. A call from one object to another costs
- * ~1.2 ms of workerd CPU whatever it carries: 8 events in one call ~1.25 ms,
- * 8 calls at once ~3.8 (bench:costs), so messages received together (a
- * spool drained after an outage, chats writing at once) share calls. A
- * publish alone goes at once, as before. Each caller still resolves only once
- * its events are durable at the hub, and the hub logs them in the order they
- * were published. A call the hub refuses is tried again one publish at a
- * time, so an event the hub cannot take fails only its own publisher.
- * Inside one object only: a Worker's requests must not wait on each other's I/O.
- */
-export class EventBatcher {
-  readonly #env: Env;
-  /** Per hub (project and shard): publishes waiting for the call out to come back. */
-  readonly #waiting = new Map<string, Waiting[]>();
-
-  constructor(env: Env) {
-    this.#env = env;
-  }
-
-  readonly publish = async (projectId: string, ...events: NewEvent[]): Promise<PomboEvent[]> => {
-    const { built, byShard } = seal(this.#env, projectId, events);
-    await Promise.all([...byShard].map(([shard, sealed]) => this.#send(projectId, shard, sealed)));
-    return built;
-  };
-
-  #send(projectId: string, shard: number, events: SealedEvent[]): Promise<void> {
-    const key = `${projectId}#${shard}`;
-    return new Promise((resolve, reject) => {
-      const waiting = this.#waiting.get(key);
-      if (waiting) return void waiting.push({ events, resolve, reject });
-      this.#waiting.set(key, []);
-      void this.#run(key, projectId, shard, [{ events, resolve, reject }]);
+  if (shards === 1) await hubOf(env, projectId).publish(projectId, sealed);
+  else {
+    const byShard = new Map<number, SealedEvent[]>();
+    built.forEach((e, i) => {
+      const shard = shardOf(e.instance_id, shards);
+      byShard.set(shard, [...(byShard.get(shard) ?? []), sealed[i]!]);
     });
+    await Promise.all([...byShard].map(([shard, events]) => hubOf(env, projectId, shard).publish(projectId, events)));
   }
-
-  /** Calls the hub with `batch`, then with what waited meanwhile, until nothing waits. */
-  async #run(key: string, projectId: string, shard: number, batch: Waiting[]): Promise<void> {
-    const waiting = this.#waiting.get(key)!;
-    while (batch.length > 0) {
-      const call = async (events: SealedEvent[]) => hubOf(this.#env, projectId, shard).publish(projectId, events);
-      try {
-        await call(batch.flatMap((w) => w.events));
-        for (const w of batch) w.resolve();
-      } catch (err) {
-        if (batch.length === 1) batch[0]!.reject(err);
-        // One by one, in order, each on a fresh stub (one that threw may be broken).
-        else for (const w of batch) await call(w.events).then(w.resolve, w.reject);
-      }
-      batch = [];
-      let size = 0;
-      while (waiting.length > 0 && (batch.length === 0 || size + waiting[0]!.events.length <= MAX_BATCH)) {
-        const next = waiting.shift()!;
-        batch.push(next);
-        size += next.events.length;
-      }
-    }
-    this.#waiting.delete(key);
-  }
+  return built;
 }
 
 /** The statuses a message reaches at most once, so one `message.status` each. */

@@ -70,7 +70,7 @@ import { wroteTo } from "./chat-numbers.ts";
 import { avatarDue, avatarJid } from "./contact-avatars.ts";
 import { touchContactByReceived } from "./contact-store.ts";
 import { touchConversationByReceived } from "./conversations.ts";
-import { type EventBatcher, type NewEvent, publish } from "./events.ts";
+import { type NewEvent, publish } from "./events.ts";
 import { canonicalJid, contactFor, contactWithConversation, identify, type Who } from "./identity.ts";
 import { bareJid, isGroup, phoneJid } from "./jids.ts";
 import { phoneVariants } from "./phone.ts";
@@ -104,8 +104,6 @@ export type InboundHooks = {
   autoRead?: AutoRead;
   groupSubject?: GroupSubject;
   fetchAvatar?: (contact: { contact_id: string; jid: string }) => void;
-  /** How the message's event reaches the hub: the number's object batches its publishes (EventBatcher). */
-  publish?: EventBatcher["publish"];
 };
 
 /** The chat, who wrote, and who the message is with. */
@@ -122,7 +120,6 @@ export type GroupSubject = (groupJid: string) => Promise<string | null>;
 
 export async function receiveMessage(env: Env, scope: Scope, msg: InboundMessage, hooks: InboundHooks = {}): Promise<Received> {
   const { number, autoRead, groupSubject, fetchAvatar } = hooks;
-  const announce = hooks.publish ?? ((projectId: string, ...events: NewEvent[]) => publish(env, projectId, ...events));
   if (number?.ignore_groups && isGroup(bareJid(msg.chat_jid))) {
     // The fleet stored its file before asking: nothing will ever link to it.
     if (msg.media) await removeReceivedMedia(env, scope.project_id, msg.media.media_id);
@@ -158,7 +155,7 @@ export async function receiveMessage(env: Env, scope: Scope, msg: InboundMessage
   // The `reference` of our message this one answers: how the client finds its own record (reference 004).
   const quoted = msg.quoted_id ? await findOutboundByWaId(d1, scope.project_id, msg.quoted_id, chats) : undefined;
   const group = parties.group && !msg.from_me ? { jid: parties.chat_jid, subject: (await groupSubject?.(parties.chat_jid)) ?? null } : null;
-  await announce(scope.project_id, await eventOf(env, scope, msg, parties, message, quoted?.reference ?? null, group));
+  await publish(env, scope.project_id, await eventOf(env, scope, msg, parties, message, quoted?.reference ?? null, group));
   if (!parties.group && parties.contact && fetchAvatar && avatarDue(parties.contact)) {
     const jid = avatarJid(parties.contact);
     // Queued in the number's object and fetched after this message is answered (objects/avatars.ts); after the
