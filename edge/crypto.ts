@@ -26,8 +26,8 @@ export function newApiKey(): string {
 const hex = (bytes: ArrayBuffer) => [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, "0")).join("");
 
 /**
- * Synchronous (node:crypto, native in workerd under nodejs_compat): it runs for every event id and every
- * API request, and Web Crypto's promise-returning digest cost ~20 times the hash itself there.
+ * Synchronous (node:crypto, native in workerd under nodejs_compat), so an event id or an API key's hash
+ * needs no promise. Not for speed: measured in workerd, a hash costs 5-19 us either way.
  */
 export function sha256Hex(text: string): string {
   return createHash("sha256").update(text).digest("hex");

@@ -95,7 +95,7 @@ export class EventHub extends DurableObject<Env> {
   #streams: EventStreams;
   /** The alarm as last set by this instance; undefined until read. */
   #alarmAt: number | null | undefined;
-  /** Deliveries published and not yet handed to D1 and the queue, and whether a hand-over runs. */
+  /** Deliveries published and not yet handed to the queue, and whether a hand-over runs. */
   #toDispatch: OutboxRow[] = [];
   #dispatching = false;
   /** Their ids, so the alarm leaves them to the hand-over already under way. */
