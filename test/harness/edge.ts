@@ -84,7 +84,23 @@ function withKeyBudget(config: string, budget: number | undefined): string {
   return copy;
 }
 
+/**
+ * Starts the edge; once more when wrangler dev lost a port race. The ports
+ * are picked free just before wrangler binds them, and wrangler picks some of
+ * its own sockets the same way, so with e2e files starting edges side by side
+ * another process can take one in between ("Address already in use").
+ */
 export async function startEdge(opts: EdgeOptions = {}): Promise<Edge> {
+  for (let tries = 1; ; tries++) {
+    try {
+      return await startEdgeOnce(opts);
+    } catch (err) {
+      if (tries >= 3 || !String((err as Error).message).includes("Address already in use")) throw err;
+    }
+  }
+}
+
+async function startEdgeOnce(opts: EdgeOptions): Promise<Edge> {
   const adminToken = opts.adminToken ?? "e2e-admin-token";
   const fleetToken = opts.fleetToken ?? "e2e-fleet-token";
   const ownState = !opts.persistTo;
