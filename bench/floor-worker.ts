@@ -18,6 +18,18 @@ export class FloorObject extends DurableObject {
     this.ctx.storage.sql.exec("INSERT OR REPLACE INTO kv VALUES (?, ?)", x, x);
     return x;
   }
+  /** A socket of the bench's (as the fleet's link is): hibernatable, as the instance object's. */
+  async fetch(request: Request): Promise<Response> {
+    const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
+    this.ctx.acceptWebSocket(server);
+    return new Response(null, { status: 101, webSocket: client });
+  }
+  /** A frame in and its reply out; "w:" frames also write once first (a send's answer is stored in its step). */
+  webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): void {
+    const text = String(message);
+    if (text.startsWith("w:")) this.ctx.storage.sql.exec("INSERT OR REPLACE INTO kv VALUES (?, ?)", text, text);
+    ws.send(text);
+  }
   /** Three writes, each after an await: three commits, as code that awaits between writes makes. */
   async writeThrice(x: string): Promise<string> {
     for (let i = 0; i < 3; i++) {
@@ -28,7 +40,7 @@ export class FloorObject extends DurableObject {
   }
 }
 
-type Env = { DB: D1Database; OBJECT: DurableObjectNamespace<FloorObject> };
+type Env = { RECEIVER?: string; DB: D1Database; OBJECT: DurableObjectNamespace<FloorObject>; LIMIT: { limit(o: { key: string }): Promise<{ success: boolean }> } };
 
 const OPS: Record<string, (env: Env, i: number) => Promise<unknown>> = {
   nothing: async () => undefined,
@@ -38,12 +50,21 @@ const OPS: Record<string, (env: Env, i: number) => Promise<unknown>> = {
   "do call": (env, i) => env.OBJECT.get(env.OBJECT.idFromName(`o${i % 20}`)).ping("x"),
   "do call + 1 write": (env, i) => env.OBJECT.get(env.OBJECT.idFromName(`o${i % 20}`)).write(`w${i}`),
   "do call + 3 commits": (env, i) => env.OBJECT.get(env.OBJECT.idFromName(`o${i % 20}`)).writeThrice(`t${i}`),
+  // Every authenticated request spends its key's budget (edge/rate-limits.ts) with one such call.
+  "rate limit call": (env, i) => env.LIMIT.limit({ key: `k${i % 20}` }),
+  // A webhook delivery's own request, to a receiver the bench runs on loopback.
+  "fetch out (POST 1 KB)": async (_env, i) => (await fetch(`${receiver}/${i}`, { method: "POST", body: KB })).text(),
 };
+
+const KB = "x".repeat(1024);
+let receiver = "";
 
 export default {
   async fetch(request: Request, env: Env): Promise<Response> {
     const url = new URL(request.url);
+    if (url.pathname === "/ws") return env.OBJECT.get(env.OBJECT.idFromName("ws")).fetch(request);
     if (url.pathname === "/setup") {
+      receiver = url.searchParams.get("receiver") ?? "";
       await env.DB.exec("CREATE TABLE IF NOT EXISTS m (id TEXT PRIMARY KEY, s TEXT, n INTEGER)");
       return Response.json({ ops: Object.keys(OPS) });
     }
