@@ -8,8 +8,6 @@
  * that cost leaves the bench's process too.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import type { InboundInjection } from "../peer/peer.ts";
@@ -46,7 +44,7 @@ export class ArrivalLog {
 export type Injected = { waId: string; at: number };
 
 type Pending = { resolve: (i: Injected) => void; reject: (e: Error) => void };
-type Shard = { child: ChildProcess; exited: Promise<void>; dir: string; first: number; count: number; pending: Map<number, Pending> };
+type Shard = { child: ChildProcess; exited: Promise<void>; first: number; count: number; pending: Map<number, Pending> };
 
 export class PeerProcesses implements PeerSet {
   readonly peers: NumberPeer[] = [];
@@ -71,9 +69,7 @@ export class PeerProcesses implements PeerSet {
   }
 
   async #startShard(first: number, count: number): Promise<void> {
-    // The peers record every frame with an fsync'd append: on tmpfs that costs far less CPU and latency.
-    const dir = mkdtempSync(existsSync("/dev/shm") ? "/dev/shm/pombo-bench-peers-" : path.join(tmpdir(), "pombo-bench-peers-"));
-    const child = spawn(process.execPath, [path.join(ROOT, "test/harness/peer-shard.ts"), String(count), String(PHONE_BASE + first), dir], {
+    const child = spawn(process.execPath, [path.join(ROOT, "test/harness/peer-shard.ts"), String(count), String(PHONE_BASE + first)], {
       cwd: ROOT,
       stdio: ["pipe", "pipe", "inherit"],
     });
@@ -85,7 +81,7 @@ export class PeerProcesses implements PeerSet {
         r();
       }),
     );
-    this.#children.push({ child, exited, dir, first, count, pending });
+    this.#children.push({ child, exited, first, count, pending });
     const manifest = await new Promise<{ accessToken: string; peers: NumberPeer[] }>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error("a peer shard did not start within 60 s")), 60_000);
       child.once("exit", (code) => reject(new Error(`a peer shard exited (${code})`)));
@@ -134,12 +130,11 @@ export class PeerProcesses implements PeerSet {
 
   async close(): Promise<void> {
     await Promise.all(
-      this.#children.map(async ({ child, exited, dir }) => {
+      this.#children.map(async ({ child, exited }) => {
         child.stdin!.end();
         const t = setTimeout(() => child.kill("SIGKILL"), 8_000);
         await exited;
         clearTimeout(t);
-        rmSync(dir, { recursive: true, force: true });
       }),
     );
   }

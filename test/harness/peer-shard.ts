@@ -4,7 +4,7 @@
  * much CPU per message as the senders, so one process hosting every peer
  * would cap what any sender can reach.
  *
- *   node test/harness/peer-shard.ts <count> <phoneBase> <recorderDir>
+ *   node test/harness/peer-shard.ts <count> <phoneBase>
  *
  * Starts `count` peers for phones phoneBase+1 .. phoneBase+count and writes
  * JSON lines on stdout:
@@ -21,7 +21,6 @@
  * the number) on its number's socket, encrypted as the customer's phone does.
  * Closes its peers and exits when stdin closes or on SIGTERM.
  */
-import { rmSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { startPeers } from "./peers.ts";
 import { summarize } from "../peer/decode.ts";
@@ -30,22 +29,21 @@ import type { InboundInjection } from "../peer/peer.ts";
 // libsignal logs sessions with console.log; stdout is our channel to the bench.
 for (const k of ["log", "info", "debug", "warn"] as const) console[k] = () => {};
 
-const [countArg, baseArg, dir] = process.argv.slice(2);
+const [countArg, baseArg] = process.argv.slice(2);
 const count = Number(countArg);
 const phoneBase = Number(baseArg);
-if (!Number.isInteger(count) || count < 1 || !Number.isSafeInteger(phoneBase) || !dir) {
-  process.stderr.write("usage: node test/harness/peer-shard.ts <count> <phoneBase> <recorderDir>\n");
+if (!Number.isInteger(count) || count < 1 || !Number.isSafeInteger(phoneBase)) {
+  process.stderr.write("usage: node test/harness/peer-shard.ts <count> <phoneBase>\n");
   process.exit(2);
 }
 const out = (value: object) => process.stdout.write(JSON.stringify(value) + "\n");
 
-const peers = await startPeers(count, { phoneBase, dir });
+const peers = await startPeers(count, { phoneBase });
 let closing = false;
 const close = async () => {
   if (closing) return;
   closing = true;
   await Promise.race([peers.close(), new Promise((r) => setTimeout(r, 5_000))]);
-  rmSync(dir, { recursive: true, force: true });
   process.exit(0);
 };
 process.on("SIGTERM", close);

@@ -8,11 +8,8 @@
  *    serialised with `BufferJSON.replacer`, ready for
  *    `POST /instances/{id}/session`.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import type { StartedWhatsAppServer } from "@openclaw/crabline";
-import { PhoneDirectory, type TestPeer, startPeer } from "../peer/peer.ts";
+import { MEMORY_RECORDER, PhoneDirectory, type TestPeer, startPeer } from "../peer/peer.ts";
 import { BufferJSON, initAuthCreds } from "@whiskeysockets/baileys";
 import { PEER_ACCESS_TOKEN, type PeerTarget } from "./routing-proxy.ts";
 
@@ -31,7 +28,6 @@ export interface Peer extends NumberPeer {
   /** Digits only, e.g. `5511900000001`. */
   phone: string;
   selfJid: string;
-  recorderPath: string;
   /** The peer's own Baileys WebSocket URL (direct, not through the proxy). */
   directUrl: string;
   adminInboundUrl: string;
@@ -55,7 +51,6 @@ export interface Peer extends NumberPeer {
 }
 
 export interface Peers extends PeerSet<Peer> {
-  dir: string;
   /** Who is on WhatsApp, for every peer's phone lookups. Register customers here. */
   directory: PhoneDirectory;
 }
@@ -67,33 +62,29 @@ export function peerPhone(i: number, base = 5511900000000): string {
 
 export async function startPeers(
   n: number,
-  opts: { accessToken?: string; dir?: string; phoneBase?: number; directory?: PhoneDirectory } = {},
+  opts: { accessToken?: string; phoneBase?: number; directory?: PhoneDirectory } = {},
 ): Promise<Peers> {
   const accessToken = opts.accessToken ?? PEER_ACCESS_TOKEN;
-  const dir = opts.dir ?? mkdtempSync(path.join(tmpdir(), "pombo-peers-"));
   // One WhatsApp: every number's lookups answer from the same directory.
   const directory = opts.directory ?? new PhoneDirectory();
   const peers: Peer[] = [];
   const close = async () => {
     await Promise.allSettled(peers.map((p) => p.server.close()));
-    if (!opts.dir) rmSync(dir, { recursive: true, force: true });
   };
   try {
-    // Start in small batches: each start binds a port and opens a recorder file.
+    // Start in small batches: each start binds a port. Nothing here reads a recorder file: they record in memory.
     for (let i = 0; i < n; i += 25) {
       const batch = [];
       for (let j = i; j < Math.min(n, i + 25); j++) {
         const phone = peerPhone(j, opts.phoneBase);
-        const recorderPath = path.join(dir, `peer-${j}.jsonl`);
         batch.push(
-          startPeer({ phone, directory, accessToken, recorderPath }).then((peer) => {
+          startPeer({ phone, directory, accessToken, recorderPath: MEMORY_RECORDER }).then((peer) => {
             const ws = new URL(peer.url);
             const { manifest } = peer.server;
             peers[j] = {
               index: j,
               phone,
               selfJid: peer.selfJid,
-              recorderPath,
               host: ws.hostname,
               port: Number(ws.port),
               path: ws.pathname,
@@ -119,7 +110,7 @@ export async function startPeers(
     await close();
     throw err;
   }
-  return { peers, dir, accessToken, directory, close };
+  return { peers, accessToken, directory, close };
 }
 
 /** A registered creds.json (as a JSON string) for `phone` (digits only). */

@@ -141,6 +141,14 @@ export type CallOffer = { from: string; callId: string; video?: boolean; groupJi
  */
 export type ClientNode = { tag: string; attrs: Record<string, string>; children: { tag: string; attrs: Record<string, string> }[]; at: string };
 
+/**
+ * A recorder that keeps no file (patches/@openclaw+crabline: `MEMORY_RECORDER_PATH`):
+ * the events still reach the peer's observer, in order, without the lock, the
+ * fsync'd append and the rotation checks a file record costs (most of a peer's
+ * CPU under the benchmarks' load, bench/profiles/inbound-2026-12.md round 13).
+ */
+export const MEMORY_RECORDER = "memory:";
+
 export type TestPeer = {
   server: StartedWhatsAppServer;
   /** Digits of the peer's own number. */
@@ -176,7 +184,8 @@ export type TestPeer = {
 /**
  * Starts a peer for the number `phone` (digits). `directory`: who is on
  * WhatsApp (default: nobody but those registered later on `peer.directory`).
- * `recorderPath`: where the JSONL recorder goes (default: a temp dir removed on close).
+ * `recorderPath`: where the JSONL recorder goes (default: a temp dir removed on close);
+ * MEMORY_RECORDER keeps no file, for peers nobody reads a file of.
  */
 export async function startPeer(opts: {
   phone: string;
