@@ -40,7 +40,7 @@ export class FloorObject extends DurableObject {
   }
 }
 
-type Env = { RECEIVER?: string; DB: D1Database; OBJECT: DurableObjectNamespace<FloorObject>; LIMIT: { limit(o: { key: string }): Promise<{ success: boolean }> } };
+type Env = { QUEUE: Queue<string>; DB: D1Database; OBJECT: DurableObjectNamespace<FloorObject>; LIMIT: { limit(o: { key: string }): Promise<{ success: boolean }> } };
 
 const OPS: Record<string, (env: Env, i: number) => Promise<unknown>> = {
   nothing: async () => undefined,
@@ -54,14 +54,24 @@ const OPS: Record<string, (env: Env, i: number) => Promise<unknown>> = {
   "rate limit call": (env, i) => env.LIMIT.limit({ key: `k${i % 20}` }),
   // A webhook delivery's own request, to a receiver the bench runs on loopback.
   "fetch out (POST 1 KB)": async (_env, i) => (await fetch(`${receiver}/${i}`, { method: "POST", body: KB })).text(),
+  // A webhook delivery's trip through the queue when nothing else is queued: sent, then handed to the consumer in a batch of its own.
+  // The pause lets the consumer take each message alone before the next is sent (a request may not wait on another's work).
+  "queue send + its batch of 1": async (env, i) => {
+    await env.QUEUE.send(`q${i}`);
+    await scheduler.wait(25);
+  },
 };
 
 const KB = "x".repeat(1024);
 let receiver = "";
+/** What the queue's consumer took, and in how many batches: `GET /queue` (the bench checks its batches were of one). */
+let consumed = 0;
+let batches = 0;
 
 export default {
   async fetch(request: Request, env: Env): Promise<Response> {
     const url = new URL(request.url);
+    if (url.pathname === "/queue") return Response.json({ consumed, batches });
     if (url.pathname === "/ws") return env.OBJECT.get(env.OBJECT.idFromName("ws")).fetch(request);
     if (url.pathname === "/setup") {
       receiver = url.searchParams.get("receiver") ?? "";
@@ -74,4 +84,9 @@ export default {
     for (let i = 0; i < n; i++) await op(env, i);
     return new Response("ok");
   },
-} satisfies ExportedHandler<Env>;
+  async queue(batch: MessageBatch<string>): Promise<void> {
+    consumed += batch.messages.length;
+    batches++;
+    batch.ackAll();
+  },
+} satisfies ExportedHandler<Env, string>;
