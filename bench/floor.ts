@@ -1,11 +1,14 @@
 /**
  * What the local platform charges per operation, before any of Pombo's code:
- * an HTTP request, a D1 query, a D1 batch, a Durable Object call, its SQLite
- * commits. The edge's figures in bench:send and bench:inbound are sums of
- * these plus Pombo's own work, so this is the floor they stand on: how many
- * of each a message costs decides most of its CPU.
+ * an HTTP request, the rate limit binding, a D1 query and batch, a Durable
+ * Object call and its SQLite commits, a WebSocket frame and its reply, an
+ * outbound POST, a queue message consumed alone. The edge's figures in
+ * bench:send and bench:inbound are sums of these plus Pombo's own work, so
+ * this is the floor they stand on; it ends with the least a sent and a
+ * received text can cost, adding up the operations each needs whatever code
+ * runs around them (bench/profiles/send-2026-12.md, round 13).
  *
- *     npm run bench:floor -- [--ops 2000]
+ *     npm run bench:floor -- [--ops 2000] [--assets]
  *
  * Runs `wrangler dev` on bench/floor-worker.ts (a Worker of its own, nothing
  * of Pombo) and reads workerd's CPU from /proc around each operation, run
