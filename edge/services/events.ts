@@ -63,19 +63,15 @@ export type NewEvent = { [T in EventType]: { type: T; instance_id: string | null
 export async function publish(env: Env, projectId: string, ...events: NewEvent[]): Promise<PomboEvent[]> {
   if (events.length === 0) return [];
   const created_at = new Date().toISOString();
-  const ids = events.map((e) => eventIdOf(projectId, e));
-  const built = events.map((e, i) => ({ id: ids[i]!, created_at, ...e }) as PomboEvent);
-  const sealed = built.map((e): SealedEvent => ({ id: e.id, type: e.type, body: JSON.stringify(e) }));
+  const built = events.map((e) => ({ id: eventIdOf(projectId, e), created_at, ...e }) as PomboEvent);
   const shards = eventShards(env);
-  if (shards === 1) await hubOf(env, projectId).publish(projectId, sealed);
-  else {
-    const byShard = new Map<number, SealedEvent[]>();
-    built.forEach((e, i) => {
-      const shard = shardOf(e.instance_id, shards);
-      byShard.set(shard, [...(byShard.get(shard) ?? []), sealed[i]!]);
-    });
-    await Promise.all([...byShard].map(([shard, events]) => hubOf(env, projectId, shard).publish(projectId, events)));
+  const byShard = new Map<number, SealedEvent[]>();
+  for (const e of built) {
+    const shard = shards === 1 ? 0 : shardOf(e.instance_id, shards);
+    const sealed = byShard.get(shard) ?? byShard.set(shard, []).get(shard)!;
+    sealed.push({ id: e.id, type: e.type, body: JSON.stringify(e) });
   }
+  await Promise.all([...byShard].map(([shard, sealed]) => hubOf(env, projectId, shard).publish(projectId, sealed)));
   return built;
 }
 
