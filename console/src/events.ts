@@ -70,10 +70,16 @@ export function openEvents(
   };
 }
 
-/** Calls `onEvent` for each live event of these types while the view is shown. */
+/**
+ * Calls `onEvent` for each live event of these types while the view is shown,
+ * and `onState` as the stream connects. A first connection streams only what
+ * comes after it opens: a view that loaded before then reads again on "live".
+ */
 export function useEvents(types: string[], onEvent: (event: PomboEvent) => void, onState?: (state: StreamState) => void) {
   const handler = useRef(onEvent);
   handler.current = onEvent;
+  const stateHandler = useRef(onState);
+  stateHandler.current = onState;
   const key = types.join(",");
-  useEffect(() => openEvents(types, (e) => handler.current(e), onState), [key]);
+  useEffect(() => openEvents(types, (e) => handler.current(e), (state) => stateHandler.current?.(state)), [key]);
 }

@@ -38,7 +38,8 @@ function MessageSearch({ filters, numbers }: { filters: Filters; numbers: Number
   const key = JSON.stringify(filters);
   const results = useCursorList<MessageSummary>("/messages", filters, key);
   const refreshSoon = useDebounced(results.refresh, 300);
-  useEvents(MESSAGE_EVENTS, refreshSoon);
+  // What moved before the stream opened is not streamed: read again once it is live.
+  useEvents(MESSAGE_EVENTS, refreshSoon, (state) => state === "live" && refreshSoon());
   return (
     <section>
       <h2>Messages</h2>

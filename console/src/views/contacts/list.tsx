@@ -139,7 +139,7 @@ function useLiveReload(reload: (() => void) | null) {
   const timer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
   const last = useRef(0);
   useEffect(() => () => clearTimeout(timer.current), []);
-  useEvents(["message.received"], () => {
+  const soon = () => {
     if (!reload || timer.current) return;
     timer.current = setTimeout(
       () => {
@@ -149,5 +149,7 @@ function useLiveReload(reload: (() => void) | null) {
       },
       Math.max(0, last.current + LIVE_MS - Date.now()),
     );
-  });
+  };
+  // Someone who wrote before the stream opened is not streamed: read again once it is live.
+  useEvents(["message.received"], soon, (state) => state === "live" && soon());
 }
