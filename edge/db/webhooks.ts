@@ -32,10 +32,17 @@ export async function listWebhooks(db: Db, projectId: string, page: Page) {
   return pageOf(db, webhooks, eq(webhooks.project_id, projectId), [desc(webhooks.created_at), desc(webhooks.id)], page);
 }
 
-/** What the event hub needs to route events: the project's enabled endpoints and their filters. */
-export async function enabledFilters(db: Db, projectId: string): Promise<{ id: string; events: string[] }[]> {
+/** What the event hub needs to route events and make their first attempts: the project's enabled endpoints, their filters. */
+export async function enabledEndpoints(db: Db, projectId: string): Promise<(Endpoint & { events: string[] })[]> {
   return db
-    .select({ id: webhooks.id, events: webhooks.events })
+    .select({
+      id: webhooks.id,
+      events: webhooks.events,
+      url: webhooks.url,
+      secret_sealed: webhooks.secret_sealed,
+      enabled: webhooks.enabled,
+      failing_since: webhooks.failing_since,
+    })
     .from(webhooks)
     .where(and(eq(webhooks.project_id, projectId), eq(webhooks.enabled, true)));
 }
@@ -207,9 +214,11 @@ export type DeliveryCount = (parts: DeliveryCountSql) => string;
  * any size is the same few statements. Values by role: ?1 the rows, ?2 the
  * time, ?3 the hour and ?4 the day counted in, ?5 a reason.
  */
+/** An attempt is logged only on its delivery's row: the hub's first attempt of one whose row could not be made (its endpoint deleted meanwhile, or the event delivered before under another id) leaves no trace. */
 const ATTEMPT_LOG = written(
   `INSERT INTO webhook_attempts (delivery_id, attempt, status_code, error, response_body, duration_ms, at)
-   SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, ?2 FROM json_each(?1)`,
+   SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, ?2 FROM json_each(?1)
+   WHERE EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.id = value ->> 0)`,
 );
 /**
  * ?1: [id, webhook id, project id, event id, event type, body, created at]

@@ -42,10 +42,10 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { db } from "../db/client.ts";
-import { type NewDelivery, enabledFilters, insertDeliveries } from "../db/webhooks.ts";
+import { type Endpoint, enabledEndpoints } from "../db/webhooks.ts";
 import type { Env } from "../env.ts";
 import { type SealedEvent, matchesFilter } from "../services/events.ts";
-import { type DeliveryJob, jobFor, sendJobs } from "../services/delivery-jobs.ts";
+import { HubDeliveries, type OutboxRow } from "./hub-deliveries.ts";
 import { EventStreams, type Logged } from "./hub-streams.ts";
 import { type SqlTableSpec, createTables } from "./sql-table.ts";
 
@@ -56,13 +56,10 @@ const TRIM_EVERY_MS = 3_600_000;
 const RESEND_AFTER_MS = 10_000;
 /** Backstop for a missed invalidation (another isolate's write): endpoints are re-read this often. */
 const HOOKS_TTL_MS = 30_000;
-/** Deliveries per hand-over when publishes pile up while one is out. */
-const DISPATCH_MAX = 500;
 /** How long done outbox rows wait for a publish to ride on before they are deleted on their own (see the header). */
 const DONE_LINGER_MS = 2_000;
 
-type Hook = { id: string; events: string[] };
-type OutboxRow = { delivery_id: string; project_id: string; webhook_id: string; event_id: string; event_type: string; body: string };
+type Hooks = { list: (Endpoint & { events: string[] })[]; byId: Map<string, Endpoint> };
 
 const TABLES: SqlTableSpec[] = [
   {
@@ -91,15 +88,11 @@ const TABLES: SqlTableSpec[] = [
 
 export class EventHub extends DurableObject<Env> {
   #sql: SqlStorage;
-  #hooks: { list: Promise<Hook[]>; until: number } | null = null;
+  #hooks: { hooks: Promise<Hooks>; until: number } | null = null;
   #streams: EventStreams;
   /** The alarm as last set by this instance; undefined until read. */
   #alarmAt: number | null | undefined;
-  /** Deliveries published and not yet handed to the queue, and whether a hand-over runs. */
-  #toDispatch: OutboxRow[] = [];
-  #dispatching = false;
-  /** Their ids, so the alarm leaves them to the hand-over already under way. */
-  #inFlight = new Set<string>();
+  #deliveries: HubDeliveries;
   /** Outbox rows handed over, still to delete with the next write (see the header); the alarm leaves them be too. */
   #done = new Set<string>();
   #lingering: ReturnType<typeof setTimeout> | null = null;
@@ -108,6 +101,7 @@ export class EventHub extends DurableObject<Env> {
     super(ctx, env);
     this.#sql = ctx.storage.sql;
     createTables(this.#sql, TABLES);
+    this.#deliveries = new HubDeliveries(ctx, () => this.env, (rows) => this.#left(rows));
     this.#streams = new EventStreams(env, {
       newestSeq: () => this.#newestSeq(),
       trimmedThrough: () => this.#trimmedThrough(),
@@ -118,7 +112,7 @@ export class EventHub extends DurableObject<Env> {
 
   /** Logs, streams and queues these events; resolves once they are durable here (see the header). */
   async publish(projectId: string, events: SealedEvent[]): Promise<void> {
-    const hooks = await this.#routes(projectId);
+    const { list: hooks, byId } = await this.#routes(projectId);
     const now = Date.now();
     const logged: Logged[] = [];
     const outbox: OutboxRow[] = [];
@@ -164,29 +158,7 @@ export class EventHub extends DurableObject<Env> {
     if (logged.length === 0) return;
     await this.#alarmBy(outbox.length > 0 ? now + RESEND_AFTER_MS : now + TRIM_EVERY_MS);
     this.#streams.fanOut(logged);
-    if (outbox.length > 0) this.#handOver(outbox);
-  }
-
-  /** Queues deliveries for the queue; those published while a hand-over is out leave with the next one. */
-  #handOver(rows: OutboxRow[]): void {
-    for (const row of rows) {
-      this.#toDispatch.push(row);
-      this.#inFlight.add(row.delivery_id);
-    }
-    if (this.#dispatching) return;
-    this.#dispatching = true;
-    const drain = async () => {
-      try {
-        while (this.#toDispatch.length > 0) {
-          const batch = this.#toDispatch.splice(0, DISPATCH_MAX);
-          await this.#dispatch(batch);
-          for (const row of batch) this.#inFlight.delete(row.delivery_id);
-        }
-      } finally {
-        this.#dispatching = false;
-      }
-    };
-    this.ctx.waitUntil(drain());
+    if (outbox.length > 0) this.#deliveries.start(outbox, byId);
   }
 
   /** The project's endpoints changed: read them again before the next event. */
@@ -194,37 +166,13 @@ export class EventHub extends DurableObject<Env> {
     this.#hooks = null;
   }
 
-  #routes(projectId: string): Promise<Hook[]> {
+  #routes(projectId: string): Promise<Hooks> {
     if (!this.#hooks || this.#hooks.until < Date.now()) {
-      const list = enabledFilters(db(this.env.DB), projectId);
-      this.#hooks = { list, until: Date.now() + HOOKS_TTL_MS };
-      list.catch(() => (this.#hooks = null));
+      const hooks = enabledEndpoints(db(this.env.DB), projectId).then((list) => ({ list, byId: new Map(list.map((h) => [h.id, h])) }));
+      this.#hooks = { hooks, until: Date.now() + HOOKS_TTL_MS };
+      hooks.catch(() => (this.#hooks = null));
     }
-    return this.#hooks.list;
-  }
-
-  /** Jobs to the queue (rows to D1 first for those too big to carry), then out of the outbox. A failure leaves them for the alarm. */
-  async #dispatch(rows: OutboxRow[]): Promise<boolean> {
-    if (rows.length === 0) return true;
-    const jobs: DeliveryJob[] = [];
-    const tooBig: NewDelivery[] = [];
-    // The row's created_at, as when the hub wrote it: when the delivery was handed to the queue.
-    const queuedAt = new Date().toISOString();
-    for (const { delivery_id: id, project_id, webhook_id, event_id, event_type, body } of rows) {
-      const delivery = { id, project_id, webhook_id, event_id, event_type, body };
-      const { job, carried } = jobFor(delivery, queuedAt);
-      jobs.push(job);
-      if (!carried) tooBig.push(delivery);
-    }
-    try {
-      if (tooBig.length > 0) await insertDeliveries(db(this.env.DB), tooBig);
-      await sendJobs(this.env.WEBHOOKS, jobs);
-    } catch (err) {
-      console.error(`event hub: ${rows.length} deliveries wait for the alarm:`, err instanceof Error ? err.message : err);
-      return false;
-    }
-    this.#left(rows);
-    return true;
+    return this.#hooks.hooks;
   }
 
   /** These deliveries left: their rows are deleted with the hub's next write, or on their own after DONE_LINGER_MS. */
@@ -264,8 +212,8 @@ export class EventHub extends DurableObject<Env> {
         Date.now() - RESEND_AFTER_MS,
       )
       .toArray()
-      .filter((row) => !this.#inFlight.has(row.delivery_id) && !this.#done.has(row.delivery_id));
-    const sent = await this.#dispatch(stale);
+      .filter((row) => !this.#deliveries.has(row.delivery_id) && !this.#done.has(row.delivery_id));
+    const sent = await this.#deliveries.send(stale);
     // In the trim's turn: one commit; and what is left in the outbox is then what still has to leave.
     this.#removeDone();
     this.#trim(Date.now());

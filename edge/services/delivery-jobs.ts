@@ -18,8 +18,12 @@ import type { NewDelivery } from "../db/webhooks.ts";
 /** What a job carries of its delivery: the row the consumer creates at its first attempt. */
 export type CarriedDelivery = Pick<NewDelivery, "webhook_id" | "event_id" | "event_type" | "body"> & { created_at: string };
 
-/** One queue message: deliver this delivery (carried, or a row in D1). */
-export type DeliveryJob = { delivery_id: string; project_id: string; delivery?: CarriedDelivery };
+/**
+ * One queue message: deliver this delivery (carried, or a row in D1).
+ * `tried`: attempts made before the queue had it (the hub's first one), so
+ * the consumer's backoff goes on from there.
+ */
+export type DeliveryJob = { delivery_id: string; project_id: string; delivery?: CarriedDelivery; tried?: number };
 
 const MESSAGE_MAX_BYTES = 128_000;
 const BATCH_MAX_BYTES = 256_000;
@@ -42,17 +46,21 @@ export function jobFor(delivery: NewDelivery, created_at: string): { job: Delive
   return { job: { delivery_id: id, project_id }, carried: false };
 }
 
+/** A job to send, held back `delaySeconds` if set (a retry). */
+export type Sending = DeliveryJob | { job: DeliveryJob; delaySeconds: number };
+
 /** Sends jobs in as few `sendBatch` calls as Queues' count and size limits allow. */
-export async function sendJobs(queue: Queue<DeliveryJob>, jobs: DeliveryJob[]): Promise<void> {
+export async function sendJobs(queue: Queue<DeliveryJob>, jobs: Sending[]): Promise<void> {
   let batch: MessageSendRequest<DeliveryJob>[] = [];
   let bytes = 0;
-  for (const job of jobs) {
-    const size = sizeOf(job);
+  for (const sending of jobs) {
+    const message = "job" in sending ? { body: sending.job, delaySeconds: sending.delaySeconds } : { body: sending };
+    const size = sizeOf(message.body);
     if (batch.length === BATCH_MAX_MESSAGES || (batch.length > 0 && bytes + size > BATCH_MAX_BYTES)) {
       await queue.sendBatch(batch);
       [batch, bytes] = [[], 0];
     }
-    batch.push({ body: job });
+    batch.push(message);
     bytes += size;
   }
   if (batch.length > 0) await queue.sendBatch(batch);

@@ -38,23 +38,17 @@
  * (webhooks.ts) makes one pending again.
  */
 import { type Db, db } from "../db/client.ts";
-import { type AttemptRecord, type CarriedRow, type DeliveryJobRow, deliveriesForJobs, markDead, recordAttempts } from "../db/webhooks.ts";
+import { type AttemptRecord, type CarriedRow, type DeliveryJobRow, type Endpoint, deliveriesForJobs, markDead, recordAttempts } from "../db/webhooks.ts";
 import type { Env } from "../env.ts";
 import { publish } from "./events.ts";
-import { withFreshMediaLinks } from "./media-links.ts";
 import { countDeliveries } from "./metrics.ts";
-import { DestinationRefused, checkDestination } from "./destinations.ts";
 import { disableFailingWebhook } from "./webhooks.ts";
-import { type Signer, signerFor } from "./webhook-signer.ts";
-import type { DeliveryJob } from "./delivery-jobs.ts";
+import { type DeliveryJob, sendJobs } from "./delivery-jobs.ts";
+import { type Answer, post } from "./webhook-post.ts";
 
 export type { DeliveryJob };
 
 const MAX_DELAY_S = 43_200;
-const TIMEOUT_MS = 10_000;
-/** How much of a failed answer's body an attempt keeps. */
-const RESPONSE_BODY_CHARS = 500;
-const USER_AGENT = "Pombo-Webhooks/1.0 (+https://www.standardwebhooks.com)";
 const DEFAULT_BASE_S = 10;
 const DEFAULT_DISABLE_AFTER_H = 72;
 
@@ -138,106 +132,57 @@ async function attempt(env: Env, message: Message<DeliveryJob>, row: Target | un
   if (!row.webhook.enabled) return { message, gone: row.id, create: row.carried };
   const started = Date.now();
   const answer = await post(env, row);
-  const number = row.attempts + 1;
-  const retryIn = answer.ok
-    ? undefined
-    : retryDelaySeconds(
-        message.attempts,
-        numberVar(env.POMBO_WEBHOOK_RETRY_BASE_S, DEFAULT_BASE_S),
-        Math.random(),
-        numberVar(env.POMBO_WEBHOOK_RETRY_MAX_S, MAX_DELAY_S),
-      );
+  // The queue counts its own attempts; one the hub made before it (`tried`) moves the schedule on.
+  const retryIn = answer.ok ? undefined : retryAfter(env, message.attempts + (message.body.tried ?? 0));
+  return { message, retryIn, create: row.carried, record: recordOf(row.id, row.webhook.id, row.attempts + 1, answer, started, retryIn) };
+}
+
+/** Seconds before retry `n` (1 = after the first failure), on the operator's schedule. */
+function retryAfter(env: Env, n: number): number {
+  const base = numberVar(env.POMBO_WEBHOOK_RETRY_BASE_S, DEFAULT_BASE_S);
+  return retryDelaySeconds(n, base, Math.random(), numberVar(env.POMBO_WEBHOOK_RETRY_MAX_S, MAX_DELAY_S));
+}
+
+function recordOf(deliveryId: string, webhookId: string, n: number, answer: Answer, started: number, retryIn: number | undefined): AttemptRecord {
   return {
-    message,
-    retryIn,
-    create: row.carried,
-    record: {
-      delivery_id: row.id,
-      webhook_id: row.webhook.id,
-      attempt: number,
-      ok: answer.ok,
-      status_code: answer.status,
-      error: answer.error,
-      response_body: answer.body,
-      duration_ms: Date.now() - started,
-      next_attempt_at: retryIn === undefined ? null : new Date(Date.now() + retryIn * 1000).toISOString(),
-    },
+    delivery_id: deliveryId,
+    webhook_id: webhookId,
+    attempt: n,
+    ok: answer.ok,
+    status_code: answer.status,
+    error: answer.error,
+    response_body: answer.body,
+    duration_ms: Date.now() - started,
+    next_attempt_at: retryIn === undefined ? null : new Date(Date.now() + retryIn * 1000).toISOString(),
   };
 }
 
-type Answer = { ok: boolean; status: number | null; error: string | null; body: string | null };
+/** A delivery's first attempt, made by the event hub (objects/hub-deliveries.ts): its row, still to create, and what came of it. */
+export type FirstAttempt = { delivery: CarriedRow; record: AttemptRecord; retryIn?: number };
 
-async function post(env: Env, row: DeliveryJobRow): Promise<Answer> {
-  let url: URL;
-  try {
-    url = new URL(row.webhook.url);
-  } catch {
-    return { ok: false, status: null, error: "bad_url", body: null };
-  }
-  // Checked again at send time: the name may lead elsewhere now, or the operator setting changed.
-  try {
-    await checkDestination(env, url.hostname);
-  } catch (err) {
-    if (!(err instanceof DestinationRefused)) throw err;
-    return { ok: false, status: null, error: `${err.code}: ${err.message}`.slice(0, 500), body: null };
-  }
-  let signer: Signer;
-  try {
-    signer = await signerFor(env, row.webhook);
-  } catch {
-    return { ok: false, status: null, error: "secret_unavailable", body: null };
-  }
-  const parsed = JSON.parse(row.body);
-  const event = await withFreshMediaLinks(env, parsed);
-  const payload = event === parsed ? row.body : JSON.stringify(event);
-  const now = new Date();
-  const signal = AbortSignal.timeout(TIMEOUT_MS);
-  try {
-    const response = await fetch(url, {
-      method: "POST",
-      body: payload,
-      redirect: "manual",
-      signal,
-      headers: {
-        "content-type": "application/json",
-        "user-agent": USER_AGENT,
-        "webhook-id": row.event_id,
-        "webhook-timestamp": String(Math.floor(now.getTime() / 1000)),
-        "webhook-signature": signer(row.event_id, now, payload),
-      },
-    });
-    const ok = response.status >= 200 && response.status < 300;
-    // A success's body says nothing worth keeping; a failure's often says why.
-    let body: string | null = null;
-    if (ok) await response.body?.cancel();
-    else body = await startOf(response);
-    return { ok, status: response.status, error: ok ? null : `HTTP ${response.status}`, body };
-  } catch (err) {
-    if (signal.aborted) return { ok: false, status: null, error: `timeout: no answer within ${TIMEOUT_MS / 1000} s`, body: null };
-    return { ok: false, status: null, error: `unreachable: ${err instanceof Error ? err.message : String(err)}`.slice(0, 500), body: null };
-  }
+/** Posts a delivery just published, to its endpoint as the hub knows it; `settleFirstAttempts` records it. */
+export async function attemptFirst(env: Env, delivery: CarriedRow, webhook: Endpoint): Promise<FirstAttempt> {
+  const started = Date.now();
+  const answer = await post(env, { event_id: delivery.event_id, body: delivery.body, webhook });
+  const retryIn = answer.ok ? undefined : retryAfter(env, 1);
+  return { delivery, retryIn, record: recordOf(delivery.id, webhook.id, 1, answer, started, retryIn) };
 }
 
-/** The first RESPONSE_BODY_CHARS characters of an answer, read no further than needed; null when empty or unreadable. */
-async function startOf(response: Response): Promise<string | null> {
-  const reader = response.body?.getReader();
-  if (!reader) return null;
-  const decoder = new TextDecoder();
-  let text = "";
-  try {
-    // Four bytes per character at most: enough bytes for the characters kept.
-    for (let bytes = 0; bytes < RESPONSE_BODY_CHARS * 4; ) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      bytes += value.byteLength;
-      text += decoder.decode(value, { stream: true });
-    }
-    await reader.cancel();
-  } catch {
-    // The answer broke off: keep what came.
-  }
-  const kept = text.trim().slice(0, RESPONSE_BODY_CHARS);
-  return kept === "" ? null : kept;
+/**
+ * First attempts' records, as the consumer writes a batch's (one round trip,
+ * creating the rows), then the failed ones' retries on the queue, by id
+ * (their rows exist now), delayed as the schedule's first retry. Throws if
+ * either fails: the hub then leaves them to its alarm, which queues them as
+ * before the hub made attempts (the consumer finds what was recorded).
+ */
+export async function settleFirstAttempts(env: Env, attempts: FirstAttempt[]): Promise<void> {
+  if (attempts.length === 0) return;
+  const records = attempts.map((a) => a.record);
+  await recordAttempts(db(env.DB), records, countDeliveries, undefined, attempts.map((a) => a.delivery));
+  const retries = attempts.flatMap(({ delivery: { id, project_id }, retryIn }) =>
+    retryIn === undefined ? [] : [{ job: { delivery_id: id, project_id, tried: 1 }, delaySeconds: retryIn }],
+  );
+  await sendJobs(env.WEBHOOKS, retries);
 }
 
 /**

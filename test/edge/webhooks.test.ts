@@ -535,28 +535,6 @@ describe("deliveries carried in their queue jobs", () => {
       jobs.map((body, i) => ({ id: `m${i}-${crypto.randomUUID()}`, timestamp: new Date(), attempts: 1, body })),
     );
 
-  it("the hub queues a delivery with no D1 round trip; its row appears with its first attempt, as before", async () => {
-    const { id: projectId, key } = await project();
-    const name = endpoint("carried");
-    const hook = await addHook(key, { url: hookUrl(name), secret: SECRET });
-    await publish(env, projectId, disconnectedEvent("i-0")); // the hub has read the endpoints
-    await hitsAtLeast(name, 1);
-    const hub = countingDB();
-    await runInDurableObject(hubOf(env, projectId), (instance: EventHub) => {
-      (instance as unknown as { env: typeof env }).env = hub.env;
-    });
-    const [event] = await publish(env, projectId, receivedEvent("no D1 on the way"));
-    const [, hit] = await hitsAtLeast(name, 2);
-    expect(hub.trips).toEqual([]);
-    expect(hit!.headers["webhook-id"]).toBe(event!.id);
-    expect(new Webhook(SECRET).verify(hit!.body, hit!.headers)).toEqual(event);
-    await waitFor(async () => (await deliveries(key, hook.id)).length === 2, 3_000, "the delivery logged");
-    const [delivery] = await deliveries(key, hook.id);
-    expect(delivery).toMatchObject({ event_id: event!.id, event_type: "message.received", status: "delivered", attempts: 1, last_status_code: 200 });
-    expect(delivery.history).toHaveLength(1);
-    expect(Date.parse(delivery.created_at)).toBeLessThanOrEqual(Date.parse(delivery.history[0].at));
-  });
-
   it("a job the queue hands over twice (attempts 1 both times) posts once; twice in one batch, once too", async () => {
     const { id: projectId, key } = await project();
     const name = endpoint("twice");
