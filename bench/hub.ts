@@ -7,7 +7,7 @@
  * (bench/hub-worker.ts: the real Worker plus that route; production has no
  * such door), one event per publish, spread over --numbers numbers, each
  * number's one after another as its instance object publishes them. N SSE
- * streams (`GET /events`) and M webhook endpoints (through the queue, signed,
+ * streams (`GET /events`) and M webhook endpoints (first attempts from the hub, signed,
  * on loopback) take every event.
  *
  * For each rate (open loop for --seconds): publish p50/p99 (the producer's

@@ -11,11 +11,13 @@
  *   published   the event's `created_at`: the edge stored the message and
  *               hands the event to the hub (fleet, spool, link, receive, D1)
  *   queued      its webhook delivery row's `created_at`: the hub logged the
- *               event and handed the delivery to the queue (the job carries
- *               that time; the consumer writes the row with the first attempt)
- *   attempted   the first attempt's start (its `at`, written once the
- *               consumer's batch was done, less its `duration_ms`): the
- *               queue's wait and the consumer's read
+ *               event and started the delivery (its own first attempt, or a
+ *               job to the queue carrying that time; the row is written
+ *               with the first attempt)
+ *   attempted   the first attempt's start (its `at`, written once its
+ *               record was, less its `duration_ms`): for the hub's own
+ *               attempt, nothing; through the queue, its wait and the
+ *               consumer's read
  *   received    this process's webhook receiver read the body
  *
  * The fleet's log also says how many tries its drainer needed ("message
@@ -59,8 +61,8 @@ const STAGES = [
   ["asked -> on socket (peer)", "asked", "onSocket"],
   ["on socket -> spooled (Baileys, Signal keys at the edge)", "onSocket", "spooled"],
   ["spooled -> published (drainer, link, edge receive, D1)", "spooled", "published"],
-  ["published -> queued (hub: log, hand-over to D1 + queue)", "published", "queued"],
-  ["queued -> 1st attempt (queue wait, consumer's read)", "queued", "attempted"],
+  ["published -> queued (hub: log, start the delivery)", "published", "queued"],
+  ["queued -> 1st attempt (queued ones: queue wait, consumer's read)", "queued", "attempted"],
   ["1st attempt -> received (POST; retries)", "attempted", "received"],
 ] as const;
 

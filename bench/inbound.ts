@@ -19,7 +19,7 @@
  * stops when this process's webhook receiver has read the signed delivery
  * for it (`receivedAt`, at the end of the request body, before answering):
  * the peer's encryption, the fleet, the edge (D1, Durable Objects, the event
- * hub), the queue, the HTTP delivery, and the waits in this process's own
+ * hub), the HTTP delivery (and the queue for a retry), and the waits in this process's own
  * event loop at both ends are all inside it. The peer says when it had put
  * the message on the number's socket (its own clock): the "asked -> on the
  * socket" figure is the load generator's share.
@@ -34,7 +34,7 @@
  * arrived as two different events (duplicated) and how many deliveries were
  * retries of one event (same `webhook-id`, which receivers drop), and the
  * edge's CPU per received message (workerd, from the start of the injection
- * until the last webhook: storing, the event hub, the queue and deliveries),
+ * until the last webhook: storing, the event hub and deliveries),
  * and the CPU seconds of every process: edge, fleet, peers, this one.
  */
 import { commandLine, int, onInterrupt, REPORT_OPTIONS } from "../test/harness/cli.ts";
@@ -262,7 +262,7 @@ try {
         `  latency   p50 ${f(s.p50)} ms   p99 ${f(s.p99)} ms   max ${f(s.max)} ms   mean ${f(s.mean)} ms`,
         `    asked -> on the number's socket (the peer, ${PEER_PROCESSES > 0 ? `${PEER_PROCESSES} processes` : "in this process"}): p50 ${f(toSocket.p50)} ms, p99 ${f(toSocket.p99)} ms`,
         `    customer -> event published (peer, fleet, edge, D1): p50 ${f(toPublish.p50)} ms, p99 ${f(toPublish.p99)} ms`,
-        `    published -> webhook received (hub, queue, delivery): p50 ${f(afterPublish.p50)} ms, p99 ${f(afterPublish.p99)} ms`,
+        `    published -> webhook received (hub, delivery): p50 ${f(afterPublish.p50)} ms, p99 ${f(afterPublish.p99)} ms`,
         `  edge CPU per received message: ${f(msPer(cpuUsed.edge_workerd!), 2)} ms (workerd runtime ${f(cpuUsed.edge_workerd!, 2)} s for ${delivered} delivered; + ${f(msPer(cpuUsed.edge_devproxy!), 2)} ms in wrangler's dev proxy, which Cloudflare does not run; wrangler ${f(cpuUsed.edge_wrangler!, 2)} s)   fleet ${f(msPer(cpuUsed.fleet!), 2)} ms per message`,
         `  CPU seconds: edge workerd ${f(cpuUsed.edge_workerd!, 2)}, dev proxy ${f(cpuUsed.edge_devproxy!, 2)}, wrangler ${f(cpuUsed.edge_wrangler!, 2)}, fleet ${f(cpuUsed.fleet!, 2)}, peers ${f(cpuUsed.peers!, 2)}${PEER_PROCESSES > 0 ? "" : " (in bench)"}, bench ${f(cpuUsed.bench!, 2)}`,
         `  CPU outside our processes (kernel, other jobs): ${f(outside, 2)} s`,

@@ -9,13 +9,11 @@
  * Publishing, in one synchronous write to this object's SQLite: each event
  * goes into the log (once: the event id is unique), and each (event,
  * matching webhook) into a small outbox. That is what makes it durable, and
- * `publish` returns then. The deliveries go to the WEBHOOKS queue after it,
- * off the publisher's path, each job carrying its delivery
- * (services/delivery-jobs.ts): D1 learns of it from the consumer, with its
- * first attempt. The deliveries of every publish that came in meanwhile
- * leave together, in one queue send (one D1 batch first for the rare ones
- * too big to carry, whose rows the hub writes, pending). If D1 or the queue
- * fails, the outbox keeps the deliveries and an alarm sends them again until
+ * `publish` returns then. The deliveries leave after it, off the
+ * publisher's path (hub-deliveries.ts): most get their first attempt from
+ * here, straight to the endpoint, and the rest, and the retries, go through
+ * the WEBHOOKS queue. If an attempt cannot be recorded, or D1 or the queue
+ * fails, the outbox keeps the deliveries and an alarm queues them until
  * they leave, so nothing accepted is lost, even if the object dies mid-way
  * (the alarm is set before `publish` returns).
  *
@@ -29,8 +27,8 @@
  * webhook and event) and skips one already delivered
  * (services/webhook-delivery.ts). One not delivered yet (its endpoint
  * failing) gets a second job, so attempts beyond the schedule, all with the
- * same `webhook-id`: as after a crash between the queue send and the delete,
- * before; only the window is longer (seconds, not milliseconds).
+ * same `webhook-id`: as after a crash between the queue send and the delete;
+ * only the window is longer (seconds, not milliseconds).
  *
  * Retention: the log keeps 72 hours and at most 100,000 events, trimmed by
  * the alarm (hourly while events flow). A client resuming from an id older

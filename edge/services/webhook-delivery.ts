@@ -1,6 +1,10 @@
 /**
- * Delivers webhooks: the consumer of `pombo-webhooks` and of its dead-letter
- * queue `pombo-webhooks-dlq` (one handler, told apart by `batch.queue`).
+ * Delivers webhooks: each delivery's first attempt, made by the event hub
+ * (objects/hub-deliveries.ts, through `attemptFirst` and
+ * `settleFirstAttempts` here), and the consumer of `pombo-webhooks` and of
+ * its dead-letter queue `pombo-webhooks-dlq` (one handler, told apart by
+ * `batch.queue`) for the rest: retries, and deliveries the hub queued
+ * instead of trying them (services/delivery-jobs.ts).
  *
  * Each message names one delivery, and usually carries it (delivery-jobs.ts):
  * its row in D1 is then made by the batch that records its first attempt
@@ -8,23 +12,28 @@
  * message carries. Each batch reads D1 once (every job's endpoint as it is
  * now, so a disabled or deleted endpoint gets nothing and a rotated secret
  * signs, and any row already there, so what is delivered or dead is not
- * sent again) and writes it once. The body is the stored event with
- * its media links signed afresh, signed per Standard Webhooks with the
- * endpoint's secret; `webhook-id` is the event id, the same on every retry
- * and replay, so receivers can drop repeats. A 2xx answer delivers it; any
- * other answer, a timeout or a refused connection is retried by the queue
- * with exponential backoff and jitter, and after the last retry the message
- * lands in the dead-letter queue, which marks the delivery dead and turns
- * off an endpoint that has been failing for days.
+ * sent again) and writes it once. The hub's first attempts go to the
+ * endpoint as the hub knows it (read again whenever it changes, and every
+ * 30 s), and are recorded the same way, several in one write. Each attempt
+ * is a POST of the stored event, signed (webhook-post.ts); `webhook-id` is
+ * the event id, the same on every retry and replay, so receivers can drop
+ * repeats. A 2xx answer delivers it; any other answer, a timeout or a
+ * refused connection is retried by the queue with exponential backoff and
+ * jitter, and after the last retry the message lands in the dead-letter
+ * queue, which marks the delivery dead and turns off an endpoint that has
+ * been failing for days.
  *
- * The schedule (wrangler.toml: max_retries = 16, so 17 attempts): retry n
- * waits base * 2^(n-1) seconds, capped at 43,200 s (12 h, Queues' largest
- * delay), times a random factor in [0.5, 1]. With the default base of 10 s
- * the ceilings sum to 10 * (2^13 - 1) = 81,910 s for retries 1-13 plus
- * 3 * 43,200 = 129,600 s for retries 14-16: 211,510 s, about 58.8 h. The
- * jitter can halve that, so the last attempt comes between 29.4 h and
- * 58.8 h after the first: at least 24 h, and within Queues' default
- * 4-day message retention.
+ * The schedule (wrangler.toml: max_retries = 16, so 17 attempts from the
+ * queue, after the hub's first one when it made it): retry n waits
+ * base * 2^(n-1) seconds, capped at 43,200 s (12 h, Queues' largest delay),
+ * times a random factor in [0.5, 1]; a job the hub queued after its attempt
+ * says so (`tried`), so the queue goes on at retry 2. With the default base
+ * of 10 s the ceilings sum to 10 * (2^13 - 1) = 81,910 s for retries 1-13
+ * plus 3 * 43,200 = 129,600 s for retries 14-16: 211,510 s, about 58.8 h
+ * (a 17th after the hub's attempt adds 12 h: 70.8 h). The jitter can halve
+ * that, so the last attempt comes between 29.4 h and 58.8 h after the first
+ * (35.4 h and 70.8 h): at least 24 h, and within Queues' default 4-day
+ * message retention.
  *
  * POMBO_WEBHOOK_RETRY_MAX_S lowers the 12 h cap: after an endpoint comes back,
  * the next attempt is at most that far away. It shortens the whole window too
@@ -33,9 +42,9 @@
  *
  * Owner of a delivery's status and attempts (`webhook_deliveries`,
  * `webhook_attempts`) and of an endpoint's health, and the writer of the
- * rows of deliveries that came in their jobs. The event hub
- * (objects/hub.ts) writes, pending, only those too big to carry; a replay
- * (webhooks.ts) makes one pending again.
+ * rows of deliveries, at their first attempt. The event hub
+ * (objects/hub-deliveries.ts) writes, pending, only those too big to carry
+ * that it queues; a replay (webhooks.ts) makes one pending again.
  */
 import { type Db, db } from "../db/client.ts";
 import { type AttemptRecord, type CarriedRow, type DeliveryJobRow, type Endpoint, deliveriesForJobs, markDead, recordAttempts } from "../db/webhooks.ts";
