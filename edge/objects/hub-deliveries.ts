@@ -3,11 +3,13 @@
  *
  * A delivery to an endpoint that is answering gets its first attempt right
  * here, as soon as it is published: one POST from the hub, no queue message
- * and no D1 read in between. The attempts that come back while a record is
- * being written are recorded together in the next one, one D1 round trip
+ * and no D1 read in between. The attempts are recorded together, one D1
+ * round trip for those that came back within RECORD_LINGER_MS of the first
  * (services/webhook-delivery.ts `settleFirstAttempts`, which also queues the
- * failed ones' retries). The queue and its consumer do the rest: retries,
- * dead letters, replays.
+ * failed ones' retries): at 60 events a second one record takes a dozen
+ * attempts instead of one or two, and the delivery log shows an attempt that
+ * much later. The queue and its consumer do the rest: retries, dead letters,
+ * replays.
  *
  * The others go to the WEBHOOKS queue as jobs carrying their delivery, as
  * all did before: those of an endpoint failing (D1's `failing_since`, or a
@@ -42,6 +44,8 @@ export type OutboxRow = { delivery_id: string; project_id: string; webhook_id: s
 const FIRST_ATTEMPTS_MAX = 6;
 /** How long an endpoint whose first attempt failed gets its deliveries through the queue, whose backoff spares it. */
 const FAILING_MS = 30_000;
+/** How long the first attempt back waits for others to be recorded with (see the header). */
+const RECORD_LINGER_MS = 200;
 /** Deliveries per queue hand-over when publishes pile up while one is out. */
 const DISPATCH_MAX = 500;
 
@@ -111,13 +115,14 @@ export class HubDeliveries {
     this.#ctx.waitUntil(attempt.finally(() => this.#posting--));
   }
 
-  /** Records the attempts back, one round trip at a time; those back meanwhile go in the next. */
+  /** Records the attempts back, one round trip at a time, each with those back within RECORD_LINGER_MS. */
   #record(): void {
     if (this.#recording) return;
     this.#recording = true;
     const drain = async () => {
       try {
         while (this.#settled.length > 0) {
+          await new Promise((resolve) => setTimeout(resolve, RECORD_LINGER_MS));
           const batch = this.#settled.splice(0, this.#settled.length);
           const rows = batch.map((b) => b.row);
           try {

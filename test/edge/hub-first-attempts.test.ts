@@ -30,7 +30,7 @@ async function withEndpoint(label: string, status = 200) {
   const name = `${label}-${crypto.randomUUID().slice(0, 8)}`;
   const hook = (await call("/webhooks", { method: "POST", token: key, body: { url: `http://hooks.test/${name}`, secret: SECRET } })).json;
   await publish(env, projectId, disconnectedEvent("i-0"));
-  await waitFor(async () => (await hitsOf(name)).length === 1, 5_000, "the first event");
+  await waitFor(async () => (await deliveriesOf(key, hook.id)).length === 1, 5_000, "the first event's delivery logged");
   if (status !== 200) await answerWith(name, status);
   return { projectId: projectId as string, key: key as string, name, hookId: hook.id as string };
 }
@@ -147,14 +147,17 @@ describe("the hub's first attempts", () => {
 
   it("an attempt whose record D1 refuses stays in the outbox; the alarm queues it and the endpoint gets it again with the same webhook-id, logged once", async () => {
     const { projectId, key, name, hookId } = await withEndpoint("unrecorded");
+    let refused = 0;
     await runInDurableObject(hubOf(env, projectId), (hub: EventHub) => {
       const refusing = new Proxy(env.DB, {
-        get: (target, prop) => (prop === "batch" ? () => Promise.reject(new Error("D1 down")) : Reflect.get(target, prop).bind?.(target) ?? Reflect.get(target, prop)),
+        get: (target, prop) =>
+          prop === "batch" ? () => (refused++, Promise.reject(new Error("D1 down"))) : (Reflect.get(target, prop).bind?.(target) ?? Reflect.get(target, prop)),
       });
       (hub as unknown as { env: typeof env }).env = { ...env, DB: refusing };
     });
     const [event] = await publish(env, projectId, receivedEvent("twice, by design"));
     await waitFor(async () => (await hitsOf(name)).length === 2, 5_000, "the first attempt");
+    await waitFor(async () => refused > 0, 3_000, "the record refused");
     const stub = hubOf(env, projectId);
     await waitFor(async () => (await stub.outboxSize()).rows === 1 && (await stub.outboxSize()).done === 0, 3_000, "the row kept");
     expect(await deliveriesOf(key, hookId)).toHaveLength(1);
