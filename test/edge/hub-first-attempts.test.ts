@@ -70,6 +70,16 @@ describe("the hub's first attempts", () => {
     await waitFor(nothingWaits(projectId), 3_000, "the outbox row done");
   });
 
+  it("records the attempts that come back close together in one D1 round trip: three events published one after another, one write", async () => {
+    const { projectId, key, name, hookId } = await withEndpoint("together");
+    const hub = await watchHub(projectId);
+    for (const text of ["one", "two", "three"]) await publish(env, projectId, receivedEvent(text));
+    await waitFor(async () => (await deliveriesOf(key, hookId)).length === 4, 5_000, "the three logged");
+    expect((await hitsOf(name)).length).toBe(4);
+    expect(hub.trips).toEqual([5]);
+    expect(hub.sent).toEqual([]);
+  });
+
   it("a failed first attempt is logged as attempt 1 and its retry queued by id, held back as the first retry; the consumer goes on from the second", async () => {
     const { projectId, key, name, hookId } = await withEndpoint("fails-once", 503);
     const hub = await watchHub(projectId);
