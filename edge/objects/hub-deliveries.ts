@@ -59,7 +59,7 @@ export class HubDeliveries {
   #posting = 0;
   /** Endpoints whose first attempt here failed, until when their deliveries go through the queue. */
   #failingUntil = new Map<string, number>();
-  /** Attempts back, waiting for the record under way to finish. */
+  /** Attempts back, not recorded yet. */
   #settled: { row: OutboxRow; attempt: FirstAttempt }[] = [];
   #recording = false;
   /** Deliveries for the queue, waiting for the send under way to finish. */
@@ -84,11 +84,18 @@ export class HubDeliveries {
     for (const row of rows) {
       this.#inFlight.add(row.delivery_id);
       const endpoint = endpoints.get(row.webhook_id);
-      const failing = endpoint?.failing_since != null || (this.#failingUntil.get(row.webhook_id) ?? 0) > now;
+      const failing = endpoint?.failing_since != null || this.#failedHere(row.webhook_id, now);
       if (endpoint && !failing && this.#posting < FIRST_ATTEMPTS_MAX) this.#attempt(row, endpoint);
       else queued.push(row);
     }
     if (queued.length > 0) this.#queue(queued);
+  }
+
+  /** Whether a first attempt at this endpoint failed within FAILING_MS (an older failure is forgotten). */
+  #failedHere(webhookId: string, now: number): boolean {
+    const until = this.#failingUntil.get(webhookId);
+    if (until !== undefined && until <= now) this.#failingUntil.delete(webhookId);
+    return until !== undefined && until > now;
   }
 
   /** Queues these now (the alarm's): whether they left. */
@@ -126,10 +133,7 @@ export class HubDeliveries {
           const batch = this.#settled.splice(0, this.#settled.length);
           const rows = batch.map((b) => b.row);
           try {
-            await settleFirstAttempts(
-              this.#envOf(),
-              batch.map((b) => b.attempt),
-            );
+            await settleFirstAttempts(this.#envOf(), batch.map((b) => b.attempt));
             this.#left(rows);
           } catch (err) {
             console.error(`event hub: ${rows.length} first attempts wait for the alarm:`, err instanceof Error ? err.message : err);
