@@ -108,7 +108,7 @@ export class EventHub extends DurableObject<Env> {
     });
   }
 
-  /** Logs, streams and queues these events; resolves once they are durable here (see the header). */
+  /** Logs and streams these events and starts their deliveries; resolves once they are durable here (see the header). */
   async publish(projectId: string, events: SealedEvent[]): Promise<void> {
     const { list: hooks, byId } = await this.#routes(projectId);
     const now = Date.now();
