@@ -36,7 +36,7 @@ const OWNERS: Record<string, { owner: string; except?: Record<string, string> }>
   "stream-tokens.ts": { owner: "services/stream-tokens.ts" },
   "webhooks.ts": {
     owner: "services/webhooks.ts",
-    except: { insertDeliveries: "objects/hub.ts", recordAttempts: "services/webhook-delivery.ts", markDead: "services/webhook-delivery.ts" },
+    except: { insertDeliveries: "objects/hub-deliveries.ts", recordAttempts: "services/webhook-delivery.ts", markDead: "services/webhook-delivery.ts" },
   },
 };
 
