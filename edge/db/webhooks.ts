@@ -207,14 +207,16 @@ export type DeliveryCountSql = {
 export type DeliveryCount = (parts: DeliveryCountSql) => string;
 
 /**
- * The consumer's writes, each text fixed and written once (db/written.ts;
- * a count's once per counter): the consumer records every delivery, and
- * drizzle would build each statement afresh. The rows travel as one JSON
- * parameter (D1 allows 100 bound parameters per statement), so a batch of
- * any size is the same few statements. Values by role: ?1 the rows, ?2 the
- * time, ?3 the hour and ?4 the day counted in, ?5 a reason.
+ * The writes that record attempts (the consumer's, and the event hub's for
+ * first attempts), each text fixed and written once (db/written.ts; a
+ * count's once per counter): every delivery is recorded, and drizzle would
+ * build each statement afresh. The rows travel as one JSON parameter (D1
+ * allows 100 bound parameters per statement), so a batch of any size is the
+ * same few statements. Values by role: ?1 the rows, ?2 the time, ?3 the hour
+ * and ?4 the day counted in, ?5 a reason.
  */
-/** An attempt is logged only on its delivery's row: the hub's first attempt of one whose row could not be made (its endpoint deleted meanwhile, or the event delivered before under another id) leaves no trace. */
+// An attempt is logged only on its delivery's row: a first attempt from the hub whose row could not be made (its
+// endpoint deleted meanwhile, or the event delivered before under another id) leaves no trace.
 const ATTEMPT_LOG = written(
   `INSERT INTO webhook_attempts (delivery_id, attempt, status_code, error, response_body, duration_ms, at)
    SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, ?2 FROM json_each(?1)
